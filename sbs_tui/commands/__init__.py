@@ -1,0 +1,1 @@
+"""One module per CLI command (group). Keep module-level imports to click and the standard library."""

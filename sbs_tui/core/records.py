@@ -1,0 +1,101 @@
+"""Normalised records: what every importer produces and the store consumes.
+
+Why a module of its own: the input formats are many (contract JSONL/CSV, AlpacaEval records, the annotator
+app's own votes) but the store must see one shape. Identity rules live here too, because idempotent import
+depends on them: the same prompt text always gets the same ``prompt_id``; the same vote always gets the same
+``uid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+WINNERS = ("model_a", "model_b", "tie", "both_bad")
+
+
+def prompt_id_for(text: str) -> str:
+    """A stable id from the prompt text, so the same prompt from different files is one prompt.
+
+    The text is NFC-normalised and stripped of surrounding white space first: files written by different tools
+    differ in exactly those ways for what is the same instruction.
+    """
+    canonical = unicodedata.normalize("NFC", text).strip()
+    return "p_" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def score_b(winner: str, weight: float) -> float:
+    """Credit to model_b in [0, 1]: what ranking uses. Ties and both-bad are half a win each."""
+    if winner == "model_b":
+        return weight
+    if winner == "model_a":
+        return 1.0 - weight
+    return 0.5
+
+
+@dataclass(slots=True)
+class GenerationRecord:
+    prompt_id: str
+    prompt: str
+    model: str
+    output: str
+    category: str | None = None
+    reference: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None  # "file:line", for error messages
+
+    @property
+    def output_sha(self) -> str:
+        return text_sha(self.output)
+
+
+@dataclass(slots=True)
+class VoteRecord:
+    """One judgement of a pair. ``weight`` is the share of the win credited to ``winner`` (0.5–1]; the rest goes
+    to the other model. Plain votes have weight 1; AlpacaEval's probability-weighted preferences do not."""
+
+    prompt_id: str
+    prompt: str | None
+    model_a: str
+    model_b: str
+    winner: str
+    annotator: str
+    weight: float = 1.0
+    annotator_kind: str = "human"
+    shown_left: str | None = None  # 'model_a' | 'model_b'
+    ts: str | None = None
+    rationale: str | None = None
+    criteria: dict[str, Any] | None = None
+    flagged: bool = False
+    flag_reason: str | None = None
+    output_a: str | None = None
+    output_b: str | None = None
+    pair_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    uid: str = ""
+    origin: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            self.uid = self.content_uid()
+
+    @property
+    def score_b(self) -> float:
+        return score_b(self.winner, self.weight)
+
+    def content_uid(self) -> str:
+        """Identity from content: importing the same vote twice (same file, or an export) stores it once."""
+        payload = [
+            self.prompt_id, self.model_a, self.model_b, self.winner, repr(float(self.weight)), self.annotator,
+            self.shown_left, self.ts, self.rationale, self.criteria, self.flagged, self.flag_reason,
+            self.output_a, self.output_b, self.meta,
+        ]
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+        return "v_" + hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,522 @@
+"""The only module that touches SQLite.
+
+Why one module: every other part of sbs-tui (importers, ranking, gates, the annotator app) goes through the
+methods here, so the schema, the transaction rules and the hot queries live in one place and can be changed
+and measured together.
+
+Rules this module keeps:
+
+* A real file in WAL mode with a busy timeout, so the annotator app, a background gate worker and a lead's
+  ``sbs rank`` can use one database at the same time.
+* One connection per thread: a :class:`Store` must be used on the thread that opened it. Workers open their
+  own ``Store(path)``.
+* The connection runs in autocommit mode; every multi-statement write goes through :meth:`Store.transaction`,
+  which is ``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on any exception), so an import is all-or-nothing.
+* The schema is built by named migrations recorded in ``_migrations``; a database written by an older version
+  is upgraded in place when it is opened.
+* Table names read well in ``sqlite-utils`` or Datasette: ``models``, ``prompts``, ``generations``, ``votes``,
+  ``annotators``, … Model and annotator names are stored once and referenced by integer id (1M votes group
+  fast on integers); the ``vote_details`` view shows them with names.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """A problem with the database itself (not with an input file)."""
+
+
+class ConflictError(StoreError):
+    """An input row contradicts what is already stored (e.g. another output for the same prompt and model)."""
+
+    def __init__(self, message: str, origin: str | None = None):
+        super().__init__(message)
+        self.origin = origin
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Schema: named migrations, applied in order, each exactly once.
+# --------------------------------------------------------------------------------------------------------------
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(name: str) -> Callable[[Migration], Migration]:
+    """Register a schema migration. Names are permanent: never rename or edit an applied migration."""
+
+    def register(fn: Migration) -> Migration:
+        if any(existing == name for existing, _ in MIGRATIONS):
+            raise ValueError(f"duplicate migration name {name!r}")
+        MIGRATIONS.append((name, fn))
+        return fn
+
+    return register
+
+
+@migration("0001_core")
+def _m0001_core(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            meta TEXT
+        );
+        CREATE TABLE annotators (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL DEFAULT 'human' CHECK (kind IN ('human', 'judge')),
+            meta TEXT
+        );
+        CREATE TABLE prompts (
+            id TEXT PRIMARY KEY,
+            text TEXT NOT NULL,
+            category TEXT,
+            reference TEXT,
+            meta TEXT
+        );
+        CREATE TABLE generations (
+            id INTEGER PRIMARY KEY,
+            prompt_id TEXT NOT NULL REFERENCES prompts(id),
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            output TEXT NOT NULL,
+            output_sha TEXT NOT NULL,
+            output_chars INTEGER NOT NULL,
+            gate_status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (gate_status IN ('pending', 'passed', 'blocked')),
+            meta TEXT,
+            source TEXT,
+            imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            UNIQUE (prompt_id, model_id)
+        );
+        CREATE INDEX idx_generations_model ON generations(model_id);
+        CREATE INDEX idx_generations_gate_status ON generations(gate_status);
+        CREATE TABLE votes (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            prompt_id TEXT NOT NULL REFERENCES prompts(id),
+            model_a_id INTEGER NOT NULL REFERENCES models(id),
+            model_b_id INTEGER NOT NULL REFERENCES models(id),
+            winner TEXT NOT NULL CHECK (winner IN ('model_a', 'model_b', 'tie', 'both_bad')),
+            weight REAL NOT NULL DEFAULT 1.0 CHECK (weight >= 0.5 AND weight <= 1.0),
+            score_b REAL NOT NULL CHECK (score_b >= 0.0 AND score_b <= 1.0),
+            annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+            shown_left TEXT CHECK (shown_left IN ('model_a', 'model_b')),
+            ts TEXT,
+            rationale TEXT,
+            criteria TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            flag_reason TEXT,
+            output_a TEXT,
+            output_b TEXT,
+            pair_id INTEGER,
+            meta TEXT,
+            source TEXT,
+            CHECK (model_a_id != model_b_id)
+        );
+        CREATE INDEX idx_votes_models ON votes(model_a_id, model_b_id, score_b);
+        CREATE INDEX idx_votes_annotator ON votes(annotator_id);
+        CREATE INDEX idx_votes_prompt ON votes(prompt_id);
+        CREATE TABLE benchmarks (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER NOT NULL REFERENCES models(id),
+            benchmark TEXT NOT NULL,
+            metric TEXT NOT NULL DEFAULT '',
+            score REAL NOT NULL,
+            source TEXT,
+            UNIQUE (model_id, benchmark, metric)
+        );
+        CREATE TABLE ab_units (
+            id INTEGER PRIMARY KEY,
+            experiment TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            value REAL NOT NULL,
+            source TEXT,
+            UNIQUE (experiment, variant, unit, metric)
+        );
+        CREATE TABLE ab_aggregates (
+            id INTEGER PRIMARY KEY,
+            experiment TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            mean REAL,
+            std REAL,
+            successes REAL,
+            source TEXT,
+            UNIQUE (experiment, variant, metric)
+        );
+        CREATE VIEW vote_details AS
+            SELECT v.id, v.uid, v.prompt_id, p.text AS prompt, ma.name AS model_a, mb.name AS model_b,
+                   v.winner, v.weight, v.score_b, an.name AS annotator, v.shown_left, v.ts, v.rationale,
+                   v.criteria, v.flagged, v.flag_reason, v.source
+            FROM votes v
+            JOIN prompts p ON p.id = v.prompt_id
+            JOIN models ma ON ma.id = v.model_a_id
+            JOIN models mb ON mb.id = v.model_b_id
+            JOIN annotators an ON an.id = v.annotator_id;
+        CREATE VIEW generation_details AS
+            SELECT g.id, g.prompt_id, p.text AS prompt, m.name AS model, g.output, g.output_chars,
+                   g.gate_status, p.category, g.source
+            FROM generations g
+            JOIN prompts p ON p.id = g.prompt_id
+            JOIN models m ON m.id = g.model_id;
+        """
+    )
+
+
+def _apply_migrations(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
+        "DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+    )
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    for name, fn in MIGRATIONS:
+        if name in applied:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                db.execute("COMMIT")
+                continue
+            fn(db)
+            db.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value is None or value == {}:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class InsertCounts:
+    """What one batch write did: rows newly inserted and rows already present (idempotent re-import)."""
+
+    inserted: int
+    already_stored: int
+
+
+class Store:
+    """A connection to one sbs-tui database. Use it on the thread that created it."""
+
+    def __init__(self, path: str | Path | None = None, *, memory: bool = False):
+        if memory or path is None or str(path) == ":memory:":
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            self.path: Path | None = None
+        else:
+            self.path = Path(path)
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"directory for database does not exist: {self.path.parent}")
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._thread = threading.get_ident()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path is not None:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"could not switch {self.path} to WAL mode (got {mode})")
+            # WAL + NORMAL is durable against process crashes (a vote committed survives kill -9);
+            # only an OS crash / power loss may lose the last transactions.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self._model_ids: dict[str, int] = {}
+        self._annotator_ids: dict[str, int] = {}
+        _apply_migrations(self.db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        return cls(memory=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All-or-nothing block: BEGIN IMMEDIATE (takes the write lock up front), COMMIT or ROLLBACK.
+
+        Nested use joins the outer transaction through a savepoint.
+        """
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            # Cached ids may name rows that the rollback removed.
+            self._model_ids.clear()
+            self._annotator_ids.clear()
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- names → ids ----------------------------------------------------------------------------------------------
+
+    def model_id(self, name: str, *, create: bool = True) -> int | None:
+        cached = self._model_ids.get(name)
+        if cached is not None:
+            return cached
+        row = self.conn.execute("SELECT id FROM models WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            row = (self.conn.execute("INSERT INTO models (name) VALUES (?)", (name,)).lastrowid,)
+        self._model_ids[name] = row[0]
+        return row[0]
+
+    def annotator_id(self, name: str, *, kind: str | None = None, create: bool = True) -> int | None:
+        cached = self._annotator_ids.get(name)
+        if cached is not None:
+            return cached
+        row = self.conn.execute("SELECT id FROM annotators WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            row = (
+                self.conn.execute(
+                    "INSERT INTO annotators (name, kind) VALUES (?, ?)", (name, kind or "human")
+                ).lastrowid,
+            )
+        self._annotator_ids[name] = row[0]
+        return row[0]
+
+    def model_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM models ORDER BY name")]
+
+    # -- prompts and generations -----------------------------------------------------------------------------------
+
+    def _ensure_prompts(self, rows: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
+        """Insert prompts that are new; fill in category/reference that earlier files did not have."""
+        rows = list(rows)
+        self.conn.executemany(
+            "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET category = coalesce(prompts.category, excluded.category), "
+            "reference = coalesce(prompts.reference, excluded.reference)",
+            rows,
+        )
+
+    def insert_generations(self, batch: Sequence[GenerationRecord], *, source: str | None = None,
+                           replace: bool = False) -> InsertCounts:
+        """Store a batch of generations; call inside :meth:`transaction`.
+
+        A generation is identified by (prompt, model). The same output again is skipped (idempotent import);
+        a *different* output for a stored (prompt, model) raises :class:`ConflictError` unless ``replace`` —
+        silently swapping an answer that annotators may already have judged would corrupt their votes.
+        """
+        if not batch:
+            return InsertCounts(0, 0)
+        self._ensure_prompts(
+            (g.prompt_id, g.prompt, g.category, g.reference, None) for g in batch
+        )
+        params = [
+            (g.prompt_id, self.model_id(g.model), g.output, g.output_sha, len(g.output),
+             _json_or_none(g.meta), source)
+            for g in batch
+        ]
+        before = self.conn.total_changes
+        if replace:
+            self.conn.executemany(
+                "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO UPDATE SET "
+                "output = excluded.output, output_sha = excluded.output_sha, "
+                "output_chars = excluded.output_chars, meta = excluded.meta, source = excluded.source, "
+                "gate_status = CASE WHEN generations.output_sha = excluded.output_sha "
+                "THEN generations.gate_status ELSE 'pending' END "
+                "WHERE generations.output_sha != excluded.output_sha",
+                params,
+            )
+            inserted = self.conn.total_changes - before
+            return InsertCounts(inserted, len(batch) - inserted)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
+        inserted = self.conn.total_changes - before
+        if inserted < len(batch):
+            self._check_generation_conflicts(batch)
+        return InsertCounts(inserted, len(batch) - inserted)
+
+    def _check_generation_conflicts(self, batch: Sequence[GenerationRecord]) -> None:
+        seen: dict[tuple[str, str], GenerationRecord] = {}
+        for g in batch:
+            key = (g.prompt_id, g.model)
+            row = self.conn.execute(
+                "SELECT output_sha FROM generations WHERE prompt_id = ? AND model_id = ?",
+                (g.prompt_id, self.model_id(g.model)),
+            ).fetchone()
+            if row is not None and row[0] != g.output_sha:
+                earlier = seen.get(key)
+                where = f" (also at {earlier.origin})" if earlier and earlier.origin else ""
+                raise ConflictError(
+                    f"model {g.model!r} already has a different output for prompt {g.prompt_id}{where}; "
+                    "use --replace to overwrite stored outputs",
+                    origin=g.origin,
+                )
+            seen[key] = g
+
+    def count(self, table: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+
+    # -- votes ------------------------------------------------------------------------------------------------------
+
+    def insert_votes(self, batch: Sequence[VoteRecord], *, source: str | None = None) -> InsertCounts:
+        """Store a batch of votes; call inside :meth:`transaction`. Votes are keyed by ``uid`` (idempotent)."""
+        if not batch:
+            return InsertCounts(0, 0)
+        prompts = {}
+        for v in batch:
+            if v.prompt is not None:
+                prompts.setdefault(v.prompt_id, (v.prompt_id, v.prompt, None, None, None))
+        if prompts:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?)",
+                list(prompts.values()),
+            )
+        missing = self._missing_prompt_ids({v.prompt_id for v in batch if v.prompt is None})
+        if missing:
+            first = next(v for v in batch if v.prompt_id in missing)
+            raise ConflictError(
+                f"unknown prompt_id {first.prompt_id!r}: import its generations first or give the prompt text",
+                origin=first.origin,
+            )
+        model_id = self.model_id
+        annotator_id = self.annotator_id
+        params = [
+            (v.uid, v.prompt_id, model_id(v.model_a), model_id(v.model_b), v.winner, v.weight, v.score_b,
+             annotator_id(v.annotator, kind=v.annotator_kind), v.shown_left, v.ts, v.rationale,
+             _json_or_none(v.criteria), int(v.flagged), v.flag_reason, v.output_a, v.output_b,
+             v.pair_id, _json_or_none(v.meta), source)
+            for v in batch
+        ]
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
+            "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
+            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
+        inserted = self.conn.total_changes - before
+        return InsertCounts(inserted, len(batch) - inserted)
+
+    def _missing_prompt_ids(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        found: set[str] = set()
+        id_list = list(ids)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i:i + 500]
+            q = f"SELECT id FROM prompts WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self.conn.execute(q, chunk))
+        return ids - found
+
+    def iter_votes(self) -> Iterator[dict[str, Any]]:
+        """Every vote in insertion order, in the contract vote format (what ``sbs export votes`` writes)."""
+        cur = self.conn.execute(
+            "SELECT v.uid, v.prompt_id, p.text, ma.name, mb.name, v.winner, v.weight, an.name, an.kind, "
+            "v.shown_left, v.ts, v.rationale, v.criteria, v.flagged, v.flag_reason, v.output_a, v.output_b, "
+            "v.meta FROM votes v JOIN prompts p ON p.id = v.prompt_id "
+            "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
+            "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id"
+        )
+        for (uid, prompt_id, prompt, model_a, model_b, winner, weight, annotator, kind, shown_left, ts,
+             rationale, criteria, flagged, flag_reason, output_a, output_b, meta) in cur:
+            record: dict[str, Any] = {
+                "vote_id": uid,
+                "prompt_id": prompt_id,
+                "prompt": prompt,
+                "model_a": model_a,
+                "model_b": model_b,
+                "winner": winner,
+                "annotator": annotator,
+            }
+            if weight != 1.0:
+                record["weight"] = weight
+            if kind != "human":
+                record["annotator_kind"] = kind
+            if shown_left is not None:
+                record["left"] = model_a if shown_left == "model_a" else model_b
+            optional = {"ts": ts, "rationale": rationale, "output_a": output_a, "output_b": output_b,
+                        "flag_reason": flag_reason}
+            record.update({k: val for k, val in optional.items() if val is not None})
+            if criteria:
+                record["criteria"] = json.loads(criteria)
+            if flagged:
+                record["flagged"] = True
+            if meta:
+                record["meta"] = json.loads(meta)
+            yield record
+
+    def vote_outcomes(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                      include_flagged: bool = False) -> tuple[list[str], list[tuple[int, int, float, int]]]:
+        """Votes aggregated for ranking: model names and rows (index_a, index_b, score_b, count).
+
+        Aggregating in SQL (one row per distinct outcome of a model pair) is what keeps ranking 1M votes fast:
+        statistics then work on a few thousand rows, never on the raw votes.
+        """
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        rows = self.conn.execute(
+            "SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v"
+            f"{where} GROUP BY model_a_id, model_b_id, score_b",
+            params,
+        ).fetchall()
+        ids = sorted({r[0] for r in rows} | {r[1] for r in rows})
+        names = dict(self.conn.execute("SELECT id, name FROM models").fetchall())
+        index = {mid: i for i, mid in enumerate(ids)}
+        return [names[i] for i in ids], [(index[a], index[b], s, n) for a, b, s, n in rows]
+
+    def _vote_filter(self, annotators: Sequence[str] | None, category: str | None,
+                     include_flagged: bool) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if annotators:
+            clauses.append(
+                f"v.annotator_id IN (SELECT id FROM annotators WHERE name IN ({','.join('?' * len(annotators))}))"
+            )
+            params.extend(annotators)
+        if category is not None:
+            clauses.append("v.prompt_id IN (SELECT id FROM prompts WHERE category = ?)")
+            params.append(category)
+        if not include_flagged:
+            clauses.append("v.flagged = 0")
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+assert set(WINNERS) == {"model_a", "model_b", "tie", "both_bad"}

@@ -1,0 +1,33 @@
+"""Exit codes and the error type that carries one (the CLI contract: 0 ok, 1 failed check, 2 bad input)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CHECK_FAILED = 1  # a gate or check the user asked for failed (e.g. --fail-on-block)
+    USAGE = 2  # bad usage or bad input; nothing was written
+
+
+class InputError(Exception):
+    """Bad input, named precisely: file, line and field where known. Always exit code 2."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}"
+            if self.line is not None:
+                where += f":{self.line}"
+            where += ": "
+        field = f"field {self.field!r}: " if self.field else ""
+        return f"{where}{field}{self.message}"

@@ -1,0 +1,1 @@
+"""Textual front ends (annotator and lead apps). Only this package imports textual."""
