@@ -392,6 +392,17 @@ class Store:
                 )
             seen[key] = g
 
+    def set_gate_status(self, generation_ids: Iterable[int], status: str) -> None:
+        """Mark generations 'pending', 'passed' or 'blocked'. Only 'passed' generations reach annotators."""
+        self.conn.executemany("UPDATE generations SET gate_status = ? WHERE id = ?",
+                              [(status, gid) for gid in generation_ids])
+
+    def generation_ids(self, *, gate_status: str | None = None) -> list[int]:
+        if gate_status is None:
+            return [r[0] for r in self.conn.execute("SELECT id FROM generations ORDER BY id")]
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM generations WHERE gate_status = ? ORDER BY id", (gate_status,))]
+
     def count(self, table: str) -> int:
         return self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
 
