@@ -49,6 +49,15 @@ class AppContext:
     def __init__(self, db_path: str, config_path: str | None):
         self.db_path = db_path
         self.config_path = config_path
+        self._settings = None
+
+    @property
+    def settings(self):
+        from sbs_tui.config import load_settings
+
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
 
     def open_store(self):
         from sbs_tui.core.store import Store, StoreError
