@@ -183,6 +183,72 @@ def _m0001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0002_queue")
+def _m0002_queue(db: sqlite_utils.Database) -> None:
+    """Pairs to judge and who was shown what.
+
+    ``pairs.gate_rank`` mirrors the gate status of both generations (2 = both passed, 1 = none blocked but some
+    pending, 0 = some blocked); triggers keep it in step with ``generations.gate_status`` whoever changes that,
+    so the serving query needs no join. ``pairs.open`` is 1 while a pair still wants votes (taken < overlap and
+    not held back); a partial index on open pairs ordered by priority makes "the next pair" an index walk.
+    """
+    db.executescript(
+        """
+        CREATE TABLE pairs (
+            id INTEGER PRIMARY KEY,
+            prompt_id TEXT NOT NULL REFERENCES prompts(id),
+            gen_a_id INTEGER NOT NULL REFERENCES generations(id),
+            gen_b_id INTEGER NOT NULL REFERENCES generations(id),
+            is_gold INTEGER NOT NULL DEFAULT 0,
+            gold_winner TEXT CHECK (gold_winner IN ('model_a', 'model_b', 'tie', 'both_bad')),
+            held_back TEXT,
+            priority REAL NOT NULL DEFAULT 0,
+            overlap INTEGER NOT NULL DEFAULT 1,
+            taken INTEGER NOT NULL DEFAULT 0,
+            votes INTEGER NOT NULL DEFAULT 0,
+            gate_rank INTEGER NOT NULL DEFAULT 1,
+            open INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            CHECK (gen_a_id < gen_b_id),
+            UNIQUE (gen_a_id, gen_b_id)
+        );
+        CREATE INDEX idx_pairs_serve ON pairs(is_gold, gate_rank, priority DESC) WHERE open = 1;
+        CREATE INDEX idx_pairs_gen_b ON pairs(gen_b_id);
+        CREATE INDEX idx_pairs_prompt ON pairs(prompt_id);
+        CREATE TABLE assignments (
+            id INTEGER PRIMARY KEY,
+            annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+            pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+            status TEXT NOT NULL DEFAULT 'assigned' CHECK (status IN ('assigned', 'done', 'skipped')),
+            shown_left TEXT NOT NULL CHECK (shown_left IN ('model_a', 'model_b')),
+            vote_uid TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            flag_reason TEXT,
+            assigned_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            updated_at TEXT,
+            UNIQUE (annotator_id, pair_id)
+        );
+        CREATE INDEX idx_assignments_status ON assignments(annotator_id, status, updated_at);
+        CREATE INDEX idx_votes_pair ON votes(pair_id) WHERE pair_id IS NOT NULL;
+        CREATE TABLE queue_config (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE annotator_caps (
+            annotator_id INTEGER PRIMARY KEY REFERENCES annotators(id),
+            max_votes INTEGER NOT NULL CHECK (max_votes >= 0)
+        );
+        CREATE TRIGGER pairs_gate_a AFTER UPDATE OF gate_status ON generations BEGIN
+            UPDATE pairs SET gate_rank = (
+                SELECT CASE WHEN ga.gate_status = 'blocked' OR gb.gate_status = 'blocked' THEN 0
+                            WHEN ga.gate_status = 'passed' AND gb.gate_status = 'passed' THEN 2 ELSE 1 END
+                FROM generations ga, generations gb WHERE ga.id = pairs.gen_a_id AND gb.id = pairs.gen_b_id)
+            WHERE gen_a_id = NEW.id OR gen_b_id = NEW.id;
+        END;
+        """
+    )
+
+
 def _apply_migrations(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
@@ -528,6 +594,208 @@ class Store:
         if not include_flagged:
             clauses.append("v.flagged = 0")
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+    # -- queue ------------------------------------------------------------------------------------------------------
+    # Pairs, assignments and the queue's settings (migration 0002_queue). The annotator app calls these on its UI
+    # thread, once per keypress, so each is a handful of indexed statements (bench/bench_tui.py measures them).
+
+    _PAIR_OPEN = "CASE WHEN held_back IS NULL AND (is_gold = 1 OR taken < overlap) THEN 1 ELSE 0 END"
+
+    def queue_generations(self) -> Iterator[tuple[str, int, int, str]]:
+        """(prompt_id, generation_id, model_id, output) of every generation not blocked, grouped by prompt."""
+        return iter(self.conn.execute(
+            "SELECT prompt_id, id, model_id, output FROM generations WHERE gate_status != 'blocked' "
+            "ORDER BY prompt_id, model_id"
+        ))
+
+    def model_names_by_id(self) -> dict[int, str]:
+        return dict(self.conn.execute("SELECT id, name FROM models").fetchall())
+
+    def insert_pairs(self, rows: Iterable[tuple[str, int, int, int, str | None, str | None, float, int]]) -> int:
+        """Add pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner, held_back, priority, overlap); pairs
+        already stored are left alone. Returns how many were new. Call inside :meth:`transaction`."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner, held_back, "
+            "priority, overlap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        inserted = self.conn.total_changes - before
+        self.conn.execute(
+            "UPDATE pairs SET gate_rank = (SELECT CASE WHEN ga.gate_status = 'blocked' OR gb.gate_status = "
+            "'blocked' THEN 0 WHEN ga.gate_status = 'passed' AND gb.gate_status = 'passed' THEN 2 ELSE 1 END "
+            "FROM generations ga, generations gb WHERE ga.id = pairs.gen_a_id AND gb.id = pairs.gen_b_id)"
+        )
+        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN}")
+        return inserted
+
+    def set_pairs_overlap(self, overlap: int) -> None:
+        self.conn.execute("UPDATE pairs SET overlap = ? WHERE is_gold = 0", (overlap,))
+        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN}")
+
+    def mark_gold_pairs(self, rows: Iterable[tuple[str, int]]) -> None:
+        """Turn pairs into gold (attention-check) pairs: rows of (gold_winner, pair_id), canonical orientation."""
+        self.conn.executemany("UPDATE pairs SET is_gold = 1, gold_winner = ? WHERE id = ?", rows)
+        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN}")
+
+    def pair_keys(self) -> list[tuple[int, str, int, int, int, int, int]]:
+        """(pair_id, prompt_id, model_a_id, model_b_id, gen_a_id, gen_b_id, votes) of every pair."""
+        return self.conn.execute(
+            "SELECT p.id, p.prompt_id, ga.model_id, gb.model_id, p.gen_a_id, p.gen_b_id, p.votes FROM pairs p "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id"
+        ).fetchall()
+
+    def set_pair_priorities(self, rows: Iterable[tuple[float, int]]) -> None:
+        """Rows of (priority, pair_id); higher is served first."""
+        self.conn.executemany("UPDATE pairs SET priority = ? WHERE id = ?", rows)
+
+    def annotator_votes_on(self, annotator: str) -> list[tuple[str, int, int, str, float]]:
+        """(prompt_id, model_a_id, model_b_id, winner, weight) of one annotator's votes (gold answers)."""
+        return self.conn.execute(
+            "SELECT v.prompt_id, v.model_a_id, v.model_b_id, v.winner, v.weight FROM votes v "
+            "JOIN annotators a ON a.id = v.annotator_id WHERE a.name = ?",
+            (annotator,),
+        ).fetchall()
+
+    def set_queue_config(self, config: dict[str, Any]) -> None:
+        self.conn.executemany(
+            "INSERT INTO queue_config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+            "excluded.value",
+            [(k, json.dumps(v)) for k, v in config.items()],
+        )
+
+    def queue_config(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM queue_config")}
+
+    def set_annotator_cap(self, annotator: str, max_votes: int | None) -> None:
+        aid = self.annotator_id(annotator)
+        if max_votes is None:
+            self.conn.execute("DELETE FROM annotator_caps WHERE annotator_id = ?", (aid,))
+        else:
+            self.conn.execute(
+                "INSERT INTO annotator_caps (annotator_id, max_votes) VALUES (?, ?) ON CONFLICT(annotator_id) "
+                "DO UPDATE SET max_votes = excluded.max_votes", (aid, max_votes))
+
+    def annotator_cap(self, annotator_id: int) -> int | None:
+        row = self.conn.execute("SELECT max_votes FROM annotator_caps WHERE annotator_id = ?",
+                                (annotator_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def queue_summary(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(is_gold), 0), coalesce(sum(held_back IS NOT NULL), 0), "
+            "coalesce(sum(gate_rank = 2), 0), coalesce(sum(gate_rank = 1), 0), coalesce(sum(gate_rank = 0), 0), "
+            "coalesce(sum(open), 0), coalesce(sum(votes), 0) FROM pairs"
+        ).fetchone()
+        keys = ("pairs", "gold", "held_back", "gate_passed", "gate_pending", "gate_blocked", "open", "votes")
+        return dict(zip(keys, row, strict=True))
+
+    def held_back_pairs(self) -> list[tuple[int, str]]:
+        return self.conn.execute("SELECT id, held_back FROM pairs WHERE held_back IS NOT NULL ORDER BY id").fetchall()
+
+    def current_assignment(self, annotator_id: int) -> tuple[int, str] | None:
+        """The pair this annotator was shown and has not answered (resume), as (pair_id, shown_left)."""
+        row = self.conn.execute(
+            "SELECT pair_id, shown_left FROM assignments WHERE annotator_id = ? AND status = 'assigned' "
+            "ORDER BY id LIMIT 1", (annotator_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def next_open_pair(self, annotator_id: int, *, gold: bool, min_gate_rank: int) -> int | None:
+        """The highest-priority open pair this annotator has never been given (never the same pair twice)."""
+        best: tuple[float, int] | None = None
+        for rank in (2, 1) if min_gate_rank <= 1 else (2,):
+            row = self.conn.execute(
+                "SELECT priority, id FROM pairs INDEXED BY idx_pairs_serve WHERE open = 1 AND is_gold = ? "
+                "AND gate_rank = ? AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.annotator_id = ? "
+                "AND s.pair_id = pairs.id) ORDER BY priority DESC LIMIT 1",
+                (int(gold), rank, annotator_id)).fetchone()
+            if row is not None and (best is None or row[0] > best[0]):
+                best = (row[0], row[1])
+        return None if best is None else best[1]
+
+    def count_available_pairs(self, annotator_id: int, *, min_gate_rank: int) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM pairs WHERE open = 1 AND is_gold = 0 AND gate_rank >= ? AND NOT EXISTS "
+            "(SELECT 1 FROM assignments s WHERE s.annotator_id = ? AND s.pair_id = pairs.id)",
+            (min_gate_rank, annotator_id)).fetchone()[0]
+
+    def count_pending_generations(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'pending'").fetchone()[0]
+
+    def assign_pair(self, annotator_id: int, pair_id: int, shown_left: str) -> None:
+        """Record that this annotator is shown this pair with this side on the left (before it is drawn)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO assignments (annotator_id, pair_id, shown_left) VALUES (?, ?, ?)",
+                (annotator_id, pair_id, shown_left))
+            self.conn.execute(f"UPDATE pairs SET taken = taken + 1 WHERE id = ?", (pair_id,))
+            self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN} WHERE id = ?", (pair_id,))
+
+    def load_pair(self, pair_id: int) -> dict[str, Any]:
+        """Everything the judging screen needs for one pair, model names included (the app keeps them hidden)."""
+        row = self.conn.execute(
+            "SELECT p.id, p.prompt_id, pr.text, ma.name, mb.name, ga.output, gb.output, p.is_gold, "
+            "p.gold_winner, pr.category FROM pairs p JOIN prompts pr ON pr.id = p.prompt_id "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id "
+            "JOIN models ma ON ma.id = ga.model_id JOIN models mb ON mb.id = gb.model_id WHERE p.id = ?",
+            (pair_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no pair {pair_id}")
+        keys = ("pair_id", "prompt_id", "prompt", "model_a", "model_b", "output_a", "output_b", "is_gold",
+                "gold_winner", "category")
+        return dict(zip(keys, row, strict=True))
+
+    def record_pair_vote(self, vote: VoteRecord, annotator_id: int) -> None:
+        """Store an app vote and close its assignment in one transaction (committed when this returns)."""
+        with self.transaction():
+            counts = self.insert_votes([vote], source="annotate")
+            if counts.inserted != 1:
+                raise StoreError(f"vote {vote.uid} was already stored")
+            self.conn.execute(
+                "UPDATE assignments SET status = 'done', vote_uid = ?, updated_at = ? "
+                "WHERE annotator_id = ? AND pair_id = ?", (vote.uid, vote.ts, annotator_id, vote.pair_id))
+            self.conn.execute("UPDATE pairs SET votes = votes + 1 WHERE id = ?", (vote.pair_id,))
+
+    def skip_pair(self, annotator_id: int, pair_id: int, ts: str | None = None) -> None:
+        """This annotator passes on the pair: it is never shown to them again and frees its slot for others."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE assignments SET status = 'skipped', updated_at = ? WHERE annotator_id = ? AND pair_id = ? "
+                "AND status = 'assigned'", (ts, annotator_id, pair_id))
+            if cur.rowcount:
+                self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN} WHERE id = ?", (pair_id,))
+
+    def flag_assignment(self, annotator_id: int, pair_id: int, reason: str | None) -> None:
+        self.conn.execute(
+            "UPDATE assignments SET flagged = 1, flag_reason = ? WHERE annotator_id = ? AND pair_id = ?",
+            (reason, annotator_id, pair_id))
+
+    def undo_last_vote(self, annotator_id: int) -> tuple[int, str] | None:
+        """Delete this annotator's last app vote and reopen its pair for them; returns (pair_id, shown_left)."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id, uid, pair_id FROM votes WHERE annotator_id = ? AND pair_id IS NOT NULL "
+                "ORDER BY id DESC LIMIT 1", (annotator_id,)).fetchone()
+            if row is None:
+                return None
+            vote_id, uid, pair_id = row
+            self.conn.execute("DELETE FROM votes WHERE id = ?", (vote_id,))
+            self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (pair_id,))
+            self.conn.execute(
+                "UPDATE assignments SET status = 'assigned', vote_uid = NULL, updated_at = NULL "
+                "WHERE annotator_id = ? AND pair_id = ?", (annotator_id, pair_id))
+            side = self.conn.execute("SELECT shown_left FROM assignments WHERE annotator_id = ? AND pair_id = ?",
+                                     (annotator_id, pair_id)).fetchone()
+        return pair_id, (side[0] if side else "model_a")
+
+    def annotator_progress(self, annotator_id: int) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(s.status = 'done'), 0), coalesce(sum(s.status = 'skipped'), 0), "
+            "coalesce(sum(s.status = 'done' AND p.is_gold = 1), 0) FROM assignments s "
+            "JOIN pairs p ON p.id = s.pair_id WHERE s.annotator_id = ?", (annotator_id,)).fetchone()
+        return {"done": row[0], "skipped": row[1], "gold_done": row[2]}
 
 
 assert set(WINNERS) == {"model_a", "model_b", "tie", "both_bad"}

@@ -1,0 +1,418 @@
+"""Pair building and assignment: what an annotator judges next, and with which answer on the left.
+
+Why this lives in the core (no Textual): ``sbs queue build`` on the command line, the annotator app and the
+benchmarks share it, and every rule that protects the data is here, once:
+
+* A pair is two generations of *different* models for the same prompt, stored in canonical order
+  (``gen_a_id < gen_b_id``); ``model_a`` of the vote is always the model of ``gen_a``.
+* Gates: a pair is served only when both generations passed every blocking gate (``settings.gating_required``)
+  or, with gating off, when neither is blocked. Pairs are built for pending generations too, so they appear in
+  the queue the moment a background gate run passes them.
+* Blinding: the side shown on the left is a seeded draw per (annotator, pair), stored with the assignment and
+  the vote. Outputs that give their model away (their own model name, identity phrases such as "I'm Claude" or
+  "As an AI developed by OpenAI") are held back from blind judging, as Chatbot Arena does.
+* Assignment: an annotator is never given the same pair twice (also after a skip); a pair collects at most
+  ``overlap`` votes; caps limit an annotator's total; gold (attention-check) pairs with a known winner are
+  interleaved at ``gold_rate``; an unanswered pair is given back first when the annotator returns (resume).
+* ``--strategy active`` orders pairs by how much their next vote is expected to reduce ranking uncertainty
+  (see :func:`active_priorities`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbs_tui.core.store import Store
+
+STRATEGIES = ("uniform", "active")
+
+# Identity phrases seen in real model outputs (AlpacaEval: "I'm an AI assistant created by Anthropic",
+# "As an AI developed by OpenAI", "I'm Claude, ..."). Case-insensitive regular expressions.
+_MAKERS = (r"OpenAI|Anthropic|Google(?: DeepMind)?|DeepMind|Meta(?: AI)?|Mistral(?: AI)?|Alibaba(?: Cloud)?|"
+           r"DeepSeek|Microsoft|LMSYS|Stanford|Nous Research|Cohere|xAI|Technology Innovation Institute|"
+           r"TII|01\.AI|Zhipu|Baidu|Tencent|Amazon|NVIDIA|Hugging ?Face|Large Model Systems Organization")
+_NAMES = (r"ChatGPT|GPT-?\d(?:\.\d)?(?:[- ]?turbo)?|Claude|Gemini|Gemma|Bard|LLaMA|Llama(?: ?\d)?|Mistral|Mixtral|"
+          r"Qwen|Vicuna|Alpaca|Falcon|Grok|Phi(?:-\d)?|DeepSeek|Command ?R|OpenHermes|Zephyr|Yi|ERNIE|Copilot")
+DEFAULT_IDENTITY_PATTERNS: tuple[str, ...] = (
+    # "I'm an AI assistant created by Anthropic", "As a language model AI developed by OpenAI"
+    rf"\b(?:I am|I'm|I’m|as)\s+(?:an?\s+)?(?:AI|artificial|large|language|assistant|chatbot|model|"
+    rf"virtual|helpful|conversational)\b[^.\n]{{0,50}}?\b(?:created|developed|trained|made|built|designed|"
+    rf"programmed)\s+by\s+(?:the\s+)?(?:team\s+at\s+)?(?:{_MAKERS})\b",
+    # "I'm Claude", "I am ChatGPT", "my name is Gemma", "I'm Gemma, ..."
+    rf"\b(?:I am|I'm|I’m|my name is|this is|call me)\s+(?:called\s+)?(?:{_NAMES})\b",
+    # "As ChatGPT, I ..." / "As Claude, ..."
+    rf"(?:^|[.!?]\s+)As\s+(?:{_NAMES})\s*,",
+    rf"\b(?:an?|the)\s+(?:{_MAKERS})\s+(?:language\s+)?model\b",
+)
+
+_GENERIC_TOKENS = {"chat", "instruct", "base", "turbo", "preview", "model", "it", "hf", "v", "sft", "dpo", "rlhf",
+                   "mini", "large", "small", "medium", "pro", "ultra", "the", "and"}
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityDetector:
+    """Finds outputs that give away which model wrote them.
+
+    Two signals: configured identity phrases (regular expressions), and the output naming *its own* model — the
+    full model name (``claude-2``, ``gpt-3.5-turbo``) or a distinctive family token from it (``claude``, ``gemma``)
+    followed by an identity verb ("I'm Gemma"). A bare mention of another model ("better than ChatGPT") is not a
+    leak of one's own identity and is left alone unless a phrase pattern matches it.
+    """
+
+    patterns: tuple[re.Pattern[str], ...]
+    enabled: bool = True
+
+    @classmethod
+    def from_settings(cls, section: dict[str, Any]) -> IdentityDetector:
+        extra = section.get("identity_patterns", [])
+        if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
+            from sbs_tui.errors import InputError
+
+            raise InputError("identity_patterns must be a list of regular expressions", field="queue")
+        base = () if section.get("replace_identity_patterns") else DEFAULT_IDENTITY_PATTERNS
+        return cls(tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (*base, *extra)),
+                   enabled=bool(section.get("hold_back_identity", True)))
+
+    @classmethod
+    def default(cls) -> IdentityDetector:
+        return cls.from_settings({})
+
+    def reason(self, output: str, model_name: str, *, scan_chars: int = 20_000) -> str | None:
+        """Why this output leaks its identity (a short reason for the lead), or None."""
+        if not self.enabled:
+            return None
+        text = output[:scan_chars]
+        for name_re in _own_name_patterns(model_name):
+            match = name_re.search(text)
+            if match:
+                return f"names its model: {match.group(0)[:60]!r}"
+        for pattern in self.patterns:
+            match = pattern.search(text)
+            if match:
+                return f"identity phrase: {match.group(0)[:60]!r}"
+        return None
+
+
+def _own_name_patterns(model_name: str) -> list[re.Pattern[str]]:
+    pats = [re.compile(rf"(?<![\w-]){re.escape(model_name)}(?![\w-])", re.IGNORECASE)]
+    tokens = [t for t in re.split(r"[^A-Za-z]+", model_name) if len(t) >= 4 and t.lower() not in _GENERIC_TOKENS]
+    for token in tokens[:2]:
+        pats.append(re.compile(rf"\b(?:I am|I'm|I’m|my name is|call me|as)\s+{re.escape(token)}\b", re.IGNORECASE))
+    return pats
+
+
+def side_for(seed: int, annotator: str, pair_id: int) -> str:
+    """The side shown on the left: a seeded, reproducible coin per (annotator, pair)."""
+    digest = hashlib.sha256(f"{seed}\x1f{annotator}\x1f{pair_id}".encode()).digest()
+    return "model_a" if digest[0] & 1 == 0 else "model_b"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class BuildOptions:
+    overlap: int = 1
+    strategy: str = "uniform"
+    seed: int = 0
+    gold_rate: float = 0.0
+    gold_from: str | None = None
+    max_pairs_per_prompt: int | None = None
+    cap: int | None = None
+    identity: IdentityDetector = field(default_factory=IdentityDetector.default)
+
+
+@dataclass(slots=True)
+class BuildReport:
+    new_pairs: int
+    held_back: int
+    gold: int
+    summary: dict[str, int]
+    held_back_examples: list[tuple[int, str]]
+
+
+def build_queue(store: Store, options: BuildOptions) -> BuildReport:
+    """Create the pairs for every prompt (idempotent: re-running adds pairs for new generations only)."""
+    if options.strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {options.strategy!r}")
+    if options.overlap < 1:
+        raise ValueError("overlap must be at least 1")
+    if not 0.0 <= options.gold_rate < 1.0:
+        raise ValueError("gold rate must be in [0, 1)")
+    rng = random.Random(options.seed)
+    names = store.model_names_by_id()
+    rows: list[tuple[str, int, int, int, None, str | None, float, int]] = []
+    held = 0
+    for prompt_id, group in itertools.groupby(store.queue_generations(), key=lambda r: r[0]):
+        gens = list(group)
+        leaks = {gid: options.identity.reason(output, names[mid]) for _, gid, mid, output in gens}
+        combos = list(itertools.combinations(sorted(gens, key=lambda g: g[1]), 2))
+        if options.max_pairs_per_prompt is not None and len(combos) > options.max_pairs_per_prompt:
+            combos = rng.sample(combos, options.max_pairs_per_prompt)
+        for (_, ga, ma, _), (_, gb, mb, _) in combos:
+            if ma == mb:
+                continue
+            reason = leaks[ga] or leaks[gb]
+            if reason:
+                side = "A" if leaks[ga] else "B"
+                reason = f"{side} {reason}"
+                held += 1
+            rows.append((prompt_id, ga, gb, 0, None, reason, rng.random(), options.overlap))
+    with store.transaction():
+        new = store.insert_pairs(rows)
+        store.set_pairs_overlap(options.overlap)
+        gold = _mark_gold(store, options, rng) if options.gold_from else 0
+        store.set_queue_config({
+            "overlap": options.overlap, "strategy": options.strategy, "seed": options.seed,
+            "gold_rate": options.gold_rate if gold or store.queue_summary()["gold"] else 0.0,
+            "default_cap": options.cap,
+        })
+        if options.strategy == "active":
+            refresh_active_priorities(store, seed=options.seed)
+    return BuildReport(new, held, gold, store.queue_summary(), store.held_back_pairs()[:10])
+
+
+def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
+    """Gold pairs: pairs on which a trusted annotator (e.g. an imported GPT-4 judge) gave a clear verdict.
+
+    A weighted vote counts only when its weight is at least 0.9 (a confident judgement). Enough of them are
+    turned into gold to serve ``gold_rate`` of an annotator's pairs for a long session; they leave the normal pool.
+    """
+    verdicts: dict[tuple[str, int, int], str] = {}
+    for prompt_id, ma, mb, winner, weight in store.annotator_votes_on(options.gold_from or ""):
+        if winner in ("model_a", "model_b") and weight < 0.9:
+            continue
+        verdicts[(prompt_id, ma, mb)] = winner
+    flip = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "both_bad": "both_bad"}
+    candidates: list[tuple[str, int]] = []
+    for pair_id, prompt_id, ma, mb, _ga, _gb, _votes in store.pair_keys():
+        if (prompt_id, ma, mb) in verdicts:
+            candidates.append((verdicts[(prompt_id, ma, mb)], pair_id))
+        elif (prompt_id, mb, ma) in verdicts:
+            candidates.append((flip[verdicts[(prompt_id, mb, ma)]], pair_id))
+    if not candidates or options.gold_rate <= 0:
+        return 0
+    wanted = max(20, math.ceil(len(store.pair_keys()) * options.gold_rate))
+    chosen = rng.sample(candidates, min(wanted, len(candidates)))
+    store.mark_gold_pairs(chosen)
+    return len(chosen)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Active sampling
+# ---------------------------------------------------------------------------------------------------------------
+
+def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, int]],
+                      *, focus_top: int | None = None, prior: float = 1.0) -> dict[tuple[int, int], float]:
+    """Expected value of one more vote on each model pair (i < j): higher means "ask about this pair next".
+
+    Chatbot Arena (Chiang et al. 2024, §5) samples a pair with probability ∝ sqrt(Σ_ab/n_ab) − sqrt(Σ_ab/(n_ab+1)),
+    the reduction in the confidence-interval width of that pair's win rate. Recovering an *order* needs more
+    than narrow intervals everywhere, so this weights that reduction by how uncertain the order of the two models
+    still is (the normal probability that their Bradley-Terry ratings are swapped), and optionally by whether either
+    model can still be in the top ``focus_top``. Ratings come from a Bradley-Terry fit with a weak Gaussian prior
+    (``prior``, in virtual ties per model) so that models without votes are maximally uncertain, not infinite.
+    """
+    import numpy as np
+    from scipy.optimize import minimize
+    from scipy.stats import norm
+
+    wins = np.zeros((n_models, n_models))  # wins[i, j]: credit to i against j
+    for a, b, s, c in outcomes:
+        wins[b, a] += s * c
+        wins[a, b] += (1.0 - s) * c
+    games = wins + wins.T
+
+    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        d = theta[:, None] - theta[None, :]
+        logp = -np.logaddexp(0.0, -d)
+        p = np.exp(logp)
+        value = -(wins * logp).sum() + 0.5 * prior * (theta ** 2).sum()
+        grad = -(wins * (1 - p)).sum(1) + (wins.T * (1 - p.T)).sum(1) + prior * theta
+        return value, grad
+
+    theta = minimize(nll, np.zeros(n_models), jac=True, method="L-BFGS-B").x
+    d = theta[:, None] - theta[None, :]
+    p = 1.0 / (1.0 + np.exp(-d))
+    fisher = -(games * p * (1 - p))
+    np.fill_diagonal(fisher, 0.0)
+    np.fill_diagonal(fisher, -fisher.sum(1) + prior)
+    cov = np.linalg.inv(fisher)
+    var_diff = np.add.outer(np.diag(cov), np.diag(cov)) - 2 * cov
+    sd = np.sqrt(np.maximum(var_diff, 1e-12))
+    if focus_top is not None and focus_top < n_models:
+        # Probability that each model is inside the top-k: how many models beat it, summed as Bernoullis.
+        beat = norm.cdf(d.T / np.maximum(np.sqrt(np.add.outer(np.diag(cov), np.diag(cov))), 1e-9))
+        np.fill_diagonal(beat, 0.0)
+        expected_above = beat.sum(0)
+        in_top = norm.cdf((focus_top - 0.5 - expected_above) / np.sqrt(np.maximum((beat * (1 - beat)).sum(0), 0.25)))
+    else:
+        in_top = np.ones(n_models)
+    out: dict[tuple[int, int], float] = {}
+    for i in range(n_models):
+        for j in range(i + 1, n_models):
+            n = games[i, j]
+            sigma = sd[i, j] * math.sqrt(n + prior)  # per-vote spread implied by the current variance
+            reduction = sigma / math.sqrt(n + prior) - sigma / math.sqrt(n + prior + 1)
+            swapped = norm.cdf(-abs(d[i, j]) / sd[i, j])
+            relevance = max(in_top[i], in_top[j])
+            out[(i, j)] = float(reduction * swapped * relevance)
+    return out
+
+
+def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | None = None) -> int:
+    """Recompute every pair's priority from the votes so far (called by ``queue build --strategy active`` and
+    periodically by the annotator app). Within a model pair, pairs with fewer votes and a random tiebreak first."""
+    names = store.model_names_by_id()
+    index = {mid: i for i, mid in enumerate(sorted(names))}
+    vote_names, outcomes = store.vote_outcomes()
+    by_name = {name: index[mid] for mid, name in names.items()}
+    mapped = [(by_name[vote_names[a]], by_name[vote_names[b]], s, c) for a, b, s, c in outcomes]
+    prio = active_priorities(len(index), mapped, focus_top=focus_top)
+    rng = random.Random(seed)
+    rows = []
+    for pair_id, _prompt, ma, mb, _ga, _gb, votes in store.pair_keys():
+        i, j = sorted((index[ma], index[mb]))
+        rows.append((prio[(i, j)] / (1 + votes) * (1 + 0.01 * rng.random()), pair_id))
+    store.set_pair_priorities(rows)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Serving
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Pair:
+    """One pair as the judging screen needs it. ``left``/``right`` are what the annotator sees."""
+
+    pair_id: int
+    prompt_id: str
+    prompt: str
+    model_a: str
+    model_b: str
+    output_a: str
+    output_b: str
+    shown_left: str
+    is_gold: bool = False
+    gold_winner: str | None = None
+    category: str | None = None
+
+    @property
+    def left(self) -> str:
+        return self.output_a if self.shown_left == "model_a" else self.output_b
+
+    @property
+    def right(self) -> str:
+        return self.output_b if self.shown_left == "model_a" else self.output_a
+
+    @property
+    def left_model(self) -> str:
+        return self.model_a if self.shown_left == "model_a" else self.model_b
+
+    @property
+    def right_model(self) -> str:
+        return self.model_b if self.shown_left == "model_a" else self.model_a
+
+    def winner_for(self, choice: str) -> str:
+        """Map what the annotator pressed ('left', 'right', 'tie', 'both_bad') to the vote's winner."""
+        if choice == "left":
+            return self.shown_left
+        if choice == "right":
+            return "model_b" if self.shown_left == "model_a" else "model_a"
+        if choice in ("tie", "both_bad"):
+            return choice
+        raise ValueError(f"unknown choice {choice!r}")
+
+
+class AnnotatorQueue:
+    """One annotator's view of the queue. Use on the thread that opened ``store``."""
+
+    def __init__(self, store: Store, annotator: str, *, gating_required: bool = True,
+                 cap: int | None = None, gold_rate: float | None = None, seed: int | None = None):
+        self.store = store
+        self.annotator = annotator
+        self.annotator_id = store.annotator_id(annotator)
+        config = store.queue_config()
+        self.seed = int(config.get("seed", 0) if seed is None else seed)
+        self.gold_rate = float(config.get("gold_rate", 0.0) if gold_rate is None else gold_rate)
+        stored_cap = store.annotator_cap(self.annotator_id)
+        self.cap = cap if cap is not None else stored_cap if stored_cap is not None else config.get("default_cap")
+        self.min_gate_rank = 2 if gating_required else 1
+
+    def progress(self) -> dict[str, int]:
+        return self.store.annotator_progress(self.annotator_id)
+
+    def available(self) -> int:
+        """Pairs this annotator could still be given (capped)."""
+        n = self.store.count_available_pairs(self.annotator_id, min_gate_rank=self.min_gate_rank)
+        if self.cap is not None:
+            n = min(n, max(0, self.cap - self.progress()["done"]))
+        return n
+
+    def next_pair(self) -> Pair | None:
+        """The pair to show now: an unanswered one first (resume, undo), else a fresh assignment."""
+        current = self.store.current_assignment(self.annotator_id)
+        if current is not None:
+            return self._load(*current)
+        progress = self.progress()
+        if self.cap is not None and progress["done"] >= self.cap:
+            return None
+        pair_id = None
+        if self._gold_due(progress):
+            pair_id = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
+        if pair_id is None:
+            pair_id = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank)
+        if pair_id is None:
+            return None
+        side = side_for(self.seed, self.annotator, pair_id)
+        self.store.assign_pair(self.annotator_id, pair_id, side)
+        return self._load(pair_id, side)
+
+    def _gold_due(self, progress: dict[str, int]) -> bool:
+        """Gold pairs spread evenly: the next one is due once gold would fall below ``gold_rate`` of the done."""
+        if self.gold_rate <= 0:
+            return False
+        return progress["gold_done"] < self.gold_rate * progress["done"]
+
+    def _load(self, pair_id: int, shown_left: str) -> Pair:
+        row = self.store.load_pair(pair_id)
+        return Pair(shown_left=shown_left, is_gold=bool(row.pop("is_gold")), **row)
+
+    def vote(self, pair: Pair, choice: str, *, ts: str, rationale: str | None = None,
+             criteria: dict[str, Any] | None = None, flagged: bool = False, flag_reason: str | None = None,
+             uid: str | None = None) -> str:
+        """Commit the vote (returns its uid). When this returns the vote is durable in SQLite."""
+        import uuid
+
+        from sbs_tui.core.records import VoteRecord
+
+        vote = VoteRecord(
+            prompt_id=pair.prompt_id, prompt=None, model_a=pair.model_a, model_b=pair.model_b,
+            winner=pair.winner_for(choice), annotator=self.annotator, shown_left=pair.shown_left, ts=ts,
+            rationale=rationale or None, criteria=criteria or None, flagged=flagged, flag_reason=flag_reason,
+            pair_id=pair.pair_id, uid=uid or f"v_{uuid.uuid4().hex}",
+            meta={"gold_winner": pair.gold_winner} if pair.is_gold else {},
+        )
+        self.store.record_pair_vote(vote, self.annotator_id)
+        return vote.uid
+
+    def skip(self, pair: Pair, *, ts: str | None = None) -> None:
+        self.store.skip_pair(self.annotator_id, pair.pair_id, ts)
+
+    def flag(self, pair: Pair, reason: str | None) -> None:
+        self.store.flag_assignment(self.annotator_id, pair.pair_id, reason)
+
+    def undo(self) -> Pair | None:
+        """Delete the last vote and return its pair, to be judged again (same side on the left)."""
+        result = self.store.undo_last_vote(self.annotator_id)
+        return None if result is None else self._load(*result)
+
