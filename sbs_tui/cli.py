@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "import": "ingest:import_group",
     "export": "export:export_group",
     "demo": "demo:demo",
+    "annotate": "annotate:annotate_command",
+    "queue": "queue:queue_group",
+    "serve": "serve:serve_command",
 }
 
 

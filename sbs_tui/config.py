@@ -60,3 +60,53 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", file=str(p)) from exc
     return Settings(source=str(p), raw=raw)
+
+
+# -- annotate / queue ------------------------------------------------------------------------------------------------
+
+ANNOTATE_ACTIONS = ("vote_left", "vote_right", "vote_tie", "vote_both_bad", "undo", "skip", "flag", "rationale",
+                    "criteria", "toggle_markdown", "toggle_sync", "toggle_diff", "show_more", "help", "quit")
+
+
+@dataclass(slots=True, frozen=True)
+class AnnotateSettings:
+    """``[annotate]``: how the judging screen behaves. Keys are remapped in ``[annotate.keys]`` by binding id
+    (``vote_left = "j"``; several keys comma-separated)."""
+
+    criteria: tuple[str, ...] = ()
+    keys: dict[str, str] = field(default_factory=dict)
+    reveal_after_vote: bool = False
+    markdown: bool = False
+    sync_scroll: bool = True
+    truncate_chars: int = 20_000
+
+
+def annotate_settings(settings: Settings) -> AnnotateSettings:
+    section = settings.section("annotate")
+    where = settings.source
+    criteria = section.get("criteria", [])
+    if not isinstance(criteria, list) or not all(isinstance(c, str) and c.strip() for c in criteria):
+        raise InputError("must be a list of names", file=where, field="annotate.criteria")
+    keys = settings.section("annotate.keys")
+    for action, key in keys.items():
+        if action not in ANNOTATE_ACTIONS:
+            raise InputError(f"unknown action (known: {', '.join(ANNOTATE_ACTIONS)})", file=where,
+                             field=f"annotate.keys.{action}")
+        if not isinstance(key, str) or not key.strip():
+            raise InputError("must be a key name such as \"j\" or \"ctrl+j\"", file=where,
+                             field=f"annotate.keys.{action}")
+    truncate = section.get("truncate_chars", 20_000)
+    if not isinstance(truncate, int) or truncate < 1000:
+        raise InputError("must be an integer ≥ 1000", file=where, field="annotate.truncate_chars")
+    return AnnotateSettings(
+        criteria=tuple(c.strip() for c in criteria), keys=dict(keys),
+        reveal_after_vote=bool(section.get("reveal_after_vote", False)),
+        markdown=bool(section.get("markdown", False)), sync_scroll=bool(section.get("sync_scroll", True)),
+        truncate_chars=truncate,
+    )
+
+
+def queue_section(settings: Settings) -> dict[str, Any]:
+    """``[queue]``: defaults for ``sbs queue build`` (overlap, strategy, seed, gold_rate, gold_from, cap,
+    max_pairs_per_prompt) and identity hold-back (hold_back_identity, identity_patterns)."""
+    return settings.section("queue")

@@ -172,8 +172,9 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
         gold = _mark_gold(store, options, rng) if options.gold_from else 0
         store.set_queue_config({
             "overlap": options.overlap, "strategy": options.strategy, "seed": options.seed,
-            "gold_rate": options.gold_rate if gold or store.queue_summary()["gold"] else 0.0,
-            "default_cap": options.cap,
+            "gold_rate": options.gold_rate if store.queue_summary()["gold"] else 0.0,
+            "gold_from": options.gold_from, "default_cap": options.cap,
+            "max_pairs_per_prompt": options.max_pairs_per_prompt,
         })
         if options.strategy == "active":
             refresh_active_priorities(store, seed=options.seed)
@@ -366,15 +367,18 @@ class AnnotatorQueue:
         progress = self.progress()
         if self.cap is not None and progress["done"] >= self.cap:
             return None
-        pair_id = None
-        if self._gold_due(progress):
-            pair_id = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
-        if pair_id is None:
-            pair_id = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank)
-        if pair_id is None:
-            return None
-        side = side_for(self.seed, self.annotator, pair_id)
-        self.store.assign_pair(self.annotator_id, pair_id, side)
+        # Choosing and claiming in one write transaction: two annotators never both take a pair's last slot.
+        with self.store.transaction():
+            pair_id = None
+            if self._gold_due(progress):
+                pair_id = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
+            if pair_id is None:
+                pair_id = self.store.next_open_pair(self.annotator_id, gold=False,
+                                                    min_gate_rank=self.min_gate_rank)
+            if pair_id is None:
+                return None
+            side = side_for(self.seed, self.annotator, pair_id)
+            self.store.assign_pair(self.annotator_id, pair_id, side)
         return self._load(pair_id, side)
 
     def _gold_due(self, progress: dict[str, int]) -> bool:

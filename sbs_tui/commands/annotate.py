@@ -1,0 +1,27 @@
+"""``sbs annotate --annotator NAME``: the blind side-by-side judging app in this terminal."""
+
+from __future__ import annotations
+
+import click
+
+from sbs_tui.errors import InputError
+
+
+@click.command("annotate")
+@click.option("--annotator", required=True, help="Your name; your votes, progress and resume point are kept under it.")
+@click.option("--no-gate-watch", is_flag=True,
+              help="Do not start background gating of pending generations (`sbs gate --watch`).")
+@click.pass_obj
+def annotate_command(obj, annotator: str, no_gate_watch: bool) -> None:
+    """Judge pairs of answers: 1 left, 2 right, 3 tie, 4 both bad, u undo, s skip, f flag, r rationale, q quit."""
+    from pathlib import Path
+
+    if not annotator.strip():
+        raise InputError("must not be empty", field="annotator")
+    if not Path(obj.db_path).exists():
+        raise InputError("database not found; import generations and run `sbs queue build` first",
+                         file=obj.db_path)
+    settings = obj.settings
+    from sbs_tui.tui.app import run_annotator
+
+    run_annotator(obj.db_path, annotator, settings, config_path=obj.config_path, gate_watch=not no_gate_watch)

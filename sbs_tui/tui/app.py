@@ -1,0 +1,152 @@
+"""The annotator app (``sbs annotate``): blind side-by-side judging, one keypress per vote.
+
+``make_app`` is the one way to build it — the CLI, ``sbs serve``, ``sbs demo`` and the tests all call it — and
+``run_annotator`` runs it in the terminal. The app process never imports torch or transformers: when gates are
+required and generations are still pending, it starts ``sbs gate --watch`` as a *subprocess* (which loads the
+scorer models there), polls the store for pairs that became available, and stops the subprocess on quit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from sbs_tui.config import Settings, annotate_settings
+from sbs_tui.core.queue import AnnotatorQueue
+from sbs_tui.core.store import Store
+from sbs_tui.tui.screens.judge import JUDGE_KEYS, JudgeScreen
+
+POLL_SECONDS = 2.0
+
+_KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
+
+
+class AnnotatorApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sbs annotate"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit")]
+
+    def __init__(self, store: Store, annotator: str, settings: Settings, *, db_path: str | None = None,
+                 config_path: str | None = None, gate_watch: bool = True):
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.annotate = annotate_settings(settings)
+        self.queue = AnnotatorQueue(store, annotator, gating_required=settings.gating_required)
+        self.db_path = db_path
+        self.config_path = config_path
+        self.gate_watch = gate_watch
+        self.gate_process: subprocess.Popen[bytes] | None = None
+        self.keymap = dict(self.annotate.keys)
+        self.sub_title = annotator
+
+    # -- keys --------------------------------------------------------------------------------------------------------
+
+    def key_for(self, binding_id: str) -> str:
+        """The key currently bound to a binding id (after remapping), as a person would type it."""
+        key = self.keymap.get(binding_id)
+        if key is None:
+            key = next((k for k, _a, _t, bid, _s, _n in JUDGE_KEYS if bid == binding_id), binding_id)
+        return ", ".join(_KEY_DISPLAY.get(part.strip(), part.strip()) for part in key.split(","))
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.judge = JudgeScreen(self.queue, self.annotate)
+        self.push_screen(self.judge)
+        self._maybe_start_gating()
+
+    def _maybe_start_gating(self) -> None:
+        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process)."""
+        if not self.settings.gating_required:
+            return
+        pending = self.store.count_pending_generations()
+        if not pending:
+            return
+        self.judge.waiting_note = (f"{pending:,} generations are waiting for the automatic gates; pairs appear "
+                                   "here as soon as both answers pass. Press q to quit.")
+        if self.judge.pair is None:
+            self.judge.show_pair(None)
+        self.set_interval(POLL_SECONDS, self._poll_for_pairs, name="poll-pairs")
+        if not self.gate_watch or self.db_path is None:
+            return
+        from sbs_tui.cli import COMMANDS
+
+        if "gate" not in COMMANDS:
+            self.notify(f"{pending:,} generations wait for gates, but this installation has no `sbs gate` "
+                        "command; run the gates elsewhere or set SBS_GATING_REQUIRED=0.",
+                        severity="warning", timeout=10)
+            return
+        command = [sys.executable, "-m", "sbs_tui", "--db", str(self.db_path)]
+        if self.config_path:
+            command += ["--config", str(self.config_path)]
+        command += ["gate", "--watch"]
+        try:
+            self.gate_process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        except OSError as exc:
+            self.notify(f"could not start background gating: {exc}", severity="error", timeout=10)
+            return
+        self.notify("Gating pending generations in the background…", timeout=4)
+
+    def _poll_for_pairs(self) -> None:
+        if self.judge.pair is not None or self.screen is not self.judge:
+            return
+        pending = self.store.count_pending_generations()
+        if pending:
+            self.judge.waiting_note = (f"{pending:,} generations are waiting for the automatic gates; pairs "
+                                       "appear here as soon as both answers pass. Press q to quit.")
+        else:
+            self.judge.waiting_note = ""
+        self.judge.remaining = self.queue.available()
+        self.judge.show_pair(self.queue.next_pair())
+
+    def stop_gating(self) -> None:
+        process, self.gate_process = self.gate_process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=3)
+
+    def on_unmount(self) -> None:
+        self.stop_gating()
+
+
+def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: Settings | None = None, *,
+             config_path: str | None = None, store: Store | None = None, gate_watch: bool = True) -> AnnotatorApp:
+    """Build the annotator app over a database file (or an open ``store``, e.g. ``Store.memory()`` in tests)."""
+    if not annotator or not annotator.strip():
+        raise ValueError("annotator name must not be empty")
+    if store is None:
+        if db_path is None:
+            raise ValueError("give db_path or store")
+        store = Store(db_path)
+    return AnnotatorApp(store, annotator.strip(), settings or Settings(),
+                        db_path=str(db_path) if db_path is not None else None, config_path=config_path,
+                        gate_watch=gate_watch)
+
+
+def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Settings | None = None, *,
+                  config_path: str | None = None, gate_watch: bool = True) -> None:
+    """Run the annotator app in this terminal until the annotator quits (``sbs annotate``, ``sbs demo``)."""
+    if not Path(db_path).exists():
+        raise FileNotFoundError(db_path)
+    app = make_app(db_path, annotator, settings, config_path=config_path, gate_watch=gate_watch)
+    try:
+        app.run()
+    finally:
+        app.stop_gating()
+        app.store.close()

@@ -1,0 +1,316 @@
+"""The judging screen: prompt on top, the two answers side by side (stacked when narrow), keys to vote.
+
+Order of events on a vote key (the data-safety contract): the vote is committed to SQLite by
+:meth:`AnnotatorQueue.vote` — the call returns only after COMMIT — and only then is the next pair fetched and
+drawn. Killing the process at any moment loses at most a keypress that had not been committed yet, never a vote
+that was shown as done.
+
+Blinding: this screen knows the model names (they go into the vote) but never renders them before the vote;
+``reveal_after_vote`` (default off) shows them in a notification *after* the commit.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from sbs_tui.tui import render
+from sbs_tui.tui.screens.modals import CriteriaPrompt, HelpScreen, TextPrompt
+from sbs_tui.tui.widgets.answer import AnswerPane
+
+if TYPE_CHECKING:
+    from sbs_tui.config import AnnotateSettings
+    from sbs_tui.core.queue import AnnotatorQueue, Pair
+
+NARROW_WIDTH = 100  # below this many columns the answers are stacked instead of side by side
+
+# (key, action, footer text, binding id, show in footer, help note). Ids are the names used in [annotate.keys].
+JUDGE_KEYS: list[tuple[str, str, str, str, bool, str]] = [
+    ("1", "vote('left')", "Left", "vote_left", True, "commits the vote, then shows the next pair"),
+    ("2", "vote('right')", "Right", "vote_right", True, ""),
+    ("3", "vote('tie')", "Tie", "vote_tie", True, "counts as half a win each"),
+    ("4", "vote('both_bad')", "Both bad", "vote_both_bad", True, "counts as a tie in rankings, keeps its label"),
+    ("u", "undo", "Undo", "undo", True, "deletes your last vote and shows that pair again"),
+    ("s", "skip", "Skip", "skip", True, "you will not see this pair again"),
+    ("f", "flag", "Flag", "flag", True, "mark the pair (with a reason) for the lead"),
+    ("r", "rationale", "Rationale", "rationale", True, "a note saved with your next vote"),
+    ("c", "criteria", "Criteria", "criteria", True, "per-criterion judgements saved with your next vote"),
+    ("m", "toggle_markdown", "Markdown/raw", "toggle_markdown", False, "render markdown and code, or raw text"),
+    ("y", "toggle_sync", "Sync scroll", "toggle_sync", False, "scroll both answers together"),
+    ("d", "toggle_diff", "Diff", "toggle_diff", False, "highlight the words that differ"),
+    ("e", "show_more", "Show more", "show_more", False, "show more of a very long answer"),
+    ("question_mark", "help", "Help", "help", True, "this screen"),
+    ("q", "quit", "Quit", "quit", True, "your place is kept; you resume here"),
+]
+
+
+class JudgeScreen(Screen[None]):
+    BINDINGS = [Binding(key, action, text, id=bid, show=show, tooltip=note)
+                for key, action, text, bid, show, note in JUDGE_KEYS] + [
+        Binding("tab", "focus_next", "Next pane", show=False, id="focus_next_pane"),
+    ]
+
+    def __init__(self, queue: AnnotatorQueue, settings: AnnotateSettings):
+        super().__init__(id="judge")
+        self.queue = queue
+        self.settings = settings
+        self.pair: Pair | None = None
+        self.markdown_mode = settings.markdown
+        self.sync_scroll = settings.sync_scroll
+        self.diff_mode = False
+        self.limit = settings.truncate_chars
+        self.rationale: str | None = None
+        self.criteria: dict[str, str] = {}
+        self.flag_reason: str | None = None
+        self.flagged = False
+        self.session_votes = 0
+        self.session_started = time.monotonic()
+        self.done = 0
+        self.remaining = 0
+        self.waiting_note = ""
+
+    # -- layout ----------------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status", markup=False)
+        with VerticalScroll(id="prompt-box"):
+            yield Static("", id="prompt", markup=False)
+        with Container(id="answers"):
+            yield AnswerPane("Left · 1", id="left")
+            yield AnswerPane("Right · 2", id="right")
+        yield Static("", id="empty", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-box").border_title = "Prompt"
+        progress = self.queue.progress()
+        self.done = progress["done"]
+        self.remaining = self.queue.available()
+        self._apply_width(self.app.size.width)
+        self.show_pair(self.queue.next_pair())
+
+    def on_resize(self, event) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.query_one("#answers").set_class(width < NARROW_WIDTH, "stacked")
+
+    # -- drawing ---------------------------------------------------------------------------------------------------
+
+    def show_pair(self, pair: Pair | None) -> None:
+        """Draw ``pair`` (or the empty state). Model names are never part of what is drawn."""
+        self.pair = pair
+        self.limit = self.settings.truncate_chars
+        empty = self.query_one("#empty", Static)
+        has_pair = pair is not None
+        self.query_one("#answers").display = has_pair
+        self.query_one("#prompt-box").display = has_pair
+        empty.display = not has_pair
+        if pair is None:
+            empty.update(Text(self._empty_message()))
+        else:
+            self.query_one("#prompt", Static).update(render.literal_text(pair.prompt, limit=self.limit))
+            self._draw_answers()
+        self.refresh_status()
+        self.refresh_bindings()
+
+    def _draw_answers(self) -> None:
+        pair = self.pair
+        if pair is None:
+            return
+        left, right = pair.left, pair.right
+        more = self._key_for("show_more")
+        if self.diff_mode:
+            left_r, right_r = render.diff_texts(left, right, limit=self.limit, more_key=more)
+        elif self.markdown_mode:
+            left_r = render.markdown(left, limit=self.limit, more_key=more)
+            right_r = render.markdown(right, limit=self.limit, more_key=more)
+        else:
+            left_r = render.literal_text(left, limit=self.limit, more_key=more)
+            right_r = render.literal_text(right, limit=self.limit, more_key=more)
+        self.query_one("#left", AnswerPane).show(left_r, render.describe_length(left))
+        self.query_one("#right", AnswerPane).show(right_r, render.describe_length(right))
+
+    def _empty_message(self) -> str:
+        if self.queue.cap is not None and self.done >= self.queue.cap:
+            return f"You have reached your limit of {self.queue.cap} votes. Thank you! Press q to quit."
+        if self.waiting_note:
+            return self.waiting_note
+        return ("No pairs to judge right now. Thank you! New pairs appear here when the lead adds them "
+                "(sbs queue build). Press q to quit.")
+
+    def refresh_status(self) -> None:
+        minutes = max((time.monotonic() - self.session_started) / 60.0, 1e-9)
+        pace = self.session_votes / minutes if self.session_votes else 0.0
+        parts = [f"{self.queue.annotator}", f"done {self.done}", f"remaining {self.remaining}",
+                 f"{pace:.1f}/min"]
+        modes = ["markdown" if self.markdown_mode else "raw"]
+        if self.sync_scroll:
+            modes.append("sync")
+        if self.diff_mode:
+            modes.append("diff")
+        parts.append(" ".join(modes))
+        pending = []
+        if self.flagged:
+            pending.append("⚑ flagged")
+        if self.rationale:
+            pending.append("✎ rationale")
+        if self.criteria:
+            pending.append(f"criteria {len(self.criteria)}/{len(self.settings.criteria)}")
+        if pending:
+            parts.append(", ".join(pending))
+        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+
+    def _key_for(self, binding_id: str) -> str:
+        return self.app.key_for(binding_id)
+
+    # -- actions ---------------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        needs_pair = {"vote", "skip", "flag", "rationale", "criteria", "toggle_markdown", "toggle_diff",
+                      "show_more", "toggle_sync"}
+        if action in needs_pair and self.pair is None:
+            return None  # shown greyed out
+        if action == "criteria" and not self.settings.criteria:
+            return False
+        return True
+
+    def action_vote(self, choice: str) -> None:
+        pair = self.pair
+        if pair is None:
+            return
+        # Criteria were answered as left/right; stored like the vote, in model_a/model_b terms.
+        criteria = {name: pair.winner_for(_CRITERIA_CHOICE[value]) for name, value in self.criteria.items()}
+        self.queue.vote(pair, choice, ts=_now(), rationale=self.rationale, criteria=criteria or None,
+                        flagged=self.flagged, flag_reason=self.flag_reason)
+        # Committed: only now move on.
+        self.session_votes += 1
+        self.done += 1
+        self._reset_pending()
+        if self.settings.reveal_after_vote:
+            self.notify(Text(f"Left was {pair.left_model}; right was {pair.right_model}"), timeout=2)
+        self._advance()
+
+    def _advance(self) -> None:
+        pair = self.queue.next_pair()
+        if pair is not None and (self.pair is None or pair.pair_id != self.pair.pair_id):
+            self.remaining = max(0, self.remaining - 1)
+        self.show_pair(pair)
+
+    def _reset_pending(self) -> None:
+        self.rationale = None
+        self.criteria = {}
+        self.flag_reason = None
+        self.flagged = False
+
+    def action_undo(self) -> None:
+        pair = self.queue.undo()
+        if pair is None:
+            self.notify("Nothing to undo.", severity="warning")
+            return
+        self.session_votes = max(0, self.session_votes - 1)
+        self.done = max(0, self.done - 1)
+        self._reset_pending()
+        self.notify("Last vote deleted — judge this pair again.")
+        self.show_pair(pair)
+
+    def action_skip(self) -> None:
+        if self.pair is None:
+            return
+        self.queue.skip(self.pair, ts=_now())
+        self._reset_pending()
+        self._advance()
+
+    def action_flag(self) -> None:
+        if self.pair is None:
+            return
+
+        def flagged(reason: str | None) -> None:
+            if reason is None or self.pair is None:
+                return
+            self.flagged = True
+            self.flag_reason = reason or None
+            self.queue.flag(self.pair, self.flag_reason)
+            self.notify("Flagged. Vote or skip to move on.")
+            self.refresh_status()
+
+        self.app.push_screen(TextPrompt("Why flag this pair? (e.g. broken prompt, offensive, leaks the model)",
+                                        value=self.flag_reason or "", prompt_id="flag-prompt"), flagged)
+
+    def action_rationale(self) -> None:
+        if self.pair is None:
+            return
+
+        def saved(text: str | None) -> None:
+            if text is not None:
+                self.rationale = text or None
+                self.refresh_status()
+
+        self.app.push_screen(TextPrompt("Rationale for your next vote on this pair", value=self.rationale or "",
+                                        prompt_id="rationale-prompt"), saved)
+
+    def action_criteria(self) -> None:
+        if self.pair is None or not self.settings.criteria:
+            return
+
+        def saved(ratings: dict[str, str] | None) -> None:
+            if ratings is not None:
+                self.criteria = ratings
+                self.refresh_status()
+
+        self.app.push_screen(CriteriaPrompt(self.settings.criteria, self.criteria), saved)
+
+    def action_toggle_markdown(self) -> None:
+        self.markdown_mode = not self.markdown_mode
+        self.diff_mode = False
+        self._draw_answers()
+        self.refresh_status()
+
+    def action_toggle_diff(self) -> None:
+        self.diff_mode = not self.diff_mode
+        self._draw_answers()
+        self.refresh_status()
+
+    def action_toggle_sync(self) -> None:
+        self.sync_scroll = not self.sync_scroll
+        self.refresh_status()
+
+    def action_show_more(self) -> None:
+        if self.pair is None:
+            return
+        longest = max(len(self.pair.left), len(self.pair.right), len(self.pair.prompt))
+        if self.limit >= longest:
+            self.notify("Everything is shown.")
+            return
+        self.limit *= 4
+        self._draw_answers()
+
+    def action_help(self) -> None:
+        rows = [(self._key_for(bid), text, note) for _key, _action, text, bid, _show, note in JUDGE_KEYS]
+        self.app.push_screen(HelpScreen(rows))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+    @on(AnswerPane.Scrolled)
+    def mirror_scroll(self, event: AnswerPane.Scrolled) -> None:
+        if not self.sync_scroll:
+            return
+        other = self.query_one("#right" if event.pane.id == "left" else "#left", AnswerPane)
+        other.mirror_to(event.fraction)
+
+
+_CRITERIA_CHOICE = {"1": "left", "2": "right", "3": "tie", "4": "both_bad"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,101 @@
+"""Small modal screens of the annotator app: a one-line text prompt (flag reason, rationale), per-criterion
+ratings, and the key help. Each returns its result through ``dismiss`` — no database access here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text; Enter accepts, Escape cancels (returns None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt_cancel")]
+
+    def __init__(self, title: str, *, placeholder: str = "", value: str = "", prompt_id: str = "text-prompt"):
+        super().__init__(id=prompt_id)
+        self.title_text = title
+        self.placeholder = placeholder
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.title_text), classes="dialog-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Label("Enter to save · Escape to cancel", classes="dialog-hint")
+
+    @on(Input.Submitted)
+    def accept(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
+    """Judge each configured criterion with the vote keys: 1 left, 2 right, 3 tie, 4 both bad (blank = not
+    rated). Tab moves on, Enter saves. Returns {criterion: "1".."4"}; the screen maps them to model_a/model_b."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="criteria_cancel")]
+
+    def __init__(self, criteria: Sequence[str], current: dict[str, str]):
+        super().__init__(id="criteria-prompt")
+        self.criteria = list(criteria)
+        self.current = dict(current)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Per criterion: 1 left better · 2 right better · 3 tie · 4 both bad",
+                        classes="dialog-title")
+            for i, name in enumerate(self.criteria):
+                yield Label(Text(name), classes="criterion-name")
+                yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
+                            placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
+            yield Label("Tab: next · Enter: save · Escape: cancel", classes="dialog-hint")
+
+    @on(Input.Submitted)
+    def accept(self, _event: Input.Submitted) -> None:
+        ratings: dict[str, str] = {}
+        for i, name in enumerate(self.criteria):
+            value = self.query_one(f"#criterion-{i}", Input).value.strip()
+            if value:
+                ratings[name] = value
+        self.dismiss(ratings)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """What every key does, with the keys in effect (after any remapping from the config)."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="help_close")]
+
+    def __init__(self, rows: Sequence[tuple[str, str, str]]):
+        super().__init__(id="help")
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="Keys", expand=True, show_edge=False)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action")
+        table.add_column("notes", style="dim")
+        for key, description, note in self.rows:
+            table.add_row(Text(key), Text(description), Text(note))
+        with VerticalScroll(classes="dialog help-dialog"):
+            yield Static(table)
+            yield Static(Text(
+                "Sides are drawn at random for every pair; model names are hidden until you vote. "
+                "Every vote is saved before the next pair appears; quitting resumes where you stopped."),
+                classes="dialog-hint")
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)
