@@ -61,20 +61,16 @@ class AnnotatorApp(App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
+        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        if pending:
+            self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
-        self._maybe_start_gating()
+        if pending:
+            self._start_gating(pending)
 
-    def _maybe_start_gating(self) -> None:
-        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process)."""
-        if not self.settings.gating_required:
-            return
-        pending = self.store.count_pending_generations()
-        if not pending:
-            return
-        self.judge.waiting_note = (f"{pending:,} generations are waiting for the automatic gates; pairs appear "
-                                   "here as soon as both answers pass. Press q to quit.")
-        if self.judge.pair is None:
-            self.judge.show_pair(None)
+    def _start_gating(self, pending: int) -> None:
+        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process)
+        and poll the store for pairs that become available."""
         self.set_interval(POLL_SECONDS, self._poll_for_pairs, name="poll-pairs")
         if not self.gate_watch or self.db_path is None:
             return
@@ -102,11 +98,7 @@ class AnnotatorApp(App[None]):
         if self.judge.pair is not None or self.screen is not self.judge:
             return
         pending = self.store.count_pending_generations()
-        if pending:
-            self.judge.waiting_note = (f"{pending:,} generations are waiting for the automatic gates; pairs "
-                                       "appear here as soon as both answers pass. Press q to quit.")
-        else:
-            self.judge.waiting_note = ""
+        self.judge.waiting_note = _waiting_note(pending) if pending else ""
         self.judge.remaining = self.queue.available()
         self.judge.show_pair(self.queue.next_pair())
 
@@ -123,6 +115,11 @@ class AnnotatorApp(App[None]):
 
     def on_unmount(self) -> None:
         self.stop_gating()
+
+
+def _waiting_note(pending: int) -> str:
+    return (f"{pending:,} generations are waiting for the automatic gates; pairs appear here as soon as both "
+            "answers pass. Press q to quit.")
 
 
 def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: Settings | None = None, *,

@@ -32,6 +32,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self.side_label = side_label
         self._mirroring = False
         self.border_title = side_label
+        self.renderable: RenderableType = ""
 
     def compose(self):
         yield Static("", classes="answer-body", markup=False)
@@ -43,6 +44,7 @@ class AnswerPane(VerticalScroll, can_focus=True):
     def show(self, renderable: RenderableType, length_note: str) -> None:
         self.border_title = self.side_label
         self.border_subtitle = length_note
+        self.renderable = renderable
         self.body.update(renderable)
         self.scroll_home(animate=False, immediate=True)
 

@@ -1,0 +1,296 @@
+"""The annotator app under Pilot: every key path, blinding, hostile text, resume, narrow terminals."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from annotate_helpers import MODELS, make_store
+
+from sbs_tui.config import Settings
+from sbs_tui.tui.app import AnnotatorApp, make_app
+from sbs_tui.tui.widgets.answer import AnswerPane
+
+
+def votes(path) -> list[tuple]:
+    """Votes as another process sees them: a fresh connection only sees committed rows."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT winner, shown_left, pair_id, rationale, criteria, flagged, flag_reason, uid FROM votes "
+            "ORDER BY id").fetchall()
+
+
+def body_text(app: AnnotatorApp, pane: str) -> str:
+    static = app.screen.query_one(f"#{pane}", AnswerPane).body
+    return str(static.render())
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "sbs.db"
+    make_store(path, prompts=6).close()
+    return path
+
+
+def app_for(db, annotator="ann", settings=None) -> AnnotatorApp:
+    return make_app(db, annotator, settings or Settings(), gate_watch=False)
+
+
+@pytest.mark.parametrize(("key", "choice"), [("1", "left"), ("2", "right"), ("3", "tie"), ("4", "both_bad")])
+async def test_vote_keys_commit_before_the_next_pair(db, key, choice):
+    app = app_for(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        judge = app.screen
+        pair = judge.pair
+        await pilot.press(key)
+        # committed: a separate connection sees it, and the screen already shows another pair
+        (winner, shown_left, pair_id, *_rest, uid), = votes(db)
+        assert pair_id == pair.pair_id and shown_left == pair.shown_left
+        assert winner == pair.winner_for(choice)
+        assert judge.pair.pair_id != pair.pair_id
+        assert judge.done == 1
+
+
+async def test_model_names_never_shown_before_the_vote(db):
+    app = app_for(db)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(3):
+            screen = app.export_screenshot()
+            assert not any(model in screen for model in MODELS)
+            await pilot.press("1")
+
+
+async def test_reveal_after_vote_is_opt_in(db):
+    settings = Settings(raw={"annotate": {"reveal_after_vote": True}})
+    app = app_for(db, settings=settings)
+    async with app.run_test(size=(160, 50)) as pilot:
+        pair = app.screen.pair
+        await pilot.press("1")
+        await pilot.pause()
+        assert any(pair.left_model in str(n.message) for n in app._notifications)
+
+
+async def test_undo_deletes_the_vote_and_shows_the_pair_again(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        first = app.screen.pair
+        await pilot.press("2")
+        assert len(votes(db)) == 1
+        await pilot.press("u")
+        assert votes(db) == []
+        assert app.screen.pair.pair_id == first.pair_id and app.screen.pair.shown_left == first.shown_left
+        await pilot.press("u")  # nothing left to undo: a notice, no crash
+        assert app.screen.pair.pair_id == first.pair_id
+
+
+async def test_skip_moves_on_without_a_vote(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        first = app.screen.pair
+        await pilot.press("s")
+        assert votes(db) == [] and app.screen.pair.pair_id != first.pair_id
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT status FROM assignments WHERE pair_id = ?",
+                                (first.pair_id,)).fetchone() == ("skipped",)
+
+
+async def test_flag_with_reason_is_saved_on_the_assignment_and_the_vote(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        await pilot.press("f")
+        assert app.screen.id == "flag-prompt"
+        await pilot.press(*"prompt is broken", "enter")
+        assert app.screen.id == "judge" and app.screen.flagged
+        await pilot.press("4")
+        (row,) = votes(db)
+        assert row[5] == 1 and row[6] == "prompt is broken"
+
+
+async def test_escape_cancels_flag(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        await pilot.press("f", "x", "escape")
+        assert app.screen.id == "judge" and not app.screen.flagged
+
+
+async def test_rationale_goes_with_the_next_vote_only(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        await pilot.press("r", *"left is correct", "enter", "1", "2")
+        rows = votes(db)
+        assert rows[0][3] == "left is correct" and rows[1][3] is None
+
+
+async def test_criteria_are_stored_in_model_terms(db):
+    settings = Settings(raw={"annotate": {"criteria": ["helpfulness", "harmlessness"]}})
+    app = app_for(db, settings=settings)
+    async with app.run_test() as pilot:
+        pair = app.screen.pair
+        await pilot.press("c")
+        assert app.screen.id == "criteria-prompt"
+        await pilot.press("1", "tab", "3", "enter")
+        await pilot.press("1")
+        import json
+
+        criteria = json.loads(votes(db)[0][4])
+        assert criteria == {"helpfulness": pair.shown_left, "harmlessness": "tie"}
+
+
+async def test_criteria_key_disabled_without_criteria(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        await pilot.press("c")
+        assert app.screen.id == "judge"
+
+
+async def test_toggles_markdown_diff_sync(db):
+    app = app_for(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        judge = app.screen
+        assert not judge.markdown_mode and judge.sync_scroll and not judge.diff_mode
+        await pilot.press("m")
+        from rich.markdown import Markdown
+        assert judge.markdown_mode and isinstance(judge.query_one("#left", AnswerPane).renderable, Markdown)
+        await pilot.press("d")
+        assert judge.diff_mode
+        left = judge.query_one("#left", AnswerPane).renderable
+        assert any("underline" in str(span.style) for span in left.spans)  # the differing words are marked
+        await pilot.press("y")
+        assert not judge.sync_scroll
+        await pilot.press("question_mark")
+        assert app.screen.id == "help"
+        await pilot.press("escape")
+        assert app.screen.id == "judge"
+
+
+async def test_synchronised_scrolling_mirrors_the_other_pane(tmp_path):
+    long = "\n".join(f"line {i}" for i in range(300))
+    path = tmp_path / "s.db"
+    make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): long, (0, MODELS[1]): long}).close()
+    app = app_for(path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        left = app.screen.query_one("#left", AnswerPane)
+        right = app.screen.query_one("#right", AnswerPane)
+        left.scroll_to(y=100, animate=False, immediate=True)
+        await pilot.pause()
+        assert right.scroll_y == pytest.approx(left.scroll_y, abs=2)
+        await pilot.press("y")
+        left.scroll_to(y=10, animate=False, immediate=True)
+        await pilot.pause()
+        assert right.scroll_y > 50
+
+
+async def test_hostile_text_is_shown_literally(tmp_path):
+    hostile = ("[bold red]not bold[/] \x1b[31mred?\x1b[0m zero\u200bwidth \u202eRTL override\u202c "
+               "[link=http://x]click[/link] Привет мир 漢字とかなの混じった文 :smile:")
+    path = tmp_path / "h.db"
+    make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): hostile, (0, MODELS[1]): hostile}).close()
+    app = app_for(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = body_text(app, "left")
+        assert "[bold red]not bold[/]" in text and "[link=http://x]click[/link]" in text
+        assert "\x1b" not in text and "␛[31m" in text
+        assert "⟨U+200B⟩" in text and "⟨U+202E⟩" in text and "\u202e" not in text
+        assert "Привет мир" in text and "漢字" in text and ":smile:" in text
+        await pilot.press("m")  # markdown mode renders the same text without interpreting Rich markup
+        await pilot.press("1")
+        assert len(votes(path)) == 1
+
+
+async def test_megabyte_answer_is_truncated_with_show_more(tmp_path):
+    huge = ("A long paragraph of text. " * 40 + "\n") * 1000  # ~1 MB
+    path = tmp_path / "big.db"
+    make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): huge}).close()
+    app = app_for(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        judge = app.screen
+        pane = judge.pair.left if len(judge.pair.left) > 1000 else judge.pair.right
+        assert len(pane) > 1_000_000
+        side = "left" if judge.pair.left is pane else "right"
+        text = body_text(app, side)
+        assert len(text) < 25_000 and "more characters — press e to show more" in text
+        await pilot.press("e")
+        assert len(body_text(app, side)) > len(text)
+        assert "1,0" in str(judge.query_one(f"#{side}", AnswerPane).border_subtitle)  # length shown
+
+
+async def test_narrow_terminal_stacks_the_answers(db):
+    app = app_for(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        answers = app.screen.query_one("#answers")
+        assert answers.has_class("stacked")
+        left, right = app.screen.query_one("#left"), app.screen.query_one("#right")
+        assert left.region.y < right.region.y and left.region.x == right.region.x
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert not answers.has_class("stacked")
+        assert left.region.y == right.region.y and left.region.x < right.region.x
+
+
+async def test_resume_after_quit_shows_the_same_pair(db):
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        await pilot.press("1")
+        shown = app.screen.pair
+        await pilot.press("q")
+    app.store.close()
+    again = app_for(db)
+    async with again.run_test():
+        assert again.screen.pair.pair_id == shown.pair_id and again.screen.pair.shown_left == shown.shown_left
+        assert again.screen.done == 1
+
+
+async def test_keys_remapped_from_config(db):
+    settings = Settings(raw={"annotate": {"keys": {"vote_left": "j", "vote_right": "k"}}})
+    app = app_for(db, settings=settings)
+    async with app.run_test() as pilot:
+        pair = app.screen.pair
+        await pilot.press("j")
+        assert votes(db)[0][0] == pair.winner_for("left")
+        await pilot.press("1")  # the old key no longer votes
+        assert len(votes(db)) == 1
+
+
+def test_unknown_key_action_is_an_input_error():
+    from sbs_tui.config import annotate_settings
+    from sbs_tui.errors import InputError
+
+    with pytest.raises(InputError, match="annotate.keys.vote_sideways"):
+        annotate_settings(Settings(raw={"annotate": {"keys": {"vote_sideways": "x"}}}))
+
+
+async def test_empty_queue_and_cap_messages(tmp_path):
+    path = tmp_path / "e.db"
+    store = make_store(path, prompts=1)
+    store.set_annotator_cap("ann", 1)
+    store.close()
+    app = app_for(path)
+    async with app.run_test() as pilot:
+        await pilot.press("1")
+        assert app.screen.pair is None
+        assert "limit of 1 votes" in str(app.screen.query_one("#empty").render())
+        await pilot.press("1", "s")  # disabled without a pair: nothing happens
+        assert len(votes(path)) == 1
+
+
+async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, monkeypatch):
+    import sbs_tui.cli
+    import sbs_tui.tui.app as app_module
+    from sbs_tui.core.store import Store
+
+    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(sbs_tui.cli, "COMMANDS", {k: v for k, v in sbs_tui.cli.COMMANDS.items() if k != "gate"})
+    path = tmp_path / "g.db"
+    make_store(path, prompts=2, gate="pending").close()
+    app = make_app(path, "ann", Settings(), gate_watch=True)
+    async with app.run_test() as pilot:
+        assert app.screen.pair is None
+        assert "waiting for the automatic gates" in str(app.screen.query_one("#empty").render())
+        assert any("no `sbs gate`" in str(n.message) for n in app._notifications)
+        other = Store(path)
+        with other.transaction():
+            other.set_gate_status(other.generation_ids(), "passed")
+        other.close()
+        await pilot.pause(0.3)
+        assert app.screen.pair is not None
+    assert app.gate_process is None
