@@ -41,6 +41,10 @@ def _blank(value: Any) -> bool:
 
 def _text(row: dict[str, Any], key: str, *, required: bool = True, allow_empty: bool = False) -> str | None:
     value = row.get(key)
+    if type(value) is str and value:  # the common case, kept cheap: imports run this ~15 times a row
+        return value
+    if value is None and not required:
+        return None
     if _blank(value):
         if value == "" and allow_empty and key in row:
             return ""
@@ -68,6 +72,8 @@ def _name(row: dict[str, Any], key: str) -> str:
 
 def _float(row: dict[str, Any], key: str) -> float | None:
     value = row.get(key)
+    if type(value) is float and math.isfinite(value):
+        return value
     if _blank(value):
         return None
     if isinstance(value, bool):
@@ -83,6 +89,8 @@ def _float(row: dict[str, Any], key: str) -> float | None:
 
 def _object(row: dict[str, Any], key: str) -> dict[str, Any] | None:
     value = row.get(key)
+    if value is None:
+        return None
     if _blank(value):
         return None
     if isinstance(value, str):  # CSV: a JSON-encoded object
@@ -97,6 +105,8 @@ def _object(row: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 def _bool(row: dict[str, Any], key: str) -> bool:
     value = row.get(key)
+    if value is None:
+        return False
     if _blank(value):
         return False
     if isinstance(value, bool):

@@ -243,6 +243,8 @@ class Store:
             # WAL + NORMAL is durable against process crashes (a vote committed survives kill -9);
             # only an OS crash / power loss may lose the last transactions.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Random-key index inserts (vote uids) thrash the default 2 MB page cache on large imports.
+            conn.execute("PRAGMA cache_size = -65536")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._model_ids: dict[str, int] = {}
