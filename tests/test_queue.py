@@ -6,7 +6,7 @@ import sqlite3
 from collections import Counter
 
 import pytest
-from annotate_helpers import MODELS, judge_votes, make_store
+from tests.annotate_helpers import MODELS, judge_votes, make_store
 
 from sbs_tui.config import Settings
 from sbs_tui.core.queue import (
@@ -46,7 +46,7 @@ def test_rebuild_is_idempotent_and_adds_pairs_for_new_generations(tmp_path):
     assert build_queue(store, BuildOptions()).new_pairs == 0
     extra = make_store(None, prompts=4, build=False)  # the same 3 prompts + one more, for record reuse
     del extra
-    from annotate_helpers import answer
+    from tests.annotate_helpers import answer
 
     from sbs_tui.core.records import GenerationRecord, prompt_id_for
     text = "Prompt number 0: explain topic 0."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from annotate_helpers import MODELS, make_store
+from tests.annotate_helpers import MODELS, make_store
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.app import AnnotatorApp, make_app

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from annotate_helpers import make_store
+from tests.annotate_helpers import make_store
 
 SCRIPT = textwrap.dedent("""
     import asyncio, sys

@@ -4,7 +4,7 @@ deliberate layout change, and look at the report before committing."""
 from __future__ import annotations
 
 import pytest
-from annotate_helpers import MODELS, make_store
+from tests.annotate_helpers import MODELS, make_store
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.app import make_app

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+
 sys.path.insert(0, str(HERE.parent))
 
-from annotate_helpers import MODELS, make_store  # noqa: E402
+from tests.annotate_helpers import MODELS, make_store  # noqa: E402
 
 SESSION = f"sbs-smoke-{os.getpid()}"
 
