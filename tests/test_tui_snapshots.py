@@ -16,6 +16,12 @@ RIGHT = ("Ответ на русском языке. 日本語のテキストは
          "漢字とかなの混じった文。\n\n- a list item\n- another item with [red]markup[/red]\n")
 
 
+async def settle(pilot) -> None:
+    """Wait for the background count of remaining pairs, so the status line is deterministic."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 @pytest.fixture
 def app(tmp_path):
     path = tmp_path / "snap.db"
@@ -25,19 +31,19 @@ def app(tmp_path):
 
 def test_judge_80x24_stacked(app, snap_compare):
     """Guards the narrow layout: prompt, both answers stacked, footer, hostile text literal."""
-    assert snap_compare(app, terminal_size=(80, 24))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 
 def test_judge_160x50_side_by_side(app, snap_compare):
     """Guards the wide layout: answers side by side with lengths; CJK wraps on cell width."""
-    assert snap_compare(app, terminal_size=(160, 50))
+    assert snap_compare(app, terminal_size=(160, 50), run_before=settle)
 
 
 def test_judge_160x50_diff(app, snap_compare):
     """Guards word-level diff highlighting."""
-    assert snap_compare(app, terminal_size=(160, 50), press=["d"])
+    assert snap_compare(app, terminal_size=(160, 50), press=["d"], run_before=settle)
 
 
 def test_help_80x24(app, snap_compare):
     """Guards the help screen listing every key."""
-    assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"])
+    assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"], run_before=settle)

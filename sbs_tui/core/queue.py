@@ -211,28 +211,27 @@ def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
 # Active sampling
 # ---------------------------------------------------------------------------------------------------------------
 
-def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, int]],
-                      *, focus_top: int | None = None, prior: float = 1.0) -> dict[tuple[int, int], float]:
-    """Expected value of one more vote on each model pair (i < j): higher means "ask about this pair next".
-
-    Chatbot Arena (Chiang et al. 2024, §5) samples a pair with probability ∝ sqrt(Σ_ab/n_ab) − sqrt(Σ_ab/(n_ab+1)),
-    the reduction in the confidence-interval width of that pair's win rate. Recovering an *order* needs more
-    than narrow intervals everywhere, so this weights that reduction by how uncertain the order of the two models
-    still is (the normal probability that their Bradley-Terry ratings are swapped), and optionally by whether either
-    model can still be in the top ``focus_top``. Ratings come from a Bradley-Terry fit with a weak Gaussian prior
-    (``prior``, in virtual ties per model) so that models without votes are maximally uncertain, not infinite.
-    """
+def win_matrix(n_models: int, outcomes: Sequence[tuple[int, int, float, int]]):
+    """wins[i, j]: credit to model i against model j, from rows (index_a, index_b, score_b, count)."""
     import numpy as np
-    from scipy.optimize import minimize
-    from scipy.stats import norm
 
-    wins = np.zeros((n_models, n_models))  # wins[i, j]: credit to i against j
+    wins = np.zeros((n_models, n_models))
     for a, b, s, c in outcomes:
         wins[b, a] += s * c
         wins[a, b] += (1.0 - s) * c
+    return wins
+
+
+def fit_bradley_terry(wins, *, prior: float = 1.0):
+    """MAP Bradley-Terry strengths (natural-log odds) with a Gaussian prior of precision ``prior``, and their
+    covariance (inverse observed Fisher information). The prior keeps unseen models finite and uncertain."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    n_models = wins.shape[0]
     games = wins + wins.T
 
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def nll(theta):
         d = theta[:, None] - theta[None, :]
         logp = -np.logaddexp(0.0, -d)
         p = np.exp(logp)
@@ -246,26 +245,46 @@ def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, i
     fisher = -(games * p * (1 - p))
     np.fill_diagonal(fisher, 0.0)
     np.fill_diagonal(fisher, -fisher.sum(1) + prior)
-    cov = np.linalg.inv(fisher)
+    return theta, np.linalg.inv(fisher)
+
+
+def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, int]],
+                      *, focus_top: int | None = None, prior: float = 1.0) -> dict[tuple[int, int], float]:
+    """How much one more vote on each model pair (i < j) is worth for recovering the ranking; higher first.
+
+    Chatbot Arena (Chiang et al. 2024, §5) samples a pair with probability ∝ sqrt(Σ_ab/n_ab) − sqrt(Σ_ab/(n_ab+1)),
+    which narrows every pair's interval evenly. Recovering an *order* only needs the pairs whose order is still in
+    doubt, so the priority here is the posterior probability that the two models' Bradley-Terry strengths are in
+    the wrong order (normal approximation, with the full covariance so indirect comparisons count), times — with
+    ``focus_top=k`` — the smaller of the two models' probabilities of being in the top k+1 (the order of the top k
+    and who is k-th against (k+1)-th). The product is squared: sampling ∝ priority then concentrates on the few
+    pairs that decide the order (bench/bench_active.py measures the power; 1 behaves like uniform, 2 was best).
+    Strengths come from a MAP fit with a weak Gaussian prior (``prior``), so models without votes are uncertain,
+    not infinite, and every pair starts equally interesting.
+    """
+    import numpy as np
+    from scipy.stats import norm
+
+    wins = win_matrix(n_models, outcomes)
+    theta, cov = fit_bradley_terry(wins, prior=prior)
+    d = theta[:, None] - theta[None, :]
     var_diff = np.add.outer(np.diag(cov), np.diag(cov)) - 2 * cov
     sd = np.sqrt(np.maximum(var_diff, 1e-12))
     if focus_top is not None and focus_top < n_models:
-        # Probability that each model is inside the top-k: how many models beat it, summed as Bernoullis.
-        beat = norm.cdf(d.T / np.maximum(np.sqrt(np.add.outer(np.diag(cov), np.diag(cov))), 1e-9))
-        np.fill_diagonal(beat, 0.0)
-        expected_above = beat.sum(0)
-        in_top = norm.cdf((focus_top - 0.5 - expected_above) / np.sqrt(np.maximum((beat * (1 - beat)).sum(0), 0.25)))
+        # P(model i is in the top k+1): the number of models above it is a sum of Bernoullis
+        # (above[i, j] = P(model j is stronger than model i)), approximated by a normal.
+        above = norm.cdf(-d / sd)
+        np.fill_diagonal(above, 0.0)
+        expected_above = above.sum(1)
+        spread = np.sqrt(np.maximum((above * (1 - above)).sum(1), 0.25))
+        in_top = norm.cdf((focus_top + 0.5 - expected_above) / spread)
     else:
         in_top = np.ones(n_models)
     out: dict[tuple[int, int], float] = {}
     for i in range(n_models):
         for j in range(i + 1, n_models):
-            n = games[i, j]
-            sigma = sd[i, j] * math.sqrt(n + prior)  # per-vote spread implied by the current variance
-            reduction = sigma / math.sqrt(n + prior) - sigma / math.sqrt(n + prior + 1)
             swapped = norm.cdf(-abs(d[i, j]) / sd[i, j])
-            relevance = max(in_top[i], in_top[j])
-            out[(i, j)] = float(reduction * swapped * relevance)
+            out[(i, j)] = float((swapped * min(in_top[i], in_top[j])) ** 2)
     return out
 
 

@@ -99,8 +99,12 @@ class AnnotatorApp(App[None]):
             return
         pending = self.store.count_pending_generations()
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
-        self.judge.remaining = self.queue.available()
-        self.judge.show_pair(self.queue.next_pair())
+        pair = self.queue.next_pair()
+        if pair is not None:
+            self.judge.show_pair(pair)
+            self.judge.count_remaining()
+        else:
+            self.judge.show_pair(None)
 
     def stop_gating(self) -> None:
         process, self.gate_process = self.gate_process, None

@@ -75,8 +75,10 @@ class JudgeScreen(Screen[None]):
         self.session_votes = 0
         self.session_started = time.monotonic()
         self.done = 0
-        self.remaining = 0
+        self.remaining: int | None = None
         self.waiting_note = ""
+        self._bindings_fresh = False
+        self._showing_pair: bool | None = None
 
     # -- layout ----------------------------------------------------------------------------------------------------
 
@@ -94,9 +96,35 @@ class JudgeScreen(Screen[None]):
         self.query_one("#prompt-box").border_title = "Prompt"
         progress = self.queue.progress()
         self.done = progress["done"]
-        self.remaining = self.queue.available()
         self._apply_width(self.app.size.width)
         self.show_pair(self.queue.next_pair())
+        self.count_remaining()
+
+    def count_remaining(self) -> None:
+        """Count the pairs left for this annotator off the UI thread (a scan of the open pairs: tens of ms on a
+        large queue, which the first pair should not wait for). A worker thread opens its own connection."""
+        db_path = self.queue.store.path
+        if db_path is None:  # an in-memory store cannot be shared with another thread
+            self._set_remaining(self.queue.available())
+            return
+
+        def count() -> None:
+            from sbs_tui.core.queue import AnnotatorQueue
+            from sbs_tui.core.store import Store
+
+            with Store(db_path) as store:
+                queue = self.queue
+                other = AnnotatorQueue(store, queue.annotator, gating_required=queue.min_gate_rank == 2,
+                                       cap=queue.cap)
+                n = other.available()
+            self.app.call_from_thread(self._set_remaining, n)
+
+        self.run_worker(count, thread=True, exclusive=True, group="remaining", exit_on_error=False)
+
+    def _set_remaining(self, n: int) -> None:
+        # Pairs claimed since the count started were already subtracted by the count itself.
+        self.remaining = n
+        self.refresh_status()
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
@@ -108,20 +136,26 @@ class JudgeScreen(Screen[None]):
 
     def show_pair(self, pair: Pair | None) -> None:
         """Draw ``pair`` (or the empty state). Model names are never part of what is drawn."""
+        had_pair = self.pair is not None
         self.pair = pair
         self.limit = self.settings.truncate_chars
-        empty = self.query_one("#empty", Static)
         has_pair = pair is not None
-        self.query_one("#answers").display = has_pair
-        self.query_one("#prompt-box").display = has_pair
-        empty.display = not has_pair
+        empty = self.query_one("#empty", Static)
+        if has_pair != self._showing_pair:
+            # Only when it changes: toggling display or bindings re-lays out the screen and rebuilds the footer.
+            self.query_one("#answers").display = has_pair
+            self.query_one("#prompt-box").display = has_pair
+            empty.display = not has_pair
+            self._showing_pair = has_pair
         if pair is None:
             empty.update(Text(self._empty_message()))
         else:
             self.query_one("#prompt", Static).update(render.literal_text(pair.prompt, limit=self.limit))
             self._draw_answers()
         self.refresh_status()
-        self.refresh_bindings()
+        if had_pair != has_pair or not self._bindings_fresh:
+            self._bindings_fresh = True
+            self.refresh_bindings()
 
     def _draw_answers(self) -> None:
         pair = self.pair
@@ -151,7 +185,8 @@ class JudgeScreen(Screen[None]):
     def refresh_status(self) -> None:
         minutes = max((time.monotonic() - self.session_started) / 60.0, 1e-9)
         pace = self.session_votes / minutes if self.session_votes else 0.0
-        parts = [f"{self.queue.annotator}", f"done {self.done}", f"remaining {self.remaining}",
+        parts = [f"{self.queue.annotator}", f"done {self.done}",
+                 f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}",
                  f"{pace:.1f}/min"]
         modes = ["markdown" if self.markdown_mode else "raw"]
         if self.sync_scroll:
@@ -178,10 +213,10 @@ class JudgeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         needs_pair = {"vote", "skip", "flag", "rationale", "criteria", "toggle_markdown", "toggle_diff",
                       "show_more", "toggle_sync"}
-        if action in needs_pair and self.pair is None:
-            return None  # shown greyed out
         if action == "criteria" and not self.settings.criteria:
             return False
+        if action in needs_pair and self.pair is None:
+            return None  # shown greyed out
         return True
 
     def action_vote(self, choice: str) -> None:
@@ -202,7 +237,8 @@ class JudgeScreen(Screen[None]):
 
     def _advance(self) -> None:
         pair = self.queue.next_pair()
-        if pair is not None and (self.pair is None or pair.pair_id != self.pair.pair_id):
+        if pair is not None and self.remaining is not None and (
+                self.pair is None or pair.pair_id != self.pair.pair_id):
             self.remaining = max(0, self.remaining - 1)
         self.show_pair(pair)
 

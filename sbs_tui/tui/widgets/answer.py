@@ -46,7 +46,11 @@ class AnswerPane(VerticalScroll, can_focus=True):
         self.border_subtitle = length_note
         self.renderable = renderable
         self.body.update(renderable)
-        self.scroll_home(animate=False, immediate=True)
+        if self.scroll_y:
+            # A programmatic jump to the top is not a user scroll: don't echo it to the other pane.
+            self._mirroring = True
+            self.scroll_home(animate=False, immediate=True)
+            self._mirroring = False
 
     def mirror_to(self, fraction: float) -> None:
         """Scroll to the same relative position as the other pane without echoing a Scrolled message back."""
