@@ -167,6 +167,7 @@ async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) ->
     AnnotatorQueue.vote, AnnotatorQueue.next_pair = timed_vote, timed_next
     try:
         app = make_app(db, annotator, Settings(raw={"annotate": {"markdown": markdown}}), gate_watch=False)
+        app.freeze_gc = True  # as run_annotator (sbs annotate) does
         times = []
         async with app.run_test(size=(160, 50)) as pilot:
             await pilot.pause()

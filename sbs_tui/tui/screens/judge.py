@@ -203,7 +203,8 @@ class JudgeScreen(Screen[None]):
             pending.append(f"criteria {len(self.criteria)}/{len(self.settings.criteria)}")
         if pending:
             parts.append(", ".join(pending))
-        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+        # One line of fixed height: no layout pass needed (each one costs a frame per vote).
+        self.query_one("#status", Static).update(Text(" · ".join(parts)), layout=False)
 
     def _key_for(self, binding_id: str) -> str:
         return self.app.key_for(binding_id)

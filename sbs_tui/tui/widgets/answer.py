@@ -14,7 +14,8 @@ from textual.widgets import Static
 
 class AnswerPane(VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
-    AnswerPane { border: round $secondary; padding: 0 1; }
+    /* A stable gutter: the scrollbar appearing for a long answer must not re-wrap the text (a second layout). */
+    AnswerPane { border: round $secondary; padding: 0 1; scrollbar-gutter: stable; }
     AnswerPane:focus { border: round $accent; }
     AnswerPane > Static { width: 100%; }
     """
