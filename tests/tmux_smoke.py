@@ -95,8 +95,9 @@ def main() -> int:
         else:
             raise AssertionError("the app did not quit on q")
         launch(db, 80, 24)  # resume, narrow terminal
-        shot = wait_for("done 2")
-        assert "Right · 2" in shot
+        wait_for("done 2")
+        shot = wait_for("Right · 2")
+        assert not any(m in shot for m in MODELS)
         keys("4")
         wait_for("done 3")
         keys("q")
