@@ -263,3 +263,32 @@ def test_active_strategy_orders_the_served_pairs(tmp_path):
     build_queue(store, BuildOptions(strategy="active"))
     first = AnnotatorQueue(store, "ann").next_pair()
     assert {first.model_a, first.model_b} == {a, b}  # the one pair nobody has judged yet
+
+
+def test_pairs_above_the_walk_come_back_after_a_rescan(tmp_path, monkeypatch):
+    import sbs_tui.core.queue as queue_module
+
+    monkeypatch.setattr(queue_module, "RESCAN_EVERY", 3)
+    store = make_store(tmp_path / "q.db", prompts=6, overlap=2)
+    top = store.conn.execute("SELECT id FROM pairs ORDER BY priority DESC LIMIT 1").fetchone()[0]
+    store.conn.execute("UPDATE pairs SET gate_rank = 1 WHERE id = ?", (top,))  # not yet passed
+    q = AnnotatorQueue(store, "ann")
+    served = [q.next_pair()]
+    q.vote(served[0], "left", ts="t")
+    store.conn.execute("UPDATE pairs SET gate_rank = 2 WHERE id = ?", (top,))  # passed: highest priority now
+    for _ in range(3):
+        pair = q.next_pair()
+        served.append(pair)
+        q.vote(pair, "left", ts="t")
+    assert top in [p.pair_id for p in served]  # within RESCAN_EVERY claims, not at the end of the queue
+
+
+def test_walk_that_runs_dry_rescans_from_the_top(tmp_path):
+    store = make_store(tmp_path / "q.db", prompts=2, overlap=1)
+    a, b = AnnotatorQueue(store, "a"), AnnotatorQueue(store, "b")
+    first_b = b.next_pair()  # b holds the top pair
+    first_a = a.next_pair()
+    a.vote(first_a, "left", ts="t")  # a's walk is now below b's pair
+    b.skip(first_b)  # … which is free again, above a's walk
+    served = [first_a.pair_id, *drain(a)]
+    assert first_b.pair_id in served and len(served) == 6

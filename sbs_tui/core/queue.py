@@ -32,6 +32,7 @@ from typing import Any
 from sbs_tui.core.store import Store
 
 STRATEGIES = ("uniform", "active")
+RESCAN_EVERY = 50  # see AnnotatorQueue._next_ordinary_pair
 
 # Identity phrases seen in real model outputs (AlpacaEval: "I'm an AI assistant created by Anthropic",
 # "As an AI developed by OpenAI", "I'm Claude, ..."). Case-insensitive regular expressions.
@@ -301,7 +302,8 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
     rows = []
     for pair_id, _prompt, ma, mb, _ga, _gb, votes in store.pair_keys():
         i, j = sorted((index[ma], index[mb]))
-        rows.append((prio[(i, j)] / (1 + votes) * (1 + 0.01 * rng.random()), pair_id))
+        jitter = rng.random()  # ties broken at random; the small additive part keeps settled (0) pairs distinct
+        rows.append((prio[(i, j)] / (1 + votes) * (1 + 0.01 * jitter) + 1e-12 * jitter, pair_id))
     store.set_pair_priorities(rows)
     return len(rows)
 
@@ -367,6 +369,8 @@ class AnnotatorQueue:
         stored_cap = store.annotator_cap(self.annotator_id)
         self.cap = cap if cap is not None else stored_cap if stored_cap is not None else config.get("default_cap")
         self.min_gate_rank = 2 if gating_required else 1
+        self._cursor: float | None = None
+        self._since_rescan = RESCAN_EVERY
 
     def progress(self) -> dict[str, int]:
         return self.store.annotator_progress(self.annotator_id)
@@ -383,22 +387,43 @@ class AnnotatorQueue:
         current = self.store.current_assignment(self.annotator_id)
         if current is not None:
             return self._load(*current)
-        progress = self.progress()
-        if self.cap is not None and progress["done"] >= self.cap:
-            return None
+        progress = None
+        if self.gold_rate > 0:
+            progress = self.progress()
+        if self.cap is not None:
+            done = progress["done"] if progress else self.store.annotator_done(self.annotator_id)
+            if done >= self.cap:
+                return None
         # Choosing and claiming in one write transaction: two annotators never both take a pair's last slot.
         with self.store.transaction():
             pair_id = None
-            if self._gold_due(progress):
-                pair_id = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
+            if progress is not None and self._gold_due(progress):
+                found = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
+                pair_id = found[0] if found else None
             if pair_id is None:
-                pair_id = self.store.next_open_pair(self.annotator_id, gold=False,
-                                                    min_gate_rank=self.min_gate_rank)
+                pair_id = self._next_ordinary_pair()
             if pair_id is None:
                 return None
             side = side_for(self.seed, self.annotator, pair_id)
             self.store.assign_pair(self.annotator_id, pair_id, side)
         return self._load(pair_id, side)
+
+    def _next_ordinary_pair(self) -> int | None:
+        """Walk the open pairs from the priority last served down, so the pairs this annotator already judged
+        (still open for others while overlap > 1) are not re-scanned on every keypress — that scan grows with
+        every vote. Every RESCAN_EVERY claims, and whenever the walk runs dry, start again from the top, so that
+        pairs freed by skips, passed by the gates or re-prioritised come back into reach."""
+        below = self._cursor if self._since_rescan < RESCAN_EVERY else None
+        found = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank,
+                                          below=below)
+        if found is None and below is not None:
+            below = None
+            found = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank)
+        if found is None:
+            return None
+        self._since_rescan = 1 if below is None else self._since_rescan + 1
+        self._cursor = found[1]
+        return found[0]
 
     def _gold_due(self, progress: dict[str, int]) -> bool:
         """Gold pairs spread evenly: the next one is due once gold would fall below ``gold_rate`` of the done."""

@@ -706,18 +706,24 @@ class Store:
             "ORDER BY id LIMIT 1", (annotator_id,)).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def next_open_pair(self, annotator_id: int, *, gold: bool, min_gate_rank: int) -> int | None:
-        """The highest-priority open pair this annotator has never been given (never the same pair twice)."""
-        best: tuple[float, int] | None = None
+    def next_open_pair(self, annotator_id: int, *, gold: bool, min_gate_rank: int,
+                       below: float | None = None) -> tuple[int, float] | None:
+        """The highest-priority open pair this annotator has never been given (never the same pair twice), as
+        (pair_id, priority). ``below`` starts the walk under a priority already passed (see AnnotatorQueue)."""
+        best: tuple[int, float] | None = None
+        cursor = "" if below is None else " AND priority < ?"
         for rank in (2, 1) if min_gate_rank <= 1 else (2,):
+            params: list[Any] = [int(gold), rank, annotator_id]
+            if below is not None:
+                params.append(below)
             row = self.conn.execute(
-                "SELECT priority, id FROM pairs INDEXED BY idx_pairs_serve WHERE open = 1 AND is_gold = ? "
+                "SELECT id, priority FROM pairs INDEXED BY idx_pairs_serve WHERE open = 1 AND is_gold = ? "
                 "AND gate_rank = ? AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.annotator_id = ? "
-                "AND s.pair_id = pairs.id) ORDER BY priority DESC LIMIT 1",
-                (int(gold), rank, annotator_id)).fetchone()
-            if row is not None and (best is None or row[0] > best[0]):
+                f"AND s.pair_id = pairs.id){cursor} ORDER BY priority DESC LIMIT 1",
+                params).fetchone()
+            if row is not None and (best is None or row[1] > best[1]):
                 best = (row[0], row[1])
-        return None if best is None else best[1]
+        return best
 
     def count_available_pairs(self, annotator_id: int, *, min_gate_rank: int) -> int:
         return self.conn.execute(
@@ -794,6 +800,11 @@ class Store:
             side = self.conn.execute("SELECT shown_left FROM assignments WHERE annotator_id = ? AND pair_id = ?",
                                      (annotator_id, pair_id)).fetchone()
         return pair_id, (side[0] if side else "model_a")
+
+    def annotator_done(self, annotator_id: int) -> int:
+        """Votes this annotator has given through the queue (an index-only count)."""
+        return self.conn.execute("SELECT count(*) FROM assignments WHERE annotator_id = ? AND status = 'done'",
+                                 (annotator_id,)).fetchone()[0]
 
     def annotator_progress(self, annotator_id: int) -> dict[str, int]:
         row = self.conn.execute(
