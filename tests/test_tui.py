@@ -294,3 +294,48 @@ async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, 
         await pilot.pause(0.3)
         assert app.screen.pair is not None
     assert app.gate_process is None
+
+
+async def test_background_gating_runs_as_a_subprocess_and_stops_on_quit(tmp_path, monkeypatch):
+    import sbs_tui.cli
+    import sbs_tui.tui.app as app_module
+
+    started = []
+
+    class FakeProcess:
+        def __init__(self, command, **kwargs):
+            started.append(command)
+            self.terminated = False
+
+        def poll(self):
+            return 0 if self.terminated else None
+
+        def terminate(self):
+            self.terminated = True
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(app_module.subprocess, "Popen", FakeProcess)
+    monkeypatch.setitem(sbs_tui.cli.COMMANDS, "gate", "gate:gate_command")
+    path = tmp_path / "g.db"
+    make_store(path, prompts=1, gate="pending").close()
+    app = make_app(path, "ann", Settings(), config_path="cfg.toml", gate_watch=True)
+    async with app.run_test() as pilot:
+        process = app.gate_process
+        assert started and started[0][1:3] == ["-m", "sbs_tui"]
+        assert started[0][3:] == ["--db", str(path), "--config", "cfg.toml", "gate", "--watch"]
+        await pilot.press("q")
+    assert process.terminated and app.gate_process is None
+
+
+async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypatch):
+    import sbs_tui.tui.app as app_module
+
+    monkeypatch.setattr(app_module.subprocess, "Popen", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setenv("SBS_GATING_REQUIRED", "0")
+    path = tmp_path / "g.db"
+    make_store(path, prompts=1, gate="pending").close()
+    app = make_app(path, "ann", Settings(), gate_watch=True)
+    async with app.run_test():
+        assert app.screen.pair is not None and app.gate_process is None

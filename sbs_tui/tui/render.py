@@ -13,9 +13,12 @@ from __future__ import annotations
 import difflib
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from rich.markdown import Markdown
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
 
 MARKER_STYLE = "reverse dim"
 DIFF_STYLE = "bold underline on #5f3f00"
@@ -92,7 +95,11 @@ def literal_text(text: str, *, limit: int, more_key: str = "e") -> Text:
 
 
 def markdown(text: str, *, limit: int, more_key: str = "e") -> Markdown | Text:
-    """Markdown and code rendered by Rich (never Rich markup: Markdown text is inserted as plain text)."""
+    """Markdown and code rendered by Rich (never Rich markup: Markdown text is inserted as plain text).
+
+    Imported here, not at the top: markdown-it costs ~35 ms of start-up and raw text is the default."""
+    from rich.markdown import Markdown
+
     head, hidden = cut(text, limit)
     plain, _spans = neutralise(head)
     if hidden:
