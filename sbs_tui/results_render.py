@@ -7,7 +7,20 @@ markup or escape sequences, so they are always wrapped in :class:`rich.text.Text
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+
+
+def literal(name: str) -> Any:
+    """A user-supplied name as Rich text shown exactly: markup is not parsed, and control and format characters
+    (escape sequences, zero-width and bidi controls) are shown as ``\\x1b``-style escapes, so a hostile name
+    can neither restyle the terminal nor shift the table's columns."""
+    from rich.text import Text
+
+    return Text("".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
+        for ch in name
+    ))
 
 
 def _console() -> Any:
@@ -55,7 +68,8 @@ def print_ab_report(report: Any) -> None:
     for result in report.results:
         test = ("two-proportion z-test, Newcombe interval" if result.kind == "binary"
                 else "Welch t-test and interval")
-        title = Text.assemble(("experiment ", "bold"), result.experiment, ("  metric ", "bold"), result.metric,
+        title = Text.assemble(("experiment ", "bold"), literal(result.experiment), ("  metric ", "bold"),
+                              literal(result.metric),
                               f"  ({result.kind}: {test})")
         several = len(result.comparisons) > 1
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
@@ -68,22 +82,22 @@ def print_ab_report(report: Any) -> None:
         if several:
             table.add_column("p Holm", justify="right")
         table.add_column("sig.")
-        table.add_row(Text.assemble(result.control, (" (control)", "dim")), f"{result.control_n:,}",
+        table.add_row(Text.assemble(literal(result.control), (" (control)", "dim")), f"{result.control_n:,}",
                       _num(result.control_estimate), *([""] * (5 if several else 4)))
         for c in result.comparisons:
             mark = Text("yes", style="bold green") if c.significant else Text("no", style="dim")
             diff = f"{_signed(c.difference)} {_interval(c.ci_low, c.ci_high, _signed)}"
             lift = "–" if c.lift is None else f"{_pct(c.lift)} {_interval(c.lift_ci_low, c.lift_ci_high, _pct)}"
-            cells = [Text(c.variant), f"{c.n:,}", _num(c.estimate), diff, lift, _p(c.p_value)]
+            cells = [literal(c.variant), f"{c.n:,}", _num(c.estimate), diff, lift, _p(c.p_value)]
             if several:
                 cells.append(_p(c.p_value_adjusted))
             table.add_row(*cells, mark)
         console.print(table)
         for comp in result.comparisons:
             if comp.note:
-                console.print(Text(f"  note: {comp.variant}: {comp.note}", style="yellow"))
+                console.print(Text.assemble(("  note: ", "yellow"), literal(f"{comp.variant}: {comp.note}")))
         for warning in result.warnings:
-            console.print(Text(f"  warning: {warning}", style="yellow"))
+            console.print(Text.assemble(("  warning: ", "yellow"), literal(warning)))
         console.print()
     if any(len(r.comparisons) > 1 for r in report.results):
         console.print(Text(f"significant: p < {report.alpha:g}, Holm-adjusted when an experiment has several "
@@ -110,9 +124,9 @@ def print_funnel(report: Any) -> None:
     if sbs:
         table.add_column("side-by-side\nwin rate (votes)", justify="right")
     for stage in ab:
-        table.add_column(Text(stage.label.replace("A/B ", "A/B\n", 1)), justify="right")
+        table.add_column(Text.assemble("A/B\n", literal(stage.label[4:])), justify="right")
     for model in report.models():
-        cells: list[Any] = [Text(model)]
+        cells: list[Any] = [literal(model)]
         if bench:
             d = bench.details.get(model)
             cells.append("–" if d is None else f"{_num(d['score'], 3)} ({d['benchmarks']})")
@@ -141,10 +155,10 @@ def print_funnel(report: Any) -> None:
         per_gate = Table(title=Text("pass rate per gate", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
         per_gate.add_column("model", overflow="fold")
         for gate in gate_names:
-            per_gate.add_column(Text(gate), justify="right")
+            per_gate.add_column(literal(gate), justify="right")
         for model in report.models():
             gates = report.gates.get(model, {}).get("gates", {})
-            per_gate.add_row(Text(model), *[
+            per_gate.add_row(literal(model), *[
                 "–" if gate not in gates or gates[gate]["pass_rate"] is None
                 else f"{gates[gate]['pass_rate'] * 100:.1f}%" for gate in gate_names])
         console.print(per_gate)
@@ -158,14 +172,14 @@ def print_funnel(report: Any) -> None:
         for c in report.correlations:
             rho = "–" if c.spearman is None else f"{c.spearman:+.2f} ({_p(c.spearman_p)})"
             tau = "–" if c.kendall is None else f"{c.kendall:+.2f} ({_p(c.kendall_p)})"
-            corr.add_row(Text(labels[c.stages[0]]), Text(labels[c.stages[1]]), str(len(c.models)), rho, tau)
+            corr.add_row(literal(labels[c.stages[0]]), literal(labels[c.stages[1]]), str(len(c.models)), rho, tau)
         console.print(corr)
         for c in report.correlations:
             if c.note:
-                console.print(Text(f"  {labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}", style="dim"))
+                console.print(Text.assemble("  ", literal(f"{labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}")))
     if report.disagreements:
         console.print(Text("where the stages disagree", style="bold"))
         for sentence in report.disagreements:
-            console.print(Text(f"  • {sentence}"))
+            console.print(Text.assemble("  • ", literal(sentence)))
     elif report.correlations:
         console.print(Text("the stages agree on the models they share.", style="green"))

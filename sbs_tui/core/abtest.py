@@ -131,13 +131,18 @@ def welch(treatment: VariantData, control: VariantData, alpha: float) -> Compari
         base.ci_low = base.ci_high = diff
         base.note = "no variation within either variant"
     else:
-        df = (vt + vc) ** 2 / (vt ** 2 / (t.n - 1) + vc ** 2 / (c.n - 1))
+        share = vt / (vt + vc)  # Welch–Satterthwaite df, written scale-free so tiny variances do not underflow
+        df = 1.0 / (share ** 2 / (t.n - 1) + (1.0 - share) ** 2 / (c.n - 1))
         if t.values is not None and c.values is not None:
             res = stats.ttest_ind(t.values, c.values, equal_var=False)
         else:
             res = stats.ttest_ind_from_stats(t.mean, t.std, t.n, c.mean, c.std, c.n, equal_var=False)
+        statistic, p_value = float(res.statistic), float(res.pvalue)
+        if not (math.isfinite(statistic) and math.isfinite(p_value)):  # extreme scales: same test by hand
+            statistic = diff / se
+            p_value = float(2 * stats.t.sf(abs(statistic), df))
         half = float(stats.t.ppf(1 - alpha / 2, df)) * se
-        base.statistic, base.p_value, base.df = float(res.statistic), float(res.pvalue), df
+        base.statistic, base.p_value, base.df = statistic, p_value, df
         base.ci_low, base.ci_high = diff - half, diff + half
     _add_lift(base, t.mean, c.mean, vt, vc, alpha)
     return base
@@ -185,7 +190,7 @@ def newcombe_interval(x1: float, n1: int, x2: float, n2: int, alpha: float) -> t
     d = p1 - p2
     low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return low, high
+    return max(-1.0, low), min(1.0, high)  # rounding can step a hair outside [-1, 1]
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
@@ -212,8 +217,14 @@ def _add_lift(comp: Comparison, mt: float, mc: float, vt: float, vc: float, alph
 
     if mc == 0:
         return
-    comp.lift = mt / mc - 1.0
-    se = math.sqrt(vt / mc ** 2 + mt ** 2 * vc / mc ** 4)
+    try:
+        ratio = mt / mc
+        se = math.sqrt(vt + ratio ** 2 * vc) / abs(mc)
+    except (ZeroDivisionError, OverflowError):
+        return
+    if not (math.isfinite(ratio) and math.isfinite(se)):
+        return  # a control estimate so close to 0 that the relative change means nothing
+    comp.lift = ratio - 1.0
     half = float(stats.norm.ppf(1 - alpha / 2)) * se
     comp.lift_ci_low, comp.lift_ci_high = comp.lift - half, comp.lift + half
 
