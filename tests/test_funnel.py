@@ -14,7 +14,6 @@ from sbs_tui.core.ingest_results import ABAggregateRecord, BenchmarkRecord
 from sbs_tui.core.records import VoteRecord, prompt_id_for
 from sbs_tui.core.store import Store
 
-SHARED = Path("/work/shared/data/alpaca_eval/judge_votes")
 MODELS = ["m1", "m2", "m3", "m4"]
 
 
@@ -47,10 +46,9 @@ def test_side_by_side_scores_are_mean_credit_per_vote():
     assert scores["b"] == (pytest.approx((0 + 0.5 + 0.75) / 3), 3)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared AlpacaEval data not available")
-def test_side_by_side_matches_published_alpacaeval_win_rates(tmp_path, capsys):
+def test_side_by_side_matches_published_alpacaeval_win_rates(tmp_path, capsys, shared_alpaca):
     db = tmp_path / "t.db"
-    files = [SHARED / "claude-2.jsonl", SHARED / "alpaca-7b.jsonl"]
+    files = [shared_alpaca / "judge_votes" / "claude-2.jsonl", shared_alpaca / "judge_votes" / "alpaca-7b.jsonl"]
     with pytest.raises(SystemExit) as exc:
         main(["--db", str(db), "import", "votes", *map(str, files)])
     assert exc.value.code == 0

@@ -16,11 +16,13 @@ from sbs_tui.errors import InputError
 
 LM_EVAL_V04 = {
     "results": {
-        "hellaswag": {"alias": "hellaswag", "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.62,
+        "hellaswag": {"name": "hellaswag", "alias": "hellaswag", "sample_len": 10042, "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.62,
                       "acc_norm_stderr,none": 0.012},
         "gsm8k": {"alias": "gsm8k", "exact_match,strict-match": 0.3, "exact_match_stderr,strict-match": 0.02,
                   "exact_match,flexible-extract": 0.35, "exact_match_stderr,flexible-extract": "N/A"},
         "wikitext": {"alias": "wikitext", "word_perplexity,none": 37.2, "word_perplexity_stderr,none": "N/A"},
+        "mmlu": {"alias": "mmlu", "name": "mmlu", "sample_len": 14042, "acc,none": 0.4022,
+                 "acc_stderr,none": 0.0041, "sample_count": {"acc,none": 14042}},
     },
     "higher_is_better": {"hellaswag": {"acc": True, "acc_norm": True},
                          "wikitext": {"word_perplexity": False}},
@@ -28,7 +30,8 @@ LM_EVAL_V04 = {
     "model_name": "EleutherAI/pythia-160m",
 }
 LM_EVAL_V03 = {
-    "results": {"arc_easy": {"acc": 0.71, "acc_stderr": 0.009, "acc_norm": 0.66, "acc_norm_stderr": 0.01}},
+    "results": {"arc_easy": {"acc": 0.71, "acc_stderr": 0.009, "acc_norm": 0.66, "acc_norm_stderr": 0.01,
+                             "sample_len": 2376, "alias": "arc_easy"}},
     "versions": {"arc_easy": 0},
     "config": {"model": "hf-causal", "model_args": "pretrained=gpt2,revision=main", "num_fewshot": 0},
 }
@@ -64,9 +67,12 @@ def test_lm_eval_v04_results(tmp_path, capsys):
         ("EleutherAI/pythia-160m", "gsm8k", "exact_match,strict-match", 0.3, 0.02, None),
         ("EleutherAI/pythia-160m", "hellaswag", "acc", 0.5, 0.01, 1),
         ("EleutherAI/pythia-160m", "hellaswag", "acc_norm", 0.62, 0.012, 1),
+        ("EleutherAI/pythia-160m", "mmlu", "acc", 0.4022, 0.0041, None),
         ("EleutherAI/pythia-160m", "wikitext", "word_perplexity", 37.2, None, 0),
     ]
-    assert "inserted 5" in err
+    assert "inserted 6" in err
+    meta = rows(tmp_path / "t.db", "SELECT meta FROM benchmarks WHERE benchmark = 'mmlu'")[0][0]
+    assert json.loads(meta) == {"sample_len": 14042, "sample_count": {"acc,none": 14042}}
 
 
 def test_lm_eval_v03_model_from_model_args_and_override(tmp_path):

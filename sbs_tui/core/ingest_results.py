@@ -125,6 +125,7 @@ def benchmark_from_row(row: dict[str, Any], *, model: str | None = None) -> Benc
 
 _MODEL_ARG_KEYS = ("pretrained", "model", "model_name", "path", "engine", "peft")
 _NO_VALUE = ("N/A", "", None)
+_TASK_META_KEYS = {"alias", "name", "group", "samples", "sample_len", "sample_count", "sample_size", "num_fewshot"}
 
 
 def is_lm_eval_results(path: Path) -> bool:
@@ -223,8 +224,18 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
         task_directions = directions.get(task) if isinstance(directions.get(task), dict) else {}
         stderrs: dict[tuple[str, str], float] = {}
         values: list[tuple[str, str, str, Any]] = []
+        task_meta: dict[str, Any] = {}
+        # v0.4+ writes every metric as "metric,filter"; keys without a comma (alias, name, sample_len,
+        # sample_count, ...) are then metadata. Older files have bare metric names: there, only numbers (or
+        # "N/A") under names that are not known metadata are metrics.
+        new_style = any("," in key for key in metrics)
         for key, value in metrics.items():
-            if key == "alias" or key in ("samples", "name", "group"):
+            is_metric = ("," in key) if new_style else (
+                key not in _TASK_META_KEYS and (value is None or isinstance(value, (int, float, str))
+                                                and not isinstance(value, bool)))
+            if not is_metric or (not new_style and isinstance(value, str) and value.strip() not in _NO_VALUE):
+                if key not in ("alias", "name"):
+                    task_meta[key] = value
                 continue
             name, filt = _split_metric_key(key)
             if name.endswith("_stderr"):
@@ -249,7 +260,7 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
                 model=model_name, benchmark=task, metric=name if not filt else f"{name},{filt}",
                 score=float(value), stderr=stderrs.get((name, filt)),
                 higher_is_better=direction if isinstance(direction, bool) else None,
-                origin=f"{path}:{line}",
+                meta=dict(task_meta), origin=f"{path}:{line}",
             )
 
 
