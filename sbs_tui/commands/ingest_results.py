@@ -7,15 +7,19 @@ import click
 
 def _run(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
          model: str | None = None) -> None:
+    import contextlib
     import json
 
     from sbs_tui.core.ingest_results import import_result_files
+    from sbs_tui.progress import file_progress
 
     if not files:
         raise click.UsageError("give at least one FILE")
     store = ctx.obj.open_store()
     try:
-        summary = import_result_files(store, kind, files, replace=replace, model=model)
+        progress = file_progress(f"importing {kind}")
+        with progress if progress is not None else contextlib.nullcontext():
+            summary = import_result_files(store, kind, files, replace=replace, model=model, progress=progress)
     finally:
         store.close()
     click.echo(summary.line(), err=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -335,20 +335,24 @@ def _batched(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def iter_benchmark_records(path: str | Path, *, model: str | None = None,
-                           skipped: Counter[str] | None = None) -> Iterator[BenchmarkRecord]:
+def iter_benchmark_records(path: str | Path, *, model: str | None = None, skipped: Counter[str] | None = None,
+                           on_progress: Callable[[int], None] | None = None) -> Iterator[BenchmarkRecord]:
     if is_lm_eval_results(Path(path)):
         return iter_lm_eval_records(path, model=model, skipped=skipped)
-    return iter_records(path, partial(benchmark_from_row, model=model), skipped=skipped)
+    return iter_records(path, partial(benchmark_from_row, model=model), skipped=skipped, on_progress=on_progress)
 
 
-def iter_ab_records(path: str | Path, *, skipped: Counter[str] | None = None) -> Iterator[Any]:
-    return iter_records(path, ab_from_row, skipped=skipped)
+def iter_ab_records(path: str | Path, *, skipped: Counter[str] | None = None,
+                    on_progress: Callable[[int], None] | None = None) -> Iterator[Any]:
+    return iter_records(path, ab_from_row, skipped=skipped, on_progress=on_progress)
 
 
 def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
-                        model: str | None = None) -> ImportSummary:
-    """Import benchmark or A/B files in ONE transaction: all files or none; the same rows again are a no-op."""
+                        model: str | None = None, progress: Any = None) -> ImportSummary:
+    """Import benchmark or A/B files in ONE transaction: all files or none; the same rows again are a no-op.
+
+    ``progress`` is optional, as for :func:`sbs_tui.core.ingest.import_files` (``start``/``advance_to``/``finish``).
+    """
     from sbs_tui.core.store import ConflictError
 
     if kind not in KINDS:
@@ -360,10 +364,15 @@ def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, r
     with store.transaction():
         for path in paths:
             summary.files += 1
+            on_progress = None
+            if progress is not None:
+                progress.start(str(path), Path(path).stat().st_size)
+                on_progress = progress.advance_to
             if kind == "benchmarks":
-                records: Iterator[Any] = iter_benchmark_records(path, model=model, skipped=summary.skipped)
+                records: Iterator[Any] = iter_benchmark_records(path, model=model, skipped=summary.skipped,
+                                                                on_progress=on_progress)
             else:
-                records = iter_ab_records(path, skipped=summary.skipped)
+                records = iter_ab_records(path, skipped=summary.skipped, on_progress=on_progress)
             for batch in _batched(records, BATCH_SIZE):
                 summary.read += len(batch)
                 try:
@@ -374,6 +383,8 @@ def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, r
                                      line=int(line) if line.isdigit() else None) from None
                 summary.inserted += counts[0]
                 summary.already_stored += counts[1]
+            if progress is not None:
+                progress.finish()
         summary.read += sum(summary.skipped.values())
     return summary
 
