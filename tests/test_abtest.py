@@ -277,7 +277,7 @@ def test_sbs_ab_mixed_units_and_aggregates(tmp_path, capsys):
     a = tmp_path / "a.csv"
     a.write_text("experiment,variant,metric,n,mean,std\ne,B,t,50,3.5,1.2\n", encoding="utf-8")
     assert run(capsys, db, "import", "ab", str(u), str(a))[0] == 0
-    code, out, _ = run(capsys, db, "ab", "--format", "json")
+    _, out, _ = run(capsys, db, "ab", "--format", "json")
     (comp,) = json.loads(out)["experiments"][0]["comparisons"]
     ref = stats.ttest_ind_from_stats(3.5, 1.2, 50, 2.5, np.std([1, 2, 3, 4], ddof=1), 4, equal_var=False)
     assert comp["p_value"] == pytest.approx(ref.pvalue)

@@ -114,8 +114,8 @@ def test_too_few_shared_models_gives_a_note_not_a_number():
     report = build_funnel(store)
     (corr,) = report.correlations
     assert corr.spearman is None and "at least 3" in corr.note
-    assert report.disagreements == ["benchmarks ranks 'm1' first, side-by-side ranks 'm2' first "
-                                    "(among 2 shared models)"]
+    assert report.disagreements == [
+        "benchmarks ranks 'm1' first, side-by-side ranks 'm2' first (among 2 shared models)"]
 
 
 def test_gate_pass_rates_from_generations_and_optional_gate_results(tmp_path):

@@ -16,7 +16,8 @@ from sbs_tui.errors import InputError
 
 LM_EVAL_V04 = {
     "results": {
-        "hellaswag": {"name": "hellaswag", "alias": "hellaswag", "sample_len": 10042, "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.62,
+        "hellaswag": {"name": "hellaswag", "alias": "hellaswag", "sample_len": 10042, "acc,none": 0.5,
+                      "acc_stderr,none": 0.01, "acc_norm,none": 0.62,
                       "acc_norm_stderr,none": 0.012},
         "gsm8k": {"alias": "gsm8k", "exact_match,strict-match": 0.3, "exact_match_stderr,strict-match": 0.02,
                   "exact_match,flexible-extract": 0.35, "exact_match_stderr,flexible-extract": "N/A"},
@@ -223,3 +224,45 @@ def test_ab_bad_row_in_cli_exits_2_with_file_line(tmp_path, capsys):
 def test_benchmark_row_round_trips_any_finite_score(score, name):
     record = benchmark_from_row({"model": name, "benchmark": "b", "score": repr(score)})
     assert record.score == score and record.model == name.strip()
+
+
+def test_lm_eval_model_args_as_object_and_model_name_precedence(tmp_path):
+    doc = {"results": {"piqa": {"acc,none": 0.66}}, "config": {"model_args": {"pretrained": "org/m", "dtype": "x"}}}
+    f = write(tmp_path / "r.json", json.dumps(doc))
+    assert [r.model for r in iter_lm_eval_records(f)] == ["org/m"]
+    doc["model_name"] = "named"
+    write(f, json.dumps(doc))
+    assert [r.model for r in iter_lm_eval_records(f)] == ["named"]
+
+
+def test_json_array_of_benchmark_rows(tmp_path, capsys):
+    db = tmp_path / "t.db"
+    f = write(tmp_path / "rows.json", json.dumps([{"model": "m", "benchmark": "b", "score": 1},
+                                                  {"model": "m", "benchmark": "c", "score": 2}]))
+    assert run(capsys, db, "import", "benchmarks", str(f))[0] == 0
+    assert rows(db, "SELECT benchmark, score FROM benchmarks ORDER BY benchmark") == [("b", 1.0), ("c", 2.0)]
+
+
+def test_jsonl_content_in_a_json_file_gets_a_hint(tmp_path, capsys):
+    f = write(tmp_path / "rows.json", '{"model": "m", "benchmark": "b", "score": 1}\n'
+                                      '{"model": "m", "benchmark": "c", "score": 2}\n')
+    code, _, err = run(capsys, tmp_path / "t.db", "import", "benchmarks", str(f))
+    assert code == 2 and f"{f}:2" in err and ".jsonl" in err
+
+
+def test_invalid_json_names_the_line(tmp_path, capsys):
+    f = write(tmp_path / "r.json", '{\n  "results": {\n    "a": {"acc": 0.5,}\n  }\n}\n')
+    code, _, err = run(capsys, tmp_path / "t.db", "import", "benchmarks", str(f))
+    assert code == 2 and f"{f}:3" in err
+
+
+@given(st.integers(1, 10**6), st.data())
+def test_ab_aggregate_rows_round_trip(n, data):
+    successes = data.draw(st.integers(0, n))
+    record = ab_from_row({"experiment": "e", "variant": "v", "metric": "m", "n": str(n),
+                          "successes": str(successes)})
+    assert (record.n, record.successes, record.mean) == (n, successes, None)
+    mean = data.draw(st.floats(-1e9, 1e9))
+    std = data.draw(st.floats(0, 1e9))
+    record = ab_from_row({"experiment": "e", "variant": "v", "metric": "m", "n": n, "mean": mean, "std": std})
+    assert (record.n, record.mean, record.std, record.successes) == (n, mean, std, None)

@@ -79,7 +79,7 @@ def _primary_metric(metrics: dict[str, int]) -> str:
         base = metric.partition(",")[0]
         return PREFERRED_METRICS.index(base) if base in PREFERRED_METRICS else len(PREFERRED_METRICS)
 
-    return sorted(metrics, key=lambda m: (-metrics[m], preference(m), m))[0]
+    return min(metrics, key=lambda m: (-metrics[m], preference(m), m))
 
 
 def benchmark_stage(store: Any) -> Stage | None:

@@ -201,7 +201,10 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno) from None
+        hint = " (a .json file holds one document; name a file of one object per line .jsonl)" \
+            if exc.msg == "Extra data" else ""
+        raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno}){hint}", file=str(path),
+                         line=exc.lineno) from None
     if not isinstance(doc, dict):
         raise InputError("expected a JSON object", file=str(path), line=1)
     results = doc.get("results")
