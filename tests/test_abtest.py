@@ -281,3 +281,25 @@ def test_sbs_ab_mixed_units_and_aggregates(tmp_path, capsys):
     (comp,) = json.loads(out)["experiments"][0]["comparisons"]
     ref = stats.ttest_ind_from_stats(3.5, 1.2, 50, 2.5, np.std([1, 2, 3, 4], ddof=1), 4, equal_var=False)
     assert comp["p_value"] == pytest.approx(ref.pvalue)
+
+
+def test_absurd_magnitudes_still_give_valid_json(tmp_path, capsys):
+    db = tmp_path / "t.db"
+    a = tmp_path / "a.csv"
+    a.write_text("experiment,variant,metric,n,mean,std\ne,A,t,10,1e300,1e300\ne,B,t,10,-1e300,1e300\n",
+                 encoding="utf-8")
+    assert run(capsys, db, "import", "ab", str(a))[0] == 0
+    code, out, _ = run(capsys, db, "ab", "--format", "json")
+    assert code == 0
+    json.loads(out)  # strict JSON: no NaN or Infinity
+
+
+def test_hostile_names_are_shown_as_escapes():
+    from rich.console import Console
+
+    from sbs_tui.results_render import literal
+
+    console = Console(width=200, force_terminal=False, record=True)
+    console.print(literal("[bold]x\x1b[2J\u200by\u202e"))
+    text = console.export_text()
+    assert "[bold]x\\x1b[2J\\u200by\\u202e" in text and "\x1b" not in text

@@ -31,6 +31,17 @@ from typing import Any
 CONTROL_NAMES = ("control", "baseline", "a")
 
 
+def json_safe(value: Any) -> Any:
+    """Non-finite floats (an overflow on absurd inputs) become None, so JSON output stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 @dataclass(slots=True)
 class VariantData:
     """One variant's data for one metric: raw unit values, or summary statistics."""
@@ -123,8 +134,14 @@ def welch(treatment: VariantData, control: VariantData, alpha: float) -> Compari
     if t.std is None or c.std is None:
         base.note = "needs at least 2 units per variant for a t-test"
         return base
-    vt, vc = t.std ** 2 / t.n, c.std ** 2 / c.n
-    se = math.sqrt(vt + vc)
+    try:
+        vt, vc = t.std ** 2 / t.n, c.std ** 2 / c.n
+        se = math.sqrt(vt + vc)
+    except OverflowError:
+        vt = vc = se = math.inf
+    if not math.isfinite(se) or not math.isfinite(diff):
+        base.note = "values too large for a t-test in double precision"
+        return base
     if se == 0.0:
         # Both variants constant: the data show the difference exactly.
         base.p_value = 1.0 if diff == 0 else 0.0
@@ -323,8 +340,8 @@ class ABReport:
     single_variant: list[tuple[str, str]]  # (experiment, metric) with one variant: nothing to compare
 
     def as_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "experiments": [r.as_dict() for r in self.results],
-                "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]}
+        return json_safe({"alpha": self.alpha, "experiments": [r.as_dict() for r in self.results],
+                          "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
 
 
 def analyse_store(store: Any, *, alpha: float = 0.05, control: str | None = None) -> ABReport:

@@ -267,12 +267,14 @@ class FunnelReport:
             entry["gates"] = self.gates.get(model)
             entry["ranks"] = {key: r[model] for key, r in ranks.items() if model in r}
             models.append(entry)
-        return {
+        from sbs_tui.core.abtest import json_safe
+
+        return json_safe({
             "stages": [{"key": s.key, "label": s.label, "models": len(s.scores)} for s in self.stages],
             "models": models,
             "correlations": [c.as_dict() for c in self.correlations],
             "disagreements": self.disagreements,
-        }
+        })
 
 
 def build_funnel(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> FunnelReport:
