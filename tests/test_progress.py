@@ -21,9 +21,8 @@ def test_progress_bar_follows_an_import(tmp_path, capsys):
     f = tmp_path / "g.jsonl"
     f.write_text("".join(json.dumps({"prompt": f"p{i}", "model": "m", "output": "o"}) + "\n"
                          for i in range(5000)), encoding="utf-8")
-    bar = FileProgress("importing generations")
     buf = io.StringIO()
-    bar._progress.console = Console(file=buf, force_terminal=True, width=100)
+    bar = FileProgress("importing generations", console=Console(file=buf, force_terminal=True, width=100))
     with bar:
         summary = import_files(Store(tmp_path / "x.db"), "generations", [f], progress=bar)
     assert summary.inserted == 5000
