@@ -122,7 +122,11 @@ def print_funnel(report: Any) -> None:
     if show_gates:
         table.add_column("gates\npass rate", justify="right")
     if sbs:
-        table.add_column("side-by-side\nwin rate (votes)", justify="right")
+        from sbs_tui.core.funnel import SIDE_BY_SIDE_METHOD
+
+        as_share = SIDE_BY_SIDE_METHOD == "win_rate"
+        table.add_column("side-by-side\n" + ("win rate" if as_share else SIDE_BY_SIDE_METHOD) + " (votes)",
+                         justify="right")
     for stage in ab:
         table.add_column(Text.assemble("A/B\n", literal(stage.label[4:])), justify="right")
     for model in report.models():
@@ -136,7 +140,11 @@ def print_funnel(report: Any) -> None:
                          else f"{g['pass_rate'] * 100:.1f}% of {g['passed'] + g['blocked']:,}")
         if sbs:
             d = sbs.details.get(model)
-            cells.append("–" if d is None else f"{d['score'] * 100:.1f}% ({d['votes']:,.0f})")
+            if d is None:
+                cells.append("–")
+            else:
+                score = f"{d['score'] * 100:.1f}%" if as_share else _num(d["score"], 5)
+                cells.append(f"{score} ({d['votes']:,})")
         for stage in ab:
             d = stage.details.get(model)
             if d is None:

@@ -56,11 +56,15 @@ class Stage:
 # Stage scores
 # --------------------------------------------------------------------------------------------------------------
 
+SIDE_BY_SIDE_METHOD = "win_rate"  # what side_by_side_scores returns; 'win_rate' scores are shares in [0, 1]
+
+
 def side_by_side_scores(store: Any) -> dict[str, tuple[float, int]]:
     """Per model: (mean credit per vote, number of votes) from unflagged votes — a plain win rate, ties as half.
 
     Kept behind this one function so a Bradley-Terry rating (sbs_tui.core.ranking) can replace it: the funnel
-    only needs a score per model where higher is better.
+    only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
+    method's name, and the table prints the score as a rating instead of a percentage.
     """
     names, rows = store.vote_outcomes()
     credit = [0.0] * len(names)
@@ -122,7 +126,7 @@ def votes_stage(store: Any) -> Stage | None:
     if not scores:
         return None
     return Stage("side_by_side", "side-by-side", {m: s for m, (s, _) in scores.items()},
-                 {m: {"score": s, "votes": n} for m, (s, n) in scores.items()})
+                 {m: {"score": s, "votes": n, "method": SIDE_BY_SIDE_METHOD} for m, (s, n) in scores.items()})
 
 
 def ab_stages(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
