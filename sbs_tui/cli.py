@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "annotate": "annotate:annotate_command",
     "queue": "queue:queue_group",
     "serve": "serve:serve_command",
+    "ab": "ab:ab_command",
+    "funnel": "funnel:funnel_command",
 }
 
 
