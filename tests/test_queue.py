@@ -292,3 +292,14 @@ def test_walk_that_runs_dry_rescans_from_the_top(tmp_path):
     b.skip(first_b)  # … which is free again, above a's walk
     served = [first_a.pair_id, *drain(a)]
     assert first_b.pair_id in served and len(served) == 6
+
+
+def test_active_order_interleaves_model_pairs_by_value(tmp_path):
+    store = make_store(tmp_path / "q.db", prompts=10, strategy="active")
+    q = AnnotatorQueue(store, "ann")
+    first = []
+    for _ in range(3):
+        pair = q.next_pair()
+        first.append(frozenset((pair.model_a, pair.model_b)))
+        q.vote(pair, "left", ts="t")
+    assert len(set(first)) == 3  # equal value (no votes yet): one prompt of each model pair in turn

@@ -290,20 +290,33 @@ def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, i
 
 
 def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | None = None) -> int:
-    """Recompute every pair's priority from the votes so far (called by ``queue build --strategy active`` and
-    periodically by the annotator app). Within a model pair, pairs with fewer votes and a random tiebreak first."""
+    """Recompute every pair's priority from the votes so far (``queue build --strategy active``; re-run it as
+    votes come in).
+
+    Annotators walk the pairs in descending priority, so the priorities encode an *order* in which model pairs
+    come up in proportion to their value (stride scheduling): the k-th prompt of model pair (i, j) gets
+    priority −(k + u) / w_ij, with w_ij from :func:`active_priorities`, u a seeded jitter, and prompts with fewer
+    votes first. A walk down this order is what sampling model pairs ∝ w_ij without replacement would give —
+    the policy bench/bench_active.py measures — rather than exhausting the single best model pair first.
+    """
     names = store.model_names_by_id()
     index = {mid: i for i, mid in enumerate(sorted(names))}
     vote_names, outcomes = store.vote_outcomes()
     by_name = {name: index[mid] for mid, name in names.items()}
     mapped = [(by_name[vote_names[a]], by_name[vote_names[b]], s, c) for a, b, s, c in outcomes]
-    prio = active_priorities(len(index), mapped, focus_top=focus_top)
+    weights = active_priorities(len(index), mapped, focus_top=focus_top)
+    floor = max(max(weights.values(), default=1.0) * 1e-9, 1e-300)
     rng = random.Random(seed)
-    rows = []
+    groups: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
     for pair_id, _prompt, ma, mb, _ga, _gb, votes in store.pair_keys():
-        i, j = sorted((index[ma], index[mb]))
-        jitter = rng.random()  # ties broken at random; the small additive part keeps settled (0) pairs distinct
-        rows.append((prio[(i, j)] / (1 + votes) * (1 + 0.01 * jitter) + 1e-12 * jitter, pair_id))
+        key = (min(index[ma], index[mb]), max(index[ma], index[mb]))
+        groups.setdefault(key, []).append((votes, rng.random(), pair_id))
+    rows = []
+    for key, members in groups.items():
+        members.sort()
+        weight = max(weights[key], floor)
+        for k, (_votes, jitter, pair_id) in enumerate(members):
+            rows.append((-(k + jitter) / weight, pair_id))
     store.set_pair_priorities(rows)
     return len(rows)
 
