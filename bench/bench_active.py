@@ -33,20 +33,22 @@ from sbs_tui.core.queue import active_priorities, fit_bradley_terry, win_matrix 
 
 
 def simulate(strategy: str, strengths: np.ndarray, rng: np.random.Generator, *, top: int, budget: int,
-             batch: int, tie_rate: float, focus_top: int | None) -> int:
+             batch: int, tie_rate: float, focus_top: int | None, refresh_every: int) -> int:
     n = len(strengths)
     true_top = list(np.argsort(-strengths)[:top])
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     outcomes: dict[tuple[int, int, float], int] = {}
     settled_at: int | None = None
     votes = 0
+    weights = np.ones(len(pairs))
     while votes < budget:
         if strategy == "uniform":
             chosen = [pairs[k] for k in rng.integers(0, len(pairs), size=batch)]
         else:
-            rows = [(a, b, s, c) for (a, b, s), c in outcomes.items()]
-            prio = active_priorities(n, rows, focus_top=focus_top)
-            weights = np.array([prio[p] for p in pairs]) + 1e-12
+            if votes % refresh_every == 0:
+                rows = [(a, b, s, c) for (a, b, s), c in outcomes.items()]
+                prio = active_priorities(n, rows, focus_top=focus_top)
+                weights = np.array([prio[p] for p in pairs]) + 1e-12
             chosen = [pairs[k] for k in rng.choice(len(pairs), size=batch, p=weights / weights.sum())]
         for i, j in chosen:
             if rng.random() < tie_rate:
@@ -72,7 +74,10 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--top", type=int, default=5)
     parser.add_argument("--budget", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=10, help="Votes between checks of the estimated order.")
+    parser.add_argument("--refresh-every", type=int, default=10,
+                        help="Votes between recomputations of the active priorities (a multiple of --batch); "
+                             "in a deployment, how often `sbs queue build --strategy active` is re-run.")
     parser.add_argument("--spread", type=float, default=0.35,
                         help="Gap between neighbouring true strengths, in log-odds (0.35 ≈ 60 Elo points).")
     parser.add_argument("--jitter", type=float, default=0.15, help="Random noise added to the even spacing.")
@@ -81,6 +86,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
+    if args.refresh_every % args.batch:
+        parser.error("--refresh-every must be a multiple of --batch")
 
     started = time.perf_counter()
     results: dict[str, list[int]] = {"uniform": [], "active": []}
@@ -92,7 +99,8 @@ def main() -> int:
             rng = np.random.default_rng([args.seed, trial, 1])
             results[strategy].append(simulate(
                 strategy, strengths, rng, top=args.top, budget=args.budget, batch=args.batch,
-                tie_rate=args.tie_rate, focus_top=None if args.no_focus else args.top))
+                tie_rate=args.tie_rate, focus_top=None if args.no_focus else args.top,
+                refresh_every=args.refresh_every))
     med = {k: statistics.median(v) for k, v in results.items()}
     mean = {k: statistics.fmean(v) for k, v in results.items()}
     report = {

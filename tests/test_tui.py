@@ -60,7 +60,11 @@ async def test_model_names_never_shown_before_the_vote(db):
             await pilot.press("1")
 
 
-async def test_reveal_after_vote_is_opt_in(db):
+async def test_reveal_after_vote_is_opt_in(tmp_path):
+    db = tmp_path / "r.db"
+    models = ("[bold]model-x[/bold]", "model-y")
+    make_store(db, prompts=2, models=models, outputs={(i, m): f"answer {i} {k}" for i in range(2)
+                                                      for k, m in enumerate(models)}).close()
     settings = Settings(raw={"annotate": {"reveal_after_vote": True}})
     app = app_for(db, settings=settings)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -68,6 +72,8 @@ async def test_reveal_after_vote_is_opt_in(db):
         await pilot.press("1")
         await pilot.pause()
         assert any(pair.left_model in str(n.message) for n in app._notifications)
+        # model names are data: shown literally, never parsed as Rich/Textual markup
+        assert all(n.markup is False for n in app._notifications if "Left was" in n.message)
 
 
 async def test_undo_deletes_the_vote_and_shows_the_pair_again(db):

@@ -97,7 +97,7 @@ class AnnotatorApp(App[None]):
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         except OSError as exc:
-            self.notify(f"could not start background gating: {exc}", severity="error", timeout=10)
+            self.notify(f"could not start background gating: {exc}", severity="error", timeout=10, markup=False)
             return
         self.notify("Gating pending generations in the background…", timeout=4)
 

@@ -233,7 +233,7 @@ class JudgeScreen(Screen[None]):
         self.done += 1
         self._reset_pending()
         if self.settings.reveal_after_vote:
-            self.notify(Text(f"Left was {pair.left_model}; right was {pair.right_model}"), timeout=2)
+            self.notify(f"Left was {pair.left_model}; right was {pair.right_model}", timeout=2, markup=False)
         self._advance()
 
     def _advance(self) -> None:
