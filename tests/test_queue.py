@@ -303,3 +303,17 @@ def test_active_order_interleaves_model_pairs_by_value(tmp_path):
         first.append(frozenset((pair.model_a, pair.model_b)))
         q.vote(pair, "left", ts="t")
     assert len(set(first)) == 3  # equal value (no votes yet): one prompt of each model pair in turn
+
+
+def test_same_annotator_in_two_windows_cannot_judge_a_pair_twice(tmp_path):
+    from sbs_tui.core.store import AlreadyJudgedError
+
+    path = tmp_path / "q.db"
+    make_store(path, prompts=2).close()
+    one, two = AnnotatorQueue(Store(path), "ann"), AnnotatorQueue(Store(path), "ann")
+    pair = one.next_pair()
+    assert two.next_pair().pair_id == pair.pair_id  # resume: the same open pair
+    one.vote(pair, "left", ts="t")
+    with pytest.raises(AlreadyJudgedError):
+        two.vote(pair, "right", ts="t")
+    assert one.store.count("votes") == 1

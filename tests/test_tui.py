@@ -345,3 +345,17 @@ async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypat
     app = make_app(path, "ann", Settings(), gate_watch=True)
     async with app.run_test():
         assert app.screen.pair is not None and app.gate_process is None
+
+
+async def test_vote_from_a_stale_window_is_refused_and_moves_on(db):
+    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.store import Store
+
+    app = app_for(db)
+    async with app.run_test() as pilot:
+        shown = app.screen.pair
+        other = Store(db)
+        AnnotatorQueue(other, "ann").vote(shown, "left", ts="t")  # the same annotator, in another window
+        other.close()
+        await pilot.press("2")
+        assert len(votes(db)) == 1 and app.screen.pair.pair_id != shown.pair_id

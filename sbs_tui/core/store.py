@@ -41,6 +41,10 @@ class StoreError(Exception):
     """A problem with the database itself (not with an input file)."""
 
 
+class AlreadyJudgedError(StoreError):
+    """A vote for a pair this annotator has already judged or skipped (e.g. from a second window)."""
+
+
 class ConflictError(StoreError):
     """An input row contradicts what is already stored (e.g. another output for the same prompt and model)."""
 
@@ -984,12 +988,17 @@ class Store:
     def record_pair_vote(self, vote: VoteRecord, annotator_id: int) -> None:
         """Store an app vote and close its assignment in one transaction (committed when this returns)."""
         with self.transaction():
+            # Only an open assignment takes a vote: the same annotator in a second window (or a stale screen)
+            # must not judge one pair twice.
+            cur = self.conn.execute(
+                "UPDATE assignments SET status = 'done', vote_uid = ?, updated_at = ? "
+                "WHERE annotator_id = ? AND pair_id = ? AND status = 'assigned'",
+                (vote.uid, vote.ts, annotator_id, vote.pair_id))
+            if cur.rowcount != 1:
+                raise AlreadyJudgedError(f"pair {vote.pair_id} is not open for this annotator (judged or skipped)")
             counts = self.insert_votes([vote], source="annotate")
             if counts.inserted != 1:
                 raise StoreError(f"vote {vote.uid} was already stored")
-            self.conn.execute(
-                "UPDATE assignments SET status = 'done', vote_uid = ?, updated_at = ? "
-                "WHERE annotator_id = ? AND pair_id = ?", (vote.uid, vote.ts, annotator_id, vote.pair_id))
             self.conn.execute("UPDATE pairs SET votes = votes + 1 WHERE id = ?", (vote.pair_id,))
 
     def skip_pair(self, annotator_id: int, pair_id: int, ts: str | None = None) -> None:

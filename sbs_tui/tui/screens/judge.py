@@ -23,6 +23,7 @@ from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sbs_tui.core.store import AlreadyJudgedError
 from sbs_tui.tui import render
 from sbs_tui.tui.screens.modals import CriteriaPrompt, HelpScreen, TextPrompt
 from sbs_tui.tui.widgets.answer import AnswerPane
@@ -226,8 +227,15 @@ class JudgeScreen(Screen[None]):
             return
         # Criteria were answered as left/right; stored like the vote, in model_a/model_b terms.
         criteria = {name: pair.winner_for(_CRITERIA_CHOICE[value]) for name, value in self.criteria.items()}
-        self.queue.vote(pair, choice, ts=_now(), rationale=self.rationale, criteria=criteria or None,
-                        flagged=self.flagged, flag_reason=self.flag_reason)
+        try:
+            self.queue.vote(pair, choice, ts=_now(), rationale=self.rationale, criteria=criteria or None,
+                            flagged=self.flagged, flag_reason=self.flag_reason)
+        except AlreadyJudgedError:
+            self.notify("This pair was already judged or skipped (in another window?); moving on.",
+                        severity="warning")
+            self._reset_pending()
+            self._advance()
+            return
         # Committed: only now move on.
         self.session_votes += 1
         self.done += 1
