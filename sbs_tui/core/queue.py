@@ -25,8 +25,10 @@ import itertools
 import math
 import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sbs_tui.core.store import Store
@@ -53,6 +55,8 @@ DEFAULT_IDENTITY_PATTERNS: tuple[str, ...] = (
     rf"\b(?:an?|the)\s+(?:{_MAKERS})\s+(?:language\s+)?model\b",
 )
 
+_KEYWORDS = re.compile(rf"\b(?:{_MAKERS}|{_NAMES})\b", re.IGNORECASE)
+
 _GENERIC_TOKENS = {"chat", "instruct", "base", "turbo", "preview", "model", "it", "hf", "v", "sft", "dpo", "rlhf",
                    "mini", "large", "small", "medium", "pro", "ultra", "the", "and"}
 
@@ -69,6 +73,9 @@ class IdentityDetector:
 
     patterns: tuple[re.Pattern[str], ...]
     enabled: bool = True
+    # The built-in phrases all contain a maker or model name: outputs without any (most) skip them cheaply.
+    keywords: re.Pattern[str] | None = None
+    gated: int = 0  # the first ``gated`` patterns run only when ``keywords`` matches
 
     @classmethod
     def from_settings(cls, section: dict[str, Any]) -> IdentityDetector:
@@ -78,8 +85,14 @@ class IdentityDetector:
 
             raise InputError("identity_patterns must be a list of regular expressions", field="queue")
         base = () if section.get("replace_identity_patterns") else DEFAULT_IDENTITY_PATTERNS
-        return cls(tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (*base, *extra)),
-                   enabled=bool(section.get("hold_back_identity", True)))
+        try:
+            compiled = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (*base, *extra))
+        except re.error as exc:
+            from sbs_tui.errors import InputError
+
+            raise InputError(f"invalid regular expression: {exc}", field="queue.identity_patterns") from exc
+        return cls(compiled, enabled=bool(section.get("hold_back_identity", True)),
+                   keywords=_KEYWORDS if base else None, gated=len(base))
 
     @classmethod
     def default(cls) -> IdentityDetector:
@@ -94,13 +107,15 @@ class IdentityDetector:
             match = name_re.search(text)
             if match:
                 return f"names its model: {match.group(0)[:60]!r}"
-        for pattern in self.patterns:
+        skip = self.gated if self.keywords is not None and not self.keywords.search(text) else 0
+        for pattern in self.patterns[skip:]:
             match = pattern.search(text)
             if match:
                 return f"identity phrase: {match.group(0)[:60]!r}"
         return None
 
 
+@lru_cache(maxsize=1024)
 def _own_name_patterns(model_name: str) -> list[re.Pattern[str]]:
     pats = [re.compile(rf"(?<![\w-]){re.escape(model_name)}(?![\w-])", re.IGNORECASE)]
     tokens = [t for t in re.split(r"[^A-Za-z]+", model_name) if len(t) >= 4 and t.lower() not in _GENERIC_TOKENS]
@@ -150,17 +165,24 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
         raise ValueError("gold rate must be in [0, 1)")
     rng = random.Random(options.seed)
     names = store.model_names_by_id()
+    existing = store.pair_generation_keys()
+    per_prompt = Counter(prompt_id for prompt_id, _a, _b in existing.values())
     rows: list[tuple[str, int, int, int, None, str | None, float, int]] = []
     held = 0
     for prompt_id, group in itertools.groupby(store.queue_generations(), key=lambda r: r[0]):
         gens = list(group)
-        leaks = {gid: options.identity.reason(output, names[mid]) for _, gid, mid, output in gens}
-        combos = list(itertools.combinations(sorted(gens, key=lambda g: g[1]), 2))
-        if options.max_pairs_per_prompt is not None and len(combos) > options.max_pairs_per_prompt:
-            combos = rng.sample(combos, options.max_pairs_per_prompt)
+        combos = [(a, b) for a, b in itertools.combinations(sorted(gens, key=lambda g: g[1]), 2)
+                  if a[2] != b[2] and (a[1], b[1]) not in existing]
+        if not combos:
+            continue  # a re-run: nothing new for this prompt (and no output to scan again)
+        if options.max_pairs_per_prompt is not None:
+            room = max(0, options.max_pairs_per_prompt - per_prompt[prompt_id])
+            if len(combos) > room:
+                combos = rng.sample(combos, room)
+        leaks: dict[int, str | None] = {}
+        for _, gid, mid, output in {g for combo in combos for g in combo}:
+            leaks[gid] = options.identity.reason(output, names[mid])
         for (_, ga, ma, _), (_, gb, mb, _) in combos:
-            if ma == mb:
-                continue
             reason = leaks[ga] or leaks[gb]
             if reason:
                 side = "A" if leaks[ga] else "B"

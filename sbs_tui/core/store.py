@@ -848,6 +848,7 @@ class Store:
     def insert_pairs(self, rows: Iterable[tuple[str, int, int, int, str | None, str | None, float, int]]) -> int:
         """Add pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner, held_back, priority, overlap); pairs
         already stored are left alone. Returns how many were new. Call inside :meth:`transaction`."""
+        first_new = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM pairs").fetchone()[0]
         before = self.conn.total_changes
         self.conn.executemany(
             "INSERT OR IGNORE INTO pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner, held_back, "
@@ -855,17 +856,22 @@ class Store:
             rows,
         )
         inserted = self.conn.total_changes - before
+        # New pairs only: the trigger keeps existing pairs' gate state current.
         self.conn.execute(
             "UPDATE pairs SET gate_rank = (SELECT CASE WHEN ga.gate_status = 'blocked' OR gb.gate_status = "
             "'blocked' THEN 0 WHEN ga.gate_status = 'passed' AND gb.gate_status = 'passed' THEN 2 ELSE 1 END "
-            "FROM generations ga, generations gb WHERE ga.id = pairs.gen_a_id AND gb.id = pairs.gen_b_id)"
-        )
-        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN}")
+            "FROM generations ga, generations gb WHERE ga.id = pairs.gen_a_id AND gb.id = pairs.gen_b_id) "
+            "WHERE id >= ?", (first_new,))
+        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN} WHERE id >= ?", (first_new,))
         return inserted
 
+    def pair_generation_keys(self) -> dict[tuple[int, int], tuple[str, int, int]]:
+        """(gen_a_id, gen_b_id) → (prompt_id, gen_a_id, gen_b_id) of every stored pair (rebuilds skip them)."""
+        return {(a, b): (p, a, b) for p, a, b in self.conn.execute("SELECT prompt_id, gen_a_id, gen_b_id FROM pairs")}
+
     def set_pairs_overlap(self, overlap: int) -> None:
-        self.conn.execute("UPDATE pairs SET overlap = ? WHERE is_gold = 0", (overlap,))
-        self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN}")
+        self.conn.execute(f"UPDATE pairs SET overlap = ?, open = {self._PAIR_OPEN.replace('overlap', '?')} "
+                          "WHERE is_gold = 0 AND overlap != ?", (overlap, overlap, overlap))
 
     def mark_gold_pairs(self, rows: Iterable[tuple[str, int]]) -> None:
         """Turn pairs into gold (attention-check) pairs: rows of (gold_winner, pair_id), canonical orientation."""
