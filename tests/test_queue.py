@@ -317,3 +317,10 @@ def test_same_annotator_in_two_windows_cannot_judge_a_pair_twice(tmp_path):
     with pytest.raises(AlreadyJudgedError):
         two.vote(pair, "right", ts="t")
     assert one.store.count("votes") == 1
+
+
+def test_max_pairs_per_prompt_holds_across_rebuilds(tmp_path):
+    store = make_store(tmp_path / "q.db", prompts=3, models=("m1", "m2", "m3", "m4"), max_pairs_per_prompt=2)
+    assert store.count("pairs") == 6
+    build_queue(store, BuildOptions(max_pairs_per_prompt=2, seed=5))
+    assert store.count("pairs") == 6
