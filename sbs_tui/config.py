@@ -76,7 +76,7 @@ class AnnotateSettings:
     criteria: tuple[str, ...] = ()
     keys: dict[str, str] = field(default_factory=dict)
     reveal_after_vote: bool = False
-    markdown: bool = False
+    markdown: bool = True
     sync_scroll: bool = True
     truncate_chars: int = 20_000
 
@@ -101,7 +101,7 @@ def annotate_settings(settings: Settings) -> AnnotateSettings:
     return AnnotateSettings(
         criteria=tuple(c.strip() for c in criteria), keys=dict(keys),
         reveal_after_vote=bool(section.get("reveal_after_vote", False)),
-        markdown=bool(section.get("markdown", False)), sync_scroll=bool(section.get("sync_scroll", True)),
+        markdown=bool(section.get("markdown", True)), sync_scroll=bool(section.get("sync_scroll", True)),
         truncate_chars=truncate,
     )
 

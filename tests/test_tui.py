@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 
 import pytest
@@ -21,8 +22,14 @@ def votes(path) -> list[tuple]:
 
 
 def body_text(app: AnnotatorApp, pane: str) -> str:
-    static = app.screen.query_one(f"#{pane}", AnswerPane).body
-    return str(static.render())
+    """What the pane shows, as plain text (its renderable drawn by Rich at the pane's width)."""
+    from rich.console import Console
+
+    widget = app.screen.query_one(f"#{pane}", AnswerPane)
+    console = Console(width=max(widget.content_region.width, 20), record=True, file=io.StringIO(),
+                      color_system=None)
+    console.print(widget.renderable)
+    return console.export_text()
 
 
 @pytest.fixture
@@ -153,10 +160,13 @@ async def test_toggles_markdown_diff_sync(db):
     app = app_for(db)
     async with app.run_test(size=(120, 40)) as pilot:
         judge = app.screen
-        assert not judge.markdown_mode and judge.sync_scroll and not judge.diff_mode
-        await pilot.press("m")
         from rich.markdown import Markdown
-        assert judge.markdown_mode and isinstance(judge.query_one("#left", AnswerPane).renderable, Markdown)
+        from rich.text import Text
+
+        assert judge.markdown_mode and judge.sync_scroll and not judge.diff_mode
+        assert isinstance(judge.query_one("#left", AnswerPane).renderable, Markdown)
+        await pilot.press("m")
+        assert not judge.markdown_mode and isinstance(judge.query_one("#left", AnswerPane).renderable, Text)
         await pilot.press("d")
         assert judge.diff_mode
         left = judge.query_one("#left", AnswerPane).renderable
@@ -173,7 +183,7 @@ async def test_synchronised_scrolling_mirrors_the_other_pane(tmp_path):
     long = "\n".join(f"line {i}" for i in range(300))
     path = tmp_path / "s.db"
     make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): long, (0, MODELS[1]): long}).close()
-    app = app_for(path)
+    app = app_for(path, settings=Settings(raw={"annotate": {"markdown": False}}))
     async with app.run_test(size=(120, 30)) as pilot:
         left = app.screen.query_one("#left", AnswerPane)
         right = app.screen.query_one("#right", AnswerPane)
@@ -193,12 +203,13 @@ async def test_hostile_text_is_shown_literally(tmp_path):
     make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): hostile, (0, MODELS[1]): hostile}).close()
     app = app_for(path)
     async with app.run_test(size=(80, 24)) as pilot:
-        text = body_text(app, "left")
-        assert "[bold red]not bold[/]" in text and "[link=http://x]click[/link]" in text
-        assert "\x1b" not in text and "␛[31m" in text
-        assert "⟨U+200B⟩" in text and "⟨U+202E⟩" in text and "\u202e" not in text
-        assert "Привет мир" in text and "漢字" in text and ":smile:" in text
-        await pilot.press("m")  # markdown mode renders the same text without interpreting Rich markup
+        for mode in ("markdown", "raw"):
+            text = body_text(app, "left")
+            assert "[bold red]not bold[/]" in text and "[link=http://x]click[/link]" in text, mode
+            assert "\x1b" not in text and "␛[31m" in text, mode
+            assert "⟨U+200B⟩" in text and "⟨U+202E⟩" in text and "\u202e" not in text, mode
+            assert "Привет мир" in text and "漢字" in text and ":smile:" in text, mode
+            await pilot.press("m")
         await pilot.press("1")
         assert len(votes(path)) == 1
 
