@@ -100,7 +100,15 @@ def main() -> int:
         assert not any(m in shot for m in MODELS)
         keys("4")
         wait_for("done 3")
-        keys("q")
+        # Kill -9 right after a vote: what the screen counted as done is in the database, and the file is sound.
+        pid = int(tmux("display", "-p", "-t", SESSION, "#{pane_pid}").strip())
+        keys("1")
+        wait_for("done 4")
+        os.killpg(pid, 9)  # the pane process and anything it started (its own process group)
+        time.sleep(0.3)
+        assert len(votes(db)) == 4, votes(db)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         print(f"tmux smoke passed: {len(votes(db))} votes in {db}")
         return 0
     finally:
