@@ -370,3 +370,46 @@ async def test_vote_from_a_stale_window_is_refused_and_moves_on(db):
         other.close()
         await pilot.press("2")
         assert len(votes(db)) == 1 and app.screen.pair.pair_id != shown.pair_id
+
+
+async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, monkeypatch):
+    import sbs_tui.tui.app as app_module
+    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.store import Store
+
+    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
+    path = tmp_path / "late.db"
+    make_store(path, prompts=2, build=False).close()  # no queue yet
+    app = app_for(path)
+    async with app.run_test() as pilot:
+        assert app.screen.pair is None
+        lead = Store(path)
+        build_queue(lead, BuildOptions())
+        lead.close()
+        await pilot.pause(0.3)
+        assert app.screen.pair is not None
+
+
+async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
+    import sbs_tui.cli
+    import sbs_tui.tui.app as app_module
+
+    class ExitedProcess:
+        returncode = 2
+
+        def __init__(self, command, **kwargs):
+            pass
+
+        def poll(self):
+            return 2
+
+    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(app_module.subprocess, "Popen", ExitedProcess)
+    monkeypatch.setitem(sbs_tui.cli.COMMANDS, "gate", "gate:gate_command")
+    path = tmp_path / "g.db"
+    make_store(path, prompts=1, gate="pending").close()
+    app = make_app(path, "ann", Settings(), gate_watch=True)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.3)
+        assert any("Background gating stopped (exit 2)" in str(n.message) for n in app._notifications)
+        assert app.gate_process is None

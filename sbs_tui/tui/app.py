@@ -45,6 +45,7 @@ class AnnotatorApp(App[None]):
         self.gate_watch = gate_watch
         self.freeze_gc = False
         self.gate_process: subprocess.Popen[bytes] | None = None
+        self.gate_log: Path | None = None
         self.keymap = dict(self.annotate.keys)
         self.sub_title = annotator
 
@@ -72,13 +73,14 @@ class AnnotatorApp(App[None]):
         # (Only for a real session, not in test processes that build many apps: frozen objects are never freed.)
         if self.freeze_gc:
             self.call_after_refresh(gc.freeze)
+        # While nothing is on screen, look for pairs that became available (gates passed, queue rebuilt).
+        self.set_interval(POLL_SECONDS, self._poll_for_pairs, name="poll-pairs")
         if pending:
             self._start_gating(pending)
 
     def _start_gating(self, pending: int) -> None:
-        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process)
-        and poll the store for pairs that become available."""
-        self.set_interval(POLL_SECONDS, self._poll_for_pairs, name="poll-pairs")
+        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process).
+        Its output goes to ``<database>.gate.log``."""
         if not self.gate_watch or self.db_path is None:
             return
         from sbs_tui.cli import COMMANDS
@@ -93,18 +95,26 @@ class AnnotatorApp(App[None]):
             command += ["--config", str(self.config_path)]
         command += ["gate", "--watch"]
         try:
-            self.gate_process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.gate_log = Path(f"{self.db_path}.gate.log")
+            with self.gate_log.open("ab") as log:
+                self.gate_process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         except OSError as exc:
             self.notify(f"could not start background gating: {exc}", severity="error", timeout=10, markup=False)
             return
         self.notify("Gating pending generations in the background…", timeout=4)
 
     def _poll_for_pairs(self) -> None:
+        process = self.gate_process
+        if process is not None and process.poll() is not None:
+            self.gate_process = None
+            if process.returncode:
+                self.notify(f"Background gating stopped (exit {process.returncode}); see {self.gate_log}",
+                            severity="warning", timeout=10, markup=False)
         if self.judge.pair is not None or self.screen is not self.judge:
             return
-        pending = self.store.count_pending_generations()
+        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
         pair = self.queue.next_pair()
         if pair is not None:
