@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 
 
+@lru_cache(maxsize=65_536)  # votes repeat their prompts many times over
 def prompt_id_for(text: str) -> str:
     """A stable id from the prompt text, so the same prompt from different files is one prompt.
 

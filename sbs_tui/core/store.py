@@ -243,6 +243,8 @@ class Store:
             # WAL + NORMAL is durable against process crashes (a vote committed survives kill -9);
             # only an OS crash / power loss may lose the last transactions.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Random-key index inserts (vote uids) thrash the default 2 MB page cache on large imports.
+            conn.execute("PRAGMA cache_size = -65536")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._model_ids: dict[str, int] = {}
@@ -365,8 +367,8 @@ class Store:
             inserted = self.conn.total_changes - before
             return InsertCounts(inserted, len(batch) - inserted)
         self.conn.executemany(
-            "INSERT OR IGNORE INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
-            "source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before
@@ -418,7 +420,8 @@ class Store:
                 prompts.setdefault(v.prompt_id, (v.prompt_id, v.prompt, None, None, None))
         if prompts:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
                 list(prompts.values()),
             )
         missing = self._missing_prompt_ids({v.prompt_id for v in batch if v.prompt is None})
@@ -439,9 +442,11 @@ class Store:
         ]
         before = self.conn.total_changes
         self.conn.executemany(
-            "INSERT OR IGNORE INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
+            # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
+            "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
             "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
-            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(uid) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before

@@ -1,0 +1,53 @@
+"""`sbs import generations|votes FILE...` — all-or-nothing, idempotent imports with a summary on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+
+import click
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import generations, votes, benchmark results or A/B results into the database."""
+
+
+def _run_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    import json
+
+    from sbs_tui.core.ingest import import_files
+    from sbs_tui.progress import file_progress
+
+    if not files:
+        raise click.UsageError("give at least one FILE")
+    store = ctx.obj.open_store()
+    try:
+        progress = file_progress(f"importing {kind}")
+        with progress if progress is not None else contextlib.nullcontext():
+            summary = import_files(store, kind, files, replace=replace, progress=progress)
+    finally:
+        store.close()
+    click.echo(summary.line(), err=True)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+
+
+@import_group.command("generations")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True,
+              help="Overwrite stored outputs that differ (default: a different output for a stored prompt and "
+                   "model is an error, since annotators may have judged the old one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_generations(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Import generations: JSONL/JSON/CSV rows {prompt, model, output} or AlpacaEval model_outputs records."""
+    _run_import(ctx, "generations", files, replace, as_json)
+
+
+@import_group.command("votes")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_votes(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Import votes: rows {prompt|prompt_id, model_a, model_b, winner, annotator} or AlpacaEval annotations."""
+    _run_import(ctx, "votes", files, False, as_json)

@@ -1,0 +1,227 @@
+"""Streaming row readers for JSONL, JSON arrays and CSV files (optionally gzip-compressed).
+
+Why streaming: imports of millions of votes must run in bounded memory, so every reader yields one row at a
+time with the line number it started on — the number every error message names.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sbs_tui.errors import InputError
+
+FORMATS = ("jsonl", "json", "csv", "tsv")
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Row:
+    line: int
+    data: dict[str, Any]
+
+
+def detect_format(path: Path) -> str:
+    """The format from the file name (``.jsonl``, ``.ndjson``, ``.json``, ``.csv``, ``.tsv``, each optionally
+    ``.gz``); for an unknown extension, from the first non-blank character."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"),
+                     (".tsv", "tsv")):
+        if name.endswith(ext):
+            return fmt
+    with open_text(path) as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith("["):
+        return "json"
+    if head.startswith("{"):
+        return "jsonl"
+    return "csv"
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open as UTF-8 text (a BOM is skipped); strict decoding so a non-UTF-8 file is reported, not garbled."""
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="strict", newline="")
+    return open(path, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def iter_rows(path: str | Path, *, fmt: str | None = None,
+              on_progress: Callable[[int], None] | None = None) -> Iterator[Row]:
+    """Yield the objects of one file with their (1-based) starting line numbers.
+
+    ``on_progress`` receives the number of bytes of the file consumed so far (approximate for gzip), for
+    progress bars.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    if path.is_dir():
+        raise InputError("is a directory, not a file", file=str(path))
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", file=str(path))
+    reader = {"jsonl": _iter_jsonl, "json": _iter_json_array, "csv": _iter_csv, "tsv": _iter_tsv}[fmt]
+    try:
+        yield from reader(path, on_progress)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", file=str(path)) from exc
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read: {exc}", file=str(path)) from exc
+
+
+def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[Row]:
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        consumed = 0
+        for line_no, raw in enumerate(fh, start=1):
+            consumed += len(raw)
+            if on_progress is not None and line_no % 4096 == 0:
+                on_progress(consumed)
+            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                text = decoder.decode(raw, final=True)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not valid UTF-8 ({exc.reason})", file=str(path), line=line_no) from exc
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path),
+                                 line=line_no) from exc
+            if not isinstance(obj, dict):
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
+                                 line=line_no)
+            yield Row(line_no, obj)
+        if on_progress is not None:
+            on_progress(consumed)
+
+
+def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[Row]:
+    """Stream the objects of a top-level JSON array (AlpacaEval's ``model_outputs.json`` shape) chunk by chunk."""
+    decoder = json.JSONDecoder()
+    with open_text(path) as fh:
+        buf = ""
+        pos = 0
+        line = 1  # line number at buf[pos]
+        consumed = 0
+        eof = False
+
+        def fill() -> bool:
+            nonlocal buf, pos, consumed, eof
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                eof = True
+                return False
+            consumed += len(chunk)
+            buf = buf[pos:] + chunk
+            pos = 0
+            if on_progress is not None:
+                on_progress(consumed)
+            return True
+
+        def skip_ws() -> None:
+            nonlocal pos, line
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    if buf[pos] == "\n":
+                        line += 1
+                    pos += 1
+                if pos < len(buf) or not fill():
+                    return
+
+        skip_ws()
+        if pos >= len(buf) or buf[pos] != "[":
+            raise InputError("expected a JSON array of objects (or use .jsonl for one object a line)",
+                             file=str(path), line=line)
+        pos += 1
+        expect_value = True
+        first = True
+        while True:
+            skip_ws()
+            if pos >= len(buf):
+                raise InputError("unexpected end of file inside the JSON array", file=str(path), line=line)
+            ch = buf[pos]
+            if ch == "]":
+                if expect_value and not first:
+                    raise InputError("trailing comma before ']'", file=str(path), line=line)
+                pos += 1
+                skip_ws()
+                if pos < len(buf):
+                    raise InputError("unexpected content after the JSON array", file=str(path), line=line)
+                return
+            if not expect_value:
+                if ch != ",":
+                    raise InputError("expected ',' or ']' between array items", file=str(path), line=line)
+                pos += 1
+                expect_value = True
+                continue
+            start_line = line
+            while True:
+                try:
+                    obj, end = decoder.raw_decode(buf, pos)
+                    break
+                except json.JSONDecodeError as exc:
+                    # Incomplete object at the end of the buffer: read more and retry; else a real error.
+                    if not eof and fill():
+                        continue
+                    err_line = start_line + buf.count("\n", pos, exc.pos)
+                    raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=err_line) from exc
+            line += buf.count("\n", pos, end)
+            pos = end
+            if not isinstance(obj, dict):
+                raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
+                                 line=start_line)
+            yield Row(start_line, obj)
+            expect_value = False
+            first = False
+
+
+def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: str = ",") -> Iterator[Row]:
+    size_hint = 0
+    with open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(f"invalid CSV header: {exc}", file=str(path), line=1) from exc
+        header = [h.strip() for h in header]
+        if not any(header):
+            raise InputError("empty CSV header", file=str(path), line=1)
+        dupes = {h for h in header if header.count(h) > 1}
+        if dupes:
+            raise InputError(f"duplicate CSV columns: {', '.join(sorted(dupes))}", file=str(path), line=1)
+        n = len(header)
+        while True:
+            start = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise InputError(f"invalid CSV: {exc}", file=str(path), line=start) from exc
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            if len(values) != n:
+                raise InputError(f"expected {n} columns, found {len(values)}", file=str(path), line=start)
+            if on_progress is not None and reader.line_num % 4096 == 0:
+                size_hint = fh.buffer.tell() if hasattr(fh, "buffer") else 0
+                on_progress(size_hint)
+            yield Row(start, dict(zip(header, values)))
+
+
+def _iter_tsv(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[Row]:
+    return _iter_csv(path, on_progress, delimiter="\t")

@@ -1,0 +1,103 @@
+"""The end-to-end demo behind `sbs demo`.
+
+Why subprocesses: every step is exactly the command a user would type (printed before it runs), each with
+its own process — the same isolation a pipeline gets, and the annotator app starts without any of the heavy
+modules the gate step loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+REPO_SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def find_sample_data(data_dir: str | None) -> Path:
+    from sbs_tui.errors import InputError
+
+    path = Path(data_dir) if data_dir else REPO_SAMPLE
+    if not (path / "generations.jsonl").is_file():
+        raise InputError("no generations.jsonl here: pass --data DIR (the repository's sample_data/)",
+                         file=str(path))
+    return path
+
+
+def available_commands() -> set[str]:
+    from sbs_tui.cli import COMMANDS
+
+    return set(COMMANDS)
+
+
+def _steps(data: Path, annotator: str) -> list[tuple[str, list[str], bool]]:
+    """(title, sbs arguments, required) in funnel order; steps whose command is not installed are skipped."""
+    votes = data / "judge_votes.jsonl"
+    steps: list[tuple[str, list[str], bool]] = [
+        ("Import generations (contract JSONL)", ["import", "generations", str(data / "generations.jsonl")], True),
+    ]
+    if votes.is_file():
+        steps.append(("Import LLM-judge votes (AlpacaEval records, as they are)", ["import", "votes", str(votes)],
+                      True))
+    for name, args, title in [
+        ("gate", ["gate"], "Gate every generation (blocking safety gates keep bad outputs from annotators)"),
+        ("queue", ["queue", "build", "--overlap", "2"], "Build the blind judging queue"),
+        ("rank", ["rank", "--method", "bt", "--bootstrap", "200"], "Rank the models (Bradley-Terry, bootstrap CIs)"),
+        ("rank", ["rank", "--method", "winrate", "--baseline", "gpt4_1106_preview"],
+         "AlpacaEval-style win rate against the reference model"),
+        ("agreement", ["agreement"], "Agreement and annotator quality"),
+        ("funnel", ["funnel"], "The funnel: stages side by side"),
+    ]:
+        if name in available_commands():
+            steps.append((title, args, False))
+    steps.append(("Export the votes (contract JSONL)", ["export", "votes", "--out", "{tmp}/votes.export.jsonl"],
+                  True))
+    return steps
+
+
+def run_demo(*, headless: bool, data_dir: str | None, keep_dir: str | None, annotator: str) -> int:
+    console = Console(stderr=False, highlight=False)
+    data = find_sample_data(data_dir)
+    if keep_dir:
+        workdir = Path(keep_dir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        tmp = None
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="sbs-demo-")
+        workdir = Path(tmp.name)
+    db = workdir / "demo.db"
+    env = dict(os.environ, SBS_DB=str(db))
+    env.pop("SBS_CONFIG", None)
+    console.print(f"[bold]sbs demo[/bold] — database {escape(str(db))}" + ("" if keep_dir else " (temporary)"))
+    try:
+        for title, args, required in _steps(data, annotator):
+            args = [a.replace("{tmp}", str(workdir)) for a in args]
+            console.rule(escape(title))
+            console.print("$ " + escape(shlex.join(["sbs", *args])), style="cyan")
+            sys.stdout.flush()
+            # The child's diagnostics (summaries on stderr) belong in the story, in order.
+            proc = subprocess.run([sys.executable, "-m", "sbs_tui", *args], env=env, stderr=subprocess.STDOUT)
+            if proc.returncode != 0:
+                console.print(f"[red]step failed with exit code {proc.returncode}[/red]")
+                if required:
+                    return proc.returncode
+        if headless or "annotate" not in available_commands():
+            if not headless:
+                console.print("(the annotator app is not installed in this build)")
+            console.rule("done")
+            console.print(f"Try it yourself: SBS_DB={escape(str(db))} sbs annotate --annotator {annotator}"
+                          if keep_dir else "Keep the database with --keep DIR to explore it further.")
+            return 0
+        console.rule("Annotator app — judge blind pairs: 1 left, 2 right, 3 tie, 4 both bad, q quit")
+        console.print("$ " + escape(shlex.join(["sbs", "annotate", "--annotator", annotator])), style="cyan")
+        return subprocess.run([sys.executable, "-m", "sbs_tui", "annotate", "--annotator", annotator],
+                              env=env).returncode
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

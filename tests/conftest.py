@@ -1,0 +1,80 @@
+"""Shared fixtures: isolated settings, sample data paths, and an in-process CLI runner that goes through
+``sbs_tui.cli.main`` (so the exit-code mapping is tested, not bypassed)."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+SHARED_ALPACA = REPO.parent / "shared" / "data" / "alpaca_eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Never read the developer's own database or config in tests."""
+    for var in ("SBS_DB", "SBS_CONFIG", "SBS_GATING_REQUIRED"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture
+def shared_alpaca() -> Path:
+    if not SHARED_ALPACA.is_dir():
+        pytest.skip("../shared/data/alpaca_eval is not beside this checkout")
+    return SHARED_ALPACA
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliResult:
+    from sbs_tui.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "sbs.db"
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    """Row counts of every table: 'nothing half written' means these are unchanged after a failed import."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n: conn.execute(f"SELECT count(*) FROM [{n}]").fetchone()[0] for n in names}
+    finally:
+        conn.close()
+
+

@@ -1,0 +1,42 @@
+"""The headless core must never pull in the TUI or the GPU stack (pipelines run where neither is wanted,
+and `sbs --help` must start fast). Checked in a fresh interpreter, as harlequin does."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import sbs_tui.core
+
+FORBIDDEN_IN_CORE = ("textual", "torch", "transformers")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = code + "\nimport sys\nprint(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_every_core_module_imports_without_textual_or_torch() -> None:
+    modules = [m.name for m in pkgutil.walk_packages(sbs_tui.core.__path__, "sbs_tui.core.")]
+    assert "sbs_tui.core.store" in modules
+    loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
+    assert not loaded & set(FORBIDDEN_IN_CORE), loaded & set(FORBIDDEN_IN_CORE)
+
+
+def test_cli_help_loads_no_heavy_module() -> None:
+    code = ("import sys\nfrom sbs_tui.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    loaded = _loaded_after(code)
+    assert not loaded & {"textual", "torch", "transformers", "scipy", "sklearn"}, loaded
+
+
+def test_scorers_package_never_imports_textual() -> None:
+    pkg = pytest.importorskip("scorers")
+
+    modules = [m.name for m in pkgutil.walk_packages(pkg.__path__, "scorers.")]
+    loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
+    assert "textual" not in loaded
