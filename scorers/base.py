@@ -67,6 +67,8 @@ class ScorerSpec:
     backend: str | None = None
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: Where a scorer may report slow one-off work (building an index, loading a model); stderr in the CLI.
+    log: Callable[[str], None] | None = None
     _used: set[str] = field(default_factory=set, repr=False)
 
     def option(self, key: str, default: Any = None, kind: type | tuple[type, ...] | None = None) -> Any:

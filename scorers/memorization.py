@@ -279,7 +279,7 @@ class MemorizationScorer:
 
     METRICS = ("overlap", "longest_match_tokens", "prefix_overlap", "edit_similarity")
 
-    def __init__(self, spec: ScorerSpec, log=None):
+    def __init__(self, spec: ScorerSpec):
         references = spec.option("references", [], list)
         if spec.model:
             references = [spec.model, *references]
@@ -297,7 +297,7 @@ class MemorizationScorer:
             raise ScorerError(f"must be one of {', '.join(self.METRICS)}", field="metric")
         self.default_threshold = 50.0 if self.metric in ("longest_match_tokens", "prefix_overlap") else 0.5
         self.index = ReferenceIndex.open(references, n=self.n, cache_dir=spec.option("cache_dir", None, str),
-                                         text_field=spec.option("text_field", None, str), log=log)
+                                         text_field=spec.option("text_field", None, str), log=spec.log)
 
     def _text(self, item: ScoreItem) -> str:
         if self.field == "prompt":
@@ -383,7 +383,7 @@ def _edit_similarity(a: list[int], b: list[int]) -> float:
     return 1.0 - Levenshtein.distance(a, b) / max(len(a), len(b))
 
 
-def build(spec: ScorerSpec, log=None):
+def build(spec: ScorerSpec):
     if (spec.backend or "ngram") != "ngram":
         raise ScorerError(f"unknown memorization backend {spec.backend!r} (choose from ngram)", field="backend")
-    return MemorizationScorer(spec, log=log)
+    return MemorizationScorer(spec)

@@ -183,6 +183,37 @@ def _m0001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+
+# -- gate results (migration) ------------------------------------------------------------------------------------
+
+@migration("0003_gate_results")
+def _m0003_gate_results(db: sqlite_utils.Database) -> None:
+    """One scorer result per (generation, gate, scorer configuration).
+
+    ``config_hash`` covers what changes a score (scorer, backend, model, options) but not the threshold or
+    whether the gate blocks, so re-thresholding never re-scores. ``blocked`` says the score failed the gate's
+    threshold when it was decided (for an informational gate that blocks nothing, it still feeds the per-gate
+    pass rate). ``output_sha`` is the output that was scored:
+    a result for an output that ``import --replace`` has since swapped is never reused.
+    """
+    db.executescript(
+        """
+        CREATE TABLE gate_results (
+            generation_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+            gate TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            output_sha TEXT NOT NULL,
+            score REAL,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            details TEXT,
+            scored_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (generation_id, gate, config_hash)
+        );
+        CREATE INDEX idx_gate_results_gate ON gate_results(gate, config_hash);
+        """
+    )
+
+
 def _apply_migrations(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
@@ -534,5 +565,90 @@ class Store:
             clauses.append("v.flagged = 0")
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
+
+    # -- gate results ------------------------------------------------------------------------------------------
+
+    def pending_generations(self, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        """The next ``limit`` generations with gate_status 'pending' (id order), with what scorers need."""
+        cur = self.conn.execute(
+            "SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
+            "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id "
+            "WHERE g.gate_status = 'pending' AND g.id > ? ORDER BY g.id LIMIT ?", (after_id, limit))
+        return [self._generation_row(r) for r in cur]
+
+    def iter_generations_for_scoring(self, *, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every generation (id order), read in pages so a large database streams."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
+                "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id "
+                "WHERE g.id > ? ORDER BY g.id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._generation_row(r)
+            last = rows[-1][0]
+
+    @staticmethod
+    def _generation_row(r: Sequence[Any]) -> dict[str, Any]:
+        return {"id": r[0], "prompt_id": r[1], "prompt": r[2], "model": r[3], "output": r[4],
+                "output_sha": r[5], "reference": r[6], "category": r[7]}
+
+    def cached_gate_results(self, generation_ids: Sequence[int], gate: str,
+                            config_hash: str) -> dict[int, tuple[float | None, dict[str, Any]]]:
+        """Stored results for these generations under this gate configuration, if their output is unchanged."""
+        found: dict[int, tuple[float | None, dict[str, Any]]] = {}
+        ids = list(generation_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = self.conn.execute(
+                "SELECT r.generation_id, r.score, r.details FROM gate_results r "
+                "JOIN generations g ON g.id = r.generation_id AND g.output_sha = r.output_sha "
+                f"WHERE r.gate = ? AND r.config_hash = ? AND r.generation_id IN ({','.join('?' * len(chunk))})",
+                [gate, config_hash, *chunk]).fetchall()
+            for gid, score, details in rows:
+                found[gid] = (score, json.loads(details) if details else {})
+        return found
+
+    def save_gate_results(self, rows: Iterable[tuple[int, str, str, str, float | None, bool, dict[str, Any]]]
+                          ) -> None:
+        """Upsert (generation_id, gate, config_hash, output_sha, score, blocked, details); call in a transaction."""
+        self.conn.executemany(
+            "INSERT INTO gate_results (generation_id, gate, config_hash, output_sha, score, blocked, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation_id, gate, config_hash) DO UPDATE SET "
+            "output_sha = excluded.output_sha, score = excluded.score, blocked = excluded.blocked, "
+            "details = excluded.details, scored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            [(gid, gate, h, sha, score, int(blocked), _json_or_none(details))
+             for gid, gate, h, sha, score, blocked, details in rows])
+
+    def settle_gate_status(self, decisions: Sequence[tuple[int, str, str]]) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked') to generations still pending with that output.
+
+        A generation whose output was replaced while it was being scored stays pending (it is scored again).
+        Returns how many rows changed; call inside a transaction.
+        """
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "UPDATE generations SET gate_status = ? WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
+            [(status, gid, sha) for gid, sha, status in decisions])
+        return self.conn.total_changes - before
+
+    def gate_status_counts(self) -> dict[str, dict[str, int]]:
+        """model → {'pending': n, 'passed': n, 'blocked': n}."""
+        out: dict[str, dict[str, int]] = {}
+        for model, status, n in self.conn.execute(
+                "SELECT m.name, g.gate_status, count(*) FROM generations g JOIN models m ON m.id = g.model_id "
+                "GROUP BY m.name, g.gate_status ORDER BY m.name"):
+            out.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0})[status] = n
+        return out
+
+    def gate_result_counts(self, gate: str, config_hash: str) -> dict[str, tuple[int, int]]:
+        """model → (generations scored, generations blocked) by one gate configuration (current outputs only)."""
+        return {model: (n, blocked) for model, n, blocked in self.conn.execute(
+            "SELECT m.name, count(*), sum(r.blocked) FROM gate_results r "
+            "JOIN generations g ON g.id = r.generation_id AND g.output_sha = r.output_sha "
+            "JOIN models m ON m.id = g.model_id WHERE r.gate = ? AND r.config_hash = ? GROUP BY m.name",
+            (gate, config_hash))}
 
 assert set(WINNERS) == {"model_a", "model_b", "tie", "both_bad"}
