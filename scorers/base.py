@@ -97,6 +97,15 @@ class ScorerSpec:
 
 ScorerFactory = Callable[[ScorerSpec], Scorer]
 
+BUILTINS = (
+    ("toxicity", "scorers.toxicity:build", "probability of toxic language (max over sentences)"),
+    ("moderation", "scorers.moderation:build", "harmful content, OpenAI-compatible moderation or a classifier"),
+    ("helpfulness", "scorers.helpfulness:build", "relevance of the answer to the prompt, refusals score 0"),
+    ("memorization", "scorers.memorization:build", "verbatim overlap with reference corpora (13-grams)"),
+    ("judge", "scorers.judge:build", "LLM-as-judge rubric score (API chat endpoint or local causal LM)"),
+    ("sentiment", "scorers.sentiment:build", "VADER compound sentiment, informational"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RegistryEntry:
@@ -109,11 +118,14 @@ class RegistryEntry:
 class Registry:
     """Scorer names → factories. Names are unique: registering a taken name is an error, never a shadowing."""
 
-    def __init__(self, group: str = ENTRY_POINT_GROUP):
+    def __init__(self, group: str = ENTRY_POINT_GROUP, *, builtins: bool = True):
         self._group = group
         self._entries: dict[str, RegistryEntry] = {}
         self._factories: dict[str, ScorerFactory] = {}
         self._plugins_listed = False
+        if builtins:
+            for name, target, summary in BUILTINS:
+                self.register(name, target, summary=summary)
 
     # -- registration -----------------------------------------------------------------------------------------
 
@@ -193,15 +205,6 @@ class Registry:
 
 
 REGISTRY = Registry()
-for _name, _target, _summary in (
-    ("toxicity", "scorers.toxicity:build", "probability of toxic language (max over sentences)"),
-    ("moderation", "scorers.moderation:build", "harmful content, OpenAI-compatible moderation or a classifier"),
-    ("helpfulness", "scorers.helpfulness:build", "relevance of the answer to the prompt, refusals score 0"),
-    ("memorization", "scorers.memorization:build", "verbatim overlap with reference corpora (13-grams)"),
-    ("judge", "scorers.judge:build", "LLM-as-judge rubric score (API chat endpoint or local causal LM)"),
-    ("sentiment", "scorers.sentiment:build", "VADER compound sentiment, informational"),
-):
-    REGISTRY.register(_name, _target, summary=_summary)
 
 
 def create_scorer(name: str, spec: ScorerSpec | None = None) -> Scorer:

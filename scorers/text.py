@@ -36,9 +36,14 @@ _SENTENCE_END_RE = re.compile(
 _INVISIBLE_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
 
 
+def _casefold(text: str) -> str:
+    """casefold, and ё → е: Russian text writes the two interchangeably (ещё / еще), matching must not care."""
+    return text.casefold().replace("\u0451", "\u0435")
+
+
 def normalize(text: str) -> str:
     """NFKC-normalise, drop invisible characters and casefold: what matching should compare."""
-    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    return _casefold(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
 
 
 def split_sentences(text: str, *, max_chars: int = 1000) -> list[str]:
@@ -71,13 +76,13 @@ def token_spans(text: str) -> Iterator[tuple[str, int, int]]:
         return
     if _INVISIBLE_RE.search(text) is None:  # offsets are the regex's own
         for m in _TOKEN_RE.finditer(text):
-            yield unicodedata.normalize("NFKC", m.group()).casefold(), m.start(), m.end()
+            yield _casefold(unicodedata.normalize("NFKC", m.group())), m.start(), m.end()
         return
     # Drop invisible characters (so "in\u200bsult" is one token) but keep a map back to original offsets.
     kept = [i for i, ch in enumerate(text) if not _INVISIBLE_RE.match(ch)]
     cleaned = "".join(text[i] for i in kept)
     for m in _TOKEN_RE.finditer(cleaned):
-        yield (unicodedata.normalize("NFKC", m.group()).casefold(), kept[m.start()], kept[m.end() - 1] + 1)
+        yield (_casefold(unicodedata.normalize("NFKC", m.group())), kept[m.start()], kept[m.end() - 1] + 1)
 
 
 def raw_tokens(text: str) -> list[str]:
@@ -90,7 +95,7 @@ def raw_tokens(text: str) -> list[str]:
 
 def fold(token: str) -> str:
     """The case-folded form of one token from :func:`raw_tokens` (equal to what :func:`token_spans` yields)."""
-    return token.lower() if token.isascii() else unicodedata.normalize("NFKC", token).casefold()
+    return token.lower() if token.isascii() else _casefold(unicodedata.normalize("NFKC", token))
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
