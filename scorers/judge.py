@@ -159,7 +159,9 @@ class LocalLM:
         self.device = pick_device(spec.option("device", None, str))
         self.model.to(self.device).eval()
         self.batch_size = spec.option("batch_size", 8, int)
-        self.max_length = spec.option("max_length", 1024, int)
+        config = self.model.config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        self.max_length = min(spec.option("max_length", 2048, int), limit or 2048)
         self._torch = torch
 
     def _ids(self, prompt: str) -> list[int]:
