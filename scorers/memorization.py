@@ -26,20 +26,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec
-from scorers.text import fold, raw_tokens, token_spans
+from scorers.text import _TOKEN_RE, fold, offsets_are_exact, raw_spans, raw_tokens
 
-INDEX_VERSION = 1
+INDEX_VERSION = 3
+# Positions store (document << 32) | where the n-gram starts: its character offset in the document, or (for the
+# rare document whose Unicode normalisation moves characters) its token index with this flag set.
+TOKEN_INDEX_FLAG = 1 << 31
 DEFAULT_N = 13
-MAX_DOC_CHARS = 256_000  # plain-text files are indexed in chunks of whole lines of at most this many bytes
+# Plain-text files are indexed in chunks of whole lines of at most this many bytes. Small chunks keep reporting
+# cheap (a match re-reads and re-tokenizes only its chunk); an n-gram spanning two chunks is lost (12 per chunk).
+MAX_DOC_CHARS = 16_000
 EDIT_WINDOW = 256  # tokens compared for edit similarity
 TEXT_FIELDS = ("text", "content", "output", "reference", "instruction", "prompt")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the polynomial n-gram hash
@@ -201,6 +208,7 @@ class ReferenceIndex:
         pending_tokens: list[int] = []
         pending_lengths: list[int] = []
         pending_ids: list[int] = []
+        pending_offsets: list[int] = []
 
         def flush() -> None:
             if not pending_tokens:
@@ -208,26 +216,32 @@ class ReferenceIndex:
             tokens = np.array(pending_tokens, dtype=np.uint64)
             lengths = np.array(pending_lengths, dtype=np.int64)
             doc_ids = np.repeat(np.array(pending_ids, dtype=np.uint64), lengths)
-            starts = np.cumsum(lengths) - lengths
-            token_pos = np.arange(len(tokens), dtype=np.int64) - np.repeat(starts, lengths)
+            token_pos = np.array(pending_offsets, dtype=np.uint64)
             grams = _ngram_hashes(tokens, n)
             if len(grams):
                 same_doc = doc_ids[: len(grams)] == doc_ids[n - 1:]
                 hash_parts.append(grams[same_doc])
                 pos_parts.append(((doc_ids[: len(grams)] << np.uint64(32))
-                                  | token_pos[: len(grams)].astype(np.uint64))[same_doc])
+                                  | token_pos[: len(grams)])[same_doc])
             pending_tokens.clear()
+            pending_offsets.clear()
             pending_lengths.clear()
             pending_ids.clear()
 
         for file_index, path in enumerate(files):
             for doc, text in _iter_documents(path, file_index, text_field):
-                toks = raw_tokens(text)
+                if offsets_are_exact(text):
+                    toks = _TOKEN_RE.findall(text)
+                    offsets = list(map(re.Match.start, _TOKEN_RE.finditer(text)))
+                else:  # rare: normalisation moves characters, so remember token indexes instead
+                    toks = raw_tokens(text)
+                    offsets = [TOKEN_INDEX_FLAG | i for i in range(len(toks))]
                 if len(toks) < n:
                     continue
                 doc_id = len(doc_rows)
                 doc_rows.append((doc.file, doc.offset, doc.length, doc.line))
                 pending_tokens.extend(map(lookup, toks))
+                pending_offsets.extend(offsets)
                 pending_lengths.append(len(toks))
                 pending_ids.append(doc_id)
                 if len(pending_tokens) >= flush_tokens:
@@ -296,8 +310,18 @@ class MemorizationScorer:
         if self.metric not in self.METRICS:
             raise ScorerError(f"must be one of {', '.join(self.METRICS)}", field="metric")
         self.default_threshold = 50.0 if self.metric in ("longest_match_tokens", "prefix_overlap") else 0.5
+        self._docs: dict[int, tuple[str, str, int, bool]] = {}
         self.index = ReferenceIndex.open(references, n=self.n, cache_dir=spec.option("cache_dir", None, str),
                                          text_field=spec.option("text_field", None, str), log=spec.log)
+
+    def _document(self, doc_id: int) -> tuple[str, str, int, bool]:
+        """Documents re-read for reporting, cached: copies of one source tend to come in runs."""
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            if len(self._docs) > 256:
+                self._docs.clear()
+            doc = self._docs[doc_id] = self.index.document(doc_id)
+        return doc
 
     def _text(self, item: ScoreItem) -> str:
         if self.field == "prompt":
@@ -308,21 +332,22 @@ class MemorizationScorer:
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         n = self.n
-        per_item = [list(token_spans(self._text(item))) for item in items]
-        token_arrays = [self.index.token_hashes([t for t, _, _ in spans]) for spans in per_item]
-        grams = [_ngram_hashes(arr, n) for arr in token_arrays]
+        lookup = self.index.vocab.__getitem__
+        texts = [self._text(item) for item in items]
+        token_lists = [list(map(lookup, raw_tokens(text))) for text in texts]
+        grams = [_ngram_hashes(np.array(toks, dtype=np.uint64), n) for toks in token_lists]
         flat = np.concatenate(grams) if grams else np.zeros(0, dtype=np.uint64)
         found_all, where_all = self.index.contains(flat)
         results: list[ScoreResult] = []
         start = 0
-        for item, spans, toks, g in zip(items, per_item, token_arrays, grams):
+        for text, toks, g in zip(texts, token_lists, grams):
             found = found_all[start:start + len(g)]
             where = where_all[start:start + len(g)]
             start += len(g)
-            results.append(self._one(self._text(item), spans, toks, found, where))
+            results.append(self._one(text, toks, found, where))
         return results
 
-    def _one(self, text: str, spans, toks: np.ndarray, found: np.ndarray, where: np.ndarray) -> ScoreResult:
+    def _one(self, text: str, toks: list[int], found: np.ndarray, where: np.ndarray) -> ScoreResult:
         n = self.n
         total = len(found)
         matched = int(found.sum())
@@ -339,12 +364,32 @@ class MemorizationScorer:
         gen_start = int(run_starts[best])
         position = int(self.index.positions[where[gen_start]])
         doc_id, src_pos = position >> 32, position & 0xFFFFFFFF
-        source_text, source_file, first_line, is_record = self.index.document(doc_id)
-        src_spans = list(token_spans(source_text))
-        if src_pos >= len(src_spans):  # the file changed under the cache key (same size and mtime): rebuild
+        source_text, source_file, first_line, is_record = self._document(doc_id)
+        # Tokenize only the part of the source that is compared: from the match (or the aligned start of the
+        # generation, for the HELM metrics) to the end of the comparison window.
+        lookback = gen_start if gen_start <= EDIT_WINDOW else 0
+        window = max(len(toks) - gen_start, EDIT_WINDOW) + 1
+        if src_pos & TOKEN_INDEX_FLAG:
+            index = src_pos & ~TOKEN_INDEX_FLAG
+            all_raw = list(islice(raw_spans(source_text), index + window))
+            if index >= len(all_raw):  # the file changed under the cache key (same size and mtime)
+                return ScoreResult(float(details[self.metric]) if self.metric == "overlap" else 0.0, details)
+            before, after = all_raw[max(0, index - lookback):index], all_raw[index:]
+        else:
+            after = list(islice(raw_spans(source_text[src_pos:]), window))
+            after = [(t, a + src_pos, b + src_pos) for t, a, b in after]
+            before = []
+            if lookback:
+                cut = max(0, src_pos - 16 * lookback - 64)
+                before = [(t, a + cut, b + cut) for t, a, b in raw_spans(source_text[cut:src_pos])]
+                before = before[1:] if cut > 0 else before  # the first token may be cut in half
+                before = before[-lookback:]
+        if not after:
             return ScoreResult(float(details[self.metric]) if self.metric == "overlap" else 0.0, details)
-        line = first_line if is_record else first_line + source_text.count("\n", 0, src_spans[src_pos][1])
-        src_toks = self.index.token_hashes([t for t, _, _ in src_spans])
+        lookup = self.index.vocab.__getitem__
+        src_toks = [lookup(t) for t, _, _ in before] + [lookup(t) for t, _, _ in after]
+        src_pos = len(before)  # from here on: index of the match in src_toks
+        line = first_line if is_record else first_line + source_text.count("\n", 0, after[0][1])
         # Verify and extend the run token by token against the source (hash runs can span two places).
         length = 0
         while (gen_start + length < len(toks) and src_pos + length < len(src_toks)
@@ -352,24 +397,25 @@ class MemorizationScorer:
             length += 1
         if length < n:  # hash collision or tokenisation drift: fall back to the run length itself
             length = int(run_ends[best] - run_starts[best]) + n - 1
-        gen_end = min(gen_start + length, len(spans)) - 1
-        char_start, char_end = spans[gen_start][1], spans[gen_end][2]
+        spans = list(islice(raw_spans(text), gen_start + length))
+        if spans:
+            first, last = spans[min(gen_start, len(spans) - 1)], spans[-1]
+            details["span"] = {"start": first[1], "end": last[2], "text": text[first[1]:last[2]][:500]}
         details["longest_match_tokens"] = length
-        details["span"] = {"start": char_start, "end": char_end, "text": text[char_start:char_end][:500]}
         details["source"] = {"file": source_file, "line": line}
         # HELM-style: align the generation's first token with the source and compare from there.
         aligned = src_pos - gen_start
-        if aligned >= 0:
+        if lookback == gen_start and aligned >= 0:
             prefix = 0
             while (prefix < len(toks) and aligned + prefix < len(src_toks)
                    and toks[prefix] == src_toks[aligned + prefix]):
                 prefix += 1
             details["prefix_overlap"] = prefix
-            window_gen = toks[:EDIT_WINDOW].tolist()
-            window_src = src_toks[aligned:aligned + len(window_gen)].tolist()
+            window_gen = toks[:EDIT_WINDOW]
+            window_src = src_toks[aligned:aligned + len(window_gen)]
         else:
-            window_gen = toks[gen_start:gen_start + EDIT_WINDOW].tolist()
-            window_src = src_toks[src_pos:src_pos + len(window_gen)].tolist()
+            window_gen = toks[gen_start:gen_start + EDIT_WINDOW]
+            window_src = src_toks[src_pos:src_pos + len(window_gen)]
         details["edit_similarity"] = round(_edit_similarity(window_gen, window_src), 6)
         return ScoreResult(float(details[self.metric]), details)
 

@@ -65,24 +65,36 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(normalize(text))
 
 
-def token_spans(text: str) -> Iterator[tuple[str, int, int]]:
-    """Tokens of ``text`` with their (start, end) character offsets in the *original* string.
+def offsets_are_exact(text: str) -> bool:
+    """True when tokenizing ``text`` as is gives the same tokens as after normalisation (almost all text)."""
+    return text.isascii() or (_INVISIBLE_RE.search(text) is None and unicodedata.is_normalized("NFKC", text))
 
-    Normalisation happens per token, so offsets stay valid for reporting the matched span.
+
+def raw_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Tokens of ``text`` *before* case folding, with (start, end) offsets in the original string.
+
+    Cheaper than :func:`token_spans` when only some tokens will be looked at: pass each one through
+    :func:`fold` (or a cache keyed by the raw token) when it is needed.
     """
-    if text.isascii():  # the common, fast case: nothing to normalise but case
-        for m in _TOKEN_RE.finditer(text):
-            yield m.group().lower(), m.start(), m.end()
+    if offsets_are_exact(text):
+        for m in _TOKEN_RE.finditer(text):  # the common case: offsets are the regex's own
+            yield m.group(), m.start(), m.end()
         return
-    if _INVISIBLE_RE.search(text) is None:  # offsets are the regex's own
+    if _INVISIBLE_RE.search(text) is None:
         for m in _TOKEN_RE.finditer(text):
-            yield _casefold(unicodedata.normalize("NFKC", m.group())), m.start(), m.end()
+            yield unicodedata.normalize("NFKC", m.group()), m.start(), m.end()
         return
     # Drop invisible characters (so "in\u200bsult" is one token) but keep a map back to original offsets.
     kept = [i for i, ch in enumerate(text) if not _INVISIBLE_RE.match(ch)]
     cleaned = "".join(text[i] for i in kept)
     for m in _TOKEN_RE.finditer(cleaned):
-        yield (_casefold(unicodedata.normalize("NFKC", m.group())), kept[m.start()], kept[m.end() - 1] + 1)
+        yield unicodedata.normalize("NFKC", m.group()), kept[m.start()], kept[m.end() - 1] + 1
+
+
+def token_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Case-folded tokens of ``text`` with their (start, end) character offsets in the *original* string."""
+    for token, start, end in raw_spans(text):
+        yield fold(token), start, end
 
 
 def raw_tokens(text: str) -> list[str]:
