@@ -62,15 +62,28 @@ class MiniLMHelpfulness:
         # Relevance is decided by the opening of an answer; 128 word pieces instead of the model's 256 roughly
         # doubles throughput on a CPU (attention is quadratic in length).
         max_tokens = spec.option("max_tokens", 128, int)
+        quantize = spec.option("quantize", None, bool)
         path = spec.model or bundled_minilm_path()
         if not os.path.isdir(os.path.expanduser(path)):
             raise ScorerError(f"sentence-transformers model folder not found: {path}", field="model")
+        device = pick_device(spec.option("device", None, str))
         try:
-            self.encoder = SentenceTransformer(os.path.expanduser(path),
-                                               device=pick_device(spec.option("device", None, str)))
+            self.encoder = SentenceTransformer(os.path.expanduser(path), device=device)
         except (OSError, ValueError) as exc:
             raise ScorerError(f"cannot load sentence encoder {path!r}: {exc}", field="model") from exc
         self.encoder.max_seq_length = max_tokens
+        # On a CPU, int8 dynamic quantization of the linear layers is ~3.5x faster; measured on AlpacaEval
+        # outputs its relevance correlates 0.94 with float32's (bench/bench_gates.py). GPUs keep float32.
+        self.quantized = device == "cpu" if quantize is None else quantize
+        if self.quantized:
+            import warnings
+
+            import torch
+
+            with warnings.catch_warnings():  # torch announces a future replacement; this API still works
+                warnings.simplefilter("ignore", UserWarning)
+                self.encoder = torch.ao.quantization.quantize_dynamic(self.encoder, {torch.nn.Linear},
+                                                                      dtype=torch.qint8)
 
     def relevance(self, items: Sequence[ScoreItem]) -> list[float]:
         texts = [i.prompt[: self.max_chars] for i in items] + [i.output[: self.max_chars] for i in items]
