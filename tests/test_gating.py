@@ -361,3 +361,50 @@ def test_score_from_the_database(tmp_path: Path, cli) -> None:
     with Store(db) as store:
         assert store.count("gate_results") == 2  # scores are cached for the next `sbs gate`
         assert store.generation_ids(gate_status="pending") == [1, 2]  # scoring does not change statuses
+
+
+class FlakyScorer:
+    """Fails its first call (an endpoint down), then scores: the watcher must survive and retry."""
+
+    name = "test_flaky"
+    higher_is_worse = True
+    default_threshold = 0.5
+    failures_left = 1
+
+    def __init__(self, spec):
+        pass
+
+    def score(self, items):
+        if FlakyScorer.failures_left:
+            FlakyScorer.failures_left -= 1
+            raise ConnectionError("endpoint down")
+        return [ScoreResult(0.0, {}) for _ in items]
+
+
+if "test_flaky" not in REGISTRY:
+    REGISTRY.register("test_flaky", FlakyScorer, origin="tests")
+
+
+def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path) -> None:
+    import threading
+
+    store = _store_with(tmp_path / "f.db", {("q", "m"): "fine"})
+    runner = gating.GateRunner([gating.GateConfig("flaky", "test_flaky", blocking=True)])
+    stop = threading.Event()
+    errors: list[tuple[str, float]] = []
+
+    def on_error(exc, wait):
+        errors.append((str(exc), wait))
+
+    worker = threading.Thread(target=lambda: gating.watch(Store(tmp_path / "f.db"), runner, interval=0.05,
+                                                          stop=stop, on_error=on_error))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while store.generation_ids(gate_status="pending") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert errors and errors[0][0] == "endpoint down" and errors[0][1] == pytest.approx(0.1)
+    assert store.generation_ids(gate_status="passed") == [1]

@@ -88,7 +88,12 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
         if watch:
             click.echo(f"watching for pending generations every {interval:g}s (stop with SIGTERM or Ctrl-C)",
                        err=True)
-            gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop, on_batch=on_batch)
+            def on_error(exc: Exception, wait: float) -> None:
+                click.echo(f"gating failed ({type(exc).__name__}: {exc}); generations stay pending, "
+                           f"retrying in {wait:.0f}s", err=True)
+
+            gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop, on_batch=on_batch,
+                         on_error=on_error)
             click.echo("gate watcher stopped", err=True)
             return
         done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)

@@ -46,6 +46,8 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     from sbs_tui.errors import ExitCode
 
     runner = build_runner(ctx, config_path, gate_names, references)
+    for gate in runner.gates:
+        runner.scorer(gate)  # build every scorer first: a bad config fails before any output is written
     fmt = fmt or ("csv" if out_path and out_path.lower().endswith(".csv") else "jsonl")
     done, blocked_before = read_done(out_path, fmt) if out_path else ({}, 0)
     store = None

@@ -22,7 +22,7 @@ Defaults, when the config says nothing (each can be changed or switched off with
 =============  ========  ==========================  ===================================================
 gate           blocking  threshold                   enabled
 =============  ========  ==========================  ===================================================
-toxicity       yes       0.8 (profanity-check)       always
+toxicity       yes       0.9 (profanity-check)       always
 sentiment      no        -0.5                        always (informational)
 memorization   yes       overlap 0.5                 when reference corpora are given
 moderation     yes       0.5                         when ``[gates.moderation]`` is configured
@@ -330,15 +330,27 @@ def gate_pending(store: Any, runner: GateRunner, *, batch_size: int = 64,
 
 def watch(store: Any, runner: GateRunner, *, interval: float = 3.0, batch_size: int = 64,
           stop: threading.Event, on_batch: Callable[[GateProgress, int], None] | None = None,
-          on_idle: Callable[[GateProgress], None] | None = None) -> GateProgress:
-    """Gate pending generations, then poll for newly imported ones every ``interval`` seconds until ``stop``."""
+          on_error: Callable[[Exception, float], None] | None = None) -> GateProgress:
+    """Gate pending generations, then poll for newly imported ones every ``interval`` seconds until ``stop``.
+
+    A failing batch (an endpoint down, a full disk) does not end the watcher: the error is reported through
+    ``on_error``, the generations stay pending, and the next attempt waits longer (doubling, up to a minute).
+    """
     total = GateProgress()
+    failures = 0
     while not stop.is_set():
-        done = gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+        try:
+            done = gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+        except Exception as exc:  # noqa: BLE001 - reported, then retried; the annotator app must keep its gates
+            failures += 1
+            wait = min(60.0, interval * 2 ** failures)
+            if on_error is not None:
+                on_error(exc, wait)
+            stop.wait(wait)
+            continue
+        failures = 0
         for name in ("scored", "passed", "blocked", "reused", "batches"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
-        if done.scored and on_idle is not None:
-            on_idle(total)
         stop.wait(interval)
     return total
 
