@@ -41,15 +41,20 @@ def build_runner(ctx: click.Context, config_path: str | None, gate_names: str | 
               help="TOML file with [gates.NAME] tables (overrides the global --config).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),
               help="Reference corpus (file or folder) for the memorization gate; repeatable.")
+@click.option("--nice", "niceness", default=10, show_default=True, type=click.IntRange(0, 19),
+              help="With --watch: lower this process's CPU priority, so an annotator app sharing the machine "
+                   "stays responsive.")
 @click.option("--regate", is_flag=True, help="Mark every generation pending first and gate all again (cached "
               "scores are reused; use after changing thresholds).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format of the per-model pass-rate summary on stdout (not printed with --watch).")
 @click.pass_context
 def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: int, gate_names: str | None,
-                 config_path: str | None, references: tuple[str, ...], regate: bool, fmt: str) -> None:
+                 config_path: str | None, references: tuple[str, ...], niceness: int, regate: bool,
+                 fmt: str) -> None:
     """Gate pending generations: blocking gates decide which generations annotators may see."""
     import json
+    import os
     import signal
     import threading
     import time
@@ -86,6 +91,11 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
             with store.transaction():
                 store.set_gate_status(store.generation_ids(), "pending")
         if watch:
+            if niceness and hasattr(os, "nice"):
+                try:
+                    os.nice(niceness)
+                except OSError:
+                    pass
             click.echo(f"watching for pending generations every {interval:g}s (stop with SIGTERM or Ctrl-C)",
                        err=True)
             def on_error(exc: Exception, wait: float) -> None:
