@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec, pick_device
 
+PROMPT_CACHE_SIZE = 20_000
 REFUSAL_WINDOW = 300  # refusals come first; "I cannot stress enough…" deep in an answer is not one
 _REFUSAL_RE = re.compile(
     r"\b(?:i'?m|i am)\s+(?:sorry|afraid)\b.{0,40}?\b(?:can(?:'|no)?t|cannot|unable|not able|won'?t)\b"
@@ -72,6 +73,7 @@ class MiniLMHelpfulness:
         except (OSError, ValueError) as exc:
             raise ScorerError(f"cannot load sentence encoder {path!r}: {exc}", field="model") from exc
         self.encoder.max_seq_length = max_tokens
+        self._prompt_cache: dict[str, object] = {}
         # On a CPU, int8 dynamic quantization of the linear layers is ~3.5x faster; measured on AlpacaEval
         # outputs its relevance correlates 0.94 with float32's (bench/bench_gates.py). GPUs keep float32.
         self.quantized = device == "cpu" if quantize is None else quantize
@@ -86,11 +88,21 @@ class MiniLMHelpfulness:
                                                                       dtype=torch.qint8)
 
     def relevance(self, items: Sequence[ScoreItem]) -> list[float]:
-        texts = [i.prompt[: self.max_chars] for i in items] + [i.output[: self.max_chars] for i in items]
+        """Cosine similarity of each answer to its prompt. Prompt embeddings are cached: every prompt is
+        usually answered by several models, and prompts arrive again in later batches."""
+        import numpy as np
+
+        prompts = [i.prompt[: self.max_chars] for i in items]
+        new_prompts = list(dict.fromkeys(p for p in prompts if p not in self._prompt_cache))
+        texts = new_prompts + [i.output[: self.max_chars] for i in items]
         emb = self.encoder.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False)
-        k = len(items)
-        return [float(x) for x in (emb[:k] * emb[k:]).sum(axis=1)]
+        if len(self._prompt_cache) + len(new_prompts) > PROMPT_CACHE_SIZE:
+            self._prompt_cache.clear()
+        self._prompt_cache.update(zip(new_prompts, emb[: len(new_prompts)]))
+        answers = emb[len(new_prompts):]
+        prompt_emb = np.stack([self._prompt_cache[p] for p in prompts])
+        return [float(x) for x in (prompt_emb * answers).sum(axis=1)]
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         if not items:
