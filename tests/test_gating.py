@@ -93,6 +93,13 @@ def test_config_overrides_adds_and_disables(tmp_path: Path) -> None:
     assert [g.name for g in only] == ["moderation", "helpfulness"] and not only[1].blocking
 
 
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    settings = _settings(tmp_path / "conf", '[gates.memorization]\nreferences = ["../corpus", "/abs/c.txt"]\n')
+    (memo,) = [g for g in gating.load_policy(settings) if g.name == "memorization"]
+    assert memo.options["references"] == [str(tmp_path / "conf" / ".." / "corpus"), "/abs/c.txt"]
+
+
 def test_policy_errors_name_the_file_and_key(tmp_path: Path) -> None:
     bad_type = _settings(tmp_path, '[gates.toxicity]\nthreshold = "high"\n')
     with pytest.raises(InputError) as exc:

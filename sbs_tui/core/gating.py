@@ -46,6 +46,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sbs_tui.errors import InputError
@@ -91,12 +92,27 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
         raise InputError("must be a finite number", file=source, field=f"{where}.threshold")
     scorer = typed("scorer", str) or name
     blocking = typed("blocking", bool)
+    options = {k: v for k, v in table.items() if k not in POLICY_KEYS}
+    model = typed("model", str)
+    if source:  # paths in a config file are relative to that file, not to wherever sbs is run from
+        base = Path(source).resolve().parent
+        if isinstance(options.get("references"), list):
+            options["references"] = [_relative_to(base, r) for r in options["references"]]
+        if model and model.startswith((".", "..")) and (base / model).exists():
+            model = str(base / model)
     return GateConfig(
-        name=name, scorer=scorer, backend=typed("backend", str), model=typed("model", str),
+        name=name, scorer=scorer, backend=typed("backend", str), model=model,
         threshold=float(threshold) if threshold is not None else None,
         blocking=BLOCKING_BY_DEFAULT.get(scorer, False) if blocking is None else blocking,
-        options={k: v for k, v in table.items() if k not in POLICY_KEYS},
+        options=options,
     )
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    path = Path(value).expanduser()
+    return value if path.is_absolute() else str(base / path)
 
 
 def load_policy(settings: Any, *, only: Sequence[str] | None = None,
