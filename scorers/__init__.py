@@ -4,6 +4,6 @@ Importing this package is cheap: scorer modules import heavy libraries (torch, t
 only when a scorer is built and first used.
 """
 
-from scorers.base import REGISTRY, ScoreItem, ScoreResult, Scorer, ScorerSpec, create_scorer
+from scorers.base import REGISTRY, ScoreItem, Scorer, ScoreResult, ScorerSpec, create_scorer
 
 __all__ = ["REGISTRY", "ScoreItem", "ScoreResult", "Scorer", "ScorerSpec", "create_scorer"]

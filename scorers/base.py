@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
@@ -220,8 +220,3 @@ def pick_device(requested: str | None = None) -> str:
     if torch.cuda.is_available():
         return "cuda"
     return "cpu"
-
-
-def batched(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-

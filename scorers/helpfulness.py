@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec, pick_device
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec, pick_device
 
 PROMPT_CACHE_SIZE = 20_000
 REFUSAL_WINDOW = 300  # refusals come first; "I cannot stress enough…" deep in an answer is not one

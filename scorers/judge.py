@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec, pick_device
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec, pick_device
 
 RUBRIC = {
     "relevance": "Does the answer address what the user asked?",

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 from scorers.text import _TOKEN_RE, fold, offsets_are_exact, raw_spans, raw_tokens
 
 INDEX_VERSION = 3

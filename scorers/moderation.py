@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 
 CATEGORIES = (
     "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 
 MAX_CHARS = 20_000  # VADER is linear in length, but megabyte answers should not stall a batch
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scorers.base import ScoreItem, ScoreResult, ScorerError, ScorerSpec
+from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 from scorers.text import normalize, split_sentences
 
 SENTENCE_PREVIEW = 200
@@ -36,7 +36,7 @@ def _per_sentence(items: Sequence[ScoreItem], per_sentence: bool) -> tuple[list[
 def _max_per_item(items, units, ends, scores, extra=None) -> list[ScoreResult]:
     results: list[ScoreResult] = []
     start = 0
-    for item_index, end in enumerate(ends):
+    for end in ends:
         if end == start:
             results.append(ScoreResult(0.0, {"sentences": 0}))
             continue
