@@ -415,3 +415,16 @@ def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path) -> None:
         worker.join(10)
     assert errors and errors[0][0] == "endpoint down" and errors[0][1] == pytest.approx(0.1)
     assert store.generation_ids(gate_status="passed") == [1]
+
+
+def test_one_current_result_per_generation_and_gate(tmp_path: Path) -> None:
+    from sbs_tui.core.funnel import gate_summary
+
+    store = _store_with(tmp_path / "r.db", {("q", "m"): CLEAN})
+    for per_sentence in (True, False, True):
+        gate = gating.GateConfig("toxicity", "toxicity", blocking=True, options={"per_sentence": per_sentence})
+        with store.transaction():
+            store.set_gate_status([1], "pending")
+        gating.gate_pending(store, gating.GateRunner([gate]))
+    assert store.count("gate_results") == 1
+    assert gate_summary(store)["m"]["gates"]["toxicity"] == {"pass_rate": 1.0, "passed": 1, "total": 1}

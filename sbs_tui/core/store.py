@@ -204,7 +204,8 @@ def _m0003_gate_results(db: sqlite_utils.Database) -> None:
     """One scorer result per (generation, gate, scorer configuration).
 
     ``config_hash`` covers what changes a score (scorer, backend, model, options) but not the threshold or
-    whether the gate blocks, so re-thresholding never re-scores. ``blocked`` says the score failed the gate's
+    whether the gate blocks, so re-thresholding never re-scores; a new configuration's result replaces the old
+    one (one current row per generation and gate). ``blocked`` says the score failed the gate's
     threshold when it was decided (for an informational gate that blocks nothing, it still feeds the per-gate
     pass rate). ``output_sha`` is the output that was scored:
     a result for an output that ``import --replace`` has since swapped is never reused.
@@ -836,7 +837,15 @@ class Store:
 
     def save_gate_results(self, rows: Iterable[tuple[int, str, str, str, float | None, bool, dict[str, Any]]]
                           ) -> None:
-        """Upsert (generation_id, gate, config_hash, output_sha, score, blocked, details); call in a transaction."""
+        """Upsert (generation_id, gate, config_hash, output_sha, score, blocked, details); call in a transaction.
+
+        A result replaces that generation's results for the same gate under other configurations, so the table
+        holds one current row per (generation, gate) and per-gate summaries (the funnel) never count twice.
+        """
+        rows = list(rows)
+        self.conn.executemany(
+            "DELETE FROM gate_results WHERE generation_id = ? AND gate = ? AND config_hash != ?",
+            [(gid, gate, h) for gid, gate, h, *_ in rows])
         self.conn.executemany(
             "INSERT INTO gate_results (generation_id, gate, config_hash, output_sha, score, blocked, details) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation_id, gate, config_hash) DO UPDATE SET "
