@@ -513,6 +513,46 @@ class Store:
         index = {mid: i for i, mid in enumerate(ids)}
         return [names[i] for i in ids], [(index[a], index[b], s, n) for a, b, s, n in rows]
 
+    # -- ranking queries ----------------------------------------------------------------------------------------
+
+    def _indexed_models(self, rows: list[tuple[Any, ...]]) -> tuple[list[str], dict[int, int]]:
+        ids = sorted({r[0] for r in rows} | {r[1] for r in rows})
+        names = dict(self.conn.execute("SELECT id, name FROM models").fetchall())
+        return [names[i] for i in ids], {mid: k for k, mid in enumerate(ids)}
+
+    def vote_sequence(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                      include_flagged: bool = False) -> tuple[list[str], list[tuple[int, int, float]]]:
+        """Votes one by one in the order they were cast (``ts``, then insertion order; votes without a time
+        stamp last): model names and rows (index_a, index_b, score_b). For the order-dependent online Elo and
+        TrueSkill."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        rows = self.conn.execute(
+            f"SELECT model_a_id, model_b_id, score_b FROM votes v{where} ORDER BY (v.ts IS NULL), v.ts, v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[a], index[b], s) for a, b, s in rows]
+
+    def vote_covariates(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                        include_flagged: bool = False, texts: bool = False,
+                        ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Per vote, for length/style control: model names and rows (index_a, index_b, score_b, prompt_id,
+        chars_a, chars_b[, text_a, text_b]). The judged text is the vote's own ``output_a``/``output_b`` when
+        stored, else the model's generation for the prompt; NULL when neither exists."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        text_cols = (", coalesce(v.output_a, ga.output), coalesce(v.output_b, gb.output)" if texts else "")
+        rows = self.conn.execute(
+            "SELECT v.model_a_id, v.model_b_id, v.score_b, v.prompt_id, "
+            "coalesce(length(v.output_a), ga.output_chars), coalesce(length(v.output_b), gb.output_chars)"
+            f"{text_cols} FROM votes v "
+            "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
+            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id"
+            f"{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[r[0]], index[r[1]], *r[2:]) for r in rows]
+
     def _vote_filter(self, annotators: Sequence[str] | None, category: str | None,
                      include_flagged: bool) -> tuple[str, list[Any]]:
         clauses: list[str] = []

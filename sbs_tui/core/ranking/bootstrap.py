@@ -1,0 +1,115 @@
+"""Bootstrap of Bradley-Terry ratings: resample the aggregated counts, refit every round at once.
+
+Why this is the same bootstrap as resampling votes: drawing N votes with replacement from N votes is a
+multinomial draw of the distinct outcome cells with probabilities count/N. So each round is one multinomial
+draw over ~15k cells instead of 1M index draws.
+
+Why it is fast: rounds are refitted together, as (rounds × pairs) array operations. Each round's solution is
+close to the full-data estimate θ̂, so a Newton iteration with the *fixed* Hessian H(θ̂) converges linearly at a
+rate of roughly the sampling noise (a few %), i.e. to 1e-9 logits in about ten iterations; a round that does not
+converge (a resample that leaves a model undefeated, say) is refitted exactly on its own. Rounds are processed
+in fixed blocks, each with its own child seed of ``seed``, on a small thread pool (numpy releases the GIL), so
+results depend on the seed only — not on the number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from sbs_tui.core.ranking.bt import PRIOR_PRECISION, BTFit, fit_bt, sigmoid
+from sbs_tui.core.ranking.outcomes import Outcomes, PairStats
+
+BLOCK_ROUNDS = 50
+TOLERANCE = 1e-9  # logits; 1e-9 logits ≈ 2e-7 Elo
+MAX_FIXED_ITERATIONS = 60
+
+
+def _block_seeds(rounds: int, seed: int) -> list[tuple[np.random.SeedSequence, int]]:
+    children = np.random.SeedSequence(seed).spawn((rounds + BLOCK_ROUNDS - 1) // BLOCK_ROUNDS)
+    return [(child, min(BLOCK_ROUNDS, rounds - b * BLOCK_ROUNDS)) for b, child in enumerate(children)]
+
+
+def _draw(outcomes: Outcomes, child: np.random.SeedSequence, size: int) -> np.ndarray:
+    total = int(round(outcomes.total_votes))
+    pvals = outcomes.n / outcomes.n.sum()
+    return np.random.Generator(np.random.PCG64(child)).multinomial(total, pvals, size=size)
+
+
+def resampled_counts(outcomes: Outcomes, rounds: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of multinomially resampled cell counts, shape (block_rounds, cells); deterministic in ``seed``.
+
+    :func:`bootstrap_bt` uses exactly these draws, so a reference implementation can refit the same resamples.
+    """
+    for child, size in _block_seeds(rounds, seed):
+        yield _draw(outcomes, child, size)
+
+
+def _pair_matrices(outcomes: Outcomes):
+    """Sparse maps cells → pairs (counts, credit) and pairs → models (score direction)."""
+    from scipy.sparse import csr_matrix
+
+    pi, pj, inverse = outcomes.pair_index()
+    k = len(outcomes.n)
+    rows = np.arange(k)
+    to_n = csr_matrix((np.ones(k), (rows, inverse)), shape=(k, len(pi)))
+    to_w = csr_matrix((outcomes.s, (rows, inverse)), shape=(k, len(pi)))
+    p = len(pi)
+    m = outcomes.n_models
+    direction = csr_matrix(
+        (np.concatenate([np.ones(p), -np.ones(p)]), (np.r_[np.arange(p), np.arange(p)], np.r_[pi, pj])),
+        shape=(p, m),
+    )
+    return pi, pj, to_n.T.tocsr(), to_w.T.tocsr(), direction.T.tocsr()
+
+
+def refit_rounds(theta_hat: np.ndarray, h_inv: np.ndarray, pi: np.ndarray, pj: np.ndarray,
+                 n: np.ndarray, w: np.ndarray, direction_t, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-Hessian Newton for many rounds at once. n, w: (rounds, pairs). Returns θ and a converged mask."""
+    rounds = n.shape[0]
+    theta = np.repeat(theta_hat[None, :], rounds, axis=0)
+    active = np.ones(rounds, dtype=bool)
+    for _ in range(MAX_FIXED_ITERATIONS):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        t = theta[idx]
+        resid = w[idx] - n[idx] * sigmoid(t[:, pj] - t[:, pi])
+        grad = (direction_t @ resid.T).T + prior * t
+        step = grad @ h_inv
+        theta[idx] = t - step
+        done = np.abs(step).max(axis=1) < TOLERANCE
+        active[idx[done]] = False
+    return theta, ~active
+
+
+def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
+                 prior: float = PRIOR_PRECISION, threads: int | None = None) -> np.ndarray:
+    """θ for each bootstrap round, shape (rounds, models), each row centred (Σθ = 0)."""
+    if rounds <= 0:
+        return np.zeros((0, outcomes.n_models))
+    pi, pj, to_n_t, to_w_t, direction_t = _pair_matrices(outcomes)
+    h_inv = np.linalg.inv(fit.hessian)
+    m = outcomes.n_models
+
+    def one_block(counts: np.ndarray) -> np.ndarray:
+        counts = counts.astype(np.float64)
+        n = np.asarray((to_n_t @ counts.T).T)
+        w = np.asarray((to_w_t @ counts.T).T)
+        theta, converged = refit_rounds(fit.theta, h_inv, pi, pj, n, w, direction_t, prior)
+        for r in np.flatnonzero(~converged):
+            theta[r] = fit_bt(PairStats(pi, pj, n[r], w[r]), m, prior).theta
+        return theta - theta.mean(axis=1, keepdims=True)
+
+    def run(spec: tuple[np.random.SeedSequence, int]) -> np.ndarray:
+        return one_block(_draw(outcomes, *spec))  # drawing runs in the worker too
+
+    specs = _block_seeds(rounds, seed)
+    threads = threads or min(4, os.cpu_count() or 1)
+    if threads <= 1 or len(specs) == 1:
+        return np.vstack([run(spec) for spec in specs])
+    with ThreadPoolExecutor(threads) as pool:
+        return np.vstack(list(pool.map(run, specs)))  # map keeps block order
