@@ -236,3 +236,26 @@ def test_shared_alpaca_round_trip_and_exact_preferences(cli, tmp_path, shared_al
     conn = sqlite3.connect(db1)
     assert conn.execute("SELECT count(*) FROM generations").fetchone()[0] == 8 * 805
     assert conn.execute("SELECT count(*) FROM prompts").fetchone()[0] == 805
+
+
+def test_large_files_parse_in_a_child_process_with_the_same_result(tmp_path, monkeypatch):
+    """Big files are parsed in a second process; results, skip counts and errors must be identical."""
+    import sbs_tui.core.ingest as ingest
+
+    rows = [{"instruction": f"Q{i}", "generator_1": "a", "generator_2": "b",
+             "preference": None if i % 10 == 0 else 1 + (i % 7) / 7, "annotator": "j"} for i in range(500)]
+    f = write_jsonl(tmp_path / "v.jsonl", rows)
+    inline_db, parallel_db = Store(tmp_path / "i.db"), Store(tmp_path / "p.db")
+    inline = ingest.import_files(inline_db, "votes", [f])
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
+    parallel = ingest.import_files(parallel_db, "votes", [f])
+    assert inline.as_dict() == parallel.as_dict()
+    assert inline.skipped == {"no verdict (preference is null)": 50}
+    assert list(inline_db.iter_votes()) == list(parallel_db.iter_votes())
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(f.read_text(encoding="utf-8") + '{"instruction": "x", "generator_1": "a"}\n', encoding="utf-8")
+    before = parallel_db.count("votes")
+    with pytest.raises(ingest.InputError) as info:
+        ingest.import_files(parallel_db, "votes", [bad])
+    assert info.value.line == 501 and info.value.file == str(bad)
+    assert parallel_db.count("votes") == before

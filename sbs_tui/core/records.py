@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 
 
+@lru_cache(maxsize=65_536)  # votes repeat their prompts many times over
 def prompt_id_for(text: str) -> str:
     """A stable id from the prompt text, so the same prompt from different files is one prompt.
 
@@ -29,6 +31,20 @@ def prompt_id_for(text: str) -> str:
 
 def text_sha(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Tuple layouts of GenerationRecord.as_row() / VoteRecord.as_row(); the store indexes them by position.
+GenerationRow = tuple[Any, ...]  # prompt_id, prompt, model, output, output_sha, category, reference, meta, origin
+VoteRow = tuple[Any, ...]  # uid, prompt_id, prompt, model_a, model_b, winner, weight, score_b, annotator,
+#                            annotator_kind, shown_left, ts, rationale, criteria, flagged, flag_reason,
+#                            output_a, output_b, pair_id, meta, origin
+
+
+def json_or_none(value: Any) -> str | None:
+    """Objects are stored as JSON text; an empty object is stored as NULL."""
+    if value is None or value == {}:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def score_b(winner: str, weight: float) -> float:
@@ -54,6 +70,11 @@ class GenerationRecord:
     @property
     def output_sha(self) -> str:
         return text_sha(self.output)
+
+    def as_row(self) -> GenerationRow:
+        """Plain tuple form: what the store writes, and what a parsing subprocess sends (cheap to pickle)."""
+        return (self.prompt_id, self.prompt, self.model, self.output, self.output_sha, self.category,
+                self.reference, json_or_none(self.meta), self.origin)
 
 
 @dataclass(slots=True)
@@ -89,6 +110,13 @@ class VoteRecord:
     @property
     def score_b(self) -> float:
         return score_b(self.winner, self.weight)
+
+    def as_row(self) -> VoteRow:
+        """Plain tuple form: what the store writes, and what a parsing subprocess sends (cheap to pickle)."""
+        return (self.uid, self.prompt_id, self.prompt, self.model_a, self.model_b, self.winner, self.weight,
+                self.score_b, self.annotator, self.annotator_kind, self.shown_left, self.ts, self.rationale,
+                json_or_none(self.criteria), int(self.flagged), self.flag_reason, self.output_a, self.output_b,
+                self.pair_id, json_or_none(self.meta), self.origin)
 
     def content_uid(self) -> str:
         """Identity from content: importing the same vote twice (same file, or an export) stores it once."""

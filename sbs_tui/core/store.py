@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord
+from sbs_tui.core.records import WINNERS, GenerationRecord, GenerationRow, VoteRecord, VoteRow
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -224,12 +224,6 @@ def _apply_migrations(db: sqlite_utils.Database) -> None:
             raise
 
 
-def _json_or_none(value: Any) -> str | None:
-    if value is None or value == {}:
-        return None
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 @dataclass(frozen=True, slots=True)
 class InsertCounts:
     """What one batch write did: rows newly inserted and rows already present (idempotent re-import)."""
@@ -260,6 +254,8 @@ class Store:
             # WAL + NORMAL is durable against process crashes (a vote committed survives kill -9);
             # only an OS crash / power loss may lose the last transactions.
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Random-key index inserts (vote uids) thrash the default 2 MB page cache on large imports.
+            conn.execute("PRAGMA cache_size = -65536")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._model_ids: dict[str, int] = {}
@@ -351,22 +347,22 @@ class Store:
 
     def insert_generations(self, batch: Sequence[GenerationRecord], *, source: str | None = None,
                            replace: bool = False) -> InsertCounts:
-        """Store a batch of generations; call inside :meth:`transaction`.
+        """Store a batch of generations; call inside :meth:`transaction`. See :meth:`insert_generation_rows`."""
+        return self.insert_generation_rows([g.as_row() for g in batch], source=source, replace=replace)
+
+    def insert_generation_rows(self, rows: Sequence[GenerationRow], *, source: str | None = None,
+                               replace: bool = False) -> InsertCounts:
+        """Store generations given as ``GenerationRecord.as_row()`` tuples; call inside :meth:`transaction`.
 
         A generation is identified by (prompt, model). The same output again is skipped (idempotent import);
         a *different* output for a stored (prompt, model) raises :class:`ConflictError` unless ``replace`` —
         silently swapping an answer that annotators may already have judged would corrupt their votes.
         """
-        if not batch:
+        if not rows:
             return InsertCounts(0, 0)
-        self._ensure_prompts(
-            (g.prompt_id, g.prompt, g.category, g.reference, None) for g in batch
-        )
-        params = [
-            (g.prompt_id, self.model_id(g.model), g.output, g.output_sha, len(g.output),
-             _json_or_none(g.meta), source)
-            for g in batch
-        ]
+        self._ensure_prompts((r[0], r[1], r[5], r[6], None) for r in rows)
+        model_id = self.model_id
+        params = [(r[0], model_id(r[2]), r[3], r[4], len(r[3]), r[7], source) for r in rows]
         before = self.conn.total_changes
         if replace:
             self.conn.executemany(
@@ -374,40 +370,33 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO UPDATE SET "
                 "output = excluded.output, output_sha = excluded.output_sha, "
                 "output_chars = excluded.output_chars, meta = excluded.meta, source = excluded.source, "
-                "gate_status = CASE WHEN generations.output_sha = excluded.output_sha "
-                "THEN generations.gate_status ELSE 'pending' END "
-                "WHERE generations.output_sha != excluded.output_sha",
+                "gate_status = 'pending' WHERE generations.output_sha != excluded.output_sha",
                 params,
             )
             inserted = self.conn.total_changes - before
-            return InsertCounts(inserted, len(batch) - inserted)
+            return InsertCounts(inserted, len(rows) - inserted)
         self.conn.executemany(
-            "INSERT OR IGNORE INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
-            "source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before
-        if inserted < len(batch):
-            self._check_generation_conflicts(batch)
-        return InsertCounts(inserted, len(batch) - inserted)
+        if inserted < len(rows):
+            self._check_generation_conflicts(rows)
+        return InsertCounts(inserted, len(rows) - inserted)
 
-    def _check_generation_conflicts(self, batch: Sequence[GenerationRecord]) -> None:
-        seen: dict[tuple[str, str], GenerationRecord] = {}
-        for g in batch:
-            key = (g.prompt_id, g.model)
+    def _check_generation_conflicts(self, rows: Sequence[GenerationRow]) -> None:
+        for prompt_id, _prompt, model, _output, output_sha, *_rest, origin in rows:
             row = self.conn.execute(
                 "SELECT output_sha FROM generations WHERE prompt_id = ? AND model_id = ?",
-                (g.prompt_id, self.model_id(g.model)),
+                (prompt_id, self.model_id(model)),
             ).fetchone()
-            if row is not None and row[0] != g.output_sha:
-                earlier = seen.get(key)
-                where = f" (also at {earlier.origin})" if earlier and earlier.origin else ""
+            if row is not None and row[0] != output_sha:
                 raise ConflictError(
-                    f"model {g.model!r} already has a different output for prompt {g.prompt_id}{where}; "
+                    f"model {model!r} already has a different output for prompt {prompt_id}; "
                     "use --replace to overwrite stored outputs",
-                    origin=g.origin,
+                    origin=origin,
                 )
-            seen[key] = g
 
     def set_gate_status(self, generation_ids: Iterable[int], status: str) -> None:
         """Mark generations 'pending', 'passed' or 'blocked'. Only 'passed' generations reach annotators."""
@@ -427,42 +416,44 @@ class Store:
 
     def insert_votes(self, batch: Sequence[VoteRecord], *, source: str | None = None) -> InsertCounts:
         """Store a batch of votes; call inside :meth:`transaction`. Votes are keyed by ``uid`` (idempotent)."""
-        if not batch:
+        return self.insert_vote_rows([v.as_row() for v in batch], source=source)
+
+    def insert_vote_rows(self, rows: Sequence[VoteRow], *, source: str | None = None) -> InsertCounts:
+        """Store votes given as ``VoteRecord.as_row()`` tuples; call inside :meth:`transaction`."""
+        if not rows:
             return InsertCounts(0, 0)
-        prompts = {}
-        for v in batch:
-            if v.prompt is not None:
-                prompts.setdefault(v.prompt_id, (v.prompt_id, v.prompt, None, None, None))
+        prompts = {r[1]: (r[1], r[2], None, None, None) for r in rows if r[2] is not None}
         if prompts:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
                 list(prompts.values()),
             )
-        missing = self._missing_prompt_ids({v.prompt_id for v in batch if v.prompt is None})
+        missing = self._missing_prompt_ids({r[1] for r in rows if r[2] is None} - prompts.keys())
         if missing:
-            first = next(v for v in batch if v.prompt_id in missing)
+            first = next(r for r in rows if r[1] in missing)
             raise ConflictError(
-                f"unknown prompt_id {first.prompt_id!r}: import its generations first or give the prompt text",
-                origin=first.origin,
+                f"unknown prompt_id {first[1]!r}: import its generations first or give the prompt text",
+                origin=first[-1],
             )
         model_id = self.model_id
         annotator_id = self.annotator_id
         params = [
-            (v.uid, v.prompt_id, model_id(v.model_a), model_id(v.model_b), v.winner, v.weight, v.score_b,
-             annotator_id(v.annotator, kind=v.annotator_kind), v.shown_left, v.ts, v.rationale,
-             _json_or_none(v.criteria), int(v.flagged), v.flag_reason, v.output_a, v.output_b,
-             v.pair_id, _json_or_none(v.meta), source)
-            for v in batch
+            (r[0], r[1], model_id(r[3]), model_id(r[4]), r[5], r[6], r[7], annotator_id(r[8], kind=r[9]),
+             *r[10:20], source)
+            for r in rows
         ]
         before = self.conn.total_changes
         self.conn.executemany(
-            "INSERT OR IGNORE INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
+            # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
+            "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
             "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
-            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(uid) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before
-        return InsertCounts(inserted, len(batch) - inserted)
+        return InsertCounts(inserted, len(rows) - inserted)
 
     def _missing_prompt_ids(self, ids: set[str]) -> set[str]:
         if not ids:

@@ -1,0 +1,130 @@
+"""Import throughput: `sbs import votes` on N synthetic contract-format votes versus the floor.
+
+Floor (baseline, same run): a plain ``sqlite3.executemany`` of the very same vote rows — already parsed,
+ids already resolved — into the same schema (same indexes, WAL, same pragmas). Everything the importer does
+beyond that (reading and parsing JSON, validating every field, content-derived ids for idempotency, resolving
+names) is the overhead this measures.
+
+    python bench/bench_import.py            # 1,000,000 votes
+    python bench/bench_import.py --votes 200000
+
+Prints a JSON object and a short table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sbs_tui.core.ingest import import_files, iter_vote_records  # noqa: E402
+from sbs_tui.core.records import prompt_id_for  # noqa: E402
+from sbs_tui.core.store import Store  # noqa: E402
+
+
+def make_votes(path: Path, n: int, n_models: int = 100, n_prompts: int = 20_000, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    models = [f"model-{i:03d}" for i in range(n_models)]
+    prompts = [f"Synthetic instruction number {i}: explain topic {i % 97} in detail." for i in range(n_prompts)]
+    winners = ["model_a", "model_b", "tie", "both_bad"]
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            a, b = rng.sample(models, 2)
+            row = {"prompt": prompts[rng.randrange(n_prompts)], "model_a": a, "model_b": b,
+                   "winner": winners[rng.randrange(4)], "annotator": f"annotator-{rng.randrange(50)}",
+                   "ts": f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z"}
+            fh.write(json.dumps(row) + "\n")
+
+
+def floor(path: Path, db_path: Path) -> float:
+    """Plain executemany of the same rows (pre-parsed, ids resolved) into the same schema."""
+    rows = [r for r in iter_vote_records(path)]
+    store = Store(db_path)
+    with store.transaction():
+        store.conn.executemany("INSERT OR IGNORE INTO prompts (id, text) VALUES (?, ?)",
+                               {(r.prompt_id, r.prompt) for r in rows})
+        models = {m: store.model_id(m) for r in rows for m in (r.model_a, r.model_b)}
+        annotators = {r.annotator: store.annotator_id(r.annotator) for r in rows}
+    params = [(r.uid, r.prompt_id, models[r.model_a], models[r.model_b], r.winner, r.weight, r.score_b,
+               annotators[r.annotator], r.ts) for r in rows]
+    del rows
+    t0 = time.perf_counter()
+    store.conn.execute("BEGIN IMMEDIATE")
+    store.conn.executemany(
+        "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, annotator_id, ts) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", params)
+    store.conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    store.close()
+    return elapsed
+
+
+def importer(path: Path, db_path: Path) -> float:
+    store = Store(db_path)
+    t0 = time.perf_counter()
+    summary = import_files(store, "votes", [path])
+    elapsed = time.perf_counter() - t0
+    store.close()
+    assert summary.inserted > 0
+    return elapsed
+
+
+def cli_end_to_end(path: Path, db_path: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sbs_tui", "--db", str(db_path), "import", "votes", str(path)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def help_time(repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sbs_tui", "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        data = tmpd / "votes.jsonl"
+        make_votes(data, args.votes)
+        t_floor = floor(data, tmpd / "floor.db")
+        t_import = importer(data, tmpd / "import.db")
+        t_cli = cli_end_to_end(data, tmpd / "cli.db")
+        t_help = help_time()
+    n = args.votes
+    result = {
+        "votes": n,
+        "importer_seconds": round(t_import, 3),
+        "importer_votes_per_s": round(n / t_import),
+        "cli_end_to_end_seconds": round(t_cli, 3),
+        "cli_votes_per_s": round(n / t_cli),
+        "floor_executemany_seconds": round(t_floor, 3),
+        "floor_votes_per_s": round(n / t_floor),
+        "ratio_importer_to_floor": round(t_import / t_floor, 2),
+        "sbs_help_median_seconds": round(t_help, 3),
+    }
+    print(json.dumps(result))
+    print(f"{'measure':<34}{'seconds':>10}{'votes/s':>12}")
+    print(f"{'sbs import votes (in-process)':<34}{t_import:>10.2f}{n / t_import:>12,.0f}")
+    print(f"{'sbs import votes (CLI, end to end)':<34}{t_cli:>10.2f}{n / t_cli:>12,.0f}")
+    print(f"{'floor: sqlite3 executemany':<34}{t_floor:>10.2f}{n / t_floor:>12,.0f}")
+    print(f"importer / floor = {t_import / t_floor:.2f}x   sbs --help median = {t_help:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
