@@ -142,11 +142,11 @@ def rank_trueskill(names: list[str], votes: list[tuple[int, int, float]], *, dra
     ratings = [env.create_rating() for _ in range(m)]
     for a, b, s in votes:
         if s > 0.5:
-            ratings[b], ratings[a] = env.rate_1vs1(ratings[b], ratings[a])
+            ratings[b], ratings[a] = trueskill.rate_1vs1(ratings[b], ratings[a], env=env)
         elif s < 0.5:
-            ratings[a], ratings[b] = env.rate_1vs1(ratings[a], ratings[b])
+            ratings[a], ratings[b] = trueskill.rate_1vs1(ratings[a], ratings[b], env=env)
         else:
-            ratings[a], ratings[b] = env.rate_1vs1(ratings[a], ratings[b], drawn=True)
+            ratings[a], ratings[b] = trueskill.rate_1vs1(ratings[a], ratings[b], drawn=True, env=env)
     mu = np.array([r.mu for r in ratings])
     sigma = np.array([r.sigma for r in ratings])
     ranking.info.update(draw_probability=p_draw, beta=env.beta)
