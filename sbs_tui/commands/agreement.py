@@ -16,6 +16,7 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
                       include_flagged: bool, fmt: str) -> None:
     """Inter-annotator agreement (percent, Cohen's κ per pair, Fleiss' κ, Krippendorff's α), position bias
     (binomial test), outlier annotators, LLM judge vs human majority, order consistency, gold accuracy."""
+    from sbs_tui.commands.rank import escape_controls
     from sbs_tui.core.agreement import Annotation, analyse
     from sbs_tui.core.records import score_b
 
@@ -35,7 +36,7 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
             gold[ann.item] = ann.label
     report = analyse(anns, gold)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {escape_controls(warning)}", err=True)
     doc = report.to_json()
     if fmt == "json":
         import json
@@ -52,7 +53,7 @@ def _f(x, digits: int = 2) -> str:
 def _print_tables(doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
+    from sbs_tui.commands.rank import literal as Text
 
     console = Console()
     o = doc["overall"]
@@ -93,7 +94,7 @@ def _print_tables(doc: dict) -> None:
                            f"{c['items_judged_in_both_orders']} items ({_f(c['consistency'], 1)}%)"))
     gold = doc["gold"]
     if not gold.get("available"):
-        console.print(Text(f"Gold: {gold.get('note')}", style="dim"))
+        console.print(Text(f"Gold: {gold.get('note')}"))
     else:
         for g in gold["annotators"]:
             console.print(Text(f"Gold accuracy {g['annotator']}: {_f(g['accuracy'], 1)}% on {g['items']} items"))

@@ -68,7 +68,7 @@ def rank_command(ctx: click.Context, method: str, baseline: str | None, rounds: 
     finally:
         store.close()
     for warning in ranking.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {escape_controls(warning)}", err=True)
     emit(ranking, fmt)
 
 
@@ -106,7 +106,7 @@ def print_table(doc: dict) -> None:
         title += f", {doc['control']}-controlled"
     if doc.get("ci"):
         title += f" · 95% CI: {doc['ci']}"
-    table = Table(title=Text(title))
+    table = Table(title=literal(title))
     for col in ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
         table.add_column(col, justify="left" if col == "Model" else "right")
     if multi:
@@ -119,7 +119,7 @@ def print_table(doc: dict) -> None:
     for m in doc["models"]:
         ci = ("—" if m["ci_low"] is None else
               f"{fmt_num(m['ci_low'], digits)} – {fmt_num(m['ci_high'], digits)}")
-        row = [str(m["rank"]), Text(m["model"]), fmt_num(m["rating"], digits + 1 if pct else 1), ci,
+        row = [str(m["rank"]), literal(m["model"]), fmt_num(m["rating"], digits + 1 if pct else 1), ci,
                f"{m['votes']:,}" if isinstance(m["votes"], int) else f"{m['votes']:.1f}",
                _n(m["wins"]), _n(m["losses"]), _n(m["ties"]), fmt_num(m["win_rate"], 1)]
         if multi:
@@ -131,8 +131,8 @@ def print_table(doc: dict) -> None:
         console.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):",
                            style="dim"))
         for v in needed[:10]:
-            console.print(Text(f"  {v['better']} vs {v['worse']}: ×{v['factor']:.1f} votes "
-                               f"(≈ {v['more_votes_per_model']:,} more per model)"))
+            console.print(literal(f"  {v['better']} vs {v['worse']}: ×{v['factor']:.1f} votes "
+                                  f"(≈ {v['more_votes_per_model']:,} more per model)"))
     if doc.get("matrices"):
         _print_matrix(console, doc["matrices"])
 
@@ -153,8 +153,31 @@ def _print_matrix(console, mats: dict) -> None:
             table.add_column(str(k + 1), justify="right")
         for k, (name, row) in enumerate(zip(names, mats[key])):
             cells = ["" if x is None else (f"{x:.2f}" if key != "votes" else f"{x:,}") for x in row]
-            table.add_row(Text(f"{k + 1}. {name}"), *cells)
+            table.add_row(literal(f"{k + 1}. {name}"), *cells)
         console.print(table)
+
+
+_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F}
+
+
+def literal(text: str):
+    """Rich Text that shows a (hostile) name exactly as data: never parsed as markup, and control characters
+    (ANSI escapes) and bidi overrides shown as visible escapes (``\\x1b``) so they cannot restyle the table."""
+    from rich.text import Text
+
+    return Text(escape_controls(text))
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters and bidi overrides replaced by visible escapes."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if code < 32 or 0x7F <= code < 0xA0 or code in _BIDI:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _n(x) -> str:
