@@ -2,7 +2,7 @@
 
 What it measures, in one run:
   * end to end, as a user runs it: a subprocess from process start to the JSON on stdout, with peak RSS
-    (``resource.getrusage(RUSAGE_CHILDREN)``), on a real SQLite file (WAL) written beforehand;
+    (``os.wait4``), on a real SQLite file (WAL) written beforehand; median of ``--repeat`` runs;
   * the same with ``--ci sandwich``;
   * the baseline — the common approach: the same bootstrap resamples, each refitted on its own with scipy
     L-BFGS over the unique (a, b, outcome) rows — and how far its ratings and CI bounds are from ours.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import statistics
 import sqlite3
 import subprocess
 import sys
@@ -72,16 +72,20 @@ def build_database(path: Path, n_votes: int, n_models: int, seed: int = 0) -> np
 
 
 def run_cli(db: Path, *args: str) -> tuple[float, float, dict]:
-    """Wall seconds, peak RSS (MB) and parsed JSON of one `sbs rank` subprocess."""
+    """Wall seconds, peak RSS (MB, of this process alone: os.wait4) and parsed JSON of one `sbs rank`."""
     cmd = [sys.executable, "-m", "sbs_tui", "--db", str(db), "rank", *args, "--format", "json"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"sbs rank failed ({proc.returncode}): {proc.stderr}")
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    return wall, rss_mb, json.loads(proc.stdout)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"sbs rank failed ({proc.returncode}): {err.read()}")
+        return wall, usage.ru_maxrss / 1024.0, json.loads(out.read())
 
 
 def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, dict[str, tuple[float, float, float]]]:
@@ -131,6 +135,7 @@ def main() -> None:
     ap.add_argument("--baseline-rounds", type=int, default=None,
                     help="rounds for the L-BFGS baseline (default: --rounds); its time is scaled to --rounds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each sbs command; the median is reported")
     args = ap.parse_args()
     base_rounds = args.baseline_rounds or args.rounds
 
@@ -140,28 +145,36 @@ def main() -> None:
         build_database(db, args.votes, args.models, args.seed)
         setup_s = time.perf_counter() - t0
         run_cli(db, "--method", "bt", "--bootstrap", "10")  # warm the OS file cache, like a second run
-        wall, rss, ours = run_cli(db, "--method", "bt", "--bootstrap", str(args.rounds),
-                                  "--seed", str(args.seed))
-        s_wall, s_rss, sandwich = run_cli(db, "--method", "bt", "--ci", "sandwich")
+        runs = [run_cli(db, "--method", "bt", "--bootstrap", str(args.rounds), "--seed", str(args.seed))
+                for _ in range(args.repeat)]
+        walls = [r[0] for r in runs]
+        wall, rss, ours = statistics.median(walls), max(r[1] for r in runs), runs[0][2]
+        s_runs = [run_cli(db, "--method", "bt", "--ci", "sandwich") for _ in range(args.repeat)]
+        s_walls = [r[0] for r in s_runs]
+        s_wall, s_rss = statistics.median(s_walls), max(r[1] for r in s_runs)
+        load = os.getloadavg()[0]
         b_wall, ref = baseline_lbfgs(db, base_rounds, args.seed)
 
     b_wall_scaled = b_wall * args.rounds / base_rounds
-    max_rating = max(abs(m["rating"] - ref[m["model"]][0]) for m in ours["models"])
+    max_rating = float(max(abs(m["rating"] - ref[m["model"]][0]) for m in ours["models"]))
     if base_rounds == args.rounds:
-        max_ci = max(max(abs(m["ci_low"] - ref[m["model"]][1]), abs(m["ci_high"] - ref[m["model"]][2]))
-                     for m in ours["models"])
+        max_ci = float(max(max(abs(m["ci_low"] - ref[m["model"]][1]), abs(m["ci_high"] - ref[m["model"]][2]))
+                           for m in ours["models"]))
     else:
         max_ci = None
     result = {
         "votes": args.votes, "models": args.models, "bootstrap_rounds": args.rounds, "cores": os.cpu_count(),
         "setup_s": round(setup_s, 2),
-        "ours": {"wall_s": round(wall, 3), "peak_rss_mb": round(rss, 1)},
-        "sandwich": {"wall_s": round(s_wall, 3), "peak_rss_mb": round(s_rss, 1)},
+        "load_average_1min": round(load, 2),
+        "ours": {"wall_s": round(wall, 3), "wall_s_runs": [round(w, 3) for w in walls],
+                 "peak_rss_mb": round(rss, 1)},
+        "sandwich": {"wall_s": round(s_wall, 3), "wall_s_runs": [round(w, 3) for w in s_walls],
+                     "peak_rss_mb": round(s_rss, 1)},
         "baseline_lbfgs_per_round": {"rounds_run": base_rounds, "wall_s": round(b_wall, 2),
                                      "wall_s_scaled_to_rounds": round(b_wall_scaled, 2)},
         "speedup_vs_baseline": round(b_wall_scaled / wall, 1),
-        "max_abs_rating_diff_elo": round(max_rating, 4),
-        "max_abs_ci_bound_diff_elo": None if max_ci is None else round(max_ci, 4),
+        "max_abs_rating_diff_elo": float(f"{max_rating:.3g}"),
+        "max_abs_ci_bound_diff_elo": None if max_ci is None else float(f"{max_ci:.3g}"),
         "goals": {"wall_s<=2.5": wall <= 2.5, "rss_mb<=500": rss <= 500, "speedup>=8": b_wall_scaled / wall >= 8,
                   "sandwich_s<=1": s_wall <= 1.0, "ratings_within_1": max_rating <= 1,
                   "ci_within_3": None if max_ci is None else max_ci <= 3},
@@ -174,8 +187,8 @@ def main() -> None:
     print(f"{'sbs rank bt --bootstrap':28}{wall:>10.2f}{rss:>10.0f}", file=sys.stderr)
     print(f"{'sbs rank bt --ci sandwich':28}{s_wall:>10.2f}{s_rss:>10.0f}", file=sys.stderr)
     print(f"{'baseline L-BFGS per round':28}{b_wall_scaled:>10.2f}{'':>10}", file=sys.stderr)
-    print(f"speed-up ×{b_wall_scaled / wall:.1f}; max |Δrating| {max_rating:.3f} Elo; "
-          f"max |ΔCI| {max_ci if max_ci is None else round(max_ci, 3)} Elo", file=sys.stderr)
+    print(f"speed-up ×{b_wall_scaled / wall:.1f}; max |Δrating| {max_rating:.2g} Elo; "
+          f"max |ΔCI| {max_ci if max_ci is None else f'{max_ci:.2g}'} Elo", file=sys.stderr)
 
 
 if __name__ == "__main__":

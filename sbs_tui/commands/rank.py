@@ -139,7 +139,6 @@ def print_table(doc: dict) -> None:
 
 def _print_matrix(console, mats: dict) -> None:
     from rich.table import Table
-    from rich.text import Text
 
     names = mats["models"]
     for key, title in (("empirical_win_rate", "Empirical win rate (row vs column)"),
