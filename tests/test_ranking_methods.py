@@ -194,6 +194,16 @@ def test_trueskill_matches_the_package_and_win_probability_is_coherent() -> None
     assert mat[0][1] + mat[1][0] == pytest.approx(1.0)
 
 
+def test_style_counts_are_linear_on_hostile_text() -> None:
+    import time
+
+    hostile = "\n" * 1_000_000 + " " * 100_000 + "**" * 50_000 + "# " + "\x1b[31m[bold]x[/bold]" * 1000
+    t0 = time.perf_counter()
+    chars, headers, lists, bold = style_counts(hostile)
+    assert time.perf_counter() - t0 < 2.0
+    assert chars == len(hostile) and lists == 0
+
+
 def test_style_counts_and_style_control_removes_a_pure_length_effect() -> None:
     assert style_counts("# H\n\n- a\n- b\n1. c\n**bold** and __more__") == (39, 1, 3, 2)
     rng = np.random.default_rng(2)

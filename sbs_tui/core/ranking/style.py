@@ -22,8 +22,8 @@ from sbs_tui.core.ranking.bt import ELO_PER_LOGIT, PRIOR_PRECISION, contrast, to
 from sbs_tui.core.ranking.outcomes import Outcomes
 from sbs_tui.core.ranking.report import Z95, Ranking, tallied_ratings, votes_needed
 
-_HEADER = re.compile(r"^ {0,3}#{1,6}\s+\S", re.M)
-_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S", re.M)
+_HEADER = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
+_LIST = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\S", re.M)  # [ \t], not \s: linear on blank lines
 _BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 COEF_PRECISION = 1e-4
