@@ -22,8 +22,16 @@ class LogisticFit:
     covariance: np.ndarray  # sandwich H⁻¹ M H⁻¹
 
 
-def fit_logistic(x, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | None = None) -> LogisticFit:
-    """Minimise Σ w·[−y log σ(xβ) − (1 − y) log σ(−xβ)] + ½ Σ penalty·β². ``x``: dense or scipy sparse."""
+DENSE_LIMIT = 200  # above this many coefficients, Hessian-vector products instead of the dense Hessian
+
+
+def fit_logistic(x, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | None = None, *,
+                 covariance: bool = True) -> LogisticFit:
+    """Minimise Σ w·[−y log σ(xβ) − (1 − y) log σ(−xβ)] + ½ Σ penalty·β². ``x``: dense or scipy sparse.
+
+    Small problems use the exact trust-region method; large ones (per-prompt effects) a Krylov trust-region
+    method on Hessian-vector products, never forming the dense Hessian. ``covariance=False`` skips the
+    sandwich (and returns empty matrices) when only the coefficients are needed."""
     from scipy import sparse
     from scipy.optimize import minimize
 
@@ -42,9 +50,20 @@ def fit_logistic(x, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | Non
         p = sigmoid(x @ beta)
         return _gram(x, w * p * (1 - p)) + np.diag(penalty)
 
-    res = minimize(fun, np.zeros(x.shape[1]), jac=True, hess=hess, method="trust-exact",
-                   options={"gtol": 1e-8, "maxiter": 500})
+    if x.shape[1] <= DENSE_LIMIT:
+        res = minimize(fun, np.zeros(x.shape[1]), jac=True, hess=hess, method="trust-exact",
+                       options={"gtol": 1e-8, "maxiter": 500})
+    else:
+        def hessp(beta: np.ndarray, v: np.ndarray) -> np.ndarray:
+            p = sigmoid(x @ beta)
+            return x.T @ (w * p * (1 - p) * (x @ v)) + penalty * v
+
+        res = minimize(fun, np.zeros(x.shape[1]), jac=True, hessp=hessp, method="trust-krylov",
+                       options={"gtol": 1e-8, "maxiter": 500})
     beta = res.x
+    if not covariance:
+        empty = np.zeros((0, 0))
+        return LogisticFit(beta, empty, empty)
     h = hess(beta)
     resid = w * (sigmoid(x @ beta) - y)
     meat = _gram(x, resid * resid)

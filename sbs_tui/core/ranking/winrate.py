@@ -124,7 +124,7 @@ def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], bas
         sparse.csr_matrix((np.ones(v), (np.arange(v), prompt_idx)), shape=(v, len(prompt_ids))),
     ]).tocsr()
     penalty = np.r_[np.full(len(models), COEF_PRECISION), np.full(len(prompt_ids), DIFFICULTY_PRECISION)]
-    gamma = fit_logistic(x, y_arr, penalty).beta[len(models):]
+    gamma = fit_logistic(x, y_arr, penalty, covariance=False).beta[len(models):]
     gamma = gamma - gamma.mean()
     # 2) per model: θ + φ·tanh(Δlen/sd) + ψ·γ_x
     for m in models:
