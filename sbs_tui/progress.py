@@ -13,14 +13,14 @@ from typing import Any
 class FileProgress:
     """Byte-based progress per file, rendered with rich.progress (rate and ETA)."""
 
-    def __init__(self, description: str):
+    def __init__(self, description: str, *, console: Any = None):
         from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                    TransferSpeedColumn)
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            TimeRemainingColumn(), console=console or Console(stderr=True), transient=True,
         )
         self._description = description
         self._task: Any = None

@@ -24,3 +24,30 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
     finally:
         store.close()
     click.echo(f"exported {n:,} votes" + (f" to {out_path}" if out_path else ""), err=True)
+
+
+@export_group.command("dpo")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Output JSONL file; stdout when omitted.")
+@click.option("--min-weight", type=click.FloatRange(0.5, 1.0), default=0.75, show_default=True,
+              help="Leave out weighted votes whose winner's share is below this (AlpacaEval preferences near 1.5 "
+                   "are close calls, not preferences).")
+@click.pass_context
+def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> None:
+    """Write preference pairs {prompt, chosen, rejected, ...} (JSONL) from votes with a clear winner.
+
+    Ties, both-bad and flagged votes are left out, as are votes with no output for one side (outputs come from
+    the vote itself, else from the stored generations). Each vote gives one pair.
+    """
+    from sbs_tui.core.export import atomic_output, write_jsonl
+
+    skipped: dict[str, int] = {}
+    store = ctx.obj.open_store()
+    try:
+        with atomic_output(out_path) as fh:
+            n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+    finally:
+        store.close()
+    detail = "; ".join(f"{count:,} {why}" for why, count in sorted(skipped.items()))
+    click.echo(f"exported {n:,} preference pairs" + (f" to {out_path}" if out_path else "")
+               + (f" (left out: {detail})" if detail else ""), err=True)

@@ -51,3 +51,9 @@ def import_generations(ctx: click.Context, files: tuple[str, ...], replace: bool
 def import_votes(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
     """Import votes: rows {prompt|prompt_id, model_a, model_b, winner, annotator} or AlpacaEval annotations."""
     _run_import(ctx, "votes", files, False, as_json)
+
+
+from sbs_tui.commands.ingest_results import import_ab, import_benchmarks  # noqa: E402  (benchmark/A-B stage)
+
+import_group.add_command(import_benchmarks)
+import_group.add_command(import_ab)

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from sbs_tui.core.records import WINNERS, GenerationRecord, GenerationRow, VoteRecord, VoteRow
+from sbs_tui.core.records import WINNERS, GenerationRecord, GenerationRow, VoteRecord, VoteRow, json_or_none
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -183,6 +183,20 @@ def _m0001_core(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0050_benchmark_ab_details")
+def _m0050_benchmark_ab_details(db: sqlite_utils.Database) -> None:
+    """Benchmark standard errors and direction (lm-evaluation-harness reports both); kept metadata for results."""
+    db.executescript(
+        """
+        ALTER TABLE benchmarks ADD COLUMN stderr REAL;
+        ALTER TABLE benchmarks ADD COLUMN higher_is_better INTEGER;
+        ALTER TABLE benchmarks ADD COLUMN meta TEXT;
+        ALTER TABLE ab_units ADD COLUMN meta TEXT;
+        ALTER TABLE ab_aggregates ADD COLUMN meta TEXT;
+        """
+    )
+
+
 # -- ranking queries: schema ------------------------------------------------------------------------------------
 
 
@@ -222,6 +236,10 @@ def _apply_migrations(db: sqlite_utils.Database) -> None:
             if db.conn.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+def _format_values(values: Sequence[Any]) -> str:
+    return ", ".join("null" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -607,6 +625,226 @@ class Store:
         if not include_flagged:
             clauses.append("v.flagged = 0")
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    # -- benchmarks and A/B --------------------------------------------------------------------------------------
+    # Results of the offline (benchmark) and online (A/B) stages. Keys are natural: (model, benchmark, metric),
+    # (experiment, variant, unit, metric), (experiment, variant, metric). Re-importing the same value is a no-op;
+    # a different value for a stored key is a ConflictError unless ``replace`` — a silently changed score would
+    # change the funnel without anyone noticing.
+
+    def insert_benchmarks(self, batch: Sequence[Any], *, source: str | None = None,
+                          replace: bool = False) -> InsertCounts:
+        """Store benchmark records (``model, benchmark, metric, score, stderr, higher_is_better, meta``)."""
+        params = [
+            (self.model_id(b.model), b.benchmark, b.metric, b.score, b.stderr,
+             None if b.higher_is_better is None else int(b.higher_is_better), json_or_none(b.meta), source)
+            for b in batch
+        ]
+        sql = ("INSERT INTO benchmarks (model_id, benchmark, metric, score, stderr, higher_is_better, meta, "
+               "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        select = "SELECT score FROM benchmarks WHERE model_id = ? AND benchmark = ? AND metric = ?"
+        return self._insert_results(
+            batch, params, sql, "ON CONFLICT(model_id, benchmark, metric) DO UPDATE SET score = excluded.score, "
+            "stderr = excluded.stderr, higher_is_better = excluded.higher_is_better, meta = excluded.meta, "
+            "source = excluded.source WHERE benchmarks.score != excluded.score "
+            "OR benchmarks.stderr IS NOT excluded.stderr",
+            select, key=lambda b, p: p[:3], stored=lambda b: (b.score,),
+            describe=lambda b: f"model {b.model!r} benchmark {b.benchmark!r} metric {b.metric!r}",
+            replace=replace,
+        )
+
+    def insert_ab_units(self, batch: Sequence[Any], *, source: str | None = None,
+                        replace: bool = False) -> InsertCounts:
+        """Store per-unit A/B observations (``experiment, variant, unit, metric, value, meta``)."""
+        params = [(u.experiment, u.variant, u.unit, u.metric, u.value, json_or_none(u.meta), source)
+                  for u in batch]
+        return self._insert_results(
+            batch, params,
+            "INSERT INTO ab_units (experiment, variant, unit, metric, value, meta, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "ON CONFLICT(experiment, variant, unit, metric) DO UPDATE SET value = excluded.value, "
+            "meta = excluded.meta, source = excluded.source WHERE ab_units.value != excluded.value",
+            "SELECT value FROM ab_units WHERE experiment = ? AND variant = ? AND unit = ? AND metric = ?",
+            key=lambda u, p: p[:4], stored=lambda u: (u.value,),
+            describe=lambda u: (f"experiment {u.experiment!r} variant {u.variant!r} unit {u.unit!r} "
+                                f"metric {u.metric!r}"),
+            replace=replace,
+        )
+
+    def insert_ab_aggregates(self, batch: Sequence[Any], *, source: str | None = None,
+                             replace: bool = False) -> InsertCounts:
+        """Store aggregated A/B results (``experiment, variant, metric, n`` and ``mean, std`` or ``successes``)."""
+        params = [(a.experiment, a.variant, a.metric, a.n, a.mean, a.std, a.successes, json_or_none(a.meta),
+                   source) for a in batch]
+        return self._insert_results(
+            batch, params,
+            "INSERT INTO ab_aggregates (experiment, variant, metric, n, mean, std, successes, meta, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "ON CONFLICT(experiment, variant, metric) DO UPDATE SET n = excluded.n, mean = excluded.mean, "
+            "std = excluded.std, successes = excluded.successes, meta = excluded.meta, source = excluded.source "
+            "WHERE ab_aggregates.n != excluded.n OR ab_aggregates.mean IS NOT excluded.mean "
+            "OR ab_aggregates.std IS NOT excluded.std OR ab_aggregates.successes IS NOT excluded.successes",
+            "SELECT n, mean, std, successes FROM ab_aggregates WHERE experiment = ? AND variant = ? AND metric = ?",
+            key=lambda a, p: p[:3], stored=lambda a: (a.n, a.mean, a.std, a.successes),
+            describe=lambda a: f"experiment {a.experiment!r} variant {a.variant!r} metric {a.metric!r}",
+            replace=replace,
+        )
+
+    def _insert_results(self, batch: Sequence[Any], params: list[tuple[Any, ...]], insert_sql: str,
+                        upsert_clause: str, select_sql: str, *, key: Callable[[Any, tuple[Any, ...]], Any],
+                        stored: Callable[[Any], tuple[Any, ...]], describe: Callable[[Any], str],
+                        replace: bool) -> InsertCounts:
+        """Insert-or-ignore, then explain any row that was not new: identical (counted) or conflicting (error).
+
+        With ``replace`` a differing stored row is overwritten (and counted as inserted); within one import the
+        later row wins.
+        """
+        if not batch:
+            return InsertCounts(0, 0)
+        before = self.conn.total_changes
+        if replace:
+            self.conn.executemany(f"{insert_sql} {upsert_clause}", params)
+            inserted = self.conn.total_changes - before
+            return InsertCounts(inserted, len(batch) - inserted)
+        self.conn.executemany(insert_sql.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1), params)
+        inserted = self.conn.total_changes - before
+        if inserted < len(batch):
+            for record, row in zip(batch, params):
+                found = self.conn.execute(select_sql, key(record, row)).fetchone()
+                if found is not None and tuple(found) != stored(record):
+                    raise ConflictError(
+                        f"{describe(record)} is already stored with a different value "
+                        f"({_format_values(found)}, now {_format_values(stored(record))}); "
+                        "use --replace to overwrite",
+                        origin=record.origin,
+                    )
+        return InsertCounts(inserted, len(batch) - inserted)
+
+    def benchmark_rows(self) -> list[dict[str, Any]]:
+        """Every stored benchmark result with the model's name, ordered by model, benchmark and metric."""
+        cur = self.conn.execute(
+            "SELECT m.name, b.benchmark, b.metric, b.score, b.stderr, b.higher_is_better FROM benchmarks b "
+            "JOIN models m ON m.id = b.model_id ORDER BY m.name, b.benchmark, b.metric"
+        )
+        return [
+            {"model": model, "benchmark": bench, "metric": metric, "score": score, "stderr": stderr,
+             "higher_is_better": None if hib is None else bool(hib)}
+            for model, bench, metric, score, stderr, hib in cur
+        ]
+
+    def iter_ab_units(self) -> Iterator[tuple[str, str, str, float]]:
+        """(experiment, metric, variant, value) for every unit, grouped by experiment, metric and variant."""
+        yield from self.conn.execute(
+            "SELECT experiment, metric, variant, value FROM ab_units ORDER BY experiment, metric, variant"
+        )
+
+    def ab_aggregate_rows(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            "SELECT experiment, metric, variant, n, mean, std, successes FROM ab_aggregates "
+            "ORDER BY experiment, metric, variant"
+        )
+        return [dict(zip(("experiment", "metric", "variant", "n", "mean", "std", "successes"), row))
+                for row in cur]
+
+    def ab_shared_units(self) -> list[tuple[str, str, int]]:
+        """(experiment, metric, units seen in more than one variant): a broken randomisation to warn about."""
+        return self.conn.execute(
+            "SELECT experiment, metric, count(*) FROM (SELECT experiment, metric, unit FROM ab_units "
+            "GROUP BY experiment, metric, unit HAVING count(DISTINCT variant) > 1) GROUP BY experiment, metric"
+        ).fetchall()
+
+    def table_columns(self, table: str) -> list[str]:
+        """Column names of a table or view; empty when it does not exist (for optional tables of other features)."""
+        return [row[1] for row in self.conn.execute(f"PRAGMA table_info([{table}])")]
+
+    def gate_status_counts(self) -> dict[str, dict[str, int]]:
+        """Per model: how many generations are 'pending', 'passed' and 'blocked' by the gates."""
+        counts: dict[str, dict[str, int]] = {}
+        for model, status, n in self.conn.execute(
+            "SELECT m.name, g.gate_status, count(*) FROM generations g JOIN models m ON m.id = g.model_id "
+            "GROUP BY m.name, g.gate_status"
+        ):
+            counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0})[status] = n
+        return counts
+
+    def gate_result_pass_rates(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """Per model and gate: (passed, total) from a ``gate_results`` table, if the gating feature created one.
+
+        Probed defensively: the table is optional and owned by the gating feature, so only a shape with
+        ``generation_id``, a gate name column and a pass/block column is read; anything else gives ``{}``.
+        """
+        columns = set(self.table_columns("gate_results"))
+        if "generation_id" not in columns:
+            return {}
+        gate_col = next((c for c in ("gate", "gate_name", "scorer", "name") if c in columns), None)
+        if gate_col is None:
+            return {}
+        if "passed" in columns:
+            passed_expr = "sum(CASE WHEN r.passed THEN 1 ELSE 0 END)"
+        elif "blocked" in columns:
+            passed_expr = "sum(CASE WHEN r.blocked THEN 0 ELSE 1 END)"
+        elif "status" in columns:
+            passed_expr = "sum(CASE WHEN r.status IN ('passed', 'pass', 'ok') THEN 1 ELSE 0 END)"
+        else:
+            return {}
+        try:
+            rows = self.conn.execute(
+                f"SELECT m.name, r.[{gate_col}], {passed_expr}, count(*) FROM gate_results r "
+                "JOIN generations g ON g.id = r.generation_id JOIN models m ON m.id = g.model_id "
+                f"GROUP BY m.name, r.[{gate_col}]"
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        result: dict[str, dict[str, tuple[int, int]]] = {}
+        for model, gate, passed, total in rows:
+            result.setdefault(model, {})[str(gate)] = (int(passed or 0), int(total))
+        return result
+
+    def iter_preference_pairs(self, *, min_weight: float = 0.75,
+                              skipped: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
+        """Votes with a clear winner as (prompt, chosen, rejected) pairs, for DPO-style training data.
+
+        Left out (and counted in ``skipped``): ties and both-bad, flagged votes, votes whose winner's share is
+        below ``min_weight``, and votes with no output for either side (neither on the vote nor as a stored
+        generation of that model for that prompt).
+        """
+        cur = self.conn.execute(
+            "SELECT v.uid, v.prompt_id, p.text, ma.name, mb.name, v.winner, v.weight, v.flagged, an.name, "
+            "coalesce(v.output_a, ga.output), coalesce(v.output_b, gb.output) FROM votes v "
+            "JOIN prompts p ON p.id = v.prompt_id JOIN models ma ON ma.id = v.model_a_id "
+            "JOIN models mb ON mb.id = v.model_b_id JOIN annotators an ON an.id = v.annotator_id "
+            "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
+            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id "
+            "ORDER BY v.id"
+        )
+        skipped = skipped if skipped is not None else {}
+
+        def skip(reason: str) -> None:
+            skipped[reason] = skipped.get(reason, 0) + 1
+
+        for (uid, prompt_id, prompt, model_a, model_b, winner, weight, flagged, annotator, output_a,
+             output_b) in cur:
+            if winner not in ("model_a", "model_b"):
+                skip("no clear winner (tie or both bad)")
+            elif flagged:
+                skip("flagged")
+            elif weight < min_weight:
+                skip(f"weight below {min_weight:g}")
+            elif output_a is None or output_b is None:
+                skip("no output stored for one side")
+            else:
+                a_wins = winner == "model_a"
+                yield {
+                    "prompt": prompt,
+                    "chosen": output_a if a_wins else output_b,
+                    "rejected": output_b if a_wins else output_a,
+                    "prompt_id": prompt_id,
+                    "chosen_model": model_a if a_wins else model_b,
+                    "rejected_model": model_b if a_wins else model_a,
+                    "weight": weight,
+                    "annotator": annotator,
+                    "vote_id": uid,
+                }
 
 
 assert set(WINNERS) == {"model_a", "model_b", "tie", "both_bad"}

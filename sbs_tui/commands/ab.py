@@ -1,0 +1,39 @@
+"""`sbs ab` — every A/B variant against its control, per experiment and metric (table or JSON)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("ab")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--control", default=None, metavar="VARIANT",
+              help="The control variant (default: one named control/baseline/A, else the first alphabetically).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level; intervals are (1 - alpha).")
+@click.pass_context
+def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) -> None:
+    """Analyse imported A/B results: Welch t-test or two-proportion z-test per variant, Holm-adjusted."""
+    import json
+
+    from sbs_tui.core.abtest import analyse_store
+    from sbs_tui.errors import InputError
+
+    store = ctx.obj.open_store()
+    try:
+        report = analyse_store(store, alpha=alpha, control=control)
+    finally:
+        store.close()
+    if control is not None and report.results and all(r.control != control for r in report.results):
+        raise InputError(f"no experiment has a variant named {control!r}", field="--control")
+    for experiment, metric in report.single_variant:
+        click.echo(f"note: experiment {experiment!r} metric {metric!r} has one variant; nothing to compare",
+                   err=True)
+    if not report.results:
+        click.echo("no A/B results with two or more variants; import some with `sbs import ab FILE`", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, allow_nan=False))
+        return
+    from sbs_tui.results_render import print_ab_report
+
+    print_ab_report(report)

@@ -1,0 +1,33 @@
+"""`sbs funnel` — benchmarks, gates, side-by-side votes and A/B results per model, and how far they agree."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("funnel")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level for the A/B comparisons.")
+@click.option("--lower-better", "lower_better", multiple=True, metavar="METRIC",
+              help="An A/B metric where lower is better (e.g. latency); repeatable.")
+@click.pass_context
+def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tuple[str, ...]) -> None:
+    """The three stages side by side per model, with rank correlations and plain statements of disagreement."""
+    import json
+
+    from sbs_tui.core.funnel import build_funnel
+
+    store = ctx.obj.open_store()
+    try:
+        report = build_funnel(store, alpha=alpha, lower_better=lower_better)
+    finally:
+        store.close()
+    if not report.stages and not report.gates:
+        click.echo("nothing to show: import benchmarks, votes or A/B results first", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, allow_nan=False))
+        return
+    from sbs_tui.results_render import print_funnel
+
+    print_funnel(report)

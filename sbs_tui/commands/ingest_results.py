@@ -1,0 +1,58 @@
+"""`sbs import benchmarks FILE...` and `sbs import ab FILE...` — attached to the `sbs import` group."""
+
+from __future__ import annotations
+
+import click
+
+
+def _run(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
+         model: str | None = None) -> None:
+    import contextlib
+    import json
+
+    from sbs_tui.core.ingest_results import import_result_files
+    from sbs_tui.progress import file_progress
+
+    if not files:
+        raise click.UsageError("give at least one FILE")
+    store = ctx.obj.open_store()
+    try:
+        progress = file_progress(f"importing {kind}")
+        with progress if progress is not None else contextlib.nullcontext():
+            summary = import_result_files(store, kind, files, replace=replace, model=model, progress=progress)
+    finally:
+        store.close()
+    click.echo(summary.line(), err=True)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+
+
+_REPLACE_HELP = ("Overwrite stored values that differ (default: a different value for a stored key is an error, "
+                 "so a changed result never slips in unnoticed).")
+
+
+@click.command("benchmarks")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, metavar="NAME",
+              help="Model name for lm-evaluation-harness files (overrides the file's model_name / model_args) "
+                   "and for CSV rows without a model column.")
+@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_benchmarks(ctx: click.Context, files: tuple[str, ...], model: str | None, replace: bool,
+                      as_json: bool) -> None:
+    """Import benchmark results: lm-evaluation-harness results JSON, or rows model,benchmark,score[,metric]."""
+    if model is not None and not model.strip():
+        raise click.BadParameter("must not be blank", param_hint="--model")
+    _run(ctx, "benchmarks", files, replace, as_json, model=model.strip() if model else None)
+
+
+@click.command("ab")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_ab(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Import A/B results: experiment,variant,unit,metric,value rows, or aggregated
+    experiment,variant,metric,n,mean,std / experiment,variant,metric,n,successes rows."""
+    _run(ctx, "ab", files, replace, as_json)

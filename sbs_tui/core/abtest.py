@@ -1,0 +1,364 @@
+"""A/B analysis: every variant of an experiment against its control, per metric, with honest uncertainty.
+
+What is computed, and why:
+
+* **Continuous metrics** (per-unit values that are not all 0/1, or aggregated ``n, mean, std``): Welch's t-test
+  (``scipy.stats.ttest_ind(equal_var=False)`` on units, ``ttest_ind_from_stats`` on summaries — the two agree
+  exactly) and the Welch confidence interval for the difference of means. Welch rather than Student because
+  variants routinely differ in variance and size, and Welch costs nothing when they do not.
+* **Binary metrics** (per-unit values all 0 or 1, or aggregated ``n, successes``): the pooled two-proportion
+  z-test for the p-value and Newcombe's hybrid score interval (method 10 of Newcombe 1998) for the difference
+  of proportions, which keeps its coverage near 0 or 1 where the Wald interval does not.
+* **Lift** is relative: (variant − control) / control, with a delta-method interval
+  (Var(m_t/m_c) ≈ Var(m_t)/m_c² + m_t²·Var(m_c)/m_c⁴). It is undefined (null) when the control's estimate is 0.
+* **Several variants** against one control are a family of tests: ``p_value_adjusted`` is Holm's step-down
+  adjustment within each (experiment, metric), and ``significant`` uses it whenever the family has more than
+  one comparison (``p_value_adjusted < alpha``); with a single comparison it equals ``p_value``. Different
+  metrics are not adjusted against each other: pick the primary metric before looking. Intervals are the
+  unadjusted (1 − alpha) intervals.
+
+The control of an experiment is the ``--control`` variant when the experiment has it, else a variant named
+``control``, ``baseline`` or ``A`` (case-insensitive, in that order), else the first variant alphabetically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+CONTROL_NAMES = ("control", "baseline", "a")
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats (an overflow on absurd inputs) become None, so JSON output stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+@dataclass(slots=True)
+class VariantData:
+    """One variant's data for one metric: raw unit values, or summary statistics."""
+
+    variant: str
+    n: int
+    mean: float
+    std: float | None = None  # sample standard deviation (ddof=1); None when n < 2
+    successes: float | None = None  # binary metrics
+    values: Any = None  # numpy array of unit values, when imported per unit
+    binary: bool = False
+
+    @property
+    def variance_of_mean(self) -> float | None:
+        if self.binary:
+            return self.mean * (1.0 - self.mean) / self.n
+        if self.std is None:
+            return None
+        return self.std ** 2 / self.n
+
+    def as_continuous(self) -> VariantData:
+        """A binary variant seen as 0/1 values: mean p and the sample standard deviation of those values."""
+        if not self.binary:
+            return self
+        std = math.sqrt(self.mean * (1 - self.mean) * self.n / (self.n - 1)) if self.n > 1 else None
+        return VariantData(self.variant, self.n, self.mean, std, None, self.values, False)
+
+
+@dataclass(slots=True)
+class Comparison:
+    variant: str
+    n: int
+    estimate: float
+    control_estimate: float
+    difference: float
+    ci_low: float | None
+    ci_high: float | None
+    lift: float | None
+    lift_ci_low: float | None
+    lift_ci_high: float | None
+    p_value: float | None
+    test: str
+    statistic: float | None = None
+    df: float | None = None
+    p_value_adjusted: float | None = None
+    significant: bool = False
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant, "n": self.n, "estimate": self.estimate,
+            "control_estimate": self.control_estimate, "difference": self.difference,
+            "ci_low": self.ci_low, "ci_high": self.ci_high, "lift": self.lift, "lift_ci_low": self.lift_ci_low,
+            "lift_ci_high": self.lift_ci_high, "p_value": self.p_value, "p_value_adjusted": self.p_value_adjusted,
+            "significant": self.significant, "test": self.test, "statistic": self.statistic, "df": self.df,
+            "note": self.note,
+        }
+
+
+@dataclass(slots=True)
+class MetricResult:
+    experiment: str
+    metric: str
+    kind: str  # 'binary' | 'continuous'
+    control: str
+    control_n: int
+    control_estimate: float
+    comparisons: list[Comparison] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment, "metric": self.metric, "kind": self.kind, "control": self.control,
+            "control_n": self.control_n, "control_estimate": self.control_estimate,
+            "comparisons": [c.as_dict() for c in self.comparisons], "warnings": self.warnings,
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Statistics (pure functions of summary numbers; scipy is imported lazily)
+# --------------------------------------------------------------------------------------------------------------
+
+def welch(treatment: VariantData, control: VariantData, alpha: float) -> Comparison:
+    """Welch's t-test and interval for mean(treatment) − mean(control)."""
+    from scipy import stats
+
+    t, c = treatment.as_continuous(), control.as_continuous()
+    diff = t.mean - c.mean
+    base = _comparison(t, c, diff, test="welch_t")
+    if t.std is None or c.std is None:
+        base.note = "needs at least 2 units per variant for a t-test"
+        return base
+    try:
+        vt, vc = t.std ** 2 / t.n, c.std ** 2 / c.n
+        se = math.sqrt(vt + vc)
+    except OverflowError:
+        vt = vc = se = math.inf
+    if not math.isfinite(se) or not math.isfinite(diff):
+        base.note = "values too large for a t-test in double precision"
+        return base
+    if se == 0.0:
+        # Both variants constant: the data show the difference exactly.
+        base.p_value = 1.0 if diff == 0 else 0.0
+        base.ci_low = base.ci_high = diff
+        base.note = "no variation within either variant"
+    else:
+        share = vt / (vt + vc)  # Welch–Satterthwaite df, written scale-free so tiny variances do not underflow
+        df = 1.0 / (share ** 2 / (t.n - 1) + (1.0 - share) ** 2 / (c.n - 1))
+        if t.values is not None and c.values is not None:
+            res = stats.ttest_ind(t.values, c.values, equal_var=False)
+        else:
+            res = stats.ttest_ind_from_stats(t.mean, t.std, t.n, c.mean, c.std, c.n, equal_var=False)
+        statistic, p_value = float(res.statistic), float(res.pvalue)
+        if not (math.isfinite(statistic) and math.isfinite(p_value)):  # extreme scales: same test by hand
+            statistic = diff / se
+            p_value = float(2 * stats.t.sf(abs(statistic), df))
+        half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+        base.statistic, base.p_value, base.df = statistic, p_value, df
+        base.ci_low, base.ci_high = diff - half, diff + half
+    _add_lift(base, t.mean, c.mean, vt, vc, alpha)
+    return base
+
+
+def two_proportions(treatment: VariantData, control: VariantData, alpha: float) -> Comparison:
+    """Pooled two-proportion z-test; Newcombe's hybrid score interval for p_treatment − p_control."""
+    from scipy import stats
+
+    x1, n1 = treatment.successes, treatment.n
+    x2, n2 = control.successes, control.n
+    assert x1 is not None and x2 is not None
+    p1, p2 = x1 / n1, x2 / n2
+    diff = p1 - p2
+    base = _comparison(treatment, control, diff, test="two_proportion_z")
+    pooled = (x1 + x2) / (n1 + n2)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se0 == 0.0:
+        base.p_value, base.statistic = 1.0, 0.0  # all successes or all failures in both: no difference
+    else:
+        z = diff / se0
+        base.statistic, base.p_value = z, float(2 * stats.norm.sf(abs(z)))
+    base.ci_low, base.ci_high = newcombe_interval(x1, n1, x2, n2, alpha)
+    _add_lift(base, p1, p2, p1 * (1 - p1) / n1, p2 * (1 - p2) / n2, alpha)
+    return base
+
+
+def wilson_interval(x: float, n: int, alpha: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion x/n."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    p = x / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    denom = 1 + z * z / n
+    return max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom)
+
+
+def newcombe_interval(x1: float, n1: int, x2: float, n2: int, alpha: float) -> tuple[float, float]:
+    """Newcombe (1998) method 10: the difference p1 − p2 from the two Wilson intervals."""
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson_interval(x1, n1, alpha)
+    l2, u2 = wilson_interval(x2, n2, alpha)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return max(-1.0, low), min(1.0, high)  # rounding can step a hair outside [-1, 1]
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (missing p-values stay missing and do not count)."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(indexed)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _comparison(t: VariantData, c: VariantData, diff: float, *, test: str) -> Comparison:
+    return Comparison(variant=t.variant, n=t.n, estimate=t.mean, control_estimate=c.mean, difference=diff,
+                      ci_low=None, ci_high=None, lift=None, lift_ci_low=None, lift_ci_high=None, p_value=None,
+                      test=test)
+
+
+def _add_lift(comp: Comparison, mt: float, mc: float, vt: float, vc: float, alpha: float) -> None:
+    """Relative lift with a delta-method (normal) interval; undefined when the control's estimate is 0."""
+    from scipy import stats
+
+    if mc == 0:
+        return
+    try:
+        ratio = mt / mc
+        se = math.sqrt(vt + ratio ** 2 * vc) / abs(mc)
+    except (ZeroDivisionError, OverflowError):
+        return
+    if not (math.isfinite(ratio) and math.isfinite(se)):
+        return  # a control estimate so close to 0 that the relative change means nothing
+    comp.lift = ratio - 1.0
+    half = float(stats.norm.ppf(1 - alpha / 2)) * se
+    comp.lift_ci_low, comp.lift_ci_high = comp.lift - half, comp.lift + half
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Choosing the control and analysing a store
+# --------------------------------------------------------------------------------------------------------------
+
+def choose_control(variants: Iterable[str], requested: str | None = None) -> str:
+    """``requested`` if present; else a variant named control/baseline/A (case-insensitive); else the first
+    alphabetically."""
+    names = sorted(variants)
+    if not names:
+        raise ValueError("no variants")
+    if requested is not None and requested in names:
+        return requested
+    lowered = {name.lower(): name for name in reversed(names)}
+    for candidate in CONTROL_NAMES:
+        if candidate in lowered:
+            return lowered[candidate]
+    return names[0]
+
+
+def analyse_metric(experiment: str, metric: str, variants: Sequence[VariantData], *, alpha: float = 0.05,
+                   control: str | None = None) -> MetricResult:
+    """Every variant against the control for one (experiment, metric)."""
+    by_name = {v.variant: v for v in variants}
+    control_name = choose_control(by_name, control)
+    ctrl = by_name[control_name]
+    binary = all(v.binary for v in variants)
+    kind = "binary" if binary else "continuous"
+    result = MetricResult(experiment, metric, kind, control_name, ctrl.n, ctrl.mean)
+    if not binary and any(v.binary for v in variants):
+        result.warnings.append("some variants are binary and some continuous; compared as means (Welch)")
+    for name in sorted(by_name):
+        if name == control_name:
+            continue
+        test = two_proportions if binary else welch
+        result.comparisons.append(test(by_name[name], ctrl, alpha))
+    adjusted = holm([c.p_value for c in result.comparisons])
+    several = len(result.comparisons) > 1
+    for comp, p_adj in zip(result.comparisons, adjusted):
+        comp.p_value_adjusted = p_adj
+        decisive = p_adj if several else comp.p_value
+        comp.significant = decisive is not None and decisive < alpha
+    return result
+
+
+def variant_data_from_store(store: Any) -> dict[tuple[str, str], list[VariantData]]:
+    """Per (experiment, metric): each variant's data, per-unit values preferred over aggregates."""
+    import numpy as np
+
+    data: dict[tuple[str, str], dict[str, VariantData]] = {}
+    current: tuple[str, str, str] | None = None
+    values: list[float] = []
+
+    def flush() -> None:
+        if current is None or not values:
+            return
+        arr = np.asarray(values, dtype=float)
+        binary = bool(np.all((arr == 0) | (arr == 1)))
+        std = float(arr.std(ddof=1)) if arr.size > 1 else None
+        data.setdefault(current[:2], {})[current[2]] = VariantData(
+            current[2], int(arr.size), float(arr.mean()), std, float(arr.sum()) if binary else None, arr, binary)
+
+    for experiment, metric, variant, value in store.iter_ab_units():
+        key = (experiment, metric, variant)
+        if key != current:
+            flush()
+            current, values = key, []
+        values.append(value)
+    flush()
+    # Binary per metric, not per variant: one variant all 0/1 by chance does not make a continuous metric binary.
+    for variants in data.values():
+        if not all(v.binary for v in variants.values()):
+            for name, v in variants.items():
+                if v.binary:
+                    variants[name] = v.as_continuous()
+    for row in store.ab_aggregate_rows():
+        per_metric = data.setdefault((row["experiment"], row["metric"]), {})
+        if row["variant"] in per_metric and per_metric[row["variant"]].values is not None:
+            continue  # per-unit data for this variant wins over a summary of it
+        if row["successes"] is not None:
+            per_metric[row["variant"]] = VariantData(row["variant"], row["n"], row["successes"] / row["n"],
+                                                     None, row["successes"], None, True)
+        else:
+            per_metric[row["variant"]] = VariantData(row["variant"], row["n"], row["mean"],
+                                                     row["std"] if row["n"] > 1 else None, None, None, False)
+    return {key: list(variants.values()) for key, variants in sorted(data.items())}
+
+
+@dataclass(slots=True)
+class ABReport:
+    alpha: float
+    results: list[MetricResult]
+    single_variant: list[tuple[str, str]]  # (experiment, metric) with one variant: nothing to compare
+
+    def as_dict(self) -> dict[str, Any]:
+        return json_safe({"alpha": self.alpha, "experiments": [r.as_dict() for r in self.results],
+                          "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
+
+
+def analyse_store(store: Any, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
+    """Every (experiment, metric) in the database with at least two variants."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    shared = {(e, m): n for e, m, n in store.ab_shared_units()}
+    report = ABReport(alpha, [], [])
+    for (experiment, metric), variants in variant_data_from_store(store).items():
+        if len(variants) < 2:
+            report.single_variant.append((experiment, metric))
+            continue
+        result = analyse_metric(experiment, metric, variants, alpha=alpha, control=control)
+        if shared.get((experiment, metric)):
+            result.warnings.append(f"{shared[(experiment, metric)]} units appear in more than one variant "
+                                   "(broken randomisation?)")
+        if control is not None and result.control != control:
+            result.warnings.append(f"no variant {control!r} in this experiment; control is {result.control!r}")
+        report.results.append(result)
+    return report

@@ -1,0 +1,301 @@
+"""The evaluation funnel side by side: benchmarks, gates, annotators and A/B results per model, and how far
+the stages agree.
+
+Why show the stages together rather than one combined score: they measure different things (benchmarks are
+fixed tasks; annotators are not the user population; an A/B test measures users but only for the variants
+that shipped), so they often disagree. The funnel states the disagreement — rank correlations over the models
+two stages share, and plain sentences such as "benchmarks rank X first, side-by-side ranks Y first" — instead
+of averaging it away.
+
+Stages and the score each ranks models by (higher is better):
+
+* ``benchmarks`` — for each benchmark one primary metric (the one most models have; ties prefer acc_norm,
+  acc, exact_match, then alphabetical), each min–max normalised over the models that have it (1 = best,
+  0 = worst; metrics marked lower-is-better are flipped); a model's score is the mean over its benchmarks.
+  Benchmarks where every model scores the same carry no ranking information and are left out of the mean.
+* ``side_by_side`` — :func:`side_by_side_scores`: the mean credit per vote (a win 1, a tie or both-bad ½, a
+  weighted vote its weight), over all unflagged votes. This is the one place to swap in Bradley-Terry.
+* ``ab:EXPERIMENT/METRIC`` — the variant's estimate (mean or rate) in that experiment, with its lift over the
+  control; variants name models. Metrics where lower is better (latency, errors) are given with
+  ``lower_better``.
+* gates (not ranked) — the share of each model's gated generations that passed (``generations.gate_status``),
+  and per gate when a ``gate_results`` table exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFERRED_METRICS = ("acc_norm", "acc", "exact_match", "f1", "mc2", "em", "pass@1", "")
+MIN_SHARED_FOR_CORRELATION = 3
+
+
+@dataclass(slots=True)
+class Stage:
+    key: str  # 'benchmarks', 'side_by_side', 'ab:exp/metric'
+    label: str  # how sentences name it
+    scores: dict[str, float]  # model -> score, higher is better
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> what the JSON shows
+
+    def ranks(self) -> dict[str, int]:
+        """Competition ranks (1 = best; equal scores share a rank)."""
+        ordered = sorted(self.scores.values(), reverse=True)
+        return {model: 1 + ordered.index(score) for model, score in self.scores.items()}
+
+    def first(self, among: Iterable[str]) -> list[str]:
+        among = [m for m in among if m in self.scores]
+        if not among:
+            return []
+        best = max(self.scores[m] for m in among)
+        return sorted(m for m in among if self.scores[m] == best)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage scores
+# --------------------------------------------------------------------------------------------------------------
+
+SIDE_BY_SIDE_METHOD = "win_rate"  # what side_by_side_scores returns; 'win_rate' scores are shares in [0, 1]
+
+
+def side_by_side_scores(store: Any) -> dict[str, tuple[float, int]]:
+    """Per model: (mean credit per vote, number of votes) from unflagged votes — a plain win rate, ties as half.
+
+    Kept behind this one function so a Bradley-Terry rating (sbs_tui.core.ranking) can replace it: the funnel
+    only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
+    method's name, and the table prints the score as a rating instead of a percentage.
+    """
+    names, rows = store.vote_outcomes()
+    credit = [0.0] * len(names)
+    votes = [0] * len(names)
+    for ia, ib, score_b, count in rows:
+        credit[ib] += score_b * count
+        credit[ia] += (1.0 - score_b) * count
+        votes[ia] += count
+        votes[ib] += count
+    return {name: (credit[i] / votes[i], votes[i]) for i, name in enumerate(names) if votes[i] > 0}
+
+
+def _primary_metric(metrics: dict[str, int]) -> str:
+    """The metric most models have; ties go to the conventional headline metric, then alphabetical."""
+    def preference(metric: str) -> int:
+        base = metric.partition(",")[0]
+        return PREFERRED_METRICS.index(base) if base in PREFERRED_METRICS else len(PREFERRED_METRICS)
+
+    return min(metrics, key=lambda m: (-metrics[m], preference(m), m))
+
+
+def benchmark_stage(store: Any) -> Stage | None:
+    rows = store.benchmark_rows()
+    if not rows:
+        return None
+    per_benchmark: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = per_benchmark.setdefault(row["benchmark"], {})
+        counts[row["metric"]] = counts.get(row["metric"], 0) + 1
+    primary = {bench: _primary_metric(metrics) for bench, metrics in per_benchmark.items()}
+    columns: dict[str, dict[str, float]] = {}
+    lower_better: set[str] = set()
+    for row in rows:
+        if row["metric"] != primary[row["benchmark"]]:
+            continue
+        columns.setdefault(row["benchmark"], {})[row["model"]] = row["score"]
+        if row["higher_is_better"] is False:
+            lower_better.add(row["benchmark"])
+    normalised: dict[str, list[float]] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for bench, scores in sorted(columns.items()):
+        low, high = min(scores.values()), max(scores.values())
+        for model, score in scores.items():
+            entry = details.setdefault(model, {"scores": {}, "benchmarks": 0})
+            label = bench if not primary[bench] else f"{bench} ({primary[bench]})"
+            entry["scores"][label] = score
+            entry["benchmarks"] += 1
+            if high > low:
+                norm = (score - low) / (high - low)
+                normalised.setdefault(model, []).append(1.0 - norm if bench in lower_better else norm)
+    scores = {model: sum(vals) / len(vals) for model, vals in normalised.items()}
+    for model, entry in details.items():
+        entry["score"] = scores.get(model)
+    return Stage("benchmarks", "benchmarks", scores, details)
+
+
+def votes_stage(store: Any) -> Stage | None:
+    scores = side_by_side_scores(store)
+    if not scores:
+        return None
+    return Stage("side_by_side", "side-by-side", {m: s for m, (s, _) in scores.items()},
+                 {m: {"score": s, "votes": n, "method": SIDE_BY_SIDE_METHOD} for m, (s, n) in scores.items()})
+
+
+def ab_stages(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
+    from sbs_tui.core.abtest import analyse_store
+
+    lower = set(lower_better)
+    stages = []
+    for result in analyse_store(store, alpha=alpha).results:
+        sign = -1.0 if result.metric in lower else 1.0
+        key = f"ab:{result.experiment}/{result.metric}"
+        stage = Stage(key, f"A/B {result.experiment}/{result.metric}", {}, {})
+        stage.scores[result.control] = sign * result.control_estimate
+        stage.details[result.control] = {"estimate": result.control_estimate, "lift": 0.0, "control": True,
+                                         "significant": None}
+        for comp in result.comparisons:
+            stage.scores[comp.variant] = sign * comp.estimate
+            stage.details[comp.variant] = {"estimate": comp.estimate, "lift": comp.lift, "control": False,
+                                           "significant": comp.significant, "p_value": comp.p_value}
+        stages.append(stage)
+    return stages
+
+
+def gate_summary(store: Any) -> dict[str, dict[str, Any]]:
+    """Per model: pass rate over gated generations (passed / (passed + blocked)) and, if recorded, per gate."""
+    summary: dict[str, dict[str, Any]] = {}
+    for model, counts in store.gate_status_counts().items():
+        decided = counts["passed"] + counts["blocked"]
+        summary[model] = {"pass_rate": counts["passed"] / decided if decided else None, **counts, "gates": {}}
+    for model, gates in store.gate_result_pass_rates().items():
+        entry = summary.setdefault(model, {"pass_rate": None, "pending": 0, "passed": 0, "blocked": 0,
+                                           "gates": {}})
+        entry["gates"] = {gate: {"pass_rate": p / n if n else None, "passed": p, "total": n}
+                          for gate, (p, n) in sorted(gates.items())}
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Comparing stages
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Correlation:
+    stages: tuple[str, str]
+    models: list[str]
+    spearman: float | None = None
+    spearman_p: float | None = None
+    kendall: float | None = None
+    kendall_p: float | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stages": list(self.stages), "n": len(self.models), "models": self.models,
+                "spearman": self.spearman, "spearman_p": self.spearman_p, "kendall": self.kendall,
+                "kendall_p": self.kendall_p, "note": self.note}
+
+
+def _finite(x: Any) -> float | None:
+    import math
+
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def correlate(a: Stage, b: Stage) -> Correlation:
+    """Spearman's rho and Kendall's tau-b (scipy.stats) over the models both stages score."""
+    from scipy import stats
+
+    shared = sorted(set(a.scores) & set(b.scores))
+    corr = Correlation((a.key, b.key), shared)
+    if len(shared) < MIN_SHARED_FOR_CORRELATION:
+        corr.note = f"{len(shared)} shared models; a rank correlation needs at least {MIN_SHARED_FOR_CORRELATION}"
+        return corr
+    xa = [a.scores[m] for m in shared]
+    xb = [b.scores[m] for m in shared]
+    if len(set(xa)) == 1 or len(set(xb)) == 1:
+        corr.note = "one stage scores every shared model the same"
+        return corr
+    rho = stats.spearmanr(xa, xb)
+    tau = stats.kendalltau(xa, xb)
+    corr.spearman, corr.spearman_p = _finite(rho.statistic), _finite(rho.pvalue)
+    corr.kendall, corr.kendall_p = _finite(tau.statistic), _finite(tau.pvalue)
+    return corr
+
+
+def _names(models: list[str]) -> str:
+    return " and ".join(repr(m) for m in models) if len(models) <= 3 else f"{len(models)} models tied"
+
+
+def disagreements(a: Stage, b: Stage, corr: Correlation) -> list[str]:
+    """Plain sentences about where two stages part ways (empty when they agree on the shared models)."""
+    shared = corr.models
+    if len(shared) < 2:
+        return []
+    lines = []
+    first_a, first_b = a.first(shared), b.first(shared)
+    if first_a != first_b:
+        lines.append(f"{a.label} rank{'s' if len(first_a) == 1 else ''} {_names(first_a)} first, "
+                     f"{b.label} rank{'s' if len(first_b) == 1 else ''} {_names(first_b)} first "
+                     f"(among {len(shared)} shared models)")
+    if corr.spearman is not None and corr.spearman < 0.5:
+        strength = "opposite" if corr.spearman < 0 else "weakly related"
+        lines.append(f"{a.label} and {b.label} rankings are {strength} (Spearman {corr.spearman:+.2f}, Kendall "
+                     f"{corr.kendall:+.2f} over {len(shared)} models)")
+    elif len(shared) == 2 and a.scores[shared[0]] != a.scores[shared[1]]:
+        order_a = a.scores[shared[0]] > a.scores[shared[1]]
+        order_b = b.scores[shared[0]] > b.scores[shared[1]]
+        if order_a != order_b and not lines:
+            lines.append(f"{a.label} and {b.label} order {shared[0]!r} and {shared[1]!r} differently")
+    return lines
+
+
+@dataclass(slots=True)
+class FunnelReport:
+    stages: list[Stage]
+    gates: dict[str, dict[str, Any]]
+    correlations: list[Correlation]
+    disagreements: list[str]
+
+    def models(self) -> list[str]:
+        """Every model any stage knows, ordered by side-by-side score, then benchmarks, then name."""
+        names = {m for s in self.stages for m in s.scores} | set(self.gates)
+        by_key = {s.key: s for s in self.stages}
+
+        def order(model: str) -> tuple[float, float, str]:
+            sbs = by_key.get("side_by_side")
+            bench = by_key.get("benchmarks")
+            return (-(sbs.scores.get(model, float("-inf")) if sbs else 0.0),
+                    -(bench.scores.get(model, float("-inf")) if bench else 0.0), model)
+
+        return sorted(names, key=order)
+
+    def as_dict(self) -> dict[str, Any]:
+        ranks = {s.key: s.ranks() for s in self.stages}
+        models = []
+        for model in self.models():
+            entry: dict[str, Any] = {"model": model}
+            for stage in self.stages:
+                if stage.key in ("benchmarks", "side_by_side"):
+                    entry[stage.key] = stage.details.get(model)
+            entry["ab"] = {s.key[3:]: s.details[model] for s in self.stages
+                           if s.key.startswith("ab:") and model in s.details}
+            entry["gates"] = self.gates.get(model)
+            entry["ranks"] = {key: r[model] for key, r in ranks.items() if model in r}
+            models.append(entry)
+        from sbs_tui.core.abtest import json_safe
+
+        return json_safe({
+            "stages": [{"key": s.key, "label": s.label, "models": len(s.scores)} for s in self.stages],
+            "models": models,
+            "correlations": [c.as_dict() for c in self.correlations],
+            "disagreements": self.disagreements,
+        })
+
+
+def build_funnel(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> FunnelReport:
+    stages: list[Stage] = []
+    for stage in (benchmark_stage(store), votes_stage(store)):
+        if stage is not None:
+            stages.append(stage)
+    stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))
+    correlations: list[Correlation] = []
+    sentences: list[str] = []
+    for i, a in enumerate(stages):
+        for b in stages[i + 1:]:
+            if a.key.startswith("ab:") and b.key.startswith("ab:"):
+                continue  # two experiments are not two stages
+            corr = correlate(a, b)
+            if not corr.models:
+                continue
+            correlations.append(corr)
+            sentences.extend(disagreements(a, b, corr))
+    return FunnelReport(stages, gate_summary(store), correlations, sentences)

@@ -1,0 +1,305 @@
+"""A/B statistics cross-checked against scipy and published figures, plus `sbs ab` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sbs_tui.cli import main
+from sbs_tui.core.abtest import (VariantData, analyse_metric, choose_control, holm, newcombe_interval,
+                                 two_proportions, welch, wilson_interval)
+
+
+def units(name: str, values) -> VariantData:
+    arr = np.asarray(values, dtype=float)
+    binary = bool(np.all((arr == 0) | (arr == 1)))
+    return VariantData(name, arr.size, float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else None,
+                       float(arr.sum()) if binary else None, arr, binary)
+
+
+def summary(name: str, n: int, mean: float, std: float) -> VariantData:
+    return VariantData(name, n, mean, std)
+
+
+def proportion(name: str, successes: int, n: int) -> VariantData:
+    return VariantData(name, n, successes / n, None, successes, None, True)
+
+
+# -- Welch -----------------------------------------------------------------------------------------------------
+
+def test_welch_matches_scipy_test_and_interval():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(10, 1, 40), rng.normal(10.6, 3, 90)
+    comp = welch(units("B", b), units("A", a), alpha=0.05)
+    ref = stats.ttest_ind(b, a, equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert comp.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert comp.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert comp.df == pytest.approx(ref.df, rel=1e-10)
+    assert (comp.ci_low, comp.ci_high) == (pytest.approx(ci.low, rel=1e-10), pytest.approx(ci.high, rel=1e-10))
+    comp90 = welch(units("B", b), units("A", a), alpha=0.10)
+    ci90 = ref.confidence_interval(0.90)
+    assert comp90.ci_low == pytest.approx(ci90.low, rel=1e-10)
+
+
+def test_welch_from_summary_equals_welch_from_units():
+    rng = np.random.default_rng(3)
+    a, b = rng.exponential(2.0, 200), rng.exponential(2.3, 150)
+    from_units = welch(units("B", b), units("A", a), 0.05)
+    from_stats = welch(summary("B", b.size, b.mean(), b.std(ddof=1)), summary("A", a.size, a.mean(),
+                                                                              a.std(ddof=1)), 0.05)
+    ref = stats.ttest_ind_from_stats(b.mean(), b.std(ddof=1), b.size, a.mean(), a.std(ddof=1), a.size,
+                                     equal_var=False)
+    assert from_stats.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    for key in ("p_value", "ci_low", "ci_high", "lift", "lift_ci_low", "lift_ci_high"):
+        assert getattr(from_stats, key) == pytest.approx(getattr(from_units, key), rel=1e-9)
+
+
+def test_welch_by_hand_from_the_textbook_formulas():
+    # t = (m1 - m2) / sqrt(s1²/n1 + s2²/n2); Welch–Satterthwaite df; two-sided p from Student's t.
+    comp = welch(summary("B", 10, 22.5, 6.0), summary("A", 15, 20.0, 4.0), 0.05)
+    se = math.sqrt(16 / 15 + 36 / 10)
+    assert comp.statistic == pytest.approx(2.5 / se, rel=1e-12)
+    df = (16 / 15 + 36 / 10) ** 2 / ((16 / 15) ** 2 / 14 + (36 / 10) ** 2 / 9)
+    assert comp.df == pytest.approx(df)
+    assert comp.p_value == pytest.approx(2 * stats.t.sf(2.5 / se, df), rel=1e-12)
+
+
+def test_lift_delta_method():
+    t, c = summary("B", 400, 11.0, 4.0), summary("A", 500, 10.0, 3.0)
+    comp = welch(t, c, 0.05)
+    assert comp.lift == pytest.approx(0.1)
+    var = (16 / 400) / 100 + 121 * (9 / 500) / 10 ** 4
+    half = stats.norm.ppf(0.975) * math.sqrt(var)
+    assert comp.lift_ci_low == pytest.approx(0.1 - half) and comp.lift_ci_high == pytest.approx(0.1 + half)
+
+
+def test_lift_undefined_when_control_is_zero():
+    comp = welch(summary("B", 10, 1.0, 1.0), summary("A", 10, 0.0, 1.0), 0.05)
+    assert comp.lift is None and comp.lift_ci_low is None and comp.p_value is not None
+
+
+def test_constant_variants_and_tiny_samples():
+    same = welch(units("B", [3, 3, 3]), units("A", [3, 3, 3, 3]), 0.05)
+    assert same.p_value == 1.0 and same.ci_low == same.ci_high == 0.0
+    differ = welch(units("B", [4, 4]), units("A", [3, 3]), 0.05)
+    assert differ.p_value == 0.0
+    single = welch(units("B", [4.0]), units("A", [3.0, 1.0]), 0.05)
+    assert single.p_value is None and "2 units" in single.note
+
+
+# -- proportions -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x1, n1, x2, n2, low, high", [
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10.
+    (56, 70, 48, 80, 0.0524, 0.3339),
+    (9, 10, 3, 10, 0.1705, 0.8090),
+    (0, 10, 0, 20, -0.1611, 0.2775),
+    (10, 10, 0, 20, 0.6791, 1.0),
+])
+def test_newcombe_published_intervals(x1, n1, x2, n2, low, high):
+    lo, hi = newcombe_interval(x1, n1, x2, n2, 0.05)
+    assert lo == pytest.approx(low, abs=6e-5) and hi == pytest.approx(high, abs=6e-5)
+
+
+def test_wilson_published_interval():
+    # Newcombe (1998, Statistics in Medicine 17:857-872) Table I: 81/263 -> 0.2553 to 0.3662.
+    lo, hi = wilson_interval(81, 263, 0.05)
+    assert lo == pytest.approx(0.2553, abs=6e-5) and hi == pytest.approx(0.3662, abs=6e-5)
+
+
+def test_two_proportion_z_test_by_hand():
+    comp = two_proportions(proportion("B", 130, 1000), proportion("A", 100, 1000), 0.05)
+    pooled = 230 / 2000
+    z = 0.03 / math.sqrt(pooled * (1 - pooled) * (2 / 1000))
+    assert comp.statistic == pytest.approx(z) and comp.p_value == pytest.approx(2 * stats.norm.sf(z))
+    # The z-test is the chi-square test of the 2x2 table without continuity correction.
+    chi2 = stats.chi2_contingency([[130, 870], [100, 900]], correction=False)
+    assert comp.p_value == pytest.approx(chi2.pvalue, rel=1e-10)
+    assert comp.lift == pytest.approx(0.3)
+
+
+def test_proportions_all_successes_everywhere():
+    comp = two_proportions(proportion("B", 10, 10), proportion("A", 20, 20), 0.05)
+    assert comp.p_value == 1.0 and comp.difference == 0.0
+
+
+# -- families and controls -------------------------------------------------------------------------------------
+
+def test_holm_matches_hand_computation():
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, None]) == [0.5, None]
+
+
+def test_significance_uses_holm_with_several_variants():
+    rng = np.random.default_rng(11)
+    control = units("control", rng.normal(0, 1, 200))
+    variants = [control] + [units(f"v{i}", rng.normal(0.0, 1, 200)) for i in range(3)]
+    variants.append(units("v_big", rng.normal(0.6, 1, 200)))
+    result = analyse_metric("e", "m", variants, alpha=0.05)
+    assert result.control == "control" and len(result.comparisons) == 4
+    expected = holm([c.p_value for c in result.comparisons])
+    for comp, adj in zip(result.comparisons, expected):
+        assert comp.p_value_adjusted == adj
+        assert comp.significant == (adj < 0.05)
+    assert next(c for c in result.comparisons if c.variant == "v_big").significant
+
+
+def test_single_comparison_uses_raw_p():
+    result = analyse_metric("e", "m", [proportion("A", 100, 1000), proportion("B", 130, 1000)])
+    (comp,) = result.comparisons
+    assert comp.p_value_adjusted == comp.p_value and comp.significant == (comp.p_value < 0.05)
+    assert result.kind == "binary"
+
+
+@pytest.mark.parametrize("names, requested, expected", [
+    (["x", "Control", "y"], None, "Control"),
+    (["b", "baseline", "a"], None, "baseline"),
+    (["B", "A"], None, "A"),
+    (["m2", "m1"], None, "m1"),
+    (["m2", "m1"], "m2", "m2"),
+    (["m2", "m1"], "absent", "m1"),
+])
+def test_choose_control(names, requested, expected):
+    assert choose_control(names, requested) == expected
+
+
+# -- properties ------------------------------------------------------------------------------------------------
+
+samples = st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=30)
+
+
+@given(samples, samples)
+@settings(max_examples=60, deadline=None)
+def test_swapping_variants_negates_the_difference(a, b):
+    ab = welch(units("B", b), units("A", a), 0.05)
+    ba = welch(units("A", a), units("B", b), 0.05)
+    assert ba.difference == pytest.approx(-ab.difference, abs=1e-9)
+    if ab.p_value is not None:
+        assert ba.p_value == pytest.approx(ab.p_value, abs=1e-9)
+        assert ba.ci_low == pytest.approx(-ab.ci_high, abs=1e-6)
+        assert ba.ci_high == pytest.approx(-ab.ci_low, abs=1e-6)
+
+
+@given(samples)
+@settings(max_examples=60, deadline=None)
+def test_identical_samples_give_p_one(a):
+    comp = welch(units("B", a), units("A", a), 0.05)
+    assert comp.difference == 0
+    assert comp.p_value == pytest.approx(1.0)
+    assert comp.ci_low <= 0 <= comp.ci_high
+
+
+@given(st.integers(1, 500), st.integers(1, 500), st.data())
+@settings(max_examples=80, deadline=None)
+def test_proportion_interval_contains_estimate_and_swaps(n1, n2, data):
+    x1 = data.draw(st.integers(0, n1))
+    x2 = data.draw(st.integers(0, n2))
+    ab = two_proportions(proportion("B", x1, n1), proportion("A", x2, n2), 0.05)
+    ba = two_proportions(proportion("A", x2, n2), proportion("B", x1, n1), 0.05)
+    assert -1 <= ab.ci_low <= ab.difference <= ab.ci_high <= 1
+    assert ba.ci_low == pytest.approx(-ab.ci_high) and ba.p_value == pytest.approx(ab.p_value)
+    assert 0 <= ab.p_value <= 1
+
+
+# -- CLI -------------------------------------------------------------------------------------------------------
+
+def run(capsys, db: Path, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(db), *args])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture
+def ab_db(tmp_path, capsys) -> Path:
+    rng = np.random.default_rng(5)
+    lines = ["experiment,variant,unit,metric,value"]
+    for variant, mu, p in (("baseline", 10.0, 0.10), ("model-x", 11.0, 0.16), ("[red]model-y", 10.0, 0.10)):
+        for i in range(400):
+            lines.append(f"exp,{variant},{variant}-{i},revenue,{rng.normal(mu, 3):.6f}")
+            lines.append(f"exp,{variant},{variant}-{i},converted,{int(rng.random() < p)}")
+    f = tmp_path / "units.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    agg = tmp_path / "agg.csv"
+    agg.write_text("experiment,variant,metric,n,successes\nsolo,A,ctr,100,5\n", encoding="utf-8")
+    db = tmp_path / "ab.db"
+    assert run(capsys, db, "import", "ab", str(f), str(agg))[0] == 0
+    return db
+
+
+def test_sbs_ab_json_contract(ab_db, capsys):
+    code, out, err = run(capsys, ab_db, "ab", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["alpha"] == 0.05
+    by_metric = {r["metric"]: r for r in report["experiments"]}
+    assert set(by_metric) == {"revenue", "converted"}
+    assert by_metric["converted"]["kind"] == "binary" and by_metric["revenue"]["kind"] == "continuous"
+    for result in report["experiments"]:
+        assert result["control"] == "baseline"
+        for comp in result["comparisons"]:
+            for key in ("n", "estimate", "lift", "ci_low", "ci_high", "p_value", "significant",
+                        "p_value_adjusted"):
+                assert key in comp
+    x = next(c for c in by_metric["revenue"]["comparisons"] if c["variant"] == "model-x")
+    assert x["significant"] and x["ci_low"] > 0 and x["n"] == 400
+    assert "one variant" in err  # 'solo' has a single variant
+
+
+def test_sbs_ab_table_renders_names_literally(ab_db, capsys):
+    code, out, _ = run(capsys, ab_db, "ab", "--control", "model-x")
+    assert code == 0
+    assert "[red]model-y" in out and "model-x (control)" in out and "Welch" in out
+
+
+def test_sbs_ab_unknown_control_is_a_usage_error(ab_db, capsys):
+    code, _, err = run(capsys, ab_db, "ab", "--control", "nobody")
+    assert code == 2 and "nobody" in err
+
+
+def test_sbs_ab_bad_alpha(ab_db, capsys):
+    assert run(capsys, ab_db, "ab", "--alpha", "1.5")[0] == 2
+
+
+def test_sbs_ab_mixed_units_and_aggregates(tmp_path, capsys):
+    db = tmp_path / "t.db"
+    u = tmp_path / "u.csv"
+    u.write_text("experiment,variant,unit,metric,value\n" + "".join(
+        f"e,A,u{i},t,{v}\n" for i, v in enumerate([1.0, 2.0, 3.0, 4.0])), encoding="utf-8")
+    a = tmp_path / "a.csv"
+    a.write_text("experiment,variant,metric,n,mean,std\ne,B,t,50,3.5,1.2\n", encoding="utf-8")
+    assert run(capsys, db, "import", "ab", str(u), str(a))[0] == 0
+    _, out, _ = run(capsys, db, "ab", "--format", "json")
+    (comp,) = json.loads(out)["experiments"][0]["comparisons"]
+    ref = stats.ttest_ind_from_stats(3.5, 1.2, 50, 2.5, np.std([1, 2, 3, 4], ddof=1), 4, equal_var=False)
+    assert comp["p_value"] == pytest.approx(ref.pvalue)
+
+
+def test_absurd_magnitudes_still_give_valid_json(tmp_path, capsys):
+    db = tmp_path / "t.db"
+    a = tmp_path / "a.csv"
+    a.write_text("experiment,variant,metric,n,mean,std\ne,A,t,10,1e300,1e300\ne,B,t,10,-1e300,1e300\n",
+                 encoding="utf-8")
+    assert run(capsys, db, "import", "ab", str(a))[0] == 0
+    code, out, _ = run(capsys, db, "ab", "--format", "json")
+    assert code == 0
+    json.loads(out)  # strict JSON: no NaN or Infinity
+
+
+def test_hostile_names_are_shown_as_escapes():
+    from rich.console import Console
+
+    from sbs_tui.results_render import literal
+
+    console = Console(width=200, force_terminal=False, record=True)
+    console.print(literal("[bold]x\x1b[2J\u200by\u202e"))
+    text = console.export_text()
+    assert "[bold]x\\x1b[2J\\u200by\\u202e" in text and "\x1b" not in text
