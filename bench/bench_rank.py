@@ -93,7 +93,7 @@ def run_cli(db: Path, *args: str) -> tuple[float, float, dict]:
         return wall, usage.ru_maxrss / 1024.0, json.loads(out.read())
 
 
-def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, dict[str, tuple[float, float, float]]]:
+def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict[str, tuple[float, float, float]]]:
     """The common approach: per bootstrap round, scipy L-BFGS over the unique (a, b, outcome) rows.
 
     Uses the very resamples `sbs rank` draws (same seed, same blocks), so any difference is the optimiser's.
@@ -107,6 +107,7 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, dict[str, t
     from sbs_tui.core.store import Store
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     store = Store(db)
     outcomes = Outcomes.from_rows(*store.vote_outcomes())
     store.close()
@@ -129,7 +130,7 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, dict[str, t
     boots = [to_elo(fit(c.astype(float))) for block in resampled_counts(outcomes, rounds, seed) for c in block]
     low, high = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
     wall = time.perf_counter() - t0
-    return wall, {outcomes.names[k]: (point[k], low[k], high[k]) for k in range(m)}
+    return wall, time.process_time() - c0, {outcomes.names[k]: (point[k], low[k], high[k]) for k in range(m)}
 
 
 def main() -> None:
@@ -166,7 +167,7 @@ def main() -> None:
         s_walls = [r[0] for r in s_runs]
         s_wall, s_rss = statistics.median(s_walls), max(r[1] for r in s_runs)
         load = os.getloadavg()[0]
-        b_wall, ref = baseline_lbfgs(db, base_rounds, args.seed)
+        b_wall, b_cpu, ref = baseline_lbfgs(db, base_rounds, args.seed)
 
     b_wall_scaled = b_wall * args.rounds / base_rounds
     max_rating = float(max(abs(m["rating"] - ref[m["model"]][0]) for m in ours["models"]))
@@ -184,8 +185,10 @@ def main() -> None:
         "sandwich": {"wall_s": round(s_wall, 3), "wall_s_runs": [round(w, 3) for w in s_walls],
                      "peak_rss_mb": round(s_rss, 1)},
         "baseline_lbfgs_per_round": {"rounds_run": base_rounds, "wall_s": round(b_wall, 2),
-                                     "wall_s_scaled_to_rounds": round(b_wall_scaled, 2)},
+                                     "wall_s_scaled_to_rounds": round(b_wall_scaled, 2),
+                                     "cpu_s_scaled_to_rounds": round(b_cpu * args.rounds / base_rounds, 2)},
         "speedup_vs_baseline": round(b_wall_scaled / wall, 1),
+        "speedup_vs_baseline_cpu_time": round(b_cpu * args.rounds / base_rounds / cpu, 1),
         "max_abs_rating_diff_elo": float(f"{max_rating:.3g}"),
         "max_abs_ci_bound_diff_elo": None if max_ci is None else float(f"{max_ci:.3g}"),
         "goals": {"wall_s<=2.5": wall <= 2.5, "rss_mb<=500": rss <= 500, "speedup>=8": b_wall_scaled / wall >= 8,
