@@ -45,3 +45,20 @@ def test_vote_covariates_prefer_the_votes_own_outputs(tmp_path) -> None:
             (18, 1, "stored answer of a", "b"), (5, 11, "shown", "**shown b**")]
         _, no_text = store.vote_covariates()
         assert len(no_text[0]) == 6
+
+
+def test_gold_labels_from_the_queue_pairs_table(tmp_path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.gold_labels() is None  # no queue in this database
+        with store.transaction():
+            store.insert_generations([GenerationRecord(prompt_id_for("q"), "q", m, f"answer {m}") for m in "abc"])
+        # the shape the annotation queue creates (its migration lives on another branch)
+        store.conn.execute(
+            "CREATE TABLE IF NOT EXISTS pairs (id INTEGER PRIMARY KEY, prompt_id TEXT, gen_a_id INTEGER, "
+            "gen_b_id INTEGER, is_gold INTEGER NOT NULL DEFAULT 0, gold_winner TEXT)")
+        ga, gb, gc = store.generation_ids()
+        store.conn.execute("INSERT INTO pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner) "
+                           "VALUES (?, ?, ?, 1, 'model_b')", (prompt_id_for("q"), ga, gb))
+        store.conn.execute("INSERT INTO pairs (prompt_id, gen_a_id, gen_b_id, is_gold, gold_winner) "
+                           "VALUES (?, ?, ?, 0, NULL)", (prompt_id_for("q"), ga, gc))
+        assert store.gold_labels() == [(prompt_id_for("q"), "a", "b", "model_b")]

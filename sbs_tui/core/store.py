@@ -594,20 +594,21 @@ class Store:
     def gold_labels(self) -> list[tuple[str, str, str, str]] | None:
         """Gold verdicts as (prompt_id, model_a, model_b, winner), or None when the database has none.
 
-        Looks for a ``pairs`` table with a ``gold`` (or ``gold_winner``) column naming the winner as a vote
-        does ('model_a' | 'model_b' | 'tie' | 'both_bad'); the annotation queue owns that table.
-        """
+        Reads the annotation queue's ``pairs`` table (``gen_a_id``/``gen_b_id`` → generations → models,
+        ``gold_winner`` naming the winner as a vote does, on pairs with ``is_gold = 1``). Returns None when
+        the table or those columns do not exist (no queue in this database)."""
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "pairs" not in tables:
             return None
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(pairs)")}
-        gold_col = next((c for c in ("gold", "gold_winner") if c in cols), None)
-        if gold_col is None or not {"prompt_id", "model_a_id", "model_b_id"} <= cols:
+        if not {"prompt_id", "gen_a_id", "gen_b_id", "gold_winner"} <= cols:
             return None
+        gold_only = " AND p.is_gold = 1" if "is_gold" in cols else ""
         return self.conn.execute(
-            f"SELECT p.prompt_id, ma.name, mb.name, p.[{gold_col}] FROM pairs p "
-            "JOIN models ma ON ma.id = p.model_a_id JOIN models mb ON mb.id = p.model_b_id "
-            f"WHERE p.[{gold_col}] IS NOT NULL"
+            "SELECT p.prompt_id, ma.name, mb.name, p.gold_winner FROM pairs p "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id "
+            "JOIN models ma ON ma.id = ga.model_id JOIN models mb ON mb.id = gb.model_id "
+            f"WHERE p.gold_winner IS NOT NULL{gold_only}"
         ).fetchall()
 
     def _vote_filter(self, annotators: Sequence[str] | None, category: str | None,
