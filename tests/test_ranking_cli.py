@@ -108,3 +108,25 @@ def test_empty_database(cli, tmp_path) -> None:
     assert res.exit_code == 0
     assert json.loads(res.stdout)["models"] == []
     assert "no votes" in res.stderr
+
+
+def test_style_and_length_control_through_the_cli(cli, tmp_path) -> None:
+    votes = []
+    for k in range(40):
+        long_text = "# Title\n\n- one\n- two\n**bold** " + "words " * (50 + k)
+        short_text = "short answer " * (1 + k % 3)
+        winner = "model_a" if k % 4 else "model_b"
+        votes.append(vote("verbose", "terse", winner, prompt=f"s{k}", output_a=long_text, output_b=short_text))
+        votes.append(vote("terse", "other", "model_b" if k % 2 else "tie", prompt=f"t{k}",
+                          output_a=short_text, output_b="medium " * 20))
+    db = store_with(tmp_path / "st.db", votes)
+    for control in ("style", "length"):
+        res = cli("--db", str(db), "rank", "--control", control, "--format", "json")
+        assert res.exit_code == 0, res.stderr
+        doc = json.loads(res.stdout)
+        assert doc["control"] == control and doc["ci"] == "sandwich"
+        assert set(doc["style_coefficients"]) == ({"length", "headers", "lists", "bold"} if control == "style"
+                                                  else {"length"})
+        assert {m["model"] for m in doc["models"]} == {"verbose", "terse", "other"}
+    table = cli("--db", str(db), "rank", "--method", "winrate", "--baseline", "terse")
+    assert table.exit_code == 0 and "terse" in table.stdout

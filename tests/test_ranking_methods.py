@@ -226,3 +226,24 @@ def test_style_counts_and_style_control_removes_a_pure_length_effect() -> None:
     styled = rank_style_controlled(names, rows, features="style")
     assert styled.info["style_coefficients"]["length"]["coef"] > 0
     assert all(m.ci_low < m.rating < m.ci_high for m in styled.models)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.booleans(), st.floats(0, 1), st.integers(1, 9)),
+                min_size=1, max_size=20))
+def test_winrate_is_the_weighted_mean_credit_whatever_the_orientation(votes) -> None:
+    """Credit to the model is the same whether the baseline was model_a or model_b of a vote."""
+    rows, credit, total = [], {}, {}
+    for model, baseline_first, c, n in votes:
+        rows.append((0, model, c, n) if baseline_first else (model, 0, 1.0 - c, n))
+        credit[model] = credit.get(model, 0.0) + c * n
+        total[model] = total.get(model, 0) + n
+    r = rank_winrate(Outcomes.from_rows(["base", "m1", "m2", "m3"], rows), "base")
+    got = {m.model: m.rating for m in r.models}
+    for model in credit:
+        assert got[f"m{model}"] == pytest.approx(100.0 * credit[model] / total[model], abs=1e-6)
+    assert got["base"] == 50.0
