@@ -105,11 +105,14 @@ def rank_elo(names: list[str], votes: list[tuple[int, int, float]], *, k: float 
         boot = bootstrap_elo(a, b, s, m, rounds, rng, k=k)
         if anchor_idx is not None:
             boot = boot - boot[:, [anchor_idx]] + ELO_INIT
-        low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+        low, median, high = np.percentile(boot, [2.5, 50, 97.5], axis=0)
     else:
-        low = high = np.full(m, np.nan)
+        low = median = high = np.full(m, np.nan)
     outcomes = Outcomes.from_rows(names, [(x, y, z, 1.0) for x, y, z in zip(a, b, s)])
-    ranking.models = tallied_ratings(outcomes, list(range(m)), point, low, high)
+    # The interval comes from resamples played in random order; a stored-order rating near or outside its edge
+    # is the order effect showing (recent votes weigh more), reported next to it as the bootstrap median.
+    extra = [{"bootstrap_median": float(median[k])} if rounds > 0 else {} for k in range(m)]
+    ranking.models = tallied_ratings(outcomes, list(range(m)), point, low, high, extra)
     ranking.votes_needed = votes_needed(ranking.models)
     return ranking
 
