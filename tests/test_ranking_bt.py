@@ -212,3 +212,28 @@ def test_tallies_and_win_rates_are_consistent(raw) -> None:
     np.testing.assert_allclose(t["wins"] + t["losses"] + t["ties"], t["votes"])
     assert t["wins"].sum() == pytest.approx(t["losses"].sum())
     assert t["credit"].sum() == pytest.approx(sum(n for *_, n in rows))
+
+
+def test_votes_needed_power_estimate() -> None:
+    from sbs_tui.core.ranking.report import ModelRating, votes_needed
+
+    def mr(name, rating, half, votes):
+        return ModelRating(name, rating, rating - half, rating + half, votes, 0, 0, 0, 50.0)
+
+    models = [mr("a", 1050, 20, 400), mr("b", 1030, 20, 600), mr("c", 900, 10, 500)]
+    out = votes_needed(models)
+    # a vs b: gap 20, spread 40 → factor (40/20)² = 4 → 3 × the mean 500 votes more per model
+    assert out[0] == {"better": "a", "worse": "b", "gap": 20.0, "separated": False, "factor": 4.0,
+                      "more_votes_per_model": 1500}
+    assert out[1]["separated"] is True and out[1]["more_votes_per_model"] == 0
+
+
+def test_votes_needed_shrinks_as_predicted_on_simulated_data() -> None:
+    """Quadrupling the votes halves the interval width (the 1/√n the estimate assumes)."""
+    rng = np.random.default_rng(11)
+    strength = np.array([0.0, 0.1, 0.5])
+    widths = []
+    for n in (2000, 8000):
+        r = rank_bt(Outcomes.from_rows(["x", "y", "z"], simulate(strength, n, rng)), ci="sandwich")
+        widths.append(np.mean([m.ci_high - m.ci_low for m in r.models]))
+    assert widths[0] / widths[1] == pytest.approx(2.0, rel=0.1)
