@@ -130,3 +130,13 @@ def test_style_and_length_control_through_the_cli(cli, tmp_path) -> None:
         assert {m["model"] for m in doc["models"]} == {"verbose", "terse", "other"}
     table = cli("--db", str(db), "rank", "--method", "winrate", "--baseline", "terse")
     assert table.exit_code == 0 and "terse" in table.stdout
+
+
+def test_a_single_vote_gives_valid_json_with_nulls(cli, tmp_path) -> None:
+    db = store_with(tmp_path / "one.db", [vote("a", "b", "model_b", prompt="only")])
+    for args in (["--method", "winrate", "--baseline", "a"], ["--ci", "sandwich"], ["--bootstrap", "20"],
+                 ["--method", "elo", "--bootstrap", "5"], ["--method", "trueskill"]):
+        res = cli("--db", str(db), "rank", "--format", "json", *args)
+        assert res.exit_code == 0, (args, res.stderr)
+        doc = json.loads(res.stdout)
+        assert [m["model"] for m in doc["models"]][0] in ("a", "b")

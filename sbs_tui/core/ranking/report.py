@@ -61,7 +61,22 @@ class Ranking:
             out["votes_needed"] = self.votes_needed
         if self.matrices is not None:
             out["matrices"] = self.matrices
-        return out
+        return finite_json(out)
+
+
+def finite_json(obj: Any) -> Any:
+    """NaN/inf (an undefined standard error, say) become null: the output stays valid JSON."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 def _num(x: float | None) -> float | None:
