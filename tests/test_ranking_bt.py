@@ -237,3 +237,25 @@ def test_votes_needed_shrinks_as_predicted_on_simulated_data() -> None:
         r = rank_bt(Outcomes.from_rows(["x", "y", "z"], simulate(strength, n, rng)), ci="sandwich")
         widths.append(np.mean([m.ci_high - m.ci_low for m in r.models]))
     assert widths[0] / widths[1] == pytest.approx(2.0, rel=0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=25))
+def test_components_match_scipy_connected_components(edges) -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = [(a, b) for a, b in edges if a != b]
+    rows = [(a, b, 1.0, 1) for a, b in edges]
+    names = [f"m{k}" for k in range(10)]
+    ours = Outcomes.from_rows(names, rows).components() if rows else []
+    if not rows:
+        return
+    present = sorted({a for e in edges for a in e})
+    graph = coo_matrix((np.ones(len(edges)), ([a for a, _ in edges], [b for _, b in edges])), shape=(10, 10))
+    _, labels = connected_components(graph, directed=False)
+    ref = {}
+    for k in present:
+        ref.setdefault(labels[k], []).append(k)
+    assert {frozenset(c) for c in ours} == {frozenset(c) for c in ref.values()}
+    assert [len(c) for c in ours] == sorted((len(c) for c in ours), reverse=True)  # largest first

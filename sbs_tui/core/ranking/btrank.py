@@ -41,6 +41,10 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
 
     components = outcomes.components()
     info["components"] = [[outcomes.names[k] for k in comp] for comp in components]
+    in_components = {k for comp in components for k in comp}
+    no_votes = [name for k, name in enumerate(outcomes.names) if k not in in_components]
+    if no_votes:
+        ranking.warnings.append(f"no votes for: {', '.join(no_votes)} (left out)")
     if len(components) > 1:
         ranking.warnings.append(
             f"the comparison graph is disconnected ({len(components)} components: "
