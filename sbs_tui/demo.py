@@ -45,6 +45,12 @@ def _steps(data: Path, annotator: str) -> list[tuple[str, list[str], bool]]:
     if votes.is_file():
         steps.append(("Import LLM-judge votes (AlpacaEval records, as they are)", ["import", "votes", str(votes)],
                       True))
+    for file, args, title in [
+        ("synthetic_benchmarks.csv", ["import", "benchmarks"], "Import benchmark results (synthetic, illustrative)"),
+        ("synthetic_ab.csv", ["import", "ab"], "Import A/B results (synthetic, illustrative)"),
+    ]:
+        if (data / file).is_file():
+            steps.append((title, [*args, str(data / file)], False))
     for name, args, title in [
         ("gate", ["gate"], "Gate every generation (blocking safety gates keep bad outputs from annotators)"),
         ("queue", ["queue", "build", "--overlap", "2"], "Build the blind judging queue"),
@@ -52,7 +58,8 @@ def _steps(data: Path, annotator: str) -> list[tuple[str, list[str], bool]]:
         ("rank", ["rank", "--method", "winrate", "--baseline", "gpt4_1106_preview"],
          "AlpacaEval-style win rate against the reference model"),
         ("agreement", ["agreement"], "Agreement and annotator quality"),
-        ("funnel", ["funnel"], "The funnel: stages side by side"),
+        ("ab", ["ab", "--control", "gpt4_1106_preview"], "A/B: each variant against the control"),
+        ("funnel", ["funnel"], "The funnel: stages side by side, and where they disagree"),
     ]:
         if name in available_commands():
             steps.append((title, args, False))
