@@ -129,3 +129,17 @@ def test_agreement_cli(cli, tmp_path) -> None:
     assert table.exit_code == 0 and "Cohen" in table.stdout
     only = json.loads(cli("--db", str(db), "agreement", "--format", "json", "--annotator", "ann1").stdout)
     assert only["overall"]["annotators"] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(LABELS), st.sampled_from(LABELS)), min_size=1, max_size=40),
+       st.permutations(LABELS))
+def test_kappa_and_alpha_are_symmetric_and_label_blind(pairs, perm) -> None:
+    x, y = [p for p, _ in pairs], [q for _, q in pairs]
+    rename = dict(zip(LABELS, perm))
+    k = cohen_kappa(x, y)
+    for other in (cohen_kappa(y, x), cohen_kappa([rename[v] for v in x], [rename[v] for v in y])):
+        assert (np.isnan(k) and np.isnan(other)) or other == pytest.approx(k, abs=1e-12)
+    a = krippendorff_alpha_nominal([list(p) for p in pairs])
+    b = krippendorff_alpha_nominal([[rename[v] for v in p] for p in pairs])
+    assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-12)

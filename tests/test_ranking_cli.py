@@ -140,3 +140,19 @@ def test_a_single_vote_gives_valid_json_with_nulls(cli, tmp_path) -> None:
         assert res.exit_code == 0, (args, res.stderr)
         doc = json.loads(res.stdout)
         assert [m["model"] for m in doc["models"]][0] in ("a", "b")
+
+
+def test_category_filter(cli, tmp_path) -> None:
+    from sbs_tui.core.records import GenerationRecord, prompt_id_for
+    from sbs_tui.core.store import Store
+
+    path = tmp_path / "cat.db"
+    with Store(path) as store, store.transaction():
+        store.insert_generations([GenerationRecord(prompt_id_for(f"c{k}"), f"c{k}", "a", "x",
+                                                   category="code" if k < 5 else "chat") for k in range(10)])
+        store.insert_votes([vote("a", "b", "model_a" if k < 5 else "model_b", prompt=f"c{k}")
+                            for k in range(10)])
+    code = json.loads(cli("--db", str(path), "rank", "--category", "code", "--ci", "sandwich",
+                          "--format", "json").stdout)
+    assert {m["model"]: m["wins"] for m in code["models"]} == {"a": 5, "b": 0}
+    assert code["filters"] == {"category": "code"}
