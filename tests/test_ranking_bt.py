@@ -153,8 +153,14 @@ def test_undefeated_and_winless_models_are_finite_and_said_so() -> None:
 
 def test_disconnected_graph_is_reported_per_component() -> None:
     rows = [(0, 1, 1.0, 10), (0, 1, 0.0, 5), (2, 3, 1.0, 7), (2, 3, 0.0, 7)]
-    r = rank_bt(Outcomes.from_rows(["a", "b", "c", "d"], rows), ci="sandwich")
+    r = rank_bt(Outcomes.from_rows(["a", "b", "c", "d"], rows), ci="sandwich", matrices=True)
     doc = r.to_json()
+    order = doc["matrices"]["models"]
+    pred = doc["matrices"]["predicted_win_rate"]
+    same = {(x, y) for x in "ab" for y in "ab"} | {(x, y) for x in "cd" for y in "cd"}
+    for i, x in enumerate(order):
+        for j, y in enumerate(order):
+            assert (pred[i][j] is not None) == ((x, y) in same and x != y)
     assert sorted(map(sorted, doc["components"])) == [["a", "b"], ["c", "d"]]
     assert {m["component"] for m in doc["models"]} == {1, 2}
     assert any("disconnected" in w for w in r.warnings)

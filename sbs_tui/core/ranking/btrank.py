@@ -23,6 +23,9 @@ from sbs_tui.core.ranking.report import Z95, Ranking, pair_matrices, tallied_rat
 def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, seed: int = 0,
             anchor: str | None = None, matrices: bool = False, prior: float = PRIOR_PRECISION,
             threads: int | None = None) -> Ranking:
+    """BT ratings on the Elo scale with 95% intervals (``ci``: bootstrap, sandwich or none), Rank (UB),
+    tallies and votes-needed, fitted per connected component; ``anchor`` (a model name) sits at 1000.
+    Raises KeyError(anchor) if the anchor has no votes."""
     if ci not in ("bootstrap", "sandwich", "none"):
         raise ValueError(f"unknown ci {ci!r}")
     if anchor is not None and anchor not in outcomes.names:
@@ -83,7 +86,8 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
         theta_all.update(zip(sub.names, fit.theta))
     ranking.votes_needed = votes_needed(ranking.models)
     if matrices:
-        ranking.matrices = pair_matrices(outcomes, [m.model for m in ranking.models], theta_all)
+        component_of = {m.model: m.extra["component"] for m in ranking.models}
+        ranking.matrices = pair_matrices(outcomes, [m.model for m in ranking.models], theta_all, component_of)
     return ranking
 
 

@@ -143,8 +143,10 @@ def votes_needed(models: list[ModelRating]) -> list[dict[str, Any]]:
     return out
 
 
-def pair_matrices(outcomes: Outcomes, order: list[str], theta: dict[str, float] | None) -> dict[str, Any]:
-    """Votes per pair, empirical win rate (row's credit share vs column) and, given θ, the predicted one."""
+def pair_matrices(outcomes: Outcomes, order: list[str], theta: dict[str, float] | None,
+                  component_of: dict[str, int] | None = None) -> dict[str, Any]:
+    """Votes per pair, empirical win rate (row's credit share vs column) and, given θ, the predicted one
+    (null across comparison components, whose ratings share no scale)."""
     pos = {name: k for k, name in enumerate(order)}
     m = len(order)
     votes = np.zeros((m, m))
@@ -171,5 +173,8 @@ def pair_matrices(outcomes: Outcomes, order: list[str], theta: dict[str, float] 
         th = np.array([theta.get(name, np.nan) for name in order])
         pred = sigmoid(th[:, None] - th[None, :])
         np.fill_diagonal(pred, np.nan)
+        if component_of is not None:
+            comp = np.array([component_of.get(name, -1) for name in order])
+            pred[comp[:, None] != comp[None, :]] = np.nan
         out["predicted_win_rate"] = [[_num(x) for x in row] for row in pred]
     return out
