@@ -106,9 +106,12 @@ def print_table(doc: dict) -> None:
         title += f", {doc['control']}-controlled"
     if doc.get("ci"):
         title += f" · 95% CI: {doc['ci']}"
-    table = Table(title=literal(title))
-    for col in ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
-        table.add_column(col, justify="left" if col == "Model" else "right")
+    table = Table(title=literal(title), caption="Rank = Rank (UB): 1 + the models whose interval lies wholly above")
+    for col in ("Rank", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
+        if col == "Model":  # names are folded, never cut off: two models may differ only at the end
+            table.add_column(col, justify="left", overflow="fold", min_width=10)
+        else:  # numbers never wrap; the interval may break at its dash
+            table.add_column(col, justify="right", no_wrap=col != "95% CI")
     if multi:
         table.add_column("Component", justify="right")
 
