@@ -25,13 +25,20 @@ from sbs_tui.core.ranking.bt import PRIOR_PRECISION, BTFit, fit_bt, sigmoid
 from sbs_tui.core.ranking.outcomes import Outcomes, PairStats
 
 BLOCK_ROUNDS = 50
+BLOCK_CELLS = 2_000_000  # at most this many resampled counts per block (bounds memory for many distinct cells)
 TOLERANCE = 1e-7  # logits; 1e-7 logits ≈ 2e-5 Elo
 MAX_FIXED_ITERATIONS = 60
 
 
-def _block_seeds(rounds: int, seed: int) -> list[tuple[np.random.SeedSequence, int]]:
-    children = np.random.SeedSequence(seed).spawn((rounds + BLOCK_ROUNDS - 1) // BLOCK_ROUNDS)
-    return [(child, min(BLOCK_ROUNDS, rounds - b * BLOCK_ROUNDS)) for b, child in enumerate(children)]
+def block_rounds(cells: int) -> int:
+    """Rounds per block: 50, fewer when the data has so many distinct cells (e.g. 1M weighted verdicts, each its
+    own cell) that 50 rounds of counts would take too much memory. Depends on the data only, never on threads."""
+    return max(1, min(BLOCK_ROUNDS, BLOCK_CELLS // max(cells, 1)))
+
+
+def _block_seeds(rounds: int, seed: int, per_block: int = BLOCK_ROUNDS) -> list[tuple[np.random.SeedSequence, int]]:
+    children = np.random.SeedSequence(seed).spawn((rounds + per_block - 1) // per_block)
+    return [(child, min(per_block, rounds - b * per_block)) for b, child in enumerate(children)]
 
 
 def _draw(outcomes: Outcomes, child: np.random.SeedSequence, size: int) -> np.ndarray:
@@ -45,7 +52,7 @@ def resampled_counts(outcomes: Outcomes, rounds: int, seed: int) -> Iterator[np.
 
     :func:`bootstrap_bt` uses exactly these draws, so a reference implementation can refit the same resamples.
     """
-    for child, size in _block_seeds(rounds, seed):
+    for child, size in _block_seeds(rounds, seed, block_rounds(len(outcomes.n))):
         yield _draw(outcomes, child, size)
 
 
@@ -165,7 +172,7 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
     def run(spec: tuple[np.random.SeedSequence, int]) -> np.ndarray:
         return one_block(_draw(outcomes, *spec))  # drawing runs in the worker too
 
-    specs = _block_seeds(rounds, seed)
+    specs = _block_seeds(rounds, seed, block_rounds(len(outcomes.n)))
     threads = threads or min(4, os.cpu_count() or 1)
     if threads <= 1 or len(specs) == 1:
         return np.vstack([run(spec) for spec in specs])
