@@ -47,6 +47,15 @@ def rank_command(ctx: click.Context, method: str, baseline: str | None, rounds: 
     Ties and both-bad votes count half a win each; weighted (AlpacaEval) votes count with their weight.
     Ratings are on the Elo scale (1000 + 400·log10 odds), centred on 1000 or anchored at --baseline.
     """
+    ranking = compute_ranking(ctx, method, baseline, rounds, ci, control, annotators, category, include_flagged,
+                              seed, orders, k_factor, with_matrix)
+    emit(ranking, fmt)
+
+
+def compute_ranking(ctx: click.Context, method: str, baseline: str | None, rounds: int, ci: str, control: str,
+                    annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int,
+                    orders: int, k_factor: float, with_matrix: bool):
+    """Validate the options, rank, and report warnings on stderr (shared by `sbs export rankings`)."""
     if method == "winrate" and baseline is None:
         raise InputError("--method winrate needs --baseline MODEL", field="--baseline")
     if control != "none" and method in ("elo", "trueskill"):
@@ -69,21 +78,24 @@ def rank_command(ctx: click.Context, method: str, baseline: str | None, rounds: 
         store.close()
     for warning in ranking.warnings:
         click.echo(f"warning: {escape_controls(warning)}", err=True)
-    emit(ranking, fmt)
+    return ranking
 
 
-def emit(ranking, fmt: str) -> None:
+def emit(ranking, fmt: str, stream=None) -> None:
+    """Write the ranking as json, csv or a table; to ``stream`` (a text file) or stdout."""
+    import sys
+
     doc = ranking.to_json()
+    out = stream if stream is not None else sys.stdout
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     elif fmt == "csv":
         import csv
-        import sys
 
         extra = ["component"] if any("component" in m for m in doc["models"]) else []
-        writer = csv.DictWriter(sys.stdout, fieldnames=[*CSV_FIELDS, *extra], extrasaction="ignore",
+        writer = csv.DictWriter(out, fieldnames=[*CSV_FIELDS, *extra], extrasaction="ignore",
                                 lineterminator="\n")
         writer.writeheader()
         for row in doc["models"]:
