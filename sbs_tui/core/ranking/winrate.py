@@ -2,7 +2,8 @@
 
 Win rate = 100 · mean over verdicts of the credit won against the baseline (AlpacaEval: mean(preference − 1),
 a draw — preference 1.5, or 0 in old files — counts ½; no verdict is skipped at import). The standard error is
-the standard error of that mean (ddof = 1, as pandas' ``sem``); the interval is ±1.96 SE.
+the standard error of that mean (ddof = 1, as pandas' ``sem``); the interval is ±1.96 SE, clipped to
+[0, 100] (a win rate cannot leave that range; near the edges the normal interval is only a rough guide).
 
 Length-controlled win rate (``--control length``), in the spirit of AlpacaEval 2.0 LC: judges prefer longer
 answers, so a verbose model wins more without being better. Per model m against the baseline we fit the GLM
@@ -61,7 +62,7 @@ def rank_winrate(outcomes: Outcomes, baseline: str) -> Ranking:
         wins, losses = float(n[credit > 0.5].sum()), float(n[credit < 0.5].sum())
         ties = float(n[credit == 0.5].sum())
         ranking.models.append(ModelRating(
-            outcomes.names[m], rate, rate - Z95 * se, rate + Z95 * se, total, wins, losses, ties, rate,
+            outcomes.names[m], rate, max(0.0, rate - Z95 * se), min(100.0, rate + Z95 * se), total, wins, losses, ties, rate,
             extra={"standard_error": se, "n_wins": wins, "n_wins_base": losses, "n_draws": ties},
         ))
     missing = [outcomes.names[k] for k in range(outcomes.n_models) if k != base and k not in per_model]
@@ -145,7 +146,7 @@ def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], bas
         n = float(sel.sum())
         raw = 100.0 * float(credit.mean())
         ranking.models.append(ModelRating(
-            names[m], lc, lc - Z95 * se, lc + Z95 * se, n, float((credit > 0.5).sum()),
+            names[m], lc, max(0.0, lc - Z95 * se), min(100.0, lc + Z95 * se), n, float((credit > 0.5).sum()),
             float((credit < 0.5).sum()), float((credit == 0.5).sum()), lc,
             extra={"standard_error": se, "raw_win_rate": raw, "length_coef": float(fit.beta[1]),
                    "mean_length_diff": float(d.mean())},
