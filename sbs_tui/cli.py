@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "demo": "demo:demo",
     "score": "score:score_command",
     "gate": "gate:gate_command",
+    "rank": "rank:rank_command",
+    "agreement": "agreement:agreement_command",
     "ab": "ab:ab_command",
     "funnel": "funnel:funnel_command",
 }
