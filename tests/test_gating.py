@@ -212,6 +212,14 @@ def test_sbs_gate_command_with_config(tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "did you mean 'toxicity'" in bad.stderr
 
 
+def test_gate_table_shows_hostile_model_names_literally(tmp_path: Path, cli) -> None:
+    db = tmp_path / "h.db"
+    _store_with(db, {("q", "[bold red]evil[/]\x1b[31m"): CLEAN}).close()
+    result = cli("--db", str(db), "gate", "--gates", "toxicity")
+    assert result.exit_code == 0, result.stderr
+    assert "[bold red]evil[/]\\x1b[31m" in result.stdout and "\x1b" not in result.stdout
+
+
 def test_gate_watch_subprocess_picks_up_new_generations_and_stops_on_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "w.db"
     store = _store_with(db, {("q1", "m1"): CLEAN, ("q1", "m2"): INSULT})

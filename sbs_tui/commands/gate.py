@@ -126,13 +126,19 @@ def _print_table(rates: list[dict], gate_names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sbs_tui.results_render import literal  # model names are user data: shown literally, never as markup
+
     table = Table(title="gate pass rates per model")
     for col in ("model", "generations", "passed", "blocked", "pending", *gate_names):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(literal(col), justify="left" if col == "model" else "right")
     for r in rates:
-        cells = [r["model"], str(r["generations"]), str(r["passed"]), str(r["blocked"]), str(r["pending"])]
+        cells = [literal(r["model"]), str(r["generations"]), str(r["passed"]), str(r["blocked"]),
+                 str(r["pending"])]
         for name in gate_names:
             g = r["gates"].get(name, {})
             cells.append("-" if g.get("pass_rate") is None else f"{100 * g['pass_rate']:.1f}%")
         table.add_row(*cells)
-    Console(markup=False, highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=160)
+    console.print(table)
