@@ -50,7 +50,7 @@ class JsonClient:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:300]
+                detail = _printable(exc.read().decode("utf-8", "replace")[:300])
                 if exc.code not in RETRY_STATUS or attempt >= self.max_retries:
                     raise ScorerError(f"{url} answered HTTP {exc.code}: {detail}") from exc
                 wait = _retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
@@ -64,6 +64,11 @@ class JsonClient:
                 wait = min(60.0, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
             self.sleep(wait)
             attempt += 1
+
+
+def _printable(text: str) -> str:
+    """A server's message as it may be shown in a terminal: control characters escaped, never interpreted."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _retry_after(value: str | None) -> float | None:
