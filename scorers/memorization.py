@@ -48,6 +48,7 @@ DEFAULT_N = 13
 # cheap (a match re-reads and re-tokenizes only its chunk); an n-gram spanning two chunks is lost (12 per chunk).
 MAX_DOC_CHARS = 16_000
 EDIT_WINDOW = 256  # tokens compared for edit similarity
+VOCAB_CACHE_LIMIT = 2_000_000  # distinct token hashes kept in memory between batches
 TEXT_FIELDS = ("text", "content", "output", "reference", "instruction", "prompt")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant for the polynomial n-gram hash
 
@@ -332,6 +333,8 @@ class MemorizationScorer:
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         n = self.n
+        if len(self.index.vocab) > VOCAB_CACHE_LIMIT:  # a long-running watcher must not grow without bound
+            self.index.vocab.clear()
         lookup = self.index.vocab.__getitem__
         texts = [self._text(item) for item in items]
         token_lists = [list(map(lookup, raw_tokens(text))) for text in texts]
