@@ -224,9 +224,11 @@ def test_gate_watch_subprocess_picks_up_new_generations_and_stops_on_sigterm(tmp
     db = tmp_path / "w.db"
     store = _store_with(db, {("q1", "m1"): CLEAN, ("q1", "m2"): INSULT})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db), "gate", "--watch",
-                             "--interval", "0.2", "--gates", "toxicity"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = gating.watcher_command(str(db), interval=0.2) + ["--gates", "toxicity"]
+    assert argv[1:] == ["-m", "sbs_tui", "--db", str(db), "gate", "--watch", "--interval", "0.2", "--gates",
+                        "toxicity"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         _wait_for(lambda: not store.generation_ids(gate_status="pending"), proc)
         assert store.generation_ids(gate_status="blocked") == [2]
@@ -436,3 +438,22 @@ def test_one_current_result_per_generation_and_gate(tmp_path: Path) -> None:
         gating.gate_pending(store, gating.GateRunner([gate]))
     assert store.count("gate_results") == 1
     assert gate_summary(store)["m"]["gates"]["toxicity"] == {"pass_rate": 1.0, "passed": 1, "total": 1}
+
+
+def test_start_watcher_helper_runs_and_stops_cleanly(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "s.db"
+    store = _store_with(db, {("q", "m"): CLEAN})
+    config = tmp_path / "c.toml"
+    config.write_text("[gates.sentiment]\nenabled = false\n")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    log = tmp_path / "watch.log"
+    proc = gating.start_watcher(str(db), str(config), interval=0.2, log_path=str(log))
+    try:
+        _wait_for(lambda: store.generation_ids(gate_status="passed") == [1], proc)
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        store.close()
+    assert "watching" in log.read_text()
