@@ -39,6 +39,11 @@ class Settings:
         return node
 
     @property
+    def gate_tables(self) -> dict[str, Any]:
+        """``[gates.NAME]`` tables by name (validated by :func:`sbs_tui.core.gating.load_policy`)."""
+        return self.section("gates")
+
+    @property
     def gating_required(self) -> bool:
         env = os.environ.get("SBS_GATING_REQUIRED")
         if env is not None:

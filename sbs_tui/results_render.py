@@ -122,10 +122,8 @@ def print_funnel(report: Any) -> None:
     if show_gates:
         table.add_column("gates\npass rate", justify="right")
     if sbs:
-        from sbs_tui.core.funnel import SIDE_BY_SIDE_METHOD
-
-        as_share = SIDE_BY_SIDE_METHOD == "win_rate"
-        table.add_column("side-by-side\n" + ("win rate" if as_share else SIDE_BY_SIDE_METHOD) + " (votes)",
+        as_share = any(d.get("method") == "win_rate" for d in sbs.details.values())
+        table.add_column("side-by-side\n" + ("win rate (votes)" if as_share else "BT rating (win rate, votes)"),
                          justify="right")
     for stage in ab:
         table.add_column(Text.assemble("A/B\n", literal(stage.label[4:])), justify="right")
@@ -143,8 +141,10 @@ def print_funnel(report: Any) -> None:
             if d is None:
                 cells.append("–")
             else:
-                score = f"{d['score'] * 100:.1f}%" if as_share else _num(d["score"], 5)
-                cells.append(f"{score} ({d['votes']:,})")
+                if as_share:
+                    cells.append(f"{d['win_rate'] * 100:.1f}% ({d['votes']:,})")
+                else:
+                    cells.append(f"{d['rating']:.0f} ({d['win_rate'] * 100:.1f}%, {d['votes']:,})")
         for stage in ab:
             d = stage.details.get(model)
             if d is None:

@@ -132,10 +132,9 @@ def test_gate_pass_rates_from_generations_and_optional_gate_results(tmp_path):
     report = build_funnel(store)
     assert report.gates["a"]["pass_rate"] == pytest.approx(0.75) and report.gates["b"]["pass_rate"] == 0.0
     assert report.gates["a"]["gates"] == {}
-    # Another feature's table, in a shape the probe understands.
-    store.conn.execute("CREATE TABLE gate_results (generation_id INTEGER, gate TEXT, score REAL, blocked INTEGER)")
-    store.conn.executemany("INSERT INTO gate_results VALUES (?, 'toxicity', 0.1, ?)",
-                           [(gid, int(i == 3)) for i, gid in enumerate(ids[:4])])
+    # The gating feature's table (migration 0003_gate_results).
+    store.save_gate_results([(gid, "toxicity", "cfg", sha, 0.1, i == 3, {}) for i, (gid, sha) in enumerate(
+        store.conn.execute("SELECT id, output_sha FROM generations ORDER BY id LIMIT 4").fetchall())])
     report = build_funnel(store)
     assert report.gates["a"]["gates"]["toxicity"] == {"pass_rate": 0.75, "passed": 3, "total": 4}
     store.close()
@@ -143,6 +142,7 @@ def test_gate_pass_rates_from_generations_and_optional_gate_results(tmp_path):
 
 def test_gate_results_of_unknown_shape_are_ignored():
     store = Store.memory()
+    store.conn.execute("DROP TABLE gate_results")
     store.conn.execute("CREATE TABLE gate_results (whatever TEXT)")
     assert store.gate_result_pass_rates() == {}
 

@@ -259,3 +259,17 @@ def test_large_files_parse_in_a_child_process_with_the_same_result(tmp_path, mon
         ingest.import_files(parallel_db, "votes", [bad])
     assert info.value.line == 501 and info.value.file == str(bad)
     assert parallel_db.count("votes") == before
+
+
+def test_export_rankings_matches_rank_json(cli, db_path, sample_dir, tmp_path):
+    assert cli("--db", str(db_path), "import", "votes", str(sample_dir / "judge_votes.jsonl")).exit_code == 0
+    ranked = cli("--db", str(db_path), "rank", "--bootstrap", "50", "--format", "json")
+    out = tmp_path / "r.json"
+    r = cli("--db", str(db_path), "export", "rankings", "--bootstrap", "50", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(ranked.stdout)
+    csv_out = tmp_path / "r.csv"
+    assert cli("--db", str(db_path), "export", "rankings", "--out", str(csv_out)).exit_code == 0
+    assert csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("model,rating,ci_low,ci_high,rank")
+    bad = cli("--db", str(db_path), "export", "rankings", "--method", "winrate")
+    assert bad.exit_code == 2 and "--baseline" in bad.stderr

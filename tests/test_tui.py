@@ -341,7 +341,7 @@ async def test_background_gating_runs_as_a_subprocess_and_stops_on_quit(tmp_path
     async with app.run_test() as pilot:
         process = app.gate_process
         assert started and started[0][1:3] == ["-m", "sbs_tui"]
-        assert started[0][3:] == ["--db", str(path), "--config", "cfg.toml", "gate", "--watch"]
+        assert started[0][3:9] == ["--db", str(path), "--config", "cfg.toml", "gate", "--watch"]
         await pilot.press("q")
     assert process.terminated and app.gate_process is None
 

@@ -51,3 +51,32 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     detail = "; ".join(f"{count:,} {why}" for why, count in sorted(skipped.items()))
     click.echo(f"exported {n:,} preference pairs" + (f" to {out_path}" if out_path else "")
                + (f" (left out: {detail})" if detail else ""), err=True)
+
+
+def _rankings_command() -> click.Command:
+    """`sbs export rankings`: `sbs rank`'s options, written to a file (JSON, or CSV by the extension)."""
+    from sbs_tui.commands.rank import rank_command
+
+    params = [p for p in rank_command.params if p.name != "fmt"]
+
+    @click.pass_context
+    def callback(ctx: click.Context, out_path: str | None, **options) -> None:
+        from sbs_tui.commands.rank import compute_ranking, emit
+        from sbs_tui.core.export import atomic_output
+
+        ranking = compute_ranking(ctx, **options)
+        fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
+        with atomic_output(out_path) as fh:
+            emit(ranking, fmt, fh)
+        if out_path:
+            click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
+                       err=True)
+
+    out = click.Option(["--out", "out_path"], type=click.Path(dir_okay=False), default=None,
+                       help="Output file: .csv for CSV, anything else JSON (the `sbs rank --format json` document); "
+                            "stdout when omitted.")
+    return click.Command("rankings", params=[*params, out], callback=callback,
+                         help="Export a ranking (same options as `sbs rank`) as JSON or CSV.")
+
+
+export_group.add_command(_rankings_command())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -12,10 +14,11 @@ def import_group() -> None:
     """Import generations, votes, benchmark results or A/B results into the database."""
 
 
-def _run_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+def run_import(ctx: click.Context, kind: str, files: tuple[str, ...], as_json: bool,
+               do_import: Callable[..., Any]) -> None:
+    """Open the store, run ``do_import(store, progress)`` with a progress bar on a terminal, print the summary."""
     import json
 
-    from sbs_tui.core.ingest import import_files
     from sbs_tui.progress import file_progress
 
     if not files:
@@ -24,12 +27,19 @@ def _run_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: 
     try:
         progress = file_progress(f"importing {kind}")
         with progress if progress is not None else contextlib.nullcontext():
-            summary = import_files(store, kind, files, replace=replace, progress=progress)
+            summary = do_import(store, progress)
     finally:
         store.close()
     click.echo(summary.line(), err=True)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
+
+
+def _run_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    from sbs_tui.core.ingest import import_files
+
+    run_import(ctx, kind, files, as_json,
+               lambda store, progress: import_files(store, kind, files, replace=replace, progress=progress))
 
 
 @import_group.command("generations")

@@ -7,24 +7,12 @@ import click
 
 def _run(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
          model: str | None = None) -> None:
-    import contextlib
-    import json
-
+    from sbs_tui.commands.ingest import run_import
     from sbs_tui.core.ingest_results import import_result_files
-    from sbs_tui.progress import file_progress
 
-    if not files:
-        raise click.UsageError("give at least one FILE")
-    store = ctx.obj.open_store()
-    try:
-        progress = file_progress(f"importing {kind}")
-        with progress if progress is not None else contextlib.nullcontext():
-            summary = import_result_files(store, kind, files, replace=replace, model=model, progress=progress)
-    finally:
-        store.close()
-    click.echo(summary.line(), err=True)
-    if as_json:
-        click.echo(json.dumps(summary.as_dict()))
+    run_import(ctx, kind, files, as_json,
+               lambda store, progress: import_result_files(store, kind, files, replace=replace, model=model,
+                                                           progress=progress))
 
 
 _REPLACE_HELP = ("Overwrite stored values that differ (default: a different value for a stored key is an error, "

@@ -56,7 +56,7 @@ class Stage:
 # Stage scores
 # --------------------------------------------------------------------------------------------------------------
 
-SIDE_BY_SIDE_METHOD = "win_rate"  # what side_by_side_scores returns; 'win_rate' scores are shares in [0, 1]
+SIDE_BY_SIDE_METHOD = "bt"  # the stage's score: a Bradley-Terry rating (Elo scale); the win rate rides along
 
 
 def side_by_side_scores(store: Any) -> dict[str, tuple[float, int]]:
@@ -121,12 +121,32 @@ def benchmark_stage(store: Any) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
+def side_by_side_ratings(store: Any) -> tuple[dict[str, float], bool]:
+    """Bradley-Terry ratings (sandwich fit, no bootstrap: the funnel needs the order, not the intervals), and
+    whether they are comparable across all models (one connected comparison graph)."""
+    from sbs_tui.core.ranking.api import RankRequest, run_ranking
+
+    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich"))
+    connected = len(ranking.info.get("components") or [None]) <= 1
+    return {m.model: m.rating for m in ranking.models}, connected
+
+
 def votes_stage(store: Any) -> Stage | None:
-    scores = side_by_side_scores(store)
-    if not scores:
+    """The side-by-side stage, scored by Bradley-Terry rating.
+
+    A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
+    model); BT adjusts for the opponents. When the comparison graph is disconnected, BT ratings of different
+    components are not comparable, so the stage falls back to the win rate and says so in ``method``.
+    """
+    shares = side_by_side_scores(store)
+    if not shares:
         return None
-    return Stage("side_by_side", "side-by-side", {m: s for m, (s, _) in scores.items()},
-                 {m: {"score": s, "votes": n, "method": SIDE_BY_SIDE_METHOD} for m, (s, n) in scores.items()})
+    ratings, connected = side_by_side_ratings(store)
+    method = SIDE_BY_SIDE_METHOD if connected else "win_rate"
+    scores = {m: (ratings[m] if connected else share) for m, (share, _) in shares.items()}
+    details = {m: {"score": scores[m], "rating": ratings.get(m), "win_rate": share, "votes": n, "method": method}
+               for m, (share, n) in shares.items()}
+    return Stage("side_by_side", "side-by-side", scores, details)
 
 
 def ab_stages(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:

@@ -345,7 +345,8 @@ def iter_vote_records(path: str | Path, **kwargs: Any) -> Iterator[VoteRecord]:
     return iter_records(path, vote_from_row, **kwargs)
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items (itertools.batched arrives only in Python 3.12)."""
     batch: list[Any] = []
     for item in items:
         batch.append(item)
@@ -364,7 +365,7 @@ PARALLEL_MIN_BYTES = 8 << 20
 def _row_batches_inline(path: Path, kind: str, skipped: Counter[str],
                         on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
     records = iter_records(path, _PARSERS[kind], skipped=skipped, on_progress=on_progress)
-    for batch in _batched(records, BATCH_SIZE):
+    for batch in batched(records, BATCH_SIZE):
         yield [r.as_row() for r in batch]
 
 

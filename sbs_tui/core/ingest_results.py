@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, iter_records
+from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
 from sbs_tui.core.readers import detect_format, open_text
 from sbs_tui.errors import InputError
 
@@ -327,17 +327,6 @@ def ab_from_row(row: dict[str, Any]) -> ABUnitRecord | ABAggregateRecord:
 # Driving an import
 # --------------------------------------------------------------------------------------------------------------
 
-def _batched(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def iter_benchmark_records(path: str | Path, *, model: str | None = None, skipped: Counter[str] | None = None,
                            on_progress: Callable[[int], None] | None = None) -> Iterator[BenchmarkRecord]:
     if is_lm_eval_results(Path(path)):
@@ -376,7 +365,7 @@ def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, r
                                                                 on_progress=on_progress)
             else:
                 records = iter_ab_records(path, skipped=summary.skipped, on_progress=on_progress)
-            for batch in _batched(records, BATCH_SIZE):
+            for batch in batched(records, BATCH_SIZE):
                 summary.read += len(batch)
                 try:
                     counts = _store_batch(store, kind, batch, source=str(path), replace=replace)

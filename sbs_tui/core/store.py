@@ -267,6 +267,54 @@ def _m0050_benchmark_ab_details(db: sqlite_utils.Database) -> None:
     )
 
 
+# -- ranking queries: schema ------------------------------------------------------------------------------------
+
+
+@migration("rank_0001_outcome_index")
+def _m_rank_0001_outcome_index(db: sqlite_utils.Database) -> None:
+    """A covering index for :meth:`Store.vote_outcomes`: with ``flagged`` (excluded by default) and
+    ``annotator_id`` in the index, aggregating 1M votes reads only the index (0.1 s instead of a 1.8 s table
+    scan). It supersedes ``idx_votes_models`` (its prefix), which is dropped to keep inserts as cheap."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS idx_votes_outcomes
+            ON votes(model_a_id, model_b_id, score_b, flagged, annotator_id);
+        DROP INDEX IF EXISTS idx_votes_models;
+        """
+    )
+
+
+# -- gate results (migration) ------------------------------------------------------------------------------------
+
+@migration("0003_gate_results")
+def _m0003_gate_results(db: sqlite_utils.Database) -> None:
+    """One scorer result per (generation, gate, scorer configuration).
+
+    ``config_hash`` covers what changes a score (scorer, backend, model, options) but not the threshold or
+    whether the gate blocks, so re-thresholding never re-scores; a new configuration's result replaces the old
+    one (one current row per generation and gate). ``blocked`` says the score failed the gate's
+    threshold when it was decided (for an informational gate that blocks nothing, it still feeds the per-gate
+    pass rate). ``output_sha`` is the output that was scored:
+    a result for an output that ``import --replace`` has since swapped is never reused.
+    """
+    db.executescript(
+        """
+        CREATE TABLE gate_results (
+            generation_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+            gate TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            output_sha TEXT NOT NULL,
+            score REAL,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            details TEXT,
+            scored_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (generation_id, gate, config_hash)
+        );
+        CREATE INDEX idx_gate_results_gate ON gate_results(gate, config_hash);
+        """
+    )
+
+
 def _apply_migrations(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
@@ -591,6 +639,79 @@ class Store:
         names = dict(self.conn.execute("SELECT id, name FROM models").fetchall())
         index = {mid: i for i, mid in enumerate(ids)}
         return [names[i] for i in ids], [(index[a], index[b], s, n) for a, b, s, n in rows]
+
+    # -- ranking queries ----------------------------------------------------------------------------------------
+
+    def _indexed_models(self, rows: list[tuple[Any, ...]]) -> tuple[list[str], dict[int, int]]:
+        ids = sorted({r[0] for r in rows} | {r[1] for r in rows})
+        names = dict(self.conn.execute("SELECT id, name FROM models").fetchall())
+        return [names[i] for i in ids], {mid: k for k, mid in enumerate(ids)}
+
+    def vote_sequence(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                      include_flagged: bool = False) -> tuple[list[str], list[tuple[int, int, float]]]:
+        """Votes one by one in the order they were cast (``ts``, then insertion order; votes without a time
+        stamp last): model names and rows (index_a, index_b, score_b). For the order-dependent online Elo and
+        TrueSkill."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        rows = self.conn.execute(
+            f"SELECT model_a_id, model_b_id, score_b FROM votes v{where} ORDER BY (v.ts IS NULL), v.ts, v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[a], index[b], s) for a, b, s in rows]
+
+    def vote_covariates(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                        include_flagged: bool = False, texts: bool = False,
+                        ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Per vote, for length/style control: model names and rows (index_a, index_b, score_b, prompt_id,
+        chars_a, chars_b[, text_a, text_b]). The judged text is the vote's own ``output_a``/``output_b`` when
+        stored, else the model's generation for the prompt; NULL when neither exists."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        text_cols = (", coalesce(v.output_a, ga.output), coalesce(v.output_b, gb.output)" if texts else "")
+        rows = self.conn.execute(
+            "SELECT v.model_a_id, v.model_b_id, v.score_b, v.prompt_id, "
+            "coalesce(length(v.output_a), ga.output_chars), coalesce(length(v.output_b), gb.output_chars)"
+            f"{text_cols} FROM votes v "
+            "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
+            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id"
+            f"{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[r[0]], index[r[1]], *r[2:]) for r in rows]
+
+    def annotations(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                    include_flagged: bool = False) -> list[tuple[int, str, str, str, float, str, str, str | None]]:
+        """Per vote, for agreement statistics: (vote id, prompt_id, model_a, model_b, score_b, annotator,
+        annotator kind, shown_left), in insertion order."""
+        where, params = self._vote_filter(annotators, category, include_flagged)
+        return self.conn.execute(
+            "SELECT v.id, v.prompt_id, ma.name, mb.name, v.score_b, an.name, an.kind, v.shown_left FROM votes v "
+            "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
+            f"JOIN annotators an ON an.id = v.annotator_id{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+
+    def gold_labels(self) -> list[tuple[str, str, str, str]] | None:
+        """Gold verdicts as (prompt_id, model_a, model_b, winner), or None when the database has none.
+
+        Reads the annotation queue's ``pairs`` table (``gen_a_id``/``gen_b_id`` → generations → models,
+        ``gold_winner`` naming the winner as a vote does, on pairs with ``is_gold = 1``). Returns None when
+        the table or those columns do not exist (no queue in this database)."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "pairs" not in tables:
+            return None
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(pairs)")}
+        if not {"prompt_id", "gen_a_id", "gen_b_id", "gold_winner"} <= cols:
+            return None
+        gold_only = " AND p.is_gold = 1" if "is_gold" in cols else ""
+        rows = self.conn.execute(
+            "SELECT p.prompt_id, ma.name, mb.name, p.gold_winner FROM pairs p "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id "
+            "JOIN models ma ON ma.id = ga.model_id JOIN models mb ON mb.id = gb.model_id "
+            f"WHERE p.gold_winner IS NOT NULL{gold_only}"
+        ).fetchall()
+        return rows or None  # the queue's tables exist in every database (0002_queue); no gold pairs = none
 
     def _vote_filter(self, annotators: Sequence[str] | None, category: str | None,
                      include_flagged: bool) -> tuple[str, list[Any]]:
@@ -1052,5 +1173,88 @@ class Store:
             "JOIN pairs p ON p.id = s.pair_id WHERE s.annotator_id = ?", (annotator_id,)).fetchone()
         return {"done": row[0], "skipped": row[1], "gold_done": row[2]}
 
+    # -- gate results ------------------------------------------------------------------------------------------
+
+    def pending_generations(self, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        """The next ``limit`` generations with gate_status 'pending' (id order), with what scorers need."""
+        cur = self.conn.execute(
+            "SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
+            "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id "
+            "WHERE g.gate_status = 'pending' AND g.id > ? ORDER BY g.id LIMIT ?", (after_id, limit))
+        return [self._generation_row(r) for r in cur]
+
+    def iter_generations_for_scoring(self, *, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every generation (id order), read in pages so a large database streams."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
+                "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id "
+                "WHERE g.id > ? ORDER BY g.id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._generation_row(r)
+            last = rows[-1][0]
+
+    @staticmethod
+    def _generation_row(r: Sequence[Any]) -> dict[str, Any]:
+        return {"id": r[0], "prompt_id": r[1], "prompt": r[2], "model": r[3], "output": r[4],
+                "output_sha": r[5], "reference": r[6], "category": r[7]}
+
+    def cached_gate_results(self, generation_ids: Sequence[int], gate: str,
+                            config_hash: str) -> dict[int, tuple[float | None, dict[str, Any]]]:
+        """Stored results for these generations under this gate configuration, if their output is unchanged."""
+        found: dict[int, tuple[float | None, dict[str, Any]]] = {}
+        ids = list(generation_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = self.conn.execute(
+                "SELECT r.generation_id, r.score, r.details FROM gate_results r "
+                "JOIN generations g ON g.id = r.generation_id AND g.output_sha = r.output_sha "
+                f"WHERE r.gate = ? AND r.config_hash = ? AND r.generation_id IN ({','.join('?' * len(chunk))})",
+                [gate, config_hash, *chunk]).fetchall()
+            for gid, score, details in rows:
+                found[gid] = (score, json.loads(details) if details else {})
+        return found
+
+    def save_gate_results(self, rows: Iterable[tuple[int, str, str, str, float | None, bool, dict[str, Any]]]
+                          ) -> None:
+        """Upsert (generation_id, gate, config_hash, output_sha, score, blocked, details); call in a transaction.
+
+        A result replaces that generation's results for the same gate under other configurations, so the table
+        holds one current row per (generation, gate) and per-gate summaries (the funnel) never count twice.
+        """
+        rows = list(rows)
+        self.conn.executemany(
+            "DELETE FROM gate_results WHERE generation_id = ? AND gate = ? AND config_hash != ?",
+            [(gid, gate, h) for gid, gate, h, *_ in rows])
+        self.conn.executemany(
+            "INSERT INTO gate_results (generation_id, gate, config_hash, output_sha, score, blocked, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation_id, gate, config_hash) DO UPDATE SET "
+            "output_sha = excluded.output_sha, score = excluded.score, blocked = excluded.blocked, "
+            "details = excluded.details, scored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            [(gid, gate, h, sha, score, int(blocked), json_or_none(details))
+             for gid, gate, h, sha, score, blocked, details in rows])
+
+    def settle_gate_status(self, decisions: Sequence[tuple[int, str, str]]) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked') to generations still pending with that output.
+
+        A generation whose output was replaced while it was being scored stays pending (it is scored again).
+        Returns how many rows changed; call inside a transaction.
+        """
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "UPDATE generations SET gate_status = ? WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
+            [(status, gid, sha) for gid, sha, status in decisions])
+        return self.conn.total_changes - before
+
+    def gate_result_counts(self, gate: str, config_hash: str) -> dict[str, tuple[int, int]]:
+        """model → (generations scored, generations blocked) by one gate configuration (current outputs only)."""
+        return {model: (n, blocked) for model, n, blocked in self.conn.execute(
+            "SELECT m.name, count(*), sum(r.blocked) FROM gate_results r "
+            "JOIN generations g ON g.id = r.generation_id AND g.output_sha = r.output_sha "
+            "JOIN models m ON m.id = g.model_id WHERE r.gate = ? AND r.config_hash = ? GROUP BY m.name",
+            (gate, config_hash))}
 
 assert set(WINNERS) == {"model_a", "model_b", "tie", "both_bad"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from textual.app import App
@@ -90,10 +89,9 @@ class AnnotatorApp(App[None]):
                         "command; run the gates elsewhere or set SBS_GATING_REQUIRED=0.",
                         severity="warning", timeout=10)
             return
-        command = [sys.executable, "-m", "sbs_tui", "--db", str(self.db_path)]
-        if self.config_path:
-            command += ["--config", str(self.config_path)]
-        command += ["gate", "--watch"]
+        from sbs_tui.core.gating import watcher_command  # the gates' own argv builder (imports nothing heavy)
+
+        command = watcher_command(str(self.db_path), self.config_path)
         try:
             self.gate_log = Path(f"{self.db_path}.gate.log")
             with self.gate_log.open("ab") as log:

@@ -1,0 +1,211 @@
+"""Benchmark: `sbs rank --method bt --bootstrap 1000 --format json` on 1M votes among 100 models.
+
+What it measures, in one run:
+  * end to end, as a user runs it: a subprocess from process start to the JSON on stdout, with peak RSS
+    (``os.wait4``), on a real SQLite file (WAL) written beforehand; median of ``--repeat`` runs;
+  * the same with ``--ci sandwich``;
+  * the baseline — the common approach: the same bootstrap resamples, each refitted on its own with scipy
+    L-BFGS over the unique (a, b, outcome) rows — and how far its ratings and CI bounds are from ours.
+
+Usage:  python bench/bench_rank.py [--votes 1000000] [--models 100] [--rounds 1000] [--baseline-rounds N]
+Prints one JSON object (also written to bench/out/bench_rank.json) and a short table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def build_database(path: Path, n_votes: int, n_models: int, seed: int = 0) -> np.ndarray:
+    """Simulated votes from known strengths, written straight into the store's schema."""
+    from sbs_tui.core.store import Store
+
+    Store(path).close()  # creates the schema (migrations)
+    rng = np.random.default_rng(seed)
+    strength = rng.normal(0.0, 1.0, n_models)
+    a = rng.integers(0, n_models, n_votes)
+    b = (a + rng.integers(1, n_models, n_votes)) % n_models
+    p_b = 1.0 / (1.0 + np.exp(-(strength[b] - strength[a])))
+    u = rng.random(n_votes)
+    tie = u < 0.1
+    b_wins = ~tie & (rng.random(n_votes) < p_b)
+    winner = np.where(tie, np.where(rng.random(n_votes) < 0.3, "both_bad", "tie"),
+                      np.where(b_wins, "model_b", "model_a"))
+    score = np.where(tie, 0.5, b_wins.astype(float))
+    n_prompts, n_annotators = 2000, 20
+    prompt = rng.integers(0, n_prompts, n_votes)
+    annot = rng.integers(1, n_annotators + 1, n_votes)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO models (id, name) VALUES (?, ?)",
+                     [(k + 1, f"model-{k:03d}") for k in range(n_models)])
+    conn.executemany("INSERT INTO annotators (id, name) VALUES (?, ?)",
+                     [(k, f"annotator-{k}") for k in range(1, n_annotators + 1)])
+    conn.executemany("INSERT INTO prompts (id, text) VALUES (?, ?)",
+                     [(f"p{k}", f"prompt {k}") for k in range(n_prompts)])
+    conn.executemany(
+        "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, annotator_id) "
+        "VALUES (?, ?, ?, ?, ?, 1.0, ?, ?)",
+        zip((f"v{k}" for k in range(n_votes)), (f"p{k}" for k in prompt.tolist()), (a + 1).tolist(),
+            (b + 1).tolist(), winner.tolist(), score.tolist(), annot.tolist()),
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return strength
+
+
+CPU_SECONDS: list[float] = []
+
+
+def run_cli(db: Path, *args: str) -> tuple[float, float, dict]:
+    """Wall seconds, peak RSS (MB, of this process alone: os.wait4) and parsed JSON of one `sbs rank`."""
+    cmd = [sys.executable, "-m", "sbs_tui", "--db", str(db), "rank", *args, "--format", "json"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"sbs rank failed ({proc.returncode}): {err.read()}")
+        CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
+        return wall, usage.ru_maxrss / 1024.0, json.loads(out.read())
+
+
+def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict[str, tuple[float, float, float]]]:
+    """The common approach: per bootstrap round, scipy L-BFGS over the unique (a, b, outcome) rows.
+
+    Uses the very resamples `sbs rank` draws (same seed, same blocks), so any difference is the optimiser's.
+    Same objective (BT with ties as half, the same weak prior), same Elo scale.
+    """
+    from scipy.optimize import minimize
+
+    from sbs_tui.core.ranking.bootstrap import resampled_counts
+    from sbs_tui.core.ranking.bt import PRIOR_PRECISION, to_elo
+    from sbs_tui.core.ranking.outcomes import Outcomes
+    from sbs_tui.core.store import Store
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    store = Store(db)
+    outcomes = Outcomes.from_rows(*store.vote_outcomes())
+    store.close()
+    i, j, s = outcomes.i, outcomes.j, outcomes.s
+    m = outcomes.n_models
+
+    def objective(theta: np.ndarray, n: np.ndarray) -> tuple[float, np.ndarray]:
+        d = theta[j] - theta[i]
+        nll = np.sum(n * (s * np.logaddexp(0, -d) + (1 - s) * np.logaddexp(0, d)))
+        r = n * (s - 1.0 / (1.0 + np.exp(-d)))
+        grad = np.bincount(i, r, m) - np.bincount(j, r, m) + PRIOR_PRECISION * theta
+        return nll + 0.5 * PRIOR_PRECISION * theta @ theta, grad
+
+    def fit(n: np.ndarray) -> np.ndarray:
+        res = minimize(objective, np.zeros(m), args=(n,), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 1000, "gtol": 1e-8, "ftol": 1e-15})
+        return res.x - res.x.mean()
+
+    point = to_elo(fit(outcomes.n))
+    boots = [to_elo(fit(c.astype(float))) for block in resampled_counts(outcomes, rounds, seed) for c in block]
+    low, high = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
+    wall = time.perf_counter() - t0
+    return wall, time.process_time() - c0, {outcomes.names[k]: (point[k], low[k], high[k]) for k in range(m)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--votes", type=int, default=1_000_000)
+    ap.add_argument("--models", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=1000)
+    ap.add_argument("--baseline-rounds", type=int, default=None,
+                    help="rounds for the L-BFGS baseline (default: --rounds); its time is scaled to --rounds")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each sbs command; the median is reported")
+    args = ap.parse_args()
+    base_rounds = args.baseline_rounds or args.rounds
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        t0 = time.perf_counter()
+        # In a child process: on Linux a child's ru_maxrss starts from its parent's RSS at fork, so the
+        # parent must stay small for the measured peak RSS of `sbs rank` to be its own.
+        builder = multiprocessing.get_context("fork").Process(
+            target=build_database, args=(db, args.votes, args.models, args.seed))
+        builder.start()
+        builder.join()
+        if builder.exitcode != 0:
+            raise SystemExit("building the benchmark database failed")
+        setup_s = time.perf_counter() - t0
+        run_cli(db, "--method", "bt", "--bootstrap", "10")  # warm the OS file cache, like a second run
+        runs = [run_cli(db, "--method", "bt", "--bootstrap", str(args.rounds), "--seed", str(args.seed))
+                for _ in range(args.repeat)]
+        walls = [r[0] for r in runs]
+        cpu = statistics.median(CPU_SECONDS[-args.repeat:])
+        wall, rss, ours = statistics.median(walls), max(r[1] for r in runs), runs[0][2]
+        s_runs = [run_cli(db, "--method", "bt", "--ci", "sandwich") for _ in range(args.repeat)]
+        s_walls = [r[0] for r in s_runs]
+        s_wall, s_rss = statistics.median(s_walls), max(r[1] for r in s_runs)
+        load = os.getloadavg()[0]
+        b_wall, b_cpu, ref = baseline_lbfgs(db, base_rounds, args.seed)
+
+    b_wall_scaled = b_wall * args.rounds / base_rounds
+    max_rating = float(max(abs(m["rating"] - ref[m["model"]][0]) for m in ours["models"]))
+    if base_rounds == args.rounds:
+        max_ci = float(max(max(abs(m["ci_low"] - ref[m["model"]][1]), abs(m["ci_high"] - ref[m["model"]][2]))
+                           for m in ours["models"]))
+    else:
+        max_ci = None
+    result = {
+        "votes": args.votes, "models": args.models, "bootstrap_rounds": args.rounds, "cores": os.cpu_count(),
+        "setup_s": round(setup_s, 2),
+        "load_average_1min": round(load, 2),
+        "ours": {"wall_s": round(wall, 3), "wall_s_runs": [round(w, 3) for w in walls], "cpu_s": round(cpu, 3),
+                 "peak_rss_mb": round(rss, 1)},
+        "sandwich": {"wall_s": round(s_wall, 3), "wall_s_runs": [round(w, 3) for w in s_walls],
+                     "peak_rss_mb": round(s_rss, 1)},
+        "baseline_lbfgs_per_round": {"rounds_run": base_rounds, "wall_s": round(b_wall, 2),
+                                     "wall_s_scaled_to_rounds": round(b_wall_scaled, 2),
+                                     "cpu_s_scaled_to_rounds": round(b_cpu * args.rounds / base_rounds, 2)},
+        "speedup_vs_baseline": round(b_wall_scaled / wall, 1),
+        "speedup_vs_baseline_cpu_time": round(b_cpu * args.rounds / base_rounds / cpu, 1),
+        "max_abs_rating_diff_elo": float(f"{max_rating:.3g}"),
+        "max_abs_ci_bound_diff_elo": None if max_ci is None else float(f"{max_ci:.3g}"),
+        "goals": {"wall_s<=2.5": wall <= 2.5, "rss_mb<=500": rss <= 500, "speedup>=8": b_wall_scaled / wall >= 8,
+                  "sandwich_s<=1": s_wall <= 1.0, "ratings_within_1": max_rating <= 1,
+                  "ci_within_3": None if max_ci is None else max_ci <= 3},
+    }
+    out_dir = REPO / "bench" / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "bench_rank.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"\n{'':28}{'wall s':>10}{'peak MB':>10}", file=sys.stderr)
+    print(f"{'sbs rank bt --bootstrap':28}{wall:>10.2f}{rss:>10.0f}", file=sys.stderr)
+    print(f"{'sbs rank bt --ci sandwich':28}{s_wall:>10.2f}{s_rss:>10.0f}", file=sys.stderr)
+    print(f"{'baseline L-BFGS per round':28}{b_wall_scaled:>10.2f}{'':>10}", file=sys.stderr)
+    print(f"speed-up ×{b_wall_scaled / wall:.1f}; max |Δrating| {max_rating:.2g} Elo; "
+          f"max |ΔCI| {max_ci if max_ci is None else f'{max_ci:.2g}'} Elo", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

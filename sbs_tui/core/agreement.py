@@ -1,0 +1,281 @@
+"""Annotator agreement and quality: κ, α, position bias, outliers, LLM judge vs humans, gold accuracy.
+
+Why these numbers: a ranking is only as good as the votes. Low agreement means the task is ambiguous or the
+annotators are noisy (CIs from the votes alone then understate the uncertainty); a strong left-side preference
+means blinding is not enough; an annotator who keeps disagreeing with everyone else should be looked at before
+their votes count; a judge model is only a stand-in for people where it agrees with them.
+
+Conventions:
+* An *item* is (prompt, unordered model pair). Labels are taken in the pair's alphabetical orientation:
+  ``first`` (the alphabetically first model won), ``second``, or ``tie`` (tie and both-bad, credit ½; a
+  weighted verdict counts for the side with more than half the credit).
+* If one annotator judged an item more than once (e.g. a judge asked in both orders) their first vote is used
+  for agreement statistics; the repeats feed the order-consistency check.
+* Cohen's κ per annotator pair on the items both judged; Fleiss' κ over items with ≥ 2 annotators (the
+  variable-raters form); Krippendorff's α (nominal) on all items with ≥ 2 labels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+LABELS = ("first", "second", "tie")
+MIN_SHARED_ITEMS = 5
+
+
+@dataclass(frozen=True)
+class Annotation:
+    vote_id: int
+    prompt_id: str
+    model_a: str
+    model_b: str
+    score_b: float
+    annotator: str
+    kind: str  # 'human' | 'judge'
+    shown_left: str | None  # 'model_a' | 'model_b' | None
+
+    @property
+    def item(self) -> tuple[str, str, str]:
+        x, y = sorted((self.model_a, self.model_b))
+        return (self.prompt_id, x, y)
+
+    @property
+    def label(self) -> str:
+        if self.score_b == 0.5:
+            return "tie"
+        b_won = self.score_b > 0.5
+        winner = self.model_b if b_won else self.model_a
+        return "first" if winner == min(self.model_a, self.model_b) else "second"
+
+
+def cohen_kappa(x: Sequence[str], y: Sequence[str], labels: Sequence[str] = LABELS) -> float:
+    """Cohen's κ = (p_o − p_e)/(1 − p_e); NaN when undefined (both raters constant and equal)."""
+    n = len(x)
+    if n == 0:
+        return float("nan")
+    p_o = sum(a == b for a, b in zip(x, y)) / n
+    cx, cy = Counter(x), Counter(y)
+    p_e = sum(cx[k] * cy[k] for k in labels) / (n * n)
+    return float("nan") if p_e >= 1.0 else (p_o - p_e) / (1.0 - p_e)
+
+
+def fleiss_kappa(items: Sequence[Sequence[str]], labels: Sequence[str] = LABELS) -> float:
+    """Fleiss' κ for items with varying numbers of raters (each item needs ≥ 2)."""
+    items = [it for it in items if len(it) >= 2]
+    if not items:
+        return float("nan")
+    total = sum(len(it) for it in items)
+    p_j = {k: sum(it.count(k) for it in items) / total for k in labels}
+    p_bar = sum(
+        (sum(it.count(k) ** 2 for k in labels) - len(it)) / (len(it) * (len(it) - 1)) for it in items
+    ) / len(items)
+    p_e = sum(v * v for v in p_j.values())
+    return float("nan") if p_e >= 1.0 else (p_bar - p_e) / (1.0 - p_e)
+
+
+def krippendorff_alpha_nominal(items: Sequence[Sequence[str]]) -> float:
+    """Krippendorff's α for nominal data via the coincidence matrix: α = 1 − D_o/D_e."""
+    units = [it for it in items if len(it) >= 2]
+    coincidence: Counter[tuple[str, str]] = Counter()
+    for it in units:
+        m = len(it)
+        counts = Counter(it)
+        for c, nc in counts.items():
+            for k, nk in counts.items():
+                pairs = nc * (nk - (1 if c == k else 0))
+                if pairs:
+                    coincidence[(c, k)] += pairs / (m - 1)
+    n = sum(coincidence.values())
+    if n <= 1:
+        return float("nan")
+    marg: Counter[str] = Counter()
+    for (c, _), v in coincidence.items():
+        marg[c] += v
+    d_o = sum(v for (c, k), v in coincidence.items() if c != k) / n
+    d_e = sum(marg[c] * marg[k] for c in marg for k in marg if c != k) / (n * (n - 1))
+    return float("nan") if d_e == 0 else 1.0 - d_o / d_e
+
+
+@dataclass
+class AgreementReport:
+    annotators: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    overall: dict[str, Any] = field(default_factory=dict)
+    position_bias: list[dict[str, Any]] = field(default_factory=list)
+    judge_vs_humans: list[dict[str, Any]] = field(default_factory=list)
+    order_consistency: list[dict[str, Any]] = field(default_factory=list)
+    gold: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return _clean({
+            "overall": self.overall, "annotators": self.annotators, "pairs": self.pairs,
+            "position_bias": self.position_bias, "judge_vs_humans": self.judge_vs_humans,
+            "order_consistency": self.order_consistency, "gold": self.gold, "warnings": self.warnings,
+        })
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else round(obj, 10)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _majority(labels: Sequence[str]) -> str | None:
+    if not labels:
+        return None
+    counts = Counter(labels).most_common()
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return None  # no majority
+    return counts[0][0]
+
+
+def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], str] | None = None,
+            *, max_disagreements: int = 50, outlier_alpha: float = 0.01) -> AgreementReport:
+    """Every agreement statistic over ``annotations`` (already filtered)."""
+    from scipy.stats import binomtest
+
+    rep = AgreementReport()
+    first_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    repeats: dict[tuple[str, tuple[str, str, str]], list[Annotation]] = defaultdict(list)
+    kinds: dict[str, str] = {}
+    for ann in sorted(annotations, key=lambda a: a.vote_id):
+        kinds[ann.annotator] = ann.kind
+        first_label[ann.item].setdefault(ann.annotator, ann.label)
+        repeats[(ann.annotator, ann.item)].append(ann)
+    names = sorted(kinds)
+    multi = {item: labs for item, labs in first_label.items() if len(labs) >= 2}
+    rep.overall = {
+        "votes": len(annotations), "items": len(first_label), "items_multi_annotated": len(multi),
+        "annotators": len(names), "labels": list(LABELS),
+        "percent_agreement": _percent_agreement(multi.values()),
+        "fleiss_kappa": fleiss_kappa([list(labs.values()) for labs in multi.values()]),
+        "krippendorff_alpha": krippendorff_alpha_nominal([list(labs.values()) for labs in multi.values()]),
+    }
+    if not multi:
+        rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
+                            "(sbs queue build --overlap K)")
+
+    # Cohen's κ per pair
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = [(labs[a], labs[b]) for labs in multi.values() if a in labs and b in labs]
+            if not shared:
+                continue
+            x, y = zip(*shared)
+            rep.pairs.append({"annotator_a": a, "annotator_b": b, "items": len(shared),
+                              "percent_agreement": 100.0 * sum(p == q for p, q in shared) / len(shared),
+                              "cohen_kappa": cohen_kappa(x, y)})
+
+    # leave-one-out agreement with the majority of the others → outliers
+    agree: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for labs in multi.values():
+        for who, lab in labs.items():
+            maj = _majority([v for k, v in labs.items() if k != who])
+            if maj is None:
+                continue
+            seen[who] += 1
+            agree[who] += lab == maj
+    pooled = sum(agree.values()) / sum(seen.values()) if seen else float("nan")
+    votes_by: Counter[str] = Counter(a.annotator for a in annotations)
+    for who in names:
+        entry: dict[str, Any] = {"annotator": who, "kind": kinds[who], "votes": votes_by[who],
+                                 "items_with_majority": seen[who]}
+        if seen[who]:
+            rate = agree[who] / seen[who]
+            others = (sum(agree.values()) - agree[who]) / max(sum(seen.values()) - seen[who], 1)
+            p = binomtest(agree[who], seen[who], min(max(others, 1e-9), 1 - 1e-9),
+                          alternative="less").pvalue if seen[who] >= MIN_SHARED_ITEMS else float("nan")
+            entry.update(majority_agreement=100.0 * rate, others_majority_agreement=100.0 * others,
+                         p_value=p, outlier=bool(p < outlier_alpha))
+        rep.annotators.append(entry)
+    rep.overall["pooled_majority_agreement"] = 100.0 * pooled if seen else None
+
+    # position bias: decisive votes with a known left side
+    by_annot: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for ann in annotations:
+        if ann.shown_left is None or ann.score_b == 0.5:
+            continue
+        left_won = (ann.score_b > 0.5) == (ann.shown_left == "model_b")
+        for key in (ann.annotator, "(all)"):
+            by_annot[key][0] += left_won
+            by_annot[key][1] += 1
+    for who in sorted(by_annot, key=lambda k: (k != "(all)", k)):
+        k, n = by_annot[who]
+        rep.position_bias.append({"annotator": who, "decisive_votes": n, "left_wins": k,
+                                  "left_share": 100.0 * k / n, "p_value": binomtest(k, n, 0.5).pvalue})
+    if not by_annot:
+        rep.warnings.append("position bias: no votes record which model was shown on the left")
+
+    # judges vs human majority
+    humans = {n for n in names if kinds[n] == "human"}
+    for judge in (n for n in names if kinds[n] == "judge"):
+        pairs_jh, disagreements = [], []
+        for item, labs in first_label.items():
+            if judge not in labs:
+                continue
+            maj = _majority([v for k, v in labs.items() if k in humans])
+            if maj is None:
+                continue
+            pairs_jh.append((labs[judge], maj))
+            if labs[judge] != maj and len(disagreements) < max_disagreements:
+                disagreements.append({"prompt_id": item[0], "first": item[1], "second": item[2],
+                                      "judge": labs[judge], "humans": maj})
+        if not pairs_jh:
+            continue
+        x, y = zip(*pairs_jh)
+        confusion = {j: {h: sum(1 for p, q in pairs_jh if p == j and q == h) for h in LABELS} for j in LABELS}
+        rep.judge_vs_humans.append({"judge": judge, "items": len(pairs_jh), "cohen_kappa": cohen_kappa(x, y),
+                                    "percent_agreement": 100.0 * sum(p == q for p, q in pairs_jh) / len(pairs_jh),
+                                    "confusion": confusion, "disagreements": disagreements})
+    if not humans or len(humans) == len(names):
+        rep.warnings.append("judge vs humans: needs both judge and human annotators on the same items")
+
+    # the same annotator on the same item more than once, shown in different orders
+    consistency: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (who, _), anns in repeats.items():
+        # the model shown on the left (first); without a record, model_a (AlpacaEval's output_1) is assumed
+        lefts = {a.model_a if a.shown_left in (None, "model_a") else a.model_b for a in anns}
+        if len(anns) < 2 or len(lefts) < 2:
+            continue
+        consistency[who][0] += len({a.label for a in anns}) == 1
+        consistency[who][1] += 1
+    for who, (same, n) in sorted(consistency.items()):
+        rep.order_consistency.append({"annotator": who, "items_judged_in_both_orders": n,
+                                      "consistent": same, "consistency": 100.0 * same / n})
+
+    # gold
+    if gold is None:
+        rep.gold = {"available": False, "note": "no gold labels in this database; gold accuracy skipped"}
+    else:
+        per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for item, labs in first_label.items():
+            if item not in gold:
+                continue
+            for who, lab in labs.items():
+                per[who][0] += lab == gold[item]
+                per[who][1] += 1
+        rep.gold = {"available": True, "items": len(gold), "annotators": [
+            {"annotator": who, "items": n, "accuracy": 100.0 * ok / n} for who, (ok, n) in sorted(per.items())]}
+    return rep
+
+
+def _percent_agreement(item_labels) -> float:
+    """Share of agreeing rater pairs over all rater pairs within items (pairwise percent agreement)."""
+    agree = total = 0
+    for labs in item_labels:
+        values = list(labs.values())
+        for i in range(len(values)):
+            for j in range(i + 1, len(values)):
+                total += 1
+                agree += values[i] == values[j]
+    return 100.0 * agree / total if total else float("nan")

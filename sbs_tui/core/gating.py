@@ -1,0 +1,429 @@
+"""Gate policy and the pre-filter loop: which scorers run, which of them block, and the database bookkeeping.
+
+A *gate* is a scorer plus a policy: a threshold and whether failing it keeps a generation away from annotators
+(``blocking``) or is only shown (informational). Gates come from the TOML config, ``[gates.NAME]``::
+
+    [gates.toxicity]                  # built-in name: the scorer is "toxicity"
+    backend = "hf"                    # default "profanity-check"
+    model = "/models/xlmr-toxicity"
+    threshold = 0.7
+    blocking = true
+
+    [gates.toxicity_strict]           # any other name picks its scorer explicitly
+    scorer = "toxicity"
+    threshold = 0.3
+    blocking = false
+
+Keys other than ``scorer``, ``backend``, ``model``, ``threshold``, ``blocking`` and ``enabled`` are options of
+the scorer's backend (checked: a misspelt option is an error, not a silent default).
+
+Defaults, when the config says nothing (each can be changed or switched off with ``enabled = false``):
+
+=============  ========  ==========================  ===================================================
+gate           blocking  threshold                   enabled
+=============  ========  ==========================  ===================================================
+toxicity       yes       0.9 (profanity-check)       always
+sentiment      no        -0.5                        always (informational)
+memorization   yes       overlap 0.5                 when reference corpora are given
+moderation     yes       0.5                         when ``[gates.moderation]`` is configured
+helpfulness    no        0.1 (MiniLM relevance)      when configured or asked for with ``--gates``
+judge          no        backend-specific            when configured
+=============  ========  ==========================  ===================================================
+
+A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise. Scores are cached per
+(generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
+``blocking``, so changing a threshold re-decides without re-scoring.
+
+This module imports no scorer at import time (the registry loads them when a gate first runs), so the core stays
+free of torch; the annotator app runs the loop in a subprocess (``sbs gate --watch``), never in its own process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sbs_tui.errors import InputError
+
+POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled"}
+BLOCKING_BY_DEFAULT = {"toxicity": True, "moderation": True, "memorization": True}
+ALWAYS_ON = ("toxicity", "sentiment")
+
+
+@dataclass(slots=True)
+class GateConfig:
+    name: str
+    scorer: str
+    backend: str | None = None
+    model: str | None = None
+    threshold: float | None = None  # None: the scorer backend's default
+    blocking: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        payload = [self.scorer, self.backend, self.model, self.options]
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    def spec(self):
+        from scorers.base import ScorerSpec
+
+        return ScorerSpec(backend=self.backend, model=self.model, options=dict(self.options))
+
+
+def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> GateConfig:
+    where = f"gates.{name}"
+
+    def typed(key: str, kind: type | tuple[type, ...]) -> Any:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+            raise InputError(f"has the wrong type ({type(value).__name__})", file=source, field=f"{where}.{key}")
+        return value
+
+    threshold = typed("threshold", (int, float))
+    if threshold is not None and not math.isfinite(threshold):
+        raise InputError("must be a finite number", file=source, field=f"{where}.threshold")
+    scorer = typed("scorer", str) or name
+    blocking = typed("blocking", bool)
+    options = {k: v for k, v in table.items() if k not in POLICY_KEYS}
+    model = typed("model", str)
+    if source:  # paths in a config file are relative to that file, not to wherever sbs is run from
+        base = Path(source).resolve().parent
+        if isinstance(options.get("references"), list):
+            options["references"] = [_relative_to(base, r) for r in options["references"]]
+        if model and model.startswith((".", "..")) and (base / model).exists():
+            model = str(base / model)
+    return GateConfig(
+        name=name, scorer=scorer, backend=typed("backend", str), model=model,
+        threshold=float(threshold) if threshold is not None else None,
+        blocking=BLOCKING_BY_DEFAULT.get(scorer, False) if blocking is None else blocking,
+        options=options,
+    )
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    path = Path(value).expanduser()
+    return value if path.is_absolute() else str(base / path)
+
+
+def load_policy(settings: Any, *, only: Sequence[str] | None = None,
+                references: Sequence[str] = ()) -> list[GateConfig]:
+    """The gates to run, from ``[gates.*]`` plus the defaults; ``only`` (``--gates``) restricts and may add."""
+    from scorers.base import REGISTRY
+
+    source = getattr(settings, "source", None)
+    tables = settings.gate_tables if settings is not None else {}
+    gates: dict[str, GateConfig] = {}
+    disabled: set[str] = set()
+    for name in ALWAYS_ON:
+        gates[name] = _gate_from_table(name, {}, source)
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise InputError("must be a table ([gates.NAME])", file=source, field=f"gates.{name}")
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise InputError("must be true or false", file=source, field=f"gates.{name}.enabled")
+        if not enabled:
+            gates.pop(name, None)
+            disabled.add(name)
+            continue
+        gates[name] = _gate_from_table(name, table, source)
+    memo = [g for g in gates.values() if g.scorer == "memorization"]
+    if references:
+        if memo:
+            for g in memo:
+                g.options["references"] = [*g.options.get("references", []), *references]
+        elif "memorization" not in disabled or only:
+            gates["memorization"] = _gate_from_table("memorization", {"references": list(references)}, source)
+    if only:
+        chosen: dict[str, GateConfig] = {}
+        for name in only:
+            if name in gates:
+                chosen[name] = gates[name]
+            elif name in REGISTRY:
+                chosen[name] = _gate_from_table(name, {}, source)
+            else:
+                import difflib
+
+                close = difflib.get_close_matches(name, [*gates, *REGISTRY.names()], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise InputError(f"unknown gate {name!r}{hint} (configured: {', '.join(gates) or 'none'}; "
+                                 f"scorers: {', '.join(REGISTRY.names())})", field="--gates")
+        gates = chosen
+    for g in gates.values():
+        if g.scorer not in REGISTRY:
+            import difflib
+
+            close = difflib.get_close_matches(g.scorer, REGISTRY.names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"unknown scorer {g.scorer!r}{hint}", file=source, field=f"gates.{g.name}.scorer")
+    return list(gates.values())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running gates
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the gates said about one generation (the ``sbs score`` output fields)."""
+
+    scores: dict[str, float | None] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.reasons)
+
+
+def is_failing(score: float | None, threshold: float, higher_is_worse: bool) -> bool:
+    """A missing or NaN score fails: a gate that could not look at a generation must not wave it through."""
+    if score is None or math.isnan(score):
+        return True
+    return score >= threshold if higher_is_worse else score < threshold
+
+
+class GateRunner:
+    """Builds each gate's scorer on first use and applies the policy to batches of items."""
+
+    def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
+                 source: str | None = None):
+        self.gates = list(gates)
+        self.log = log
+        self.source = source
+        self._scorers: dict[str, Any] = {}
+
+    @property
+    def has_blocking(self) -> bool:
+        return any(g.blocking for g in self.gates)
+
+    def scorer(self, gate: GateConfig):
+        if gate.name not in self._scorers:
+            from scorers.base import REGISTRY, ScorerError
+
+            try:
+                spec = gate.spec()
+                spec.log = self.log
+                scorer = REGISTRY.create(gate.scorer, spec)
+            except ScorerError as exc:
+                field = f"gates.{gate.name}" + (f".{exc.field}" if exc.field else "")
+                raise InputError(str(exc), file=self.source, field=field) from exc
+            if self.log is not None:
+                self.log(f"gate {gate.name}: {gate.scorer} scorer ready "
+                         f"(backend {gate.backend or 'default'}, threshold {self.threshold(gate, scorer)}, "
+                         f"{'blocking' if gate.blocking else 'informational'})")
+            self._scorers[gate.name] = scorer
+        return self._scorers[gate.name]
+
+    def threshold(self, gate: GateConfig, scorer: Any = None) -> float:
+        if gate.threshold is not None:
+            return gate.threshold
+        return float((scorer or self.scorer(gate)).default_threshold)
+
+    def decide(self, gate: GateConfig, score: float | None) -> bool:
+        scorer = self.scorer(gate)
+        return is_failing(score, self.threshold(gate, scorer), scorer.higher_is_worse)
+
+    def evaluate(self, items: Sequence[Any],
+                 cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] | None = None
+                 ) -> list[Outcome]:
+        """Score ``items`` (``scorers.ScoreItem``) with every gate; ``cached[gate][i]`` skips item ``i``."""
+        outcomes = [Outcome() for _ in items]
+        for gate in self.gates:
+            known = (cached or {}).get(gate.name, {})
+            todo = [i for i in range(len(items)) if i not in known]
+            fresh: dict[int, tuple[float | None, dict[str, Any]]] = {}
+            if todo:
+                results = self.scorer(gate).score([items[i] for i in todo])
+                if len(results) != len(todo):
+                    raise RuntimeError(f"scorer {gate.scorer!r} returned {len(results)} results for "
+                                       f"{len(todo)} items")
+                fresh = {i: (r.score, r.details) for i, r in zip(todo, results)}
+            threshold = self.threshold(gate)
+            for i, outcome in enumerate(outcomes):
+                score, details = known[i] if i in known else fresh[i]
+                outcome.scores[gate.name] = score
+                outcome.details[gate.name] = details
+                if gate.blocking and self.decide(gate, score):
+                    outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
+        return outcomes
+
+
+def score_item(row: dict[str, Any]):
+    from scorers.base import ScoreItem
+
+    return ScoreItem(prompt=row["prompt"], output=row["output"], reference=row.get("reference"))
+
+
+@dataclass(slots=True)
+class GateProgress:
+    scored: int = 0
+    passed: int = 0
+    blocked: int = 0
+    reused: int = 0  # gate results taken from the cache
+    batches: int = 0
+
+
+def score_rows(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+    """Score stored generation rows with every gate, reusing cached results and saving the new ones.
+
+    Returns the outcomes and how many gate results came from the cache. Scoring runs outside any transaction;
+    the write is one short ``BEGIN IMMEDIATE`` transaction.
+    """
+    outcomes, reused = _evaluate_cached(store, runner, rows)
+    with store.transaction():
+        store.save_gate_results(_result_rows(runner, rows, outcomes))
+    return outcomes, reused
+
+
+def _evaluate_cached(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+    ids = [r["id"] for r in rows]
+    cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] = {}
+    reused = 0
+    for gate in runner.gates:
+        by_id = store.cached_gate_results(ids, gate.name, gate.config_hash)
+        cached[gate.name] = {i: by_id[gid] for i, gid in enumerate(ids) if gid in by_id}
+        reused += len(by_id)
+    return runner.evaluate([score_item(r) for r in rows], cached), reused
+
+
+def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
+    results = []
+    for row, outcome in zip(rows, outcomes):
+        for gate in runner.gates:
+            score = outcome.scores[gate.name]
+            results.append((row["id"], gate.name, gate.config_hash, row["output_sha"], score,
+                            runner.decide(gate, score), outcome.details[gate.name]))
+    return results
+
+
+def gate_batch(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+    """Score one batch of pending generations and, in one short transaction, store the results and settle each
+    generation: 'passed' when no blocking gate failed, else 'blocked'.
+
+    The annotator app (WAL) keeps reading and writing meanwhile: the write lock is held only for the inserts.
+    """
+    outcomes, reused = _evaluate_cached(store, runner, rows)
+    with store.transaction():
+        store.save_gate_results(_result_rows(runner, rows, outcomes))
+        store.settle_gate_status([(r["id"], r["output_sha"], "blocked" if o.blocked else "passed")
+                                  for r, o in zip(rows, outcomes)])
+    return outcomes, reused
+
+
+def gate_pending(store: Any, runner: GateRunner, *, batch_size: int = 64,
+                 stop: threading.Event | None = None,
+                 on_batch: Callable[[GateProgress, int], None] | None = None) -> GateProgress:
+    """Gate every generation that is 'pending' now, batch by batch, until none is left or ``stop`` is set."""
+    progress = GateProgress()
+    after = 0
+    while stop is None or not stop.is_set():
+        rows = store.pending_generations(limit=batch_size, after_id=after)
+        if not rows:
+            break
+        outcomes, reused = gate_batch(store, runner, rows)
+        after = rows[-1]["id"]
+        progress.batches += 1
+        progress.scored += len(rows)
+        progress.reused += reused
+        progress.blocked += sum(o.blocked for o in outcomes)
+        progress.passed += sum(not o.blocked for o in outcomes)
+        if on_batch is not None:
+            on_batch(progress, len(rows))
+    return progress
+
+
+def watch(store: Any, runner: GateRunner, *, interval: float = 3.0, batch_size: int = 64,
+          stop: threading.Event, on_batch: Callable[[GateProgress, int], None] | None = None,
+          on_error: Callable[[Exception, float], None] | None = None) -> GateProgress:
+    """Gate pending generations, then poll for newly imported ones every ``interval`` seconds until ``stop``.
+
+    A failing batch (an endpoint down, a full disk) does not end the watcher: the error is reported through
+    ``on_error``, the generations stay pending, and the next attempt waits longer (doubling, up to a minute).
+    """
+    total = GateProgress()
+    failures = 0
+    while not stop.is_set():
+        try:
+            done = gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+        except Exception as exc:  # noqa: BLE001 - reported, then retried; the annotator app must keep its gates
+            failures += 1
+            wait = min(60.0, interval * 2 ** failures)
+            if on_error is not None:
+                on_error(exc, wait)
+            stop.wait(wait)
+            continue
+        failures = 0
+        for name in ("scored", "passed", "blocked", "reused", "batches"):
+            setattr(total, name, getattr(total, name) + getattr(done, name))
+        stop.wait(interval)
+    return total
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------------------------
+
+
+def pass_rates(store: Any, gates: Iterable[GateConfig]) -> list[dict[str, Any]]:
+    """Per model: generation counts by status and, per gate, how many were scored and passed (the funnel's
+    first stage)."""
+    status = store.gate_status_counts()
+    per_gate = {g.name: (g, store.gate_result_counts(g.name, g.config_hash)) for g in gates}
+    out = []
+    for model in sorted(status):
+        counts = status[model]
+        total = sum(counts.values())
+        entry: dict[str, Any] = {"model": model, "generations": total, **counts,
+                                 "pass_rate": round(counts["passed"] / total, 4) if total else None, "gates": {}}
+        for name, (gate, by_model) in per_gate.items():
+            scored, failed = by_model.get(model, (0, 0))
+            entry["gates"][name] = {"scored": scored, "failed": int(failed or 0), "blocking": gate.blocking,
+                                    "pass_rate": round(1 - (failed or 0) / scored, 4) if scored else None}
+        out.append(entry)
+    return out
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running the pre-filter beside an interactive app
+# --------------------------------------------------------------------------------------------------------------
+
+
+def watcher_command(db_path: str, config_path: str | None = None, *, interval: float = 3.0) -> list[str]:
+    """The argv of the background pre-filter, as an app should start it (its own process: the app itself
+    never imports torch, transformers or scikit-learn)."""
+    import sys
+
+    argv = [sys.executable, "-m", "sbs_tui", "--db", str(db_path)]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    return [*argv, "gate", "--watch", "--interval", f"{interval:g}"]
+
+
+def start_watcher(db_path: str, config_path: str | None = None, *, interval: float = 3.0,
+                  log_path: str | None = None):
+    """Start ``sbs gate --watch`` as a subprocess (stdout discarded, progress to ``log_path`` or discarded).
+
+    Stop it with ``proc.terminate()`` (SIGTERM: it finishes the current batch and exits 0) and ``proc.wait()``.
+    """
+    import subprocess
+
+    log = open(log_path, "a", encoding="utf-8") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(watcher_command(db_path, config_path, interval=interval),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    finally:
+        if log_path:
+            log.close()  # the child holds its own descriptor

@@ -1,0 +1,72 @@
+"""One entry point from a store and a request to a :class:`Ranking` (what ``sbs rank`` and the review app call).
+
+The only module in the ranking package that knows about the store; it picks the query each method needs:
+aggregated counts for BT and win rate (fast at 1M votes), the ordered votes for online Elo and TrueSkill,
+per-vote outputs for length/style control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sbs_tui.core.ranking.report import Ranking
+
+
+@dataclass
+class RankRequest:
+    method: str = "bt"  # bt | elo | trueskill | winrate
+    baseline: str | None = None
+    rounds: int = 1000
+    ci: str = "bootstrap"  # bootstrap | sandwich
+    control: str = "none"  # none | length | style
+    annotators: list[str] | None = None
+    category: str | None = None
+    include_flagged: bool = False
+    seed: int = 0
+    orders: int = 1
+    k_factor: float = 4.0
+    matrices: bool = False
+    threads: int | None = None
+
+
+def run_ranking(store: Any, req: RankRequest) -> Ranking:
+    """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
+    filters = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
+    if req.control != "none":
+        names, rows = store.vote_covariates(texts=req.control == "style", **filters)
+        if req.method == "winrate":
+            from sbs_tui.core.ranking.winrate import length_controlled_winrate
+
+            ranking = length_controlled_winrate(names, rows, req.baseline)
+        else:
+            from sbs_tui.core.ranking.style import rank_style_controlled
+
+            ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
+    elif req.method in ("elo", "trueskill"):
+        names, votes = store.vote_sequence(**filters)
+        if req.method == "elo":
+            from sbs_tui.core.ranking.online import rank_elo
+
+            ranking = rank_elo(names, votes, k=req.k_factor, orders=req.orders, rounds=req.rounds,
+                               seed=req.seed, anchor=req.baseline)
+        else:
+            from sbs_tui.core.ranking.online import rank_trueskill
+
+            ranking = rank_trueskill(names, votes, matrices=req.matrices)
+    else:
+        from sbs_tui.core.ranking.outcomes import Outcomes
+
+        outcomes = Outcomes.from_rows(*store.vote_outcomes(**filters))
+        if req.method == "winrate":
+            from sbs_tui.core.ranking.winrate import rank_winrate
+
+            ranking = rank_winrate(outcomes, req.baseline)
+        else:
+            from sbs_tui.core.ranking.btrank import rank_bt
+
+            ranking = rank_bt(outcomes, ci=req.ci, rounds=req.rounds, seed=req.seed, anchor=req.baseline,
+                              matrices=req.matrices, threads=req.threads)
+    ranking.info.setdefault("control", req.control)
+    ranking.info["filters"] = {k: v for k, v in filters.items() if v}
+    return ranking

@@ -1,0 +1,156 @@
+"""Win rate against a baseline, exactly as AlpacaEval computes it, and its length-controlled variant.
+
+Win rate = 100 · mean over verdicts of the credit won against the baseline (AlpacaEval: mean(preference − 1),
+a draw — preference 1.5, or 0 in old files — counts ½; no verdict is skipped at import). The standard error is
+the standard error of that mean (ddof = 1, as pandas' ``sem``); the interval is ±1.96 SE, clipped to
+[0, 100] (a win rate cannot leave that range; near the edges the normal interval is only a rough guide).
+
+Length-controlled win rate (``--control length``), in the spirit of AlpacaEval 2.0 LC: judges prefer longer
+answers, so a verbose model wins more without being better. Per model m against the baseline we fit the GLM
+
+    logit P(m wins on instruction x) = θ_m + φ_m · tanh(Δlen / sd(Δlen)) + ψ_m · γ_x
+
+where Δlen = len(m's answer) − len(baseline's), and γ_x is an instruction difficulty estimated once from all
+models' verdicts (logit = θ_m + γ_x, γ shrunk towards 0) — shared across models. The LC win rate is the model's
+predicted win rate with the length term set to zero (equal length): 100 · mean_x σ(θ_m + ψ_m γ_x). Its interval
+is the delta method on the sandwich covariance of (θ, φ, ψ).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sbs_tui.core.ranking.outcomes import Outcomes
+from sbs_tui.core.ranking.report import Z95, ModelRating, Ranking
+
+DIFFICULTY_PRECISION = 1.0  # prior N(0, 1) on each instruction's difficulty (logits)
+COEF_PRECISION = 1e-4
+
+
+def _baseline_row(name: str, others: list[ModelRating]) -> ModelRating:
+    """The baseline at 50% by definition; its W/L/T are the other models' L/W/T against it."""
+    votes = sum(m.votes for m in others)
+    return ModelRating(name, 50.0, 50.0, 50.0, votes, sum(m.losses for m in others),
+                       sum(m.wins for m in others), sum(m.ties for m in others), 50.0, extra={"baseline": True})
+
+
+def rank_winrate(outcomes: Outcomes, baseline: str) -> Ranking:
+    """AlpacaEval win rate of every model that has verdicts against ``baseline``."""
+    if baseline not in outcomes.names:
+        raise KeyError(baseline)
+    base = outcomes.names.index(baseline)
+    ranking = Ranking("winrate", [], {"baseline": baseline, "control": "none", "scale": "percent",
+                                      "ci": "normal (±1.96 standard error)", "confidence": 0.95})
+    # credit to the *other* model, per cell involving the baseline
+    per_model: dict[int, list[tuple[float, float]]] = {}
+    for i, j, s, n in zip(outcomes.i, outcomes.j, outcomes.s, outcomes.n):
+        if i == base:
+            per_model.setdefault(int(j), []).append((s, n))
+        elif j == base:
+            per_model.setdefault(int(i), []).append((1.0 - s, n))
+    for m, cells in per_model.items():
+        credit = np.array([c for c, _ in cells])
+        n = np.array([k for _, k in cells])
+        total = n.sum()
+        mean = float((credit * n).sum() / total)
+        var = float((n * (credit - mean) ** 2).sum() / (total - 1)) if total > 1 else float("nan")
+        se = 100.0 * math.sqrt(var / total) if total > 1 else float("nan")
+        rate = 100.0 * mean
+        wins, losses = float(n[credit > 0.5].sum()), float(n[credit < 0.5].sum())
+        ties = float(n[credit == 0.5].sum())
+        ranking.models.append(ModelRating(
+            outcomes.names[m], rate, max(0.0, rate - Z95 * se), min(100.0, rate + Z95 * se), total, wins, losses, ties, rate,
+            extra={"standard_error": se, "n_wins": wins, "n_wins_base": losses, "n_draws": ties},
+        ))
+    missing = [outcomes.names[k] for k in range(outcomes.n_models) if k != base and k not in per_model]
+    if missing:
+        ranking.warnings.append(f"no verdicts against {baseline!r} for: {', '.join(missing)} (left out)")
+    ranking.models.append(_baseline_row(baseline, ranking.models))
+    _finish(ranking)
+    return ranking
+
+
+def _finish(ranking: Ranking) -> None:
+    from sbs_tui.core.ranking.report import rank_upper_bound, votes_needed
+
+    ranking.models.sort(key=lambda r: (-r.rating, r.model))
+    ranks = rank_upper_bound([m.ci_low for m in ranking.models], [m.ci_high for m in ranking.models])
+    for m, r in zip(ranking.models, ranks):
+        m.rank = int(r)
+    ranking.votes_needed = votes_needed([m for m in ranking.models if not m.extra.get("baseline")])
+
+
+def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], baseline: str) -> Ranking:
+    """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.vote_covariates)."""
+    from sbs_tui.core.ranking.glm import fit_logistic
+
+    if baseline not in names:
+        raise KeyError(baseline)
+    base = names.index(baseline)
+    ranking = Ranking("winrate", [], {"baseline": baseline, "control": "length", "scale": "percent",
+                                      "ci": "delta method on sandwich covariance", "confidence": 0.95})
+    model, y, prompt, dlen = [], [], [], []
+    skipped = 0
+    for a, b, s, pid, len_a, len_b, *_ in rows:
+        if base not in (a, b):
+            continue
+        if len_a is None or len_b is None:
+            skipped += 1
+            continue
+        if b == base:
+            a, b, s, len_a, len_b = b, a, 1.0 - s, len_b, len_a
+        model.append(b)
+        y.append(s)
+        prompt.append(pid)
+        dlen.append(float(len_b) - float(len_a))
+    if skipped:
+        ranking.warnings.append(f"{skipped} verdicts without stored outputs (no length) were left out")
+    if not model:
+        ranking.warnings.append(f"no verdicts against {baseline!r} with known output lengths")
+        return ranking
+    model_arr, y_arr, dlen_arr = np.array(model), np.array(y, dtype=float), np.array(dlen)
+    prompt_ids, prompt_idx = np.unique(np.array(prompt, dtype=object).astype(str), return_inverse=True)
+    models = sorted(set(model))
+    # 1) instruction difficulty shared across models: logit = θ_m + γ_x
+    from scipy import sparse
+
+    mpos = {m: k for k, m in enumerate(models)}
+    v = len(y_arr)
+    cols_m = np.array([mpos[m] for m in model])
+    x = sparse.hstack([
+        sparse.csr_matrix((np.ones(v), (np.arange(v), cols_m)), shape=(v, len(models))),
+        sparse.csr_matrix((np.ones(v), (np.arange(v), prompt_idx)), shape=(v, len(prompt_ids))),
+    ]).tocsr()
+    penalty = np.r_[np.full(len(models), COEF_PRECISION), np.full(len(prompt_ids), DIFFICULTY_PRECISION)]
+    gamma = fit_logistic(x, y_arr, penalty, covariance=False).beta[len(models):]
+    gamma = gamma - gamma.mean()
+    # 2) per model: θ + φ·tanh(Δlen/sd) + ψ·γ_x
+    for m in models:
+        sel = model_arr == m
+        d = dlen_arr[sel]
+        sd = float(d.std()) or 1.0
+        g = gamma[prompt_idx[sel]]
+        xm = np.column_stack([np.ones(sel.sum()), np.tanh(d / sd), g])
+        fit = fit_logistic(xm, y_arr[sel], np.full(3, COEF_PRECISION))
+        theta, _, psi = fit.beta
+        z = theta + psi * g
+        p = 1.0 / (1.0 + np.exp(-z))
+        lc = 100.0 * float(p.mean())
+        dp = p * (1 - p)
+        grad = 100.0 * np.array([dp.mean(), 0.0, (dp * g).mean()])
+        se = math.sqrt(max(float(grad @ fit.covariance @ grad), 0.0))
+        credit = y_arr[sel]
+        n = float(sel.sum())
+        raw = 100.0 * float(credit.mean())
+        ranking.models.append(ModelRating(
+            names[m], lc, max(0.0, lc - Z95 * se), min(100.0, lc + Z95 * se), n, float((credit > 0.5).sum()),
+            float((credit < 0.5).sum()), float((credit == 0.5).sum()), lc,
+            extra={"standard_error": se, "raw_win_rate": raw, "length_coef": float(fit.beta[1]),
+                   "mean_length_diff": float(d.mean())},
+        ))
+    ranking.models.append(_baseline_row(baseline, ranking.models))
+    _finish(ranking)
+    return ranking

@@ -1,0 +1,222 @@
+"""The scorer protocol and the one registry every gate is built from.
+
+A *scorer* turns a batch of (prompt, output[, reference]) items into one number each, plus details worth
+showing (the worst sentence, the matched span, the flagged categories). Whether that number *blocks* a
+generation is the gate policy's business (:mod:`sbs_tui.core.gating`), not the scorer's: the scorer only says
+which direction is bad (``higher_is_worse``) and what threshold is a sensible default for its backend.
+
+Why a registry with lazy entries: ``sbs --help`` and the annotator app must not import scikit-learn, torch or
+transformers. Built-in scorers are registered as ``"module:function"`` strings and imported when first built;
+third-party scorers come from the entry-point group ``sbs_tui.scorers`` and are *listed* without being
+imported, so a broken plug-in cannot break start-up: it is reported on stderr when someone asks for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Protocol, runtime_checkable
+
+ENTRY_POINT_GROUP = "sbs_tui.scorers"
+
+
+class ScorerError(Exception):
+    """A scorer cannot be built or run as configured (unknown name, bad option, unreachable endpoint)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreItem:
+    """One thing to score. ``reference`` is the gold answer where the data has one (judge, contamination)."""
+
+    prompt: str
+    output: str
+    reference: str | None = None
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What a gate needs from a scorer. Implementations score whole batches (models are batched inside)."""
+
+    name: str
+    #: True when larger scores are worse (toxicity); False when larger is better (helpfulness).
+    higher_is_worse: bool
+    #: The threshold this backend is calibrated for; gate configs may override it.
+    default_threshold: float
+
+    def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]: ...
+
+
+@dataclass(slots=True)
+class ScorerSpec:
+    """How to build a scorer: backend, model and backend-specific options (from ``[gates.NAME]``)."""
+
+    backend: str | None = None
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Where a scorer may report slow one-off work (building an index, loading a model); stderr in the CLI.
+    log: Callable[[str], None] | None = None
+    _used: set[str] = field(default_factory=set, repr=False)
+
+    def option(self, key: str, default: Any = None, kind: type | tuple[type, ...] | None = None) -> Any:
+        """Read one option, checking its type; the key is remembered so unknown keys can be reported."""
+        self._used.add(key)
+        if key not in self.options:
+            return default
+        value = self.options[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if kind is not None and not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ScorerError(f"must be {names}, got {type(value).__name__}", field=key)
+        return value
+
+    def check_unused(self, scorer: str) -> None:
+        """Refuse options nobody read: a typo in a config key must not silently fall back to a default."""
+        unknown = sorted(set(self.options) - self._used)
+        if unknown:
+            hint = ""
+            close = difflib.get_close_matches(unknown[0], sorted(self._used), n=1)
+            if close:
+                hint = f" (did you mean {close[0]!r}?)"
+            raise ScorerError(f"unknown option for scorer {scorer!r}{hint}", field=unknown[0])
+
+
+ScorerFactory = Callable[[ScorerSpec], Scorer]
+
+BUILTINS = (
+    ("toxicity", "scorers.toxicity:build", "probability of toxic language (max over sentences)"),
+    ("moderation", "scorers.moderation:build", "harmful content, OpenAI-compatible moderation or a classifier"),
+    ("helpfulness", "scorers.helpfulness:build", "relevance of the answer to the prompt, refusals score 0"),
+    ("memorization", "scorers.memorization:build", "verbatim overlap with reference corpora (13-grams)"),
+    ("judge", "scorers.judge:build", "LLM-as-judge rubric score (API chat endpoint or local causal LM)"),
+    ("sentiment", "scorers.sentiment:build", "VADER compound sentiment, informational"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    name: str
+    target: str  # "module:attribute" of the factory
+    origin: str  # "builtin" or the distribution that provides the plug-in
+    summary: str = ""
+
+
+class Registry:
+    """Scorer names → factories. Names are unique: registering a taken name is an error, never a shadowing."""
+
+    def __init__(self, group: str = ENTRY_POINT_GROUP, *, builtins: bool = True):
+        self._group = group
+        self._entries: dict[str, RegistryEntry] = {}
+        self._factories: dict[str, ScorerFactory] = {}
+        self._plugins_listed = False
+        if builtins:
+            for name, target, summary in BUILTINS:
+                self.register(name, target, summary=summary)
+
+    # -- registration -----------------------------------------------------------------------------------------
+
+    def register(self, name: str, factory: ScorerFactory | str, *, summary: str = "",
+                 origin: str = "builtin") -> None:
+        """Register a factory (a callable, or ``"module:attr"`` imported on first use)."""
+        if not name or not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"invalid scorer name {name!r}")
+        if name in self._entries:
+            raise ValueError(
+                f"scorer name {name!r} is already registered by {self._entries[name].origin} "
+                f"({self._entries[name].target}); choose another name"
+            )
+        target = factory if isinstance(factory, str) else f"{factory.__module__}:{factory.__qualname__}"
+        self._entries[name] = RegistryEntry(name, target, origin, summary)
+        if not isinstance(factory, str):
+            self._factories[name] = factory
+
+    def _list_plugins(self) -> None:
+        """Add entry-point plug-ins to the table without importing them."""
+        if self._plugins_listed:
+            return
+        self._plugins_listed = True
+        for ep in metadata.entry_points(group=self._group):
+            dist = getattr(ep, "dist", None)
+            origin = f"plug-in {dist.name}" if dist is not None else "plug-in"
+            try:
+                self.register(ep.name, ep.value, origin=origin)
+            except ValueError as exc:
+                print(f"warning: ignoring scorer plug-in {ep.name!r} ({ep.value}): {exc}", file=sys.stderr)
+
+    # -- lookup -----------------------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        self._list_plugins()
+        return sorted(self._entries)
+
+    def entries(self) -> list[RegistryEntry]:
+        self._list_plugins()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def __contains__(self, name: object) -> bool:
+        self._list_plugins()
+        return name in self._entries
+
+    def factory(self, name: str) -> ScorerFactory:
+        self._list_plugins()
+        entry = self._entries.get(name)
+        if entry is None:
+            close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ScorerError(f"unknown scorer {name!r}{hint} (known: {', '.join(sorted(self._entries))})")
+        if name not in self._factories:
+            module_name, _, attr = entry.target.partition(":")
+            try:
+                obj: Any = importlib.import_module(module_name)
+                for part in attr.split("."):
+                    obj = getattr(obj, part)
+            except Exception as exc:  # a broken plug-in must be reported, not crash the caller's start-up
+                message = f"scorer {name!r} ({entry.origin}, {entry.target}) failed to load: " \
+                          f"{type(exc).__name__}: {exc}"
+                print(f"warning: {message}", file=sys.stderr)
+                raise ScorerError(message) from exc
+            if not callable(obj):
+                raise ScorerError(f"scorer {name!r}: {entry.target} is not callable")
+            self._factories[name] = obj
+        return self._factories[name]
+
+    def create(self, name: str, spec: ScorerSpec | None = None) -> Scorer:
+        spec = spec or ScorerSpec()
+        scorer = self.factory(name)(spec)
+        spec.check_unused(name)
+        missing = [a for a in ("higher_is_worse", "default_threshold", "score") if not hasattr(scorer, a)]
+        if missing:
+            raise ScorerError(f"scorer {name!r} does not implement the Scorer protocol (missing {missing})")
+        return scorer
+
+
+REGISTRY = Registry()
+
+
+def create_scorer(name: str, spec: ScorerSpec | None = None) -> Scorer:
+    return REGISTRY.create(name, spec)
+
+
+def pick_device(requested: str | None = None) -> str:
+    """``cuda`` when a GPU is visible (or what the config asks for), else ``cpu``. Imports torch: call lazily."""
+    if requested and requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"

@@ -1,0 +1,113 @@
+"""Loading and batching Hugging Face sequence classifiers (toxicity, moderation, reward models).
+
+One loader for every classifier-shaped backend, so they all share the same rules: load from a local folder or a
+hub id (``HF_HUB_OFFLINE=1`` is honoured by transformers itself), pick CUDA when it is there, score in batches
+sorted by length (padding a batch to its longest item wastes far less when lengths are similar), never
+compute gradients. torch and transformers are imported here, so import this module lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scorers.base import ScorerError, pick_device
+
+
+class SequenceClassifier:
+    """A text (or text-pair) classifier with named labels; returns raw logits as a numpy array."""
+
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 32, max_length: int = 512):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        if not model:
+            raise ScorerError("this backend needs a model (a local folder or a hub id)", field="model")
+        looks_local = model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
+        if looks_local and not Path(model).expanduser().is_dir():
+            raise ScorerError(f"model folder not found: {model}", field="model")
+        source = str(Path(model).expanduser()) if looks_local else model
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModelForSequenceClassification.from_pretrained(source)
+        except (OSError, ValueError) as exc:
+            raise ScorerError(f"cannot load classifier {model!r}: {exc}", field="model") from exc
+        self.device = pick_device(device)
+        self.model.to(self.device).eval()
+        self._torch = torch
+        self.batch_size = batch_size
+        self.max_length = min(max_length, getattr(self.tokenizer, "model_max_length", max_length) or max_length)
+        config = self.model.config
+        self.labels = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
+        self.multi_label = config.problem_type == "multi_label_classification"
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
+        """Logits for each text (or (text, pair) pair), shape (len(texts), num_labels)."""
+        torch = self._torch
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                first = [texts[i] for i in idx]
+                second = [pairs[i] for i in idx] if pairs is not None else None
+                enc = self.tokenizer(first, second, padding=True, truncation=True, max_length=self.max_length,
+                                     return_tensors="pt").to(self.device)
+                out[idx] = self.model(**enc).logits.float().cpu().numpy()
+        return out
+
+    def probabilities(self, texts: Sequence[str], *, multi_label: bool | None = None) -> np.ndarray:
+        """Sigmoid per label for multi-label models (labels are independent), softmax otherwise."""
+        logits = self.logits(texts)
+        if self.multi_label if multi_label is None else multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+_BENIGN_WORDS = frozenset({"neutral", "safe", "clean", "ok", "normal", "none", "acceptable", "benign"})
+
+
+def select_labels(labels: Sequence[str], wanted: Sequence[str] | None, *, multi_label: bool) -> list[int]:
+    """Which label columns count as "bad".
+
+    Explicit ``labels = [...]`` in the config wins (and must exist in the model). Otherwise: for multi-label
+    models (Detoxify style: toxicity, severe_toxicity, obscene, threat, insult, identity_attack, ...) every label
+    that does not look benign; for single-label models the labels that do not look benign, falling back to the
+    last class (the ``LABEL_1`` = positive convention) when the names say nothing.
+    """
+    if wanted:
+        by_name = {name.lower(): i for i, name in enumerate(labels)}
+        picked = []
+        for name in wanted:
+            if name.lower() not in by_name:
+                raise ScorerError(f"label {name!r} is not one of the model's labels {list(labels)}",
+                                  field="labels")
+            picked.append(by_name[name.lower()])
+        return picked
+
+    def benign(name: str) -> bool:
+        low = name.lower().replace("-", "_").replace(" ", "_")
+        return low in _BENIGN_WORDS or low.startswith(("non_", "not_", "non", "no_"))
+
+    generic = all(name.upper().startswith("LABEL_") for name in labels)
+    if generic:
+        return list(range(len(labels))) if multi_label else [len(labels) - 1]
+    picked = [i for i, name in enumerate(labels) if not benign(name)]
+    if not picked:
+        raise ScorerError(f"no label of {list(labels)} looks harmful; set labels = [...]", field="labels")
+    return picked
+
+
+def combine(probs: np.ndarray, columns: Sequence[int], *, multi_label: bool) -> np.ndarray:
+    """One score per row: the max over independent (multi-label) labels, the summed mass for softmax."""
+    chosen = probs[:, list(columns)]
+    return chosen.max(axis=1) if multi_label else chosen.sum(axis=1)
+
+
+def label_details(labels: Sequence[str], row: np.ndarray) -> dict[str, Any]:
+    return {labels[i]: round(float(row[i]), 4) for i in range(len(labels))}

@@ -1,0 +1,114 @@
+"""Unicode-aware text utilities shared by the scorers: sentence splitting, word tokens, n-grams.
+
+Why not ``str.split`` and ``.``: generations come in Russian, English, Chinese, Japanese and many other
+languages side by side. Cyrillic words are ``\\w`` characters like Latin ones, but Chinese and Japanese are
+written without spaces, so a "word" there is taken to be one ideograph / kana character (the usual choice of
+character-level n-gram contamination checks for CJK). Sentence ends include the full-width CJK marks
+(``。！？``), which are not followed by a space.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+# Scripts written without spaces between words: each character is one token.
+_CJK_RANGES = (
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf"  # CJK Extension A
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\uf900-\ufaff"  # CJK Compatibility Ideographs
+    "\U00020000-\U0002ebef"  # CJK Extensions B-F
+)
+_TOKEN_RE = re.compile(rf"[{_CJK_RANGES}]|(?:(?![{_CJK_RANGES}])\w)+")
+
+# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) and white space, at a CJK full-width
+# terminator (no space needed), or at a line break. Abbreviations will sometimes split a sentence in two; for
+# per-sentence maxima that errs on the safe side (a shorter sentence is never less toxic than its parts).
+_SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?\u2026\u203c\u2047-\u2049])[\"'\u201d\u2019\u00bb)\]]*\s+"  # Latin/Cyrillic: terminator + space
+    r"|(?<=[\u3002\uff01\uff1f\uff61])"  # CJK full-width terminators
+    r"|\s*\n\s*"  # line breaks (lists, paragraphs, code)
+)
+
+# Zero-width and bidi control characters: invisible, but they break tokens apart ("in\u200bsult").
+_INVISIBLE_RE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+
+
+def _casefold(text: str) -> str:
+    """casefold, and ё → е: Russian text writes the two interchangeably (ещё / еще), matching must not care."""
+    return text.casefold().replace("\u0451", "\u0435")
+
+
+def normalize(text: str) -> str:
+    """NFKC-normalise, drop invisible characters and casefold: what matching should compare."""
+    return _casefold(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def split_sentences(text: str, *, max_chars: int = 1000) -> list[str]:
+    """Split text into sentences (non-empty, stripped). Over-long sentences are cut at ``max_chars``."""
+    out: list[str] = []
+    for piece in _SENTENCE_END_RE.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        while len(piece) > max_chars:
+            out.append(piece[:max_chars])
+            piece = piece[max_chars:]
+        out.append(piece)
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens; CJK characters are single tokens."""
+    return _TOKEN_RE.findall(normalize(text))
+
+
+def offsets_are_exact(text: str) -> bool:
+    """True when tokenizing ``text`` as is gives the same tokens as after normalisation (almost all text)."""
+    return text.isascii() or (_INVISIBLE_RE.search(text) is None and unicodedata.is_normalized("NFKC", text))
+
+
+def raw_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Tokens of ``text`` *before* case folding, with (start, end) offsets in the original string.
+
+    Cheaper than :func:`token_spans` when only some tokens will be looked at: pass each one through
+    :func:`fold` (or a cache keyed by the raw token) when it is needed.
+    """
+    if offsets_are_exact(text):
+        for m in _TOKEN_RE.finditer(text):  # the common case: offsets are the regex's own
+            yield m.group(), m.start(), m.end()
+        return
+    if _INVISIBLE_RE.search(text) is None:
+        for m in _TOKEN_RE.finditer(text):
+            yield unicodedata.normalize("NFKC", m.group()), m.start(), m.end()
+        return
+    # Drop invisible characters (so "in\u200bsult" is one token) but keep a map back to original offsets.
+    kept = [i for i, ch in enumerate(text) if not _INVISIBLE_RE.match(ch)]
+    cleaned = "".join(text[i] for i in kept)
+    for m in _TOKEN_RE.finditer(cleaned):
+        yield unicodedata.normalize("NFKC", m.group()), kept[m.start()], kept[m.end() - 1] + 1
+
+
+def token_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Case-folded tokens of ``text`` with their (start, end) character offsets in the *original* string."""
+    for token, start, end in raw_spans(text):
+        yield fold(token), start, end
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Tokens for bulk indexing: NFKC once over the whole text, invisible characters dropped, *not* case-folded
+    (callers fold per distinct token, which is far cheaper on a 100 MB corpus)."""
+    if text.isascii():
+        return _TOKEN_RE.findall(text)
+    return _TOKEN_RE.findall(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def fold(token: str) -> str:
+    """The case-folded form of one token from :func:`raw_tokens` (equal to what :func:`token_spans` yields)."""
+    return token.lower() if token.isascii() else _casefold(unicodedata.normalize("NFKC", token))
+
+
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]

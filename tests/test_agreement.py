@@ -1,0 +1,147 @@
+"""Agreement statistics cross-checked against scikit-learn (Cohen's κ), krippendorff (α) and Fleiss' published
+example; position bias, outliers, judge vs humans and order consistency on constructed data; the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sbs_tui.core.agreement import (
+    LABELS, Annotation, analyse, cohen_kappa, fleiss_kappa, krippendorff_alpha_nominal,
+)
+from tests.ranking_helpers import store_with, vote
+
+label_lists = st.lists(st.sampled_from(LABELS), min_size=2, max_size=40)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # sklearn: κ undefined (one label) → NaN, as ours
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_cohen_kappa_matches_sklearn(data) -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    x = data.draw(label_lists)
+    y = data.draw(st.lists(st.sampled_from(LABELS), min_size=len(x), max_size=len(x)))
+    ours = cohen_kappa(x, y)
+    with np.errstate(all="ignore"):
+        ref = cohen_kappa_score(x, y, labels=list(LABELS))
+    if np.isnan(ref):
+        assert np.isnan(ours)
+    else:
+        assert ours == pytest.approx(ref, abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # krippendorff: 0/0 on one-valued data → NaN, as ours
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LABELS), min_size=2, max_size=5), min_size=2, max_size=30))
+def test_krippendorff_alpha_matches_the_package(items) -> None:
+    krippendorff = pytest.importorskip("krippendorff")
+    width = max(len(it) for it in items)
+    code = {k: i for i, k in enumerate(LABELS)}
+    matrix = np.full((width, len(items)), np.nan)
+    for u, it in enumerate(items):
+        for r, lab in enumerate(it):
+            matrix[r, u] = code[lab]
+    ours = krippendorff_alpha_nominal(items)
+    try:
+        ref = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal",
+                                 value_domain=[0, 1, 2])
+    except (ValueError, ZeroDivisionError):
+        return  # the package refuses one-valued data; ours returns NaN there
+    if np.isnan(ref):
+        assert np.isnan(ours)
+    else:
+        assert ours == pytest.approx(ref, abs=1e-9)
+
+
+def test_fleiss_kappa_wikipedia_example() -> None:
+    """Fleiss (1971) as worked on Wikipedia: 10 items, 14 raters, 5 categories → κ = 0.210."""
+    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    cats = list("12345")
+    items = [[c for c, n in zip(cats, row) for _ in range(n)] for row in table]
+    assert fleiss_kappa(items, cats) == pytest.approx(0.210, abs=5e-4)
+
+
+def _ann(vid, prompt, a, b, s, who, kind="human", left=None):
+    return Annotation(vid, prompt, a, b, s, who, kind, left)
+
+
+def test_analyse_finds_position_bias_outlier_judge_and_order_consistency() -> None:
+    rng = np.random.default_rng(0)
+    anns = []
+    vid = 0
+    truth = {}
+    for k in range(120):
+        truth[k] = float(rng.random() < 0.6)
+        for who in ("h1", "h2", "h3", "odd"):
+            s = truth[k] if who != "odd" else 1.0 - truth[k]  # 'odd' always disagrees
+            if who != "odd" and rng.random() < 0.1:
+                s = 1.0 - s
+            vid += 1
+            anns.append(_ann(vid, f"p{k}", "x", "y", s, who, left="model_b" if who == "h3" else "model_a"))
+        vid += 1
+        anns.append(_ann(vid, f"p{k}", "x", "y", truth[k], "judge", kind="judge", left="model_a"))
+        vid += 1  # the judge again, sides swapped, agreeing 90% of the time
+        again = truth[k] if k % 10 else 1.0 - truth[k]
+        anns.append(_ann(vid, f"p{k}", "y", "x", 1.0 - again, "judge", kind="judge", left="model_a"))
+    rep = analyse(anns).to_json()
+    by = {a["annotator"]: a for a in rep["annotators"]}
+    assert by["odd"]["outlier"] and not by["h1"]["outlier"] and not by["h2"]["outlier"]
+    judge = rep["judge_vs_humans"][0]
+    assert judge["judge"] == "judge" and judge["cohen_kappa"] > 0.6
+    assert sum(sum(row.values()) for row in judge["confusion"].values()) == judge["items"]
+    cons = {c["annotator"]: c for c in rep["order_consistency"]}
+    assert cons["judge"]["items_judged_in_both_orders"] == 120
+    assert cons["judge"]["consistency"] == pytest.approx(90.0)
+    bias = {p["annotator"]: p for p in rep["position_bias"]}
+    # h3 always sees y on the left; y (second) wins ~60% → the binomial test flags a left-side share ≠ 50%
+    assert bias["h3"]["left_share"] > 50 and bias["h1"]["left_share"] < 50
+    assert rep["overall"]["items_multi_annotated"] == 120
+    assert rep["gold"]["available"] is False
+
+
+def test_gold_accuracy_when_gold_exists() -> None:
+    anns = [_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p2", "a", "b", 0.0, "h1"),
+            _ann(3, "p1", "a", "b", 0.0, "h2")]
+    gold = {("p1", "a", "b"): "second", ("p2", "a", "b"): "second"}
+    rep = analyse(anns, gold).to_json()
+    acc = {g["annotator"]: g["accuracy"] for g in rep["gold"]["annotators"]}
+    assert acc == {"h1": 50.0, "h2": 0.0}
+
+
+def test_agreement_cli(cli, tmp_path) -> None:
+    votes = []
+    for k in range(30):
+        w = "model_a" if k % 3 else "model_b"
+        votes.append(vote("m1", "m2", w, prompt=f"q{k}", annotator="ann1", shown_left="model_a"))
+        votes.append(vote("m1", "m2", w if k % 5 else "tie", prompt=f"q{k}", annotator="ann2",
+                          shown_left="model_b"))
+    db = store_with(tmp_path / "ag.db", votes)
+    res = cli("--db", str(db), "agreement", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    pair = doc["pairs"][0]
+    assert pair["items"] == 30 and pair["percent_agreement"] == pytest.approx(80.0)
+    table = cli("--db", str(db), "agreement")
+    assert table.exit_code == 0 and "Cohen" in table.stdout
+    only = json.loads(cli("--db", str(db), "agreement", "--format", "json", "--annotator", "ann1").stdout)
+    assert only["overall"]["annotators"] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(LABELS), st.sampled_from(LABELS)), min_size=1, max_size=40),
+       st.permutations(LABELS))
+def test_kappa_and_alpha_are_symmetric_and_label_blind(pairs, perm) -> None:
+    x, y = [p for p, _ in pairs], [q for _, q in pairs]
+    rename = dict(zip(LABELS, perm))
+    k = cohen_kappa(x, y)
+    for other in (cohen_kappa(y, x), cohen_kappa([rename[v] for v in x], [rename[v] for v in y])):
+        assert (np.isnan(k) and np.isnan(other)) or other == pytest.approx(k, abs=1e-12)
+    a = krippendorff_alpha_nominal([list(p) for p in pairs])
+    b = krippendorff_alpha_nominal([[rename[v] for v in p] for p in pairs])
+    assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-12)

@@ -1,0 +1,283 @@
+"""Bradley-Terry: cross-checked against choix, the Wikipedia example and a per-round L-BFGS reference;
+bootstrap and sandwich intervals; undefeated models; disconnected comparison graphs; Rank (UB)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sbs_tui.core.ranking.bootstrap import bootstrap_bt, resampled_counts
+from sbs_tui.core.ranking.bt import ELO_PER_LOGIT, PRIOR_PRECISION, fit_bt, sandwich_covariance, to_elo
+from sbs_tui.core.ranking.btrank import rank_bt
+from sbs_tui.core.ranking.outcomes import Outcomes
+from sbs_tui.core.ranking.report import rank_upper_bound
+from tests.ranking_helpers import simulate
+
+NAMES8 = [f"m{k}" for k in range(8)]
+
+
+def test_wikipedia_example() -> None:
+    """https://en.wikipedia.org/wiki/Bradley–Terry_model: 4 teams, 21 games → p = (0.640, 1.043, 0.660, 2.270)
+    (normalised to geometric mean 1)."""
+    wins = np.array([[0, 2, 0, 1], [3, 0, 5, 0], [0, 3, 0, 1], [4, 0, 3, 0]])
+    rows = [(w, l, 0.0, int(wins[w, l])) for w in range(4) for l in range(4) if wins[w, l]]
+    out = Outcomes.from_rows(list("ABCD"), rows)
+    fit = fit_bt(out.pair_stats(), 4, prior=1e-10)
+    p = np.exp(fit.theta - fit.theta.mean())
+    np.testing.assert_allclose(p, [0.640, 1.043, 0.660, 2.270], atol=6e-4)
+
+
+def test_matches_choix_with_the_same_penalty() -> None:
+    choix = pytest.importorskip("choix")
+    rng = np.random.default_rng(3)
+    strength = rng.normal(0, 1, 6)
+    rows = simulate(strength, 600, rng, tie_rate=0.0)
+    data = [(b, a) if s == 1.0 else (a, b) for a, b, s, n in rows for _ in range(n)]
+    ours = fit_bt(Outcomes.from_rows(NAMES8[:6], rows).pair_stats(), 6).theta
+    # choix penalises alpha·Σθ², ours λ/2·Σθ²
+    ref = choix.opt_pairwise(6, data, alpha=PRIOR_PRECISION / 2, tol=1e-12)
+    np.testing.assert_allclose(ours, ref - ref.mean(), atol=1e-6)
+
+
+def test_ties_count_half_a_win_each() -> None:
+    """A tie is worth exactly one win and one loss at half weight: same fit as doubling decisive votes."""
+    choix = pytest.importorskip("choix")
+    rng = np.random.default_rng(4)
+    rows = simulate(rng.normal(0, 1, 5), 400, rng, tie_rate=0.3)
+    data = []
+    for a, b, s, n in rows:
+        for _ in range(n):
+            if s == 0.5:
+                data += [(a, b), (b, a)]
+            else:
+                data += [(b, a)] * 2 if s == 1.0 else [(a, b)] * 2
+    ours = fit_bt(Outcomes.from_rows(NAMES8[:5], rows).pair_stats(), 5).theta
+    ref = choix.opt_pairwise(5, data, alpha=PRIOR_PRECISION, tol=1e-12)  # likelihood doubled → penalty too
+    np.testing.assert_allclose(ours, ref - ref.mean(), atol=1e-6)
+
+
+def test_fractional_credit_enters_with_its_weight() -> None:
+    """0.8 of a win, stored as one vote with score 0.8, equals 4 wins + 1 loss scaled by 1/5."""
+    frac = Outcomes.from_rows(["a", "b"], [(0, 1, 0.8, 10), (0, 1, 0.3, 10)])
+    whole = Outcomes.from_rows(["a", "b"], [(0, 1, 1.0, 8 + 3), (0, 1, 0.0, 2 + 7)])
+    assert fit_bt(frac.pair_stats(), 2).theta == pytest.approx(fit_bt(whole.pair_stats(), 2).theta, abs=1e-6)
+
+
+def test_bootstrap_refits_match_per_round_lbfgs_reference() -> None:
+    """The vectorised fixed-Hessian refit equals an independent L-BFGS fit of each resample."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(5)
+    out = Outcomes.from_rows(NAMES8, simulate(rng.normal(0, 1, 8), 3000, rng))
+    fit = fit_bt(out.pair_stats(), 8)
+    ours = bootstrap_bt(out, fit, 30, seed=11)
+    ref = []
+    for block in resampled_counts(out, 30, seed=11):
+        for counts in block:
+            def nll(t, counts=counts):
+                d = t[out.j] - t[out.i]
+                return (np.sum(counts * (out.s * np.logaddexp(0, -d) + (1 - out.s) * np.logaddexp(0, d)))
+                        + 0.5 * PRIOR_PRECISION * t @ t)
+            x = minimize(nll, np.zeros(8), method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 1e-15}).x
+            ref.append(x - x.mean())
+    np.testing.assert_allclose(ours * ELO_PER_LOGIT, np.array(ref) * ELO_PER_LOGIT, atol=0.01)
+
+
+def test_bootstrap_is_seeded_and_independent_of_threads() -> None:
+    rng = np.random.default_rng(6)
+    out = Outcomes.from_rows(NAMES8, simulate(rng.normal(0, 1, 8), 2000, rng))
+    fit = fit_bt(out.pair_stats(), 8)
+    one = bootstrap_bt(out, fit, 120, seed=1, threads=1)
+    two = bootstrap_bt(out, fit, 120, seed=1, threads=2)
+    np.testing.assert_array_equal(one, two)
+    assert not np.allclose(one, bootstrap_bt(out, fit, 120, seed=2, threads=2))
+
+
+def test_sandwich_agrees_with_bootstrap_spread() -> None:
+    rng = np.random.default_rng(7)
+    out = Outcomes.from_rows(NAMES8, simulate(rng.normal(0, 1, 8), 20000, rng, tie_rate=0.2))
+    fit = fit_bt(out.pair_stats(), 8)
+    boot_sd = bootstrap_bt(out, fit, 400, seed=0).std(axis=0)
+    c = np.eye(8) - 1 / 8
+    sand_sd = np.sqrt(np.diag(c @ sandwich_covariance(fit, out) @ c.T))
+    np.testing.assert_allclose(boot_sd, sand_sd, rtol=0.15)
+
+
+def population_theta(strength: np.ndarray, tie_rate: float) -> np.ndarray:
+    """What BT-with-ties-as-half estimates in the infinite-data limit: random ties shrink the odds, so the
+    ground truth is the fit to the *expected* credit of every pair, not the generating strengths."""
+    from sbs_tui.core.ranking.outcomes import PairStats
+
+    m = len(strength)
+    i, j = np.triu_indices(m, 1)
+    p = 1.0 / (1.0 + np.exp(-(strength[j] - strength[i])))
+    n = np.full(len(i), 1e9)
+    return fit_bt(PairStats(i, j, n, n * ((1 - tie_rate) * p + tie_rate / 2)), m).theta
+
+
+@pytest.mark.parametrize("ci", ["sandwich", "bootstrap"])
+def test_ci_coverage_on_simulated_tournaments(ci: str) -> None:
+    """Intervals must mean what they say: ~95% of them contain the true (centred) rating.
+
+    Small here (40 tournaments × 6 models = 240 intervals; binomial sd ≈ 1.4%); bench/ci_coverage.py runs more.
+    """
+    rng = np.random.default_rng(100)
+    strength = np.array([-1.0, -0.5, 0.0, 0.2, 0.6, 1.2])
+    true_elo = to_elo(population_theta(strength, tie_rate=0.15))
+    hits = total = 0
+    for sim in range(40):
+        out = Outcomes.from_rows([f"m{k}" for k in range(6)], simulate(strength, 1500, rng, tie_rate=0.15))
+        r = rank_bt(out, ci=ci, rounds=200, seed=sim)
+        for m in r.models:
+            k = int(m.model[1:])
+            hits += m.ci_low <= true_elo[k] <= m.ci_high
+            total += 1
+    assert 0.91 <= hits / total <= 0.985, hits / total
+
+
+def test_undefeated_and_winless_models_are_finite_and_said_so() -> None:
+    rows = [(0, 1, 1.0, 5), (0, 1, 0.0, 3), (1, 2, 1.0, 3), (1, 2, 0.0, 4),
+            (3, 1, 0.0, 6),  # d beats b six times and never loses
+            (4, 0, 1.0, 2)]  # e loses to a twice and never wins
+    r = rank_bt(Outcomes.from_rows(list("abcde"), rows), ci="sandwich")
+    by = {m.model: m for m in r.models}
+    assert by["d"].extra["set_by_prior"] and by["e"].extra["set_by_prior"]
+    assert not by["a"].extra["set_by_prior"]
+    assert all(np.isfinite([m.rating, m.ci_low, m.ci_high]).all() for m in r.models)
+    assert r.models[0].model == "d" and r.models[-1].model == "e"
+    assert any("'d' never lost" in w for w in r.warnings)
+    assert any("'e' never won" in w for w in r.warnings)
+
+
+def test_disconnected_graph_is_reported_per_component() -> None:
+    rows = [(0, 1, 1.0, 10), (0, 1, 0.0, 5), (2, 3, 1.0, 7), (2, 3, 0.0, 7)]
+    r = rank_bt(Outcomes.from_rows(["a", "b", "c", "d"], rows), ci="sandwich", matrices=True)
+    doc = r.to_json()
+    order = doc["matrices"]["models"]
+    pred = doc["matrices"]["predicted_win_rate"]
+    same = {(x, y) for x in "ab" for y in "ab"} | {(x, y) for x in "cd" for y in "cd"}
+    for i, x in enumerate(order):
+        for j, y in enumerate(order):
+            assert (pred[i][j] is not None) == ((x, y) in same and x != y)
+    assert sorted(map(sorted, doc["components"])) == [["a", "b"], ["c", "d"]]
+    assert {m["component"] for m in doc["models"]} == {1, 2}
+    assert any("disconnected" in w for w in r.warnings)
+    for comp in (1, 2):  # each component centred on its own
+        ratings = [m["rating"] for m in doc["models"] if m["component"] == comp]
+        assert np.mean(ratings) == pytest.approx(1000.0)
+
+
+def test_anchor_sits_at_1000() -> None:
+    rng = np.random.default_rng(8)
+    out = Outcomes.from_rows(NAMES8, simulate(rng.normal(0, 1, 8), 3000, rng))
+    r = rank_bt(out, ci="bootstrap", rounds=50, anchor="m3")
+    m3 = next(m for m in r.models if m.model == "m3")
+    assert m3.rating == pytest.approx(1000.0) and m3.ci_low == m3.ci_high == pytest.approx(1000.0)
+    centred = rank_bt(out, ci="none")
+    diff = {m.model: m.rating for m in r.models}
+    base = {m.model: m.rating for m in centred.models}
+    shifts = {round(diff[k] - base[k], 6) for k in diff}
+    assert len(shifts) == 1  # anchoring only shifts the scale
+
+
+def test_rank_upper_bound_is_arena_definition() -> None:
+    low = np.array([10, 8, 1, 0.5])
+    high = np.array([12, 11, 9, 2])
+    # model 2: models 0 (low 10 > 9) → rank 2; model 3: 0, 1 (8 > 2) and... 2 (1 > 2? no) → rank 3
+    assert rank_upper_bound(low, high).tolist() == [1, 1, 2, 3]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 4), st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+                          st.integers(1, 30)), min_size=4, max_size=25),
+       st.permutations(range(5)))
+def test_ratings_invariant_to_model_order_and_vote_orientation(raw, perm) -> None:
+    rows = [(a, (a + d) % 5, s, n) for a, d, s, n in raw]
+    names = [f"m{k}" for k in range(5)]
+    base = {m.model: m.rating for m in rank_bt(Outcomes.from_rows(names, rows), ci="none").models}
+    # relabel models and swap every vote's sides (a, b, s) → (b, a, 1 − s)
+    inv = {old: new for new, old in enumerate(perm)}
+    names2 = [names[perm[k]] for k in range(5)]
+    rows2 = [(inv[b], inv[a], 1.0 - s, n) for a, b, s, n in rows]
+    other = {m.model: m.rating for m in rank_bt(Outcomes.from_rows(names2, rows2), ci="none").models}
+    assert other.keys() == base.keys()
+    for k in base:
+        assert other[k] == pytest.approx(base[k], abs=1e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), st.sampled_from([0.0, 0.5, 1.0]),
+                          st.integers(1, 20)), min_size=3, max_size=15))
+def test_tallies_and_win_rates_are_consistent(raw) -> None:
+    rows = [(a, (a + d) % 4, s, n) for a, d, s, n in raw]
+    out = Outcomes.from_rows(list("abcd"), rows)
+    t = out.tallies()
+    assert t["votes"].sum() == pytest.approx(2 * sum(n for *_, n in rows))
+    np.testing.assert_allclose(t["wins"] + t["losses"] + t["ties"], t["votes"])
+    assert t["wins"].sum() == pytest.approx(t["losses"].sum())
+    assert t["credit"].sum() == pytest.approx(sum(n for *_, n in rows))
+
+
+def test_votes_needed_power_estimate() -> None:
+    from sbs_tui.core.ranking.report import ModelRating, votes_needed
+
+    def mr(name, rating, half, votes):
+        return ModelRating(name, rating, rating - half, rating + half, votes, 0, 0, 0, 50.0)
+
+    models = [mr("a", 1050, 20, 400), mr("b", 1030, 20, 600), mr("c", 900, 10, 500)]
+    out = votes_needed(models)
+    # a vs b: gap 20, spread 40 → factor (40/20)² = 4 → 3 × the mean 500 votes more per model
+    assert out[0] == {"better": "a", "worse": "b", "gap": 20.0, "separated": False, "factor": 4.0,
+                      "more_votes_per_model": 1500}
+    assert out[1]["separated"] is True and out[1]["more_votes_per_model"] == 0
+
+
+def test_votes_needed_shrinks_as_predicted_on_simulated_data() -> None:
+    """Quadrupling the votes halves the interval width (the 1/√n the estimate assumes)."""
+    rng = np.random.default_rng(11)
+    strength = np.array([0.0, 0.1, 0.5])
+    widths = []
+    for n in (2000, 8000):
+        r = rank_bt(Outcomes.from_rows(["x", "y", "z"], simulate(strength, n, rng)), ci="sandwich")
+        widths.append(np.mean([m.ci_high - m.ci_low for m in r.models]))
+    assert widths[0] / widths[1] == pytest.approx(2.0, rel=0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=25))
+def test_components_match_scipy_connected_components(edges) -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = [(a, b) for a, b in edges if a != b]
+    rows = [(a, b, 1.0, 1) for a, b in edges]
+    names = [f"m{k}" for k in range(10)]
+    ours = Outcomes.from_rows(names, rows).components() if rows else []
+    if not rows:
+        return
+    present = sorted({a for e in edges for a in e})
+    graph = coo_matrix((np.ones(len(edges)), ([a for a, _ in edges], [b for _, b in edges])), shape=(10, 10))
+    _, labels = connected_components(graph, directed=False)
+    ref = {}
+    for k in present:
+        ref.setdefault(labels[k], []).append(k)
+    assert {frozenset(c) for c in ours} == {frozenset(c) for c in ref.values()}
+    assert [len(c) for c in ours] == sorted((len(c) for c in ours), reverse=True)  # largest first
+
+
+def test_bootstrap_on_sparse_data_matches_exact_refits() -> None:
+    """Tiny data: many resamples leave a model undefeated, so the fixed-Hessian iteration hands them to the
+    batched damped Newton; every round must still equal an exact fit of its resample."""
+    from sbs_tui.core.ranking.bootstrap import _pair_matrices
+    from sbs_tui.core.ranking.outcomes import PairStats
+
+    rows = [(0, 1, 1.0, 3), (1, 2, 0.0, 2), (2, 3, 1.0, 1), (0, 3, 0.5, 1), (0, 2, 1.0, 2), (3, 1, 0.0, 2)]
+    out = Outcomes.from_rows(list("abcd"), rows)
+    fit = fit_bt(out.pair_stats(), 4)
+    boot = bootstrap_bt(out, fit, 200, seed=3)
+    pi, pj, to_n, to_w, _ = _pair_matrices(out)
+    exact = [fit_bt(PairStats(pi, pj, to_n @ c, to_w @ c), 4).theta
+             for block in resampled_counts(out, 200, seed=3) for c in block.astype(float)]
+    np.testing.assert_allclose(boot, np.array(exact), atol=1e-5)
