@@ -83,3 +83,22 @@ def test_serve_runs_annotate_on_loopback(cli, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert seen["host"] == "127.0.0.1" and seen["served"]
     assert "annotate --annotator 'Ann Lee'" in seen["command"] and str(db) in seen["command"]
+
+
+def test_queue_flags_lists_flagged_pairs(cli, tmp_path):
+    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.store import Store
+
+    db = tmp_path / "q.db"
+    make_store(db, prompts=2).close()
+    with Store(db) as store:
+        q = AnnotatorQueue(store, "ann")
+        pair = q.next_pair()
+        q.flag(pair, "[bold]offensive[/bold]")
+        q.skip(pair)
+    out = cli("--db", str(db), "queue", "flags", "--format", "json")
+    assert out.exit_code == 0
+    (row,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert row["pair_id"] == pair.pair_id and row["reason"] == "[bold]offensive[/bold]" and row["status"] == "skipped"
+    table = cli("--db", str(db), "queue", "flags")
+    assert "[bold]" in table.stdout  # data, not markup

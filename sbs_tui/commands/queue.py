@@ -114,3 +114,25 @@ def cap_command(obj, annotator, max_votes) -> None:
     with obj.open_store() as store:
         store.set_annotator_cap(annotator, max_votes)
     click.echo(f"{annotator}: cap {'removed' if max_votes is None else max_votes}", err=True)
+
+
+@queue_group.command("flags")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+def flags_command(obj, fmt) -> None:
+    """Pairs that annotators flagged, with their reasons (JSON: one object per line)."""
+    with obj.open_store() as store:
+        flagged = store.flagged_pairs()
+    if fmt == "json":
+        for row in flagged:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("pair", "annotator", "reason", "status", "prompt", "models", title=f"{len(flagged)} flagged")
+    for row in flagged:
+        table.add_row(str(row["pair_id"]), Text(row["annotator"]), Text(row["reason"] or ""), row["status"],
+                      Text(row["prompt"][:60]), Text(f"{row['model_a']} vs {row['model_b']}"))
+    Console().print(table)

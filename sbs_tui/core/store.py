@@ -1161,6 +1161,18 @@ class Store:
                                      (annotator_id, pair_id)).fetchone()
         return pair_id, (side[0] if side else "model_a")
 
+    def flagged_pairs(self) -> list[dict[str, Any]]:
+        """Pairs annotators flagged (with their reason and whether they still voted), for the lead to review."""
+        rows = self.conn.execute(
+            "SELECT s.pair_id, an.name, s.flag_reason, s.status, p.prompt_id, pr.text, ma.name, mb.name, "
+            "s.updated_at FROM assignments s JOIN annotators an ON an.id = s.annotator_id "
+            "JOIN pairs p ON p.id = s.pair_id JOIN prompts pr ON pr.id = p.prompt_id "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id "
+            "JOIN models ma ON ma.id = ga.model_id JOIN models mb ON mb.id = gb.model_id "
+            "WHERE s.flagged = 1 ORDER BY s.id").fetchall()
+        keys = ("pair_id", "annotator", "reason", "status", "prompt_id", "prompt", "model_a", "model_b", "ts")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def annotator_done(self, annotator_id: int) -> int:
         """Votes this annotator has given through the queue (an index-only count)."""
         return self.conn.execute("SELECT count(*) FROM assignments WHERE annotator_id = ? AND status = 'done'",
