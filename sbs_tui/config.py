@@ -84,6 +84,7 @@ class AnnotateSettings:
     markdown: bool = True
     sync_scroll: bool = True
     truncate_chars: int = 20_000
+    active_refresh_every: int = 200
 
 
 def annotate_settings(settings: Settings) -> AnnotateSettings:
@@ -103,11 +104,14 @@ def annotate_settings(settings: Settings) -> AnnotateSettings:
     truncate = section.get("truncate_chars", 20_000)
     if not isinstance(truncate, int) or truncate < 1000:
         raise InputError("must be an integer ≥ 1000", file=where, field="annotate.truncate_chars")
+    refresh = section.get("active_refresh_every", 200)
+    if not isinstance(refresh, int) or isinstance(refresh, bool) or refresh < 0:
+        raise InputError("must be an integer ≥ 0 (0 = never)", file=where, field="annotate.active_refresh_every")
     return AnnotateSettings(
         criteria=tuple(c.strip() for c in criteria), keys=dict(keys),
         reveal_after_vote=bool(section.get("reveal_after_vote", False)),
         markdown=bool(section.get("markdown", True)), sync_scroll=bool(section.get("sync_scroll", True)),
-        truncate_chars=truncate,
+        truncate_chars=truncate, active_refresh_every=refresh,
     )
 
 

@@ -413,3 +413,22 @@ async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
         await pilot.pause(0.3)
         assert any("Background gating stopped (exit 2)" in str(n.message) for n in app._notifications)
         assert app.gate_process is None
+
+
+async def test_active_queue_is_refreshed_in_the_background_every_n_votes(tmp_path):
+    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.store import Store
+
+    path = tmp_path / "a.db"
+    store = make_store(path, prompts=6, build=False)
+    build_queue(store, BuildOptions(strategy="active", overlap=2))
+    before = dict(store.conn.execute("SELECT id, priority FROM pairs").fetchall())
+    store.close()
+    settings = Settings(raw={"annotate": {"active_refresh_every": 2}})
+    app = app_for(path, settings=settings)
+    async with app.run_test() as pilot:
+        await pilot.press("1", "1")
+        await app.workers.wait_for_complete()
+    with Store(path) as after_store:
+        after = dict(after_store.conn.execute("SELECT id, priority FROM pairs").fetchall())
+    assert after != before  # the two votes changed the model-pair values, hence the order

@@ -41,7 +41,7 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
                   no_hold_back, fmt) -> None:
     """Create pairs (two models, same prompt) for every prompt; re-run after importing more generations."""
     from sbs_tui.config import queue_section
-    from sbs_tui.core.queue import BuildOptions, IdentityDetector, build_queue, refresh_active_priorities
+    from sbs_tui.core.queue import BuildOptions, IdentityDetector, build_queue
 
     section = queue_section(obj.settings)
     detector = IdentityDetector.from_settings(section)
@@ -58,6 +58,7 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
         gold_from=_option(gold_from, stored, section, "gold_from", None),
         cap=_option(cap, stored, section, "cap", None),
         max_pairs_per_prompt=_option(max_pairs_per_prompt, stored, section, "max_pairs_per_prompt", None),
+        focus_top=_option(focus_top, stored, section, "focus_top", None),
         identity=detector,
     )
     if options.overlap < 1:
@@ -70,9 +71,6 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
         raise InputError("gold pairs need known answers: give --gold-from ANNOTATOR", field="gold-rate")
     with obj.open_store() as store:
         report = build_queue(store, options)
-        if options.strategy == "active" and focus_top:
-            with store.transaction():
-                refresh_active_priorities(store, seed=options.seed, focus_top=focus_top)
         if options.gold_from and report.gold == 0 and options.gold_rate > 0:
             click.echo(f"warning: no confident votes by {options.gold_from!r} match a pair; no gold pairs", err=True)
     out = {"new_pairs": report.new_pairs, "held_back_new": report.held_back, "gold_marked": report.gold,

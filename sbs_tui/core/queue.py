@@ -143,6 +143,7 @@ class BuildOptions:
     gold_from: str | None = None
     max_pairs_per_prompt: int | None = None
     cap: int | None = None
+    focus_top: int | None = None
     identity: IdentityDetector = field(default_factory=IdentityDetector.default)
 
 
@@ -197,10 +198,10 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
             "overlap": options.overlap, "strategy": options.strategy, "seed": options.seed,
             "gold_rate": options.gold_rate if store.queue_summary()["gold"] else 0.0,
             "gold_from": options.gold_from, "default_cap": options.cap,
-            "max_pairs_per_prompt": options.max_pairs_per_prompt,
+            "max_pairs_per_prompt": options.max_pairs_per_prompt, "focus_top": options.focus_top,
         })
         if options.strategy == "active":
-            refresh_active_priorities(store, seed=options.seed)
+            refresh_active_priorities(store, seed=options.seed, focus_top=options.focus_top)
     return BuildReport(new, held, gold, store.queue_summary(), store.held_back_pairs()[:10])
 
 
@@ -311,7 +312,8 @@ def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, i
     return out
 
 
-def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | None = None) -> int:
+def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | None = None,
+                              chunk: int | None = None) -> int:
     """Recompute every pair's priority from the votes so far (``queue build --strategy active``; re-run it as
     votes come in).
 
@@ -339,7 +341,13 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
         weight = max(weights[key], floor)
         for k, (_votes, jitter, pair_id) in enumerate(members):
             rows.append((-(k + jitter) / weight, pair_id))
-    store.set_pair_priorities(rows)
+    if chunk is None:
+        store.set_pair_priorities(rows)
+    else:
+        # From a background refresh: short write transactions, so an annotator's vote never waits long for the lock.
+        for start in range(0, len(rows), chunk):
+            with store.transaction():
+                store.set_pair_priorities(rows[start:start + chunk])
     return len(rows)
 
 

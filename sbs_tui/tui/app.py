@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 
@@ -120,6 +121,27 @@ class AnnotatorApp(App[None]):
             self.judge.count_remaining()
         else:
             self.judge.show_pair(None)
+
+    @on(JudgeScreen.Voted)
+    def refresh_active_queue(self, event: JudgeScreen.Voted) -> None:
+        """``--strategy active``: every ``active_refresh_every`` votes of this session, recompute the pair
+        priorities from all votes so far in a worker thread (its own connection; numpy/scipy load there, and the
+        writes go in short transactions so votes never wait long for the lock)."""
+        every = self.annotate.active_refresh_every
+        if not every or event.session_votes % every or self.db_path is None:
+            return
+        config = self.store.queue_config()
+        if config.get("strategy") != "active":
+            return
+        db_path, seed, focus_top = self.db_path, int(config.get("seed") or 0), config.get("focus_top")
+
+        def refresh() -> None:
+            from sbs_tui.core.queue import refresh_active_priorities
+
+            with Store(db_path) as store:
+                refresh_active_priorities(store, seed=seed, focus_top=focus_top, chunk=2000)
+
+        self.run_worker(refresh, thread=True, exclusive=True, group="active-refresh", exit_on_error=False)
 
     def stop_gating(self) -> None:
         process, self.gate_process = self.gate_process, None

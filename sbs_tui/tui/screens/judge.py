@@ -20,6 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -55,6 +56,14 @@ JUDGE_KEYS: list[tuple[str, str, str, str, bool, str]] = [
 
 
 class JudgeScreen(Screen[None]):
+    class Voted(Message):
+        """A vote was committed (sent after the commit, for whoever keeps the queue fresh)."""
+
+        def __init__(self, pair_id: int, session_votes: int) -> None:
+            super().__init__()
+            self.pair_id = pair_id
+            self.session_votes = session_votes
+
     BINDINGS = [Binding(key, action, text, id=bid, show=show, tooltip=note)
                 for key, action, text, bid, show, note in JUDGE_KEYS] + [
         Binding("tab", "focus_next", "Next pane", show=False, id="focus_next_pane"),
@@ -238,6 +247,7 @@ class JudgeScreen(Screen[None]):
             return
         # Committed: only now move on.
         self.session_votes += 1
+        self.post_message(self.Voted(pair.pair_id, self.session_votes))
         self.done += 1
         self._reset_pending()
         if self.settings.reveal_after_vote:
