@@ -345,9 +345,12 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
         store.set_pair_priorities(rows)
     else:
         # From a background refresh: short write transactions, so an annotator's vote never waits long for the lock.
+        import time
+
         for start in range(0, len(rows), chunk):
             with store.transaction():
                 store.set_pair_priorities(rows[start:start + chunk])
+            time.sleep(0.01)  # let the app's thread take the lock (and the GIL) between chunks
     return len(rows)
 
 
