@@ -379,6 +379,9 @@ class Store:
         self.conn = conn
         self._model_ids: dict[str, int] = {}
         self._annotator_ids: dict[str, int] = {}
+        # Prompt ids this connection has written or seen in this process: votes repeat prompts many times, and
+        # skipping their upserts is a third of a large vote import.
+        self._known_prompt_ids: set[str] = set()
         _apply_migrations(self.db)
 
     @classmethod
@@ -415,6 +418,7 @@ class Store:
             # Cached ids may name rows that the rollback removed.
             self._model_ids.clear()
             self._annotator_ids.clear()
+            self._known_prompt_ids.clear()
             raise
         else:
             self.conn.execute("COMMIT")
@@ -541,14 +545,16 @@ class Store:
         """Store votes given as ``VoteRecord.as_row()`` tuples; call inside :meth:`transaction`."""
         if not rows:
             return InsertCounts(0, 0)
-        prompts = {r[1]: (r[1], r[2], None, None, None) for r in rows if r[2] is not None}
+        known = self._known_prompt_ids
+        prompts = {r[1]: (r[1], r[2], None, None, None) for r in rows if r[2] is not None and r[1] not in known}
         if prompts:
             self.conn.executemany(
                 "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO NOTHING",
                 list(prompts.values()),
             )
-        missing = self._missing_prompt_ids({r[1] for r in rows if r[2] is None} - prompts.keys())
+            known.update(prompts)
+        missing = self._missing_prompt_ids({r[1] for r in rows if r[2] is None} - known)
         if missing:
             first = next(r for r in rows if r[1] in missing)
             raise ConflictError(
@@ -583,6 +589,7 @@ class Store:
             chunk = id_list[i:i + 500]
             q = f"SELECT id FROM prompts WHERE id IN ({','.join('?' * len(chunk))})"
             found.update(r[0] for r in self.conn.execute(q, chunk))
+        self._known_prompt_ids.update(found)
         return ids - found
 
     def iter_votes(self) -> Iterator[dict[str, Any]]:
