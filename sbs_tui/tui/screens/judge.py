@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, VerticalScroll
+from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -28,12 +28,14 @@ from sbs_tui.core.store import AlreadyJudgedError
 from sbs_tui.tui import render
 from sbs_tui.tui.screens.modals import CriteriaPrompt, HelpScreen, TextPrompt
 from sbs_tui.tui.widgets.answer import AnswerPane
+from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
     from sbs_tui.config import AnnotateSettings
     from sbs_tui.core.queue import AnnotatorQueue, Pair
 
 NARROW_WIDTH = 100  # below this many columns the answers are stacked instead of side by side
+SHORT_HEIGHT = 30  # below this many rows the prompt box shows 2 lines instead of 3
 
 # (key, action, footer text, binding id, show in footer, help note). Ids are the names used in [annotate.keys].
 JUDGE_KEYS: list[tuple[str, str, str, str, bool, str]] = [
@@ -94,8 +96,7 @@ class JudgeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
-        with VerticalScroll(id="prompt-box"):
-            yield Static("", id="prompt", markup=False)
+        yield PromptPane(id="prompt-box")
         with Container(id="answers"):
             yield AnswerPane("Left · 1", id="left")
             yield AnswerPane("Right · 2", id="right")
@@ -103,7 +104,6 @@ class JudgeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#prompt-box").border_title = "Prompt"
         progress = self.queue.progress()
         self.done = progress["done"]
         self._apply_width(self.app.size.width)
@@ -141,6 +141,7 @@ class JudgeScreen(Screen[None]):
 
     def _apply_width(self, width: int) -> None:
         self.query_one("#answers").set_class(width < NARROW_WIDTH, "stacked")
+        self.query_one("#prompt-box").set_class(self.app.size.height < SHORT_HEIGHT, "short")
 
     # -- drawing ---------------------------------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class JudgeScreen(Screen[None]):
         if pair is None:
             empty.update(Text(self._empty_message()))
         else:
-            self.query_one("#prompt", Static).update(render.literal_text(pair.prompt, limit=self.limit))
+            self.query_one("#prompt-box", PromptPane).show(render.literal_text(pair.prompt, limit=self.limit))
             self._draw_answers()
         self.refresh_status()
         if had_pair != has_pair or not self._bindings_fresh:
@@ -181,8 +182,8 @@ class JudgeScreen(Screen[None]):
         else:
             left_r = render.literal_text(left, limit=self.limit, more_key=more)
             right_r = render.literal_text(right, limit=self.limit, more_key=more)
-        self.query_one("#left", AnswerPane).show(left_r, render.describe_length(left))
-        self.query_one("#right", AnswerPane).show(right_r, render.describe_length(right))
+        self.query_one("#left", AnswerPane).show_answer(left_r, render.describe_length(left))
+        self.query_one("#right", AnswerPane).show_answer(right_r, render.describe_length(right))
 
     def _empty_message(self) -> str:
         if self.queue.cap is not None and self.done >= self.queue.cap:

@@ -1,23 +1,24 @@
 """One answer of the pair: a scrollable pane whose border shows its side, its key and its length.
 
-The pane never sees a model name — it is handed text and a label. Scrolling is reported up as a message
-(``AnswerPane.Scrolled``) so the screen can mirror it on the other side when synchronised scrolling is on.
+The pane never sees a model name — it is handed a renderable and a label. Scrolling by the reader is reported up
+as a message (``AnswerPane.Scrolled``) so the screen can mirror it on the other side when synchronised scrolling
+is on. Drawing is ``TextPane``'s: rendered once per answer, no layout beyond the pane itself.
 """
 
 from __future__ import annotations
 
 from rich.console import RenderableType
-from textual.containers import VerticalScroll
+from rich.style import Style
 from textual.message import Message
-from textual.widgets import Static
+from textual.strip import Strip
+
+from sbs_tui.tui.widgets.lines import TextPane
 
 
-class AnswerPane(VerticalScroll, can_focus=True):
+class AnswerPane(TextPane):
     DEFAULT_CSS = """
-    /* A stable gutter: the scrollbar appearing for a long answer must not re-wrap the text (a second layout). */
-    AnswerPane { border: round $secondary; padding: 0 1; scrollbar-gutter: stable; }
+    AnswerPane { border: round $secondary; padding: 0 1; }
     AnswerPane:focus { border: round $accent; }
-    AnswerPane > Static { width: 100%; }
     """
 
     class Scrolled(Message):
@@ -31,36 +32,26 @@ class AnswerPane(VerticalScroll, can_focus=True):
     def __init__(self, side_label: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.side_label = side_label
-        self._mirroring = False
         self.border_title = side_label
-        self.renderable: RenderableType = ""
+        self.length_note = ""
 
-    def compose(self):
-        yield Static("", classes="answer-body", markup=False)
+    def show_answer(self, renderable: RenderableType, length_note: str, *, lines: list[Strip] | None = None,
+                    key: tuple[int, Style] | None = None) -> None:
+        self.length_note = length_note
+        self.show(renderable, lines=lines, key=key)
 
-    @property
-    def body(self) -> Static:
-        return self.query_one(".answer-body", Static)
-
-    def show(self, renderable: RenderableType, length_note: str) -> None:
-        self.border_title = self.side_label
-        self.border_subtitle = length_note
-        self.renderable = renderable
-        self.body.update(renderable)
-        if self.scroll_y:
-            # A programmatic jump to the top is not a user scroll: don't echo it to the other pane.
-            self._mirroring = True
-            self.scroll_home(animate=False, immediate=True)
-            self._mirroring = False
+    def position_changed(self) -> None:
+        note = self.scroll_note()
+        subtitle = f"{self.length_note} · {note}" if note else self.length_note
+        if subtitle != (self.border_subtitle or ""):
+            self.border_subtitle = subtitle
 
     def mirror_to(self, fraction: float) -> None:
         """Scroll to the same relative position as the other pane without echoing a Scrolled message back."""
-        self._mirroring = True
-        self.scroll_to(y=fraction * self.max_scroll_y, animate=False, immediate=True)
-        self._mirroring = False
+        self.scroll_silently(fraction * self.max_scroll_y)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if not self._mirroring and old != new:
+        super().watch_scroll_y(old, new)  # also updates the border's position note
+        if not self._programmatic_scroll and old != new:
             fraction = new / self.max_scroll_y if self.max_scroll_y else 0.0
             self.post_message(self.Scrolled(self, fraction))
