@@ -9,8 +9,12 @@ import pytest
 from tests.annotate_helpers import MODELS, make_store
 
 from sbs_tui.config import Settings
+from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.records import GenerationRecord, prompt_id_for
+from sbs_tui.core.store import Store
 from sbs_tui.tui.app import AnnotatorApp, make_app
 from sbs_tui.tui.widgets.answer import AnswerPane
+from sbs_tui.tui.widgets.prompt import PromptPane
 
 
 def votes(path) -> list[tuple]:
@@ -432,3 +436,51 @@ async def test_active_queue_is_refreshed_in_the_background_every_n_votes(tmp_pat
     with Store(path) as after_store:
         after = dict(after_store.conn.execute("SELECT id, priority FROM pairs").fetchall())
     assert after != before  # the two votes changed the model-pair values, hence the order
+
+
+def screen_text(app: AnnotatorApp) -> str:
+    """What the terminal shows, as plain text (from the real compositor's screenshot)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+async def test_each_new_pair_is_drawn_in_full(db):
+    """The panes are drawn from lines rendered once per pair: after every vote the screen shows the new prompt and
+    both new answers (not the previous pair's, not blank)."""
+    app = app_for(db)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(4):
+            pair = app.screen.pair
+            shown = screen_text(app)
+            assert pair.prompt in shown and pair.left.strip() in shown and pair.right.strip() in shown
+            await pilot.press("1")
+            await pilot.pause()
+
+
+async def test_long_texts_say_where_the_reader_is(tmp_path):
+    long_prompt = "\n".join(f"prompt line {i}" for i in range(12))
+    long_answer = "\n".join(f"answer line {i}" for i in range(200))
+    path = tmp_path / "long.db"
+    store = Store(path)
+    with store.transaction():
+        store.insert_generations([GenerationRecord(prompt_id_for(long_prompt), long_prompt, m, long_answer)
+                                  for m in MODELS[:2]])
+        store.set_gate_status(store.generation_ids(), "passed")
+    build_queue(store, BuildOptions())
+    store.close()
+    app = app_for(path, settings=Settings(raw={"annotate": {"markdown": False}}))
+    async with app.run_test(size=(120, 40)) as pilot:
+        prompt = app.screen.query_one("#prompt-box", PromptPane)
+        left = app.screen.query_one("#left", AnswerPane)
+        assert "lines 1–3 of 12 ↓" in str(prompt.border_subtitle)
+        assert str(left.border_subtitle).endswith("of 200 ↓")
+        await pilot.press("tab")  # focus moves to a pane that scrolls with the keys
+        focused = app.focused
+        assert isinstance(focused, (PromptPane, AnswerPane))
+        await pilot.press("end")
+        await pilot.pause()
+        assert focused.scroll_y == focused.max_scroll_y > 0
+        assert "↓" not in str(focused.border_subtitle)
