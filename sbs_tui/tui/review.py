@@ -42,8 +42,10 @@ class ReviewApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None):
+    def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None,
+                 timestamps: bool = True):
         super().__init__()
+        self.timestamps = timestamps  # "as of HH:MM:SS (0.4 s)" in each tab's status line
         self.db_path = str(db_path)
         self.settings = settings
         self.rank_options = rank_options or RankOptions()
@@ -103,6 +105,7 @@ class ReviewApp(App[None]):
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
-                    rank_options: RankOptions | None = None) -> ReviewApp:
-    """The review app over ``db_path`` (the CLI and the tests build it here)."""
-    return ReviewApp(db_path, settings or Settings(), rank_options=rank_options)
+                    rank_options: RankOptions | None = None, timestamps: bool = True) -> ReviewApp:
+    """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
+    time of computation out of the status lines (stable snapshots)."""
+    return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps)

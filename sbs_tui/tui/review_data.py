@@ -36,7 +36,7 @@ class RankOptions:
     def problem(self) -> str | None:
         """Why this combination cannot run (the same rules `sbs rank` enforces), or None."""
         if self.control != "none" and self.method in ("elo", "trueskill"):
-            return f"control '{self.control}' applies to bt or winrate; press l for none"
+            return f"control '{self.control}' applies to bt or winrate"
         if self.control == "style" and self.method == "winrate":
             return "style control applies to bt (winrate has length control)"
         return None

@@ -145,8 +145,14 @@ class ReviewPane(VerticalScroll):
             return
         self.status_widget().update(Text.assemble(("failed: ", "bold red"), name(message.error)))
 
+    def stamp(self, seconds: float) -> str:
+        """When the numbers were taken and how long they took (left out where a stable screen is wanted)."""
+        if not getattr(self.app, "timestamps", True):
+            return "r refreshes"
+        return f"as of {self.computed_at} ({seconds:.2f} s) · r refreshes"
+
     def status_text(self, result: Any, seconds: float) -> Text:
-        return Text(f"as of {self.computed_at} · computed in {seconds:.2f} s · r refreshes", style="dim")
+        return Text(self.stamp(seconds), style="dim")
 
     def show(self, result: Any) -> None:
         raise NotImplementedError
@@ -290,8 +296,7 @@ class RankingPane(ReviewPane):
                 what += f" · {o.control}-controlled"
         text = name(what)
         text.stylize("bold")
-        text.append(f" · {view.votes:,} votes · as of {self.computed_at} ({seconds:.2f} s) · r refreshes",
-                    style="dim")
+        text.append(f" · {view.votes:,} votes · {self.stamp(seconds)}", style="dim")
         return text
 
 
