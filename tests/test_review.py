@@ -265,6 +265,10 @@ async def test_empty_database_shows_friendly_empty_states(tmp_path):
         await pilot.press("4")
         await settle(pilot)
         assert "Nothing to show yet" in plain(app.query_one("#funnel-notes", Static))
+        await pilot.press("5")
+        await settle(pilot)
+        assert "No votes yet" in plain(app.query_one("#votes-summary", Static))
+        assert not app.query_one("#votes-table", DataTable).display
         await pilot.press("r")
         await settle(pilot)
         for pane in app.query("ReviewPane"):
@@ -310,3 +314,32 @@ def test_review_command_needs_a_database(cli, tmp_path):
 def test_review_command_refuses_a_bad_combination(cli, review_db):
     result = cli("--db", str(review_db), "review", "--method", "elo", "--control", "style")
     assert result.exit_code == 2 and "applies to bt or winrate" in result.stderr
+
+
+async def test_votes_tab_lists_votes_and_opens_one(review_db):
+    app = make_review_app(review_db, Settings(), rank_options=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "votes"
+        table = app.query_one("#votes-table", DataTable)
+        with Store(review_db) as store:
+            total = store.count("votes")
+        assert table.row_count == total and str(table.get_row_at(0)[0]) == str(total)  # newest first
+        flagged = [i for i in range(table.row_count) if str(table.get_row_at(i)[7]) == "⚑"]
+        assert len(flagged) == 1
+        table.focus()
+        table.move_cursor(row=flagged[0])
+        await pilot.press("enter")
+        await settle(pilot)
+        from sbs_tui.tui.review_panes import VoteDetail
+
+        assert isinstance(app.screen, VoteDetail)
+        assert app.screen.vote["flag_reason"] == "rude [red]answer[/red]"
+        assert app.screen.vote["output_a"] and app.screen.vote["prompt"]  # answers from the generations
+        shown = " ".join(w.content.plain for w in app.screen.query(Static) if isinstance(w.content, Text))
+        assert "flagged: rude [red]answer[/red]" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, VoteDetail)

@@ -1227,6 +1227,37 @@ class Store:
         keys = ("pair_id", "reason", "prompt", "model_a", "model_b")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def recent_votes(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The latest votes, newest first, without their texts (the vote browser's list)."""
+        rows = self.conn.execute(
+            "SELECT v.id, v.ts, an.name, an.kind, ma.name, mb.name, v.winner, v.weight, v.shown_left, v.flagged, "
+            "v.rationale, substr(p.text, 1, 200) FROM votes v JOIN prompts p ON p.id = v.prompt_id "
+            "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
+            "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id DESC LIMIT ?", (limit,)).fetchall()
+        keys = ("id", "ts", "annotator", "kind", "model_a", "model_b", "winner", "weight", "shown_left", "flagged",
+                "rationale", "prompt")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def vote_detail(self, vote_id: int) -> dict[str, Any] | None:
+        """One vote with its prompt and both answers: the vote's stored outputs, else the stored generations."""
+        row = self.conn.execute(
+            "SELECT v.id, v.ts, an.name, ma.name, mb.name, v.winner, v.weight, v.shown_left, v.flagged, "
+            "v.flag_reason, v.rationale, v.criteria, p.text, "
+            "coalesce(v.output_a, (SELECT g.output FROM generations g WHERE g.prompt_id = v.prompt_id "
+            "AND g.model_id = v.model_a_id)), "
+            "coalesce(v.output_b, (SELECT g.output FROM generations g WHERE g.prompt_id = v.prompt_id "
+            "AND g.model_id = v.model_b_id)) "
+            "FROM votes v JOIN prompts p ON p.id = v.prompt_id JOIN models ma ON ma.id = v.model_a_id "
+            "JOIN models mb ON mb.id = v.model_b_id JOIN annotators an ON an.id = v.annotator_id WHERE v.id = ?",
+            (vote_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("id", "ts", "annotator", "model_a", "model_b", "winner", "weight", "shown_left", "flagged",
+                "flag_reason", "rationale", "criteria", "prompt", "output_a", "output_b")
+        detail = dict(zip(keys, row, strict=True))
+        detail["criteria"] = json.loads(detail["criteria"]) if detail["criteria"] else None
+        return detail
+
     def flagged_vote_count(self) -> int:
         """Votes stored with the flag set (excluded from rankings unless asked for)."""
         return self.conn.execute("SELECT count(*) FROM votes WHERE flagged = 1").fetchone()[0]

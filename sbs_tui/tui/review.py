@@ -18,9 +18,10 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.review_data import RankOptions
-from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane
+from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
 
-TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"))
+TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
+        ("votes", "5 Votes"))
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
 
 
@@ -33,6 +34,7 @@ class ReviewApp(App[None]):
         Binding("2", "tab('agreement')", "Agreement", show=False),
         Binding("3", "tab('queue')", "Queue", show=False),
         Binding("4", "tab('funnel')", "Gates & funnel", show=False),
+        Binding("5", "tab('votes')", "Votes", show=False),
         Binding("r", "refresh_all", "Refresh"),
         Binding("m", "cycle_method", "Method"),
         Binding("b", "cycle_baseline", "Baseline"),
@@ -62,6 +64,8 @@ class ReviewApp(App[None]):
                 yield QueuePane(self.db_path, gating_required=self.settings.gating_required, id="queue-pane")
             with TabPane(TABS[3][1], id="funnel"):
                 yield FunnelPane(self.db_path, id="funnel-pane")
+            with TabPane(TABS[4][1], id="votes"):
+                yield VotesPane(self.db_path, id="votes-pane")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -229,3 +229,20 @@ def finite(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
+
+
+def votes_view(path: str, limit: int = 500) -> dict[str, Any]:
+    """The latest ``limit`` votes (newest first) and how many there are in all."""
+    store = _open(path)
+    try:
+        return {"votes": store.recent_votes(limit), "total": store.count("votes")}
+    finally:
+        store.close()
+
+
+def vote_detail(path: str, vote_id: int) -> dict[str, Any] | None:
+    store = _open(path)
+    try:
+        return store.vote_detail(vote_id)
+    finally:
+        store.close()

@@ -22,6 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select, Static
 
 from sbs_tui.results_render import literal as name
@@ -71,9 +72,14 @@ def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]]
     """Replace a table's columns and rows, keeping the cursor row where it was when it still exists."""
     cursor = table.cursor_row
     table.clear(columns=True)
-    table.add_columns(*columns)
+    rows = [[_justified(cell) for cell in row] for row in rows]
+    labels = []
+    for j, label in enumerate(columns):  # a column of numbers gets a right-aligned heading
+        right = bool(rows) and isinstance(rows[0][j], Text) and rows[0][j].justify == "right"
+        labels.append(Text(label, justify="right") if right and isinstance(label, str) else label)
+    table.add_columns(*labels)
     for row in rows:
-        table.add_row(*(_justified(cell) for cell in row))
+        table.add_row(*row)
     if table.row_count:
         table.move_cursor(row=min(cursor, table.row_count - 1))
 
@@ -144,6 +150,12 @@ class ReviewPane(VerticalScroll):
         if message.token != self.token:
             return
         self.status_widget().update(Text.assemble(("failed: ", "bold red"), name(message.error)))
+
+    def note(self, selector: str, text: Text | str) -> None:
+        """Fill an optional line of notes; hidden while empty, so no blank gaps open up."""
+        widget = self.query_one(selector, Static)
+        widget.update(text)
+        widget.display = bool(text.plain if isinstance(text, Text) else text)
 
     def stamp(self, seconds: float) -> str:
         """When the numbers were taken and how long they took (left out where a stable screen is wanted)."""
@@ -236,15 +248,14 @@ class RankingPane(ReviewPane):
                 select.set_options([(name(m), m) for m in self.models])
                 if self.options.baseline in self.models:
                     select.value = self.options.baseline
-        self.query_one("#rank-note", Static).update(
-            Text.assemble(("note: ", "bold yellow"), name(view.note)) if view.note else "")
+        self.note("#rank-note", Text.assemble(("note: ", "bold yellow"), name(view.note)) if view.note else "")
         table = self.query_one("#rank-table", DataTable)
         doc = view.doc
         if doc is None:
             fill(table, [], [])
             table.display = False
-            self.query_one("#rank-warnings", Static).update("")
-            self.query_one("#rank-needed", Static).update("")
+            self.note("#rank-warnings", "")
+            self.note("#rank-needed", "")
             return
         table.display = True
         pct = doc["method"] == "winrate"
@@ -272,7 +283,7 @@ class RankingPane(ReviewPane):
             warnings.append("⚠ ", style="bold yellow")
             warnings.append_text(name(w))
             warnings.append("\n")
-        self.query_one("#rank-warnings", Static).update(stripped(warnings))
+        self.note("#rank-warnings", stripped(warnings))
         needed = [v for v in doc.get("votes_needed", []) if not v.get("separated") and v.get("factor")]
         hint = Text()
         if needed:
@@ -284,7 +295,7 @@ class RankingPane(ReviewPane):
                 hint.append_text(name(str(v["worse"])))
                 more = v.get("more_votes_per_model")
                 hint.append(f": ×{v['factor']:.1f} votes" + (f" (≈ {more:,} more per model)" if more else "") + "\n")
-        self.query_one("#rank-needed", Static).update(stripped(hint))
+        self.note("#rank-needed", stripped(hint))
 
     def status_text(self, view: data.RankingView, seconds: float) -> Text:
         o = self.options
@@ -317,6 +328,8 @@ class AgreementPane(ReviewPane):
         yield DataTable(id="agree-position", cursor_type="row", zebra_stripes=True)
         yield Static("Judges against the human majority", classes="section")
         yield DataTable(id="agree-judges", cursor_type="row", zebra_stripes=True)
+        yield Static("Annotator pairs — Cohen's κ on the items both judged", classes="section")
+        yield DataTable(id="agree-pairs", cursor_type="row", zebra_stripes=True)
         yield Static(id="agree-notes")
 
     def job(self) -> Callable[[], Any]:
@@ -369,6 +382,11 @@ class AgreementPane(ReviewPane):
         fill(self.query_one("#agree-judges", DataTable),
              ["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"], rows)
 
+        pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)  # worst first
+        fill(self.query_one("#agree-pairs", DataTable), ["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
+             [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]), fmt(p["percent_agreement"]),
+               fmt(p["cohen_kappa"], 3)] for p in pairs])
+
         notes = Text()
         for c in doc.get("order_consistency", []):
             notes.append_text(name(c["annotator"]))
@@ -386,7 +404,7 @@ class AgreementPane(ReviewPane):
             notes.append("⚠ ", style="bold yellow")
             notes.append_text(name(w))
             notes.append("\n")
-        self.query_one("#agree-notes", Static).update(stripped(notes))
+        self.note("#agree-notes", stripped(notes))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -428,7 +446,9 @@ class QueuePane(ReviewPane):
                            f"{s['gate_blocked']:,} blocked"
                            + ("" if view["gating_required"] else " (gating not required)"))
         if view["flagged_votes"]:
-            summary.append(f"\n{view['flagged_votes']:,} flagged votes are left out of rankings", style="yellow")
+            n = view["flagged_votes"]
+            summary.append(f"\n{n:,} flagged vote{'s are' if n != 1 else ' is'} left out of rankings",
+                           style="yellow")
         self.query_one("#queue-summary", Static).update(summary)
 
         rows = []
@@ -557,7 +577,7 @@ class FunnelPane(ReviewPane):
                 notes.append("\n")
         elif view["correlations"]:
             notes.append("The stages agree on the models they share.", style="green")
-        self.query_one("#funnel-notes", Static).update(stripped(notes))
+        self.note("#funnel-notes", stripped(notes))
 
 
 def _short(stage: dict[str, Any]) -> str:
@@ -577,3 +597,110 @@ def _stage_cell(key: str, d: dict[str, Any]) -> Text:
     lift = finite(d.get("lift"))
     mark = ("*", "bold green") if d.get("significant") else ""
     return Text.assemble(fmt(d.get("estimate"), 3), f" {lift * 100:+.1f}%" if lift is not None else "", mark, rank)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Votes
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def winner_text(vote: dict[str, Any]) -> Text:
+    """The winner as the model's name (tie and both-bad as words), literal."""
+    winner = vote["winner"]
+    if winner in ("model_a", "model_b"):
+        text = name(vote[winner])
+        weight = finite(vote.get("weight"))
+        if weight is not None and weight < 1.0:
+            text.append(f" ({weight:.2f})", style="dim")
+        return text
+    return Text(winner.replace("_", " "), style="italic")
+
+
+class VotesPane(ReviewPane):
+    """The latest votes, newest first; enter opens one with its prompt, both answers and the rationale."""
+
+    LIMIT = 500
+
+    class DetailLoaded(Message):
+        def __init__(self, detail: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="pane-status")
+        yield Static(id="votes-summary")
+        yield DataTable(id="votes-table", cursor_type="row", zebra_stripes=True)
+
+    def job(self) -> Callable[[], Any]:
+        path, limit = self.db_path, self.LIMIT
+        return lambda: data.votes_view(path, limit)
+
+    def show(self, view: dict[str, Any]) -> None:
+        votes = view["votes"]
+        self.query_one("#votes-summary", Static).update(
+            Text("No votes yet.", style="italic") if not votes else
+            f"{view['total']:,} votes; the latest {len(votes):,} below, newest first — enter opens one")
+        rows = []
+        for v in votes:
+            left = DASH if v["shown_left"] is None else name(v[v["shown_left"]])
+            rows.append([str(v["id"]), name((v["ts"] or "")[:16].replace("T", " ")), clipped(v["annotator"], 24),
+                         winner_text(v), clipped(v["model_a"], 24), clipped(v["model_b"], 24), left,
+                         Text("⚑", style="bold red") if v["flagged"] else "", clipped(v["rationale"], 30),
+                         clipped(v["prompt"], 40)])
+        table = self.query_one("#votes-table", DataTable)
+        fill(table, ["Vote", "When", "Annotator", "Winner", "Model A", "Model B", "Shown left", "Flag",
+                     "Rationale", "Prompt"], rows)
+        table.display = bool(rows)
+
+    @on(DataTable.RowSelected, "#votes-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        vote_id = int(str(event.data_table.get_row_at(event.cursor_row)[0]))
+        self._load_detail(vote_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="vote-detail")
+    def _load_detail(self, vote_id: int) -> None:
+        self.post_message(self.DetailLoaded(data.vote_detail(self.db_path, vote_id)))
+
+    def on_votes_pane_detail_loaded(self, message: DetailLoaded) -> None:
+        message.stop()
+        if message.detail is not None:
+            self.app.push_screen(VoteDetail(message.detail))
+
+
+class VoteDetail(ModalScreen[None]):
+    """One vote in full: who, when, the verdict, the prompt and both answers — every text literal."""
+
+    BINDINGS = [("escape,q,enter", "dismiss", "Close")]
+    LIMIT = 20_000  # characters per text, as the judging screen cuts them
+
+    def __init__(self, vote: dict[str, Any]) -> None:
+        super().__init__()
+        self.vote = vote
+
+    def compose(self) -> ComposeResult:
+        from sbs_tui.tui.render import literal_text
+
+        v = self.vote
+        head = Text.assemble(("vote ", "bold"), str(v["id"]), " · ", name(v["annotator"]), " · ",
+                             name(v["ts"] or "no time"), "\n", ("winner: ", "bold"), winner_text(v))
+        if v["shown_left"]:
+            head.append_text(Text.assemble(" · shown left: ", name(v[v["shown_left"]])))
+        if v["flagged"]:
+            head.append_text(Text.assemble(("\nflagged: ", "bold red"), name(v["flag_reason"] or "")))
+        if v["rationale"]:
+            head.append_text(Text.assemble(("\nrationale: ", "bold"), literal_text(v["rationale"], limit=2000)))
+        if v["criteria"]:
+            head.append_text(Text.assemble(("\ncriteria: ", "bold"), name(", ".join(
+                f"{k}: {val}" for k, val in v["criteria"].items()))))
+        with VerticalScroll(classes="dialog", id="vote-detail"):
+            yield Static(head)
+            yield Static(Text("Prompt", style="bold"), classes="section")
+            yield Static(literal_text(v["prompt"] or "", limit=self.LIMIT))
+            for side in ("a", "b"):
+                yield Static(Text.assemble((f"Model {side.upper()}: ", "bold"), name(v[f"model_{side}"])),
+                             classes="section")
+                output = v[f"output_{side}"]
+                yield Static(literal_text(output, limit=self.LIMIT) if output is not None
+                             else Text("(answer not stored)", style="italic"))
+            yield Static("escape closes", classes="dialog-hint")
