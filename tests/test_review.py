@@ -343,3 +343,17 @@ async def test_votes_tab_lists_votes_and_opens_one(review_db):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, VoteDetail)
+
+
+async def test_auto_refresh_recomputes_without_a_key(fresh_db):
+    app = make_review_app(fresh_db, Settings(), rank_options=FAST, auto_refresh=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = app.ranking.result.votes
+        add_votes(fresh_db, "erin", 5)
+        for _ in range(40):  # up to ~4 s
+            await pilot.pause(0.1)
+            if app.ranking.result.votes == before + 5:
+                break
+        await settle(pilot)
+        assert app.ranking.result.votes == before + 5

@@ -19,8 +19,11 @@ METHODS = ("bt", "elo", "trueskill", "winrate")
               help="Length or style control (l cycles it).")
 @click.option("--bootstrap", "rounds", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Bootstrap rounds for --ci bootstrap.")
+@click.option("--refresh", "refresh", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+              help="Recompute every tab this often (0: only when you press r).")
 @click.pass_obj
-def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int) -> None:
+def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
+                   refresh: float) -> None:
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
     from pathlib import Path
 
@@ -34,4 +37,4 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
     options = RankOptions(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
     if (problem := options.problem()) is not None:
         raise InputError(problem, field="--control")
-    make_review_app(obj.db_path, settings, rank_options=options).run()
+    make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh).run()

@@ -45,8 +45,9 @@ class ReviewApp(App[None]):
     ]
 
     def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None,
-                 timestamps: bool = True):
+                 timestamps: bool = True, refresh_every: float = 0.0):
         super().__init__()
+        self.refresh_every = refresh_every  # seconds between automatic refreshes; 0 = only on r
         self.timestamps = timestamps  # "as of HH:MM:SS (0.4 s)" in each tab's status line
         self.db_path = str(db_path)
         self.settings = settings
@@ -70,6 +71,15 @@ class ReviewApp(App[None]):
 
     def on_mount(self) -> None:
         self.action_refresh_all()
+        if self.refresh_every > 0:
+            self.set_interval(self.refresh_every, self._refresh_tick, name="auto-refresh")
+
+    def _refresh_tick(self) -> None:
+        """Recompute the tabs that are not still busy with the previous round (a slow bootstrap on a big
+        database must not pile up behind itself)."""
+        for pane in self.query(ReviewPane):
+            if not pane.busy:
+                pane.recompute()
 
     @property
     def ranking(self) -> RankingPane:
@@ -109,7 +119,9 @@ class ReviewApp(App[None]):
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
-                    rank_options: RankOptions | None = None, timestamps: bool = True) -> ReviewApp:
+                    rank_options: RankOptions | None = None, timestamps: bool = True,
+                    auto_refresh: float = 0.0) -> ReviewApp:
     """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
     time of computation out of the status lines (stable snapshots)."""
-    return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps)
+    return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps,
+                     refresh_every=auto_refresh)

@@ -116,6 +116,11 @@ class ReviewPane(VerticalScroll):
     def status_widget(self) -> Static:
         return self.query_one(".pane-status", Static)
 
+    @property
+    def busy(self) -> bool:
+        """A computation of this pane is still running."""
+        return any(w.node is self and w.group == "review" and not w.is_finished for w in self.app.workers)
+
     def recompute(self) -> None:
         """Start a fresh computation; an earlier one still running is superseded."""
         self.token += 1
