@@ -11,16 +11,22 @@ import unicodedata
 from typing import Any
 
 
+def escape_controls(text: str) -> str:
+    """``text`` with control and format characters (escape sequences, zero-width and bidi controls) replaced by
+    visible ``\\x1b``-style escapes."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
+        for ch in str(text)
+    )
+
+
 def literal(name: str) -> Any:
     """A user-supplied name as Rich text shown exactly: markup is not parsed, and control and format characters
-    (escape sequences, zero-width and bidi controls) are shown as ``\\x1b``-style escapes, so a hostile name
-    can neither restyle the terminal nor shift the table's columns."""
+    are shown as escapes (:func:`escape_controls`), so a hostile name can neither restyle the terminal nor shift
+    the table's columns."""
     from rich.text import Text
 
-    return Text("".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
-        for ch in name
-    ))
+    return Text(escape_controls(name))
 
 
 def _console() -> Any:

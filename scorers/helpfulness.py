@@ -126,9 +126,7 @@ class RewardModelHelpfulness:
     def __init__(self, spec: ScorerSpec):
         from scorers.hf import SequenceClassifier
 
-        self.model = SequenceClassifier(spec.model or "", device=spec.option("device", None, str),
-                                        batch_size=spec.option("batch_size", 16, int),
-                                        max_length=spec.option("max_length", 512, int))
+        self.model = SequenceClassifier.from_spec(spec, batch_size=16)
         if len(self.model.labels) > 2:
             raise ScorerError("a reward model needs a 1- or 2-output head", field="model")
         if len(self.model.labels) == 2:

@@ -44,6 +44,13 @@ class SequenceClassifier:
         self.labels = [str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels)]
         self.multi_label = config.problem_type == "multi_label_classification"
 
+    @classmethod
+    def from_spec(cls, spec: Any, *, batch_size: int = 32) -> SequenceClassifier:
+        """Build from a gate's configuration (``model``, ``device``, ``batch_size``, ``max_length`` options)."""
+        return cls(spec.model or "", device=spec.option("device", None, str),
+                   batch_size=spec.option("batch_size", batch_size, int),
+                   max_length=spec.option("max_length", 512, int))
+
     def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """Logits for each text (or (text, pair) pair), shape (len(texts), num_labels)."""
         torch = self._torch

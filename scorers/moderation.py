@@ -73,9 +73,7 @@ class ClassifierModeration:
     def __init__(self, spec: ScorerSpec):
         from scorers.hf import SequenceClassifier, select_labels
 
-        self.classifier = SequenceClassifier(spec.model or "", device=spec.option("device", None, str),
-                                             batch_size=spec.option("batch_size", 32, int),
-                                             max_length=spec.option("max_length", 512, int))
+        self.classifier = SequenceClassifier.from_spec(spec)
         self.columns = select_labels(self.classifier.labels, spec.option("labels", None, list), multi_label=True)
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:

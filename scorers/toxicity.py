@@ -85,9 +85,7 @@ class ClassifierToxicity:
         from scorers.hf import SequenceClassifier, select_labels
 
         self.per_sentence = spec.option("per_sentence", True, bool)
-        self.classifier = SequenceClassifier(
-            spec.model or "", device=spec.option("device", None, str),
-            batch_size=spec.option("batch_size", 32, int), max_length=spec.option("max_length", 512, int))
+        self.classifier = SequenceClassifier.from_spec(spec)
         multi = spec.option("multi_label", None, bool)
         self.multi_label = self.classifier.multi_label if multi is None else multi
         self.columns = select_labels(self.classifier.labels, spec.option("labels", None, list),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from sbs_tui.errors import InputError
+from sbs_tui.results_render import escape_controls, literal  # one rule for hostile names everywhere
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
 CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "losses", "ties", "win_rate")
@@ -169,29 +170,6 @@ def _print_matrix(console, mats: dict) -> None:
             cells = ["" if x is None else (f"{x:.2f}" if key != "votes" else f"{x:,}") for x in row]
             table.add_row(literal(f"{k + 1}. {name}"), *cells)
         console.print(table)
-
-
-_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F}
-
-
-def literal(text: str):
-    """Rich Text that shows a (hostile) name exactly as data: never parsed as markup, and control characters
-    (ANSI escapes) and bidi overrides shown as visible escapes (``\\x1b``) so they cannot restyle the table."""
-    from rich.text import Text
-
-    return Text(escape_controls(text))
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with control characters and bidi overrides replaced by visible escapes."""
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if code < 32 or 0x7F <= code < 0xA0 or code in _BIDI:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _n(x) -> str:

@@ -43,6 +43,7 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
 
     from sbs_tui.commands.gate import build_runner
     from sbs_tui.core.scoring_io import ResultWriter, count_rows, iter_generation_rows, read_done
+    from sbs_tui.core.ingest import batched
     from sbs_tui.errors import ExitCode
 
     runner = build_runner(ctx, config_path, gate_names, references)
@@ -65,7 +66,7 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     scored = skipped = 0
     try:
         with progress:
-            for batch in _batches(source, batch_size):
+            for batch in batched(source, batch_size):
                 todo = [(row, rec) for row, rec in batch if _key(row, rec) not in done]
                 skipped += len(batch) - len(todo)
                 if todo:
@@ -81,17 +82,6 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     progress.summary(scored, skipped, blocked)
     if fail_on_block and blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
-
-
-def _batches(source, size):
-    batch = []
-    for item in source:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _key(row, rec) -> str:
