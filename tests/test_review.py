@@ -357,3 +357,40 @@ async def test_auto_refresh_recomputes_without_a_key(fresh_db):
                 break
         await settle(pilot)
         assert app.ranking.result.votes == before + 5
+
+
+def test_collection_is_paused_while_computing_and_restored_after():
+    import gc
+    import threading
+
+    from sbs_tui.tui.review_panes import collection_paused
+
+    assert gc.isenabled()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def worker():
+        with collection_paused():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(5)
+    with collection_paused():  # two at once: the collector comes back only after the last
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+    release.set()
+    thread.join()
+    assert gc.isenabled()
+
+
+async def test_a_superseded_result_is_ignored(review_db):
+    app = make_review_app(review_db, Settings(), rank_options=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.ranking
+        current = pane.result
+        pane.post_message(pane.Loaded(pane.token - 1, review_data.RankingView(None, note="stale"), 0.0))
+        await pilot.pause()
+        assert pane.result is current and app.query_one("#rank-table", DataTable).display
