@@ -394,3 +394,24 @@ async def test_a_superseded_result_is_ignored(review_db):
         pane.post_message(pane.Loaded(pane.token - 1, review_data.RankingView(None, note="stale"), 0.0))
         await pilot.pause()
         assert pane.result is current and app.query_one("#rank-table", DataTable).display
+
+
+async def test_disconnected_comparisons_show_components_and_a_warning(tmp_path):
+    from sbs_tui.core.records import VoteRecord, prompt_id_for
+
+    path = tmp_path / "split.db"
+    votes = []
+    for i in range(12):
+        text = f"prompt {i}"
+        for a, b in (("a-1", "a-2"), ("b-1", "b-2")):
+            votes.append(VoteRecord(prompt_id_for(text), text, a, b, "model_a" if i % 3 else "model_b", "judge",
+                                    annotator_kind="judge"))
+    with Store(path) as store, store.transaction():
+        store.insert_votes(votes)
+    app = make_review_app(path, Settings(), rank_options=RankOptions(ci="sandwich"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.query_one("#rank-table", DataTable)
+        assert [str(c.label) for c in table.columns.values()][-1] == "Component"
+        assert sorted(cells(table, 9)) == ["1", "1", "2", "2"]
+        assert "⚠" in plain(app.query_one("#rank-warnings", Static))
