@@ -32,6 +32,11 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 
 
+def _clock(n: int) -> str:
+    """A timestamp for the n-th vote: ten votes a second from 10:00 (the queue tab's pace has data)."""
+    return f"2026-01-01T{10 + n // 36000 % 12:02d}:{n // 600 % 60:02d}:{n // 10 % 60:02d}Z"
+
+
 def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int, seed: int = 0) -> None:
     from sbs_tui.core.queue import BuildOptions, build_queue
     from sbs_tui.core.records import GenerationRecord, VoteRecord, prompt_id_for
@@ -60,7 +65,7 @@ def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int,
             winner = "tie" if u < 0.1 else ("model_b" if rng.random() < p_b else "model_a")
             batch.append(VoteRecord(prompt_id_for(texts[i]), None, a, b, winner, who,
                                     shown_left=rng.choice(("model_a", "model_b")),
-                                    ts=f"2026-01-01T{10 + made // 36000 % 12:02d}:{made // 600 % 60:02d}:{made // 10 % 60:02d}Z",
+                                    ts=_clock(made),
                                     uid=f"bench-{made}"))
             made += 1
         if len(batch) >= 20_000:

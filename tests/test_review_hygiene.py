@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
         app = make_review_app(sys.argv[1], Settings(), rank_options=RankOptions(rounds=50))
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(app, pilot)
-            for key in ("m", "m", "m", "l", "c", "b", "2", "3", "4", "r", "1"):
+            for key in ("m", "m", "m", "l", "5", "r"):
                 await pilot.press(key)
                 await settle(app, pilot)
             await pilot.press("q")

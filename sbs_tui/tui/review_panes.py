@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select, Static
@@ -126,8 +127,6 @@ def _justified(cell: Any) -> Any:
 class ReviewPane(VerticalScroll):
     """A tab's content: recompute in a thread, show the result on the UI thread."""
 
-    GROUP: ClassVar[str] = "pane"
-
     class Loaded(Message):
         def __init__(self, token: int, result: Any, seconds: float) -> None:
             super().__init__()
@@ -155,8 +154,14 @@ class ReviewPane(VerticalScroll):
 
     def recompute(self) -> None:
         """Start a fresh computation; an earlier one still running is superseded."""
+        if not self.is_attached:
+            return
+        try:
+            status = self.status_widget()
+        except NoMatches:  # being torn down (a timer firing as the app quits)
+            return
         self.token += 1
-        self.status_widget().update(Text("computing…", style="italic"))
+        status.update(Text("computing…", style="italic"))
         self._work(self.token, self.job())
 
     def job(self) -> Callable[[], Any]:
@@ -180,8 +185,11 @@ class ReviewPane(VerticalScroll):
             return  # superseded by a newer request
         self.result = message.result
         self.computed_at = datetime.now().strftime("%H:%M:%S")
-        self.show(message.result)
-        self.status_widget().update(self.status_text(message.result, message.seconds))
+        try:
+            self.show(message.result)
+            self.status_widget().update(self.status_text(message.result, message.seconds))
+        except NoMatches:  # the result arrived while the app was closing
+            pass
 
     def on_review_pane_failed(self, message: Failed) -> None:
         message.stop()
@@ -223,22 +231,30 @@ class RankingPane(ReviewPane):
 
     def compose(self) -> ComposeResult:
         o = self.options
-        with Horizontal(id="rank-controls"):
-            yield Static("method (m)", classes="picker-label")
-            yield Select([(m, m) for m in METHODS], value=o.method, allow_blank=False, compact=True,
-                         id="rank-method")
-            yield Static("baseline (b)", classes="picker-label")
-            yield Select([], prompt="none", allow_blank=True, compact=True, id="rank-baseline")
-            yield Static("CI (c)", classes="picker-label")
-            yield Select([(c, c) for c in CIS], value=o.ci, allow_blank=False, compact=True, id="rank-ci")
-            yield Static("control (l)", classes="picker-label")
-            yield Select([(c, c) for c in CONTROLS], value=o.control, allow_blank=False, compact=True,
-                         id="rank-control")
+        with Grid(id="rank-controls"):
+            with Horizontal(classes="picker"):
+                yield Static("method (m)", classes="picker-label")
+                yield Select([(m, m) for m in METHODS], value=o.method, allow_blank=False, compact=True,
+                             id="rank-method")
+            with Horizontal(classes="picker"):
+                yield Static("baseline (b)", classes="picker-label")
+                yield Select([], prompt="none", allow_blank=True, compact=True, id="rank-baseline")
+            with Horizontal(classes="picker"):
+                yield Static("CI (c)", classes="picker-label")
+                yield Select([(c, c) for c in CIS], value=o.ci, allow_blank=False, compact=True, id="rank-ci")
+            with Horizontal(classes="picker"):
+                yield Static("control (l)", classes="picker-label")
+                yield Select([(c, c) for c in CONTROLS], value=o.control, allow_blank=False, compact=True,
+                             id="rank-control")
         yield Static(classes="pane-status")
         yield Static(id="rank-note")
         yield DataTable(id="rank-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="rank-warnings")
         yield Static(id="rank-needed")
+
+    def on_resize(self) -> None:
+        """Narrow terminals (under 110 columns) get the four pickers on two rows."""
+        self.set_class(self.size.width < 110, "narrow")
 
     def job(self) -> Callable[[], Any]:
         path, options = self.db_path, self.options
