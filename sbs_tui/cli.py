@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "rank": "rank:rank_command",
     "agreement": "agreement:agreement_command",
     "annotate": "annotate:annotate_command",
+    "review": "review:review_command",
     "queue": "queue:queue_group",
     "serve": "serve:serve_command",
     "ab": "ab:ab_command",

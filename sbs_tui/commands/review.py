@@ -1,0 +1,40 @@
+"""``sbs review``: the lead's app — rankings, agreement, queue progress, gates and the funnel, in tabs."""
+
+from __future__ import annotations
+
+import click
+
+from sbs_tui.errors import InputError
+
+METHODS = ("bt", "elo", "trueskill", "winrate")
+
+
+@click.command("review")
+@click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
+              help="Ranking method shown first (m cycles it in the app).")
+@click.option("--baseline", default=None, metavar="MODEL", help="Anchor / reference model (b cycles it).")
+@click.option("--ci", type=click.Choice(("bootstrap", "sandwich")), default="bootstrap", show_default=True,
+              help="Interval method for bt (c toggles it).")
+@click.option("--control", type=click.Choice(("none", "length", "style")), default="none", show_default=True,
+              help="Length or style control (l cycles it).")
+@click.option("--bootstrap", "rounds", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Bootstrap rounds for --ci bootstrap.")
+@click.option("--refresh", "refresh", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+              help="Recompute every tab this often (0: only when you press r).")
+@click.pass_obj
+def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
+                   refresh: float) -> None:
+    """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
+    from pathlib import Path
+
+    if not Path(obj.db_path).exists():
+        raise InputError("database not found; import votes or generations first (sbs import ...)",
+                         file=obj.db_path)
+    settings = obj.settings
+    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review_data import RankOptions
+
+    options = RankOptions(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
+    if (problem := options.problem()) is not None:
+        raise InputError(problem, field="--control")
+    make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh).run()

@@ -1,0 +1,127 @@
+"""The lead's app (``sbs review``): ranking, agreement, queue progress, and gates & funnel over one database.
+
+Why tabs over one database rather than a report: the database changes while annotators work, so every view
+can be recomputed (``r``) and the numbers stay honest about when they were taken. Nothing is computed on the
+UI thread: each tab runs its statistics in a thread worker with its own SQLite connection (see
+:mod:`sbs_tui.tui.review_panes`). Like the annotator app, this process never imports torch or transformers;
+numpy and scipy load on first use, in the workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from sbs_tui.config import Settings
+from sbs_tui.tui.review_data import RankOptions
+from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
+
+TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
+        ("votes", "5 Votes"))
+RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
+
+
+class ReviewApp(App[None]):
+    CSS_PATH = "review.tcss"
+    TITLE = "sbs review"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("1", "tab('ranking')", "Ranking", show=False),
+        Binding("2", "tab('agreement')", "Agreement", show=False),
+        Binding("3", "tab('queue')", "Queue", show=False),
+        Binding("4", "tab('funnel')", "Gates & funnel", show=False),
+        Binding("5", "tab('votes')", "Votes", show=False),
+        Binding("r", "refresh_all", "Refresh"),
+        Binding("m", "cycle_method", "Method"),
+        Binding("b", "cycle_baseline", "Baseline"),
+        Binding("c", "cycle_ci", "CI"),
+        Binding("l", "cycle_control", "Control"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None,
+                 timestamps: bool = True, refresh_every: float = 0.0):
+        super().__init__()
+        self.refresh_every = refresh_every  # seconds between automatic refreshes; 0 = only on r
+        self.timestamps = timestamps  # "as of HH:MM:SS (0.4 s)" in each tab's status line
+        self.db_path = str(db_path)
+        self.settings = settings
+        self.rank_options = rank_options or RankOptions()
+        self.sub_title = Path(self.db_path).name
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="ranking", id="tabs"):
+            with TabPane(TABS[0][1], id="ranking"):
+                yield RankingPane(self.db_path, self.rank_options, id="ranking-pane")
+            with TabPane(TABS[1][1], id="agreement"):
+                yield AgreementPane(self.db_path, id="agreement-pane")
+            with TabPane(TABS[2][1], id="queue"):
+                yield QueuePane(self.db_path, gating_required=self.settings.gating_required, id="queue-pane")
+            with TabPane(TABS[3][1], id="funnel"):
+                yield FunnelPane(self.db_path, id="funnel-pane")
+            with TabPane(TABS[4][1], id="votes"):
+                yield VotesPane(self.db_path, id="votes-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_refresh_all()
+        if self.refresh_every > 0:
+            self.set_interval(self.refresh_every, self._refresh_tick, name="auto-refresh")
+
+    def _refresh_tick(self) -> None:
+        """Recompute the tabs that are not still busy with the previous round (a slow bootstrap on a big
+        database must not pile up behind itself)."""
+        for pane in self.query(ReviewPane):
+            if not pane.busy:
+                pane.recompute()
+
+    @property
+    def ranking(self) -> RankingPane:
+        return self.query_one(RankingPane)
+
+    # -- actions -----------------------------------------------------------------------------------------------------
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_refresh_all(self) -> None:
+        """Recompute every tab (each in its own worker; the ranking with the current pickers)."""
+        for pane in self.query(ReviewPane):
+            pane.recompute()
+
+    def action_cycle_method(self) -> None:
+        self.ranking.cycle("method")
+
+    def action_cycle_baseline(self) -> None:
+        self.ranking.cycle("baseline")
+
+    def action_cycle_ci(self) -> None:
+        self.ranking.cycle("ci")
+
+    def action_cycle_control(self) -> None:
+        self.ranking.cycle("control")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The ranking's picker keys work (and show in the footer) on the ranking tab only."""
+        if action in RANKING_ACTIONS:
+            return self.query_one(TabbedContent).active == "ranking"
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
+
+def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
+                    rank_options: RankOptions | None = None, timestamps: bool = True,
+                    auto_refresh: float = 0.0) -> ReviewApp:
+    """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
+    time of computation out of the status lines (stable snapshots)."""
+    return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps,
+                     refresh_every=auto_refresh)
