@@ -68,8 +68,10 @@ def main() -> int:
     make_store(db, prompts=5).close()
     try:
         launch(db)
-        shot = wait_for("Left · 1")
-        assert "done 0" in shot, shot
+        wait_for("Left · 1")
+        # The status line can land one frame after the panes: wait for it rather than racing the renderer.
+        shot = wait_for("done 0")
+        assert "Left · 1" in shot and "Right · 2" in shot, shot
         assert not any(m in shot for m in MODELS), "a model name is on screen before the vote"
         keys("1")
         wait_for("done 1")
