@@ -373,8 +373,9 @@ class Store:
             # WAL + NORMAL is durable against process crashes (a vote committed survives kill -9);
             # only an OS crash / power loss may lose the last transactions.
             conn.execute("PRAGMA synchronous = NORMAL")
-            # Random-key index inserts (vote uids) thrash the default 2 MB page cache on large imports.
-            conn.execute("PRAGMA cache_size = -65536")
+            # Random-key index inserts (vote uids) thrash the default 2 MB page cache on large imports; this is a
+            # ceiling, not an allocation: pages are cached only as they are touched.
+            conn.execute("PRAGMA cache_size = -262144")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self._model_ids: dict[str, int] = {}
@@ -561,13 +562,14 @@ class Store:
                 f"unknown prompt_id {first[1]!r}: import its generations first or give the prompt text",
                 origin=first[-1],
             )
-        model_id = self.model_id
-        annotator_id = self.annotator_id
-        params = [
-            (r[0], r[1], model_id(r[3]), model_id(r[4]), r[5], r[6], r[7], annotator_id(r[8], kind=r[9]),
-             *r[10:20], source)
-            for r in rows
-        ]
+        # Resolve each distinct name once, then plain dict lookups: this loop runs once per vote.
+        for name in {r[3] for r in rows} | {r[4] for r in rows}:
+            self.model_id(name)
+        for name, kind in {(r[8], r[9]) for r in rows}:
+            self.annotator_id(name, kind=kind)
+        models, annotators = self._model_ids, self._annotator_ids
+        params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source)
+                  for r in rows]
         before = self.conn.total_changes
         self.conn.executemany(
             # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
