@@ -17,24 +17,13 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
     """Inter-annotator agreement (percent, Cohen's κ per pair, Fleiss' κ, Krippendorff's α), position bias
     (binomial test), outlier annotators, LLM judge vs human majority, order consistency, gold accuracy."""
     from sbs_tui.commands.rank import escape_controls
-    from sbs_tui.core.agreement import Annotation, analyse
-    from sbs_tui.core.records import score_b
+    from sbs_tui.core.agreement import analyse_store
 
     store = ctx.obj.open_store()
     try:
-        rows = store.annotations(annotators=list(annotators) or None, category=category,
-                                 include_flagged=include_flagged)
-        gold_rows = store.gold_labels()
+        report = analyse_store(store, annotators=annotators, category=category, include_flagged=include_flagged)
     finally:
         store.close()
-    anns = [Annotation(*row) for row in rows]
-    gold = None
-    if gold_rows is not None:
-        gold = {}
-        for pid, a, b, winner in gold_rows:
-            ann = Annotation(0, pid, a, b, score_b(winner, 1.0), "", "human", None)
-            gold[ann.item] = ann.label
-    report = analyse(anns, gold)
     for warning in report.warnings:
         click.echo(f"warning: {escape_controls(warning)}", err=True)
     doc = report.to_json()

@@ -279,3 +279,21 @@ def _percent_agreement(item_labels) -> float:
                 total += 1
                 agree += values[i] == values[j]
     return 100.0 * agree / total if total else float("nan")
+
+
+def analyse_store(store: Any, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                  include_flagged: bool = False) -> Any:
+    """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
+    and the lead app both call this, so they always report the same numbers)."""
+    from sbs_tui.core.records import score_b
+
+    rows = store.annotations(annotators=list(annotators) if annotators else None, category=category,
+                             include_flagged=include_flagged)
+    gold_rows = store.gold_labels()
+    gold = None
+    if gold_rows is not None:
+        gold = {}
+        for pid, a, b, winner in gold_rows:
+            ann = Annotation(0, pid, a, b, score_b(winner, 1.0), "", "human", None)
+            gold[ann.item] = ann.label
+    return analyse([Annotation(*row) for row in rows], gold)

@@ -111,22 +111,13 @@ def _ranking(store: Store, options: RankOptions) -> RankingView:
 
 def agreement_view(path: str) -> dict[str, Any]:
     """``sbs agreement --format json`` over every unflagged vote, gold labels included when the queue has any."""
-    from sbs_tui.core.agreement import Annotation, analyse
-    from sbs_tui.core.records import score_b
+    from sbs_tui.core.agreement import analyse_store
 
     store = _open(path)
     try:
-        rows = store.annotations()
-        gold_rows = store.gold_labels()
+        return analyse_store(store).to_json()
     finally:
         store.close()
-    gold = None
-    if gold_rows is not None:
-        gold = {}
-        for pid, a, b, winner in gold_rows:
-            ann = Annotation(0, pid, a, b, score_b(winner, 1.0), "", "human", None)
-            gold[ann.item] = ann.label
-    return analyse([Annotation(*row) for row in rows], gold).to_json()
 
 
 def _parse_ts(value: str | None) -> datetime | None:
