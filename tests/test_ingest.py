@@ -273,3 +273,18 @@ def test_export_rankings_matches_rank_json(cli, db_path, sample_dir, tmp_path):
     assert csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("model,rating,ci_low,ci_high,rank")
     bad = cli("--db", str(db_path), "export", "rankings", "--method", "winrate")
     assert bad.exit_code == 2 and "--baseline" in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_lone_surrogate_escape_is_a_clear_error_not_a_crash(cli, db_path, tmp_path, fmt):
+    """JSON can spell a lone UTF-16 surrogate (\\ud800); no UTF-8 store can hold it, so the row is refused."""
+    ok = '{"prompt": "emoji \\ud83d\\ude00 pair is fine", "model": "m", "output": "x"}'
+    bad = '{"prompt": "a\\ud800b", "model": "m2", "output": "x"}'
+    f = tmp_path / f"g.{fmt}"
+    f.write_text(f"{ok}\n{bad}\n" if fmt == "jsonl" else f"[\n{ok},\n{bad}\n]\n", encoding="utf-8")
+    r = cli("--db", str(db_path), "import", "generations", str(f))
+    assert r.exit_code == 2, r.stderr
+    bad_line = 2 if fmt == "jsonl" else 3  # the array opens with "[" on a line of its own
+    assert f"{f}:{bad_line}" in r.stderr and "surrogate" in r.stderr
+    f.write_text(f"{ok}\n" if fmt == "jsonl" else f"[{ok}]", encoding="utf-8")
+    assert cli("--db", str(db_path), "import", "generations", str(f)).exit_code == 0

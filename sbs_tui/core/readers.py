@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,31 @@ from typing import IO, Any
 from sbs_tui.errors import InputError
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
+# JSON may spell a lone UTF-16 surrogate as an escape (\ud800); Python decodes it into a str that no UTF-8
+# encoder (SQLite's included) accepts. Such rows are refused here, with their line, instead of crashing later.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _CHUNK = 1 << 20
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _check_unicode(obj: Any, raw: str, path: Path, line: int) -> None:
+    """Refuse an object holding a lone surrogate (only possible through a ``\\udXXX`` escape; cheap otherwise)."""
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(obj):
+        raise InputError("a string holds a lone UTF-16 surrogate escape (\\ud800–\\udfff): not valid Unicode",
+                         file=str(path), line=line)
 
 
 @dataclass(slots=True)
@@ -103,6 +128,7 @@ def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterat
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=line_no)
+            _check_unicode(obj, text, path, line_no)
             yield Row(line_no, obj)
         if on_progress is not None:
             on_progress(consumed)
@@ -178,11 +204,13 @@ def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> I
                         continue
                     err_line = start_line + buf.count("\n", pos, exc.pos)
                     raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=err_line) from exc
-            line += buf.count("\n", pos, end)
+            raw = buf[pos:end]
+            line += raw.count("\n")
             pos = end
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=start_line)
+            _check_unicode(obj, raw, path, start_line)
             yield Row(start_line, obj)
             expect_value = False
             first = False
