@@ -563,9 +563,10 @@ class Store:
                 origin=first[-1],
             )
         # Resolve each distinct name once, then plain dict lookups: this loop runs once per vote.
-        for name in {r[3] for r in rows} | {r[4] for r in rows}:
+        # (in order of first appearance, so ids do not depend on hash order)
+        for name in dict.fromkeys(name for r in rows for name in (r[3], r[4])):
             self.model_id(name)
-        for name, kind in {(r[8], r[9]) for r in rows}:
+        for name, kind in dict.fromkeys((r[8], r[9]) for r in rows):
             self.annotator_id(name, kind=kind)
         models, annotators = self._model_ids, self._annotator_ids
         params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source)
