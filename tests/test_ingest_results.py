@@ -266,3 +266,15 @@ def test_ab_aggregate_rows_round_trip(n, data):
     std = data.draw(st.floats(0, 1e9))
     record = ab_from_row({"experiment": "e", "variant": "v", "metric": "m", "n": n, "mean": mean, "std": std})
     assert (record.n, record.mean, record.std, record.successes) == (n, mean, std, None)
+
+
+def test_lm_eval_file_with_a_lone_surrogate_escape_is_refused(tmp_path):
+    """JSON can spell a lone UTF-16 surrogate; no UTF-8 database can store it: exit 2 naming the file."""
+    import subprocess
+    import sys
+
+    f = tmp_path / "results.json"
+    f.write_text('{"results": {"mmlu": {"acc,none": 0.5}}, "model_name": "m\\ud800"}', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "sbs_tui", "--db", str(tmp_path / "x.db"), "import", "benchmarks",
+                          str(f)], capture_output=True, text=True)
+    assert out.returncode == 2 and f"{f}:1" in out.stderr and "surrogate" in out.stderr

@@ -40,7 +40,7 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def _check_unicode(obj: Any, raw: str, path: Path, line: int) -> None:
+def check_unicode(obj: Any, raw: str, path: Path, line: int) -> None:
     """Refuse an object holding a lone surrogate (only possible through a ``\\udXXX`` escape; cheap otherwise)."""
     if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(obj):
         raise InputError("a string holds a lone UTF-16 surrogate escape (\\ud800–\\udfff): not valid Unicode",
@@ -128,7 +128,7 @@ def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterat
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=line_no)
-            _check_unicode(obj, text, path, line_no)
+            check_unicode(obj, text, path, line_no)
             yield Row(line_no, obj)
         if on_progress is not None:
             on_progress(consumed)
@@ -210,7 +210,7 @@ def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> I
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=start_line)
-            _check_unicode(obj, raw, path, start_line)
+            check_unicode(obj, raw, path, start_line)
             yield Row(start_line, obj)
             expect_value = False
             first = False
