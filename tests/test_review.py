@@ -37,14 +37,27 @@ def fresh_db(review_db, tmp_path) -> Path:
     return path
 
 
-async def settle(pilot) -> None:
-    """Wait until every worker has finished and its result message has been handled."""
-    for _ in range(20):
+async def settle(pilot, timeout: float = 30.0) -> None:
+    """Wait until every pane that asked for a computation shows its latest result (or failure).
+
+    Waiting for workers alone is not enough on a loaded machine: a pane may not have started its worker yet,
+    or its result message may still be in flight.
+    """
+    import time
+
+    from sbs_tui.tui.review_panes import ReviewPane
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             await pilot.app.workers.wait_for_complete()
-            break
         except WorkerCancelled:  # superseded by a newer request of the same pane
             continue
+        await pilot.pause()
+        panes = list(pilot.app.query(ReviewPane))
+        if panes and all(p.token > 0 and p.handled_token == p.token for p in panes):
+            break
+        await pilot.pause(0.05)
     await pilot.pause()
     await pilot.pause()
 

@@ -141,6 +141,7 @@ class ReviewPane(VerticalScroll):
         super().__init__(**kwargs)
         self.db_path = db_path
         self.token = 0
+        self.handled_token = 0  # the request whose result (or failure) is on screen
         self.result: Any = None
         self.computed_at: str | None = None
 
@@ -183,6 +184,7 @@ class ReviewPane(VerticalScroll):
         message.stop()
         if message.token != self.token:
             return  # superseded by a newer request
+        self.handled_token = message.token
         self.result = message.result
         self.computed_at = datetime.now().strftime("%H:%M:%S")
         try:
@@ -195,6 +197,7 @@ class ReviewPane(VerticalScroll):
         message.stop()
         if message.token != self.token:
             return
+        self.handled_token = message.token
         self.status_widget().update(Text.assemble(("failed: ", "bold red"), name(message.error)))
 
     def note(self, selector: str, text: Text | str) -> None:
