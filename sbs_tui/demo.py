@@ -30,14 +30,9 @@ def find_sample_data(data_dir: str | None) -> Path:
     return path
 
 
-def available_commands() -> set[str]:
-    from sbs_tui.cli import COMMANDS
-
-    return set(COMMANDS)
-
-
-def _steps(data: Path, annotator: str) -> list[tuple[str, list[str], bool]]:
-    """(title, sbs arguments, required) in funnel order; steps whose command is not installed are skipped."""
+def _steps(data: Path) -> list[tuple[str, list[str], bool]]:
+    """(title, sbs arguments, required) in funnel order. Optional steps (the synthetic benchmark/A-B files, the
+    ranking and analysis views) may fail on a ``--data`` folder without them or other models; the rest may not."""
     votes = data / "judge_votes.jsonl"
     steps: list[tuple[str, list[str], bool]] = [
         ("Import generations (contract JSONL)", ["import", "generations", str(data / "generations.jsonl")], True),
@@ -51,20 +46,17 @@ def _steps(data: Path, annotator: str) -> list[tuple[str, list[str], bool]]:
     ]:
         if (data / file).is_file():
             steps.append((title, [*args, str(data / file)], False))
-    for name, args, title in [
-        ("gate", ["gate"], "Gate every generation (blocking safety gates keep bad outputs from annotators)"),
-        ("queue", ["queue", "build", "--overlap", "2"], "Build the blind judging queue"),
-        ("rank", ["rank", "--method", "bt", "--bootstrap", "200"], "Rank the models (Bradley-Terry, bootstrap CIs)"),
-        ("rank", ["rank", "--method", "winrate", "--baseline", "gpt4_1106_preview"],
-         "AlpacaEval-style win rate against the reference model"),
-        ("agreement", ["agreement"], "Agreement and annotator quality"),
-        ("ab", ["ab", "--control", "gpt4_1106_preview"], "A/B: each variant against the control"),
-        ("funnel", ["funnel"], "The funnel: stages side by side, and where they disagree"),
-    ]:
-        if name in available_commands():
-            steps.append((title, args, False))
-    steps.append(("Export the votes (contract JSONL)", ["export", "votes", "--out", "{tmp}/votes.export.jsonl"],
-                  True))
+    steps += [
+        ("Gate every generation (blocking safety gates keep bad outputs from annotators)", ["gate"], True),
+        ("Build the blind judging queue", ["queue", "build", "--overlap", "2"], True),
+        ("Rank the models (Bradley-Terry, bootstrap CIs)", ["rank", "--method", "bt", "--bootstrap", "200"], False),
+        ("AlpacaEval-style win rate against the reference model",
+         ["rank", "--method", "winrate", "--baseline", "gpt4_1106_preview"], False),
+        ("Agreement and annotator quality", ["agreement"], False),
+        ("A/B: each variant against the control", ["ab", "--control", "gpt4_1106_preview"], False),
+        ("The funnel: stages side by side, and where they disagree", ["funnel"], False),
+        ("Export the votes (contract JSONL)", ["export", "votes", "--out", "{tmp}/votes.export.jsonl"], True),
+    ]
     return steps
 
 
@@ -83,7 +75,7 @@ def run_demo(*, headless: bool, data_dir: str | None, keep_dir: str | None, anno
     env.pop("SBS_CONFIG", None)
     console.print(f"[bold]sbs demo[/bold] — database {escape(str(db))}" + ("" if keep_dir else " (temporary)"))
     try:
-        for title, args, required in _steps(data, annotator):
+        for title, args, required in _steps(data):
             args = [a.replace("{tmp}", str(workdir)) for a in args]
             console.rule(escape(title))
             console.print("$ " + escape(shlex.join(["sbs", *args])), style="cyan")
@@ -94,9 +86,7 @@ def run_demo(*, headless: bool, data_dir: str | None, keep_dir: str | None, anno
                 console.print(f"[red]step failed with exit code {proc.returncode}[/red]")
                 if required:
                     return proc.returncode
-        if headless or "annotate" not in available_commands():
-            if not headless:
-                console.print("(the annotator app is not installed in this build)")
+        if headless:
             console.rule("done")
             console.print(f"Try it yourself: SBS_DB={escape(str(db))} sbs annotate --annotator {annotator}"
                           if keep_dir else "Keep the database with --keep DIR to explore it further.")

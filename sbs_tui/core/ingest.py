@@ -331,7 +331,6 @@ def iter_records(path: str | Path, parse: Callable[[dict[str, Any]], Any], *, sk
                 skipped[skip.reason] += 1
             continue
         except InputError as exc:
-            exc.file, exc.line = str(path), row.line
             raise InputError(exc.message, file=str(path), line=row.line, field=exc.field) from None
         record.origin = f"{path}:{row.line}"
         yield record

@@ -217,7 +217,6 @@ def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> I
 
 
 def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: str = ",") -> Iterator[Row]:
-    size_hint = 0
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         try:
@@ -246,8 +245,7 @@ def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: 
             if len(values) != n:
                 raise InputError(f"expected {n} columns, found {len(values)}", file=str(path), line=start)
             if on_progress is not None and reader.line_num % 4096 == 0:
-                size_hint = fh.buffer.tell() if hasattr(fh, "buffer") else 0
-                on_progress(size_hint)
+                on_progress(fh.buffer.tell() if hasattr(fh, "buffer") else 0)
             yield Row(start, dict(zip(header, values)))
 
 
