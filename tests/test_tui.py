@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
 
 import pytest
 from tests.annotate_helpers import MODELS, make_store
@@ -295,19 +296,23 @@ async def test_empty_queue_and_cap_messages(tmp_path):
 
 
 async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, monkeypatch):
-    import sbs_tui.cli
     import sbs_tui.tui.app as app_module
     from sbs_tui.core.store import Store
 
+    def cannot_start(*args, **kwargs):
+        raise OSError("no such interpreter")
+
     monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(sbs_tui.cli, "COMMANDS", {k: v for k, v in sbs_tui.cli.COMMANDS.items() if k != "gate"})
+    monkeypatch.setattr(subprocess, "Popen", cannot_start)  # the watcher cannot start: the app says so, once
     path = tmp_path / "g.db"
     make_store(path, prompts=2, gate="pending").close()
     app = make_app(path, "ann", Settings(), gate_watch=True)
     async with app.run_test() as pilot:
         assert app.screen.pair is None
         assert "waiting for the automatic gates" in str(app.screen.query_one("#empty").render())
-        assert any("no `sbs gate`" in str(n.message) for n in app._notifications)
+        await pilot.pause(0.2)
+        notices = [str(n.message) for n in app._notifications]
+        assert sum("could not start background gating: no such interpreter" in m for m in notices) == 1
         other = Store(path)
         with other.transaction():
             other.set_gate_status(other.generation_ids(), "passed")
