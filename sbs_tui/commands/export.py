@@ -44,13 +44,11 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     Ties, both-bad and flagged votes are left out, as are votes with no output for one side (outputs come from
     the vote itself, else from the stored generations). Each vote gives one pair.
     """
-    from sbs_tui.core.export import atomic_output, write_jsonl
+    from sbs_tui.core.export import write_preference_pairs
 
-    skipped: dict[str, int] = {}
     store = ctx.obj.open_store()
     try:
-        with atomic_output(out_path) as fh:
-            n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+        n, skipped = write_preference_pairs(store, out_path, min_weight=min_weight)
     finally:
         store.close()
     detail = "; ".join(f"{count:,} {why}" for why, count in sorted(skipped.items()))

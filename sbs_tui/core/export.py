@@ -64,3 +64,14 @@ def write_votes(records: Iterable[dict[str, Any]], path: str | os.PathLike[str] 
         if as_csv:
             return write_csv(records, fh, VOTE_CSV_COLUMNS)
         return write_jsonl(records, fh)
+
+
+def write_preference_pairs(store: Any, path: str | os.PathLike[str] | None, *,
+                           min_weight: float = 0.75) -> tuple[int, dict[str, int]]:
+    """``sbs export dpo`` as one call: DPO preference pairs (JSONL) from the votes with a clear winner.
+
+    Returns how many pairs were written and, per reason, how many votes were left out."""
+    skipped: dict[str, int] = {}
+    with atomic_output(path) as fh:
+        n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+    return n, skipped
