@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import subprocess
 
@@ -397,6 +398,45 @@ async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, m
         lead.close()
         await pilot.pause(0.3)
         assert app.screen.pair is not None
+
+
+async def test_apps_share_one_watcher_and_take_over_when_it_ends(tmp_path, monkeypatch):
+    """Another app's watcher gates this database: this app starts none, and starts one when that one ends."""
+    import sbs_tui.tui.app as app_module
+    from sbs_tui.core.gate_watcher import hold_lock
+
+    started = []
+
+    class FakeProcess:
+        def __init__(self, command, **kwargs):
+            started.append(command)
+            self.env = kwargs.get("env", {})
+
+        def poll(self):
+            return None
+
+        def terminate(self):
+            pass
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(subprocess, "Popen", FakeProcess)
+    path = tmp_path / "g.db"
+    make_store(path, prompts=1, gate="pending").close()
+    other_watcher = hold_lock(path)
+    assert other_watcher.acquired
+    app = make_app(path, "ann", Settings(), gate_watch=True)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.2)
+        assert started == [] and app.gate_process is None
+        other_watcher.release()  # the other app quit (or was killed): its watcher's lock is gone
+        await pilot.pause(0.3)
+        assert len(started) == 1 and started[0][3:7] == ["--db", str(path), "gate", "--watch"]
+        assert app.gate_process.env["SBS_PARENT_PID"] == str(os.getpid())  # it dies with this app
+        await pilot.pause(0.2)
+        assert len(started) == 1
 
 
 async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
