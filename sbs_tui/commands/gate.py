@@ -4,7 +4,9 @@ Only generations that passed every blocking gate reach annotators. The annotator
 runs this command as a subprocess (``python -m sbs_tui --db PATH gate --watch``): batches are committed one
 short transaction at a time (WAL: the app keeps reading and writing), newly imported generations are picked up
 every ``--interval`` seconds, SIGTERM/SIGINT stop it cleanly after the current batch, and all progress goes to
-stderr. Without ``--watch`` it gates what is pending and prints per-model pass rates to stdout.
+stderr. Without ``--watch`` it gates what is pending and prints per-model pass rates to stdout. One watcher per
+database: a second ``--watch`` on the same database says which process has it and exits 0
+(:mod:`sbs_tui.core.gate_watcher`).
 """
 
 from __future__ import annotations

@@ -140,13 +140,13 @@ def start_watcher(db_path: str | os.PathLike[str], config_path: str | None = Non
         env[PARENT_ENV] = str(os.getpid())
     else:
         env.pop(PARENT_ENV, None)
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    try:
-        return subprocess.Popen(watcher_command(db_path, config_path, interval=interval), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, env=env)
-    finally:
-        if log_path:
-            log.close()  # the child holds its own descriptor
+    argv = watcher_command(db_path, config_path, interval=interval)
+    if not log_path:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                start_new_session=True, env=env)
 
 
 def ensure_watcher(db_path: str | os.PathLike[str], config_path: str | None = None, *, interval: float = 3.0,
