@@ -35,7 +35,7 @@ class RankRequest:
 
 def run_ranking(store: Store, req: RankRequest) -> Ranking:
     """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
-    filters = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
+    filters: dict[str, Any] = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
     if req.control != "none":
         names, rows = store.votes.covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
