@@ -127,7 +127,7 @@ def test_import_parser_child_and_resource_tracker_die_with_the_import(tmp_path, 
 
 def _gating_db(path: Path) -> Path:
     with Store(path) as store, store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for("q"), "q", "m", "A short, polite answer.")])
+        store.generations.insert([GenerationRecord(prompt_id_for("q"), "q", "m", "A short, polite answer.")])
     (path.parent / "gates.toml").write_text("[gates.sentiment]\nenabled = false\n")
     return path
 
@@ -160,7 +160,7 @@ def test_three_apps_starting_at_once_share_one_watcher(tmp_path, monkeypatch) ->
         assert all(p.returncode == 0 for p in procs if p is not running[0])
         assert sum("already running" in log.read_text() for log in logs) == 2
         with Store(db) as store:
-            _wait(lambda: store.generation_ids(gate_status="passed") == [1], 60, "the watcher gated")
+            _wait(lambda: store.generations.ids(gate_status="passed") == [1], 60, "the watcher gated")
     finally:
         for p in procs:
             if p.poll() is None:

@@ -31,7 +31,7 @@ def test_the_core_rejects_what_the_command_rejects(tmp_path, options, field) -> 
         with pytest.raises(InputError) as err:
             build_queue(store, options)
         assert err.value.field == field
-        assert store.queue_summary()["pairs"] == 0  # nothing half-built
+        assert store.queue.summary()["pairs"] == 0  # nothing half-built
     finally:
         store.close()
 

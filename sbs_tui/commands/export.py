@@ -25,7 +25,7 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
 
     store = ctx.obj.open_store()
     try:
-        n = write_votes(store.iter_votes(), out_path)
+        n = write_votes(store.exports.votes(), out_path)
     finally:
         store.close()
     click.echo(f"exported {n:,} votes" + (f" to {out_path}" if out_path else ""), err=True)

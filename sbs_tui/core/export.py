@@ -73,5 +73,5 @@ def write_preference_pairs(store: Any, path: str | os.PathLike[str] | None, *,
     Returns how many pairs were written and, per reason, how many votes were left out."""
     skipped: dict[str, int] = {}
     with atomic_output(path) as fh:
-        n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+        n = write_jsonl(store.exports.preference_pairs(min_weight=min_weight, skipped=skipped), fh)
     return n, skipped

@@ -98,7 +98,7 @@ def _run(open_store: Callable[[], Any], settings: Any, only: Sequence[str] | Non
     try:
         if regate:
             with store.transaction():
-                store.set_gate_status(store.generation_ids(), "pending")
+                store.generations.set_gate_status(store.generations.ids(), "pending")
         if watch:
             if niceness and hasattr(os, "nice"):
                 try:

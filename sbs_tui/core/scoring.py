@@ -243,7 +243,7 @@ def score_generations(runner: Any, files: Sequence[str], *, open_store: Callable
             raise ValueError("give files or open_store")
         store = open_store()
         total = store.count("generations")
-        source = ((row, None) for row in store.iter_generations_for_scoring())
+        source = ((row, None) for row in store.generations.iter_for_scoring())
     if progress is not None:
         progress.start(total)
     writer = ResultWriter(out_path, fmt, with_details=with_details)

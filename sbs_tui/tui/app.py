@@ -66,7 +66,7 @@ class AnnotatorApp(App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
-        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         if pending:
             self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
@@ -115,13 +115,13 @@ class AnnotatorApp(App[None]):
             from sbs_tui.core.gate_watcher import running_watcher
 
             if self.db_path is not None and running_watcher(self.db_path) is None:
-                pending = self.store.count_pending_generations()
+                pending = self.store.generations.count_pending()
                 if pending:
                     self._start_gating(pending)
         if self.judge.pair is not None or self.screen is not self.judge:
             return
         if pending is None:
-            pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+            pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
         pair = self.queue.next_pair()
         if pair is not None:
@@ -138,7 +138,7 @@ class AnnotatorApp(App[None]):
         every = self.annotate.active_refresh_every
         if not every or event.session_votes % every or self.db_path is None:
             return
-        config = self.store.queue_config()
+        config = self.store.queue.config()
         if config.get("strategy") != "active":
             return
         db_path, seed, focus_top = self.db_path, int(config.get("seed") or 0), config.get("focus_top")

@@ -8,20 +8,23 @@ per-vote outputs for length/style control.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ranking.report import Ranking
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.errors import InputError
 
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
+
 __all__ = ["RankRequest", "rank_stored", "run_ranking"]
 
 
-def run_ranking(store: Any, req: RankRequest) -> Ranking:
+def run_ranking(store: Store, req: RankRequest) -> Ranking:
     """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
     filters = req.filters
     if req.control != "none":
-        names, rows = store.vote_covariates(texts=req.control == "style", **filters)
+        names, rows = store.votes.covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import length_controlled_winrate
 
@@ -31,7 +34,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
 
             ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
     elif req.method in ("elo", "trueskill"):
-        names, votes = store.vote_sequence(**filters)
+        names, votes = store.votes.sequence(**filters)
         if req.method == "elo":
             from sbs_tui.core.ranking.online import rank_elo
 
@@ -44,7 +47,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
     else:
         from sbs_tui.core.ranking.outcomes import Outcomes
 
-        outcomes = Outcomes.from_rows(*store.vote_outcomes(**filters))
+        outcomes = Outcomes.from_rows(*store.votes.outcomes(**filters))
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import rank_winrate
 
@@ -59,7 +62,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
     return ranking
 
 
-def rank_stored(open_store: Callable[[], Any], req: RankRequest) -> Ranking:
+def rank_stored(open_store: Callable[[], Store], req: RankRequest) -> Ranking:
     """``sbs rank`` and ``sbs export rankings`` as one call: validate the request (``InputError`` naming the
     option), open the store, rank, close. A baseline without votes is an input error too."""
     req.validate()
