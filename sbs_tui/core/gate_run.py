@@ -14,14 +14,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core import gating
+
+if TYPE_CHECKING:
+    from sbs_tui.config import Settings
+    from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
 
 
-def build_runner(settings: Any, *, only: Sequence[str] | None = None, references: Sequence[str] = (),
+def build_runner(settings: Settings, *, only: Sequence[str] | None = None, references: Sequence[str] = (),
                  log: Log | None = None) -> gating.GateRunner:
     """The gate policy (config + defaults + ``--gates``/``--reference`` choices) as a runner whose scorers are all
     built: a bad config fails here, before any generation is marked or any output written."""
@@ -42,7 +46,7 @@ class GateRun:
     other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
 
 
-def run_gate(db_path: str, open_store: Callable[[], Any], settings: Any, *, only: Sequence[str] | None = None,
+def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
              references: Sequence[str] = (), watch: bool = False, interval: float = 3.0, batch_size: int = 32,
              niceness: int = 0, regate: bool = False, log: Log) -> GateRun:
     """Gate the pending generations once (then compute pass rates), or keep watching until SIGTERM/SIGINT.
@@ -71,7 +75,7 @@ def run_gate(db_path: str, open_store: Callable[[], Any], settings: Any, *, only
             lock.release()
 
 
-def _run(open_store: Callable[[], Any], settings: Any, only: Sequence[str] | None, references: Sequence[str],
+def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str] | None, references: Sequence[str],
          watch: bool, interval: float, batch_size: int, niceness: int, regate: bool, log: Log,
          stop: threading.Event) -> GateRun:
     runner = build_runner(settings, only=only, references=references, log=log)

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
+    from sbs_tui.core.gating import GateRunner
     from sbs_tui.core.records import GenerationRecord
+    from sbs_tui.core.store import Store
 
 # The readers load inside the functions: ``sbs score --help`` imports this module for BATCH and must stay fast.
 
@@ -225,7 +227,7 @@ def output_format(out_path: str | None, fmt: str | None) -> str:
     return fmt or ("csv" if out_path and out_path.lower().endswith(".csv") else "jsonl")
 
 
-def score_generations(runner: Any, files: Sequence[str], *, open_store: Callable[[], Any] | None = None,
+def score_generations(runner: GateRunner, files: Sequence[str], *, open_store: Callable[[], Store] | None = None,
                       out_path: str | None = None, fmt: str | None = None, with_details: bool = False,
                       batch_size: int = BATCH, progress: ScoreProgress | None = None) -> ScoreSummary:
     """Score every generation of ``files`` (or of the database, via ``open_store``, when no file is given) with
@@ -274,7 +276,7 @@ def _key(row: dict[str, Any], rec: GenerationRecord | None) -> str:
     return generation_key(rec.prompt, rec.model, rec.output)
 
 
-def _score(store: Any, runner: Any, todo: list[tuple[dict[str, Any], GenerationRecord | None]]) -> list[Any]:
+def _score(store: Store | None, runner: GateRunner, todo: list[tuple[dict[str, Any], GenerationRecord | None]]) -> list[Any]:
     """Files are scored directly; database rows go through the gate-result cache (and fill it)."""
     from sbs_tui.core.gating import score_rows
     from scorers.base import ScoreItem
