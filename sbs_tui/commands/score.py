@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from sbs_tui.core.scoring import BATCH
+BATCH = 64  # generations scored and flushed per batch (--batch-size)
 
 
 @click.command("score")

@@ -20,18 +20,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from typing import TYPE_CHECKING
-
+from sbs_tui.core.ingest import batched, generation_from_row, iter_records
+from sbs_tui.core.readers import iter_rows
+from sbs_tui.core.records import GenerationRecord
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
     from sbs_tui.core.gating import GateRunner
-    from sbs_tui.core.records import GenerationRecord
     from sbs_tui.core.store import Store
-
-# The readers load inside the functions: ``sbs score --help`` imports this module for BATCH and must stay fast.
 
 ADDED_FIELDS = ("scores", "blocked", "reasons", "details")
 
@@ -45,16 +43,11 @@ def generation_key(prompt: str, model: str, output: str) -> str:
 def count_rows(path: str) -> int:
     """Parse every row of a file (the importers' rules) and count them: a bad row is an error before any
     output is written."""
-    from sbs_tui.core.ingest import generation_from_row, iter_records
-
     return sum(1 for _ in iter_records(path, generation_from_row))
 
 
 def iter_generation_rows(paths: Sequence[str]) -> Iterator[tuple[dict[str, Any], GenerationRecord]]:
     """(the row as read, its normalised record) for every row of every file."""
-    from sbs_tui.core.ingest import generation_from_row
-    from sbs_tui.core.readers import iter_rows
-
     for path in paths:
         for row in iter_rows(path):
             try:
@@ -94,8 +87,6 @@ def read_done(path: str, fmt: str) -> tuple[dict[str, bool], int]:
 
 
 def _record_key(record: dict[str, Any]) -> str | None:
-    from sbs_tui.core.ingest import generation_from_row
-
     if "generation_id" in record and "prompt" in record and "model" in record:
         return generation_key(record["prompt"], record["model"], record.get("output") or "")
     row = {k: v for k, v in record.items() if k not in ADDED_FIELDS and not k.startswith("score_")}
@@ -202,9 +193,6 @@ def _finite(value: float | None) -> float | None:
 # The scoring run
 # ---------------------------------------------------------------------------------------------------------------
 
-BATCH = 64
-
-
 class ScoreProgress(Protocol):
     """How a run reports progress (the CLI passes a progress bar on stderr); every call is optional work."""
 
@@ -229,11 +217,9 @@ def output_format(out_path: str | None, fmt: str | None) -> str:
 
 def score_generations(runner: GateRunner, files: Sequence[str], *, open_store: Callable[[], Store] | None = None,
                       out_path: str | None = None, fmt: str | None = None, with_details: bool = False,
-                      batch_size: int = BATCH, progress: ScoreProgress | None = None) -> ScoreSummary:
+                      batch_size: int = 64, progress: ScoreProgress | None = None) -> ScoreSummary:
     """Score every generation of ``files`` (or of the database, via ``open_store``, when no file is given) with
     ``runner``, appending results to ``out_path`` (stdout when None) and skipping those already there."""
-    from sbs_tui.core.ingest import batched
-
     fmt = output_format(out_path, fmt)
     done, blocked_before = read_done(out_path, fmt) if out_path else ({}, 0)
     store = None
@@ -282,7 +268,7 @@ def _score(store: Store | None, runner: GateRunner, todo: list[tuple[dict[str, A
     from scorers.base import ScoreItem
 
     if store is None:
-        return runner.evaluate([ScoreItem(rec.prompt, rec.output, rec.reference) for _, rec in todo])  # type: ignore[union-attr]
+        return runner.evaluate([ScoreItem(rec.prompt, rec.output, rec.reference) for _, rec in todo if rec])
     outcomes, _ = score_rows(store, runner, [row for row, _ in todo])
     return outcomes
 
