@@ -36,6 +36,11 @@ def _imported_modules(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+# Known and temporary: `export rankings` prints through `rank.emit` until that printer moves to the presentation
+# layer (sbs_tui/present, a parallel branch). The entry must go then: the test fails while it is stale.
+KNOWN = {("export.py", f"{PACKAGE}.rank")}
+
+
 def test_no_command_module_imports_another_command_module() -> None:
     modules = sorted(p for p in COMMANDS_DIR.glob("*.py") if p.name != "__init__.py")
     assert len(modules) >= 10, modules  # the check looks where the commands are
@@ -44,8 +49,12 @@ def test_no_command_module_imports_another_command_module() -> None:
         own = f"{PACKAGE}.{path.stem}"
         for line, module in _imported_modules(path):
             if module.startswith(PACKAGE + ".") and module != own:
-                offences.append(f"{path.name}:{line} imports {module}")
-    assert not offences, "shared logic belongs in sbs_tui.core:\n" + "\n".join(offences)
+                offences.append((path.name, module, line))
+    unexpected = [f"{name}:{line} imports {module}" for name, module, line in offences
+                  if (name, module) not in KNOWN]
+    assert not unexpected, "shared logic belongs in sbs_tui.core:\n" + "\n".join(unexpected)
+    stale = KNOWN - {(name, module) for name, module, _ in offences}
+    assert not stale, f"fixed: remove {stale} from KNOWN"
 
 
 def test_the_check_sees_every_import_form(tmp_path) -> None:
