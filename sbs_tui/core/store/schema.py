@@ -324,3 +324,24 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
             if db.conn.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+@migration("0006_annotator_tokens")
+def _m0006_annotator_tokens(db: sqlite_utils.Database) -> None:
+    """Sign-in tokens for the team server (``sbs annotators add``, ``sbs serve``).
+
+    Only a SHA-256 digest of each token is stored: a token is 192 random bits, so a fast digest is as safe as a
+    slow password hash here and lets every WebSocket connection be checked in microseconds. One live token per
+    annotator; ``revoked_at`` keeps the record of who had access and until when.
+    """
+    db.executescript(
+        """
+        CREATE TABLE annotator_tokens (
+            annotator_id INTEGER PRIMARY KEY REFERENCES annotators(id),
+            token_sha256 TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL DEFAULT 'annotator' CHECK (role IN ('annotator', 'lead')),
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            revoked_at TEXT
+        );
+        """
+    )
