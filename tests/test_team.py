@@ -164,3 +164,42 @@ def test_allowed_origins_follow_the_public_url() -> None:
     options = ServeOptions(db_path=Path("x.db"), host="0.0.0.0", port=9000, public_url="https://SBS.example.com/")
     origins = options.allowed_origins()
     assert "https://sbs.example.com" in origins and "http://localhost:9000" not in origins
+
+
+def test_interactive_demo_keeps_the_votes_just_cast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys) -> None:
+    """`sbs demo` used to delete the temporary database, and the votes cast in its app, on quit."""
+    import subprocess as real_subprocess
+
+    from sbs_tui import demo
+    from sbs_tui.core.queue import AnnotatorQueue
+
+    monkeypatch.setattr(demo, "_steps", lambda data: [
+        ("import", ["import", "generations", str(data / "generations.jsonl")], True),
+        ("queue", ["queue", "build", "--overlap", "1"], True),
+    ])
+    monkeypatch.setattr(tempfile_module(), "tempdir", str(tmp_path))
+    real_run = real_subprocess.run
+
+    def fake_run(argv, env=None, **kwargs):
+        if "annotate" in argv:  # the person at the keyboard: one vote, then quit
+            store = Store(env["SBS_DB"])
+            store.generations.set_gate_status(store.generations.ids(), "passed")
+            queue = AnnotatorQueue(store, "demo")
+            queue.vote(queue.next_pair(), "left", ts="t")
+            store.close()
+            return real_subprocess.CompletedProcess(argv, 0)
+        return real_run(argv, env=env, **kwargs)
+
+    monkeypatch.setattr(demo.subprocess, "run", fake_run)
+    assert demo.run_demo(headless=False, data_dir=None, keep_dir=None, annotator="demo") == 0
+    out = capsys.readouterr().out
+    assert "vote(s) are kept in" in out
+    kept = list(tmp_path.glob("sbs-demo-*/demo.db"))
+    assert len(kept) == 1 and Store(kept[0]).count("votes") == 1
+
+
+def tempfile_module():
+    import tempfile
+
+    return tempfile
