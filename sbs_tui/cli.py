@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "funnel": "funnel:funnel_command",
     "annotators": "annotators:annotators_group",
     "backup": "backup:backup_command",
+    "report": "report:report_command",
 }
 
 
