@@ -133,8 +133,8 @@ def test_changed_verdict_in_a_later_file_is_a_conflict(cli, db_path, tmp_path):
     before = table_counts(db_path)
     r = cli("--db", str(db_path), "import", "votes", str(changed))
     assert r.exit_code == 2
-    assert r.stderr.startswith(f"error: {changed}:2: field 'winner': annotator 'ann' already judged 'm2' vs 'm1'")
-    assert "--replace" in r.stderr
+    assert r.stderr.startswith(f"error: {changed}:2: field 'winner': annotator 'ann' judged 'm2' vs 'm1'")
+    assert "differently in an earlier file ('m1' better); use --replace" in r.stderr
     assert table_counts(db_path) == before
     r = cli("--db", str(db_path), "import", "votes", "--replace", str(changed))
     assert r.exit_code == 0, r.stderr

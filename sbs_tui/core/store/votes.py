@@ -178,14 +178,15 @@ class Votes(Queries):
             return 0
         if not replace:
             row = next(r for r in rows if r[0] == changed[0][1])
-            old = self.conn.execute(
-                f"SELECT o.winner, ma.name, o.weight FROM votes n JOIN votes o ON {_SAME_ITEM} "
-                "JOIN models ma ON ma.id = o.model_a_id WHERE n.id = :new ORDER BY o.id LIMIT 1",
-                {"new": changed[0][0], "since": since}).fetchone()
+            winner, name_a, name_b, weight = self.conn.execute(
+                f"SELECT o.winner, ma.name, mb.name, o.weight FROM votes n JOIN votes o ON {_SAME_ITEM} "
+                "JOIN models ma ON ma.id = o.model_a_id JOIN models mb ON mb.id = o.model_b_id "
+                "WHERE n.id = :new ORDER BY o.id LIMIT 1", {"new": changed[0][0], "since": since}).fetchone()
+            earlier = {"model_a": f"{name_a!r} better", "model_b": f"{name_b!r} better", "tie": "a tie",
+                       "both_bad": "both bad"}[winner] + ("" if weight == 1.0 else f" at weight {weight:g}")
             raise ConflictError(
-                f"annotator {row[8]!r} already judged {row[3]!r} vs {row[4]!r} on prompt {row[1]} differently in "
-                f"an earlier file ({old[0]}{'' if old[2] == 1.0 else f' at weight {old[2]:g}'} with model_a "
-                f"{old[1]!r}); use --replace to replace their earlier vote",
+                f"annotator {row[8]!r} judged {row[3]!r} vs {row[4]!r} on prompt {row[1]} differently in an "
+                f"earlier file ({earlier}); use --replace to replace their earlier vote",
                 origin=row[-1], field="winner")
         old_ids: list[int] = []
         for new_id, _uid in changed:
