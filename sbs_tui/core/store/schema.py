@@ -354,8 +354,8 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
             raise
 
 
-@migration("0006_annotator_tokens")
-def _m0006_annotator_tokens(db: sqlite_utils.Database) -> None:
+@migration("0007_annotator_tokens")
+def _m0007_annotator_tokens(db: sqlite_utils.Database) -> None:
     """Sign-in tokens for the team server (``sbs annotators add``, ``sbs serve``).
 
     Only a SHA-256 digest of each token is stored: a token is 192 random bits, so a fast digest is as safe as a
