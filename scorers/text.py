@@ -46,18 +46,92 @@ def normalize(text: str) -> str:
     return _casefold(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
 
 
+# Words that end with a full stop without ending the sentence. Single letters (initials: "Philip K. Dick",
+# "Ф. М. Достоевский", "т. е.", "т. к.") are handled separately, as is a next piece starting in lower case.
+ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof st jr sr vs etc e.g i.e eg ie cf al inc ltd co corp no nos fig figs approx vol vols pp ch sec
+dept gen col capt lt sgt rev mt ft est jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d
+op ed eds
+г гг в вв см напр др пр тыс млн млрд руб коп ул им проф акад стр рис англ лат ср гл изд доц чл корр
+""".split())
+_LAST_WORD_RE = re.compile(r"(\w+(?:\.\w+)*)\.[\"'\u201d\u2019\u00bb)\]]*$")
+
+
+def _continues(piece: str, following: str) -> bool:
+    """True when the break after ``piece`` is not a sentence end: an abbreviation or initial before a full stop,
+    or the next piece going on in lower case ("e.g. the", "т. е. быстро")."""
+    m = _LAST_WORD_RE.search(piece)
+    if m is None:
+        return False
+    word = m.group(1)
+    if len(word) == 1 and word.isalpha():  # an initial or a one-letter abbreviation
+        return True
+    if word.casefold() in ABBREVIATIONS:
+        return True
+    first = following.lstrip("\"'\u201c\u2018\u00ab([")[:1]
+    return first.isalpha() and first.islower()
+
+
 def split_sentences(text: str, *, max_chars: int = 1000) -> list[str]:
-    """Split text into sentences (non-empty, stripped). Over-long sentences are cut at ``max_chars``."""
+    """Split text into sentences (non-empty, stripped). Over-long sentences are cut at ``max_chars``.
+
+    A full stop after an abbreviation or an initial does not end a sentence, so "Philip K. Dick" stays whole
+    (judged alone, "Dick" is an insult); nor does a list number ("1. Mix the flour"). Line breaks always end a
+    sentence (lists, code, verse).
+    """
     out: list[str] = []
-    for piece in _SENTENCE_END_RE.split(text):
-        piece = piece.strip()
-        if not piece:
+    pending = ""
+    pos = 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        piece = text[pos:m.start()].strip()
+        pos = m.end()
+        if piece:
+            pending = f"{pending} {piece}" if pending else piece
+        if not pending:
             continue
-        while len(piece) > max_chars:
-            out.append(piece[:max_chars])
-            piece = piece[max_chars:]
-        out.append(piece)
+        if "\n" not in m.group() and (_LIST_MARKER_RE.match(pending) or _continues(pending, text[pos:pos + 4])):
+            continue
+        _emit(out, pending, max_chars)
+        pending = ""
+    piece = text[pos:].strip()
+    if piece:
+        pending = f"{pending} {piece}" if pending else piece
+    if pending:
+        _emit(out, pending, max_chars)
     return out
+
+
+_LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\.$")
+
+
+def _emit(out: list[str], piece: str, max_chars: int) -> None:
+    while len(piece) > max_chars:
+        out.append(piece[:max_chars])
+        piece = piece[max_chars:]
+    out.append(piece)
+
+
+def context_windows(sentences: list[str], *, min_chars: int = 0) -> list[str]:
+    """One window per sentence: the sentence itself, widened with its neighbours (previous, then next,
+    alternately) until it has ``min_chars`` characters. A lone word ("Dick", "* Screw", "- Marinating the
+    pig") is judged with what surrounds it, while a full sentence — an insult inside a long answer — is
+    still judged on its own and is not averaged away."""
+    if min_chars <= 0:
+        return list(sentences)
+    windows: list[str] = []
+    n = len(sentences)
+    for i, sentence in enumerate(sentences):
+        lo, hi = i, i + 1
+        size = len(sentence)
+        while size < min_chars and (lo > 0 or hi < n):
+            if lo > 0 and (hi >= n or (i - lo) <= (hi - 1 - i)):
+                lo -= 1
+                size += len(sentences[lo]) + 1
+            else:
+                size += len(sentences[hi]) + 1
+                hi += 1
+        windows.append(" ".join(sentences[lo:hi]))
+    return windows
 
 
 def tokenize(text: str) -> list[str]:

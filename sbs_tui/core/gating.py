@@ -51,9 +51,20 @@ from typing import Any
 
 from sbs_tui.errors import InputError
 
-POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled"}
-BLOCKING_BY_DEFAULT = {"toxicity": True, "moderation": True, "memorization": True}
-ALWAYS_ON = ("toxicity", "sentiment")
+POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled", "languages"}
+
+
+def _registry():
+    """The scorer registry (its descriptions say which gates block and which run by default)."""
+    from scorers.base import REGISTRY
+
+    return REGISTRY
+
+
+def always_on() -> list[str]:
+    """Gates that run without being configured: built-ins whose ``ScorerInfo.enabled`` is ``always``."""
+    reg = _registry()
+    return [e.name for e in reg.entries() if e.info is not None and e.described.always_on]
 
 
 @dataclass(slots=True)
@@ -65,6 +76,8 @@ class GateConfig:
     threshold: float | None = None  # None: the scorer backend's default
     blocking: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: Languages this gate covers (ISO 639-1, ``*`` any); None: what its scorer declares.
+    languages: tuple[str, ...] | None = None
 
     @property
     def config_hash(self) -> str:
@@ -94,6 +107,10 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
     blocking = typed("blocking", bool)
     options = {k: v for k, v in table.items() if k not in POLICY_KEYS}
     model = typed("model", str)
+    languages = typed("languages", list)
+    if languages is not None and not all(isinstance(x, str) and x for x in languages):
+        raise InputError("must be a list of language codes (e.g. [\"ru\", \"en\"] or [\"*\"])", file=source,
+                         field=f"{where}.languages")
     if source:  # paths in a config file are relative to that file, not to wherever sbs is run from
         base = Path(source).resolve().parent
         if isinstance(options.get("references"), list):
@@ -103,9 +120,14 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
     return GateConfig(
         name=name, scorer=scorer, backend=typed("backend", str), model=model,
         threshold=float(threshold) if threshold is not None else None,
-        blocking=BLOCKING_BY_DEFAULT.get(scorer, False) if blocking is None else blocking,
-        options=options,
+        blocking=_blocking_default(scorer) if blocking is None else blocking,
+        options=options, languages=tuple(x.lower() for x in languages) if languages is not None else None,
     )
+
+
+def _blocking_default(scorer: str) -> bool:
+    reg = _registry()
+    return scorer in reg and reg.info(scorer).blocking
 
 
 def _relative_to(base: Path, value: Any) -> Any:
@@ -118,13 +140,13 @@ def _relative_to(base: Path, value: Any) -> Any:
 def load_policy(settings: Any, *, only: Sequence[str] | None = None,
                 references: Sequence[str] = ()) -> list[GateConfig]:
     """The gates to run, from ``[gates.*]`` plus the defaults; ``only`` (``--gates``) restricts and may add."""
-    from scorers.base import REGISTRY
+    from scorers.base import REGISTRY, suggest
 
     source = getattr(settings, "source", None)
     tables = settings.gate_tables if settings is not None else {}
     gates: dict[str, GateConfig] = {}
     disabled: set[str] = set()
-    for name in ALWAYS_ON:
+    for name in always_on():
         gates[name] = _gate_from_table(name, {}, source)
     for name, table in tables.items():
         if not isinstance(table, dict):
@@ -152,19 +174,13 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
             elif name in REGISTRY:
                 chosen[name] = _gate_from_table(name, {}, source)
             else:
-                import difflib
-
-                close = difflib.get_close_matches(name, [*gates, *REGISTRY.names()], n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = suggest(name, [*gates, *REGISTRY.names()])
                 raise InputError(f"unknown gate {name!r}{hint} (configured: {', '.join(gates) or 'none'}; "
                                  f"scorers: {', '.join(REGISTRY.names())})", field="--gates")
         gates = chosen
     for g in gates.values():
         if g.scorer not in REGISTRY:
-            import difflib
-
-            close = difflib.get_close_matches(g.scorer, REGISTRY.names(), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = suggest(g.scorer, REGISTRY.names())
             raise InputError(f"unknown scorer {g.scorer!r}{hint}", file=source, field=f"gates.{g.name}.scorer")
     return list(gates.values())
 
