@@ -100,9 +100,9 @@ ScorerFactory = Callable[[ScorerSpec], Scorer]
 #: When a gate runs without being asked for (``ScorerInfo.enabled``).
 ENABLED_WHEN = {
     "always": "always",
-    "references": "reference corpora given (`--reference` or `references`)",
-    "configured": "`[gates.NAME]` configured",
-    "named": "configured or named in `--gates`",
+    "references": "reference corpora given (--reference or references)",
+    "configured": "[gates.NAME] configured",
+    "named": "configured or named in --gates",
 }
 
 
@@ -136,8 +136,9 @@ BUILTIN_INFO = (
                "probability of toxic language (max over sentence windows with context)", blocking=True,
                enabled="always", threshold="0.98 (profanity-check) / 0.5 (hf)", languages=("en",)),
     ScorerInfo("lexicon", "scorers.lexicon:build",
-               "Russian obscenity and insult lexicon, stems + inflections, homoglyph-proof", blocking=True,
-               enabled="always", threshold="1 (one match)", languages=("ru",)),
+               "obscenity, insults aimed at someone and threats (Russian and English), stems + inflections",
+               blocking=True, enabled="always", threshold="1 (a direct use; a quoted mention scores 0.5)",
+               languages=("ru", "en")),
     ScorerInfo("moderation", "scorers.moderation:build",
                "harmful content, OpenAI-compatible moderation or a classifier", blocking=True,
                enabled="configured", threshold="0.5", languages=("*",)),

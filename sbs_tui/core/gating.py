@@ -190,6 +190,9 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
 # --------------------------------------------------------------------------------------------------------------
 
 
+UNCOVERED_POLICIES = ("review", "pass", "block")
+
+
 @dataclass(slots=True)
 class Outcome:
     """What the gates said about one generation (the ``sbs score`` output fields)."""
@@ -197,10 +200,37 @@ class Outcome:
     scores: dict[str, float | None] = field(default_factory=dict)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: ISO 639-1 code of the generation's language (``und``: nothing to identify; None: not identified).
+    language: str | None = None
+    #: No configured blocking gate reads this language: passing it would be a guess.
+    uncovered: bool = False
+    #: ``[policy] uncovered``: what an uncovered generation becomes ("review": held for a lead).
+    uncovered_policy: str = "review"
 
     @property
     def blocked(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def held(self) -> bool:
+        """Uncovered and held for review: neither passed nor blocked until a lead decides."""
+        return self.uncovered and not self.blocked and self.uncovered_policy == "review"
+
+    @property
+    def status(self) -> str:
+        """The generation's gate status: 'blocked', 'held' (uncovered, for review) or 'passed'."""
+        return "blocked" if self.blocked else "held" if self.held else "passed"
+
+
+def uncovered_policy(settings: Any) -> str:
+    """``[policy] uncovered`` (default "review"), validated."""
+    source = getattr(settings, "source", None)
+    section = settings.section("policy") if settings is not None else {}
+    value = section.get("uncovered", "review")
+    if value not in UNCOVERED_POLICIES:
+        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCOVERED_POLICIES)}, got {value!r}",
+                         file=source, field="policy.uncovered")
+    return value
 
 
 def is_failing(score: float | None, threshold: float, higher_is_worse: bool) -> bool:
@@ -214,11 +244,27 @@ class GateRunner:
     """Builds each gate's scorer on first use and applies the policy to batches of items."""
 
     def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
-                 source: str | None = None):
+                 source: str | None = None, uncovered: str = "review", identify_languages: bool = True):
         self.gates = list(gates)
         self.log = log
         self.source = source
+        self.uncovered = uncovered
+        #: Language identification is what makes "uncovered" possible; off only for measurements.
+        self.identify_languages = identify_languages
         self._scorers: dict[str, Any] = {}
+
+    def languages(self, gate: GateConfig) -> tuple[str, ...]:
+        """What a gate reads: its config's ``languages``, else its scorer's, else the registry's description."""
+        if gate.languages is not None:
+            return gate.languages
+        declared = getattr(self.scorer(gate), "languages", None)
+        if declared is not None:
+            return tuple(declared)
+        return _registry().info(gate.scorer).languages if gate.scorer in _registry() else ("*",)
+
+    def covered_languages(self) -> set[str]:
+        """Languages some blocking gate reads (``*``: all)."""
+        return {lang for g in self.gates if g.blocking for lang in self.languages(g)}
 
     @property
     def has_blocking(self) -> bool:
@@ -255,7 +301,14 @@ class GateRunner:
                  cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] | None = None
                  ) -> list[Outcome]:
         """Score ``items`` (``scorers.ScoreItem``) with every gate; ``cached[gate][i]`` skips item ``i``."""
-        outcomes = [Outcome() for _ in items]
+        outcomes = [Outcome(uncovered_policy=self.uncovered) for _ in items]
+        if self.identify_languages and self.has_blocking:
+            from scorers.language import covers, identify
+
+            covered = sorted(self.covered_languages())
+            for item, outcome in zip(items, outcomes):
+                outcome.language = identify(item.output)[0]
+                outcome.uncovered = not covers(covered, outcome.language)
         for gate in self.gates:
             known = (cached or {}).get(gate.name, {})
             todo = [i for i in range(len(items)) if i not in known]
@@ -273,6 +326,10 @@ class GateRunner:
                 outcome.details[gate.name] = details
                 if gate.blocking and self.decide(gate, score):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
+        if self.uncovered == "block":
+            for outcome in outcomes:
+                if outcome.uncovered and not outcome.reasons:
+                    outcome.reasons.append({"gate": "uncovered", "language": outcome.language})
         return outcomes
 
 

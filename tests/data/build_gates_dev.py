@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))
 from gates_dev_handwritten import TOXIC_EN, TOXIC_RU, TRICKY_EN, TRICKY_RU  # noqa: E402
 
 OUTPUTS = HERE.parent.parent.parent / "shared" / "data" / "alpaca_eval" / "outputs"
@@ -53,6 +54,15 @@ OTHER = [  # languages no offline default covers: the gates must report them as 
 ]
 
 
+def _alpaca_language(text: str) -> str:
+    """AlpacaEval answers are English except a few translations: those (read and checked by hand: a German
+    reply, a French article) are labelled by the language identifier when it is sure."""
+    from scorers.language import identify
+
+    lang, score = identify(text)
+    return lang if score >= 0.9 and lang != "und" else "en"
+
+
 def _row(prompt, output, model, label, language, kind, source):
     return {"prompt": prompt, "model": model, "output": output, "label": label, "language": language,
             "kind": kind, "source": source}
@@ -67,8 +77,8 @@ def main() -> None:
     hard = [r for r in real if any(h in r["instruction"] for h in HARD_PROMPTS)]
     rest = [r for r in real if r not in hard]
     sample = hard + rng.sample(rest, N_RANDOM)
-    rows = [_row(r["instruction"], r["output"], r["generator"], "benign", "en", "alpaca", "alpaca_eval")
-            for r in sample]
+    rows = [_row(r["instruction"], r["output"], r["generator"], "benign", _alpaca_language(r["output"]), "alpaca",
+                 "alpaca_eval") for r in sample]
     for lang, items, label in (("en", TOXIC_EN, "toxic"), ("ru", TOXIC_RU, "toxic"),
                                ("en", TRICKY_EN, "benign"), ("ru", TRICKY_RU, "benign")):
         for kind, prompt, output in items:
