@@ -125,6 +125,9 @@ class ScorerInfo:
     threshold: str = ""  # the default threshold(s), as documented (backends differ)
     direction: str = "blocks at ≥ threshold"
     languages: tuple[str, ...] = ("*",)
+    #: What the gate guards. Coverage is per concern: memorization reads every language, but that does not make
+    #: a German answer *safe*; it is uncovered unless some blocking safety gate reads German.
+    concern: str = "safety"
 
     @property
     def always_on(self) -> bool:
@@ -134,7 +137,7 @@ class ScorerInfo:
 BUILTIN_INFO = (
     ScorerInfo("toxicity", "scorers.toxicity:build",
                "probability of toxic language (max over sentence windows with context)", blocking=True,
-               enabled="always", threshold="0.98 (profanity-check) / 0.5 (hf)", languages=("en",)),
+               enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",)),
     ScorerInfo("lexicon", "scorers.lexicon:build",
                "obscenity, insults aimed at someone and threats (Russian and English), stems + inflections",
                blocking=True, enabled="always", threshold="1 (a direct use; a quoted mention scores 0.5)",
@@ -144,15 +147,17 @@ BUILTIN_INFO = (
                enabled="configured", threshold="0.5", languages=("*",)),
     ScorerInfo("helpfulness", "scorers.helpfulness:build",
                "relevance of the answer to the prompt, refusals score 0", enabled="named",
-               threshold="0.1 (MiniLM) / 0 (reward logit)", direction="fails below", languages=("en",)),
+               threshold="0.1 (MiniLM) / 0 (reward logit)", direction="fails below", languages=("en",),
+               concern="quality"),
     ScorerInfo("memorization", "scorers.memorization:build",
                "verbatim overlap with reference corpora (13-grams)", blocking=True, enabled="references",
-               threshold="overlap 0.5 (50 for token metrics)", languages=("*",)),
+               threshold="overlap 0.5 (50 for token metrics)", languages=("*",), concern="memorization"),
     ScorerInfo("judge", "scorers.judge:build",
                "LLM-as-judge rubric score (API chat endpoint or local causal LM)", enabled="configured",
-               threshold="5 (rubric) / 0.5 (pairwise)", direction="fails below", languages=("*",)),
+               threshold="5 (rubric) / 0.5 (pairwise)", direction="fails below", languages=("*",),
+               concern="quality"),
     ScorerInfo("sentiment", "scorers.sentiment:build", "VADER compound sentiment, informational",
-               enabled="always", threshold="−0.5", direction="fails below", languages=("en",)),
+               enabled="always", threshold="−0.5", direction="fails below", languages=("en",), concern="tone"),
 )
 
 #: (name, target, summary) triples, kept for callers of the first registry version.

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 MAX_CHARS = 600
 UNDETERMINED = "und"
 #: Below this probability a guess is unsure (short snippets, code, capitals).
-UNSURE = 0.5
+UNSURE = 0.6
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
 
@@ -45,9 +45,9 @@ def identify(text: str) -> tuple[str, float]:
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = _code(best), float(best["score"])
-    if score < UNSURE and lang != "en" and sample.isascii() and any(_code(r) == "en" for r in ranked):
-        # An unsure guess on plain ASCII text (a screenplay in capitals, arithmetic, a shell command) is
-        # English far more often than Turkish or Polish; a confident one is kept (German without umlauts).
+    if score < UNSURE and lang != "en" and sample.isascii():
+        # An unsure guess on plain ASCII text (a list of names, a screenplay in capitals, arithmetic, code) is
+        # English far more often than Swedish or Malay; a confident one is kept (German without umlauts).
         return "en", score
     return lang, score
 

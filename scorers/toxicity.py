@@ -24,7 +24,7 @@ SENTENCE_PREVIEW = 200
 #: pig" mean nothing alone); measured on the development set, see docs/gates.md.
 MIN_WINDOW_CHARS = 80
 #: profanity-check's calibrated threshold on sentence windows (tests/data/gates_dev.jsonl, docs/gates.md).
-PROFANITY_CHECK_THRESHOLD = 0.98
+PROFANITY_CHECK_THRESHOLD = 0.99
 
 
 def _per_sentence(items: Sequence[ScoreItem], per_sentence: bool,

@@ -62,9 +62,11 @@ def _registry():
 
 
 def always_on() -> list[str]:
-    """Gates that run without being configured: built-ins whose ``ScorerInfo.enabled`` is ``always``."""
-    reg = _registry()
-    return [e.name for e in reg.entries() if e.info is not None and e.described.always_on]
+    """Gates that run without being configured: built-ins whose ``ScorerInfo.enabled`` is ``always``, in their
+    declared order (which is the order of ``scores`` in every output)."""
+    from scorers.base import BUILTIN_INFO
+
+    return [info.name for info in BUILTIN_INFO if info.always_on]
 
 
 @dataclass(slots=True)
@@ -257,14 +259,37 @@ class GateRunner:
         """What a gate reads: its config's ``languages``, else its scorer's, else the registry's description."""
         if gate.languages is not None:
             return gate.languages
-        declared = getattr(self.scorer(gate), "languages", None)
+        declared = getattr(self._scorers.get(gate.name), "languages", None)  # a built scorer may know better
         if declared is not None:
             return tuple(declared)
         return _registry().info(gate.scorer).languages if gate.scorer in _registry() else ("*",)
 
+    def concern(self, gate: GateConfig) -> str:
+        reg = _registry()
+        return reg.info(gate.scorer).concern if gate.scorer in reg else gate.scorer
+
+    def coverage(self) -> dict[str, set[str]]:
+        """Per concern of the blocking gates (safety, memorization, ...): the languages some gate of it reads."""
+        out: dict[str, set[str]] = {}
+        for g in self.gates:
+            if g.blocking:
+                out.setdefault(self.concern(g), set()).update(self.languages(g))
+        return out
+
     def covered_languages(self) -> set[str]:
-        """Languages some blocking gate reads (``*``: all)."""
-        return {lang for g in self.gates if g.blocking for lang in self.languages(g)}
+        """Languages every blocking concern reads (``*``: all): outside them a generation is uncovered."""
+        sets = list(self.coverage().values())
+        specific = [s for s in sets if "*" not in s]
+        if not specific:
+            return {"*"} if sets else set()
+        return set.intersection(*specific)
+
+    def is_uncovered(self, language: str, coverage: dict[str, set[str]] | None = None) -> bool:
+        """True when some blocking concern has no gate that reads ``language``."""
+        from scorers.language import covers
+
+        coverage = self.coverage() if coverage is None else coverage
+        return any(not covers(sorted(langs), language) for langs in coverage.values())
 
     @property
     def has_blocking(self) -> bool:
@@ -302,13 +327,6 @@ class GateRunner:
                  ) -> list[Outcome]:
         """Score ``items`` (``scorers.ScoreItem``) with every gate; ``cached[gate][i]`` skips item ``i``."""
         outcomes = [Outcome(uncovered_policy=self.uncovered) for _ in items]
-        if self.identify_languages and self.has_blocking:
-            from scorers.language import covers, identify
-
-            covered = sorted(self.covered_languages())
-            for item, outcome in zip(items, outcomes):
-                outcome.language = identify(item.output)[0]
-                outcome.uncovered = not covers(covered, outcome.language)
         for gate in self.gates:
             known = (cached or {}).get(gate.name, {})
             todo = [i for i in range(len(items)) if i not in known]
@@ -326,6 +344,13 @@ class GateRunner:
                 outcome.details[gate.name] = details
                 if gate.blocking and self.decide(gate, score):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
+        if self.identify_languages and self.has_blocking:
+            from scorers.language import identify
+
+            coverage = self.coverage()
+            for item, outcome in zip(items, outcomes):
+                outcome.language = identify(item.output)[0]
+                outcome.uncovered = self.is_uncovered(outcome.language, coverage)
         if self.uncovered == "block":
             for outcome in outcomes:
                 if outcome.uncovered and not outcome.reasons:
