@@ -17,21 +17,12 @@ A *gate* is a scorer plus a policy: a threshold and whether failing it keeps a g
 Keys other than ``scorer``, ``backend``, ``model``, ``threshold``, ``blocking`` and ``enabled`` are options of
 the scorer's backend (checked: a misspelt option is an error, not a silent default).
 
-Defaults, when the config says nothing (each can be changed or switched off with ``enabled = false``):
+Defaults, when the config says nothing (blocking or not, when a gate runs, its threshold and the languages it
+reads) are written once, in each scorer's ``ScorerInfo`` (``scorers/base.py``); docs/gates.md shows them.
 
-=============  ========  ==========================  ===================================================
-gate           blocking  threshold                   enabled
-=============  ========  ==========================  ===================================================
-toxicity       yes       0.9 (profanity-check)       always
-sentiment      no        -0.5                        always (informational)
-memorization   yes       overlap 0.5                 when reference corpora are given
-moderation     yes       0.5                         when ``[gates.moderation]`` is configured
-helpfulness    no        0.1 (MiniLM relevance)      when configured or asked for with ``--gates``
-judge          no        backend-specific            when configured
-=============  ========  ==========================  ===================================================
-
-A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise. Scores are cached per
-(generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
+A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise, and ``held`` for a lead
+when no blocking gate of some concern reads its language (``[policy] uncovered``, default "review"). Scores are
+cached per (generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
 ``blocking``, so changing a threshold re-decides without re-scoring.
 
 This module imports no scorer at import time (the registry loads them when a gate first runs), so the core stays
