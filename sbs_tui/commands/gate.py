@@ -93,7 +93,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     try:
         if regate:
             with store.transaction():
-                store.set_gate_status(store.generation_ids(), "pending")
+                store.generations.set_gate_status(store.generations.ids(), "pending")
         if watch:
             if niceness and hasattr(os, "nice"):
                 try:
@@ -111,8 +111,8 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
             click.echo("gate watcher stopped", err=True)
             return
         done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
-        click.echo(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked "
-                   f"({done.reused} cached gate results reused)", err=True)
+        click.echo(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
+                   f"{done.held} held for review ({done.reused} cached gate results reused)", err=True)
         rates = gating.pass_rates(store, runner.gates)
     finally:
         store.close()
@@ -133,11 +133,11 @@ def _print_table(rates: list[dict], gate_names: list[str]) -> None:
     from sbs_tui.results_render import literal  # model names are user data: shown literally, never as markup
 
     table = Table(title="gate pass rates per model")
-    for col in ("model", "generations", "passed", "blocked", "pending", *gate_names):
+    for col in ("model", "generations", "passed", "blocked", "held", "pending", "overridden", *gate_names):
         table.add_column(literal(col), justify="left" if col == "model" else "right")
     for r in rates:
         cells = [literal(r["model"]), str(r["generations"]), str(r["passed"]), str(r["blocked"]),
-                 str(r["pending"])]
+                 str(r.get("held", 0)), str(r["pending"]), str(r.get("overridden", 0))]
         for name in gate_names:
             g = r["gates"].get(name, {})
             cells.append("-" if g.get("pass_rate") is None else f"{100 * g['pass_rate']:.1f}%")
@@ -146,6 +146,28 @@ def _print_table(rates: list[dict], gate_names: list[str]) -> None:
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(highlight=False, width=160)
     console.print(table)
+
+
+@gate_command.command("override")
+@click.argument("generation_id", type=int)
+@click.option("--pass", "decision", flag_value="passed", help="Let it through to annotators.")
+@click.option("--block", "decision", flag_value="blocked", help="Keep it away from annotators.")
+@click.option("--reason", required=True, help="Why (stored with who and when).")
+@click.option("--by", "who", default=None, help="Who decides (default: $SBS_USER, else $USER).")
+@click.pass_context
+def gate_override_command(ctx: click.Context, generation_id: int, decision: str | None, reason: str,
+                          who: str | None) -> None:
+    """A lead's decision on one generation, over the gates' (the review app's Blocked tab does the same)."""
+    from sbs_tui.core.gate_review import override
+
+    if decision is None:
+        raise click.UsageError("say --pass or --block")
+    store = ctx.obj.open_store()
+    try:
+        final = override(store, generation_id, decision, reason, who)
+    finally:
+        store.close()
+    click.echo(f"generation {generation_id}: {final} by override", err=True)
 
 
 @gate_command.command("eval")
