@@ -147,7 +147,9 @@ class GateDetail(ModalScreen[bool]):
                              status_text(d), " · language ", name(d["language"] or DASH))
         for gate, r in d["results"].items():
             score = DASH if r["score"] is None else f"{r['score']:.4g}"
-            head.append_text(Text.assemble("\n", (name(gate), "bold"), f": score {score}",
+            label = name(gate)
+            label.stylize("bold")
+            head.append_text(Text.assemble("\n", label, f": score {score}",
                                            (" — failed", "red") if r["failed"] else ""))
         if d.get("override"):
             head.append_text(Text.assemble(("\noverride: ", "bold"), d["override"], " by ", name(d["decided_by"]),
@@ -204,6 +206,9 @@ class OverrideDialog(ModalScreen[str | None]):
             yield Static(Text(f"{verb} this generation — why?", style="bold"))
             yield Input(placeholder="reason (required)", id="override-reason")
             yield Static("enter saves · escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#override-reason", Input).focus()
 
     @on(Input.Submitted, "#override-reason")
     def _submit(self, event: Input.Submitted) -> None:
