@@ -71,7 +71,9 @@ RU_OBSCENITY = [
     rf"{_B}(?:на|по|от|за|ни|о|до|пере|с|у|вы|под|рас|раз|при|а)?ху(?:й|е|я|и|ю)\w*",
     r"\w*пизд\w*",
     rf"{_B}{_VERB_PREFIX}еб(?:[аулинеы]\w*|{_E})",
-    rf"{_B}бля(?:д\w*|т\w*|ха-муха)?{_E}",
+    rf"{_B}бля(?:д\w*|т\w*)?{_E}",
+    r"\w*бляд\w*",  # выблядок; not "блят" inside a word: углублять, употреблять
+    rf"{_B}(?:на|по|о)?хер(?:ня|ни|ню|ней|ов\w*|ова\w*|ово\w*)?{_E}",  # not херес (sherry), Херсон
     rf"{_B}муд(?:ак|ил|оз|озвон|охал|ач|ень)\w*",
     rf"{_B}пид(?:о|а|е)?р\w*",
     rf"{_B}залуп\w*",
@@ -98,10 +100,12 @@ EN_OBSCENITY = [
 # Insults that are insults wherever they stand.
 RU_STRONG = [
     rf"{_B}(?:мраз|ублюд|выродк|выродок|подонк|подонок|дегенерат|недоум|имбецил|бестолоч|бездар|ничтожеств"
-    r"|тупиц|тупорыл|безмозгл|придур|быдл|падл|паскуд|чмо|шлюх|шалав|сучар|уродин|дебил(?!ьн)|долбо)\w*",
+    r"|тупиц|тупорыл|безмозгл|придур|быдл|падл|паскуд|чмо|шлюх|шалав|сучар|уродин|дебил(?!ьн)|дибил|долбо"
+    r"|шмар|ушлеп|отморож|гнусн|свинот)\w*",
 ]
 EN_STRONG = [
-    rf"{_B}(?:moron|imbecile|brainless|dumbass|dimwit|halfwit|nitwit|jackass|retards?|douche\w*|scumbag|twat|slut|whore)"
+    rf"{_B}(?:moron|imbecile|brainless|dumbass|dimwit|halfwit|nitwit|jackass|retards?|douche\w*|scumbag|twat|slut|whore"
+    r"|asshat|dipshit|wanker|tosser|skank|numbskull|bonehead|knucklehead|lowlife|subhuman)"
     rf"s?{_E}",
 ]
 # Insults that are ordinary words elsewhere: they count only when aimed at someone.
@@ -114,7 +118,9 @@ RU_WEAK = [
 EN_WEAK = [
     rf"{_B}(?:idiots?|stupid|dumb|fools?|losers?|pathetic|worthless|useless|ugly|fat|pigs?|clowns?|trash"
     r"|garbage|freaks?|bitch(?:es)?|scum|clueless|ignorant|cretins?|jerks?|pricks?|dicks?|cocks?"
-    r"|ass(?:es)?|crap|shit|bullshit|disgusting|filthy|lazy|idiotic|retarded)"
+    r"|ass(?:es)?|crap|shit|bullshit|disgusting|filthy|lazy|idiotic|retarded|bastards?|cows?|creeps?"
+    r"|losers?|dunces?|simpletons?|buffoons?|oafs?|twits?|maggots?|vermin|parasites?|cowards?|failures?|disgrace"
+    r"|airheads?|blockheads?|degenerates?|bimbos?|hoes?|rats?|snakes?|weasels?|scumbags?)"
     rf"{_E}",
 ]
 RU_THREATS = [
@@ -148,6 +154,9 @@ _FILLERS = frozenset("""are 're r re such a an so really this that how very the 
 just such are were is как и что совсем вообще просто реально такой такая такое такие полный полная полное
 настоящий настоящая самый самая же сам сама был была были есть ещё еще like""".split())
 _TOKENS = re.compile(r"[\w@']+")
+_SENTENCE_EDGE = re.compile(r"[.!?\n\u2026]")
+_LAST_TOKEN = re.compile(r"([\w@']+)[ \t]+$")
+_FIRST_TOKEN = re.compile(r"[ \t]+([\w@']+)")
 _QUOTES = re.compile(r"\"[^\"\n]{1,1500}\"|\u201c[^\u201d\n]{1,1500}\u201d|\u00ab[^\u00bb\n]{1,1500}\u00bb"
                      r"|(?<!\w)'[^'\n]{1,60}'(?!\w)|\u2018[^\u2019\n]{1,60}\u2019")
 # "Bryan Mills: ...", "**Captor 2:** (smirking) ..." — a script's speaker label (one to three capitalised words,
@@ -162,12 +171,13 @@ WORD_CATEGORIES = {
     "insult_targeted": RU_WEAK + EN_WEAK,
 }
 #: ... and on running text (several words).
-PHRASE_CATEGORIES = {"obscenity": PHRASE_OBSCENITY, "threat": RU_THREATS + EN_THREATS}
+PHRASE_INSULTS = [rf"{_B}(?:a |you )?waste of (?:space|oxygen|air|skin){_E}"]
+PHRASE_CATEGORIES = {"obscenity": PHRASE_OBSCENITY, "insult": PHRASE_INSULTS, "threat": RU_THREATS + EN_THREATS}
 CATEGORIES = ("obscenity", "insult", "insult_targeted", "threat")
 _COMPILED = {name: re.compile("|".join(f"(?:{p})" for p in pats)) for name, pats in WORD_CATEGORIES.items()}
 # The first four letters of a word that every phrase pattern needs (its verb or noun).
 _TRIGGERS = frozenset(w[:4] for w in """kill hurt murder shoot stab beat break smash burn destroy rape strangle choke
-bury die rot dead back live huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю
+bury die rot dead back live waste huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю
 закопаем задушу сожгу сдохни сдохнешь сдох сдохли сгнил сгорел проломлю придушу замочу грохну труп покойник жилец
 найду найдем сломаю покалечу уничтожу конец крышка жить""".split())
 _PHRASES = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
@@ -254,20 +264,25 @@ def _aimed(low: str, start: int, end: int) -> bool:
     """A weak insult counts when it is aimed at someone: a second-person pronoun next to it (only fillers and
     other insults between), or a vocative set off by a comma or dash ("Решай сам, придурок." / "Shut up,
     idiot!")."""
-    before = _TOKENS.findall(low[max(0, start - 80):start])
+    # Both sides stop at the sentence's edge: "...your pet rat. You will need a cage" aims at no one.
+    before = _TOKENS.findall(_SENTENCE_EDGE.split(low[max(0, start - 80):start])[-1])
     for token in reversed(before[-4:]):
         if token in _PRONOUNS:
             return True
         if token not in _FILLERS and not _is_insult(token):
             break
-    after = _TOKENS.findall(low[end:end + 60])
+    after = _TOKENS.findall(_SENTENCE_EDGE.split(low[end:end + 60])[0])
     for token in after[:3]:
         if token in _PRONOUNS or token in _POSSESSIVES:
             return True
         if token not in _FILLERS:
             break
-    if (before and _is_insult(before[-1])) or (after and _is_insult(after[0])):
-        return True  # "тупой идиот", "stupid bitch": a noun phrase of insults names the person it is aimed at
+    # "тупой идиот", "stupid bitch": two insults side by side (a space between, not a comma: "cows, pigs" is a
+    # list) name the person they are aimed at.
+    prev = _LAST_TOKEN.search(low, max(0, start - 40), start)
+    nxt = _FIRST_TOKEN.match(low, end)
+    if (prev and _is_insult(prev.group(1))) or (nxt and _is_insult(nxt.group(1))):
+        return True
     # A vocative ends its sentence after a comma or dash, and what precedes the comma is not a one-word list
     # item ("cows, sheep, pigs.").
     head = low[max(0, start - 3):start].rstrip()

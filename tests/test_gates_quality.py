@@ -73,7 +73,8 @@ def _lex(*texts: str):
     "Иди сам вари, тупой идиот.", "Ты жалкий неудачник.", "Пошёл на хуй.", "Всё заебало, блядь.",
     "Ты xуй моржовый", "Ты сyка", "3аебал уже", "Ну ты и дeбил", "ты, дурак, нет", "Я тебя найду.",
     "Сдохни.", "You are a stupid idiot.", "Shut up, idiot!", "I will break your legs.", "Kill yourself.",
-    "Go f*ck yourself", "ты ёбаный урод", "ТЫ ИДИОТ",
+    "Go f*ck yourself", "ты ёбаный урод", "ТЫ ИДИОТ", "You're a waste of space.", "Ну ты дибил.",
+    "Этот выблядок опять пришёл.", "Да пошёл он нахер.",
 ])
 def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     (result,) = _lex(text)
@@ -88,6 +89,8 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     "Preheat your pig roaster.", "Foods high in sugar, fat, and salt.", "Feed cows, pigs, sheep.",
     "Run kill -9 1234 to kill the process.", "The word 'idiot' is an insult.", "Hui Zhang and Fuka Mori wrote it.",
     "Мудьюг — остров в Белом море.", "Небо над Ебро и себе, тебе, ребята.",
+    "Keep your pet rat clean. You will need a cage.", "Feed animals like cows, pigs, sheep, and horses.",
+    "Употребляйте овощи и углубляйте знания.", "В Херсоне пьют херес.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)
