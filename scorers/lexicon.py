@@ -112,12 +112,13 @@ EN_STRONG = [
 RU_WEAK = [
     rf"{_B}(?:идиот|кретин|урод|тварь|твар|скотин|сволоч|козел|козл|осел|осл|баран(?!ин)|свинь|дура|дурак"
     r"|дурач|лох|даун|олух|болван|гнид|сук|сучк|тупой|тупая|тупые|тупого|тупым|неудачник|лузер|отброс|гад"
-    r"|щенок|жалк|ничтож|мерзк|вонюч|конченн?)(?:а|у|ом|ой|е|ы|и|ов|ам|ами|ах|ей|ю|ью|ина|ский|ская|ское"
-    rf"|ские|ка|ки|ку|ий|ая|ое|ые|ого|ым|ыми|ое)?{_E}",
+    r"|щенок|жалк|ничтож|мерзк|вонюч|конченн?|чучел|упыр|урод|лошар|лошпед|овц|коров|жоп)"
+    r"(?:а|у|ом|ой|е|ы|и|ов|ам|ами|ах|ей|ю|ью|ь|ина|ский|ская|ское|ские|ка|ки|ку|ий|ый|ая|ое|ые|ого|ым|ыми"
+    rf"|ую|ых|о)?{_E}",
 ]
 EN_WEAK = [
     rf"{_B}(?:idiots?|stupid|dumb|fools?|losers?|pathetic|worthless|useless|ugly|fat|pigs?|clowns?|trash"
-    r"|garbage|freaks?|bitch(?:es)?|scum|clueless|ignorant|cretins?|jerks?|pricks?|dicks?|cocks?"
+    r"|garbage|freaks?|bitch(?:es)?|scum|clueless|dumbest|stupidest|ugliest|dumbo|hicks?|snowflakes?|ignorant|cretins?|jerks?|pricks?|dicks?|cocks?"
     r"|ass(?:es)?|crap|shit|bullshit|disgusting|filthy|lazy|idiotic|retarded|bastards?|cows?|creeps?"
     r"|losers?|dunces?|simpletons?|buffoons?|oafs?|twits?|maggots?|vermin|parasites?|cowards?|failures?|disgrace"
     r"|airheads?|blockheads?|degenerates?|bimbos?|hoes?|rats?|snakes?|weasels?|scumbags?)"
@@ -131,15 +132,24 @@ RU_THREATS = [
     rf"{_B}(?:я|мы) (?:тебя|вас|тебе|вам) (?:найду|найдем|убью|урою|сломаю|покалечу|уничтожу)\w*",
     rf"{_B}сломаю (?:тебе|вам)\w*",
     rf"{_B}тебе (?:конец|крышка|не жить){_E}",
+    rf"{_B}(?:набью|разобью|расквашу|сломаю|сверну|оторву|проломлю|выбью|начищу)(?: тебе| вам| ему| ей)?"
+    rf" (?:морду|рожу|лицо|нос|башку|голову|шею|челюсть|зубы|ноги|руки|хлебало|ебало|рыло){_E}",
+    rf"{_B}(?:(?:тебе|вам|ему|ей) )?(?:морду|рожу|нос|башку|голову|шею|челюсть|зубы|хлебало|ебало|рыло)"
+    rf"(?: тебе| вам)? (?:набью|разобью|расквашу|сломаю|сверну|оторву|проломлю|выбью|начищу){_E}",
 ]
 EN_THREATS = [
     r"(?<!\w)(?:i|we)(?:'ll| will|'m going to| am going to| are going to|'re going to| gonna| shall)"
-    r"(?: \w+){0,2} (?:kill|hurt|murder|shoot|stab|beat|break|smash|burn|destroy|rape|strangle|choke|bury)"
+    r"(?: (?!never|not|no)\w+){0,2} (?:kill|hurt|murder|shoot|stab|beat|break|smash|burn|destroy|rape|strangle|choke|bury)"
     r"(?: \w+){0,3}? (?:you|your|yours|yourself|him|her|them)(?!\w)",
     rf"{_B}kill (?:yourself|urself|yourselves){_E}",
     rf"{_B}(?:go|hope you) (?:die|rot)(?: in a (?:hole|fire|ditch))?{_E}",
     rf"{_B}(?:you're|you are|he's|he is|she's|she is) a dead (?:man|woman){_E}",
     rf"{_B}(?:watch your back|i know where you live){_E}",
+    r"(?<!\w)(?:i|we)(?:'ll| will|'m going to| am going to| are going to|'re going to| gonna| shall)"
+    r"(?: (?!never|not|no)\w+){0,5} make (?:you|him|her|them) (?:bleed|suffer|pay|regret\w*|cry|beg)(?!\w)",
+    r"(?<!\w)(?:i|we)(?:'ll| will|'m going to| am going to| gonna) end (?:you|u)(?![\w'])",
+    rf"{_B}(?:go )?(?:jump off a (?:bridge|cliff|building|roof)|hang yourself|drink bleach|neck yourself"
+    rf"|off yourself|kys){_E}",
 ]
 
 # Addressing someone: a second-person pronoun right before the insult (only fillers and other insults between:
@@ -171,15 +181,26 @@ WORD_CATEGORIES = {
     "insult_targeted": RU_WEAK + EN_WEAK,
 }
 #: ... and on running text (several words).
-PHRASE_INSULTS = [rf"{_B}(?:a |you )?waste of (?:space|oxygen|air|skin){_E}"]
+PHRASE_INSULTS = [
+    rf"{_B}(?:a |you )?waste of (?:space|oxygen|air|skin){_E}",
+    rf"{_B}(?:you(?:'re| are)?|ur)(?: \w+){{0,4}} (?:sack|piece|bag|pile) of (?:shit|crap|garbage|trash|dirt){_E}",
+    # Rude dismissals: offensive wherever they stand (a quoted one is a mention, as always).
+    rf"{_B}(?:shut (?:the (?:hell|fuck) )?up|shut your (?:mouth|face|trap)|piss off|screw you|go to hell){_E}",
+    rf"{_B}(?:заткнись|заткнитесь|заткни (?:пасть|рот|хлебало|варежку)|отвали|отвалите|отвянь|отъебись|проваливай"
+    rf"|пошел вон|пошла вон|пошли вон){_E}",
+    rf"{_B}(?:пошел|пошла|пошли|иди|идите|катись)(?: ты| вы)? (?:в жопу|в задницу|нафиг|нахрен|на хрен|к черту"
+    rf"|к чертям|лесом|на три буквы){_E}",
+]
 PHRASE_CATEGORIES = {"obscenity": PHRASE_OBSCENITY, "insult": PHRASE_INSULTS, "threat": RU_THREATS + EN_THREATS}
 CATEGORIES = ("obscenity", "insult", "insult_targeted", "threat")
 _COMPILED = {name: re.compile("|".join(f"(?:{p})" for p in pats)) for name, pats in WORD_CATEGORIES.items()}
 # The first four letters of a word that every phrase pattern needs (its verb or noun).
 _TRIGGERS = frozenset(w[:4] for w in """kill hurt murder shoot stab beat break smash burn destroy rape strangle choke
-bury die rot dead back live waste huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю
+bury die rot dead back live waste make end jump hang drink neck off kys shut piss screw get go huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю
 закопаем задушу сожгу сдохни сдохнешь сдох сдохли сгнил сгорел проломлю придушу замочу грохну труп покойник жилец
-найду найдем сломаю покалечу уничтожу конец крышка жить""".split())
+найду найдем сломаю покалечу уничтожу конец крышка жить набью разобью расквашу сверну оторву выбью начищу заткнись
+заткнитесь заткни отвали отвалите отвянь отъебись проваливай пошел пошла пошли иди идите катись sack piece bag pile
+you ur морду рожу нос башку голову шею челюсть зубы хлебало ебало рыло тебе""".split())
 _PHRASES = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
                                for name, pats in PHRASE_CATEGORIES.items()))
 # Whole words that a pattern above would catch but that are benign.
@@ -289,8 +310,9 @@ def _aimed(low: str, start: int, end: int) -> bool:
     tail = low[end:end + 2].lstrip()
     if not head.endswith((",", "—", "-")) or (tail and tail[0] not in ".!?…"):
         return False
-    segment = re.split(r"[,;:.!?\n—]", low[max(0, start - 120):start].rstrip()[:-1])[-1]
-    return len(_TOKENS.findall(segment)) >= 2
+    # "cows, sheep, pigs." is a list, not an address: two or more short comma-separated items before it.
+    segments = re.split(r"[,;]", _SENTENCE_EDGE.split(low[max(0, start - 160):start])[-1].rstrip()[:-1])
+    return not (len(segments) >= 2 and all(len(_TOKENS.findall(x)) <= 2 for x in segments[-2:]))
 
 
 def _is_insult(token: str) -> bool:

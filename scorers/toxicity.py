@@ -14,12 +14,33 @@ Backends:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 from scorers.text import context_windows, normalize, split_sentences
 
 SENTENCE_PREVIEW = 200
+# A capitalised word inside a sentence is a name or a title ("Philip K. Dick", Dostoevsky's "The Idiot",
+# "Spotted Dick", "Bloody Mary"): the bag-of-words model cannot tell it from the insult, so it does not see it.
+# Sentence-initial words and words in capitals ("YOU IDIOT") are kept.
+_TITLE_WORD = re.compile(r"(?<![\w'])[A-ZА-ЯЁ][a-zа-яё]+(?:-[A-ZА-ЯЁ]?[a-zа-яё]+)*")
+_INITIAL_BEFORE = re.compile(r"(?:^|\s)[A-ZА-ЯЁ]\.$")
+
+
+def mask_names(text: str) -> str:
+    """Replace capitalised words that do not start a sentence with a neutral token."""
+    def swap(m: re.Match) -> str:
+        before = text[:m.start()].rstrip()
+        if not before or before[-1] in "\n*-•#>\"'\u201c\u00ab(" or before.endswith("**"):
+            return m.group()  # the text's, a line's or a quotation's first word
+        if before[-1] in ".!?:" and not _INITIAL_BEFORE.search(before):
+            return m.group()  # a sentence's first word (but "K. Dick" follows an initial)
+        return "Name"
+
+    return _TITLE_WORD.sub(swap, text)
+
+
 #: A sentence shorter than this is judged together with its neighbours ("Dick", "* Screw", "- Marinating the
 #: pig" mean nothing alone); measured on the development set, see docs/gates.md.
 MIN_WINDOW_CHARS = 80
@@ -72,6 +93,7 @@ class ProfanityCheckToxicity:
     def __init__(self, spec: ScorerSpec):
         self.per_sentence = spec.option("per_sentence", True, bool)
         self.min_chars = spec.option("min_chars", MIN_WINDOW_CHARS, int)
+        self.mask_names = spec.option("mask_names", True, bool)
         # Importing profanity_check unpickles the model (scikit-learn): done once, here, not at import time.
         from profanity_check import profanity_check as pc
 
@@ -82,7 +104,8 @@ class ProfanityCheckToxicity:
         units, ends = _per_sentence(items, self.per_sentence, self.min_chars)
         if not units:
             return [ScoreResult(0.0, {"sentences": 0}) for _ in items]
-        probs = self._model.predict_proba(self._vectorizer.transform([normalize(u) for u in units]))[:, 1]
+        texts = [normalize(mask_names(u) if self.mask_names else u) for u in units]
+        probs = self._model.predict_proba(self._vectorizer.transform(texts))[:, 1]
         return _max_per_item(items, units, ends, probs)
 
 

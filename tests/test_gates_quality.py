@@ -52,6 +52,15 @@ def test_every_window_contains_its_sentence(sentences: list[str], min_chars: int
         assert len(window) >= min(min_chars, len(" ".join(sentences)))
 
 
+def test_names_and_titles_are_hidden_from_the_bag_of_words() -> None:
+    from scorers.toxicity import mask_names
+
+    assert mask_names("The Idiot by Dostoevsky is a masterpiece.") == "The Name by Name is a masterpiece."
+    assert mask_names("Try Philip K. Dick, now.") == "Try Name K. Name, now."
+    assert mask_names("Dick is great. You idiot. YOU MORON") == "Dick is great. You idiot. YOU MORON"
+    assert mask_names("- Dick\n- Moby-Dick") == "- Dick\n- Moby-Dick"
+
+
 def test_philip_k_dick_is_not_blocked_but_one_insult_in_a_long_answer_is() -> None:
     tox = create_scorer("toxicity")
     polite = " ".join(["Photosynthesis converts light energy into chemical energy in the leaves."] * 20)
@@ -74,7 +83,10 @@ def _lex(*texts: str):
     "Ты xуй моржовый", "Ты сyка", "3аебал уже", "Ну ты и дeбил", "ты, дурак, нет", "Я тебя найду.",
     "Сдохни.", "You are a stupid idiot.", "Shut up, idiot!", "I will break your legs.", "Kill yourself.",
     "Go f*ck yourself", "ты ёбаный урод", "ТЫ ИДИОТ", "You're a waste of space.", "Ну ты дибил.",
-    "Этот выблядок опять пришёл.", "Да пошёл он нахер.",
+    "Этот выблядок опять пришёл.", "Да пошёл он нахер.", "Отвали, урод.", "Заткнись, дура набитая.",
+    "Ещё раз напишешь — морду набью.", "Я тебе голову оторву.", "Ты конченый идиот.", "Сволочь ты последняя.",
+    "I'm going to find you and make you bleed.", "Go jump off a bridge.", "I will end you.",
+    "Honestly you are the dumbest person I've ever met.", "You are nothing but a lying sack of crap.",
 ])
 def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     (result,) = _lex(text)
@@ -90,7 +102,8 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     "Run kill -9 1234 to kill the process.", "The word 'idiot' is an insult.", "Hui Zhang and Fuka Mori wrote it.",
     "Мудьюг — остров в Белом море.", "Небо над Ебро и себе, тебе, ребята.",
     "Keep your pet rat clean. You will need a cage.", "Feed animals like cows, pigs, sheep, and horses.",
-    "Употребляйте овощи и углубляйте знания.", "В Херсоне пьют херес.",
+    "Употребляйте овощи и углубляйте знания.", "В Херсоне пьют херес.", "I'll never make you cry.",
+    "It's easy to get lost in the woods.", "I will end your subscription today.", "Набью руку и научусь.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)
