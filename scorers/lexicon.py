@@ -196,11 +196,11 @@ CATEGORIES = ("obscenity", "insult", "insult_targeted", "threat")
 _COMPILED = {name: re.compile("|".join(f"(?:{p})" for p in pats)) for name, pats in WORD_CATEGORIES.items()}
 # The first four letters of a word that every phrase pattern needs (its verb or noun).
 _TRIGGERS = frozenset(w[:4] for w in """kill hurt murder shoot stab beat break smash burn destroy rape strangle choke
-bury die rot dead back live waste make end jump hang drink neck off kys shut piss screw get go huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю
-закопаем задушу сожгу сдохни сдохнешь сдох сдохли сгнил сгорел проломлю придушу замочу грохну труп покойник жилец
-найду найдем сломаю покалечу уничтожу конец крышка жить набью разобью расквашу сверну оторву выбью начищу заткнись
-заткнитесь заткни отвали отвалите отвянь отъебись проваливай пошел пошла пошли иди идите катись sack piece bag pile
-you ur морду рожу нос башку голову шею челюсть зубы хлебало ебало рыло тебе""".split())
+bury die rot dead watch live bleed suffer pay regret regrets cry beg end jump hang bleach neck kys shut piss screw hell
+waste sack piece bag pile huy hui xuy shit crap bitch убью убьем прибью пристрелю зарежу порежу урою закопаю закопаем
+задушу сожгу сдохни сдохнешь сдох сдохли сгнил сгорел проломлю придушу замочу грохну труп покойник жилец найду найдем
+сломаю покалечу уничтожу конец крышка жить набью разобью расквашу сверну оторву выбью начищу заткнись заткнитесь
+заткни отвали отвалите отвянь отъебись проваливай вон жопу задницу нафиг нахрен хрен черту чертям лесом буквы""".split())
 _PHRASES = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
                                for name, pats in PHRASE_CATEGORIES.items()))
 # Whole words that a pattern above would catch but that are benign.
@@ -242,9 +242,12 @@ class LexiconToxicity:
         for word in words & self._bad.keys():
             for m in re.finditer(rf"(?<![\w@]){re.escape(word)}(?![\w@])", low):
                 found.append((self._bad[word], m.start(), m.end()))
-        if any(w[:4] in _TRIGGERS for w in words):  # the phrase patterns are slow to scan: only when they can hit
-            for m in _PHRASES.finditer(low):
-                found.append((m.lastgroup or "threat", m.start(), m.end()))
+        triggers = [w for w in words if w[:4] in _TRIGGERS]
+        if triggers:  # the phrase patterns are slow to scan: only around words they need, only when present
+            for a, b in _windows(low, triggers):
+                for m in _PHRASES.finditer(low, a, b):
+                    found.append((m.lastgroup or "threat", m.start(), m.end()))
+            found = list(dict.fromkeys(found))
         found.sort(key=lambda f: f[1])
         matches = []
         quoted = None
@@ -273,6 +276,20 @@ class LexiconToxicity:
             if pattern.fullmatch(word):
                 return name
         return None
+
+
+def _windows(low: str, words: Sequence[str], reach: int = 100) -> list[tuple[int, int]]:
+    """Merged ranges of ``reach`` characters around every occurrence of ``words`` (each phrase pattern is
+    shorter than that on either side of its trigger word)."""
+    spans = sorted((max(0, m.start() - reach), m.end() + reach) for w in words
+                   for m in re.finditer(rf"(?<![\w@]){re.escape(w)}(?![\w@])", low))
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _quoted_spans(low: str, cased: str) -> list[tuple[int, int]]:
