@@ -60,7 +60,9 @@ _LAST_WORD_RE = re.compile(r"(\w+(?:\.\w+)*)\.[\"'\u201d\u2019\u00bb)\]]*$")
 def _continues(piece: str, following: str) -> bool:
     """True when the break after ``piece`` is not a sentence end: an abbreviation or initial before a full stop,
     or the next piece going on in lower case ("e.g. the", "т. е. быстро")."""
-    m = _LAST_WORD_RE.search(piece)
+    if not piece.rstrip("\"'\u201d\u2019\u00bb)]").endswith("."):
+        return False  # only a full stop can follow an abbreviation
+    m = _LAST_WORD_RE.search(piece[-40:])  # the tail: a search over a long piece costs more than the split
     if m is None:
         return False
     word = m.group(1)

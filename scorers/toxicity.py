@@ -24,21 +24,16 @@ SENTENCE_PREVIEW = 200
 # A capitalised word inside a sentence is a name or a title ("Philip K. Dick", Dostoevsky's "The Idiot",
 # "Spotted Dick", "Bloody Mary"): the bag-of-words model cannot tell it from the insult, so it does not see it.
 # Sentence-initial words and words in capitals ("YOU IDIOT") are kept.
-_TITLE_WORD = re.compile(r"(?<![\w'])[A-ZА-ЯЁ][a-zа-яё]+(?:-[A-ZА-ЯЁ]?[a-zа-яё]+)*")
-_INITIAL_BEFORE = re.compile(r"(?:^|\s)[A-ZА-ЯЁ]\.$")
+# A capital letter after a lower-case word, a digit, a comma or a closing bracket and one space (inside a
+# sentence), or after an initial ("K. Dick"). The capital comes first in the pattern so the scan jumps from
+# capital to capital; one substitution in C, no per-word Python.
+_NAME = re.compile(r"[A-ZА-ЯЁ](?:(?<=[a-zа-яё0-9,;)] [A-ZА-ЯЁ])|(?<=(?<![\w.])[A-ZА-ЯЁ]\. [A-ZА-ЯЁ]))"
+                   r"[a-zа-яё]+(?:-[A-ZА-ЯЁ]?[a-zа-яё]+)*(?![\w'])")
 
 
 def mask_names(text: str) -> str:
     """Replace capitalised words that do not start a sentence with a neutral token."""
-    def swap(m: re.Match) -> str:
-        before = text[:m.start()].rstrip()
-        if not before or before[-1] in "\n*-•#>\"'\u201c\u00ab(" or before.endswith("**"):
-            return m.group()  # the text's, a line's or a quotation's first word
-        if before[-1] in ".!?:" and not _INITIAL_BEFORE.search(before):
-            return m.group()  # a sentence's first word (but "K. Dick" follows an initial)
-        return "Name"
-
-    return _TITLE_WORD.sub(swap, text)
+    return _NAME.sub("Name", text)
 
 
 #: A sentence shorter than this is judged together with its neighbours ("Dick", "* Screw", "- Marinating the
