@@ -114,26 +114,33 @@ def _emit(out: list[str], piece: str, max_chars: int) -> None:
 
 
 def context_windows(sentences: list[str], *, min_chars: int = 0) -> list[str]:
-    """One window per sentence: the sentence itself, widened with its neighbours (previous, then next,
-    alternately) until it has ``min_chars`` characters. A lone word ("Dick", "* Screw", "- Marinating the
-    pig") is judged with what surrounds it, while a full sentence — an insult inside a long answer — is
-    still judged on its own and is not averaged away."""
+    """Group consecutive sentences into units of at least ``min_chars`` characters: a sentence that long stands
+    alone, shorter ones are joined with their neighbours (the last short run joins the unit before it). A lone
+    word ("Dick", "* Screw", "- Marinating the pig") is judged with what surrounds it, while a full sentence —
+    one insult inside a long answer — is judged on its own and is not averaged away.
+
+    A partition, not overlapping windows: every character is classified once, so the cost is that of bare
+    sentences (gating must keep ≥ 1,000 generations/s)."""
     if min_chars <= 0:
         return list(sentences)
-    windows: list[str] = []
-    n = len(sentences)
-    for i, sentence in enumerate(sentences):
-        lo, hi = i, i + 1
-        size = len(sentence)
-        while size < min_chars and (lo > 0 or hi < n):
-            if lo > 0 and (hi >= n or (i - lo) <= (hi - 1 - i)):
-                lo -= 1
-                size += len(sentences[lo]) + 1
-            else:
-                size += len(sentences[hi]) + 1
-                hi += 1
-        windows.append(" ".join(sentences[lo:hi]))
-    return windows
+    units: list[str] = []
+    current: list[str] = []
+    size = 0
+    for sentence in sentences:
+        if len(sentence) >= min_chars and current and size - 1 >= min_chars // 2:
+            units.append(" ".join(current))  # a long sentence stays alone after a unit that has some context
+            current, size = [], 0
+        current.append(sentence)
+        size += len(sentence) + 1  # with the joining space
+        if size - 1 >= min_chars:
+            units.append(" ".join(current))
+            current, size = [], 0
+    if current:
+        if units and size < min_chars:
+            units[-1] = f"{units[-1]} {' '.join(current)}"
+        else:
+            units.append(" ".join(current))
+    return units
 
 
 def tokenize(text: str) -> list[str]:
