@@ -152,7 +152,7 @@ async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> N
             await pilot.pause(0.05)
 
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("6")
+        await pilot.press("7")
         pane = app.query_one(BlockedPane)
         await settled(pilot, pane)
         assert app.query_one(TabbedContent).active == "blocked"

@@ -79,7 +79,7 @@ _OVERRIDE_JOIN = "LEFT JOIN gate_overrides o ON o.generation_id = g.id AND o.out
 
 
 class GateReviewQueries(Queries):
-    """The half of ``store.gates`` that serves leads: holds, languages and overrides (migration 0006)."""
+    """The half of ``store.gates`` that serves leads: holds, languages and overrides (migration 0008)."""
 
     __slots__ = ()
 
