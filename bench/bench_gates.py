@@ -2,11 +2,15 @@
 
 Measures, each against a named baseline in the same run:
 
-1. offline defaults — toxicity (alt-profanity-check, per sentence) + memorization (13-grams against a ~10 MB
-   reference corpus) — batched, versus the same scorers called one generation at a time;
+1. offline blocking defaults as the product runs them (``GateRunner``: language identification, toxicity over
+   sentence windows, the lexicon) + memorization (13-grams against a ~10 MB reference corpus) — batched, versus
+   the same gates called one generation at a time, and versus the first version's path (bare sentences, no
+   lexicon, no language identification);
 2. the memorization index: first build versus loading it back from the disk cache;
 3. MiniLM relevance (the helpfulness default), batched, versus a naive one-at-a-time loop (the transformer
-   batching ratio).
+   batching ratio);
+4. quality: precision, recall and false-block rate of the default blocking gates on the labelled development
+   set (tests/data/gates_dev.jsonl), per language, and how many of the 6,440 real outputs they block.
 
 The reference corpus is built from the outputs themselves (half the models verbatim, the rest as word-shuffled
 copies to reach the target size), so a realistic share of generations do match something.
@@ -28,7 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sbs_tui.config import Settings  # noqa: E402
+from sbs_tui.core import gate_eval, gating  # noqa: E402
 from scorers.base import ScoreItem, ScorerSpec, create_scorer  # noqa: E402
+
+DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "gates_dev.jsonl"
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval" / "outputs"
 
@@ -152,33 +160,49 @@ def main() -> None:
         _, load_s = timed(lambda: create_scorer("memorization", spec()))
         results["index"] = {"ngrams": int(len(memo.index.hashes)), "build_s": round(build_s, 2),
                             "cached_load_s": round(load_s, 3), "build_over_load": round(build_s / load_s, 1)}
-        tox = create_scorer("toxicity")
-        tox.score(items[:16])  # warm-up
+        memo_gate = gating.GateConfig("memorization", "memorization", blocking=True, options={
+            "references": [str(corpus)], "cache_dir": str(Path(tmp) / "cache")})
+        defaults = [g for g in gating.load_policy(Settings()) if g.blocking]
+        runner = gating.GateRunner([*defaults, memo_gate])
+        first = gating.GateRunner([gating.GateConfig("toxicity", "toxicity", blocking=True,
+                                                     options={"min_chars": 0}), memo_gate],
+                                  identify_languages=False)
+        runner.evaluate(items[:16])  # warm-up: builds every scorer
+        first.evaluate(items[:16])
 
-        def batched():
+        def batched(r):
             out = []
             for i in range(0, len(items), 256):
-                chunk = items[i:i + 256]
-                out.append((tox.score(chunk), memo.score(chunk)))
+                out.extend(r.evaluate(items[i:i + 256]))
             return out
 
-        out, batched_s = timed(batched)
-        copied = sum(r.score >= 0.5 for _, m in out for r in m)
-        toxic = sum(r.score >= 0.9 for t, _ in out for r in t)
+        out, batched_s = timed(lambda: batched(runner))
+        _, first_s = timed(lambda: batched(first))
+        copied = sum((o.scores["memorization"] or 0) >= 0.5 for o in out)
+        toxic = sum(any(r["gate"] in ("toxicity", "lexicon") for r in o.reasons) for o in out)
         naive_items = items[:: max(1, len(items) // args.naive_limit)][: args.naive_limit]
-        _, naive_s = timed(lambda: [(tox.score([i]), memo.score([i])) for i in naive_items])
-        _, same_s = timed(lambda: (tox.score(naive_items), memo.score(naive_items)))
+        _, naive_s = timed(lambda: [runner.evaluate([i]) for i in naive_items])
+        _, same_s = timed(lambda: runner.evaluate(naive_items))
         results["offline_defaults"] = {
+            "gates": [g.name for g in runner.gates],
             "batched_gen_per_s": round(rate(len(items), batched_s), 1),
+            "first_version_path_gen_per_s": round(rate(len(items), first_s), 1),
             "naive_gen_per_s": round(rate(len(naive_items), naive_s), 1),
             "batched_same_items_gen_per_s": round(rate(len(naive_items), same_s), 1),
             "ratio": round(rate(len(naive_items), same_s) / rate(len(naive_items), naive_s), 2),
-            "memorization_blocked": copied, "toxicity_blocked": toxic, "target_gen_per_s": 1000,
+            "memorization_blocked": copied, "toxicity_or_lexicon_blocked": toxic,
+            "uncovered": sum(o.uncovered for o in out), "target_gen_per_s": 1000,
         }
-        _, tox_s = timed(lambda: [tox.score(items[i:i + 256]) for i in range(0, len(items), 256)])
-        _, memo_s = timed(lambda: [memo.score(items[i:i + 256]) for i in range(0, len(items), 256)])
-        results["offline_defaults"]["toxicity_gen_per_s"] = round(rate(len(items), tox_s), 1)
-        results["offline_defaults"]["memorization_gen_per_s"] = round(rate(len(items), memo_s), 1)
+        for gate in runner.gates:
+            scorer = runner.scorer(gate)
+            _, gate_s = timed(lambda: [scorer.score(items[i:i + 256]) for i in range(0, len(items), 256)])
+            results["offline_defaults"][f"{gate.name}_gen_per_s"] = round(rate(len(items), gate_s), 1)
+        from scorers.language import identify
+
+        _, lang_s = timed(lambda: [identify(i.output) for i in items])
+        results["offline_defaults"]["language_id_gen_per_s"] = round(rate(len(items), lang_s), 1)
+
+    results["quality"] = quality()
 
     if not args.skip_minilm:
         import numpy as np
@@ -227,8 +251,10 @@ def main() -> None:
     od = results["offline_defaults"]
     lines = [
         f"{'measurement':44} {'value':>12} {'baseline':>12} {'ratio':>7}",
-        f"{'toxicity+memorization, all 6,440 (gen/s)':44} {od['batched_gen_per_s']:>12,.0f} {'':>12} {'':>7}",
-        f"{'toxicity+memorization batched vs naive':44} {od['batched_same_items_gen_per_s']:>12,.0f} "
+        f"{'blocking defaults+memorization, 6,440 (gen/s)':44} {od['batched_gen_per_s']:>12,.0f} "
+        f"{od['first_version_path_gen_per_s']:>12,.0f} "
+        f"{od['batched_gen_per_s'] / od['first_version_path_gen_per_s']:>7.2f}",
+        f"{'  ... batched vs naive':44} {od['batched_same_items_gen_per_s']:>12,.0f} "
         f"{od['naive_gen_per_s']:>12,.0f} {od['ratio']:>7}",
         f"{'memorization index build vs cached load (s)':44} {results['index']['build_s']:>12} "
         f"{results['index']['cached_load_s']:>12} {results['index']['build_over_load']:>7}",
@@ -247,7 +273,32 @@ def main() -> None:
         lat = results["annotator_latency"]
         lines.append(f"{'vote commit + next read p95 (ms), gating/idle':44} {lat['while_gating']['p95_ms']:>12} "
                      f"{lat['idle']['p95_ms']:>12} {lat['p95_ratio']:>7}")
+    lines.append(f"real outputs blocked by toxicity/lexicon: {od['toxicity_or_lexicon_blocked']} of "
+                 f"{results['generations']}; uncovered: {od['uncovered']}")
+    lines.append(f"{'quality (dev set)':30} {'lang':>5} {'toxic':>6} {'benign':>7} {'prec':>7} {'recall':>7} "
+                 f"{'FBR':>7} {'FB':>4}")
+    for row in results["quality"]:
+        lines.append(f"{row['gate']:30} {row['language']:>5} {row['toxic']:>6} {row['benign']:>7} "
+                     f"{_pct(row['precision']):>7} {_pct(row['recall']):>7} {_pct(row['false_block_rate']):>7} "
+                     f"{row['fp']:>4}")
     print("\n".join(lines), file=sys.stderr)
+
+
+def quality() -> list[dict[str, object]]:
+    """Precision/recall/false-block rate of the default blocking gates on the labelled development set."""
+    runner = gating.GateRunner([g for g in gating.load_policy(Settings()) if g.blocking])
+    report = gate_eval.evaluate(runner, gate_eval.read_labelled(str(DEV_SET)))
+    rows = []
+    for g in report.gates:
+        for lang, m in [("all", g.overall), *g.by_language.items()]:
+            if lang in ("all", "en", "ru"):
+                rows.append({"gate": g.gate, "language": lang, **{k: m[k] for k in (
+                    "toxic", "benign", "precision", "recall", "f1", "false_block_rate", "fp")}})
+    return rows
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 if __name__ == "__main__":

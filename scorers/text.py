@@ -46,18 +46,101 @@ def normalize(text: str) -> str:
     return _casefold(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
 
 
+# Words that end with a full stop without ending the sentence. Single letters (initials: "Philip K. Dick",
+# "Ф. М. Достоевский", "т. е.", "т. к.") are handled separately, as is a next piece starting in lower case.
+ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof st jr sr vs etc e.g i.e eg ie cf al inc ltd co corp no nos fig figs approx vol vols pp ch sec
+dept gen col capt lt sgt rev mt ft est jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d
+op ed eds
+г гг в вв см напр др пр тыс млн млрд руб коп ул им проф акад стр рис англ лат ср гл изд доц чл корр
+""".split())
+_LAST_WORD_RE = re.compile(r"(\w+(?:\.\w+)*)\.[\"'\u201d\u2019\u00bb)\]]*$")
+
+
+def _continues(piece: str, following: str) -> bool:
+    """True when the break after ``piece`` is not a sentence end: an abbreviation or initial before a full stop,
+    or the next piece going on in lower case ("e.g. the", "т. е. быстро")."""
+    if not piece.rstrip("\"'\u201d\u2019\u00bb)]").endswith("."):
+        return False  # only a full stop can follow an abbreviation
+    m = _LAST_WORD_RE.search(piece[-40:])  # the tail: a search over a long piece costs more than the split
+    if m is None:
+        return False
+    word = m.group(1)
+    if len(word) == 1 and word.isalpha():  # an initial or a one-letter abbreviation
+        return True
+    if word.casefold() in ABBREVIATIONS:
+        return True
+    first = following.lstrip("\"'\u201c\u2018\u00ab([")[:1]
+    return first.isalpha() and first.islower()
+
+
 def split_sentences(text: str, *, max_chars: int = 1000) -> list[str]:
-    """Split text into sentences (non-empty, stripped). Over-long sentences are cut at ``max_chars``."""
+    """Split text into sentences (non-empty, stripped). Over-long sentences are cut at ``max_chars``.
+
+    A full stop after an abbreviation or an initial does not end a sentence, so "Philip K. Dick" stays whole
+    (judged alone, "Dick" is an insult); nor does a list number ("1. Mix the flour"). Line breaks always end a
+    sentence (lists, code, verse).
+    """
     out: list[str] = []
-    for piece in _SENTENCE_END_RE.split(text):
-        piece = piece.strip()
-        if not piece:
+    pending = ""
+    pos = 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        piece = text[pos:m.start()].strip()
+        pos = m.end()
+        if piece:
+            pending = f"{pending} {piece}" if pending else piece
+        if not pending:
             continue
-        while len(piece) > max_chars:
-            out.append(piece[:max_chars])
-            piece = piece[max_chars:]
-        out.append(piece)
+        if "\n" not in m.group() and (_LIST_MARKER_RE.match(pending) or _continues(pending, text[pos:pos + 4])):
+            continue
+        _emit(out, pending, max_chars)
+        pending = ""
+    piece = text[pos:].strip()
+    if piece:
+        pending = f"{pending} {piece}" if pending else piece
+    if pending:
+        _emit(out, pending, max_chars)
     return out
+
+
+_LIST_MARKER_RE = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\.$")
+
+
+def _emit(out: list[str], piece: str, max_chars: int) -> None:
+    while len(piece) > max_chars:
+        out.append(piece[:max_chars])
+        piece = piece[max_chars:]
+    out.append(piece)
+
+
+def context_windows(sentences: list[str], *, min_chars: int = 0) -> list[str]:
+    """Group consecutive sentences into units of at least ``min_chars`` characters: a sentence that long stands
+    alone, shorter ones are joined with their neighbours (the last short run joins the unit before it). A lone
+    word ("Dick", "* Screw", "- Marinating the pig") is judged with what surrounds it, while a full sentence —
+    one insult inside a long answer — is judged on its own and is not averaged away.
+
+    A partition, not overlapping windows: every character is classified once, so the cost is that of bare
+    sentences (gating must keep ≥ 1,000 generations/s)."""
+    if min_chars <= 0:
+        return list(sentences)
+    units: list[str] = []
+    current: list[str] = []
+    size = 0
+    for sentence in sentences:
+        if len(sentence) >= min_chars and current and size - 1 >= min_chars // 2:
+            units.append(" ".join(current))  # a long sentence stays alone after a unit that has some context
+            current, size = [], 0
+        current.append(sentence)
+        size += len(sentence) + 1  # with the joining space
+        if size - 1 >= min_chars:
+            units.append(" ".join(current))
+            current, size = [], 0
+    if current:
+        if units and size < min_chars:
+            units[-1] = f"{units[-1]} {' '.join(current)}"
+        else:
+            units.append(" ".join(current))
+    return units
 
 
 def tokenize(text: str) -> list[str]:

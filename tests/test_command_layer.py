@@ -81,6 +81,8 @@ def _cli_commands() -> set[str]:
 
     def walk(command: click.Command, path: list[str]) -> None:
         if isinstance(command, click.Group):
+            if command.invoke_without_command and path:  # `sbs gate` runs on its own and has subcommands
+                found.add(" ".join(path))
             for name in command.list_commands(ctx):
                 walk(command.get_command(ctx, name), [*path, name])
         else:

@@ -64,8 +64,9 @@ def _store_with(path: Path, outputs: dict[tuple[str, str], str]) -> Store:
 
 def test_default_policy() -> None:
     gates = {g.name: g for g in gating.load_policy(Settings())}
-    assert set(gates) == {"toxicity", "sentiment"}
+    assert set(gates) == {"toxicity", "lexicon", "sentiment"}
     assert gates["toxicity"].blocking and not gates["sentiment"].blocking
+    assert gates["lexicon"].blocking  # offline Russian coverage (issue 10)
     with_refs = {g.name: g for g in gating.load_policy(Settings(), references=["corpus.txt"])}
     assert with_refs["memorization"].blocking and with_refs["memorization"].options["references"] == ["corpus.txt"]
 
@@ -85,7 +86,7 @@ def test_config_overrides_adds_and_disables(tmp_path: Path) -> None:
         base_url = "http://127.0.0.1:1/v1"
     """)
     gates = {g.name: g for g in gating.load_policy(settings)}
-    assert set(gates) == {"toxicity", "toxicity_xlmr", "moderation"}
+    assert set(gates) == {"toxicity", "lexicon", "toxicity_xlmr", "moderation"}
     assert gates["toxicity"].threshold == 0.7 and gates["toxicity"].options == {"per_sentence": False}
     assert gates["toxicity_xlmr"].scorer == "toxicity" and gates["toxicity_xlmr"].blocking
     assert gates["moderation"].blocking
@@ -202,7 +203,7 @@ def test_sbs_gate_command_with_config(tmp_path: Path, cli) -> None:
     result = cli("--db", str(db), "--config", str(config), "gate", "--format", "json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert [g["name"] for g in summary["gates"]] == ["toxicity"]
+    assert [g["name"] for g in summary["gates"]] == ["toxicity", "lexicon"]
     by_model = {m["model"]: m for m in summary["models"]}
     assert by_model["m1"]["passed"] == 1 and by_model["m2"]["blocked"] == 1
     assert "gated 2 generation(s): 1 passed, 1 blocked" in result.stderr
@@ -289,7 +290,9 @@ def test_score_jsonl_contract(tmp_path: Path, cli) -> None:
         assert set(got["scores"]) == {"toxicity", "sentiment"}
     assert [o["blocked"] for o in out] == [False, True, False]
     reason = out[1]["reasons"][0]
-    assert reason["gate"] == "toxicity" and reason["threshold"] == 0.9 and reason["score"] > 0.9
+    from scorers.toxicity import PROFANITY_CHECK_THRESHOLD as T  # calibrated on tests/data/gates_dev.jsonl
+
+    assert reason["gate"] == "toxicity" and reason["threshold"] == T and reason["score"] > T
     assert out[0]["reasons"] == [] and "details" not in out[0]
     assert "scored 3 generation(s)" in result.stderr and "1 blocked" in result.stderr
     fail = cli("score", str(src), "--gates", "toxicity", "--fail-on-block")

@@ -77,7 +77,8 @@ SENTENCES = ["you are a kind person .", "i hate you , stupid idiot !", "bake the
 
 
 def test_binary_classifier_loads_from_a_folder_and_takes_the_max_over_sentences(models) -> None:
-    tox = create_scorer("toxicity", ScorerSpec(backend="hf", model=str(models["binary"])))
+    # min_chars = 0: each sentence alone (by default short sentences are judged with their neighbours).
+    tox = create_scorer("toxicity", ScorerSpec(backend="hf", model=str(models["binary"]), options={"min_chars": 0}))
     assert tox.columns == [1]  # "toxic", not "non-toxic"
     singles = [r.score for r in tox.score([ScoreItem("q", s) for s in SENTENCES])]
     assert len(set(np.round(singles, 6))) == len(SENTENCES)  # random weights tell the texts apart

@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("gate")
+@click.group("gate", invoke_without_command=True)
 @click.option("--watch", is_flag=True, help="Keep running: gate new pending generations as they are imported.")
 @click.option("--interval", default=3.0, show_default=True, type=click.FloatRange(0.05, 3600),
               help="Seconds between polls for new pending generations (with --watch).")
@@ -36,7 +36,11 @@ import click
 def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: int, gate_names: str | None,
                  config_path: str | None, references: tuple[str, ...], niceness: int, regate: bool,
                  fmt: str) -> None:
-    """Gate pending generations: blocking gates decide which generations annotators may see."""
+    """Gate pending generations: blocking gates decide which generations annotators may see.
+
+    `sbs gate eval FILE` measures the gates on labelled rows instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
@@ -65,11 +69,11 @@ def _print_table(rates: list[dict], gate_names: list[str]) -> None:
     from sbs_tui.results_render import literal  # model names are user data: shown literally, never as markup
 
     table = Table(title="gate pass rates per model")
-    for col in ("model", "generations", "passed", "blocked", "pending", *gate_names):
+    for col in ("model", "generations", "passed", "blocked", "held", "pending", "overridden", *gate_names):
         table.add_column(literal(col), justify="left" if col == "model" else "right")
     for r in rates:
         cells = [literal(r["model"]), str(r["generations"]), str(r["passed"]), str(r["blocked"]),
-                 str(r["pending"])]
+                 str(r.get("held", 0)), str(r["pending"]), str(r.get("overridden", 0))]
         for name in gate_names:
             g = r["gates"].get(name, {})
             cells.append("-" if g.get("pass_rate") is None else f"{100 * g['pass_rate']:.1f}%")
@@ -78,3 +82,96 @@ def _print_table(rates: list[dict], gate_names: list[str]) -> None:
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(highlight=False, width=160)
     console.print(table)
+
+
+@gate_command.command("override")
+@click.argument("generation_id", type=int)
+@click.option("--pass", "decision", flag_value="passed", help="Let it through to annotators.")
+@click.option("--block", "decision", flag_value="blocked", help="Keep it away from annotators.")
+@click.option("--reason", required=True, help="Why (stored with who and when).")
+@click.option("--by", "who", default=None, help="Who decides (default: $SBS_USER, else $USER).")
+@click.pass_context
+def gate_override_command(ctx: click.Context, generation_id: int, decision: str | None, reason: str,
+                          who: str | None) -> None:
+    """A lead's decision on one generation, over the gates' (the review app's Blocked tab does the same)."""
+    from sbs_tui.core.gate_review import override
+
+    if decision is None:
+        raise click.UsageError("say --pass or --block")
+    store = ctx.obj.open_store()
+    try:
+        final = override(store, generation_id, decision, reason, who)
+    finally:
+        store.close()
+    click.echo(f"generation {generation_id}: {final} by override", err=True)
+
+
+@gate_command.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--gates", "gate_names", default=None, metavar="NAMES", help="Comma-separated gates to measure "
+              "(default: the configured/default gates).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML file with [gates.NAME] tables (overrides the global --config).")
+@click.option("--reference", "references", multiple=True, type=click.Path(),
+              help="Reference corpus for the memorization gate; repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, config_path: str | None,
+                      references: tuple[str, ...], fmt: str) -> None:
+    """Measure gates on labelled rows (FILE: generation rows + `label` toxic/benign, optional `language`):
+    precision, recall, F1, false-block rate per language, and a threshold sweep."""
+    import json
+
+    from sbs_tui.core.gate_eval import evaluate, read_labelled
+
+    from sbs_tui.cli_params import echo_err, parse_gate_names
+    from sbs_tui.config import load_settings
+    from sbs_tui.core.gate_run import build_runner
+
+    rows = read_labelled(file)
+    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    runner = build_runner(settings, only=parse_gate_names(gate_names), references=references, log=echo_err)
+    report = evaluate(runner, rows)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_eval(report)
+
+
+def _print_eval(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sbs_tui.results_render import literal
+
+    def pct(v) -> str:
+        return "-" if v is None else f"{100 * v:.2f}%"
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    table = Table(title=f"gate quality on {report.rows} labelled rows")
+    for col in ("gate", "language", "blocking", "threshold", "toxic", "benign", "precision", "recall", "F1",
+                "false-block rate", "false blocks"):
+        table.add_column(col, justify="left" if col in ("gate", "language") else "right")
+    for g in report.gates:
+        for lang, m in [("all", g.as_dict()), *g.by_language.items()]:
+            table.add_row(literal(g.gate if lang == "all" else ""), literal(lang),
+                          "yes" if g.blocking else "no", "-" if g.threshold is None else f"{g.threshold:g}",
+                          str(m["toxic"]), str(m["benign"]), pct(m["precision"]), pct(m["recall"]),
+                          pct(m["f1"]), pct(m["false_block_rate"]), str(m["fp"]))
+    console.print(table)
+    for g in report.gates:
+        if not g.sweep:
+            continue
+        sweep = Table(title=f"{literal(g.gate)}: threshold sweep (blocks at {'≥' if g.higher_is_worse else '<'})")
+        for col in ("threshold", "precision", "recall", "F1", "false-block rate", "blocked"):
+            sweep.add_column(col, justify="right")
+        for p in g.sweep:
+            mark = " *" if p["configured"] else ""
+            sweep.add_row(f"{p['threshold']:g}{mark}", pct(p["precision"]), pct(p["recall"]), pct(p["f1"]),
+                          pct(p["false_block_rate"]), str(p["blocked"]))
+        console.print(sweep)
+    if report.uncovered:
+        listed = ", ".join(f"{lang} {n}" for lang, n in report.uncovered.items())
+        console.print(f"uncovered (no blocking gate reads the language): {literal(listed)}")

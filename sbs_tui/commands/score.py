@@ -15,7 +15,20 @@ import click
 BATCH = 64  # generations scored and flushed per batch (--batch-size)
 
 
-@click.command("score")
+def _gates_epilog() -> str:
+    """The built-in gates, from their one description (``scorers.base.ScorerInfo``)."""
+    from scorers.base import BUILTIN_INFO, ENABLED_WHEN
+
+    lines = ["\b", "Gates (blocking ones keep generations from annotators):"]
+    for info in BUILTIN_INFO:
+        langs = "any language" if "*" in info.languages else "/".join(info.languages)
+        lines.append(f"  {info.name:<13} {'blocking' if info.blocking else 'informational':<13} "
+                     f"{info.threshold}; runs: {ENABLED_WHEN[info.enabled]}; reads {langs}")
+    lines.append("Rows also get 'language' and 'uncovered' (no blocking gate reads that language).")
+    return "\n".join(lines)
+
+
+@click.command("score", epilog=_gates_epilog())
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--gates", "gate_names", default=None, metavar="NAMES",
               help="Comma-separated gates to run (default: the configured/default gates).")

@@ -30,7 +30,8 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
     """The gate policy (config + defaults + ``--gates``/``--reference`` choices) as a runner whose scorers are all
     built: a bad config fails here, before any generation is marked or any output written."""
     gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
-    runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None))
+    runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None),
+                               uncovered=gating.uncovered_policy(settings))
     for gate in runner.gates:
         runner.scorer(gate)
     return runner
@@ -120,8 +121,8 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
             log("gate watcher stopped")
             return GateRun(runner, total)
         done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
-        log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked "
-            f"({done.reused} cached gate results reused)")
+        log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
+            f"{done.held} held for review ({done.reused} cached gate results reused)")
         return GateRun(runner, done, gating.pass_rates(store, runner.gates))
     finally:
         store.close()

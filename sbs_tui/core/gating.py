@@ -17,21 +17,12 @@ A *gate* is a scorer plus a policy: a threshold and whether failing it keeps a g
 Keys other than ``scorer``, ``backend``, ``model``, ``threshold``, ``blocking`` and ``enabled`` are options of
 the scorer's backend (checked: a misspelt option is an error, not a silent default).
 
-Defaults, when the config says nothing (each can be changed or switched off with ``enabled = false``):
+Defaults, when the config says nothing (blocking or not, when a gate runs, its threshold and the languages it
+reads) are written once, in each scorer's ``ScorerInfo`` (``scorers/base.py``); docs/gates.md shows them.
 
-=============  ========  ==========================  ===================================================
-gate           blocking  threshold                   enabled
-=============  ========  ==========================  ===================================================
-toxicity       yes       0.9 (profanity-check)       always
-sentiment      no        -0.5                        always (informational)
-memorization   yes       overlap 0.5                 when reference corpora are given
-moderation     yes       0.5                         when ``[gates.moderation]`` is configured
-helpfulness    no        0.1 (MiniLM relevance)      when configured or asked for with ``--gates``
-judge          no        backend-specific            when configured
-=============  ========  ==========================  ===================================================
-
-A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise. Scores are cached per
-(generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
+A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise, and ``held`` for a lead
+when no blocking gate of some concern reads its language (``[policy] uncovered``, default "review"). Scores are
+cached per (generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
 ``blocking``, so changing a threshold re-decides without re-scoring.
 
 This module imports no scorer at import time (the registry loads them when a gate first runs), so the core stays
@@ -54,9 +45,22 @@ from sbs_tui.errors import InputError
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled"}
-BLOCKING_BY_DEFAULT = {"toxicity": True, "moderation": True, "memorization": True}
-ALWAYS_ON = ("toxicity", "sentiment")
+POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled", "languages"}
+
+
+def _registry():
+    """The scorer registry (its descriptions say which gates block and which run by default)."""
+    from scorers.base import REGISTRY
+
+    return REGISTRY
+
+
+def always_on() -> list[str]:
+    """Gates that run without being configured: built-ins whose ``ScorerInfo.enabled`` is ``always``, in their
+    declared order (which is the order of ``scores`` in every output)."""
+    from scorers.base import BUILTIN_INFO
+
+    return [info.name for info in BUILTIN_INFO if info.always_on]
 
 
 @dataclass(slots=True)
@@ -68,6 +72,8 @@ class GateConfig:
     threshold: float | None = None  # None: the scorer backend's default
     blocking: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: Languages this gate covers (ISO 639-1, ``*`` any); None: what its scorer declares.
+    languages: tuple[str, ...] | None = None
 
     @property
     def config_hash(self) -> str:
@@ -97,6 +103,10 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
     blocking = typed("blocking", bool)
     options = {k: v for k, v in table.items() if k not in POLICY_KEYS}
     model = typed("model", str)
+    languages = typed("languages", list)
+    if languages is not None and not all(isinstance(x, str) and x for x in languages):
+        raise InputError("must be a list of language codes (e.g. [\"ru\", \"en\"] or [\"*\"])", file=source,
+                         field=f"{where}.languages")
     if source:  # paths in a config file are relative to that file, not to wherever sbs is run from
         base = Path(source).resolve().parent
         if isinstance(options.get("references"), list):
@@ -106,9 +116,14 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
     return GateConfig(
         name=name, scorer=scorer, backend=typed("backend", str), model=model,
         threshold=float(threshold) if threshold is not None else None,
-        blocking=BLOCKING_BY_DEFAULT.get(scorer, False) if blocking is None else blocking,
-        options=options,
+        blocking=_blocking_default(scorer) if blocking is None else blocking,
+        options=options, languages=tuple(x.lower() for x in languages) if languages is not None else None,
     )
+
+
+def _blocking_default(scorer: str) -> bool:
+    reg = _registry()
+    return scorer in reg and reg.info(scorer).blocking
 
 
 def _relative_to(base: Path, value: Any) -> Any:
@@ -121,13 +136,13 @@ def _relative_to(base: Path, value: Any) -> Any:
 def load_policy(settings: Any, *, only: Sequence[str] | None = None,
                 references: Sequence[str] = ()) -> list[GateConfig]:
     """The gates to run, from ``[gates.*]`` plus the defaults; ``only`` (``--gates``) restricts and may add."""
-    from scorers.base import REGISTRY
+    from scorers.base import REGISTRY, suggest
 
     source = getattr(settings, "source", None)
     tables = settings.gate_tables if settings is not None else {}
     gates: dict[str, GateConfig] = {}
     disabled: set[str] = set()
-    for name in ALWAYS_ON:
+    for name in always_on():
         gates[name] = _gate_from_table(name, {}, source)
     for name, table in tables.items():
         if not isinstance(table, dict):
@@ -155,19 +170,13 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
             elif name in REGISTRY:
                 chosen[name] = _gate_from_table(name, {}, source)
             else:
-                import difflib
-
-                close = difflib.get_close_matches(name, [*gates, *REGISTRY.names()], n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = suggest(name, [*gates, *REGISTRY.names()])
                 raise InputError(f"unknown gate {name!r}{hint} (configured: {', '.join(gates) or 'none'}; "
                                  f"scorers: {', '.join(REGISTRY.names())})", field="--gates")
         gates = chosen
     for g in gates.values():
         if g.scorer not in REGISTRY:
-            import difflib
-
-            close = difflib.get_close_matches(g.scorer, REGISTRY.names(), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = suggest(g.scorer, REGISTRY.names())
             raise InputError(f"unknown scorer {g.scorer!r}{hint}", file=source, field=f"gates.{g.name}.scorer")
     return list(gates.values())
 
@@ -177,6 +186,9 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
 # --------------------------------------------------------------------------------------------------------------
 
 
+UNCOVERED_POLICIES = ("review", "pass", "block")
+
+
 @dataclass(slots=True)
 class Outcome:
     """What the gates said about one generation (the ``sbs score`` output fields)."""
@@ -184,10 +196,37 @@ class Outcome:
     scores: dict[str, float | None] = field(default_factory=dict)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: ISO 639-1 code of the generation's language (``und``: nothing to identify; None: not identified).
+    language: str | None = None
+    #: No configured blocking gate reads this language: passing it would be a guess.
+    uncovered: bool = False
+    #: ``[policy] uncovered``: what an uncovered generation becomes ("review": held for a lead).
+    uncovered_policy: str = "review"
 
     @property
     def blocked(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def held(self) -> bool:
+        """Uncovered and held for review: neither passed nor blocked until a lead decides."""
+        return self.uncovered and not self.blocked and self.uncovered_policy == "review"
+
+    @property
+    def status(self) -> str:
+        """The generation's gate status: 'blocked', 'held' (uncovered, for review) or 'passed'."""
+        return "blocked" if self.blocked else "held" if self.held else "passed"
+
+
+def uncovered_policy(settings: Any) -> str:
+    """``[policy] uncovered`` (default "review"), validated."""
+    source = getattr(settings, "source", None)
+    section = settings.section("policy") if settings is not None else {}
+    value = section.get("uncovered", "review")
+    if value not in UNCOVERED_POLICIES:
+        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCOVERED_POLICIES)}, got {value!r}",
+                         file=source, field="policy.uncovered")
+    return value
 
 
 def is_failing(score: float | None, threshold: float, higher_is_worse: bool) -> bool:
@@ -201,11 +240,50 @@ class GateRunner:
     """Builds each gate's scorer on first use and applies the policy to batches of items."""
 
     def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
-                 source: str | None = None):
+                 source: str | None = None, uncovered: str = "review", identify_languages: bool = True):
         self.gates = list(gates)
         self.log = log
         self.source = source
+        self.uncovered = uncovered
+        #: Language identification is what makes "uncovered" possible; off only for measurements.
+        self.identify_languages = identify_languages
         self._scorers: dict[str, Any] = {}
+
+    def languages(self, gate: GateConfig) -> tuple[str, ...]:
+        """What a gate reads: its config's ``languages``, else its scorer's, else the registry's description."""
+        if gate.languages is not None:
+            return gate.languages
+        declared = getattr(self._scorers.get(gate.name), "languages", None)  # a built scorer may know better
+        if declared is not None:
+            return tuple(declared)
+        return _registry().info(gate.scorer).languages if gate.scorer in _registry() else ("*",)
+
+    def concern(self, gate: GateConfig) -> str:
+        reg = _registry()
+        return reg.info(gate.scorer).concern if gate.scorer in reg else gate.scorer
+
+    def coverage(self) -> dict[str, set[str]]:
+        """Per concern of the blocking gates (safety, memorization, ...): the languages some gate of it reads."""
+        out: dict[str, set[str]] = {}
+        for g in self.gates:
+            if g.blocking:
+                out.setdefault(self.concern(g), set()).update(self.languages(g))
+        return out
+
+    def covered_languages(self) -> set[str]:
+        """Languages every blocking concern reads (``*``: all): outside them a generation is uncovered."""
+        sets = list(self.coverage().values())
+        specific = [s for s in sets if "*" not in s]
+        if not specific:
+            return {"*"} if sets else set()
+        return set.intersection(*specific)
+
+    def is_uncovered(self, language: str, coverage: dict[str, set[str]] | None = None) -> bool:
+        """True when some blocking concern has no gate that reads ``language``."""
+        from scorers.language import covers
+
+        coverage = self.coverage() if coverage is None else coverage
+        return any(not covers(sorted(langs), language) for langs in coverage.values())
 
     @property
     def has_blocking(self) -> bool:
@@ -242,7 +320,7 @@ class GateRunner:
                  cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] | None = None
                  ) -> list[Outcome]:
         """Score ``items`` (``scorers.ScoreItem``) with every gate; ``cached[gate][i]`` skips item ``i``."""
-        outcomes = [Outcome() for _ in items]
+        outcomes = [Outcome(uncovered_policy=self.uncovered) for _ in items]
         for gate in self.gates:
             known = (cached or {}).get(gate.name, {})
             todo = [i for i in range(len(items)) if i not in known]
@@ -260,6 +338,17 @@ class GateRunner:
                 outcome.details[gate.name] = details
                 if gate.blocking and self.decide(gate, score):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
+        if self.identify_languages and self.has_blocking:
+            from scorers.language import identify
+
+            coverage = self.coverage()
+            for item, outcome in zip(items, outcomes):
+                outcome.language = identify(item.output)[0]
+                outcome.uncovered = self.is_uncovered(outcome.language, coverage)
+        if self.uncovered == "block":
+            for outcome in outcomes:
+                if outcome.uncovered and not outcome.reasons:
+                    outcome.reasons.append({"gate": "uncovered", "language": outcome.language})
         return outcomes
 
 
@@ -274,6 +363,7 @@ class GateProgress:
     scored: int = 0
     passed: int = 0
     blocked: int = 0
+    held: int = 0  # uncovered language, held for a lead's review
     reused: int = 0  # gate results taken from the cache
     batches: int = 0
 
@@ -313,15 +403,16 @@ def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: S
 
 def gate_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
     """Score one batch of pending generations and, in one short transaction, store the results and settle each
-    generation: 'passed' when no blocking gate failed, else 'blocked'.
+    generation: 'passed' when no blocking gate failed, else 'blocked' — or 'held' for a lead when no blocking
+    gate reads its language (``[policy] uncovered = "review"``); a lead's override for the same output wins.
 
     The annotator app (WAL) keeps reading and writing meanwhile: the write lock is held only for the inserts.
     """
     outcomes, reused = _evaluate_cached(store, runner, rows)
     with store.transaction():
         store.gates.save_results(_result_rows(runner, rows, outcomes))
-        store.gates.settle_status([(r["id"], r["output_sha"], "blocked" if o.blocked else "passed")
-                                  for r, o in zip(rows, outcomes)])
+        store.gates.settle_decisions([(r["id"], r["output_sha"], o.status, o.language)
+                                      for r, o in zip(rows, outcomes)])
     return outcomes, reused
 
 
@@ -341,7 +432,8 @@ def gate_pending(store: Store, runner: GateRunner, *, batch_size: int = 64,
         progress.scored += len(rows)
         progress.reused += reused
         progress.blocked += sum(o.blocked for o in outcomes)
-        progress.passed += sum(not o.blocked for o in outcomes)
+        progress.held += sum(o.held for o in outcomes)
+        progress.passed += sum(o.status == "passed" for o in outcomes)
         if on_batch is not None:
             on_batch(progress, len(rows))
     return progress
@@ -368,7 +460,7 @@ def watch(store: Store, runner: GateRunner, *, interval: float = 3.0, batch_size
             stop.wait(wait)
             continue
         failures = 0
-        for name in ("scored", "passed", "blocked", "reused", "batches"):
+        for name in ("scored", "passed", "blocked", "held", "reused", "batches"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
         stop.wait(interval)
     return total
@@ -380,14 +472,15 @@ def watch(store: Store, runner: GateRunner, *, interval: float = 3.0, batch_size
 
 
 def pass_rates(store: Store, gates: Iterable[GateConfig]) -> list[dict[str, Any]]:
-    """Per model: generation counts by status and, per gate, how many were scored and passed (the funnel's
-    first stage)."""
+    """Per model: generation counts by final status (a lead's overrides applied; ``held``: uncovered, for
+    review; ``overridden``: how many a lead decided) and, per gate, how many were scored and passed (the
+    funnel's first stage)."""
     status = store.gates.status_counts()
     per_gate = {g.name: (g, store.gates.result_counts(g.name, g.config_hash)) for g in gates}
     out = []
     for model in sorted(status):
         counts = status[model]
-        total = sum(counts.values())
+        total = sum(counts[k] for k in ("pending", "passed", "blocked", "held"))
         entry: dict[str, Any] = {"model": model, "generations": total, **counts,
                                  "pass_rate": round(counts["passed"] / total, 4) if total else None, "gates": {}}
         for name, (gate, by_model) in per_gate.items():

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sbs_tui.core.gating import GateRunner
     from sbs_tui.core.store import Store
 
-ADDED_FIELDS = ("scores", "blocked", "reasons", "details")
+ADDED_FIELDS = ("scores", "blocked", "reasons", "details", "language", "uncovered")
 
 
 def generation_key(prompt: str, model: str, output: str) -> str:
@@ -143,7 +143,9 @@ class ResultWriter:
             out = {k: v for k, v in record.items() if k not in ADDED_FIELDS}
             out["scores"] = {k: _finite(v) for k, v in outcome.scores.items()}
             out["blocked"] = outcome.blocked
-            out["reasons"] = [{**r, "score": _finite(r["score"])} for r in outcome.reasons]
+            out["reasons"] = [{**r, "score": _finite(r["score"])} if "score" in r else r for r in outcome.reasons]
+            out["language"] = outcome.language
+            out["uncovered"] = outcome.uncovered
             if self.with_details:
                 out["details"] = outcome.details
             rows.append(out)
@@ -160,7 +162,7 @@ class ResultWriter:
             for k, v in r.items():
                 if k == "scores":
                     cells.update({f"score_{g}": ("" if s is None else s) for g, s in v.items()})
-                elif k == "blocked":
+                elif k in ("blocked", "uncovered"):
                     cells[k] = "true" if v else "false"
                 elif isinstance(v, (dict, list)):
                     cells[k] = json.dumps(v, ensure_ascii=False, default=str)

@@ -18,11 +18,12 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.review_data import RankOptions
-from sbs_tui.tui.review_plots import PlotsPane
+from sbs_tui.tui.review_gates import BlockedPane
 from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
+from sbs_tui.tui.review_plots import PlotsPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
-        ("votes", "5 Votes"), ("plots", "6 Plots"))
+        ("votes", "5 Votes"), ("plots", "6 Plots"), ("blocked", "7 Blocked"))
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
 
 
@@ -37,6 +38,7 @@ class ReviewApp(App[None]):
         Binding("4", "tab('funnel')", "Gates & funnel", show=False),
         Binding("5", "tab('votes')", "Votes", show=False),
         Binding("6", "tab('plots')", "Plots", show=False),
+        Binding("7", "tab('blocked')", "Blocked", show=False),
         Binding("r", "refresh_all", "Refresh"),
         Binding("m", "cycle_method", "Method"),
         Binding("b", "cycle_baseline", "Baseline"),
@@ -71,6 +73,8 @@ class ReviewApp(App[None]):
                 yield VotesPane(self.db_path, id="votes-pane")
             with TabPane(TABS[5][1], id="plots"):
                 yield PlotsPane(self.db_path, id="plots-pane")
+            with TabPane(TABS[6][1], id="blocked"):
+                yield BlockedPane(self.db_path, id="blocked-pane")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -218,3 +218,34 @@ def vote_detail(path: str, vote_id: int) -> dict[str, Any] | None:
         return store.review.vote_detail(vote_id)
     finally:
         store.close()
+
+
+def blocked_view(path: str, limit: int = 2000) -> dict[str, Any]:
+    """The Blocked tab: blocked and held generations with counts per model and gate."""
+    from sbs_tui.core.gate_review import review_summary
+
+    store = _open(path)
+    try:
+        return review_summary(store, limit)
+    finally:
+        store.close()
+
+
+def blocked_detail(path: str, generation_id: int) -> dict[str, Any] | None:
+    from sbs_tui.core.gate_review import review_detail
+
+    store = _open(path)
+    try:
+        return review_detail(store, generation_id)
+    finally:
+        store.close()
+
+
+def save_override(path: str, generation_id: int, decision: str, reason: str, who: str) -> str:
+    from sbs_tui.core.gate_review import override
+
+    store = _open(path)
+    try:
+        return override(store, generation_id, decision, reason, who)
+    finally:
+        store.close()

@@ -36,7 +36,135 @@ class PassRate:
     total: int
 
 
-class Gates(Queries):
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    """A generation a lead may want to look at: blocked, held for review, or overridden."""
+
+    generation_id: int
+    model: str
+    prompt: str
+    status: str  # 'blocked', 'held' (uncovered language, for review) or 'passed'
+    language: str | None
+    failing: list[str]  # gates whose current result failed
+    override: str | None = None  # the lead's decision, if any
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDetail:
+    generation_id: int
+    model: str
+    prompt: str
+    output: str
+    status: str
+    language: str | None
+    results: dict[str, dict[str, Any]]  # gate → {score, failed, details}
+    override: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+_STATUS_SQL = ("CASE WHEN g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL THEN 'held' "
+               "ELSE g.gate_status END")
+_OVERRIDE_JOIN = "LEFT JOIN gate_overrides o ON o.generation_id = g.id AND o.output_sha = g.output_sha"
+
+
+class GateReviewQueries(Queries):
+    """The half of ``store.gates`` that serves leads: holds, languages and overrides (migration 0008)."""
+
+    __slots__ = ()
+
+    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None]]) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language) to generations still pending
+        with that output. 'held' is stored as blocked with ``gate_hold = 'uncovered'`` (never served); a lead's
+        override for the same output wins over the gates. Returns how many rows changed; call in a transaction."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "UPDATE generations SET "
+            "gate_status = COALESCE((SELECT o.decision FROM gate_overrides o WHERE o.generation_id = generations.id "
+            "  AND o.output_sha = generations.output_sha), ?), "
+            "gate_hold = CASE WHEN EXISTS (SELECT 1 FROM gate_overrides o WHERE o.generation_id = generations.id "
+            "  AND o.output_sha = generations.output_sha) THEN NULL ELSE ? END, "
+            "language = ? "
+            "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
+            [("blocked" if status == "held" else status, "uncovered" if status == "held" else None, lang, gid, sha)
+             for gid, sha, status, lang in decisions])
+        return self.conn.total_changes - before
+
+    def save_override(self, generation_id: int, decision: str, reason: str, who: str) -> bool:
+        """Record a lead's decision for the generation's current output and apply it; False if no such id."""
+        row = self.conn.execute("SELECT output_sha FROM generations WHERE id = ?", (generation_id,)).fetchone()
+        if row is None:
+            return False
+        self.conn.execute(
+            "INSERT INTO gate_overrides (generation_id, output_sha, decision, reason, decided_by) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(generation_id) DO UPDATE SET output_sha = excluded.output_sha, "
+            "decision = excluded.decision, reason = excluded.reason, decided_by = excluded.decided_by, "
+            "decided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            (generation_id, row[0], decision, reason, who))
+        self.conn.execute("UPDATE generations SET gate_status = ?, gate_hold = NULL WHERE id = ?",
+                          (decision, generation_id))
+        return True
+
+    def review_rows(self, limit: int) -> list[ReviewRow]:
+        """Blocked, held and overridden generations, newest first."""
+        rows = self.conn.execute(
+            f"SELECT g.id, m.name, p.text, {_STATUS_SQL}, g.language, "
+            "(SELECT group_concat(r.gate, ', ') FROM gate_results r WHERE r.generation_id = g.id "
+            "  AND r.output_sha = g.output_sha AND r.blocked), "
+            "o.decision, o.decided_by, o.decided_at, o.reason "
+            "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
+            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
+        return [ReviewRow(gid, model, prompt, status, lang, failing.split(", ") if failing else [], *rest)
+                for gid, model, prompt, status, lang, failing, *rest in rows]
+
+    def review_counts(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
+            "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
+            f"FROM generations g {_OVERRIDE_JOIN}").fetchone()
+        return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
+
+    def review_per_model(self) -> list[dict[str, Any]]:
+        """Per model and failing gate ('uncovered' for held ones): blocked, held and overridden generations."""
+        rows = self.conn.execute(
+            "SELECT m.name, COALESCE(r.gate, CASE WHEN g.gate_hold IS NOT NULL THEN 'uncovered' ELSE '-' END), "
+            "sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
+            "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
+            "FROM generations g JOIN models m ON m.id = g.model_id "
+            "LEFT JOIN gate_results r ON r.generation_id = g.id AND r.output_sha = g.output_sha AND r.blocked "
+            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        return [{"model": m, "gate": gate, "blocked": int(b or 0), "held": int(h or 0), "overridden": int(o or 0)}
+                for m, gate, b, h, o in rows]
+
+    def review_detail(self, generation_id: int) -> ReviewDetail | None:
+        row = self.conn.execute(
+            f"SELECT g.id, m.name, p.text, g.output, {_STATUS_SQL}, g.language, o.decision, o.decided_by, "
+            "o.decided_at, o.reason FROM generations g JOIN models m ON m.id = g.model_id "
+            f"JOIN prompts p ON p.id = g.prompt_id {_OVERRIDE_JOIN} WHERE g.id = ?", (generation_id,)).fetchone()
+        if row is None:
+            return None
+        results = {gate: {"score": score, "failed": bool(blocked), "details": json.loads(details) if details else {}}
+                   for gate, score, blocked, details in self.conn.execute(
+                       "SELECT r.gate, r.score, r.blocked, r.details FROM gate_results r "
+                       "JOIN generations g ON g.id = r.generation_id AND g.output_sha = r.output_sha "
+                       "WHERE r.generation_id = ? ORDER BY r.gate", (generation_id,))}
+        gid, model, prompt, output, status, lang, *rest = row
+        return ReviewDetail(gid, model, prompt, output, status, lang, results, *rest)
+
+
+class Gates(GateReviewQueries):
     """``store.gates``."""
 
     __slots__ = ()
@@ -96,13 +224,18 @@ class Gates(Queries):
 
 
     def status_counts(self) -> dict[str, dict[str, int]]:
-        """Per model: how many generations are 'pending', 'passed' and 'blocked' by the gates."""
+        """Per model: how many generations are 'pending', 'passed' and 'blocked' by the gates (final decisions,
+        a lead's overrides included), 'held' for review (a language no blocking gate reads; not in 'blocked'),
+        and how many of them a lead 'overridden'."""
         counts: dict[str, dict[str, int]] = {}
-        for model, status, n in self.conn.execute(
-            "SELECT m.name, g.gate_status, count(*) FROM generations g JOIN models m ON m.id = g.model_id "
-            "GROUP BY m.name, g.gate_status"
+        for model, status, n, overridden in self.conn.execute(
+            f"SELECT m.name, {_STATUS_SQL}, count(*), count(o.generation_id) FROM generations g "
+            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} GROUP BY 1, 2"
         ):
-            counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0})[status] = n
+            entry = counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0, "held": 0,
+                                              "overridden": 0})
+            entry[status] = n
+            entry["overridden"] += overridden
         return counts
 
     def pass_rates(self) -> dict[str, dict[str, PassRate]]:

@@ -373,3 +373,25 @@ def _m0007_annotator_tokens(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration("0008_gate_language_overrides")
+def _m0008_gate_language_overrides(db: sqlite_utils.Database) -> None:
+    """Gates you can trust (issue 10): each generation's identified language; ``gate_hold`` = 'uncovered' while
+    a generation no blocking gate can read is held for a lead (stored as ``gate_status = 'blocked'`` so it is
+    never served; the CHECK on gate_status stays as it is); and the lead's overrides, per generation *and
+    output* (an override lapses when ``import --replace`` swaps the text the lead judged)."""
+    db.executescript(
+        """
+        ALTER TABLE generations ADD COLUMN language TEXT;
+        ALTER TABLE generations ADD COLUMN gate_hold TEXT;
+        CREATE TABLE gate_overrides (
+            generation_id INTEGER PRIMARY KEY REFERENCES generations(id) ON DELETE CASCADE,
+            output_sha TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('passed', 'blocked')),
+            reason TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        """
+    )
