@@ -315,6 +315,14 @@ def _m0003_gate_results(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("judge_0001_verdicts")
+def _m_judge_0001_verdicts(db: sqlite_utils.Database) -> None:
+    """``sbs judge``: judge configurations and the per-order verdict cache (see :mod:`sbs_tui.core.judge_store`)."""
+    from sbs_tui.core.judge_store import SCHEMA
+
+    db.executescript(SCHEMA)
+
+
 def _apply_migrations(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
