@@ -33,10 +33,17 @@ BATCH = 64
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: an actor pool on Ray (pip install \"sbs-tui[ray]\"), same output.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --engine ray: join this cluster (ray://HOST:10001 or auto); default: start Ray here.")
+@click.option("--workers", default=None, type=click.IntRange(1),
+              help="With --engine ray: actors in the pool (default: one per CPU, or per GPU for GPU gates).")
 @click.pass_context
 def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | None, out_path: str | None,
                   fmt: str | None, config_path: str | None, references: tuple[str, ...], fail_on_block: bool,
-                  with_details: bool, batch_size: int, show_progress: bool | None) -> None:
+                  with_details: bool, batch_size: int, show_progress: bool | None, engine: str,
+                  address: str | None, workers: int | None) -> None:
     """Score generations from FILEs (JSONL/JSON/CSV, contract or AlpacaEval rows), or the database's
     generations when no FILE is given."""
     import sys
@@ -46,6 +53,9 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     from sbs_tui.core.ingest import batched
     from sbs_tui.errors import ExitCode
 
+    if engine == "ray" and not files:
+        raise click.BadParameter("the Ray engine scores files: give FILE(s) (the database's generations are "
+                                 "gated with their result cache by the local engine)", param_hint="--engine")
     runner = build_runner(ctx, config_path, gate_names, references)
     for gate in runner.gates:
         runner.scorer(gate)  # build every scorer first: a bad config fails before any output is written
@@ -66,6 +76,14 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     scored = skipped = 0
     try:
         with progress:
+            if engine == "ray":
+                from sbs_tui.core.scoring_ray import run_files_on_ray
+
+                scored, skipped, ray_blocked = run_files_on_ray(
+                    runner, source, done, writer, batch_size=batch_size, address=address, workers=workers,
+                    advance=progress.advance, log=lambda m: click.echo(m, err=True))
+                blocked += ray_blocked
+                source = iter(())
             for batch in batched(source, batch_size):
                 todo = [(row, rec) for row, rec in batch if _key(row, rec) not in done]
                 skipped += len(batch) - len(todo)
