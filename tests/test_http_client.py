@@ -180,3 +180,17 @@ def test_scorer_failure_names_every_failed_request(server) -> None:
     scorer.client.sleep = lambda s: None
     with pytest.raises(ScorerError, match=r"2 of 3 request\(s\) failed after retries: 2× HTTP 500"):
         scorer.score([ScoreItem("q", t) for t in "abc"])
+
+
+def test_sbs_score_with_an_unreachable_moderation_endpoint_is_one_line(cli, tmp_path) -> None:
+    rows = tmp_path / "in.jsonl"
+    rows.write_text('{"prompt": "q", "model": "m", "output": "a"}\n')
+    config = tmp_path / "gates.toml"
+    config.write_text('[gates.moderation]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    started = time.monotonic()
+    result = cli("score", str(rows), "--config", str(config), "--gates", "moderation", "--out",
+                 str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 2 and time.monotonic() - started < 10
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "field 'gates.moderation': cannot reach http://127.0.0.1:9/v1/moderations: connection refused" in line
+    assert "Traceback" not in result.stderr

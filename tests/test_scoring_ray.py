@@ -99,3 +99,13 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cli, rows, tmp_path) -> No
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [w["output"] for w in written] == [json.loads(line)["output"] for line in lines]
     assert all(set(w["scores"]) == {"crashy"} for w in written)
+
+
+def test_a_gate_error_on_a_worker_is_one_line(cli, rows, tmp_path) -> None:
+    config = tmp_path / "gates.toml"
+    config.write_text('[gates.moderation]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    result = cli("score", str(rows), "--config", str(config), "--gates", "moderation", "--out",
+                 str(tmp_path / "o.jsonl"), "--engine", "ray", "--workers", "1", "--no-progress")
+    assert result.exit_code == 2
+    assert "error: " in result.stderr and "cannot reach http://127.0.0.1:9/v1/moderations" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -61,6 +61,10 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
         raise InputError(str(exc)) from None
     finally:
         store.close()
+    if report.pairs == 0:
+        hint = ("build the queue first (sbs queue build) or use --pairs baseline --baseline MODEL"
+                if pair_source == "queue" else f"no other model answered {baseline!r}'s prompts")
+        click.echo(f"warning: no pairs to judge: {hint}", err=True)
     doc = report.as_dict()
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))

@@ -58,10 +58,16 @@ class GateWorker:
 
         items = [ScoreItem(str(p), str(o), str(r) if r else None)
                  for p, o, r in zip(batch["prompt"], batch["output"], batch["reference"])]
-        outcomes = self.runner.evaluate(items)
+        try:
+            outcomes = self.runner.evaluate(items)
+        except InputError as exc:
+            # Ray would send back only a traceback's text; the driver raises this as the local engine would.
+            error = json.dumps({"message": exc.message, "file": exc.file, "line": exc.line, "field": exc.field})
+            return {"index": batch["index"], "result": [""] * len(items), "error": [error] * len(items)}
         return {"index": batch["index"],
                 "result": [json.dumps({"scores": o.scores, "details": o.details, "reasons": o.reasons},
-                                      ensure_ascii=False, default=str) for o in outcomes]}
+                                      ensure_ascii=False, default=str) for o in outcomes],
+                "error": [""] * len(items)}
 
 
 def forwarded_plugins() -> dict[str, str]:
@@ -107,6 +113,9 @@ def score_with_ray(gates: Sequence[GateConfig], items: Sequence[tuple[str, str, 
             batch_size=batch_size, compute=ActorPoolStrategy(size=size), num_cpus=1, num_gpus=gpus,
             batch_format="numpy")
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            failed = next((e for e in batch["error"] if e), None)
+            if failed:
+                raise InputError(**json.loads(failed))
             yield [(int(i), Outcome(**json.loads(r))) for i, r in zip(batch["index"], batch["result"])]
     finally:
         if started_here:
