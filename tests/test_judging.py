@@ -290,3 +290,18 @@ def test_local_backend_scores_the_labels(tmp_path) -> None:
     assert report.weighted == 2 and report.votes_written == 2
     votes = list(store.iter_votes())
     assert all(v["weight"] == pytest.approx(0.7) and v["annotator"] == "judge:tiny" for v in votes)
+
+
+_token = st.fixed_dictionaries({"token": st.sampled_from(["A", "B", "C", "m", "M", " [[", "[[A", "]]", "x", ""]),
+                                "logprob": st.one_of(st.floats(allow_nan=True), st.none(), st.text(max_size=2))},
+                               optional={"top_logprobs": st.lists(st.fixed_dictionaries({
+                                   "token": st.sampled_from(["A", "B", "C", "m", "M", "z"]),
+                                   "logprob": st.floats(allow_nan=True, allow_infinity=True)}), max_size=6)})
+
+
+@given(st.lists(_token, max_size=8), st.text(max_size=60))
+def test_reading_arbitrary_replies_never_crashes(tokens, text) -> None:
+    for template in BUILTIN.values():
+        p = template.p_first({"content": tokens})
+        assert p is None or 0.0 <= p <= 1.0
+        assert template.verdict(text) in (None, "first", "second", "tie")
