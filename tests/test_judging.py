@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbs_tui.core.judge_store import OrderVerdict
+from sbs_tui.core.store.judges import OrderVerdict
 from sbs_tui.core.judge_templates import BUILTIN, load_template
 from sbs_tui.core.judging import LocalJudge, combine, judge_config, run_judge
 from sbs_tui.core.records import VoteRecord, prompt_id_for
@@ -44,7 +44,7 @@ def server():
 
 def _votes(db) -> list[dict]:
     with Store(db) as store:
-        return list(store.iter_votes())
+        return list(store.exports.votes())
 
 
 def _judge(cli, db, server, *extra):
@@ -179,7 +179,7 @@ def test_position_biased_judge_ties_and_agreement_sees_it(cli, tmp_path, server)
     humans = [VoteRecord(prompt_id_for(t), t, MODELS[0], MODELS[1], "model_b", who)
               for t in text for who in ("ann1", "ann2")]
     with store.transaction():
-        store.insert_votes(humans)
+        store.votes.insert(humans)
     store.close()
     server.chat_rule = lambda content: "[[A]]"  # always the answer shown first
     result = _judge(cli, db, server, "--template", "mt_bench", "--no-logprobs", "--format", "json")
@@ -288,7 +288,7 @@ def test_local_backend_scores_the_labels(tmp_path) -> None:
     config = judge_config({"model": "/models/tiny", "backend": "local", "template": "alpaca_eval"})
     report = run_judge(store, config, backend=LocalJudge(config, lm=FakeLM()))
     assert report.weighted == 2 and report.votes_written == 2
-    votes = list(store.iter_votes())
+    votes = list(store.exports.votes())
     assert all(v["weight"] == pytest.approx(0.7) and v["annotator"] == "judge:tiny" for v in votes)
 
 

@@ -178,7 +178,7 @@ def test_sbs_judge_local_backend_weights_votes_by_label_likelihood(models) -> No
     config = judge_config({"model": str(models["causal"]), "backend": "local", "template": "mt_bench"})
     report = run_judge(store, config)
     assert report.asked == 4 and report.weighted == 2 and report.votes_written == 2
-    votes = list(store.iter_votes())
+    votes = list(store.exports.votes())
     assert all(0.5 <= v.get("weight", 1.0) <= 1.0 and v["annotator_kind"] == "judge" for v in votes)
     p = [(v["meta"]["judge"]["p_a_first"], v["meta"]["judge"]["p_b_first"]) for v in votes]
     assert all(0.0 < x < 1.0 for pair in p for x in pair)

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sbs_tui.core import judge_store as q
-from sbs_tui.core.judge_store import JudgePair, OrderVerdict
+from sbs_tui.core.store.judges import JudgePair, OrderVerdict
 from sbs_tui.core.judge_templates import JudgeTemplate, load_template, p_first_from_mass
 from sbs_tui.errors import InputError
 
@@ -176,8 +175,8 @@ def run_judge(store, config: JudgeConfig, *, pairs: str = "queue", baseline: str
     ``config.annotator`` (kind ``judge``), and report what happened. ``backend`` overrides the one the config
     builds (tests)."""
     started = time.perf_counter()
-    conn = store.conn
-    kind = q.annotator_kind(conn, config.annotator)
+    q = store.judges
+    kind = q.annotator_kind(config.annotator)
     if kind == "human":
         raise InputError(f"annotator {config.annotator!r} is a person; give the judge another --annotator name")
     if pairs == "baseline":
@@ -185,16 +184,16 @@ def run_judge(store, config: JudgeConfig, *, pairs: str = "queue", baseline: str
             raise InputError("--pairs baseline needs --baseline MODEL")
         if baseline not in store.model_names():
             raise InputError(f"unknown baseline model {baseline!r}")
-        selected = list(_limited(q.baseline_pairs(conn, baseline), limit))
+        selected = list(_limited(q.baseline_pairs(baseline), limit))
     elif pairs == "queue":
-        selected = list(_limited(q.queue_pairs(conn), limit))
+        selected = list(_limited(q.queue_pairs(), limit))
     else:
         raise InputError("must be 'queue' or 'baseline'", field="pairs")
     digest = config.config_hash()
     report = JudgeReport(config.annotator, digest, pairs=len(selected))
     with store.transaction():
-        q.record_config(conn, digest, config.annotator, {**config.identity(), "annotator": config.annotator})
-    cache = q.cached_verdicts(conn, digest, selected)
+        q.record_config(digest, config.annotator, {**config.identity(), "annotator": config.annotator})
+    cache = q.cached_verdicts(digest, selected)
     report.cached_orders = len(cache)
     for v in cache.values():
         report.tokens_in += v.tokens_in
@@ -219,7 +218,7 @@ def run_judge(store, config: JudgeConfig, *, pairs: str = "queue", baseline: str
 
         def flush() -> None:
             with store.transaction():
-                q.save_verdicts(conn, digest, pending)
+                q.save_verdicts(digest, pending)
                 for a, b, a_first, verdict, _ in pending:
                     cache[(a, b, a_first)] = verdict
                 _write_votes(store, config, digest, finished, cache, report, transaction=False)
@@ -293,9 +292,9 @@ def _write_votes(store, config: JudgeConfig, digest: str, done: list[JudgePair],
         return
     if transaction:
         with store.transaction():
-            counts = store.insert_votes(votes, source=f"sbs judge {digest}")
+            counts = store.votes.insert(votes, source=f"sbs judge {digest}")
     else:
-        counts = store.insert_votes(votes, source=f"sbs judge {digest}")
+        counts = store.votes.insert(votes, source=f"sbs judge {digest}")
     report.votes_written += counts.inserted
 
 
