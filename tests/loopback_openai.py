@@ -22,8 +22,8 @@ class LoopbackOpenAI:
         self.latency = latency
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.arrivals: list[tuple[float, int]] = []  # (time.monotonic() on arrival, status answered)
-        #: (status, headers) answered to the next requests, in order, before any normal answer
-        self.fail_next: list[tuple[int, dict[str, str]]] = []
+        #: (status, headers[, error message]) answered to the next requests, in order, before any normal answer
+        self.fail_next: list[tuple] = []
         #: chat reply text from the last user message
         self.chat_rule: Callable[[str], str] = lambda content: "[[A]]"
         #: verdict-token probabilities from the last user message, for logprobs answers (None: no logprobs)
@@ -54,8 +54,9 @@ class LoopbackOpenAI:
                     if delay:
                         time.sleep(delay)
                     if failure is not None:
-                        status, headers = failure
-                        self._send(status, {"error": {"message": "scripted failure"}}, headers)
+                        status, headers, *message = failure
+                        self._send(status, {"error": {"message": message[0] if message else "scripted failure"}},
+                                   headers)
                     elif self.path.endswith("/chat/completions"):
                         self._send(200, server.chat_answer(body))
                     elif self.path.endswith("/moderations"):

@@ -194,3 +194,14 @@ def test_sbs_score_with_an_unreachable_moderation_endpoint_is_one_line(cli, tmp_
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert "field 'gates.moderation': cannot reach http://127.0.0.1:9/v1/moderations: connection refused" in line
     assert "Traceback" not in result.stderr
+
+
+def test_tokens_per_minute_counts_the_tokens_the_server_reports(server) -> None:
+    # Each request is estimated at ~30 tokens but the server reports 105 used: 20 requests are 2,100 tokens,
+    # over two seconds' worth at 60,000 a minute (1,000 a second, a second's worth at once). Charging only the
+    # estimates (600 tokens) would let them all through at once.
+    client = _client(server, concurrency=4, tokens_per_minute=60_000)
+    started = time.monotonic()
+    client.run("chat/completions", (_chat(i) for i in range(20)))
+    assert time.monotonic() - started >= 0.8
+    assert client.usage.tokens_in + client.usage.tokens_out == 20 * 105

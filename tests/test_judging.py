@@ -305,3 +305,14 @@ def test_reading_arbitrary_replies_never_crashes(tokens, text) -> None:
         p = template.p_first({"content": tokens})
         assert p is None or 0.0 <= p <= 1.0
         assert template.verdict(text) in (None, "first", "second", "tie")
+
+
+def test_an_endpoint_refusing_logprobs_gets_a_hint(cli, tmp_path, server) -> None:
+    db = tmp_path / "j.db"
+    make_store(db, prompts=1, models=MODELS[:2]).close()
+    server.fail_next = [(400, {}, "logprobs is not supported by this model")]
+    result = _judge(cli, db, server)
+    assert result.exit_code == 2 and "HTTP 400" in result.stderr and "try --no-logprobs" in result.stderr
+    server.fail_next = [(400, {}, "unknown model")]
+    result = _judge(cli, db, server)
+    assert result.exit_code == 2 and "unknown model" in result.stderr and "--no-logprobs" not in result.stderr

@@ -58,7 +58,10 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
             report = run_judge(store, config, pairs=pair_source, baseline=baseline, limit=limit,
                                progress=bar.advance, on_total=bar.start)
     except ScorerError as exc:
-        raise InputError(str(exc)) from None
+        hint = ""
+        if "logprob" in str(exc).lower() and config.logprobs:
+            hint = " (this endpoint may not return log-probabilities: try --no-logprobs)"
+        raise InputError(f"{exc}{hint}") from None
     finally:
         store.close()
     if report.pairs == 0:
