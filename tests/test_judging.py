@@ -117,6 +117,10 @@ def test_template_file_and_config_errors(tmp_path) -> None:
     with pytest.raises(InputError, match="judge.model"):
         judge_config({})
     assert judge_config({"model": "org/judge-7b"}).annotator == "judge:judge-7b"
+    with pytest.raises(InputError, match="field 'judge.concurrency': must be int"):
+        judge_config({"model": "m", "concurrency": "lots"}, source="c.toml")
+    with pytest.raises(InputError, match="field 'judge.timeout': must be int or float"):
+        judge_config({"model": "m", "timeout": True}, source="c.toml")
 
 
 # -- the command ------------------------------------------------------------------------------------------------

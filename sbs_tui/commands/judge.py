@@ -71,8 +71,10 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
     doc = report.as_dict()
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    from sbs_tui.results_render import escape_controls
+
     cost = f", cost {report.cost:.4f}" if report.cost is not None else ""
-    click.echo(f"{report.annotator}: {report.pairs} pair(s), {report.asked} request(s) sent "
+    click.echo(f"{escape_controls(report.annotator)}: {report.pairs} pair(s), {report.asked} request(s) sent "
                f"({report.cached_orders} order(s) cached), {report.votes_written} new vote(s) "
                f"[{report.weighted} weighted, {report.discrete} discrete, {report.orders_disagree} with orders "
                f"disagreeing, {report.unparseable} unparseable]; tokens {report.tokens_in:,} in / "

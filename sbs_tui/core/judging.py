@@ -87,7 +87,8 @@ def judge_config(section: dict[str, Any], *, source: str | None = None, **overri
     def get(key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
         value = values.get(key, default)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
-            raise InputError(f"must be {getattr(kind, '__name__', kind)}", file=source, field=f"judge.{key}")
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise InputError(f"must be {names}", file=source, field=f"judge.{key}")
         return value
 
     backend = get("backend", str, "api")
@@ -108,9 +109,13 @@ def judge_config(section: dict[str, Any], *, source: str | None = None, **overri
         if price is not None and price < 0:
             raise InputError("must be ≥ 0", file=source, field=f"judge.{key}")
         prices[key] = None if price is None else float(price)
-    client = {k: values[k] for k in ("base_url", "api_key_env", "concurrency", "requests_per_minute",
-                                     "tokens_per_minute", "timeout", "max_retries") if values.get(k) is not None}
-    local = {k: values[k] for k in ("device", "batch_size", "max_length") if values.get(k) is not None}
+    kinds = {"base_url": str, "api_key_env": str, "concurrency": int, "requests_per_minute": (int, float),
+             "tokens_per_minute": (int, float), "timeout": (int, float), "max_retries": int, "device": str,
+             "batch_size": int, "max_length": int}
+    checked = {k: get(k, kind) for k, kind in kinds.items()}
+    client = {k: checked[k] for k in ("base_url", "api_key_env", "concurrency", "requests_per_minute",
+                                      "tokens_per_minute", "timeout", "max_retries") if checked[k] is not None}
+    local = {k: checked[k] for k in ("device", "batch_size", "max_length") if checked[k] is not None}
     return JudgeConfig(model=model, annotator=annotator, template=template, backend=backend,
                        logprobs=bool(get("logprobs", bool, True)), top_logprobs=top,
                        price_in=prices["price_input_per_mtok"], price_out=prices["price_output_per_mtok"],
