@@ -109,3 +109,13 @@ def test_a_gate_error_on_a_worker_is_one_line(cli, rows, tmp_path) -> None:
     assert result.exit_code == 2
     assert "error: " in result.stderr and "cannot reach http://127.0.0.1:9/v1/moderations" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_gpu_gate_on_a_cluster_without_gpus_is_refused_not_left_waiting() -> None:
+    from sbs_tui.core.gating import GateConfig
+    from sbs_tui.core.scoring_ray import score_with_ray
+    from sbs_tui.errors import InputError
+
+    gates = [GateConfig("sentiment", "sentiment"), GateConfig("big", "toxicity", options={"device": "cuda"})]
+    with pytest.raises(InputError, match=r"field 'gates\.big\.device': asks for device \"cuda\""):
+        list(score_with_ray(gates, [("q", "a", None)], source="gates.toml"))

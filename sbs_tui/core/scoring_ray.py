@@ -1,11 +1,15 @@
 """The Ray engine of ``sbs score``: the same gates, config and output as the local engine, on a Ray cluster.
 
-Why Ray Data with an actor pool: the expensive part of a gate is loading its model, so each worker (an actor)
-builds every scorer once and then scores batch after batch; Ray Data streams blocks of input to the pool, keeps
+Why Ray Data with actor pools: the expensive part of a gate is loading its model, so each worker (an actor)
+builds its scorer once and then scores batch after batch; Ray Data streams blocks of input to the pool, keeps
 the pool busy, retries a batch whose worker died (a restarted actor rebuilds its scorers), and hands results
 back as they finish. ``preserve_order`` makes them come back in input order, so the output file is the same,
 byte for byte, as the local engine's, and a killed run resumes by the same rule (rows already in ``--out`` are
 not sent again).
+
+One actor pool per gate: each gate's model loads once per worker of its own pool, a gate whose options say
+``device = "cuda"`` gets actors that each ask for a GPU while the CPU gates share the CPUs, and each pool adds
+its gate's column to the rows as they stream through.
 
 What stays on the driver: reading and validating the input (the importers' rules, shared with the local
 engine: a bad row is an error before anything is scored) and writing the output. Only the three fields a scorer
@@ -14,7 +18,7 @@ objects do not fit a columnar schema, and JSON keeps NaN as NaN, exactly as the 
 
 Ray is an optional extra (``pip install "sbs-tui[ray]"``), imported only here and only when asked for.
 ``address`` joins a running cluster (``ray://HOST:10001`` or ``auto``); without it a local Ray starts on this
-machine. A worker asks for a GPU when any gate's options say ``device = "cuda"``.
+machine.
 """
 
 from __future__ import annotations
@@ -40,22 +44,26 @@ def import_ray():
 
 
 class GateWorker:
-    """One Ray actor: builds every gate's scorer once, then scores the batches it is given."""
+    """One Ray actor of one gate's pool: builds that gate's scorer once, then scores the batches it is given and
+    adds a column with the gate's verdict on each row (score, details, and the reason when it blocks)."""
 
-    def __init__(self, gates: list[GateConfig], plugins: dict[str, str], source: str | None = None):
+    def __init__(self, gate: GateConfig, column: str, plugins: dict[str, str], source: str | None = None):
         from scorers.base import REGISTRY
         from sbs_tui.core.gating import GateRunner
 
         for name, target in plugins.items():
             if name not in REGISTRY:
                 REGISTRY.register(name, target, origin="forwarded by the driver")
-        self.runner = GateRunner(gates, source=source)
-        for gate in self.runner.gates:
-            self.runner.scorer(gate)
+        self.column = column
+        self.runner = GateRunner([gate], source=source)
+        self.runner.scorer(gate)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         from scorers.base import ScoreItem
 
+        n = len(batch["index"])
+        if any(batch["error"]):  # an earlier gate failed on this batch: pass it on untouched
+            return {**batch, self.column: [""] * n}
         items = [ScoreItem(str(p), str(o), str(r) if r else None)
                  for p, o, r in zip(batch["prompt"], batch["output"], batch["reference"])]
         try:
@@ -63,11 +71,24 @@ class GateWorker:
         except InputError as exc:
             # Ray would send back only a traceback's text; the driver raises this as the local engine would.
             error = json.dumps({"message": exc.message, "file": exc.file, "line": exc.line, "field": exc.field})
-            return {"index": batch["index"], "result": [""] * len(items), "error": [error] * len(items)}
-        return {"index": batch["index"],
-                "result": [json.dumps({"scores": o.scores, "details": o.details, "reasons": o.reasons},
-                                      ensure_ascii=False, default=str) for o in outcomes],
-                "error": [""] * len(items)}
+            return {**batch, self.column: [""] * n, "error": [error] * n}
+        return {**batch, self.column: [json.dumps({"scores": o.scores, "details": o.details, "reasons": o.reasons},
+                                                  ensure_ascii=False, default=str) for o in outcomes]}
+
+
+def merge_outcomes(parts: Sequence[str]) -> Outcome:
+    """One row's outcome from each gate's column, in gate order (the order the local engine fills them in)."""
+    outcome = Outcome()
+    for part in parts:
+        one = json.loads(part)
+        outcome.scores.update(one["scores"])
+        outcome.details.update(one["details"])
+        outcome.reasons.extend(one["reasons"])
+    return outcome
+
+
+def wants_gpu(gate: GateConfig) -> bool:
+    return str(gate.options.get("device", "")).startswith("cuda")
 
 
 def forwarded_plugins() -> dict[str, str]:
@@ -99,24 +120,40 @@ def score_with_ray(gates: Sequence[GateConfig], items: Sequence[tuple[str, str, 
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        gpus = 1 if any(str(g.options.get("device", "")).startswith("cuda") for g in gates) else 0
         resources = ray.cluster_resources()
-        size = workers or max(1, int(resources.get("GPU" if gpus else "CPU", 1)))
+        cpus, gpus = float(resources.get("CPU", 1)), int(resources.get("GPU", 0))
+        cpu_gates = [g for g in gates if not wants_gpu(g)]
+        if gpus == 0 and len(cpu_gates) < len(gates):
+            gate = next(g for g in gates if wants_gpu(g))
+            raise InputError("asks for device \"cuda\" but the Ray cluster has no GPU", file=source,
+                             field=f"gates.{gate.name}.device")
+        size = workers or max(1, int(cpus))
+        # every pool's actors must fit at once, or a later gate's pool would wait for an earlier one forever
+        cpu_share = min(1.0, cpus / max(1, size * len(cpu_gates)))
         if log:
-            log(f"ray: {size} worker(s) on {int(resources.get('CPU', 0))} CPU(s), "
-                f"{int(resources.get('GPU', 0))} GPU(s); {len(items):,} generation(s) in batches of {batch_size}")
-        rows = [{"index": i, "prompt": p, "output": o, "reference": r or ""} for i, (p, o, r) in enumerate(items)]
+            log(f"ray: one actor pool per gate ({len(gates)}), {size} worker(s) each, on {int(cpus)} CPU(s) and "
+                f"{gpus} GPU(s); {len(items):,} generation(s) in batches of {batch_size}")
+        rows = [{"index": i, "prompt": p, "output": o, "reference": r or "", "error": ""}
+                for i, (p, o, r) in enumerate(items)]
         blocks = max(1, min(len(rows) // batch_size + 1, 4 * size * 8))
-        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            GateWorker, fn_constructor_kwargs={"gates": list(gates), "plugins": forwarded_plugins(),
-                                               "source": source},
-            batch_size=batch_size, compute=ActorPoolStrategy(size=size), num_cpus=1, num_gpus=gpus,
-            batch_format="numpy")
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks)
+        plugins = forwarded_plugins()
+        columns = []
+        for k, gate in enumerate(gates):
+            column = f"gate_{k}"
+            columns.append(column)
+            gpu = wants_gpu(gate)
+            dataset = dataset.map_batches(
+                GateWorker, fn_constructor_kwargs={"gate": gate, "column": column, "plugins": plugins,
+                                                   "source": source},
+                batch_size=batch_size, batch_format="numpy",
+                compute=ActorPoolStrategy(size=(workers or max(1, gpus)) if gpu else size),
+                num_cpus=0 if gpu else cpu_share, num_gpus=1 if gpu else 0)
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             failed = next((e for e in batch["error"] if e), None)
             if failed:
                 raise InputError(**json.loads(failed))
-            yield [(int(i), Outcome(**json.loads(r))) for i, r in zip(batch["index"], batch["result"])]
+            yield [(int(i), merge_outcomes([batch[c][j] for c in columns])) for j, i in enumerate(batch["index"])]
     finally:
         if started_here:
             ray.shutdown()
