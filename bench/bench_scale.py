@@ -6,7 +6,7 @@ Measures, on AlpacaEval outputs (the offline default gates: toxicity per sentenc
 2. Ray engine — the same gates in an actor pool of ``--workers`` actors (default: one per CPU), Ray already
    started (its start-up is reported on its own: it is paid once per run, or never when joining a cluster);
 3. Ray's per-batch overhead — a scorer that does nothing, so the time per batch is Ray's own (scheduling,
-   serialisation, object store), at several batch sizes.
+   serialisation, object store), at several batch sizes; the slope of time over the number of batches.
 
     python bench/bench_scale.py                  # 2,000 generations; JSON on stdout, a table on stderr
     python bench/bench_scale.py --n 200 --batch-sizes 16 64    # a quick correctness run
@@ -116,15 +116,21 @@ def main() -> None:
                       "vs_local": round(local_s / ray_s, 2), "pool_start_s": round(fixed, 3),
                       "steady_per_s": steady and round(steady, 1),
                       "steady_vs_local": steady and round(steady * local_s / len(items), 2)}
+        # Ray's own cost per batch: the same rows through a scorer that does nothing, at several batch sizes;
+        # the slope of seconds over the number of batches (least squares) is the per-batch overhead, the
+        # intercept the fixed cost (pool start, first block) that every size pays alike.
         overhead = []
         noop = [GateConfig("noop", "noop")]
         for size in args.batch_sizes:
-            one = run_ray(noop, items[:size], size, args.workers)
             seconds = run_ray(noop, items, size, args.workers)
-            batches = -(-len(items) // size)
-            per_batch = (seconds - one) / max(1, batches - 1)
-            overhead.append({"batch_size": size, "batches": batches, "seconds": round(seconds, 3),
-                             "pool_start_s": round(one, 3), "ms_per_batch": round(1000 * per_batch, 2)})
+            overhead.append({"batch_size": size, "batches": -(-len(items) // size), "seconds": round(seconds, 3)})
+        if len(overhead) >= 2:
+            xs = [o["batches"] for o in overhead]
+            ys = [o["seconds"] for o in overhead]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+            out["ray_per_batch_ms"] = round(1000 * slope, 2)
+            out["ray_fixed_s"] = round(my - slope * mx, 3)
         out["ray_overhead"] = overhead
     finally:
         ray.shutdown()
@@ -135,10 +141,10 @@ def main() -> None:
           f"{out['ray_cpus']} CPU(s); ray start {out['ray_start_s']} s, actor pool start {r['pool_start_s']} s",
           file=sys.stderr)
     for row in overhead:
-        print(f"  no-op batches of {row['batch_size']:>4}: {row['ms_per_batch']:>7.1f} ms/batch "
-              f"({row['batches']} batches in {row['seconds']} s, pool start {row['pool_start_s']} s)",
+        print(f"  no-op batches of {row['batch_size']:>4}: {row['batches']:>5} batches in {row['seconds']:>7.2f} s",
               file=sys.stderr)
-
+    if "ray_per_batch_ms" in out:
+        print(f"  Ray per batch: {out['ray_per_batch_ms']} ms (fit), fixed {out['ray_fixed_s']} s", file=sys.stderr)
 
 if __name__ == "__main__":
     main()
