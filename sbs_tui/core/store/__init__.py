@@ -49,7 +49,7 @@ class Store(Connection):
         super().__init__(path, memory=memory)
         self.generations = Generations(self)
         self.votes = Votes(self)
-        self.queue = Queue(self)
+        self.queue = Queue(self, self.votes)
         self.gates = Gates(self)
         self.results = Results(self)
         self.review = Review(self)

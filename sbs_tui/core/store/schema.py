@@ -282,8 +282,36 @@ def _m0005_gate_results(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration("0006_judge_verdicts")
-def _m0006_judge_verdicts(db: sqlite_utils.Database) -> None:
+# Today's form of a pre-96-bit content uid is its first 26 characters (see records.current_uid).
+_LEGACY_UID_GLOB = "v_" + "[0-9a-f]" * 40
+
+
+@migration("0006_vote_identity")
+def _m0006_vote_identity(db: sqlite_utils.Database) -> None:
+    """Vote identity, for imports that never duplicate and never drop a vote.
+
+    * Votes imported before uids were shortened to 96 bits carry the whole SHA-1 ('v_' + 40 hex digits); the same
+      vote imported today gets the first 26 characters. Rewrite them, so re-importing the same file adds nothing.
+      Where a database already holds both forms of one vote (imported by both versions), the later copy goes.
+    * ``idx_votes_item`` (prompt, annotator) lets an import find an annotator's earlier verdict on the same item
+      (a changed verdict is a conflict); it replaces ``idx_votes_prompt``, its prefix, so inserts cost the same.
+    """
+    db.executescript(
+        f"""
+        DELETE FROM votes WHERE id IN (
+            SELECT max(o.id, n.id) FROM votes o JOIN votes n ON n.uid = substr(o.uid, 1, 26)
+            WHERE length(o.uid) = 42 AND o.uid GLOB '{_LEGACY_UID_GLOB}');
+        UPDATE votes SET uid = substr(uid, 1, 26) WHERE length(uid) = 42 AND uid GLOB '{_LEGACY_UID_GLOB}';
+        UPDATE assignments SET vote_uid = substr(vote_uid, 1, 26)
+            WHERE length(vote_uid) = 42 AND vote_uid GLOB '{_LEGACY_UID_GLOB}';
+        CREATE INDEX idx_votes_item ON votes(prompt_id, annotator_id);
+        DROP INDEX IF EXISTS idx_votes_prompt;
+        """
+    )
+
+
+@migration("0007_judge_verdicts")
+def _m0007_judge_verdicts(db: sqlite_utils.Database) -> None:
     """``sbs judge``: each judge configuration, and its verdict on each pair in each order.
 
     One row per order (``a_first``), not per vote: a pair is asked twice, and a run killed between the two must
