@@ -119,3 +119,8 @@ def test_a_gpu_gate_on_a_cluster_without_gpus_is_refused_not_left_waiting() -> N
     gates = [GateConfig("sentiment", "sentiment"), GateConfig("big", "toxicity", options={"device": "cuda"})]
     with pytest.raises(InputError, match=r"field 'gates\.big\.device': asks for device \"cuda\""):
         list(score_with_ray(gates, [("q", "a", None)], source="gates.toml"))
+
+
+def test_the_ray_engine_needs_files(cli, tmp_path) -> None:
+    result = cli("--db", str(tmp_path / "x.db"), "score", "--engine", "ray")
+    assert result.exit_code == 2 and "the Ray engine scores files" in result.stderr
