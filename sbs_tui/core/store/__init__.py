@@ -13,6 +13,7 @@ attribute::
     store.review       — the lead app's summaries, vote browser and flags                        (review.py)
     store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
     store.judges       — `sbs judge`: pairs to judge, the per-order verdict cache                  (judges.py)
+    store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sbs_tui.core.store.accounts import Accounts
 from sbs_tui.core.store.base import AlreadyJudgedError, ConflictError, InsertCounts, StoreError
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.exports import Exports
@@ -55,6 +57,7 @@ class Store(Connection):
         self.review = Review(self)
         self.exports = Exports(self)
         self.judges = Judges(self)
+        self.accounts = Accounts(self)
 
     @classmethod
     def memory(cls) -> Store:
