@@ -73,14 +73,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presses", type=int, default=150)
     args = parser.parse_args()
-    from sbs_tui.core.gating import start_watcher
+    from sbs_tui.core.gate_watcher import ensure_watcher  # the app's own way to start it (one per database)
 
     with tempfile.TemporaryDirectory(prefix="sbs-bench-gating-") as tmp:
         db, config = Path(tmp) / "gating.db", Path(tmp) / "gates.toml"
         pending_before = build(db, config)
         floor = asyncio.run(measure_floor(args.presses))
         idle, idle_store = asyncio.run(measure_app(db, args.presses, "bench-idle", markdown=True))
-        watcher = start_watcher(str(db), str(config), interval=1.0, log_path=str(Path(tmp) / "gate.log"))
+        watcher = ensure_watcher(str(db), str(config), interval=1.0, log_path=str(Path(tmp) / "gate.log"))
+        if watcher is None:
+            raise SystemExit("another gate watcher holds the fresh database's lock")
         try:
             time.sleep(8)  # let the watcher load its models and start scoring
             pending_at_start = pending_count(db)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import Settings, load_settings
-from sbs_tui.core import gating
+from sbs_tui.core import gate_watcher, gating
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
@@ -224,7 +224,7 @@ def test_gate_watch_subprocess_picks_up_new_generations_and_stops_on_sigterm(tmp
     db = tmp_path / "w.db"
     store = _store_with(db, {("q1", "m1"): CLEAN, ("q1", "m2"): INSULT})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    argv = gating.watcher_command(str(db), interval=0.2) + ["--gates", "toxicity"]
+    argv = gate_watcher.watcher_command(str(db), interval=0.2) + ["--gates", "toxicity"]
     assert argv[1:] == ["-m", "sbs_tui", "--db", str(db), "gate", "--watch", "--interval", "0.2", "--gates",
                         "toxicity"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -447,7 +447,7 @@ def test_start_watcher_helper_runs_and_stops_cleanly(tmp_path: Path, monkeypatch
     config.write_text("[gates.sentiment]\nenabled = false\n")
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     log = tmp_path / "watch.log"
-    proc = gating.start_watcher(str(db), str(config), interval=0.2, log_path=str(log))
+    proc = gate_watcher.start_watcher(str(db), str(config), interval=0.2, log_path=str(log))
     try:
         _wait_for(lambda: store.generations.ids(gate_status="passed") == [1], proc)
         proc.terminate()

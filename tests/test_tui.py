@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
+import subprocess
 
 import pytest
 from tests.annotate_helpers import MODELS, make_store
@@ -295,19 +297,23 @@ async def test_empty_queue_and_cap_messages(tmp_path):
 
 
 async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, monkeypatch):
-    import sbs_tui.cli
     import sbs_tui.tui.app as app_module
     from sbs_tui.core.store import Store
 
+    def cannot_start(*args, **kwargs):
+        raise OSError("no such interpreter")
+
     monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(sbs_tui.cli, "COMMANDS", {k: v for k, v in sbs_tui.cli.COMMANDS.items() if k != "gate"})
+    monkeypatch.setattr(subprocess, "Popen", cannot_start)  # the watcher cannot start: the app says so, once
     path = tmp_path / "g.db"
     make_store(path, prompts=2, gate="pending").close()
     app = make_app(path, "ann", Settings(), gate_watch=True)
     async with app.run_test() as pilot:
         assert app.screen.pair is None
         assert "waiting for the automatic gates" in str(app.screen.query_one("#empty").render())
-        assert any("no `sbs gate`" in str(n.message) for n in app._notifications)
+        await pilot.pause(0.2)
+        notices = [str(n.message) for n in app._notifications]
+        assert sum("could not start background gating: no such interpreter" in m for m in notices) == 1
         other = Store(path)
         with other.transaction():
             other.generations.set_gate_status(other.generations.ids(), "passed")
@@ -392,6 +398,45 @@ async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, m
         lead.close()
         await pilot.pause(0.3)
         assert app.screen.pair is not None
+
+
+async def test_apps_share_one_watcher_and_take_over_when_it_ends(tmp_path, monkeypatch):
+    """Another app's watcher gates this database: this app starts none, and starts one when that one ends."""
+    import sbs_tui.tui.app as app_module
+    from sbs_tui.core.gate_watcher import hold_lock
+
+    started = []
+
+    class FakeProcess:
+        def __init__(self, command, **kwargs):
+            started.append(command)
+            self.env = kwargs.get("env", {})
+
+        def poll(self):
+            return None
+
+        def terminate(self):
+            pass
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(subprocess, "Popen", FakeProcess)
+    path = tmp_path / "g.db"
+    make_store(path, prompts=1, gate="pending").close()
+    other_watcher = hold_lock(path)
+    assert other_watcher.acquired
+    app = make_app(path, "ann", Settings(), gate_watch=True)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.2)
+        assert started == [] and app.gate_process is None
+        other_watcher.release()  # the other app quit (or was killed): its watcher's lock is gone
+        await pilot.pause(0.3)
+        assert len(started) == 1 and started[0][3:7] == ["--db", str(path), "gate", "--watch"]
+        assert app.gate_process.env["SBS_PARENT_PID"] == str(os.getpid())  # it dies with this app
+        await pilot.pause(0.2)
+        assert len(started) == 1
 
 
 async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
                       include_flagged: bool, fmt: str) -> None:
     """Inter-annotator agreement (percent, Cohen's κ per pair, Fleiss' κ, Krippendorff's α), position bias
     (binomial test), outlier annotators, LLM judge vs human majority, order consistency, gold accuracy."""
-    from sbs_tui.commands.rank import escape_controls
+    from sbs_tui.results_render import escape_controls
     from sbs_tui.core.agreement import analyse_store
 
     store = ctx.obj.open_store()
@@ -42,7 +42,7 @@ def _f(x, digits: int = 2) -> str:
 def _print_tables(doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
-    from sbs_tui.commands.rank import literal as Text
+    from sbs_tui.results_render import literal as Text
 
     console = Console()
     o = doc["overall"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from sbs_tui.cli_params import rank_options, rank_request
+from sbs_tui.results_render import escape_controls
 
 
 @click.group("export")
@@ -39,13 +44,11 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     Ties, both-bad and flagged votes are left out, as are votes with no output for one side (outputs come from
     the vote itself, else from the stored generations). Each vote gives one pair.
     """
-    from sbs_tui.core.export import atomic_output, write_jsonl
+    from sbs_tui.core.export import write_preference_pairs
 
-    skipped: dict[str, int] = {}
     store = ctx.obj.open_store()
     try:
-        with atomic_output(out_path) as fh:
-            n = write_jsonl(store.exports.preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+        n, skipped = write_preference_pairs(store, out_path, min_weight=min_weight)
     finally:
         store.close()
     detail = "; ".join(f"{count:,} {why}" for why, count in sorted(skipped.items()))
@@ -53,30 +56,23 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
                + (f" (left out: {detail})" if detail else ""), err=True)
 
 
-def _rankings_command() -> click.Command:
-    """`sbs export rankings`: `sbs rank`'s options, written to a file (JSON, or CSV by the extension)."""
-    from sbs_tui.commands.rank import rank_command
+@export_group.command("rankings", help="Export a ranking (same options as `sbs rank`) as JSON or CSV.")
+@rank_options
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Output file: .csv for CSV, anything else JSON (the `sbs rank --format json` document); "
+                   "stdout when omitted.")
+@click.pass_context
+def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
+    from sbs_tui.commands.rank import emit
+    from sbs_tui.core.export import atomic_output
+    from sbs_tui.core.ranking.api import rank_stored
 
-    params = [p for p in rank_command.params if p.name != "fmt"]
-
-    @click.pass_context
-    def callback(ctx: click.Context, out_path: str | None, **options) -> None:
-        from sbs_tui.commands.rank import compute_ranking, emit
-        from sbs_tui.core.export import atomic_output
-
-        ranking = compute_ranking(ctx, **options)
-        fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
-        with atomic_output(out_path) as fh:
-            emit(ranking, fmt, fh)
-        if out_path:
-            click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
-                       err=True)
-
-    out = click.Option(["--out", "out_path"], type=click.Path(dir_okay=False), default=None,
-                       help="Output file: .csv for CSV, anything else JSON (the `sbs rank --format json` document); "
-                            "stdout when omitted.")
-    return click.Command("rankings", params=[*params, out], callback=callback,
-                         help="Export a ranking (same options as `sbs rank`) as JSON or CSV.")
-
-
-export_group.add_command(_rankings_command())
+    ranking = rank_stored(ctx.obj.open_store, rank_request(**options))
+    for warning in ranking.warnings:
+        click.echo(f"warning: {escape_controls(warning)}", err=True)
+    fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
+    with atomic_output(out_path) as fh:
+        emit(ranking, fmt, fh)
+    if out_path:
+        click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
+                   err=True)

@@ -4,30 +4,14 @@ Only generations that passed every blocking gate reach annotators. The annotator
 runs this command as a subprocess (``python -m sbs_tui --db PATH gate --watch``): batches are committed one
 short transaction at a time (WAL: the app keeps reading and writing), newly imported generations are picked up
 every ``--interval`` seconds, SIGTERM/SIGINT stop it cleanly after the current batch, and all progress goes to
-stderr. Without ``--watch`` it gates what is pending and prints per-model pass rates to stdout.
+stderr. Without ``--watch`` it gates what is pending and prints per-model pass rates to stdout. One watcher per
+database: a second ``--watch`` on the same database says which process has it and exits 0
+(:mod:`sbs_tui.core.gate_watcher`).
 """
 
 from __future__ import annotations
 
 import click
-
-
-def build_runner(ctx: click.Context, config_path: str | None, gate_names: str | None,
-                 references: tuple[str, ...]):
-    """The gate policy (config + defaults + command-line choices) as a runner; shared with ``sbs score``."""
-    from sbs_tui.config import load_settings
-    from sbs_tui.core.gating import GateRunner, load_policy
-
-    settings = load_settings(config_path) if config_path else ctx.obj.settings
-    only = [n.strip() for n in gate_names.split(",") if n.strip()] if gate_names else None
-    if gate_names is not None and not only:
-        raise click.BadParameter("give at least one gate name", param_hint="--gates")
-    gates = load_policy(settings, only=only, references=list(references))
-
-    def log(message: str) -> None:
-        click.echo(message, err=True)
-
-    return GateRunner(gates, log=log, source=settings.source)
 
 
 @click.command("gate")
@@ -54,72 +38,24 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
                  fmt: str) -> None:
     """Gate pending generations: blocking gates decide which generations annotators may see."""
     import json
-    import os
-    import signal
-    import threading
-    import time
 
-    from sbs_tui.core import gating
+    from sbs_tui.cli_params import echo_err, parse_gate_names
+    from sbs_tui.config import load_settings
+    from sbs_tui.core.gate_run import run_gate
 
-    runner = build_runner(ctx, config_path, gate_names, references)
-    for gate in runner.gates:
-        runner.scorer(gate)  # build every scorer now: a bad config fails before anything is marked
-    if not runner.has_blocking:
-        click.echo("no blocking gate configured: pending generations are marked passed", err=True)
-    store = ctx.obj.open_store()
-    stop = threading.Event()
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-        except ValueError:  # not the main thread (e.g. called from a test thread): no handlers
-            pass
-    started = time.perf_counter()
-    last_report = [0.0]
-
-    def on_batch(progress: gating.GateProgress, n: int) -> None:
-        now = time.perf_counter()
-        if now - last_report[0] < 2.0:  # a line every two seconds is progress; one per batch is noise
-            return
-        last_report[0] = now
-        rate = progress.scored / max(now - started, 1e-9)
-        click.echo(f"gated {progress.scored} ({progress.passed} passed, {progress.blocked} blocked, "
-                   f"{rate:,.1f}/s)", err=True)
-
-    try:
-        if regate:
-            with store.transaction():
-                store.generations.set_gate_status(store.generations.ids(), "pending")
-        if watch:
-            if niceness and hasattr(os, "nice"):
-                try:
-                    os.nice(niceness)
-                except OSError:
-                    pass
-            click.echo(f"watching for pending generations every {interval:g}s (stop with SIGTERM or Ctrl-C)",
-                       err=True)
-            def on_error(exc: Exception, wait: float) -> None:
-                click.echo(f"gating failed ({type(exc).__name__}: {exc}); generations stay pending, "
-                           f"retrying in {wait:.0f}s", err=True)
-
-            gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop, on_batch=on_batch,
-                         on_error=on_error)
-            click.echo("gate watcher stopped", err=True)
-            return
-        done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
-        click.echo(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked "
-                   f"({done.reused} cached gate results reused)", err=True)
-        rates = gating.pass_rates(store, runner.gates)
-    finally:
-        store.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    only = parse_gate_names(gate_names)
+    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    run = run_gate(ctx.obj.db_path, ctx.obj.open_store, settings, only=only, references=references, watch=watch,
+                   interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err)
+    if run.rates is None:  # --watch: progress went to stderr only
+        return
+    runner = run.runner
     if fmt == "json":
         click.echo(json.dumps({"gates": [{"name": g.name, "scorer": g.scorer, "blocking": g.blocking,
                                           "threshold": runner.threshold(g)} for g in runner.gates],
-                               "models": rates}, ensure_ascii=False))
+                               "models": run.rates}, ensure_ascii=False))
     else:
-        _print_table(rates, [g.name for g in runner.gates])
+        _print_table(run.rates, [g.name for g in runner.gates])
 
 
 def _print_table(rates: list[dict], gate_names: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""`sbs import generations|votes FILE...` — all-or-nothing, idempotent imports with a summary on stderr."""
+"""`sbs import generations|votes|benchmarks|ab FILE...` — all-or-nothing, idempotent imports with a summary on
+stderr."""
 
 from __future__ import annotations
 
@@ -69,7 +70,44 @@ def import_votes(ctx: click.Context, files: tuple[str, ...], replace: bool, as_j
     _run_import(ctx, "votes", files, replace, as_json)
 
 
-from sbs_tui.commands.ingest_results import import_ab, import_benchmarks  # noqa: E402  (benchmark/A-B stage)
+# -- benchmark and A/B results (the funnel's other stages) --------------------------------------------------------
 
-import_group.add_command(import_benchmarks)
-import_group.add_command(import_ab)
+
+def _run_results_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
+                        model: str | None = None) -> None:
+    from sbs_tui.core.ingest_results import import_result_files
+
+    run_import(ctx, kind, files, as_json,
+               lambda store, progress: import_result_files(store, kind, files, replace=replace, model=model,
+                                                           progress=progress))
+
+
+_REPLACE_HELP = ("Overwrite stored values that differ (default: a different value for a stored key is an error, "
+                 "so a changed result never slips in unnoticed).")
+
+
+@import_group.command("benchmarks")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, metavar="NAME",
+              help="Model name for lm-evaluation-harness files (overrides the file's model_name / model_args) "
+                   "and for CSV rows without a model column.")
+@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_benchmarks(ctx: click.Context, files: tuple[str, ...], model: str | None, replace: bool,
+                      as_json: bool) -> None:
+    """Import benchmark results: lm-evaluation-harness results JSON, or rows model,benchmark,score[,metric]."""
+    if model is not None and not model.strip():
+        raise click.BadParameter("must not be blank", param_hint="--model")
+    _run_results_import(ctx, "benchmarks", files, replace, as_json, model=model.strip() if model else None)
+
+
+@import_group.command("ab")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
+@click.pass_context
+def import_ab(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Import A/B results: experiment,variant,unit,metric,value rows, or aggregated
+    experiment,variant,metric,n,mean,std / experiment,variant,metric,n,successes rows."""
+    _run_results_import(ctx, "ab", files, replace, as_json)

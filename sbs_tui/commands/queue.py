@@ -9,15 +9,6 @@ import click
 from sbs_tui.errors import InputError
 
 
-def _option(value, stored: dict, section: dict, key: str, default):
-    """Command line, else what the queue was last built with, else ``[queue]`` in the config, else default."""
-    if value is not None:
-        return value
-    if key in stored and stored[key] is not None:
-        return stored[key]
-    return section.get(key, default)
-
-
 @click.group("queue")
 def queue_group() -> None:
     """Build and inspect the judging queue."""
@@ -41,38 +32,15 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
                   no_hold_back, fmt) -> None:
     """Create pairs (two models, same prompt) for every prompt; re-run after importing more generations."""
     from sbs_tui.config import queue_section
-    from sbs_tui.core.queue import BuildOptions, IdentityDetector, build_queue
+    from sbs_tui.core.queue import build_queue_from_settings
 
-    section = queue_section(obj.settings)
-    detector = IdentityDetector.from_settings(section)
-    if no_hold_back:
-        detector = IdentityDetector(detector.patterns, enabled=False)
+    given = {"overlap": overlap, "strategy": strategy, "seed": seed, "gold_rate": gold_rate, "gold_from": gold_from,
+             "cap": cap, "max_pairs_per_prompt": max_pairs_per_prompt, "focus_top": focus_top}
     with obj.open_store() as store:
-        stored = store.queue.config()
-        stored["cap"] = stored.pop("default_cap", None)
-    options = BuildOptions(
-        overlap=int(_option(overlap, stored, section, "overlap", 1)),
-        strategy=str(_option(strategy, stored, section, "strategy", "uniform")),
-        seed=int(_option(seed, stored, section, "seed", 0)),
-        gold_rate=float(_option(gold_rate, stored, section, "gold_rate", 0.0)),
-        gold_from=_option(gold_from, stored, section, "gold_from", None),
-        cap=_option(cap, stored, section, "cap", None),
-        max_pairs_per_prompt=_option(max_pairs_per_prompt, stored, section, "max_pairs_per_prompt", None),
-        focus_top=_option(focus_top, stored, section, "focus_top", None),
-        identity=detector,
-    )
-    if options.overlap < 1:
-        raise InputError("must be at least 1", field="overlap")
-    if not 0 <= options.gold_rate < 1:
-        raise InputError("must be in [0, 1)", field="gold-rate")
-    if options.strategy not in ("uniform", "active"):
-        raise InputError("must be uniform or active", field="queue.strategy", file=obj.settings.source)
-    if options.gold_rate > 0 and not options.gold_from:
-        raise InputError("gold pairs need known answers: give --gold-from ANNOTATOR", field="gold-rate")
-    with obj.open_store() as store:
-        report = build_queue(store, options)
-        if options.gold_from and report.gold == 0 and options.gold_rate > 0:
-            click.echo(f"warning: no confident votes by {options.gold_from!r} match a pair; no gold pairs", err=True)
+        report = build_queue_from_settings(store, given, queue_section(obj.settings), hold_back=not no_hold_back,
+                                           source=obj.settings.source)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     out = {"new_pairs": report.new_pairs, "held_back_new": report.held_back, "gold_marked": report.gold,
            **report.summary, "held_back_examples": [{"pair_id": h.pair_id, "reason": h.reason} for h in
                                                      report.held_back_examples]}

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, RankRequest
 from sbs_tui.errors import InputError
-
-METHODS = ("bt", "elo", "trueskill", "winrate")
 
 
 @click.command("review")
 @click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
               help="Ranking method shown first (m cycles it in the app).")
 @click.option("--baseline", default=None, metavar="MODEL", help="Anchor / reference model (b cycles it).")
-@click.option("--ci", type=click.Choice(("bootstrap", "sandwich")), default="bootstrap", show_default=True,
+@click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
               help="Interval method for bt (c toggles it).")
-@click.option("--control", type=click.Choice(("none", "length", "style")), default="none", show_default=True,
+@click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
               help="Length or style control (l cycles it).")
 @click.option("--bootstrap", "rounds", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Bootstrap rounds for --ci bootstrap.")
@@ -32,9 +31,8 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
                          file=obj.db_path)
     settings = obj.settings
     from sbs_tui.tui.review import make_review_app
-    from sbs_tui.tui.review_data import RankOptions
 
-    options = RankOptions(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
+    options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
     if (problem := options.problem()) is not None:
         raise InputError(problem, field="--control")
     make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh).run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-BATCH = 64
+BATCH = 64  # generations scored and flushed per batch (--batch-size)
 
 
 @click.command("score")
@@ -34,11 +34,12 @@ BATCH = 64
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this process; ray: an actor pool on Ray (pip install \"sbs-tui[ray]\"), same output.")
+              help="local: this process; ray: an actor pool per gate on Ray (pip install \"sbs-tui[ray]\"), "
+                   "same output.")
 @click.option("--address", default=None, metavar="ADDR",
               help="With --engine ray: join this cluster (ray://HOST:10001 or auto); default: start Ray here.")
 @click.option("--workers", default=None, type=click.IntRange(1),
-              help="With --engine ray: actors in the pool (default: one per CPU, or per GPU for GPU gates).")
+              help="With --engine ray: actors per gate (default: one per CPU; one per GPU for cuda gates).")
 @click.pass_context
 def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | None, out_path: str | None,
                   fmt: str | None, config_path: str | None, references: tuple[str, ...], fail_on_block: bool,
@@ -48,103 +49,42 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     generations when no FILE is given."""
     import sys
 
-    from sbs_tui.commands.gate import build_runner
-    from sbs_tui.core.scoring_io import ResultWriter, count_rows, iter_generation_rows, read_done
-    from sbs_tui.core.ingest import batched
+    from sbs_tui.cli_params import echo_err, parse_gate_names
+    from sbs_tui.config import load_settings
+    from sbs_tui.core.gate_run import build_runner
+    from sbs_tui.core.scoring import score_generations
     from sbs_tui.errors import ExitCode
 
-    if engine == "ray" and not files:
-        raise click.BadParameter("the Ray engine scores files: give FILE(s) (the database's generations are "
-                                 "gated with their result cache by the local engine)", param_hint="--engine")
-    runner = build_runner(ctx, config_path, gate_names, references)
-    for gate in runner.gates:
-        runner.scorer(gate)  # build every scorer first: a bad config fails before any output is written
-    fmt = fmt or ("csv" if out_path and out_path.lower().endswith(".csv") else "jsonl")
-    done, blocked_before = read_done(out_path, fmt) if out_path else ({}, 0)
-    store = None
-    if files:
-        total = sum(count_rows(f) for f in files)  # also validates every row first: bad input writes nothing
-        source = iter_generation_rows(files)
-    else:
-        store = ctx.obj.open_store()
-        total = store.count("generations")
-        source = ((row, None) for row in store.generations.iter_for_scoring())
-
-    progress = _Progress(total, enabled=sys.stderr.isatty() if show_progress is None else show_progress)
-    writer = ResultWriter(out_path, fmt, with_details=with_details)
-    blocked = blocked_before
-    scored = skipped = 0
-    try:
-        with progress:
-            if engine == "ray":
-                from sbs_tui.core.scoring_ray import run_files_on_ray
-
-                scored, skipped, ray_blocked = run_files_on_ray(
-                    runner, source, done, writer, batch_size=batch_size, address=address, workers=workers,
-                    advance=progress.advance, log=lambda m: click.echo(m, err=True))
-                blocked += ray_blocked
-                source = iter(())
-            for batch in batched(source, batch_size):
-                todo = [(row, rec) for row, rec in batch if _key(row, rec) not in done]
-                skipped += len(batch) - len(todo)
-                if todo:
-                    outcomes = _score(store, runner, todo)
-                    writer.write([_output_record(row, rec) for row, rec in todo], outcomes)
-                    blocked += sum(o.blocked for o in outcomes)
-                    scored += len(todo)
-                progress.advance(len(batch))
-    finally:
-        writer.close()
-        if store is not None:
-            store.close()
-    progress.summary(scored, skipped, blocked)
-    if fail_on_block and blocked:
+    only = parse_gate_names(gate_names)
+    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
+    progress = _Progress(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
+    summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
+                                with_details=with_details, batch_size=batch_size, progress=progress,
+                                engine=engine, address=address, workers=workers, log=echo_err)
+    progress.summary(summary.scored, summary.skipped, summary.blocked)
+    if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
-
-
-def _key(row, rec) -> str:
-    from sbs_tui.core.scoring_io import generation_key
-
-    if rec is None:  # a database row
-        return generation_key(row["prompt"], row["model"], row["output"])
-    return generation_key(rec.prompt, rec.model, rec.output)
-
-
-def _score(store, runner, todo):
-    """Files are scored directly; database rows go through the gate-result cache (and fill it)."""
-    from sbs_tui.core.gating import score_rows
-    from scorers.base import ScoreItem
-
-    if store is None:
-        return runner.evaluate([ScoreItem(rec.prompt, rec.output, rec.reference) for _, rec in todo])
-    outcomes, _ = score_rows(store, runner, [row for row, _ in todo])
-    return outcomes
-
-
-def _output_record(row, rec):
-    if rec is not None:
-        return dict(row)
-    out = {"generation_id": row["id"], "prompt_id": row["prompt_id"], "prompt": row["prompt"],
-           "model": row["model"], "output": row["output"]}
-    for key in ("category", "reference"):
-        if row.get(key) is not None:
-            out[key] = row[key]
-    return out
 
 
 class _Progress:
     """A rich progress bar on stderr (generations done, rate, ETA) and a one-line summary at the end."""
 
-    def __init__(self, total: int, *, enabled: bool):
+    def __init__(self, *, enabled: bool):
         import time
 
-        self.total = total
+        self.total = 0
         self.enabled = enabled
         self.started = time.perf_counter()
         self._bar = None
         self._task = None
 
-    def __enter__(self):
+    def start(self, total: int) -> None:
+        """Called once the input is counted (and validated): the clock and the bar start here."""
+        import time
+
+        self.total = total
+        self.started = time.perf_counter()
         if self.enabled:
             from rich.console import Console
             from rich.progress import (
@@ -162,7 +102,6 @@ class _Progress:
                                  transient=True)
             self._bar.start()
             self._task = self._bar.add_task("scoring", total=self.total or None, rate="-")
-        return self
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
@@ -170,7 +109,7 @@ class _Progress:
             speed = task.speed
             self._bar.update(self._task, advance=n, rate=f"{speed:,.0f}" if speed else "-")
 
-    def __exit__(self, *exc):
+    def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()
 

@@ -11,7 +11,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",
                     "annotator_kind", "left", "ts", "rationale", "criteria", "flagged", "flag_reason", "output_a",
@@ -64,3 +67,14 @@ def write_votes(records: Iterable[dict[str, Any]], path: str | os.PathLike[str] 
         if as_csv:
             return write_csv(records, fh, VOTE_CSV_COLUMNS)
         return write_jsonl(records, fh)
+
+
+def write_preference_pairs(store: Store, path: str | os.PathLike[str] | None, *,
+                           min_weight: float = 0.75) -> tuple[int, dict[str, int]]:
+    """``sbs export dpo`` as one call: DPO preference pairs (JSONL) from the votes with a clear winner.
+
+    Returns how many pairs were written and, per reason, how many votes were left out."""
+    skipped: dict[str, int] = {}
+    with atomic_output(path) as fh:
+        n = write_jsonl(store.exports.preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+    return n, skipped

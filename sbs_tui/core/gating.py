@@ -402,37 +402,3 @@ def pass_rates(store: Store, gates: Iterable[GateConfig]) -> list[dict[str, Any]
                                     "pass_rate": round(1 - failed / scored, 4) if scored else None}
         out.append(entry)
     return out
-
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Running the pre-filter beside an interactive app
-# --------------------------------------------------------------------------------------------------------------
-
-
-def watcher_command(db_path: str, config_path: str | None = None, *, interval: float = 3.0) -> list[str]:
-    """The argv of the background pre-filter, as an app should start it (its own process: the app itself
-    never imports torch, transformers or scikit-learn)."""
-    import sys
-
-    argv = [sys.executable, "-m", "sbs_tui", "--db", str(db_path)]
-    if config_path:
-        argv += ["--config", str(config_path)]
-    return [*argv, "gate", "--watch", "--interval", f"{interval:g}"]
-
-
-def start_watcher(db_path: str, config_path: str | None = None, *, interval: float = 3.0,
-                  log_path: str | None = None):
-    """Start ``sbs gate --watch`` as a subprocess (stdout discarded, progress to ``log_path`` or discarded).
-
-    Stop it with ``proc.terminate()`` (SIGTERM: it finishes the current batch and exits 0) and ``proc.wait()``.
-    """
-    import subprocess
-
-    log = open(log_path, "a", encoding="utf-8") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        return subprocess.Popen(watcher_command(db_path, config_path, interval=interval),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-    finally:
-        if log_path:
-            log.close()  # the child holds its own descriptor

@@ -411,8 +411,17 @@ def _row_batches_inline(path: Path, kind: str, tally: ParseTally,
         yield [r.as_row() for r in batch]
 
 
-def _parse_in_child(path: str, kind: str, out: Any) -> None:
-    """Child process body: parse one file and send row batches, progress, skips, and the outcome."""
+def _parse_in_child(path: str, kind: str, out: Any, parent_pid: int | None = None) -> None:
+    """Child process body: parse one file and send row batches, progress, skips, and the outcome.
+
+    It dies with the importing process: after a ``kill -9`` (or SIGTERM) of the parent it would otherwise block
+    for ever on the full queue, and keep multiprocessing's resource tracker alive with it.
+    """
+    import signal
+
+    from sbs_tui.core.lifeline import die_with_parent
+
+    die_with_parent(parent_pid, sig=signal.SIGKILL, grace=0)
     tally = ParseTally()
     try:
         for batch in _row_batches_inline(Path(path), kind, tally, lambda done: out.put(("progress", done))):
@@ -430,11 +439,12 @@ def _row_batches_parallel(path: Path, kind: str, tally: ParseTally,
     cores this nearly halves a large import. Rows cross the process boundary as plain tuples (cheap to pickle).
     """
     import multiprocessing as mp
+    import os
     import queue as queue_mod
 
     ctx = mp.get_context("spawn")  # never fork a process that holds an open SQLite connection
     out = ctx.Queue(maxsize=4)
-    child = ctx.Process(target=_parse_in_child, args=(str(path), kind, out), daemon=True,
+    child = ctx.Process(target=_parse_in_child, args=(str(path), kind, out, os.getpid()), daemon=True,
                         name="sbs-import-parser")
     child.start()
     try:

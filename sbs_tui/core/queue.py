@@ -135,6 +135,14 @@ def side_for(seed: int, annotator: str, pair_id: int) -> str:
 # Building
 # ---------------------------------------------------------------------------------------------------------------
 
+# Where each option comes from when `sbs queue build` leaves it out: what the queue was last built with, else
+# ``[queue]`` in the config, else this default. (``cap`` is stored as ``default_cap``.)
+BUILD_DEFAULTS: dict[str, Any] = {"overlap": 1, "strategy": "uniform", "seed": 0, "gold_rate": 0.0,
+                                  "gold_from": None, "cap": None, "max_pairs_per_prompt": None, "focus_top": None}
+_COERCE: dict[str, tuple[type, str]] = {"overlap": (int, "an integer"), "seed": (int, "an integer"),
+                                        "gold_rate": (float, "a number"), "strategy": (str, "a string")}
+
+
 @dataclass(slots=True)
 class BuildOptions:
     overlap: int = 1
@@ -147,6 +155,48 @@ class BuildOptions:
     focus_top: int | None = None
     identity: IdentityDetector = field(default_factory=IdentityDetector.default)
 
+    @classmethod
+    def resolve(cls, given: dict[str, Any], stored: dict[str, Any], section: dict[str, Any], *,
+                hold_back: bool = True, source: str | None = None) -> BuildOptions:
+        """Merge the command line (``given``; None = not given), the queue's stored config and ``[queue]``
+        (``source`` names the config file in errors), then :meth:`validate`."""
+        from sbs_tui.errors import InputError
+
+        stored = {("cap" if k == "default_cap" else k): v for k, v in stored.items()}
+        values: dict[str, Any] = {}
+        for key, default in BUILD_DEFAULTS.items():
+            if given.get(key) is not None:
+                value = given[key]
+            elif stored.get(key) is not None:
+                value = stored[key]
+            else:
+                value = section.get(key, default)
+            if key in _COERCE and value is not None:
+                kind, what = _COERCE[key]
+                try:
+                    value = kind(value)
+                except (TypeError, ValueError):
+                    raise InputError(f"must be {what}, not {value!r}", file=source, field=f"queue.{key}") from None
+            values[key] = value
+        detector = IdentityDetector.from_settings(section)
+        if not hold_back:
+            detector = IdentityDetector(detector.patterns, enabled=False)
+        return cls(**values, identity=detector).validate(source=source)
+
+    def validate(self, *, source: str | None = None) -> BuildOptions:
+        """Raise one :class:`InputError` for the first option that cannot build a queue; returns ``self``."""
+        from sbs_tui.errors import InputError
+
+        if self.overlap < 1:
+            raise InputError("must be at least 1", field="overlap")
+        if not 0 <= self.gold_rate < 1:
+            raise InputError("must be in [0, 1)", field="gold-rate")
+        if self.strategy not in STRATEGIES:
+            raise InputError("must be uniform or active", field="queue.strategy", file=source)
+        if self.gold_rate > 0 and not self.gold_from:
+            raise InputError("gold pairs need known answers: give --gold-from ANNOTATOR", field="gold-rate")
+        return self
+
 
 @dataclass(slots=True)
 class BuildReport:
@@ -155,16 +205,22 @@ class BuildReport:
     gold: int
     summary: dict[str, int]
     held_back_examples: list[HeldBack]
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_queue_from_settings(store: Store, given: dict[str, Any], section: dict[str, Any], *,
+                              hold_back: bool = True, source: str | None = None) -> BuildReport:
+    """``sbs queue build`` as one call: resolve the options (:meth:`BuildOptions.resolve`) and build."""
+    options = BuildOptions.resolve(given, store.queue.config(), section, hold_back=hold_back, source=source)
+    report = build_queue(store, options)
+    if options.gold_from and report.gold == 0 and options.gold_rate > 0:
+        report.warnings.append(f"no confident votes by {options.gold_from!r} match a pair; no gold pairs")
+    return report
 
 
 def build_queue(store: Store, options: BuildOptions) -> BuildReport:
     """Create the pairs for every prompt (idempotent: re-running adds pairs for new generations only)."""
-    if options.strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {options.strategy!r}")
-    if options.overlap < 1:
-        raise ValueError("overlap must be at least 1")
-    if not 0.0 <= options.gold_rate < 1.0:
-        raise ValueError("gold rate must be in [0, 1)")
+    options.validate()
     rng = random.Random(options.seed)
     names = store.model_names_by_id()
     existing = store.queue.generation_pairs()

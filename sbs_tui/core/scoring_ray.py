@@ -180,7 +180,7 @@ def run_files_on_ray(runner: Any, source: Iterator[tuple[dict[str, Any], Any]], 
                      ) -> tuple[int, int, int]:
     """``sbs score FILE... --engine ray``: skip what ``--out`` already has, score the rest on Ray, write each
     finished batch at once. Returns (scored, skipped, blocked)."""
-    from sbs_tui.core.scoring_io import generation_key
+    from sbs_tui.core.scoring import generation_key
 
     todo, skipped = [], 0
     for row, rec in source:

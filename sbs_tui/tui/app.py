@@ -44,8 +44,10 @@ class AnnotatorApp(App[None]):
         self.config_path = config_path
         self.gate_watch = gate_watch
         self.freeze_gc = False
-        self.gate_process: subprocess.Popen[bytes] | None = None
+        self.gate_process: subprocess.Popen[bytes] | None = None  # our watcher; None while another app's runs
         self.gate_log: Path | None = None
+        self.gate_failed = False
+        self.gating_noted = False
         self.keymap = dict(self.annotate.keys)
         self.sub_title = annotator
 
@@ -79,41 +81,47 @@ class AnnotatorApp(App[None]):
             self._start_gating(pending)
 
     def _start_gating(self, pending: int) -> None:
-        """Gates required and generations pending: gate them in a subprocess (torch stays out of this process).
-        Its output goes to ``<database>.gate.log``."""
-        if not self.gate_watch or self.db_path is None:
+        """Gates required and generations pending: make sure a watcher gates them — ours, or one another app on
+        this database started (one per database; torch stays out of this process). Its output goes to
+        ``<database>.gate.log``; it dies with this app."""
+        if not self.gate_watch or self.db_path is None or self.gate_failed:
             return
-        from sbs_tui.cli import COMMANDS
+        from sbs_tui.core.gate_watcher import ensure_watcher  # imports nothing heavy
 
-        if "gate" not in COMMANDS:
-            self.notify(f"{pending:,} generations wait for gates, but this installation has no `sbs gate` "
-                        "command; run the gates elsewhere or set SBS_GATING_REQUIRED=0.",
-                        severity="warning", timeout=10)
-            return
-        from sbs_tui.core.gating import watcher_command  # the gates' own argv builder (imports nothing heavy)
-
-        command = watcher_command(str(self.db_path), self.config_path)
+        self.gate_log = Path(f"{self.db_path}.gate.log")
         try:
-            self.gate_log = Path(f"{self.db_path}.gate.log")
-            with self.gate_log.open("ab") as log:
-                self.gate_process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.gate_process = ensure_watcher(self.db_path, self.config_path, log_path=self.gate_log)
         except OSError as exc:
+            self.gate_failed = True
             self.notify(f"could not start background gating: {exc}", severity="error", timeout=10, markup=False)
             return
-        self.notify("Gating pending generations in the background…", timeout=4)
+        if not self.gating_noted:
+            self.gating_noted = True
+            self.notify("Gating pending generations in the background…", timeout=4)
 
     def _poll_for_pairs(self) -> None:
+        if not self.is_running:  # shutting down: the screen's widgets may be gone already
+            return
         process = self.gate_process
         if process is not None and process.poll() is not None:
             self.gate_process = None
             if process.returncode:
+                self.gate_failed = True  # a broken config would fail again: say so once, do not restart
                 self.notify(f"Background gating stopped (exit {process.returncode}); see {self.gate_log}",
                             severity="warning", timeout=10, markup=False)
+        pending = None
+        if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating_required:
+            # The app whose watcher gated this database may have quit: whoever polls first takes over.
+            from sbs_tui.core.gate_watcher import running_watcher
+
+            if self.db_path is not None and running_watcher(self.db_path) is None:
+                pending = self.store.generations.count_pending()
+                if pending:
+                    self._start_gating(pending)
         if self.judge.pair is not None or self.screen is not self.judge:
             return
-        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+        if pending is None:
+            pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
         pair = self.queue.next_pair()
         if pair is not None:

@@ -10,36 +10,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, RankRequest  # noqa: F401 - the panes' pickers
 from sbs_tui.core.store import Store
 
-METHODS = ("bt", "elo", "trueskill", "winrate")
-CIS = ("bootstrap", "sandwich")
-CONTROLS = ("none", "length", "style")
 SESSION_GAP_S = 600  # a pause longer than this ends an annotator's working session (for their pace)
 
-
-@dataclass(frozen=True)
-class RankOptions:
-    """The ranking tab's pickers; ``rounds`` is the bootstrap size (the same default as `sbs rank`)."""
-
-    method: str = "bt"
-    baseline: str | None = None
-    ci: str = "bootstrap"
-    control: str = "none"
-    rounds: int = 1000
-    seed: int = 0
-
-    def problem(self) -> str | None:
-        """Why this combination cannot run (the same rules `sbs rank` enforces), or None."""
-        if self.control != "none" and self.method in ("elo", "trueskill"):
-            return f"control '{self.control}' applies to bt or winrate"
-        if self.control == "style" and self.method == "winrate":
-            return "style control applies to bt (winrate has length control)"
-        return None
+# The ranking tab's pickers are a RankRequest (the same rules and defaults as `sbs rank`; rounds is the bootstrap
+# size); the app keeps the old name for its options.
+RankOptions = RankRequest
 
 
 @dataclass
@@ -66,7 +48,7 @@ def _vote_counts(store: Store) -> dict[str, float]:
     return counts
 
 
-def ranking_view(path: str, options: RankOptions) -> RankingView:
+def ranking_view(path: str, options: RankRequest) -> RankingView:
     """The ranking under ``options``. Win rate without a baseline uses the most-compared model (as AlpacaEval's
     reference is) and says so."""
     started = time.perf_counter()
@@ -79,8 +61,8 @@ def ranking_view(path: str, options: RankOptions) -> RankingView:
     return view
 
 
-def _ranking(store: Store, options: RankOptions) -> RankingView:
-    from sbs_tui.core.ranking.api import RankRequest, run_ranking
+def _ranking(store: Store, options: RankRequest) -> RankingView:
+    from sbs_tui.core.ranking.api import run_ranking
 
     counts = _vote_counts(store)
     models = sorted(counts)
@@ -98,8 +80,7 @@ def _ranking(store: Store, options: RankOptions) -> RankingView:
         baseline = max(models, key=lambda m: (counts[m], m))
         view.note = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
     view.baseline = baseline
-    request = RankRequest(method=options.method, baseline=baseline, ci=options.ci, control=options.control,
-                          rounds=options.rounds, seed=options.seed)
+    request = replace(options, baseline=baseline)
     try:
         view.doc = run_ranking(store, request).to_json()
     except KeyError as exc:

@@ -7,35 +7,22 @@ per-vote outputs for length/style control.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ranking.report import Ranking
+from sbs_tui.core.ranking.request import RankRequest
+from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-
-@dataclass
-class RankRequest:
-    method: str = "bt"  # bt | elo | trueskill | winrate
-    baseline: str | None = None
-    rounds: int = 1000
-    ci: str = "bootstrap"  # bootstrap | sandwich
-    control: str = "none"  # none | length | style
-    annotators: list[str] | None = None
-    category: str | None = None
-    include_flagged: bool = False
-    seed: int = 0
-    orders: int = 1
-    k_factor: float = 4.0
-    matrices: bool = False
-    threads: int | None = None
+__all__ = ["RankRequest", "rank_stored", "run_ranking"]
 
 
 def run_ranking(store: Store, req: RankRequest) -> Ranking:
     """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
-    filters: dict[str, Any] = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
+    filters = req.filters
     if req.control != "none":
         names, rows = store.votes.covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
@@ -73,3 +60,16 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     ranking.info.setdefault("control", req.control)
     ranking.info["filters"] = {k: v for k, v in filters.items() if v}
     return ranking
+
+
+def rank_stored(open_store: Callable[[], Store], req: RankRequest) -> Ranking:
+    """``sbs rank`` and ``sbs export rankings`` as one call: validate the request (``InputError`` naming the
+    option), open the store, rank, close. A baseline without votes is an input error too."""
+    req.validate()
+    store = open_store()
+    try:
+        return run_ranking(store, req)
+    except KeyError as exc:
+        raise InputError(f"no votes involve model {exc.args[0]!r}", field="--baseline") from None
+    finally:
+        store.close()

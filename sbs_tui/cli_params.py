@@ -1,0 +1,69 @@
+"""Option parsing shared by several commands (commands never import one another; what two of them parse alike
+lives here, and what they do alike lives in the core)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def parse_gate_names(gate_names: str | None) -> list[str] | None:
+    """``--gates a,b`` as a list (None when not given); an empty list is a usage error."""
+    only = [n.strip() for n in gate_names.split(",") if n.strip()] if gate_names else None
+    if gate_names is not None and not only:
+        raise click.BadParameter("give at least one gate name", param_hint="--gates")
+    return only
+
+
+def echo_err(message: str) -> None:
+    """Diagnostics (progress, summaries, scorer logs) go to stderr: stdout is for results only."""
+    click.echo(message, err=True)
+
+
+def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The ranking options of ``sbs rank`` and ``sbs export rankings`` (the same request, written once)."""
+    from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS
+
+    options = [
+        click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
+                     help="bt: Bradley-Terry MLE; elo: online Elo (order-dependent); trueskill; "
+                          "winrate: AlpacaEval win rate against --baseline."),
+        click.option("--baseline", default=None, metavar="MODEL",
+                     help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (required "
+                          "there)."),
+        click.option("--bootstrap", "rounds", type=click.IntRange(0, 100_000), default=1000, show_default=True,
+                     help="Bootstrap rounds for --ci bootstrap."),
+        click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
+                     help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md)."),
+        click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
+                     help="length: length-controlled win rate (winrate) or length-controlled BT; "
+                          "style: BT with length/header/list/bold covariates (Arena style control)."),
+        click.option("--annotator", "annotators", multiple=True, metavar="NAME",
+                     help="Only votes by these annotators (repeatable)."),
+        click.option("--category", default=None, help="Only votes on prompts of this category."),
+        click.option("--include-flagged", is_flag=True,
+                     help="Count votes flagged by annotators (excluded by default)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap / vote orders."),
+        click.option("--orders", type=click.IntRange(1, 10_000), default=1, show_default=True,
+                     help="elo only: average over this many random vote orders (1 = the stored order)."),
+        click.option("--k-factor", "k_factor", type=click.FloatRange(min=0, min_open=True), default=4.0,
+                     show_default=True, help="elo only: K factor (Arena uses 4)."),
+        click.option("--matrix", "with_matrix", is_flag=True,
+                     help="Add votes-per-pair, empirical and predicted win-rate matrices."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def rank_request(*, method: str, baseline: str | None, rounds: int, ci: str, control: str,
+                 annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int, orders: int,
+                 k_factor: float, with_matrix: bool) -> Any:
+    """The parsed :func:`rank_options` as a :class:`~sbs_tui.core.ranking.request.RankRequest`."""
+    from sbs_tui.core.ranking.request import RankRequest
+
+    return RankRequest(method=method, baseline=baseline, rounds=rounds, ci=ci, control=control,
+                       annotators=list(annotators) or None, category=category, include_flagged=include_flagged,
+                       seed=seed, orders=orders, k_factor=k_factor, matrices=with_matrix)

@@ -1,0 +1,129 @@
+"""Running the gates as a process does it: the runner from settings, one pass over what is pending, or the watcher.
+
+Why apart from :mod:`sbs_tui.core.gating` (the policy and the loops): this is the orchestration that used to sit
+in the ``sbs gate`` click callback — which gates, building every scorer before anything is marked, ``--regate``,
+signal handling, CPU priority, the one-watcher-per-database lock and dying with the app that started it — so that
+``sbs gate`` is one call, and ``sbs score`` builds its runner the same way without importing another command.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sbs_tui.core import gating
+
+if TYPE_CHECKING:
+    from sbs_tui.config import Settings
+    from sbs_tui.core.store import Store
+
+Log = Callable[[str], None]
+
+
+def build_runner(settings: Settings, *, only: Sequence[str] | None = None, references: Sequence[str] = (),
+                 log: Log | None = None) -> gating.GateRunner:
+    """The gate policy (config + defaults + ``--gates``/``--reference`` choices) as a runner whose scorers are all
+    built: a bad config fails here, before any generation is marked or any output written."""
+    gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
+    runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None))
+    for gate in runner.gates:
+        runner.scorer(gate)
+    return runner
+
+
+@dataclass
+class GateRun:
+    """What ``sbs gate`` did: the runner used, what was gated, and (without ``--watch``) the per-model pass rates."""
+
+    runner: gating.GateRunner | None
+    progress: gating.GateProgress = field(default_factory=gating.GateProgress)
+    rates: list[dict[str, Any]] | None = None
+    other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
+
+
+def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
+             references: Sequence[str] = (), watch: bool = False, interval: float = 3.0, batch_size: int = 32,
+             niceness: int = 0, regate: bool = False, log: Log) -> GateRun:
+    """Gate the pending generations once (then compute pass rates), or keep watching until SIGTERM/SIGINT.
+
+    With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
+    returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
+    """
+    from sbs_tui.core import gate_watcher, lifeline
+
+    stop = threading.Event()
+    lock = None
+    if watch:
+        lock = gate_watcher.hold_lock(db_path)
+        if not lock.acquired:
+            holder = f" (pid {lock.holder})" if lock.holder else ""
+            log(f"a gate watcher is already running for {db_path}{holder}; not starting another")
+            return GateRun(None, other_watcher=lock.holder or 0)
+        parent = lifeline.parent_from_env()
+        if parent is not None:
+            lifeline.die_with_parent(parent, sig=signal.SIGTERM, on_orphan=stop.set)
+    try:
+        return _run(open_store, settings, only, references, watch, interval, batch_size, niceness, regate, log,
+                    stop)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str] | None, references: Sequence[str],
+         watch: bool, interval: float, batch_size: int, niceness: int, regate: bool, log: Log,
+         stop: threading.Event) -> GateRun:
+    runner = build_runner(settings, only=only, references=references, log=log)
+    if not runner.has_blocking:
+        log("no blocking gate configured: pending generations are marked passed")
+    store = open_store()
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        except ValueError:  # not the main thread (e.g. called from a test thread): no handlers
+            pass
+    started = time.perf_counter()
+    last_report = [0.0]
+
+    def on_batch(progress: gating.GateProgress, n: int) -> None:
+        now = time.perf_counter()
+        if now - last_report[0] < 2.0:  # a line every two seconds is progress; one per batch is noise
+            return
+        last_report[0] = now
+        rate = progress.scored / max(now - started, 1e-9)
+        log(f"gated {progress.scored} ({progress.passed} passed, {progress.blocked} blocked, {rate:,.1f}/s)")
+
+    try:
+        if regate:
+            with store.transaction():
+                store.generations.set_gate_status(store.generations.ids(), "pending")
+        if watch:
+            if niceness and hasattr(os, "nice"):
+                try:
+                    os.nice(niceness)
+                except OSError:
+                    pass
+            log(f"watching for pending generations every {interval:g}s (stop with SIGTERM or Ctrl-C)")
+
+            def on_error(exc: Exception, wait: float) -> None:
+                log(f"gating failed ({type(exc).__name__}: {exc}); generations stay pending, "
+                    f"retrying in {wait:.0f}s")
+
+            total = gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop,
+                                 on_batch=on_batch, on_error=on_error)
+            log("gate watcher stopped")
+            return GateRun(runner, total)
+        done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+        log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked "
+            f"({done.reused} cached gate results reused)")
+        return GateRun(runner, done, gating.pass_rates(store, runner.gates))
+    finally:
+        store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,56 @@
+"""`sbs queue build` options: merged (command line > the queue's stored config > [queue] > default) and
+validated once, in BuildOptions, whoever builds the queue."""
+
+from __future__ import annotations
+
+import pytest
+from tests.annotate_helpers import make_store
+
+from sbs_tui.core.queue import BUILD_DEFAULTS, BuildOptions, build_queue
+from sbs_tui.errors import InputError
+
+
+def test_each_option_comes_from_the_first_place_that_sets_it() -> None:
+    given = {"overlap": 3, "seed": None, "strategy": None}
+    stored = {"overlap": 2, "seed": 7, "default_cap": 40}
+    section = {"overlap": 5, "seed": 9, "strategy": "active", "gold_rate": 0.0}
+    options = BuildOptions.resolve(given, stored, section)
+    assert (options.overlap, options.seed, options.strategy, options.cap) == (3, 7, "active", 40)
+    assert BuildOptions.resolve({}, {}, {}).overlap == BUILD_DEFAULTS["overlap"] == BuildOptions().overlap
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    (BuildOptions(overlap=0), "overlap"),
+    (BuildOptions(gold_rate=1.0, gold_from="judge"), "gold-rate"),
+    (BuildOptions(strategy="smart"), "queue.strategy"),
+    (BuildOptions(gold_rate=0.1), "gold-rate"),
+])
+def test_the_core_rejects_what_the_command_rejects(tmp_path, options, field) -> None:
+    store = make_store(tmp_path / "q.db", prompts=1, build=False)
+    try:
+        with pytest.raises(InputError) as err:
+            build_queue(store, options)
+        assert err.value.field == field
+        assert store.queue.summary()["pairs"] == 0  # nothing half-built
+    finally:
+        store.close()
+
+
+def test_a_config_value_of_the_wrong_type_is_one_error_line(cli, tmp_path) -> None:
+    db = tmp_path / "q.db"
+    make_store(db, prompts=1, build=False).close()
+    config = tmp_path / "sbs.toml"
+    config.write_text('[queue]\noverlap = "three"\n')
+    result = cli("--db", str(db), "--config", str(config), "queue", "build")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {config}: field 'queue.overlap': must be an integer, not 'three'"
+
+
+def test_strategy_from_the_config_is_checked_and_named(cli, tmp_path) -> None:
+    db = tmp_path / "q.db"
+    make_store(db, prompts=1, build=False).close()
+    config = tmp_path / "sbs.toml"
+    config.write_text('[queue]\nstrategy = "smart"\n')
+    result = cli("--db", str(db), "--config", str(config), "queue", "build")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {config}: field 'queue.strategy': must be uniform or active"
