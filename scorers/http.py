@@ -1,9 +1,30 @@
-"""A small JSON-over-HTTP client for OpenAI-compatible endpoints (moderation, chat), standard library only.
+"""A concurrent, rate-limited JSON-over-HTTP client for OpenAI-compatible endpoints (moderation, chat).
 
-Why not an SDK: the protocol is two POST requests; what matters is the retry policy, and it is spelled out here.
-Retried: connection errors, timeouts, 408/409/429 and 5xx, with exponential backoff (1 s, 2 s, 4 s… capped at
-60 s, with jitter); a 429 or 503 carrying ``Retry-After`` (seconds or an HTTP date) waits exactly that long.
-Other 4xx are configuration errors and fail at once with the server's message.
+Why: an API judge at ~2 s a call, one call at a time, takes more than a day for 50k generations, while a vLLM
+server or a gateway serves dozens of requests at once. This client keeps ``concurrency`` requests in flight.
+
+Why threads over one ``httpx.Client`` rather than asyncio: scorers are synchronous (``score(items)``) and are
+called from the CLI, from Textual workers and from pytest-asyncio tests, where an event loop may already run.
+The work is waiting on the network, so a thread pool sharing one connection pool overlaps it just as well
+(``bench/bench_judge.py`` measures it against the limit concurrency / latency).
+
+Policy, per request:
+
+* Retried, at most ``max_retries`` times: timeouts, 408/409/429/5xx, and connection errors once the endpoint
+  has answered at least once (a restarting or overloaded server). Waits grow exponentially (``backoff`` · 2^n,
+  at most 60 s) with jitter (× 0.5–1, so a crowd of workers does not retry in step). A 429 or 503 carrying
+  ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms`` waits exactly that long, and a 429 pauses every
+  worker for that long: a rate limit is the whole client's, not one request's.
+* Fatal at once, for the whole run: other 4xx (a wrong key, model or payload: every request would fail the same
+  way), and a refused connection or an unknown host *before the endpoint ever answered* (a wrong URL or a
+  server that is not running) — reported in milliseconds, not after half a minute of silent retries.
+* A request that exhausts its retries becomes a failed :class:`Result`; the others go on, and
+  :func:`failure_summary` says what failed and why.
+
+Rate limits (``requests_per_minute``, ``tokens_per_minute``) are token buckets refilled continuously and
+holding at most one second's worth, so a run starts smoothly instead of firing a minute's quota at once. Tokens
+are estimated before sending (payload characters / 4 + ``max_tokens``) and corrected with the ``usage`` the
+server reports.
 """
 
 from __future__ import annotations
@@ -12,58 +33,361 @@ import email.utils
 import json
 import os
 import random
+import threading
 import time
-import urllib.error
-import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from scorers.base import ScorerError, ScorerSpec
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 OPENAI_BASE = "https://api.openai.com/v1"
+DEFAULT_CONCURRENCY = 16
+MAX_BACKOFF = 60.0
+
+
+class EndpointError(ScorerError):
+    """The endpoint cannot serve this run at all (refused connection, wrong key/model/payload): stop now."""
+
+
+@dataclass(slots=True)
+class ClientConfig:
+    """Where to send requests and how hard to push. Built from a scorer's options or from ``sbs judge``."""
+
+    base_url: str = OPENAI_BASE
+    api_key: str | None = None
+    timeout: float = 60.0
+    max_retries: int = 5
+    backoff: float = 1.0
+    concurrency: int = DEFAULT_CONCURRENCY
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+
+    @classmethod
+    def resolve(cls, *, base_url: str | None = None, key_env: str = "OPENAI_API_KEY", **options: Any) -> ClientConfig:
+        """The URL from the argument, else ``$OPENAI_BASE_URL``, else OpenAI's; the key from ``$key_env``."""
+        url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE).rstrip("/")
+        key = os.environ.get(key_env)
+        if not key and url == OPENAI_BASE:
+            raise ScorerError(f"set ${key_env} (or base_url for a local OpenAI-compatible server)",
+                              field="api_key_env")
+        config = cls(base_url=url, api_key=key, **{k: v for k, v in options.items() if v is not None})
+        config.check()
+        return config
+
+    @classmethod
+    def from_spec(cls, spec: ScorerSpec, *, default_key_env: str = "OPENAI_API_KEY") -> ClientConfig:
+        """The client options of a ``[gates.NAME]`` table (each read through the spec, so typos are caught)."""
+        return cls.resolve(
+            base_url=spec.option("base_url", None, str),
+            key_env=spec.option("api_key_env", default_key_env, str),
+            timeout=spec.option("timeout", None, float),
+            max_retries=spec.option("max_retries", None, int),
+            backoff=spec.option("backoff", None, float),
+            concurrency=spec.option("concurrency", None, int),
+            requests_per_minute=spec.option("requests_per_minute", None, (int, float)),
+            tokens_per_minute=spec.option("tokens_per_minute", None, (int, float)),
+        )
+
+    def check(self) -> None:
+        if self.concurrency < 1:
+            raise ScorerError("must be ≥ 1", field="concurrency")
+        if self.max_retries < 0:
+            raise ScorerError("must be ≥ 0", field="max_retries")
+        if self.timeout <= 0:
+            raise ScorerError("must be > 0", field="timeout")
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ScorerError("must be > 0", field=name)
+
+
+@dataclass(slots=True)
+class Result:
+    """One request's outcome: the decoded JSON answer, or why it failed after its retries."""
+
+    index: int
+    data: Any = None
+    error: str | None = None  # "HTTP 500", "timeout", "connection error", "invalid JSON", "cancelled"
+    detail: str = ""
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class Usage:
+    """Running totals over the client's life (tokens as the server reported them)."""
+
+    requests: int = 0
+    retries: int = 0
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class TokenBucket:
+    """``per_minute`` units a minute, refilled continuously, holding at most one second's worth (at least one
+    unit). A request larger than the bucket waits for a full bucket and leaves it in debt, so the average rate
+    still holds."""
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate)
+        self.level = self.capacity
+        self.clock, self.sleep = clock, sleep
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self, amount: float) -> None:
+        need = min(amount, self.capacity)
+        while True:
+            with self._lock:
+                now = self.clock()
+                self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.level >= need:
+                    self.level -= amount
+                    return
+                delay = (need - self.level) / self.rate
+            self.sleep(delay)
+
+    def adjust(self, amount: float) -> None:
+        """Give back (positive) or charge (negative) units once the true cost is known."""
+        with self._lock:
+            self.level = min(self.capacity, self.level + amount)
 
 
 class JsonClient:
-    def __init__(self, spec: ScorerSpec, *, default_key_env: str = "OPENAI_API_KEY"):
-        self.base_url = (spec.option("base_url", None, str) or os.environ.get("OPENAI_BASE_URL")
-                         or OPENAI_BASE).rstrip("/")
-        key_env = spec.option("api_key_env", default_key_env, str)
-        self.api_key = os.environ.get(key_env)
-        if not self.api_key and self.base_url == OPENAI_BASE:
-            raise ScorerError(f"set ${key_env} (or base_url for a local OpenAI-compatible server)",
-                              field="api_key_env")
-        self.timeout = spec.option("timeout", 60.0, float)
-        self.max_retries = spec.option("max_retries", 5, int)
-        self.backoff = spec.option("backoff", 1.0, float)
-        self.sleep = time.sleep  # replaced in tests that count waits
+    """POST JSON to ``{base_url}/{path}``: one request (:meth:`post`) or many at once (:meth:`map`)."""
+
+    def __init__(self, config: ClientConfig | ScorerSpec, *, default_key_env: str = "OPENAI_API_KEY"):
+        if isinstance(config, ScorerSpec):
+            config = ClientConfig.from_spec(config, default_key_env=default_key_env)
+        self.config = config
+        self.base_url = config.base_url
+        self.api_key = config.api_key
+        self.concurrency = config.concurrency
+        self.max_retries = config.max_retries
+        self.backoff = config.backoff
+        self.sleep: Callable[[float], None] = time.sleep  # replaced in tests that count waits
+        self.usage = Usage()
+        self._requests = TokenBucket(config.requests_per_minute) if config.requests_per_minute else None
+        self._tokens = TokenBucket(config.tokens_per_minute) if config.tokens_per_minute else None
+        self._lock = threading.Lock()
+        self._answered = False  # once the endpoint has answered, a connection error is transient
+        self._paused_until = 0.0
+        self._http = None
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            self._headers["Authorization"] = f"Bearer {self.api_key}"
+
+    # -- public ---------------------------------------------------------------------------------------------
 
     def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        """One request with the retry policy; a failure after the retries raises :class:`ScorerError`."""
+        result = self._send(0, path, payload, threading.Event())
+        if not result.ok:
+            raise ScorerError(describe(self.url(path), result))
+        return result.data
+
+    def map(self, path: str, payloads: Iterable[dict[str, Any]]) -> Iterator[Result]:
+        """Send every payload, ``concurrency`` at a time, and yield each :class:`Result` as it finishes (so the
+        caller can write it at once); ``Result.index`` is the payload's position. Payloads are drawn lazily, a
+        few ahead of the workers, so millions of them never sit in memory. A fatal error cancels what was not
+        sent and is raised here."""
+        stop = threading.Event()
+        window = 2 * self.concurrency
+        source = iter(enumerate(payloads))
+        pending: set[Future] = set()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sbs-http")
+        try:
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < window:
+                    try:
+                        index, payload = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending.add(pool.submit(self._send, index, path, payload, stop))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()  # an EndpointError propagates from here
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, path: str, payloads: Iterable[dict[str, Any]]) -> list[Result]:
+        """Every result of :meth:`map`, in payload order."""
+        results = list(self.map(path, payloads))
+        results.sort(key=lambda r: r.index)
+        return results
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    # -- one request ------------------------------------------------------------------------------------------
+
+    def _client(self):
+        with self._lock:
+            if self._http is None:
+                import httpx  # imported on first use: `sbs --help` and the annotator app never pay for it
+
+                limits = httpx.Limits(max_connections=self.concurrency,
+                                      max_keepalive_connections=self.concurrency)
+                self._http = httpx.Client(timeout=self.config.timeout, limits=limits, headers=self._headers)
+            return self._http
+
+    def _send(self, index: int, path: str, payload: dict[str, Any], stop: threading.Event) -> Result:
+        import httpx
+
+        url = self.url(path)
         body = json.dumps(payload).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        estimate = len(body) / 4 + int(payload.get("max_tokens") or 0)
         attempt = 0
+        just_waited = False
         while True:
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            if stop.is_set():
+                return Result(index, error="cancelled", attempts=attempt)
+            if not just_waited:  # a worker that just slept out its own 429 does not wait the pause again
+                self._wait_for_pause()
+            if self._requests is not None:
+                self._requests.acquire(1)
+            if self._tokens is not None:
+                self._tokens.acquire(estimate)
+            with self._lock:
+                self.usage.requests += 1
+                if attempt:
+                    self.usage.retries += 1
+            wait_s: float | None = None
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                detail = _printable(exc.read().decode("utf-8", "replace")[:300])
-                if exc.code not in RETRY_STATUS or attempt >= self.max_retries:
-                    raise ScorerError(f"{url} answered HTTP {exc.code}: {detail}") from exc
-                wait = _retry_after(exc.headers.get("Retry-After")) if exc.code in (429, 503) else None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                if attempt >= self.max_retries:
-                    raise ScorerError(f"cannot reach {url}: {exc}") from exc
-                wait = None
-            except ValueError as exc:
-                raise ScorerError(f"{url} did not answer JSON: {exc}") from exc
-            if wait is None:
-                wait = min(60.0, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
-            self.sleep(wait)
+                response = self._client().post(url, content=body)
+            except httpx.ConnectError as exc:
+                if not self._answered:
+                    raise EndpointError(f"cannot reach {url}: {_reason(exc)} (is the server running and the "
+                                        "URL right?)") from exc
+                error, detail = "connection error", _reason(exc)
+            except httpx.TimeoutException as exc:
+                error, detail = "timeout", f"no answer within {self.config.timeout:g} s ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                error, detail = "connection error", _reason(exc)
+            else:
+                self._answered = True
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        data = response.json()
+                    except ValueError as exc:
+                        self._count_failure()
+                        return Result(index, error="invalid JSON", detail=_printable(str(exc)),
+                                      attempts=attempt + 1)
+                    self._account(data, estimate)
+                    return Result(index, data, attempts=attempt + 1)
+                detail = _printable(response.text[:300])
+                if status not in RETRY_STATUS:
+                    raise EndpointError(f"{url} answered HTTP {status}: {detail}")
+                error = f"HTTP {status}"
+                if status in (429, 503):
+                    wait_s = retry_after(response.headers)
+            if attempt >= self.max_retries:
+                self._count_failure()
+                return Result(index, error=error, detail=detail, attempts=attempt + 1)
+            if wait_s is None:
+                wait_s = min(MAX_BACKOFF, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
+            if error == "HTTP 429":
+                with self._lock:
+                    self._paused_until = max(self._paused_until, time.monotonic() + wait_s)
+            self.sleep(wait_s)
+            just_waited = True
             attempt += 1
+
+    def _wait_for_pause(self) -> None:
+        delay = self._paused_until - time.monotonic()
+        if delay > 0:
+            self.sleep(delay)
+
+    def _count_failure(self) -> None:
+        with self._lock:
+            self.usage.failed += 1
+
+    def _account(self, data: Any, estimate: float) -> None:
+        usage = data.get("usage") if isinstance(data, dict) else None
+        if not isinstance(usage, dict):
+            return
+        tokens_in = _int(usage.get("prompt_tokens"))
+        tokens_out = _int(usage.get("completion_tokens"))
+        with self._lock:
+            self.usage.tokens_in += tokens_in
+            self.usage.tokens_out += tokens_out
+        if self._tokens is not None and (tokens_in or tokens_out):
+            self._tokens.adjust(estimate - (tokens_in + tokens_out))
+
+
+def describe(url: str, result: Result) -> str:
+    """One failed request in words (the wording users grep for: 'answered HTTP 500', 'cannot reach')."""
+    if result.error and result.error.startswith("HTTP"):
+        return f"{url} answered {result.error}: {result.detail} (after {result.attempts} attempt(s))"
+    if result.error in ("connection error", "timeout"):
+        return f"cannot reach {url}: {result.error}: {result.detail} (after {result.attempts} attempt(s))"
+    return f"{url}: {result.error}: {result.detail}"
+
+
+def failure_summary(url: str, results: Iterable[Result], total: int | None = None) -> str | None:
+    """``"3 of 120 request(s) failed after retries: 2× HTTP 500, 1× timeout; first: …"``, or None."""
+    failed = [r for r in results if not r.ok and r.error != "cancelled"]
+    if not failed:
+        return None
+    kinds = Counter(r.error for r in failed)
+    of = f" of {total}" if total is not None else ""
+    counts = ", ".join(f"{n}× {kind}" for kind, n in kinds.most_common())
+    return f"{len(failed)}{of} request(s) failed after retries: {counts}; first: {describe(url, failed[0])}"
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), capped at 10 min."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return min(600.0, max(0.0, float(ms) / 1000))
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return min(600.0, max(0.0, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(600.0, max(0.0, when.timestamp() - time.time()))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return "connection refused"
+    return _printable(text[:200])
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _printable(text: str) -> str:
@@ -71,15 +395,5 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+__all__ = ["ClientConfig", "EndpointError", "JsonClient", "Result", "TokenBucket", "Usage", "describe",
+           "failure_summary", "retry_after"]

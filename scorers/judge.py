@@ -9,7 +9,8 @@ Modes (``mode``):
   0.5 = a tie or the two orders disagree, 0 = loses both). Items without a reference get no score.
 
 Backends: ``api`` (default) — any OpenAI-compatible ``/chat/completions`` endpoint (``base_url``, ``model``,
-``api_key_env``; temperature 0); ``local`` — a causal language model from a local folder, which is not asked to
+``api_key_env``; temperature 0; ``concurrency``, ``requests_per_minute``, ``tokens_per_minute`` as in
+:mod:`scorers.http`); ``local`` — a causal language model from a local folder, which is not asked to
 generate text but to *score* each possible verdict (the likelihood of " 1" … " 10", or "A"/"B"/"C"), so its
 answer is always parseable and the rubric score is an expectation rather than a guess.
 
@@ -132,14 +133,30 @@ class ApiChat:
         self.model = spec.model
         self.max_tokens = spec.option("max_tokens", 256, int)
 
+    def payload(self, prompt: str) -> dict[str, Any]:
+        return {"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
+                "messages": [{"role": "user", "content": prompt}]}
+
     def complete(self, prompt: str) -> str:
-        answer = self.client.post("chat/completions", {
-            "model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
-            "messages": [{"role": "user", "content": prompt}]})
-        try:
-            return str(answer["choices"][0]["message"]["content"] or "")
-        except (KeyError, IndexError, TypeError) as exc:
-            raise ScorerError(f"chat endpoint returned no message: {str(answer)[:200]}") from exc
+        return self.complete_many([prompt])[0]
+
+    def complete_many(self, prompts: Sequence[str]) -> list[str]:
+        """Replies to every prompt, in order, ``concurrency`` requests at a time; any request that still fails
+        after its retries fails the batch with a summary (a gate must not pass what it could not judge)."""
+        from scorers.http import failure_summary
+
+        results = self.client.run("chat/completions", (self.payload(p) for p in prompts))
+        failed = failure_summary(self.client.url("chat/completions"), results, len(prompts))
+        if failed:
+            raise ScorerError(failed)
+        return [_message_text(r.data) for r in results]
+
+
+def _message_text(answer: Any) -> str:
+    try:
+        return str(answer["choices"][0]["message"]["content"] or "")
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ScorerError(f"chat endpoint returned no message: {str(answer)[:200]}") from exc
 
 
 class LocalLM:
@@ -231,9 +248,9 @@ class JudgeScorer:
     def _rubric(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         if isinstance(self.backend, LocalLM):
             return self._rubric_local(items)
+        replies = self.backend.complete_many([rubric_prompt(item, self.criteria) for item in items])
         results = []
-        for item in items:
-            reply = self.backend.complete(rubric_prompt(item, self.criteria))
+        for reply in replies:
             scores = parse_scores(reply, list(self.criteria))
             if scores is None:
                 results.append(ScoreResult(math.nan, {"error": "unparseable verdict", "reply": reply[:300]}))
@@ -273,12 +290,14 @@ class JudgeScorer:
                 first, second = logps[2 * k], logps[2 * k + 1]
                 verdicts[i] = (labels[first.index(max(first))], labels[second.index(max(second))])
         else:
+            prompts = []
             for i in todo:
                 item = items[i]
-                verdicts[i] = (parse_verdict(self.backend.complete(pairwise_prompt(item.prompt, item.output,
-                                                                                   item.reference))),
-                               parse_verdict(self.backend.complete(pairwise_prompt(item.prompt, item.reference,
-                                                                                   item.output))))
+                prompts.append(pairwise_prompt(item.prompt, item.output, item.reference))
+                prompts.append(pairwise_prompt(item.prompt, item.reference, item.output))
+            replies = self.backend.complete_many(prompts)
+            for k, i in enumerate(todo):
+                verdicts[i] = (parse_verdict(replies[2 * k]), parse_verdict(replies[2 * k + 1]))
         results = []
         for i in range(len(items)):
             if i not in verdicts:

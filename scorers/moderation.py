@@ -4,7 +4,9 @@ Backends:
 * ``api`` (default): an OpenAI-compatible ``POST {base_url}/moderations`` endpoint (OpenAI's own, or a local
   server speaking the protocol). The key is read from ``$OPENAI_API_KEY`` (``api_key_env`` names another
   variable); ``base_url`` defaults to ``$OPENAI_BASE_URL`` or OpenAI. Requests are batched (``batch_size``
-  inputs per call) and retried with backoff; rate limits (HTTP 429, ``Retry-After``) are waited out.
+  inputs per call), sent ``concurrency`` at a time (default 16), throttled by ``requests_per_minute`` /
+  ``tokens_per_minute`` and retried with backoff; rate limits (HTTP 429, ``Retry-After``) are waited out
+  (:mod:`scorers.http`).
   ``categories`` restricts which of the 13 categories count.
 * ``hf``: a local multi-label Hugging Face classifier; every label counts unless ``labels`` says otherwise.
 """
@@ -43,12 +45,18 @@ class ApiModeration:
         self.categories = tuple(wanted) if wanted else CATEGORIES
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
+        from scorers.http import failure_summary
+
+        batches = [items[start:start + self.batch_size] for start in range(0, len(items), self.batch_size)]
+        answers = self.client.run("moderations", ({"model": self.model,
+                                                   "input": [i.output[: self.max_chars] for i in batch]}
+                                                  for batch in batches))
+        failed = failure_summary(self.client.url("moderations"), answers, len(batches))
+        if failed:
+            raise ScorerError(failed)
         results: list[ScoreResult] = []
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
-            answer = self.client.post("moderations", {"model": self.model,
-                                                      "input": [i.output[: self.max_chars] for i in batch]})
-            rows = answer.get("results") if isinstance(answer, dict) else None
+        for batch, answer in zip(batches, answers):
+            rows = answer.data.get("results") if isinstance(answer.data, dict) else None
             if not isinstance(rows, list) or len(rows) != len(batch):
                 raise ScorerError(f"moderation endpoint returned {len(rows) if isinstance(rows, list) else 'no'} "
                                   f"results for {len(batch)} inputs")

@@ -96,7 +96,8 @@ def _moderation(server, monkeypatch, **options):
 
 
 def test_moderation_batches_and_sends_the_key(server, monkeypatch) -> None:
-    scorer, _ = _moderation(server, monkeypatch, batch_size=2)
+    # One request at a time, so the order the server sees them in is the batch order asserted below.
+    scorer, _ = _moderation(server, monkeypatch, batch_size=2, concurrency=1)
     texts = ["a calm answer", "I will kill them", "so much hate here", "fine", "kill and hate"]
     results = scorer.score([ScoreItem("q", t) for t in texts])
     assert [round(r.score, 2) for r in results] == [0.0, 0.93, 0.71, 0.0, 0.93]
@@ -167,7 +168,8 @@ def test_pairwise_judge_asks_both_orders_and_combines(server) -> None:
         return "Answer A is better. [[A]]" if "oven" in a else "My verdict: [[B]]"
 
     server.chat_rule = rule
-    judge = create_scorer("judge", ScorerSpec(model="judge-model", options={"mode": "pairwise",
+    # concurrency 1: the order of the requests the server sees is the order asserted below
+    judge = create_scorer("judge", ScorerSpec(model="judge-model", options={"mode": "pairwise", "concurrency": 1,
                                                                              "base_url": server.base_url}))
     win, loss, tie = judge.score([
         ScoreItem("bake?", "use the oven", "use a pan"),
@@ -196,6 +198,7 @@ def test_rubric_judge_parses_json_and_reports_unparseable(server) -> None:
                     "I refuse to grade this."])
     server.chat_rule = lambda content: next(replies)
     judge = create_scorer("judge", ScorerSpec(model="m", options={"criteria": ["relevance", "factuality"],
+                                                                  "concurrency": 1,  # replies in request order
                                                                   "base_url": server.base_url}))
     good, bad = judge.score([ScoreItem("q", "a"), ScoreItem("q", "b")])
     assert good.score == 7.0 and good.details["criteria"] == {"relevance": 8.0, "factuality": 6.0}

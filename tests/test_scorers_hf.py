@@ -167,3 +167,22 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert exc.value.field == "model"
     with pytest.raises(ScorerError, match="needs a model"):
         create_scorer("toxicity", ScorerSpec(backend="hf"))
+
+
+def test_sbs_judge_local_backend_weights_votes_by_label_likelihood(models) -> None:
+    """`sbs judge --backend local`: the real LocalLM scores the verdict labels in both orders; every pair gets
+    a weighted vote whose weight is the mean of the two orders' probabilities."""
+    from sbs_tui.core.judging import judge_config, run_judge
+    from tests.annotate_helpers import MODELS, make_store
+
+    store = make_store(None, prompts=2, models=MODELS[:2])
+    config = judge_config({"model": str(models["causal"]), "backend": "local", "template": "mt_bench"})
+    report = run_judge(store, config)
+    assert report.asked == 4 and report.weighted == 2 and report.votes_written == 2
+    votes = list(store.exports.votes())
+    assert all(0.5 <= v.get("weight", 1.0) <= 1.0 and v["annotator_kind"] == "judge" for v in votes)
+    p = [(v["meta"]["judge"]["p_a_first"], v["meta"]["judge"]["p_b_first"]) for v in votes]
+    assert all(0.0 < x < 1.0 for pair in p for x in pair)
+    again = run_judge(store, config)
+    assert again.asked == 0 and again.votes_written == 0
+    store.close()

@@ -46,10 +46,18 @@ def _gates_epilog() -> str:
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: an actor pool per gate on Ray (pip install \"sbs-tui[ray]\"), "
+                   "same output.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --engine ray: join this cluster (ray://HOST:10001 or auto); default: start Ray here.")
+@click.option("--workers", default=None, type=click.IntRange(1),
+              help="With --engine ray: actors per gate (default: one per CPU; one per GPU for cuda gates).")
 @click.pass_context
 def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | None, out_path: str | None,
                   fmt: str | None, config_path: str | None, references: tuple[str, ...], fail_on_block: bool,
-                  with_details: bool, batch_size: int, show_progress: bool | None) -> None:
+                  with_details: bool, batch_size: int, show_progress: bool | None, engine: str,
+                  address: str | None, workers: int | None) -> None:
     """Score generations from FILEs (JSONL/JSON/CSV, contract or AlpacaEval rows), or the database's
     generations when no FILE is given."""
     import sys
@@ -65,7 +73,8 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
     progress = _Progress(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
-                                with_details=with_details, batch_size=batch_size, progress=progress)
+                                with_details=with_details, batch_size=batch_size, progress=progress,
+                                engine=engine, address=address, workers=workers, log=echo_err)
     progress.summary(summary.scored, summary.skipped, summary.blocked)
     if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)

@@ -326,7 +326,12 @@ class GateRunner:
             todo = [i for i in range(len(items)) if i not in known]
             fresh: dict[int, tuple[float | None, dict[str, Any]]] = {}
             if todo:
-                results = self.scorer(gate).score([items[i] for i in todo])
+                from scorers.base import ScorerError
+
+                try:
+                    results = self.scorer(gate).score([items[i] for i in todo])
+                except ScorerError as exc:  # an unreachable endpoint, failed requests: one line, not a traceback
+                    raise InputError(str(exc), file=self.source, field=f"gates.{gate.name}") from exc
                 if len(results) != len(todo):
                     raise RuntimeError(f"scorer {gate.scorer!r} returned {len(results)} results for "
                                        f"{len(todo)} items")

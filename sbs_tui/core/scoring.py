@@ -219,9 +219,16 @@ def output_format(out_path: str | None, fmt: str | None) -> str:
 
 def score_generations(runner: GateRunner, files: Sequence[str], *, open_store: Callable[[], Store] | None = None,
                       out_path: str | None = None, fmt: str | None = None, with_details: bool = False,
-                      batch_size: int = 64, progress: ScoreProgress | None = None) -> ScoreSummary:
+                      batch_size: int = 64, progress: ScoreProgress | None = None, engine: str = "local",
+                      address: str | None = None, workers: int | None = None,
+                      log: Callable[[str], None] | None = None) -> ScoreSummary:
     """Score every generation of ``files`` (or of the database, via ``open_store``, when no file is given) with
     ``runner``, appending results to ``out_path`` (stdout when None) and skipping those already there."""
+    if engine not in ("local", "ray"):
+        raise InputError(f"unknown engine {engine!r} (choose from local, ray)", field="engine")
+    if engine == "ray" and not files:
+        raise InputError("the Ray engine scores files: give FILE(s) (the database's generations are gated with "
+                         "their result cache by the local engine)", field="engine")
     fmt = output_format(out_path, fmt)
     done, blocked_before = read_done(out_path, fmt) if out_path else ({}, 0)
     store = None
@@ -239,6 +246,16 @@ def score_generations(runner: GateRunner, files: Sequence[str], *, open_store: C
     writer = ResultWriter(out_path, fmt, with_details=with_details)
     summary = ScoreSummary(0, 0, blocked_before)
     try:
+        if engine == "ray":  # an actor pool per gate on Ray (sbs_tui.core.scoring_ray); same output, same resume
+            from sbs_tui.core.scoring_ray import run_files_on_ray
+
+            scored, skipped, blocked = run_files_on_ray(
+                runner, source, done, writer, batch_size=batch_size, address=address, workers=workers,
+                advance=progress.advance if progress is not None else None, log=log)
+            summary.scored += scored
+            summary.skipped += skipped
+            summary.blocked += blocked
+            source = iter(())
         for batch in batched(source, batch_size):
             todo = [(row, rec) for row, rec in batch if _key(row, rec) not in done]
             summary.skipped += len(batch) - len(todo)

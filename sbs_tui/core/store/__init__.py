@@ -12,6 +12,7 @@ attribute::
     store.results      — benchmark and A/B results                                              (results.py)
     store.review       — the lead app's summaries, vote browser and flags                        (review.py)
     store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
+    store.judges       — `sbs judge`: pairs to judge, the per-order verdict cache                  (judges.py)
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
@@ -29,6 +30,7 @@ from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
+from sbs_tui.core.store.judges import Judges
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
@@ -54,6 +56,7 @@ class Store(Connection):
         self.results = Results(self)
         self.review = Review(self)
         self.exports = Exports(self)
+        self.judges = Judges(self)
         self.accounts = Accounts(self)
 
     @classmethod

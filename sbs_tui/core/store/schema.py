@@ -395,3 +395,37 @@ def _m0008_gate_language_overrides(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration("0009_judge_verdicts")
+def _m0009_judge_verdicts(db: sqlite_utils.Database) -> None:
+    """``sbs judge``: each judge configuration, and its verdict on each pair in each order.
+
+    One row per order (``a_first``), not per vote: a pair is asked twice, and a run killed between the two must
+    not pay for the first again. ``config_hash`` covers what changes a verdict (model, backend, template,
+    whether log-probabilities are asked), not the endpoint's address or the prices. The vote itself goes to
+    ``votes`` once both orders are in (see :mod:`sbs_tui.core.judging`).
+    """
+    db.executescript(
+        """
+        CREATE TABLE judge_configs (
+            config_hash TEXT PRIMARY KEY,
+            annotator TEXT NOT NULL,
+            config TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE judge_verdicts (
+            config_hash TEXT NOT NULL REFERENCES judge_configs(config_hash),
+            gen_a_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+            gen_b_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+            a_first INTEGER NOT NULL CHECK (a_first IN (0, 1)),
+            verdict TEXT CHECK (verdict IN ('first', 'second', 'tie')),
+            p_first REAL CHECK (p_first >= 0.0 AND p_first <= 1.0),
+            reply TEXT,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            judged_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (config_hash, gen_a_id, gen_b_id, a_first)
+        );
+        """
+    )

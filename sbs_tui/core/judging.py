@@ -1,0 +1,399 @@
+"""``sbs judge``: an LLM judge compares pairs of generations, in both orders, and votes as an annotator.
+
+Why both orders: LLM judges prefer whichever answer they read first (or second); asking twice and combining
+cancels that bias, and how often the two orders disagree is itself a measure of the judge.
+
+How the two answers become one vote (one per pair, so agreement statistics see one judgement per item):
+
+* weighted — when the endpoint returns log-probabilities in both orders (AlpacaEval's weighted judge):
+  P(a better) = mean of P(first better | a first) and 1 − P(first better | b first); the vote goes to the
+  likelier model with that probability as its weight (a vote weight in (0.5, 1]; exactly 0.5 is a tie);
+* discrete — otherwise: the winner when both orders name the same model, a tie when they disagree (or either
+  says tie). An order whose reply names no verdict leaves the pair without a vote (counted as unparseable).
+
+Every order's verdict is cached by (pair, judge configuration hash), written as it arrives, so a killed or
+rate-limited run resumes where it stopped and a rerun costs nothing; a changed template, model or decoding
+setting is a new configuration. Tokens in/out are counted, and priced when the configuration has prices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sbs_tui.core.store.judges import JudgePair, OrderVerdict
+from sbs_tui.core.judge_templates import JudgeTemplate, load_template, p_first_from_mass
+from sbs_tui.errors import InputError
+
+SECTION = "judge"
+#: keys of the ``[judge]`` config table (unknown keys are errors: a typo must not fall back silently)
+KEYS = ("base_url", "model", "annotator", "backend", "template", "api_key_env", "concurrency",
+        "requests_per_minute", "tokens_per_minute", "timeout", "max_retries", "logprobs", "top_logprobs",
+        "price_input_per_mtok", "price_output_per_mtok", "device", "batch_size", "max_length")
+COMMIT_EVERY_S = 1.0
+
+
+@dataclass(slots=True)
+class JudgeConfig:
+    """What the judge is (model, template, decoding) and how it is reached (backend, client options)."""
+
+    model: str
+    annotator: str
+    template: JudgeTemplate
+    backend: str = "api"  # 'api' (OpenAI-compatible chat endpoint) | 'local' (causal LM folder)
+    logprobs: bool = True
+    top_logprobs: int = 5
+    price_in: float | None = None  # per million input tokens
+    price_out: float | None = None
+    client: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, concurrency, ... (api)
+    local: dict[str, Any] = field(default_factory=dict)  # device, batch_size, max_length (local)
+
+    def identity(self) -> dict[str, Any]:
+        """What changes a verdict: not the endpoint's address, the annotator's name or the prices."""
+        return {"model": self.model, "backend": self.backend, "template": self.template.identity(),
+                "logprobs": self.logprobs and self.backend == "api", "temperature": 0}
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+
+    def payload(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
+                                "max_tokens": self.template.max_tokens}
+        if self.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
+        return body
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float | None:
+        if self.price_in is None and self.price_out is None:
+            return None
+        return (tokens_in * (self.price_in or 0.0) + tokens_out * (self.price_out or 0.0)) / 1e6
+
+
+def judge_config(section: dict[str, Any], *, source: str | None = None, **overrides: Any) -> JudgeConfig:
+    """The ``[judge]`` table with command-line overrides (``None`` = not given) applied on top."""
+    unknown = sorted(set(section) - set(KEYS))
+    if unknown:
+        raise InputError(f"unknown key (known: {', '.join(KEYS)})", file=source, field=f"judge.{unknown[0]}")
+    values = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+
+    def get(key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        value = values.get(key, default)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise InputError(f"must be {names}", file=source, field=f"judge.{key}")
+        return value
+
+    backend = get("backend", str, "api")
+    if backend not in ("api", "local"):
+        raise InputError("must be 'api' or 'local'", file=source, field="judge.backend")
+    model = get("model", str)
+    if not model:
+        raise InputError("name the judge model (--model NAME, or model = ... under [judge])", file=source,
+                         field="judge.model")
+    annotator = get("annotator", str) or f"judge:{model.rstrip('/').rsplit('/', 1)[-1]}"
+    template = load_template(get("template", str, "alpaca_eval"))
+    top = get("top_logprobs", int, 5)
+    if not 1 <= top <= 20:
+        raise InputError("must be between 1 and 20", file=source, field="judge.top_logprobs")
+    prices = {}
+    for key in ("price_input_per_mtok", "price_output_per_mtok"):
+        price = get(key, (int, float))
+        if price is not None and price < 0:
+            raise InputError("must be ≥ 0", file=source, field=f"judge.{key}")
+        prices[key] = None if price is None else float(price)
+    kinds = {"base_url": str, "api_key_env": str, "concurrency": int, "requests_per_minute": (int, float),
+             "tokens_per_minute": (int, float), "timeout": (int, float), "max_retries": int, "device": str,
+             "batch_size": int, "max_length": int}
+    checked = {k: get(k, kind) for k, kind in kinds.items()}
+    client = {k: checked[k] for k in ("base_url", "api_key_env", "concurrency", "requests_per_minute",
+                                      "tokens_per_minute", "timeout", "max_retries") if checked[k] is not None}
+    local = {k: checked[k] for k in ("device", "batch_size", "max_length") if checked[k] is not None}
+    return JudgeConfig(model=model, annotator=annotator, template=template, backend=backend,
+                       logprobs=bool(get("logprobs", bool, True)), top_logprobs=top,
+                       price_in=prices["price_input_per_mtok"], price_out=prices["price_output_per_mtok"],
+                       client=client, local=local)
+
+
+# -- combining the two orders ---------------------------------------------------------------------------------
+
+
+def combine(a_first: OrderVerdict, b_first: OrderVerdict) -> tuple[str, float, str] | None:
+    """(winner, weight, mode) for a pair from its two orders, or None when a verdict is missing."""
+    if a_first.p_first is not None and b_first.p_first is not None:
+        p_a = (a_first.p_first + (1.0 - b_first.p_first)) / 2
+        if math.isclose(p_a, 0.5, abs_tol=1e-9):
+            return "tie", 1.0, "weighted"
+        return ("model_a", p_a, "weighted") if p_a > 0.5 else ("model_b", 1.0 - p_a, "weighted")
+    if a_first.verdict is None or b_first.verdict is None:
+        return None
+    a_says = {"first": "model_a", "second": "model_b", "tie": "tie"}[a_first.verdict]
+    b_says = {"first": "model_b", "second": "model_a", "tie": "tie"}[b_first.verdict]
+    return (a_says if a_says == b_says else "tie"), 1.0, "discrete"
+
+
+def vote_uid(annotator: str, config_hash: str, pair: JudgePair) -> str:
+    blob = json.dumps([annotator, config_hash, pair.gen_a, pair.gen_b])
+    return "j_" + hashlib.sha1(blob.encode("utf-8")).hexdigest()[:24]
+
+
+# -- the run --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JudgeReport:
+    annotator: str
+    config_hash: str
+    pairs: int = 0
+    cached_orders: int = 0  # orders already judged by an earlier run
+    asked: int = 0  # orders sent to the judge in this run
+    votes_written: int = 0
+    weighted: int = 0
+    discrete: int = 0
+    orders_disagree: int = 0
+    unparseable: int = 0  # pairs without a vote because a reply named no verdict
+    failed: int = 0  # orders whose requests failed after retries (a rerun asks again)
+    failure: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+Progress = Callable[[int], None]
+
+
+def run_judge(store, config: JudgeConfig, *, pairs: str = "queue", baseline: str | None = None,
+              limit: int | None = None, progress: Progress | None = None,
+              on_total: Callable[[int], None] | None = None, backend: Any = None) -> JudgeReport:
+    """Judge the pairs (``queue``, or every model against ``baseline``), store one vote per pair as annotator
+    ``config.annotator`` (kind ``judge``), and report what happened. ``backend`` overrides the one the config
+    builds (tests)."""
+    started = time.perf_counter()
+    q = store.judges
+    kind = q.annotator_kind(config.annotator)
+    if kind == "human":
+        raise InputError(f"annotator {config.annotator!r} is a person; give the judge another --annotator name")
+    if pairs == "baseline":
+        if not baseline:
+            raise InputError("--pairs baseline needs --baseline MODEL")
+        if baseline not in store.model_names():
+            raise InputError(f"unknown baseline model {baseline!r}")
+        selected = list(_limited(q.baseline_pairs(baseline), limit))
+    elif pairs == "queue":
+        selected = list(_limited(q.queue_pairs(), limit))
+    else:
+        raise InputError("must be 'queue' or 'baseline'", field="pairs")
+    digest = config.config_hash()
+    report = JudgeReport(config.annotator, digest, pairs=len(selected))
+    with store.transaction():
+        q.record_config(digest, config.annotator, {**config.identity(), "annotator": config.annotator})
+    cache = q.cached_verdicts(digest, selected)
+    report.cached_orders = len(cache)
+    for v in cache.values():
+        report.tokens_in += v.tokens_in
+        report.tokens_out += v.tokens_out
+    by_key = {(p.gen_a, p.gen_b): p for p in selected}
+    # votes for pairs an earlier run finished (a run killed between the verdict and the vote)
+    _write_votes(store, config, digest, [p for p in selected
+                                         if (p.gen_a, p.gen_b, True) in cache and (p.gen_a, p.gen_b, False) in cache],
+                 cache, report)
+    todo = [(p, a_first) for p in selected for a_first in (True, False) if (p.gen_a, p.gen_b, a_first) not in cache]
+    report.asked = len(todo)
+    if on_total:
+        on_total(len(selected) * 2)
+    if progress:
+        progress(len(selected) * 2 - len(todo))
+    if todo:
+        judge = backend or make_backend(config)
+        pending: list[tuple[int, int, bool, OrderVerdict, str | None]] = []
+        finished: list[JudgePair] = []
+        have = set(cache)
+        last_commit = time.monotonic()
+
+        def flush() -> None:
+            with store.transaction():
+                q.save_verdicts(digest, pending)
+                for a, b, a_first, verdict, _ in pending:
+                    cache[(a, b, a_first)] = verdict
+                _write_votes(store, config, digest, finished, cache, report, transaction=False)
+            pending.clear()
+            finished.clear()
+
+        try:
+            for (pair, a_first), answer in judge.judge(config, todo):
+                if answer is None:  # failed after retries: not cached, a rerun asks again
+                    report.failed += 1
+                    continue
+                verdict, reply = answer
+                report.tokens_in += verdict.tokens_in
+                report.tokens_out += verdict.tokens_out
+                pending.append((pair.gen_a, pair.gen_b, a_first, verdict, reply))
+                have.add((pair.gen_a, pair.gen_b, a_first))
+                if (pair.gen_a, pair.gen_b, not a_first) in have:
+                    finished.append(by_key[(pair.gen_a, pair.gen_b)])
+                if progress:
+                    progress(1)
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                    flush()
+                    last_commit = time.monotonic()
+        finally:
+            if pending or finished:
+                flush()
+        report.failure = getattr(judge, "failure", None)
+    report.cost = config.cost(report.tokens_in, report.tokens_out)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _limited(pairs: Iterator[JudgePair], limit: int | None) -> Iterator[JudgePair]:
+    for i, pair in enumerate(pairs):
+        if limit is not None and i >= limit:
+            return
+        yield pair
+
+
+def _write_votes(store, config: JudgeConfig, digest: str, done: list[JudgePair],
+                 cache: dict[tuple[int, int, bool], OrderVerdict], report: JudgeReport, *,
+                 transaction: bool = True) -> None:
+    from sbs_tui.core.records import VoteRecord
+
+    votes = []
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for pair in done:
+        first, second = cache[(pair.gen_a, pair.gen_b, True)], cache[(pair.gen_a, pair.gen_b, False)]
+        combined = combine(first, second)
+        if combined is None:
+            report.unparseable += 1
+            continue
+        winner, weight, mode = combined
+        if mode == "weighted":
+            report.weighted += 1
+        else:
+            report.discrete += 1
+        a_verdict = {"first": "model_a", "second": "model_b", "tie": "tie"}.get(first.verdict or "")
+        b_verdict = {"first": "model_b", "second": "model_a", "tie": "tie"}.get(second.verdict or "")
+        if a_verdict and b_verdict and a_verdict != b_verdict:
+            report.orders_disagree += 1
+        meta = {"judge": {"config": digest, "mode": mode, "a_first": first.verdict, "b_first": second.verdict}}
+        if mode == "weighted":
+            meta["judge"]["p_a_first"] = round(first.p_first, 6)
+            meta["judge"]["p_b_first"] = round(second.p_first, 6)
+        votes.append(VoteRecord(prompt_id=pair.prompt_id, prompt=None, model_a=pair.model_a, model_b=pair.model_b,
+                                winner=winner, annotator=config.annotator, weight=round(weight, 6),
+                                annotator_kind="judge", ts=now, meta=meta,
+                                uid=vote_uid(config.annotator, digest, pair)))
+    if not votes:
+        return
+    if transaction:
+        with store.transaction():
+            counts = store.votes.insert(votes, source=f"sbs judge {digest}")
+    else:
+        counts = store.votes.insert(votes, source=f"sbs judge {digest}")
+    report.votes_written += counts.inserted
+
+
+# -- backends -------------------------------------------------------------------------------------------------
+
+Work = list[tuple[JudgePair, bool]]
+Answer = tuple[OrderVerdict, str | None] | None
+
+
+def make_backend(config: JudgeConfig):
+    return ApiJudge(config) if config.backend == "api" else LocalJudge(config)
+
+
+def _order(pair: JudgePair, a_first: bool) -> tuple[str, str]:
+    return (pair.output_a, pair.output_b) if a_first else (pair.output_b, pair.output_a)
+
+
+class ApiJudge:
+    """An OpenAI-compatible chat endpoint through the concurrent client (:mod:`scorers.http`)."""
+
+    def __init__(self, config: JudgeConfig):
+        from scorers.base import ScorerError
+        from scorers.http import ClientConfig, JsonClient
+
+        options = dict(config.client)
+        try:
+            client_config = ClientConfig.resolve(base_url=options.pop("base_url", None),
+                                                 key_env=options.pop("api_key_env", "OPENAI_API_KEY"), **options)
+        except ScorerError as exc:
+            raise InputError(str(exc), field=f"judge.{exc.field}" if exc.field else None) from exc
+        self.client = JsonClient(client_config)
+        self.failure: str | None = None
+
+    def judge(self, config: JudgeConfig, work: Work) -> Iterator[tuple[tuple[JudgePair, bool], Answer]]:
+        from scorers.http import failure_summary
+
+        payloads = (config.payload(config.template.messages(pair.prompt, *_order(pair, a_first)))
+                    for pair, a_first in work)
+        failed = []
+        for result in self.client.map("chat/completions", payloads):
+            item = work[result.index]
+            if not result.ok:
+                failed.append(result)
+                yield item, None
+                continue
+            yield item, _read_answer(config.template, result.data)
+        self.failure = failure_summary(self.client.url("chat/completions"), failed, len(work))
+        self.client.close()
+
+
+def _read_answer(template: JudgeTemplate, data: Any) -> Answer:
+    try:
+        choice = data["choices"][0]
+        text = str(choice["message"]["content"] or "")
+    except (KeyError, IndexError, TypeError):
+        return OrderVerdict(None, None), f"no message in the answer: {str(data)[:200]}"
+    usage = data.get("usage") if isinstance(data, dict) else None
+    usage = usage if isinstance(usage, dict) else {}
+    tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    p_first = template.p_first(choice.get("logprobs")) if isinstance(choice, dict) else None
+    verdict = template.verdict(text)
+    if verdict is None and p_first is not None:  # a reply cut short still has a verdict token's probabilities
+        verdict = "first" if p_first > 0.5 else "second" if p_first < 0.5 else "tie"
+    return OrderVerdict(verdict, p_first, tokens_in if isinstance(tokens_in, int) else 0,
+                        tokens_out if isinstance(tokens_out, int) else 0), text[:2000]
+
+
+class LocalJudge:
+    """A local causal LM, not asked to generate but to score each verdict label (always parseable, always
+    weighted: P(first better) from the labels' likelihoods)."""
+
+    def __init__(self, config: JudgeConfig, lm: Any = None):
+        if lm is None:
+            from scorers.base import ScorerError, ScorerSpec
+            from scorers.judge import LocalLM
+
+            try:
+                lm = LocalLM(ScorerSpec(model=config.model, options=dict(config.local)))
+            except ScorerError as exc:
+                raise InputError(str(exc), field="judge.model") from exc
+        self.lm = lm
+        self.batch = int(config.local.get("batch_size", 8))
+        self.failure: str | None = None
+
+    def judge(self, config: JudgeConfig, work: Work) -> Iterator[tuple[tuple[JudgePair, bool], Answer]]:
+        labels = config.template.labels
+        for start in range(0, len(work), self.batch):
+            chunk = work[start:start + self.batch]
+            prompts = [config.template.prompt_text(pair.prompt, *_order(pair, a_first)) for pair, a_first in chunk]
+            rows = self.lm.candidate_logprobs(prompts, list(labels))
+            for item, row in zip(chunk, rows):
+                top = max(row)
+                mass = {label: math.exp(x - top) for label, x in zip(labels, row)}
+                p = p_first_from_mass(mass, labels)
+                best = labels[row.index(top)]
+                verdict = ("first", "second", "tie")[labels.index(best)]
+                yield item, (OrderVerdict(verdict, p), None)

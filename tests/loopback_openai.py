@@ -1,0 +1,136 @@
+"""A scriptable OpenAI-compatible server on 127.0.0.1 (random port), for tests and ``bench/bench_judge.py``.
+
+It speaks ``/chat/completions`` (optionally with ``logprobs``/``top_logprobs``) and ``/moderations``, with
+injected latency, scripted failures (429 with ``Retry-After``, 5xx) and a record of every request and of the
+peak number of requests in flight. Thread-per-connection HTTP/1.1 with keep-alive, so it serves as many
+concurrent requests as a client sends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class LoopbackOpenAI:
+    def __init__(self, *, latency: float = 0.0):
+        self.latency = latency
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.arrivals: list[tuple[float, int]] = []  # (time.monotonic() on arrival, status answered)
+        #: (status, headers[, error message]) answered to the next requests, in order, before any normal answer
+        self.fail_next: list[tuple] = []
+        #: chat reply text from the last user message
+        self.chat_rule: Callable[[str], str] = lambda content: "[[A]]"
+        #: verdict-token probabilities from the last user message, for logprobs answers (None: no logprobs)
+        self.logprob_rule: Callable[[str], dict[str, float] | None] = lambda content: None
+        self.usage = (100, 5)  # prompt / completion tokens reported per chat answer
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append((self.path, body))
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                    failure = server.fail_next.pop(0) if server.fail_next else None
+                    server.arrivals.append((time.monotonic(), failure[0] if failure else 200))
+                try:
+                    delay = server.delay(body)
+                    if delay:
+                        time.sleep(delay)
+                    if failure is not None:
+                        status, headers, *message = failure
+                        self._send(status, {"error": {"message": message[0] if message else "scripted failure"}},
+                                   headers)
+                    elif self.path.endswith("/chat/completions"):
+                        self._send(200, server.chat_answer(body))
+                    elif self.path.endswith("/moderations"):
+                        self._send(200, {"id": "modr-1", "model": body.get("model"),
+                                         "results": [server.moderate(t) for t in body["input"]]})
+                    else:
+                        self._send(404, {"error": {"message": "no such route"}})
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delay(self, body: dict[str, Any]) -> float:
+        """Seconds to wait before answering (override per request in tests)."""
+        return self.latency
+
+    def chat_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        content = body["messages"][-1]["content"]
+        text = self.chat_rule(content)
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
+                                  "finish_reason": "stop"}
+        probs = self.logprob_rule(content) if body.get("logprobs") else None
+        if probs:
+            top = [{"token": tok, "logprob": math.log(p)} for tok, p in probs.items() if p > 0]
+            top.sort(key=lambda t: -t["logprob"])
+            # the reply's tokens: everything before the verdict, then the verdict token with its alternatives
+            verdict = top[0]["token"]
+            head = text[: text.rfind(verdict)] if verdict in text else ""
+            tokens = [{"token": head, "logprob": -0.01, "top_logprobs": []}] if head else []
+            tokens.append({"token": verdict, "logprob": top[0]["logprob"],
+                           "top_logprobs": top[: body.get("top_logprobs") or 5]})
+            choice["logprobs"] = {"content": tokens}
+        return {"id": "chatcmpl-1", "object": "chat.completion", "model": body.get("model"),
+                "choices": [choice],
+                "usage": {"prompt_tokens": self.usage[0], "completion_tokens": self.usage[1],
+                          "total_tokens": sum(self.usage)}}
+
+    @staticmethod
+    def moderate(text: str) -> dict[str, Any]:
+        from scorers.moderation import CATEGORIES
+
+        scores = {c: 0.001 for c in CATEGORIES}
+        if "kill" in text:
+            scores["violence"] = 0.93
+        return {"flagged": any(v > 0.5 for v in scores.values()),
+                "categories": {c: v > 0.5 for c, v in scores.items()}, "category_scores": scores}
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [body for path, body in self.requests if path.endswith("/chat/completions")]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> LoopbackOpenAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
