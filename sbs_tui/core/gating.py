@@ -47,9 +47,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the type checker only
+    import subprocess
+
+    from scorers.base import Registry, ScoreItem, Scorer, ScorerSpec
 
 POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled"}
 BLOCKING_BY_DEFAULT = {"toxicity": True, "moderation": True, "memorization": True}
@@ -72,7 +77,7 @@ class GateConfig:
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
-    def spec(self):
+    def spec(self) -> ScorerSpec:
         from scorers.base import ScorerSpec
 
         return ScorerSpec(backend=self.backend, model=self.model, options=dict(self.options))
@@ -198,24 +203,25 @@ class GateRunner:
     """Builds each gate's scorer on first use and applies the policy to batches of items."""
 
     def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
-                 source: str | None = None):
+                 source: str | None = None, registry: Registry | None = None):
         self.gates = list(gates)
         self.log = log
         self.source = source
-        self._scorers: dict[str, Any] = {}
+        self._registry = registry  # None: the process-wide ``scorers.REGISTRY`` (tests pass their own)
+        self._scorers: dict[str, Scorer] = {}
 
     @property
     def has_blocking(self) -> bool:
         return any(g.blocking for g in self.gates)
 
-    def scorer(self, gate: GateConfig):
+    def scorer(self, gate: GateConfig) -> Scorer:
         if gate.name not in self._scorers:
             from scorers.base import REGISTRY, ScorerError
 
             try:
                 spec = gate.spec()
                 spec.log = self.log
-                scorer = REGISTRY.create(gate.scorer, spec)
+                scorer = (self._registry or REGISTRY).create(gate.scorer, spec)
             except ScorerError as exc:
                 field = f"gates.{gate.name}" + (f".{exc.field}" if exc.field else "")
                 raise InputError(str(exc), file=self.source, field=field) from exc
@@ -260,7 +266,7 @@ class GateRunner:
         return outcomes
 
 
-def score_item(row: dict[str, Any]):
+def score_item(row: dict[str, Any]) -> ScoreItem:
     from scorers.base import ScoreItem
 
     return ScoreItem(prompt=row["prompt"], output=row["output"], reference=row.get("reference"))
@@ -413,17 +419,18 @@ def watcher_command(db_path: str, config_path: str | None = None, *, interval: f
 
 
 def start_watcher(db_path: str, config_path: str | None = None, *, interval: float = 3.0,
-                  log_path: str | None = None):
+                  log_path: str | None = None) -> subprocess.Popen[bytes]:
     """Start ``sbs gate --watch`` as a subprocess (stdout discarded, progress to ``log_path`` or discarded).
 
     Stop it with ``proc.terminate()`` (SIGTERM: it finishes the current batch and exits 0) and ``proc.wait()``.
     """
     import subprocess
 
-    log = open(log_path, "a", encoding="utf-8") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    log: IO[str] | None = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
     try:
         return subprocess.Popen(watcher_command(db_path, config_path, interval=interval),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=log if log is not None else subprocess.DEVNULL)
     finally:
-        if log_path:
+        if log is not None:
             log.close()  # the child holds its own descriptor
