@@ -18,6 +18,7 @@ from sbs_tui.results_render import literal
 from sbs_tui.tui import review_data
 from sbs_tui.tui.review import make_review_app
 from sbs_tui.tui.review_data import RankOptions
+from tests.pilot_helpers import wait_until
 from tests.review_helpers import HOSTILE, HUMANS, JUDGE, STRENGTH, add_votes, build_review_db
 
 SIZE = (120, 40)
@@ -364,10 +365,7 @@ async def test_auto_refresh_recomputes_without_a_key(fresh_db):
         await settle(pilot)
         before = app.ranking.result.votes
         add_votes(fresh_db, "erin", 5)
-        for _ in range(40):  # up to ~4 s
-            await pilot.pause(0.1)
-            if app.ranking.result.votes == before + 5:
-                break
+        await wait_until(pilot, lambda: app.ranking.result.votes == before + 5)  # the interval timer refreshes
         await settle(pilot)
         assert app.ranking.result.votes == before + 5
 

@@ -105,6 +105,8 @@ class AnnotatorApp(App[None]):
         self.notify("Gating pending generations in the background…", timeout=4)
 
     def _poll_for_pairs(self) -> None:
+        if not self.is_running:  # quitting: a last tick must not query the judging screen's removed widgets
+            return
         process = self.gate_process
         if process is not None and process.poll() is not None:
             self.gate_process = None
