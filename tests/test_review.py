@@ -179,6 +179,34 @@ async def test_ranking_keys_switch_method_baseline_ci_and_control(review_db):
         assert pane.options.control == "none" and table.display and pane.result.doc["method"] == "elo"
 
 
+def test_every_review_binding_has_a_unique_id():
+    from textual.binding import Binding
+
+    from sbs_tui.tui.review import ReviewApp
+    from sbs_tui.tui.review_panes import VoteDetail
+
+    for bindings in (ReviewApp.BINDINGS, VoteDetail.BINDINGS):
+        assert all(isinstance(b, Binding) and b.id for b in bindings), bindings
+        ids = [b.id for b in bindings]
+        assert len(ids) == len(set(ids)), ids
+
+
+async def test_review_keys_are_remapped_by_binding_id(review_db):
+    app = make_review_app(review_db, Settings(), rank_options=FAST, keymap={"cycle_ci": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")  # its old key does nothing now
+        await settle(pilot)
+        assert app.ranking.options.ci == "bootstrap"
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.ranking.options.ci == "sandwich"
+        app.set_keymap({"tab_agreement": "g"})  # and at run time, as Textual's set_keymap does for any app
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "agreement"
+
+
 async def test_select_widgets_drive_the_ranking(review_db):
     app = make_review_app(review_db, Settings(), rank_options=FAST)
     async with app.run_test(size=SIZE) as pilot:
