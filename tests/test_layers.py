@@ -39,6 +39,7 @@ def test_the_core_contracts_name_what_must_stay_out() -> None:
         <= forbidden["sbs_tui.core"]
     assert {"sbs_tui.tui", "sbs_tui.cli", "sbs_tui.commands", "textual"} <= forbidden["scorers"]
     assert {"sbs_tui.tui", "textual"} <= forbidden["sbs_tui.commands"]
+    assert {"sbs_tui.cli", "sbs_tui.commands", "torch", "transformers"} <= forbidden["sbs_tui.tui"]
 
 
 def test_core_type_checks() -> None:
