@@ -73,7 +73,8 @@ def test_the_checker_names_the_missing_module_and_its_heading() -> None:
     """The check is not vacuous: drop one line from the doc and it says which module and where it goes."""
     text = DOC.read_text(encoding="utf-8")
     line = next(ln for ln in text.splitlines() if ln.startswith("- `sbs_tui/core/ranking/bt.py`"))
-    problems = _problems(_tree(), _listed(text.replace(line + "\n", "")))
+    already = set(_problems(_tree(), _listed(text)))  # (so this test checks the checker even when the map is off)
+    problems = [p for p in _problems(_tree(), _listed(text.replace(line + "\n", ""))) if p not in already]
     assert problems == ["sbs_tui/core/ranking/bt.py is not in docs/architecture.md: add the line "
                         "\"- `sbs_tui/core/ranking/bt.py` — <what it is for, in one line>\" under the heading "
                         "\"### `sbs_tui/core/ranking/`\""]
