@@ -25,6 +25,23 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def scorer_registry(monkeypatch: pytest.MonkeyPatch):
+    """A fresh scorer registry (built-ins and plug-ins), installed as the process default for this test only.
+
+    Tests register their own scorers here, never in the global ``scorers.REGISTRY``: a registration at import time
+    would leak into every other test module of the session. Code that takes a registry (``GateRunner``) can be
+    given this one directly; code that reads the default (the CLI, ``load_policy``) sees it through the swap.
+    """
+    import scorers
+    from scorers import base
+
+    registry = base.Registry()
+    monkeypatch.setattr(base, "REGISTRY", registry)
+    monkeypatch.setattr(scorers, "REGISTRY", registry)
+    return registry
+
+
+@pytest.fixture
 def sample_dir() -> Path:
     return SAMPLE
 

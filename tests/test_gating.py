@@ -18,7 +18,7 @@ from sbs_tui.core import gate_watcher, gating
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
-from scorers.base import REGISTRY, ScoreResult
+from scorers.base import REGISTRY, Registry, ScoreResult
 
 CLEAN = ("Photosynthesis converts light energy into chemical energy. Plants take in carbon dioxide and water. "
          "The glucose produced is stored as starch. ") * 8
@@ -42,8 +42,12 @@ class CountingScorer:
         return [ScoreResult(float(len(i.output)), {}) for i in items]
 
 
-if "test_length" not in REGISTRY:
-    REGISTRY.register("test_length", CountingScorer, origin="tests")
+@pytest.fixture
+def test_scorers(scorer_registry: Registry) -> Registry:
+    """The test-only scorers, in this test's own registry (see conftest's ``scorer_registry``)."""
+    scorer_registry.register("test_length", CountingScorer, origin="tests")
+    scorer_registry.register("test_flaky", FlakyScorer, origin="tests")
+    return scorer_registry
 
 
 def _settings(tmp_path: Path, toml: str) -> Settings:
@@ -128,7 +132,7 @@ def test_config_hash_ignores_threshold_and_blocking() -> None:
 # -- the pre-filter on a real database ------------------------------------------------------------------------
 
 
-def test_gating_blocks_passes_and_caches(tmp_path: Path) -> None:
+def test_gating_blocks_passes_and_caches(tmp_path: Path, test_scorers: Registry) -> None:
     store = _store_with(tmp_path / "g.db", {("q1", "m1"): CLEAN, ("q1", "m2"): INSULT, ("q2", "m1"): "Fine.",
                                             ("q2", "m2"): "x" * 2000})
     gates = [gating.GateConfig("toxicity", "toxicity", blocking=True),
@@ -158,7 +162,7 @@ def test_gating_blocks_passes_and_caches(tmp_path: Path) -> None:
     assert store.generations.ids(gate_status="blocked") == [2, 4]
 
 
-def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path) -> None:
+def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path, test_scorers: Registry) -> None:
     store = _store_with(tmp_path / "g.db", {("q", "m"): "short"})
     gates = [gating.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
     gating.gate_pending(store, gating.GateRunner(gates))
@@ -171,6 +175,18 @@ def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path) -> No
     gating.gate_pending(store, gating.GateRunner(gates))
     assert CountingScorer.calls == [1]
     assert store.generations.ids(gate_status="blocked") == [1]
+
+
+def test_a_gate_runner_uses_the_registry_it_is_given(tmp_path: Path) -> None:
+    own = Registry()
+    own.register("test_length", CountingScorer, origin="tests")
+    gates = [gating.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
+    store = _store_with(tmp_path / "own.db", {("q", "m"): "x" * 50})
+    assert gating.gate_pending(store, gating.GateRunner(gates, registry=own)).blocked == 1
+    assert "test_length" not in REGISTRY  # the process-wide registry never saw it ...
+    other = _store_with(tmp_path / "default.db", {("q", "m"): "x" * 50})
+    with pytest.raises(InputError, match="unknown scorer 'test_length'"):  # ... so a runner without one fails
+        gating.gate_pending(other, gating.GateRunner(gates))
 
 
 def test_without_blocking_gates_everything_passes(tmp_path: Path) -> None:
@@ -401,11 +417,7 @@ class FlakyScorer:
         return [ScoreResult(0.0, {}) for _ in items]
 
 
-if "test_flaky" not in REGISTRY:
-    REGISTRY.register("test_flaky", FlakyScorer, origin="tests")
-
-
-def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path) -> None:
+def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path, test_scorers: Registry) -> None:
     import threading
 
     store = _store_with(tmp_path / "f.db", {("q", "m"): "fine"})

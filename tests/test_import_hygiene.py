@@ -34,6 +34,17 @@ def test_cli_help_loads_no_heavy_module() -> None:
     assert not loaded & {"textual", "torch", "transformers", "scipy", "sklearn"}, loaded
 
 
+def test_command_modules_load_no_tui_until_a_command_runs() -> None:
+    """import-linter sees the launch commands' lazy imports of the TUI (allowed there by name); this checks they
+    stay lazy: importing every command module loads neither textual nor torch."""
+    import sbs_tui.commands
+
+    modules = [m.name for m in pkgutil.walk_packages(sbs_tui.commands.__path__, "sbs_tui.commands.")]
+    assert "sbs_tui.commands.annotate" in modules and "sbs_tui.commands.review" in modules
+    loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
+    assert not loaded & {"textual", "torch", "transformers"}, loaded & {"textual", "torch", "transformers"}
+
+
 def test_scorers_package_never_imports_textual() -> None:
     pkg = pytest.importorskip("scorers")
 

@@ -169,29 +169,57 @@ def test_online_elo_matches_arena_reference_and_is_order_dependent() -> None:
 
 
 def test_trueskill_matches_the_package_and_win_probability_is_coherent() -> None:
+    """The same games fed to the package's general ``TrueSkill.rate`` (rating groups and ranks), written out by
+    name as winner/loser/draw, not replayed through a copy of our loop (score_b > ½: the second model won)."""
     import trueskill
 
     names = ["a", "b", "c"]
     votes = [(0, 1, 1.0), (1, 2, 0.5), (0, 2, 0.0), (2, 1, 1.0), (0, 1, 1.0), (1, 0, 0.75)]
+    games = [("b", "a"), ("b", "c", "drawn"), ("a", "c"), ("b", "c"), ("b", "a"), ("a", "b")]  # winner first
     r = rank_trueskill(names, votes, draw_probability=0.2, matrices=True)
     env = trueskill.TrueSkill(draw_probability=0.2)
-    ref = [env.create_rating() for _ in names]
-    for a, b, s in votes:
-        if s > 0.5:
-            ref[b], ref[a] = trueskill.rate_1vs1(ref[b], ref[a], env=env)
-        elif s < 0.5:
-            ref[a], ref[b] = trueskill.rate_1vs1(ref[a], ref[b], env=env)
-        else:
-            ref[a], ref[b] = trueskill.rate_1vs1(ref[a], ref[b], drawn=True, env=env)
+    ref = {n: env.create_rating() for n in names}
+    for winner, loser, *drawn in games:
+        (ref[winner],), (ref[loser],) = env.rate([(ref[winner],), (ref[loser],)], ranks=[0, 0 if drawn else 1])
     got = {m.model: m for m in r.models}
-    for k, n in enumerate(names):
-        assert got[n].extra["mu"] == pytest.approx(ref[k].mu)
-        assert got[n].extra["sigma"] == pytest.approx(ref[k].sigma)
+    for n in names:
+        assert got[n].extra["mu"] == pytest.approx(ref[n].mu)
+        assert got[n].extra["sigma"] == pytest.approx(ref[n].sigma)
     p = trueskill_win_probability(30, 2, 25, 3, env.beta)
     assert p + trueskill_win_probability(25, 3, 30, 2, env.beta) == pytest.approx(1.0)
     assert trueskill_win_probability(25, 1, 25, 1, env.beta) == pytest.approx(0.5)
     mat = r.matrices["predicted_win_rate"]
     assert mat[0][1] + mat[1][0] == pytest.approx(1.0)
+
+
+def test_trueskill_reproduces_the_packages_published_examples() -> None:
+    """trueskill.org's own examples (default environment, draw probability 0.10): a first game between new
+    players gives the winner μ=29.396, σ=7.171 and the loser μ=20.604; a draw leaves both at μ=25.000, σ=6.458."""
+    won = {m.model: m.extra for m in rank_trueskill(["p1", "p2"], [(0, 1, 0.0)], draw_probability=0.1).models}
+    assert (won["p1"]["mu"], won["p1"]["sigma"]) == (pytest.approx(29.396, abs=5e-4), pytest.approx(7.171, abs=5e-4))
+    assert (won["p2"]["mu"], won["p2"]["sigma"]) == (pytest.approx(20.604, abs=5e-4), pytest.approx(7.171, abs=5e-4))
+    drew = {m.model: m.extra for m in rank_trueskill(["p1", "p2"], [(0, 1, 0.5)], draw_probability=0.1).models}
+    for side in ("p1", "p2"):
+        assert (drew[side]["mu"], drew[side]["sigma"]) == (pytest.approx(25.0, abs=5e-4),
+                                                           pytest.approx(6.458, abs=5e-4))
+
+
+def test_trueskill_win_probability_is_the_models_own_chance_of_winning() -> None:
+    """Checked two independent ways: the package's normal CDF in the formula of its documentation (trueskill.org,
+    "win probability"), and a simulation of the TrueSkill model itself (skill ~ N(μ, σ²), performance ~
+    N(skill, β²), the higher performance wins)."""
+    import trueskill
+
+    env = trueskill.TrueSkill()
+    rng = np.random.default_rng(7)
+    for mu_a, sigma_a, mu_b, sigma_b in [(30, 2, 25, 3), (25, 8.333, 27, 1), (20, 0.5, 21, 0.5)]:
+        p = trueskill_win_probability(mu_a, sigma_a, mu_b, sigma_b, env.beta)
+        assert p == pytest.approx(env.cdf((mu_a - mu_b) / math.sqrt(2 * env.beta ** 2 + sigma_a ** 2 + sigma_b ** 2)))
+        n = 400_000
+        perf_a = rng.normal(mu_a, sigma_a, n) + rng.normal(0, env.beta, n)
+        perf_b = rng.normal(mu_b, sigma_b, n) + rng.normal(0, env.beta, n)
+        simulated = float(np.mean(perf_a > perf_b))
+        assert abs(simulated - p) < 4 * math.sqrt(p * (1 - p) / n), (simulated, p)
 
 
 def test_style_counts_are_linear_on_hostile_text() -> None:

@@ -18,6 +18,7 @@ from sbs_tui.results_render import literal
 from sbs_tui.tui import review_data
 from sbs_tui.tui.review import make_review_app
 from sbs_tui.tui.review_data import RankOptions
+from tests.pilot_helpers import wait_until
 from tests.review_helpers import HOSTILE, HUMANS, JUDGE, STRENGTH, add_votes, build_review_db
 
 SIZE = (120, 40)
@@ -176,6 +177,34 @@ async def test_ranking_keys_switch_method_baseline_ci_and_control(review_db):
         await pilot.press("l", "l")  # length -> style -> none
         await settle(pilot)
         assert pane.options.control == "none" and table.display and pane.result.doc["method"] == "elo"
+
+
+def test_every_review_binding_has_a_unique_id():
+    from textual.binding import Binding
+
+    from sbs_tui.tui.review import ReviewApp
+    from sbs_tui.tui.review_panes import VoteDetail
+
+    for bindings in (ReviewApp.BINDINGS, VoteDetail.BINDINGS):
+        assert all(isinstance(b, Binding) and b.id for b in bindings), bindings
+        ids = [b.id for b in bindings]
+        assert len(ids) == len(set(ids)), ids
+
+
+async def test_review_keys_are_remapped_by_binding_id(review_db):
+    app = make_review_app(review_db, Settings(), rank_options=FAST, keymap={"cycle_ci": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")  # its old key does nothing now
+        await settle(pilot)
+        assert app.ranking.options.ci == "bootstrap"
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.ranking.options.ci == "sandwich"
+        app.set_keymap({"tab_agreement": "g"})  # and at run time, as Textual's set_keymap does for any app
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "agreement"
 
 
 async def test_select_widgets_drive_the_ranking(review_db):
@@ -364,10 +393,7 @@ async def test_auto_refresh_recomputes_without_a_key(fresh_db):
         await settle(pilot)
         before = app.ranking.result.votes
         add_votes(fresh_db, "erin", 5)
-        for _ in range(40):  # up to ~4 s
-            await pilot.pause(0.1)
-            if app.ranking.result.votes == before + 5:
-                break
+        await wait_until(pilot, lambda: app.ranking.result.votes == before + 5)  # the interval timer refreshes
         await settle(pilot)
         assert app.ranking.result.votes == before + 5
 

@@ -72,6 +72,12 @@ def test_registry_refuses_collisions_and_suggests_close_names() -> None:
     assert {"toxicity", "moderation", "helpfulness", "memorization", "judge", "sentiment"} <= set(REGISTRY.names())
 
 
+def test_no_test_module_registers_scorers_in_the_global_registry() -> None:
+    """Every test module is imported before any test runs: a module-level registration would show here. Tests
+    use conftest's ``scorer_registry`` fixture (or give ``GateRunner`` a registry) instead."""
+    assert [e.name for e in REGISTRY.entries() if e.origin == "tests"] == []
+
+
 def test_unknown_option_is_an_error_with_a_hint() -> None:
     with pytest.raises(ScorerError, match="did you mean 'per_sentence'") as exc:
         create_scorer("toxicity", ScorerSpec(options={"per_sentense": False}))

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from tests.annotate_helpers import MODELS, make_store
+from tests.pilot_helpers import wait_until
 
 from sbs_tui.config import Settings
 from sbs_tui.core.queue import BuildOptions, build_queue
@@ -318,7 +319,7 @@ async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, 
         with other.transaction():
             other.generations.set_gate_status(other.generations.ids(), "passed")
         other.close()
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: app.screen.pair is not None)  # the app's database poll finds them
         assert app.screen.pair is not None
     assert app.gate_process is None
 
@@ -396,7 +397,7 @@ async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, m
         lead = Store(path)
         build_queue(lead, BuildOptions())
         lead.close()
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: app.screen.pair is not None)
         assert app.screen.pair is not None
 
 
@@ -459,7 +460,7 @@ async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
     make_store(path, prompts=1, gate="pending").close()
     app = make_app(path, "ann", Settings(), gate_watch=True)
     async with app.run_test() as pilot:
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: any("stopped" in str(n.message) for n in app._notifications))
         assert any("Background gating stopped (exit 2)" in str(n.message) for n in app._notifications)
         assert app.gate_process is None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +83,7 @@ def fleiss_kappa(items: Sequence[Sequence[str]], labels: Sequence[str] = LABELS)
 def krippendorff_alpha_nominal(items: Sequence[Sequence[str]]) -> float:
     """Krippendorff's α for nominal data via the coincidence matrix: α = 1 − D_o/D_e."""
     units = [it for it in items if len(it) >= 2]
-    coincidence: Counter[tuple[str, str]] = Counter()
+    coincidence: defaultdict[tuple[str, str], float] = defaultdict(float)
     for it in units:
         m = len(it)
         counts = Counter(it)
@@ -95,7 +95,7 @@ def krippendorff_alpha_nominal(items: Sequence[Sequence[str]]) -> float:
     n = sum(coincidence.values())
     if n <= 1:
         return float("nan")
-    marg: Counter[str] = Counter()
+    marg: defaultdict[str, float] = defaultdict(float)
     for (c, _), v in coincidence.items():
         marg[c] += v
     d_o = sum(v for (c, k), v in coincidence.items() if c != k) / n
@@ -222,7 +222,8 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
     # judges vs human majority
     humans = {n for n in names if kinds[n] == "human"}
     for judge in (n for n in names if kinds[n] == "judge"):
-        pairs_jh, disagreements = [], []
+        pairs_jh: list[tuple[str, str]] = []
+        disagreements: list[dict[str, Any]] = []
         for item, labs in first_label.items():
             if judge not in labs:
                 continue
@@ -272,7 +273,7 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
     return rep
 
 
-def _percent_agreement(item_labels) -> float:
+def _percent_agreement(item_labels: Iterable[dict[str, str]]) -> float:
     """Share of agreeing rater pairs over all rater pairs within items (pairwise percent agreement)."""
     agree = total = 0
     for labs in item_labels:

@@ -38,17 +38,20 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sbs_tui.errors import InputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the type checker only
+    import subprocess
+
     from sbs_tui.core.store import Store
+    from scorers.base import Registry, ScoreItem, Scorer, ScorerSpec
 
 POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled", "languages"}
 
 
-def _registry():
+def _registry() -> Registry:
     """The scorer registry (its descriptions say which gates block and which run by default)."""
     from scorers.base import REGISTRY
 
@@ -81,7 +84,7 @@ class GateConfig:
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
-    def spec(self):
+    def spec(self) -> ScorerSpec:
         from scorers.base import ScorerSpec
 
         return ScorerSpec(backend=self.backend, model=self.model, options=dict(self.options))
@@ -240,14 +243,16 @@ class GateRunner:
     """Builds each gate's scorer on first use and applies the policy to batches of items."""
 
     def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
-                 source: str | None = None, uncovered: str = "review", identify_languages: bool = True):
+                 source: str | None = None, uncovered: str = "review", identify_languages: bool = True,
+                 registry: Registry | None = None):
         self.gates = list(gates)
         self.log = log
         self.source = source
         self.uncovered = uncovered
         #: Language identification is what makes "uncovered" possible; off only for measurements.
         self.identify_languages = identify_languages
-        self._scorers: dict[str, Any] = {}
+        self._registry = registry  # None: the process-wide ``scorers.REGISTRY`` (tests pass their own)
+        self._scorers: dict[str, Scorer] = {}
 
     def languages(self, gate: GateConfig) -> tuple[str, ...]:
         """What a gate reads: its config's ``languages``, else its scorer's, else the registry's description."""
@@ -256,10 +261,11 @@ class GateRunner:
         declared = getattr(self._scorers.get(gate.name), "languages", None)  # a built scorer may know better
         if declared is not None:
             return tuple(declared)
-        return _registry().info(gate.scorer).languages if gate.scorer in _registry() else ("*",)
+        reg = self._registry or _registry()
+        return reg.info(gate.scorer).languages if gate.scorer in reg else ("*",)
 
     def concern(self, gate: GateConfig) -> str:
-        reg = _registry()
+        reg = self._registry or _registry()
         return reg.info(gate.scorer).concern if gate.scorer in reg else gate.scorer
 
     def coverage(self) -> dict[str, set[str]]:
@@ -289,14 +295,14 @@ class GateRunner:
     def has_blocking(self) -> bool:
         return any(g.blocking for g in self.gates)
 
-    def scorer(self, gate: GateConfig):
+    def scorer(self, gate: GateConfig) -> Scorer:
         if gate.name not in self._scorers:
             from scorers.base import REGISTRY, ScorerError
 
             try:
                 spec = gate.spec()
                 spec.log = self.log
-                scorer = REGISTRY.create(gate.scorer, spec)
+                scorer = (self._registry or REGISTRY).create(gate.scorer, spec)
             except ScorerError as exc:
                 field = f"gates.{gate.name}" + (f".{exc.field}" if exc.field else "")
                 raise InputError(str(exc), file=self.source, field=field) from exc
@@ -357,7 +363,7 @@ class GateRunner:
         return outcomes
 
 
-def score_item(row: dict[str, Any]):
+def score_item(row: dict[str, Any]) -> ScoreItem:
     from scorers.base import ScoreItem
 
     return ScoreItem(prompt=row["prompt"], output=row["output"], reference=row.get("reference"))

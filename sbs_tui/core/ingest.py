@@ -74,7 +74,7 @@ def _name(row: dict[str, Any], key: str) -> str:
 
 
 def _float(row: dict[str, Any], key: str) -> float | None:
-    value = row.get(key)
+    value: Any = row.get(key)
     if type(value) is float and math.isfinite(value):
         return value
     if _blank(value):

@@ -221,14 +221,16 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
         raise InputError("no model name in the file (neither 'model_name' nor config.model_args "
                          "pretrained=/model=); give it with --model NAME", file=str(path), line=1,
                          field="model_name")
-    directions = doc.get("higher_is_better") if isinstance(doc.get("higher_is_better"), dict) else {}
+    raw_directions = doc.get("higher_is_better")
+    directions: dict[str, Any] = raw_directions if isinstance(raw_directions, dict) else {}
     results_pos, _ = lines.find("results")
     for task, metrics in results.items():
         task_pos, task_line = lines.find(task, results_pos)
         if not isinstance(metrics, dict):
             raise InputError(f"expected an object of metrics, got {type(metrics).__name__}", file=str(path),
                              line=task_line, field=f"results.{task}")
-        task_directions = directions.get(task) if isinstance(directions.get(task), dict) else {}
+        raw_task_directions = directions.get(task)
+        task_directions: dict[str, Any] = raw_task_directions if isinstance(raw_task_directions, dict) else {}
         stderrs: dict[tuple[str, str], float] = {}
         values: list[tuple[str, str, str, Any]] = []
         task_meta: dict[str, Any] = {}

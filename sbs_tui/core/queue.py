@@ -29,10 +29,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.store import Store
 from sbs_tui.core.store.queue import HeldBack
+
+if TYPE_CHECKING:  # numpy loads when active sampling runs, not when the queue module is imported
+    import numpy as np
+    from numpy.typing import NDArray
 
 STRATEGIES = ("uniform", "active")
 RESCAN_EVERY = 50  # see AnnotatorQueue._next_ordinary_pair
@@ -292,7 +296,7 @@ def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
 # Active sampling
 # ---------------------------------------------------------------------------------------------------------------
 
-def win_matrix(n_models: int, outcomes: Sequence[tuple[int, int, float, int]]):
+def win_matrix(n_models: int, outcomes: Sequence[tuple[int, int, float, int]]) -> NDArray[np.float64]:
     """wins[i, j]: credit to model i against model j, from rows (index_a, index_b, score_b, count)."""
     import numpy as np
 
@@ -303,7 +307,8 @@ def win_matrix(n_models: int, outcomes: Sequence[tuple[int, int, float, int]]):
     return wins
 
 
-def fit_bradley_terry(wins, *, prior: float = 1.0):
+def fit_bradley_terry(wins: NDArray[np.float64], *, prior: float = 1.0
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """MAP Bradley-Terry strengths (natural-log odds) with a Gaussian prior of precision ``prior``, and their
     covariance (inverse observed Fisher information). The prior keeps unseen models finite and uncertain."""
     import numpy as np
@@ -312,7 +317,7 @@ def fit_bradley_terry(wins, *, prior: float = 1.0):
     n_models = wins.shape[0]
     games = wins + wins.T
 
-    def nll(theta):
+    def nll(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         d = theta[:, None] - theta[None, :]
         logp = -np.logaddexp(0.0, -d)
         p = np.exp(logp)
@@ -474,7 +479,9 @@ class AnnotatorQueue:
                  cap: int | None = None, gold_rate: float | None = None, seed: int | None = None):
         self.store = store
         self.annotator = annotator
-        self.annotator_id = store.annotator_id(annotator)
+        annotator_id = store.annotator_id(annotator)
+        assert annotator_id is not None  # create=True (the default) always returns an id
+        self.annotator_id = annotator_id
         config = store.queue.config()
         self.seed = int(config.get("seed", 0) if seed is None else seed)
         self.gold_rate = float(config.get("gold_rate", 0.0) if gold_rate is None else gold_rate)

@@ -31,26 +31,28 @@ class ReviewApp(App[None]):
     CSS_PATH = "review.tcss"
     TITLE = "sbs review"
     ENABLE_COMMAND_PALETTE = False
+    # Every binding has an id, so a keymap ({binding id: keys}) can move it, as in the annotator app.
     BINDINGS = [
-        Binding("1", "tab('ranking')", "Ranking", show=False),
-        Binding("2", "tab('agreement')", "Agreement", show=False),
-        Binding("3", "tab('queue')", "Queue", show=False),
-        Binding("4", "tab('funnel')", "Gates & funnel", show=False),
-        Binding("5", "tab('votes')", "Votes", show=False),
-        Binding("6", "tab('plots')", "Plots", show=False),
-        Binding("7", "tab('blocked')", "Blocked", show=False),
-        Binding("r", "refresh_all", "Refresh"),
-        Binding("m", "cycle_method", "Method"),
-        Binding("b", "cycle_baseline", "Baseline"),
-        Binding("c", "cycle_ci", "CI"),
-        Binding("l", "cycle_control", "Control"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("1", "tab('ranking')", "Ranking", show=False, id="tab_ranking"),
+        Binding("2", "tab('agreement')", "Agreement", show=False, id="tab_agreement"),
+        Binding("3", "tab('queue')", "Queue", show=False, id="tab_queue"),
+        Binding("4", "tab('funnel')", "Gates & funnel", show=False, id="tab_funnel"),
+        Binding("5", "tab('votes')", "Votes", show=False, id="tab_votes"),
+        Binding("6", "tab('plots')", "Plots", show=False, id="tab_plots"),
+        Binding("7", "tab('blocked')", "Blocked", show=False, id="tab_blocked"),
+        Binding("r", "refresh_all", "Refresh", id="refresh"),
+        Binding("m", "cycle_method", "Method", id="cycle_method"),
+        Binding("b", "cycle_baseline", "Baseline", id="cycle_baseline"),
+        Binding("c", "cycle_ci", "CI", id="cycle_ci"),
+        Binding("l", "cycle_control", "Control", id="cycle_control"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit"),
     ]
 
     def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None,
-                 timestamps: bool = True, refresh_every: float = 0.0):
+                 timestamps: bool = True, refresh_every: float = 0.0, keymap: dict[str, str] | None = None):
         super().__init__()
+        self.keymap = dict(keymap or {})  # binding id -> keys, e.g. {"cycle_ci": "x"}
         self.refresh_every = refresh_every  # seconds between automatic refreshes; 0 = only on r
         self.timestamps = timestamps  # "as of HH:MM:SS (0.4 s)" in each tab's status line
         self.db_path = str(db_path)
@@ -78,6 +80,8 @@ class ReviewApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         self.action_refresh_all()
         if self.refresh_every > 0:
             self.set_interval(self.refresh_every, self._refresh_tick, name="auto-refresh")
@@ -128,8 +132,8 @@ class ReviewApp(App[None]):
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
                     rank_options: RankOptions | None = None, timestamps: bool = True,
-                    auto_refresh: float = 0.0) -> ReviewApp:
+                    auto_refresh: float = 0.0, keymap: dict[str, str] | None = None) -> ReviewApp:
     """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
-    time of computation out of the status lines (stable snapshots)."""
+    time of computation out of the status lines (stable snapshots); ``keymap`` moves bindings by id."""
     return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps,
-                     refresh_every=auto_refresh)
+                     refresh_every=auto_refresh, keymap=keymap)

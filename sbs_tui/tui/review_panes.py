@@ -23,6 +23,7 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -728,7 +729,7 @@ class VotesPane(ReviewPane):
 class VoteDetail(ModalScreen[None]):
     """One vote in full: who, when, the verdict, the prompt and both answers — every text literal."""
 
-    BINDINGS = [("escape,q,enter", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close", id="detail_close")]
     LIMIT = 20_000  # characters per text, as the judging screen cuts them
 
     def __init__(self, vote: dict[str, Any]) -> None:

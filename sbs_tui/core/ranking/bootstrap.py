@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any  # scipy sparse matrices (scipy ships no types)
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def resampled_counts(outcomes: Outcomes, rounds: int, seed: int) -> Iterator[np.
         yield _draw(outcomes, child, size)
 
 
-def _pair_matrices(outcomes: Outcomes):
+def _pair_matrices(outcomes: Outcomes) -> tuple[np.ndarray, np.ndarray, Any, Any, Any]:
     """Sparse maps cells → pairs (counts, credit) and pairs → models (score direction)."""
     from scipy.sparse import csr_matrix
 
@@ -97,7 +98,7 @@ def _pair_matrices(outcomes: Outcomes):
 
 
 def refit_rounds(theta_hat: np.ndarray, h_inv: np.ndarray, pi: np.ndarray, pj: np.ndarray,
-                 n: np.ndarray, w: np.ndarray, direction_t, prior: float) -> tuple[np.ndarray, np.ndarray]:
+                 n: np.ndarray, w: np.ndarray, direction_t: Any, prior: float) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-Hessian Newton for many rounds at once. n, w: (rounds, pairs). Returns θ and a converged mask.
 
     A round whose steps shrink by less than half per iteration (a resample far from the data: a model that

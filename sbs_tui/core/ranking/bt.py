@@ -44,8 +44,7 @@ def neg_log_likelihood(theta: np.ndarray, ps: PairStats, prior: float = PRIOR_PR
     m = len(theta)
     grad = np.bincount(ps.i, resid, m) - np.bincount(ps.j, resid, m)
     nll += 0.5 * prior * float(theta @ theta)
-    grad = grad + prior * theta
-    return nll, grad
+    return nll, grad + prior * theta
 
 
 def hessian(theta: np.ndarray, ps: PairStats, prior: float = PRIOR_PRECISION) -> np.ndarray:

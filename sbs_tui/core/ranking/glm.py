@@ -9,6 +9,7 @@ Newton method.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any  # ``x`` is a dense array or a scipy sparse matrix (scipy ships no types)
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class LogisticFit:
 DENSE_LIMIT = 200  # above this many coefficients, Hessian-vector products instead of the dense Hessian
 
 
-def fit_logistic(x, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | None = None, *,
+def fit_logistic(x: Any, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | None = None, *,
                  covariance: bool = True) -> LogisticFit:
     """Minimise Σ w·[−y log σ(xβ) − (1 − y) log σ(−xβ)] + ½ Σ penalty·β². ``x``: dense or scipy sparse.
 
@@ -71,7 +72,7 @@ def fit_logistic(x, y: np.ndarray, penalty: np.ndarray, weight: np.ndarray | Non
     return LogisticFit(beta, h, h_inv @ meat @ h_inv)
 
 
-def _gram(x, weights: np.ndarray) -> np.ndarray:
+def _gram(x: Any, weights: np.ndarray) -> np.ndarray:
     from scipy import sparse
 
     return np.asarray((x.T @ sparse.diags(weights) @ x).todense())

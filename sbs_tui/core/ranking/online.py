@@ -14,6 +14,7 @@ permutations or bootstrapping costs one Python loop over the votes, not R of the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,8 @@ def online_elo(a: np.ndarray, b: np.ndarray, s: np.ndarray, n_models: int, order
                  k=k, scale=scale, base=base, init=init)
 
 
-def _play(a: np.ndarray, b: np.ndarray, s: np.ndarray, n_models: int, rounds: int, steps: int, pick, *,
+def _play(a: np.ndarray, b: np.ndarray, s: np.ndarray, n_models: int, rounds: int, steps: int,
+          pick: Callable[[int], np.ndarray], *,
           k: float, scale: float = ELO_SCALE, base: float = ELO_BASE, init: float = ELO_INIT) -> np.ndarray:
     """The Elo loop over ``steps`` votes for ``rounds`` rating vectors; ``pick(t)`` gives each round's vote."""
     ratings = np.full((rounds, n_models), init, dtype=np.float64)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sbs_tui.core.ranking.outcomes import Outcomes
 
@@ -90,7 +91,7 @@ def _count(x: float) -> int | float:
     return int(round(x)) if abs(x - round(x)) < 1e-9 else round(x, 10)
 
 
-def rank_upper_bound(ci_low: np.ndarray, ci_high: np.ndarray) -> np.ndarray:
+def rank_upper_bound(ci_low: ArrayLike, ci_high: ArrayLike) -> np.ndarray:
     """Arena's Rank (UB): 1 + #{models whose ci_low > this model's ci_high}."""
     ci_low = np.asarray(ci_low, dtype=float)
     ci_high = np.asarray(ci_high, dtype=float)

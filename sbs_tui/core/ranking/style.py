@@ -56,6 +56,8 @@ def rank_style_controlled(names: list[str], rows: list[tuple[Any, ...]], *, feat
                                  "ci": "sandwich", "confidence": 0.95, "anchor": anchor})
     a_l, b_l, s_l, fa_l, fb_l = [], [], [], [], []
     skipped = 0
+    fa: tuple[int, ...]  # style counts, or the one length feature
+    fb: tuple[int, ...]
     for row in rows:
         a, b, s, _pid, len_a, len_b = row[:6]
         if features == "style":
@@ -69,15 +71,19 @@ def rank_style_controlled(names: list[str], rows: list[tuple[Any, ...]], *, feat
                 skipped += 1
                 continue
             fa, fb = (len_a,), (len_b,)
-        a_l.append(a), b_l.append(b), s_l.append(s), fa_l.append(fa), fb_l.append(fb)
+        a_l.append(a)
+        b_l.append(b)
+        s_l.append(s)
+        fa_l.append(fa)
+        fb_l.append(fb)
     if skipped:
         ranking.warnings.append(f"{skipped} votes without stored outputs were left out of the {features} control")
     if not s_l:
         ranking.warnings.append("no votes with known outputs match the filters")
         return ranking
     a, b, s = np.array(a_l), np.array(b_l), np.array(s_l, dtype=float)
-    fa, fb = np.array(fa_l, dtype=float), np.array(fb_l, dtype=float)
-    z = np.column_stack([_normalised_difference(fa[:, k], fb[:, k]) for k in range(len(used))])
+    xa, xb = np.array(fa_l, dtype=float), np.array(fb_l, dtype=float)
+    z = np.column_stack([_normalised_difference(xa[:, k], xb[:, k]) for k in range(len(used))])
     present = sorted(set(a.tolist()) | set(b.tolist()))
     pos = np.full(len(names), -1)
     pos[present] = np.arange(len(present))

@@ -37,9 +37,9 @@ def _baseline_row(name: str, others: list[ModelRating]) -> ModelRating:
                        sum(m.wins for m in others), sum(m.ties for m in others), 50.0, extra={"baseline": True})
 
 
-def rank_winrate(outcomes: Outcomes, baseline: str) -> Ranking:
+def rank_winrate(outcomes: Outcomes, baseline: str | None) -> Ranking:
     """AlpacaEval win rate of every model that has verdicts against ``baseline``."""
-    if baseline not in outcomes.names:
+    if baseline is None or baseline not in outcomes.names:
         raise KeyError(baseline)
     base = outcomes.names.index(baseline)
     ranking = Ranking("winrate", [], {"baseline": baseline, "control": "none", "scale": "percent",
@@ -83,11 +83,11 @@ def _finish(ranking: Ranking) -> None:
     ranking.votes_needed = votes_needed([m for m in ranking.models if not m.extra.get("baseline")])
 
 
-def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], baseline: str) -> Ranking:
+def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], baseline: str | None) -> Ranking:
     """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.votes.covariates)."""
     from sbs_tui.core.ranking.glm import fit_logistic
 
-    if baseline not in names:
+    if baseline is None or baseline not in names:
         raise KeyError(baseline)
     base = names.index(baseline)
     ranking = Ranking("winrate", [], {"baseline": baseline, "control": "length", "scale": "percent",
