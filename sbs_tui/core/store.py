@@ -422,7 +422,24 @@ class Store:
             self._known_prompt_ids.clear()
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that fails (disk full, I/O error) can leave the transaction open: roll it back so the
+                # caller may simply try again, and nothing half-done is kept.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                self._model_ids.clear()
+                self._annotator_ids.clear()
+                self._known_prompt_ids.clear()
+                raise
+
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        """How long a statement on this connection waits for another connection's lock before failing "busy".
+
+        The default (``BUSY_TIMEOUT_MS``) suits commands; the annotator app sets a short one and retries itself,
+        so its screen never freezes while someone else holds the write lock."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
     # -- names → ids ----------------------------------------------------------------------------------------------
 
@@ -1170,6 +1187,27 @@ class Store:
             side = self.conn.execute("SELECT shown_left FROM assignments WHERE annotator_id = ? AND pair_id = ?",
                                      (annotator_id, pair_id)).fetchone()
         return pair_id, (side[0] if side else "model_a")
+
+    def withdraw_last_vote(self, annotator_id: int) -> int | None:
+        """Delete this annotator's last app vote and close its pair *for them* (as a skip: never shown to them
+        again, its slot freed for others). Used when the model names were revealed after the vote."""
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id, pair_id FROM votes WHERE annotator_id = ? AND pair_id IS NOT NULL "
+                "ORDER BY id DESC LIMIT 1", (annotator_id,)).fetchone()
+            if row is None:
+                return None
+            vote_id, pair_id = row
+            self.conn.execute("DELETE FROM votes WHERE id = ?", (vote_id,))
+            self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (pair_id,))
+            cur = self.conn.execute(
+                "UPDATE assignments SET status = 'skipped', vote_uid = NULL, updated_at = "
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE annotator_id = ? AND pair_id = ?",
+                (annotator_id, pair_id))
+            if cur.rowcount:
+                self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {self._PAIR_OPEN} WHERE id = ?", (pair_id,))
+        return pair_id
 
     def flagged_pairs(self) -> list[dict[str, Any]]:
         """Pairs annotators flagged (with their reason and whether they still voted), for the lead to review."""

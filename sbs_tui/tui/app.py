@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -20,14 +21,19 @@ from textual.binding import Binding
 from sbs_tui.config import Settings, annotate_settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
+from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.screens.judge import JUDGE_KEYS, JudgeScreen
 
 POLL_SECONDS = 2.0
+# The app's connection waits this long for another writer's lock, then the screen shows "saving…" and retries
+# (screens/judge.py): long enough to ride out a vote or an import chunk, short enough that the screen never
+# freezes noticeably.
+APP_BUSY_TIMEOUT_MS = 150
 
 _KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
 
 
-class AnnotatorApp(App[None]):
+class AnnotatorApp(CrashReport, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "sbs annotate"
     ENABLE_COMMAND_PALETTE = False
@@ -48,6 +54,19 @@ class AnnotatorApp(App[None]):
         self.gate_log: Path | None = None
         self.keymap = dict(self.annotate.keys)
         self.sub_title = annotator
+        store.set_busy_timeout(APP_BUSY_TIMEOUT_MS)
+
+    def crash_redactions(self) -> list[str]:
+        """Model names, kept out of the crash log: the annotator may read it, and the pair is blind."""
+        names: set[str] = set()
+        judge = getattr(self, "judge", None)
+        if judge is not None and judge.pair is not None:
+            names |= {judge.pair.model_a, judge.pair.model_b}
+        try:
+            names |= set(self.store.model_names())
+        except Exception:  # the crash may be the database's own; the current pair's names are the ones at risk
+            pass
+        return sorted(names)
 
     # -- keys --------------------------------------------------------------------------------------------------------
 
@@ -111,16 +130,15 @@ class AnnotatorApp(App[None]):
             if process.returncode:
                 self.notify(f"Background gating stopped (exit {process.returncode}); see {self.gate_log}",
                             severity="warning", timeout=10, markup=False)
-        if self.judge.pair is not None or self.screen is not self.judge:
+        judge = self.judge
+        if not judge.ready or judge.pair is not None or judge.saving or self.screen is not judge:
             return
-        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        try:
+            pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        except sqlite3.Error:
+            return  # the database is busy or failing: the next poll tries again
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
-        pair = self.queue.next_pair()
-        if pair is not None:
-            self.judge.show_pair(pair)
-            self.judge.count_remaining()
-        else:
-            self.judge.show_pair(None)
+        self.judge.fetch_next_pair(first=True)
 
     @on(JudgeScreen.Voted)
     def refresh_active_queue(self, event: JudgeScreen.Voted) -> None:
@@ -178,8 +196,9 @@ def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: S
 
 
 def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Settings | None = None, *,
-                  config_path: str | None = None, gate_watch: bool = True) -> None:
-    """Run the annotator app in this terminal until the annotator quits (``sbs annotate``, ``sbs demo``)."""
+                  config_path: str | None = None, gate_watch: bool = True) -> int:
+    """Run the annotator app in this terminal until the annotator quits (``sbs annotate``, ``sbs demo``).
+    Returns the app's exit code: 0, or 1 after an unexpected error (reported as one line and a log file)."""
     if not Path(db_path).exists():
         raise FileNotFoundError(db_path)
     app = make_app(db_path, annotator, settings, config_path=config_path, gate_watch=gate_watch)
@@ -189,3 +208,4 @@ def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Set
     finally:
         app.stop_gating()
         app.store.close()
+    return app.return_code or 0
