@@ -18,7 +18,7 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
     """Write every vote in the contract format (JSONL, or CSV by the file extension)."""
     from sbs_tui.core.export import write_votes
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         n = write_votes(store.iter_votes(), out_path)
     finally:
@@ -42,7 +42,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     from sbs_tui.core.export import atomic_output, write_jsonl
 
     skipped: dict[str, int] = {}
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         with atomic_output(out_path) as fh:
             n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)

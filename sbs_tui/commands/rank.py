@@ -70,7 +70,7 @@ def compute_ranking(ctx: click.Context, method: str, baseline: str | None, round
                           annotators=list(annotators) or None, category=category,
                           include_flagged=include_flagged, seed=seed, orders=orders, k_factor=k_factor,
                           matrices=with_matrix)
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         ranking = run_ranking(store, request)
     except KeyError as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbs_tui.core.readers import iter_rows
+from sbs_tui.core.readers import iter_rows, json_problem
 from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, prompt_id_for
 from sbs_tui.errors import InputError
 
@@ -98,6 +98,8 @@ def _object(row: dict[str, Any], key: str) -> dict[str, Any] | None:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise InputError("expected a JSON object", field=key) from None
+        except (RecursionError, ValueError) as exc:
+            raise InputError(json_problem(exc), field=key) from None
     if not isinstance(value, dict):
         raise InputError(f"expected an object, got {type(value).__name__}", field=key)
     return value
