@@ -51,7 +51,7 @@ async def test_vote_waits_for_a_lock_held_longer_than_the_busy_timeout(db, monke
         judge = app.screen
         first = judge.pair
         holder.execute("BEGIN IMMEDIATE")  # a lead's import holding the write lock
-        held_for = 4 * APP_BUSY_TIMEOUT_MS / 1000 + 0.5
+        held_for = 4 * judge_module.UI_WAIT_SECONDS + 10 * APP_BUSY_TIMEOUT_MS / 1000 + 0.5
         await pilot.press("1")
         await pilot.pause(held_for)
         # Still waiting: nothing stored, the same pair on screen, a visible "saving…", the app alive.

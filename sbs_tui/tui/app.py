@@ -25,10 +25,10 @@ from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.screens.judge import JUDGE_KEYS, JudgeScreen
 
 POLL_SECONDS = 2.0
-# The app's connection waits this long for another writer's lock, then the screen shows "saving…" and retries
-# (screens/judge.py): long enough to ride out a vote or an import chunk, short enough that the screen never
-# freezes noticeably.
-APP_BUSY_TIMEOUT_MS = 150
+# SQLite's own wait for another writer's lock on the app's connection. Kept tiny: SQLite's busy handler sleeps
+# in growing steps (up to 100 ms), so it would miss the short gaps an importer leaves between its chunks; the
+# judging screen polls for the lock itself instead, every few milliseconds (screens/judge.py, UI_WAIT_SECONDS).
+APP_BUSY_TIMEOUT_MS = 5
 
 _KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
 

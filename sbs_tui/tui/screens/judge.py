@@ -11,8 +11,8 @@ undo withdraws the vote but never shows that pair to this annotator again (it co
 
 Someone else writing (a lead importing a million votes, the gate watcher, another annotator) must never crash
 the app, lose a vote or move on before it is stored. Every write goes through :meth:`JudgeScreen._write`: it is
-tried at once (the app's connection waits at most ``APP_BUSY_TIMEOUT_MS`` for a lock, so the screen never
-freezes for long); if the database is busy the screen shows "saving…", holds the keys that would act on a pair
+tried at once, polling for the write lock for at most ``UI_WAIT_SECONDS`` (so the screen never freezes for
+long); if the database is still busy the screen shows "saving…", holds the keys that would act on a pair
 and retries every ``RETRY_BUSY_SECONDS`` until it lands. A write that really fails (disk full, read-only,
 I/O error) is kept too: a message says what is wrong, and it is retried every ``RETRY_FAILED_SECONDS`` —
 the annotator can wait for space to be freed without losing the vote. A retried vote keeps its uid, so it is
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from sbs_tui.config import AnnotateSettings
     from sbs_tui.core.queue import AnnotatorQueue, Pair
 
-RETRY_BUSY_SECONDS = 0.25  # the database is busy: try the write again this soon
+UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
+RETRY_BUSY_SECONDS = 0.1  # the database is still busy: the next try starts this soon
 RETRY_FAILED_SECONDS = 2.0  # the write failed (disk full, read-only...): try again this often
 QUIT_CONFIRM_SECONDS = 5.0  # q while a vote is unsaved: a second q within this long quits anyway
 # Keys that act on a pair (or on what goes with the next vote) are held while a write is waiting.
@@ -283,7 +284,9 @@ class JudgeScreen(Screen[None]):
         if write is None or not self.is_attached:
             return
         try:
-            result = write.attempt()
+            # Polling every few ms catches the short gaps a chunked import leaves between its transactions.
+            result = dberrors.retry_busy(write.attempt, timeout=UI_WAIT_SECONDS, first_delay=0.001,
+                                         max_delay=0.004)
         except sqlite3.Error as exc:
             first = write.attempts == 0
             write.attempts += 1
