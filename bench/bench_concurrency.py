@@ -48,9 +48,9 @@ def make_db(path: Path, *, prompts: int, models: int) -> None:
                                 m, f"Answer {names.index(m)} to prompt {p}. " * 5)
                for p in range(prompts) for m in names]
     with store.transaction():
-        store.insert_generations(records)
+        store.generations.insert(records)
     with store.transaction():
-        store.set_gate_status(store.generation_ids(), "passed")
+        store.generations.set_gate_status(store.generations.ids(), "passed")
     build_queue(store, BuildOptions(overlap=1))
     store.close()
 

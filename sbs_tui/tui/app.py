@@ -83,7 +83,7 @@ class AnnotatorApp(CrashReport, App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
-        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         if pending:
             self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
@@ -134,7 +134,7 @@ class AnnotatorApp(CrashReport, App[None]):
         if not judge.ready or judge.pair is not None or judge.saving or self.screen is not judge:
             return
         try:
-            pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+            pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         except sqlite3.Error:
             return  # the database is busy or failing: the next poll tries again
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
@@ -148,7 +148,7 @@ class AnnotatorApp(CrashReport, App[None]):
         every = self.annotate.active_refresh_every
         if not every or event.session_votes % every or self.db_path is None:
             return
-        config = self.store.queue_config()
+        config = self.store.queue.config()
         if config.get("strategy") != "active":
             return
         db_path, seed, focus_top = self.db_path, int(config.get("seed") or 0), config.get("focus_top")
