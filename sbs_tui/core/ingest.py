@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,11 @@ from sbs_tui.errors import InputError
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-BATCH_SIZE = 10_000
+BATCH_SIZE = 10_000  # rows per batch, and per write transaction of an import (~0.1–0.2 s of write lock)
+# An import waits this long in all for a busy database (other imports, annotators) before giving up.
+BUSY_WAIT_SECONDS = 600.0
+# Pause after each batch's commit, so writers polling for the lock get it between an import's batches.
+YIELD_SECONDS = 0.003
 
 
 class SkipRow(Exception):
@@ -438,11 +443,18 @@ def _row_batches(path: Path, kind: str, skipped: Counter[str],
 
 def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
                  progress: Any = None) -> ImportSummary:
-    """Import files of one kind ('generations' or 'votes') in ONE transaction: all files or none.
+    """Import files of one kind ('generations' or 'votes'): all files or none.
+
+    Each batch of rows is its own short transaction, so annotators voting and other imports running at the same
+    time wait a fraction of a second at most, never the whole import; a failure (a bad line, a conflict, a full
+    disk, Ctrl+C) removes every batch already stored (``store.imports``), and an import killed outright is rolled
+    back by the next one. A busy database is waited for (with backoff), never an error. ``--replace`` imports,
+    which change stored rows, run as one transaction.
 
     ``progress`` is an optional object with ``start(path, total_bytes)``, ``advance_to(bytes)`` and ``finish()``
     (the CLI passes a rich progress bar when stderr is a terminal).
     """
+    from sbs_tui.core.dberrors import retry_busy
     from sbs_tui.core.store import ConflictError
 
     if kind not in _PARSERS:
@@ -451,7 +463,18 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
     for path in paths:  # fail fast on a missing file, before any work
         if not Path(path).is_file():
             raise InputError("file not found" if not Path(path).exists() else "not a regular file", file=str(path))
-    with store.transaction():
+
+    def insert(rows: list[tuple[Any, ...]], path: Path) -> Any:
+        try:
+            if kind == "generations":
+                return store.generations.insert_rows(rows, source=str(path), replace=replace)
+            return store.votes.insert_rows(rows, source=str(path))
+        except ConflictError as exc:
+            file, _, line = (exc.origin or "").rpartition(":")
+            raise InputError(str(exc), file=file or str(path),
+                             line=int(line) if line.isdigit() else None) from None
+
+    def batches() -> Iterator[tuple[list[tuple[Any, ...]], Path]]:
         for path in map(Path, paths):
             summary.files += 1
             on_progress = None
@@ -460,18 +483,40 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
                 on_progress = progress.advance_to
             for rows in _row_batches(path, kind, summary.skipped, on_progress):
                 summary.read += len(rows)
-                try:
-                    if kind == "generations":
-                        counts = store.generations.insert_rows(rows, source=str(path), replace=replace)
-                    else:
-                        counts = store.votes.insert_rows(rows, source=str(path))
-                except ConflictError as exc:
-                    file, _, line = (exc.origin or "").rpartition(":")
-                    raise InputError(str(exc), file=file or str(path),
-                                     line=int(line) if line.isdigit() else None) from None
-                summary.inserted += counts.inserted
-                summary.already_stored += counts.already_stored
+                yield rows, path
             if progress is not None:
                 progress.finish()
+
+    def count(counts: Any) -> None:
+        summary.inserted += counts.inserted
+        summary.already_stored += counts.already_stored
+
+    if replace:
+        with store.transaction():
+            for rows, path in batches():
+                count(insert(rows, path))
         summary.read += sum(summary.skipped.values())
+        return summary
+
+    retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
+    run_id = retry_busy(lambda: store.imports.begin(kind, "\n".join(map(str, paths))), timeout=BUSY_WAIT_SECONDS)
+    source = batches()
+    try:
+        for rows, path in source:
+            def write(rows: list[tuple[Any, ...]] = rows, path: Path = path) -> Any:
+                with store.imports.batch(run_id):
+                    return insert(rows, path)
+
+            count(retry_busy(write, timeout=BUSY_WAIT_SECONDS))
+            # Leave the write lock free for a moment: waiting writers (an annotator's vote) poll for it.
+            time.sleep(YIELD_SECONDS)
+        retry_busy(lambda: store.imports.finish(run_id), timeout=BUSY_WAIT_SECONDS)
+    except BaseException:
+        source.close()  # stops a parser child process first
+        try:
+            retry_busy(lambda: store.imports.roll_back(run_id), timeout=BUSY_WAIT_SECONDS)
+        except Exception:  # noqa: BLE001 - e.g. the disk is still full: the next import rolls this one back
+            pass
+        raise
+    summary.read += sum(summary.skipped.values())
     return summary

@@ -12,6 +12,7 @@ attribute::
     store.results      — benchmark and A/B results                                              (results.py)
     store.review       — the lead app's summaries, vote browser and flags                        (review.py)
     store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
+    store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -27,6 +28,7 @@ from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
+from sbs_tui.core.store.imports import Imports
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
@@ -52,6 +54,7 @@ class Store(Connection):
         self.results = Results(self)
         self.review = Review(self)
         self.exports = Exports(self)
+        self.imports = Imports(self)
 
     @classmethod
     def memory(cls) -> Store:
