@@ -26,7 +26,8 @@ _BUSY_MESSAGES = ("database is locked", "database table is locked", "database sc
 # SQLite result-code family → what a person can act on. Checked by prefix (SQLITE_IOERR_WRITE → SQLITE_IOERR).
 _REASONS = (
     ("SQLITE_FULL", "the disk is full (or the database reached its size limit)"),
-    ("SQLITE_READONLY", "the database is read-only here (file or folder permissions)"),
+    ("SQLITE_READONLY", "the database is read-only here (file or folder permissions; if another user opened it, "
+                        "its -wal/-shm files may belong to them)"),
     ("SQLITE_IOERR", "the disk reported an I/O error"),
     ("SQLITE_CANTOPEN", "the database file cannot be opened (missing folder or permissions)"),
     ("SQLITE_CORRUPT", "the database file is damaged"),
