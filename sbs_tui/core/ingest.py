@@ -24,11 +24,16 @@ from sbs_tui.errors import InputError
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-BATCH_SIZE = 10_000  # rows per batch, and per write transaction of an import (~0.1–0.2 s of write lock)
+BATCH_SIZE = 10_000  # rows parsed per batch (and the most one write transaction of an import takes)
 # An import waits this long in all for a busy database (other imports, annotators) before giving up.
 BUSY_WAIT_SECONDS = 600.0
 # Pause after each batch's commit, so writers polling for the lock get it between an import's batches.
 YIELD_SECONDS = 0.003
+# Each write transaction of an import is sized to hold the write lock about this long (measured as it goes, so a
+# loaded machine writes smaller batches): what an annotator's vote may have to wait.
+WRITE_TARGET_SECONDS = 0.08
+FIRST_WRITE_ROWS = 2_000
+MIN_WRITE_ROWS = 100
 
 
 class SkipRow(Exception):
@@ -501,15 +506,26 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
     retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
     run_id = retry_busy(lambda: store.imports.begin(kind, "\n".join(map(str, paths))), timeout=BUSY_WAIT_SECONDS)
     source = batches()
+    chunk = FIRST_WRITE_ROWS
     try:
         for rows, path in source:
-            def write(rows: list[tuple[Any, ...]] = rows, path: Path = path) -> Any:
-                with store.imports.batch(run_id):
-                    return insert(rows, path)
+            start = 0
+            while start < len(rows):
+                part = rows[start:start + chunk]
 
-            count(retry_busy(write, timeout=BUSY_WAIT_SECONDS))
-            # Leave the write lock free for a moment: waiting writers (an annotator's vote) poll for it.
-            time.sleep(YIELD_SECONDS)
+                def write(part: list[tuple[Any, ...]] = part, path: Path = path) -> Any:
+                    with store.imports.batch(run_id):
+                        return insert(part, path)
+
+                began = time.perf_counter()
+                count(retry_busy(write, timeout=BUSY_WAIT_SECONDS))
+                elapsed = time.perf_counter() - began
+                start += len(part)
+                # Size the next transaction to hold the lock about WRITE_TARGET_SECONDS on this machine, now.
+                fitted = int(len(part) * WRITE_TARGET_SECONDS / max(elapsed, 1e-4))
+                chunk = max(MIN_WRITE_ROWS, min(BATCH_SIZE, fitted))
+                # Leave the write lock free for a moment: waiting writers (an annotator's vote) poll for it.
+                time.sleep(YIELD_SECONDS)
         retry_busy(lambda: store.imports.finish(run_id), timeout=BUSY_WAIT_SECONDS)
     except BaseException:
         source.close()  # stops a parser child process first
