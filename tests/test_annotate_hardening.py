@@ -197,3 +197,24 @@ async def test_a_crash_prints_one_line_and_a_log_without_model_names(db, monkeyp
     assert "RuntimeError: boom while judging <model> vs <model>" in log and "broken_vote" in log
     assert not any(model in log for model in MODELS)
     assert app.return_code == 1
+
+
+async def test_the_review_app_crashes_with_one_line_too(tmp_path, monkeypatch, capsys):
+    from sbs_tui.tui.review import make_review_app
+
+    db = tmp_path / "r.db"
+    make_store(db, prompts=2).close()
+    app = make_review_app(db, Settings())
+
+    def broken() -> None:
+        secret = {"model": MODELS[0]}  # a local a rich traceback would print
+        raise KeyError(secret["model"])
+
+    monkeypatch.setattr(app, "action_refresh_all", broken)
+    with pytest.raises(KeyError):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("r")
+            await asyncio.sleep(0.1)
+    err = capsys.readouterr().err
+    assert "internal error (KeyError); details in " in err and "Traceback" not in err
+    assert MODELS[0] not in err and "secret" not in err
