@@ -9,6 +9,14 @@ import click
 from sbs_tui.errors import InputError
 
 
+def _typed(kind, value, key: str, obj):
+    """A number from the command line or ``[queue]``: a string such as "three" is a config error, not a crash."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and isinstance(value, float)):
+        raise InputError(f"expected {'an integer' if kind is int else 'a number'}, got {value!r}",
+                         file=obj.config_path, field=f"queue.{key}")
+    return kind(value)
+
+
 def _option(value, stored: dict, section: dict, key: str, default):
     """Command line, else what the queue was last built with, else ``[queue]`` in the config, else default."""
     if value is not None:
@@ -51,10 +59,10 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
         stored = store.queue.config()
         stored["cap"] = stored.pop("default_cap", None)
     options = BuildOptions(
-        overlap=int(_option(overlap, stored, section, "overlap", 1)),
+        overlap=_typed(int, _option(overlap, stored, section, "overlap", 1), "overlap", obj),
         strategy=str(_option(strategy, stored, section, "strategy", "uniform")),
-        seed=int(_option(seed, stored, section, "seed", 0)),
-        gold_rate=float(_option(gold_rate, stored, section, "gold_rate", 0.0)),
+        seed=_typed(int, _option(seed, stored, section, "seed", 0), "seed", obj),
+        gold_rate=_typed(float, _option(gold_rate, stored, section, "gold_rate", 0.0), "gold_rate", obj),
         gold_from=_option(gold_from, stored, section, "gold_from", None),
         cap=_option(cap, stored, section, "cap", None),
         max_pairs_per_prompt=_option(max_pairs_per_prompt, stored, section, "max_pairs_per_prompt", None),
