@@ -15,6 +15,12 @@ and the import must succeed with every row stored.
     python bench/bench_concurrency.py                          # 8 sessions, 1,000,000 imported votes
     python bench/bench_concurrency.py --sessions 8 --votes 20000 --seconds 5   # a quick correctness run
 
+The team variant (issue 11): 32 sessions for 20 s while the gate watcher (``sbs gate --watch``, gating pending
+generations of extra models) and a lead's review app (its data loaders, refreshed every second in a worker
+process, as ``sbs review --refresh 1`` does) run — against the same 32 sessions alone:
+
+    python bench/bench_concurrency.py --team                   # 32 sessions, 20 s
+
 Prints a JSON object and a short table.
 """
 
@@ -121,15 +127,87 @@ def run_sessions(db_path: Path, n: int, seconds: float, think: float, *, tag: st
     }
 
 
+def review_refresh(db_path: str, stop_after: float, out: mp.Queue) -> None:
+    """The lead's review app, without the screen: every tab's data loader, once a second."""
+    refreshes, error = 0, None
+    try:
+        from sbs_tui.tui.review_data import RankOptions, agreement_view, queue_view, ranking_view, votes_view
+
+        deadline = time.monotonic() + stop_after
+        while time.monotonic() < deadline:
+            ranking_view(db_path, RankOptions(method="bt", ci="sandwich", rounds=1))
+            agreement_view(db_path)
+            queue_view(db_path)
+            votes_view(db_path)
+            refreshes += 1
+            time.sleep(1.0)
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    out.put({"refreshes": refreshes, "error": error})
+
+
+def team(args: argparse.Namespace) -> None:
+    sessions, seconds = args.sessions or 32, args.seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "team.db"
+        make_db(db, prompts=args.prompts * 2, models=args.models)
+        # Pending generations from two more models: work for the watcher while the team votes.
+        store = Store(db)
+        extra = [GenerationRecord(prompt_id_for(f"Prompt {p}: explain topic {p}."), f"Prompt {p}: explain topic {p}.",
+                                  m, f"Another answer to prompt {p} by {k}. " * 5)
+                 for p in range(args.prompts * 2) for k, m in enumerate(("late-model-a", "late-model-b"))]
+        with store.transaction():
+            store.generations.insert(extra)
+        store.close()
+        baseline = run_sessions(db, sessions, seconds, args.think, tag="alone")
+
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        from sbs_tui.core.gating import watcher_command
+
+        watcher = subprocess.Popen(watcher_command(str(db), interval=1.0), env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        lead = ctx.Process(target=review_refresh, args=(str(db), seconds + 5, out))
+        lead.start()
+        loaded = run_sessions(db, sessions, seconds, args.think, tag="team")
+        review = out.get()
+        lead.join()
+        watcher_alive = watcher.poll() is None
+        watcher.terminate()
+        _o, werr = watcher.communicate(timeout=30)
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            gated = conn.execute("SELECT count(*) FROM generations WHERE gate_status != 'pending'").fetchone()[0]
+            over = conn.execute("SELECT count(*) FROM pairs WHERE is_gold = 0 AND votes > overlap").fetchone()[0]
+    result = {"baseline_sessions_alone": baseline, "with_watcher_and_review": loaded,
+              "watcher": {"alive_throughout": watcher_alive, "generations_settled": gated,
+                          "stderr_tail": werr.strip().splitlines()[-1:] if werr.strip() else []},
+              "review": review, "pairs_over_overlap": over}
+    print(json.dumps(result, indent=2))
+    print(f"\n{'':24}{'sessions':>9}{'votes':>8}{'crashes':>8}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for name, r in (("sessions alone", baseline), ("+ watcher + review", loaded)):
+        print(f"{name:24}{r['sessions']:>9}{r['votes']:>8}{r['crashes']:>8}{r['lost']:>6}{r['p50_ms']!s:>9}"
+              f"{r['p99_ms']!s:>9}{r['max_ms']!s:>9}")
+    print(f"review refreshes: {review['refreshes']} (error: {review['error']}); pairs over overlap: {over}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--sessions", type=int, default=None, help="annotator sessions (8; 32 with --team)")
     parser.add_argument("--votes", type=int, default=1_000_000, help="votes in the concurrent import")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each session votes")
     parser.add_argument("--think", type=float, default=0.05, help="seconds between a pair appearing and the vote")
     parser.add_argument("--prompts", type=int, default=400)
     parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--team", action="store_true",
+                        help="the team variant: 32 sessions with the gate watcher and a refreshing review app")
     args = parser.parse_args()
+    if args.team:
+        team(args)
+        return
+    args.sessions = args.sessions or 8
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
