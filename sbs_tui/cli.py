@@ -85,11 +85,26 @@ class AppContext:
         if path.is_dir():
             raise InputError("is a directory, not a database file", file=self.db_path)
         try:
-            return Store(self.db_path)
+            store = Store(self.db_path)
         except StoreError as exc:
             raise InputError(str(exc)) from exc
         except sqlite3.Error as exc:
             raise InputError(f"cannot open the database: {describe(exc)}", file=self.db_path) from exc
+        _recover_killed_imports(store)
+        return store
+
+
+def _recover_killed_imports(store) -> None:
+    """Roll back imports whose process was killed (kill -9, power loss) before any command reads or writes —
+    like SQLite's own hot-journal recovery, so no report ever counts half an import (``store.imports``)."""
+    import sqlite3
+
+    from sbs_tui.core.dberrors import retry_busy
+
+    try:
+        retry_busy(store.imports.recover_abandoned, timeout=60)
+    except sqlite3.Error:
+        pass  # e.g. a read-only database: nothing can be rolled back from here, and reading still works
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,8 +14,8 @@ bookkeeping instead of by one transaction:
   tables, and the insert paths stay as they are;
 * a failed import deletes its ranges (again in short transactions): votes and generations outright; prompts,
   models and annotators only where nothing else — e.g. a concurrent import — refers to them;
-* an import killed outright (kill -9, power loss) stays ``running``: the next import (or any write command) finds
-  runs whose process is gone on this host and rolls them back the same way.
+* an import killed outright (kill -9, power loss) stays ``running``: the next ``sbs`` command to open the
+  database (``AppContext.open_store``) finds runs whose process is gone on this host and rolls them back.
 
 What this does not give: other readers may see an import's rows arrive while it runs (a ``sbs rank`` during an
 import counts the batches stored so far), and ``--replace`` imports, which *change* stored rows, still run in one
