@@ -84,6 +84,12 @@ class AppContext:
                              file=self.db_path)
         if path.is_dir():
             raise InputError("is a directory, not a database file", file=self.db_path)
+        if read_only and (owner := _stranding_owner(path)) is not None:
+            raise InputError(
+                f"belongs to {owner} and is not open anywhere: reading it as you would leave -wal/-shm files that "
+                f"{owner} cannot write (their next write would fail). Read it as {owner}, make it group-writable "
+                f"(chmod g+w) for a shared group, or read a copy (sqlite3 {path} \".backup copy.db\")",
+                file=self.db_path)
         try:
             store = Store(self.db_path)
         except StoreError as exc:
@@ -92,6 +98,25 @@ class AppContext:
             raise InputError(f"cannot open the database: {describe(exc)}", file=self.db_path) from exc
         _recover_killed_imports(store)
         return store
+
+
+def _stranding_owner(path: Path) -> str | None:
+    """The owner's name when a read by this user would leave WAL files the owner cannot write, else None.
+
+    SQLite creates ``-wal``/``-shm`` beside a WAL database when the first connection opens it, owned by whoever
+    that is and with the database file's mode. A viewer running as another user, who may not write the database
+    file itself, would so create files its owner cannot write. While the owner has the database open, the files
+    exist and belong to the owner, and reading is harmless."""
+    import os
+
+    try:
+        if path.stat().st_uid == os.geteuid() or Path(f"{path}-shm").exists() or os.access(path, os.W_OK):
+            return None
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return None
 
 
 def _recover_killed_imports(store) -> None:

@@ -259,3 +259,24 @@ def test_overlap_must_be_an_integer(cli, imported_db, tmp_path):
     config.write_text('[queue]\noverlap = "three"\n', encoding="utf-8")
     line = one_error_line(cli("--db", str(imported_db), "--config", str(config), "queue", "build"))
     assert "overlap" in line
+
+
+def test_a_viewer_as_another_user_does_not_strand_the_owners_wal_files(cli, imported_db, monkeypatch):
+    """Reading a WAL database nobody has open creates -wal/-shm as the reader: as another user who may not write
+    the database, that would lock its owner out of writing. Refused, with what to do instead."""
+    import pwd
+
+    owner = pwd.getpwuid(imported_db.stat().st_uid).pw_name
+    real_access = os.access
+    monkeypatch.setattr(os, "geteuid", lambda: imported_db.stat().st_uid + 4242)  # someone else
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == imported_db and mode == os.W_OK
+                        else real_access(p, mode))
+    line = one_error_line(cli("--db", str(imported_db), "rank"))
+    assert line.startswith(f"error: {imported_db}: belongs to {owner} and is not open anywhere")
+    assert not Path(f"{imported_db}-shm").exists() and not Path(f"{imported_db}-wal").exists()
+    # while the owner has it open (its -shm exists), reading is fine
+    holder = sqlite3.connect(imported_db)
+    holder.execute("SELECT count(*) FROM votes").fetchone()
+    assert Path(f"{imported_db}-shm").exists()
+    assert cli("--db", str(imported_db), "rank").exit_code == 0
+    holder.close()
