@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,10 +31,12 @@ BUSY_WAIT_SECONDS = 600.0
 # Pause after each batch's commit, so writers polling for the lock get it between an import's batches.
 YIELD_SECONDS = 0.003
 # Each write transaction of an import is sized to hold the write lock about this long (measured as it goes, so a
-# loaded machine writes smaller batches): what an annotator's vote may have to wait.
-WRITE_TARGET_SECONDS = 0.08
+# loaded machine writes smaller batches): what an annotator's vote may have to wait. Smaller costs throughput:
+# each commit rewrites the index pages it touched (at 80 ms, a 50k-vote import on a loaded 2-core machine took ~35%
+# longer than in 10,000-row transactions; bench/bench_import.py measures the cost idle).
+WRITE_TARGET_SECONDS = 0.15
 FIRST_WRITE_ROWS = 2_000
-MIN_WRITE_ROWS = 100
+MIN_WRITE_ROWS = 500
 
 
 class SkipRow(Exception):
@@ -518,7 +521,15 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
                         return insert(part, path)
 
                 began = time.perf_counter()
-                count(retry_busy(write, timeout=BUSY_WAIT_SECONDS))
+                try:
+                    counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
+                except sqlite3.IntegrityError as exc:
+                    if "FOREIGN KEY" not in str(exc):
+                        raise
+                    # A concurrent import's rollback removed a prompt this connection had cached as stored; the
+                    # failed transaction dropped the caches, so once more resolves everything afresh.
+                    counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
+                count(counts)
                 elapsed = time.perf_counter() - began
                 start += len(part)
                 # Size the next transaction to hold the lock about WRITE_TARGET_SECONDS on this machine, now.

@@ -72,12 +72,8 @@ class Imports(Queries):
     def batch(self, run_id: int) -> Iterator[None]:
         """One short transaction of import ``run_id``: the rows added inside it are recorded as its own."""
         cx = self._cx
-        # Names and prompts seen by earlier batches may have been removed since by another import's rollback (it
-        # only removes rows nothing refers to — which a name we merely looked up may be): resolve them afresh.
-        cx.model_ids.clear()
-        cx.annotator_ids.clear()
-        cx.known_prompt_ids.clear()
         with cx.transaction():
+            self._check_cached_names()
             before = self._max_rowids()
             yield
             after = self._max_rowids()
@@ -125,6 +121,23 @@ class Imports(Queries):
         for run in runs:
             self.roll_back(run.run_id)
         return len(runs)
+
+    def _check_cached_names(self) -> None:
+        """Drop cached name → id entries that no longer hold. Between two batches, another import's rollback may
+        have removed a model or annotator this connection had looked up (it removes rows nothing refers to), and a
+        new name may since have been given the same id: a stale cache would then file votes under the wrong model.
+        One query per table per batch. (A removed prompt needs no check: its text is its id, and inserting a vote
+        for it fails on the foreign key — ``import_files`` then retries the batch with fresh caches.)"""
+        cx = self._cx
+        for table, cache in (("models", cx.model_ids), ("annotators", cx.annotator_ids)):
+            if not cache:
+                continue
+            ids = list(cache.values())
+            stored = dict(self.conn.execute(
+                f"SELECT id, name FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
+            for name, row_id in list(cache.items()):
+                if stored.get(row_id) != name:
+                    del cache[name]
 
     def _max_rowids(self) -> dict[str, int]:
         row = self.conn.execute(
