@@ -1,4 +1,4 @@
-"""Imports in short transactions that still roll back as a unit (migration ``0006_import_runs``).
+"""Imports in short transactions that still roll back as a unit (migration ``0008_import_runs``).
 
 Why: an import used to be one transaction. SQLite has one writer at a time, so a lead importing a million votes
 (~20 s) held every annotator's vote and every other import for those 20 s — annotators' apps crashed on the busy
