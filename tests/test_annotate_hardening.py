@@ -155,6 +155,7 @@ async def test_reveal_then_undo_withdraws_and_the_pair_never_comes_back(tmp_path
         while judge.pair is not None:
             seen.append(judge.pair.pair_id)
             await pilot.press("2")
+            await wait_until(pilot, lambda: not judge.saving)  # a loaded machine may make a write wait
     assert seen.count(revealed.pair_id) == 1 and len(seen) == 6
     with sqlite3.connect(db) as conn:
         status = conn.execute("SELECT status FROM assignments WHERE pair_id = ?", (revealed.pair_id,)).fetchall()

@@ -298,7 +298,7 @@ class JudgeScreen(Screen[None]):
             write.problem = problem
             if first:
                 self.refresh_bindings()  # hold the keys that act on a pair
-                if self.pair is None:
+                if self.pair is None and self.ready:
                     self.query_one("#empty", Static).update(Text(self._empty_message()))
             self.refresh_status()
             self.set_timer(RETRY_FAILED_SECONDS if problem else RETRY_BUSY_SECONDS, self._attempt_pending,
