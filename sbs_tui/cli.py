@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -73,13 +74,66 @@ class AppContext:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def open_store(self):
+    def open_store(self, *, read_only: bool = False):
+        """The command's database. ``read_only`` (rank, agreement, export, ab, funnel) means the command only
+        reads: a path that does not exist is an error — not a new, empty database and a report of nothing."""
+        import sqlite3
+
+        from sbs_tui.core.dberrors import describe
         from sbs_tui.core.store import Store, StoreError
 
+        path = Path(self.db_path)
+        if read_only and not path.exists():
+            raise InputError("database not found (import votes or generations first, or pass --db / $SBS_DB)",
+                             file=self.db_path)
+        if path.is_dir():
+            raise InputError("is a directory, not a database file", file=self.db_path)
+        if read_only and (owner := _stranding_owner(path)) is not None:
+            raise InputError(
+                f"belongs to {owner} and is not open anywhere: reading it as you would leave -wal/-shm files that "
+                f"{owner} cannot write (their next write would fail). Read it as {owner}, make it group-writable "
+                f"(chmod g+w) for a shared group, or read a copy (sqlite3 {path} \".backup copy.db\")",
+                file=self.db_path)
         try:
-            return Store(self.db_path)
+            store = Store(self.db_path)
         except StoreError as exc:
             raise InputError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open the database: {describe(exc)}", file=self.db_path) from exc
+        _recover_killed_imports(store)
+        return store
+
+
+def _stranding_owner(path: Path) -> str | None:
+    """The owner's name when a read by this user would leave WAL files the owner cannot write, else None.
+
+    SQLite creates ``-wal``/``-shm`` beside a WAL database when the first connection opens it, owned by whoever
+    that is and with the database file's mode. A viewer running as another user, who may not write the database
+    file itself, would so create files its owner cannot write. While the owner has the database open, the files
+    exist and belong to the owner, and reading is harmless."""
+    import os
+
+    try:
+        if path.stat().st_uid == os.geteuid() or Path(f"{path}-shm").exists() or os.access(path, os.W_OK):
+            return None
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return None
+
+
+def _recover_killed_imports(store) -> None:
+    """Roll back imports whose process was killed (kill -9, power loss) before any command reads or writes —
+    like SQLite's own hot-journal recovery, so no report ever counts half an import (``store.imports``)."""
+    import sqlite3
+
+    from sbs_tui.core.dberrors import retry_busy
+
+    try:
+        retry_busy(store.imports.recover_abandoned, timeout=60)
+    except sqlite3.Error:
+        pass  # e.g. a read-only database: nothing can be rolled back from here, and reading still works
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,10 +146,20 @@ class AppContext:
 def cli(ctx: click.Context, db_path: str, config_path: str | None) -> None:
     """sbs-tui: gates, blind side-by-side judging, rankings and A/B analysis for LLM releases."""
     ctx.obj = AppContext(db_path, config_path)
+    _CURRENT_DB[:] = [db_path]
+
+
+# The database the running command was given, for naming it in a database error caught by ``main``.
+_CURRENT_DB: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and map known errors to the contract's exit codes."""
+    """Entry point: run the CLI and map every error to one ``error:`` line and the contract's exit codes.
+
+    Nothing reaches the terminal as a traceback: input and environment problems (a bad file, a database that is
+    missing, read-only, damaged or full, a folder that cannot be written) exit 2 with what to fix; anything
+    unexpected exits 1 with one line and the path of a log file holding the traceback (see ``crashlog``).
+    """
     try:
         rv = cli.main(args=argv, prog_name="sbs", standalone_mode=False)
     except InputError as exc:
@@ -111,4 +175,31 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # the top-level guard: classify, never print a traceback
+        code, message = describe_failure(exc, argv if argv is not None else sys.argv[1:])
+        click.echo(f"error: {message}", err=True)
+        sys.exit(code)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def describe_failure(exc: Exception, argv: list[str] | None = None) -> tuple[int, str]:
+    """(exit code, one line) for an exception that escaped a command — the CLI's last line of defence."""
+    import sqlite3
+
+    from sbs_tui.crashlog import one_line, write_crash_log
+
+    if isinstance(exc, sqlite3.Error):
+        from sbs_tui.core.dberrors import describe
+
+        where = _CURRENT_DB[0] if _CURRENT_DB else "database"
+        return ExitCode.USAGE, f"{where}: {describe(exc)}"
+    scorers_base = sys.modules.get("scorers.base")  # only loaded when a command used a scorer
+    if scorers_base is not None and isinstance(exc, scorers_base.ScorerError):
+        field = f"field {exc.field!r}: " if getattr(exc, "field", None) else ""
+        return ExitCode.USAGE, f"{field}{exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return ExitCode.USAGE, f"{where}{exc.strerror}"
+    log = write_crash_log(exc, what="sbs " + " ".join(a for a in (argv or [])[:4] if not a.startswith("-")))
+    where = f"details in {log}" if log else "no log file could be written"
+    return ExitCode.CHECK_FAILED, f"internal error ({one_line(exc)}); {where}"

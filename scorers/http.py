@@ -278,8 +278,8 @@ class JsonClient:
                 response = self._client().post(url, content=body)
             except httpx.ConnectError as exc:
                 if not self._answered:
-                    raise EndpointError(f"cannot reach {url}: {_reason(exc)} (is the server running and the "
-                                        "URL right?)") from exc
+                    raise EndpointError(f"cannot reach {url}: {_reason(exc)} (is the server running, and "
+                                        "is base_url right?)") from exc
                 error, detail = "connection error", _reason(exc)
             except httpx.TimeoutException as exc:
                 error, detail = "timeout", f"no answer within {self.config.timeout:g} s ({type(exc).__name__})"

@@ -18,6 +18,7 @@ SHARED_ALPACA = REPO.parent / "shared" / "data" / "alpaca_eval"
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read the developer's own database or config in tests."""
+    monkeypatch.setenv("SBS_LOG_DIR", str(tmp_path / "crash-logs"))
     for var in ("SBS_DB", "SBS_CONFIG", "SBS_GATING_REQUIRED"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

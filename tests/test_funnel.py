@@ -173,5 +173,6 @@ def test_sbs_funnel_cli_json_and_table(tmp_path, capsys):
 
 
 def test_sbs_funnel_on_empty_database(tmp_path, capsys):
+    Store(tmp_path / "e.db").close()  # an empty database (a path that does not exist is an error: issue 9, item 7)
     code, out, err = run(capsys, tmp_path / "e.db", "funnel", "--format", "json")
     assert code == 0 and json.loads(out)["models"] == [] and "nothing to show" in err

@@ -104,6 +104,9 @@ def test_disconnected_graph_through_the_cli(cli, tmp_path) -> None:
 
 
 def test_empty_database(cli, tmp_path) -> None:
+    from sbs_tui.core.store import Store
+
+    Store(tmp_path / "e.db").close()  # empty, not missing: a missing database is an error (issue 9, item 7)
     res = cli("--db", str(tmp_path / "e.db"), "rank", "--format", "json")
     assert res.exit_code == 0
     assert json.loads(res.stdout)["models"] == []

@@ -19,7 +19,7 @@ def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) 
     from sbs_tui.core.abtest import analyse_store
     from sbs_tui.errors import InputError
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         report = analyse_store(store, alpha=alpha, control=control)
     finally:

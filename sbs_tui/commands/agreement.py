@@ -19,7 +19,7 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
     from sbs_tui.results_render import escape_controls
     from sbs_tui.core.agreement import analyse_store
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         report = analyse_store(store, annotators=annotators, category=category, include_flagged=include_flagged)
     finally:

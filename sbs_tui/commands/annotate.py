@@ -12,7 +12,7 @@ from sbs_tui.errors import InputError
 @click.option("--no-gate-watch", is_flag=True,
               help="Do not start background gating of pending generations (`sbs gate --watch`).")
 @click.pass_obj
-def annotate_command(obj, annotator: str, no_gate_watch: bool) -> None:
+def annotate_command(obj, annotator: str, no_gate_watch: bool) -> int:
     """Judge pairs of answers: 1 left, 2 right, 3 tie, 4 both bad, u undo, s skip, f flag, r rationale, q quit."""
     from pathlib import Path
 
@@ -24,4 +24,5 @@ def annotate_command(obj, annotator: str, no_gate_watch: bool) -> None:
     settings = obj.settings
     from sbs_tui.tui.app import run_annotator
 
-    run_annotator(obj.db_path, annotator, settings, config_path=obj.config_path, gate_watch=not no_gate_watch)
+    return run_annotator(obj.db_path, annotator, settings, config_path=obj.config_path,
+                         gate_watch=not no_gate_watch)

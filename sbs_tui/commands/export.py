@@ -23,7 +23,7 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
     """Write every vote in the contract format (JSONL, or CSV by the file extension)."""
     from sbs_tui.core.export import write_votes
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         n = write_votes(store.exports.votes(), out_path)
     finally:
@@ -46,7 +46,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     """
     from sbs_tui.core.export import write_preference_pairs
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         n, skipped = write_preference_pairs(store, out_path, min_weight=min_weight)
     finally:
@@ -67,7 +67,7 @@ def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) ->
     from sbs_tui.core.export import atomic_output
     from sbs_tui.core.ranking.api import rank_stored
 
-    ranking = rank_stored(ctx.obj.open_store, rank_request(**options))
+    ranking = rank_stored(lambda: ctx.obj.open_store(read_only=True), rank_request(**options))
     for warning in ranking.warnings:
         click.echo(f"warning: {escape_controls(warning)}", err=True)
     fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"

@@ -18,7 +18,7 @@ def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tup
 
     from sbs_tui.core.funnel import build_funnel
 
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(read_only=True)
     try:
         report = build_funnel(store, alpha=alpha, lower_better=lower_better)
     finally:

@@ -27,7 +27,7 @@ def rank_command(ctx: click.Context, fmt: str, **options: Any) -> None:
     """
     from sbs_tui.core.ranking.api import rank_stored
 
-    ranking = rank_stored(ctx.obj.open_store, rank_request(**options))
+    ranking = rank_stored(lambda: ctx.obj.open_store(read_only=True), rank_request(**options))
     for warning in ranking.warnings:
         click.echo(f"warning: {escape_controls(warning)}", err=True)
     emit(ranking, fmt)

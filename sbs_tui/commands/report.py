@@ -25,7 +25,7 @@ def report_command(obj, out_path: str, bootstrap: int, baseline: str | None) -> 
     if not Path(obj.db_path).exists():
         raise InputError("database not found", file=obj.db_path)
     config_text = Path(obj.config_path).read_text(encoding="utf-8") if obj.config_path else None
-    with obj.open_store() as store:
+    with obj.open_store(read_only=True) as store:
         report = collect_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline),
                                 db_path=obj.db_path, config_text=config_text)
     if target.suffix.lower() == ".md":

@@ -22,7 +22,7 @@ from sbs_tui.errors import InputError
               help="Recompute every tab this often (0: only when you press r).")
 @click.pass_obj
 def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
-                   refresh: float) -> None:
+                   refresh: float) -> int:
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
     from pathlib import Path
 
@@ -35,4 +35,6 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
     options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
     if (problem := options.problem()) is not None:
         raise InputError(problem, field="--control")
-    make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh).run()
+    app = make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh)
+    app.run()
+    return app.return_code or 0

@@ -1,5 +1,12 @@
 """Writers for exports. Files are written to a temporary name and renamed, so a failed export never leaves a
-half-written file where a pipeline expects a complete one."""
+half-written file where a pipeline expects a complete one.
+
+The temporary file sits beside the target (a rename is atomic only within one file system) and is named
+``.<target>.<pid>.<random>.sbs-partial`` so a person can tell what it is; an export killed outright (kill -9,
+power loss) cannot remove its own, so the next export to the same target removes those whose process is gone.
+The finished file gets the permissions any new file would (``0666`` less the umask), or keeps those of the file
+it replaces — not ``mkstemp``'s private ``0600``.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +23,12 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
+from sbs_tui.errors import InputError
+
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",
                     "annotator_kind", "left", "ts", "rationale", "criteria", "flagged", "flag_reason", "output_a",
                     "output_b", "meta"]
+PARTIAL_SUFFIX = ".sbs-partial"
 
 
 @contextmanager
@@ -29,14 +39,68 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[IO[str]]:
         sys.stdout.flush()
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputError("cannot write here: the folder does not exist", file=str(target))
+    if target.is_dir():
+        raise InputError("is a directory, not a file", file=str(target))
+    remove_stale_partials(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror or exc}", file=str(target)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits the finished export should have (see the module docstring)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    umask = os.umask(0)  # the only way to read it; set straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def remove_stale_partials(target: Path) -> int:
+    """Delete temporary files of earlier exports to ``target`` whose process no longer runs; returns how many."""
+    removed = 0
+    prefix = f".{target.name}."
+    try:
+        candidates = [p for p in target.parent.iterdir()
+                      if p.name.startswith(prefix) and p.name.endswith(PARTIAL_SUFFIX)]
+    except OSError:
+        return 0
+    for partial in candidates:
+        pid_text = partial.name[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        try:
+            partial.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process (or unknowable): leave its file alone
+    return True
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], fh: IO[str]) -> int:

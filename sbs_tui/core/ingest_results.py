@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
-from sbs_tui.core.readers import check_unicode, detect_format, open_text
+from sbs_tui.core.readers import check_unicode, detect_format, json_problem, open_text
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -208,6 +208,8 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
             if exc.msg == "Extra data" else ""
         raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno}){hint}", file=str(path),
                          line=exc.lineno) from None
+    except (RecursionError, ValueError) as exc:
+        raise InputError(json_problem(exc), file=str(path)) from None
     if not isinstance(doc, dict):
         raise InputError("expected a JSON object", file=str(path), line=1)
     check_unicode(doc, text, path, 1)

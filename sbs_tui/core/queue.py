@@ -558,15 +558,13 @@ class AnnotatorQueue:
              criteria: dict[str, Any] | None = None, flagged: bool = False, flag_reason: str | None = None,
              uid: str | None = None) -> str:
         """Commit the vote (returns its uid). When this returns the vote is durable in SQLite."""
-        import uuid
-
         from sbs_tui.core.records import VoteRecord
 
         vote = VoteRecord(
             prompt_id=pair.prompt_id, prompt=None, model_a=pair.model_a, model_b=pair.model_b,
             winner=pair.winner_for(choice), annotator=self.annotator, shown_left=pair.shown_left, ts=ts,
             rationale=rationale or None, criteria=criteria or None, flagged=flagged, flag_reason=flag_reason,
-            pair_id=pair.pair_id, uid=uid or f"v_{uuid.uuid4().hex}",
+            pair_id=pair.pair_id, uid=uid or new_vote_uid(),
             meta={"gold_winner": pair.gold_winner} if pair.is_gold else {},
         )
         self.store.queue.record_vote(vote, self.annotator_id)
@@ -582,4 +580,16 @@ class AnnotatorQueue:
         """Delete the last vote and return its pair, to be judged again (same side on the left)."""
         result = self.store.queue.undo_last_vote(self.annotator_id)
         return None if result is None else self._load(result.pair_id, result.shown_left)
+
+    def withdraw(self) -> int | None:
+        """Delete the last vote *without* judging its pair again (its model names were shown); returns the pair
+        id, or None when there was nothing to withdraw. The pair's slot goes back to the other annotators."""
+        return self.store.queue.withdraw_last_vote(self.annotator_id)
+
+
+def new_vote_uid() -> str:
+    """A fresh uid for a vote cast in the app (random: two votes on the same pair are two votes)."""
+    import uuid
+
+    return f"v_{uuid.uuid4().hex}"
 

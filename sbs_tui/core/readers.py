@@ -47,6 +47,16 @@ def check_unicode(obj: Any, raw: str, path: Path, line: int) -> None:
                          file=str(path), line=line)
 
 
+def json_problem(exc: BaseException) -> str:
+    """Valid JSON syntax that Python still cannot hold: nesting deeper than the interpreter's recursion limit,
+    or an integer longer than its digit limit (CVE-2020-10735 guard, 4,300 digits)."""
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply (more than ~1,000 levels of arrays/objects)"
+    if "digits" in str(exc):
+        return "invalid JSON: a number has too many digits (more than 4,300)"
+    return f"invalid JSON: {exc}"
+
+
 @dataclass(slots=True)
 class Row:
     line: int
@@ -125,6 +135,8 @@ def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterat
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path),
                                  line=line_no) from exc
+            except (RecursionError, ValueError) as exc:
+                raise InputError(json_problem(exc), file=str(path), line=line_no) from None
             if not isinstance(obj, dict):
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=line_no)
@@ -204,6 +216,8 @@ def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> I
                         continue
                     err_line = start_line + buf.count("\n", pos, exc.pos)
                     raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=err_line) from exc
+                except (RecursionError, ValueError) as exc:
+                    raise InputError(json_problem(exc), file=str(path), line=start_line) from None
             raw = buf[pos:end]
             line += raw.count("\n")
             pos = end

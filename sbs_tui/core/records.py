@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ VoteRow = tuple[Any, ...]  # uid, prompt_id, prompt, model_a, model_b, winner, w
 # One encoder, built once: json.dumps with non-default options builds a new encoder on every call, which was
 # a third of the cost of a vote's uid. Same options as ever, so uids are unchanged.
 _UID_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
-_META_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+_META_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 
 # Before 96-bit uids (commit 19acfa1) a content uid was the whole SHA-1: 'v_' + 40 hex digits. Today's uid of the
@@ -72,10 +73,27 @@ def occurrence_uid(uid: str, k: int) -> str:
 
 
 def json_or_none(value: Any) -> str | None:
-    """Objects are stored as JSON text; an empty object is stored as NULL."""
+    """Objects are stored as JSON text; an empty object is stored as NULL.
+
+    NaN and ±Infinity (which Python's and pandas' JSON writers emit, and an overflowing number like ``1e999``
+    becomes) are not JSON: stored as-is they made ``meta`` unreadable by every JSON parser but Python's. They
+    are stored as ``null``, the value JSON has for "no number here"."""
     if value is None or value == {}:
         return None
-    return _META_ENCODER.encode(value)
+    try:
+        return _META_ENCODER.encode(value)
+    except ValueError:  # out-of-range float: rare, so the check costs nothing on ordinary rows
+        return _META_ENCODER.encode(_finite_or_none(value))
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 def score_b(winner: str, weight: float) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -20,14 +21,19 @@ from textual.binding import Binding
 from sbs_tui.config import Settings, annotate_settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
+from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.screens.judge import JUDGE_KEYS, JudgeScreen
 
 POLL_SECONDS = 2.0
+# SQLite's own wait for another writer's lock on the app's connection. Kept tiny: SQLite's busy handler sleeps
+# in growing steps (up to 100 ms), so it would miss the short gaps an importer leaves between its chunks; the
+# judging screen polls for the lock itself instead, every few milliseconds (screens/judge.py, UI_WAIT_SECONDS).
+APP_BUSY_TIMEOUT_MS = 5
 
 _KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
 
 
-class AnnotatorApp(App[None]):
+class AnnotatorApp(CrashReport, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "sbs annotate"
     ENABLE_COMMAND_PALETTE = False
@@ -50,6 +56,19 @@ class AnnotatorApp(App[None]):
         self.gating_noted = False
         self.keymap = dict(self.annotate.keys)
         self.sub_title = annotator
+        store.set_busy_timeout(APP_BUSY_TIMEOUT_MS)
+
+    def crash_redactions(self) -> list[str]:
+        """Model names, kept out of the crash log: the annotator may read it, and the pair is blind."""
+        names: set[str] = set()
+        judge = getattr(self, "judge", None)
+        if judge is not None and judge.pair is not None:
+            names |= {judge.pair.model_a, judge.pair.model_b}
+        try:
+            names |= set(self.store.model_names())
+        except Exception:  # the crash may be the database's own; the current pair's names are the ones at risk
+            pass
+        return sorted(names)
 
     # -- keys --------------------------------------------------------------------------------------------------------
 
@@ -110,25 +129,24 @@ class AnnotatorApp(App[None]):
                 self.notify(f"Background gating stopped (exit {process.returncode}); see {self.gate_log}",
                             severity="warning", timeout=10, markup=False)
         pending = None
-        if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating_required:
-            # The app whose watcher gated this database may have quit: whoever polls first takes over.
-            from sbs_tui.core.gate_watcher import running_watcher
+        try:
+            if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating_required:
+                # The app whose watcher gated this database may have quit: whoever polls first takes over.
+                from sbs_tui.core.gate_watcher import running_watcher
 
-            if self.db_path is not None and running_watcher(self.db_path) is None:
-                pending = self.store.generations.count_pending()
-                if pending:
-                    self._start_gating(pending)
-        if self.judge.pair is not None or self.screen is not self.judge:
-            return
-        if pending is None:
-            pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+                if self.db_path is not None and running_watcher(self.db_path) is None:
+                    pending = self.store.generations.count_pending()
+                    if pending:
+                        self._start_gating(pending)
+            judge = self.judge
+            if not judge.ready or judge.pair is not None or judge.saving or self.screen is not judge:
+                return
+            if pending is None:
+                pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+        except sqlite3.Error:
+            return  # the database is busy or failing: the next poll tries again
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
-        pair = self.queue.next_pair()
-        if pair is not None:
-            self.judge.show_pair(pair)
-            self.judge.count_remaining()
-        else:
-            self.judge.show_pair(None)
+        self.judge.fetch_next_pair(first=True)
 
     @on(JudgeScreen.Voted)
     def refresh_active_queue(self, event: JudgeScreen.Voted) -> None:
@@ -186,8 +204,9 @@ def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: S
 
 
 def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Settings | None = None, *,
-                  config_path: str | None = None, gate_watch: bool = True) -> None:
-    """Run the annotator app in this terminal until the annotator quits (``sbs annotate``, ``sbs demo``)."""
+                  config_path: str | None = None, gate_watch: bool = True) -> int:
+    """Run the annotator app in this terminal until the annotator quits (``sbs annotate``, ``sbs demo``).
+    Returns the app's exit code: 0, or 1 after an unexpected error (reported as one line and a log file)."""
     if not Path(db_path).exists():
         raise FileNotFoundError(db_path)
     app = make_app(db_path, annotator, settings, config_path=config_path, gate_watch=gate_watch)
@@ -197,3 +216,4 @@ def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Set
     finally:
         app.stop_gating()
         app.store.close()
+    return app.return_code or 0

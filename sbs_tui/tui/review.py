@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sbs_tui.config import Settings
+from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.review_data import RankOptions
 from sbs_tui.tui.review_gates import BlockedPane
 from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
@@ -27,7 +28,7 @@ TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Que
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
 
 
-class ReviewApp(App[None]):
+class ReviewApp(CrashReport, App[None]):
     CSS_PATH = "review.tcss"
     TITLE = "sbs review"
     ENABLE_COMMAND_PALETTE = False

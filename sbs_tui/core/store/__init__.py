@@ -14,6 +14,7 @@ attribute::
     store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
     store.judges       — `sbs judge`: pairs to judge, the per-order verdict cache                  (judges.py)
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
+    store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -31,6 +32,7 @@ from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
 from sbs_tui.core.store.judges import Judges
+from sbs_tui.core.store.imports import Imports
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
@@ -58,6 +60,7 @@ class Store(Connection):
         self.exports = Exports(self)
         self.judges = Judges(self)
         self.accounts = Accounts(self)
+        self.imports = Imports(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -94,7 +94,24 @@ class Connection:
             self.known_prompt_ids.clear()
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that fails (disk full, I/O error) can leave the transaction open: roll it back so the
+                # caller may simply try again, and nothing half-done is kept.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                self.model_ids.clear()
+                self.annotator_ids.clear()
+                self.known_prompt_ids.clear()
+                raise
+
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        """How long a statement on this connection waits for another connection's lock before failing "busy".
+
+        The default (``BUSY_TIMEOUT_MS``) suits commands; the annotator app sets a tiny one and polls for the lock
+        itself, so its screen never freezes while someone else holds the write lock."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
     # -- names → ids ----------------------------------------------------------------------------------------------
 

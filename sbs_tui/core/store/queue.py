@@ -260,6 +260,27 @@ class Queue(Queries):
                                      (annotator_id, pair_id)).fetchone()
         return Shown(pair_id, side[0] if side else "model_a")
 
+    def withdraw_last_vote(self, annotator_id: int) -> int | None:
+        """Delete this annotator's last app vote and close its pair *for them* (as a skip: never shown to them
+        again, its slot freed for others). Used when the model names were revealed after the vote."""
+        with self._cx.transaction():
+            row = self.conn.execute(
+                "SELECT id, pair_id FROM votes WHERE annotator_id = ? AND pair_id IS NOT NULL "
+                "ORDER BY id DESC LIMIT 1", (annotator_id,)).fetchone()
+            if row is None:
+                return None
+            vote_id, pair_id = row
+            self.conn.execute("DELETE FROM votes WHERE id = ?", (vote_id,))
+            self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (pair_id,))
+            cur = self.conn.execute(
+                "UPDATE assignments SET status = 'skipped', vote_uid = NULL, updated_at = "
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE annotator_id = ? AND pair_id = ?",
+                (annotator_id, pair_id))
+            if cur.rowcount:
+                self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN} WHERE id = ?", (pair_id,))
+        return pair_id
+
     def done_count(self, annotator_id: int) -> int:
         """Votes this annotator has given through the queue (an index-only count)."""
         return self.conn.execute("SELECT count(*) FROM assignments WHERE annotator_id = ? AND status = 'done'",

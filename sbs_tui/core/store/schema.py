@@ -429,3 +429,29 @@ def _m0009_judge_verdicts(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration("0010_import_runs")
+def _m0010_import_runs(db: sqlite_utils.Database) -> None:
+    """Imports in short transactions that roll back as a unit (see :mod:`sbs_tui.core.store.imports`)."""
+    db.executescript(
+        """
+        CREATE TABLE import_runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            sources TEXT,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+            started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            finished_at TEXT
+        );
+        CREATE TABLE import_ranges (
+            run_id INTEGER NOT NULL REFERENCES import_runs(id),
+            tbl TEXT NOT NULL,
+            lo INTEGER NOT NULL,
+            hi INTEGER NOT NULL
+        );
+        CREATE INDEX idx_import_ranges_run ON import_ranges(run_id, tbl);
+        """
+    )

@@ -6,14 +6,27 @@ drawn. Killing the process at any moment loses at most a keypress that had not b
 that was shown as done.
 
 Blinding: this screen knows the model names (they go into the vote) but never renders them before the vote;
-``reveal_after_vote`` (default off) shows them in a notification *after* the commit.
+``reveal_after_vote`` (default off) shows them in a notification *after* the commit. Once names were shown,
+undo withdraws the vote but never shows that pair to this annotator again (it could be re-judged knowingly).
+
+Someone else writing (a lead importing a million votes, the gate watcher, another annotator) must never crash
+the app, lose a vote or move on before it is stored. Every write goes through :meth:`JudgeScreen._write`: it is
+tried at once, polling for the write lock for at most ``UI_WAIT_SECONDS`` (so the screen never freezes for
+long); if the database is still busy the screen shows "saving…", holds the keys that would act on a pair
+and retries every ``RETRY_BUSY_SECONDS`` until it lands. A write that really fails (disk full, read-only,
+I/O error) is kept too: a message says what is wrong, and it is retried every ``RETRY_FAILED_SECONDS`` —
+the annotator can wait for space to be freed without losing the vote. A retried vote keeps its uid, so it is
+stored once.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -24,6 +37,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sbs_tui.core import dberrors
+from sbs_tui.core.queue import new_vote_uid
 from sbs_tui.core.store import AlreadyJudgedError
 from sbs_tui.tui import render
 from sbs_tui.tui.screens.modals import CriteriaPrompt, HelpScreen, TextPrompt
@@ -33,6 +48,13 @@ from sbs_tui.tui.widgets.prompt import PromptPane
 if TYPE_CHECKING:
     from sbs_tui.config import AnnotateSettings
     from sbs_tui.core.queue import AnnotatorQueue, Pair
+
+UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
+RETRY_BUSY_SECONDS = 0.1  # the database is still busy: the next try starts this soon
+RETRY_FAILED_SECONDS = 2.0  # the write failed (disk full, read-only...): try again this often
+QUIT_CONFIRM_SECONDS = 5.0  # q while a vote is unsaved: a second q within this long quits anyway
+# Keys that act on a pair (or on what goes with the next vote) are held while a write is waiting.
+HELD_WHILE_SAVING = frozenset({"vote", "skip", "undo", "flag", "rationale", "criteria"})
 
 NARROW_WIDTH = 100  # below this many columns the answers are stacked instead of side by side
 SHORT_HEIGHT = 30  # below this many rows the prompt box shows 2 lines instead of 3
@@ -55,6 +77,18 @@ JUDGE_KEYS: list[tuple[str, str, str, str, bool, str]] = [
     ("question_mark", "help", "Help", "help", True, "this screen"),
     ("q", "quit", "Quit", "quit", True, "your place is kept; you resume here"),
 ]
+
+
+@dataclass(slots=True)
+class PendingWrite:
+    """A database write the screen waits for: ``attempt`` until it succeeds, then ``then(result)``."""
+
+    what: str  # "your vote", "the skip", "the next pair"... (for the status line and messages)
+    attempt: Callable[[], Any]
+    then: Callable[[Any], None]
+    since: float
+    attempts: int = 0
+    problem: str | None = None  # why the last attempt failed, when it was not just "busy"
 
 
 class JudgeScreen(Screen[None]):
@@ -91,6 +125,9 @@ class JudgeScreen(Screen[None]):
         self.waiting_note = ""
         self._bindings_fresh = False
         self._showing_pair: bool | None = None
+        self._pending: PendingWrite | None = None
+        self._quit_armed_at: float | None = None
+        self.ready = False  # composed and mounted: the app's poll may draw on it
 
     # -- layout ----------------------------------------------------------------------------------------------------
 
@@ -107,8 +144,8 @@ class JudgeScreen(Screen[None]):
         progress = self.queue.progress()
         self.done = progress["done"]
         self._apply_width(self.app.size.width)
-        self.show_pair(self.queue.next_pair())
-        self.count_remaining()
+        self.ready = True
+        self.fetch_next_pair(first=True)
 
     def count_remaining(self) -> None:
         """Count the pairs left for this annotator off the UI thread (a scan of the open pairs: tens of ms on a
@@ -186,6 +223,8 @@ class JudgeScreen(Screen[None]):
         self.query_one("#right", AnswerPane).show_answer(right_r, render.describe_length(right))
 
     def _empty_message(self) -> str:
+        if self._pending is not None:
+            return "Waiting for the database (another program is writing to it)… Press q to quit."
         if self.queue.cap is not None and self.done >= self.queue.cap:
             return f"You have reached your limit of {self.queue.cap} votes. Thank you! Press q to quit."
         if self.waiting_note:
@@ -214,8 +253,81 @@ class JudgeScreen(Screen[None]):
             pending.append(f"criteria {len(self.criteria)}/{len(self.settings.criteria)}")
         if pending:
             parts.append(", ".join(pending))
+        status = self.query_one("#status", Static)
+        write = self._pending
+        if write is not None and write.attempts:
+            waited = time.monotonic() - write.since
+            if write.problem:
+                parts.insert(0, f"NOT SAVED: {write.problem} — {write.what} is kept and retried "
+                                f"every {RETRY_FAILED_SECONDS:g} s")
+            else:
+                parts.insert(0, f"saving {write.what}… (the database is busy, {waited:.0f} s)")
+        status.set_class(write is not None and write.attempts > 0 and not write.problem, "saving")
+        status.set_class(write is not None and bool(write.problem), "failed")
         # One line of fixed height: no layout pass needed (each one costs a frame per vote).
-        self.query_one("#status", Static).update(Text(" · ".join(parts)), layout=False)
+        status.update(Text(" · ".join(parts)), layout=False)
+
+    # -- writes that wait for the database ---------------------------------------------------------------------
+
+    @property
+    def saving(self) -> bool:
+        """A write (a vote, a skip, the next pair...) is waiting for the database."""
+        return self._pending is not None
+
+    def _write(self, what: str, attempt: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Run a database write now, or keep it and retry until it lands (see the module docstring)."""
+        self._pending = PendingWrite(what, attempt, then, time.monotonic())
+        self._attempt_pending()
+
+    def _attempt_pending(self) -> None:
+        write = self._pending
+        if write is None or not self.is_attached:
+            return
+        try:
+            # Polling every few ms catches the short gaps a chunked import leaves between its transactions.
+            result = dberrors.retry_busy(write.attempt, timeout=UI_WAIT_SECONDS, first_delay=0.001,
+                                         max_delay=0.004)
+        except sqlite3.Error as exc:
+            first = write.attempts == 0
+            write.attempts += 1
+            problem = None if dberrors.is_busy(exc) else dberrors.describe(exc)
+            if problem and problem != write.problem:
+                self.notify(f"Could not save {write.what}: {problem}. Nothing is lost: it is kept and retried "
+                            f"every {RETRY_FAILED_SECONDS:g} s. Tell your lead if this persists.",
+                            title="Not saved yet", severity="error", timeout=30, markup=False)
+            write.problem = problem
+            if first:
+                self.refresh_bindings()  # hold the keys that act on a pair
+                if self.pair is None and self.ready:
+                    self.query_one("#empty", Static).update(Text(self._empty_message()))
+            self.refresh_status()
+            self.set_timer(RETRY_FAILED_SECONDS if problem else RETRY_BUSY_SECONDS, self._attempt_pending,
+                           name="retry-write")
+            return
+        self._pending = None
+        self._quit_armed_at = None
+        if write.attempts:
+            self.refresh_bindings()
+            if write.problem:
+                self.notify(f"Saved {write.what}.", timeout=3)
+        write.then(result)
+        if write.attempts:
+            self.refresh_status()
+
+    def fetch_next_pair(self, *, first: bool = False) -> None:
+        """Claim and show the next pair (claiming is a write: it waits like a vote does)."""
+        if self._pending is not None:
+            return
+
+        def shown(pair: Pair | None) -> None:
+            if not first and pair is not None and self.remaining is not None and (
+                    self.pair is None or pair.pair_id != self.pair.pair_id):
+                self.remaining = max(0, self.remaining - 1)
+            self.show_pair(pair)
+            if first:
+                self.count_remaining()
+
+        self._write("the next pair", self.queue.next_pair, shown)
 
     def _key_for(self, binding_id: str) -> str:
         return self.app.key_for(binding_id)
@@ -229,38 +341,48 @@ class JudgeScreen(Screen[None]):
             return False
         if action in needs_pair and self.pair is None:
             return None  # shown greyed out
+        if action in HELD_WHILE_SAVING and self._pending is not None:
+            return None  # held until the write waiting for the database lands
         return True
 
     def action_vote(self, choice: str) -> None:
         pair = self.pair
-        if pair is None:
+        if pair is None or self._pending is not None:
             return
         # Criteria were answered as left/right; stored like the vote, in model_a/model_b terms.
         criteria = {name: pair.winner_for(_CRITERIA_CHOICE[value]) for name, value in self.criteria.items()}
-        try:
-            self.queue.vote(pair, choice, ts=_now(), rationale=self.rationale, criteria=criteria or None,
-                            flagged=self.flagged, flag_reason=self.flag_reason)
-        except AlreadyJudgedError:
-            self.notify("This pair was already judged or skipped (in another window?); moving on.",
-                        severity="warning")
+        # Fixed now, so every retry stores the same vote (one uid: a retry can never store it twice).
+        uid, ts = new_vote_uid(), _now()
+        rationale, flagged, flag_reason = self.rationale, self.flagged, self.flag_reason
+
+        def attempt() -> bool:
+            try:
+                self.queue.vote(pair, choice, ts=ts, rationale=rationale, criteria=criteria or None,
+                                flagged=flagged, flag_reason=flag_reason, uid=uid)
+            except AlreadyJudgedError:
+                return False
+            return True
+
+        def landed(stored: bool) -> None:
             self._reset_pending()
+            if not stored:
+                self.notify("This pair was already judged or skipped (in another window?); moving on.",
+                            severity="warning")
+                self._advance()
+                return
+            # Committed: only now move on.
+            self.session_votes += 1
+            self.post_message(self.Voted(pair.pair_id, self.session_votes))
+            self.done += 1
+            if self.settings.reveal_after_vote:
+                self.notify(f"Left was {pair.left_model}; right was {pair.right_model}", timeout=2,
+                            markup=False)
             self._advance()
-            return
-        # Committed: only now move on.
-        self.session_votes += 1
-        self.post_message(self.Voted(pair.pair_id, self.session_votes))
-        self.done += 1
-        self._reset_pending()
-        if self.settings.reveal_after_vote:
-            self.notify(f"Left was {pair.left_model}; right was {pair.right_model}", timeout=2, markup=False)
-        self._advance()
+
+        self._write("your vote", attempt, landed)
 
     def _advance(self) -> None:
-        pair = self.queue.next_pair()
-        if pair is not None and self.remaining is not None and (
-                self.pair is None or pair.pair_id != self.pair.pair_id):
-            self.remaining = max(0, self.remaining - 1)
-        self.show_pair(pair)
+        self.fetch_next_pair()
 
     def _reset_pending(self) -> None:
         self.rationale = None
@@ -269,35 +391,64 @@ class JudgeScreen(Screen[None]):
         self.flagged = False
 
     def action_undo(self) -> None:
-        pair = self.queue.undo()
+        if self._pending is not None:
+            return
+        if self.settings.reveal_after_vote:
+            # The names of the last pair were shown: judging it again would not be blind.
+            self._write("the undo", self.queue.withdraw, self._withdrawn)
+        else:
+            self._write("the undo", self.queue.undo, self._undone)
+
+    def _undone(self, pair: Pair | None) -> None:
         if pair is None:
             self.notify("Nothing to undo.", severity="warning")
             return
-        self.session_votes = max(0, self.session_votes - 1)
-        self.done = max(0, self.done - 1)
-        self._reset_pending()
+        self._count_undo()
         self.notify("Last vote deleted — judge this pair again.")
         self.show_pair(pair)
 
-    def action_skip(self) -> None:
-        if self.pair is None:
+    def _withdrawn(self, pair_id: int | None) -> None:
+        if pair_id is None:
+            self.notify("Nothing to undo.", severity="warning")
             return
-        self.queue.skip(self.pair, ts=_now())
+        self._count_undo()
+        self.notify("Last vote withdrawn. Its model names were shown, so that pair will not come back to you.")
+        self.refresh_status()
+
+    def _count_undo(self) -> None:
+        self.session_votes = max(0, self.session_votes - 1)
+        self.done = max(0, self.done - 1)
         self._reset_pending()
-        self._advance()
+
+    def action_skip(self) -> None:
+        pair = self.pair
+        if pair is None or self._pending is not None:
+            return
+        ts = _now()
+
+        def skipped(_result: object) -> None:
+            self._reset_pending()
+            self._advance()
+
+        self._write("the skip", lambda: self.queue.skip(pair, ts=ts), skipped)
 
     def action_flag(self) -> None:
         if self.pair is None:
             return
 
         def flagged(reason: str | None) -> None:
-            if reason is None or self.pair is None:
+            pair = self.pair
+            if reason is None or pair is None or self._pending is not None:
                 return
             self.flagged = True
             self.flag_reason = reason or None
-            self.queue.flag(self.pair, self.flag_reason)
-            self.notify("Flagged. Vote or skip to move on.")
-            self.refresh_status()
+
+            def saved(_result: object) -> None:
+                self.notify("Flagged. Vote or skip to move on.")
+                self.refresh_status()
+
+            flag_reason = self.flag_reason
+            self._write("the flag", lambda: self.queue.flag(pair, flag_reason), saved)
 
         self.app.push_screen(TextPrompt("Why flag this pair? (e.g. broken prompt, offensive, leaks the model)",
                                         value=self.flag_reason or "", prompt_id="flag-prompt"), flagged)
@@ -355,6 +506,14 @@ class JudgeScreen(Screen[None]):
         self.app.push_screen(HelpScreen(rows))
 
     def action_quit(self) -> None:
+        write = self._pending
+        now = time.monotonic()
+        if write is not None and write.what == "your vote" and (
+                self._quit_armed_at is None or now - self._quit_armed_at > QUIT_CONFIRM_SECONDS):
+            self._quit_armed_at = now
+            self.notify(f"Your vote is not saved yet. Press {self._key_for('quit')} again to quit without it, or "
+                        "wait: it is saved as soon as the database lets it.", severity="warning", timeout=6)
+            return
         self.app.exit()
 
     @on(AnswerPane.Scrolled)
