@@ -61,13 +61,14 @@ def _rankings_command() -> click.Command:
 
     @click.pass_context
     def callback(ctx: click.Context, out_path: str | None, **options) -> None:
-        from sbs_tui.commands.rank import compute_ranking, emit
+        from sbs_tui.commands.rank import compute_ranking
         from sbs_tui.core.export import atomic_output
+        from sbs_tui.present.tables import write_ranking
 
         ranking = compute_ranking(ctx, **options)
         fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
         with atomic_output(out_path) as fh:
-            emit(ranking, fmt, fh)
+            write_ranking(ranking.to_json(), fmt, fh)
         if out_path:
             click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
                        err=True)

@@ -119,26 +119,6 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
                                           "threshold": runner.threshold(g)} for g in runner.gates],
                                "models": rates}, ensure_ascii=False))
     else:
-        _print_table(rates, [g.name for g in runner.gates])
+        from sbs_tui.present.tables import print_gate_rates
 
-
-def _print_table(rates: list[dict], gate_names: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from sbs_tui.results_render import literal  # model names are user data: shown literally, never as markup
-
-    table = Table(title="gate pass rates per model")
-    for col in ("model", "generations", "passed", "blocked", "pending", *gate_names):
-        table.add_column(literal(col), justify="left" if col == "model" else "right")
-    for r in rates:
-        cells = [literal(r["model"]), str(r["generations"]), str(r["passed"]), str(r["blocked"]),
-                 str(r["pending"])]
-        for name in gate_names:
-            g = r["gates"].get(name, {})
-            cells.append("-" if g.get("pass_rate") is None else f"{100 * g['pass_rate']:.1f}%")
-        table.add_row(*cells)
-    console = Console(highlight=False)
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(highlight=False, width=160)
-    console.print(table)
+        print_gate_rates(rates, [g.name for g in runner.gates])
