@@ -409,14 +409,17 @@ def _line_of(text: str | None, section: str, key: str | None) -> int | None:
         header = _HEADER.match(line)
         if header:
             current = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "").replace("'", "")
-            if header_line is None and (current == section or current.startswith(section + ".")
-                                        or (key is not None and current == f"{section}.{key}")):
+            if key is not None and current == f"{section}.{key}":  # [annotate.kyes]: the key is a sub-table
+                return number
+            if header_line is None and (current == section or current.startswith(section + ".")):
                 header_line = number
-                if key is None or current == f"{section}.{key}":
+                if key is None:
                     return number
             continue
         match = _KEY.match(line)
-        if match and key is not None and current == section:
-            if (match.group(1) or match.group(2) or match.group(3)) == key:
-                return number
+        name = match and (match.group(1) or match.group(2) or match.group(3))
+        if name and key is not None and current == section and name == key:
+            return number
+        if name and key is None and current == "" and name == section:  # queue = 3 (not a table)
+            return number
     return header_line

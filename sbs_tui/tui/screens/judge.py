@@ -252,7 +252,10 @@ class JudgeScreen(Screen[None]):
         self.done += 1
         self._reset_pending()
         if self.settings.reveal_after_vote:
-            self.notify(f"Left was {pair.left_model}; right was {pair.right_model}", timeout=2, markup=False)
+            from sbs_tui.present.text import escape  # model names are user data: the one literal rule
+
+            self.notify(f"Left was {escape(pair.left_model)}; right was {escape(pair.right_model)}", timeout=2,
+                        markup=False)
         self._advance()
 
     def _advance(self) -> None:
