@@ -96,11 +96,11 @@ class QueueSettings:
     replace_identity_patterns: bool = setting(False, "use only identity_patterns, not the built-in phrases")
 
 
-GATE_POLICY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by _typed; doc)
     "scorer": (str, "the scorer, when the gate's name is not a scorer's name"),
     "backend": (str, "the scorer's backend (e.g. \"hf\", \"api\")"),
     "model": (str, "a local model folder or hub id"),
-    "threshold": ((int, float), "score at which the gate fails (a finite number)"),
+    "threshold": (float, "score at which the gate fails (a finite number)"),
     "blocking": (bool, "failing keeps the generation from annotators"),
     "enabled": (bool, "false switches a default gate off"),
 }
@@ -305,14 +305,8 @@ def _check_gates(gates: dict[str, Any], s: Settings) -> None:
         if not isinstance(table, dict):
             raise s.error(f"must be a table ([gates.{name}]), not {_kind(table)}", "gates", name)
         for key, (kind, _doc) in GATE_POLICY_KEYS.items():
-            if key not in table:
-                continue
-            value = table[key]
-            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-                wanted = {str: "a string", bool: "true or false"}.get(kind, "a number")  # type: ignore[call-overload]
-                raise s.error(f"must be {wanted}, not {_kind(value)}", section, key)
-            if key == "threshold" and not math.isfinite(value):
-                raise s.error("must be a finite number", section, key)
+            if key in table:  # checked, not converted: gating reads the table itself
+                _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
         known = _scorer_options(table.get("scorer", name))
         if known is not None:
             for key in table:

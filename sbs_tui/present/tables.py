@@ -92,7 +92,7 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
         table.add_column("Component", justify="right")
     digits = 2 if pct else 0
     for m in doc["models"]:
-        row = [str(m["rank"]), literal(m["model"]), fixed(m["rating"], digits + 1 if pct else 1),
+        row: list[Any] = [str(m["rank"]), literal(m["model"]), fixed(m["rating"], digits + 1 if pct else 1),
                rating_interval(m, digits), count(m["votes"]), count(m["wins"]), count(m["losses"]),
                count(m["ties"]), fixed(m["win_rate"], 1)]
         if multi:
@@ -195,7 +195,7 @@ def print_gate_rates(rates: list[dict[str, Any]], gate_names: list[str]) -> None
     for col in ("model", "generations", "passed", "blocked", "pending", *gate_names):
         table.add_column(literal(col), justify="left" if col == "model" else "right")
     for r in rates:
-        cells = [literal(r["model"]), count(r["generations"]), count(r["passed"]), count(r["blocked"]),
+        cells: list[Any] = [literal(r["model"]), count(r["generations"]), count(r["passed"]), count(r["blocked"]),
                  count(r["pending"])]
         for name in gate_names:
             cells.append(percent(r["gates"].get(name, {}).get("pass_rate")))
@@ -244,7 +244,8 @@ def print_ab_report(report: Any) -> None:
             diff = (f"{_signed(c.difference)} "
                     f"{_ab_interval(c.ci_low, c.ci_high, _signed)}")
             lift = DASH if c.lift is None else f"{_lift(c.lift)} {_ab_interval(c.lift_ci_low, c.lift_ci_high, _lift)}"
-            cells = [literal(c.variant), count(c.n), significant(c.estimate), diff, lift, p_value(c.p_value)]
+            cells: list[Any] = [literal(c.variant), count(c.n), significant(c.estimate), diff, lift,
+                                p_value(c.p_value)]
             if several:
                 cells.append(p_value(c.p_value_adjusted))
             table.add_row(*cells, mark)
