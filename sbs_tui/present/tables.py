@@ -383,6 +383,7 @@ def print_queue_status(summary: dict[str, Any]) -> None:
         label = QUEUE_STATUS_LABELS.get(key, key.replace("_", " "))
         counts.add_row(literal(label), count(value) if finite(value) is not None else literal(_plain(value)))
     out.print(counts)
+    out.print()
     if config:
         built = Table(title=Text("built with", style="bold"), title_justify="left", box=None, show_header=False)
         built.add_column("setting")
