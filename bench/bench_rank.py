@@ -109,7 +109,7 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict
     t0 = time.perf_counter()
     c0 = time.process_time()
     store = Store(db)
-    outcomes = Outcomes.from_rows(*store.vote_outcomes())
+    outcomes = Outcomes.from_rows(*store.votes.outcomes())
     store.close()
     i, j, s = outcomes.i, outcomes.j, outcomes.s
     m = outcomes.n_models

@@ -84,7 +84,7 @@ def _finish(ranking: Ranking) -> None:
 
 
 def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], baseline: str) -> Ranking:
-    """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.vote_covariates)."""
+    """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.votes.covariates)."""
     from sbs_tui.core.ranking.glm import fit_logistic
 
     if baseline not in names:
