@@ -70,3 +70,16 @@ def test_queue_status_is_a_table(cli, tmp_path):
 @pytest.mark.parametrize("value, shown", [(None, "—"), (True, "yes"), ([1, "a"], "1, a"), ({"k": 2}, "k=2")])
 def test_settings_values_are_written_plainly(value, shown):
     assert tables._plain(value) == shown
+
+
+def test_exported_ranking_csv_follows_the_literal_rule_and_json_keeps_names(cli, tmp_path):
+    hostile = "[bold]m\x1b[31m\u202e\u2028"
+    votes = [vote(hostile, "plain", "model_a" if k % 3 else "model_b", prompt=f"p{k}") for k in range(9)]
+    db = store_with(tmp_path / "r.db", votes)
+    out_csv, out_json = tmp_path / "r.csv", tmp_path / "r.json"
+    for out in (out_csv, out_json):
+        res = cli("--db", str(db), "export", "rankings", "--ci", "sandwich", "--out", str(out))
+        assert res.exit_code == 0, res.stderr
+    text = out_csv.read_text(encoding="utf-8")
+    assert "[bold]m␛[31m⟨U+202E⟩⟨U+2028⟩" in text and "\x1b" not in text and "\u202e" not in text
+    assert hostile in {m["model"] for m in json.loads(out_json.read_text(encoding="utf-8"))["models"]}
