@@ -16,7 +16,7 @@ from tests.ranking_helpers import store_with, vote
 
 def test_p_values_never_print_zero():
     assert num.p_value(0.0) == "< 1e-10" and num.p_value(1e-300) == "< 1e-10"
-    assert num.p_value(3.2e-7) == "3.2e-07" and num.p_value(0.0123) == "0.0123"
+    assert num.p_value(3.2e-7) == "3.2e-07" and num.p_value(0.0123) == "0.0123" and num.p_value(5e-5) == "5e-05"
     assert num.p_value(None) == num.p_value(float("nan")) == "—"
 
 
@@ -34,6 +34,8 @@ def test_unbounded_interval_sides_are_infinite():
     tables.print_ranking(doc, file=out)
     text = out.getvalue()
     assert "1100 – ∞" in text and "−∞ – 900" in text
+    assert tables.rating_interval({"ci_low": None, "ci_high": None, "set_by_prior": True}, 0) == "−∞ – ∞"
+    assert tables.rating_interval({"ci_low": None, "ci_high": None}, 0) == "—"
 
 
 def test_counts_percentages_and_missing_values():

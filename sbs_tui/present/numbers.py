@@ -7,7 +7,7 @@ and funnel tables, the review app). The rules:
 * an interval bound that is ``None`` is *unbounded* (a model that never lost has no upper bound; the statistics
   return ``None`` there, see DESIGN.md) and shows as ``∞`` (upper) or ``−∞`` (lower);
 * a p-value below 1e-10 is ``< 1e-10`` — floating point cannot tell such p-values apart, and ``0.0000`` would
-  claim certainty; between 1e-10 and 1e-4 it is written in scientific notation, above that with four decimals;
+  claim certainty; between 1e-10 and 1e-4 it has two significant digits, above that four decimals;
 * counts carry thousands separators; weighted (fractional) counts one decimal.
 
 Pure functions over the standard library only: cheap enough for ``sbs --help`` paths and the apps' UI thread.
@@ -69,14 +69,15 @@ def count(x: Any) -> str:
 
 
 def p_value(p: Any) -> str:
-    """A p-value: ``0.0123``; ``3.2e-07`` below 1e-4; ``< 1e-10`` below that (never ``0.0``)."""
+    """A p-value: ``0.0123``; two significant digits below 1e-4 (``3.2e-07``); ``< 1e-10`` below that (never
+    ``0.0``)."""
     value = finite(p)
     if value is None:
         return DASH
     if value < P_FLOOR:
         return f"< {P_FLOOR:.0e}"
     if value < 1e-4:
-        return f"{value:.1e}"
+        return f"{value:.2g}"
     return f"{value:.4f}"
 
 

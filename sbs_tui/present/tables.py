@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
+from sbs_tui.present import numbers as num
 from sbs_tui.present.numbers import (
     DASH, count, finite, fixed, interval, p_value, percent, significant,
 )
@@ -110,8 +111,13 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
 
 
 def rating_interval(m: dict[str, Any], digits: int) -> str:
-    """A ranked model's 95% interval: ``—`` when none was computed, ``∞``/``−∞`` on an unbounded side."""
-    return interval(m.get("ci_low"), m.get("ci_high"), lambda x: fixed(x, digits))
+    """A ranked model's 95% interval: ``∞``/``−∞`` on an unbounded side (``null`` in JSON: the MLE is infinite
+    that way); ``—`` when none was computed (no bootstrap rounds) — unless the model's rating was set by the
+    prior alone, whose interval is unbounded on both sides."""
+    low, high = m.get("ci_low"), m.get("ci_high")
+    if low is None and high is None and m.get("set_by_prior"):
+        return f"{num.MINUS_INFINITY} – {num.INFINITY}"
+    return interval(low, high, lambda x: fixed(x, digits))
 
 
 def _print_matrices(out: Any, mats: dict[str, Any]) -> None:
