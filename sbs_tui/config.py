@@ -2,7 +2,8 @@
 
 Every section is a dataclass below, and the dataclass *is* the schema: its fields are the keys, their types are
 checked strictly (a string is not a boolean, ``overlap = "three"`` is not a number, a boolean is not a number),
-and the metadata carries the documentation and range checks. An unknown section or key is an error that names
+and the metadata carries the documentation and range checks. Sections: ``[gating]``, ``[annotate]`` (with
+``[annotate.keys]``), ``[queue]``, ``[policy]``, ``[judge]`` and ``[gates.NAME]``. An unknown section or key is an error that names
 the file, the line, the section and the key, with a did-you-mean (``[annotate] reveal_after_vot``, ``[queue]
 overlapp``, ``[gatess.toxicity]``): a misspelt setting must never fall back silently to a default — for
 ``reveal_after_vote`` or ``[gating] required`` that would unblind annotators or show them ungated text.
@@ -96,6 +97,42 @@ class QueueSettings:
     replace_identity_patterns: bool = setting(False, "use only identity_patterns, not the built-in phrases")
 
 
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """``[policy]``: what happens to generations that no blocking gate can read (read by the gate policy)."""
+
+    uncovered: str = setting("review", "a generation in a language no blocking gate covers: review (held for a "
+                                       "lead), pass, or block", choices=("review", "pass", "block"))
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeSettings:
+    """``[judge]``: the LLM judge of ``sbs judge`` (command-line options win). ``None`` means "not set here";
+    the judge module applies its defaults and its own checks."""
+
+    model: str | None = setting(None, "the judge model (API model name or a local folder)")
+    annotator: str | None = setting(None, "the annotator name its votes are stored under [judge:MODEL]")
+    backend: str | None = setting(None, "api (OpenAI-compatible chat endpoint) or local (causal LM) [api]",
+                                  choices=("api", "local"))
+    template: str | None = setting(None, "the judging template [alpaca_eval]")
+    base_url: str | None = setting(None, "the endpoint [$OPENAI_BASE_URL]")
+    api_key_env: str | None = setting(None, "the variable holding the API key [OPENAI_API_KEY]")
+    concurrency: int | None = setting(None, "requests in flight", at_least=1)
+    requests_per_minute: float | None = setting(None, "request rate limit", at_least=0)
+    tokens_per_minute: float | None = setting(None, "token rate limit", at_least=0)
+    timeout: float | None = setting(None, "seconds per request", at_least=0)
+    max_retries: int | None = setting(None, "retries per request", at_least=0)
+    logprobs: bool | None = setting(None, "weight verdicts by the first token's probabilities [true]")
+    top_logprobs: int | None = setting(None, "log-probabilities asked for per token, 1-20 [5]", at_least=1,
+                                       below=21)
+    price_input_per_mtok: float | None = setting(None, "price per million input tokens (for the cost line)",
+                                                 at_least=0)
+    price_output_per_mtok: float | None = setting(None, "price per million output tokens", at_least=0)
+    device: str | None = setting(None, "local backend: cpu, cuda, ...")
+    batch_size: int | None = setting(None, "local backend: prompts per batch", at_least=1)
+    max_length: int | None = setting(None, "local backend: maximum tokens per prompt", at_least=1)
+
+
 GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by _typed; doc)
     "scorer": (str, "the scorer, when the gate's name is not a scorer's name"),
     "backend": (str, "the scorer's backend (e.g. \"hf\", \"api\")"),
@@ -105,7 +142,8 @@ GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by
     "enabled": (bool, "false switches a default gate off"),
 }
 
-SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings}
+SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
+                             "policy": PolicySettings, "judge": JudgeSettings}
 TABLES_OF_TABLES = ("gates",)
 SUBTABLES = {("annotate", "keys")}
 
@@ -123,6 +161,8 @@ class Settings:
     gating: GatingSettings = field(init=False)
     annotate: AnnotateSettings = field(init=False)
     queue: QueueSettings = field(init=False)
+    policy: PolicySettings = field(init=False)
+    judge: JudgeSettings = field(init=False)
 
     def __post_init__(self) -> None:
         self.raw = _with_env(self.raw, os.environ if self.env is None else self.env)
@@ -130,6 +170,8 @@ class Settings:
         self.gating = _build(GatingSettings, "gating", self)
         self.annotate = _build(AnnotateSettings, "annotate", self)
         self.queue = _build(QueueSettings, "queue", self)
+        self.policy = _build(PolicySettings, "policy", self)
+        self.judge = _build(JudgeSettings, "judge", self)
         _check_gates(self.raw.get("gates", {}), self)
 
     def error(self, message: str, section: str, key: str | None = None) -> InputError:

@@ -165,3 +165,29 @@ def test_every_key_is_documented():
     for action in config.ANNOTATE_ACTIONS:
         assert action in doc
     assert "SBS_QUEUE_OVERLAP" in doc and "[gates.NAME]" in doc
+
+
+def test_feature_sections_match_the_keys_their_modules_read(tmp_path):
+    """[judge] and [policy] are typed here and read by their feature modules: the two lists must not drift."""
+    import importlib
+    import importlib.util
+
+    judge = importlib.import_module("sbs_tui.core.judge") if importlib.util.find_spec("sbs_tui.core.judge") else None
+    if judge is not None and hasattr(judge, "KEYS"):
+        assert {f.name for f in dataclasses.fields(config.JudgeSettings)} == set(judge.KEYS)
+    from sbs_tui.core import gating
+
+    policies = getattr(gating, "UNCOVERED_POLICIES", None)
+    if policies is not None:
+        field = next(f for f in dataclasses.fields(config.PolicySettings) if f.name == "uncovered")
+        assert set(field.metadata["choices"]) == set(policies)
+    s = load_settings(_write(tmp_path, '[policy]\nuncovered = "block"\n[judge]\nmodel = "m"\ntop_logprobs = 5\n'))
+    assert s.policy.uncovered == "block" and s.judge.model == "m" and s.section("judge") == {
+        "model": "m", "top_logprobs": 5}
+    for text, field_name in [('[policy]\nuncovered = "revew"\n', "policy.uncovered"),
+                             ("[judge]\ntop_logprobs = 50\n", "judge.top_logprobs"),
+                             ('[judge]\nmodle = "m"\n', "judge.modle")]:
+        with pytest.raises(InputError) as exc:
+            load_settings(_write(tmp_path, text))
+        assert exc.value.field == field_name
+
