@@ -18,9 +18,10 @@ on/off; anything else is an error naming the variable. (``SBS_DB``, ``SBS_CONFIG
 not settings and are not checked here.)
 
 Gate tables ``[gates.NAME]`` are checked for their policy keys (``scorer``, ``backend``, ``model``, ``threshold``,
-``blocking``, ``enabled``); every other key is an option of the scorer's backend, checked by the scorer when it
-is built (``ScorerSpec.check_unused``: a misspelt option is an error with a did-you-mean) — or here, when a
-registry entry lists its options (``options`` on the registry entry).
+``blocking``, ``enabled``); every other key is an option of the scorer's *backend*, which differs per backend and
+is checked by the scorer when it is built (``ScorerSpec.check_unused``: a misspelt option is an error with a
+did-you-mean). Checking them here would mean importing the scorer registry (~45 ms, and the plug-ins' entry
+points) on every command; the registry's scorer descriptions do not list backend options.
 """
 
 from __future__ import annotations
@@ -349,28 +350,6 @@ def _check_gates(gates: dict[str, Any], s: Settings) -> None:
         for key, (kind, _doc) in GATE_POLICY_KEYS.items():
             if key in table:  # checked, not converted: gating reads the table itself
                 _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
-        known = _scorer_options(table.get("scorer", name))
-        if known is not None:
-            for key in table:
-                if key not in GATE_POLICY_KEYS and key not in known:
-                    allowed = sorted({*GATE_POLICY_KEYS, *known})
-                    raise s.error(f"unknown option{_did_you_mean(key, allowed)} (known: {', '.join(allowed)})",
-                                  section, key)
-
-
-def _scorer_options(scorer: Any) -> set[str] | None:
-    """The option names a scorer declares, when its registry entry lists them; None: the scorer checks its own
-    options when it is built. Looked up only when a config has gate tables (the registry lists plug-ins)."""
-    if not isinstance(scorer, str):
-        return None
-    try:
-        from scorers.base import REGISTRY
-    except ImportError:  # pragma: no cover - scorers is part of this distribution
-        return None
-    entry = next((e for e in REGISTRY.entries() if e.name == scorer), None)
-    info = getattr(entry, "info", entry)
-    options = getattr(info, "options", None)
-    return set(options) if options is not None else None
 
 
 # -- environment -----------------------------------------------------------------------------------------------------
