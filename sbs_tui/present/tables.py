@@ -1,4 +1,5 @@
-"""Every results table the CLI prints: rank, agreement, gate pass rates, A/B, funnel, queue status and flags.
+"""Every results table the CLI prints: rank, agreement, gate pass rates, A/B, funnel, queue status, flags and
+team accounts.
 
 Why a layer apart from the core: the core returns plain data (also what ``--format json`` prints); only this
 layer knows about terminals. Every name from user files goes through :func:`sbs_tui.present.text.literal` and
@@ -411,6 +412,19 @@ def _plain(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or DASH
     return str(value)
+
+
+def print_accounts(rows: list[dict[str, Any]]) -> None:
+    """``sbs annotators list``: name, role, issued, revoked."""
+    from rich.table import Table
+
+    table = Table(title="team accounts (sbs serve)")
+    for column in ("annotator", "role", "token issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(literal(row["name"]), literal(row["role"]), literal(row["created_at"]),
+                      literal(row["revoked_at"] or ""))
+    console().print(table)
 
 
 def print_flags(flagged: Iterable[dict[str, Any]]) -> None:
