@@ -50,6 +50,11 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Remember whether help was asked for anywhere: help must work even with a broken config file.
+        ctx.meta["sbs.help"] = any(a in ("-h", "--help") for a in args)
+        return super().parse_args(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":")
@@ -147,6 +152,10 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None) -> None:
     """sbs-tui: gates, blind side-by-side judging, rankings and A/B analysis for LLM releases."""
     ctx.obj = AppContext(db_path, config_path)
     _CURRENT_DB[:] = [db_path]
+    if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help"):
+        # Validate the settings (file and SBS_* variables) up front, whichever command runs: a misspelt key is
+        # an error (exit 2) even for commands that do not read that section.
+        _ = ctx.obj.settings
 
 
 # The database the running command was given, for naming it in a database error caught by ``main``.

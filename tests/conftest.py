@@ -18,9 +18,11 @@ SHARED_ALPACA = REPO.parent / "shared" / "data" / "alpaca_eval"
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read the developer's own database or config in tests."""
-    monkeypatch.setenv("SBS_LOG_DIR", str(tmp_path / "crash-logs"))
-    for var in ("SBS_DB", "SBS_CONFIG", "SBS_GATING_REQUIRED"):
+    import os
+
+    for var in ("SBS_DB", "SBS_CONFIG", "SBS_GATING_REQUIRED", *[v for v in os.environ if v.startswith("SBS_")]):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SBS_LOG_DIR", str(tmp_path / "crash-logs"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

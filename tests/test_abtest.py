@@ -295,11 +295,13 @@ def test_absurd_magnitudes_still_give_valid_json(tmp_path, capsys):
 
 
 def test_hostile_names_are_shown_as_escapes():
+    """One literal rule everywhere (sbs_tui.present.text): the stand-ins the annotator app shows, not Python
+    escapes (changed on purpose when the two rules were merged)."""
     from rich.console import Console
 
-    from sbs_tui.results_render import literal
+    from sbs_tui.present.text import literal
 
     console = Console(width=200, force_terminal=False, record=True)
     console.print(literal("[bold]x\x1b[2J\u200by\u202e"))
     text = console.export_text()
-    assert "[bold]x\\x1b[2J\\u200by\\u202e" in text and "\x1b" not in text
+    assert "[bold]x␛[2J⟨U+200B⟩y⟨U+202E⟩" in text and "\x1b" not in text

@@ -106,9 +106,8 @@ def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 
 
 def test_policy_errors_name_the_file_and_key(tmp_path: Path) -> None:
-    bad_type = _settings(tmp_path, '[gates.toxicity]\nthreshold = "high"\n')
-    with pytest.raises(InputError) as exc:
-        gating.load_policy(bad_type)
+    with pytest.raises(InputError) as exc:  # typed settings: refused when the file is read, before the policy
+        gating.load_policy(_settings(tmp_path, '[gates.toxicity]\nthreshold = "high"\n'))
     assert exc.value.field == "gates.toxicity.threshold" and exc.value.file.endswith("sbs.toml")
     typo = _settings(tmp_path, '[gates.tox]\nscorer = "toxicty"\n')
     with pytest.raises(InputError, match="did you mean 'toxicity'"):
@@ -234,7 +233,7 @@ def test_gate_table_shows_hostile_model_names_literally(tmp_path: Path, cli) -> 
     _store_with(db, {("q", "[bold red]evil[/]\x1b[31m"): CLEAN}).close()
     result = cli("--db", str(db), "gate", "--gates", "toxicity")
     assert result.exit_code == 0, result.stderr
-    assert "[bold red]evil[/]\\x1b[31m" in result.stdout and "\x1b" not in result.stdout
+    assert "[bold red]evil[/]␛[31m" in result.stdout and "\x1b" not in result.stdout  # the one literal rule
 
 
 def test_gate_watch_subprocess_picks_up_new_generations_and_stops_on_sigterm(tmp_path: Path) -> None:

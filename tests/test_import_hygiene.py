@@ -51,3 +51,11 @@ def test_scorers_package_never_imports_textual() -> None:
     modules = [m.name for m in pkgutil.walk_packages(pkg.__path__, "scorers.")]
     loaded = _loaded_after("\n".join(f"import {m}" for m in modules))
     assert "textual" not in loaded
+
+
+def test_presentation_layer_and_settings_load_neither_textual_nor_rich() -> None:
+    """``sbs_tui.present`` and ``sbs_tui.config`` are imported by every command: Rich loads only when a table is
+    printed, Textual never."""
+    loaded = _loaded_after("import sbs_tui.present.numbers, sbs_tui.present.text, sbs_tui.present.tables, "
+                           "sbs_tui.config")
+    assert not loaded & {"textual", "rich", "torch", "numpy"}, loaded & {"textual", "rich", "torch", "numpy"}

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from sbs_tui.present.text import escape
 from tests.ranking_helpers import store_with, vote
 
 CONTRACT_KEYS = {"model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "losses", "ties", "win_rate"}
@@ -57,7 +58,9 @@ def test_seeded_bootstrap_is_reproducible(cli, db) -> None:
 def test_csv_and_table(cli, db) -> None:
     res = cli("--db", str(db), "rank", "--format", "csv", "--ci", "sandwich")
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert [r["model"] for r in rows] == ["alpha", "beta", HOSTILE]
+    # CSV cells follow the literal rule (issue 13 §8): no raw escape sequence reaches a terminal that cats it
+    assert [r["model"] for r in rows] == ["alpha", "beta", escape(HOSTILE)]
+    assert "\x1b" not in res.stdout and "\u202e" not in res.stdout and "[bold red]evil[/] ␛[31mansi" in res.stdout
     assert set(rows[0]) >= CONTRACT_KEYS
     table = cli("--db", str(db), "rank", "--ci", "sandwich", "--matrix")
     assert table.exit_code == 0

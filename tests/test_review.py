@@ -14,7 +14,7 @@ from textual.worker import WorkerCancelled
 from sbs_tui.config import Settings
 from sbs_tui.core.ranking.api import RankRequest, run_ranking
 from sbs_tui.core.store import Store
-from sbs_tui.results_render import literal
+from sbs_tui.present.text import literal
 from sbs_tui.tui import review_data
 from sbs_tui.tui.review import make_review_app
 from sbs_tui.tui.review_data import RankOptions

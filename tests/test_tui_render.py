@@ -20,15 +20,6 @@ def plain(renderable, width: int = 40) -> str:
     return console.export_text()
 
 
-@settings(max_examples=150, deadline=None)
-@given(HOSTILE)
-def test_neutralised_text_has_no_control_or_invisible_characters(text):
-    out, spans = render.neutralise(text)
-    assert not render._HOSTILE.search(out)
-    for start, end in spans:
-        assert out[start:end].startswith(("⟨U+", "␛", "␡")) or 0x2400 <= ord(out[start]) <= 0x241F
-
-
 @settings(max_examples=100, deadline=None)
 @given(HOSTILE, HOSTILE)
 def test_every_mode_renders_any_text(left, right):

@@ -16,8 +16,8 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
                       include_flagged: bool, fmt: str) -> None:
     """Inter-annotator agreement (percent, Cohen's κ per pair, Fleiss' κ, Krippendorff's α), position bias
     (binomial test), outlier annotators, LLM judge vs human majority, order consistency, gold accuracy."""
-    from sbs_tui.results_render import escape_controls
     from sbs_tui.core.agreement import analyse_store
+    from sbs_tui.present.text import escape
 
     store = ctx.obj.open_store(read_only=True)
     try:
@@ -25,65 +25,13 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
     finally:
         store.close()
     for warning in report.warnings:
-        click.echo(f"warning: {escape_controls(warning)}", err=True)
+        click.echo(f"warning: {escape(warning)}", err=True)
     doc = report.to_json()
     if fmt == "json":
         import json
 
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        _print_tables(doc)
+        from sbs_tui.present.tables import print_agreement
 
-
-def _f(x, digits: int = 2) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def _print_tables(doc: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from sbs_tui.results_render import literal as Text
-
-    console = Console()
-    o = doc["overall"]
-    console.print(Text(
-        f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2 "
-        f"annotators), {o['annotators']} annotators · percent agreement {_f(o['percent_agreement'], 1)} · "
-        f"Fleiss κ {_f(o['fleiss_kappa'], 3)} · Krippendorff α {_f(o['krippendorff_alpha'], 3)}"))
-    if doc["pairs"]:
-        t = Table(title="Cohen's κ per annotator pair")
-        for c in ("Annotator A", "Annotator B", "Items", "Agree %", "κ"):
-            t.add_column(c, justify="left" if c.startswith("Annotator") else "right")
-        for p in doc["pairs"]:
-            t.add_row(Text(p["annotator_a"]), Text(p["annotator_b"]), str(p["items"]),
-                      _f(p["percent_agreement"], 1), _f(p["cohen_kappa"], 3))
-        console.print(t)
-    t = Table(title="Annotators (agreement with the majority of the others)")
-    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p", "Outlier"):
-        t.add_column(c, justify="left" if c in ("Annotator", "Kind") else "right")
-    for a in doc["annotators"]:
-        t.add_row(Text(a["annotator"]), a["kind"], f"{a['votes']:,}", str(a["items_with_majority"]),
-                  _f(a.get("majority_agreement"), 1), _f(a.get("others_majority_agreement"), 1),
-                  _f(a.get("p_value"), 4), "yes" if a.get("outlier") else "")
-    console.print(t)
-    if doc["position_bias"]:
-        t = Table(title="Position bias (decisive votes won by the left answer)")
-        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (binomial)"):
-            t.add_column(c, justify="left" if c == "Annotator" else "right")
-        for p in doc["position_bias"]:
-            t.add_row(Text(p["annotator"]), f"{p['decisive_votes']:,}", f"{p['left_wins']:,}",
-                      _f(p["left_share"], 1), _f(p["p_value"], 4))
-        console.print(t)
-    for j in doc["judge_vs_humans"]:
-        console.print(Text(f"Judge {j['judge']} vs human majority: {j['items']} items, "
-                           f"agreement {_f(j['percent_agreement'], 1)}%, κ {_f(j['cohen_kappa'], 3)}, "
-                           f"{len(j['disagreements'])} disagreements listed in --format json"))
-    for c in doc["order_consistency"]:
-        console.print(Text(f"{c['annotator']}: same verdict in both orders on {c['consistent']}/"
-                           f"{c['items_judged_in_both_orders']} items ({_f(c['consistency'], 1)}%)"))
-    gold = doc["gold"]
-    if not gold.get("available"):
-        console.print(Text(f"Gold: {gold.get('note')}"))
-    else:
-        for g in gold["annotators"]:
-            console.print(Text(f"Gold accuracy {g['annotator']}: {_f(g['accuracy'], 1)}% on {g['items']} items"))
+        print_agreement(doc)

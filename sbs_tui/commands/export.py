@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from sbs_tui.cli_params import rank_options, rank_request
-from sbs_tui.results_render import escape_controls
 
 
 @click.group("export")
@@ -63,16 +62,17 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
                    "stdout when omitted.")
 @click.pass_context
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
-    from sbs_tui.commands.rank import emit
     from sbs_tui.core.export import atomic_output
     from sbs_tui.core.ranking.api import rank_stored
+    from sbs_tui.present.tables import write_ranking
+    from sbs_tui.present.text import escape
 
     ranking = rank_stored(lambda: ctx.obj.open_store(read_only=True), rank_request(**options))
     for warning in ranking.warnings:
-        click.echo(f"warning: {escape_controls(warning)}", err=True)
+        click.echo(f"warning: {escape(warning)}", err=True)
     fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
     with atomic_output(out_path) as fh:
-        emit(ranking, fmt, fh)
+        write_ranking(ranking.to_json(), fmt, fh)
     if out_path:
         click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
                    err=True)

@@ -28,6 +28,6 @@ def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tup
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, allow_nan=False))
         return
-    from sbs_tui.results_render import print_funnel
+    from sbs_tui.present.tables import print_funnel
 
     print_funnel(report)

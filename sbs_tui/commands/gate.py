@@ -59,29 +59,9 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
                                           "threshold": runner.threshold(g)} for g in runner.gates],
                                "models": run.rates}, ensure_ascii=False))
     else:
-        _print_table(run.rates, [g.name for g in runner.gates])
+        from sbs_tui.present.tables import print_gate_rates
 
-
-def _print_table(rates: list[dict], gate_names: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from sbs_tui.results_render import literal  # model names are user data: shown literally, never as markup
-
-    table = Table(title="gate pass rates per model")
-    for col in ("model", "generations", "passed", "blocked", "held", "pending", "overridden", *gate_names):
-        table.add_column(literal(col), justify="left" if col == "model" else "right")
-    for r in rates:
-        cells = [literal(r["model"]), str(r["generations"]), str(r["passed"]), str(r["blocked"]),
-                 str(r.get("held", 0)), str(r["pending"]), str(r.get("overridden", 0))]
-        for name in gate_names:
-            g = r["gates"].get(name, {})
-            cells.append("-" if g.get("pass_rate") is None else f"{100 * g['pass_rate']:.1f}%")
-        table.add_row(*cells)
-    console = Console(highlight=False)
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(highlight=False, width=160)
-    console.print(table)
+        print_gate_rates(run.rates, [g.name for g in runner.gates])
 
 
 @gate_command.command("override")
@@ -122,10 +102,9 @@ def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, con
     precision, recall, F1, false-block rate per language, and a threshold sweep."""
     import json
 
-    from sbs_tui.core.gate_eval import evaluate, read_labelled
-
     from sbs_tui.cli_params import echo_err, parse_gate_names
     from sbs_tui.config import load_settings
+    from sbs_tui.core.gate_eval import evaluate, read_labelled
     from sbs_tui.core.gate_run import build_runner
 
     rows = read_labelled(file)
@@ -135,43 +114,7 @@ def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, con
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        _print_eval(report)
+        from sbs_tui.present.tables import print_gate_eval
 
+        print_gate_eval(report)
 
-def _print_eval(report) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from sbs_tui.results_render import literal
-
-    def pct(v) -> str:
-        return "-" if v is None else f"{100 * v:.2f}%"
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
-    table = Table(title=f"gate quality on {report.rows} labelled rows")
-    for col in ("gate", "language", "blocking", "threshold", "toxic", "benign", "precision", "recall", "F1",
-                "false-block rate", "false blocks"):
-        table.add_column(col, justify="left" if col in ("gate", "language") else "right")
-    for g in report.gates:
-        for lang, m in [("all", g.as_dict()), *g.by_language.items()]:
-            table.add_row(literal(g.gate if lang == "all" else ""), literal(lang),
-                          "yes" if g.blocking else "no", "-" if g.threshold is None else f"{g.threshold:g}",
-                          str(m["toxic"]), str(m["benign"]), pct(m["precision"]), pct(m["recall"]),
-                          pct(m["f1"]), pct(m["false_block_rate"]), str(m["fp"]))
-    console.print(table)
-    for g in report.gates:
-        if not g.sweep:
-            continue
-        sweep = Table(title=f"{literal(g.gate)}: threshold sweep (blocks at {'≥' if g.higher_is_worse else '<'})")
-        for col in ("threshold", "precision", "recall", "F1", "false-block rate", "blocked"):
-            sweep.add_column(col, justify="right")
-        for p in g.sweep:
-            mark = " *" if p["configured"] else ""
-            sweep.add_row(f"{p['threshold']:g}{mark}", pct(p["precision"]), pct(p["recall"]), pct(p["f1"]),
-                          pct(p["false_block_rate"]), str(p["blocked"]))
-        console.print(sweep)
-    if report.uncovered:
-        listed = ", ".join(f"{lang} {n}" for lang, n in report.uncovered.items())
-        console.print(f"uncovered (no blocking gate reads the language): {literal(listed)}")

@@ -71,7 +71,7 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
     doc = report.as_dict()
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-    from sbs_tui.results_render import escape_controls
+    from sbs_tui.present.text import escape as escape_controls
 
     cost = f", cost {report.cost:.4f}" if report.cost is not None else ""
     click.echo(f"{escape_controls(report.annotator)}: {report.pairs} pair(s), {report.asked} request(s) sent "

@@ -65,8 +65,9 @@ def status_command(obj, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary))
     else:
-        for key, value in summary.items():
-            click.echo(f"{key:>14}: {value}")
+        from sbs_tui.present.tables import print_queue_status
+
+        print_queue_status(summary)
 
 
 @queue_group.command("cap")
@@ -93,12 +94,6 @@ def flags_command(obj, fmt) -> None:
         for row in flagged:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from sbs_tui.present.tables import print_flags
 
-    table = Table("pair", "annotator", "reason", "status", "prompt", "models", title=f"{len(flagged)} flagged")
-    for row in flagged:
-        table.add_row(str(row["pair_id"]), Text(row["annotator"]), Text(row["reason"] or ""), row["status"],
-                      Text(row["prompt"][:60]), Text(f"{row['model_a']} vs {row['model_b']}"))
-    Console().print(table)
+    print_flags(flagged)

@@ -12,7 +12,7 @@ import html
 import math
 from typing import Any
 
-from sbs_tui.present.report_text import fmt, literal_text, pct, points
+from sbs_tui.present.report_text import fmt, literal_text, p_text, pct, points
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;color:#1d2329;
@@ -208,7 +208,7 @@ def _agreement(section: dict[str, Any] | None) -> list[str]:
         out.append("<h3>Position bias</h3>" + _table(
             ["Annotator", "Decisive votes", "Left %", "p"],
             [[esc(p["annotator"]), f"{p.get('decisive_votes', 0):,}", fmt(p.get("left_share"), 1),
-              fmt(p.get("p_value"), 4)] for p in doc["position_bias"]], {1, 2, 3}))
+              p_text(p.get("p_value"))] for p in doc["position_bias"]], {1, 2, 3}))
     return out
 
 
@@ -240,7 +240,7 @@ def _ab(section: dict[str, Any] | None) -> list[str]:
         for c in e["comparisons"]:
             rows.append([esc(e["experiment"]), esc(e["metric"]), esc(c["variant"]), esc(e["control"]),
                          f"{c.get('n') or 0:,}", pct(c.get("lift"), signed=True),
-                         f"{fmt(c.get('ci_low'), 4)} – {fmt(c.get('ci_high'), 4)}", fmt(c.get("p_value_adjusted"), 4),
+                         f"{fmt(c.get('ci_low'), 4)} – {fmt(c.get('ci_high'), 4)}", p_text(c.get("p_value_adjusted")),
                          "yes" if c.get("significant") else "no", esc(c.get("test") or "")])
     return ["<h2>A/B results</h2>",
             _table(["Experiment", "Metric", "Variant", "Control", "n", "Lift", "Difference 95% CI",

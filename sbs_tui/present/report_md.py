@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sbs_tui.present.report_text import fmt, literal_text, pct, points
+from sbs_tui.present.report_text import fmt, literal_text, p_text, pct, points
 
 
 def cell(value: Any) -> str:
@@ -69,7 +69,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         out += ["## A/B results", ""]
         out += _table(["Experiment", "Metric", "Variant", "Control", "Lift", "p (adjusted)", "Significant"],
                       [[cell(e["experiment"]), cell(e["metric"]), cell(c["variant"]), cell(e["control"]),
-                        pct(c.get("lift"), signed=True), fmt(c.get("p_value_adjusted"), 4),
+                        pct(c.get("lift"), signed=True), p_text(c.get("p_value_adjusted")),
                         "yes" if c.get("significant") else "no"]
                        for e in ab["doc"]["experiments"] for c in e["comparisons"]])
     out += ["## Reproduce", "", "```", *report["commands"], "```", ""]

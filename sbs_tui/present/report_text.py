@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sbs_tui.results_render import escape_controls
+from sbs_tui.present.numbers import DASH, INFINITY, MINUS_INFINITY, percent
+from sbs_tui.present.numbers import p_value as p_text  # re-exported: "< 1e-10", never 0.0000
+from sbs_tui.present.text import escape
 
 
 def literal_text(value: Any) -> str:
-    """A user-supplied value as plain text with control/format characters shown as escapes."""
-    return escape_controls("" if value is None else str(value))
+    """A user-supplied value as plain text under the one literal rule (:mod:`sbs_tui.present.text`); the HTML
+    and Markdown writers escape their own syntax on top."""
+    return escape("" if value is None else value)
 
 
 def fmt(value: Any, digits: int = 2, *, lower: bool = False, upper: bool = False) -> str:
     """A number with ``digits`` decimals; ``None`` is "—", or "−∞"/"∞" for an unbounded interval side."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "−∞" if lower else "∞" if upper else "—"
+        return MINUS_INFINITY if lower else INFINITY if upper else DASH
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return literal_text(value)
     return f"{value:,.{digits}f}"
@@ -24,12 +27,10 @@ def fmt(value: Any, digits: int = 2, *, lower: bool = False, upper: bool = False
 
 def pct(value: Any, *, signed: bool = False) -> str:
     """A share in [0, 1] as a percentage."""
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "—"
-    return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
+    return percent(value, 1, signed=signed)
 
 
 def points(value: Any) -> str:
     """A value already in percentage points (``win_rate`` in the rank JSON) with its % sign."""
     text = fmt(value, 1)
-    return text if text == "—" else f"{text}%"
+    return text if text == DASH else f"{text}%"

@@ -1,10 +1,8 @@
-"""Model outputs as Rich renderables that are always *literal*.
+"""Model outputs as Rich renderables: raw (literal) text, markdown, and the word-level diff.
 
-Model outputs are hostile data: Rich markup (``[bold]``, ``[link=...]``), ANSI escape sequences, zero-width and
-bidirectional-override characters, lone surrogates, megabyte answers. Nothing here ever parses markup
-(``rich.text.Text`` is built from plain strings); control and invisible format characters are replaced by visible,
-dimmed stand-ins (``␛``, ``⟨U+200B⟩``) so the annotator *sees* that they are there instead of having the terminal
-act on them; text beyond a limit is cut with a note saying how much is left, so a 1 MB answer cannot freeze the
+Model outputs are hostile data; which characters are hostile and how they are shown is the one rule of
+:mod:`sbs_tui.present.text` (re-exported here as ``neutralise`` for the answer panes). Nothing here ever parses
+Rich markup; text beyond a limit is cut with a note saying how much is left, so a 1 MB answer cannot freeze the
 screen. This module imports Rich only (no Textual), so it is cheap to test and benchmark.
 """
 
@@ -19,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from sbs_tui.present.text import MARKER_STYLE, marked, neutralise
+
 if TYPE_CHECKING:
     from rich.markdown import Markdown
 
-MARKER_STYLE = "reverse dim"
 DIFF_STYLE = "bold underline on #5f3f00"
 TRUNCATED_STYLE = "italic reverse"
 DIFF_MAX_TOKENS = 4000
@@ -33,47 +32,6 @@ DIFF_WORK_LIMIT = 200_000
 # expanded 100,000-line answer made `m` stall for seconds; past this size the raw view costs the same as markdown
 # would, and structure (headers, lists) matters less than seeing everything.
 MARKDOWN_MAX_CHARS = 50_000
-
-# C0 controls except tab and newline, DEL, C1 controls, Unicode format characters (zero-width, bidi overrides and
-# isolates, BOM, soft hyphen, ...), line/paragraph separators and lone surrogates.
-_HOSTILE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
-    "\ud800-\udfff]"
-)
-
-
-def _stand_in(char: str) -> str:
-    code = ord(char)
-    if code == 0x1B:
-        return "␛"
-    if code < 0x20:
-        return chr(0x2400 + code)  # Unicode control pictures: ␀ ␁ … ␟
-    if code == 0x7F:
-        return "␡"
-    return f"⟨U+{code:04X}⟩"
-
-
-def neutralise(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """Replace hostile characters with visible stand-ins; returns the new string and the stand-ins' spans."""
-    text = text.replace("\r\n", "\n")
-    parts: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    out_len = 0
-    for match in _HOSTILE.finditer(text):
-        start = match.start()
-        if start > pos:
-            parts.append(text[pos:start])
-            out_len += start - pos
-        stand_in = _stand_in(match.group())
-        parts.append(stand_in)
-        spans.append((out_len, out_len + len(stand_in)))
-        out_len += len(stand_in)
-        pos = match.end()
-    if not spans:
-        return text, spans
-    parts.append(text[pos:])
-    return "".join(parts), spans
 
 
 def cut(text: str, limit: int) -> tuple[str, int]:
@@ -94,10 +52,7 @@ def truncation_note(hidden: int, key: str) -> str:
 def literal_text(text: str, *, limit: int, more_key: str = "e") -> Text:
     """A Rich Text that shows ``text`` exactly (never markup), with stand-ins for hostile characters."""
     head, hidden = cut(text, limit)
-    plain, spans = neutralise(head)
-    result = Text(plain, end="", no_wrap=False)
-    for start, end in spans:
-        result.stylize(MARKER_STYLE, start, end)
+    result = marked(head)
     if hidden:
         result.append(truncation_note(hidden, more_key), style=TRUNCATED_STYLE)
     return result

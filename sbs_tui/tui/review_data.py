@@ -8,7 +8,6 @@ widget. The statistics themselves live in the core (ranking, agreement, funnel);
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -190,17 +189,6 @@ def funnel_view(path: str) -> dict[str, Any]:
         "side_by_side_method": next((d.get("method") for d in by_key["side_by_side"].details.values()), None)
         if "side_by_side" in by_key else None,
     }
-
-
-def finite(x: Any) -> float | None:
-    """A number that can be printed, or None (NaN/inf/missing)."""
-    if x is None:
-        return None
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 def votes_view(path: str, limit: int = 500) -> dict[str, Any]:

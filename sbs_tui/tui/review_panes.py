@@ -7,7 +7,8 @@ the UI thread. A result carries the token of the request that produced it, so a 
 are computed, with "computing…" in the pane's status line.
 
 Model, annotator, gate and experiment names are hostile text: every one goes through :func:`name`
-(rich ``Text``, never markup; control, zero-width and bidi characters shown as escapes).
+(rich ``Text``, never markup; control, zero-width and bidi characters shown as stand-ins — the one rule of
+:mod:`sbs_tui.present.text`); numbers are written by :mod:`sbs_tui.present.numbers`.
 """
 
 from __future__ import annotations
@@ -30,32 +31,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select, Static
 
-from sbs_tui.results_render import literal as name
+from sbs_tui.present.numbers import DASH, count, finite, percent
+from sbs_tui.present.numbers import fixed as fmt
+from sbs_tui.present.numbers import p_value as fmt_p
+from sbs_tui.present.tables import rating_interval
+from sbs_tui.present.text import literal as name
 from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, RankOptions, finite
-
-DASH = "—"
-
-
-def fmt(x: Any, digits: int = 1, *, signed: bool = False) -> str:
-    value = finite(x)
-    if value is None:
-        return DASH
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def fmt_p(x: Any) -> str:
-    value = finite(x)
-    if value is None:
-        return DASH
-    return "<1e-4" if value < 1e-4 else f"{value:.4f}"
-
-
-def count(x: Any) -> str:
-    value = finite(x)
-    if value is None:
-        return DASH
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, RankOptions
 
 
 def clipped(text: str | None, width: int = 60) -> Text:
@@ -329,7 +311,7 @@ class RankingPane(ReviewPane):
             model = name(m["model"])
             if prior:
                 model.append(" (prior)", style="yellow")
-            ci = DASH if finite(m["ci_low"]) is None else f"{fmt(m['ci_low'], digits)} – {fmt(m['ci_high'], digits)}"
+            ci = rating_interval(m, digits)
             row = [str(m["rank"]), model, fmt(m["rating"], digits + 1 if pct else 1), ci, count(m["votes"]),
                    count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(m["win_rate"], 1)]
             if multi:
@@ -587,10 +569,10 @@ class FunnelPane(ReviewPane):
                 continue
             cells = [name(m["model"]), count(g["passed"] + g["blocked"] + g["pending"]), count(g["passed"]),
                      count(g["blocked"]), count(g["pending"]),
-                     DASH if g["pass_rate"] is None else f"{g['pass_rate'] * 100:.1f}%"]
+                     percent(g["pass_rate"])]
             for gate in gate_names:
                 per = g.get("gates", {}).get(gate)
-                cells.append(DASH if not per or per["pass_rate"] is None else f"{per['pass_rate'] * 100:.1f}%")
+                cells.append(DASH if not per else percent(per["pass_rate"]))
             rows.append(cells)
         fill(self.query_one("#funnel-gates", DataTable),
              ["Model", "Generations", "Passed", "Blocked", "Pending", "Pass rate",
@@ -613,8 +595,8 @@ class FunnelPane(ReviewPane):
         rows = []
         for c in view["correlations"]:
             rows.append([name(c["labels"][0]), name(c["labels"][1]), count(c["n"]),
-                         DASH if c["spearman"] is None else f"{c['spearman']:+.2f} ({fmt_p(c['spearman_p'])})",
-                         DASH if c["kendall"] is None else f"{c['kendall']:+.2f} ({fmt_p(c['kendall_p'])})"])
+                         DASH if c["spearman"] is None else f"{fmt(c['spearman'], 2, signed=True)} ({fmt_p(c['spearman_p'])})",
+                         DASH if c["kendall"] is None else f"{fmt(c['kendall'], 2, signed=True)} ({fmt_p(c['kendall_p'])})"])
         fill(self.query_one("#funnel-corr", DataTable),
              ["Stage", "Stage", "Shared models", "Spearman ρ (p)", "Kendall τ (p)"], rows)
 

@@ -20,7 +20,7 @@ from textual.containers import Grid
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from sbs_tui.results_render import escape_controls
+from sbs_tui.present.text import escape
 from sbs_tui.tui.review_panes import ReviewPane
 
 PLOTS = (
@@ -35,8 +35,9 @@ LABEL_WIDTH = 18
 
 
 def label(text: str) -> str:
-    """A name as plotext may draw it: control characters shown as escapes, shortened to fit an axis."""
-    text = escape_controls(text)
+    """A name as plotext may draw it: the one literal rule (stand-ins for control, bidi and zero-width
+    characters), shortened to fit an axis."""
+    text = escape(text)
     return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
 
 

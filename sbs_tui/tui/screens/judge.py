@@ -375,8 +375,10 @@ class JudgeScreen(Screen[None]):
             self.post_message(self.Voted(pair.pair_id, self.session_votes))
             self.done += 1
             if self.settings.reveal_after_vote:
-                self.notify(f"Left was {pair.left_model}; right was {pair.right_model}", timeout=2,
-                            markup=False)
+                from sbs_tui.present.text import escape  # model names are user data: the one literal rule
+
+                self.notify(f"Left was {escape(pair.left_model)}; right was {escape(pair.right_model)}",
+                            timeout=2, markup=False)
             self._advance()
 
         self._write("your vote", attempt, landed)

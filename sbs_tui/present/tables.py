@@ -1,0 +1,475 @@
+"""Every results table the CLI prints: rank, agreement, gate pass rates, A/B, funnel, queue status, flags and
+team accounts.
+
+Why a layer apart from the core: the core returns plain data (also what ``--format json`` prints); only this
+layer knows about terminals. Every name from user files goes through :func:`sbs_tui.present.text.literal` and
+every number through :mod:`sbs_tui.present.numbers`, so a hostile name can neither restyle the terminal nor shift
+a column, and a number looks the same in every table. Rich is imported inside the functions (the CLI's
+``--help`` paths never pay for it).
+
+Piped output (stdout not a terminal) is not squeezed into 80 columns: tables take the width they need and
+lines do not wrap, so ``sbs rank | less -S`` or a file keeps one row per line (``$COLUMNS`` still wins when set).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from sbs_tui.present import numbers as num
+from sbs_tui.present.numbers import (
+    DASH, count, finite, fixed, interval, p_value, percent, significant,
+)
+from sbs_tui.present.text import escape, literal
+
+PIPED_WIDTH = 10_000  # "no wrapping": wider than any table, and Rich pads nothing beyond a table's own width
+
+
+def console(file: IO[str] | None = None) -> Any:
+    """A Rich console for results: highlighting off (numbers and names are not re-coloured), and, when not
+    writing to a terminal, as wide as the content needs."""
+    from rich.console import Console
+
+    out = Console(highlight=False, file=file)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(highlight=False, file=file, width=PIPED_WIDTH)
+    return out
+
+
+# -- rank -------------------------------------------------------------------------------------------------------
+
+CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "losses", "ties", "win_rate")
+
+
+def write_ranking(doc: dict[str, Any], fmt: str, stream: IO[str] | None = None) -> None:
+    """The ranking document as json, csv or a table, to ``stream`` (a text file) or stdout.
+
+    JSON carries names exactly (JSON escapes control characters itself); CSV is read by spreadsheets and
+    terminals (``cat``), so its text cells follow the literal rule like the table (``␛[31m``, not an escape)."""
+    out = stream if stream is not None else sys.stdout
+    if fmt == "json":
+        import json
+
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    elif fmt == "csv":
+        import csv
+
+        extra = ["component"] if any("component" in m for m in doc["models"]) else []
+        writer = csv.DictWriter(out, fieldnames=[*CSV_FIELDS, *extra], extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in doc["models"]:
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+    else:
+        print_ranking(doc, file=stream)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return escape(value) if isinstance(value, str) else value
+
+
+def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
+    """``sbs rank``'s table (+ votes-needed hints and, with ``--matrix``, the pair matrices)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console(file)
+    multi = len(doc.get("components") or []) > 1
+    pct = doc["method"] == "winrate"
+    title = f"{doc['method']}" + (f" vs {doc.get('baseline')}" if pct else "")
+    if doc.get("control", "none") != "none":
+        title += f", {doc['control']}-controlled"
+    if doc.get("ci"):
+        title += f" · 95% CI: {doc['ci']}"
+    table = Table(title=literal(title), caption="Rank = Rank (UB): 1 + the models whose interval lies wholly above")
+    for col in ("Rank", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
+        if col == "Model":  # names are folded, never cut off: two models may differ only at the end
+            table.add_column(col, justify="left", overflow="fold", min_width=10)
+        else:  # numbers never wrap; the interval may break at its dash
+            table.add_column(col, justify="right", no_wrap=col != "95% CI")
+    if multi:
+        table.add_column("Component", justify="right")
+    digits = 2 if pct else 0
+    for m in doc["models"]:
+        row: list[Any] = [str(m["rank"]), literal(m["model"]), fixed(m["rating"], digits + 1 if pct else 1),
+               rating_interval(m, digits), count(m["votes"]), count(m["wins"]), count(m["losses"]),
+               count(m["ties"]), fixed(m["win_rate"], 1)]
+        if multi:
+            row.append(str(m.get("component", "")))
+        table.add_row(*row)
+    out.print(table)
+    needed = [v for v in doc.get("votes_needed", []) if not v.get("separated") and v.get("factor")]
+    if needed:
+        out.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):", style="dim"))
+        for v in needed[:10]:
+            out.print(literal(f"  {v['better']} vs {v['worse']}: ×{v['factor']:.1f} votes "
+                              f"(≈ {v['more_votes_per_model']:,} more per model)"))
+    if doc.get("matrices"):
+        _print_matrices(out, doc["matrices"])
+
+
+def rating_interval(m: dict[str, Any], digits: int) -> str:
+    """A ranked model's 95% interval: ``∞``/``−∞`` on an unbounded side (``null`` in JSON: the MLE is infinite
+    that way); ``—`` when none was computed (no bootstrap rounds) — unless the model's rating was set by the
+    prior alone, whose interval is unbounded on both sides."""
+    low, high = m.get("ci_low"), m.get("ci_high")
+    if low is None and high is None and m.get("set_by_prior"):
+        return f"{num.MINUS_INFINITY} – {num.INFINITY}"
+    return interval(low, high, lambda x: fixed(x, digits))
+
+
+def _print_matrices(out: Any, mats: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    names = mats["models"]
+    for key, title in (("empirical_win_rate", "Empirical win rate (row vs column)"),
+                       ("predicted_win_rate", "Predicted win rate (row vs column)"),
+                       ("votes", "Votes per pair")):
+        if key not in mats:
+            continue
+        table = Table(title=title)
+        table.add_column("")
+        for k in range(len(names)):
+            table.add_column(str(k + 1), justify="right")
+        for k, (name, row) in enumerate(zip(names, mats[key], strict=False)):
+            cells = ["" if x is None else (fixed(x, 2) if key != "votes" else count(x)) for x in row]
+            table.add_row(literal(f"{k + 1}. {name}"), *cells)
+        out.print(table)
+
+
+# -- agreement --------------------------------------------------------------------------------------------------
+
+def print_agreement(doc: dict[str, Any]) -> None:
+    """``sbs agreement``'s tables: Cohen's κ per pair, annotators against the majority, position bias, judges,
+    order consistency, gold accuracy."""
+    from rich.table import Table
+
+    out = console()
+    o = doc["overall"]
+    out.print(literal(
+        f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2 "
+        f"annotators), {o['annotators']} annotators · percent agreement {fixed(o['percent_agreement'], 1)} · "
+        f"Fleiss κ {fixed(o['fleiss_kappa'], 3)} · Krippendorff α {fixed(o['krippendorff_alpha'], 3)}"))
+    if doc["pairs"]:
+        t = Table(title="Cohen's κ per annotator pair")
+        for c in ("Annotator A", "Annotator B", "Items", "Agree %", "κ"):
+            t.add_column(c, justify="left" if c.startswith("Annotator") else "right")
+        for p in doc["pairs"]:
+            t.add_row(literal(p["annotator_a"]), literal(p["annotator_b"]), str(p["items"]),
+                      fixed(p["percent_agreement"], 1), fixed(p["cohen_kappa"], 3))
+        out.print(t)
+    t = Table(title="Annotators (agreement with the majority of the others)")
+    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p", "Outlier"):
+        t.add_column(c, justify="left" if c in ("Annotator", "Kind") else "right")
+    for a in doc["annotators"]:
+        t.add_row(literal(a["annotator"]), a["kind"], count(a["votes"]), str(a["items_with_majority"]),
+                  fixed(a.get("majority_agreement"), 1), fixed(a.get("others_majority_agreement"), 1),
+                  p_value(a.get("p_value")), "yes" if a.get("outlier") else "")
+    out.print(t)
+    if doc["position_bias"]:
+        t = Table(title="Position bias (decisive votes won by the left answer)")
+        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (binomial)"):
+            t.add_column(c, justify="left" if c == "Annotator" else "right")
+        for p in doc["position_bias"]:
+            t.add_row(literal(p["annotator"]), count(p["decisive_votes"]), count(p["left_wins"]),
+                      fixed(p["left_share"], 1), p_value(p["p_value"]))
+        out.print(t)
+    for j in doc["judge_vs_humans"]:
+        out.print(literal(f"Judge {j['judge']} vs human majority: {j['items']} items, "
+                          f"agreement {fixed(j['percent_agreement'], 1)}%, κ {fixed(j['cohen_kappa'], 3)}, "
+                          f"{len(j['disagreements'])} disagreements listed in --format json"))
+    for c in doc["order_consistency"]:
+        out.print(literal(f"{c['annotator']}: same verdict in both orders on {c['consistent']}/"
+                          f"{c['items_judged_in_both_orders']} items ({fixed(c['consistency'], 1)}%)"))
+    gold = doc["gold"]
+    if not gold.get("available"):
+        out.print(literal(f"Gold: {gold.get('note')}"))
+    else:
+        for g in gold["annotators"]:
+            out.print(literal(f"Gold accuracy {g['annotator']}: {fixed(g['accuracy'], 1)}% on {g['items']} items"))
+
+
+# -- gates ------------------------------------------------------------------------------------------------------
+
+def print_gate_rates(rates: list[dict[str, Any]], gate_names: list[str]) -> None:
+    """``sbs gate``'s summary: generations passed/blocked/pending per model and each gate's pass rate."""
+    from rich.table import Table
+
+    table = Table(title="gate pass rates per model")
+    for col in ("model", "generations", "passed", "blocked", "held", "pending", "overridden", *gate_names):
+        table.add_column(literal(col), justify="left" if col == "model" else "right")
+    for r in rates:
+        cells: list[Any] = [literal(r["model"]), count(r["generations"]), count(r["passed"]), count(r["blocked"]),
+                            count(r.get("held", 0)), count(r["pending"]), count(r.get("overridden", 0))]
+        for name in gate_names:
+            cells.append(percent(r["gates"].get(name, {}).get("pass_rate")))
+        table.add_row(*cells)
+    console().print(table)
+
+
+def print_gate_eval(report: Any) -> None:
+    """``sbs gate eval``: each gate's quality on labelled rows (all and per language), then its threshold sweep."""
+    from rich.table import Table
+
+    def pct(v: Any) -> str:
+        return percent(v, 2)
+
+    out = console()
+    table = Table(title=f"gate quality on {count(report.rows)} labelled rows")
+    for col in ("gate", "language", "blocking", "threshold", "toxic", "benign", "precision", "recall", "F1",
+                "false-block rate", "false blocks"):
+        table.add_column(col, justify="left" if col in ("gate", "language") else "right")
+    for g in report.gates:
+        for lang, m in [("all", g.as_dict()), *g.by_language.items()]:
+            table.add_row(literal(g.gate if lang == "all" else ""), literal(lang),
+                          "yes" if g.blocking else "no", "—" if g.threshold is None else f"{g.threshold:g}",
+                          count(m["toxic"]), count(m["benign"]), pct(m["precision"]), pct(m["recall"]),
+                          pct(m["f1"]), pct(m["false_block_rate"]), count(m["fp"]))
+    out.print(table)
+    for g in report.gates:
+        if not g.sweep:
+            continue
+        sweep = Table(title=literal(f"{g.gate}: threshold sweep (blocks at {'≥' if g.higher_is_worse else '<'})"))
+        for col in ("threshold", "precision", "recall", "F1", "false-block rate", "blocked"):
+            sweep.add_column(col, justify="right")
+        for point in g.sweep:
+            mark = " *" if point["configured"] else ""
+            sweep.add_row(f"{point['threshold']:g}{mark}", pct(point["precision"]), pct(point["recall"]),
+                          pct(point["f1"]), pct(point["false_block_rate"]), count(point["blocked"]))
+        out.print(sweep)
+    if report.uncovered:
+        listed = ", ".join(f"{lang} {n}" for lang, n in report.uncovered.items())
+        out.print(literal(f"uncovered (no blocking gate reads the language): {listed}"))
+
+
+# -- A/B and funnel ---------------------------------------------------------------------------------------------
+
+def _signed(value: float | None) -> str:
+    return significant(value, 3, signed=True)
+
+
+def _lift(value: float | None) -> str:
+    return percent(value, 1, signed=True)
+
+
+def print_ab_report(report: Any) -> None:
+    """``sbs ab``: per experiment and metric, each variant against the control."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    level = f"{(1 - report.alpha) * 100:g}%"
+    for result in report.results:
+        test = ("two-proportion z-test, Newcombe interval" if result.kind == "binary"
+                else "Welch t-test and interval")
+        title = Text.assemble(("experiment ", "bold"), literal(result.experiment), ("  metric ", "bold"),
+                              literal(result.metric), f"  ({result.kind}: {test})")
+        several = len(result.comparisons) > 1
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("variant", overflow="fold")
+        table.add_column("n", justify="right")
+        table.add_column("estimate", justify="right")
+        table.add_column(f"difference ({level} CI)", justify="right", no_wrap=True)
+        table.add_column(f"lift ({level} CI)", justify="right", no_wrap=True)
+        table.add_column("p", justify="right")
+        if several:
+            table.add_column("p Holm", justify="right")
+        table.add_column("sig.")
+        table.add_row(Text.assemble(literal(result.control), (" (control)", "dim")), count(result.control_n),
+                      significant(result.control_estimate), *([""] * (5 if several else 4)))
+        for c in result.comparisons:
+            mark = Text("yes", style="bold green") if c.significant else Text("no", style="dim")
+            diff = (f"{_signed(c.difference)} "
+                    f"{_ab_interval(c.ci_low, c.ci_high, _signed)}")
+            lift = DASH if c.lift is None else f"{_lift(c.lift)} {_ab_interval(c.lift_ci_low, c.lift_ci_high, _lift)}"
+            cells: list[Any] = [literal(c.variant), count(c.n), significant(c.estimate), diff, lift,
+                                p_value(c.p_value)]
+            if several:
+                cells.append(p_value(c.p_value_adjusted))
+            table.add_row(*cells, mark)
+        out.print(table)
+        for comp in result.comparisons:
+            if comp.note:
+                out.print(Text.assemble(("  note: ", "yellow"), literal(f"{comp.variant}: {comp.note}")))
+        for warning in result.warnings:
+            out.print(Text.assemble(("  warning: ", "yellow"), literal(warning)))
+        out.print()
+    if any(len(r.comparisons) > 1 for r in report.results):
+        out.print(Text(f"significant: p < {report.alpha:g}, Holm-adjusted when an experiment has several "
+                       "variants against its control.", style="dim"))
+
+
+def _ab_interval(low: float | None, high: float | None, fmt: Any) -> str:
+    """An A/B interval is either computed (both bounds) or not at all: ``—``, never a one-sided ``∞``."""
+    if low is None or high is None:
+        return DASH
+    return interval(low, high, fmt, brackets=True)
+
+
+def print_funnel(report: Any) -> None:
+    """``sbs funnel``: the stages side by side per model, per-gate pass rates, rank agreement between stages."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    by_key = {s.key: s for s in report.stages}
+    bench, sbs = by_key.get("benchmarks"), by_key.get("side_by_side")
+    ab = [s for s in report.stages if s.key.startswith("ab:")]
+    show_gates = any(g.get("passed") or g.get("blocked") or g.get("gates") for g in report.gates.values())
+
+    table = Table(title=Text("evaluation funnel", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("model", overflow="fold")
+    if bench:
+        table.add_column("benchmarks\n(norm. mean, n)", justify="right")
+    if show_gates:
+        table.add_column("gates\npass rate", justify="right")
+    as_share = False
+    if sbs:
+        as_share = any(d.get("method") == "win_rate" for d in sbs.details.values())
+        table.add_column("side-by-side\n" + ("win rate (votes)" if as_share else "BT rating (win rate, votes)"),
+                         justify="right")
+    for stage in ab:
+        table.add_column(Text.assemble("A/B\n", literal(stage.label[4:])), justify="right")
+    for model in report.models():
+        cells: list[Any] = [literal(model)]
+        if bench:
+            d = bench.details.get(model)
+            cells.append(DASH if d is None else f"{significant(d['score'], 3)} ({d['benchmarks']})")
+        if show_gates:
+            g = report.gates.get(model)
+            cells.append(DASH if g is None or finite(g["pass_rate"]) is None
+                         else f"{percent(g['pass_rate'])} of {count(g['passed'] + g['blocked'])}")
+        if sbs:
+            d = sbs.details.get(model)
+            if d is None:
+                cells.append(DASH)
+            elif as_share:
+                cells.append(f"{percent(d['win_rate'])} ({count(d['votes'])})")
+            else:
+                cells.append(f"{fixed(d['rating'], 0)} ({percent(d['win_rate'])}, {count(d['votes'])})")
+        for stage in ab:
+            d = stage.details.get(model)
+            if d is None:
+                cells.append(DASH)
+            elif d["control"]:
+                cells.append(Text.assemble(significant(d["estimate"]), (" control", "dim")))
+            else:
+                mark = ("*", "bold green") if d["significant"] else ("", "")
+                cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
+        table.add_row(*cells)
+    out.print(table)
+    if ab:
+        out.print(Text("A/B: estimate and lift over the control; * significant (Holm-adjusted).", style="dim"))
+    gate_names = sorted({gate for g in report.gates.values() for gate in g.get("gates", {})})
+    if gate_names:
+        per_gate = Table(title=Text("pass rate per gate", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
+        per_gate.add_column("model", overflow="fold")
+        for gate in gate_names:
+            per_gate.add_column(literal(gate), justify="right")
+        for model in report.models():
+            gates = report.gates.get(model, {}).get("gates", {})
+            per_gate.add_row(literal(model), *[
+                DASH if gate not in gates else percent(gates[gate]["pass_rate"]) for gate in gate_names])
+        out.print(per_gate)
+
+    if report.correlations:
+        labels = {s.key: s.label for s in report.stages}
+        corr = Table(title=Text("rank agreement between stages", style="bold"), title_justify="left",
+                     box=box.SIMPLE_HEAD)
+        for header in ("stage", "stage", "shared models", "Spearman ρ (p)", "Kendall τ (p)"):
+            corr.add_column(header, justify="right" if header != "stage" else "left")
+        for c in report.correlations:
+            rho = DASH if c.spearman is None else f"{fixed(c.spearman, 2, signed=True)} ({p_value(c.spearman_p)})"
+            tau = DASH if c.kendall is None else f"{fixed(c.kendall, 2, signed=True)} ({p_value(c.kendall_p)})"
+            corr.add_row(literal(labels[c.stages[0]]), literal(labels[c.stages[1]]), str(len(c.models)), rho, tau)
+        out.print(corr)
+        for c in report.correlations:
+            if c.note:
+                out.print(Text.assemble("  ", literal(f"{labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}")))
+    if report.disagreements:
+        out.print(Text("where the stages disagree", style="bold"))
+        for sentence in report.disagreements:
+            out.print(Text.assemble("  • ", literal(sentence)))
+    elif report.correlations:
+        out.print(Text("the stages agree on the models they share.", style="green"))
+
+
+# -- queue ------------------------------------------------------------------------------------------------------
+
+QUEUE_STATUS_LABELS = {
+    "pairs": "pairs", "open": "open (still collecting votes)", "gold": "gold (attention checks)",
+    "held_back": "held back (identity leaks)", "votes": "queue votes", "gate_passed": "gates: pairs passed",
+    "gate_pending": "gates: pairs pending", "gate_blocked": "gates: pairs blocked",
+}
+
+
+def print_queue_status(summary: dict[str, Any]) -> None:
+    """``sbs queue status``: the queue's counts, then the settings it was last built with (two small tables
+    instead of a printed dict)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    config = summary.get("config") or {}
+    counts = Table(title=Text("queue", style="bold"), title_justify="left", box=None, show_header=False)
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    for key, value in summary.items():
+        if key == "config":
+            continue
+        label = QUEUE_STATUS_LABELS.get(key, key.replace("_", " "))
+        counts.add_row(literal(label), count(value) if finite(value) is not None else literal(_plain(value)))
+    out.print(counts)
+    out.print()
+    if config:
+        built = Table(title=Text("built with", style="bold"), title_justify="left", box=None, show_header=False)
+        built.add_column("setting")
+        built.add_column("value")
+        for key, value in config.items():
+            built.add_row(literal(key.replace("_", " ")), literal(_plain(value)))
+        out.print(built)
+    else:
+        out.print(Text("no queue built yet: run `sbs queue build`", style="dim"))
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or DASH
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or DASH
+    return str(value)
+
+
+def print_accounts(rows: list[dict[str, Any]]) -> None:
+    """``sbs annotators list``: name, role, issued, revoked."""
+    from rich.table import Table
+
+    table = Table(title="team accounts (sbs serve)")
+    for column in ("annotator", "role", "token issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(literal(row["name"]), literal(row["role"]), literal(row["created_at"]),
+                      literal(row["revoked_at"] or ""))
+    console().print(table)
+
+
+def print_flags(flagged: Iterable[dict[str, Any]]) -> None:
+    """``sbs queue flags``: pairs annotators flagged, with their reasons."""
+    from rich.table import Table
+
+    rows = list(flagged)
+    table = Table("pair", "annotator", "reason", "status", "prompt", "models", title=f"{len(rows)} flagged")
+    for row in rows:
+        table.add_row(str(row["pair_id"]), literal(row["annotator"]), literal(row["reason"] or ""),
+                      literal(row["status"]), literal(row["prompt"][:60]),
+                      literal(f"{row['model_a']} vs {row['model_b']}"))
+    console().print(table)
