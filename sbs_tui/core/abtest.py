@@ -54,14 +54,6 @@ class VariantData:
     values: Any = None  # numpy array of unit values, when imported per unit
     binary: bool = False
 
-    @property
-    def variance_of_mean(self) -> float | None:
-        if self.binary:
-            return self.mean * (1.0 - self.mean) / self.n
-        if self.std is None:
-            return None
-        return self.std ** 2 / self.n
-
     def as_continuous(self) -> VariantData:
         """A binary variant seen as 0/1 values: mean p and the sample standard deviation of those values."""
         if not self.binary:
