@@ -29,6 +29,28 @@ def literal(name: str) -> Any:
     return Text(escape_controls(name))
 
 
+def interval_text(m: dict, digits: int) -> str:
+    """"low – high"; an unbounded side (null in JSON: the MLE is infinite that way) is shown as ∞, never as a
+    number; no interval at all (--ci none, no bootstrap rounds) is "—"."""
+    low, high = m.get("ci_low"), m.get("ci_high")
+    if low is None and high is None and not m.get("set_by_prior"):
+        return "—"
+    lo = "−∞" if low is None else f"{low:.{digits}f}"
+    hi = "∞" if high is None else f"{high:.{digits}f}"
+    return f"{lo} – {hi}"
+
+
+MAX_SHOWN_FACTOR = 100.0
+
+
+def votes_needed_text(v: dict) -> str:
+    """"×4.0 the votes (≈ 1,500 more per model)"; beyond ×100 the gap is within the noise and a number of votes
+    would be false precision."""
+    if v["factor"] > MAX_SHOWN_FACTOR:
+        return f"over ×{MAX_SHOWN_FACTOR:.0f} the votes (the gap is far inside the noise)"
+    return f"×{v['factor']:.1f} the votes (≈ {v['more_votes_per_model']:,} more per model)"
+
+
 def _console() -> Any:
     from rich.console import Console
 

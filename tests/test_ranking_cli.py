@@ -156,3 +156,37 @@ def test_category_filter(cli, tmp_path) -> None:
                           "--format", "json").stdout)
     assert {m["model"]: m["wins"] for m in code["models"]} == {"a": 5, "b": 0}
     assert code["filters"] == {"category": "code"}
+
+
+def test_undefeated_model_gets_an_open_interval_null_in_json_and_infinity_in_the_table(cli, tmp_path) -> None:
+    """Issue 9.2: the unbounded side of a never-beaten model is null in JSON and ∞ in the table, never a number."""
+    votes = [vote("champ", "mid", "model_a", prompt=f"c{k}") for k in range(6)]
+    votes += [vote("mid", "low", "model_a" if k % 3 else "model_b", prompt=f"m{k}") for k in range(9)]
+    votes += [vote("champ", "low", "model_a", prompt=f"l{k}") for k in range(2)]
+    db = store_with(tmp_path / "sbs.db", votes)
+    doc = json.loads(cli("--db", str(db), "rank", "--format", "json", "--bootstrap", "100").stdout)
+    by = {m["model"]: m for m in doc["models"]}
+    assert by["champ"]["ci_high"] is None and by["champ"]["ci_low"] is not None and by["champ"]["set_by_prior"]
+    assert doc["mle"] is False
+    table = cli("--db", str(db), "rank", "--ci", "sandwich")
+    assert table.exit_code == 0
+    line = next(row for row in table.stdout.splitlines() if "champ" in row)
+    assert "∞" in line
+
+
+def test_elo_order_option_and_votes_needed_wording(cli, db) -> None:
+    """Issue 9.3: the default Elo rating lies inside its interval; --elo-order file is the stored order."""
+    doc = json.loads(cli("--db", str(db), "rank", "--method", "elo", "--format", "json", "--bootstrap", "50").stdout)
+    assert doc["elo_order"] == "bootstrap"
+    assert all(m["ci_low"] <= m["rating"] <= m["ci_high"] for m in doc["models"])
+    stored = json.loads(cli("--db", str(db), "rank", "--method", "elo", "--elo-order", "file", "--format", "json",
+                            "--bootstrap", "50").stdout)
+    assert stored["elo_order"] == "file" and stored["rating_is"] == "stored order"
+
+
+def test_votes_needed_text_caps_false_precision() -> None:
+    from sbs_tui.results_render import votes_needed_text
+
+    assert votes_needed_text({"factor": 4.0, "more_votes_per_model": 1500}) == "×4.0 the votes (≈ 1,500 more per model)"
+    assert "11,877" not in votes_needed_text({"factor": 11877.0, "more_votes_per_model": 10**7})
+    assert votes_needed_text({"factor": 11877.0, "more_votes_per_model": 10**7}).startswith("over ×100")

@@ -247,3 +247,36 @@ def test_winrate_is_the_weighted_mean_credit_whatever_the_orientation(votes) -> 
     for model in credit:
         assert got[f"m{model}"] == pytest.approx(100.0 * credit[model] / total[model], abs=1e-6)
     assert got["base"] == 50.0
+
+
+def test_elo_default_is_fastchat_median_of_bootstrap_rounds_inside_its_interval() -> None:
+    """Issue 9.3: the default Elo rating is FastChat's — the median over rounds of votes resampled with
+    replacement and played in the sampled order (Arena's compute_online_elo per round), with the percentile
+    interval of the same rounds — so every rating lies inside its own interval. The stored order stays an option."""
+    rng = np.random.default_rng(2)
+    names = [f"m{k}" for k in range(5)]
+    strength = np.array([0.0, 0.3, 0.6, 0.9, 1.2])
+    votes = []
+    for a, d in zip(rng.integers(0, 5, 600), rng.integers(1, 5, 600)):
+        b = int((a + d) % 5)
+        p_b = 1 / (1 + np.exp(strength[a] - strength[b]))
+        votes.append((int(a), b, float(rng.random() < p_b)))
+    rounds = 60
+    r = rank_elo(names, votes, rounds=rounds, seed=7)
+    assert r.info["elo_order"] == "bootstrap"
+    # reference: the same resamples (one uniform draw per step and round, as the engine draws them), each played
+    # by the line-for-line Arena update, then median and 2.5/97.5 percentiles
+    draw = np.random.default_rng(7)
+    idx = np.array([draw.integers(0, len(votes), rounds) for _ in range(len(votes))])  # (steps, rounds)
+    per_round = np.array([[_arena_online_elo([votes[t] for t in idx[:, k]], names)[n] for n in names]
+                          for k in range(rounds)])
+    low, med, high = np.percentile(per_round, [2.5, 50, 97.5], axis=0)
+    by = {m.model: m for m in r.models}
+    for k, n in enumerate(names):
+        assert by[n].rating == pytest.approx(med[k], abs=1e-9)
+        assert (by[n].ci_low, by[n].ci_high) == pytest.approx((low[k], high[k]), abs=1e-9)
+        assert by[n].ci_low <= by[n].rating <= by[n].ci_high
+    stored = rank_elo(names, votes, rounds=rounds, seed=7, order="file")
+    ref = _arena_online_elo(votes, names)
+    assert {m.model: m.rating for m in stored.models} == pytest.approx(ref, abs=1e-9)
+    assert stored.info["elo_order"] == "file"

@@ -8,7 +8,9 @@ from __future__ import annotations
 import click
 
 from sbs_tui.errors import InputError
-from sbs_tui.results_render import escape_controls, literal  # one rule for hostile names everywhere
+from sbs_tui.results_render import (  # one rule for hostile names and unbounded intervals everywhere
+    escape_controls, interval_text, literal, votes_needed_text,
+)
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
 CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "losses", "ties", "win_rate")
@@ -32,8 +34,12 @@ CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "
 @click.option("--category", default=None, help="Only votes on prompts of this category.")
 @click.option("--include-flagged", is_flag=True, help="Count votes flagged by annotators (excluded by default).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap / vote orders.")
+@click.option("--elo-order", "elo_order", type=click.Choice(("bootstrap", "file")), default="bootstrap",
+              show_default=True,
+              help="elo only: bootstrap = median over the shuffled bootstrap rounds (FastChat; inside its interval); "
+                   "file = the stored order.")
 @click.option("--orders", type=click.IntRange(1, 10_000), default=1, show_default=True,
-              help="elo only: average over this many random vote orders (1 = the stored order).")
+              help="elo --elo-order file only: average over this many random vote orders (1 = the stored order).")
 @click.option("--k-factor", "k_factor", type=click.FloatRange(min=0, min_open=True), default=4.0,
               show_default=True, help="elo only: K factor (Arena uses 4).")
 @click.option("--matrix", "with_matrix", is_flag=True,
@@ -42,20 +48,20 @@ CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "
 @click.pass_context
 def rank_command(ctx: click.Context, method: str, baseline: str | None, rounds: int, ci: str, control: str,
                  annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int,
-                 orders: int, k_factor: float, with_matrix: bool, fmt: str) -> None:
+                 elo_order: str, orders: int, k_factor: float, with_matrix: bool, fmt: str) -> None:
     """Rank models from the stored votes, with 95% confidence intervals, best first.
 
     Ties and both-bad votes count half a win each; weighted (AlpacaEval) votes count with their weight.
     Ratings are on the Elo scale (1000 + 400·log10 odds), centred on 1000 or anchored at --baseline.
     """
     ranking = compute_ranking(ctx, method, baseline, rounds, ci, control, annotators, category, include_flagged,
-                              seed, orders, k_factor, with_matrix)
+                              seed, orders, k_factor, with_matrix, elo_order=elo_order)
     emit(ranking, fmt)
 
 
 def compute_ranking(ctx: click.Context, method: str, baseline: str | None, rounds: int, ci: str, control: str,
                     annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int,
-                    orders: int, k_factor: float, with_matrix: bool):
+                    orders: int, k_factor: float, with_matrix: bool, *, elo_order: str = "bootstrap"):
     """Validate the options, rank, and report warnings on stderr (shared by `sbs export rankings`)."""
     if method == "winrate" and baseline is None:
         raise InputError("--method winrate needs --baseline MODEL", field="--baseline")
@@ -69,7 +75,7 @@ def compute_ranking(ctx: click.Context, method: str, baseline: str | None, round
     request = RankRequest(method=method, baseline=baseline, rounds=rounds, ci=ci, control=control,
                           annotators=list(annotators) or None, category=category,
                           include_flagged=include_flagged, seed=seed, orders=orders, k_factor=k_factor,
-                          matrices=with_matrix)
+                          matrices=with_matrix, elo_order=elo_order)
     store = ctx.obj.open_store()
     try:
         ranking = run_ranking(store, request)
@@ -133,8 +139,7 @@ def print_table(doc: dict) -> None:
 
     digits = 2 if pct else 0
     for m in doc["models"]:
-        ci = ("—" if m["ci_low"] is None else
-              f"{fmt_num(m['ci_low'], digits)} – {fmt_num(m['ci_high'], digits)}")
+        ci = interval_text(m, digits)
         row = [str(m["rank"]), literal(m["model"]), fmt_num(m["rating"], digits + 1 if pct else 1), ci,
                f"{m['votes']:,}" if isinstance(m["votes"], int) else f"{m['votes']:.1f}",
                _n(m["wins"]), _n(m["losses"]), _n(m["ties"]), fmt_num(m["win_rate"], 1)]
@@ -147,8 +152,7 @@ def print_table(doc: dict) -> None:
         console.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):",
                            style="dim"))
         for v in needed[:10]:
-            console.print(literal(f"  {v['better']} vs {v['worse']}: ×{v['factor']:.1f} votes "
-                                  f"(≈ {v['more_votes_per_model']:,} more per model)"))
+            console.print(literal(f"  {v['better']} vs {v['worse']}: {votes_needed_text(v)}"))
     if doc.get("matrices"):
         _print_matrix(console, doc["matrices"])
 

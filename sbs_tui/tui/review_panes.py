@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select, Static
 
+from sbs_tui.results_render import interval_text, votes_needed_text
 from sbs_tui.results_render import literal as name
 from sbs_tui.tui import review_data as data
 from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, RankOptions, finite
@@ -328,7 +329,7 @@ class RankingPane(ReviewPane):
             model = name(m["model"])
             if prior:
                 model.append(" (prior)", style="yellow")
-            ci = DASH if finite(m["ci_low"]) is None else f"{fmt(m['ci_low'], digits)} – {fmt(m['ci_high'], digits)}"
+            ci = interval_text(m, digits)
             row = [str(m["rank"]), model, fmt(m["rating"], digits + 1 if pct else 1), ci, count(m["votes"]),
                    count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(m["win_rate"], 1)]
             if multi:
@@ -350,8 +351,7 @@ class RankingPane(ReviewPane):
                 hint.append_text(name(str(v["better"])))
                 hint.append(" vs ")
                 hint.append_text(name(str(v["worse"])))
-                more = v.get("more_votes_per_model")
-                hint.append(f": ×{v['factor']:.1f} votes" + (f" (≈ {more:,} more per model)" if more else "") + "\n")
+                hint.append(f": {votes_needed_text(v)}\n")
         self.note("#rank-needed", stripped(hint))
 
     def status_text(self, view: data.RankingView, seconds: float) -> Text:

@@ -26,6 +26,7 @@ class RankRequest:
     seed: int = 0
     orders: int = 1
     k_factor: float = 4.0
+    elo_order: str = "bootstrap"  # bootstrap (median of shuffled rounds, FastChat) | file (stored order)
     matrices: bool = False
     threads: int | None = None
 
@@ -49,7 +50,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
             from sbs_tui.core.ranking.online import rank_elo
 
             ranking = rank_elo(names, votes, k=req.k_factor, orders=req.orders, rounds=req.rounds,
-                               seed=req.seed, anchor=req.baseline)
+                               seed=req.seed, anchor=req.baseline, order=req.elo_order)
         else:
             from sbs_tui.core.ranking.online import rank_trueskill
 
