@@ -75,9 +75,12 @@ def _pct(value: float | None) -> str:
 
 
 def _p(value: float | None) -> str:
+    """p-values as people read them: 4 decimals, or "< 1e-10" (never 0.0) when tiny, else 2 significant digits."""
     if value is None:
         return "–"
-    return "<1e-4" if value < 1e-4 else f"{value:.4f}"
+    if value < 1e-10:
+        return "< 1e-10"
+    return f"{value:.2g}" if value < 1e-4 else f"{value:.4f}"
 
 
 def _interval(low: float | None, high: float | None, fmt: Any = _num) -> str:
@@ -94,8 +97,13 @@ def print_ab_report(report: Any) -> None:
     console = _console()
     level = f"{(1 - report.alpha) * 100:g}%"
     for result in report.results:
-        test = ("two-proportion z-test, Newcombe interval" if result.kind == "binary"
-                else "Welch t-test and interval")
+        if result.kind == "binary":
+            used = sorted({c.test for c in result.comparisons})
+            names = {"fisher_exact": "Fisher's exact test (small counts)", "two_proportion_z": "two-proportion z-test"}
+            test = " / ".join(names.get(u, u) for u in used) + ", Newcombe interval"
+        else:
+            test = "Welch t-test and interval"
+        test += "; lift: Fieller"
         title = Text.assemble(("experiment ", "bold"), literal(result.experiment), ("  metric ", "bold"),
                               literal(result.metric),
                               f"  ({result.kind}: {test})")
@@ -115,7 +123,8 @@ def print_ab_report(report: Any) -> None:
         for c in result.comparisons:
             mark = Text("yes", style="bold green") if c.significant else Text("no", style="dim")
             diff = f"{_signed(c.difference)} {_interval(c.ci_low, c.ci_high, _signed)}"
-            lift = "–" if c.lift is None else f"{_pct(c.lift)} {_interval(c.lift_ci_low, c.lift_ci_high, _pct)}"
+            lift = ("–" if c.lift is None else f"{_pct(c.lift)} [unbounded]" if c.lift_ci_low is None
+                    else f"{_pct(c.lift)} {_interval(c.lift_ci_low, c.lift_ci_high, _pct)}")
             cells = [literal(c.variant), f"{c.n:,}", _num(c.estimate), diff, lift, _p(c.p_value)]
             if several:
                 cells.append(_p(c.p_value_adjusted))
@@ -203,13 +212,16 @@ def print_funnel(report: Any) -> None:
         labels = {s.key: s.label for s in report.stages}
         corr = Table(title=Text("rank agreement between stages", style="bold"), title_justify="left",
                      box=box.SIMPLE_HEAD)
-        for header in ("stage", "stage", "shared models", "Spearman ρ (p)", "Kendall τ (p)"):
+        for header in ("stage", "stage", "shared models", "Spearman ρ (p, Holm p)", "Kendall τ (p)"):
             corr.add_column(header, justify="right" if header != "stage" else "left")
         for c in report.correlations:
-            rho = "–" if c.spearman is None else f"{c.spearman:+.2f} ({_p(c.spearman_p)})"
+            rho = ("–" if c.spearman is None
+                   else f"{c.spearman:+.2f} ({_p(c.spearman_p)}, {_p(c.spearman_p_holm)})")
             tau = "–" if c.kendall is None else f"{c.kendall:+.2f} ({_p(c.kendall_p)})"
             corr.add_row(literal(labels[c.stages[0]]), literal(labels[c.stages[1]]), str(len(c.models)), rho, tau)
         console.print(corr)
+        console.print(Text("  Spearman p: exact permutation up to 9 models; Holm-adjusted across these correlations.",
+                           style="dim"))
         for c in report.correlations:
             if c.note:
                 console.print(Text.assemble("  ", literal(f"{labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}")))
