@@ -35,6 +35,12 @@ def agreement_command(ctx: click.Context, annotators: tuple[str, ...], category:
         _print_tables(doc)
 
 
+def _p(x) -> str:
+    from sbs_tui.results_render import _p as p_text
+
+    return p_text(x)
+
+
 def _f(x, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -59,20 +65,21 @@ def _print_tables(doc: dict) -> None:
                       _f(p["percent_agreement"], 1), _f(p["cohen_kappa"], 3))
         console.print(t)
     t = Table(title="Annotators (agreement with the majority of the others)")
-    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p", "Outlier"):
+    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (Holm)", "Outlier"):
         t.add_column(c, justify="left" if c in ("Annotator", "Kind") else "right")
     for a in doc["annotators"]:
         t.add_row(Text(a["annotator"]), a["kind"], f"{a['votes']:,}", str(a["items_with_majority"]),
                   _f(a.get("majority_agreement"), 1), _f(a.get("others_majority_agreement"), 1),
-                  _f(a.get("p_value"), 4), "yes" if a.get("outlier") else "")
+                  _p(a.get("p_value_holm", a.get("p_value"))), "yes" if a.get("outlier") else "")
     console.print(t)
     if doc["position_bias"]:
         t = Table(title="Position bias (decisive votes won by the left answer)")
-        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (binomial)"):
+        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (Holm)"):
             t.add_column(c, justify="left" if c == "Annotator" else "right")
         for p in doc["position_bias"]:
             t.add_row(Text(p["annotator"]), f"{p['decisive_votes']:,}", f"{p['left_wins']:,}",
-                      _f(p["left_share"], 1), _f(p["p_value"], 4))
+                      _f(p["left_share"], 1),
+                      _p(p.get("p_value_holm", p.get("p_value"))) if p.get("testable", True) else "not testable")
         console.print(t)
     for j in doc["judge_vs_humans"]:
         console.print(Text(f"Judge {j['judge']} vs human majority: {j['items']} items, "

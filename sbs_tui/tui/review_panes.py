@@ -48,7 +48,9 @@ def fmt_p(x: Any) -> str:
     value = finite(x)
     if value is None:
         return DASH
-    return "<1e-4" if value < 1e-4 else f"{value:.4f}"
+    from sbs_tui.results_render import _p
+
+    return _p(value)
 
 
 def count(x: Any) -> str:
@@ -419,18 +421,21 @@ class AgreementPane(ReviewPane):
             who.stylize(style)
             rows.append([who, a["kind"], count(a["votes"]), count(a["items_with_majority"]),
                          fmt(a.get("majority_agreement")), fmt(a.get("others_majority_agreement")),
-                         fmt_p(a.get("p_value")), Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
+                         fmt_p(a.get("p_value_holm", a.get("p_value"))),
+                         Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
         fill(self.query_one("#agree-annotators", DataTable),
-             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided)", ""], rows)
+             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided, Holm)", ""], rows)
 
         rows = []
         for p in doc["position_bias"]:
-            biased = (finite(p.get("p_value")) or 1.0) < 0.01
+            p_adj = p.get("p_value_holm", p.get("p_value"))
+            biased = (finite(p_adj) or 1.0) < 0.01
             share = Text(fmt(p["left_share"]), style="bold red" if biased else "")
             who = Text("(all)", style="italic") if p["annotator"] == "(all)" else name(p["annotator"])
-            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share, fmt_p(p["p_value"])])
+            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share,
+                         fmt_p(p_adj) if p.get("testable", True) else "not testable"])
         fill(self.query_one("#agree-position", DataTable),
-             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (binomial)"], rows)
+             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows)
 
         rows = []
         for j in doc["judge_vs_humans"]:
