@@ -340,3 +340,81 @@ def test_elo_default_is_fastchat_median_of_bootstrap_rounds_inside_its_interval(
     ref = _arena_online_elo(votes, names)
     assert {m.model: m.rating for m in stored.models} == pytest.approx(ref, abs=1e-9)
     assert stored.info["elo_order"] == "file"
+
+
+def _arena_style_reference(a, b, y_a, texts_a, texts_b, n_models, reg=0.5):
+    """Arena's compute_style_control (FastChat rating_systems.py), re-derived: code blocks removed with
+    arena-hard's "```[^`]*```" before counting, features (a − b)/(a + b + 1) standardised, contextual BT with
+    alpha = ln 10, L2 reg 0.5 (half_reg/2 in the loss), ratings ×400 + 1000."""
+    import re
+
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    def counts(t):
+        prose = re.sub(r"```[^`]*```", "", t)
+        return (len(t), len(re.findall(r"^#{1,6}\s", prose, re.M)),
+                len(re.findall(r"^\s*\d+\.\s", prose, re.M)) + len(re.findall(r"^\s*[-*+]\s", prose, re.M)),
+                len(re.findall(r"\*\*[^*\n]+\*\*", prose)) + len(re.findall(r"__[^_\n]+__", prose)))
+
+    fa = np.array([counts(t) for t in texts_a], dtype=float).T
+    fb = np.array([counts(t) for t in texts_b], dtype=float).T
+    diff = (fa - fb) / (fa + fb + 1)
+    feats = ((diff - diff.mean(axis=1, keepdims=True)) / diff.std(axis=1, keepdims=True)).T
+    alpha = math.log(10.0)
+
+    def loss(params):
+        r, w = params[:n_models], params[n_models:]
+        p = expit(alpha * (r[a] - r[b]) + feats @ w)
+        value = -np.sum(y_a * np.log(p) + (1 - y_a) * np.log(1 - p)) + reg / 2 * params @ params
+        err = y_a - p
+        grad = reg * params
+        np.add.at(grad, a, -alpha * err)
+        np.add.at(grad, b, alpha * err)
+        grad[n_models:] -= feats.T @ err
+        return value, grad
+
+    x = minimize(loss, np.zeros(n_models + 4), jac=True, method="L-BFGS-B",
+                 options={"gtol": 1e-10, "maxiter": 10_000}).x
+    return 1000 + 400 * x[:n_models]
+
+
+def test_style_control_agrees_with_arenas_compute_style_control() -> None:
+    """Issue 9.5: on hard votes, ratings within a few Elo of Arena's procedure (which adds an L2 penalty we
+    do not), and the same feature construction (fenced code stripped, (a − b)/(a + b + 1))."""
+    rng = np.random.default_rng(12)
+    m, v = 5, 4000
+    quality = np.array([0.6, 0.3, 0.0, -0.2, -0.6])
+    a = rng.integers(0, m, v)
+    b = (a + rng.integers(1, m, v)) % m
+
+    def text(k):
+        parts = ["## Title\n"] * int(rng.integers(0, 3)) + ["- item\n"] * int(rng.integers(0, 6))
+        parts += ["some **bold** words\n"] * int(rng.integers(0, 3))
+        parts += ["```python\n# not a header\n- not a list\n```\n"] * int(rng.integers(0, 2))
+        return "".join(parts) + "x" * int(rng.integers(50, 1500))
+
+    texts_a = [text(k) for k in range(v)]
+    texts_b = [text(k) for k in range(v)]
+    len_a = np.array([len(t) for t in texts_a])
+    len_b = np.array([len(t) for t in texts_b])
+    logit = quality[b] - quality[a] + 0.8 * (len_b - len_a) / (len_a + len_b + 1)
+    s = (rng.random(v) < 1 / (1 + np.exp(-logit))).astype(float)
+    names = [f"m{k}" for k in range(m)]
+    rows = [(int(x), int(y), float(z), f"p{k}", int(la), int(lb), ta, tb)
+            for k, (x, y, z, la, lb, ta, tb) in enumerate(zip(a, b, s, len_a, len_b, texts_a, texts_b))]
+    ours = {r.model: r.rating for r in rank_style_controlled(names, rows, features="style").models}
+    ref = _arena_style_reference(a, b, 1.0 - s, texts_a, texts_b, m)
+    ref = ref - ref.mean() + 1000
+    for k, name in enumerate(names):
+        assert ours[name] == pytest.approx(ref[k], abs=3.0)
+    # without Arena's penalty the reference is our fit exactly
+    exact = _arena_style_reference(a, b, 1.0 - s, texts_a, texts_b, m, reg=1e-12)
+    exact = exact - exact.mean() + 1000
+    for k, name in enumerate(names):
+        assert ours[name] == pytest.approx(exact[k], abs=0.05)
+
+
+def test_fenced_code_is_not_counted_as_markdown() -> None:
+    text = "# Real header\n```bash\n# comment\n- not a list\n**not bold**\n```\n- real item\n~~~\n# also code\n"
+    assert style_counts(text)[1:] == (1, 1, 0)
