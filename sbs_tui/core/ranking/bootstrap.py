@@ -163,7 +163,10 @@ def newton_rounds(theta_hat: np.ndarray, pi: np.ndarray, pj: np.ndarray, n: np.n
         hess[:, diag, diag] = -hess.sum(axis=2) + prior
         if prior == 0:  # the Laplacian is singular along 1; the gradient is ⟂ 1, so this pins only the mean
             hess += 1.0 / m
-        step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        try:
+            step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a resample that disconnects the graph (MLE only): least squares
+            step = np.stack([np.linalg.lstsq(h, g, rcond=None)[0] for h, g in zip(hess, grad)])
         f0 = objective(t, idx)
         slope = np.sum(grad * step, axis=1)
         alpha = np.ones(idx.size)
