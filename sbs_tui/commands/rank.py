@@ -21,7 +21,8 @@ CSV_FIELDS = ("model", "rating", "ci_low", "ci_high", "rank", "votes", "wins", "
               help="bt: Bradley-Terry MLE; elo: online Elo (order-dependent); trueskill; "
                    "winrate: AlpacaEval win rate against --baseline.")
 @click.option("--baseline", default=None, metavar="MODEL",
-              help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (required there).")
+              help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (default there: the "
+                   "most-compared model, as the review app picks it).")
 @click.option("--bootstrap", "rounds", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Bootstrap rounds for --ci bootstrap.")
 @click.option("--ci", type=click.Choice(("bootstrap", "sandwich")), default="bootstrap", show_default=True,
@@ -63,8 +64,6 @@ def compute_ranking(ctx: click.Context, method: str, baseline: str | None, round
                     annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int,
                     orders: int, k_factor: float, with_matrix: bool, *, elo_order: str = "bootstrap"):
     """Validate the options, rank, and report warnings on stderr (shared by `sbs export rankings`)."""
-    if method == "winrate" and baseline is None:
-        raise InputError("--method winrate needs --baseline MODEL", field="--baseline")
     if control != "none" and method in ("elo", "trueskill"):
         raise InputError(f"--control {control} applies to --method bt or winrate", field="--control")
     if control == "style" and method == "winrate":
@@ -126,7 +125,8 @@ def print_table(doc: dict) -> None:
     if doc.get("ci"):
         title += f" · 95% CI: {doc['ci']}"
     table = Table(title=literal(title), caption="Rank = Rank (UB): 1 + the models whose interval lies wholly above")
-    for col in ("Rank", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
+    columns, lc = rank_columns(doc)
+    for col in columns:
         if col == "Model":  # names are folded, never cut off: two models may differ only at the end
             table.add_column(col, justify="left", overflow="fold", min_width=10)
         else:  # numbers never wrap; the interval may break at its dash
@@ -140,9 +140,13 @@ def print_table(doc: dict) -> None:
     digits = 2 if pct else 0
     for m in doc["models"]:
         ci = interval_text(m, digits)
-        row = [str(m["rank"]), literal(m["model"]), fmt_num(m["rating"], digits + 1 if pct else 1), ci,
+        name = literal(m["model"])
+        if m.get("baseline"):
+            name.append(" (baseline: 50 by definition)", style="dim")
+        last = m.get("raw_win_rate", m["win_rate"]) if lc else m["win_rate"]
+        row = [str(m["rank"]), name, fmt_num(m["rating"], digits + 1 if pct else 1), ci,
                f"{m['votes']:,}" if isinstance(m["votes"], int) else f"{m['votes']:.1f}",
-               _n(m["wins"]), _n(m["losses"]), _n(m["ties"]), fmt_num(m["win_rate"], 1)]
+               _n(m["wins"]), _n(m["losses"]), _n(m["ties"]), fmt_num(last, 1)]
         if multi:
             row.append(str(m.get("component", "")))
         table.add_row(*row)
@@ -155,6 +159,16 @@ def print_table(doc: dict) -> None:
             console.print(literal(f"  {v['better']} vs {v['worse']}: {votes_needed_text(v)}"))
     if doc.get("matrices"):
         _print_matrix(console, doc["matrices"])
+
+
+def rank_columns(doc: dict) -> tuple[list[str], bool]:
+    """Column headers for a ranking table, and whether it is length-controlled: under --control length the rating
+    is the LC win rate and W/L/T and the last column are the raw verdicts, so the headers say which is which."""
+    lc = doc["method"] == "winrate" and doc.get("control") == "length"
+    if lc:
+        return ["Rank", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"], True
+    rating = "Win rate %" if doc["method"] == "winrate" else "Rating"
+    return ["Rank", "Model", rating, "95% CI", "Votes", "W", "L", "T", "Win %"], False
 
 
 def _print_matrix(console, mats: dict) -> None:

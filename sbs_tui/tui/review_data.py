@@ -95,7 +95,9 @@ def _ranking(store: Store, options: RankOptions) -> RankingView:
     if options.baseline is not None and baseline is None:
         view.note = f"baseline {options.baseline!r} has no votes; showing without it"
     if options.method == "winrate" and baseline is None:
-        baseline = max(models, key=lambda m: (counts[m], m))
+        from sbs_tui.core.ranking.api import default_baseline
+
+        baseline = default_baseline(*store.vote_outcomes())  # the same rule as `sbs rank --method winrate`
         view.note = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
     view.baseline = baseline
     request = RankRequest(method=options.method, baseline=baseline, ci=options.ci, control=options.control,

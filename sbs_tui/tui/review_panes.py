@@ -321,8 +321,10 @@ class RankingPane(ReviewPane):
         pct = doc["method"] == "winrate"
         multi = len(doc.get("components") or []) > 1
         digits = 2 if pct else 0
-        columns = ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L", "T",
-                   "Win %"]
+        lc = pct and doc.get("control") == "length"
+        columns = (["Rank (UB)", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"]
+                   if lc else ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L",
+                               "T", "Win %"])
         if multi:
             columns.append("Component")
         rows = []
@@ -331,9 +333,12 @@ class RankingPane(ReviewPane):
             model = name(m["model"])
             if prior:
                 model.append(" (prior)", style="yellow")
+            if m.get("baseline"):
+                model.append(" (baseline: 50 by definition)", style="dim")
             ci = interval_text(m, digits)
+            last = m.get("raw_win_rate", m["win_rate"]) if lc else m["win_rate"]
             row = [str(m["rank"]), model, fmt(m["rating"], digits + 1 if pct else 1), ci, count(m["votes"]),
-                   count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(m["win_rate"], 1)]
+                   count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(last, 1)]
             if multi:
                 row.append(str(m.get("component", "")))
             rows.append(row)

@@ -31,9 +31,32 @@ class RankRequest:
     threads: int | None = None
 
 
+BASELINE_RULE = "the most-compared model (most votes; ties by name), as AlpacaEval's reference is"
+
+
+def default_baseline(names: list[str], rows: list[tuple[int, int, float, float]]) -> str | None:
+    """The win-rate baseline when none is given — one rule for ``sbs rank`` and the review app: the model with
+    the most votes (ties broken by name), i.e. the reference everyone was compared with in an AlpacaEval-style
+    campaign. None without votes."""
+    counts = dict.fromkeys(names, 0.0)
+    for ia, ib, _score, n in rows:
+        counts[names[ia]] += n
+        counts[names[ib]] += n
+    voted = [m for m, c in counts.items() if c > 0]
+    return max(voted, key=lambda m: (counts[m], m)) if voted else None
+
+
 def run_ranking(store: Any, req: RankRequest) -> Ranking:
-    """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
+    """Raises KeyError(model) when ``baseline`` has no votes under the filters. ``--method winrate`` without a
+    baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning)."""
     filters = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
+    chosen = None
+    if req.method == "winrate" and req.baseline is None:
+        chosen = default_baseline(*store.vote_outcomes(**filters))
+        if chosen is not None:
+            from dataclasses import replace
+
+            req = replace(req, baseline=chosen)
     if req.control != "none":
         names, rows = store.vote_covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
@@ -70,4 +93,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
                               matrices=req.matrices, threads=req.threads)
     ranking.info.setdefault("control", req.control)
     ranking.info["filters"] = {k: v for k, v in filters.items() if v}
+    if chosen is not None:
+        ranking.info["baseline_rule"] = BASELINE_RULE
+        ranking.warnings.append(f"no --baseline given: win rate against {chosen!r}, {BASELINE_RULE}")
     return ranking
