@@ -89,7 +89,7 @@ def annotator_latency(items_folder: Path, tmp: Path, votes: int = 150) -> dict[s
     store = Store(db)
     with store.transaction():
         for path in sorted(items_folder.glob("*.jsonl")):
-            store.insert_generations(list(iter_generation_records(path)))
+            store.generations.insert(list(iter_generation_records(path)))
     prompts = [r[0] for r in store.conn.execute("SELECT id FROM prompts ORDER BY id")]
     models = store.model_names()
 
@@ -98,7 +98,7 @@ def annotator_latency(items_folder: Path, tmp: Path, votes: int = 150) -> dict[s
         for i in range(votes):
             started = time.perf_counter()
             with store.transaction():
-                store.insert_votes([VoteRecord(prompts[i % len(prompts)], None, models[0], models[1 + i % 7],
+                store.votes.insert([VoteRecord(prompts[i % len(prompts)], None, models[0], models[1 + i % 7],
                                                "model_a", f"annotator-{tag}", ts=f"{tag}-{i}")])
             store.conn.execute(
                 "SELECT g.output FROM generations g WHERE g.prompt_id = ? AND g.gate_status = 'passed' LIMIT 2",
@@ -113,9 +113,9 @@ def annotator_latency(items_folder: Path, tmp: Path, votes: int = 150) -> dict[s
                              "--interval", "0.5", "--gates", "toxicity,sentiment"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3.0)  # let it load its scorers and start committing batches
-    pending_before = len(store.generation_ids(gate_status="pending"))
+    pending_before = len(store.generations.ids(gate_status="pending"))
     busy = vote_loop("busy")
-    pending_after = len(store.generation_ids(gate_status="pending"))
+    pending_after = len(store.generations.ids(gate_status="pending"))
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     store.close()

@@ -114,7 +114,7 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict
     t0 = time.perf_counter()
     c0 = time.process_time()
     store = Store(db)
-    outcomes = Outcomes.from_rows(*store.vote_outcomes())
+    outcomes = Outcomes.from_rows(*store.votes.outcomes())
     store.close()
     i, j, s = outcomes.i, outcomes.j, outcomes.s
     m = outcomes.n_models
@@ -149,7 +149,7 @@ def peers(db: Path, rounds: int, seed: int) -> dict[str, dict]:
     from sbs_tui.core.store import Store
 
     with Store(db) as store:
-        outcomes = Outcomes.from_rows(*store.vote_outcomes())
+        outcomes = Outcomes.from_rows(*store.votes.outcomes())
     names = np.array(outcomes.names)
     out: dict[str, dict] = {}
 

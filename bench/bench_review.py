@@ -49,10 +49,10 @@ def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int,
     store = Store(path)
     texts = [f"Benchmark prompt {i}: explain item {i}." for i in range(prompts)]
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(t), t, m, f"answer of {m} to {i} " * (3 + i % 9))
+        store.generations.insert([GenerationRecord(prompt_id_for(t), t, m, f"answer of {m} to {i} " * (3 + i % 9))
                                   for i, t in enumerate(texts) for m in names])
     with store.transaction():
-        store.set_gate_status(store.generation_ids(), "passed")
+        store.generations.set_gate_status(store.generations.ids(), "passed")
     build_queue(store, BuildOptions(overlap=3, seed=seed))
     batch = []
     made = 0
@@ -70,11 +70,11 @@ def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int,
             made += 1
         if len(batch) >= 20_000:
             with store.transaction():
-                store.insert_votes(batch)
+                store.votes.insert(batch)
             batch = []
     if batch:
         with store.transaction():
-            store.insert_votes(batch)
+            store.votes.insert(batch)
     store.close()
 
 

@@ -86,11 +86,11 @@ def build_db(path: Path, prompts: int, models: int, votes: int) -> None:
             batch.append(GenerationRecord(pid, text, name, pool[i % len(pool)][1]))
         if len(batch) >= 20_000:
             with store.transaction():
-                store.insert_generations(batch)
+                store.generations.insert(batch)
             batch = []
     with store.transaction():
-        store.insert_generations(batch)
-        store.set_gate_status(store.generation_ids(), "passed")
+        store.generations.insert(batch)
+        store.generations.set_gate_status(store.generations.ids(), "passed")
     print(f"  generations: {store.count('generations'):,} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     vbatch: list[VoteRecord] = []
     for k in range(votes):
@@ -100,10 +100,10 @@ def build_db(path: Path, prompts: int, models: int, votes: int) -> None:
                                  uid=f"bench-{k}", ts="2026-01-01T00:00:00Z"))
         if len(vbatch) >= 50_000:
             with store.transaction():
-                store.insert_votes(vbatch)
+                store.votes.insert(vbatch)
             vbatch = []
     with store.transaction():
-        store.insert_votes(vbatch)
+        store.votes.insert(vbatch)
     print(f"  votes: {store.count('votes'):,} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     build_queue(store, BuildOptions(overlap=3, identity=IdentityDetector.default()))
     store.conn.execute("ANALYZE")

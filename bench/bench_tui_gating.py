@@ -54,7 +54,7 @@ def build(db: Path, config: Path) -> int:
         passed = [gid for gid, pid in store.conn.execute("SELECT id, prompt_id FROM generations")
                   if pid in first_half]
         with store.transaction():
-            store.set_gate_status(passed, "passed")
+            store.generations.set_gate_status(passed, "passed")
         pending = store.count("generations") - len(passed)
     config.write_text(CONFIG, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "sbs_tui", "--db", str(db), "queue", "build", "--overlap", "3"],
@@ -66,7 +66,7 @@ def pending_count(db: Path) -> int:
     from sbs_tui.core.store import Store
 
     with Store(db) as store:
-        return len(store.generation_ids(gate_status="pending"))
+        return len(store.generations.ids(gate_status="pending"))
 
 
 def main() -> int:

@@ -26,10 +26,10 @@ def make_store(path: Path | str | None, *, prompts: int = 6, models=MODELS, outp
         for model in models:
             records.append(GenerationRecord(prompt_id_for(text), text, model, outputs.get((i, model), answer(model, i))))
     with store.transaction():
-        store.insert_generations(records)
+        store.generations.insert(records)
     if gate is not None:
         with store.transaction():
-            store.set_gate_status(store.generation_ids(), gate)
+            store.generations.set_gate_status(store.generations.ids(), gate)
     if build:
         build_queue(store, BuildOptions(**build_options))
     return store
@@ -42,4 +42,4 @@ def judge_votes(store: Store, judge: str, winners: dict[tuple[int, str, str], st
         text = f"Prompt number {i}: explain topic {i}."
         records.append(VoteRecord(prompt_id_for(text), text, a, b, winner, judge, annotator_kind="judge"))
     with store.transaction():
-        store.insert_votes(records)
+        store.votes.insert(records)

@@ -32,5 +32,5 @@ def vote(model_a: str, model_b: str, winner: str, *, prompt: str = "p", annotato
 
 def store_with(path: Path, votes: list[VoteRecord]) -> Path:
     with Store(path) as store, store.transaction():
-        store.insert_votes(votes)
+        store.votes.insert(votes)
     return path

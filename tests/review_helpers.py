@@ -44,14 +44,14 @@ def build_review_db(path: Path, *, votes_each: int = VOTES_EACH) -> Path:
         import_files(store, "votes", [SAMPLE / "judge_votes.jsonl"])
         prompts = store.conn.execute("SELECT id, text FROM prompts ORDER BY id LIMIT 8").fetchall()
         with store.transaction():
-            store.insert_generations([GenerationRecord(pid, text, HOSTILE, f"answer {i} [red]not red[/red]")
+            store.generations.insert([GenerationRecord(pid, text, HOSTILE, f"answer {i} [red]not red[/red]")
                                       for i, (pid, text) in enumerate(prompts)])
         with store.transaction():
-            store.set_gate_status(store.generation_ids(), "passed")
+            store.generations.set_gate_status(store.generations.ids(), "passed")
             blocked = [r[0] for r in store.conn.execute(
                 "SELECT g.id FROM generations g JOIN models m ON m.id = g.model_id "
                 "WHERE m.name = 'falcon-7b-instruct' ORDER BY g.id LIMIT 2")]
-            store.set_gate_status(blocked, "blocked")
+            store.generations.set_gate_status(blocked, "blocked")
         build_queue(store, BuildOptions(overlap=3, seed=3))
         for k, who in enumerate(HUMANS):
             queue = AnnotatorQueue(store, who)
@@ -66,7 +66,7 @@ def build_review_db(path: Path, *, votes_each: int = VOTES_EACH) -> Path:
                     queue.flag(pair, "rude [red]answer[/red]")
                 queue.vote(pair, honest_choice(pair, contrarian=who == "carol"), ts=_ts(k * 120 + i * 0.5),
                            flagged=flagged, flag_reason="rude [red]answer[/red]" if flagged else None)
-        store.set_annotator_cap("bob", 100)
+        store.queue.set_cap("bob", 100)
     finally:
         store.close()
     return path

@@ -28,10 +28,10 @@ def run(capsys, db: Path, *args: str) -> tuple[int, str, str]:
 def db(tmp_path) -> Path:
     path = tmp_path / "d.db"
     with Store(path) as store, store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for("q1"), "q1", "a", "gen a1"),
+        store.generations.insert([GenerationRecord(prompt_id_for("q1"), "q1", "a", "gen a1"),
                                   GenerationRecord(prompt_id_for("q1"), "q1", "b", "gen b1"),
                                   GenerationRecord(prompt_id_for("q6"), "q6", "a", "gen a6")])
-        store.insert_votes([
+        store.votes.insert([
             vote("q1", "model_b"),  # outputs from generations
             vote("q2", "model_a", output_a="[bold]A2\x1b[0m", output_b="B2"),  # outputs on the vote
             vote("q3", "tie", output_a="A3", output_b="B3"),

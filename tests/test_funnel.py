@@ -26,20 +26,20 @@ def vote(prompt: str, a: str, b: str, winner: str, **kw) -> VoteRecord:
 def seed(store: Store, *, bench: dict[str, float], wins: dict[tuple[str, str], int],
          ab: dict[str, tuple[int, int]] | None = None) -> None:
     with store.transaction():
-        store.insert_benchmarks([BenchmarkRecord(m, "mmlu", "acc", s) for m, s in bench.items()])
+        store.results.insert_benchmarks([BenchmarkRecord(m, "mmlu", "acc", s) for m, s in bench.items()])
         votes = []
         for (winner, loser), n in wins.items():
             votes += [vote(f"p{i}-{winner}-{loser}", winner, loser, "model_a") for i in range(n)]
-        store.insert_votes(votes)
+        store.votes.insert(votes)
         if ab:
-            store.insert_ab_aggregates([ABAggregateRecord("exp", m, "ctr", n, successes=x)
+            store.results.insert_ab_aggregates([ABAggregateRecord("exp", m, "ctr", n, successes=x)
                                         for m, (x, n) in ab.items()])
 
 
 def test_side_by_side_scores_are_mean_credit_per_vote():
     store = Store.memory()
     with store.transaction():
-        store.insert_votes([vote("p1", "a", "b", "model_a"), vote("p2", "a", "b", "tie"),
+        store.votes.insert([vote("p1", "a", "b", "model_a"), vote("p2", "a", "b", "tie"),
                             vote("p3", "b", "a", "model_a", weight=0.75),
                             vote("p4", "a", "b", "model_b", flagged=True)])
     scores = side_by_side_scores(store)
@@ -63,7 +63,7 @@ def test_side_by_side_matches_published_alpacaeval_win_rates(tmp_path, capsys, s
 def test_benchmark_stage_normalises_and_flips_lower_is_better():
     store = Store.memory()
     with store.transaction():
-        store.insert_benchmarks([
+        store.results.insert_benchmarks([
             BenchmarkRecord("a", "mmlu", "acc", 0.8), BenchmarkRecord("b", "mmlu", "acc", 0.6),
             BenchmarkRecord("c", "mmlu", "acc", 0.4),
             BenchmarkRecord("a", "mmlu", "acc_norm", 0.1),  # only one model: not the primary metric
@@ -163,17 +163,17 @@ def test_gate_pass_rates_from_generations_and_optional_gate_results(tmp_path):
 
     store = Store(tmp_path / "g.db")
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(f"q{i}"), f"q{i}", m, f"out {i}")
+        store.generations.insert([GenerationRecord(prompt_id_for(f"q{i}"), f"q{i}", m, f"out {i}")
                                   for m in ("a", "b") for i in range(4)])
-    ids = store.generation_ids()
-    store.set_gate_status(ids[:3], "passed")
-    store.set_gate_status(ids[3:4], "blocked")
-    store.set_gate_status(ids[4:8], "blocked")
+    ids = store.generations.ids()
+    store.generations.set_gate_status(ids[:3], "passed")
+    store.generations.set_gate_status(ids[3:4], "blocked")
+    store.generations.set_gate_status(ids[4:8], "blocked")
     report = build_funnel(store)
     assert report.gates["a"]["pass_rate"] == pytest.approx(0.75) and report.gates["b"]["pass_rate"] == 0.0
     assert report.gates["a"]["gates"] == {}
     # The gating feature's table (migration 0003_gate_results).
-    store.save_gate_results([(gid, "toxicity", "cfg", sha, 0.1, i == 3, {}) for i, (gid, sha) in enumerate(
+    store.gates.save_results([(gid, "toxicity", "cfg", sha, 0.1, i == 3, {}) for i, (gid, sha) in enumerate(
         store.conn.execute("SELECT id, output_sha FROM generations ORDER BY id LIMIT 4").fetchall())])
     report = build_funnel(store)
     assert report.gates["a"]["gates"]["toxicity"] == {"pass_rate": 0.75, "passed": 3, "total": 4}
@@ -184,7 +184,7 @@ def test_gate_results_of_unknown_shape_are_ignored():
     store = Store.memory()
     store.conn.execute("DROP TABLE gate_results")
     store.conn.execute("CREATE TABLE gate_results (whatever TEXT)")
-    assert store.gate_result_pass_rates() == {}
+    assert store.gates.pass_rates() == {}
 
 
 def run(capsys, db: Path, *args: str) -> tuple[int, str, str]:

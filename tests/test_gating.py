@@ -55,7 +55,7 @@ def _settings(tmp_path: Path, toml: str) -> Settings:
 def _store_with(path: Path, outputs: dict[tuple[str, str], str]) -> Store:
     store = Store(path)
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(p), p, m, o) for (p, m), o in outputs.items()])
+        store.generations.insert([GenerationRecord(prompt_id_for(p), p, m, o) for (p, m), o in outputs.items()])
     return store
 
 
@@ -147,29 +147,29 @@ def test_gating_blocks_passes_and_caches(tmp_path: Path) -> None:
     assert rates["m2"]["gates"]["length"]["failed"] == 1 and rates["m2"]["blocked"] == 1
     # re-gating with a new threshold re-decides from cached scores: nothing is scored again
     with store.transaction():
-        store.set_gate_status(store.generation_ids(), "pending")
+        store.generations.set_gate_status(store.generations.ids(), "pending")
     CountingScorer.calls.clear()
     stricter = [gating.GateConfig("toxicity", "toxicity", blocking=True),
                 gating.GateConfig("length", "test_length", blocking=True, threshold=1500.0)]
     again = gating.gate_pending(store, gating.GateRunner(stricter))
     assert CountingScorer.calls == [] and again.reused == 8
     assert again.blocked == 2  # the insult and the 2000-character answer
-    assert store.generation_ids(gate_status="blocked") == [2, 4]
+    assert store.generations.ids(gate_status="blocked") == [2, 4]
 
 
 def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path) -> None:
     store = _store_with(tmp_path / "g.db", {("q", "m"): "short"})
     gates = [gating.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
     gating.gate_pending(store, gating.GateRunner(gates))
-    assert store.generation_ids(gate_status="passed") == [1]
+    assert store.generations.ids(gate_status="passed") == [1]
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for("q"), "q", "m", "a much longer answer")],
+        store.generations.insert([GenerationRecord(prompt_id_for("q"), "q", "m", "a much longer answer")],
                                  replace=True)
-    assert store.generation_ids(gate_status="pending") == [1]
+    assert store.generations.ids(gate_status="pending") == [1]
     CountingScorer.calls.clear()
     gating.gate_pending(store, gating.GateRunner(gates))
     assert CountingScorer.calls == [1]
-    assert store.generation_ids(gate_status="blocked") == [1]
+    assert store.generations.ids(gate_status="blocked") == [1]
 
 
 def test_without_blocking_gates_everything_passes(tmp_path: Path) -> None:
@@ -177,12 +177,12 @@ def test_without_blocking_gates_everything_passes(tmp_path: Path) -> None:
     runner = gating.GateRunner([gating.GateConfig("toxicity", "toxicity", blocking=False)])
     assert not runner.has_blocking
     gating.gate_pending(store, runner)
-    assert store.generation_ids(gate_status="passed") == [1, 2]
+    assert store.generations.ids(gate_status="passed") == [1, 2]
     nothing = gating.GateRunner([])
     with store.transaction():
-        store.set_gate_status([1, 2], "pending")
+        store.generations.set_gate_status([1, 2], "pending")
     gating.gate_pending(store, nothing)
-    assert store.generation_ids(gate_status="passed") == [1, 2]
+    assert store.generations.ids(gate_status="passed") == [1, 2]
 
 
 def test_a_failing_score_is_never_waved_through() -> None:
@@ -230,16 +230,16 @@ def test_gate_watch_subprocess_picks_up_new_generations_and_stops_on_sigterm(tmp
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        _wait_for(lambda: not store.generation_ids(gate_status="pending"), proc)
-        assert store.generation_ids(gate_status="blocked") == [2]
+        _wait_for(lambda: not store.generations.ids(gate_status="pending"), proc)
+        assert store.generations.ids(gate_status="blocked") == [2]
         # the annotator side keeps writing while the watcher runs (WAL, short transactions)
         started = time.perf_counter()
         with store.transaction():
-            store.insert_generations([GenerationRecord(prompt_id_for("q2"), "q2", "m1", "Another clean answer."),
+            store.generations.insert([GenerationRecord(prompt_id_for("q2"), "q2", "m1", "Another clean answer."),
                                       GenerationRecord(prompt_id_for("q2"), "q2", "m2", "Go to hell, idiot.")])
         assert time.perf_counter() - started < 2.0
-        _wait_for(lambda: not store.generation_ids(gate_status="pending"), proc)
-        assert store.generation_ids(gate_status="blocked") == [2, 4]
+        _wait_for(lambda: not store.generations.ids(gate_status="pending"), proc)
+        assert store.generations.ids(gate_status="blocked") == [2, 4]
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -377,7 +377,7 @@ def test_score_from_the_database(tmp_path: Path, cli) -> None:
     assert [(o["generation_id"], o["model"], o["blocked"]) for o in out] == [(1, "m1", False), (2, "m2", True)]
     with Store(db) as store:
         assert store.count("gate_results") == 2  # scores are cached for the next `sbs gate`
-        assert store.generation_ids(gate_status="pending") == [1, 2]  # scoring does not change statuses
+        assert store.generations.ids(gate_status="pending") == [1, 2]  # scoring does not change statuses
 
 
 class FlakyScorer:
@@ -418,13 +418,13 @@ def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path) -> None:
     worker.start()
     try:
         deadline = time.monotonic() + 20
-        while store.generation_ids(gate_status="pending") and time.monotonic() < deadline:
+        while store.generations.ids(gate_status="pending") and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop.set()
         worker.join(10)
     assert errors and errors[0][0] == "endpoint down" and errors[0][1] == pytest.approx(0.1)
-    assert store.generation_ids(gate_status="passed") == [1]
+    assert store.generations.ids(gate_status="passed") == [1]
 
 
 def test_one_current_result_per_generation_and_gate(tmp_path: Path) -> None:
@@ -434,7 +434,7 @@ def test_one_current_result_per_generation_and_gate(tmp_path: Path) -> None:
     for per_sentence in (True, False, True):
         gate = gating.GateConfig("toxicity", "toxicity", blocking=True, options={"per_sentence": per_sentence})
         with store.transaction():
-            store.set_gate_status([1], "pending")
+            store.generations.set_gate_status([1], "pending")
         gating.gate_pending(store, gating.GateRunner([gate]))
     assert store.count("gate_results") == 1
     assert gate_summary(store)["m"]["gates"]["toxicity"] == {"pass_rate": 1.0, "passed": 1, "total": 1}
@@ -449,7 +449,7 @@ def test_start_watcher_helper_runs_and_stops_cleanly(tmp_path: Path, monkeypatch
     log = tmp_path / "watch.log"
     proc = gating.start_watcher(str(db), str(config), interval=0.2, log_path=str(log))
     try:
-        _wait_for(lambda: store.generation_ids(gate_status="passed") == [1], proc)
+        _wait_for(lambda: store.generations.ids(gate_status="passed") == [1], proc)
         proc.terminate()
         assert proc.wait(timeout=30) == 0
     finally:

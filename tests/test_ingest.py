@@ -251,7 +251,7 @@ def test_large_files_parse_in_a_child_process_with_the_same_result(tmp_path, mon
     parallel = ingest.import_files(parallel_db, "votes", [f])
     assert inline.as_dict() == parallel.as_dict()
     assert inline.skipped == {"no verdict (preference is null)": 50}
-    assert list(inline_db.iter_votes()) == list(parallel_db.iter_votes())
+    assert list(inline_db.exports.votes()) == list(parallel_db.exports.votes())
     bad = tmp_path / "bad.jsonl"
     bad.write_text(f.read_text(encoding="utf-8") + '{"instruction": "x", "generator_1": "a"}\n', encoding="utf-8")
     before = parallel_db.count("votes")

@@ -51,8 +51,8 @@ def test_rebuild_is_idempotent_and_adds_pairs_for_new_generations(tmp_path):
     from sbs_tui.core.records import GenerationRecord, prompt_id_for
     text = "Prompt number 0: explain topic 0."
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(text), text, "new-model", answer("new-model", 0))])
-        store.set_gate_status(store.generation_ids(), "passed")
+        store.generations.insert([GenerationRecord(prompt_id_for(text), text, "new-model", answer("new-model", 0))])
+        store.generations.set_gate_status(store.generations.ids(), "passed")
     assert build_queue(store, BuildOptions()).new_pairs == 3  # new-model against the 3 others on prompt 0
 
 
@@ -83,7 +83,7 @@ def test_two_connections_never_overfill_a_pair(tmp_path):
 
 def test_cap_limits_an_annotator(tmp_path):
     store = make_store(tmp_path / "q.db", prompts=4)
-    store.set_annotator_cap("capped", 3)
+    store.queue.set_cap("capped", 3)
     assert len(drain(AnnotatorQueue(store, "capped"))) == 3
     assert AnnotatorQueue(store, "capped").available() == 0
     assert len(drain(AnnotatorQueue(store, "free"))) == 9  # capped's 3 pairs are full at overlap 1
@@ -160,10 +160,10 @@ def test_gates_pending_pairs_wait_blocked_never_served(tmp_path):
     loose = AnnotatorQueue(store, "loose", gating_required=False)
     loose_pair = loose.next_pair()
     assert loose_pair is not None
-    ids = store.generation_ids()
+    ids = store.generations.ids()
     with store.transaction():
-        store.set_gate_status(ids[:1], "blocked")  # trigger: pairs with this generation become gate_rank 0
-        store.set_gate_status(ids[1:], "passed")
+        store.generations.set_gate_status(ids[:1], "blocked")  # trigger: pairs with this generation become gate_rank 0
+        store.generations.set_gate_status(ids[1:], "passed")
     blocked_pairs = {r[0] for r in store.conn.execute(
         "SELECT id FROM pairs WHERE gen_a_id = ? OR gen_b_id = ?", (ids[0], ids[0]))}
     served = drain(AnnotatorQueue(store, "strict", gating_required=True))
@@ -210,7 +210,7 @@ def test_own_model_name_is_a_leak():
 def test_leaking_outputs_are_held_back_unless_disabled(tmp_path):
     leaky = {(0, MODELS[0]): "As an AI developed by OpenAI, I think the answer is 4."}
     store = make_store(tmp_path / "q.db", prompts=2, outputs=leaky)
-    assert store.queue_summary()["held_back"] == 2  # both pairs with model 0 on prompt 0
+    assert store.queue.summary()["held_back"] == 2  # both pairs with model 0 on prompt 0
     served = drain(AnnotatorQueue(store, "ann"))
     assert len(served) == 4
     open_store = make_store(tmp_path / "r.db", prompts=2, outputs=leaky,

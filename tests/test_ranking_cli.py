@@ -152,9 +152,9 @@ def test_category_filter(cli, tmp_path) -> None:
 
     path = tmp_path / "cat.db"
     with Store(path) as store, store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(f"c{k}"), f"c{k}", "a", "x",
+        store.generations.insert([GenerationRecord(prompt_id_for(f"c{k}"), f"c{k}", "a", "x",
                                                    category="code" if k < 5 else "chat") for k in range(10)])
-        store.insert_votes([vote("a", "b", "model_a" if k < 5 else "model_b", prompt=f"c{k}")
+        store.votes.insert([vote("a", "b", "model_a" if k < 5 else "model_b", prompt=f"c{k}")
                             for k in range(10)])
     code = json.loads(cli("--db", str(path), "rank", "--category", "code", "--ci", "sandwich",
                           "--format", "json").stdout)

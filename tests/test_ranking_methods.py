@@ -50,7 +50,7 @@ def alpaca_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("alpaca") / "sbs.db"
     with Store(path) as store, store.transaction():
         for f in sorted((SHARED_ALPACA / "judge_votes").glob("*.jsonl")):
-            store.insert_votes(list(_alpaca_records(f)))
+            store.votes.insert(list(_alpaca_records(f)))
     return path
 
 
@@ -58,7 +58,7 @@ def test_winrate_reproduces_alpacaeval_exactly(alpaca_store) -> None:
     from tests.conftest import SHARED_ALPACA
 
     with Store(alpaca_store) as store:
-        ranking = rank_winrate(Outcomes.from_rows(*store.vote_outcomes()), BASELINE)
+        ranking = rank_winrate(Outcomes.from_rows(*store.votes.outcomes()), BASELINE)
     got = {m.model: m for m in ranking.models}
     for name, published in PUBLISHED.items():
         prefs = [json.loads(line)["preference"]

@@ -420,7 +420,7 @@ async def test_disconnected_comparisons_show_components_and_a_warning(tmp_path):
             votes.append(VoteRecord(prompt_id_for(text), text, a, b, "model_a" if i % 3 else "model_b", "judge",
                                     annotator_kind="judge"))
     with Store(path) as store, store.transaction():
-        store.insert_votes(votes)
+        store.votes.insert(votes)
     app = make_review_app(path, Settings(), rank_options=RankOptions(ci="sandwich"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

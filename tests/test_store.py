@@ -32,12 +32,12 @@ def test_transaction_rolls_back_everything(tmp_path):
     s = Store(tmp_path / "x.db")
     with pytest.raises(RuntimeError):
         with s.transaction():
-            s.insert_generations([GenerationRecord(prompt_id_for("q"), "q", "m", "o")])
+            s.generations.insert([GenerationRecord(prompt_id_for("q"), "q", "m", "o")])
             raise RuntimeError("boom")
     assert s.count("generations") == 0 and s.count("models") == 0
     # the id caches were cleared with the rollback: a new insert works
     with s.transaction():
-        s.insert_generations([GenerationRecord(prompt_id_for("q"), "q", "m", "o")])
+        s.generations.insert([GenerationRecord(prompt_id_for("q"), "q", "m", "o")])
     assert s.count("generations") == 1
 
 
@@ -45,7 +45,7 @@ def test_reader_in_another_thread_sees_committed_votes(tmp_path):
     path = tmp_path / "x.db"
     writer = Store(path)
     with writer.transaction():
-        writer.insert_votes([VoteRecord(prompt_id_for("q"), "q", "a", "b", "tie", "ann")])
+        writer.votes.insert([VoteRecord(prompt_id_for("q"), "q", "a", "b", "tie", "ann")])
     seen: list[int] = []
 
     def read() -> None:
@@ -62,7 +62,7 @@ def test_constraints_hold_outside_the_importer(tmp_path):
     s = Store(tmp_path / "x.db")
     with pytest.raises(sqlite3.IntegrityError):
         with s.transaction():
-            s.insert_votes([VoteRecord(prompt_id_for("q"), "q", "a", "b", "not-a-label", "ann")])
+            s.votes.insert([VoteRecord(prompt_id_for("q"), "q", "a", "b", "not-a-label", "ann")])
     assert s.count("votes") == 0
 
 
@@ -71,7 +71,7 @@ def test_vote_outcomes_aggregate(tmp_path):
     votes = [VoteRecord(prompt_id_for(f"q{i}"), f"q{i}", "a", "b", w, "ann") for i, w in
              enumerate(["model_a", "model_a", "model_b", "tie", "both_bad"])]
     with s.transaction():
-        s.insert_votes(votes)
-    names, rows = s.vote_outcomes()
+        s.votes.insert(votes)
+    names, rows = s.votes.outcomes()
     assert names == ["a", "b"]
     assert sorted(rows) == [(0, 1, 0.0, 2), (0, 1, 0.5, 2), (0, 1, 1.0, 1)]

@@ -283,7 +283,7 @@ def test_unknown_key_action_is_an_input_error():
 async def test_empty_queue_and_cap_messages(tmp_path):
     path = tmp_path / "e.db"
     store = make_store(path, prompts=1)
-    store.set_annotator_cap("ann", 1)
+    store.queue.set_cap("ann", 1)
     store.close()
     app = app_for(path)
     async with app.run_test() as pilot:
@@ -310,7 +310,7 @@ async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, 
         assert any("no `sbs gate`" in str(n.message) for n in app._notifications)
         other = Store(path)
         with other.transaction():
-            other.set_gate_status(other.generation_ids(), "passed")
+            other.generations.set_gate_status(other.generations.ids(), "passed")
         other.close()
         await pilot.pause(0.3)
         assert app.screen.pair is not None
@@ -466,9 +466,9 @@ async def test_long_texts_say_where_the_reader_is(tmp_path):
     path = tmp_path / "long.db"
     store = Store(path)
     with store.transaction():
-        store.insert_generations([GenerationRecord(prompt_id_for(long_prompt), long_prompt, m, long_answer)
+        store.generations.insert([GenerationRecord(prompt_id_for(long_prompt), long_prompt, m, long_answer)
                                   for m in MODELS[:2]])
-        store.set_gate_status(store.generation_ids(), "passed")
+        store.generations.set_gate_status(store.generations.ids(), "passed")
     build_queue(store, BuildOptions())
     store.close()
     app = app_for(path, settings=Settings(raw={"annotate": {"markdown": False}}))

@@ -20,7 +20,7 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
 
     store = ctx.obj.open_store()
     try:
-        n = write_votes(store.iter_votes(), out_path)
+        n = write_votes(store.exports.votes(), out_path)
     finally:
         store.close()
     click.echo(f"exported {n:,} votes" + (f" to {out_path}" if out_path else ""), err=True)
@@ -45,7 +45,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     store = ctx.obj.open_store()
     try:
         with atomic_output(out_path) as fh:
-            n = write_jsonl(store.iter_preference_pairs(min_weight=min_weight, skipped=skipped), fh)
+            n = write_jsonl(store.exports.preference_pairs(min_weight=min_weight, skipped=skipped), fh)
     finally:
         store.close()
     detail = "; ".join(f"{count:,} {why}" for why, count in sorted(skipped.items()))

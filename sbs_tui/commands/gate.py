@@ -89,7 +89,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     try:
         if regate:
             with store.transaction():
-                store.set_gate_status(store.generation_ids(), "pending")
+                store.generations.set_gate_status(store.generations.ids(), "pending")
         if watch:
             if niceness and hasattr(os, "nice"):
                 try:

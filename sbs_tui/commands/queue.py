@@ -48,7 +48,7 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
     if no_hold_back:
         detector = IdentityDetector(detector.patterns, enabled=False)
     with obj.open_store() as store:
-        stored = store.queue_config()
+        stored = store.queue.config()
         stored["cap"] = stored.pop("default_cap", None)
     options = BuildOptions(
         overlap=int(_option(overlap, stored, section, "overlap", 1)),
@@ -74,7 +74,7 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
         if options.gold_from and report.gold == 0 and options.gold_rate > 0:
             click.echo(f"warning: no confident votes by {options.gold_from!r} match a pair; no gold pairs", err=True)
     out = {"new_pairs": report.new_pairs, "held_back_new": report.held_back, "gold_marked": report.gold,
-           **report.summary, "held_back_examples": [{"pair_id": p, "reason": r} for p, r in
+           **report.summary, "held_back_examples": [{"pair_id": h.pair_id, "reason": h.reason} for h in
                                                      report.held_back_examples]}
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False))
@@ -83,8 +83,8 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
     click.echo(f"pairs: {s['pairs']} ({report.new_pairs} new), open: {s['open']}, gold: {s['gold']}, "
                f"held back (identity): {s['held_back']}")
     click.echo(f"gates: {s['gate_passed']} pairs passed, {s['gate_pending']} pending, {s['gate_blocked']} blocked")
-    for pair_id, reason in report.held_back_examples[:5]:
-        click.echo(f"  held back pair {pair_id}: {reason}", err=True)
+    for held in report.held_back_examples[:5]:
+        click.echo(f"  held back pair {held.pair_id}: {held.reason}", err=True)
 
 
 @queue_group.command("status")
@@ -93,7 +93,7 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
 def status_command(obj, fmt) -> None:
     """Pairs, votes and gate state of the queue."""
     with obj.open_store() as store:
-        summary = {**store.queue_summary(), "config": store.queue_config()}
+        summary = {**store.queue.summary(), "config": store.queue.config()}
     if fmt == "json":
         click.echo(json.dumps(summary))
     else:
@@ -110,7 +110,7 @@ def cap_command(obj, annotator, max_votes) -> None:
     if max_votes is not None and max_votes < 0:
         raise InputError("must be ≥ 0", field="max_votes")
     with obj.open_store() as store:
-        store.set_annotator_cap(annotator, max_votes)
+        store.queue.set_cap(annotator, max_votes)
     click.echo(f"{annotator}: cap {'removed' if max_votes is None else max_votes}", err=True)
 
 
@@ -120,7 +120,7 @@ def cap_command(obj, annotator, max_votes) -> None:
 def flags_command(obj, fmt) -> None:
     """Pairs that annotators flagged, with their reasons (JSON: one object per line)."""
     with obj.open_store() as store:
-        flagged = store.flagged_pairs()
+        flagged = store.review.flagged_pairs()
     if fmt == "json":
         for row in flagged:
             click.echo(json.dumps(row, ensure_ascii=False))

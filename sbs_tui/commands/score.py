@@ -58,7 +58,7 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     else:
         store = ctx.obj.open_store()
         total = store.count("generations")
-        source = ((row, None) for row in store.iter_generations_for_scoring())
+        source = ((row, None) for row in store.generations.iter_for_scoring())
 
     progress = _Progress(total, enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     writer = ResultWriter(out_path, fmt, with_details=with_details)

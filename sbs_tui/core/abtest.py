@@ -26,7 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 CONTROL_NAMES = ("control", "baseline", "a")
 
@@ -318,7 +321,7 @@ def analyse_metric(experiment: str, metric: str, variants: Sequence[VariantData]
     return result
 
 
-def variant_data_from_store(store: Any) -> dict[tuple[str, str], list[VariantData]]:
+def variant_data_from_store(store: Store) -> dict[tuple[str, str], list[VariantData]]:
     """Per (experiment, metric): each variant's data, per-unit values preferred over aggregates."""
     import numpy as np
 
@@ -335,7 +338,7 @@ def variant_data_from_store(store: Any) -> dict[tuple[str, str], list[VariantDat
         data.setdefault(current[:2], {})[current[2]] = VariantData(
             current[2], int(arr.size), float(arr.mean()), std, float(arr.sum()) if binary else None, arr, binary)
 
-    for experiment, metric, variant, value in store.iter_ab_units():
+    for experiment, metric, variant, value in store.results.ab_unit_values():
         key = (experiment, metric, variant)
         if key != current:
             flush()
@@ -348,7 +351,7 @@ def variant_data_from_store(store: Any) -> dict[tuple[str, str], list[VariantDat
             for name, v in variants.items():
                 if v.binary:
                     variants[name] = v.as_continuous()
-    for row in store.ab_aggregate_rows():
+    for row in store.results.ab_aggregates():
         per_metric = data.setdefault((row["experiment"], row["metric"]), {})
         if row["variant"] in per_metric and per_metric[row["variant"]].values is not None:
             continue  # per-unit data for this variant wins over a summary of it
@@ -372,11 +375,11 @@ class ABReport:
                           "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
 
 
-def analyse_store(store: Any, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
+def analyse_store(store: Store, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
     """Every (experiment, metric) in the database with at least two variants."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    shared = {(e, m): n for e, m, n in store.ab_shared_units()}
+    shared = {(s.experiment, s.metric): s.units for s in store.results.ab_shared_units()}
     report = ABReport(alpha, [], [])
     for (experiment, metric), variants in variant_data_from_store(store).items():
         if len(variants) < 2:

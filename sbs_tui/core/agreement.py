@@ -21,7 +21,10 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 LABELS = ("first", "second", "tie")
 MIN_SHARED_ITEMS = 5
@@ -339,19 +342,19 @@ def _percent_agreement(item_labels) -> float:
     return 100.0 * agree / total if total else float("nan")
 
 
-def analyse_store(store: Any, *, annotators: Sequence[str] | None = None, category: str | None = None,
+def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, category: str | None = None,
                   include_flagged: bool = False) -> Any:
     """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
     and the lead app both call this, so they always report the same numbers)."""
     from sbs_tui.core.records import score_b
 
-    rows = store.annotations(annotators=list(annotators) if annotators else None, category=category,
+    rows = store.votes.annotations(annotators=list(annotators) if annotators else None, category=category,
                              include_flagged=include_flagged)
-    gold_rows = store.gold_labels()
+    gold_rows = store.votes.gold_labels()
     gold = None
     if gold_rows is not None:
         gold = {}
-        for pid, a, b, winner in gold_rows:
-            ann = Annotation(0, pid, a, b, score_b(winner, 1.0), "", "human", None)
+        for g in gold_rows:
+            ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
             gold[ann.item] = ann.label
     return analyse([Annotation(*row) for row in rows], gold)

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 PREFERRED_METRICS = ("acc_norm", "acc", "exact_match", "f1", "mc2", "em", "pass@1", "")
 MIN_SHARED_FOR_CORRELATION = 3
@@ -59,14 +62,14 @@ class Stage:
 SIDE_BY_SIDE_METHOD = "bt"  # the stage's score: a Bradley-Terry rating (Elo scale); the win rate rides along
 
 
-def side_by_side_scores(store: Any) -> dict[str, tuple[float, int]]:
+def side_by_side_scores(store: Store) -> dict[str, tuple[float, int]]:
     """Per model: (mean credit per vote, number of votes) from unflagged votes — a plain win rate, ties as half.
 
     Kept behind this one function so a Bradley-Terry rating (sbs_tui.core.ranking) can replace it: the funnel
     only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
     method's name, and the table prints the score as a rating instead of a percentage.
     """
-    names, rows = store.vote_outcomes()
+    names, rows = store.votes.outcomes()
     credit = [0.0] * len(names)
     votes = [0] * len(names)
     for ia, ib, score_b, count in rows:
@@ -86,8 +89,8 @@ def _primary_metric(metrics: dict[str, int]) -> str:
     return min(metrics, key=lambda m: (-metrics[m], preference(m), m))
 
 
-def benchmark_stage(store: Any) -> Stage | None:
-    rows = store.benchmark_rows()
+def benchmark_stage(store: Store) -> Stage | None:
+    rows = store.results.benchmarks()
     if not rows:
         return None
     per_benchmark: dict[str, dict[str, int]] = {}
@@ -121,7 +124,7 @@ def benchmark_stage(store: Any) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
-def side_by_side_ratings(store: Any) -> tuple[dict[str, float], bool]:
+def side_by_side_ratings(store: Store) -> tuple[dict[str, float], bool]:
     """Bradley-Terry ratings (sandwich fit, no bootstrap: the funnel needs the order, not the intervals), and
     whether they are comparable across all models (one connected comparison graph)."""
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
@@ -131,7 +134,7 @@ def side_by_side_ratings(store: Any) -> tuple[dict[str, float], bool]:
     return {m.model: m.rating for m in ranking.models}, connected
 
 
-def votes_stage(store: Any) -> Stage | None:
+def votes_stage(store: Store) -> Stage | None:
     """The side-by-side stage, scored by Bradley-Terry rating.
 
     A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
@@ -149,7 +152,7 @@ def votes_stage(store: Any) -> Stage | None:
     return Stage("side_by_side", "side-by-side", scores, details)
 
 
-def ab_stages(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
+def ab_stages(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
     from sbs_tui.core.abtest import analyse_store
 
     lower = set(lower_better)
@@ -169,17 +172,17 @@ def ab_stages(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = 
     return stages
 
 
-def gate_summary(store: Any) -> dict[str, dict[str, Any]]:
+def gate_summary(store: Store) -> dict[str, dict[str, Any]]:
     """Per model: pass rate over gated generations (passed / (passed + blocked)) and, if recorded, per gate."""
     summary: dict[str, dict[str, Any]] = {}
-    for model, counts in store.gate_status_counts().items():
+    for model, counts in store.gates.status_counts().items():
         decided = counts["passed"] + counts["blocked"]
         summary[model] = {"pass_rate": counts["passed"] / decided if decided else None, **counts, "gates": {}}
-    for model, gates in store.gate_result_pass_rates().items():
+    for model, gates in store.gates.pass_rates().items():
         entry = summary.setdefault(model, {"pass_rate": None, "pending": 0, "passed": 0, "blocked": 0,
                                            "gates": {}})
-        entry["gates"] = {gate: {"pass_rate": p / n if n else None, "passed": p, "total": n}
-                          for gate, (p, n) in sorted(gates.items())}
+        entry["gates"] = {gate: {"pass_rate": r.passed / r.total if r.total else None, "passed": r.passed,
+                                 "total": r.total} for gate, r in sorted(gates.items())}
     return summary
 
 
@@ -365,7 +368,7 @@ class FunnelReport:
         })
 
 
-def build_funnel(store: Any, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> FunnelReport:
+def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> FunnelReport:
     stages: list[Stage] = []
     for stage in (benchmark_stage(store), votes_stage(store)):
         if stage is not None:

@@ -47,9 +47,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled"}
 BLOCKING_BY_DEFAULT = {"toxicity": True, "moderation": True, "memorization": True}
@@ -275,7 +278,7 @@ class GateProgress:
     batches: int = 0
 
 
-def score_rows(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+def score_rows(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
     """Score stored generation rows with every gate, reusing cached results and saving the new ones.
 
     Returns the outcomes and how many gate results came from the cache. Scoring runs outside any transaction;
@@ -283,17 +286,17 @@ def score_rows(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -
     """
     outcomes, reused = _evaluate_cached(store, runner, rows)
     with store.transaction():
-        store.save_gate_results(_result_rows(runner, rows, outcomes))
+        store.gates.save_results(_result_rows(runner, rows, outcomes))
     return outcomes, reused
 
 
-def _evaluate_cached(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
     ids = [r["id"] for r in rows]
     cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] = {}
     reused = 0
     for gate in runner.gates:
-        by_id = store.cached_gate_results(ids, gate.name, gate.config_hash)
-        cached[gate.name] = {i: by_id[gid] for i, gid in enumerate(ids) if gid in by_id}
+        by_id = store.gates.cached_results(ids, gate.name, gate.config_hash)
+        cached[gate.name] = {i: (by_id[gid].score, by_id[gid].details) for i, gid in enumerate(ids) if gid in by_id}
         reused += len(by_id)
     return runner.evaluate([score_item(r) for r in rows], cached), reused
 
@@ -308,7 +311,7 @@ def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: S
     return results
 
 
-def gate_batch(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+def gate_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
     """Score one batch of pending generations and, in one short transaction, store the results and settle each
     generation: 'passed' when no blocking gate failed, else 'blocked'.
 
@@ -316,20 +319,20 @@ def gate_batch(store: Any, runner: GateRunner, rows: Sequence[dict[str, Any]]) -
     """
     outcomes, reused = _evaluate_cached(store, runner, rows)
     with store.transaction():
-        store.save_gate_results(_result_rows(runner, rows, outcomes))
-        store.settle_gate_status([(r["id"], r["output_sha"], "blocked" if o.blocked else "passed")
+        store.gates.save_results(_result_rows(runner, rows, outcomes))
+        store.gates.settle_status([(r["id"], r["output_sha"], "blocked" if o.blocked else "passed")
                                   for r, o in zip(rows, outcomes)])
     return outcomes, reused
 
 
-def gate_pending(store: Any, runner: GateRunner, *, batch_size: int = 64,
+def gate_pending(store: Store, runner: GateRunner, *, batch_size: int = 64,
                  stop: threading.Event | None = None,
                  on_batch: Callable[[GateProgress, int], None] | None = None) -> GateProgress:
     """Gate every generation that is 'pending' now, batch by batch, until none is left or ``stop`` is set."""
     progress = GateProgress()
     after = 0
     while stop is None or not stop.is_set():
-        rows = store.pending_generations(limit=batch_size, after_id=after)
+        rows = store.generations.pending(limit=batch_size, after_id=after)
         if not rows:
             break
         outcomes, reused = gate_batch(store, runner, rows)
@@ -344,7 +347,7 @@ def gate_pending(store: Any, runner: GateRunner, *, batch_size: int = 64,
     return progress
 
 
-def watch(store: Any, runner: GateRunner, *, interval: float = 3.0, batch_size: int = 64,
+def watch(store: Store, runner: GateRunner, *, interval: float = 3.0, batch_size: int = 64,
           stop: threading.Event, on_batch: Callable[[GateProgress, int], None] | None = None,
           on_error: Callable[[Exception, float], None] | None = None) -> GateProgress:
     """Gate pending generations, then poll for newly imported ones every ``interval`` seconds until ``stop``.
@@ -376,11 +379,11 @@ def watch(store: Any, runner: GateRunner, *, interval: float = 3.0, batch_size: 
 # --------------------------------------------------------------------------------------------------------------
 
 
-def pass_rates(store: Any, gates: Iterable[GateConfig]) -> list[dict[str, Any]]:
+def pass_rates(store: Store, gates: Iterable[GateConfig]) -> list[dict[str, Any]]:
     """Per model: generation counts by status and, per gate, how many were scored and passed (the funnel's
     first stage)."""
-    status = store.gate_status_counts()
-    per_gate = {g.name: (g, store.gate_result_counts(g.name, g.config_hash)) for g in gates}
+    status = store.gates.status_counts()
+    per_gate = {g.name: (g, store.gates.result_counts(g.name, g.config_hash)) for g in gates}
     out = []
     for model in sorted(status):
         counts = status[model]
@@ -388,9 +391,10 @@ def pass_rates(store: Any, gates: Iterable[GateConfig]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"model": model, "generations": total, **counts,
                                  "pass_rate": round(counts["passed"] / total, 4) if total else None, "gates": {}}
         for name, (gate, by_model) in per_gate.items():
-            scored, failed = by_model.get(model, (0, 0))
-            entry["gates"][name] = {"scored": scored, "failed": int(failed or 0), "blocking": gate.blocking,
-                                    "pass_rate": round(1 - (failed or 0) / scored, 4) if scored else None}
+            count = by_model.get(model)
+            scored, failed = (count.scored, count.blocked) if count is not None else (0, 0)
+            entry["gates"][name] = {"scored": scored, "failed": failed, "blocking": gate.blocking,
+                                    "pass_rate": round(1 - failed / scored, 4) if scored else None}
         out.append(entry)
     return out
 

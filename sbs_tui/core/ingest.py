@@ -14,11 +14,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.readers import iter_rows
 from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, prompt_id_for
 from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 BATCH_SIZE = 10_000
 
@@ -431,7 +434,7 @@ def _row_batches(path: Path, kind: str, skipped: Counter[str],
     return _row_batches_inline(path, kind, skipped, on_progress)
 
 
-def import_files(store: Any, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
+def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
                  progress: Any = None) -> ImportSummary:
     """Import files of one kind ('generations' or 'votes') in ONE transaction: all files or none.
 
@@ -457,9 +460,9 @@ def import_files(store: Any, kind: str, paths: Sequence[str | Path], *, replace:
                 summary.read += len(rows)
                 try:
                     if kind == "generations":
-                        counts = store.insert_generation_rows(rows, source=str(path), replace=replace)
+                        counts = store.generations.insert_rows(rows, source=str(path), replace=replace)
                     else:
-                        counts = store.insert_vote_rows(rows, source=str(path))
+                        counts = store.votes.insert_rows(rows, source=str(path))
                 except ConflictError as exc:
                     file, _, line = (exc.origin or "").rpartition(":")
                     raise InputError(str(exc), file=file or str(path),

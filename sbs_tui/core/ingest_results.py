@@ -27,11 +27,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
 from sbs_tui.core.readers import check_unicode, detect_format, open_text
 from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 BATCH_SIZE = 10_000
 KINDS = ("benchmarks", "ab")
@@ -340,7 +343,7 @@ def iter_ab_records(path: str | Path, *, skipped: Counter[str] | None = None,
     return iter_records(path, ab_from_row, skipped=skipped, on_progress=on_progress)
 
 
-def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
+def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
                         model: str | None = None, progress: Any = None) -> ImportSummary:
     """Import benchmark or A/B files in ONE transaction: all files or none; the same rows again are a no-op.
 
@@ -382,14 +385,14 @@ def import_result_files(store: Any, kind: str, paths: Sequence[str | Path], *, r
     return summary
 
 
-def _store_batch(store: Any, kind: str, batch: list[Any], *, source: str, replace: bool) -> tuple[int, int]:
+def _store_batch(store: Store, kind: str, batch: list[Any], *, source: str, replace: bool) -> tuple[int, int]:
     if kind == "benchmarks":
-        c = store.insert_benchmarks(batch, source=source, replace=replace)
+        c = store.results.insert_benchmarks(batch, source=source, replace=replace)
         return c.inserted, c.already_stored
     units = [r for r in batch if isinstance(r, ABUnitRecord)]
     aggregates = [r for r in batch if isinstance(r, ABAggregateRecord)]
-    a = store.insert_ab_units(units, source=source, replace=replace)
-    b = store.insert_ab_aggregates(aggregates, source=source, replace=replace)
+    a = store.results.insert_ab_units(units, source=source, replace=replace)
+    b = store.results.insert_ab_aggregates(aggregates, source=source, replace=replace)
     return a.inserted + b.inserted, a.already_stored + b.already_stored
 
 

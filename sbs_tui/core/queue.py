@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from sbs_tui.core.store import Store
+from sbs_tui.core.store.queue import HeldBack
 
 STRATEGIES = ("uniform", "active")
 RESCAN_EVERY = 50  # see AnnotatorQueue._next_ordinary_pair
@@ -153,7 +154,7 @@ class BuildReport:
     held_back: int
     gold: int
     summary: dict[str, int]
-    held_back_examples: list[tuple[int, str]]
+    held_back_examples: list[HeldBack]
 
 
 def build_queue(store: Store, options: BuildOptions) -> BuildReport:
@@ -166,11 +167,11 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
         raise ValueError("gold rate must be in [0, 1)")
     rng = random.Random(options.seed)
     names = store.model_names_by_id()
-    existing = store.pair_generation_keys()
+    existing = store.queue.generation_pairs()
     per_prompt = Counter(prompt_id for prompt_id, _a, _b in existing.values())
     rows: list[tuple[str, int, int, int, None, str | None, float, int]] = []
     held = 0
-    for prompt_id, group in itertools.groupby(store.queue_generations(), key=lambda r: r[0]):
+    for prompt_id, group in itertools.groupby(store.queue.generations(), key=lambda r: r[0]):
         gens = list(group)
         combos = [(a, b) for a, b in itertools.combinations(sorted(gens, key=lambda g: g[1]), 2)
                   if a[2] != b[2] and (a[1], b[1]) not in existing]
@@ -191,18 +192,18 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
                 held += 1
             rows.append((prompt_id, ga, gb, 0, None, reason, rng.random(), options.overlap))
     with store.transaction():
-        new = store.insert_pairs(rows)
-        store.set_pairs_overlap(options.overlap)
+        new = store.queue.insert_pairs(rows)
+        store.queue.set_overlap(options.overlap)
         gold = _mark_gold(store, options, rng) if options.gold_from else 0
-        store.set_queue_config({
+        store.queue.set_config({
             "overlap": options.overlap, "strategy": options.strategy, "seed": options.seed,
-            "gold_rate": options.gold_rate if store.queue_summary()["gold"] else 0.0,
+            "gold_rate": options.gold_rate if store.queue.summary()["gold"] else 0.0,
             "gold_from": options.gold_from, "default_cap": options.cap,
             "max_pairs_per_prompt": options.max_pairs_per_prompt, "focus_top": options.focus_top,
         })
         if options.strategy == "active":
             refresh_active_priorities(store, seed=options.seed, focus_top=options.focus_top)
-    return BuildReport(new, held, gold, store.queue_summary(), store.held_back_pairs()[:10])
+    return BuildReport(new, held, gold, store.queue.summary(), store.queue.held_back()[:10])
 
 
 def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
@@ -212,22 +213,22 @@ def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
     turned into gold to serve ``gold_rate`` of an annotator's pairs for a long session; they leave the normal pool.
     """
     verdicts: dict[tuple[str, int, int], str] = {}
-    for prompt_id, ma, mb, winner, weight in store.annotator_votes_on(options.gold_from or ""):
-        if winner in ("model_a", "model_b") and weight < 0.9:
+    for v in store.votes.by_annotator(options.gold_from or ""):
+        if v.winner in ("model_a", "model_b") and v.weight < 0.9:
             continue
-        verdicts[(prompt_id, ma, mb)] = winner
+        verdicts[(v.prompt_id, v.model_a_id, v.model_b_id)] = v.winner
     flip = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "both_bad": "both_bad"}
     candidates: list[tuple[str, int]] = []
-    for pair_id, prompt_id, ma, mb, _ga, _gb, _votes in store.pair_keys():
-        if (prompt_id, ma, mb) in verdicts:
-            candidates.append((verdicts[(prompt_id, ma, mb)], pair_id))
-        elif (prompt_id, mb, ma) in verdicts:
-            candidates.append((flip[verdicts[(prompt_id, mb, ma)]], pair_id))
+    for p in store.queue.pairs():
+        if (p.prompt_id, p.model_a_id, p.model_b_id) in verdicts:
+            candidates.append((verdicts[(p.prompt_id, p.model_a_id, p.model_b_id)], p.pair_id))
+        elif (p.prompt_id, p.model_b_id, p.model_a_id) in verdicts:
+            candidates.append((flip[verdicts[(p.prompt_id, p.model_b_id, p.model_a_id)]], p.pair_id))
     if not candidates or options.gold_rate <= 0:
         return 0
-    wanted = max(20, math.ceil(len(store.pair_keys()) * options.gold_rate))
+    wanted = max(20, math.ceil(len(store.queue.pairs()) * options.gold_rate))
     chosen = rng.sample(candidates, min(wanted, len(candidates)))
-    store.mark_gold_pairs(chosen)
+    store.queue.mark_gold_pairs(chosen)
     return len(chosen)
 
 
@@ -315,16 +316,16 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
     """
     names = store.model_names_by_id()
     index = {mid: i for i, mid in enumerate(sorted(names))}
-    vote_names, outcomes = store.vote_outcomes()
+    vote_names, outcomes = store.votes.outcomes()
     by_name = {name: index[mid] for mid, name in names.items()}
     mapped = [(by_name[vote_names[a]], by_name[vote_names[b]], s, c) for a, b, s, c in outcomes]
     weights = active_priorities(len(index), mapped, focus_top=focus_top)
     floor = max(max(weights.values(), default=1.0) * 1e-9, 1e-300)
     rng = random.Random(seed)
     groups: dict[tuple[int, int], list[tuple[int, float, int]]] = {}
-    for pair_id, _prompt, ma, mb, _ga, _gb, votes in store.pair_keys():
-        key = (min(index[ma], index[mb]), max(index[ma], index[mb]))
-        groups.setdefault(key, []).append((votes, rng.random(), pair_id))
+    for p in store.queue.pairs():
+        ia, ib = index[p.model_a_id], index[p.model_b_id]
+        groups.setdefault((min(ia, ib), max(ia, ib)), []).append((p.votes, rng.random(), p.pair_id))
     rows = []
     for key, members in groups.items():
         members.sort()
@@ -332,14 +333,14 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
         for k, (_votes, jitter, pair_id) in enumerate(members):
             rows.append((-(k + jitter) / weight, pair_id))
     if chunk is None:
-        store.set_pair_priorities(rows)
+        store.queue.set_priorities(rows)
     else:
         # From a background refresh: short write transactions, so an annotator's vote never waits long for the lock.
         import time
 
         for start in range(0, len(rows), chunk):
             with store.transaction():
-                store.set_pair_priorities(rows[start:start + chunk])
+                store.queue.set_priorities(rows[start:start + chunk])
             time.sleep(0.01)  # let the app's thread take the lock (and the GIL) between chunks
     return len(rows)
 
@@ -399,49 +400,49 @@ class AnnotatorQueue:
         self.store = store
         self.annotator = annotator
         self.annotator_id = store.annotator_id(annotator)
-        config = store.queue_config()
+        config = store.queue.config()
         self.seed = int(config.get("seed", 0) if seed is None else seed)
         self.gold_rate = float(config.get("gold_rate", 0.0) if gold_rate is None else gold_rate)
-        stored_cap = store.annotator_cap(self.annotator_id)
+        stored_cap = store.queue.cap(self.annotator_id)
         self.cap = cap if cap is not None else stored_cap if stored_cap is not None else config.get("default_cap")
         self.min_gate_rank = 2 if gating_required else 1
         self._cursor: float | None = None
         self._since_rescan = RESCAN_EVERY
 
     def progress(self) -> dict[str, int]:
-        return self.store.annotator_progress(self.annotator_id)
+        return self.store.queue.progress(self.annotator_id)
 
     def available(self) -> int:
         """Pairs this annotator could still be given (capped)."""
-        n = self.store.count_available_pairs(self.annotator_id, min_gate_rank=self.min_gate_rank)
+        n = self.store.queue.count_available(self.annotator_id, min_gate_rank=self.min_gate_rank)
         if self.cap is not None:
             n = min(n, max(0, self.cap - self.progress()["done"]))
         return n
 
     def next_pair(self) -> Pair | None:
         """The pair to show now: an unanswered one first (resume, undo), else a fresh assignment."""
-        current = self.store.current_assignment(self.annotator_id)
+        current = self.store.queue.current_assignment(self.annotator_id)
         if current is not None:
-            return self._load(*current)
+            return self._load(current.pair_id, current.shown_left)
         progress = None
         if self.gold_rate > 0:
             progress = self.progress()
         if self.cap is not None:
-            done = progress["done"] if progress else self.store.annotator_done(self.annotator_id)
+            done = progress["done"] if progress else self.store.queue.done_count(self.annotator_id)
             if done >= self.cap:
                 return None
         # Choosing and claiming in one write transaction: two annotators never both take a pair's last slot.
         with self.store.transaction():
             pair_id = None
             if progress is not None and self._gold_due(progress):
-                found = self.store.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
-                pair_id = found[0] if found else None
+                found = self.store.queue.next_open_pair(self.annotator_id, gold=True, min_gate_rank=self.min_gate_rank)
+                pair_id = found.pair_id if found else None
             if pair_id is None:
                 pair_id = self._next_ordinary_pair()
             if pair_id is None:
                 return None
             side = side_for(self.seed, self.annotator, pair_id)
-            self.store.assign_pair(self.annotator_id, pair_id, side)
+            self.store.queue.assign(self.annotator_id, pair_id, side)
         return self._load(pair_id, side)
 
     def _next_ordinary_pair(self) -> int | None:
@@ -450,16 +451,16 @@ class AnnotatorQueue:
         every vote. Every RESCAN_EVERY claims, and whenever the walk runs dry, start again from the top, so that
         pairs freed by skips, passed by the gates or re-prioritised come back into reach."""
         below = self._cursor if self._since_rescan < RESCAN_EVERY else None
-        found = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank,
+        found = self.store.queue.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank,
                                           below=below)
         if found is None and below is not None:
             below = None
-            found = self.store.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank)
+            found = self.store.queue.next_open_pair(self.annotator_id, gold=False, min_gate_rank=self.min_gate_rank)
         if found is None:
             return None
         self._since_rescan = 1 if below is None else self._since_rescan + 1
-        self._cursor = found[1]
-        return found[0]
+        self._cursor = found.priority
+        return found.pair_id
 
     def _gold_due(self, progress: dict[str, int]) -> bool:
         """Gold pairs spread evenly: the next one is due once gold would fall below ``gold_rate`` of the done."""
@@ -468,7 +469,7 @@ class AnnotatorQueue:
         return progress["gold_done"] < self.gold_rate * progress["done"]
 
     def _load(self, pair_id: int, shown_left: str) -> Pair:
-        row = self.store.load_pair(pair_id)
+        row = self.store.queue.load_pair(pair_id)
         return Pair(shown_left=shown_left, is_gold=bool(row.pop("is_gold")), **row)
 
     def vote(self, pair: Pair, choice: str, *, ts: str, rationale: str | None = None,
@@ -486,17 +487,17 @@ class AnnotatorQueue:
             pair_id=pair.pair_id, uid=uid or f"v_{uuid.uuid4().hex}",
             meta={"gold_winner": pair.gold_winner} if pair.is_gold else {},
         )
-        self.store.record_pair_vote(vote, self.annotator_id)
+        self.store.queue.record_vote(vote, self.annotator_id)
         return vote.uid
 
     def skip(self, pair: Pair, *, ts: str | None = None) -> None:
-        self.store.skip_pair(self.annotator_id, pair.pair_id, ts)
+        self.store.queue.skip(self.annotator_id, pair.pair_id, ts)
 
     def flag(self, pair: Pair, reason: str | None) -> None:
-        self.store.flag_assignment(self.annotator_id, pair.pair_id, reason)
+        self.store.queue.flag(self.annotator_id, pair.pair_id, reason)
 
     def undo(self) -> Pair | None:
         """Delete the last vote and return its pair, to be judged again (same side on the left)."""
-        result = self.store.undo_last_vote(self.annotator_id)
-        return None if result is None else self._load(*result)
+        result = self.store.queue.undo_last_vote(self.annotator_id)
+        return None if result is None else self._load(result.pair_id, result.shown_left)
 

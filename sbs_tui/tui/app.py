@@ -64,7 +64,7 @@ class AnnotatorApp(App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
-        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         if pending:
             self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
@@ -113,7 +113,7 @@ class AnnotatorApp(App[None]):
                             severity="warning", timeout=10, markup=False)
         if self.judge.pair is not None or self.screen is not self.judge:
             return
-        pending = self.store.count_pending_generations() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
         pair = self.queue.next_pair()
         if pair is not None:
@@ -130,7 +130,7 @@ class AnnotatorApp(App[None]):
         every = self.annotate.active_refresh_every
         if not every or event.session_votes % every or self.db_path is None:
             return
-        config = self.store.queue_config()
+        config = self.store.queue.config()
         if config.get("strategy") != "active":
             return
         db_path, seed, focus_top = self.db_path, int(config.get("seed") or 0), config.get("focus_top")

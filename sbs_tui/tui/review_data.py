@@ -58,7 +58,7 @@ def _open(path: str) -> Store:
 
 def _vote_counts(store: Store) -> dict[str, float]:
     """Votes per model (unflagged), from the aggregated outcome rows."""
-    names, rows = store.vote_outcomes()
+    names, rows = store.votes.outcomes()
     counts = dict.fromkeys(names, 0.0)
     for ia, ib, _score_b, n in rows:
         counts[names[ia]] += n
@@ -97,7 +97,7 @@ def _ranking(store: Store, options: RankOptions) -> RankingView:
     if options.method == "winrate" and baseline is None:
         from sbs_tui.core.ranking.api import default_baseline
 
-        baseline = default_baseline(*store.vote_outcomes())  # the same rule as `sbs rank --method winrate`
+        baseline = default_baseline(*store.votes.outcomes())  # the same rule as `sbs rank --method winrate`
         view.note = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
     view.baseline = baseline
     request = RankRequest(method=options.method, baseline=baseline, ci=options.ci, control=options.control,
@@ -155,29 +155,29 @@ def queue_view(path: str, *, gating_required: bool = True, now: datetime | None 
     min_gate_rank = 2 if gating_required else 1
     store = _open(path)
     try:
-        summary = store.queue_summary()
-        config = store.queue_config()
+        summary = store.queue.summary()
+        config = store.queue.config()
         default_cap = config.get("default_cap")
         annotators = []
-        for row in store.annotator_overview():
+        for row in store.review.annotators():
             uses_queue = row["done"] or row["skipped"] or row["open"] or row["kind"] == "human"
             if not uses_queue:  # imported judges: votes only, no queue progress
                 row.update(remaining=None, pace=None, eta_min=None, idle_min=None)
                 annotators.append(row)
                 continue
             cap = row["cap"] if row["cap"] is not None else default_cap
-            remaining = store.count_available_pairs(row["id"], min_gate_rank=min_gate_rank)
+            remaining = store.queue.count_available(row["id"], min_gate_rank=min_gate_rank)
             if cap is not None:
                 remaining = min(remaining, max(0, int(cap) - row["done"]))
-            pace = session_pace(store.recent_vote_times(row["id"]))
+            pace = session_pace(store.review.recent_vote_times(row["id"]))
             last = _parse_ts(row["last_vote"])
             row.update(cap=cap, remaining=remaining, pace=pace,
                        eta_min=(remaining / pace) if pace and remaining else None,
                        idle_min=(now - last).total_seconds() / 60.0 if last else None)
             annotators.append(row)
         return {"summary": summary, "config": config, "annotators": annotators,
-                "held_back": store.held_back_details(), "flagged": store.flagged_pairs(),
-                "flagged_votes": store.flagged_vote_count(), "gating_required": gating_required}
+                "held_back": store.review.held_back(), "flagged": store.review.flagged_pairs(),
+                "flagged_votes": store.votes.flagged_count(), "gating_required": gating_required}
     finally:
         store.close()
 
@@ -228,7 +228,7 @@ def votes_view(path: str, limit: int = 500) -> dict[str, Any]:
     """The latest ``limit`` votes (newest first) and how many there are in all."""
     store = _open(path)
     try:
-        return {"votes": store.recent_votes(limit), "total": store.count("votes")}
+        return {"votes": store.review.recent_votes(limit), "total": store.count("votes")}
     finally:
         store.close()
 
@@ -236,6 +236,6 @@ def votes_view(path: str, limit: int = 500) -> dict[str, Any]:
 def vote_detail(path: str, vote_id: int) -> dict[str, Any] | None:
     store = _open(path)
     try:
-        return store.vote_detail(vote_id)
+        return store.review.vote_detail(vote_id)
     finally:
         store.close()

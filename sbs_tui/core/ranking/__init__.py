@@ -1,7 +1,7 @@
 """Ranking engine: Bradley-Terry, online Elo, TrueSkill and win rate, with honest confidence intervals.
 
 Headless (numpy/scipy only, no SQL, no printing): ``sbs rank`` and the review app call it with what
-:meth:`Store.vote_outcomes` returns. Modules, one job each:
+:meth:`Store.votes.outcomes` returns. Modules, one job each:
 
 * :mod:`.outcomes`  — aggregated outcome counts (the only input BT and its bootstrap need) and tallies.
 * :mod:`.bt`        — the Bradley-Terry MLE on those counts, sandwich covariance, Elo scale.

@@ -8,9 +8,12 @@ per-vote outputs for length/style control.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ranking.report import Ranking
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 
 @dataclass
@@ -46,19 +49,20 @@ def default_baseline(names: list[str], rows: list[tuple[int, int, float, float]]
     return max(voted, key=lambda m: (counts[m], m)) if voted else None
 
 
-def run_ranking(store: Any, req: RankRequest) -> Ranking:
+def run_ranking(store: Store, req: RankRequest) -> Ranking:
     """Raises KeyError(model) when ``baseline`` has no votes under the filters. ``--method winrate`` without a
     baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning)."""
-    filters = {"annotators": req.annotators, "category": req.category, "include_flagged": req.include_flagged}
+    filters: dict[str, Any] = {"annotators": req.annotators, "category": req.category,
+                               "include_flagged": req.include_flagged}
     chosen = None
     if req.method == "winrate" and req.baseline is None:
-        chosen = default_baseline(*store.vote_outcomes(**filters))
+        chosen = default_baseline(*store.votes.outcomes(**filters))
         if chosen is not None:
             from dataclasses import replace
 
             req = replace(req, baseline=chosen)
     if req.control != "none":
-        names, rows = store.vote_covariates(texts=req.control == "style", **filters)
+        names, rows = store.votes.covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import length_controlled_winrate
 
@@ -68,7 +72,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
 
             ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
     elif req.method in ("elo", "trueskill"):
-        names, votes = store.vote_sequence(**filters)
+        names, votes = store.votes.sequence(**filters)
         if req.method == "elo":
             from sbs_tui.core.ranking.online import rank_elo
 
@@ -81,7 +85,7 @@ def run_ranking(store: Any, req: RankRequest) -> Ranking:
     else:
         from sbs_tui.core.ranking.outcomes import Outcomes
 
-        outcomes = Outcomes.from_rows(*store.vote_outcomes(**filters))
+        outcomes = Outcomes.from_rows(*store.votes.outcomes(**filters))
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import rank_winrate
 

@@ -38,7 +38,7 @@ class Outcomes:
 
     @classmethod
     def from_rows(cls, names: Sequence[str], rows: Sequence[tuple[int, int, float, float]]) -> Outcomes:
-        """Build from ``(index_a, index_b, score_b, count)`` rows, e.g. :meth:`Store.vote_outcomes`.
+        """Build from ``(index_a, index_b, score_b, count)`` rows, e.g. :meth:`Store.votes.outcomes`.
 
         Orientation is normalised (a vote (a, b, s) is the vote (b, a, 1 − s)) and equal cells merged.
         """

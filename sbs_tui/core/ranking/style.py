@@ -74,7 +74,7 @@ def _normalised_difference(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
 
 def rank_style_controlled(names: list[str], rows: list[tuple[Any, ...]], *, features: str = "style",
                           anchor: str | None = None) -> Ranking:
-    """``rows`` from Store.vote_covariates (with texts for "style", lengths suffice for "length")."""
+    """``rows`` from Store.votes.covariates (with texts for "style", lengths suffice for "length")."""
     from scipy import sparse
 
     from sbs_tui.core.ranking.glm import fit_logistic

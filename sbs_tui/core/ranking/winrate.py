@@ -95,7 +95,7 @@ DIFFICULTY_PRIOR_SD = 10.0  # logits: weak, like BT's fallback prior; only keeps
 
 
 def length_controlled_winrate(names: list[str], rows: list[tuple[Any, ...]], baseline: str) -> Ranking:
-    """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.vote_covariates)."""
+    """``rows``: (index_a, index_b, score_b, prompt_id, chars_a, chars_b, ...) per vote (Store.votes.covariates)."""
     from scipy import sparse
 
     from sbs_tui.core.ranking.glm import fit_logistic

@@ -1,0 +1,58 @@
+"""The only package that touches SQLite.
+
+Why one package: every other part of sbs-tui (importers, ranking, gates, the annotator app) goes through the
+queries here, so the schema, the transaction rules and the hot queries live in one place and can be changed and
+measured together. The :class:`Store` is that seam: open one per thread, and reach each concern's queries as an
+attribute::
+
+    store.generations  — prompts and generations: import, gate status, reading them to score   (generations.py)
+    store.votes        — vote import and the ranking/agreement reads                            (votes.py)
+    store.queue        — pairs, assignments, caps: building and serving the annotation queue    (queue.py)
+    store.gates        — the gate-result cache, settling gate status, pass rates                (gates.py)
+    store.results      — benchmark and A/B results                                              (results.py)
+    store.review       — the lead app's summaries, vote browser and flags                        (review.py)
+    store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
+
+The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
+its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
+``prompts``, ``generations``, ``votes``, ``annotators``, …; the ``vote_details`` view shows votes with names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sbs_tui.core.store.base import AlreadyJudgedError, ConflictError, InsertCounts, StoreError
+from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
+from sbs_tui.core.store.exports import Exports
+from sbs_tui.core.store.gates import Gates
+from sbs_tui.core.store.generations import Generations
+from sbs_tui.core.store.queue import Queue
+from sbs_tui.core.store.results import Results
+from sbs_tui.core.store.review import Review
+from sbs_tui.core.store.schema import LEGACY_NAMES, MIGRATIONS
+from sbs_tui.core.store.votes import Votes
+
+__all__ = [
+    "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AlreadyJudgedError", "ConflictError", "InsertCounts",
+    "Store", "StoreError",
+]
+
+
+class Store(Connection):
+    """A connection to one sbs-tui database, with its queries grouped by concern. Use it on the thread that
+    created it."""
+
+    def __init__(self, path: str | Path | None = None, *, memory: bool = False):
+        super().__init__(path, memory=memory)
+        self.generations = Generations(self)
+        self.votes = Votes(self)
+        self.queue = Queue(self)
+        self.gates = Gates(self)
+        self.results = Results(self)
+        self.review = Review(self)
+        self.exports = Exports(self)
+
+    @classmethod
+    def memory(cls) -> Store:
+        return cls(memory=True)

@@ -1,0 +1,120 @@
+"""Prompts and model generations: import (idempotent, conflicts refused), gate status, and reading them to score."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sbs_tui.core.records import GenerationRecord, GenerationRow
+from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+
+_SCORING_COLUMNS = ("SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
+                    "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id ")
+
+
+class Generations(Queries):
+    """``store.generations``."""
+
+    __slots__ = ()
+
+    def ensure_prompts(self, rows: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
+        """Insert prompts that are new; fill in category/reference that earlier files did not have."""
+        self.conn.executemany(
+            "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET category = coalesce(prompts.category, excluded.category), "
+            "reference = coalesce(prompts.reference, excluded.reference)",
+            list(rows),
+        )
+
+    def insert(self, batch: Sequence[GenerationRecord], *, source: str | None = None,
+               replace: bool = False) -> InsertCounts:
+        """Store a batch of generations; call inside ``store.transaction()``. See :meth:`insert_rows`."""
+        return self.insert_rows([g.as_row() for g in batch], source=source, replace=replace)
+
+    def insert_rows(self, rows: Sequence[GenerationRow], *, source: str | None = None,
+                    replace: bool = False) -> InsertCounts:
+        """Store generations given as ``GenerationRecord.as_row()`` tuples; call inside ``store.transaction()``.
+
+        A generation is identified by (prompt, model). The same output again is skipped (idempotent import);
+        a *different* output for a stored (prompt, model) raises :class:`ConflictError` unless ``replace`` —
+        silently swapping an answer that annotators may already have judged would corrupt their votes.
+        """
+        if not rows:
+            return InsertCounts(0, 0)
+        self.ensure_prompts((r[0], r[1], r[5], r[6], None) for r in rows)
+        model_id = self._cx.model_id
+        params = [(r[0], model_id(r[2]), r[3], r[4], len(r[3]), r[7], source) for r in rows]
+        before = self.conn.total_changes
+        if replace:
+            self.conn.executemany(
+                "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO UPDATE SET "
+                "output = excluded.output, output_sha = excluded.output_sha, "
+                "output_chars = excluded.output_chars, meta = excluded.meta, source = excluded.source, "
+                "gate_status = 'pending' WHERE generations.output_sha != excluded.output_sha",
+                params,
+            )
+            inserted = self.conn.total_changes - before
+            return InsertCounts(inserted, len(rows) - inserted)
+        self.conn.executemany(
+            "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO NOTHING",
+            params,
+        )
+        inserted = self.conn.total_changes - before
+        if inserted < len(rows):
+            self._check_conflicts(rows)
+        return InsertCounts(inserted, len(rows) - inserted)
+
+    def _check_conflicts(self, rows: Sequence[GenerationRow]) -> None:
+        for prompt_id, _prompt, model, _output, output_sha, *_rest, origin in rows:
+            row = self.conn.execute(
+                "SELECT output_sha FROM generations WHERE prompt_id = ? AND model_id = ?",
+                (prompt_id, self._cx.model_id(model)),
+            ).fetchone()
+            if row is not None and row[0] != output_sha:
+                raise ConflictError(
+                    f"model {model!r} already has a different output for prompt {prompt_id}; "
+                    "use --replace to overwrite stored outputs",
+                    origin=origin,
+                )
+
+    def set_gate_status(self, generation_ids: Iterable[int], status: str) -> None:
+        """Mark generations 'pending', 'passed' or 'blocked'. Only 'passed' generations reach annotators."""
+        self.conn.executemany("UPDATE generations SET gate_status = ? WHERE id = ?",
+                              [(status, gid) for gid in generation_ids])
+
+    def ids(self, *, gate_status: str | None = None) -> list[int]:
+        if gate_status is None:
+            return [r[0] for r in self.conn.execute("SELECT id FROM generations ORDER BY id")]
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM generations WHERE gate_status = ? ORDER BY id", (gate_status,))]
+
+    def count_pending(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'pending'").fetchone()[0]
+
+    # -- reading generations to score ---------------------------------------------------------------------------
+
+    def pending(self, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        """The next ``limit`` generations with gate_status 'pending' (id order), with what scorers need."""
+        cur = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.gate_status = 'pending' AND g.id > ? ORDER BY g.id "
+                                "LIMIT ?", (after_id, limit))
+        return [_scoring_row(r) for r in cur]
+
+    def iter_for_scoring(self, *, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every generation (id order), read in pages so a large database streams."""
+        last = 0
+        while True:
+            rows = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.id > ? ORDER BY g.id LIMIT ?",
+                                     (last, batch)).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield _scoring_row(r)
+            last = rows[-1][0]
+
+
+def _scoring_row(r: Sequence[Any]) -> dict[str, Any]:
+    # A dict, not a dataclass: scorers receive it as their input row (the scorer API's contract).
+    return {"id": r[0], "prompt_id": r[1], "prompt": r[2], "model": r[3], "output": r[4],
+            "output_sha": r[5], "reference": r[6], "category": r[7]}

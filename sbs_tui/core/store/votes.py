@@ -1,0 +1,210 @@
+"""Votes: the bulk import (idempotent by uid) and the aggregated reads that ranking and agreement run on.
+
+The ranking reads return plain row arrays (lists of tuples over model indexes), never one object per vote:
+aggregating in SQL and handing statistics a few thousand rows is what keeps ranking 1M votes fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sbs_tui.core.records import VoteRecord, VoteRow
+from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+
+# One row per vote for agreement statistics: (vote id, prompt_id, model_a, model_b, score_b, annotator,
+# annotator kind, shown_left).
+AnnotationRow = tuple[int, str, str, str, float, str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class GoldLabel:
+    """A gold (attention-check) verdict from the queue: the winner of ``model_a`` vs ``model_b`` on a prompt."""
+
+    prompt_id: str
+    model_a: str
+    model_b: str
+    winner: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotatorVote:
+    """One stored vote of an annotator, by model id (the queue reads these to make gold pairs)."""
+
+    prompt_id: str
+    model_a_id: int
+    model_b_id: int
+    winner: str
+    weight: float
+
+
+class Votes(Queries):
+    """``store.votes``."""
+
+    __slots__ = ()
+
+    def insert(self, batch: Sequence[VoteRecord], *, source: str | None = None) -> InsertCounts:
+        """Store a batch of votes; call inside ``store.transaction()``. Votes are keyed by ``uid`` (idempotent)."""
+        return self.insert_rows([v.as_row() for v in batch], source=source)
+
+    def insert_rows(self, rows: Sequence[VoteRow], *, source: str | None = None) -> InsertCounts:
+        """Store votes given as ``VoteRecord.as_row()`` tuples; call inside ``store.transaction()``."""
+        if not rows:
+            return InsertCounts(0, 0)
+        cx = self._cx
+        known = cx.known_prompt_ids
+        prompts = {r[1]: (r[1], r[2], None, None, None) for r in rows if r[2] is not None and r[1] not in known}
+        if prompts:
+            self.conn.executemany(
+                "INSERT INTO prompts (id, text, category, reference, meta) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
+                list(prompts.values()),
+            )
+            known.update(prompts)
+        missing = cx.missing_prompt_ids({r[1] for r in rows if r[2] is None} - known)
+        if missing:
+            first = next(r for r in rows if r[1] in missing)
+            raise ConflictError(
+                f"unknown prompt_id {first[1]!r}: import its generations first or give the prompt text",
+                origin=first[-1],
+            )
+        # Resolve each distinct name once, then plain dict lookups: this loop runs once per vote.
+        # (in order of first appearance, so ids do not depend on hash order)
+        for name in dict.fromkeys(name for r in rows for name in (r[3], r[4])):
+            cx.model_id(name)
+        for name, kind in dict.fromkeys((r[8], r[9]) for r in rows):
+            cx.annotator_id(name, kind=kind)
+        models, annotators = cx.model_ids, cx.annotator_ids
+        params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source)
+                  for r in rows]
+        before = self.conn.total_changes
+        self.conn.executemany(
+            # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
+            "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
+            "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
+            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(uid) DO NOTHING",
+            params,
+        )
+        inserted = self.conn.total_changes - before
+        return InsertCounts(inserted, len(rows) - inserted)
+
+    # -- ranking reads ---------------------------------------------------------------------------------------------
+
+    def outcomes(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                 include_flagged: bool = False) -> tuple[list[str], list[tuple[int, int, float, int]]]:
+        """Votes aggregated for ranking: model names and rows (index_a, index_b, score_b, count).
+
+        Aggregating in SQL (one row per distinct outcome of a model pair) is what keeps ranking 1M votes fast:
+        statistics then work on a few thousand rows, never on the raw votes.
+        """
+        where, params = _vote_filter(annotators, category, include_flagged)
+        rows = self.conn.execute(
+            "SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v"
+            f"{where} GROUP BY model_a_id, model_b_id, score_b",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[a], index[b], s, n) for a, b, s, n in rows]
+
+    def _indexed_models(self, rows: list[tuple[Any, ...]]) -> tuple[list[str], dict[int, int]]:
+        ids = sorted({r[0] for r in rows} | {r[1] for r in rows})
+        names = self._cx.model_names_by_id()
+        return [names[i] for i in ids], {mid: k for k, mid in enumerate(ids)}
+
+    def sequence(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                 include_flagged: bool = False) -> tuple[list[str], list[tuple[int, int, float]]]:
+        """Votes one by one in the order they were cast (``ts``, then insertion order; votes without a time
+        stamp last): model names and rows (index_a, index_b, score_b). For the order-dependent online Elo and
+        TrueSkill."""
+        where, params = _vote_filter(annotators, category, include_flagged)
+        rows = self.conn.execute(
+            f"SELECT model_a_id, model_b_id, score_b FROM votes v{where} ORDER BY (v.ts IS NULL), v.ts, v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[a], index[b], s) for a, b, s in rows]
+
+    def covariates(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                   include_flagged: bool = False, texts: bool = False,
+                   ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Per vote, for length/style control: model names and rows (index_a, index_b, score_b, prompt_id,
+        chars_a, chars_b[, text_a, text_b]). The judged text is the vote's own ``output_a``/``output_b`` when
+        stored, else the model's generation for the prompt; NULL when neither exists."""
+        where, params = _vote_filter(annotators, category, include_flagged)
+        text_cols = (", coalesce(v.output_a, ga.output), coalesce(v.output_b, gb.output)" if texts else "")
+        rows = self.conn.execute(
+            "SELECT v.model_a_id, v.model_b_id, v.score_b, v.prompt_id, "
+            "coalesce(length(v.output_a), ga.output_chars), coalesce(length(v.output_b), gb.output_chars)"
+            f"{text_cols} FROM votes v "
+            "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
+            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id"
+            f"{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+        names, index = self._indexed_models(rows)
+        return names, [(index[r[0]], index[r[1]], *r[2:]) for r in rows]
+
+    def annotations(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
+                    include_flagged: bool = False) -> list[AnnotationRow]:
+        """Per vote, for agreement statistics (:data:`AnnotationRow`), in insertion order. Plain rows, not
+        objects: agreement builds its own per-vote records from them once."""
+        where, params = _vote_filter(annotators, category, include_flagged)
+        return self.conn.execute(
+            "SELECT v.id, v.prompt_id, ma.name, mb.name, v.score_b, an.name, an.kind, v.shown_left FROM votes v "
+            "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
+            f"JOIN annotators an ON an.id = v.annotator_id{where} ORDER BY v.id",
+            params,
+        ).fetchall()
+
+    def gold_labels(self) -> list[GoldLabel] | None:
+        """Gold verdicts of the annotation queue, or None when the database has none.
+
+        Reads the queue's ``pairs`` table (``gen_a_id``/``gen_b_id`` → generations → models, ``gold_winner``
+        naming the winner as a vote does, on pairs with ``is_gold = 1``). Returns None when the table or those
+        columns do not exist (no queue in this database)."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "pairs" not in tables:
+            return None
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(pairs)")}
+        if not {"prompt_id", "gen_a_id", "gen_b_id", "gold_winner"} <= cols:
+            return None
+        gold_only = " AND p.is_gold = 1" if "is_gold" in cols else ""
+        rows = self.conn.execute(
+            "SELECT p.prompt_id, ma.name, mb.name, p.gold_winner FROM pairs p "
+            "JOIN generations ga ON ga.id = p.gen_a_id JOIN generations gb ON gb.id = p.gen_b_id "
+            "JOIN models ma ON ma.id = ga.model_id JOIN models mb ON mb.id = gb.model_id "
+            f"WHERE p.gold_winner IS NOT NULL{gold_only}"
+        ).fetchall()
+        # the queue's tables exist in every database (0002_queue); no gold pairs = none
+        return [GoldLabel(*r) for r in rows] or None
+
+    def by_annotator(self, annotator: str) -> list[AnnotatorVote]:
+        """One annotator's votes (the queue turns a trusted annotator's votes into gold answers)."""
+        return [AnnotatorVote(*r) for r in self.conn.execute(
+            "SELECT v.prompt_id, v.model_a_id, v.model_b_id, v.winner, v.weight FROM votes v "
+            "JOIN annotators a ON a.id = v.annotator_id WHERE a.name = ?",
+            (annotator,),
+        )]
+
+    def flagged_count(self) -> int:
+        """Votes stored with the flag set (excluded from rankings unless asked for)."""
+        return self.conn.execute("SELECT count(*) FROM votes WHERE flagged = 1").fetchone()[0]
+
+
+def _vote_filter(annotators: Sequence[str] | None, category: str | None,
+                 include_flagged: bool) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if annotators:
+        clauses.append(
+            f"v.annotator_id IN (SELECT id FROM annotators WHERE name IN ({','.join('?' * len(annotators))}))"
+        )
+        params.extend(annotators)
+    if category is not None:
+        clauses.append("v.prompt_id IN (SELECT id FROM prompts WHERE category = ?)")
+        params.append(category)
+    if not include_flagged:
+        clauses.append("v.flagged = 0")
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
