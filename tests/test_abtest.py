@@ -332,3 +332,35 @@ def test_hostile_names_are_shown_as_escapes():
     console.print(literal("[bold]x\x1b[2J\u200by\u202e"))
     text = console.export_text()
     assert "[bold]x\\x1b[2J\\u200by\\u202e" in text and "\x1b" not in text
+
+
+def test_control_is_stored_per_experiment_and_shared_by_ab_funnel_and_review(tmp_path, cli):
+    """Issue 9.7: the control is chosen once at import and is the same in sbs ab, sbs funnel and the review app;
+    a later variant named 'control' does not silently take over; sbs ab --control changes it for everyone."""
+    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.store import Store
+    from sbs_tui.tui.review_data import funnel_view
+
+    db = tmp_path / "ab.db"
+    first = tmp_path / "first.csv"
+    first.write_text("experiment,variant,metric,n,successes\nexp,m-b,ctr,100,12\nexp,m-a,ctr,100,10\n")
+    assert cli("--db", str(db), "import", "ab", str(first), "--control", "m-b").exit_code == 0
+    later = tmp_path / "later.csv"
+    later.write_text("experiment,variant,metric,n,successes\nexp,control,ctr,100,11\n")
+    assert cli("--db", str(db), "import", "ab", str(later)).exit_code == 0
+
+    def controls() -> tuple[str, str, str]:
+        doc = json.loads(cli("--db", str(db), "ab", "--format", "json").stdout)
+        with Store(db) as store:
+            funnel = build_funnel(store)
+        ab_stage = next(s for s in funnel.stages if s.key.startswith("ab:"))
+        funnel_control = next(m for m, d in ab_stage.details.items() if d["control"])
+        view = funnel_view(str(db))
+        review = next(m["model"] for m in view["models"]
+                      if any(k.startswith("ab:") and v.get("control") for k, v in m["stages"].items()))
+        return doc["experiments"][0]["control"], funnel_control, review
+
+    assert controls() == ("m-b", "m-b", "m-b")
+    res = cli("--db", str(db), "ab", "--control", "control", "--format", "json")
+    assert res.exit_code == 0 and "now 'control'" in res.stderr
+    assert controls() == ("control", "control", "control")

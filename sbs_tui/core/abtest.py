@@ -17,8 +17,12 @@ What is computed, and why:
   metrics are not adjusted against each other: pick the primary metric before looking. Intervals are the
   unadjusted (1 − alpha) intervals.
 
-The control of an experiment is the ``--control`` variant when the experiment has it, else a variant named
-``control``, ``baseline`` or ``A`` (case-insensitive, in that order), else the first variant alphabetically.
+The control is a property of the experiment, stored in the database (table ``ab_controls``) so that
+``sbs ab``, ``sbs funnel`` and the review app always compare against the same variant: it is chosen when the
+experiment is first imported (``sbs import ab --control VARIANT``, else a variant named ``control``,
+``baseline`` or ``A`` — case-insensitive, in that order — else the first variant alphabetically) and changed only
+explicitly (``sbs ab --control VARIANT`` stores the new choice). Databases from before the table get the same rule
+applied on first analysis, and are told so.
 """
 
 from __future__ import annotations
@@ -375,20 +379,49 @@ class ABReport:
                           "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
 
 
+def store_controls(store: Store, requested: str | None = None, *, replace: bool = False,
+                   chosen_by: str = "import") -> dict[str, str]:
+    """Give every experiment a stored control: ``requested`` where the experiment has that variant, else the
+    naming rule (:func:`choose_control`). ``replace=False`` keeps controls already stored (import: the choice is
+    made once); ``replace=True`` (``sbs ab --control``) overwrites them for the experiments that have
+    ``requested``. Returns the experiments whose control was (re)set."""
+    stored = store.results.ab_controls()
+    changed: dict[str, str] = {}
+    for experiment, variants in store.results.ab_variants().items():
+        if experiment in stored and not (replace and requested in variants):
+            continue
+        control = choose_control(variants, requested)
+        if stored.get(experiment) != control:
+            store.results.set_ab_control(experiment, control, chosen_by=chosen_by, replace=replace)
+            changed[experiment] = control
+    return changed
+
+
 def analyse_store(store: Store, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
-    """Every (experiment, metric) in the database with at least two variants."""
+    """Every (experiment, metric) in the database with at least two variants, each against its experiment's
+    stored control (``control``: only for experiments without a stored one — set it with :func:`store_controls`)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     shared = {(s.experiment, s.metric): s.units for s in store.results.ab_shared_units()}
+    stored = store.results.ab_controls()
     report = ABReport(alpha, [], [])
     for (experiment, metric), variants in variant_data_from_store(store).items():
         if len(variants) < 2:
             report.single_variant.append((experiment, metric))
             continue
-        result = analyse_metric(experiment, metric, variants, alpha=alpha, control=control)
+        names = {v.variant for v in variants}
+        fixed = stored.get(experiment)
+        result = analyse_metric(experiment, metric, variants, alpha=alpha,
+                                control=fixed if fixed in names else control)
         if shared.get((experiment, metric)):
             result.warnings.append(f"{shared[(experiment, metric)]} units appear in more than one variant "
                                    "(broken randomisation?)")
+        if fixed is not None and fixed not in names:
+            result.warnings.append(f"the experiment's control {fixed!r} has no {metric!r} results; "
+                                   f"compared against {result.control!r}")
+        elif fixed is None:
+            result.warnings.append(f"no stored control for this experiment; {result.control!r} by the naming rule "
+                                   "(sbs ab --control VARIANT stores one)")
         if control is not None and result.control != control:
             result.warnings.append(f"no variant {control!r} in this experiment; control is {result.control!r}")
         report.results.append(result)

@@ -282,6 +282,21 @@ def _m0005_gate_results(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration("0006_ab_controls")
+def _m0006_ab_controls(db: sqlite_utils.Database) -> None:
+    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
+    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
+    db.executescript(
+        """
+        CREATE TABLE ab_controls (
+            experiment TEXT PRIMARY KEY,
+            control TEXT NOT NULL,
+            chosen_by TEXT NOT NULL
+        );
+        """
+    )
+
+
 def _rename_legacy(db: sqlite_utils.Database, applied: set[str]) -> set[str]:
     """Rename migrations recorded under their pre-renumbering names (see :data:`LEGACY_NAMES`)."""
     legacy = applied & LEGACY_NAMES.keys()
