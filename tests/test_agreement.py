@@ -189,3 +189,14 @@ def test_tiny_p_values_print_as_bounds_never_zero() -> None:
     from sbs_tui.results_render import _p
 
     assert _p(0.0) == "< 1e-10" and _p(1e-300) == "< 1e-10" and _p(0.0123) == "0.0123" and _p(None) == "–"
+
+
+def test_the_real_reason_when_agreement_cannot_be_computed() -> None:
+    """Issue 9.7: one judge (an AlpacaEval import) or annotators without overlap get a reason, not blank numbers."""
+    one = analyse([_ann(1, "p1", "a", "b", 1.0, "gpt4", kind="judge"), _ann(2, "p2", "a", "b", 0.0, "gpt4",
+                                                                           kind="judge")]).to_json()
+    assert "only one annotator" in one["overall"]["unavailable_reason"] and "'gpt4'" in one["overall"]["unavailable_reason"]
+    apart = analyse([_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p2", "a", "b", 0.0, "h2")]).to_json()
+    assert "no pair was judged by two" in apart["overall"]["unavailable_reason"]
+    fine = analyse([_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p1", "a", "b", 1.0, "h2")]).to_json()
+    assert fine["overall"]["unavailable_reason"] is None

@@ -56,6 +56,8 @@ def _print_tables(doc: dict) -> None:
         f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2 "
         f"annotators), {o['annotators']} annotators · percent agreement {_f(o['percent_agreement'], 1)} · "
         f"Fleiss κ {_f(o['fleiss_kappa'], 3)} · Krippendorff α {_f(o['krippendorff_alpha'], 3)}"))
+    if o.get("unavailable_reason"):
+        console.print(Text(f"agreement cannot be computed: {o['unavailable_reason']}"))
     if doc["pairs"]:
         t = Table(title="Cohen's κ per annotator pair")
         for c in ("Annotator A", "Annotator B", "Items", "Agree %", "κ"):

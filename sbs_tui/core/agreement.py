@@ -163,6 +163,7 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         "fleiss_kappa": fleiss_kappa([list(labs.values()) for labs in multi.values()]),
         "krippendorff_alpha": krippendorff_alpha_nominal([list(labs.values()) for labs in multi.values()]),
     }
+    rep.overall["unavailable_reason"] = unavailable_reason(len(annotations), names, kinds, len(multi))
     if not multi:
         rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
                             "(sbs queue build --overlap K)")
@@ -277,6 +278,21 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.gold = {"available": True, "items": len(gold), "annotators": [
             {"annotator": who, "items": n, "accuracy": 100.0 * ok / n} for who, (ok, n) in sorted(per.items())]}
     return rep
+
+
+def unavailable_reason(votes: int, names: Sequence[str], kinds: dict[str, str], multi_items: int) -> str | None:
+    """Why agreement cannot be computed, in the user's terms (None when it can): the review app and
+    ``sbs agreement`` say this instead of showing empty numbers."""
+    if votes == 0:
+        return "no votes yet (or none match the filters)"
+    if len(names) == 1:
+        who = names[0]
+        return (f"only one annotator has votes ({who!r}, a {kinds.get(who, 'human')}): agreement needs two or more "
+                "annotators judging the same pairs")
+    if multi_items == 0:
+        return (f"{len(names)} annotators, but no pair was judged by two of them: agreement needs overlap "
+                "(sbs queue build --overlap K)")
+    return None
 
 
 def _is_p(x: Any) -> bool:

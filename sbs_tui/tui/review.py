@@ -22,7 +22,7 @@ from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, Ranki
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
         ("votes", "5 Votes"))
-RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
+RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control", "cycle_voters"}
 
 
 class ReviewApp(App[None]):
@@ -40,6 +40,7 @@ class ReviewApp(App[None]):
         Binding("b", "cycle_baseline", "Baseline"),
         Binding("c", "cycle_ci", "CI"),
         Binding("l", "cycle_control", "Control"),
+        Binding("v", "cycle_voters", "Voters", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -106,6 +107,10 @@ class ReviewApp(App[None]):
 
     def action_cycle_control(self) -> None:
         self.ranking.cycle("control")
+
+    def action_cycle_voters(self) -> None:
+        """Humans / judges / all votes (auto: humans when the database has both)."""
+        self.ranking.cycle("voters")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The ranking's picker keys work (and show in the footer) on the ranking tab only."""

@@ -32,7 +32,7 @@ from textual.widgets import DataTable, Select, Static
 from sbs_tui.results_render import interval_text, votes_needed_text
 from sbs_tui.results_render import literal as name
 from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, RankOptions, finite
+from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, VOTERS, RankOptions, finite
 
 DASH = "—"
 
@@ -274,8 +274,8 @@ class RankingPane(ReviewPane):
 
     def cycle(self, field: str) -> None:
         """The next value of one picker (keys m, b, c, l)."""
-        choices: tuple[Any, ...] = {"method": METHODS, "ci": CIS, "control": CONTROLS}.get(field) or (
-            None, *self.models)
+        choices: tuple[Any, ...] = {"method": METHODS, "ci": CIS, "control": CONTROLS,
+                                    "voters": VOTERS}.get(field) or (None, *self.models)
         current = getattr(self.options, field)
         nxt = choices[(choices.index(current) + 1) % len(choices)] if current in choices else choices[0]
         self.set_options(**{field: nxt})
@@ -369,6 +369,7 @@ class RankingPane(ReviewPane):
                 what += f" · 95% CI {view.doc['ci']}"
             if o.control != "none":
                 what += f" · {o.control}-controlled"
+        what += f" · votes by {view.voters} (v)"
         text = name(what)
         text.stylize("bold")
         text.append(f" · {view.votes:,} votes · {self.stamp(seconds)}", style="dim")
@@ -406,6 +407,10 @@ class AgreementPane(ReviewPane):
         if not o.get("votes"):
             overall.append("No votes yet: agreement needs votes by two or more annotators on the same pairs "
                            "(sbs queue build --overlap K).", style="italic")
+        elif o.get("unavailable_reason"):
+            overall.append("Agreement cannot be computed: ", style="bold yellow")
+            overall.append_text(name(o["unavailable_reason"]))
+            overall.append(f"\n{o['votes']:,} votes on {o['items']:,} items, {o['annotators']} annotator(s)")
         else:
             overall.append(f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by "
                            f"≥ 2 annotators), {o['annotators']} annotators\n")
