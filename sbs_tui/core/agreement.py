@@ -302,7 +302,7 @@ def _is_p(x: Any) -> bool:
 def holm(p_values: Sequence[float]) -> list[float]:
     from sbs_tui.core.abtest import holm as _holm
 
-    return [float(p) for p in _holm(list(p_values))]
+    return [float(p) if p is not None else math.nan for p in _holm(list(p_values))]
 
 
 def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:

@@ -374,7 +374,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         if stage is not None:
             stages.append(stage)
     stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))
-    correlations: list[Correlation] = []
+    correlations: list[tuple[Correlation, Stage, Stage]] = []
     sentences: list[str] = []
     for i, a in enumerate(stages):
         for b in stages[i + 1:]:

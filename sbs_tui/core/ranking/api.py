@@ -7,6 +7,7 @@ per-vote outputs for length/style control.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ class RankRequest:
 BASELINE_RULE = "the most-compared model (most votes; ties by name), as AlpacaEval's reference is"
 
 
-def default_baseline(names: list[str], rows: list[tuple[int, int, float, float]]) -> str | None:
+def default_baseline(names: list[str], rows: Sequence[tuple[int, int, float, float]]) -> str | None:
     """The win-rate baseline when none is given — one rule for ``sbs rank`` and the review app: the model with
     the most votes (ties broken by name), i.e. the reference everyone was compared with in an AlpacaEval-style
     campaign. None without votes."""

@@ -202,7 +202,7 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
         w = np.asarray((to_w_t @ counts.T).T)
         theta = np.empty((n.shape[0], m))
         sides = np.zeros((n.shape[0], m))
-        regular = np.ones(n.shape[0], dtype=bool)
+        regular: np.ndarray = np.ones(n.shape[0], dtype=bool)
         if prior == 0:
             played = np.zeros((n.shape[0], m))
             won = np.zeros((n.shape[0], m))
@@ -211,7 +211,7 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
             np.add.at(won.T, pj, w.T)
             np.add.at(won.T, pi, (n - w).T)
             sides = np.where(played > 0, np.where(won >= played, 1, np.where(won <= 0, -1, 0)), 0)
-            regular = ~sides.any(axis=1)
+            regular = np.asarray(~sides.any(axis=1), dtype=bool)
             odd = np.flatnonzero(~regular)
             if odd.size:  # some model never lost / never won in this resample: prior fit, then ±∞ for it
                 theta[odd], settled = newton_rounds(np.zeros(m), pi, pj, n[odd], w[odd], PRIOR_PRECISION)
