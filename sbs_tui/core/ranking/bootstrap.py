@@ -192,6 +192,11 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
     if rounds <= 0:
         return np.zeros((0, outcomes.n_models))
     pi, pj, to_n_t, to_w_t, direction_t = _pair_matrices(outcomes)
+    from scipy.sparse import csr_matrix
+
+    pairs = np.arange(len(pi))
+    to_i = csr_matrix((np.ones(len(pi)), (pi, pairs)), shape=(outcomes.n_models, len(pi)))  # pair → its model i
+    to_j = csr_matrix((np.ones(len(pj)), (pj, pairs)), shape=(outcomes.n_models, len(pj)))
     h_inv = fit.hessian_inverse() if prior == fit.prior else np.linalg.inv(
         fit.hessian + (prior - fit.prior) * np.eye(outcomes.n_models))
     m = outcomes.n_models
@@ -204,12 +209,8 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
         sides = np.zeros((n.shape[0], m))
         regular: np.ndarray = np.ones(n.shape[0], dtype=bool)
         if prior == 0:
-            played = np.zeros((n.shape[0], m))
-            won = np.zeros((n.shape[0], m))
-            np.add.at(played.T, pi, n.T)
-            np.add.at(played.T, pj, n.T)
-            np.add.at(won.T, pj, w.T)
-            np.add.at(won.T, pi, (n - w).T)
+            played = np.asarray((to_i + to_j) @ n.T).T  # per round and model: votes, credit won
+            won = np.asarray(to_j @ w.T + to_i @ (n - w).T).T
             sides = np.where(played > 0, np.where(won >= played, 1, np.where(won <= 0, -1, 0)), 0)
             regular = np.asarray(~sides.any(axis=1), dtype=bool)
             odd = np.flatnonzero(~regular)
