@@ -320,15 +320,19 @@ def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
     from sbs_tui.core.ranking.glm import fit_logistic
 
     n = len(anns)
-    left_won = [(a.score_b > 0.5) == (a.shown_left == "model_b") for a in anns]
-    k = int(sum(left_won))
-    entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
-    models = sorted({a.model_a for a in anns} | {a.model_b for a in anns})
-    pos = {m: i for i, m in enumerate(models)}
-    x = np.zeros((n, len(models) + 1))
-    x[:, 0] = 1.0
-    for r, a in enumerate(anns):
+    cells: Counter[tuple[str, str, bool]] = Counter()  # (left model, right model, left won) → votes
+    for a in anns:
         left, right = (a.model_b, a.model_a) if a.shown_left == "model_b" else (a.model_a, a.model_b)
+        cells[(left, right, (a.score_b > 0.5) == (a.shown_left == "model_b"))] += 1
+    k = sum(c for (_, _, won), c in cells.items() if won)
+    entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
+    models = sorted({m for key in cells for m in key[:2]})
+    pos = {m: i for i, m in enumerate(models)}
+    keys = list(cells)
+    # aggregated: one design row per (left, right, outcome), weighted by its count — O(models²), not O(votes)
+    x = np.zeros((len(keys), len(models) + 1))
+    x[:, 0] = 1.0
+    for r, (left, right, _won) in enumerate(keys):
         x[r, 1 + pos[left]] += 1.0
         x[r, 1 + pos[right]] -= 1.0
     if np.linalg.matrix_rank(x) <= np.linalg.matrix_rank(x[:, 1:]):
@@ -336,9 +340,13 @@ def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
                      "model pair was always shown the same way round), so a left-side share measures model "
                      "strength, not position bias")
         return entry
-    y = np.asarray(left_won, dtype=float)
-    fit = fit_logistic(x, y, np.r_[0.0, np.full(len(models), 1e-4)])
-    se = math.sqrt(max(float(fit.covariance[0, 0]), 0.0))
+    y = np.array([float(won) for _, _, won in keys])
+    counts = np.array([cells[key] for key in keys], dtype=float)
+    fit = fit_logistic(x, y, np.r_[0.0, np.full(len(models), 1e-4)], counts, covariance=False)
+    p = 1.0 / (1.0 + np.exp(-(x @ fit.beta)))
+    bread = np.linalg.pinv((x * (counts * p * (1 - p))[:, None]).T @ x)
+    meat = (x * (counts * (y - p) ** 2)[:, None]).T @ x  # Σ over votes of score·scoreᵀ
+    se = math.sqrt(max(float((bread @ meat @ bread)[0, 0]), 0.0))
     delta = float(fit.beta[0])
     entry.update(testable=True, left_advantage_logit=delta,
                  p_value=float(2 * norm.sf(abs(delta / se))) if se > 0 else None,
