@@ -32,6 +32,9 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:serve_command",
     "ab": "ab:ab_command",
     "funnel": "funnel:funnel_command",
+    "annotators": "annotators:annotators_group",
+    "backup": "backup:backup_command",
+    "report": "report:report_command",
 }
 
 

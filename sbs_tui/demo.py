@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,8 +69,8 @@ def run_demo(*, headless: bool, data_dir: str | None, keep_dir: str | None, anno
         workdir.mkdir(parents=True, exist_ok=True)
         tmp = None
     else:
-        tmp = tempfile.TemporaryDirectory(prefix="sbs-demo-")
-        workdir = Path(tmp.name)
+        # mkdtemp, not TemporaryDirectory: the folder must outlive this function when votes were cast in it.
+        tmp = workdir = Path(tempfile.mkdtemp(prefix="sbs-demo-"))
     db = workdir / "demo.db"
     env = dict(os.environ, SBS_DB=str(db))
     env.pop("SBS_CONFIG", None)
@@ -93,8 +94,22 @@ def run_demo(*, headless: bool, data_dir: str | None, keep_dir: str | None, anno
             return 0
         console.rule("Annotator app — judge blind pairs: 1 left, 2 right, 3 tie, 4 both bad, q quit")
         console.print("$ " + escape(shlex.join(["sbs", "annotate", "--annotator", annotator])), style="cyan")
-        return subprocess.run([sys.executable, "-m", "sbs_tui", "annotate", "--annotator", annotator],
+        code = subprocess.run([sys.executable, "-m", "sbs_tui", "annotate", "--annotator", annotator],
                               env=env).returncode
+        judged = _votes_cast(db, annotator)
+        if tmp is not None and judged:
+            # Votes someone just cast are never deleted behind their back: the folder stays, and we say where.
+            tmp = None
+            console.print(f"Your {judged} vote(s) are kept in {escape(str(db))} — "
+                          f"SBS_DB={escape(str(db))} sbs rank   (delete {escape(str(workdir))} when done)")
+        return code
     finally:
         if tmp is not None:
-            tmp.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _votes_cast(db: Path, annotator: str) -> int:
+    from sbs_tui.core.store import Store
+
+    with Store(db) as store:
+        return sum(row["done"] for row in store.review.annotators() if row["annotator"] == annotator)

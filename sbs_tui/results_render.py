@@ -231,3 +231,15 @@ def print_funnel(report: Any) -> None:
             console.print(Text.assemble("  • ", literal(sentence)))
     elif report.correlations:
         console.print(Text("the stages agree on the models they share.", style="green"))
+
+
+def print_accounts(rows: list[dict[str, Any]]) -> None:
+    """`sbs annotators list`: name, role, issued, revoked."""
+    from rich.table import Table
+
+    table = Table(title="team accounts (sbs serve)")
+    for column in ("annotator", "role", "token issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(literal(row["name"]), row["role"], row["created_at"], row["revoked_at"] or "")
+    _console().print(table)

@@ -56,11 +56,17 @@ def import_generations(ctx: click.Context, files: tuple[str, ...], replace: bool
 
 @import_group.command("votes")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True,
+              help="Let these files overwrite stored votes they contradict: a vote_id stored with other content, "
+                   "or an annotator's verdict on an item that differs from the one an earlier file gave "
+                   "(default: either is an error).")
 @click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
 @click.pass_context
-def import_votes(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
-    """Import votes: rows {prompt|prompt_id, model_a, model_b, winner, annotator} or AlpacaEval annotations."""
-    _run_import(ctx, "votes", files, False, as_json)
+def import_votes(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Import votes: rows {prompt|prompt_id, model_a, model_b, winner, annotator} or AlpacaEval annotations.
+
+    Importing the same file again adds nothing; identical rows within a file are separate votes."""
+    _run_import(ctx, "votes", files, replace, as_json)
 
 
 from sbs_tui.commands.ingest_results import import_ab, import_benchmarks  # noqa: E402  (benchmark/A-B stage)

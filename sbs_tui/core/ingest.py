@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.readers import iter_rows
-from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, prompt_id_for
+from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, current_uid, occurrence_uid, prompt_id_for
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def vote_from_row(row: dict[str, Any]) -> VoteRecord:
         output_a=_text(row, "output_a", required=False, allow_empty=True),
         output_b=_text(row, "output_b", required=False, allow_empty=True),
         meta=_extra(row, VOTE_FIELDS),
-        uid=(_text(row, "vote_id", required=False) or "").strip(),
+        uid=current_uid((_text(row, "vote_id", required=False) or "").strip()),
     )
 
 
@@ -308,6 +308,8 @@ class ImportSummary:
     inserted: int = 0
     already_stored: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    identical: int = 0  # votes identical to an earlier row of their file, kept as votes of their own
+    replaced: int = 0  # rows that replaced a different stored row (--replace)
 
     def line(self) -> str:
         skipped = sum(self.skipped.values()) + self.already_stored
@@ -315,12 +317,17 @@ class ImportSummary:
         reasons += [f"{n:,} {why}" for why, n in sorted(self.skipped.items())]
         detail = f" ({'; '.join(reasons)})" if reasons else ""
         plural = "s" if self.files != 1 else ""
+        kept = f" ({self.identical:,} identical to an earlier row, kept as separate votes)" if self.identical else ""
+        replaced = f"; replaced {self.replaced:,}" if self.replaced else ""
         return (f"{self.kind}: read {self.read:,} rows from {self.files} file{plural}; "
-                f"inserted {self.inserted:,}; skipped {skipped:,}{detail}")
+                f"inserted {self.inserted:,}{kept}{replaced}; skipped {skipped:,}{detail}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "files": self.files, "read": self.read, "inserted": self.inserted,
-                "already_stored": self.already_stored, "skipped": dict(self.skipped)}
+        out = {"kind": self.kind, "files": self.files, "read": self.read, "inserted": self.inserted,
+               "already_stored": self.already_stored, "skipped": dict(self.skipped)}
+        if self.kind == "votes":
+            out |= {"identical_kept": self.identical, "replaced": self.replaced}
+        return out
 
 
 def iter_records(path: str | Path, parse: Callable[[dict[str, Any]], Any], *, skipped: Counter[str] | None = None,
@@ -364,27 +371,60 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {"generations": generatio
 PARALLEL_MIN_BYTES = 8 << 20
 
 
-def _row_batches_inline(path: Path, kind: str, skipped: Counter[str],
+@dataclass
+class ParseTally:
+    """What parsing one file counted besides its records (sent back from a parser process as plain values)."""
+
+    skipped: Counter[str] = field(default_factory=Counter)  # reason → rows left out
+    identical: int = 0  # votes identical to an earlier row of the file, kept under their own uid
+
+
+def number_identical_votes(records: Iterable[VoteRecord], tally: ParseTally) -> Iterator[VoteRecord]:
+    """Give the k-th vote of a file with the same content uid its own uid (:func:`occurrence_uid`).
+
+    Identical rows are distinct votes, and numbering them within their file keeps import idempotent: the same
+    file numbers them the same way every time. Counted in ``tally.identical``. Memory:
+    one 64-bit prefix per distinct vote of the file; a prefix shared by two different votes only renumbers the
+    second, the same way on every import.
+    """
+    seen: set[int] = set()
+    repeats: dict[str, int] = {}
+    for record in records:
+        if not record.uid_given:
+            key = int(record.uid[2:18], 16)
+            if key in seen:
+                k = repeats.get(record.uid, 1)
+                repeats[record.uid] = k + 1
+                record.uid = occurrence_uid(record.uid, k)
+                tally.identical += 1
+            else:
+                seen.add(key)
+        yield record
+
+
+def _row_batches_inline(path: Path, kind: str, tally: ParseTally,
                         on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
-    records = iter_records(path, _PARSERS[kind], skipped=skipped, on_progress=on_progress)
+    records = iter_records(path, _PARSERS[kind], skipped=tally.skipped, on_progress=on_progress)
+    if kind == "votes":
+        records = number_identical_votes(records, tally)
     for batch in batched(records, BATCH_SIZE):
         yield [r.as_row() for r in batch]
 
 
 def _parse_in_child(path: str, kind: str, out: Any) -> None:
     """Child process body: parse one file and send row batches, progress, skips, and the outcome."""
-    skipped: Counter[str] = Counter()
+    tally = ParseTally()
     try:
-        for batch in _row_batches_inline(Path(path), kind, skipped, lambda done: out.put(("progress", done))):
+        for batch in _row_batches_inline(Path(path), kind, tally, lambda done: out.put(("progress", done))):
             out.put(("rows", batch))
-        out.put(("done", dict(skipped)))
+        out.put(("done", (dict(tally.skipped), tally.identical)))
     except InputError as exc:  # sent as plain values: exceptions with keyword fields do not pickle back
         out.put(("input_error", (exc.message, exc.file, exc.line, exc.field)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         out.put(("crash", f"{type(exc).__name__}: {exc}"))
 
 
-def _row_batches_parallel(path: Path, kind: str, skipped: Counter[str],
+def _row_batches_parallel(path: Path, kind: str, tally: ParseTally,
                           on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
     """Parse in a child process, write here: the two halves of an import take about the same time, so on two
     cores this nearly halves a large import. Rows cross the process boundary as plain tuples (cheap to pickle).
@@ -411,7 +451,9 @@ def _row_batches_parallel(path: Path, kind: str, skipped: Counter[str],
                 if on_progress is not None:
                     on_progress(payload)
             elif tag == "done":
-                skipped.update(payload)
+                skipped, identical = payload
+                tally.skipped.update(skipped)
+                tally.identical += identical
                 return
             elif tag == "input_error":
                 message, file, line, field_name = payload
@@ -425,13 +467,13 @@ def _row_batches_parallel(path: Path, kind: str, skipped: Counter[str],
         out.close()
 
 
-def _row_batches(path: Path, kind: str, skipped: Counter[str],
+def _row_batches(path: Path, kind: str, tally: ParseTally,
                  on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
     import os
 
     if path.stat().st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1:
-        return _row_batches_parallel(path, kind, skipped, on_progress)
-    return _row_batches_inline(path, kind, skipped, on_progress)
+        return _row_batches_parallel(path, kind, tally, on_progress)
+    return _row_batches_inline(path, kind, tally, on_progress)
 
 
 def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
@@ -446,6 +488,7 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
     if kind not in _PARSERS:
         raise ValueError(kind)
     summary = ImportSummary(kind)
+    tally = ParseTally(summary.skipped)
     for path in paths:  # fail fast on a missing file, before any work
         if not Path(path).is_file():
             raise InputError("file not found" if not Path(path).exists() else "not a regular file", file=str(path))
@@ -456,20 +499,23 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
             if progress is not None:
                 progress.start(str(path), path.stat().st_size)
                 on_progress = progress.advance_to
-            for rows in _row_batches(path, kind, summary.skipped, on_progress):
+            since = store.votes.last_id() if kind == "votes" else 0  # this file's votes come after
+            for rows in _row_batches(path, kind, tally, on_progress):
                 summary.read += len(rows)
                 try:
                     if kind == "generations":
                         counts = store.generations.insert_rows(rows, source=str(path), replace=replace)
                     else:
-                        counts = store.votes.insert_rows(rows, source=str(path))
+                        counts = store.votes.import_rows(rows, source=str(path), since=since, replace=replace)
                 except ConflictError as exc:
                     file, _, line = (exc.origin or "").rpartition(":")
                     raise InputError(str(exc), file=file or str(path),
-                                     line=int(line) if line.isdigit() else None) from None
+                                     line=int(line) if line.isdigit() else None, field=exc.field) from None
                 summary.inserted += counts.inserted
                 summary.already_stored += counts.already_stored
+                summary.replaced += counts.replaced
             if progress is not None:
                 progress.finish()
+        summary.identical = tally.identical
         summary.read += sum(summary.skipped.values())
     return summary

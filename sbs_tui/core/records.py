@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
@@ -37,13 +38,37 @@ def text_sha(text: str) -> str:
 GenerationRow = tuple[Any, ...]  # prompt_id, prompt, model, output, output_sha, category, reference, meta, origin
 VoteRow = tuple[Any, ...]  # uid, prompt_id, prompt, model_a, model_b, winner, weight, score_b, annotator,
 #                            annotator_kind, shown_left, ts, rationale, criteria, flagged, flag_reason,
-#                            output_a, output_b, pair_id, meta, origin
+#                            output_a, output_b, pair_id, meta, uid_given, origin
 
 
 # One encoder, built once: json.dumps with non-default options builds a new encoder on every call, which was
 # a third of the cost of a vote's uid. Same options as ever, so uids are unchanged.
 _UID_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 _META_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+# Before 96-bit uids (commit 19acfa1) a content uid was the whole SHA-1: 'v_' + 40 hex digits. Today's uid of the
+# same vote is its first 26 characters, so an old uid (in a database, or as vote_id in an old export) maps onto
+# today's without re-reading the vote.
+_LEGACY_UID = re.compile(r"v_[0-9a-f]{40}")
+
+
+def current_uid(uid: str) -> str:
+    """Today's form of a vote uid: a legacy full-length content uid is shortened; anything else is kept."""
+    return uid[:26] if len(uid) == 42 and _LEGACY_UID.fullmatch(uid) else uid
+
+
+def occurrence_uid(uid: str, k: int) -> str:
+    """The uid of the ``k``-th (from 0) vote with this content uid in one file.
+
+    Identical rows (same prompt, models, verdict, annotator, no id or time stamp) are distinct votes: a judge
+    asked twice, two annotators' files merged. Numbering them by occurrence keeps each one while importing the
+    same file again still adds nothing. The first keeps the plain content uid, so databases and exports written
+    before this rule stay valid.
+    """
+    if k == 0:
+        return uid
+    return "v_" + hashlib.sha1(f"{uid}#{k}".encode()).hexdigest()[:24]
 
 
 def json_or_none(value: Any) -> str | None:
@@ -108,10 +133,13 @@ class VoteRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     uid: str = ""
     origin: str | None = None
+    uid_given: bool = False  # the uid came from the input (a vote_id), not from the content
 
     def __post_init__(self) -> None:
         if not self.uid:
             self.uid = self.content_uid()
+        else:
+            self.uid_given = True
 
     @property
     def score_b(self) -> float:
@@ -122,15 +150,19 @@ class VoteRecord:
         return (self.uid, self.prompt_id, self.prompt, self.model_a, self.model_b, self.winner, self.weight,
                 self.score_b, self.annotator, self.annotator_kind, self.shown_left, self.ts, self.rationale,
                 json_or_none(self.criteria), int(self.flagged), self.flag_reason, self.output_a, self.output_b,
-                self.pair_id, json_or_none(self.meta), self.origin)
+                self.pair_id, json_or_none(self.meta), self.uid_given, self.origin)
 
     def content_uid(self) -> str:
-        """Identity from content: importing the same vote twice (same file, or an export) stores it once."""
+        """Identity from content: importing the same vote twice (same file, or an export) stores it once (and
+        identical rows within one file are told apart by :func:`occurrence_uid`)."""
+        # 96 bits: collisions stay below 1e-11 even at a billion votes, and the unique index stays small.
+        return "v_" + self.content_digest()[:24]
+
+    def content_digest(self) -> str:
+        """The SHA-1 (hex) of the vote's content; uids before 96 bits were 'v_' + all of it."""
         payload = [
             self.prompt_id, self.model_a, self.model_b, self.winner, repr(float(self.weight)), self.annotator,
             self.shown_left, self.ts, self.rationale, self.criteria, self.flagged, self.flag_reason,
             self.output_a, self.output_b, self.meta,
         ]
-        blob = _UID_ENCODER.encode(payload)
-        # 96 bits: collisions stay below 1e-11 even at a billion votes, and the unique index stays small.
-        return "v_" + hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        return hashlib.sha1(_UID_ENCODER.encode(payload).encode("utf-8", "surrogatepass")).hexdigest()

@@ -18,10 +18,11 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.review_data import RankOptions
+from sbs_tui.tui.review_plots import PlotsPane
 from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
-        ("votes", "5 Votes"))
+        ("votes", "5 Votes"), ("plots", "6 Plots"))
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control", "cycle_voters"}
 
 
@@ -35,6 +36,7 @@ class ReviewApp(App[None]):
         Binding("3", "tab('queue')", "Queue", show=False),
         Binding("4", "tab('funnel')", "Gates & funnel", show=False),
         Binding("5", "tab('votes')", "Votes", show=False),
+        Binding("6", "tab('plots')", "Plots", show=False),
         Binding("r", "refresh_all", "Refresh"),
         Binding("m", "cycle_method", "Method"),
         Binding("b", "cycle_baseline", "Baseline"),
@@ -68,6 +70,8 @@ class ReviewApp(App[None]):
                 yield FunnelPane(self.db_path, id="funnel-pane")
             with TabPane(TABS[4][1], id="votes"):
                 yield VotesPane(self.db_path, id="votes-pane")
+            with TabPane(TABS[5][1], id="plots"):
+                yield PlotsPane(self.db_path, id="plots-pane")
         yield Footer()
 
     def on_mount(self) -> None:

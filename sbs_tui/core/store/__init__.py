@@ -12,6 +12,7 @@ attribute::
     store.results      — benchmark and A/B results                                              (results.py)
     store.review       — the lead app's summaries, vote browser and flags                        (review.py)
     store.exports      — votes in the contract format, DPO preference pairs                     (exports.py)
+    store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sbs_tui.core.store.accounts import Accounts
 from sbs_tui.core.store.base import AlreadyJudgedError, ConflictError, InsertCounts, StoreError
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.exports import Exports
@@ -47,11 +49,12 @@ class Store(Connection):
         super().__init__(path, memory=memory)
         self.generations = Generations(self)
         self.votes = Votes(self)
-        self.queue = Queue(self)
+        self.queue = Queue(self, self.votes)
         self.gates = Gates(self)
         self.results = Results(self)
         self.review = Review(self)
         self.exports = Exports(self)
+        self.accounts = Accounts(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -23,17 +23,20 @@ class AlreadyJudgedError(StoreError):
 class ConflictError(StoreError):
     """An input row contradicts what is already stored (e.g. another output for the same prompt and model)."""
 
-    def __init__(self, message: str, origin: str | None = None):
+    def __init__(self, message: str, origin: str | None = None, field: str | None = None):
         super().__init__(message)
-        self.origin = origin
+        self.origin = origin  # "file:line" of the input row, when it came from a file
+        self.field = field  # the input field that conflicts, when one does
 
 
 @dataclass(frozen=True, slots=True)
 class InsertCounts:
-    """What one batch write did: rows newly inserted and rows already present (idempotent re-import)."""
+    """What one batch write did: rows newly inserted, rows already present (idempotent re-import), and rows that
+    replaced a different stored one (only when the caller asked to replace)."""
 
     inserted: int
     already_stored: int
+    replaced: int = 0
 
 
 class Queries:

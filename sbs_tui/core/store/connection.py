@@ -150,6 +150,27 @@ class Connection:
     def count(self, table: str) -> int:
         return self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
 
+    def copy_to(self, target: Path) -> None:
+        """Online copy of this database into ``target`` (SQLite's backup API, 1,024 pages a step so writers keep
+        going between steps)."""
+        dest = sqlite3.connect(str(target))
+        try:
+            self.conn.backup(dest, pages=1024)
+            # A backup is one self-contained file: no -wal/-shm beside it to lose when it is copied elsewhere.
+            dest.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dest.close()
+
+    @staticmethod
+    def check_file(path: Path) -> str | None:
+        """``PRAGMA integrity_check`` of a database file: None when it is ok, else SQLite's first complaint."""
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
+        return None if result == "ok" else str(result)
+
     def table_columns(self, table: str) -> list[str]:
         """Column names of a table or view; empty when it does not exist (for optional tables of other features)."""
         return [row[1] for row in self.conn.execute(f"PRAGMA table_info([{table}])")]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
 from sbs_tui.core.store.base import AlreadyJudgedError, Queries, StoreError
-from sbs_tui.core.store.votes import Votes
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store.connection import Connection
+    from sbs_tui.core.store.votes import Votes
 
 _PAIR_OPEN = "CASE WHEN held_back IS NULL AND (is_gold = 1 OR taken < overlap) THEN 1 ELSE 0 END"
 
@@ -58,7 +61,11 @@ class OpenPair:
 class Queue(Queries):
     """``store.queue``."""
 
-    __slots__ = ()
+    __slots__ = ("_votes",)
+
+    def __init__(self, cx: Connection, votes: Votes):
+        super().__init__(cx)
+        self._votes = votes  # an app vote is stored like an imported one
 
     def generations(self) -> Iterator[tuple[str, int, int, str]]:
         """(prompt_id, generation_id, model_id, output) of every generation not blocked, grouped by prompt."""
@@ -215,7 +222,7 @@ class Queue(Queries):
                 (vote.uid, vote.ts, annotator_id, vote.pair_id))
             if cur.rowcount != 1:
                 raise AlreadyJudgedError(f"pair {vote.pair_id} is not open for this annotator (judged or skipped)")
-            counts = Votes(self._cx).insert([vote], source="annotate")
+            counts = self._votes.insert([vote], source="annotate")
             if counts.inserted != 1:
                 raise StoreError(f"vote {vote.uid} was already stored")
             self.conn.execute("UPDATE pairs SET votes = votes + 1 WHERE id = ?", (vote.pair_id,))

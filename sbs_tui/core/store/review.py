@@ -91,3 +91,17 @@ class Review(Queries):
             "WHERE s.flagged = 1 ORDER BY s.id").fetchall()
         keys = ("pair_id", "annotator", "reason", "status", "prompt_id", "prompt", "model_a", "model_b", "ts")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def votes_per_day(self, limit_days: int = 60) -> dict[str, list[tuple[str, int]]]:
+        """Per annotator: (day, votes that day) over the ``limit_days`` days up to the latest vote, from the
+        votes' own time stamps (votes without one are not placed in time)."""
+        rows = self.conn.execute(
+            "WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes WHERE ts IS NOT NULL) "
+            "SELECT an.name, substr(v.ts, 1, 10) AS day, count(*) FROM votes v "
+            "JOIN annotators an ON an.id = v.annotator_id, last "
+            "WHERE v.ts IS NOT NULL AND substr(v.ts, 1, 10) >= date(last.day, ?) "
+            "GROUP BY an.name, day ORDER BY an.name, day", (f"-{int(limit_days)} days",)).fetchall()
+        activity: dict[str, list[tuple[str, int]]] = {}
+        for annotator, day, n in rows:
+            activity.setdefault(annotator, []).append((day, n))
+        return activity

@@ -282,17 +282,30 @@ def _m0005_gate_results(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration("0006_ab_controls")
-def _m0006_ab_controls(db: sqlite_utils.Database) -> None:
-    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
-    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
+# Today's form of a pre-96-bit content uid is its first 26 characters (see records.current_uid).
+_LEGACY_UID_GLOB = "v_" + "[0-9a-f]" * 40
+
+
+@migration("0006_vote_identity")
+def _m0006_vote_identity(db: sqlite_utils.Database) -> None:
+    """Vote identity, for imports that never duplicate and never drop a vote.
+
+    * Votes imported before uids were shortened to 96 bits carry the whole SHA-1 ('v_' + 40 hex digits); the same
+      vote imported today gets the first 26 characters. Rewrite them, so re-importing the same file adds nothing.
+      Where a database already holds both forms of one vote (imported by both versions), the later copy goes.
+    * ``idx_votes_item`` (prompt, annotator) lets an import find an annotator's earlier verdict on the same item
+      (a changed verdict is a conflict); it replaces ``idx_votes_prompt``, its prefix, so inserts cost the same.
+    """
     db.executescript(
-        """
-        CREATE TABLE ab_controls (
-            experiment TEXT PRIMARY KEY,
-            control TEXT NOT NULL,
-            chosen_by TEXT NOT NULL
-        );
+        f"""
+        DELETE FROM votes WHERE id IN (
+            SELECT max(o.id, n.id) FROM votes o JOIN votes n ON n.uid = substr(o.uid, 1, 26)
+            WHERE length(o.uid) = 42 AND o.uid GLOB '{_LEGACY_UID_GLOB}');
+        UPDATE votes SET uid = substr(uid, 1, 26) WHERE length(uid) = 42 AND uid GLOB '{_LEGACY_UID_GLOB}';
+        UPDATE assignments SET vote_uid = substr(vote_uid, 1, 26)
+            WHERE length(vote_uid) = 42 AND vote_uid GLOB '{_LEGACY_UID_GLOB}';
+        CREATE INDEX idx_votes_item ON votes(prompt_id, annotator_id);
+        DROP INDEX IF EXISTS idx_votes_prompt;
         """
     )
 
@@ -339,3 +352,39 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
             if db.conn.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+@migration("0007_annotator_tokens")
+def _m0007_annotator_tokens(db: sqlite_utils.Database) -> None:
+    """Sign-in tokens for the team server (``sbs annotators add``, ``sbs serve``).
+
+    Only a SHA-256 digest of each token is stored: a token is 192 random bits, so a fast digest is as safe as a
+    slow password hash here and lets every WebSocket connection be checked in microseconds. One live token per
+    annotator; ``revoked_at`` keeps the record of who had access and until when.
+    """
+    db.executescript(
+        """
+        CREATE TABLE annotator_tokens (
+            annotator_id INTEGER PRIMARY KEY REFERENCES annotators(id),
+            token_sha256 TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL DEFAULT 'annotator' CHECK (role IN ('annotator', 'lead')),
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            revoked_at TEXT
+        );
+        """
+    )
+
+
+@migration("0008_ab_controls")
+def _m0008_ab_controls(db: sqlite_utils.Database) -> None:
+    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
+    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
+    db.executescript(
+        """
+        CREATE TABLE ab_controls (
+            experiment TEXT PRIMARY KEY,
+            control TEXT NOT NULL,
+            chosen_by TEXT NOT NULL
+        );
+        """
+    )

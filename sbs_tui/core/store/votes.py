@@ -13,6 +13,20 @@ from typing import Any
 from sbs_tui.core.records import VoteRecord, VoteRow
 from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
 
+# What makes two votes with one uid the same vote: every stored column of the row except its provenance (source,
+# pair) and score_b (derived). Names as the input fields, for conflict messages.
+_CONTENT = ("prompt_id", "model_a_id", "model_b_id", "winner", "weight", "annotator_id", "shown_left", "ts",
+            "rationale", "criteria", "flagged", "flag_reason", "output_a", "output_b", "meta")
+_CONTENT_FIELDS = ("prompt_id", "model_a", "model_b", "winner", "weight", "annotator", "left", "ts", "rationale",
+                   "criteria", "flagged", "flag_reason", "output_a", "output_b", "meta")
+# The other side's verdict, for comparing a vote with one given in the other orientation.
+_FLIPPED_WINNER = "CASE n.winner WHEN 'model_a' THEN 'model_b' WHEN 'model_b' THEN 'model_a' ELSE n.winner END"
+_SAME_ITEM = ("o.prompt_id = n.prompt_id AND o.annotator_id = n.annotator_id AND o.id <= :since AND "
+              "((o.model_a_id = n.model_a_id AND o.model_b_id = n.model_b_id) "
+              "OR (o.model_a_id = n.model_b_id AND o.model_b_id = n.model_a_id))")
+_SAME_VERDICT = ("o.weight = n.weight AND ((o.model_a_id = n.model_a_id AND o.winner = n.winner) "
+                 f"OR (o.model_a_id = n.model_b_id AND o.winner = {_FLIPPED_WINNER}))")
+
 # One row per vote for agreement statistics: (vote id, prompt_id, model_a, model_b, score_b, annotator,
 # annotator kind, shown_left).
 AnnotationRow = tuple[int, str, str, str, float, str, str, str | None]
@@ -89,6 +103,106 @@ class Votes(Queries):
         )
         inserted = self.conn.total_changes - before
         return InsertCounts(inserted, len(rows) - inserted)
+
+    # -- imports: identity and conflicts ---------------------------------------------------------------------------
+
+    def last_id(self) -> int:
+        """The id of the latest stored vote (0 when none): an import marks where a file's votes begin."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM votes").fetchone()[0]
+
+    def import_rows(self, rows: Sequence[VoteRow], *, source: str | None = None, since: int = 0,
+                    replace: bool = False) -> InsertCounts:
+        """Store one batch of an imported file (:meth:`insert_rows`), refusing what contradicts stored votes.
+
+        Two contradictions are :class:`ConflictError` (naming the row's ``file:line``) unless ``replace``:
+
+        * a ``vote_id`` already stored with other content (an edited export, a reused id) — replaced in place;
+        * an annotator's verdict on an item (prompt and model pair, either orientation) that differs from every
+          verdict they gave on it in an earlier file (votes with id ≤ ``since``) — their earlier votes on it are
+          deleted. Within one file an annotator may judge an item more than once (both orders, say).
+
+        Rows that replaced something are counted as ``replaced``, not ``inserted``. Call inside a transaction.
+        """
+        if not rows:
+            return InsertCounts(0, 0)
+        first_new = self.last_id() + 1
+        counts = self.insert_rows(rows, source=source)
+        rewritten = self._reused_ids(rows, source, replace) if counts.already_stored else 0
+        changed = self._changed_verdicts(rows, first_new, since, replace) if since and counts.inserted else 0
+        return InsertCounts(counts.inserted - changed, counts.already_stored - rewritten, rewritten + changed)
+
+    def _reused_ids(self, rows: Sequence[VoteRow], source: str | None, replace: bool) -> int:
+        """Given vote ids whose stored vote has other content: an error, or (``replace``) rewritten in place."""
+        given = [r for r in rows if r[20]]
+        if not given:
+            return 0  # content uids: one uid is one content
+        stored: dict[str, tuple[Any, ...]] = {}
+        uids = list({r[0] for r in given})
+        for i in range(0, len(uids), 500):
+            chunk = uids[i:i + 500]
+            for row in self.conn.execute(f"SELECT uid, {', '.join(_CONTENT)} FROM votes "
+                                         f"WHERE uid IN ({','.join('?' * len(chunk))})", chunk):
+                stored[row[0]] = tuple(row[1:])
+        models, annotators = self._cx.model_ids, self._cx.annotator_ids
+        rewritten = 0
+        for r in given:
+            mine = (r[1], models[r[3]], models[r[4]], r[5], r[6], annotators[r[8]], *r[10:18], r[19])
+            old = stored.get(r[0])
+            differ = [] if old is None or old == mine else _differing(old, mine)
+            if not differ:
+                continue
+            if not replace:
+                raise ConflictError(f"vote_id {r[0]!r} is already stored with different content ({', '.join(differ)} "
+                                    "differ); use --replace to overwrite the stored vote",
+                                    origin=r[-1], field="vote_id")
+            self.conn.execute(f"UPDATE votes SET {', '.join(f'{c} = ?' for c in _CONTENT)}, score_b = ?, "
+                              "source = ? WHERE uid = ?", (*mine, r[7], source, r[0]))
+            stored[r[0]] = mine
+            rewritten += 1
+        return rewritten
+
+    def _changed_verdicts(self, rows: Sequence[VoteRow], first_new: int, since: int, replace: bool) -> int:
+        """New votes (id ≥ ``first_new``) whose annotator gave the item another verdict in an earlier file."""
+        annotators = self._cx.annotator_ids
+        prior = [a for a in {annotators[r[8]] for r in rows} if self.conn.execute(
+            "SELECT 1 FROM votes WHERE annotator_id = ? AND id <= ? LIMIT 1", (a, since)).fetchone()]
+        if not prior:
+            return 0
+        changed = self.conn.execute(
+            f"SELECT n.id, n.uid FROM votes n WHERE n.id >= :first AND n.annotator_id IN "
+            f"({','.join(str(a) for a in prior)}) "
+            f"AND EXISTS (SELECT 1 FROM votes o WHERE {_SAME_ITEM}) "
+            f"AND NOT EXISTS (SELECT 1 FROM votes o WHERE {_SAME_ITEM} AND {_SAME_VERDICT}) ORDER BY n.id",
+            {"first": first_new, "since": since}).fetchall()
+        if not changed:
+            return 0
+        if not replace:
+            row = next(r for r in rows if r[0] == changed[0][1])
+            winner, name_a, name_b, weight = self.conn.execute(
+                f"SELECT o.winner, ma.name, mb.name, o.weight FROM votes n JOIN votes o ON {_SAME_ITEM} "
+                "JOIN models ma ON ma.id = o.model_a_id JOIN models mb ON mb.id = o.model_b_id "
+                "WHERE n.id = :new ORDER BY o.id LIMIT 1", {"new": changed[0][0], "since": since}).fetchone()
+            earlier = {"model_a": f"{name_a!r} better", "model_b": f"{name_b!r} better", "tie": "a tie",
+                       "both_bad": "both bad"}[winner] + ("" if weight == 1.0 else f" at weight {weight:g}")
+            raise ConflictError(
+                f"annotator {row[8]!r} judged {row[3]!r} vs {row[4]!r} on prompt {row[1]} differently in an "
+                f"earlier file ({earlier}); use --replace to replace their earlier vote",
+                origin=row[-1], field="winner")
+        old_ids: list[int] = []
+        for new_id, _uid in changed:
+            old_ids += [r[0] for r in self.conn.execute(
+                f"SELECT o.id FROM votes n JOIN votes o ON {_SAME_ITEM} WHERE n.id = :new",
+                {"new": new_id, "since": since})]
+        self._delete(old_ids)
+        return len(changed)
+
+    def _delete(self, ids: Sequence[int]) -> None:
+        """Delete votes; a queue vote among them frees its pair's vote count."""
+        for vote_id in dict.fromkeys(ids):
+            row = self.conn.execute("SELECT pair_id FROM votes WHERE id = ?", (vote_id,)).fetchone()
+            self.conn.execute("DELETE FROM votes WHERE id = ?", (vote_id,))
+            if row is not None and row[0] is not None:
+                self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (row[0],))
 
     # -- ranking reads ---------------------------------------------------------------------------------------------
 
@@ -198,6 +312,16 @@ class Votes(Queries):
     def flagged_count(self) -> int:
         """Votes stored with the flag set (excluded from rankings unless asked for)."""
         return self.conn.execute("SELECT count(*) FROM votes WHERE flagged = 1").fetchone()[0]
+
+
+def _differing(stored: tuple[Any, ...], given: tuple[Any, ...]) -> list[str]:
+    """Input fields in which two :data:`_CONTENT` tuples differ; an empty output is the same as none (a CSV
+    export cannot tell them apart)."""
+    return [name for i, (name, a, b) in enumerate(zip(_CONTENT_FIELDS, stored, given, strict=True))
+            if a != b and not (i in _OUTPUTS and not a and not b)]
+
+
+_OUTPUTS = (_CONTENT.index("output_a"), _CONTENT.index("output_b"))
 
 
 def _vote_filter(annotators: Sequence[str] | None, category: str | None,

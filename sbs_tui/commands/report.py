@@ -1,0 +1,42 @@
+"""``sbs report --out FILE.html|FILE.md``: the whole funnel in one shareable, self-contained document."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("report")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="FILE.html (self-contained: inline styles and SVG plots, nothing loaded at view time) or FILE.md.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(0, 100_000),
+              help="Bootstrap rounds for the ranking's intervals.")
+@click.option("--baseline", default=None, metavar="MODEL", help="Also report win rates against this model.")
+@click.pass_obj
+def report_command(obj, out_path: str, bootstrap: int, baseline: str | None) -> None:
+    """Write the funnel, rankings with CI plots, win matrix, agreement, gates and A/B results to one file."""
+    from pathlib import Path
+
+    from sbs_tui.core.report import ReportRequest, collect_report
+    from sbs_tui.errors import InputError
+
+    target = Path(out_path)
+    if target.suffix.lower() not in (".html", ".htm", ".md"):
+        raise InputError("the report is written as .html or .md", field="--out")
+    if not Path(obj.db_path).exists():
+        raise InputError("database not found", file=obj.db_path)
+    config_text = Path(obj.config_path).read_text(encoding="utf-8") if obj.config_path else None
+    with obj.open_store() as store:
+        report = collect_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline),
+                                db_path=obj.db_path, config_text=config_text)
+    if target.suffix.lower() == ".md":
+        from sbs_tui.present.report_md import render_markdown as render
+    else:
+        from sbs_tui.present.report_html import render_html as render
+    from sbs_tui.core.export import atomic_output
+
+    try:
+        with atomic_output(target) as fh:
+            fh.write(render(report))
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from exc
+    click.echo(f"wrote {target}", err=True)

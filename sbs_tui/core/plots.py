@@ -1,0 +1,100 @@
+"""The numbers behind the lead app's plots: ratings with intervals, the pairwise win matrix, convergence of the
+ratings as votes came in, each annotator's pace, gate pass rates and the funnel's ranks per stage.
+
+Why a core module: the same data is what a plot in the terminal, in the browser (``sbs serve``) or in a report
+needs, and it must be computed off the UI thread — so it is plain data from a :class:`Store`, no Textual here.
+Each part is computed independently and a part without data is simply absent (a campaign without A/B results
+still gets its other plots).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
+
+CONVERGENCE_POINTS = 8  # prefixes of the vote sequence refitted for the convergence plot
+
+
+@dataclass
+class PlotData:
+    ratings: list[tuple[str, float, float | None, float | None]] = field(default_factory=list)
+    win_matrix: tuple[list[str], list[list[float | None]]] | None = None
+    convergence: tuple[list[int], dict[str, list[float]]] | None = None
+    activity: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    gate_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    funnel_ranks: tuple[list[str], dict[str, list[float]]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def collect_plot_data(store: Store, *, annotators: list[str] | None = None) -> PlotData:
+    """Everything the plots tab draws, from one store (on a worker thread)."""
+    data = PlotData()
+    if store.count("votes"):
+        _ratings(store, data, annotators)
+        _convergence(store, data, annotators)
+        data.activity = store.review.votes_per_day()
+    _gates(store, data)
+    _funnel(store, data)
+    return data
+
+
+def _ratings(store: Store, data: PlotData, annotators: list[str] | None) -> None:
+    from sbs_tui.core.ranking.api import RankRequest, run_ranking
+
+    doc = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True,
+                                         annotators=annotators)).to_json()
+    data.ratings = [(m["model"], m["rating"], m.get("ci_low"), m.get("ci_high")) for m in doc["models"]]
+    mats = doc.get("matrices") or {}
+    if "empirical_win_rate" in mats:
+        data.win_matrix = (mats["models"], mats["empirical_win_rate"])
+
+
+def _convergence(store: Store, data: PlotData, annotators: list[str] | None) -> None:
+    """BT ratings refitted on the first n votes (in the order they were cast) for a few n: a rating that still
+    moves at the right edge needs more votes."""
+    import numpy as np
+
+    from sbs_tui.core.ranking.btrank import rank_bt
+    from sbs_tui.core.ranking.outcomes import Outcomes
+
+    names, votes = store.votes.sequence(annotators=annotators)
+    if len(votes) < 20 or len(names) < 2:
+        data.notes.append("convergence: fewer than 20 votes")
+        return
+    arr = np.asarray(votes, dtype=float)
+    checkpoints = sorted({int(len(arr) * k / CONVERGENCE_POINTS) for k in range(1, CONVERGENCE_POINTS + 1)})
+    series: dict[str, list[float]] = {n: [] for n in names}
+    kept: list[int] = []
+    for n in checkpoints:
+        prefix = arr[:n]
+        keys, counts = np.unique(prefix, axis=0, return_counts=True)
+        rows = [(int(a), int(b), float(s), int(c)) for (a, b, s), c in zip(keys, counts, strict=True)]
+        ranking = rank_bt(Outcomes.from_rows(names, rows), ci="none", rounds=0).to_json()
+        rated = {m["model"]: m["rating"] for m in ranking["models"]}
+        if len(rated) < len(names):
+            continue  # a model not yet seen in this prefix: skip the point rather than draw a gap as 1000
+        kept.append(n)
+        for name in names:
+            series[name].append(rated[name])
+    if kept:
+        data.convergence = (kept, series)
+
+
+def _gates(store: Store, data: PlotData) -> None:
+    for model, gates in store.gates.pass_rates().items():
+        data.gate_rates[model] = {g: r.passed / r.total for g, r in gates.items() if r.total}
+
+
+def _funnel(store: Store, data: PlotData) -> None:
+    from sbs_tui.core.funnel import build_funnel
+
+    doc: dict[str, Any] = build_funnel(store).as_dict()
+    stages = [s["key"] for s in doc["stages"]]
+    if len(stages) < 2:
+        return
+    models = [m["model"] for m in doc["models"]]
+    ranks = {stage: [float(m["ranks"].get(stage) or 0) for m in doc["models"]] for stage in stages}
+    data.funnel_ranks = (models, ranks)

@@ -1,0 +1,85 @@
+"""Team campaigns: annotator tokens and roles, the personal sign-in link, and online backups.
+
+A lead runs ``sbs annotators add NAME [--lead]`` once per person and hands out the link it prints; ``sbs serve``
+then checks every page and WebSocket against :func:`resolve_token`. Tokens are ``secrets.token_urlsafe(24)``
+(192 bits): far beyond guessing, so the stored SHA-256 digest needs no salt or slow hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
+    from sbs_tui.core.store.accounts import Account
+
+ROLES = ("annotator", "lead")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def add_annotator(store: Store, name: str, *, lead: bool = False) -> str:
+    """Create (or re-issue) ``name``'s sign-in token and return it; only its digest is stored."""
+    name = name.strip()
+    if not name:
+        raise InputError("must not be empty", field="name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InputError("must not contain control characters", field="name")
+    token = secrets.token_urlsafe(24)
+    store.accounts.set_token(name, token_digest(token), role="lead" if lead else "annotator")
+    return token
+
+
+def revoke_annotator(store: Store, name: str) -> None:
+    if not store.accounts.revoke(name):
+        raise InputError(f"no active token for annotator {name!r}", field="name")
+
+
+def list_annotators(store: Store) -> list[Account]:
+    return store.accounts.all()
+
+
+def resolve_token(store: Store, token: str | None) -> Account | None:
+    """The live account this token signs in, or None (unknown, revoked, or no token)."""
+    if not token or len(token) > 256:
+        return None
+    return store.accounts.by_token_digest(token_digest(token))
+
+
+def personal_link(token: str, *, host: str = "127.0.0.1", port: int = 8000, public_url: str | None = None) -> str:
+    base = public_url.rstrip("/") if public_url else f"http://{host}:{port}"
+    return f"{base}/?token={quote(token)}"
+
+
+def backup(store: Store, target: str | Path) -> int:
+    """Copy the live database to ``target`` with SQLite's online backup API and verify the copy.
+
+    Writers keep working during the copy (it proceeds in steps and restarts pages that change under it). The copy
+    is written beside the target and renamed only after ``PRAGMA integrity_check`` passes, so a failed backup
+    never leaves a half file under the requested name. Returns the copy's size in bytes.
+    """
+    target = Path(target)
+    if target.exists() and target.is_dir():
+        raise InputError("is a directory", file=str(target))
+    if not target.parent.exists():
+        raise InputError("directory does not exist", file=str(target.parent))
+    tmp = target.with_name(f".{target.name}.sbs-backup-tmp")
+    try:
+        store.copy_to(tmp)
+        problem = store.check_file(tmp)
+        if problem:
+            raise InputError(f"the copy failed its integrity check: {problem}", file=str(target))
+        tmp.replace(target)
+    except PermissionError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target.stat().st_size

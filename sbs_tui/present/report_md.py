@@ -1,0 +1,78 @@
+"""``sbs report --out FILE.md``: the report document as Markdown (for a wiki page, a pull request, a ticket).
+
+The same sections as the HTML page, as pipe tables; names pass the literal-text rule and have ``|``, backticks
+and HTML escaped so a hostile model name cannot break a table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sbs_tui.present.report_text import fmt, literal_text, pct, points
+
+
+def cell(value: Any) -> str:
+    text = literal_text(value).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+    # Markdown renderers pass raw HTML through: a model called <script> must stay text.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *["| " + " | ".join(r) + " |" for r in rows], ""]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    s = report["sections"]
+    out = [f"# {cell(report['title'])}", "",
+           f"Generated {report['generated_at']} from `{cell(report['database'])}` · "
+           + " · ".join(f"{k} {v:,}" for k, v in report["counts"].items()), ""]
+    funnel = s.get("funnel")
+    if funnel and funnel["ok"]:
+        doc = funnel["doc"]
+        stages = [st["key"] for st in doc["stages"]]
+        out += ["## The funnel", "", "Each stage's rank of each model (1 = best).", ""]
+        out += _table(["Model", *[cell(k) for k in stages]],
+                      [[cell(m["model"]), *[fmt(m["ranks"].get(k), 0) for k in stages]] for m in doc["models"]])
+        out += [f"- {cell(d)}" for d in doc.get("disagreements", [])] + [""]
+    ranking = s.get("ranking")
+    if ranking and ranking["ok"]:
+        doc = ranking["doc"]
+        out += [f"## Ranking ({doc['method']}, 95% intervals: {doc.get('ci') or 'none'})", ""]
+        out += _table(["Rank", "Model", "Rating", "95% CI", "Votes", "Win %"],
+                      [[str(m["rank"]), cell(m["model"]), fmt(m["rating"], 0),
+                        f"{fmt(m.get('ci_low'), 0, lower=True)} – {fmt(m.get('ci_high'), 0, upper=True)}",
+                        f"{m['votes']:,}", points(m.get("win_rate"))] for m in doc["models"]])
+    winrate = s.get("winrate")
+    if winrate and winrate["ok"]:
+        doc = winrate["doc"]
+        out += [f"## Win rate against {cell(doc.get('baseline'))}", ""]
+        out += _table(["Model", "Win rate %", "95% CI", "Votes"],
+                      [[cell(m["model"]), fmt(m.get("rating"), 2),
+                        f"{fmt(m.get('ci_low'), 1)} – {fmt(m.get('ci_high'), 1)}", f"{m['votes']:,}"]
+                       for m in doc["models"]])
+    agreement = s.get("agreement")
+    if agreement and agreement["ok"]:
+        o = agreement["doc"]["overall"]
+        out += ["## Agreement", "",
+                f"{o['votes']:,} votes on {o['items']:,} items, {o['annotators']} annotators · percent agreement "
+                f"{fmt(o.get('percent_agreement'), 1)} · Fleiss κ {fmt(o.get('fleiss_kappa'), 3)} · "
+                f"Krippendorff α {fmt(o.get('krippendorff_alpha'), 3)}", ""]
+    gates = s.get("gates")
+    if gates and gates["ok"]:
+        out += ["## Gates", ""]
+        out += _table(["Model", "Passed", "Blocked", "Pending"],
+                      [[cell(m), f"{st.get('passed', 0):,}", f"{st.get('blocked', 0):,}", f"{st.get('pending', 0):,}"]
+                       for m, st in sorted(gates["doc"]["status"].items())])
+    ab = s.get("ab")
+    if ab and ab["ok"] and ab["doc"].get("experiments"):
+        out += ["## A/B results", ""]
+        out += _table(["Experiment", "Metric", "Variant", "Control", "Lift", "p (adjusted)", "Significant"],
+                      [[cell(e["experiment"]), cell(e["metric"]), cell(c["variant"]), cell(e["control"]),
+                        pct(c.get("lift"), signed=True), fmt(c.get("p_value_adjusted"), 4),
+                        "yes" if c.get("significant") else "no"]
+                       for e in ab["doc"]["experiments"] for c in e["comparisons"]])
+    out += ["## Reproduce", "", "```", *report["commands"], "```", ""]
+    if report.get("config"):
+        out += ["Configuration in force:", "", "```toml", report["config"].rstrip(), "```", ""]
+    return "\n".join(out)

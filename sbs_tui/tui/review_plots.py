@@ -1,0 +1,173 @@
+"""The lead app's plots tab: where a lead would rather look than read.
+
+Ratings with interval whiskers, the pairwise win-rate matrix, ratings against votes collected (convergence), each
+annotator's votes per day, gate pass rates per model and gate, and the funnel's ranks per stage. Drawn with
+textual-plotext, so they render in a terminal and in the browser (``sbs serve``) alike. The numbers come from
+:func:`sbs_tui.core.plots.collect_plot_data` on a worker thread (see :class:`ReviewPane`); drawing is cheap.
+
+Names reach plotext only after the literal-text rule: plotext writes labels into its canvas verbatim, so an escape
+sequence in a model name would otherwise restyle the plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from sbs_tui.results_render import escape_controls
+from sbs_tui.tui.review_panes import ReviewPane
+
+PLOTS = (
+    ("plot-ratings", "Ratings (BT) with 95% intervals"),
+    ("plot-matrix", "Win rate, row model vs column model"),
+    ("plot-convergence", "Ratings as votes came in"),
+    ("plot-activity", "Votes per annotator per day"),
+    ("plot-gates", "Gate pass rate per model (%)"),
+    ("plot-funnel", "Rank per stage (1 = best)"),
+)
+LABEL_WIDTH = 18
+
+
+def label(text: str) -> str:
+    """A name as plotext may draw it: control characters shown as escapes, shortened to fit an axis."""
+    text = escape_controls(text)
+    return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
+
+
+class PlotsPane(ReviewPane):
+    """Six plots over the current database, recomputed with the other tabs (``r``)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="pane-status")
+        with Grid(id="plots-grid"):
+            for plot_id, title in PLOTS:
+                # The win matrix reads best as a coloured table of percentages; the others are plotext plots.
+                widget = Static(id=plot_id, classes="review-plot") if plot_id == "plot-matrix" else \
+                    PlotextPlot(id=plot_id, classes="review-plot")
+                widget.border_title = title
+                yield widget
+        yield Static(id="plots-notes")
+
+    def job(self) -> Callable[[], Any]:
+        path = self.db_path
+
+        def compute() -> Any:
+            from sbs_tui.core.plots import collect_plot_data
+            from sbs_tui.core.store import Store
+
+            with Store(path) as store:
+                return collect_plot_data(store)
+
+        return compute
+
+    def status_text(self, result: Any, seconds: float) -> Text:
+        return Text(f"{len(result.ratings)} models · {self.stamp(seconds)}", style="dim")
+
+    def show(self, data: Any) -> None:
+        self._ratings(data.ratings)
+        self._matrix(data.win_matrix)
+        self._convergence(data.convergence)
+        self._activity(data.activity)
+        self._gates(data.gate_rates)
+        self._funnel(data.funnel_ranks)
+        notes = self.query_one("#plots-notes", Static)
+        notes.update(Text("; ".join(data.notes), style="dim"))
+
+    def _plot(self, plot_id: str) -> Any:
+        widget = self.query_one(f"#{plot_id}", PlotextPlot)
+        widget.plt.clear_figure()
+        return widget
+
+    @staticmethod
+    def _empty(widget: PlotextPlot, why: str) -> None:
+        widget.plt.title(why)
+        widget.refresh()
+
+    def _ratings(self, ratings: list[tuple[str, float, float | None, float | None]]) -> None:
+        widget = self._plot("plot-ratings")
+        plt = widget.plt
+        if not ratings:
+            return self._empty(widget, "no votes yet")
+        finite = [v for _, r, lo, hi in ratings for v in (r, lo, hi) if v is not None]
+        left, right = min(finite) - 20, max(finite) + 20
+        ys = list(range(len(ratings), 0, -1))
+        for (model, rating, lo, hi), y in zip(ratings, ys, strict=True):
+            plt.plot([lo if lo is not None else left, hi if hi is not None else right], [y, y], color="blue")
+            plt.scatter([rating], [y], marker="●", color="white")
+        plt.yticks(ys, [label(m) for m, *_ in ratings])
+        plt.xlim(left, right)
+        widget.refresh()
+
+    def _matrix(self, matrix: tuple[list[str], list[list[float | None]]] | None) -> None:
+        """A heat map as a table: green where the row model wins more often than not, red where it loses."""
+        from rich.table import Table
+
+        widget = self.query_one("#plot-matrix", Static)
+        if not matrix:
+            widget.update(Text("no pairwise votes yet", style="dim"))
+            return
+        names, rates = matrix
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        table.add_column("row vs column")
+        for k in range(len(names)):
+            table.add_column(str(k + 1), justify="right")
+        for k, (model, row) in enumerate(zip(names, rates, strict=True)):
+            cells: list[Text] = []
+            for j, value in enumerate(row):
+                if j == k or value is None:
+                    cells.append(Text("·", style="dim"))
+                    continue
+                shade = int(60 + abs(value - 0.5) * 2 * 140)
+                colour = f"rgb(0,{shade},0)" if value >= 0.5 else f"rgb({shade},0,0)"
+                cells.append(Text(f"{value * 100:.0f}%", style=f"on {colour}"))
+            table.add_row(Text(f"{k + 1} {label(model)}"), *cells)
+        widget.update(table)
+
+    def _convergence(self, convergence: tuple[list[int], dict[str, list[float]]] | None) -> None:
+        widget = self._plot("plot-convergence")
+        if not convergence:
+            return self._empty(widget, "fewer than 20 votes")
+        checkpoints, series = convergence
+        for model, values in series.items():
+            widget.plt.plot(checkpoints, values, label=label(model))
+        widget.plt.xlabel("votes")
+        widget.refresh()
+
+    def _activity(self, activity: dict[str, list[tuple[str, int]]]) -> None:
+        widget = self._plot("plot-activity")
+        if not activity:
+            return self._empty(widget, "no time-stamped votes")
+        days = sorted({day for series in activity.values() for day, _ in series})[-14:]
+        annotators = sorted(activity)
+        per_day = {a: dict(activity[a]) for a in annotators}
+        widget.plt.multiple_bar([d[5:] for d in days], [[per_day[a].get(d, 0) for d in days] for a in annotators],
+                                labels=[label(a) for a in annotators])
+        widget.plt.title("last 14 days with votes")
+        widget.refresh()
+
+    def _gates(self, rates: dict[str, dict[str, float]]) -> None:
+        widget = self._plot("plot-gates")
+        if not rates:
+            return self._empty(widget, "no gate results yet (sbs gate)")
+        models = sorted(rates)
+        gates = sorted({g for per in rates.values() for g in per})
+        widget.plt.multiple_bar([label(m) for m in models],
+                                [[rates[m].get(g, 0.0) * 100 for m in models] for g in gates],
+                                labels=[label(g) for g in gates])
+        widget.plt.ylim(0, 100)
+        widget.refresh()
+
+    def _funnel(self, funnel: tuple[list[str], dict[str, list[float]]] | None) -> None:
+        widget = self._plot("plot-funnel")
+        if not funnel:
+            return self._empty(widget, "fewer than two stages with data")
+        models, ranks = funnel
+        widget.plt.multiple_bar([label(m) for m in models], list(ranks.values()),
+                                labels=[label(s) for s in ranks])
+        widget.refresh()

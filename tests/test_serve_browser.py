@@ -1,0 +1,114 @@
+"""`sbs serve` in a real headless browser (Debian's Chromium driven by Playwright): sign in with a personal link,
+see a pair, press `1`, find the vote in SQLite; a wrong token and an annotator's review request are refused; the
+served page is kept as a screenshot and checked not to be blank.
+
+Skipped only where Chromium or Playwright is missing (CI installs both: see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sbs_tui.core.team import add_annotator
+from tests.annotate_helpers import make_store
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _votes_by(db: Path, name: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM votes v JOIN annotators a ON a.id = v.annotator_id "
+                            "WHERE a.name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _assigned_to(db: Path, name: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM assignments s JOIN annotators a ON a.id = s.annotator_id "
+                            "WHERE a.name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    db = tmp_path / "team.db"
+    store = make_store(db)
+    tokens = {"alice": add_annotator(store, "alice"), "lena": add_annotator(store, "lena", lead=True)}
+    store.close()
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db), "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"sbs serve did not start: {proc.stdout.read().decode(errors='replace')}")
+    try:
+        yield db, f"http://127.0.0.1:{port}", tokens
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_browser_signs_in_votes_and_is_refused_where_it_must_be(served, tmp_path: Path) -> None:
+    db, base, tokens = served
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+
+        wrong = page.goto(f"{base}/?token=wrong")
+        assert wrong.status == 403 and "not valid" in page.content()
+        refused = page.goto(f"{base}/?token={tokens['alice']}&app=review")
+        assert refused.status == 403
+
+        ok = page.goto(f"{base}/?token={tokens['alice']}")
+        assert ok.status == 200
+        page.wait_for_selector("body.-first-byte", timeout=60_000)
+        # The terminal is drawn on a canvas, so "a pair is shown" is read where the app records it: the pair it
+        # assigned to alice when it drew it.
+        deadline = time.monotonic() + 60
+        while _assigned_to(db, "alice") == 0 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _assigned_to(db, "alice") == 1
+        page.wait_for_timeout(500)  # let the first frame reach the canvas before the screenshot
+        page.screenshot(path=str(tmp_path / "served.png"))
+        page.click("#terminal")
+        page.keyboard.press("1")
+        deadline = time.monotonic() + 30
+        while _votes_by(db, "alice") == 0 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _votes_by(db, "alice") == 1
+        assert all(url.startswith(base) for url in requests), [u for u in requests if not u.startswith(base)]
+        browser.close()
+
+    png = (tmp_path / "served.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000, "a rendered app, not a blank page"
