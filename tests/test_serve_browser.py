@@ -99,8 +99,15 @@ def test_browser_signs_in_votes_and_is_refused_where_it_must_be(served, tmp_path
         while _assigned_to(db, "alice") == 0 and time.monotonic() < deadline:
             time.sleep(0.25)
         assert _assigned_to(db, "alice") == 1
-        page.wait_for_timeout(500)  # let the first frame reach the canvas before the screenshot
-        page.screenshot(path=str(tmp_path / "served.png"))
+        # The canvas paints a moment after the app assigns the pair (longer on a loaded machine): wait for a frame
+        # with content rather than a fixed time.
+        shot = tmp_path / "served.png"
+        deadline = time.monotonic() + 30
+        while True:
+            page.screenshot(path=str(shot))
+            if shot.stat().st_size > 20_000 or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(500)
         page.click("#terminal")
         page.keyboard.press("1")
         deadline = time.monotonic() + 30
