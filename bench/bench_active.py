@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sbs_tui.core.queue import active_priorities, fit_bradley_terry, win_matrix  # noqa: E402
+from sbs_tui.core.queue import active_priorities, fit_bradley_terry  # noqa: E402
 
 
 def simulate(strategy: str, strengths: np.ndarray, rng: np.random.Generator, *, top: int, budget: int,
@@ -58,8 +58,7 @@ def simulate(strategy: str, strengths: np.ndarray, rng: np.random.Generator, *, 
                 score_b = 1.0 if rng.random() < p_j else 0.0
             outcomes[(i, j, score_b)] = outcomes.get((i, j, score_b), 0) + 1
         votes += batch
-        theta, _cov = fit_bradley_terry(win_matrix(n, [(a, b, s, c) for (a, b, s), c in outcomes.items()]),
-                                        prior=0.01)
+        theta, _cov = fit_bradley_terry(n, [(a, b, s, c) for (a, b, s), c in outcomes.items()], prior=0.01)
         correct = list(np.argsort(-theta)[:top]) == true_top
         if correct and settled_at is None:
             settled_at = votes

@@ -5,7 +5,11 @@ What it measures, in one run:
     (``os.wait4``), on a real SQLite file (WAL) written beforehand; median of ``--repeat`` runs;
   * the same with ``--ci sandwich``;
   * the baseline — the common approach: the same bootstrap resamples, each refitted on its own with scipy
-    L-BFGS over the unique (a, b, outcome) rows — and how far its ratings and CI bounds are from ours.
+    L-BFGS over the unique (a, b, outcome) rows — and how far its ratings and CI bounds are from ours;
+  * the peers a user would pick instead, on the same votes in the same run (skipped when not installed;
+    ``pip install evalica arena-rank``): ``evalica`` (Rust BT, its percentile bootstrap with --rounds resamples)
+    and ``arena-rank`` (LMArena's JAX BT, sandwich interval) — their wall time from the aggregated cells
+    (input preparation excluded, import excluded), the ratio to ours, and their largest rating difference.
 
 Usage:  python bench/bench_rank.py [--votes 1000000] [--models 100] [--rounds 1000] [--baseline-rounds N]
 Prints one JSON object (also written to bench/out/bench_rank.json) and a short table.
@@ -97,12 +101,13 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict
     """The common approach: per bootstrap round, scipy L-BFGS over the unique (a, b, outcome) rows.
 
     Uses the very resamples `sbs rank` draws (same seed, same blocks), so any difference is the optimiser's.
-    Same objective (BT with ties as half, the same weak prior), same Elo scale.
+    Same objective (BT with ties as half; the plain MLE, or the weak prior where `sbs rank` needs it), same
+    Elo scale.
     """
     from scipy.optimize import minimize
 
     from sbs_tui.core.ranking.bootstrap import resampled_counts
-    from sbs_tui.core.ranking.bt import PRIOR_PRECISION, to_elo
+    from sbs_tui.core.ranking.bt import fit_bt, to_elo
     from sbs_tui.core.ranking.outcomes import Outcomes
     from sbs_tui.core.store import Store
 
@@ -113,13 +118,14 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict
     store.close()
     i, j, s = outcomes.i, outcomes.j, outcomes.s
     m = outcomes.n_models
+    prior = fit_bt(outcomes.pair_stats(), m).prior  # 0: the MLE exists (it does on these votes)
 
     def objective(theta: np.ndarray, n: np.ndarray) -> tuple[float, np.ndarray]:
         d = theta[j] - theta[i]
         nll = np.sum(n * (s * np.logaddexp(0, -d) + (1 - s) * np.logaddexp(0, d)))
         r = n * (s - 1.0 / (1.0 + np.exp(-d)))
-        grad = np.bincount(i, r, m) - np.bincount(j, r, m) + PRIOR_PRECISION * theta
-        return nll + 0.5 * PRIOR_PRECISION * theta @ theta, grad
+        grad = np.bincount(i, r, m) - np.bincount(j, r, m) + prior * theta
+        return nll + 0.5 * prior * theta @ theta, grad
 
     def fit(n: np.ndarray) -> np.ndarray:
         res = minimize(objective, np.zeros(m), args=(n,), jac=True, method="L-BFGS-B",
@@ -131,6 +137,61 @@ def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict
     low, high = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
     wall = time.perf_counter() - t0
     return wall, time.process_time() - c0, {outcomes.names[k]: (point[k], low[k], high[k]) for k in range(m)}
+
+
+def peers(db: Path, rounds: int, seed: int) -> dict[str, dict]:
+    """evalica and arena-rank on the same votes: wall seconds and the largest |Δrating| (Elo) to ``ours``.
+
+    Both get the aggregated (a, b, outcome) cells with their counts as weights — the cheapest input each accepts —
+    so the comparison is of fitting and intervals, not of data loading."""
+    from sbs_tui.core.ranking.bt import ELO_PER_LOGIT
+    from sbs_tui.core.ranking.outcomes import Outcomes
+    from sbs_tui.core.store import Store
+
+    with Store(db) as store:
+        outcomes = Outcomes.from_rows(*store.votes.outcomes())
+    names = np.array(outcomes.names)
+    out: dict[str, dict] = {}
+
+    def centred(theta: np.ndarray) -> np.ndarray:
+        return 1000.0 + ELO_PER_LOGIT * (theta - theta.mean())
+
+    try:
+        import evalica
+    except ImportError:
+        out["evalica"] = {"skipped": "not installed (pip install evalica)"}
+    else:
+        xs, ys = names[outcomes.i], names[outcomes.j]
+        winners = [evalica.Winner.Y if s > 0.5 else evalica.Winner.X if s < 0.5 else evalica.Winner.Draw
+                   for s in outcomes.s]
+        t0 = time.perf_counter()
+        res = evalica.bootstrap(evalica.bradley_terry, xs, ys, winners, weights=outcomes.n, n_resamples=rounds,
+                                bootstrap_method="percentile", random_state=seed, tolerance=1e-10, limit=10_000)
+        wall = time.perf_counter() - t0
+        scores = res.result.scores.reindex(outcomes.names).to_numpy(dtype=float)
+        out["evalica"] = {"version": evalica.__version__, "wall_s": round(wall, 3),
+                          "ratings": dict(zip(outcomes.names, centred(np.log(scores)).tolist())),
+                          "method": "bradley_terry + percentile bootstrap (weighted rows)"}
+    try:
+        import jax.numpy as jnp
+        from arena_rank.models.bradley_terry import BradleyTerry
+        from arena_rank.utils.data_utils import PairDataset
+    except ImportError:
+        out["arena-rank"] = {"skipped": "not installed (pip install arena-rank)"}
+    else:
+        t0 = time.perf_counter()
+        ds = PairDataset(competitors=list(outcomes.names),
+                         pairs=jnp.asarray(np.column_stack([outcomes.i, outcomes.j]), dtype=jnp.int32),
+                         outcomes=jnp.asarray(1.0 - outcomes.s), counts=jnp.asarray(outcomes.n),
+                         weights=jnp.ones(len(outcomes.n)), opt_weights=jnp.asarray(outcomes.n))
+        model = BradleyTerry(outcomes.n_models)
+        res = model.compute_ratings_and_cis(ds, ci_method="sandwich")
+        ratings = np.asarray(res["ratings"], dtype=float)
+        wall = time.perf_counter() - t0
+        out["arena-rank"] = {"wall_s": round(wall, 3),
+                             "ratings": dict(zip(outcomes.names, (ratings - ratings.mean() + 1000.0).tolist())),
+                             "method": "BradleyTerry (JAX L-BFGS) + sandwich"}
+    return out
 
 
 def in_process(db: Path, rounds: int, seed: int, repeat: int) -> float:
@@ -156,6 +217,7 @@ def main() -> None:
                     help="rounds for the L-BFGS baseline (default: --rounds); its time is scaled to --rounds")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each sbs command; the median is reported")
+    ap.add_argument("--no-peers", action="store_true", help="skip evalica and arena-rank")
     args = ap.parse_args()
     base_rounds = args.baseline_rounds or args.rounds
 
@@ -183,6 +245,8 @@ def main() -> None:
         load = os.getloadavg()[0]
         b_wall, b_cpu, ref = baseline_lbfgs(db, base_rounds, args.seed)
         same_scope = in_process(db, args.rounds, args.seed, args.repeat)
+        peer = {} if args.no_peers else peers(db, args.rounds, args.seed)
+        s_doc = s_runs[0][2]
 
     b_wall_scaled = b_wall * args.rounds / base_rounds
     max_rating = float(max(abs(m["rating"] - ref[m["model"]][0]) for m in ours["models"]))
@@ -214,6 +278,22 @@ def main() -> None:
                   "sandwich_s<=1": s_wall <= 1.0, "ratings_within_1": max_rating <= 1,
                   "ci_within_3": None if max_ci is None else max_ci <= 3},
     }
+    ours_rating = {m["model"]: m["rating"] for m in ours["models"]}
+    sandwich_rating = {m["model"]: m["rating"] for m in s_doc["models"]}
+    for name, entry in peer.items():
+        if "ratings" not in entry:
+            continue
+        theirs = entry.pop("ratings")
+        entry["max_abs_rating_diff_elo"] = float(f"{max(abs(theirs[k] - ours_rating[k]) for k in ours_rating):.3g}")
+        same = same_scope if name == "evalica" else None
+        if name == "evalica":
+            entry["ratio_to_ours_end_to_end"] = round(entry["wall_s"] / wall, 1)
+            entry["ratio_to_ours_same_scope"] = round(entry["wall_s"] / same, 1)
+        else:
+            entry["ratio_to_ours_sandwich_end_to_end"] = round(entry["wall_s"] / s_wall, 1)
+            entry["max_abs_rating_diff_elo_vs_sandwich_run"] = float(
+                f"{max(abs(theirs[k] - sandwich_rating[k]) for k in sandwich_rating):.3g}")
+    result["peers"] = peer
     out_dir = REPO / "bench" / "out"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "bench_rank.json").write_text(json.dumps(result, indent=2))
@@ -226,6 +306,8 @@ def main() -> None:
     print(f"speed-up ×{b_wall_scaled / wall:.1f} end to end, ×{b_wall_scaled / same_scope:.1f} same scope; "
           f"max |Δrating| {max_rating:.2g} Elo; "
           f"max |ΔCI| {max_ci if max_ci is None else f'{max_ci:.2g}'} Elo", file=sys.stderr)
+    for name, entry in peer.items():
+        print(f"peer {name}: {json.dumps(entry)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -24,15 +24,15 @@ def echo_err(message: str) -> None:
 
 def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The ranking options of ``sbs rank`` and ``sbs export rankings`` (the same request, written once)."""
-    from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS
+    from sbs_tui.core.ranking.request import CIS, CONTROLS, ELO_ORDERS, METHODS
 
     options = [
         click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
                      help="bt: Bradley-Terry MLE; elo: online Elo (order-dependent); trueskill; "
                           "winrate: AlpacaEval win rate against --baseline."),
         click.option("--baseline", default=None, metavar="MODEL",
-                     help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (required "
-                          "there)."),
+                     help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (default there: the "
+                          "most-compared model, as the review app picks it)."),
         click.option("--bootstrap", "rounds", type=click.IntRange(0, 100_000), default=1000, show_default=True,
                      help="Bootstrap rounds for --ci bootstrap."),
         click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
@@ -46,8 +46,13 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--include-flagged", is_flag=True,
                      help="Count votes flagged by annotators (excluded by default)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap / vote orders."),
+        click.option("--elo-order", "elo_order", type=click.Choice(ELO_ORDERS), default="bootstrap",
+                     show_default=True,
+                     help="elo only: bootstrap = median over the shuffled bootstrap rounds (FastChat; inside its "
+                          "interval); file = the stored order."),
         click.option("--orders", type=click.IntRange(1, 10_000), default=1, show_default=True,
-                     help="elo only: average over this many random vote orders (1 = the stored order)."),
+                     help="elo --elo-order file only: average over this many random vote orders (1 = the stored "
+                          "order)."),
         click.option("--k-factor", "k_factor", type=click.FloatRange(min=0, min_open=True), default=4.0,
                      show_default=True, help="elo only: K factor (Arena uses 4)."),
         click.option("--matrix", "with_matrix", is_flag=True,
@@ -60,10 +65,11 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def rank_request(*, method: str, baseline: str | None, rounds: int, ci: str, control: str,
                  annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int, orders: int,
-                 k_factor: float, with_matrix: bool) -> Any:
+                 k_factor: float, with_matrix: bool, elo_order: str = "bootstrap") -> Any:
     """The parsed :func:`rank_options` as a :class:`~sbs_tui.core.ranking.request.RankRequest`."""
     from sbs_tui.core.ranking.request import RankRequest
 
     return RankRequest(method=method, baseline=baseline, rounds=rounds, ci=ci, control=control,
                        annotators=list(annotators) or None, category=category, include_flagged=include_flagged,
-                       seed=seed, orders=orders, k_factor=k_factor, matrices=with_matrix)
+                       seed=seed, orders=orders, k_factor=k_factor, matrices=with_matrix,
+                       elo_order=elo_order)

@@ -72,13 +72,40 @@ def test_welch_by_hand_from_the_textbook_formulas():
     assert comp.p_value == pytest.approx(2 * stats.t.sf(2.5 / se, df), rel=1e-12)
 
 
-def test_lift_delta_method():
+def test_lift_fieller_interval_and_its_large_sample_agreement_with_the_delta_method():
+    """Issue 9.6: the lift interval is Fieller's (t quantile, Welch df); at large n it is the delta method's."""
     t, c = summary("B", 400, 11.0, 4.0), summary("A", 500, 10.0, 3.0)
     comp = welch(t, c, 0.05)
-    assert comp.lift == pytest.approx(0.1)
-    var = (16 / 400) / 100 + 121 * (9 / 500) / 10 ** 4
+    assert comp.lift == pytest.approx(0.1) and comp.lift_ci_method == "fieller"
+    vt, vc = 16 / 400, 9 / 500
+    q = stats.t.ppf(0.975, comp.df)
+    # Fieller by brute force: the ratios R whose t statistic (11 − 10R)/sqrt(vt + R²vc) is within ±q
+    grid = np.linspace(0.95, 1.3, 350_001)
+    inside = grid[np.abs(11 - 10 * grid) / np.sqrt(vt + grid ** 2 * vc) <= q]
+    assert comp.lift_ci_low == pytest.approx(inside.min() - 1, abs=2e-6)
+    assert comp.lift_ci_high == pytest.approx(inside.max() - 1, abs=2e-6)
+    var = (16 / 400) / 100 + 121 * (9 / 500) / 10 ** 4  # the former delta-method interval, normal quantile
     half = stats.norm.ppf(0.975) * math.sqrt(var)
-    assert comp.lift_ci_low == pytest.approx(0.1 - half) and comp.lift_ci_high == pytest.approx(0.1 + half)
+    assert comp.lift_ci_low == pytest.approx(0.1 - half, abs=2e-3) and comp.lift_ci_high == pytest.approx(0.1 + half, abs=2e-3)
+
+
+def test_lift_interval_is_unbounded_for_a_noisy_control_near_zero():
+    """A heavy-tailed control whose mean is not clearly away from 0: no finite ratio interval exists."""
+    comp = welch(summary("B", 20, 5.0, 3.0), summary("A", 20, 1.0, 10.0), 0.05)
+    assert comp.lift == pytest.approx(4.0)
+    assert comp.lift_ci_low is None and comp.lift_ci_high is None and "unbounded" in comp.note
+
+
+def test_small_counts_use_fishers_exact_test():
+    """Issue 9.6: 1/5 vs 4/4 — z says 0.016, Fisher 0.048; the exact test is used and named."""
+    comp = two_proportions(proportion("B", 4, 4), proportion("A", 1, 5), 0.05)
+    ref = stats.fisher_exact([[4, 0], [1, 4]])
+    assert comp.test == "fisher_exact" and "expected count" in comp.test_reason
+    assert comp.p_value == pytest.approx(ref.pvalue, rel=1e-12) and comp.p_value == pytest.approx(0.0476, abs=1e-4)
+    tiny = two_proportions(proportion("B", 3, 3), proportion("A", 0, 3), 0.05)
+    assert tiny.test == "fisher_exact" and tiny.p_value == pytest.approx(0.1) and tiny.p_value > 0.05
+    big = two_proportions(proportion("B", 130, 1000), proportion("A", 100, 1000), 0.05)
+    assert big.test == "two_proportion_z"
 
 
 def test_lift_undefined_when_control_is_zero():
@@ -90,7 +117,9 @@ def test_constant_variants_and_tiny_samples():
     same = welch(units("B", [3, 3, 3]), units("A", [3, 3, 3, 3]), 0.05)
     assert same.p_value == 1.0 and same.ci_low == same.ci_high == 0.0
     differ = welch(units("B", [4, 4]), units("A", [3, 3]), 0.05)
-    assert differ.p_value == 0.0
+    # Issue 9.6: formerly p = 0 ("significant" at n = 2); a zero-variance difference has no valid test
+    assert differ.p_value is None and differ.ci_low is None and "no variation" in differ.note
+    assert not analyse_metric("e", "m", [units("B", [4, 4, 4]), units("A", [3, 3, 3])]).comparisons[0].significant
     single = welch(units("B", [4.0]), units("A", [3.0, 1.0]), 0.05)
     assert single.p_value is None and "2 units" in single.note
 
@@ -305,3 +334,35 @@ def test_hostile_names_are_shown_as_escapes():
     console.print(literal("[bold]x\x1b[2J\u200by\u202e"))
     text = console.export_text()
     assert "[bold]x␛[2J⟨U+200B⟩y⟨U+202E⟩" in text and "\x1b" not in text
+
+
+def test_control_is_stored_per_experiment_and_shared_by_ab_funnel_and_review(tmp_path, cli):
+    """Issue 9.7: the control is chosen once at import and is the same in sbs ab, sbs funnel and the review app;
+    a later variant named 'control' does not silently take over; sbs ab --control changes it for everyone."""
+    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.store import Store
+    from sbs_tui.tui.review_data import funnel_view
+
+    db = tmp_path / "ab.db"
+    first = tmp_path / "first.csv"
+    first.write_text("experiment,variant,metric,n,successes\nexp,m-b,ctr,100,12\nexp,m-a,ctr,100,10\n")
+    assert cli("--db", str(db), "import", "ab", str(first), "--control", "m-b").exit_code == 0
+    later = tmp_path / "later.csv"
+    later.write_text("experiment,variant,metric,n,successes\nexp,control,ctr,100,11\n")
+    assert cli("--db", str(db), "import", "ab", str(later)).exit_code == 0
+
+    def controls() -> tuple[str, str, str]:
+        doc = json.loads(cli("--db", str(db), "ab", "--format", "json").stdout)
+        with Store(db) as store:
+            funnel = build_funnel(store)
+        ab_stage = next(s for s in funnel.stages if s.key.startswith("ab:"))
+        funnel_control = next(m for m, d in ab_stage.details.items() if d["control"])
+        view = funnel_view(str(db))
+        review = next(m["model"] for m in view["models"]
+                      if any(k.startswith("ab:") and v.get("control") for k, v in m["stages"].items()))
+        return doc["experiments"][0]["control"], funnel_control, review
+
+    assert controls() == ("m-b", "m-b", "m-b")
+    res = cli("--db", str(db), "ab", "--control", "control", "--format", "json")
+    assert res.exit_code == 0 and "now 'control'" in res.stderr
+    assert controls() == ("control", "control", "control")

@@ -101,6 +101,11 @@ def test_analyse_finds_position_bias_outlier_judge_and_order_consistency() -> No
     bias = {p["annotator"]: p for p in rep["position_bias"]}
     # h3 always sees y on the left; y (second) wins ~60% → the binomial test flags a left-side share ≠ 50%
     assert bias["h3"]["left_share"] > 50 and bias["h1"]["left_share"] < 50
+    # Issue 9.6: each of them always saw the same model on the left: that share is model strength, not bias
+    assert bias["h3"]["testable"] is False and bias["h3"]["p_value"] is None and "not testable" in bias["h3"]["note"]
+    assert bias["(all)"]["testable"] is True  # across annotators both orientations occur
+    assert "holm" in rep["overall"]["p_adjustment"]
+    assert by["odd"]["p_value_holm"] >= by["odd"]["p_value"]
     assert rep["overall"]["items_multi_annotated"] == 120
     assert rep["gold"]["available"] is False
 
@@ -145,3 +150,54 @@ def test_kappa_and_alpha_are_symmetric_and_label_blind(pairs, perm) -> None:
     a = krippendorff_alpha_nominal([list(p) for p in pairs])
     b = krippendorff_alpha_nominal([[rename[v] for v in p] for p in pairs])
     assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-12)
+
+
+def test_position_bias_is_separated_from_model_strength_and_matches_logistic_regression() -> None:
+    """Randomised sides, a strong model and a real left bias: δ in logit P(left wins) = δ + θ_left − θ_right is
+    recovered, equal to an unpenalised logistic regression (scikit-learn, C=inf) to 1e-4."""
+    from sklearn.linear_model import LogisticRegression
+
+    from sbs_tui.core.agreement import position_bias
+
+    rng = np.random.default_rng(5)
+    strength = {"x": 1.0, "y": 0.0, "z": -0.5}
+    anns, rows, ys = [], [], []
+    for k in range(3000):
+        a, b = rng.choice(list(strength), 2, replace=False)
+        left_is_b = bool(rng.random() < 0.5)
+        left, right = (b, a) if left_is_b else (a, b)
+        p_left = 1 / (1 + np.exp(-(0.4 + strength[left] - strength[right])))
+        left_won = rng.random() < p_left
+        b_won = left_won == left_is_b
+        anns.append(_ann(k, f"p{k}", str(a), str(b), float(b_won), "h", left="model_b" if left_is_b else "model_a"))
+        row = np.zeros(4)
+        row[0] = 1
+        row[1 + "xyz".index(left)] += 1
+        row[1 + "xyz".index(right)] -= 1
+        rows.append(row)
+        ys.append(int(left_won))
+    entry = position_bias(anns, "h")
+    ref = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-10, max_iter=10_000).fit(np.array(rows), ys)
+    assert entry["testable"] and entry["left_advantage_logit"] == pytest.approx(ref.coef_[0][0], abs=1e-4)
+    assert entry["p_value"] < 1e-6
+    # the same model always on the left: not testable
+    fixed = [_ann(k, f"q{k}", "x", "y", float(k % 3 == 0), "h", left="model_a") for k in range(50)]
+    assert position_bias(fixed, "h")["testable"] is False
+
+
+def test_tiny_p_values_print_as_bounds_never_zero() -> None:
+    from sbs_tui.present.numbers import DASH
+    from sbs_tui.present.numbers import p_value as _p
+
+    assert _p(0.0) == "< 1e-10" and _p(1e-300) == "< 1e-10" and _p(0.0123) == "0.0123" and _p(None) == DASH
+
+
+def test_the_real_reason_when_agreement_cannot_be_computed() -> None:
+    """Issue 9.7: one judge (an AlpacaEval import) or annotators without overlap get a reason, not blank numbers."""
+    one = analyse([_ann(1, "p1", "a", "b", 1.0, "gpt4", kind="judge"), _ann(2, "p2", "a", "b", 0.0, "gpt4",
+                                                                           kind="judge")]).to_json()
+    assert "only one annotator" in one["overall"]["unavailable_reason"] and "'gpt4'" in one["overall"]["unavailable_reason"]
+    apart = analyse([_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p2", "a", "b", 0.0, "h2")]).to_json()
+    assert "no pair was judged by two" in apart["overall"]["unavailable_reason"]
+    fine = analyse([_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p1", "a", "b", 1.0, "h2")]).to_json()
+    assert fine["overall"]["unavailable_reason"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -91,7 +92,10 @@ def test_correlations_match_scipy_and_disagreement_is_stated():
     xs, ys = [bench[m] for m in MODELS], [sbs.scores[m] for m in MODELS]
     assert corr.spearman == pytest.approx(stats.spearmanr(xs, ys).statistic)
     assert corr.kendall == pytest.approx(stats.kendalltau(xs, ys).statistic)
-    assert corr.spearman_p == pytest.approx(stats.spearmanr(xs, ys).pvalue)
+    # Issue 9.6: at 4 models the p-value is exact (all 24 pairings), not scipy's t approximation
+    exact = stats.permutation_test((xs,), lambda x: stats.spearmanr(x, ys).statistic, permutation_type="pairings",
+                                   n_resamples=np.inf)
+    assert corr.spearman_p == pytest.approx(exact.pvalue) and corr.spearman_p_method == "exact permutation"
     text = "\n".join(report.disagreements)
     assert "benchmarks ranks 'm1' first, side-by-side ranks 'm4' first" in text
     assert "A/B exp/ctr ranks 'm2' first" in text
@@ -106,6 +110,42 @@ def test_agreeing_stages_have_no_disagreements():
     report = build_funnel(store)
     assert report.disagreements == []
     assert report.correlations[0].spearman == pytest.approx(1.0)
+
+
+def test_four_models_in_the_same_order_are_not_significant():
+    """Issue 9.6: 4 models, ρ = 1 → exact p = 2/24 = 0.083 (formerly printed "<1e-4"); said as not established."""
+    from sbs_tui.core.funnel import Stage, correlate
+
+    a = Stage("benchmarks", "benchmarks", {"m1": 4, "m2": 3, "m3": 2, "m4": 1})
+    b = Stage("side_by_side", "side-by-side", {"m1": 40, "m2": 30, "m3": 20, "m4": 10})
+    corr = correlate(a, b)
+    assert corr.spearman == pytest.approx(1.0) and corr.spearman_p == pytest.approx(1 / 12)
+
+
+def test_negative_but_uncertain_correlation_is_not_called_opposite():
+    """The wording follows the interval, not the sign: ρ = −0.4 over 5 models is "not clearly related"."""
+    from sbs_tui.core.funnel import Stage, correlate, disagreements
+
+    a = Stage("benchmarks", "benchmarks", {"m1": 5, "m2": 4, "m3": 3, "m4": 2, "m5": 1})
+    b = Stage("side_by_side", "side-by-side", {"m1": 3, "m2": 1, "m3": 5, "m4": 4, "m5": 2})
+    corr = correlate(a, b)
+    assert corr.spearman < 0 and corr.spearman_ci[0] < 0 < corr.spearman_ci[1]
+    text = " ".join(disagreements(a, b, corr))
+    assert "not clearly related" in text and "opposite" not in text
+
+
+def test_holm_across_funnel_correlations():
+    store = Store.memory()
+    bench = {"m1": 0.9, "m2": 0.7, "m3": 0.5, "m4": 0.3}
+    wins = {("m4", "m1"): 6, ("m1", "m4"): 1, ("m4", "m2"): 5, ("m4", "m3"): 5, ("m1", "m2"): 4,
+            ("m2", "m1"): 2, ("m1", "m3"): 5, ("m2", "m3"): 4, ("m3", "m2"): 1}
+    seed(store, bench=bench, wins=wins, ab={"m1": (100, 1000), "m2": (120, 1000), "m3": (90, 1000)})
+    report = build_funnel(store)
+    from sbs_tui.core.abtest import holm
+
+    ps = [c.spearman_p for c in report.correlations]
+    assert [c.spearman_p_holm for c in report.correlations] == pytest.approx(holm(ps))
+    assert "holm" in report.as_dict()["p_adjustment"]
 
 
 def test_too_few_shared_models_gives_a_note_not_a_number():

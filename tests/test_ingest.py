@@ -271,7 +271,10 @@ def test_export_rankings_matches_rank_json(cli, db_path, sample_dir, tmp_path):
     csv_out = tmp_path / "r.csv"
     assert cli("--db", str(db_path), "export", "rankings", "--out", str(csv_out)).exit_code == 0
     assert csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("model,rating,ci_low,ci_high,rank")
-    bad = cli("--db", str(db_path), "export", "rankings", "--method", "winrate")
+    # Issue 9.7: winrate without --baseline picks the most-compared model (as the review app does) and says so
+    chosen = cli("--db", str(db_path), "export", "rankings", "--method", "winrate")
+    assert chosen.exit_code == 0 and "--baseline" in chosen.stderr and "most-compared" in chosen.stdout
+    bad = cli("--db", str(db_path), "export", "rankings", "--method", "winrate", "--baseline", "nobody")
     assert bad.exit_code == 2 and "--baseline" in bad.stderr
 
 

@@ -324,3 +324,19 @@ def test_max_pairs_per_prompt_holds_across_rebuilds(tmp_path):
     assert store.count("pairs") == 6
     build_queue(store, BuildOptions(max_pairs_per_prompt=2, seed=5))
     assert store.count("pairs") == 6
+
+
+def test_active_sampling_uses_the_one_bt_fitter_with_its_prior() -> None:
+    """Issue 8.5: active sampling's strengths are ranking.bt's fit with precision-1 regularisation — equal to
+    choix's MAP with the same penalty (choix penalises alpha·Σθ², i.e. alpha = prior / 2)."""
+    import numpy as np
+
+    from sbs_tui.core.queue import fit_bradley_terry
+
+    choix = pytest.importorskip("choix")
+    rows = [(0, 1, 1.0, 4), (0, 1, 0.0, 2), (1, 2, 1.0, 3), (2, 3, 0.0, 5)]  # model 4 has no votes
+    theta, cov = fit_bradley_terry(5, rows, prior=1.0)
+    data = [(b, a) if s == 1.0 else (a, b) for a, b, s, n in rows for _ in range(n)]
+    ref = choix.opt_pairwise(5, data, alpha=0.5, tol=1e-12)
+    np.testing.assert_allclose(theta, ref - ref.mean(), atol=1e-6)
+    assert cov[4, 4] > cov[1, 1]  # the model without votes is the most uncertain

@@ -35,7 +35,7 @@ def test_matches_choix_with_the_same_penalty() -> None:
     strength = rng.normal(0, 1, 6)
     rows = simulate(strength, 600, rng, tie_rate=0.0)
     data = [(b, a) if s == 1.0 else (a, b) for a, b, s, n in rows for _ in range(n)]
-    ours = fit_bt(Outcomes.from_rows(NAMES8[:6], rows).pair_stats(), 6).theta
+    ours = fit_bt(Outcomes.from_rows(NAMES8[:6], rows).pair_stats(), 6, PRIOR_PRECISION).theta
     # choix penalises alpha·Σθ², ours λ/2·Σθ²
     ref = choix.opt_pairwise(6, data, alpha=PRIOR_PRECISION / 2, tol=1e-12)
     np.testing.assert_allclose(ours, ref - ref.mean(), atol=1e-6)
@@ -53,7 +53,7 @@ def test_ties_count_half_a_win_each() -> None:
                 data += [(a, b), (b, a)]
             else:
                 data += [(b, a)] * 2 if s == 1.0 else [(a, b)] * 2
-    ours = fit_bt(Outcomes.from_rows(NAMES8[:5], rows).pair_stats(), 5).theta
+    ours = fit_bt(Outcomes.from_rows(NAMES8[:5], rows).pair_stats(), 5, PRIOR_PRECISION).theta
     ref = choix.opt_pairwise(5, data, alpha=PRIOR_PRECISION, tol=1e-12)  # likelihood doubled → penalty too
     np.testing.assert_allclose(ours, ref - ref.mean(), atol=1e-6)
 
@@ -71,7 +71,7 @@ def test_bootstrap_refits_match_per_round_lbfgs_reference() -> None:
 
     rng = np.random.default_rng(5)
     out = Outcomes.from_rows(NAMES8, simulate(rng.normal(0, 1, 8), 3000, rng))
-    fit = fit_bt(out.pair_stats(), 8)
+    fit = fit_bt(out.pair_stats(), 8, PRIOR_PRECISION)  # the penalised path (active sampling, no-MLE data)
     ours = bootstrap_bt(out, fit, 30, seed=11)
     ref = []
     for block in resampled_counts(out, 30, seed=11):
@@ -137,18 +137,107 @@ def test_ci_coverage_on_simulated_tournaments(ci: str) -> None:
     assert 0.91 <= hits / total <= 0.985, hits / total
 
 
-def test_undefeated_and_winless_models_are_finite_and_said_so() -> None:
+@pytest.mark.parametrize("ci", ["sandwich", "bootstrap"])
+def test_undefeated_and_winless_models_get_one_sided_intervals(ci: str) -> None:
+    """Issue 9.2: the MLE of a model that never lost is +∞; the rating shown is held by the prior (and said so)
+    and its interval is open upwards (null in JSON), never a narrow finite number; the finite end is the
+    profile-likelihood bound. Models inside the strongly connected core keep two-sided intervals."""
     rows = [(0, 1, 1.0, 5), (0, 1, 0.0, 3), (1, 2, 1.0, 3), (1, 2, 0.0, 4),
             (3, 1, 0.0, 6),  # d beats b six times and never loses
             (4, 0, 1.0, 2)]  # e loses to a twice and never wins
-    r = rank_bt(Outcomes.from_rows(list("abcde"), rows), ci="sandwich")
+    r = rank_bt(Outcomes.from_rows(list("abcde"), rows), ci=ci, rounds=200)
     by = {m.model: m for m in r.models}
     assert by["d"].extra["set_by_prior"] and by["e"].extra["set_by_prior"]
     assert not by["a"].extra["set_by_prior"]
-    assert all(np.isfinite([m.rating, m.ci_low, m.ci_high]).all() for m in r.models)
+    assert all(np.isfinite(m.rating) for m in r.models)
+    assert by["d"].ci_high == np.inf and np.isfinite(by["d"].ci_low)
+    assert by["e"].ci_low == -np.inf and np.isfinite(by["e"].ci_high)
+    assert all(np.isfinite([m.ci_low, m.ci_high]).all() for m in r.models if m.model in "abc")
+    doc = r.to_json()
+    row = {m["model"]: m for m in doc["models"]}
+    assert row["d"]["ci_high"] is None and row["e"]["ci_low"] is None
+    assert doc["mle"] is False
     assert r.models[0].model == "d" and r.models[-1].model == "e"
     assert any("'d' never lost" in w for w in r.warnings)
     assert any("'e' never won" in w for w in r.warnings)
+
+
+def test_one_sided_bound_is_the_likelihood_ratio_bound() -> None:
+    """Two models, 6–0: the LR bound on the log-odds solves 2·6·log(1 + e^−x) = χ²₁(0.95) (x ≈ 0.946 logits);
+    centred ratings put the winner at +x/2 (the weak prior on the loser moves it by < 1 Elo)."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    x = brentq(lambda t: 12 * np.log1p(np.exp(-t)) - chi2.ppf(0.95, 1), 0.01, 10)
+    r = rank_bt(Outcomes.from_rows(["a", "b"], [(0, 1, 0.0, 6)]), ci="sandwich")
+    by = {m.model: m for m in r.models}
+    assert by["a"].ci_low == pytest.approx(1000 + ELO_PER_LOGIT * x / 2, abs=1.0)
+    assert by["a"].ci_high == np.inf and by["b"].ci_low == -np.inf
+
+
+def test_mle_matches_choix_and_unpenalised_logistic_regression() -> None:
+    """Issue 9.2: with a strongly connected comparison graph the rating is the plain MLE — what choix (alpha=0)
+    and FastChat (a logistic regression without penalty) compute — to 1e-6 logits."""
+    choix = pytest.importorskip("choix")
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(31)
+    rows = simulate(rng.normal(0, 1, 6), 480, rng, tie_rate=0.0)  # 80 votes per model: the prior mattered here
+    fit = fit_bt(Outcomes.from_rows(NAMES8[:6], rows).pair_stats(), 6)
+    assert fit.prior == 0 and not fit.prior_bound
+    data = [(b, a) if s == 1.0 else (a, b) for a, b, s, n in rows for _ in range(n)]
+    ref = choix.opt_pairwise(6, data, alpha=0, tol=1e-12)
+    np.testing.assert_allclose(fit.theta, ref - ref.mean(), atol=1e-6)
+    ilsr = choix.ilsr_pairwise(6, data, alpha=0, tol=1e-12)
+    np.testing.assert_allclose(fit.theta, ilsr - ilsr.mean(), atol=1e-6)
+    # FastChat compute_mle_elo: X[row, a] = +1, X[row, b] = −1, y = 1 if a won, no penalty, no intercept
+    x = np.zeros((len(data), 6))
+    for r, (w, l) in enumerate(data):
+        x[r, w], x[r, l] = 1.0, -1.0
+    flip = np.arange(len(data)) % 2 == 1  # both classes present, as FastChat's a/b sides give
+    x[flip] *= -1
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=10_000).fit(x, (~flip).astype(int))
+    coef = lr.coef_[0]
+    np.testing.assert_allclose(fit.theta, coef - coef.mean(), atol=1e-6)
+
+
+def test_mle_bootstrap_marks_rounds_where_a_model_is_never_beaten() -> None:
+    """A resample in which a model never lost has an infinite MLE for it: the round says +∞ for that model (not a
+    prior-made number), and the percentile bound falls to ±∞ only if such rounds pass 2.5%."""
+    rows = [(0, 1, 1.0, 1), (0, 1, 0.0, 1), (1, 2, 1.0, 2), (1, 2, 0.0, 1), (0, 2, 0.0, 2), (0, 2, 1.0, 1)]
+    out = Outcomes.from_rows(list("abc"), rows)
+    fit = fit_bt(out.pair_stats(), 3)
+    assert fit.prior == 0
+    boot = bootstrap_bt(out, fit, 300, seed=1)
+    assert np.isinf(boot).any() and np.isfinite(boot).all(axis=1).any()
+    r = rank_bt(out, ci="bootstrap", rounds=300)
+    assert any(m.ci_low == -np.inf or m.ci_high == np.inf for m in r.models)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 5), st.sampled_from([0.0, 0.5, 1.0]),
+                          st.integers(1, 5)), min_size=1, max_size=20))
+def test_mle_exists_iff_credit_graph_is_strongly_connected(raw) -> None:
+    """Cross-check of the existence test with an independent criterion: the MLE exists iff no nonempty proper
+    subset S of the voted models got all the credit in its votes with the rest (Ford 1957), by brute force."""
+    import itertools
+
+    from sbs_tui.core.ranking.bt import mle_exists
+
+    rows = [(a, (a + d) % 6, s, n) for a, d, s, n in raw]
+    out = Outcomes.from_rows([f"m{k}" for k in range(6)], rows)
+    comp = out.components()[0]
+    sub = out.subset(comp)
+    ps = sub.pair_stats()
+    exists = True
+    for size in range(1, len(comp)):
+        for group in itertools.combinations(range(len(comp)), size):
+            g = np.isin(np.arange(len(comp)), group)
+            cross = g[ps.i] != g[ps.j]
+            lost = np.sum(np.where(g[ps.i], ps.w, ps.n - ps.w)[cross])  # credit the others took from S
+            if lost == 0:
+                exists = False
+    assert mle_exists(ps, len(comp)) == exists
 
 
 def test_disconnected_graph_is_reported_per_component() -> None:
@@ -275,9 +364,9 @@ def test_bootstrap_on_sparse_data_matches_exact_refits() -> None:
 
     rows = [(0, 1, 1.0, 3), (1, 2, 0.0, 2), (2, 3, 1.0, 1), (0, 3, 0.5, 1), (0, 2, 1.0, 2), (3, 1, 0.0, 2)]
     out = Outcomes.from_rows(list("abcd"), rows)
-    fit = fit_bt(out.pair_stats(), 4)
+    fit = fit_bt(out.pair_stats(), 4, PRIOR_PRECISION)
     boot = bootstrap_bt(out, fit, 200, seed=3)
     pi, pj, to_n, to_w, _ = _pair_matrices(out)
-    exact = [fit_bt(PairStats(pi, pj, to_n @ c, to_w @ c), 4).theta
+    exact = [fit_bt(PairStats(pi, pj, to_n @ c, to_w @ c), 4, PRIOR_PRECISION).theta
              for block in resampled_counts(out, 200, seed=3) for c in block.astype(float)]
     np.testing.assert_allclose(boot, np.array(exact), atol=1e-5)

@@ -88,7 +88,11 @@ def test_filters_and_anchor(cli, db) -> None:
 
 
 def test_usage_errors_exit_2(cli, db) -> None:
-    assert cli("--db", str(db), "rank", "--method", "winrate").exit_code == 2
+    # Issue 9.7: winrate without --baseline no longer fails; it picks the baseline as the review app does
+    res = cli("--db", str(db), "rank", "--method", "winrate", "--format", "json")
+    assert res.exit_code == 0 and "no --baseline given" in res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["baseline"] == "beta" and "most-compared" in doc["baseline_rule"]  # beta has the most votes
     res = cli("--db", str(db), "rank", "--method", "winrate", "--baseline", "nobody")
     assert res.exit_code == 2 and "nobody" in res.stderr
     assert cli("--db", str(db), "rank", "--method", "elo", "--control", "style").exit_code == 2
@@ -162,3 +166,77 @@ def test_category_filter(cli, tmp_path) -> None:
                           "--format", "json").stdout)
     assert {m["model"]: m["wins"] for m in code["models"]} == {"a": 5, "b": 0}
     assert code["filters"] == {"category": "code"}
+
+
+def test_undefeated_model_gets_an_open_interval_null_in_json_and_infinity_in_the_table(cli, tmp_path) -> None:
+    """Issue 9.2: the unbounded side of a never-beaten model is null in JSON and ∞ in the table, never a number."""
+    votes = [vote("champ", "mid", "model_a", prompt=f"c{k}") for k in range(6)]
+    votes += [vote("mid", "low", "model_a" if k % 3 else "model_b", prompt=f"m{k}") for k in range(9)]
+    votes += [vote("champ", "low", "model_a", prompt=f"l{k}") for k in range(2)]
+    db = store_with(tmp_path / "sbs.db", votes)
+    doc = json.loads(cli("--db", str(db), "rank", "--format", "json", "--bootstrap", "100").stdout)
+    by = {m["model"]: m for m in doc["models"]}
+    assert by["champ"]["ci_high"] is None and by["champ"]["ci_low"] is not None and by["champ"]["set_by_prior"]
+    assert doc["mle"] is False
+    table = cli("--db", str(db), "rank", "--ci", "sandwich")
+    assert table.exit_code == 0
+    line = next(row for row in table.stdout.splitlines() if "champ" in row)
+    assert "∞" in line
+
+
+def test_elo_order_option_and_votes_needed_wording(cli, db) -> None:
+    """Issue 9.3: the default Elo rating lies inside its interval; --elo-order file is the stored order."""
+    doc = json.loads(cli("--db", str(db), "rank", "--method", "elo", "--format", "json", "--bootstrap", "50").stdout)
+    assert doc["elo_order"] == "bootstrap"
+    assert all(m["ci_low"] <= m["rating"] <= m["ci_high"] for m in doc["models"])
+    stored = json.loads(cli("--db", str(db), "rank", "--method", "elo", "--elo-order", "file", "--format", "json",
+                            "--bootstrap", "50").stdout)
+    assert stored["elo_order"] == "file" and stored["rating_is"] == "stored order"
+
+
+def test_votes_needed_text_caps_false_precision() -> None:
+    from sbs_tui.present.tables import votes_needed_text
+
+    assert votes_needed_text({"factor": 4.0, "more_votes_per_model": 1500}) == "×4.0 the votes (≈ 1,500 more per model)"
+    assert "11,877" not in votes_needed_text({"factor": 11877.0, "more_votes_per_model": 10**7})
+    assert votes_needed_text({"factor": 11877.0, "more_votes_per_model": 10**7}).startswith("over ×100")
+
+
+def test_cli_and_review_app_pick_the_same_winrate_baseline(db) -> None:
+    """Issue 9.7: one rule, one answer."""
+    from sbs_tui.tui.review_data import RankOptions, ranking_view
+
+    view = ranking_view(str(db), RankOptions(method="winrate", ci="sandwich"))
+    assert view.baseline == "beta" and view.doc["baseline"] == "beta"
+
+
+def test_length_controlled_table_labels_lc_and_raw_columns_and_the_baseline_row() -> None:
+    """Issue 9.7: under --control length the rating column is the LC win rate and W/L/T are raw; the baseline row
+    says what its 50 means."""
+    import io
+
+    from rich.console import Console
+
+    from sbs_tui.present import tables as rank_cmd
+
+    doc = {"method": "winrate", "control": "length", "ci": "delta", "baseline": "ref", "models": [
+        {"model": "m", "rating": 30.0, "ci_low": 25.0, "ci_high": 35.0, "rank": 1, "votes": 10, "wins": 2,
+         "losses": 8, "ties": 0, "win_rate": 30.0, "raw_win_rate": 20.0},
+        {"model": "ref", "rating": 50.0, "ci_low": 50.0, "ci_high": 50.0, "rank": 1, "votes": 10, "wins": 8,
+         "losses": 2, "ties": 0, "win_rate": 50.0, "baseline": True}]}
+    columns, lc = rank_cmd.rank_columns(doc)
+    assert lc and columns[2] == "LC win %" and columns[5:] == ["raw W", "raw L", "raw T", "Raw win %"]
+    buf = io.StringIO()
+    original = Console.__init__
+
+    def patched(self, *a, **kw):
+        kw.update(file=buf, width=200)
+        original(self, *a, **kw)
+
+    Console.__init__ = patched
+    try:
+        rank_cmd.print_ranking(doc)
+    finally:
+        Console.__init__ = original
+    out = buf.getvalue()
+    assert "baseline: 50 by definition" in out and "20.0" in out  # the raw win rate in the last column

@@ -76,10 +76,14 @@ def plain(widget: Static) -> str:
 
 
 def test_ranking_view_is_what_sbs_rank_computes(review_db):
-    view = review_data.ranking_view(str(review_db), RankOptions(ci="sandwich"))
+    view = review_data.ranking_view(str(review_db), RankOptions(ci="sandwich", voters="all"))
     with Store(review_db) as store:
         expected = run_ranking(store, RankRequest(method="bt", ci="sandwich")).to_json()
+        humans = [n for n, k in store.votes.annotator_kinds().items() if k == "human"]
+        expected_humans = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=humans)).to_json()
     assert view.doc == expected
+    # the default (judges and humans both voted): what `sbs rank --annotator HUMAN...` computes
+    assert review_data.ranking_view(str(review_db), RankOptions(ci="sandwich")).doc == expected_humans
     assert view.models == sorted(STRENGTH)
     assert [m["model"] for m in view.doc["models"]][0] == STRENGTH[0]
 
@@ -466,3 +470,23 @@ async def test_narrow_terminal_puts_the_pickers_on_two_rows(review_db):
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert not app.ranking.has_class("narrow")
+
+
+def test_ranking_counts_human_votes_by_default_when_judges_voted_too(tmp_path):
+    """Issue 9.7: judge and human votes are separated; humans by default when both exist; v cycles."""
+    from sbs_tui.core.records import VoteRecord, prompt_id_for
+    from sbs_tui.core.store import Store
+    from sbs_tui.tui.review_data import RankOptions, ranking_view
+
+    path = tmp_path / "mixed.db"
+    votes = [VoteRecord(prompt_id_for(f"q{k}"), f"q{k}", "a", "b", "model_a", "alice") for k in range(6)]
+    votes += [VoteRecord(prompt_id_for(f"j{k}"), f"j{k}", "a", "c", "model_b", "gpt-judge", annotator_kind="judge")
+              for k in range(4)]
+    with Store(path) as store, store.transaction():
+        store.votes.insert(votes)
+    auto = ranking_view(str(path), RankOptions(ci="sandwich"))
+    assert auto.voters == "humans" and auto.votes == 6 and "c" not in auto.models
+    judges = ranking_view(str(path), RankOptions(ci="sandwich", voters="judges"))
+    assert judges.voters == "judges" and judges.votes == 4
+    everyone = ranking_view(str(path), RankOptions(ci="sandwich", voters="all"))
+    assert everyone.votes == 10

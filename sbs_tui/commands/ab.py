@@ -8,7 +8,8 @@ import click
 @click.command("ab")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--control", default=None, metavar="VARIANT",
-              help="The control variant (default: one named control/baseline/A, else the first alphabetically).")
+              help="Make VARIANT the control of every experiment that has it, stored in the database (sbs funnel "
+                   "and the review app then use it too). Default: the control chosen at import.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Significance level; intervals are (1 - alpha).")
 @click.pass_context
@@ -16,11 +17,17 @@ def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) 
     """Analyse imported A/B results: Welch t-test or two-proportion z-test per variant, Holm-adjusted."""
     import json
 
-    from sbs_tui.core.abtest import analyse_store
+    from sbs_tui.core.abtest import analyse_store, store_controls
     from sbs_tui.errors import InputError
 
     store = ctx.obj.open_store(read_only=True)
     try:
+        if control is not None:
+            with store.transaction():
+                changed = store_controls(store, control, replace=True, chosen_by="sbs ab --control")
+            for experiment, chosen in sorted(changed.items()):
+                click.echo(f"note: control of experiment {experiment!r} is now {chosen!r} (stored; sbs funnel and "
+                           "the review app use it too)", err=True)
         report = analyse_store(store, alpha=alpha, control=control)
     finally:
         store.close()

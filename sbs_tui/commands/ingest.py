@@ -74,12 +74,12 @@ def import_votes(ctx: click.Context, files: tuple[str, ...], replace: bool, as_j
 
 
 def _run_results_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
-                        model: str | None = None) -> None:
+                        model: str | None = None, control: str | None = None) -> None:
     from sbs_tui.core.ingest_results import import_result_files
 
     run_import(ctx, kind, files, as_json,
                lambda store, progress: import_result_files(store, kind, files, replace=replace, model=model,
-                                                           progress=progress))
+                                                           progress=progress, control=control))
 
 
 _REPLACE_HELP = ("Overwrite stored values that differ (default: a different value for a stored key is an error, "
@@ -105,9 +105,12 @@ def import_benchmarks(ctx: click.Context, files: tuple[str, ...], model: str | N
 @import_group.command("ab")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--replace", is_flag=True, help=_REPLACE_HELP)
+@click.option("--control", default=None, metavar="VARIANT",
+              help="The control of the experiments first imported here that have VARIANT (default: a variant "
+                   "named control/baseline/A, else the first alphabetically). Stored; change it with sbs ab --control.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON on stdout.")
 @click.pass_context
-def import_ab(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
+def import_ab(ctx: click.Context, files: tuple[str, ...], replace: bool, control: str | None, as_json: bool) -> None:
     """Import A/B results: experiment,variant,unit,metric,value rows, or aggregated
     experiment,variant,metric,n,mean,std / experiment,variant,metric,n,successes rows."""
-    _run_results_import(ctx, "ab", files, replace, as_json)
+    _run_results_import(ctx, "ab", files, replace, as_json, control=control)

@@ -17,8 +17,12 @@ What is computed, and why:
   metrics are not adjusted against each other: pick the primary metric before looking. Intervals are the
   unadjusted (1 − alpha) intervals.
 
-The control of an experiment is the ``--control`` variant when the experiment has it, else a variant named
-``control``, ``baseline`` or ``A`` (case-insensitive, in that order), else the first variant alphabetically.
+The control is a property of the experiment, stored in the database (table ``ab_controls``) so that
+``sbs ab``, ``sbs funnel`` and the review app always compare against the same variant: it is chosen when the
+experiment is first imported (``sbs import ab --control VARIANT``, else a variant named ``control``,
+``baseline`` or ``A`` — case-insensitive, in that order — else the first variant alphabetically) and changed only
+explicitly (``sbs ab --control VARIANT`` stores the new choice). Databases from before the table get the same rule
+applied on first analysis, and are told so.
 """
 
 from __future__ import annotations
@@ -57,14 +61,6 @@ class VariantData:
     values: Any = None  # numpy array of unit values, when imported per unit
     binary: bool = False
 
-    @property
-    def variance_of_mean(self) -> float | None:
-        if self.binary:
-            return self.mean * (1.0 - self.mean) / self.n
-        if self.std is None:
-            return None
-        return self.std ** 2 / self.n
-
     def as_continuous(self) -> VariantData:
         """A binary variant seen as 0/1 values: mean p and the sample standard deviation of those values."""
         if not self.binary:
@@ -92,6 +88,8 @@ class Comparison:
     p_value_adjusted: float | None = None
     significant: bool = False
     note: str | None = None
+    test_reason: str | None = None
+    lift_ci_method: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,7 +98,7 @@ class Comparison:
             "ci_low": self.ci_low, "ci_high": self.ci_high, "lift": self.lift, "lift_ci_low": self.lift_ci_low,
             "lift_ci_high": self.lift_ci_high, "p_value": self.p_value, "p_value_adjusted": self.p_value_adjusted,
             "significant": self.significant, "test": self.test, "statistic": self.statistic, "df": self.df,
-            "note": self.note,
+            "note": self.note, "test_reason": self.test_reason, "lift_ci_method": self.lift_ci_method,
         }
 
 
@@ -145,11 +143,16 @@ def welch(treatment: VariantData, control: VariantData, alpha: float) -> Compari
     if not math.isfinite(se) or not math.isfinite(diff):
         base.note = "values too large for a t-test in double precision"
         return base
+    quantile = None
     if se == 0.0:
-        # Both variants constant: the data show the difference exactly.
-        base.p_value = 1.0 if diff == 0 else 0.0
-        base.ci_low = base.ci_high = diff
-        base.note = "no variation within either variant"
+        if diff == 0:  # both constant at the same value: no difference, exactly
+            base.p_value = 1.0
+            base.ci_low = base.ci_high = diff
+            base.note = "no variation within either variant"
+        else:  # a t statistic of ±∞ at any n: no honest p-value or interval exists
+            base.note = (f"no variation within either variant (n = {t.n} and {c.n}): the values differ but a "
+                         "test needs variation; no p-value")
+            return base
     else:
         share = vt / (vt + vc)  # Welch–Satterthwaite df, written scale-free so tiny variances do not underflow
         df = 1.0 / (share ** 2 / (t.n - 1) + (1.0 - share) ** 2 / (c.n - 1))
@@ -161,10 +164,11 @@ def welch(treatment: VariantData, control: VariantData, alpha: float) -> Compari
         if not (math.isfinite(statistic) and math.isfinite(p_value)):  # extreme scales: same test by hand
             statistic = diff / se
             p_value = float(2 * stats.t.sf(abs(statistic), df))
-        half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+        quantile = float(stats.t.ppf(1 - alpha / 2, df))
+        half = quantile * se
         base.statistic, base.p_value, base.df = statistic, p_value, df
         base.ci_low, base.ci_high = diff - half, diff + half
-    _add_lift(base, t.mean, c.mean, vt, vc, alpha)
+    _add_lift(base, t.mean, c.mean, vt, vc, alpha, quantile)
     return base
 
 
@@ -180,14 +184,29 @@ def two_proportions(treatment: VariantData, control: VariantData, alpha: float) 
     base = _comparison(treatment, control, diff, test="two_proportion_z")
     pooled = (x1 + x2) / (n1 + n2)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    expected = min(n * q for n in (n1, n2) for q in (pooled, 1 - pooled))
     if se0 == 0.0:
         base.p_value, base.statistic = 1.0, 0.0  # all successes or all failures in both: no difference
+    elif expected < MIN_EXPECTED and _whole(x1) and _whole(x2):
+        table = [[int(round(x1)), n1 - int(round(x1))], [int(round(x2)), n2 - int(round(x2))]]
+        res = stats.fisher_exact(table, alternative="two-sided")
+        base.test, base.statistic, base.p_value = "fisher_exact", None, float(res.pvalue)
+        base.test_reason = (f"smallest expected count {expected:.2g} < {MIN_EXPECTED}: "
+                            "the z-test's normal approximation does not hold")
     else:
         z = diff / se0
         base.statistic, base.p_value = z, float(2 * stats.norm.sf(abs(z)))
+        base.test_reason = f"every expected count ≥ {MIN_EXPECTED}"
     base.ci_low, base.ci_high = newcombe_interval(x1, n1, x2, n2, alpha)
     _add_lift(base, p1, p2, p1 * (1 - p1) / n1, p2 * (1 - p2) / n2, alpha)
     return base
+
+
+MIN_EXPECTED = 5  # the textbook rule for the 2×2 chi-square / z-test
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-9
 
 
 def wilson_interval(x: float, n: int, alpha: float) -> tuple[float, float]:
@@ -231,22 +250,35 @@ def _comparison(t: VariantData, c: VariantData, diff: float, *, test: str) -> Co
                       test=test)
 
 
-def _add_lift(comp: Comparison, mt: float, mc: float, vt: float, vc: float, alpha: float) -> None:
-    """Relative lift with a delta-method (normal) interval; undefined when the control's estimate is 0."""
+def _add_lift(comp: Comparison, mt: float, mc: float, vt: float, vc: float, alpha: float,
+              quantile: float | None = None) -> None:
+    """Relative lift mt/mc − 1 with Fieller's interval (independent means); undefined when mc is 0.
+
+    Fieller: the ratios R with (mt − R·mc)² ≤ q²·(vt + R²·vc), i.e. a·R² − 2·mt·mc·R + (mt² − q²·vt) ≤ 0 with
+    a = mc² − q²·vc. Bounded only when a > 0 (the control's mean is clearly away from 0); otherwise the set is
+    unbounded and the ends are null, which is the honest answer for a small or heavy-tailed control."""
     from scipy import stats
 
     if mc == 0:
         return
     try:
         ratio = mt / mc
-        se = math.sqrt(vt + ratio ** 2 * vc) / abs(mc)
+        q = quantile if quantile is not None else float(stats.norm.ppf(1 - alpha / 2))
+        a = mc * mc - q * q * vc
+        disc = mt * mt * vc + mc * mc * vt - q * q * vt * vc
     except (ZeroDivisionError, OverflowError):
         return
-    if not (math.isfinite(ratio) and math.isfinite(se)):
+    if not all(math.isfinite(x) for x in (ratio, a, disc)):
         return  # a control estimate so close to 0 that the relative change means nothing
     comp.lift = ratio - 1.0
-    half = float(stats.norm.ppf(1 - alpha / 2)) * se
-    comp.lift_ci_low, comp.lift_ci_high = comp.lift - half, comp.lift + half
+    comp.lift_ci_method = "fieller"
+    if a <= 0 or disc < 0:
+        note = "the control's mean is not clearly away from 0: the lift's interval is unbounded (Fieller)"
+        comp.note = f"{comp.note}; {note}" if comp.note else note
+        return
+    half = q * math.sqrt(disc)
+    comp.lift_ci_low = (mt * mc - half) / a - 1.0
+    comp.lift_ci_high = (mt * mc + half) / a - 1.0
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -347,20 +379,49 @@ class ABReport:
                           "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
 
 
+def store_controls(store: Store, requested: str | None = None, *, replace: bool = False,
+                   chosen_by: str = "import") -> dict[str, str]:
+    """Give every experiment a stored control: ``requested`` where the experiment has that variant, else the
+    naming rule (:func:`choose_control`). ``replace=False`` keeps controls already stored (import: the choice is
+    made once); ``replace=True`` (``sbs ab --control``) overwrites them for the experiments that have
+    ``requested``. Returns the experiments whose control was (re)set."""
+    stored = store.results.ab_controls()
+    changed: dict[str, str] = {}
+    for experiment, variants in store.results.ab_variants().items():
+        if experiment in stored and not (replace and requested in variants):
+            continue
+        control = choose_control(variants, requested)
+        if stored.get(experiment) != control:
+            store.results.set_ab_control(experiment, control, chosen_by=chosen_by, replace=replace)
+            changed[experiment] = control
+    return changed
+
+
 def analyse_store(store: Store, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
-    """Every (experiment, metric) in the database with at least two variants."""
+    """Every (experiment, metric) in the database with at least two variants, each against its experiment's
+    stored control (``control``: only for experiments without a stored one — set it with :func:`store_controls`)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     shared = {(s.experiment, s.metric): s.units for s in store.results.ab_shared_units()}
+    stored = store.results.ab_controls()
     report = ABReport(alpha, [], [])
     for (experiment, metric), variants in variant_data_from_store(store).items():
         if len(variants) < 2:
             report.single_variant.append((experiment, metric))
             continue
-        result = analyse_metric(experiment, metric, variants, alpha=alpha, control=control)
+        names = {v.variant for v in variants}
+        fixed = stored.get(experiment)
+        result = analyse_metric(experiment, metric, variants, alpha=alpha,
+                                control=fixed if fixed in names else control)
         if shared.get((experiment, metric)):
             result.warnings.append(f"{shared[(experiment, metric)]} units appear in more than one variant "
                                    "(broken randomisation?)")
+        if fixed is not None and fixed not in names:
+            result.warnings.append(f"the experiment's control {fixed!r} has no {metric!r} results; "
+                                   f"compared against {result.control!r}")
+        elif fixed is None:
+            result.warnings.append(f"no stored control for this experiment; {result.control!r} by the naming rule "
+                                   "(sbs ab --control VARIANT stores one)")
         if control is not None and result.control != control:
             result.warnings.append(f"no variant {control!r} in this experiment; control is {result.control!r}")
         report.results.append(result)

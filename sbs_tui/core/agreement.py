@@ -163,6 +163,7 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         "fleiss_kappa": fleiss_kappa([list(labs.values()) for labs in multi.values()]),
         "krippendorff_alpha": krippendorff_alpha_nominal([list(labs.values()) for labs in multi.values()]),
     }
+    rep.overall["unavailable_reason"] = unavailable_reason(len(annotations), names, kinds, len(multi))
     if not multi:
         rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
                             "(sbs queue build --overlap K)")
@@ -203,21 +204,28 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.annotators.append(entry)
     rep.overall["pooled_majority_agreement"] = 100.0 * pooled if seen else None
 
-    # position bias: decisive votes with a known left side
-    by_annot: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    # position bias: decisive votes with a known left side, tested only where the design allows it
+    by_annot: dict[str, list[Annotation]] = defaultdict(list)
     for ann in annotations:
         if ann.shown_left is None or ann.score_b == 0.5:
             continue
-        left_won = (ann.score_b > 0.5) == (ann.shown_left == "model_b")
         for key in (ann.annotator, "(all)"):
-            by_annot[key][0] += left_won
-            by_annot[key][1] += 1
+            by_annot[key].append(ann)
     for who in sorted(by_annot, key=lambda k: (k != "(all)", k)):
-        k, n = by_annot[who]
-        rep.position_bias.append({"annotator": who, "decisive_votes": n, "left_wins": k,
-                                  "left_share": 100.0 * k / n, "p_value": binomtest(k, n, 0.5).pvalue})
+        rep.position_bias.append(position_bias(by_annot[who], who))
     if not by_annot:
         rep.warnings.append("position bias: no votes record which model was shown on the left")
+
+    # Holm across the family of per-annotator tests this report runs (outliers and position bias)
+    family = [(entry, "p_value") for entry in rep.annotators if _is_p(entry.get("p_value"))]
+    family += [(entry, "p_value") for entry in rep.position_bias if _is_p(entry.get("p_value"))]
+    for (entry, key), adjusted in zip(family, holm([e[k] for e, k in family])):
+        entry["p_value_holm"] = adjusted
+    for entry in rep.annotators:
+        if "outlier" in entry:
+            entry["outlier"] = bool(_is_p(entry.get("p_value_holm")) and entry["p_value_holm"] < outlier_alpha)
+    rep.overall["p_adjustment"] = (f"holm across {len(family)} tests (outlier annotators and position bias); "
+                                   "outlier uses p_value_holm")
 
     # judges vs human majority
     humans = {n for n in names if kinds[n] == "human"}
@@ -271,6 +279,80 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.gold = {"available": True, "items": len(gold), "annotators": [
             {"annotator": who, "items": n, "accuracy": 100.0 * ok / n} for who, (ok, n) in sorted(per.items())]}
     return rep
+
+
+def unavailable_reason(votes: int, names: Sequence[str], kinds: dict[str, str], multi_items: int) -> str | None:
+    """Why agreement cannot be computed, in the user's terms (None when it can): the review app and
+    ``sbs agreement`` say this instead of showing empty numbers."""
+    if votes == 0:
+        return "no votes yet (or none match the filters)"
+    if len(names) == 1:
+        who = names[0]
+        return (f"only one annotator has votes ({who!r}, a {kinds.get(who, 'human')}): agreement needs two or more "
+                "annotators judging the same pairs")
+    if multi_items == 0:
+        return (f"{len(names)} annotators, but no pair was judged by two of them: agreement needs overlap "
+                "(sbs queue build --overlap K)")
+    return None
+
+
+def _is_p(x: Any) -> bool:
+    return isinstance(x, float | int) and math.isfinite(x)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    from sbs_tui.core.abtest import holm as _holm
+
+    return [float(p) if p is not None else math.nan for p in _holm(list(p_values))]
+
+
+def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
+    """Share of decisive votes won by the left answer, and a test of a left-side advantage that is *not* model
+    strength: logit P(left wins) = δ + θ_left − θ_right (Bradley-Terry with a "home" advantage δ), Wald test of
+    δ = 0 on the sandwich covariance.
+
+    Why not a binomial test of the left share: where one model is always shown on the left (an import that put
+    the reference model first, say), the left share is that model's strength, not a position effect. δ is only
+    identifiable when sides vary — when the design matrix has higher rank with the intercept than without; if not,
+    the entry says "not testable" and carries no p-value."""
+    import numpy as np
+    from scipy.stats import norm
+
+    from sbs_tui.core.ranking.glm import fit_logistic
+
+    n = len(anns)
+    cells: Counter[tuple[str, str, bool]] = Counter()  # (left model, right model, left won) → votes
+    for a in anns:
+        left, right = (a.model_b, a.model_a) if a.shown_left == "model_b" else (a.model_a, a.model_b)
+        cells[(left, right, (a.score_b > 0.5) == (a.shown_left == "model_b"))] += 1
+    k = sum(c for (_, _, won), c in cells.items() if won)
+    entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
+    models = sorted({m for key in cells for m in key[:2]})
+    pos = {m: i for i, m in enumerate(models)}
+    keys = list(cells)
+    # aggregated: one design row per (left, right, outcome), weighted by its count — O(models²), not O(votes)
+    x = np.zeros((len(keys), len(models) + 1))
+    x[:, 0] = 1.0
+    for r, (left, right, _won) in enumerate(keys):
+        x[r, 1 + pos[left]] += 1.0
+        x[r, 1 + pos[right]] -= 1.0
+    if np.linalg.matrix_rank(x) <= np.linalg.matrix_rank(x[:, 1:]):
+        entry.update(testable=False, p_value=None, note="not testable: the sides were not randomised (each "
+                     "model pair was always shown the same way round), so a left-side share measures model "
+                     "strength, not position bias")
+        return entry
+    y = np.array([float(won) for _, _, won in keys])
+    counts = np.array([cells[key] for key in keys], dtype=float)
+    fit = fit_logistic(x, y, np.r_[0.0, np.full(len(models), 1e-4)], counts, covariance=False)
+    p = 1.0 / (1.0 + np.exp(-(x @ fit.beta)))
+    bread = np.linalg.pinv((x * (counts * p * (1 - p))[:, None]).T @ x)
+    meat = (x * (counts * (y - p) ** 2)[:, None]).T @ x  # Σ over votes of score·scoreᵀ
+    se = math.sqrt(max(float((bread @ meat @ bread)[0, 0]), 0.0))
+    delta = float(fit.beta[0])
+    entry.update(testable=True, left_advantage_logit=delta,
+                 p_value=float(2 * norm.sf(abs(delta / se))) if se > 0 else None,
+                 test="Wald test of δ in logit P(left wins) = δ + θ_left − θ_right (sandwich SE)")
+    return entry
 
 
 def _percent_agreement(item_labels: Iterable[dict[str, str]]) -> float:

@@ -199,11 +199,17 @@ class Correlation:
     kendall: float | None = None
     kendall_p: float | None = None
     note: str | None = None
+    spearman_p_method: str | None = None  # "exact permutation" (n ≤ EXACT_MAX_N) or "t approximation"
+    spearman_ci: tuple[float, float] | None = None  # 95%, Fisher z with the Bonett–Wright standard error
+    spearman_p_holm: float | None = None  # Holm-adjusted across all the funnel's correlations
 
     def as_dict(self) -> dict[str, Any]:
         return {"stages": list(self.stages), "n": len(self.models), "models": self.models,
                 "spearman": self.spearman, "spearman_p": self.spearman_p, "kendall": self.kendall,
-                "kendall_p": self.kendall_p, "note": self.note}
+                "kendall_p": self.kendall_p, "note": self.note, "spearman_p_method": self.spearman_p_method,
+                "spearman_ci_low": self.spearman_ci[0] if self.spearman_ci else None,
+                "spearman_ci_high": self.spearman_ci[1] if self.spearman_ci else None,
+                "spearman_p_holm": self.spearman_p_holm}
 
 
 def _finite(x: Any) -> float | None:
@@ -213,8 +219,38 @@ def _finite(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+EXACT_MAX_N = 9  # up to 9! = 362,880 permutations: the exact null distribution is cheap
+ALPHA = 0.05
+
+
+def spearman_exact_p(xa: list[float], xb: list[float]) -> float:
+    """Two-sided permutation p-value of Spearman's ρ over all n! pairings (scipy.stats.permutation_test with
+    every permutation enumerated). Why: scipy's default p comes from a t approximation that is badly off at
+    small n — 4 models in the same order give ρ = 1 and p ≈ 0, while only 2 of the 24 orders are that extreme
+    (p = 0.083)."""
+    from scipy import stats
+
+    res = stats.permutation_test((xa,), lambda x: stats.spearmanr(x, xb).statistic,
+                                 permutation_type="pairings", n_resamples=float("inf"), alternative="two-sided")
+    return float(res.pvalue)
+
+
+def spearman_interval(rho: float, n: int) -> tuple[float, float] | None:
+    """95% interval for ρ: Fisher's z with Bonett & Wright's (2000) standard error √((1 + ρ²/2)/(n − 3));
+    undefined for n < 4."""
+    import math
+
+    if n < 4:
+        return None
+    r = max(min(rho, 1 - 1e-12), -1 + 1e-12)
+    half = 1.959963984540054 * math.sqrt((1 + r * r / 2) / (n - 3))
+    z = math.atanh(r)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
 def correlate(a: Stage, b: Stage) -> Correlation:
-    """Spearman's rho and Kendall's tau-b (scipy.stats) over the models both stages score."""
+    """Spearman's rho and Kendall's tau-b (scipy.stats) over the models both stages score; Spearman's p exact
+    (permutations) for up to :data:`EXACT_MAX_N` models, Kendall's exact whenever scipy can (no ties, n ≤ 33)."""
     from scipy import stats
 
     shared = sorted(set(a.scores) & set(b.scores))
@@ -229,9 +265,28 @@ def correlate(a: Stage, b: Stage) -> Correlation:
         return corr
     rho = stats.spearmanr(xa, xb)
     tau = stats.kendalltau(xa, xb)
-    corr.spearman, corr.spearman_p = _finite(rho.statistic), _finite(rho.pvalue)
-    corr.kendall, corr.kendall_p = _finite(tau.statistic), _finite(tau.pvalue)
+    corr.spearman, corr.kendall, corr.kendall_p = _finite(rho.statistic), _finite(tau.statistic), _finite(tau.pvalue)
+    if len(shared) <= EXACT_MAX_N:
+        corr.spearman_p, corr.spearman_p_method = spearman_exact_p(xa, xb), "exact permutation"
+    else:
+        corr.spearman_p, corr.spearman_p_method = _finite(rho.pvalue), "t approximation"
+    if corr.spearman is not None:
+        corr.spearman_ci = spearman_interval(corr.spearman, len(shared))
     return corr
+
+
+def _clear(corr: Correlation) -> bool:
+    """Whether the data show the stages are related at all: the (Holm-adjusted) p below α and the interval
+    clear of 0."""
+    p = corr.spearman_p_holm if corr.spearman_p_holm is not None else corr.spearman_p
+    ci = corr.spearman_ci
+    return p is not None and p < ALPHA and ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "< 1e-10" if p < 1e-10 else f"{p:.2g}"
 
 
 def _names(models: list[str]) -> str:
@@ -250,9 +305,17 @@ def disagreements(a: Stage, b: Stage, corr: Correlation) -> list[str]:
                      f"{b.label} rank{'s' if len(first_b) == 1 else ''} {_names(first_b)} first "
                      f"(among {len(shared)} shared models)")
     if corr.spearman is not None and corr.spearman < 0.5:
-        strength = "opposite" if corr.spearman < 0 else "weakly related"
-        lines.append(f"{a.label} and {b.label} rankings are {strength} (Spearman {corr.spearman:+.2f}, Kendall "
-                     f"{corr.kendall:+.2f} over {len(shared)} models)")
+        # The wording follows the evidence, not the sign: "opposite" only when the interval lies below 0.
+        ci = corr.spearman_ci
+        stats_text = (f"Spearman {corr.spearman:+.2f}"
+                      + (f", 95% CI {ci[0]:+.2f} to {ci[1]:+.2f}" if ci else "")
+                      + f", p {_p_text(corr.spearman_p_holm if corr.spearman_p_holm is not None else corr.spearman_p)}"
+                      + f", Kendall {corr.kendall:+.2f} over {len(shared)} models")
+        if _clear(corr):
+            strength = "opposite" if corr.spearman < 0 else "weakly related"
+            lines.append(f"{a.label} and {b.label} rankings are {strength} ({stats_text})")
+        else:
+            lines.append(f"{a.label} and {b.label} rankings are not clearly related either way ({stats_text})")
     elif len(shared) == 2 and a.scores[shared[0]] != a.scores[shared[1]]:
         order_a = a.scores[shared[0]] > a.scores[shared[1]]
         order_b = b.scores[shared[0]] > b.scores[shared[1]]
@@ -300,6 +363,7 @@ class FunnelReport:
             "stages": [{"key": s.key, "label": s.label, "models": len(s.scores)} for s in self.stages],
             "models": models,
             "correlations": [c.as_dict() for c in self.correlations],
+            "p_adjustment": "holm across the correlations listed (spearman_p_holm)",
             "disagreements": self.disagreements,
         })
 
@@ -310,7 +374,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         if stage is not None:
             stages.append(stage)
     stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))
-    correlations: list[Correlation] = []
+    correlations: list[tuple[Correlation, Stage, Stage]] = []
     sentences: list[str] = []
     for i, a in enumerate(stages):
         for b in stages[i + 1:]:
@@ -319,6 +383,15 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
             corr = correlate(a, b)
             if not corr.models:
                 continue
-            correlations.append(corr)
-            sentences.extend(disagreements(a, b, corr))
-    return FunnelReport(stages, gate_summary(store), correlations, sentences)
+            correlations.append((corr, a, b))
+    # Holm across every correlation the funnel reports: several stage pairs are tested at once.
+    from sbs_tui.core.abtest import holm
+
+    for (corr, _a, _b), p_adj in zip(correlations, holm([c.spearman_p for c, _, _ in correlations])):
+        corr.spearman_p_holm = p_adj
+        if corr.spearman is not None and not _clear(corr) and corr.spearman >= 0.5:
+            corr.note = (f"not significant over {len(corr.models)} models (Holm-adjusted p "
+                         f"{_p_text(corr.spearman_p_holm)}): agreement not established")
+    for corr, a, b in correlations:
+        sentences.extend(disagreements(a, b, corr))
+    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences)

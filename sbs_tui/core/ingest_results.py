@@ -348,7 +348,7 @@ def iter_ab_records(path: str | Path, *, skipped: Counter[str] | None = None,
 
 
 def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *, replace: bool = False,
-                        model: str | None = None, progress: Any = None) -> ImportSummary:
+                        model: str | None = None, progress: Any = None, control: str | None = None) -> ImportSummary:
     """Import benchmark or A/B files in ONE transaction: all files or none; the same rows again are a no-op.
 
     ``progress`` is optional, as for :func:`sbs_tui.core.ingest.import_files` (``start``/``advance_to``/``finish``).
@@ -385,6 +385,10 @@ def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *,
                 summary.already_stored += counts[1]
             if progress is not None:
                 progress.finish()
+        if kind == "ab":  # each new experiment's control is chosen once, here (see sbs_tui.core.abtest)
+            from sbs_tui.core.abtest import store_controls
+
+            store_controls(store, control, replace=False, chosen_by="import")
         summary.read += sum(summary.skipped.values())
     return summary
 

@@ -296,42 +296,23 @@ def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
 # Active sampling
 # ---------------------------------------------------------------------------------------------------------------
 
-def win_matrix(n_models: int, outcomes: Sequence[tuple[int, int, float, int]]) -> NDArray[np.float64]:
-    """wins[i, j]: credit to model i against model j, from rows (index_a, index_b, score_b, count)."""
+def fit_bradley_terry(n_models: int, outcomes: Sequence[tuple[int, int, float, int]], *, prior: float = 1.0):
+    """MAP Bradley-Terry strengths (natural-log odds, centred) with a Gaussian prior of precision ``prior``, and
+    their covariance (inverse observed Fisher information), from rows (index_a, index_b, score_b, count).
+
+    The one BT fitter (:func:`sbs_tui.core.ranking.bt.fit_bt`) with active sampling's own regularisation: a
+    prior of precision 1 (sd 1 logit), much stronger than ``sbs rank``'s fallback, because here models without
+    votes must come out *uncertain* (wide covariance) rather than undefined, and early in a campaign every pair
+    should look about equally interesting."""
     import numpy as np
 
-    wins = np.zeros((n_models, n_models))
-    for a, b, s, c in outcomes:
-        wins[b, a] += s * c
-        wins[a, b] += (1.0 - s) * c
-    return wins
+    from sbs_tui.core.ranking.bt import fit_bt
+    from sbs_tui.core.ranking.outcomes import Outcomes
 
-
-def fit_bradley_terry(wins: NDArray[np.float64], *, prior: float = 1.0
-                      ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """MAP Bradley-Terry strengths (natural-log odds) with a Gaussian prior of precision ``prior``, and their
-    covariance (inverse observed Fisher information). The prior keeps unseen models finite and uncertain."""
-    import numpy as np
-    from scipy.optimize import minimize
-
-    n_models = wins.shape[0]
-    games = wins + wins.T
-
-    def nll(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        d = theta[:, None] - theta[None, :]
-        logp = -np.logaddexp(0.0, -d)
-        p = np.exp(logp)
-        value = -(wins * logp).sum() + 0.5 * prior * (theta ** 2).sum()
-        grad = -(wins * (1 - p)).sum(1) + (wins.T * (1 - p.T)).sum(1) + prior * theta
-        return value, grad
-
-    theta = minimize(nll, np.zeros(n_models), jac=True, method="L-BFGS-B").x
-    d = theta[:, None] - theta[None, :]
-    p = 1.0 / (1.0 + np.exp(-d))
-    fisher = -(games * p * (1 - p))
-    np.fill_diagonal(fisher, 0.0)
-    np.fill_diagonal(fisher, -fisher.sum(1) + prior)
-    return theta, np.linalg.inv(fisher)
+    names = [str(k) for k in range(n_models)]
+    fit = fit_bt(Outcomes.from_rows(names, [(a, b, s, c) for a, b, s, c in outcomes if c]).pair_stats(),
+                 n_models, prior=prior)
+    return fit.theta, np.linalg.inv(fit.hessian)
 
 
 def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, int]],
@@ -360,8 +341,7 @@ def active_priorities(n_models: int, outcomes: Sequence[tuple[int, int, float, i
     import numpy as np
     from scipy.special import ndtr  # the standard normal CDF, vectorised
 
-    wins = win_matrix(n_models, outcomes)
-    theta, cov = fit_bradley_terry(wins, prior=prior)
+    theta, cov = fit_bradley_terry(n_models, outcomes, prior=prior)
     d = theta[:, None] - theta[None, :]
     var_diff = np.maximum(np.add.outer(np.diag(cov), np.diag(cov)) - 2 * cov, 1e-12)
     sd = np.sqrt(var_diff)

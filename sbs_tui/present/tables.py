@@ -71,6 +71,16 @@ def _csv_cell(value: Any) -> Any:
     return escape(value) if isinstance(value, str) else value
 
 
+def rank_columns(doc: dict[str, Any]) -> tuple[list[str], bool]:
+    """Column headers for a ranking table, and whether it is length-controlled: under --control length the rating
+    is the LC win rate and W/L/T and the last column are the raw verdicts, so the headers say which is which."""
+    lc = doc["method"] == "winrate" and doc.get("control") == "length"
+    if lc:
+        return ["Rank", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"], True
+    rating = "Win rate %" if doc["method"] == "winrate" else "Rating"
+    return ["Rank", "Model", rating, "95% CI", "Votes", "W", "L", "T", "Win %"], False
+
+
 def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
     """``sbs rank``'s table (+ votes-needed hints and, with ``--matrix``, the pair matrices)."""
     from rich.table import Table
@@ -85,7 +95,8 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
     if doc.get("ci"):
         title += f" · 95% CI: {doc['ci']}"
     table = Table(title=literal(title), caption="Rank = Rank (UB): 1 + the models whose interval lies wholly above")
-    for col in ("Rank", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"):
+    columns, lc = rank_columns(doc)
+    for col in columns:
         if col == "Model":  # names are folded, never cut off: two models may differ only at the end
             table.add_column(col, justify="left", overflow="fold", min_width=10)
         else:  # numbers never wrap; the interval may break at its dash
@@ -94,9 +105,13 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
         table.add_column("Component", justify="right")
     digits = 2 if pct else 0
     for m in doc["models"]:
-        row: list[Any] = [str(m["rank"]), literal(m["model"]), fixed(m["rating"], digits + 1 if pct else 1),
-               rating_interval(m, digits), count(m["votes"]), count(m["wins"]), count(m["losses"]),
-               count(m["ties"]), fixed(m["win_rate"], 1)]
+        name = literal(m["model"])
+        if m.get("baseline"):
+            name.append(" (baseline: 50 by definition)", style="dim")
+        last = m.get("raw_win_rate", m["win_rate"]) if lc else m["win_rate"]
+        row: list[Any] = [str(m["rank"]), name, fixed(m["rating"], digits + 1 if pct else 1),
+                          rating_interval(m, digits), count(m["votes"]), count(m["wins"]), count(m["losses"]),
+                          count(m["ties"]), fixed(last, 1)]
         if multi:
             row.append(str(m.get("component", "")))
         table.add_row(*row)
@@ -105,10 +120,20 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
     if needed:
         out.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):", style="dim"))
         for v in needed[:10]:
-            out.print(literal(f"  {v['better']} vs {v['worse']}: ×{v['factor']:.1f} votes "
-                              f"(≈ {v['more_votes_per_model']:,} more per model)"))
+            out.print(literal(f"  {v['better']} vs {v['worse']}: {votes_needed_text(v)}"))
     if doc.get("matrices"):
         _print_matrices(out, doc["matrices"])
+
+
+MAX_SHOWN_FACTOR = 100.0
+
+
+def votes_needed_text(v: dict[str, Any]) -> str:
+    """"×4.0 the votes (≈ 1,500 more per model)"; beyond ×100 the gap is within the noise and a number of votes
+    would be false precision."""
+    if v["factor"] > MAX_SHOWN_FACTOR:
+        return f"over ×{MAX_SHOWN_FACTOR:.0f} the votes (the gap is far inside the noise)"
+    return f"×{v['factor']:.1f} the votes (≈ {v['more_votes_per_model']:,} more per model)"
 
 
 def rating_interval(m: dict[str, Any], digits: int) -> str:
@@ -153,6 +178,8 @@ def print_agreement(doc: dict[str, Any]) -> None:
         f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2 "
         f"annotators), {o['annotators']} annotators · percent agreement {fixed(o['percent_agreement'], 1)} · "
         f"Fleiss κ {fixed(o['fleiss_kappa'], 3)} · Krippendorff α {fixed(o['krippendorff_alpha'], 3)}"))
+    if o.get("unavailable_reason"):
+        out.print(literal(f"agreement cannot be computed: {o['unavailable_reason']}"))
     if doc["pairs"]:
         t = Table(title="Cohen's κ per annotator pair")
         for c in ("Annotator A", "Annotator B", "Items", "Agree %", "κ"):
@@ -162,20 +189,21 @@ def print_agreement(doc: dict[str, Any]) -> None:
                       fixed(p["percent_agreement"], 1), fixed(p["cohen_kappa"], 3))
         out.print(t)
     t = Table(title="Annotators (agreement with the majority of the others)")
-    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p", "Outlier"):
+    for c in ("Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (Holm)", "Outlier"):
         t.add_column(c, justify="left" if c in ("Annotator", "Kind") else "right")
     for a in doc["annotators"]:
         t.add_row(literal(a["annotator"]), a["kind"], count(a["votes"]), str(a["items_with_majority"]),
                   fixed(a.get("majority_agreement"), 1), fixed(a.get("others_majority_agreement"), 1),
-                  p_value(a.get("p_value")), "yes" if a.get("outlier") else "")
+                  p_value(a.get("p_value_holm", a.get("p_value"))), "yes" if a.get("outlier") else "")
     out.print(t)
     if doc["position_bias"]:
         t = Table(title="Position bias (decisive votes won by the left answer)")
-        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (binomial)"):
+        for c in ("Annotator", "Votes", "Left wins", "Left %", "p (Holm)"):
             t.add_column(c, justify="left" if c == "Annotator" else "right")
         for p in doc["position_bias"]:
             t.add_row(literal(p["annotator"]), count(p["decisive_votes"]), count(p["left_wins"]),
-                      fixed(p["left_share"], 1), p_value(p["p_value"]))
+                      fixed(p["left_share"], 1),
+                      p_value(p.get("p_value_holm", p.get("p_value"))) if p.get("testable", True) else "not testable")
         out.print(t)
     for j in doc["judge_vs_humans"]:
         out.print(literal(f"Judge {j['judge']} vs human majority: {j['items']} items, "
@@ -264,8 +292,13 @@ def print_ab_report(report: Any) -> None:
     out = console()
     level = f"{(1 - report.alpha) * 100:g}%"
     for result in report.results:
-        test = ("two-proportion z-test, Newcombe interval" if result.kind == "binary"
-                else "Welch t-test and interval")
+        if result.kind == "binary":
+            used = sorted({c.test for c in result.comparisons})
+            names = {"fisher_exact": "Fisher's exact test (small counts)", "two_proportion_z": "two-proportion z-test"}
+            test = " / ".join(names.get(u, u) for u in used) + ", Newcombe interval"
+        else:
+            test = "Welch t-test and interval"
+        test += "; lift: Fieller"
         title = Text.assemble(("experiment ", "bold"), literal(result.experiment), ("  metric ", "bold"),
                               literal(result.metric), f"  ({result.kind}: {test})")
         several = len(result.comparisons) > 1
@@ -285,7 +318,8 @@ def print_ab_report(report: Any) -> None:
             mark = Text("yes", style="bold green") if c.significant else Text("no", style="dim")
             diff = (f"{_signed(c.difference)} "
                     f"{_ab_interval(c.ci_low, c.ci_high, _signed)}")
-            lift = DASH if c.lift is None else f"{_lift(c.lift)} {_ab_interval(c.lift_ci_low, c.lift_ci_high, _lift)}"
+            lift = (DASH if c.lift is None else f"{_lift(c.lift)} [unbounded]" if c.lift_ci_low is None
+                    else f"{_lift(c.lift)} {_ab_interval(c.lift_ci_low, c.lift_ci_high, _lift)}")
             cells: list[Any] = [literal(c.variant), count(c.n), significant(c.estimate), diff, lift,
                                 p_value(c.p_value)]
             if several:
@@ -381,10 +415,12 @@ def print_funnel(report: Any) -> None:
         labels = {s.key: s.label for s in report.stages}
         corr = Table(title=Text("rank agreement between stages", style="bold"), title_justify="left",
                      box=box.SIMPLE_HEAD)
-        for header in ("stage", "stage", "shared models", "Spearman ρ (p)", "Kendall τ (p)"):
+        for header in ("stage", "stage", "shared models", "Spearman ρ (p, Holm p)", "Kendall τ (p)"):
             corr.add_column(header, justify="right" if header != "stage" else "left")
         for c in report.correlations:
-            rho = DASH if c.spearman is None else f"{fixed(c.spearman, 2, signed=True)} ({p_value(c.spearman_p)})"
+            rho = (DASH if c.spearman is None else
+                   f"{fixed(c.spearman, 2, signed=True)} ({p_value(c.spearman_p)}, "
+                   f"{p_value(getattr(c, 'spearman_p_holm', None))})")
             tau = DASH if c.kendall is None else f"{fixed(c.kendall, 2, signed=True)} ({p_value(c.kendall_p)})"
             corr.add_row(literal(labels[c.stages[0]]), literal(labels[c.stages[1]]), str(len(c.models)), rho, tau)
         out.print(corr)

@@ -25,7 +25,7 @@ from sbs_tui.tui.review_plots import PlotsPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
         ("votes", "5 Votes"), ("plots", "6 Plots"), ("blocked", "7 Blocked"))
-RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control"}
+RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control", "cycle_voters"}
 
 
 class ReviewApp(CrashReport, App[None]):
@@ -46,6 +46,7 @@ class ReviewApp(CrashReport, App[None]):
         Binding("b", "cycle_baseline", "Baseline", id="cycle_baseline"),
         Binding("c", "cycle_ci", "CI", id="cycle_ci"),
         Binding("l", "cycle_control", "Control", id="cycle_control"),
+        Binding("v", "cycle_voters", "Voters", show=False, id="cycle_voters"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit"),
     ]
@@ -119,6 +120,10 @@ class ReviewApp(CrashReport, App[None]):
 
     def action_cycle_control(self) -> None:
         self.ranking.cycle("control")
+
+    def action_cycle_voters(self) -> None:
+        """Humans / judges / all votes (auto: humans when the database has both)."""
+        self.ranking.cycle("voters")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The ranking's picker keys work (and show in the footer) on the ranking tab only."""

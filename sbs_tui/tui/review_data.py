@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, RankRequest  # noqa: F401 - the panes' pickers
+from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, VOTERS, RankRequest  # noqa: F401 - the panes' pickers
 from sbs_tui.core.store import Store
 
 SESSION_GAP_S = 600  # a pause longer than this ends an annotator's working session (for their pace)
 
 # The ranking tab's pickers are a RankRequest (the same rules and defaults as `sbs rank`; rounds is the bootstrap
-# size); the app keeps the old name for its options.
+# size, voters whose votes count); the app keeps the old name for its options.
 RankOptions = RankRequest
 
 
@@ -30,6 +30,7 @@ class RankingView:
     baseline: str | None = None  # the baseline actually used
     note: str | None = None  # why there is no table, or how the baseline was chosen
     votes: int = 0
+    voters: str = "all"  # whose votes were counted: humans, judges or all
     seconds: float = 0.0
 
 
@@ -37,9 +38,24 @@ def _open(path: str) -> Store:
     return Store(path)
 
 
-def _vote_counts(store: Store) -> dict[str, float]:
+def voter_filter(kinds: dict[str, str], voters: str) -> tuple[list[str] | None, str]:
+    """Which annotators' votes the ranking counts, and what that is called. Judge votes and human votes answer
+    different questions (a judge is a stand-in for people only where it agrees with them), so when a database has
+    both the review app ranks the humans' by default (``auto``) and says so; ``judges`` / ``all`` on request."""
+    humans = [n for n, k in kinds.items() if k != "judge"]
+    judges = [n for n, k in kinds.items() if k == "judge"]
+    if voters == "auto":
+        voters = "humans" if humans and judges else "all"
+    if voters == "humans":
+        return humans or ["\x00no human annotator"], "humans"
+    if voters == "judges":
+        return judges or ["\x00no judge"], "judges"
+    return None, "all"
+
+
+def _vote_counts(store: Store, annotators: list[str] | None = None) -> dict[str, float]:
     """Votes per model (unflagged), from the aggregated outcome rows."""
-    names, rows = store.votes.outcomes()
+    names, rows = store.votes.outcomes(annotators=annotators)
     counts = dict.fromkeys(names, 0.0)
     for ia, ib, _score_b, n in rows:
         counts[names[ia]] += n
@@ -63,11 +79,13 @@ def ranking_view(path: str, options: RankRequest) -> RankingView:
 def _ranking(store: Store, options: RankRequest) -> RankingView:
     from sbs_tui.core.ranking.api import run_ranking
 
-    counts = _vote_counts(store)
+    annotators, voters = voter_filter(store.votes.annotator_kinds(), options.voters)
+    counts = _vote_counts(store, annotators)
     models = sorted(counts)
-    view = RankingView(None, models, votes=int(round(sum(counts.values()) / 2)))
+    view = RankingView(None, models, votes=int(round(sum(counts.values()) / 2)), voters=voters)
     if not counts:
-        view.note = "No votes yet. Import votes (sbs import votes FILE) or let annotators judge (sbs annotate)."
+        view.note = ("No votes yet. Import votes (sbs import votes FILE) or let annotators judge (sbs annotate)."
+                     if voters == "all" else f"No votes by {voters}; press v to count other votes.")
         return view
     if (problem := options.problem()) is not None:
         view.note = problem
@@ -76,10 +94,12 @@ def _ranking(store: Store, options: RankRequest) -> RankingView:
     if options.baseline is not None and baseline is None:
         view.note = f"baseline {options.baseline!r} has no votes; showing without it"
     if options.method == "winrate" and baseline is None:
-        baseline = max(models, key=lambda m: (counts[m], m))
+        from sbs_tui.core.ranking.api import default_baseline
+
+        baseline = default_baseline(*store.votes.outcomes(annotators=annotators))  # the rule `sbs rank` uses
         view.note = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
     view.baseline = baseline
-    request = replace(options, baseline=baseline)
+    request = replace(options, baseline=baseline, annotators=annotators)
     try:
         view.doc = run_ranking(store, request).to_json()
     except KeyError as exc:

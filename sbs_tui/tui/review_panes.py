@@ -34,10 +34,10 @@ from textual.widgets import DataTable, Select, Static
 from sbs_tui.present.numbers import DASH, count, finite, percent
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
-from sbs_tui.present.tables import rating_interval
+from sbs_tui.present.tables import rating_interval, votes_needed_text
 from sbs_tui.present.text import literal as name
 from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, RankOptions
+from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, VOTERS, RankOptions
 
 
 def clipped(text: str | None, width: int = 60) -> Text:
@@ -254,8 +254,8 @@ class RankingPane(ReviewPane):
 
     def cycle(self, field: str) -> None:
         """The next value of one picker (keys m, b, c, l)."""
-        choices: tuple[Any, ...] = {"method": METHODS, "ci": CIS, "control": CONTROLS}.get(field) or (
-            None, *self.models)
+        choices: tuple[Any, ...] = {"method": METHODS, "ci": CIS, "control": CONTROLS,
+                                    "voters": VOTERS}.get(field) or (None, *self.models)
         current = getattr(self.options, field)
         nxt = choices[(choices.index(current) + 1) % len(choices)] if current in choices else choices[0]
         self.set_options(**{field: nxt})
@@ -301,8 +301,10 @@ class RankingPane(ReviewPane):
         pct = doc["method"] == "winrate"
         multi = len(doc.get("components") or []) > 1
         digits = 2 if pct else 0
-        columns = ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L", "T",
-                   "Win %"]
+        lc = pct and doc.get("control") == "length"
+        columns = (["Rank (UB)", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"]
+                   if lc else ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L",
+                               "T", "Win %"])
         if multi:
             columns.append("Component")
         rows = []
@@ -311,9 +313,12 @@ class RankingPane(ReviewPane):
             model = name(m["model"])
             if prior:
                 model.append(" (prior)", style="yellow")
+            if m.get("baseline"):
+                model.append(" (baseline: 50 by definition)", style="dim")
             ci = rating_interval(m, digits)
+            last = m.get("raw_win_rate", m["win_rate"]) if lc else m["win_rate"]
             row = [str(m["rank"]), model, fmt(m["rating"], digits + 1 if pct else 1), ci, count(m["votes"]),
-                   count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(m["win_rate"], 1)]
+                   count(m["wins"]), count(m["losses"]), count(m["ties"]), fmt(last, 1)]
             if multi:
                 row.append(str(m.get("component", "")))
             rows.append(row)
@@ -333,8 +338,7 @@ class RankingPane(ReviewPane):
                 hint.append_text(name(str(v["better"])))
                 hint.append(" vs ")
                 hint.append_text(name(str(v["worse"])))
-                more = v.get("more_votes_per_model")
-                hint.append(f": ×{v['factor']:.1f} votes" + (f" (≈ {more:,} more per model)" if more else "") + "\n")
+                hint.append(f": {votes_needed_text(v)}\n")
         self.note("#rank-needed", stripped(hint))
 
     def status_text(self, view: data.RankingView, seconds: float) -> Text:
@@ -345,6 +349,7 @@ class RankingPane(ReviewPane):
                 what += f" · 95% CI {view.doc['ci']}"
             if o.control != "none":
                 what += f" · {o.control}-controlled"
+        what += f" · votes by {view.voters} (v)"
         text = name(what)
         text.stylize("bold")
         text.append(f" · {view.votes:,} votes · {self.stamp(seconds)}", style="dim")
@@ -382,6 +387,10 @@ class AgreementPane(ReviewPane):
         if not o.get("votes"):
             overall.append("No votes yet: agreement needs votes by two or more annotators on the same pairs "
                            "(sbs queue build --overlap K).", style="italic")
+        elif o.get("unavailable_reason"):
+            overall.append("Agreement cannot be computed: ", style="bold yellow")
+            overall.append_text(name(o["unavailable_reason"]))
+            overall.append(f"\n{o['votes']:,} votes on {o['items']:,} items, {o['annotators']} annotator(s)")
         else:
             overall.append(f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by "
                            f"≥ 2 annotators), {o['annotators']} annotators\n")
@@ -402,18 +411,21 @@ class AgreementPane(ReviewPane):
             who.stylize(style)
             rows.append([who, a["kind"], count(a["votes"]), count(a["items_with_majority"]),
                          fmt(a.get("majority_agreement")), fmt(a.get("others_majority_agreement")),
-                         fmt_p(a.get("p_value")), Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
+                         fmt_p(a.get("p_value_holm", a.get("p_value"))),
+                         Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
         fill(self.query_one("#agree-annotators", DataTable),
-             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided)", ""], rows)
+             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided, Holm)", ""], rows)
 
         rows = []
         for p in doc["position_bias"]:
-            biased = (finite(p.get("p_value")) or 1.0) < 0.01
+            p_adj = p.get("p_value_holm", p.get("p_value"))
+            biased = (finite(p_adj) or 1.0) < 0.01
             share = Text(fmt(p["left_share"]), style="bold red" if biased else "")
             who = Text("(all)", style="italic") if p["annotator"] == "(all)" else name(p["annotator"])
-            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share, fmt_p(p["p_value"])])
+            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share,
+                         fmt_p(p_adj) if p.get("testable", True) else "not testable"])
         fill(self.query_one("#agree-position", DataTable),
-             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (binomial)"], rows)
+             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows)
 
         rows = []
         for j in doc["judge_vs_humans"]:

@@ -7,7 +7,7 @@ per-vote outputs for length/style control.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ranking.report import Ranking
@@ -20,9 +20,32 @@ if TYPE_CHECKING:
 __all__ = ["RankRequest", "rank_stored", "run_ranking"]
 
 
+BASELINE_RULE = "the most-compared model (most votes; ties by name), as AlpacaEval's reference is"
+
+
+def default_baseline(names: list[str], rows: Sequence[tuple[int, int, float, float]]) -> str | None:
+    """The win-rate baseline when none is given — one rule for ``sbs rank`` and the review app: the model with
+    the most votes (ties broken by name), i.e. the reference everyone was compared with in an AlpacaEval-style
+    campaign. None without votes."""
+    counts = dict.fromkeys(names, 0.0)
+    for ia, ib, _score, n in rows:
+        counts[names[ia]] += n
+        counts[names[ib]] += n
+    voted = [m for m, c in counts.items() if c > 0]
+    return max(voted, key=lambda m: (counts[m], m)) if voted else None
+
+
 def run_ranking(store: Store, req: RankRequest) -> Ranking:
-    """Raises KeyError(model) when ``baseline`` has no votes under the filters."""
+    """Raises KeyError(model) when ``baseline`` has no votes under the filters. ``--method winrate`` without a
+    baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning)."""
     filters = req.filters
+    chosen = None
+    if req.method == "winrate" and req.baseline is None:
+        chosen = default_baseline(*store.votes.outcomes(**filters))
+        if chosen is not None:
+            from dataclasses import replace
+
+            req = replace(req, baseline=chosen)
     if req.control != "none":
         names, rows = store.votes.covariates(texts=req.control == "style", **filters)
         if req.method == "winrate":
@@ -39,7 +62,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
             from sbs_tui.core.ranking.online import rank_elo
 
             ranking = rank_elo(names, votes, k=req.k_factor, orders=req.orders, rounds=req.rounds,
-                               seed=req.seed, anchor=req.baseline)
+                               seed=req.seed, anchor=req.baseline, order=req.elo_order)
         else:
             from sbs_tui.core.ranking.online import rank_trueskill
 
@@ -59,6 +82,9 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
                               matrices=req.matrices, threads=req.threads)
     ranking.info.setdefault("control", req.control)
     ranking.info["filters"] = {k: v for k, v in filters.items() if v}
+    if chosen is not None:
+        ranking.info["baseline_rule"] = BASELINE_RULE
+        ranking.warnings.append(f"no --baseline given: win rate against {chosen!r}, {BASELINE_RULE}")
     return ranking
 
 

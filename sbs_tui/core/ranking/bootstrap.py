@@ -11,6 +11,12 @@ that converge slowly (a resample that leaves a model undefeated, say) are refitt
 method with their own Hessians. Rounds are processed
 in fixed blocks, each with its own child seed of ``seed``, on a small thread pool (numpy releases the GIL), so
 results depend on the seed only — not on the number of threads.
+
+Plain MLE (``fit.prior == 0``): a resample can leave a model undefeated or winless, and then *its* MLE is
+infinite. Such rounds are fitted with the weak prior (so the other models get a value) and the model's θ is
+recorded as ±∞ — never a finite number the prior made up — so a percentile bound that falls among them is
+infinite (``null`` in JSON). Other resamples without an MLE (rarer: a group that never lost to the rest) are
+refitted exactly with :func:`fit_bt`'s automatic choice and the same ±∞ marking (NaN where undetermined).
 """
 
 from __future__ import annotations
@@ -156,7 +162,12 @@ def newton_rounds(theta_hat: np.ndarray, pi: np.ndarray, pj: np.ndarray, n: np.n
         hess[:, pi, pj] = -wt
         hess[:, pj, pi] = -wt
         hess[:, diag, diag] = -hess.sum(axis=2) + prior
-        step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        if prior == 0:  # the Laplacian is singular along 1; the gradient is ⟂ 1, so this pins only the mean
+            hess += 1.0 / m
+        try:
+            step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a resample that disconnects the graph (MLE only): least squares
+            step = np.stack([np.linalg.lstsq(h, g, rcond=None)[0] for h, g in zip(hess, grad)])
         f0 = objective(t, idx)
         slope = np.sum(grad * step, axis=1)
         alpha = np.ones(idx.size)
@@ -172,25 +183,56 @@ def newton_rounds(theta_hat: np.ndarray, pi: np.ndarray, pj: np.ndarray, n: np.n
 
 
 def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
-                 prior: float = PRIOR_PRECISION, threads: int | None = None) -> np.ndarray:
-    """θ for each bootstrap round, shape (rounds, models), each row centred (Σθ = 0)."""
+                 prior: float | None = None, threads: int | None = None) -> np.ndarray:
+    """θ for each bootstrap round, shape (rounds, models), each row centred (Σθ = 0).
+
+    ``prior`` defaults to the one the full-data fit used (``fit.prior``): 0 for the plain MLE, where rounds in
+    which a model's MLE is infinite carry ±∞ for it (see the module docstring)."""
+    if prior is None:
+        prior = fit.prior
     if rounds <= 0:
         return np.zeros((0, outcomes.n_models))
     pi, pj, to_n_t, to_w_t, direction_t = _pair_matrices(outcomes)
-    h_inv = np.linalg.inv(fit.hessian)
+    from scipy.sparse import csr_matrix
+
+    pairs = np.arange(len(pi))
+    to_i = csr_matrix((np.ones(len(pi)), (pi, pairs)), shape=(outcomes.n_models, len(pi)))  # pair → its model i
+    to_j = csr_matrix((np.ones(len(pj)), (pj, pairs)), shape=(outcomes.n_models, len(pj)))
+    h_inv = fit.hessian_inverse() if prior == fit.prior else np.linalg.inv(
+        fit.hessian + (prior - fit.prior) * np.eye(outcomes.n_models))
     m = outcomes.n_models
 
     def one_block(counts: np.ndarray) -> np.ndarray:
         counts = counts.astype(np.float64)
         n = np.asarray((to_n_t @ counts.T).T)
         w = np.asarray((to_w_t @ counts.T).T)
-        theta, converged = refit_rounds(fit.theta, h_inv, pi, pj, n, w, direction_t, prior)
-        rest = np.flatnonzero(~converged)
-        if rest.size:
-            theta[rest], settled = newton_rounds(fit.theta, pi, pj, n[rest], w[rest], prior)
-            for r in rest[~settled]:  # last resort, never seen in practice
-                theta[r] = fit_bt(PairStats(pi, pj, n[r], w[r]), m, prior).theta
-        return theta - theta.mean(axis=1, keepdims=True)
+        theta = np.empty((n.shape[0], m))
+        sides = np.zeros((n.shape[0], m))
+        regular: np.ndarray = np.ones(n.shape[0], dtype=bool)
+        if prior == 0:
+            played = np.asarray((to_i + to_j) @ n.T).T  # per round and model: votes, credit won
+            won = np.asarray(to_j @ w.T + to_i @ (n - w).T).T
+            sides = np.where(played > 0, np.where(won >= played, 1, np.where(won <= 0, -1, 0)), 0)
+            regular = np.asarray(~sides.any(axis=1), dtype=bool)
+            odd = np.flatnonzero(~regular)
+            if odd.size:  # some model never lost / never won in this resample: prior fit, then ±∞ for it
+                theta[odd], settled = newton_rounds(np.zeros(m), pi, pj, n[odd], w[odd], PRIOR_PRECISION)
+                for r in odd[~settled]:
+                    theta[r] = fit_bt(PairStats(pi, pj, n[r], w[r]), m, PRIOR_PRECISION).theta
+        idx = np.flatnonzero(regular)
+        if idx.size:
+            th, converged = refit_rounds(fit.theta, h_inv, pi, pj, n[idx], w[idx], direction_t, prior)
+            rest = np.flatnonzero(~converged)
+            if rest.size:
+                th[rest], settled = newton_rounds(fit.theta, pi, pj, n[idx[rest]], w[idx[rest]], prior)
+                for r in rest[~settled]:  # last resort: a resample without an MLE (or never seen in practice)
+                    exact = fit_bt(PairStats(pi, pj, n[idx[r]], w[idx[r]]), m, None if prior == 0 else prior)
+                    th[r] = exact.theta
+                    sides[idx[r]] = exact.unbounded
+            theta[idx] = th - th.mean(axis=1, keepdims=True)
+        if prior == 0 and np.any(sides):
+            theta = np.where(sides == 1, np.inf, np.where(sides == -1, -np.inf, np.where(sides == 2, np.nan, theta)))
+        return theta
 
     def run(spec: tuple[np.random.SeedSequence, int]) -> np.ndarray:
         return one_block(_draw(outcomes, *spec))  # drawing runs in the worker too
@@ -201,3 +243,14 @@ def bootstrap_bt(outcomes: Outcomes, fit: BTFit, rounds: int, seed: int = 0, *,
         return np.vstack([run(spec) for spec in specs])
     with ThreadPoolExecutor(threads) as pool:
         return np.vstack(list(pool.map(run, specs)))  # map keeps block order
+
+
+def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column percentile interval of draws that may hold ±∞ (rounds where the MLE was infinite): a bound
+    that falls among infinite rounds is ±∞; NaN rounds (undetermined) are left out."""
+    big = 1e300
+    finite = np.where(np.isposinf(draws), big, np.where(np.isneginf(draws), -big, draws))
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(finite, [tail, 100 - tail], axis=0)
+    fix = lambda x: np.where(x > 1e250, np.inf, np.where(x < -1e250, -np.inf, x))  # noqa: E731
+    return fix(low), fix(high)

@@ -5,12 +5,19 @@ s·log σ(θ_j − θ_i) + (1 − s)·log σ(θ_i − θ_j): ties and both-bad (
 AlpacaEval's weighted verdicts enter with their weight. The log-likelihood depends only on each pair's vote
 count ``n`` and credit ``w`` (see :mod:`.outcomes`), so the fit costs O(pairs), not O(votes).
 
-Why a weak prior: a model that never lost (or never won) has no finite MLE — its θ runs off to ±∞. We add a
-Gaussian prior θ ~ N(0, σ²) with σ = :data:`PRIOR_SD` logits (≈ 1,737 Elo points), i.e. the penalty
-λ/2·‖θ‖² with λ = 1/σ². With a few hundred votes per model it moves ratings by far less than 0.01 Elo; for an
-undefeated model it keeps the rating finite (and large), and :func:`fit_bt` reports which models it affects.
-Because every vote adds as much to one model's score as it takes from the other's, the penalised optimum has
-Σθ = 0 exactly: ratings come out centred.
+Why the plain MLE by default: it is what FastChat (an unpenalised logistic regression) and choix (α = 0)
+report, and any prior moves ratings on small campaigns (N(0, 10²) moved them 0.4–0.85 Elo at 80–320 votes
+per model). The MLE exists exactly when the "got credit from" graph (an edge i → j when i won at least part
+of a vote against j) is strongly connected (Zermelo 1929; Ford 1957): otherwise some group of models never
+lost to the rest and its θ runs off to +∞. :func:`mle_exists` checks that with scipy's strongly connected
+components. Only then is the weak Gaussian prior θ ~ N(0, σ²), σ = :data:`PRIOR_SD` logits (≈ 1,737 Elo),
+used — it keeps every rating finite — and :func:`fit_bt` says which models have an infinite MLE and on which
+side (``unbounded``), so intervals can be one-sided. Active sampling (:mod:`sbs_tui.core.queue`) passes its own
+stronger prior (models without votes must stay uncertain, not undefined).
+
+Either way the optimum has Σθ = 0 (every vote adds to one score what it takes from the other; without a prior
+we centre explicitly): ratings come out centred. Without a prior the Hessian is a graph Laplacian, singular
+along the all-ones direction; covariances then use its pseudo-inverse, i.e. they are covariances of centred θ.
 
 Elo scale: rating = 1000 + 400·log10(e)·θ (400·log10 of the odds), centred on 1000 or shifted so an
 anchor model sits at 1000.
@@ -67,29 +74,124 @@ def _laplacian(i: np.ndarray, j: np.ndarray, wt: np.ndarray, m: int) -> np.ndarr
 @dataclass(frozen=True)
 class BTFit:
     theta: np.ndarray  # logits, Σθ = 0
-    hessian: np.ndarray
-    prior_bound: list[int]  # models whose rating is set by the prior (never lost or never won)
+    hessian: np.ndarray  # of the objective at θ (singular along 1 when prior == 0)
+    prior_bound: list[int]  # models whose MLE is infinite: their rating is set by the prior
     iterations: int
+    prior: float = PRIOR_PRECISION  # precision actually used: 0 = the plain MLE
+    unbounded: tuple[int, ...] = ()  # per model: 0 finite MLE, +1 MLE +∞, −1 MLE −∞, 2 undetermined
+
+    def hessian_inverse(self) -> np.ndarray:
+        """H⁻¹, or for the MLE (H a Laplacian) its pseudo-inverse: the map for centred θ."""
+        return _inverse(self.hessian, self.prior)
 
 
-def fit_bt(ps: PairStats, n_models: int, prior: float = PRIOR_PRECISION) -> BTFit:
-    """Penalised MLE with scipy's exact trust-region Newton method (quadratic convergence; M ≤ a few 1000)."""
+def _inverse(h: np.ndarray, prior: float) -> np.ndarray:
+    if prior > 0:
+        return np.linalg.inv(h)
+    m = h.shape[0]
+    ones = np.full((m, m), 1.0 / m)
+    return np.linalg.inv(h + ones) - ones  # (L + 11ᵀ/m)⁻¹ − 11ᵀ/m = L⁺ for a connected Laplacian L
+
+
+def credit_graph_sccs(ps: PairStats, n_models: int) -> tuple[int, np.ndarray]:
+    """Strongly connected components of the graph with an edge i → j when i got credit from j."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    to_j = ps.w > 0  # j got credit from i: j → i
+    to_i = ps.n - ps.w > 0
+    rows = np.r_[ps.j[to_j], ps.i[to_i]]
+    cols = np.r_[ps.i[to_j], ps.j[to_i]]
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_models, n_models)).tocsr()
+    return connected_components(graph, directed=True, connection="strong")
+
+
+def unbounded_sides(ps: PairStats, n_models: int) -> np.ndarray:
+    """Per model, where its MLE goes relative to the largest strongly connected group of the credit graph (the
+    reference, whose differences stay finite): 0 finite, +1 → +∞ (its group beat the reference, directly or
+    through others, and was never beaten back), −1 → −∞ (the reverse), 2 undetermined (neither). All zeros
+    exactly when the MLE exists. Models without votes are 0 (they are not fitted)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    played = np.bincount(ps.i, ps.n, n_models) + np.bincount(ps.j, ps.n, n_models)
+    voted = played > 0
+    _count, labels = credit_graph_sccs(ps, n_models)
+    out = np.zeros(n_models, dtype=np.int64)
+    groups = sorted(set(labels[voted].tolist()), key=lambda g: (-int(np.sum(labels[voted] == g)), g))
+    if len(groups) <= 1:
+        return out
+    ref = int(np.flatnonzero(voted & (labels == groups[0]))[0])
+    if np.sum(labels == labels[ref]) == 1:  # no strongly connected core: every rating runs off somewhere
+        won = np.bincount(ps.j, ps.w, n_models) + np.bincount(ps.i, ps.n - ps.w, n_models)
+        side = np.where(won >= played, 1, np.where(won <= 0, -1, 2))
+        out[voted] = side[voted]
+        return out
+    to_j = ps.w > 0
+    to_i = ps.n - ps.w > 0
+    rows = np.r_[ps.j[to_j], ps.i[to_i]]  # winner → loser
+    cols = np.r_[ps.i[to_j], ps.j[to_i]]
+    beat = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_models, n_models)).tocsr()
+    below = np.zeros(n_models, dtype=bool)  # the reference beat them (through a chain)
+    below[breadth_first_order(beat, ref, directed=True, return_predecessors=False)] = True
+    above = np.zeros(n_models, dtype=bool)  # they beat the reference (through a chain)
+    above[breadth_first_order(beat.T.tocsr(), ref, directed=True, return_predecessors=False)] = True
+    in_ref = labels == labels[ref]
+    out[voted & ~in_ref] = np.where(above & ~below, 1, np.where(below & ~above, -1, 2))[voted & ~in_ref]
+    return out
+
+
+def mle_exists(ps: PairStats, n_models: int) -> bool:
+    """True when the unpenalised MLE is finite: the credit graph among the models with votes is strongly
+    connected (assumes the comparison graph is connected; :mod:`.btrank` fits each component on its own)."""
+    return not unbounded_sides(ps, n_models).any()
+
+
+def fit_bt(ps: PairStats, n_models: int, prior: float | None = None) -> BTFit:
+    """Bradley-Terry fit by scipy's exact trust-region Newton method (quadratic convergence; M ≤ a few 1000).
+
+    ``prior``: None (default) — the plain MLE when it exists, else the weak prior :data:`PRIOR_PRECISION`
+    (``fit.prior`` says which, ``fit.unbounded`` which models are infinite in the MLE); a positive number — that
+    Gaussian precision, always (MAP); 0 — the MLE, ValueError when it does not exist."""
     from scipy.optimize import minimize
 
-    if prior <= 0:
-        raise ValueError("the prior precision must be positive (it keeps undefeated models finite)")
-    x0 = np.zeros(n_models)
-    res = minimize(
-        neg_log_likelihood, x0, args=(ps, prior), jac=True,
-        hess=lambda t, *_: hessian(t, ps, prior), method="trust-exact",
-        options={"gtol": 1e-9, "maxiter": 500},
-    )
-    theta = res.x - res.x.mean()
+    sides = unbounded_sides(ps, n_models)
+    if prior is None:
+        prior = PRIOR_PRECISION if sides.any() else 0.0
+    elif prior < 0 or (prior == 0 and sides.any()):
+        raise ValueError("the MLE does not exist (some models never lost or never won); use a positive prior")
     m = n_models
-    won = np.bincount(ps.j, ps.w, m) + np.bincount(ps.i, ps.n - ps.w, m)
-    played = np.bincount(ps.j, ps.n, m) + np.bincount(ps.i, ps.n, m)
-    prior_bound = [k for k in range(m) if played[k] > 0 and (won[k] <= 0 or won[k] >= played[k])]
-    return BTFit(theta, hessian(theta, ps, prior), prior_bound, int(res.nit))
+    if prior > 0:
+        res = minimize(
+            neg_log_likelihood, np.zeros(m), args=(ps, prior), jac=True,
+            hess=lambda t, *_: hessian(t, ps, prior), method="trust-exact",
+            options={"gtol": 1e-9, "maxiter": 500},
+        )
+        theta = res.x - res.x.mean()
+    else:
+        # The likelihood is invariant to a common shift: fix θ_0 = 0 (free parameters θ_1..θ_{m−1}), then centre.
+        played = np.bincount(ps.i, ps.n, m) + np.bincount(ps.j, ps.n, m)
+        free = np.flatnonzero(np.arange(m) != int(np.argmax(played > 0)))
+
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            t = np.zeros(m)
+            t[free] = x
+            nll, grad = neg_log_likelihood(t, ps, 0.0)
+            return nll, grad[free]
+
+        def hess(x: np.ndarray) -> np.ndarray:
+            t = np.zeros(m)
+            t[free] = x
+            return hessian(t, ps, 0.0)[np.ix_(free, free)] + np.diag((played[free] <= 0).astype(float))
+
+        res = minimize(fun, np.zeros(len(free)), jac=True, hess=hess, method="trust-exact",
+                       options={"gtol": 1e-10, "maxiter": 500})
+        theta = np.zeros(m)
+        theta[free] = res.x
+        theta -= theta.mean()
+    bound = [k for k in range(m) if sides[k] != 0]
+    return BTFit(theta, hessian(theta, ps, prior), bound, int(res.nit), float(prior),
+                 tuple(int(x) for x in sides))
 
 
 def sandwich_covariance(fit: BTFit, outcomes: Outcomes) -> np.ndarray:
@@ -105,7 +207,7 @@ def sandwich_covariance(fit: BTFit, outcomes: Outcomes) -> np.ndarray:
     pi, pj, inverse = outcomes.pair_index()
     wt = np.bincount(inverse, outcomes.n * (outcomes.s - p) ** 2, len(pi))
     meat = _laplacian(pi, pj, wt, m)
-    h_inv = np.linalg.inv(fit.hessian)
+    h_inv = fit.hessian_inverse()
     return h_inv @ meat @ h_inv
 
 
@@ -124,8 +226,3 @@ def contrast(m: int, anchor: int | None) -> np.ndarray:
     else:
         c[:, anchor] -= 1.0
     return c
-
-
-def predicted_win_matrix(theta: np.ndarray) -> np.ndarray:
-    """P(row beats column) under the fitted model."""
-    return sigmoid(theta[:, None] - theta[None, :])

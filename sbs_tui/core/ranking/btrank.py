@@ -4,6 +4,13 @@ Why per component: ratings of models that were never compared, directly or throu
 have no common scale — any offset between the groups fits the votes equally well. Printing one list would
 rank them by an artefact of the prior, so each connected component is fitted and ranked on its own, flagged in
 the output (``component``) and warned about.
+
+Within a component the rating is the plain MLE whenever it exists (see :mod:`.bt`). When it does not (a model
+never lost or never won), the weak prior keeps the ratings finite, the output says so (``"mle": false`` in the
+JSON's ``prior`` entry, ``set_by_prior`` per model, a warning), and the affected models get a one-sided interval:
+the side the MLE runs off to is unbounded (``null`` in JSON, ∞ in tables); the other side is a profile
+likelihood bound (the likelihood-ratio test at 95%), because resamples of a never-beaten model are all
+never-beaten and the bootstrap cannot bound it.
 """
 
 from __future__ import annotations
@@ -12,19 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from sbs_tui.core.ranking.bootstrap import bootstrap_bt
+from sbs_tui.core.ranking.bootstrap import bootstrap_bt, percentile_interval
 from sbs_tui.core.ranking.bt import (
-    ELO_PER_LOGIT, PRIOR_PRECISION, PRIOR_SD, contrast, fit_bt, sandwich_covariance, to_elo,
+    ELO_CENTRE, ELO_PER_LOGIT, PRIOR_PRECISION, PRIOR_SD, BTFit, contrast, fit_bt, neg_log_likelihood,
+    sandwich_covariance, to_elo,
 )
 from sbs_tui.core.ranking.outcomes import Outcomes
 from sbs_tui.core.ranking.report import Z95, Ranking, pair_matrices, tallied_ratings, votes_needed
 
 
 def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, seed: int = 0,
-            anchor: str | None = None, matrices: bool = False, prior: float = PRIOR_PRECISION,
+            anchor: str | None = None, matrices: bool = False, prior: float | None = None,
             threads: int | None = None) -> Ranking:
     """BT ratings on the Elo scale with 95% intervals (``ci``: bootstrap, sandwich or none), Rank (UB),
     tallies and votes-needed, fitted per connected component; ``anchor`` (a model name) sits at 1000.
+    ``prior``: None — the MLE where it exists, else the weak prior (said so); a number — that precision always.
     Raises KeyError(anchor) if the anchor has no votes."""
     if ci not in ("bootstrap", "sandwich", "none"):
         raise ValueError(f"unknown ci {ci!r}")
@@ -32,7 +41,8 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
         raise KeyError(anchor)
     info: dict[str, Any] = {
         "scale": "elo (1000 + 400·log10 odds)", "ci": ci, "confidence": 0.95,
-        "anchor": anchor, "prior_sd_logits": PRIOR_SD if prior == PRIOR_PRECISION else prior ** -0.5,
+        "anchor": anchor,
+        "prior_sd_logits": None if prior == 0 else PRIOR_SD if prior in (None, PRIOR_PRECISION) else prior ** -0.5,
     }
     if ci == "bootstrap":
         info.update(bootstrap=rounds, seed=seed)
@@ -55,16 +65,21 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
             + "). Ratings are comparable only within a component; each is ranked separately."
         )
     theta_all: dict[str, float] = {}
+    mle_everywhere = True
     for c, comp in enumerate(components):
         sub = outcomes.subset(comp)
         local_anchor = sub.names.index(anchor) if anchor in sub.names else None
         if anchor is not None and local_anchor is None:
             ranking.warnings.append(f"component {c + 1} does not contain the anchor {anchor!r}; centred on 1000")
-        fit = fit_bt(sub.pair_stats(), sub.n_models, prior)
+        ps = sub.pair_stats()
+        fit = fit_bt(ps, sub.n_models, prior)
         rating = to_elo(fit.theta, local_anchor)
         if ci == "bootstrap" and rounds > 0:
-            boot = to_elo(bootstrap_bt(sub, fit, rounds, seed, prior=prior, threads=threads), local_anchor)
-            low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+            boot = bootstrap_bt(sub, fit, rounds, seed, threads=threads)
+            if local_anchor is not None:
+                with np.errstate(invalid="ignore"):
+                    boot = boot - boot[:, [local_anchor]]
+            low, high = percentile_interval(ELO_CENTRE + ELO_PER_LOGIT * boot)  # rows are centred already
         elif ci == "sandwich":
             cmat = contrast(sub.n_models, local_anchor)
             cov = cmat @ sandwich_covariance(fit, sub) @ cmat.T
@@ -72,18 +87,35 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
             low, high = rating - half, rating + half
         else:
             low = high = np.full(sub.n_models, np.nan)
+        low, high = np.array(low, dtype=float), np.array(high, dtype=float)
+        if ci != "none":
+            for k, side in enumerate(fit.unbounded):
+                if side == 1:
+                    high[k], low[k] = np.inf, profile_bound(ps, fit, k, +1, local_anchor)
+                elif side == -1:
+                    low[k], high[k] = -np.inf, profile_bound(ps, fit, k, -1, local_anchor)
+                elif side == 2:
+                    low[k], high[k] = -np.inf, np.inf
         if local_anchor is not None:  # the anchor is fixed by definition
             low[local_anchor] = high[local_anchor] = rating[local_anchor]
         bound = set(fit.prior_bound)
         extra = [{"component": c + 1, "set_by_prior": k in bound} for k in range(sub.n_models)]
+        mle_everywhere = mle_everywhere and fit.prior == 0
         for k in fit.prior_bound:
+            what = {1: "never lost to the others", -1: "never won against the others",
+                    2: "is not comparable with the rest"}[fit.unbounded[k]]
+            if fit.unbounded[k] == 1 and _won_all(sub, k):
+                what = "never lost"
+            elif fit.unbounded[k] == -1 and _lost_all(sub, k):
+                what = "never won"
             ranking.warnings.append(
-                f"{sub.names[k]!r} never {'lost' if _won_all(sub, k) else 'won'}: "
-                "its MLE is infinite; the rating shown is held finite by the weak prior "
-                f"(sd {PRIOR_SD:g} logits) and is only a bound"
+                f"{sub.names[k]!r} {what}: its MLE is infinite; the rating shown is held finite by the weak prior "
+                f"(sd {PRIOR_SD:g} logits) and its interval is one-sided (open towards "
+                f"{'+∞' if fit.unbounded[k] == 1 else '−∞' if fit.unbounded[k] == -1 else '±∞'})"
             )
         ranking.models.extend(tallied_ratings(outcomes, comp, rating, low, high, extra))
         theta_all.update(zip(sub.names, fit.theta))
+    info["mle"] = mle_everywhere
     ranking.votes_needed = votes_needed(ranking.models)
     if matrices:
         component_of = {m.model: m.extra["component"] for m in ranking.models}
@@ -94,3 +126,51 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "bootstrap", rounds: int = 1000, se
 def _won_all(sub: Outcomes, k: int) -> bool:
     t = sub.tallies()
     return bool(t["credit"][k] >= t["votes"][k])
+
+
+def _lost_all(sub: Outcomes, k: int) -> bool:
+    return bool(sub.tallies()["credit"][k] <= 0)
+
+
+CHI2_1_95 = 3.841458820694124  # the 95% quantile of χ²(1)
+
+
+def profile_bound(ps, fit: BTFit, k: int, side: int, anchor: int | None) -> float:
+    """The finite end of a one-sided interval for a model whose MLE is infinite (towards ``side``), on the Elo
+    scale: with t = θ_k − mean(θ of the others), the t at which the profile deviance 2·(min over the others of
+    the objective at t − its infimum as t → ±∞) reaches χ²₁(0.95), i.e. the likelihood-ratio interval's finite
+    end. The objective is the fitted one without the prior on θ_k itself (on the others its pull is negligible
+    at finite ratings and keeps other never-beaten models finite)."""
+    from scipy.optimize import brentq, minimize
+
+    m = len(fit.theta)
+    others = np.flatnonzero(np.arange(m) != k)
+    cache: dict[float, np.ndarray] = {}
+
+    def objective(t: float) -> float:
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            th = np.empty(m)
+            th[others], th[k] = x, x.mean() + t
+            nll, grad = neg_log_likelihood(th, ps, fit.prior)
+            nll -= 0.5 * fit.prior * th[k] ** 2
+            g = grad[others] + (grad[k] - fit.prior * th[k]) / len(others)
+            return nll, g
+
+        res = minimize(fun, fit.theta[others], jac=True, method="L-BFGS-B",
+                       options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000})
+        th = np.empty(m)
+        th[others], th[k] = res.x, res.x.mean() + t
+        cache[t] = th
+        return float(res.fun)
+
+    t_hat = float(fit.theta[k] - fit.theta[others].mean())
+    f_inf = objective(t_hat + side * 40.0)
+    deviance = lambda t: 2.0 * (objective(t) - f_inf) - CHI2_1_95  # noqa: E731
+    step = 1.0
+    far = t_hat - side * step
+    while deviance(far) < 0 and step < 1e3:
+        step *= 2
+        far = t_hat - side * step
+    t = brentq(deviance, min(far, t_hat), max(far, t_hat), xtol=1e-8)
+    objective(t)
+    return float(to_elo(cache[t], anchor)[k])

@@ -4,8 +4,10 @@ Both depend on the order of the votes — the same votes in another order give o
 weigh more than early ones. That is right for tracking a player whose skill changes, and wrong for ranking
 fixed model checkpoints; use Bradley-Terry for that (it is what online Elo converges to in spirit, without the
 order effect). Offered here because leads know them: Elo with Arena's parameters (K = 4, base 10, scale 400,
-initial 1000) and an *order-averaged* variant (mean over random permutations), which removes most of the order
-effect.
+initial 1000). The default rating is FastChat's: the *median* over bootstrap rounds (votes resampled with
+replacement and played in random order), with the percentile interval of the same rounds — so the rating always
+lies inside its interval and Rank (UB) compares like with like. The stored-order rating (``order="file"``) and
+the *order-averaged* variant (mean over random permutations) stay available.
 
 Online Elo is vectorised across orders: every step updates all R rating vectors at once, so averaging over
 permutations or bootstrapping costs one Python loop over the votes, not R of them.
@@ -78,31 +80,51 @@ def averaged_elo(a: np.ndarray, b: np.ndarray, s: np.ndarray, n_models: int, ord
     return total / orders
 
 
+ELO_ORDERS = ("bootstrap", "file")
+
+
 def rank_elo(names: list[str], votes: list[tuple[int, int, float]], *, k: float = 4.0, orders: int = 1,
-             rounds: int = 200, seed: int = 0, anchor: str | None = None) -> Ranking:
-    """Online Elo in the stored order (``orders`` = 1) or averaged over random orders; bootstrap percentile CIs
-    (votes resampled with replacement, in random order — Arena's former procedure)."""
+             rounds: int = 1000, seed: int = 0, anchor: str | None = None, order: str = "bootstrap") -> Ranking:
+    """Online Elo with percentile intervals over ``rounds`` bootstrap rounds (votes resampled with replacement
+    and played in random order, as FastChat does).
+
+    ``order``: "bootstrap" (default, FastChat's) — the rating is the median of those rounds, so it lies inside
+    its interval; "file" — the rating after playing the votes in stored order (``orders`` > 1: the mean over
+    that many random permutations instead), reported next to the bootstrap median (``bootstrap_median``)."""
+    if order not in ELO_ORDERS:
+        raise ValueError(f"unknown Elo order {order!r}")
     if anchor is not None and anchor not in names:
         raise KeyError(anchor)
     arr = np.asarray(votes, dtype=np.float64).reshape(-1, 3)
     a, b, s = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
     m, t = len(names), len(s)
     rng = np.random.default_rng(seed)
-    info: dict[str, Any] = {"scale": "elo", "k_factor": k, "orders": orders, "ci": "bootstrap",
-                            "bootstrap": rounds, "seed": seed, "anchor": anchor, "order_dependent": True}
+    if order == "bootstrap" and rounds <= 0:
+        order = "file"  # no rounds to take a median of
+    point_kind = ("median of bootstrap rounds (FastChat)" if order == "bootstrap"
+                  else "stored order" if orders == 1 else f"mean over {orders} random orders")
+    info: dict[str, Any] = {"scale": "elo", "k_factor": k, "orders": orders, "elo_order": order,
+                            "rating_is": point_kind, "ci": "bootstrap percentile", "bootstrap": rounds,
+                            "seed": seed, "anchor": anchor, "order_dependent": True}
     ranking = Ranking("elo", [], info)
     if t == 0:
         ranking.warnings.append("no votes match the filters")
         return ranking
-    if orders == 1:
-        point = online_elo(a, b, s, m, np.arange(t)[None, :], k=k)[0]
-        ranking.warnings.append("online Elo depends on vote order (stored order used); "
-                                "--orders N averages over N random orders, --method bt has no order effect")
-    else:
-        point = averaged_elo(a, b, s, m, orders, rng, k=k)
     anchor_idx = names.index(anchor) if anchor is not None else None
-    if anchor_idx is not None:
-        point = point - point[anchor_idx] + ELO_INIT
+    point = None
+    if order == "file":
+        if orders == 1:
+            point = online_elo(a, b, s, m, np.arange(t)[None, :], k=k)[0]
+            ranking.warnings.append("online Elo depends on vote order (stored order used, --elo-order file); "
+                                    "the default is the median over shuffled bootstrap rounds; "
+                                    "--method bt has no order effect")
+        else:
+            point = averaged_elo(a, b, s, m, orders, rng, k=k)
+        if anchor_idx is not None:
+            point = point - point[anchor_idx] + ELO_INIT
+    else:
+        ranking.warnings.append(f"online Elo depends on vote order: the rating is the median over {rounds} "
+                                "shuffled bootstrap rounds (FastChat's); --method bt has no order effect")
     if rounds > 0:
         boot = bootstrap_elo(a, b, s, m, rounds, rng, k=k)
         if anchor_idx is not None:
@@ -110,9 +132,11 @@ def rank_elo(names: list[str], votes: list[tuple[int, int, float]], *, k: float 
         low, median, high = np.percentile(boot, [2.5, 50, 97.5], axis=0)
     else:
         low = median = high = np.full(m, np.nan)
+    if point is None:
+        point = median
     outcomes = Outcomes.from_rows(names, [(x, y, z, 1.0) for x, y, z in zip(a, b, s)])
-    # The interval comes from resamples played in random order; a stored-order rating near or outside its edge
-    # is the order effect showing (recent votes weigh more), reported next to it as the bootstrap median.
+    # With --elo-order file the interval still comes from resamples played in random order; a stored-order
+    # rating near or outside its edge is the order effect showing (recent votes weigh more).
     extra = [{"bootstrap_median": float(median[k])} if rounds > 0 else {} for k in range(m)]
     ranking.models = tallied_ratings(outcomes, list(range(m)), point, low, high, extra)
     ranking.votes_needed = votes_needed(ranking.models)

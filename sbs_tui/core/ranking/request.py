@@ -10,13 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
 CIS = ("bootstrap", "sandwich")
 CONTROLS = ("none", "length", "style")
+ELO_ORDERS = ("bootstrap", "file")  # bootstrap: median over shuffled rounds (FastChat); file: the stored order
+VOTERS = ("auto", "humans", "judges", "all")  # the review app's filter; auto = humans when both exist
 ONLINE_METHODS = ("elo", "trueskill")  # order-dependent; no covariates, so no length/style control
+
+
+class VoteFilters(TypedDict):
+    """The vote filters, as the store's ranking queries take them (typed for ``**filters``)."""
+
+    annotators: list[str] | None
+    category: str | None
+    include_flagged: bool
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,8 @@ class RankRequest:
     seed: int = 0
     orders: int = 1  # elo: average over this many random vote orders
     k_factor: float = 4.0  # elo
+    elo_order: str = "bootstrap"  # ELO_ORDERS
+    voters: str = "auto"  # VOTERS (the review app's picker; the CLI filters with annotators instead)
     matrices: bool = False
     threads: int | None = None
 
@@ -62,9 +75,9 @@ class RankRequest:
                                      ("--control", self.control, CONTROLS)):
             if value not in allowed:
                 raise InputError(f"must be one of {', '.join(allowed)}", field=name)
-        conflict = self._conflict(need_baseline=True)
-        if conflict == "winrate_baseline":
-            raise InputError("--method winrate needs --baseline MODEL", field="--baseline")
+        # Win rate without --baseline is not an error: the ranking picks the most-compared model and says so
+        # (api.default_baseline), exactly as the review app does.
+        conflict = self._conflict(need_baseline=False)
         if conflict == "control_online":
             raise InputError(f"--control {self.control} applies to --method bt or winrate", field="--control")
         if conflict == "style_winrate":
@@ -73,7 +86,7 @@ class RankRequest:
         return self
 
     @property
-    def filters(self) -> dict[str, object]:
+    def filters(self) -> VoteFilters:
         """The vote filters, as the store's ranking queries take them."""
         return {"annotators": list(self.annotators) if self.annotators else None, "category": self.category,
                 "include_flagged": self.include_flagged}

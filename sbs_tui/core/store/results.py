@@ -150,3 +150,23 @@ class Results(Queries):
             "SELECT experiment, metric, count(*) FROM (SELECT experiment, metric, unit FROM ab_units "
             "GROUP BY experiment, metric, unit HAVING count(DISTINCT variant) > 1) GROUP BY experiment, metric"
         )]
+
+    def ab_variants(self) -> dict[str, list[str]]:
+        """Every experiment's variants (per-unit and aggregated results together), sorted."""
+        out: dict[str, list[str]] = {}
+        for experiment, variant in self.conn.execute(
+            "SELECT experiment, variant FROM ab_units UNION SELECT experiment, variant FROM ab_aggregates "
+            "ORDER BY 1, 2"
+        ):
+            out.setdefault(experiment, []).append(variant)
+        return out
+
+    def ab_controls(self) -> dict[str, str]:
+        """experiment → its stored control variant."""
+        return dict(self.conn.execute("SELECT experiment, control FROM ab_controls"))
+
+    def set_ab_control(self, experiment: str, control: str, *, chosen_by: str, replace: bool = True) -> None:
+        """Store an experiment's control (``replace=False``: only when it has none yet)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self.conn.execute(f"{verb} INTO ab_controls (experiment, control, chosen_by) VALUES (?, ?, ?)",
+                          (experiment, control, chosen_by))

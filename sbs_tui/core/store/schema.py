@@ -455,3 +455,16 @@ def _m0010_import_runs(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_import_ranges_run ON import_ranges(run_id, tbl);
         """
     )
+@migration("0011_ab_controls")
+def _m0011_ab_controls(db: sqlite_utils.Database) -> None:
+    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
+    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
+    db.executescript(
+        """
+        CREATE TABLE ab_controls (
+            experiment TEXT PRIMARY KEY,
+            control TEXT NOT NULL,
+            chosen_by TEXT NOT NULL
+        );
+        """
+    )

@@ -260,6 +260,13 @@ class Votes(Queries):
         names, index = self._indexed_models(rows)
         return names, [(index[r[0]], index[r[1]], *r[2:]) for r in rows]
 
+    def annotator_kinds(self) -> dict[str, str]:
+        """Annotator name → kind ('human' or 'judge') for every annotator with at least one vote."""
+        return dict(self.conn.execute(
+            "SELECT an.name, an.kind FROM annotators an WHERE EXISTS "
+            "(SELECT 1 FROM votes v WHERE v.annotator_id = an.id) ORDER BY an.name"
+        ))
+
     def annotations(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
                     include_flagged: bool = False) -> list[AnnotationRow]:
         """Per vote, for agreement statistics (:data:`AnnotationRow`), in insertion order. Plain rows, not
