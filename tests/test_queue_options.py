@@ -43,7 +43,8 @@ def test_a_config_value_of_the_wrong_type_is_one_error_line(cli, tmp_path) -> No
     config.write_text('[queue]\noverlap = "three"\n')
     result = cli("--db", str(db), "--config", str(config), "queue", "build")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {config}: field 'queue.overlap': must be an integer, not 'three'"
+    # the typed settings check the file up front, with its line
+    assert result.stderr.strip() == f"error: {config}:2: field 'queue.overlap': must be an integer, not a string ('three')"
 
 
 def test_strategy_from_the_config_is_checked_and_named(cli, tmp_path) -> None:
@@ -53,4 +54,5 @@ def test_strategy_from_the_config_is_checked_and_named(cli, tmp_path) -> None:
     config.write_text('[queue]\nstrategy = "smart"\n')
     result = cli("--db", str(db), "--config", str(config), "queue", "build")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {config}: field 'queue.strategy': must be uniform or active"
+    assert result.stderr.strip() == (f"error: {config}:2: field 'queue.strategy': must be one of uniform, active, "
+                                     "not 'smart'")

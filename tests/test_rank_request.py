@@ -10,7 +10,6 @@ from sbs_tui.errors import InputError
 
 
 @pytest.mark.parametrize(("request_", "field", "message"), [
-    (RankRequest(method="winrate"), "--baseline", "--method winrate needs --baseline MODEL"),
     (RankRequest(method="elo", control="length"), "--control", "--control length applies to --method bt or winrate"),
     (RankRequest(method="trueskill", control="style"), "--control",
      "--control style applies to --method bt or winrate"),
@@ -62,3 +61,9 @@ def test_defaults_are_sbs_rank_defaults() -> None:
     defaults = {p.name: p.get_default(ctx) for p in command.params if p.name != "fmt"}
     defaults["annotators"] = ()  # multiple=True: an empty tuple when not given
     assert rank_request(**defaults) == RankRequest()
+
+
+def test_winrate_without_baseline_is_valid_and_picks_the_most_compared_model() -> None:
+    """Issue 9.7: `sbs rank --method winrate` and the review app choose the baseline the same way (api.default_baseline)
+    instead of one erroring and the other guessing."""
+    assert RankRequest(method="winrate").validate().baseline is None

@@ -349,18 +349,24 @@ class GateRunner:
                 outcome.details[gate.name] = details
                 if gate.blocking and self.decide(gate, score):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
+        self.settle_languages([item.output for item in items], outcomes)
+        return outcomes
+
+    def settle_languages(self, outputs: Sequence[str], outcomes: Sequence[Outcome]) -> None:
+        """Each outcome's language, whether any blocking concern cannot read it, and (``[policy] uncovered =
+        "block"``) the block that follows. Apart from :meth:`evaluate` because the Ray engine scores each gate in
+        its own actor and settles languages once, on the merged outcome."""
         if self.identify_languages and self.has_blocking:
             from scorers.language import identify
 
             coverage = self.coverage()
-            for item, outcome in zip(items, outcomes):
-                outcome.language = identify(item.output)[0]
+            for output, outcome in zip(outputs, outcomes):
+                outcome.language = identify(output)[0]
                 outcome.uncovered = self.is_uncovered(outcome.language, coverage)
         if self.uncovered == "block":
             for outcome in outcomes:
                 if outcome.uncovered and not outcome.reasons:
                     outcome.reasons.append({"gate": "uncovered", "language": outcome.language})
-        return outcomes
 
 
 def score_item(row: dict[str, Any]) -> ScoreItem:

@@ -13,7 +13,7 @@ import math
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -535,7 +535,7 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
             raise InputError(str(exc), file=file or str(path),
                              line=int(line) if line.isdigit() else None, field=exc.field) from None
 
-    def batches() -> Iterator[tuple[list[tuple[Any, ...]], Path, int]]:
+    def batches() -> Generator[tuple[list[tuple[Any, ...]], Path, int], None, None]:
         for path in map(Path, paths):
             summary.files += 1
             on_progress = None

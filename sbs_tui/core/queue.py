@@ -296,7 +296,8 @@ def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
 # Active sampling
 # ---------------------------------------------------------------------------------------------------------------
 
-def fit_bradley_terry(n_models: int, outcomes: Sequence[tuple[int, int, float, int]], *, prior: float = 1.0):
+def fit_bradley_terry(n_models: int, outcomes: Sequence[tuple[int, int, float, int]], *, prior: float = 1.0
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """MAP Bradley-Terry strengths (natural-log odds, centred) with a Gaussian prior of precision ``prior``, and
     their covariance (inverse observed Fisher information), from rows (index_a, index_b, score_b, count).
 

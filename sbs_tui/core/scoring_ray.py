@@ -55,7 +55,8 @@ class GateWorker:
             if name not in REGISTRY:
                 REGISTRY.register(name, target, origin="forwarded by the driver")
         self.column = column
-        self.runner = GateRunner([gate], source=source)
+        # Languages are settled once on the driver, over every gate (a single gate cannot say what is uncovered).
+        self.runner = GateRunner([gate], source=source, identify_languages=False, uncovered="pass")
         self.runner.scorer(gate)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +195,7 @@ def run_files_on_ray(runner: Any, source: Iterator[tuple[dict[str, Any], Any]], 
     items = [(rec.prompt, rec.output, rec.reference) for _, rec in todo]
     for chunk in score_with_ray(runner.gates, items, batch_size=batch_size, address=address, workers=workers,
                                 source=runner.source, log=log):
+        runner.settle_languages([items[i][1] for i, _ in chunk], [o for _, o in chunk])
         writer.write([todo[i][0] for i, _ in chunk], [o for _, o in chunk])
         scored += len(chunk)
         blocked += sum(o.blocked for _, o in chunk)

@@ -51,6 +51,8 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import length_controlled_winrate
 
+            if req.baseline is None:  # no votes at all: there is no model to compare with
+                raise KeyError("(no votes)")
             ranking = length_controlled_winrate(names, rows, req.baseline)
         else:
             from sbs_tui.core.ranking.style import rank_style_controlled

@@ -24,7 +24,7 @@ from sbs_tui.core.ranking.bt import (
     ELO_CENTRE, ELO_PER_LOGIT, PRIOR_PRECISION, PRIOR_SD, BTFit, contrast, fit_bt, neg_log_likelihood,
     sandwich_covariance, to_elo,
 )
-from sbs_tui.core.ranking.outcomes import Outcomes
+from sbs_tui.core.ranking.outcomes import Outcomes, PairStats
 from sbs_tui.core.ranking.report import Z95, Ranking, pair_matrices, tallied_ratings, votes_needed
 
 
@@ -135,7 +135,7 @@ def _lost_all(sub: Outcomes, k: int) -> bool:
 CHI2_1_95 = 3.841458820694124  # the 95% quantile of χ²(1)
 
 
-def profile_bound(ps, fit: BTFit, k: int, side: int, anchor: int | None) -> float:
+def profile_bound(ps: PairStats, fit: BTFit, k: int, side: int, anchor: int | None) -> float:
     """The finite end of a one-sided interval for a model whose MLE is infinite (towards ``side``), on the Elo
     scale: with t = θ_k − mean(θ of the others), the t at which the profile deviance 2·(min over the others of
     the objective at t − its infimum as t → ±∞) reaches χ²₁(0.95), i.e. the likelihood-ratio interval's finite

@@ -64,9 +64,11 @@ class Imports(Queries):
     def begin(self, kind: str, sources: str) -> int:
         """Record a new running import; returns its id (a short transaction of its own)."""
         with self._cx.transaction():
-            return self.conn.execute(
+            run_id = self.conn.execute(
                 "INSERT INTO import_runs (kind, sources, pid, host) VALUES (?, ?, ?, ?)",
                 (kind, sources, os.getpid(), socket.gethostname())).lastrowid
+        assert run_id is not None  # an INSERT into a rowid table always has one
+        return run_id
 
     @contextmanager
     def batch(self, run_id: int) -> Iterator[None]:
