@@ -25,11 +25,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.store.judges import JudgePair, OrderVerdict
 from sbs_tui.core.judge_templates import JudgeTemplate, load_template, p_first_from_mass
 from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store import Store
 
 SECTION = "judge"
 #: keys of the ``[judge]`` config table (unknown keys are errors: a typo must not fall back silently)
@@ -109,7 +112,7 @@ def judge_config(section: dict[str, Any], *, source: str | None = None, **overri
         if price is not None and price < 0:
             raise InputError("must be ≥ 0", file=source, field=f"judge.{key}")
         prices[key] = None if price is None else float(price)
-    kinds = {"base_url": str, "api_key_env": str, "concurrency": int, "requests_per_minute": (int, float),
+    kinds: dict[str, type | tuple[type, ...]] = {"base_url": str, "api_key_env": str, "concurrency": int, "requests_per_minute": (int, float),
              "tokens_per_minute": (int, float), "timeout": (int, float), "max_retries": int, "device": str,
              "batch_size": int, "max_length": int}
     checked = {k: get(k, kind) for k, kind in kinds.items()}
@@ -173,7 +176,7 @@ class JudgeReport:
 Progress = Callable[[int], None]
 
 
-def run_judge(store, config: JudgeConfig, *, pairs: str = "queue", baseline: str | None = None,
+def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseline: str | None = None,
               limit: int | None = None, progress: Progress | None = None,
               on_total: Callable[[int], None] | None = None, backend: Any = None) -> JudgeReport:
     """Judge the pairs (``queue``, or every model against ``baseline``), store one vote per pair as annotator
@@ -263,7 +266,7 @@ def _limited(pairs: Iterator[JudgePair], limit: int | None) -> Iterator[JudgePai
         yield pair
 
 
-def _write_votes(store, config: JudgeConfig, digest: str, done: list[JudgePair],
+def _write_votes(store: Store, config: JudgeConfig, digest: str, done: list[JudgePair],
                  cache: dict[tuple[int, int, bool], OrderVerdict], report: JudgeReport, *,
                  transaction: bool = True) -> None:
     from sbs_tui.core.records import VoteRecord
@@ -285,10 +288,12 @@ def _write_votes(store, config: JudgeConfig, digest: str, done: list[JudgePair],
         b_verdict = {"first": "model_b", "second": "model_a", "tie": "tie"}.get(second.verdict or "")
         if a_verdict and b_verdict and a_verdict != b_verdict:
             report.orders_disagree += 1
-        meta = {"judge": {"config": digest, "mode": mode, "a_first": first.verdict, "b_first": second.verdict}}
-        if mode == "weighted":
-            meta["judge"]["p_a_first"] = round(first.p_first, 6)
-            meta["judge"]["p_b_first"] = round(second.p_first, 6)
+        judged: dict[str, Any] = {"config": digest, "mode": mode, "a_first": first.verdict,
+                                  "b_first": second.verdict}
+        if mode == "weighted" and first.p_first is not None and second.p_first is not None:
+            judged["p_a_first"] = round(first.p_first, 6)
+            judged["p_b_first"] = round(second.p_first, 6)
+        meta = {"judge": judged}
         votes.append(VoteRecord(prompt_id=pair.prompt_id, prompt=None, model_a=pair.model_a, model_b=pair.model_b,
                                 winner=winner, annotator=config.annotator, weight=round(weight, 6),
                                 annotator_kind="judge", ts=now, meta=meta,
@@ -309,7 +314,7 @@ Work = list[tuple[JudgePair, bool]]
 Answer = tuple[OrderVerdict, str | None] | None
 
 
-def make_backend(config: JudgeConfig):
+def make_backend(config: JudgeConfig) -> Any:
     return ApiJudge(config) if config.backend == "api" else LocalJudge(config)
 
 

@@ -34,7 +34,7 @@ from sbs_tui.core.gating import GateConfig, Outcome
 from sbs_tui.errors import InputError
 
 
-def import_ray():
+def import_ray() -> Any:
     try:
         import ray
         import ray.data  # noqa: F401
@@ -160,7 +160,7 @@ def score_with_ray(gates: Sequence[GateConfig], items: Sequence[tuple[str, str, 
             ray.shutdown()
 
 
-def _init(ray, address: str | None) -> None:
+def _init(ray: Any, address: str | None) -> None:
     """Join ``address`` or start a local Ray whose workers import this same code (the driver's path first)."""
     import sbs_tui
 
