@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-import sqlite_utils
+from sbs_tui.core.store.lite import sqlite_utils
 
 from sbs_tui.core.store.base import StoreError
 from sbs_tui.core.store.schema import apply_migrations
