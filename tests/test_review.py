@@ -343,10 +343,19 @@ async def test_quit(review_db):
     assert app.return_code == 0
 
 
+async def settle_and_lay_out(pilot) -> None:
+    """:func:`settle`, then wait until the ranking table has been laid out with its rows: a table filled in the
+    last message before the snapshot could still be drawn empty on a loaded machine (seen in CI)."""
+    await settle(pilot)
+    table = pilot.app.query_one("#rank-table", DataTable)
+    await wait_until(pilot, lambda: table.row_count > 0 and table.size.height >= table.row_count + 1)
+    await pilot.pause()
+
+
 def test_snapshot_ranking_120x40(review_db, snap_compare):
     """Guards the ranking tab's layout: pickers, status, table with a hostile name shown literally, hints."""
     app = make_review_app(review_db, Settings(), rank_options=RankOptions(ci="sandwich"), timestamps=False)
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle_and_lay_out)
 
 
 # -- the command ---------------------------------------------------------------------------------------------------
