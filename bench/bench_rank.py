@@ -97,6 +97,52 @@ def run_cli(db: Path, *args: str) -> tuple[float, float, dict]:
         return wall, usage.ru_maxrss / 1024.0, json.loads(out.read())
 
 
+def startup_baselines(repeat: int) -> dict[str, float]:
+    """Process start-up references for ``--ci sandwich`` (median wall seconds of ``repeat`` runs, same run):
+    the bare interpreter, ``import numpy`` (the floor of any ranking), ``sbs --help`` (the CLI without a command)
+    and ``import scipy.optimize`` on top of numpy (what the BT fit no longer imports)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmds = {"python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+            "sbs --help": [sys.executable, "-m", "sbs_tui", "--help"],
+            "python -c 'import numpy, scipy.optimize'": [sys.executable, "-c", "import numpy, scipy.optimize"]}
+    out = {}
+    for name, cmd in cmds.items():
+        walls = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            walls.append(time.perf_counter() - t0)
+        out[name] = round(statistics.median(walls), 3)
+    return out
+
+
+def sandwich_only(db: Path, repeat: int) -> None:
+    """``--sandwich-only``: ``sbs rank --ci sandwich`` end to end against the start-up baselines, interleaved so
+    a change of machine load hits both alike."""
+    walls, rss = [], 0.0
+    base: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        wall, peak, _doc = run_cli(db, "--method", "bt", "--ci", "sandwich")
+        walls.append(wall)
+        rss = max(rss, peak)
+        for name, value in startup_baselines(1).items():
+            base.setdefault(name, []).append(value)
+    wall = statistics.median(walls)
+    medians = {name: round(statistics.median(v), 3) for name, v in base.items()}
+    result = {"sandwich_wall_s": round(wall, 3), "sandwich_wall_s_runs": [round(w, 3) for w in walls],
+              "peak_rss_mb": round(rss, 1), "startup_baselines_s": medians,
+              "ratio_to_sbs_help": round(wall / medians["sbs --help"], 2),
+              "over_numpy_import_s": round(wall - medians["python -c 'import numpy'"], 3),
+              "load_average_1min": round(os.getloadavg()[0], 2), "goals": {"sandwich_s<=1": wall <= 1.0}}
+    print(json.dumps(result, indent=2))
+    print(f"\n{'':44}{'wall s':>10}", file=sys.stderr)
+    print(f"{'sbs rank --method bt --ci sandwich':44}{wall:>10.3f}", file=sys.stderr)
+    for name, value in medians.items():
+        print(f"{name:44}{value:>10.3f}", file=sys.stderr)
+    print(f"sandwich / sbs --help = {result['ratio_to_sbs_help']:.2f}x; goal <= 1 s", file=sys.stderr)
+
+
 def baseline_lbfgs(db: Path, rounds: int, seed: int) -> tuple[float, float, dict[str, tuple[float, float, float]]]:
     """The common approach: per bootstrap round, scipy L-BFGS over the unique (a, b, outcome) rows.
 
@@ -218,6 +264,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each sbs command; the median is reported")
     ap.add_argument("--no-peers", action="store_true", help="skip evalica and arena-rank")
+    ap.add_argument("--sandwich-only", action="store_true",
+                    help="only `sbs rank --ci sandwich` against process start-up baselines (quick)")
     args = ap.parse_args()
     base_rounds = args.baseline_rounds or args.rounds
 
@@ -234,6 +282,9 @@ def main() -> None:
             raise SystemExit("building the benchmark database failed")
         setup_s = time.perf_counter() - t0
         run_cli(db, "--method", "bt", "--bootstrap", "10")  # warm the OS file cache, like a second run
+        if args.sandwich_only:
+            sandwich_only(db, max(args.repeat, 5))
+            return
         runs = [run_cli(db, "--method", "bt", "--bootstrap", str(args.rounds), "--seed", str(args.seed))
                 for _ in range(args.repeat)]
         walls = [r[0] for r in runs]
@@ -242,6 +293,7 @@ def main() -> None:
         s_runs = [run_cli(db, "--method", "bt", "--ci", "sandwich") for _ in range(args.repeat)]
         s_walls = [r[0] for r in s_runs]
         s_wall, s_rss = statistics.median(s_walls), max(r[1] for r in s_runs)
+        startup = startup_baselines(args.repeat)
         load = os.getloadavg()[0]
         b_wall, b_cpu, ref = baseline_lbfgs(db, base_rounds, args.seed)
         same_scope = in_process(db, args.rounds, args.seed, args.repeat)
@@ -262,7 +314,8 @@ def main() -> None:
         "ours": {"wall_s": round(wall, 3), "wall_s_runs": [round(w, 3) for w in walls], "cpu_s": round(cpu, 3),
                  "peak_rss_mb": round(rss, 1)},
         "sandwich": {"wall_s": round(s_wall, 3), "wall_s_runs": [round(w, 3) for w in s_walls],
-                     "peak_rss_mb": round(s_rss, 1)},
+                     "peak_rss_mb": round(s_rss, 1), "ratio_to_sbs_help": round(s_wall / startup["sbs --help"], 2)},
+        "startup_baselines_s": startup,
         "baseline_lbfgs_per_round": {"rounds_run": base_rounds, "wall_s": round(b_wall, 2),
                                      "wall_s_scaled_to_rounds": round(b_wall_scaled, 2),
                                      "cpu_s_scaled_to_rounds": round(b_cpu * args.rounds / base_rounds, 2)},
@@ -301,6 +354,8 @@ def main() -> None:
     print(f"\n{'':28}{'wall s':>10}{'peak MB':>10}", file=sys.stderr)
     print(f"{'sbs rank bt --bootstrap':28}{wall:>10.2f}{rss:>10.0f}", file=sys.stderr)
     print(f"{'sbs rank bt --ci sandwich':28}{s_wall:>10.2f}{s_rss:>10.0f}", file=sys.stderr)
+    for name, value in startup.items():
+        print(f"{name[:28]:28}{value:>10.2f}{'':>10}", file=sys.stderr)
     print(f"{'same work in-process':28}{same_scope:>10.2f}{'':>10}", file=sys.stderr)
     print(f"{'baseline L-BFGS per round':28}{b_wall_scaled:>10.2f}{'':>10}", file=sys.stderr)
     print(f"speed-up ×{b_wall_scaled / wall:.1f} end to end, ×{b_wall_scaled / same_scope:.1f} same scope; "

@@ -570,32 +570,37 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
     source = batches()
     chunk = FIRST_WRITE_ROWS
     try:
-        for rows, path, since in source:
-            start = 0
-            while start < len(rows):
-                part = rows[start:start + chunk]
+        with _checkpointer(store) as checkpoints:
+            for rows, path, since in source:
+                start = 0
+                while start < len(rows):
+                    part = rows[start:start + chunk]
 
-                def write(part: list[tuple[Any, ...]] = part, path: Path = path, since: int = since) -> Any:
-                    with store.imports.batch(run_id):
-                        return insert(part, path, since)
+                    def write(part: list[tuple[Any, ...]] = part, path: Path = path, since: int = since) -> Any:
+                        with store.imports.batch(run_id):
+                            return insert(part, path, since)
 
-                began = time.perf_counter()
-                try:
-                    counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
-                except sqlite3.IntegrityError as exc:
-                    if "FOREIGN KEY" not in str(exc):
-                        raise
-                    # A concurrent import's rollback removed a prompt this connection had cached as stored; the
-                    # failed transaction dropped the caches, so once more resolves everything afresh.
-                    counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
-                count(counts)
-                elapsed = time.perf_counter() - began
-                start += len(part)
-                # Size the next transaction to hold the lock about WRITE_TARGET_SECONDS on this machine, now.
-                fitted = int(len(part) * WRITE_TARGET_SECONDS / max(elapsed, 1e-4))
-                chunk = max(MIN_WRITE_ROWS, min(BATCH_SIZE, fitted))
-                # Leave the write lock free for a moment: waiting writers (an annotator's vote) poll for it.
-                time.sleep(YIELD_SECONDS)
+                    if checkpoints is not None and checkpoints.needs_catch_up():
+                        checkpoints.catch_up()  # keeps the WAL bounded (not counted as write time)
+                    began = time.perf_counter()
+                    try:
+                        counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
+                    except sqlite3.IntegrityError as exc:
+                        if "FOREIGN KEY" not in str(exc):
+                            raise
+                        # A concurrent import's rollback removed a prompt this connection had cached as stored;
+                        # the failed transaction dropped the caches, so once more resolves everything afresh.
+                        counts = retry_busy(write, timeout=BUSY_WAIT_SECONDS)
+                    elapsed = time.perf_counter() - began
+                    if checkpoints is not None:
+                        checkpoints.committed()
+                    count(counts)
+                    start += len(part)
+                    # Size the next transaction to hold the lock about WRITE_TARGET_SECONDS on this machine, now.
+                    fitted = int(len(part) * WRITE_TARGET_SECONDS / max(elapsed, 1e-4))
+                    chunk = max(MIN_WRITE_ROWS, min(BATCH_SIZE, fitted))
+                    # Leave the write lock free for a moment: waiting writers (an annotator's vote) poll for it.
+                    time.sleep(YIELD_SECONDS)
         retry_busy(lambda: store.imports.finish(run_id), timeout=BUSY_WAIT_SECONDS)
     except BaseException:
         source.close()  # stops a parser child process first
@@ -605,3 +610,16 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
             pass
         raise
     return done()
+
+
+def _checkpointer(store: Store) -> Any:
+    """WAL checkpoints in a background thread for an import into a database file (see ``store.checkpointer``);
+    a no-op context for an in-memory store."""
+    from contextlib import nullcontext
+
+    from sbs_tui.core.store.checkpointer import Checkpointer
+
+    path = store.path
+    if path is None:
+        return nullcontext(None)
+    return Checkpointer(store.conn, path)

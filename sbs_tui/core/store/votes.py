@@ -85,11 +85,14 @@ class Votes(Queries):
             )
         # Resolve each distinct name once, then plain dict lookups: this loop runs once per vote.
         # (in order of first appearance, so ids do not depend on hash order)
-        for name in dict.fromkeys(name for r in rows for name in (r[3], r[4])):
-            cx.model_id(name)
-        for name, kind in dict.fromkeys((r[8], r[9]) for r in rows):
-            cx.annotator_id(name, kind=kind)
+        # (sets first: after an import's first batches every name is cached, and the ordered walk is the slow part)
         models, annotators = cx.model_ids, cx.annotator_ids
+        if not ({r[3] for r in rows} | {r[4] for r in rows}) <= models.keys():
+            for name in dict.fromkeys(name for r in rows for name in (r[3], r[4])):
+                cx.model_id(name)
+        if not {r[8] for r in rows} <= annotators.keys():
+            for name, kind in dict.fromkeys((r[8], r[9]) for r in rows):
+                cx.annotator_id(name, kind=kind)
         params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source)
                   for r in rows]
         before = self.conn.total_changes
