@@ -176,3 +176,27 @@ def test_busy_database_is_waited_for_not_an_error(tmp_path):
     holder.close()
     assert proc.returncode == 0, err
     assert count(db) == 20
+
+
+def test_checkpoints_run_off_the_import_path_and_keep_the_wal_bounded(tmp_path, monkeypatch):
+    """An import checkpoints the WAL from a background thread (store.checkpointer): when it is done every frame is
+    in the database file and the connection's auto-checkpoint is back; a WAL past MAX_WAL_FRAMES is caught up with
+    before the next batch, so the WAL file stays a fraction of what the import would otherwise grow it to."""
+    import sbs_tui.core.store.checkpointer as checkpointer
+
+    data = write_votes(tmp_path / "v.jsonl", 30_000, tag="ck")
+    wal_kib = {}
+    for limit in (200, 10**9):
+        monkeypatch.setattr(checkpointer, "MAX_WAL_FRAMES", limit)
+        db = tmp_path / f"w{limit}.db"
+        store = Store(db)
+        try:
+            summary = ingest.import_files(store, "votes", [data])
+            assert summary.inserted == 30_000
+            assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+            busy, log, done = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            assert busy == 0 and log == done  # nothing left for the next writer (an annotator) to checkpoint
+            wal_kib[limit] = Path(f"{db}-wal").stat().st_size >> 10
+        finally:
+            store.close()
+    assert wal_kib[200] * 2 < wal_kib[10**9], wal_kib
