@@ -33,7 +33,8 @@ YIELD_SECONDS = 0.003
 # Each write transaction of an import is sized to hold the write lock about this long (measured as it goes, so a
 # loaded machine writes smaller batches): what an annotator's vote may have to wait. Smaller costs throughput:
 # each commit rewrites the index pages it touched (at 80 ms, a 50k-vote import on a loaded 2-core machine took ~35%
-# longer than in 10,000-row transactions; bench/bench_import.py measures the cost idle).
+# longer than in 10,000-row transactions; bench/bench_import.py measures the cost idle). The WAL checkpoints that
+# copy those pages into the database file run in a background thread (store/checkpointer.py), outside this time.
 WRITE_TARGET_SECONDS = 0.15
 FIRST_WRITE_ROWS = 2_000
 MIN_WRITE_ROWS = 500
@@ -509,7 +510,8 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
     time wait a fraction of a second at most, never the whole import; a failure (a bad line, a conflict, a full
     disk, Ctrl+C) removes every batch already stored (``store.imports``), and an import killed outright is rolled
     back by the next command. A busy database is waited for (with backoff), never an error. ``--replace``
-    imports, which change stored rows, run as one transaction.
+    imports, which change stored rows, run as one transaction. WAL checkpoints run beside the writes, in a thread
+    of their own (:mod:`sbs_tui.core.store.checkpointer`): at 1M votes they cost as much as the inserts.
 
     ``progress`` is an optional object with ``start(path, total_bytes)``, ``advance_to(bytes)`` and ``finish()``
     (the CLI passes a rich progress bar when stderr is a terminal).
