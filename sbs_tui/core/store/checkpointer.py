@@ -29,6 +29,7 @@ from types import TracebackType
 # import for one; at 64 MiB a 1M-vote import stopped every third batch. (The one-transaction import it replaced
 # grew the WAL to the size of the whole import.)
 MAX_WAL_FRAMES = 65_536
+POLL_SECONDS = 0.001
 
 
 class Checkpointer:
@@ -72,8 +73,12 @@ class Checkpointer:
     # -- the importer's side --------------------------------------------------------------------------------------
 
     def committed(self) -> None:
-        """A batch was committed: checkpoint it (and whatever else is in the log) in the background."""
-        self._kick.set()
+        """A batch was committed: checkpoint it (and whatever else is in the log) in the background — or here, as
+        the auto-checkpoint would have, when the thread could not open its connection."""
+        if self._thread is not None and self._thread.is_alive():
+            self._kick.set()
+        else:
+            self._checkpoint(self._conn)
 
     def needs_catch_up(self) -> bool:
         return self._log_frames > MAX_WAL_FRAMES
@@ -99,7 +104,10 @@ class Checkpointer:
         try:
             conn.execute("PRAGMA busy_timeout = 1000")
             while not self._stop:
-                self._kick.wait()
+                # Also every POLL_SECONDS without a kick: a checkpoint with nothing to copy costs microseconds, and
+                # the sooner this thread holds the checkpoint lock after a batch commits, the less likely an
+                # annotator's commit (whose auto-checkpoint would copy the batch) gets there first.
+                self._kick.wait(POLL_SECONDS)
                 if self._stop:
                     break
                 self._kick.clear()
