@@ -75,27 +75,44 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """What every key does, with the keys in effect (after any remapping from the config)."""
+    """What every key does, with the keys in effect (after any remapping from the config), and what happens to
+    the names and votes (``note``, written by the judging screen from the settings in force).
+
+    One line per key at 80 columns (no header, no title row: the title is on the border); a terminal too short
+    for all of it scrolls the dialog, which has focus, so the arrow keys work at once — the border says so."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="help_close")]
 
-    def __init__(self, rows: Sequence[tuple[str, str, str]]):
+    def __init__(self, rows: Sequence[tuple[str, str, str]], note: str = ""):
         super().__init__(id="help")
         self.rows = rows
+        self.note = note
 
     def compose(self) -> ComposeResult:
-        table = Table(title="Keys", expand=True, show_edge=False)
+        table = Table(expand=True, show_edge=False, show_header=False, box=None)
         table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("action")
-        table.add_column("notes", style="dim")
+        table.add_column("action", no_wrap=True)
+        table.add_column("notes", style="dim", ratio=1)
         for key, description, note in self.rows:
             table.add_row(Text(key), Text(description), Text(note))
-        with VerticalScroll(classes="dialog help-dialog"):
+        with VerticalScroll(classes="dialog help-dialog", id="help-body") as body:
+            body.border_title = "Keys"
+            body.border_subtitle = "esc closes"
             yield Static(table)
-            yield Static(Text(
-                "Sides are drawn at random for every pair; model names are hidden until you vote. "
-                "Every vote is saved before the next pair appears; quitting resumes where you stopped."),
-                classes="dialog-hint")
+            if self.note:
+                yield Static(Text(self.note), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._show_scroll_hint)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_scroll_hint)
+
+    def _show_scroll_hint(self) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        hint = "↑↓ more · esc closes" if body.max_scroll_y > 0 else "esc closes"
+        if body.border_subtitle != hint:
+            body.border_subtitle = hint
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)
