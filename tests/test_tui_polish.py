@@ -383,3 +383,69 @@ async def test_hostile_and_huge_prompts_render_literally_in_a_capped_box(tmp_pat
         assert len(shown) < 25_000 and "more characters — press e to show more" in shown
         await pilot.press("1")
         assert app.screen.pair is None  # voted, nothing crashed
+
+
+# -- found on the way -------------------------------------------------------------------------------------------------
+
+async def test_a_resize_keeps_the_reader_at_the_same_place_in_the_text(tmp_path):
+    """Was: the pane kept its line number while the text was rewrapped at the new width, so the reader landed
+    elsewhere in the answer (line 27 of 56 became line 27 of 42: from the middle to two thirds down)."""
+    words = " ".join(f"w{i:04d}" for i in range(1, 1501))
+    one_pair(tmp_path / "w.db", "Short prompt.", words, words)
+    app = make_app(tmp_path / "w.db", "ann", RAW, gate_watch=False)
+
+    def first_word(pane: AnswerPane) -> int:
+        return int(re.search(r"w(\d{4})", pane.render_line(0).text).group(1))
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        right = app.screen.query_one("#right", AnswerPane)
+        right.scroll_silently(float(right.max_scroll_y // 2))
+        await pilot.pause()
+        before = first_word(right)
+        for size in ((80, 24), (120, 40), (160, 50)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            per_line = right.text_width // 6  # words of "w0001 " per line
+            assert abs(first_word(right) - before) <= 2 * per_line, size
+
+
+async def test_many_criteria_fit_80x24_and_the_last_is_reachable(db):
+    """Was: each criterion took five rows (label over a bordered field) in a dialog that did not scroll: at 80×24
+    the fourth and fifth could be tabbed to but not seen."""
+    names = ["helpfulness", "harmlessness", "factuality", "conciseness", "style and tone"]
+    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": names}}), gate_watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pair = app.screen.pair
+        await pilot.press("c")
+        dialog = app.screen.query_one(".dialog")
+        for i, key in enumerate(["1", "2", "3", "4", "2"]):
+            field = app.screen.query_one(f"#criterion-{i}")
+            assert app.focused is field
+            await pilot.pause()
+            assert dialog.region.contains_region(field.region), names[i]  # in sight when it has focus
+            await pilot.press(key, "tab")
+        await pilot.press("enter", "1")
+        import json
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            (criteria,) = conn.execute("SELECT criteria FROM votes").fetchone()
+        assert json.loads(criteria)["style and tone"] == pair.winner_for("right")
+
+
+async def test_pending_flag_and_rationale_stay_in_sight_on_a_narrow_status_line(db):
+    """Was: pace and view modes came first, and at 80 columns "⚑ flagged, ✎ rationale" fell off the line."""
+    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": ["helpfulness"]}}), gate_watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f", *"broken", "enter", "r", *"why", "enter", "d")
+        line = next(line for line in screen_text(app).splitlines() if "done 0" in line)
+        assert "⚑ flagged, ✎ rationale" in line[:80]
+
+
+def test_lengths_are_written_in_good_english():
+    from sbs_tui.tui.render import describe_length
+
+    assert describe_length("one") == "3 chars · 1 word"
+    assert describe_length("a") == "1 char · 1 word"
+    assert describe_length("two words") == "9 chars · 2 words"

@@ -271,14 +271,9 @@ class JudgeScreen(Screen[None]):
         minutes = max((time.monotonic() - self.session_started) / 60.0, 1e-9)
         pace = self.session_votes / minutes if self.session_votes else 0.0
         parts = [f"{self.queue.annotator}", f"done {self.done}",
-                 f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}",
-                 f"{pace:.1f}/min"]
-        modes = ["markdown" if self.markdown_mode else "raw"]
-        if self.sync_scroll:
-            modes.append("sync")
-        if self.diff_mode:
-            modes.append("diff")
-        parts.append(" ".join(modes))
+                 f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}"]
+        # What goes with the next vote comes before the pace and the view modes: on a narrow terminal the line is
+        # cut at the right edge, and a pending flag or rationale must stay in sight.
         pending = []
         if self.flagged:
             pending.append("⚑ flagged")
@@ -288,6 +283,13 @@ class JudgeScreen(Screen[None]):
             pending.append(f"criteria {len(self.criteria)}/{len(self.settings.criteria)}")
         if pending:
             parts.append(", ".join(pending))
+        parts.append(f"{pace:.1f}/min")
+        modes = ["markdown" if self.markdown_mode else "raw"]
+        if self.sync_scroll:
+            modes.append("sync")
+        if self.diff_mode:
+            modes.append("diff")
+        parts.append(" ".join(modes))
         status = self.query_one("#status", Static)
         write = self._pending
         if write is not None and write.attempts:

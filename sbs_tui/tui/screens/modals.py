@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -42,7 +42,11 @@ class TextPrompt(ModalScreen[str | None]):
 
 class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
     """Judge each configured criterion with the vote keys: 1 left, 2 right, 3 tie, 4 both bad (blank = not
-    rated). Tab moves on, Enter saves. Returns {criterion: "1".."4"}; the screen maps them to model_a/model_b."""
+    rated). Tab moves on, Enter saves. Returns {criterion: "1".."4"}; the screen maps them to model_a/model_b.
+
+    One row per criterion (its name beside its field), in a dialog that scrolls: at 80×24 five criteria stacked
+    as label-over-field no longer fitted, and the ones below the edge could be tabbed to but not seen. The dialog
+    itself takes no focus, so the first key typed goes to the first criterion, and Tab keeps the field in view."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="criteria_cancel")]
 
@@ -52,13 +56,14 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
         self.current = dict(current)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog criteria-dialog", can_focus=False):
             yield Label("Per criterion: 1 left better · 2 right better · 3 tie · 4 both bad",
                         classes="dialog-title")
             for i, name in enumerate(self.criteria):
-                yield Label(Text(name), classes="criterion-name")
-                yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
-                            placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
+                with Horizontal(classes="criterion"):
+                    yield Label(Text(name), classes="criterion-name")
+                    yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
+                                placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
             yield Label("Tab: next · Enter: save · Escape: cancel", classes="dialog-hint")
 
     @on(Input.Submitted)

@@ -63,6 +63,7 @@ class TextPane(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._lines_width = -1  # the width _lines were rendered at (-1: not rendered yet)
         self._lines_style = Style()  # the style they were rendered on
+        self._rendered_width = -1  # the width of the last rendering (unlike _lines_width, kept when not laid out)
         self._blank = Strip.blank(0)
         self._programmatic_scroll = False
 
@@ -157,8 +158,14 @@ class TextPane(ScrollView, can_focus=True):
         if width <= 0:  # not laid out yet: rendered on the first resize
             self._lines, self._lines_width = [], -1
             return
+        # The same text rewrapped at a new width (a resize): line 120 of the old wrapping is not where the reader
+        # was, so keep the same share of the text above the pane. (A new text is shown from the top by ``show``.)
+        before, top = len(self._lines), self.top_line
         lines = render_strips(self.app.console, self.app.console_options, self.renderable, width, style)
         self._set_lines(lines, width, style)
+        if top and before and width != self._rendered_width:
+            self.scroll_silently(float(round(top / before * len(lines))))
+        self._rendered_width = width
 
     def _set_lines(self, lines: list[Strip], width: int, style: Style) -> None:
         self._lines, self._lines_width, self._lines_style = lines, width, style
