@@ -449,3 +449,17 @@ def test_lengths_are_written_in_good_english():
     assert describe_length("one") == "3 chars · 1 word"
     assert describe_length("a") == "1 char · 1 word"
     assert describe_length("two words") == "9 chars · 2 words"
+
+
+async def test_hostile_annotator_and_criterion_names_are_shown_literally(db):
+    """Was: the status line drew the annotator's name through Rich's Text, which keeps ESC, so a name could
+    restyle the terminal; criteria names likewise. Now both go through the one literal rule."""
+    name = "eve\x1b[31m[bold]x[/bold]\u202e"
+    criterion = "tone\x1b]0;pwned\x07[i]"
+    app = make_app(db, name, Settings(raw={"annotate": {"criteria": [criterion]}}), gate_watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        shown = status(app)
+        assert "\x1b" not in shown and "\u202e" not in shown and "␛[31m[bold]x[/bold]⟨U+202E⟩" in shown
+        await pilot.press("c")
+        label = str(app.screen.query_one(".criterion-name").render())
+        assert "\x1b" not in label and "\x07" not in label and "[i]" in label

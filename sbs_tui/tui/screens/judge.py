@@ -41,6 +41,7 @@ from textual.widgets import Footer, Static
 from sbs_tui.core import dberrors
 from sbs_tui.core.queue import new_vote_uid
 from sbs_tui.core.store import AlreadyJudgedError
+from sbs_tui.present.text import escape  # names are user data: the one literal rule
 from sbs_tui.tui import render
 from sbs_tui.tui.screens.judge_keys import (
     JUDGE_KEYS,
@@ -270,7 +271,7 @@ class JudgeScreen(Screen[None]):
     def refresh_status(self) -> None:
         minutes = max((time.monotonic() - self.session_started) / 60.0, 1e-9)
         pace = self.session_votes / minutes if self.session_votes else 0.0
-        parts = [f"{self.queue.annotator}", f"done {self.done}",
+        parts = [escape(self.queue.annotator), f"done {self.done}",
                  f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}"]
         # What goes with the next vote comes before the pace and the view modes: on a narrow terminal the line is
         # cut at the right edge, and a pending flag or rationale must stay in sight.
@@ -410,8 +411,6 @@ class JudgeScreen(Screen[None]):
             self.post_message(self.Voted(pair.pair_id, self.session_votes))
             self.done += 1
             if self.settings.reveal_after_vote:
-                from sbs_tui.present.text import escape  # model names are user data: the one literal rule
-
                 self.notify(f"Left was {escape(pair.left_model)}; right was {escape(pair.right_model)}",
                             timeout=2, markup=False)
             self._advance()

@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from sbs_tui.present.text import literal
+
 
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text; Enter accepts, Escape cancels (returns None)."""
@@ -61,7 +63,7 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
                         classes="dialog-title")
             for i, name in enumerate(self.criteria):
                 with Horizontal(classes="criterion"):
-                    yield Label(Text(name), classes="criterion-name")
+                    yield Label(literal(name), classes="criterion-name")
                     yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
                                 placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
             yield Label("Tab: next · Enter: save · Escape: cancel", classes="dialog-hint")
