@@ -6,7 +6,9 @@ counts (``v``: humans → judges → all → auto) and refreshes (``r``). Every 
 responsive: data loads in thread workers, the UI thread only draws. Measured here, under Textual's Pilot
 (headless, 120×40), with a ticker *inside the app* firing every 10 ms on the UI thread: the longest gap between
 two ticks, less the 10 ms period, is the worst stall — how long a keypress would have waited. Each gap is
-attributed to the step that was running (after a key, until every worker finished and the screen settled).
+attributed to the step that was running (after a key, until every worker finished and the screen settled). Two
+idle steps (2 s with nothing asked of the app) give the noise floor: on a loaded machine the OS alone
+deschedules the UI thread for that long, and a step's stall means little below it.
 
 Baselines (same run): the same tour on a 10,000-vote database built the same way (``bench_review.build``), so the
 number that grows with the database is told apart from the machine's own noise; and the big database with every
@@ -34,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_review import OUT, build  # noqa: E402
 
 PERIOD = 0.01
-TOUR = [("tab 2 agreement", "2"), ("tab 3 queue", "3"), ("tab 4 gates & funnel", "4"), ("tab 5 votes", "5"),
+TOUR = [("idle 2 s (noise floor)", None), ("tab 2 agreement", "2"), ("tab 3 queue", "3"), ("tab 4 gates & funnel", "4"), ("tab 5 votes", "5"),
         ("tab 6 plots", "6"), ("tab 7 blocked", "7"), ("tab 1 ranking", "1"), ("v judges", "v"), ("v all", "v"),
         ("v auto", "v"), ("v humans", "v"), ("r refresh all", "r"), ("tab 6 plots after r", "6"),
-        ("tab 5 votes after r", "5")]
+        ("tab 5 votes after r", "5"), ("idle 2 s again (noise floor)", None)]
 
 
 def database(votes: int, *, prompts: int, models: int, annotators: int) -> Path:
@@ -80,6 +82,11 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
         steps[state["step"]] = await settled()
         for label, key in TOUR:
             state["step"] = label
+            if key is None:  # nothing asked of the app: what the machine's own load costs the ticker
+                started = time.perf_counter()
+                await pilot.pause(2.0)
+                steps[label] = time.perf_counter() - started
+                continue
             await pilot.press(key)
             steps[label] = await settled()
         ranked_by = app.ranking.options.voters
