@@ -46,15 +46,15 @@ def _child_init(parent_pid: int) -> None:
 
 def vote_count_estimate(path: str) -> int:
     """The database's largest vote id: how big the computations will be, at the cost of one index lookup."""
+    from sbs_tui.core.store import Store, StoreError
+
+    if not os.path.exists(path):
+        return 0  # nothing to open (and nothing to create here)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
-        try:
-            row = conn.execute("SELECT max(id) FROM votes").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with Store(path) as store:
+            return store.votes.last_id()
+    except (StoreError, sqlite3.Error):
         return 0
-    return int(row[0] or 0)
 
 
 def _start_resource_tracker() -> None:
