@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import islice
 
 MAX_CHARS = 600
 UNDETERMINED = "und"
@@ -39,7 +40,7 @@ def _detector():
 def identify(text: str) -> tuple[str, float]:
     """ISO 639-1 code (``und`` when there is nothing to identify) and the model's probability."""
     sample = _CODE_FENCE.sub(" ", text[:MAX_CHARS * 2])[:MAX_CHARS]
-    if len(_LETTERS.findall(sample)) < 2:
+    if len(list(islice(_LETTERS.finditer(sample), 2))) < 2:  # two words are enough to stop looking
         return UNDETERMINED, 1.0
     result = _detector()(" ".join(sample.lower().split()), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]
