@@ -9,15 +9,16 @@ invisible characters. They are slow on purpose; never import this module from pr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from scorers import lexicon, memorization, toxicity
+from scorers import language, lexicon, memorization, toxicity
 from scorers.base import ScoreItem, ScoreResult
-from scorers.text import _continues, _emit, _LIST_MARKER_RE, normalize, raw_spans
+from scorers.text import _CJK_RANGES, _INVISIBLE_RE, _continues, _emit, _LIST_MARKER_RE, normalize, offsets_are_exact
 
 _SENTENCE_END_RE = re.compile(
     r"(?<=[.!?\u2026\u203c\u2047-\u2049])[\"'\u201d\u2019\u00bb)\]]*\s+"
@@ -118,6 +119,56 @@ def lexicon_normalise(text: str) -> tuple[str, list[int] | None]:
     return low, index
 
 
+# -- tokens and memorization ----------------------------------------------------------------------------------------
+
+TOKEN_RE = re.compile(rf"[{_CJK_RANGES}]|(?:(?![{_CJK_RANGES}])\w)+")
+
+
+def raw_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    if offsets_are_exact(text):
+        for m in TOKEN_RE.finditer(text):
+            yield m.group(), m.start(), m.end()
+        return
+    if _INVISIBLE_RE.search(text) is None:
+        for m in TOKEN_RE.finditer(text):
+            yield unicodedata.normalize("NFKC", m.group()), m.start(), m.end()
+        return
+    kept = [i for i, ch in enumerate(text) if not _INVISIBLE_RE.match(ch)]
+    cleaned = "".join(text[i] for i in kept)
+    for m in TOKEN_RE.finditer(cleaned):
+        yield unicodedata.normalize("NFKC", m.group()), kept[m.start()], kept[m.end() - 1] + 1
+
+
+def raw_tokens(text: str) -> list[str]:
+    if text.isascii():
+        return TOKEN_RE.findall(text)
+    return TOKEN_RE.findall(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def memorization_score(self: Any, items: Sequence[ScoreItem]) -> list[ScoreResult]:
+    """``MemorizationScorer.score`` as first written: per-item n-gram hashes, lookups in arrival order."""
+    n = self.n
+    lookup = self.index.vocab.__getitem__
+    texts = [self._text(item) for item in items]
+    token_lists = [list(map(lookup, raw_tokens(text))) for text in texts]
+    grams = [memorization._ngram_hashes(np.array(toks, dtype=np.uint64), n) for toks in token_lists]
+    flat = np.concatenate(grams) if grams else np.zeros(0, dtype=np.uint64)
+    hashes = self.index.hashes
+    if len(hashes) == 0 or len(flat) == 0:
+        found_all, where_all = np.zeros(len(flat), dtype=bool), np.zeros(len(flat), dtype=np.int64)
+    else:
+        where_all = np.minimum(np.searchsorted(hashes, flat), len(hashes) - 1)
+        found_all = hashes[where_all] == flat
+    results: list[ScoreResult] = []
+    start = 0
+    for text, toks, g in zip(texts, token_lists, grams):
+        found = found_all[start:start + len(g)]
+        where = where_all[start:start + len(g)]
+        start += len(g)
+        results.append(memorization_one(self, text, toks, found, where))
+    return results
+
+
 def memorization_one(self: Any, text: str, toks: list[int], found: np.ndarray, where: np.ndarray) -> ScoreResult:
     """``MemorizationScorer._one`` as first written (``raw_spans`` generators, token-by-token loops)."""
     EDIT_WINDOW, TOKEN_INDEX_FLAG = memorization.EDIT_WINDOW, memorization.TOKEN_INDEX_FLAG
@@ -186,3 +237,80 @@ def memorization_one(self: Any, text: str, toks: list[int], found: np.ndarray, w
         window_src = src_toks[src_pos:src_pos + len(window_gen)]
     details["edit_similarity"] = round(memorization._edit_similarity(window_gen, window_src), 6)
     return ScoreResult(float(details[self.metric]), details)
+
+
+# -- lexicon ------------------------------------------------------------------------------------------------------
+
+_PHRASES_UNGUARDED = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
+                                         for name, pats in lexicon.PHRASE_CATEGORIES.items()))
+
+
+def _lexicon_windows(low: str, words: Sequence[str], reach: int = 100) -> list[tuple[int, int]]:
+    spans = sorted((max(0, m.start() - reach), m.end() + reach) for w in words
+                   for m in re.finditer(rf"(?<![\w@]){re.escape(w)}(?![\w@])", low))
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def lexicon_score_one(self: Any, text: str) -> ScoreResult:
+    """``LexiconToxicity._score_one`` as first written."""
+    low, index = lexicon_normalise(text)
+    found: list[tuple[str, int, int]] = []
+    words = set(lexicon._WORD.findall(low))
+    unseen = words - self._seen  # set algebra in C: each distinct word goes through the regexes once
+    for word in unseen:
+        category = self._classify(word)
+        if category is not None:
+            self._bad[word] = category
+    if len(self._seen) < 500_000:
+        self._seen |= unseen
+    for word in words & self._bad.keys():
+        for m in re.finditer(rf"(?<![\w@]){re.escape(word)}(?![\w@])", low):
+            found.append((self._bad[word], m.start(), m.end()))
+    triggers = [w for w in words if w[:4] in lexicon._TRIGGERS]
+    if triggers:  # the phrase patterns are slow to scan: only around words they need, only when present
+        for a, b in _lexicon_windows(low, triggers):
+            for m in _PHRASES_UNGUARDED.finditer(low, a, b):
+                found.append((m.lastgroup or "threat", m.start(), m.end()))
+        found = list(dict.fromkeys(found))
+    found.sort(key=lambda f: f[1])
+    matches = []
+    quoted = None
+    for category, start, end in found:
+        if category not in self.categories:
+            continue
+        if category == "insult_targeted" and not lexicon._aimed(low, start, end):
+            continue
+        if quoted is None:
+            quoted = lexicon._quoted_spans(low, text if index is None else low)
+        mention = any(a <= start and end <= b for a, b in quoted)
+        if index is not None:
+            start, end = index[start], index[end - 1] + 1
+        matches.append({"category": category, "text": text[start:end], "start": start, "end": end,
+                        "mention": mention})
+    if not matches:
+        return ScoreResult(0.0, {"matches": []})
+    score = 1.0 if any(not m["mention"] for m in matches) else self.mention_score
+    return ScoreResult(score, {"matches": matches[:20]})
+
+
+# -- language -----------------------------------------------------------------------------------------------------
+
+
+def identify(text: str) -> tuple[str, float]:
+    """``scorers.language.identify`` as first written (every word of the sample counted)."""
+    sample = language._CODE_FENCE.sub(" ", text[:language.MAX_CHARS * 2])[:language.MAX_CHARS]
+    if len(language._LETTERS.findall(sample)) < 2:
+        return language.UNDETERMINED, 1.0
+    result = language._detector()(" ".join(sample.lower().split()), model="lite", k=3)
+    ranked = result if isinstance(result, list) else [result]
+    best = ranked[0]
+    lang, score = language._code(best), float(best["score"])
+    if score < language.UNSURE and lang != "en" and sample.isascii():
+        return "en", score
+    return lang, score
