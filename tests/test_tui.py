@@ -241,7 +241,7 @@ async def test_megabyte_answer_is_truncated_with_show_more(tmp_path):
 async def test_narrow_terminal_stacks_the_answers(db):
     app = app_for(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        answers = app.screen.query_one("#answers")
+        answers = app.screen.query_one("#pair")  # the prompt and the answers, in one grid
         assert answers.has_class("stacked")
         left, right = app.screen.query_one("#left"), app.screen.query_one("#right")
         assert left.region.y < right.region.y and left.region.x == right.region.x
@@ -507,7 +507,7 @@ async def test_each_new_pair_is_drawn_in_full(db):
 
 
 async def test_long_texts_say_where_the_reader_is(tmp_path):
-    long_prompt = "\n".join(f"prompt line {i}" for i in range(12))
+    long_prompt = "\n".join(f"prompt line {i}" for i in range(40))
     long_answer = "\n".join(f"answer line {i}" for i in range(200))
     path = tmp_path / "long.db"
     store = Store(path)
@@ -521,7 +521,8 @@ async def test_long_texts_say_where_the_reader_is(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         prompt = app.screen.query_one("#prompt-box", PromptPane)
         left = app.screen.query_one("#left", AnswerPane)
-        assert "lines 1–3 of 12 ↓" in str(prompt.border_subtitle)
+        # The box grows with the prompt up to a third of the screen (13 rows of 40: 11 lines inside the border).
+        assert "lines 1–11 of 40 ↓" in str(prompt.border_subtitle)
         assert str(left.border_subtitle).endswith("of 200 ↓")
         await pilot.press("tab")  # focus moves to a pane that scrolls with the keys
         focused = app.focused

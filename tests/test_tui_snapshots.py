@@ -45,5 +45,40 @@ def test_judge_160x50_diff(app, snap_compare):
 
 
 def test_help_80x24(app, snap_compare):
-    """Guards the help screen listing every key."""
+    """Guards the help screen listing every key, one line each, all of it on an 80×24 screen (issue 11)."""
     assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"], run_before=settle)
+
+
+INSTRUCTIONS = ("Write a good Twitter bio. Cover all the main points below.\n\nName: Jane\nMain points:\n"
+                "- Architect\n- Interested in [bold]tech[/bold]\nWritten in first person\nUse a casual tone")
+
+
+@pytest.fixture
+def long_prompt_app(tmp_path):
+    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.records import GenerationRecord, prompt_id_for
+    from sbs_tui.core.store import Store
+
+    path = tmp_path / "prompt.db"
+    store = Store(path)
+    pid = prompt_id_for(INSTRUCTIONS)
+    with store.transaction():
+        store.generations.insert([GenerationRecord(pid, INSTRUCTIONS, MODELS[0], LEFT),
+                                  GenerationRecord(pid, INSTRUCTIONS, MODELS[1], RIGHT)])
+        store.generations.set_gate_status(store.generations.ids(), "passed")
+    build_queue(store, BuildOptions())
+    store.close()
+    settings = Settings(raw={"annotate": {"criteria": ["helpfulness", "factuality"]}})
+    return make_app(path, "snapshot-annotator", settings, gate_watch=False)
+
+
+def test_judge_160x50_prompt_fitted_left_focused(long_prompt_app, snap_compare):
+    """Guards (issue 11) the prompt box as tall as an 8-line prompt, and focus shown without colour: the left
+    answer, reached with two Tabs, has a heavy border and a ▶ in its title."""
+    assert snap_compare(long_prompt_app, terminal_size=(160, 50), press=["tab", "tab"], run_before=settle)
+
+
+def test_judge_80x24_footer_keeps_quit(long_prompt_app, snap_compare):
+    """Guards (issue 11) the footer at 80 columns with criteria set: votes, Criteria, Help and Quit on screen
+    (Flag and Rationale give way), and the prompt box capped at a third of the height."""
+    assert snap_compare(long_prompt_app, terminal_size=(80, 24), run_before=settle)

@@ -100,6 +100,16 @@ def main() -> int:
         wait_for("done 2")
         shot = wait_for("Right · 2")
         assert not any(m in shot for m in MODELS)
+        assert "q Quit" in shot.splitlines()[-1], shot  # the footer keeps Quit at 80 columns
+        keys("Tab")
+        wait_for("▶ Prompt")  # focus shows in the title, not only in a colour
+        keys("Tab")
+        wait_for("▶ Left · 1")
+        keys("Escape", "?")
+        shot = wait_for("esc closes")  # the help, all of it on an 80×24 screen
+        assert "Quit" in shot and "never shown here" in shot, shot
+        keys("Escape")
+        wait_for("Right · 2")
         keys("4")
         wait_for("done 3")
         # Kill -9 right after a vote: what the screen counted as done is in the database, and the file is sound.

@@ -22,7 +22,8 @@ from sbs_tui.config import Settings, annotate_settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
-from sbs_tui.tui.screens.judge import JUDGE_KEYS, JudgeScreen
+from sbs_tui.tui.screens.judge import JudgeScreen
+from sbs_tui.tui.screens.judge_keys import JUDGE_KEYS
 
 POLL_SECONDS = 2.0
 # SQLite's own wait for another writer's lock on the app's connection. Kept tiny: SQLite's busy handler sleeps

@@ -153,5 +153,6 @@ def diff_texts(left: str, right: str, *, limit: int, more_key: str = "e") -> tup
 def describe_length(text: str) -> str:
     """"1,234 chars · 210 words" — shown above each answer (length is a known bias; annotators should see it)."""
     words = len(text.split()) if len(text) < 2_000_000 else len(text) // 6
-    return f"{len(text):,} chars · {words:,} words"
+    chars = len(text)
+    return f"{chars:,} char{'' if chars == 1 else 's'} · {words:,} word{'' if words == 1 else 's'}"
 

@@ -21,6 +21,7 @@ stored once.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
@@ -40,9 +41,20 @@ from textual.widgets import Footer, Static
 from sbs_tui.core import dberrors
 from sbs_tui.core.queue import new_vote_uid
 from sbs_tui.core.store import AlreadyJudgedError
+from sbs_tui.present.text import escape  # names are user data: the one literal rule
 from sbs_tui.tui import render
+from sbs_tui.tui.screens.judge_keys import (
+    JUDGE_KEYS,
+    NAV_HELP,
+    blinding_note,
+    criteria_missing_message,
+    criteria_note,
+    footer_fit,
+    undo_note,
+)
 from sbs_tui.tui.screens.modals import CriteriaPrompt, HelpScreen, TextPrompt
 from sbs_tui.tui.widgets.answer import AnswerPane
+from sbs_tui.tui.widgets.lines import SCROLL_STEPS
 from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
@@ -57,26 +69,12 @@ QUIT_CONFIRM_SECONDS = 5.0  # q while a vote is unsaved: a second q within this 
 HELD_WHILE_SAVING = frozenset({"vote", "skip", "undo", "flag", "rationale", "criteria"})
 
 NARROW_WIDTH = 100  # below this many columns the answers are stacked instead of side by side
-SHORT_HEIGHT = 30  # below this many rows the prompt box shows 2 lines instead of 3
 
-# (key, action, footer text, binding id, show in footer, help note). Ids are the names used in [annotate.keys].
-JUDGE_KEYS: list[tuple[str, str, str, str, bool, str]] = [
-    ("1", "vote('left')", "Left", "vote_left", True, "commits the vote, then shows the next pair"),
-    ("2", "vote('right')", "Right", "vote_right", True, ""),
-    ("3", "vote('tie')", "Tie", "vote_tie", True, "counts as half a win each"),
-    ("4", "vote('both_bad')", "Both bad", "vote_both_bad", True, "counts as a tie in rankings, keeps its label"),
-    ("u", "undo", "Undo", "undo", True, "deletes your last vote and shows that pair again"),
-    ("s", "skip", "Skip", "skip", True, "you will not see this pair again"),
-    ("f", "flag", "Flag", "flag", True, "mark the pair (with a reason) for the lead"),
-    ("r", "rationale", "Rationale", "rationale", True, "a note saved with your next vote"),
-    ("c", "criteria", "Criteria", "criteria", True, "per-criterion judgements saved with your next vote"),
-    ("m", "toggle_markdown", "Markdown/raw", "toggle_markdown", False, "render markdown and code, or raw text"),
-    ("y", "toggle_sync", "Sync scroll", "toggle_sync", False, "scroll both answers together"),
-    ("d", "toggle_diff", "Diff", "toggle_diff", False, "highlight the words that differ"),
-    ("e", "show_more", "Show more", "show_more", False, "show more of a very long answer"),
-    ("question_mark", "help", "Help", "help", True, "this screen"),
-    ("q", "quit", "Quit", "quit", True, "your place is kept; you resume here"),
-]
+# Scroll keys on the screen: they act when no pane has focus (or the focused one cannot scroll), on both answers,
+# so reading never waits for the annotator to find which pane has focus. A focused pane's own keys come first.
+SCROLL_KEYS = (("up", "up"), ("down", "down"), ("pageup", "page_up"), ("pagedown", "page_down"), ("home", "home"),
+               ("end", "end"))
+assert {how for _key, how in SCROLL_KEYS} == set(SCROLL_STEPS)
 
 
 @dataclass(slots=True)
@@ -102,8 +100,13 @@ class JudgeScreen(Screen[None]):
 
     BINDINGS = [Binding(key, action, text, id=bid, show=show, tooltip=note)
                 for key, action, text, bid, show, note in JUDGE_KEYS] + [
-        Binding("tab", "focus_next", "Next pane", show=False, id="focus_next_pane"),
-    ]
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="focus_next_pane"),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="focus_previous_pane"),
+        Binding("escape", "unfocus", "Scroll both", show=False, id="unfocus_pane"),
+    ] + [Binding(key, f"scroll_answers('{how}')", show=False) for key, how in SCROLL_KEYS]
+    # Nothing has focus at first: the scroll keys move both answers (what an annotator reads first), and the
+    # first Tab goes to the prompt.
+    AUTO_FOCUS = ""  # not None: None means "the app's" ("*", the first focusable widget)
 
     def __init__(self, queue: AnnotatorQueue, settings: AnnotateSettings):
         super().__init__(id="judge")
@@ -127,14 +130,19 @@ class JudgeScreen(Screen[None]):
         self._showing_pair: bool | None = None
         self._pending: PendingWrite | None = None
         self._quit_armed_at: float | None = None
+        # The footer at this width: compact or not, and the keys left out (see judge_keys.footer_fit).
+        self._footer_plan: tuple[bool, frozenset[str]] = (False, frozenset())
         self.ready = False  # composed and mounted: the app's poll may draw on it
 
     # -- layout ----------------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
-        yield PromptPane(id="prompt-box")
-        with Container(id="answers"):
+        # One grid for the prompt and both answers (app.tcss): its own size never changes, so a prompt of another
+        # height costs one layout pass. (With the answers in a container of their own, that container's size
+        # changed with the prompt's height, and Textual lays out a resized container once more, a frame later.)
+        with Container(id="pair"):
+            yield PromptPane(id="prompt-box")
             yield AnswerPane("Left · 1", id="left")
             yield AnswerPane("Right · 2", id="right")
         yield Static("", id="empty", markup=False)
@@ -143,7 +151,7 @@ class JudgeScreen(Screen[None]):
     def on_mount(self) -> None:
         progress = self.queue.progress()
         self.done = progress["done"]
-        self._apply_width(self.app.size.width)
+        self._apply_size(*self.app.size)
         self.ready = True
         self.fetch_next_pair(first=True)
 
@@ -174,11 +182,40 @@ class JudgeScreen(Screen[None]):
         self.refresh_status()
 
     def on_resize(self, event) -> None:
-        self._apply_width(event.size.width)
+        self._apply_size(event.size.width, event.size.height)
 
-    def _apply_width(self, width: int) -> None:
-        self.query_one("#answers").set_class(width < NARROW_WIDTH, "stacked")
-        self.query_one("#prompt-box").set_class(self.app.size.height < SHORT_HEIGHT, "short")
+    def _apply_size(self, width: int, height: int) -> None:
+        self.query_one("#pair").set_class(width < NARROW_WIDTH, "stacked")
+        self.query_one("#prompt-box", PromptPane).fit_screen(height)
+        self._fit_footer(width)
+
+    # -- footer ----------------------------------------------------------------------------------------------------
+
+    def _footer_always_hidden(self) -> frozenset[str]:
+        # The c key stays bound without criteria (it says how to set them up) but takes no room in the footer.
+        return frozenset() if self.settings.criteria else frozenset({"criteria"})
+
+    def _fit_footer(self, width: int) -> None:
+        """Choose what the footer shows at ``width`` so that Help and Quit are always on screen."""
+        always = self._footer_always_hidden()
+        shown = [(b.binding.id or "", self.app.get_key_display(b.binding), b.binding.description)
+                 for b in super().active_bindings.values()
+                 if b.binding.show and b.binding.id not in always]
+        plan = footer_fit(width, shown)
+        if plan == self._footer_plan:
+            return
+        self._footer_plan = plan
+        self.query_one(Footer).compact = plan[0]
+        self.refresh_bindings()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, less the keys the footer has no room for (they still work; the help lists them)."""
+        bindings = super().active_bindings
+        hidden = self._footer_plan[1] | self._footer_always_hidden()
+        return {key: active._replace(binding=dataclasses.replace(active.binding, show=False))
+                if active.binding.show and active.binding.id in hidden else active
+                for key, active in bindings.items()}
 
     # -- drawing ---------------------------------------------------------------------------------------------------
 
@@ -191,8 +228,7 @@ class JudgeScreen(Screen[None]):
         empty = self.query_one("#empty", Static)
         if has_pair != self._showing_pair:
             # Only when it changes: toggling display or bindings re-lays out the screen and rebuilds the footer.
-            self.query_one("#answers").display = has_pair
-            self.query_one("#prompt-box").display = has_pair
+            self.query_one("#pair").display = has_pair
             empty.display = not has_pair
             self._showing_pair = has_pair
         if pair is None:
@@ -235,15 +271,10 @@ class JudgeScreen(Screen[None]):
     def refresh_status(self) -> None:
         minutes = max((time.monotonic() - self.session_started) / 60.0, 1e-9)
         pace = self.session_votes / minutes if self.session_votes else 0.0
-        parts = [f"{self.queue.annotator}", f"done {self.done}",
-                 f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}",
-                 f"{pace:.1f}/min"]
-        modes = ["markdown" if self.markdown_mode else "raw"]
-        if self.sync_scroll:
-            modes.append("sync")
-        if self.diff_mode:
-            modes.append("diff")
-        parts.append(" ".join(modes))
+        parts = [escape(self.queue.annotator), f"done {self.done}",
+                 f"remaining {'…' if self.remaining is None else self.remaining + (self.pair is not None)}"]
+        # What goes with the next vote comes before the pace and the view modes: on a narrow terminal the line is
+        # cut at the right edge, and a pending flag or rationale must stay in sight.
         pending = []
         if self.flagged:
             pending.append("⚑ flagged")
@@ -253,6 +284,13 @@ class JudgeScreen(Screen[None]):
             pending.append(f"criteria {len(self.criteria)}/{len(self.settings.criteria)}")
         if pending:
             parts.append(", ".join(pending))
+        parts.append(f"{pace:.1f}/min")
+        modes = ["markdown" if self.markdown_mode else "raw"]
+        if self.sync_scroll:
+            modes.append("sync")
+        if self.diff_mode:
+            modes.append("diff")
+        parts.append(" ".join(modes))
         status = self.query_one("#status", Static)
         write = self._pending
         if write is not None and write.attempts:
@@ -336,9 +374,7 @@ class JudgeScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         needs_pair = {"vote", "skip", "flag", "rationale", "criteria", "toggle_markdown", "toggle_diff",
-                      "show_more", "toggle_sync"}
-        if action == "criteria" and not self.settings.criteria:
-            return False
+                      "show_more", "toggle_sync", "scroll_answers"}
         if action in needs_pair and self.pair is None:
             return None  # shown greyed out
         if action in HELD_WHILE_SAVING and self._pending is not None:
@@ -375,8 +411,6 @@ class JudgeScreen(Screen[None]):
             self.post_message(self.Voted(pair.pair_id, self.session_votes))
             self.done += 1
             if self.settings.reveal_after_vote:
-                from sbs_tui.present.text import escape  # model names are user data: the one literal rule
-
                 self.notify(f"Left was {escape(pair.left_model)}; right was {escape(pair.right_model)}",
                             timeout=2, markup=False)
             self._advance()
@@ -405,6 +439,10 @@ class JudgeScreen(Screen[None]):
         if pair is None:
             self.notify("Nothing to undo.", severity="warning")
             return
+        if self.pair is not None and self.remaining is not None:
+            # The pair on screen stays claimed and comes back after this one: it is still to do, but no longer
+            # the one shown (which ``refresh_status`` adds), and the next pair shown will take it off again.
+            self.remaining += 1
         self._count_undo()
         self.notify("Last vote deleted — judge this pair again.")
         self.show_pair(pair)
@@ -468,7 +506,11 @@ class JudgeScreen(Screen[None]):
                                         prompt_id="rationale-prompt"), saved)
 
     def action_criteria(self) -> None:
-        if self.pair is None or not self.settings.criteria:
+        if self.pair is None:
+            return
+        if not self.settings.criteria:
+            self.notify(criteria_missing_message(self._key_for("criteria")), title="No criteria",
+                        severity="warning", timeout=10, markup=False)
             return
 
         def saved(ratings: dict[str, str] | None) -> None:
@@ -504,8 +546,20 @@ class JudgeScreen(Screen[None]):
         self._draw_answers()
 
     def action_help(self) -> None:
-        rows = [(self._key_for(bid), text, note) for _key, _action, text, bid, _show, note in JUDGE_KEYS]
-        self.app.push_screen(HelpScreen(rows))
+        notes = {"criteria": criteria_note(self.settings.criteria),
+                 "undo": undo_note(self.settings.reveal_after_vote)}
+        rows = [(self._key_for(bid), text, notes.get(bid, note))
+                for _key, _action, text, bid, _show, note in JUDGE_KEYS] + NAV_HELP
+        note = blinding_note(self.settings.reveal_after_vote, self._key_for("undo"))
+        self.app.push_screen(HelpScreen(rows, note))
+
+    def action_scroll_answers(self, how: str) -> None:
+        """A scroll key with no pane to take it: both answers move by the same step (each within its own length)."""
+        for side in ("#left", "#right"):
+            self.query_one(side, AnswerPane).scroll_step(how)
+
+    def action_unfocus(self) -> None:
+        self.set_focus(None)
 
     def action_quit(self) -> None:
         write = self._pending

@@ -10,9 +10,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from sbs_tui.present.text import literal
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -42,7 +44,11 @@ class TextPrompt(ModalScreen[str | None]):
 
 class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
     """Judge each configured criterion with the vote keys: 1 left, 2 right, 3 tie, 4 both bad (blank = not
-    rated). Tab moves on, Enter saves. Returns {criterion: "1".."4"}; the screen maps them to model_a/model_b."""
+    rated). Tab moves on, Enter saves. Returns {criterion: "1".."4"}; the screen maps them to model_a/model_b.
+
+    One row per criterion (its name beside its field), in a dialog that scrolls: at 80×24 five criteria stacked
+    as label-over-field no longer fitted, and the ones below the edge could be tabbed to but not seen. The dialog
+    itself takes no focus, so the first key typed goes to the first criterion, and Tab keeps the field in view."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="criteria_cancel")]
 
@@ -52,13 +58,14 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
         self.current = dict(current)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog criteria-dialog", can_focus=False):
             yield Label("Per criterion: 1 left better · 2 right better · 3 tie · 4 both bad",
                         classes="dialog-title")
             for i, name in enumerate(self.criteria):
-                yield Label(Text(name), classes="criterion-name")
-                yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
-                            placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
+                with Horizontal(classes="criterion"):
+                    yield Label(literal(name), classes="criterion-name")
+                    yield Input(value=str(self.current.get(name, "")), restrict=r"[1-4]?", max_length=1,
+                                placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
             yield Label("Tab: next · Enter: save · Escape: cancel", classes="dialog-hint")
 
     @on(Input.Submitted)
@@ -75,27 +82,44 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """What every key does, with the keys in effect (after any remapping from the config)."""
+    """What every key does, with the keys in effect (after any remapping from the config), and what happens to
+    the names and votes (``note``, written by the judging screen from the settings in force).
+
+    One line per key at 80 columns (no header, no title row: the title is on the border); a terminal too short
+    for all of it scrolls the dialog, which has focus, so the arrow keys work at once — the border says so."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="help_close")]
 
-    def __init__(self, rows: Sequence[tuple[str, str, str]]):
+    def __init__(self, rows: Sequence[tuple[str, str, str]], note: str = ""):
         super().__init__(id="help")
         self.rows = rows
+        self.note = note
 
     def compose(self) -> ComposeResult:
-        table = Table(title="Keys", expand=True, show_edge=False)
+        table = Table(expand=True, show_edge=False, show_header=False, box=None)
         table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("action")
-        table.add_column("notes", style="dim")
+        table.add_column("action", no_wrap=True)
+        table.add_column("notes", style="dim", ratio=1)
         for key, description, note in self.rows:
             table.add_row(Text(key), Text(description), Text(note))
-        with VerticalScroll(classes="dialog help-dialog"):
+        with VerticalScroll(classes="dialog help-dialog", id="help-body") as body:
+            body.border_title = "Keys"
+            body.border_subtitle = "esc closes"
             yield Static(table)
-            yield Static(Text(
-                "Sides are drawn at random for every pair; model names are hidden until you vote. "
-                "Every vote is saved before the next pair appears; quitting resumes where you stopped."),
-                classes="dialog-hint")
+            if self.note:
+                yield Static(Text(self.note), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._show_scroll_hint)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_scroll_hint)
+
+    def _show_scroll_hint(self) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        hint = "↑↓ more · esc closes" if body.max_scroll_y > 0 else "esc closes"
+        if body.border_subtitle != hint:
+            body.border_subtitle = hint
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -18,7 +18,7 @@ from sbs_tui.tui.widgets.lines import TextPane
 class AnswerPane(TextPane):
     DEFAULT_CSS = """
     AnswerPane { border: round $secondary; padding: 0 1; }
-    AnswerPane:focus { border: round $accent; }
+    AnswerPane:focus { border: heavy $accent; }
     """
 
     class Scrolled(Message):
@@ -30,9 +30,8 @@ class AnswerPane(TextPane):
             self.fraction = fraction
 
     def __init__(self, side_label: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(side_label, id=id)
         self.side_label = side_label
-        self.border_title = side_label
         self.length_note = ""
 
     def show_answer(self, renderable: RenderableType, length_note: str, *, lines: list[Strip] | None = None,
@@ -47,8 +46,9 @@ class AnswerPane(TextPane):
             self.border_subtitle = subtitle
 
     def mirror_to(self, fraction: float) -> None:
-        """Scroll to the same relative position as the other pane without echoing a Scrolled message back."""
-        self.scroll_silently(fraction * self.max_scroll_y)
+        """Scroll to the same relative position as the other pane without echoing a Scrolled message back.
+        Whole lines: at the end (fraction 1.0) this pane is at its own end too."""
+        self.scroll_silently(float(round(fraction * self.max_scroll_y)))
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)  # also updates the border's position note
