@@ -128,9 +128,9 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
                                    on_batch=on_batch, on_error=on_error)
             log("gate watcher stopped")
             return GateRun(runner, watched)
-        total[0] = store.generations.count_pending()
+        pending = total[0] = store.generations.count_pending()
         if progress is not None:
-            progress.start(total[0])
+            progress.start(pending)
         try:
             done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
         finally:
