@@ -131,11 +131,12 @@ def review_refresh(db_path: str, stop_after: float, out: mp.Queue) -> None:
     """The lead's review app, without the screen: every tab's data loader, once a second."""
     refreshes, error = 0, None
     try:
-        from sbs_tui.tui.review_data import RankOptions, agreement_view, queue_view, ranking_view, votes_view
+        from sbs_tui.core.ranking.request import RankRequest
+        from sbs_tui.tui.review_data import agreement_view, queue_view, ranking_view, votes_view
 
         deadline = time.monotonic() + stop_after
         while time.monotonic() < deadline:
-            ranking_view(db_path, RankOptions(method="bt", ci="sandwich", rounds=1))
+            ranking_view(db_path, RankRequest(method="bt", ci="sandwich", rounds=1))
             agreement_view(db_path)
             queue_view(db_path)
             votes_view(db_path)
@@ -162,7 +163,7 @@ def team(args: argparse.Namespace) -> None:
         baseline = run_sessions(db, sessions, seconds, args.think, tag="alone")
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        from sbs_tui.core.gating import watcher_command
+        from sbs_tui.core.gate_watcher import watcher_command
 
         watcher = subprocess.Popen(watcher_command(str(db), interval=1.0), env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)

@@ -82,8 +82,8 @@ def per_tab(path: str) -> dict[str, float]:
     from sbs_tui.tui import review_data as data
 
     jobs = {
-        "ranking (bt, 1000 bootstrap rounds)": lambda: data.ranking_view(path, data.RankOptions()),
-        "ranking (bt, sandwich)": lambda: data.ranking_view(path, data.RankOptions(ci="sandwich")),
+        "ranking (bt, 1000 bootstrap rounds)": lambda: data.ranking_view(path, data.RankRequest()),
+        "ranking (bt, sandwich)": lambda: data.ranking_view(path, data.RankRequest(ci="sandwich")),
         "agreement": lambda: data.agreement_view(path),
         "queue": lambda: data.queue_view(path),
         "gates & funnel": lambda: data.funnel_view(path),
@@ -122,7 +122,7 @@ async def lag(path: str, *, on_ui_thread: bool) -> dict[str, float]:
         if on_ui_thread:
             # the baseline: the same computations run where a naive app would run them
             await pilot.pause(0.02)
-            data.ranking_view(path, data.RankOptions())
+            data.ranking_view(path, data.RankRequest())
             await pilot.pause(0.02)
             data.agreement_view(path)
             data.queue_view(path)

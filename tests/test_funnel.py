@@ -216,3 +216,37 @@ def test_sbs_funnel_on_empty_database(tmp_path, capsys):
     Store(tmp_path / "e.db").close()  # an empty database (a path that does not exist is an error: issue 9, item 7)
     code, out, err = run(capsys, tmp_path / "e.db", "funnel", "--format", "json")
     assert code == 0 and json.loads(out)["models"] == [] and "nothing to show" in err
+
+
+def test_side_by_side_counts_humans_by_default_and_says_so(tmp_path, capsys):
+    """A judge's votes answer another question than people's: with both in the database the side-by-side stage
+    ranks by the humans' (as the review app does), `--voters judges|all` counts others, and the output names
+    whose votes were counted. Before, the stage mixed every vote silently."""
+    db = tmp_path / "mixed.db"
+    with Store(db) as store:
+        seed(store, bench={"m1": 0.9, "m2": 0.5}, wins={("m1", "m2"): 3})  # a human: m1 better
+        with store.transaction():
+            store.votes.insert([vote(f"j{i}", "m2", "m1", "model_a", annotator="gpt-judge", annotator_kind="judge")
+                                for i in range(9)])  # the judge: m2 better, three times as often
+    votes = {}
+    for voters in ("auto", "humans", "judges", "all"):
+        code, out, err = run(capsys, db, "funnel", "--format", "json", "--voters", voters)
+        assert code == 0, err
+        report = json.loads(out)
+        m1 = next(m for m in report["models"] if m["model"] == "m1")
+        votes[voters] = (report["side_by_side_voters"], m1["side_by_side"]["votes"], m1["ranks"]["side_by_side"],
+                         m1["side_by_side"]["voters"])
+    assert votes["auto"] == votes["humans"] == ("humans", 3, 1, "humans")
+    assert votes["judges"] == ("judges", 9, 2, "judges")
+    assert votes["all"] == ("all", 12, 2, "all")
+    code, out, _ = run(capsys, db, "funnel")
+    assert code == 0 and "side-by-side: votes by humans (judge votes left out" in out
+    code, out, _ = run(capsys, db, "funnel", "--voters", "all")
+    assert "side-by-side: every annotator's votes" in out
+    with Store(db) as store:  # the plots' funnel counts the same voters
+        from sbs_tui.core.plots import collect_plot_data
+
+        models, ranks = collect_plot_data(store).funnel_ranks
+        assert ranks["side_by_side"][models.index("m1")] == 1.0
+        models, ranks = collect_plot_data(store, voters="all").funnel_ranks
+        assert ranks["side_by_side"][models.index("m1")] == 2.0

@@ -17,12 +17,12 @@ from sbs_tui.core.store import Store
 from sbs_tui.present.text import literal
 from sbs_tui.tui import review_data
 from sbs_tui.tui.review import make_review_app
-from sbs_tui.tui.review_data import RankOptions
+from sbs_tui.core.ranking.request import RankRequest
 from tests.pilot_helpers import wait_until
 from tests.review_helpers import HOSTILE, HUMANS, JUDGE, STRENGTH, add_votes, build_review_db
 
 SIZE = (120, 40)
-FAST = RankOptions(rounds=200)
+FAST = RankRequest(rounds=200)
 
 
 @pytest.fixture(scope="module")
@@ -76,27 +76,27 @@ def plain(widget: Static) -> str:
 
 
 def test_ranking_view_is_what_sbs_rank_computes(review_db):
-    view = review_data.ranking_view(str(review_db), RankOptions(ci="sandwich", voters="all"))
+    view = review_data.ranking_view(str(review_db), RankRequest(ci="sandwich", voters="all"))
     with Store(review_db) as store:
         expected = run_ranking(store, RankRequest(method="bt", ci="sandwich")).to_json()
         humans = [n for n, k in store.votes.annotator_kinds().items() if k == "human"]
         expected_humans = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=humans)).to_json()
     assert view.doc == expected
     # the default (judges and humans both voted): what `sbs rank --annotator HUMAN...` computes
-    assert review_data.ranking_view(str(review_db), RankOptions(ci="sandwich")).doc == expected_humans
+    assert review_data.ranking_view(str(review_db), RankRequest(ci="sandwich")).doc == expected_humans
     assert view.models == sorted(STRENGTH)
     assert [m["model"] for m in view.doc["models"]][0] == STRENGTH[0]
 
 
 def test_winrate_without_baseline_uses_the_most_compared_model(review_db):
-    view = review_data.ranking_view(str(review_db), RankOptions(method="winrate"))
+    view = review_data.ranking_view(str(review_db), RankRequest(method="winrate"))
     assert view.baseline == "gpt4_1106_preview"  # every judge vote faces it
     assert "most-compared" in view.note
     assert {m["model"] for m in view.doc["models"]} >= {"claude-2", "gpt4_1106_preview"}
 
 
 def test_ranking_view_refuses_what_sbs_rank_refuses(review_db):
-    view = review_data.ranking_view(str(review_db), RankOptions(method="elo", control="length"))
+    view = review_data.ranking_view(str(review_db), RankRequest(method="elo", control="length"))
     assert view.doc is None and "applies to bt or winrate" in view.note
 
 
@@ -122,7 +122,7 @@ def test_session_pace_stops_at_a_long_pause():
 def test_empty_database_gives_empty_views(tmp_path):
     path = tmp_path / "empty.db"
     Store(path).close()
-    assert review_data.ranking_view(str(path), RankOptions()).note.startswith("No votes yet")
+    assert review_data.ranking_view(str(path), RankRequest()).note.startswith("No votes yet")
     assert review_data.agreement_view(str(path))["overall"]["votes"] == 0
     assert review_data.queue_view(str(path))["annotators"] == []
     assert review_data.funnel_view(str(path))["models"] == []
@@ -274,6 +274,8 @@ async def test_funnel_tab_shows_gates_stages_and_correlations(review_db):
         assert "side-by-side" in " ".join(str(c.label) for c in stages.columns.values())
         corr = app.query_one("#funnel-corr", DataTable)  # side-by-side vs nothing else: no pair of stages
         assert corr.row_count == 0
+        # humans and a judge voted: the stage counts the humans' votes, as the ranking does, and says so
+        assert "counts the humans' votes" in plain(app.query_one("#funnel-notes", Static))
         await pilot.press("1")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "ranking"
@@ -363,7 +365,7 @@ async def settle_and_lay_out(pilot) -> None:
 
 def test_snapshot_ranking_120x40(review_db, snap_compare):
     """Guards the ranking tab's layout: pickers, status, table with a hostile name shown literally, hints."""
-    app = make_review_app(review_db, Settings(), rank_options=RankOptions(ci="sandwich"), timestamps=False)
+    app = make_review_app(review_db, Settings(), rank_options=RankRequest(ci="sandwich"), timestamps=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=settle_and_lay_out)
 
 
@@ -469,7 +471,7 @@ async def test_disconnected_comparisons_show_components_and_a_warning(tmp_path):
                                     annotator_kind="judge"))
     with Store(path) as store, store.transaction():
         store.votes.insert(votes)
-    app = make_review_app(path, Settings(), rank_options=RankOptions(ci="sandwich"))
+    app = make_review_app(path, Settings(), rank_options=RankRequest(ci="sandwich"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.query_one("#rank-table", DataTable)
@@ -494,7 +496,8 @@ def test_ranking_counts_human_votes_by_default_when_judges_voted_too(tmp_path):
     """Issue 9.7: judge and human votes are separated; humans by default when both exist; v cycles."""
     from sbs_tui.core.records import VoteRecord, prompt_id_for
     from sbs_tui.core.store import Store
-    from sbs_tui.tui.review_data import RankOptions, ranking_view
+    from sbs_tui.core.ranking.request import RankRequest
+    from sbs_tui.tui.review_data import ranking_view
 
     path = tmp_path / "mixed.db"
     votes = [VoteRecord(prompt_id_for(f"q{k}"), f"q{k}", "a", "b", "model_a", "alice") for k in range(6)]
@@ -502,9 +505,9 @@ def test_ranking_counts_human_votes_by_default_when_judges_voted_too(tmp_path):
               for k in range(4)]
     with Store(path) as store, store.transaction():
         store.votes.insert(votes)
-    auto = ranking_view(str(path), RankOptions(ci="sandwich"))
+    auto = ranking_view(str(path), RankRequest(ci="sandwich"))
     assert auto.voters == "humans" and auto.votes == 6 and "c" not in auto.models
-    judges = ranking_view(str(path), RankOptions(ci="sandwich", voters="judges"))
+    judges = ranking_view(str(path), RankRequest(ci="sandwich", voters="judges"))
     assert judges.voters == "judges" and judges.votes == 4
-    everyone = ranking_view(str(path), RankOptions(ci="sandwich", voters="all"))
+    everyone = ranking_view(str(path), RankRequest(ci="sandwich", voters="all"))
     assert everyone.votes == 10

@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent("""
     from textual.worker import WorkerCancelled
     from sbs_tui.config import Settings
     from sbs_tui.tui.review import make_review_app
-    from sbs_tui.tui.review_data import RankOptions
+    from sbs_tui.core.ranking.request import RankRequest
 
     async def settle(app, pilot):
         for _ in range(20):
@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent("""
         await pilot.pause()
 
     async def main():
-        app = make_review_app(sys.argv[1], Settings(), rank_options=RankOptions(rounds=50))
+        app = make_review_app(sys.argv[1], Settings(), rank_options=RankRequest(rounds=50))
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(app, pilot)
             for key in ("m", "m", "m", "l", "5", "r"):

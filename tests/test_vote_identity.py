@@ -217,3 +217,32 @@ def test_an_old_export_with_full_length_vote_ids_matches_todays_uids(cli, db_pat
     assert r.exit_code == 0 and "inserted 0" in r.stderr, r.stderr
     assert current_uid("v_" + record.content_digest()) == record.uid
     assert current_uid("my-own-id") == "my-own-id"
+
+
+def test_replacing_a_queue_vote_moves_the_assignment_to_the_replacement(tmp_path):
+    """`sbs import votes --replace` over a vote cast through the queue: the annotator's new verdict takes the
+    old vote's place (its pair, the assignment's vote_uid); before, the assignment stayed "done" pointing at a
+    deleted vote and the pair lost a vote it still counted as taken."""
+    from sbs_tui.core.queue import AnnotatorQueue
+    from tests.annotate_helpers import make_store
+
+    store = make_store(tmp_path / "q.db", prompts=1, models=("m1", "m2"), overlap=1,
+                       outputs={(0, "m1"): "Yes, here it is.", (0, "m2"): "No, not today."})
+    queue = AnnotatorQueue(store, "ann")
+    pair = queue.next_pair()
+    queue.vote(pair, "left", ts="2026-01-01T00:00:00Z")
+    voted = pair.winner_for("left")
+    flipped = {"model_a": "model_b", "model_b": "model_a"}[voted]
+    changed = write_jsonl(tmp_path / "fix.jsonl", [{"prompt": "Prompt number 0: explain topic 0.", "model_a": "m1",
+                                                    "model_b": "m2", "winner": flipped if pair.model_a == "m1"
+                                                    else voted, "annotator": "ann"}])
+    summary = ingest.import_files(store, "votes", [changed], replace=True)
+    assert summary.replaced == 1
+    (uid, status), = store.conn.execute("SELECT vote_uid, status FROM assignments").fetchall()
+    assert status == "done"
+    vote = store.conn.execute("SELECT pair_id, source FROM votes WHERE uid = ?", (uid,)).fetchone()
+    assert vote == (pair.pair_id, str(changed))  # the assignment's vote is the replacement, on the pair
+    assert store.count("votes") == 1
+    assert store.conn.execute("SELECT votes, taken, open FROM pairs").fetchone() == (1, 1, 0)
+    assert queue.progress()["done"] == 1 and queue.next_pair() is None
+    store.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.core.ranking.request import VOTERS
+
 
 @click.command("funnel")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -11,8 +13,11 @@ import click
               show_default=True, help="Significance level for the A/B comparisons.")
 @click.option("--lower-better", "lower_better", multiple=True, metavar="METRIC",
               help="An A/B metric where lower is better (e.g. latency); repeatable.")
+@click.option("--voters", type=click.Choice(VOTERS), default="auto", show_default=True,
+              help="Whose votes the side-by-side stage counts: auto = the humans' when the database also has "
+                   "an LLM judge's votes (as `sbs review` ranks), else everyone's.")
 @click.pass_context
-def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tuple[str, ...]) -> None:
+def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tuple[str, ...], voters: str) -> None:
     """The three stages side by side per model, with rank correlations and plain statements of disagreement."""
     import json
 
@@ -20,7 +25,7 @@ def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tup
 
     store = ctx.obj.open_store(read_only=True)
     try:
-        report = build_funnel(store, alpha=alpha, lower_better=lower_better)
+        report = build_funnel(store, alpha=alpha, lower_better=lower_better, voters=voters)
     finally:
         store.close()
     if not report.stages and not report.gates:

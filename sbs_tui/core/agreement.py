@@ -168,10 +168,18 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
                             "(sbs queue build --overlap K)")
 
-    # Cohen's κ per pair
+    # Cohen's κ per pair, over the items both judged: walk the smaller of the two annotators' items (in the order
+    # of `multi`, as before) rather than every item once per pair — at 1M votes, 20 annotators, the per-pair scan
+    # was 26 s of the 38 s agreement took.
+    labels_by: dict[str, dict[tuple[str, str, str], str]] = defaultdict(dict)
+    for item, labs in multi.items():
+        for who, lab in labs.items():
+            labels_by[who][item] = lab
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            shared = [(labs[a], labs[b]) for labs in multi.values() if a in labs and b in labs]
+            mine, theirs = labels_by.get(a, {}), labels_by.get(b, {})
+            walk = mine if len(mine) <= len(theirs) else theirs
+            shared = [(mine[item], theirs[item]) for item in walk if item in mine and item in theirs]
             if not shared:
                 continue
             x, y = zip(*shared)

@@ -14,7 +14,9 @@ Stages and the score each ranks models by (higher is better):
   0 = worst; metrics marked lower-is-better are flipped); a model's score is the mean over its benchmarks.
   Benchmarks where every model scores the same carry no ranking information and are left out of the mean.
 * ``side_by_side`` — :func:`side_by_side_scores`: the mean credit per vote (a win 1, a tie or both-bad ½, a
-  weighted vote its weight), over all unflagged votes. This is the one place to swap in Bradley-Terry.
+  weighted vote its weight), over the unflagged votes of the chosen voters — by default the humans' when the
+  database also holds an LLM judge's votes (a judge answers another question), as the review app ranks;
+  ``voters`` picks judges or everyone, and the report says which were counted.
 * ``ab:EXPERIMENT/METRIC`` — the variant's estimate (mean or rate) in that experiment, with its lift over the
   control; variants name models. Metrics where lower is better (latency, errors) are given with
   ``lower_better``.
@@ -62,14 +64,14 @@ class Stage:
 SIDE_BY_SIDE_METHOD = "bt"  # the stage's score: a Bradley-Terry rating (Elo scale); the win rate rides along
 
 
-def side_by_side_scores(store: Store) -> dict[str, tuple[float, int]]:
+def side_by_side_scores(store: Store, annotators: list[str] | None = None) -> dict[str, tuple[float, int]]:
     """Per model: (mean credit per vote, number of votes) from unflagged votes — a plain win rate, ties as half.
 
     Kept behind this one function so a Bradley-Terry rating (sbs_tui.core.ranking) can replace it: the funnel
     only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
     method's name, and the table prints the score as a rating instead of a percentage.
     """
-    names, rows = store.votes.outcomes()
+    names, rows = store.votes.outcomes(annotators=annotators)
     credit = [0.0] * len(names)
     votes = [0] * len(names)
     for ia, ib, score_b, count in rows:
@@ -124,31 +126,35 @@ def benchmark_stage(store: Store) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
-def side_by_side_ratings(store: Store) -> tuple[dict[str, float], bool]:
+def side_by_side_ratings(store: Store, annotators: list[str] | None = None) -> tuple[dict[str, float], bool]:
     """Bradley-Terry ratings (sandwich fit, no bootstrap: the funnel needs the order, not the intervals), and
     whether they are comparable across all models (one connected comparison graph)."""
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich"))
+    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=annotators))
     connected = len(ranking.info.get("components") or [None]) <= 1
     return {m.model: m.rating for m in ranking.models}, connected
 
 
-def votes_stage(store: Store) -> Stage | None:
-    """The side-by-side stage, scored by Bradley-Terry rating.
+def votes_stage(store: Store, voters: str = "auto") -> Stage | None:
+    """The side-by-side stage over ``voters``' votes (:data:`~sbs_tui.core.ranking.request.VOTERS`; ``auto``:
+    the humans' when the database also has judge votes), scored by Bradley-Terry rating.
 
     A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
     model); BT adjusts for the opponents. When the comparison graph is disconnected, BT ratings of different
     components are not comparable, so the stage falls back to the win rate and says so in ``method``.
     """
-    shares = side_by_side_scores(store)
+    from sbs_tui.core.ranking.request import voter_filter
+
+    annotators, counted = voter_filter(store.votes.annotator_kinds(), voters)
+    shares = side_by_side_scores(store, annotators)
     if not shares:
         return None
-    ratings, connected = side_by_side_ratings(store)
+    ratings, connected = side_by_side_ratings(store, annotators)
     method = SIDE_BY_SIDE_METHOD if connected else "win_rate"
     scores = {m: (ratings[m] if connected else share) for m, (share, _) in shares.items()}
-    details = {m: {"score": scores[m], "rating": ratings.get(m), "win_rate": share, "votes": n, "method": method}
-               for m, (share, n) in shares.items()}
+    details = {m: {"score": scores[m], "rating": ratings.get(m), "win_rate": share, "votes": n, "method": method,
+                   "voters": counted} for m, (share, n) in shares.items()}
     return Stage("side_by_side", "side-by-side", scores, details)
 
 
@@ -330,6 +336,7 @@ class FunnelReport:
     gates: dict[str, dict[str, Any]]
     correlations: list[Correlation]
     disagreements: list[str]
+    voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
 
     def models(self) -> list[str]:
         """Every model any stage knows, ordered by side-by-side score, then benchmarks, then name."""
@@ -365,12 +372,15 @@ class FunnelReport:
             "correlations": [c.as_dict() for c in self.correlations],
             "p_adjustment": "holm across the correlations listed (spearman_p_holm)",
             "disagreements": self.disagreements,
+            "side_by_side_voters": self.voters,
         })
 
 
-def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> FunnelReport:
+def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = (),
+                 voters: str = "auto") -> FunnelReport:
+    """Every stage, their rank correlations and disagreements; the side-by-side stage counts ``voters``."""
     stages: list[Stage] = []
-    for stage in (benchmark_stage(store), votes_stage(store)):
+    for stage in (benchmark_stage(store), votes_stage(store, voters)):
         if stage is not None:
             stages.append(stage)
     stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))
@@ -394,4 +404,6 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
                          f"{_p_text(corr.spearman_p_holm)}): agreement not established")
     for corr, a, b in correlations:
         sentences.extend(disagreements(a, b, corr))
-    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences)
+    sbs = next((s for s in stages if s.key == "side_by_side"), None)
+    counted = next(iter(sbs.details.values()))["voters"] if sbs and sbs.details else None
+    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted)

@@ -397,6 +397,12 @@ def print_funnel(report: Any) -> None:
                 cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
         table.add_row(*cells)
     out.print(table)
+    if sbs and getattr(report, "voters", None):
+        out.print(Text({"humans": "side-by-side: votes by humans (judge votes left out; --voters judges|all "
+                                  "counts them)",
+                        "judges": "side-by-side: votes by LLM judges only (--voters humans|all counts people)"}
+                       .get(report.voters, "side-by-side: every annotator's votes"),
+                       style="dim"))
     if ab:
         out.print(Text("A/B: estimate and lift over the control; * significant (Holm-adjusted).", style="dim"))
     gate_names = sorted({gate for g in report.gates.values() for gate in g.get("gates", {})})

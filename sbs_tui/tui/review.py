@@ -18,8 +18,9 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from sbs_tui.config import Settings
 from sbs_tui.tui.crash import CrashReport
-from sbs_tui.tui.review_data import RankOptions
+from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.tui.review_gates import BlockedPane
+from sbs_tui.tui.review_jobs import OFFLOAD_AT, JobRunner
 from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
 from sbs_tui.tui.review_plots import PlotsPane
 
@@ -51,15 +52,18 @@ class ReviewApp(CrashReport, App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit"),
     ]
 
-    def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankOptions | None = None,
-                 timestamps: bool = True, refresh_every: float = 0.0, keymap: dict[str, str] | None = None):
+    def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankRequest | None = None,
+                 timestamps: bool = True, refresh_every: float = 0.0, keymap: dict[str, str] | None = None,
+                 offload_at: int | None = OFFLOAD_AT):
         super().__init__()
+        # Tabs compute in helper processes on a large database (see review_jobs), on threads below offload_at.
+        self.jobs = JobRunner(offload_at)
         self.keymap = dict(keymap or {})  # binding id -> keys, e.g. {"cycle_ci": "x"}
         self.refresh_every = refresh_every  # seconds between automatic refreshes; 0 = only on r
         self.timestamps = timestamps  # "as of HH:MM:SS (0.4 s)" in each tab's status line
         self.db_path = str(db_path)
         self.settings = settings
-        self.rank_options = rank_options or RankOptions()
+        self.rank_options = rank_options or RankRequest()
         self.sub_title = Path(self.db_path).name
 
     def compose(self) -> ComposeResult:
@@ -87,6 +91,9 @@ class ReviewApp(CrashReport, App[None]):
         self.action_refresh_all()
         if self.refresh_every > 0:
             self.set_interval(self.refresh_every, self._refresh_tick, name="auto-refresh")
+
+    def on_unmount(self) -> None:
+        self.jobs.close()
 
     def _refresh_tick(self) -> None:
         """Recompute the tabs that are not still busy with the previous round (a slow bootstrap on a big
@@ -137,9 +144,11 @@ class ReviewApp(CrashReport, App[None]):
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
-                    rank_options: RankOptions | None = None, timestamps: bool = True,
-                    auto_refresh: float = 0.0, keymap: dict[str, str] | None = None) -> ReviewApp:
+                    rank_options: RankRequest | None = None, timestamps: bool = True,
+                    auto_refresh: float = 0.0, keymap: dict[str, str] | None = None,
+                    offload_at: int | None = OFFLOAD_AT) -> ReviewApp:
     """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
-    time of computation out of the status lines (stable snapshots); ``keymap`` moves bindings by id."""
+    time of computation out of the status lines (stable snapshots); ``keymap`` moves bindings by id;
+    ``offload_at`` is the vote count from which tabs compute in helper processes (None: always on threads)."""
     return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps,
-                     refresh_every=auto_refresh, keymap=keymap)
+                     refresh_every=auto_refresh, keymap=keymap, offload_at=offload_at)

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, VOTERS, RankRequest  # noqa: F401 - the panes' pickers
+from sbs_tui.core.ranking.request import voter_filter
 from sbs_tui.core.store import Store
 
 SESSION_GAP_S = 600  # a pause longer than this ends an annotator's working session (for their pace)
 
-# The ranking tab's pickers are a RankRequest (the same rules and defaults as `sbs rank`; rounds is the bootstrap
-# size, voters whose votes count); the app keeps the old name for its options.
-RankOptions = RankRequest
+# The ranking tab's pickers are a RankRequest: the same rules and defaults as `sbs rank` (rounds is the bootstrap
+# size, voters whose votes count).
 
 
 @dataclass
@@ -36,21 +36,6 @@ class RankingView:
 
 def _open(path: str) -> Store:
     return Store(path)
-
-
-def voter_filter(kinds: dict[str, str], voters: str) -> tuple[list[str] | None, str]:
-    """Which annotators' votes the ranking counts, and what that is called. Judge votes and human votes answer
-    different questions (a judge is a stand-in for people only where it agrees with them), so when a database has
-    both the review app ranks the humans' by default (``auto``) and says so; ``judges`` / ``all`` on request."""
-    humans = [n for n, k in kinds.items() if k != "judge"]
-    judges = [n for n, k in kinds.items() if k == "judge"]
-    if voters == "auto":
-        voters = "humans" if humans and judges else "all"
-    if voters == "humans":
-        return humans or ["\x00no human annotator"], "humans"
-    if voters == "judges":
-        return judges or ["\x00no judge"], "judges"
-    return None, "all"
 
 
 def _vote_counts(store: Store, annotators: list[str] | None = None) -> dict[str, float]:
@@ -206,9 +191,21 @@ def funnel_view(path: str) -> dict[str, Any]:
         "correlations": [{**c.as_dict(), "labels": [labels[c.stages[0]], labels[c.stages[1]]]}
                          for c in report.correlations],
         "disagreements": list(report.disagreements),
+        "side_by_side_voters": report.voters,
         "side_by_side_method": next((d.get("method") for d in by_key["side_by_side"].details.values()), None)
         if "side_by_side" in by_key else None,
     }
+
+
+def plots_view(path: str) -> Any:
+    """The plots tab's numbers (:func:`sbs_tui.core.plots.collect_plot_data`)."""
+    from sbs_tui.core.plots import collect_plot_data
+
+    store = _open(path)
+    try:
+        return collect_plot_data(store)
+    finally:
+        store.close()
 
 
 def votes_view(path: str, limit: int = 500) -> dict[str, Any]:

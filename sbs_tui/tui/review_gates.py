@@ -9,6 +9,8 @@ when. ``sbs gate`` applies the lead's decision from then on (until the output is
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -21,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_panes import DASH, ReviewPane, clipped, fill, name
+from sbs_tui.tui.review_panes import DASH, DetailPane, clipped, fill, name
 
 HIGHLIGHT = "bold black on yellow"
 STATUS_STYLE = {"blocked": "bold red", "held": "bold yellow", "passed": "green"}
@@ -60,15 +62,11 @@ def status_text(row: dict[str, Any]) -> Text:
     return Text(label, style=STATUS_STYLE.get(status, ""))
 
 
-class BlockedPane(ReviewPane):
+class BlockedPane(DetailPane):
     """Blocked and held generations per model and gate; enter opens one, where p passes and x blocks it."""
 
     LIMIT = 2000
-
-    class DetailLoaded(Message):
-        def __init__(self, detail: dict[str, Any] | None) -> None:
-            super().__init__()
-            self.detail = detail
+    DETAIL_TABLE = "blocked-table"
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
@@ -77,8 +75,7 @@ class BlockedPane(ReviewPane):
         yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
 
     def job(self):
-        path, limit = self.db_path, self.LIMIT
-        return lambda: data.blocked_view(path, limit)
+        return partial(data.blocked_view, self.db_path, self.LIMIT)
 
     def show(self, view: dict[str, Any]) -> None:
         rows = view["rows"]
@@ -102,23 +99,15 @@ class BlockedPane(ReviewPane):
              table_rows)
         table.display = bool(table_rows)
 
-    @on(DataTable.RowSelected, "#blocked-table")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.open_generation(int(str(event.data_table.get_row_at(event.cursor_row)[0])))
+    def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
+        return partial(data.blocked_detail, self.db_path, key)
 
-    def open_generation(self, generation_id: int) -> None:
-        self._load_detail(generation_id)
+    def detail_screen(self, detail: dict[str, Any]) -> ModalScreen[Any]:
+        return GateDetail(self.db_path, detail)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="blocked-detail")
-    def _load_detail(self, generation_id: int) -> None:
-        self.post_message(self.DetailLoaded(data.blocked_detail(self.db_path, generation_id)))
-
-    def on_blocked_pane_detail_loaded(self, message: DetailLoaded) -> None:
-        message.stop()
-        if message.detail is not None:
-            self.app.push_screen(GateDetail(self.db_path, message.detail), lambda changed: changed and
-                                 self.recompute())
+    def detail_closed(self, changed: Any) -> None:
+        if changed:  # an override was saved: the counts and the row's status changed
+            self.recompute()
 
 
 class GateDetail(ModalScreen[bool]):

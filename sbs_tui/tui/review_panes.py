@@ -18,11 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -37,7 +40,8 @@ from sbs_tui.present.numbers import p_value as fmt_p
 from sbs_tui.present.tables import rating_interval, votes_needed_text
 from sbs_tui.present.text import literal as name
 from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, VOTERS, RankOptions
+from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, VOTERS, RankRequest
+from sbs_tui.tui.review_jobs import Cancelled, JobRunner
 
 
 def clipped(text: str | None, width: int = 60) -> Text:
@@ -149,15 +153,21 @@ class ReviewPane(VerticalScroll):
         self._work(self.token, self.job())
 
     def job(self) -> Callable[[], Any]:
-        """What to compute: a callable run on the worker thread (it must not touch widgets)."""
+        """What to compute: a picklable callable (a ``partial`` of a :mod:`review_data` function) that returns
+        plain data — run on the worker thread, or in a helper process for a large database (it never touches
+        widgets either way; see :mod:`sbs_tui.tui.review_jobs`)."""
         raise NotImplementedError
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review")
     def _work(self, token: int, job: Callable[[], Any]) -> None:
         started = time.perf_counter()
+        runner: JobRunner | None = getattr(self.app, "jobs", None)
+        worker = get_current_worker()
         try:
             with collection_paused():
-                result = job()
+                result = runner.run(job, lambda: worker.is_cancelled, self.db_path) if runner else job()
+        except Cancelled:
+            return  # superseded, or the app is quitting: nobody waits for this result
         except Exception as exc:  # shown in the pane; the app keeps running
             self.post_message(self.Failed(token, f"{type(exc).__name__}: {exc}"))
             return
@@ -210,9 +220,9 @@ class ReviewPane(VerticalScroll):
 class RankingPane(ReviewPane):
     """The ranking with 95% intervals and Rank (UB); pickers for method, baseline, interval and control."""
 
-    def __init__(self, db_path: str, options: RankOptions | None = None, **kwargs: Any) -> None:
+    def __init__(self, db_path: str, options: RankRequest | None = None, **kwargs: Any) -> None:
         super().__init__(db_path, **kwargs)
-        self.options = options or RankOptions()
+        self.options = options or RankRequest()
         self.models: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -243,12 +253,11 @@ class RankingPane(ReviewPane):
         self.set_class(self.size.width < 110, "narrow")
 
     def job(self) -> Callable[[], Any]:
-        path, options = self.db_path, self.options
-        return lambda: data.ranking_view(path, options)
+        return partial(data.ranking_view, self.db_path, self.options)
 
     def set_options(self, **changes: Any) -> None:
         """Change the pickers (from a key or a Select) and recompute."""
-        self.options = RankOptions(**{**self.options.__dict__, **changes})
+        self.options = replace(self.options, **changes)
         self._sync_selects()
         self.recompute()
 
@@ -378,8 +387,7 @@ class AgreementPane(ReviewPane):
         yield Static(id="agree-notes")
 
     def job(self) -> Callable[[], Any]:
-        path = self.db_path
-        return lambda: data.agreement_view(path)
+        return partial(data.agreement_view, self.db_path)
 
     def show(self, doc: dict[str, Any]) -> None:
         o = doc["overall"]
@@ -482,8 +490,7 @@ class QueuePane(ReviewPane):
         yield DataTable(id="queue-held", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        path, gating = self.db_path, self.gating_required
-        return lambda: data.queue_view(path, gating_required=gating)
+        return partial(data.queue_view, self.db_path, gating_required=self.gating_required)
 
     def show(self, view: dict[str, Any]) -> None:
         s = view["summary"]
@@ -569,8 +576,7 @@ class FunnelPane(ReviewPane):
         yield Static(id="funnel-notes")
 
     def job(self) -> Callable[[], Any]:
-        path = self.db_path
-        return lambda: data.funnel_view(path)
+        return partial(data.funnel_view, self.db_path)
 
     def show(self, view: dict[str, Any]) -> None:
         gate_names = view["gate_names"]
@@ -613,6 +619,12 @@ class FunnelPane(ReviewPane):
              ["Stage", "Stage", "Shared models", "Spearman ρ (p)", "Kendall τ (p)"], rows)
 
         notes = Text()
+        counted = view.get("side_by_side_voters")
+        if counted:
+            notes.append({"humans": "Side-by-side counts the humans' votes (judge votes left out, as in the "
+                                    "ranking's default).\n",
+                          "judges": "Side-by-side counts the LLM judges' votes.\n"}.get(
+                counted, "Side-by-side counts every annotator's votes.\n"), style="dim")
         if not view["models"]:
             notes.append("Nothing to show yet: import generations, benchmarks, votes or A/B results.", style="italic")
         elif not stages:
@@ -668,15 +680,52 @@ def winner_text(vote: dict[str, Any]) -> Text:
     return Text(winner.replace("_", " "), style="italic")
 
 
-class VotesPane(ReviewPane):
-    """The latest votes, newest first; enter opens one with its prompt, both answers and the rationale."""
+class DetailPane(ReviewPane):
+    """A pane whose table rows open in a modal: enter on a row of ``DETAIL_TABLE`` loads that row's record (its id
+    is the first cell) in a worker — the prompt and answers can be megabytes — then shows ``detail_screen``."""
 
-    LIMIT = 500
+    DETAIL_TABLE = ""  # the id of the table whose rows open
 
     class DetailLoaded(Message):
         def __init__(self, detail: dict[str, Any] | None) -> None:
             super().__init__()
             self.detail = detail
+
+    def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
+        """The record behind row ``key``, loaded on the worker thread (None when it is gone)."""
+        raise NotImplementedError
+
+    def detail_screen(self, detail: dict[str, Any]) -> ModalScreen[Any]:
+        raise NotImplementedError
+
+    def detail_closed(self, result: Any) -> None:
+        """What the modal's result changes (nothing by default)."""
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != self.DETAIL_TABLE:
+            return
+        event.stop()
+        self.open_detail(int(str(event.data_table.get_row_at(event.cursor_row)[0])))
+
+    def open_detail(self, key: int) -> None:
+        self._load_detail(self.detail_job(key))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-detail")
+    def _load_detail(self, job: Callable[[], dict[str, Any] | None]) -> None:
+        self.post_message(self.DetailLoaded(job()))
+
+    def on_detail_pane_detail_loaded(self, message: DetailLoaded) -> None:
+        message.stop()
+        if message.detail is not None:
+            self.app.push_screen(self.detail_screen(message.detail), self.detail_closed)
+
+
+class VotesPane(DetailPane):
+    """The latest votes, newest first; enter opens one with its prompt, both answers and the rationale."""
+
+    LIMIT = 500
+    DETAIL_TABLE = "votes-table"
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
@@ -684,8 +733,7 @@ class VotesPane(ReviewPane):
         yield DataTable(id="votes-table", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        path, limit = self.db_path, self.LIMIT
-        return lambda: data.votes_view(path, limit)
+        return partial(data.votes_view, self.db_path, self.LIMIT)
 
     def show(self, view: dict[str, Any]) -> None:
         votes = view["votes"]
@@ -704,20 +752,11 @@ class VotesPane(ReviewPane):
                      "Rationale", "Prompt"], rows)
         table.display = bool(rows)
 
-    @on(DataTable.RowSelected, "#votes-table")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        vote_id = int(str(event.data_table.get_row_at(event.cursor_row)[0]))
-        self._load_detail(vote_id)
+    def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
+        return partial(data.vote_detail, self.db_path, key)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="vote-detail")
-    def _load_detail(self, vote_id: int) -> None:
-        self.post_message(self.DetailLoaded(data.vote_detail(self.db_path, vote_id)))
-
-    def on_votes_pane_detail_loaded(self, message: DetailLoaded) -> None:
-        message.stop()
-        if message.detail is not None:
-            self.app.push_screen(VoteDetail(message.detail))
+    def detail_screen(self, detail: dict[str, Any]) -> ModalScreen[Any]:
+        return VoteDetail(detail)
 
 
 class VoteDetail(ModalScreen[None]):

@@ -12,6 +12,7 @@ sequence in a model name would otherwise restyle the plot.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from sbs_tui.present.text import escape
+from sbs_tui.tui import review_data as data
 from sbs_tui.tui.review_panes import ReviewPane
 
 PLOTS = (
@@ -56,29 +58,21 @@ class PlotsPane(ReviewPane):
         yield Static(id="plots-notes")
 
     def job(self) -> Callable[[], Any]:
-        path = self.db_path
-
-        def compute() -> Any:
-            from sbs_tui.core.plots import collect_plot_data
-            from sbs_tui.core.store import Store
-
-            with Store(path) as store:
-                return collect_plot_data(store)
-
-        return compute
+        return partial(data.plots_view, self.db_path)
 
     def status_text(self, result: Any, seconds: float) -> Text:
-        return Text(f"{len(result.ratings)} models · {self.stamp(seconds)}", style="dim")
+        voters = {"humans": "humans' votes", "judges": "judges' votes"}.get(result.voters, "every vote")
+        return Text(f"{len(result.ratings)} models · {voters} · {self.stamp(seconds)}", style="dim")
 
-    def show(self, data: Any) -> None:
-        self._ratings(data.ratings)
-        self._matrix(data.win_matrix)
-        self._convergence(data.convergence)
-        self._activity(data.activity)
-        self._gates(data.gate_rates)
-        self._funnel(data.funnel_ranks)
+    def show(self, plots: Any) -> None:
+        self._ratings(plots.ratings)
+        self._matrix(plots.win_matrix)
+        self._convergence(plots.convergence)
+        self._activity(plots.activity)
+        self._gates(plots.gate_rates)
+        self._funnel(plots.funnel_ranks)
         notes = self.query_one("#plots-notes", Static)
-        notes.update(Text("; ".join(data.notes), style="dim"))
+        notes.update(Text("; ".join(plots.notes), style="dim"))
 
     def _plot(self, plot_id: str) -> Any:
         widget = self.query_one(f"#{plot_id}", PlotextPlot)

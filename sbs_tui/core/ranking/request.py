@@ -8,7 +8,7 @@ commands import it for their ``--help`` choices.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -20,6 +20,27 @@ CONTROLS = ("none", "length", "style")
 ELO_ORDERS = ("bootstrap", "file")  # bootstrap: median over shuffled rounds (FastChat); file: the stored order
 VOTERS = ("auto", "humans", "judges", "all")  # the review app's filter; auto = humans when both exist
 ONLINE_METHODS = ("elo", "trueskill")  # order-dependent; no covariates, so no length/style control
+
+
+def voter_filter(kinds: Mapping[str, str], voters: str) -> tuple[list[str] | None, str]:
+    """Which annotators' votes count (None: everyone's), and what that is called: ``humans``, ``judges``, ``all``.
+
+    Judge votes and human votes answer different questions (a judge is a stand-in for people only where it agrees
+    with them), so when a database has both, the review app's ranking, ``sbs funnel``'s side-by-side stage and the
+    plots count the humans' by default (``auto``) and say so; ``judges`` / ``all`` on request. ``kinds`` maps each
+    annotator with votes to its kind (``store.votes.annotator_kinds()``).
+    """
+    if voters not in VOTERS:
+        raise InputError(f"must be one of {', '.join(VOTERS)}", field="--voters")
+    humans = [n for n, k in kinds.items() if k != "judge"]
+    judges = [n for n, k in kinds.items() if k == "judge"]
+    if voters == "auto":
+        voters = "humans" if humans and judges else "all"
+    if voters == "humans":
+        return humans or ["\x00no human annotator"], "humans"
+    if voters == "judges":
+        return judges or ["\x00no judge"], "judges"
+    return None, "all"
 
 
 class VoteFilters(TypedDict):

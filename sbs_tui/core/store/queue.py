@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from sbs_tui.core.store.connection import Connection
     from sbs_tui.core.store.votes import Votes
 
-_PAIR_OPEN = "CASE WHEN held_back IS NULL AND (is_gold = 1 OR taken < overlap) THEN 1 ELSE 0 END"
+# Whether a pair is still served: the one rule, also applied where a deleted vote frees a slot (votes.py).
+PAIR_OPEN = "CASE WHEN held_back IS NULL AND (is_gold = 1 OR taken < overlap) THEN 1 ELSE 0 END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class Queue(Queries):
             "'blocked' THEN 0 WHEN ga.gate_status = 'passed' AND gb.gate_status = 'passed' THEN 2 ELSE 1 END "
             "FROM generations ga, generations gb WHERE ga.id = pairs.gen_a_id AND gb.id = pairs.gen_b_id) "
             "WHERE id >= ?", (first_new,))
-        self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN} WHERE id >= ?", (first_new,))
+        self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id >= ?", (first_new,))
         return inserted
 
     def generation_pairs(self) -> dict[tuple[int, int], tuple[str, int, int]]:
@@ -99,13 +100,13 @@ class Queue(Queries):
         return {(a, b): (p, a, b) for p, a, b in self.conn.execute("SELECT prompt_id, gen_a_id, gen_b_id FROM pairs")}
 
     def set_overlap(self, overlap: int) -> None:
-        self.conn.execute(f"UPDATE pairs SET overlap = ?, open = {_PAIR_OPEN.replace('overlap', '?')} "
+        self.conn.execute(f"UPDATE pairs SET overlap = ?, open = {PAIR_OPEN.replace('overlap', '?')} "
                           "WHERE is_gold = 0 AND overlap != ?", (overlap, overlap, overlap))
 
     def mark_gold_pairs(self, rows: Iterable[tuple[str, int]]) -> None:
         """Turn pairs into gold (attention-check) pairs: rows of (gold_winner, pair_id), canonical orientation."""
         self.conn.executemany("UPDATE pairs SET is_gold = 1, gold_winner = ? WHERE id = ?", rows)
-        self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN}")
+        self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN}")
 
     def pairs(self) -> list[PairKey]:
         """Every pair with its models, generations and vote count."""
@@ -195,7 +196,7 @@ class Queue(Queries):
                 "INSERT INTO assignments (annotator_id, pair_id, shown_left) VALUES (?, ?, ?)",
                 (annotator_id, pair_id, shown_left))
             self.conn.execute("UPDATE pairs SET taken = taken + 1 WHERE id = ?", (pair_id,))
-            self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN} WHERE id = ?", (pair_id,))
+            self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id = ?", (pair_id,))
 
     def load_pair(self, pair_id: int) -> dict[str, Any]:
         """Everything the judging screen needs for one pair, model names included (the app keeps them hidden)."""
@@ -235,7 +236,7 @@ class Queue(Queries):
                 "AND status = 'assigned'", (ts, annotator_id, pair_id))
             if cur.rowcount:
                 self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
-                self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN} WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id = ?", (pair_id,))
 
     def flag(self, annotator_id: int, pair_id: int, reason: str | None) -> None:
         self.conn.execute(
@@ -278,7 +279,7 @@ class Queue(Queries):
                 (annotator_id, pair_id))
             if cur.rowcount:
                 self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
-                self.conn.execute(f"UPDATE pairs SET open = {_PAIR_OPEN} WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id = ?", (pair_id,))
         return pair_id
 
     def done_count(self, annotator_id: int) -> int:

@@ -188,21 +188,51 @@ class Votes(Queries):
                 f"annotator {row[8]!r} judged {row[3]!r} vs {row[4]!r} on prompt {row[1]} differently in an "
                 f"earlier file ({earlier}); use --replace to replace their earlier vote",
                 origin=row[-1], field="winner")
-        old_ids: list[int] = []
+        replaced: dict[int, int] = {}  # earlier vote id -> the new vote that replaces it
         for new_id, _uid in changed:
-            old_ids += [r[0] for r in self.conn.execute(
-                f"SELECT o.id FROM votes n JOIN votes o ON {_SAME_ITEM} WHERE n.id = :new",
-                {"new": new_id, "since": since})]
-        self._delete(old_ids)
+            for (old_id,) in self.conn.execute(
+                    f"SELECT o.id FROM votes n JOIN votes o ON {_SAME_ITEM} WHERE n.id = :new",
+                    {"new": new_id, "since": since}):
+                replaced.setdefault(old_id, new_id)
+        self._replace(replaced)
         return len(changed)
 
-    def _delete(self, ids: Sequence[int]) -> None:
-        """Delete votes; a queue vote among them frees its pair's vote count."""
-        for vote_id in dict.fromkeys(ids):
-            row = self.conn.execute("SELECT pair_id FROM votes WHERE id = ?", (vote_id,)).fetchone()
-            self.conn.execute("DELETE FROM votes WHERE id = ?", (vote_id,))
-            if row is not None and row[0] is not None:
-                self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (row[0],))
+    def _replace(self, replaced: dict[int, int]) -> None:
+        """Delete earlier votes that new ones replace, keeping the queue consistent with what is left.
+
+        A vote cast through the queue is the answer to an assignment (``assignments.vote_uid``) and counts in its
+        pair's ``votes``. Its replacement is the same annotator's verdict on the same item, so it takes the old
+        vote's place in the queue: the new vote gets the pair, the assignment points at it, the pair's count
+        stays. Without that the assignment would stay "done" with a vote that no longer exists (the review app's
+        vote browser and ``sbs export`` would disagree with the queue's progress). Where the new vote cannot take
+        the place (it already belongs to another pair), the assignment is cleared as a withdrawn vote is: closed
+        for that annotator, its slot freed for others (:meth:`Queue.withdraw_last_vote`'s rule).
+        """
+        from sbs_tui.core.store.queue import PAIR_OPEN
+
+        for old_id, new_id in replaced.items():
+            old = self.conn.execute("SELECT pair_id, uid, annotator_id FROM votes WHERE id = ?",
+                                    (old_id,)).fetchone()
+            if old is None:
+                continue
+            self.conn.execute("DELETE FROM votes WHERE id = ?", (old_id,))
+            pair_id, old_uid, annotator_id = old
+            if pair_id is None:
+                continue
+            new = self.conn.execute("SELECT pair_id, uid FROM votes WHERE id = ?", (new_id,)).fetchone()
+            if new is not None and new[0] in (None, pair_id):
+                self.conn.execute("UPDATE votes SET pair_id = ? WHERE id = ?", (pair_id, new_id))
+                self.conn.execute("UPDATE assignments SET vote_uid = ? WHERE annotator_id = ? AND pair_id = ? "
+                                  "AND vote_uid = ?", (new[1], annotator_id, pair_id, old_uid))
+                continue
+            self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (pair_id,))
+            cleared = self.conn.execute(
+                "UPDATE assignments SET status = 'skipped', vote_uid = NULL, updated_at = "
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE annotator_id = ? AND pair_id = ? AND vote_uid = ?",
+                (annotator_id, pair_id, old_uid))
+            if cleared.rowcount:
+                self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
+                self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id = ?", (pair_id,))
 
     # -- ranking reads ---------------------------------------------------------------------------------------------
 

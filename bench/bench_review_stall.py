@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The review app's worst UI stall on a 1M-vote database, driven as a lead uses it (issue 11 §3).
+
+A lead opens ``sbs review``, looks at every tab (1–7, plots and blocked included), cycles whose votes the ranking
+counts (``v``: humans → judges → all → auto) and refreshes (``r``). Every one of those must leave the screen
+responsive: data loads in thread workers, the UI thread only draws. Measured here, under Textual's Pilot
+(headless, 120×40), with a ticker *inside the app* firing every 10 ms on the UI thread: the longest gap between
+two ticks, less the 10 ms period, is the worst stall — how long a keypress would have waited. Each gap is
+attributed to the step that was running (after a key, until every worker finished and the screen settled). Two
+idle steps (2 s with nothing asked of the app) give the noise floor: on a loaded machine the OS alone
+deschedules the UI thread for that long, and a step's stall means little below it.
+
+Baselines (same run): the same tour on a 10,000-vote database built the same way (``bench_review.build``), so the
+number that grows with the database is told apart from the machine's own noise; and the big database with every
+tab on a thread worker (``offload_at=None``: the app before its helper processes, see ``review_jobs``).
+
+    python bench/bench_review_stall.py                       # 1,000,000 votes vs 10,000 (built once, bench/out/)
+    python bench/bench_review_stall.py --votes 200000        # a smaller contender
+
+Prints JSON, then a table (stderr): per step, the worst stall on each database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_review import OUT, build  # noqa: E402
+
+PERIOD = 0.01
+TOUR = [("idle 2 s (noise floor)", None), ("tab 2 agreement", "2"), ("tab 3 queue", "3"), ("tab 4 gates & funnel", "4"), ("tab 5 votes", "5"),
+        ("tab 6 plots", "6"), ("tab 7 blocked", "7"), ("tab 1 ranking", "1"), ("v judges", "v"), ("v all", "v"),
+        ("v auto", "v"), ("v humans", "v"), ("r refresh all", "r"), ("tab 6 plots after r", "6"),
+        ("tab 5 votes after r", "5"), ("idle 2 s again (noise floor)", None)]
+
+
+def database(votes: int, *, prompts: int, models: int, annotators: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"review_{votes}_{prompts}_{models}_{annotators}.db"
+    if not path.exists():
+        started = time.perf_counter()
+        build(path, votes=votes, prompts=prompts, models=models, annotators=annotators)
+        print(f"built {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return path
+
+
+async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
+    """Drive the app through TOUR; the worst gap of a 10 ms UI ticker per step (ms beyond the period)."""
+    from sbs_tui.config import Settings
+    from sbs_tui.tui.review import make_review_app
+
+    app = make_review_app(path, Settings(), **app_options)
+    worst: dict[str, float] = {}
+    state = {"step": "open (first load of every tab)", "last": 0.0}
+
+    def tick() -> None:
+        now = time.perf_counter()
+        stall = now - state["last"] - PERIOD
+        state["last"] = now
+        worst[state["step"]] = max(worst.get(state["step"], 0.0), stall)
+
+    async def settled() -> float:
+        """Wait until no worker runs and the screen had a quiet moment; returns the seconds it took."""
+        started = time.perf_counter()
+        while any(not w.is_finished for w in app.workers):
+            await pilot.pause(0.02)
+        await pilot.pause(settle)
+        return time.perf_counter() - started
+
+    steps: dict[str, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        state["last"] = time.perf_counter()
+        app.set_interval(PERIOD, tick, name="stall-ticker")
+        steps[state["step"]] = await settled()
+        for label, key in TOUR:
+            state["step"] = label
+            if key is None:  # nothing asked of the app: what the machine's own load costs the ticker
+                started = time.perf_counter()
+                await pilot.pause(2.0)
+                steps[label] = time.perf_counter() - started
+                continue
+            await pilot.press(key)
+            steps[label] = await settled()
+        ranked_by = app.ranking.options.voters
+    gc.collect()
+    return {"steps": {k: {"worst_stall_ms": round(1000 * max(worst.get(k, 0.0), 0.0), 1),
+                          "seconds": round(v, 2)} for k, v in steps.items()},
+            "worst_stall_ms": round(1000 * max(worst.values()), 1),
+            "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--baseline-votes", type=int, default=10_000)
+    parser.add_argument("--prompts", type=int, default=5_000)
+    parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--annotators", type=int, default=20)
+    args = parser.parse_args()
+    shape = {"prompts": args.prompts, "models": args.models, "annotators": args.annotators}
+    base_db = database(args.baseline_votes, **shape)
+    big_db = database(args.votes, **shape)
+    baseline = asyncio.run(tour(base_db))
+    threads = asyncio.run(tour(big_db, offload_at=None))  # every tab on a thread worker, as before
+    contender = asyncio.run(tour(big_db))
+    result = {"baseline": {"database": base_db.name, "votes": args.baseline_votes, **baseline},
+              "threads_only": {"database": big_db.name, "votes": args.votes, **threads},
+              "contender": {"database": big_db.name, "votes": args.votes, **contender},
+              "worst_stall_ratio_vs_baseline": round(contender["worst_stall_ms"]
+                                                     / max(baseline["worst_stall_ms"], 1e-9), 2)}
+    print(json.dumps(result, indent=2))
+    a, b = f"{args.baseline_votes // 1000:,}k", f"{args.votes // 1000:,}k"
+    print(f"\nworst UI stall, ms beyond the 10 ms tick (seconds the step took on {b})\n"
+          f"{'step':<32}{a + ' app':>12}{b + ' threads':>18}{b + ' app':>18}", file=sys.stderr)
+    for step, r in contender["steps"].items():
+        base = baseline["steps"].get(step, {}).get("worst_stall_ms")
+        t = threads["steps"].get(step, {})
+        print(f"{step:<32}{base!s:>12}{t.get('worst_stall_ms')!s:>10} ({t.get('seconds')!s:>5}){r['worst_stall_ms']:>10} "
+              f"({r['seconds']:>5})", file=sys.stderr)
+    print(f"{'worst':<32}{baseline['worst_stall_ms']:>12}{threads['worst_stall_ms']:>18}"
+          f"{contender['worst_stall_ms']:>18}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
