@@ -48,6 +48,51 @@ class FileProgress:
             self._progress.update(self._task, completed=task.total or task.completed)
 
 
+class CountProgress:
+    """Item-count progress (generations done of a total, rate, elapsed, time left), rendered with rich.progress;
+    the ``start``/``advance``/``stop`` calls of ``sbs_tui.core.scoring.ScoreProgress``. Used by ``sbs score``
+    and ``sbs gate`` on a terminal."""
+
+    def __init__(self, label: str, *, console: Any = None):
+        self.label = label
+        self._console = console
+        self._bar: Any = None
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._bar = Progress(TextColumn(escape(self.label)), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[rate]} gen/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+                             console=self._console or Console(stderr=True), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(self.label, total=total or None, rate="-")
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            speed = self._bar.tasks[0].speed
+            self._bar.update(self._task, advance=n, rate=f"{speed:,.0f}" if speed else "-")
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    @property
+    def task(self) -> Any:
+        """The rich task (its ``total`` and ``completed``), for tests and summaries."""
+        return self._bar.tasks[0] if self._bar is not None else None
+
+
+def count_progress(label: str, *, enabled: bool | None = None) -> CountProgress | None:
+    """A count progress bar if stderr is a terminal (or ``enabled``), else None."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return CountProgress(label) if enabled else None
+
+
 def file_progress(description: str, *, enabled: bool | None = None) -> FileProgress | None:
     """A progress bar if stderr is a terminal (or ``enabled``), else None."""
     if enabled is None:

@@ -68,8 +68,11 @@ class MiniLMHelpfulness:
         if not os.path.isdir(os.path.expanduser(path)):
             raise ScorerError(f"sentence-transformers model folder not found: {path}", field="model")
         device = pick_device(spec.option("device", None, str))
+        from scorers.hf import quiet_loading
+
         try:
-            self.encoder = SentenceTransformer(os.path.expanduser(path), device=device)
+            with quiet_loading():
+                self.encoder = SentenceTransformer(os.path.expanduser(path), device=device)
         except (OSError, ValueError) as exc:
             raise ScorerError(f"cannot load sentence encoder {path!r}: {exc}", field="model") from exc
         self.encoder.max_seq_length = max_tokens

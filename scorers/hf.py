@@ -8,13 +8,47 @@ compute gradients. torch and transformers are imported here, so import this modu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scorers.base import ScorerError, pick_device
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load a model without transformers' and the hub's progress bars ("Loading weights 41/41") and notes on
+    stderr: ``sbs score`` prints one summary line there and a bar of its own, and a pipeline's log should not
+    fill with a library's. Errors still raise. Settings are restored afterwards (other code may want them)."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    try:
+        from huggingface_hub import utils as hub
+    except ImportError:  # pragma: no cover - transformers depends on it
+        hub = None
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hub_bars = hub is not None and not hub.are_progress_bars_disabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    if hub_bars:
+        hub.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        if hub_bars:
+            hub.enable_progress_bars()
 
 
 class SequenceClassifier:
@@ -31,8 +65,9 @@ class SequenceClassifier:
             raise ScorerError(f"model folder not found: {model}", field="model")
         source = str(Path(model).expanduser()) if looks_local else model
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source)
-            self.model = AutoModelForSequenceClassification.from_pretrained(source)
+            with quiet_loading():
+                self.tokenizer = AutoTokenizer.from_pretrained(source)
+                self.model = AutoModelForSequenceClassification.from_pretrained(source)
         except (OSError, ValueError) as exc:
             raise ScorerError(f"cannot load classifier {model!r}: {exc}", field="model") from exc
         self.device = pick_device(device)

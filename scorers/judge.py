@@ -168,9 +168,12 @@ class LocalLM:
 
         if not spec.model:
             raise ScorerError("the local judge needs model = \"/path/to/causal-lm\"", field="model")
+        from scorers.hf import quiet_loading
+
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(spec.model)
-            self.model = AutoModelForCausalLM.from_pretrained(spec.model)
+            with quiet_loading():
+                self.tokenizer = AutoTokenizer.from_pretrained(spec.model)
+                self.model = AutoModelForCausalLM.from_pretrained(spec.model)
         except (OSError, ValueError) as exc:
             raise ScorerError(f"cannot load causal LM {spec.model!r}: {exc}", field="model") from exc
         self.device = pick_device(spec.option("device", None, str))

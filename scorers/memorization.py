@@ -30,14 +30,14 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scorers.base import ScoreItem, ScorerError, ScoreResult, ScorerSpec
-from scorers.text import _TOKEN_RE, fold, offsets_are_exact, raw_spans, raw_tokens
+from scorers.text import _TOKEN_RE, RawTokens, fold, offsets_are_exact, raw_tokens
 
 INDEX_VERSION = 3
 # Positions store (document << 32) | where the n-gram starts: its character offset in the document, or (for the
@@ -74,6 +74,18 @@ def _ngram_hashes(token_hashes: np.ndarray, n: int) -> np.ndarray:
             out *= _MULT
             out += token_hashes[k:k + count]
     return out
+
+
+def _batch_ngram_hashes(token_lists: Sequence[Sequence[int]], n: int) -> list[np.ndarray]:
+    """:func:`_ngram_hashes` of every item of a batch, computed once over all their tokens laid end to end (13
+    numpy operations per batch instead of per generation); the windows that would straddle two items are left
+    out, so each item's hashes are exactly its own."""
+    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    tokens = np.fromiter(chain.from_iterable(token_lists), dtype=np.uint64, count=int(lengths.sum()))
+    every = _ngram_hashes(tokens, n)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else lengths
+    return [every[a:a + max(0, k - n + 1)] if k >= n else np.zeros(0, dtype=np.uint64)
+            for a, k in zip(starts.tolist(), lengths.tolist())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +279,11 @@ class ReferenceIndex:
         """(found mask, index into ``positions``) for a vector of n-gram hashes."""
         if len(self.hashes) == 0 or len(grams) == 0:
             return np.zeros(len(grams), dtype=bool), np.zeros(len(grams), dtype=np.int64)
-        idx = np.searchsorted(self.hashes, grams)
+        # Looked up in sorted order: numpy's binary search narrows each search with the last one, and the index
+        # (memory-mapped, tens of MB) is read front to back instead of at random: half the time of a batch.
+        order = np.argsort(grams, kind="stable")
+        idx = np.empty(len(grams), dtype=np.intp)
+        idx[order] = np.searchsorted(self.hashes, grams[order])
         idx = np.minimum(idx, len(self.hashes) - 1)
         return self.hashes[idx] == grams, idx
 
@@ -338,7 +354,7 @@ class MemorizationScorer:
         lookup = self.index.vocab.__getitem__
         texts = [self._text(item) for item in items]
         token_lists = [list(map(lookup, raw_tokens(text))) for text in texts]
-        grams = [_ngram_hashes(np.array(toks, dtype=np.uint64), n) for toks in token_lists]
+        grams = _batch_ngram_hashes(token_lists, n)
         flat = np.concatenate(grams) if grams else np.zeros(0, dtype=np.uint64)
         found_all, where_all = self.index.contains(flat)
         results: list[ScoreResult] = []
@@ -374,46 +390,42 @@ class MemorizationScorer:
         window = max(len(toks) - gen_start, EDIT_WINDOW) + 1
         if src_pos & TOKEN_INDEX_FLAG:
             index = src_pos & ~TOKEN_INDEX_FLAG
-            all_raw = list(islice(raw_spans(source_text), index + window))
-            if index >= len(all_raw):  # the file changed under the cache key (same size and mtime)
+            source = RawTokens(source_text, index + window)
+            if index >= len(source):  # the file changed under the cache key (same size and mtime)
                 return ScoreResult(float(details[self.metric]) if self.metric == "overlap" else 0.0, details)
-            before, after = all_raw[max(0, index - lookback):index], all_raw[index:]
+            before = source.tokens[max(0, index - lookback):index]
+            after = source.tokens[index:]
+            after_start = source.span(index)[0]
         else:
-            after = list(islice(raw_spans(source_text[src_pos:]), window))
-            after = [(t, a + src_pos, b + src_pos) for t, a, b in after]
+            following = RawTokens(source_text[src_pos:], window)
+            after = following.tokens
+            after_start = following.span(0)[0] + src_pos if after else 0
             before = []
             if lookback:
                 cut = max(0, src_pos - 16 * lookback - 64)
-                before = [(t, a + cut, b + cut) for t, a, b in raw_spans(source_text[cut:src_pos])]
+                before = RawTokens(source_text[cut:src_pos]).tokens
                 before = before[1:] if cut > 0 else before  # the first token may be cut in half
                 before = before[-lookback:]
         if not after:
             return ScoreResult(float(details[self.metric]) if self.metric == "overlap" else 0.0, details)
         lookup = self.index.vocab.__getitem__
-        src_toks = [lookup(t) for t, _, _ in before] + [lookup(t) for t, _, _ in after]
+        src_toks = list(map(lookup, before)) + list(map(lookup, after))
         src_pos = len(before)  # from here on: index of the match in src_toks
-        line = first_line if is_record else first_line + source_text.count("\n", 0, after[0][1])
+        line = first_line if is_record else first_line + source_text.count("\n", 0, after_start)
         # Verify and extend the run token by token against the source (hash runs can span two places).
-        length = 0
-        while (gen_start + length < len(toks) and src_pos + length < len(src_toks)
-               and toks[gen_start + length] == src_toks[src_pos + length]):
-            length += 1
+        length = _common_prefix(toks, gen_start, src_toks, src_pos)
         if length < n:  # hash collision or tokenisation drift: fall back to the run length itself
             length = int(run_ends[best] - run_starts[best]) + n - 1
-        spans = list(islice(raw_spans(text), gen_start + length))
-        if spans:
-            first, last = spans[min(gen_start, len(spans) - 1)], spans[-1]
-            details["span"] = {"start": first[1], "end": last[2], "text": text[first[1]:last[2]][:500]}
+        spans = RawTokens(text, gen_start + length)
+        if len(spans):
+            first, last = spans.span(min(gen_start, len(spans) - 1)), spans.span(-1)
+            details["span"] = {"start": first[0], "end": last[1], "text": text[first[0]:last[1]][:500]}
         details["longest_match_tokens"] = length
         details["source"] = {"file": source_file, "line": line}
         # HELM-style: align the generation's first token with the source and compare from there.
         aligned = src_pos - gen_start
         if lookback == gen_start and aligned >= 0:
-            prefix = 0
-            while (prefix < len(toks) and aligned + prefix < len(src_toks)
-                   and toks[prefix] == src_toks[aligned + prefix]):
-                prefix += 1
-            details["prefix_overlap"] = prefix
+            details["prefix_overlap"] = _common_prefix(toks, 0, src_toks, aligned)
             window_gen = toks[:EDIT_WINDOW]
             window_src = src_toks[aligned:aligned + len(window_gen)]
         else:
@@ -421,6 +433,18 @@ class MemorizationScorer:
             window_src = src_toks[src_pos:src_pos + len(window_gen)]
         details["edit_similarity"] = round(_edit_similarity(window_gen, window_src), 6)
         return ScoreResult(float(details[self.metric]), details)
+
+
+def _common_prefix(a: list[int], i: int, b: list[int], j: int) -> int:
+    """How many tokens ``a[i:]`` and ``b[j:]`` share from their start: compared as numpy arrays, not token by
+    token in Python (a verbatim copy runs for hundreds of tokens)."""
+    size = min(len(a) - i, len(b) - j)
+    if size <= 0:
+        return 0
+    left = np.array(a[i:i + size], dtype=np.uint64)
+    right = np.array(b[j:j + size], dtype=np.uint64)
+    differ = np.flatnonzero(left != right)
+    return int(differ[0]) if len(differ) else size
 
 
 def _edit_similarity(a: list[int], b: list[int]) -> float:

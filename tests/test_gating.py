@@ -228,6 +228,66 @@ def test_sbs_gate_command_with_config(tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "did you mean 'toxicity'" in bad.stderr
 
 
+class _RecordingProgress:
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.advanced: list[int] = []
+        self.stopped = False
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, n: int) -> None:
+        self.advanced.append(n)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_sbs_gate_progress_knows_the_total_from_the_start(tmp_path: Path) -> None:
+    """Issue 11 §5: `sbs gate` progress had no total or ETA. One pass counts what is pending first and reports
+    each batch against it."""
+    from sbs_tui.core.gate_run import run_gate
+
+    db = tmp_path / "p.db"
+    _store_with(db, {(f"q{i}", f"m{i % 3}"): CLEAN if i % 4 else INSULT for i in range(11)}).close()
+    progress = _RecordingProgress()
+    lines: list[str] = []
+    run = run_gate(str(db), lambda: Store(db), Settings(), only=["toxicity"], batch_size=4, log=lines.append,
+                   progress=progress)
+    assert progress.total == 11 and progress.advanced == [4, 4, 3] and progress.stopped
+    assert run.progress.scored == 11
+    assert not any(line.startswith("gated ") and " of " in line for line in lines)  # the bar, not lines
+
+
+def test_gate_progress_lines_say_how_many_of_the_total_and_the_time_left() -> None:
+    from sbs_tui.core.gate_run import progress_line
+
+    done = gating.GateProgress(scored=640, passed=600, blocked=40)
+    assert progress_line(done, 6440, 2.0) == "gated 640 of 6,440 (600 passed, 40 blocked, 320.0/s, about 18s left)"
+    assert progress_line(done, 64_000, 2.0).endswith("about 3m18s left)")
+    assert progress_line(done, 640, 2.0) == "gated 640 of 640 (600 passed, 40 blocked, 320.0/s)"
+    assert progress_line(done, None, 2.0) == "gated 640 (600 passed, 40 blocked, 320.0/s)"  # --watch
+
+
+def test_gate_progress_bar_renders_done_of_total_and_time_left() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sbs_tui.progress import CountProgress, count_progress
+
+    assert count_progress("gating") is None  # stderr is not a terminal under pytest
+    buf = io.StringIO()
+    bar = CountProgress("gating [red]x", console=Console(file=buf, force_terminal=True, width=120))
+    bar.start(10)
+    bar.advance(4)
+    bar._bar.refresh()
+    assert bar.task.total == 10 and bar.task.completed == 4
+    bar.stop()
+    assert "gating [red]x" in buf.getvalue() and "4/10" in buf.getvalue()
+
+
 def test_gate_table_shows_hostile_model_names_literally(tmp_path: Path, cli) -> None:
     db = tmp_path / "h.db"
     _store_with(db, {("q", "[bold red]evil[/]\x1b[31m"): CLEAN}).close()

@@ -186,3 +186,26 @@ def test_sbs_judge_local_backend_weights_votes_by_label_likelihood(models) -> No
     again = run_judge(store, config)
     assert again.asked == 0 and again.votes_written == 0
     store.close()
+
+
+def test_sbs_score_loading_a_classifier_leaks_no_library_progress_bar_or_notes(models, tmp_path: Path) -> None:
+    """Issue 11 §5: `sbs score` printed transformers' "Loading weights 41/41" bar on stderr. stderr now holds the
+    scorer's ready line and the summary only, and transformers' own settings are left as they were."""
+    import json
+
+    from transformers.utils import logging as hf_logging
+
+    from tests.conftest import run_cli
+
+    gens = tmp_path / "g.jsonl"
+    gens.write_text(json.dumps({"prompt": "p", "model": "m", "output": SENTENCES[1]}) + "\n", encoding="utf-8")
+    config = tmp_path / "gates.toml"
+    config.write_text(f'[gates.toxicity]\nbackend = "hf"\nmodel = "{models["binary"]}"\n', encoding="utf-8")
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    result = run_cli("score", str(gens), "--config", str(config), "--gates", "toxicity",
+                     "--out", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "Loading" not in result.stderr and "it/s" not in result.stderr and "\r" not in result.stderr, lines
+    assert len(lines) == 2 and lines[0].startswith("gate toxicity:") and lines[1].startswith("scored 1 "), lines
+    assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == (verbosity, bars)

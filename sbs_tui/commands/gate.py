@@ -32,10 +32,13 @@ import click
               "scores are reused; use after changing thresholds).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format of the per-model pass-rate summary on stdout (not printed with --watch).")
+@click.option("--progress/--no-progress", "show_progress", default=None,
+              help="Progress bar on stderr: done of total, rate, time left (default: when stderr is a terminal; "
+                   "otherwise a line every few seconds).")
 @click.pass_context
 def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: int, gate_names: str | None,
                  config_path: str | None, references: tuple[str, ...], niceness: int, regate: bool,
-                 fmt: str) -> None:
+                 fmt: str, show_progress: bool | None) -> None:
     """Gate pending generations: blocking gates decide which generations annotators may see.
 
     `sbs gate eval FILE` measures the gates on labelled rows instead."""
@@ -49,8 +52,12 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
 
     only = parse_gate_names(gate_names)
     settings = load_settings(config_path) if config_path else ctx.obj.settings
+    from sbs_tui.progress import count_progress
+
+    progress = None if watch else count_progress("gating", enabled=show_progress)
     run = run_gate(ctx.obj.db_path, ctx.obj.open_store, settings, only=only, references=references, watch=watch,
-                   interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err)
+                   interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err,
+                   progress=progress)
     if run.rates is None:  # --watch: progress went to stderr only
         return
     runner = run.runner

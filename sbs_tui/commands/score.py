@@ -90,7 +90,6 @@ class _Progress:
         self.enabled = enabled
         self.started = time.perf_counter()
         self._bar = None
-        self._task = None
 
     def start(self, total: int) -> None:
         """Called once the input is counted (and validated): the clock and the bar start here."""
@@ -99,28 +98,14 @@ class _Progress:
         self.total = total
         self.started = time.perf_counter()
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from sbs_tui.progress import CountProgress
 
-            self._bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rate]} gen/s"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                                 transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("scoring", total=self.total or None, rate="-")
+            self._bar = CountProgress("scoring")
+            self._bar.start(total)
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
-            task = self._bar.tasks[0]
-            speed = task.speed
-            self._bar.update(self._task, advance=n, rate=f"{speed:,.0f}" if speed else "-")
+            self._bar.advance(n)
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -20,6 +20,7 @@ from sbs_tui.core import gating
 
 if TYPE_CHECKING:
     from sbs_tui.config import Settings
+    from sbs_tui.core.scoring import ScoreProgress
     from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
@@ -49,8 +50,12 @@ class GateRun:
 
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
              references: Sequence[str] = (), watch: bool = False, interval: float = 3.0, batch_size: int = 32,
-             niceness: int = 0, regate: bool = False, log: Log) -> GateRun:
+             niceness: int = 0, regate: bool = False, log: Log,
+             progress: ScoreProgress | None = None) -> GateRun:
     """Gate the pending generations once (then compute pass rates), or keep watching until SIGTERM/SIGINT.
+
+    One pass counts what is pending first: ``progress`` (a bar on a terminal) gets that total and every batch;
+    without it, a line every few seconds says how many of the total are done, the rate and the time left.
 
     With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
     returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
@@ -70,7 +75,7 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
             lifeline.die_with_parent(parent, sig=signal.SIGTERM, on_orphan=stop.set)
     try:
         return _run(open_store, settings, only, references, watch, interval, batch_size, niceness, regate, log,
-                    stop)
+                    stop, progress)
     finally:
         if lock is not None:
             lock.release()
@@ -78,7 +83,7 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
 
 def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str] | None, references: Sequence[str],
          watch: bool, interval: float, batch_size: int, niceness: int, regate: bool, log: Log,
-         stop: threading.Event) -> GateRun:
+         stop: threading.Event, progress: ScoreProgress | None = None) -> GateRun:
     runner = build_runner(settings, only=only, references=references, log=log)
     if not runner.has_blocking:
         log("no blocking gate configured: pending generations are marked passed")
@@ -91,14 +96,17 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
             pass
     started = time.perf_counter()
     last_report = [0.0]
+    total: list[int | None] = [None]  # what was pending when a single pass started (None: watching)
 
-    def on_batch(progress: gating.GateProgress, n: int) -> None:
+    def on_batch(done: gating.GateProgress, n: int) -> None:
+        if progress is not None and total[0] is not None:
+            progress.advance(n)
+            return
         now = time.perf_counter()
         if now - last_report[0] < 2.0:  # a line every two seconds is progress; one per batch is noise
             return
         last_report[0] = now
-        rate = progress.scored / max(now - started, 1e-9)
-        log(f"gated {progress.scored} ({progress.passed} passed, {progress.blocked} blocked, {rate:,.1f}/s)")
+        log(progress_line(done, total[0], now - started))
 
     try:
         if regate:
@@ -116,11 +124,18 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
                 log(f"gating failed ({type(exc).__name__}: {exc}); generations stay pending, "
                     f"retrying in {wait:.0f}s")
 
-            total = gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop,
-                                 on_batch=on_batch, on_error=on_error)
+            watched = gating.watch(store, runner, interval=interval, batch_size=batch_size, stop=stop,
+                                   on_batch=on_batch, on_error=on_error)
             log("gate watcher stopped")
-            return GateRun(runner, total)
-        done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+            return GateRun(runner, watched)
+        pending = total[0] = store.generations.count_pending()
+        if progress is not None:
+            progress.start(pending)
+        try:
+            done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+        finally:
+            if progress is not None:
+                progress.stop()
         log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
             f"{done.held} held for review ({done.reused} cached gate results reused)")
         return GateRun(runner, done, gating.pass_rates(store, runner.gates))
@@ -128,3 +143,25 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
         store.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def progress_line(done: gating.GateProgress, total: int | None, elapsed: float) -> str:
+    """One plain progress line (stderr that is not a terminal): counts, of how many, rate and time left."""
+    rate = done.scored / max(elapsed, 1e-9)
+    counts = f"{done.passed:,} passed, {done.blocked:,} blocked, {rate:,.1f}/s"
+    if total is None:  # watching: there is no end to count towards
+        return f"gated {done.scored:,} ({counts})"
+    left = max(total - done.scored, 0)
+    eta = f", about {_duration(left / rate)} left" if rate > 0 and left else ""
+    return f"gated {done.scored:,} of {total:,} ({counts}{eta})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
