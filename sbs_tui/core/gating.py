@@ -357,12 +357,16 @@ class GateRunner:
         "block"``) the block that follows. Apart from :meth:`evaluate` because the Ray engine scores each gate in
         its own actor and settles languages once, on the merged outcome."""
         if self.identify_languages and self.has_blocking:
-            from scorers.language import identify
+            from scorers.language import identify_parts
 
             coverage = self.coverage()
             for output, outcome in zip(outputs, outcomes):
-                outcome.language = identify(output)[0]
-                outcome.uncovered = self.is_uncovered(outcome.language, coverage)
+                # The opening's language, unless a later part of the answer is in one some blocking concern cannot
+                # read: then that language, the reason the answer is held (an English preamble to Chinese text).
+                languages = [lang for lang, _ in identify_parts(output)]
+                blind = [lang for lang in languages if self.is_uncovered(lang, coverage)]
+                outcome.language = blind[0] if blind else languages[0]
+                outcome.uncovered = bool(blind)
         if self.uncovered == "block":
             for outcome in outcomes:
                 if outcome.uncovered and not outcome.reasons:
