@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 BATCH_SIZE = 10_000  # rows parsed per batch (and the most one write transaction of an import takes)
 # An import waits this long in all for a busy database (other imports, annotators) before giving up.
 BUSY_WAIT_SECONDS = 600.0
-# Pause after each batch's commit, so writers polling for the lock get it between an import's batches.
-YIELD_SECONDS = 0.003
+# Pause after each batch's commit, so writers polling for the lock get it between an import's batches. Longer
+# than a polling writer's gap between attempts (the app's 5 ms busy timeout, then ≤ 4 ms of jittered sleep): at 3 ms
+# a writer could miss the window and wait out several batches (max 0.61 s at 1M votes; at 8 ms, 0.21 s and the
+# same throughput, bench/bench_import.py).
+YIELD_SECONDS = 0.008
 # Each write transaction of an import is sized to hold the write lock about this long (measured as it goes, so a
 # loaded machine writes smaller batches): what an annotator's vote may have to wait. Smaller costs throughput:
 # each commit rewrites the index pages it touched (at 80 ms, a 50k-vote import on a loaded 2-core machine took ~35%
