@@ -22,8 +22,10 @@ from sbs_tui.tui import review_data as data
 from sbs_tui.tui.review_jobs import Cancelled, JobRunner
 
 
-def hold_gil(n: int = 24) -> int:
-    """Seconds of backtracking inside the regex engine, which never releases the GIL."""
+def hold_gil(n: int = 26) -> int:
+    """Seconds of backtracking inside the regex engine, which never releases the GIL. Long (≈ 2.5 s idle) so the
+    GIL-held gap dwarfs what a loaded machine's scheduler alone does to a sleeping thread (a 0.6 s hold failed
+    the comparison once in a full run on a machine with load ≈ 5)."""
     re.match(r"(a+)+$", "a" * n + "b")
     return os.getpid()
 
