@@ -115,7 +115,8 @@ async def test_disk_full_keeps_the_vote_and_stores_it_once_space_is_freed(db, mo
         assert any(str(n.message).startswith("Saved your vote") for n in app._notifications)
 
 
-async def test_quit_while_a_vote_is_unsaved_asks_first(db, monkeypatch):
+@pytest.mark.parametrize("quit_key", ["q", "ctrl+c"])
+async def test_quit_while_a_vote_is_unsaved_asks_first(db, monkeypatch, quit_key):
     monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     app = make_app(db, "ann", Settings(), gate_watch=False)
@@ -123,7 +124,7 @@ async def test_quit_while_a_vote_is_unsaved_asks_first(db, monkeypatch):
         holder.execute("BEGIN IMMEDIATE")
         await pilot.press("1")
         await pilot.pause(0.3)
-        await pilot.press("q")
+        await pilot.press(quit_key)
         await pilot.pause(0.1)
         assert app.is_running
         assert any("not saved yet" in str(n.message) for n in app._notifications)

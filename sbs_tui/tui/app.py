@@ -38,7 +38,16 @@ class AnnotatorApp(CrashReport, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "sbs annotate"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit")]
+    # ctrl+c asks like q does while a vote is unsaved: quitting at once would drop the vote being retried.
+    BINDINGS = [Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True, id="app_quit")]
+
+    def action_request_quit(self) -> None:
+        """ctrl+c, from any screen: the judging screen's quit (which asks first while a vote is unsaved)."""
+        judge = next((s for s in self.screen_stack if isinstance(s, JudgeScreen)), None)
+        if judge is None:
+            self.exit()
+        else:
+            judge.action_quit()
 
     def __init__(self, store: Store, annotator: str, settings: Settings, *, db_path: str | None = None,
                  config_path: str | None = None, gate_watch: bool = True):
