@@ -12,6 +12,7 @@ import re
 
 import pytest
 from tests.annotate_helpers import MODELS, make_store
+from tests.pilot_helpers import wait_until
 
 from sbs_tui.config import Settings
 from sbs_tui.core.queue import BuildOptions, build_queue
@@ -246,6 +247,29 @@ async def test_remaining_is_right_after_an_undo(tmp_path):
             await pilot.press("2")
             seen += 1
             assert f"remaining {6 - seen}" in status(app)
+        assert seen == 6
+
+
+async def test_remaining_is_right_after_an_undo_quit_and_resume(tmp_path):
+    """Was one low: the pair held back by an undo was neither open nor on screen after a restart."""
+    path = tmp_path / "r.db"
+    make_store(path, prompts=2).close()  # 6 pairs
+    app = make_app(path, "ann", Settings(), gate_watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("1")
+        await pilot.press("u")
+        assert "remaining 6" in status(app)
+    again = make_app(path, "ann", Settings(), gate_watch=False)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: "remaining 6" in status(again))
+        assert "remaining 6" in status(again)
+        seen = 0
+        while again.screen.pair is not None:
+            await pilot.press("2")
+            seen += 1
+            assert f"remaining {6 - seen}" in status(again)
         assert seen == 6
 
 

@@ -476,8 +476,11 @@ class AnnotatorQueue:
         return self.store.queue.progress(self.annotator_id)
 
     def available(self) -> int:
-        """Pairs this annotator could still be given (capped)."""
+        """Pairs this annotator could still be given besides the one on screen (capped): the open ones never
+        claimed, and the ones claimed but not answered behind the current one (an undo leaves the pair that was
+        on screen claimed; after a restart it is shown again, so it is still to do)."""
         n = self.store.queue.count_available(self.annotator_id, min_gate_rank=self.min_gate_rank)
+        n += max(0, self.store.queue.count_held(self.annotator_id) - 1)
         if self.cap is not None:
             n = min(n, max(0, self.cap - self.progress()["done"]))
         return n

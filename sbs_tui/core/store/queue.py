@@ -189,6 +189,11 @@ class Queue(Queries):
             "(SELECT 1 FROM assignments s WHERE s.annotator_id = ? AND s.pair_id = pairs.id)",
             (min_gate_rank, annotator_id)).fetchone()[0]
 
+    def count_held(self, annotator_id: int) -> int:
+        """Pairs claimed by this annotator and not answered: the one on screen, and any an undo left behind it."""
+        return self.conn.execute("SELECT count(*) FROM assignments WHERE annotator_id = ? AND status = 'assigned'",
+                                 (annotator_id,)).fetchone()[0]
+
     def assign(self, annotator_id: int, pair_id: int, shown_left: str) -> None:
         """Record that this annotator is shown this pair with this side on the left (before it is drawn)."""
         with self._cx.transaction():
