@@ -242,12 +242,7 @@ async def test_remaining_is_right_after_an_undo(tmp_path):
         assert "remaining 6" in status(app)
         await pilot.press("1")  # the same pair again, then the one that was held back
         assert "remaining 5" in status(app)
-        seen = 1
-        while app.screen.pair is not None:
-            await pilot.press("2")
-            seen += 1
-            assert f"remaining {6 - seen}" in status(app)
-        assert seen == 6
+        assert await vote_to_the_end(pilot, app, total=6, seen=1) == 6
 
 
 async def test_remaining_is_right_after_an_undo_quit_and_resume(tmp_path):
@@ -265,12 +260,16 @@ async def test_remaining_is_right_after_an_undo_quit_and_resume(tmp_path):
         await settle(pilot)
         await wait_until(pilot, lambda: "remaining 6" in status(again))
         assert "remaining 6" in status(again)
-        seen = 0
-        while again.screen.pair is not None:
-            await pilot.press("2")
-            seen += 1
-            assert f"remaining {6 - seen}" in status(again)
-        assert seen == 6
+        assert await vote_to_the_end(pilot, again, total=6, seen=0) == 6
+
+
+async def vote_to_the_end(pilot, app: AnnotatorApp, *, total: int, seen: int) -> int:
+    """Vote until no pair is left, checking "remaining" after every vote; returns the pairs seen."""
+    while app.screen.pair is not None:
+        await pilot.press("2")
+        seen += 1
+        assert f"remaining {total - seen}" in status(app)
+    return seen
 
 
 # -- 6. criteria ------------------------------------------------------------------------------------------------------
