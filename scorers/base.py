@@ -128,6 +128,9 @@ class ScorerInfo:
     #: What the gate guards. Coverage is per concern: memorization reads every language, but that does not make
     #: a German answer *safe*; it is uncovered unless some blocking safety gate reads German.
     concern: str = "safety"
+    #: The safety categories (:mod:`scorers.taxonomy`) the offline default backend checks; a config may
+    #: declare its own (a Llama Guard or moderation backend covers more). Empty for non-safety gates.
+    categories: tuple[str, ...] = ()
 
     @property
     def always_on(self) -> bool:
