@@ -144,7 +144,7 @@ class ChatGuard:
                               field="model")
         self.model = spec.model
         self.max_chars = spec.option("max_chars", MAX_CHARS, int)
-        self.max_tokens = spec.option("max_tokens", 20, int)
+        self.max_tokens = spec.option("max_tokens", 48, int)  # all 14 codes fit
         self.logprobs = spec.option("logprobs", False, bool)
         self.system = spec.option("system", None, str)
         self.template_kwargs = spec.option("chat_template_kwargs", None, dict)

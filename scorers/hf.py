@@ -172,9 +172,10 @@ def label_categories(labels: Sequence[str], columns: Sequence[int], configured: 
     """Per counted label column, the taxonomy categories it detects.
 
     ``configured`` (the gate's ``label_categories = {toxic = ["insult", "obscenity"], ...}``) wins and must name
-    the model's labels; then :func:`default_label_categories`; then ``fallback`` (a toxicity model's anonymous
-    ``LABEL_1`` means toxic language: insult and obscenity). A counted label with none of these is an error: a
-    gate must not claim coverage it cannot name.
+    the model's labels; then :func:`default_label_categories`; then, for an anonymous ``LABEL_k`` only,
+    ``fallback`` (a toxicity model's ``LABEL_1`` means toxic language: insult and obscenity). A named label with
+    none of these (``male``, an identity column of Jigsaw's bias data) is an error: a gate must not claim coverage
+    it cannot name, and ``labels = [...]`` or ``label_categories`` settles it.
     """
     from scorers.taxonomy import check_categories
 
@@ -193,10 +194,13 @@ def label_categories(labels: Sequence[str], columns: Sequence[int], configured: 
             raise ScorerError(str(exc), field=where) from exc
     out = {}
     for column in columns:
-        cats = explicit.get(column) or default_label_categories(labels[column]) or fallback
+        anonymous = labels[column].upper().startswith("LABEL_")
+        cats = (explicit.get(column) or default_label_categories(labels[column])
+                or (fallback if anonymous else None))
         if not cats:
             raise ScorerError(f"label {labels[column]!r} has no safety category: add label_categories = "
-                              f"{{{labels[column]} = [\"insult\", ...]}}", field="label_categories")
+                              f"{{{labels[column]} = [\"insult\", ...]}}, or leave it out of labels = [...]",
+                              field="label_categories")
         out[column] = cats
     return out
 

@@ -243,6 +243,7 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
                                                           "insult", "identity_attack", "sexual_explicit"],
                                      multi_label=True, seed=12),
         "anonymous": _bert_classifier(root / "anon", ["LABEL_0", "LABEL_1", "LABEL_2"], multi_label=True, seed=13),
+        "bias": _bert_classifier(root / "bias", ["toxicity", "insult", "male"], multi_label=True, seed=14),
     }
 
 
@@ -289,6 +290,12 @@ def test_label_map_errors_name_the_field(tiny) -> None:
     mod = create_scorer("moderation", ScorerSpec(backend="hf", model=str(tiny["anonymous"]), options={
         "label_categories": {"LABEL_0": "hate", "LABEL_1": ["violence", "threat"], "LABEL_2": "sexual"}}))
     assert mod.categories == ("hate", "violence", "threat", "sexual")
+    # a named label nobody mapped (an identity column of Jigsaw's bias data) is refused, not read as toxicity
+    with pytest.raises(ScorerError, match="label 'male' has no safety category"):
+        create_scorer("toxicity", ScorerSpec(backend="hf", model=str(tiny["bias"])))
+    chosen = create_scorer("toxicity", ScorerSpec(backend="hf", model=str(tiny["bias"]),
+                                                  options={"labels": ["toxicity", "insult"]}))
+    assert chosen.categories == ("insult", "obscenity")
     # an anonymous toxicity model still means toxic language
     tox = create_scorer("toxicity", ScorerSpec(backend="hf", model=str(tiny["anonymous"]),
                                                options={"per_sentence": False}))
