@@ -225,10 +225,11 @@ class ClassifierToxicity:
     """Any Hugging Face sequence classifier (single- or multi-label); see :func:`scorers.hf.select_labels`.
 
     Each counted label detects taxonomy categories (:func:`scorers.hf.label_categories`: ``label_categories`` in
-    the config, else Jigsaw's heads, else insult and obscenity for a generic toxic label); their union is what the
-    gate declares it covers (``categories``). Per generation, ``details["category_scores"]`` holds each category's
-    highest probability over the sentence windows and ``details["categories"]`` those at or above
-    ``flag_threshold`` (default 0.5: set it with the gate's threshold)."""
+    the config, else a taxonomy name, a Jigsaw head or an OpenAI label, else insult and obscenity for an anonymous
+    ``LABEL_k``); their union is what the gate declares it covers (``categories``). Per generation,
+    ``details["category_scores"]`` holds each category's highest probability over the sentence windows and
+    ``details["categories"]`` those at or above ``flag_threshold`` (default 0.5: set it with the gate's threshold).
+    """
 
     name = "toxicity"
     higher_is_worse = True

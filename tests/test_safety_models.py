@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,11 @@ def test_llama_guard_replies(reply, unsafe, codes, unknown) -> None:
 @given(st.text(max_size=80))
 def test_llama_guard_parser_never_crashes_and_never_reads_noise_as_safe(reply: str) -> None:
     verdict = parse_llama_guard(reply)
-    words = reply.replace(",", " ").split()
+    words = re.split(r"[\s,;]+", reply.strip())
     if verdict.unsafe is False:
         assert words[0].strip(".:").lower() == "safe"
+    if verdict.unsafe is True:
+        assert words[0].strip(".:").lower() == "unsafe"
     assert set(verdict.codes) <= set(LLAMA_GUARD_3)
 
 
