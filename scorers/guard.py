@@ -25,7 +25,7 @@ The score is 1.0 for unsafe, 0.0 for safe; with ``logprobs = true`` it is the gu
 verdict (its first verdict token's alternatives, renormalised over the two verdicts), so ``sbs gate eval`` can
 sweep a threshold, as Llama Guard's model card does. ``categories`` restricts which categories count (a flag
 outside them is reported in ``details["ignored"]`` and scores 0) and is what the gate declares it covers;
-``languages`` defaults to Llama Guard 3's model card (en, fr, de, hi, it, pt, es, th).
+``languages`` defaults to Llama Guard 3's model card (en, fr, de, hi, it, pt, es, th); ``yes-no`` to English.
 
 Requests go through :class:`scorers.http.JsonClient`: ``concurrency``, ``requests_per_minute``,
 ``tokens_per_minute``, retries and ``Retry-After`` as for every API gate. Standard library only at import.
@@ -44,6 +44,8 @@ from scorers.taxonomy import LLAMA_GUARD_3, check_categories
 
 #: The languages Llama Guard 3's model card lists as supported.
 LLAMA_GUARD_LANGUAGES = ("en", "fr", "de", "hi", "it", "pt", "es", "th")
+#: ShieldGemma's and Granite Guardian's model cards: English.
+YES_NO_LANGUAGES = ("en",)
 #: The guard reads the conversation, not the answer alone; more than this is cut (a guard's context is ~8k tokens,
 #: and an over-long request would be refused with HTTP 400, which stops the whole run).
 MAX_CHARS = 12_000
@@ -162,8 +164,9 @@ class ChatGuard:
         known = tuple(dict.fromkeys(c for cats in self.codes.values() for c in cats))
         #: The taxonomy categories this gate checks (what it declares it covers, for ``unchecked``).
         self.categories: tuple[str, ...] = tuple(wanted) if wanted else known
-        #: The model card's languages; a gate's ``languages = [...]`` overrides them (:mod:`sbs_tui.core.gating`).
-        self.languages: tuple[str, ...] = LLAMA_GUARD_LANGUAGES
+        #: The model card's languages (ShieldGemma's and Granite Guardian's: English); a gate's ``languages = [...]``
+        #: overrides them (:mod:`sbs_tui.core.gating`).
+        self.languages: tuple[str, ...] = YES_NO_LANGUAGES if self.style == "yes-no" else LLAMA_GUARD_LANGUAGES
         self.client = JsonClient(spec)
 
     @staticmethod

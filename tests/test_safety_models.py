@@ -146,6 +146,7 @@ def test_yes_no_guard_needs_its_policy_categories_and_passes_template_kwargs(ser
     assert exc.value.field == "categories"
     guard = _guard(server, "yes-no", categories=["violence", "hate"], system="Policy: no violence, no hate.",
                    chat_template_kwargs={"guardian_config": {"risk_name": "harm"}})
+    assert guard.languages == ("en",)  # ShieldGemma's and Granite Guardian's cards
     bad, good = guard.score([ScoreItem("q", "kill them"), ScoreItem("q", "bake bread")])
     assert (bad.score, bad.details["categories"]) == (1.0, ["violence", "hate"])
     assert (good.score, good.details["categories"]) == (0.0, [])
