@@ -180,11 +180,11 @@ def two_proportions(treatment: VariantData, control: VariantData, alpha: float) 
 
     Why exact at every size: the pooled z-test's true level, enumerated exactly over every outcome
     (``bench/ab_test_size.py``, table in docs/ab-and-funnel.md), is above nominal at every balanced size from 20
-    to 500 units per arm (5.7 % at 50 per arm, 5.4 % at 500, nominal 5 %) — also with Fisher's test for expected
-    counts below 5 — so no size was found above which it holds its level. Boschloo's exact unconditional test
+    to 500 units per arm (6.5% at 18 per arm, 5.7% at 50, 5.4% at 500, nominal 5%) — also with Fisher's test for
+    expected counts below 5 — so no size was found above which it holds its level. Boschloo's exact unconditional test
     (``scipy.stats.boschloo_exact``) is never anti-conservative and more powerful than Fisher's; above
     :data:`BOSCHLOO_MAX_TABLES` outcomes its cost grows (~1 s at 300 per arm) and Fisher's exact test, equally
-    never anti-conservative and nearly as powerful at such sizes, takes over. Only successes that are not whole
+    never anti-conservative and less conservative as n grows (true level 4.0% at 200 per arm), takes over. Only successes that are not whole
     counts (aggregates of weighted conversions) get the z-test, named as approximate."""
     x1, n1 = treatment.successes, treatment.n
     x2, n2 = control.successes, control.n
@@ -196,7 +196,7 @@ def two_proportions(treatment: VariantData, control: VariantData, alpha: float) 
     if not whole:
         base.test = "two_proportion_z"
         base.test_reason = ("successes are not whole counts, so no exact test applies: the pooled z-test, whose "
-                            "level is only approximate (measured up to 6.5% at nominal 5% for whole counts)")
+                            "level is only approximate (up to 9.2% at nominal 5% for whole counts up to 100 per arm)")
         base.statistic, base.p_value = pooled_z(x1, n1, x2, n2)
     elif (x1 + x2) in (0, n1 + n2):
         base.p_value = 1.0  # all successes or all failures in both: no difference, whichever test
