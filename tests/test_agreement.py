@@ -300,3 +300,13 @@ def test_the_real_reason_when_agreement_cannot_be_computed() -> None:
     assert "no pair was judged by two" in apart["overall"]["unavailable_reason"]
     fine = analyse([_ann(1, "p1", "a", "b", 1.0, "h1"), _ann(2, "p1", "a", "b", 1.0, "h2")]).to_json()
     assert fine["overall"]["unavailable_reason"] is None
+
+
+def test_a_p_value_beyond_double_precision_is_not_zero() -> None:
+    """A position effect so strong that the exact tail underflows: the CMH χ² takes over, and a p below double
+    precision is the smallest normal float, never 0.0."""
+    from sbs_tui.core.position_bias import within_pair_test
+
+    votes = [("h", "x", "y", True)] * 3000 + [("h", "y", "x", True)] * 3000 + [("h", "x", "y", False)]
+    entry = within_pair_test(votes)
+    assert entry["testable"] and 0.0 < entry["p_value"] <= 1e-300 and "Mantel" in entry["test"]

@@ -16,7 +16,8 @@ each table is e^{2δ}. Hence
 * the test of δ = 0: the exact conditional test (each table's margins fixed, the sum of the "first model on the
   left and won" cells a convolution of hypergeometric distributions; two-sided = the total probability of sums no
   likelier than the one seen, as R's ``mantelhaen.test(exact = TRUE)``; with one stratum it is Fisher's exact
-  test) while that distribution is small, the Cochran–Mantel–Haenszel χ² (1 df, no continuity correction) beyond.
+  test) while that distribution is small, the Cochran–Mantel–Haenszel χ² (1 df, no continuity correction) beyond
+  or where the exact tail is below double precision; a p-value that small is the smallest normal float, never 0.
 
 No stratum in both orientations: "not testable", no p-value.
 """
@@ -24,6 +25,7 @@ No stratum in both orientations: "not testable", no p-value.
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -108,13 +110,15 @@ def within_pair_test(votes: Iterable[tuple[str, str, str, bool]]) -> dict[str, A
     rows = list(tables.values())
     log_or = mantel_haenszel_log_odds(rows)
     support = sum(hi - lo + 1 for lo, hi in (_hypergeom_support(*t) for t in rows))
-    if support <= EXACT_MAX_SUPPORT:
-        p = exact_conditional_p(rows)
+    p = exact_conditional_p(rows) if support <= EXACT_MAX_SUPPORT else 0.0
+    if p > 0:
         test = ("exact conditional test of a common odds ratio 1 across model pairs shown both ways round "
                 "(margins fixed per annotator and pair)")
-    else:
+    else:  # too large for the exact distribution, or a tail beyond double precision
         _stat, p = cmh_chi2_p(rows)
         test = "Cochran–Mantel–Haenszel χ² across model pairs shown both ways round (per annotator and pair)"
+    if p <= 0:  # below double precision: the smallest normal float, never 0.0 ("< 1e-10" in tables)
+        p = sys.float_info.min
     entry.update(testable=True, left_advantage_logit=None if log_or is None else log_or / 2, p_value=p, test=test)
     if log_or is None:
         entry["note"] = ("within the pairs shown both ways round, the votes always (or never) went to the left "
