@@ -326,11 +326,9 @@ def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
     from sbs_tui.core.position_bias import within_pair_test
 
     n = len(anns)
-    votes = []
-    for a in anns:
-        left, right = (a.model_b, a.model_a) if a.shown_left == "model_b" else (a.model_a, a.model_b)
-        votes.append((a.annotator, left, right, (a.score_b > 0.5) == (a.shown_left == "model_b")))
-    k = sum(won for *_, won in votes)
+    votes = [(a.annotator, a.model_b, a.model_a, a.score_b > 0.5) if a.shown_left == "model_b"
+             else (a.annotator, a.model_a, a.model_b, a.score_b < 0.5) for a in anns]  # (who, left, right, left won)
+    k = sum(v[3] for v in votes)
     entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
     entry.update(within_pair_test(votes))
     return entry

@@ -39,10 +39,10 @@ def stratified_tables(votes: Iterable[tuple[str, str, str, bool]]) -> dict[tuple
     table [x left & x won, x left & y won, y left & x won, y left & y won], kept only when both rows have votes."""
     tables: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for who, left, right, left_won in votes:
-        x, y = sorted((left, right))
-        x_left = left == x
-        x_won = left_won == x_left
-        tables[(who, x, y)][(0 if x_left else 2) + (0 if x_won else 1)] += 1
+        if left < right:  # x = left: row 0; "x won" is "left won"
+            tables[(who, left, right)][0 if left_won else 1] += 1
+        else:  # x = right: row 1; "x won" is "left lost"
+            tables[(who, right, left)][3 if left_won else 2] += 1
     return {key: t for key, t in tables.items() if t[0] + t[1] > 0 and t[2] + t[3] > 0}
 
 
