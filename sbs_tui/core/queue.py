@@ -460,17 +460,26 @@ class AnnotatorQueue:
                  cap: int | None = None, gold_rate: float | None = None, seed: int | None = None):
         self.store = store
         self.annotator = annotator
-        annotator_id = store.annotator_id(annotator)
-        assert annotator_id is not None  # create=True (the default) always returns an id
-        self.annotator_id = annotator_id
+        # A first-time annotator is created on first use, not here: creating is a write, and an app starting
+        # while someone else holds the write lock must show its "busy" screen and retry, not fail to start.
+        self._annotator_id = store.annotator_id(annotator, create=False)
         config = store.queue.config()
         self.seed = int(config.get("seed", 0) if seed is None else seed)
         self.gold_rate = float(config.get("gold_rate", 0.0) if gold_rate is None else gold_rate)
-        stored_cap = store.queue.cap(self.annotator_id)
+        stored_cap = store.queue.cap(self._annotator_id) if self._annotator_id is not None else None
         self.cap = cap if cap is not None else stored_cap if stored_cap is not None else config.get("default_cap")
         self.min_gate_rank = 2 if gating_required else 1
         self._cursor: float | None = None
         self._since_rescan = RESCAN_EVERY
+
+    @property
+    def annotator_id(self) -> int:
+        """This annotator's id, creating them on first use (a write: it may raise "database is locked")."""
+        if self._annotator_id is None:
+            annotator_id = self.store.annotator_id(self.annotator)
+            assert annotator_id is not None  # create=True (the default) always returns an id
+            self._annotator_id = annotator_id
+        return self._annotator_id
 
     def progress(self) -> dict[str, int]:
         return self.store.queue.progress(self.annotator_id)

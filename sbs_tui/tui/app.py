@@ -193,6 +193,14 @@ class AnnotatorApp(CrashReport, App[None]):
     def on_unmount(self) -> None:
         self.stop_gating()
 
+    async def _on_exit_app(self) -> None:
+        """Every way out — q, ctrl+c, the served session's quit message (a closed browser tab), SIGTERM, the
+        server dying — passes here before Textual's own handler (which runs next, in the MRO): a vote still
+        waiting for the database is written first (``JudgeScreen.save_before_exit``)."""
+        judge = getattr(self, "judge", None)
+        if judge is not None and judge.is_attached:
+            await judge.save_before_exit()
+
 
 def _waiting_note(pending: int) -> str:
     return (f"{pending:,} generations are waiting for the automatic gates; pairs appear here as soon as both "
