@@ -198,7 +198,7 @@ class AnnotatorApp(CrashReport, App[None]):
         server dying — passes here before Textual's own handler (which runs next, in the MRO): a vote still
         waiting for the database is written first (``JudgeScreen.save_before_exit``)."""
         judge = getattr(self, "judge", None)
-        if judge is not None and judge.is_attached:
+        if judge is not None:  # (not ``is_attached``: that is False as soon as ``exit()`` was called)
             await judge.save_before_exit()
 
 
