@@ -9,8 +9,10 @@ benchmarks share it, and every rule that protects the data is here, once:
   or, with gating off, when neither is blocked. Pairs are built for pending generations too, so they appear in
   the queue the moment a background gate run passes them.
 * Blinding: the side shown on the left is a seeded draw per (annotator, pair), stored with the assignment and
-  the vote. Outputs that give their model away (their own model name, identity phrases such as "I'm Claude" or
-  "As an AI developed by OpenAI") are held back from blind judging, as Chatbot Arena does.
+  the vote. Outputs that give their model away (their own model name, identity phrases such as "I'm Claude",
+  "As an AI developed by OpenAI", "Anthropic trained me", "(Claude here)") are held back from blind judging, as
+  Chatbot Arena does; the text is normalised first (:func:`identity_text`), so zero-width characters, fullwidth
+  letters and case cannot hide a leak.
 * Assignment: an annotator is never given the same pair twice (also after a skip); a pair collects at most
   ``overlap`` votes; caps limit an annotator's total; gold (attention-check) pairs with a known winner are
   interleaved at ``gold_rate``; an unanswered pair is given back first when the annotator returns (resume).
@@ -58,7 +60,31 @@ DEFAULT_IDENTITY_PATTERNS: tuple[str, ...] = (
     # "As ChatGPT, I ..." / "As Claude, ..."
     rf"(?:^|[.!?]\s+)As\s+(?:{_NAMES})\s*,",
     rf"\b(?:an?|the)\s+(?:{_MAKERS})\s+(?:language\s+)?model\b",
+    # "I was created by OpenAI", "I have been trained by the team at Anthropic"
+    rf"\bI\s+(?:was|am|have\s+been|'ve\s+been)\s+(?:\w+\s+){{0,2}}?(?:created|developed|trained|made|built|"
+    rf"designed|programmed)\s+by\s+(?:the\s+)?(?:team\s+at\s+)?(?:{_MAKERS})\b",
+    # "Anthropic trained me", "OpenAI created me"
+    rf"\b(?:{_MAKERS})\s+(?:\w+\s+)?(?:created|developed|trained|made|built|designed|programmed)\s+me\b",
+    # "(Claude here)", "Claude here, ..." at the start of a line
+    rf"(?:^|[(\[])\s*(?:{_NAMES})\s+here\b",
 )
+
+# Characters that change nothing a reader sees (zero-width spaces and joiners, soft hyphens, bidi controls, word
+# joiners, BOM, variation selectors, tags): removed before matching, so "Cl\u200baude" is "claude".
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                        "\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
+def identity_text(text: str) -> str:
+    """Text as the identity hold-back reads it: NFKC (fullwidth "Ｃlaude" → "Claude", ligatures split),
+    invisible characters removed, curly apostrophes straightened, case-folded. A leak hidden by any of these still
+    reads as one to a person, so it must match."""
+    if text.isascii():
+        return text.lower()
+    import unicodedata
+
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return text.replace("\u2019", "'").replace("\u02bc", "'").casefold()
 
 _KEYWORDS = re.compile(rf"\b(?:{_MAKERS}|{_NAMES})\b", re.IGNORECASE)
 
@@ -107,8 +133,8 @@ class IdentityDetector:
         """Why this output leaks its identity (a short reason for the lead), or None."""
         if not self.enabled:
             return None
-        text = output[:scan_chars]
-        for name_re in _own_name_patterns(model_name):
+        text = identity_text(output[:scan_chars])
+        for name_re in _own_name_patterns(identity_text(model_name)):
             match = name_re.search(text)
             if match:
                 return f"names its model: {match.group(0)[:60]!r}"
