@@ -438,6 +438,13 @@ def _app_service_class():
             self._stdin = process.stdin
             return process
 
+        async def stop(self) -> None:
+            """Ask the app to quit, and wait for the process itself to end (it bounds its own exit: a vote
+            waiting for the database gets ``EXIT_SAVE_SECONDS``), so it is reaped and its pipes closed."""
+            await super().stop()
+            if self._process is not None and self._process.returncode is None:
+                await self._process.wait()
+
         @property
         def pid(self) -> int | None:
             return self._process.pid if self._process is not None else None
