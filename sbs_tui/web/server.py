@@ -308,8 +308,10 @@ class TeamServer:
     async def handle_signin(self, request: web.Request) -> web.Response:
         form = await request.post()
         token = form.get("token")
-        return await self._sign_in(request, token if isinstance(token, str) else None,
-                                   str(form.get("app") or "annotate"))
+        app_name = str(form.get("app") or "annotate")
+        if app_name not in APPS:
+            raise web.HTTPBadRequest(text=f"unknown app {app_name!r}; one of {', '.join(APPS)}")
+        return await self._sign_in(request, token if isinstance(token, str) else None, app_name)
 
     async def handle_index(self, request: web.Request) -> web.Response:
         app_name = request.query.get("app", "annotate")
