@@ -107,3 +107,25 @@ async def test_a_first_time_annotator_waits_on_the_busy_screen_while_the_databas
             await wait_until(pilot, lambda: judge.pair is not None)
     finally:
         holder.close()
+
+
+async def test_a_vote_that_can_never_be_written_is_logged_whole(db, monkeypatch, capfd):
+    """The last resort: the lock never frees within the exit limit; the log line carries the vote itself."""
+    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(judge_module, "EXIT_SAVE_SECONDS", 0.5)
+    holder = sqlite3.connect(db, isolation_level=None)
+    app = make_app(db, "ann", Settings(), gate_watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        judge = app.screen
+        await wait_until(pilot, lambda: judge.pair is not None)
+        pair = judge.pair
+        holder.execute("BEGIN IMMEDIATE")
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        outcome = await judge.save_before_exit(timeout=0.5)
+    holder.rollback()
+    holder.close()
+    assert outcome == "lost" and stored_votes(db) == 0
+    err = capfd.readouterr().err
+    assert "could NOT be saved" in err and f'"pair_id": {pair.pair_id}' in err
+    assert f'"winner": "{pair.winner_for("left")}"' in err

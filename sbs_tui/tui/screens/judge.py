@@ -94,6 +94,7 @@ class PendingWrite:
     since: float
     attempts: int = 0
     problem: str | None = None  # why the last attempt failed, when it was not just "busy"
+    record: dict[str, Any] | None = None  # a vote's identity, logged if it can never be written
 
 
 class JudgeScreen(Screen[None]):
@@ -326,9 +327,10 @@ class JudgeScreen(Screen[None]):
         """A write (a vote, a skip, the next pair...) is waiting for the database."""
         return self._pending is not None
 
-    def _write(self, what: str, attempt: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    def _write(self, what: str, attempt: Callable[[], Any], then: Callable[[Any], None], *,
+               record: dict[str, Any] | None = None) -> None:
         """Run a database write now, or keep it and retry until it lands (see the module docstring)."""
-        self._pending = PendingWrite(what, attempt, then, time.monotonic())
+        self._pending = PendingWrite(what, attempt, then, time.monotonic(), record=record)
         self._attempt_pending()
 
     def _attempt_pending(self) -> None:
@@ -434,7 +436,9 @@ class JudgeScreen(Screen[None]):
                             timeout=2, markup=False)
             self._advance()
 
-        self._write("your vote", attempt, landed)
+        self._write("your vote", attempt, landed,
+                    record={"uid": uid, "ts": ts, "pair_id": pair.pair_id, "winner": pair.winner_for(choice),
+                            "shown_left": pair.shown_left})
 
     def _advance(self) -> None:
         self.fetch_next_pair()
@@ -447,7 +451,7 @@ class JudgeScreen(Screen[None]):
                     timeout=10)
         self.app.exit()
 
-    async def save_before_exit(self, timeout: float = EXIT_SAVE_SECONDS) -> str:
+    async def save_before_exit(self, timeout: float | None = None) -> str:
         """The session is ending: write the vote that is waiting for the database (see the module docstring).
         Returns what happened: 'none', 'stored', 'already', 'revoked', 'discarded' or 'lost'."""
         import asyncio
@@ -457,8 +461,10 @@ class JudgeScreen(Screen[None]):
             return "none"  # a skip, an undo or the next pair: nothing an annotator decided is lost
         self.exiting = True  # the screen's own retry timer stands down
         who = self.queue.annotator
+        timeout = EXIT_SAVE_SECONDS if timeout is None else timeout
+        pair_id = (write.record or {}).get("pair_id")
         if self.discard_on_exit:
-            log_line(f"{who} quit without their unsaved vote (pressed quit twice)")
+            log_line(f"{who} quit without their unsaved vote on pair {pair_id} (pressed quit twice)")
             return "discarded"
         deadline = time.monotonic() + timeout
         log_line(f"{who}'s session is ending with a vote waiting for the database: saving it first")
@@ -468,14 +474,17 @@ class JudgeScreen(Screen[None]):
                                               max_delay=0.004)
             except sqlite3.Error as exc:
                 if time.monotonic() >= deadline:
-                    log_line(f"{who}'s vote could NOT be saved ({dberrors.describe(exc)}) after "
-                             f"{timeout:g} s; it was: {write.what} made at {time.strftime('%H:%M:%S')}")
+                    import json
+
+                    log_line(f"{who}'s vote could NOT be saved ({dberrors.describe(exc)}) after {timeout:g} s; "
+                             f"it was {json.dumps(write.record, sort_keys=True)}")
+                    self._pending = None
                     return "lost"
                 await asyncio.sleep(RETRY_BUSY_SECONDS if dberrors.is_busy(exc) else RETRY_FAILED_SECONDS)
                 continue
             self._pending = None
             if outcome == "revoked":
-                log_line(f"{who}'s access was revoked: their unsaved vote was discarded")
+                log_line(f"{who}'s access was revoked: their unsaved vote on pair {pair_id} was discarded")
             else:
                 log_line(f"{who}'s waiting vote was {'saved' if outcome == 'stored' else 'already stored'} "
                          "before the session ended")
