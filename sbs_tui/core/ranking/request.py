@@ -70,6 +70,9 @@ class RankRequest:
     voters: str = "auto"  # VOTERS (the review app's picker; the CLI filters with annotators instead)
     matrices: bool = False
     threads: int | None = None
+    difficulty: str | None = None  # winrate --control length: CSV instruction,difficulty (else the stored one)
+    refit_difficulty: bool = False  # winrate --control length: refit the stored difficulty from the models present
+    gamed: str | None = None  # winrate --control length: AlpacaEval "gamed" baseline annotations (regularisation)
 
     def _conflict(self, *, need_baseline: bool) -> str | None:
         if need_baseline and self.method == "winrate" and self.baseline is None:
@@ -104,6 +107,14 @@ class RankRequest:
         if conflict == "style_winrate":
             raise InputError("--control style applies to --method bt (use --control length for winrate)",
                              field="--control")
+        lc_only = (("--difficulty", self.difficulty is not None), ("--refit-difficulty", self.refit_difficulty),
+                   ("--gamed", self.gamed is not None))
+        for name, given in lc_only:
+            if given and not (self.method == "winrate" and self.control == "length"):
+                raise InputError("applies to --method winrate --control length only", field=name)
+        if self.difficulty is not None and self.refit_difficulty:
+            raise InputError("--difficulty FILE gives the difficulty; --refit-difficulty refits the stored one: "
+                             "choose one", field="--refit-difficulty")
         return self
 
     @property
