@@ -116,7 +116,8 @@ def frozen_difficulty(store: Store, names: list[str], rows: list[tuple[Any, ...]
     if stored is not None:
         record, values = stored
         info = {"source": "stored", "baseline": req.baseline, **record, "prompts": len(values)}
-        difficulty = Difficulty(dict(values), [p for p, _ in values], info)
+        se = {p: e for p, _, e in values if e is not None}
+        difficulty = Difficulty({p: d for p, d, _ in values}, [p for p, _, _ in values], info, se or None)
     else:
         difficulty = fit_difficulty(names, rows, req.baseline)
         if not difficulty.values:
@@ -126,15 +127,18 @@ def frozen_difficulty(store: Store, names: list[str], rows: list[tuple[Any, ...]
             f"; vote filters {filters}" if filters else "")
         models = difficulty.info["models"]
         try:
-            fitted_at = store.difficulty.save(req.baseline, [(p, difficulty.values[p]) for p in difficulty.order],
-                                              models=models, verdicts=difficulty.info["verdicts"], method=method)
+            se = difficulty.se or {}
+            fitted_at = store.difficulty.save(
+                req.baseline, [(p, difficulty.values[p], se.get(p)) for p in difficulty.order], models=models,
+                verdicts=difficulty.info["verdicts"], method=method)
             source = "refitted and stored" if req.refit_difficulty else "fitted now and stored"
         except sqlite3.Error as exc:
             fitted_at, source = None, "fitted now (not stored)"
             notes.append(f"the fitted difficulty could not be stored ({exc}); it holds for this run only")
         difficulty = Difficulty(difficulty.values, difficulty.order, {
             "source": source, "baseline": req.baseline, "fitted_at": fitted_at, "models": models,
-            "verdicts": difficulty.info["verdicts"], "method": method, "prompts": len(difficulty.values)})
+            "verdicts": difficulty.info["verdicts"], "method": method, "prompts": len(difficulty.values)},
+            difficulty.se)
     models = difficulty.info["models"]
     if len(models) < FEW_DIFFICULTY_MODELS:
         notes.append(f"the instruction difficulty ({difficulty.info['source']}, {difficulty.info['fitted_at']}) was "

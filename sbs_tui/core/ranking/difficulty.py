@@ -45,6 +45,7 @@ class Difficulty:
     values: dict[str, float]
     order: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+    se: dict[str, float] | None = None  # standard errors of a fitted difficulty (None: taken as exact)
 
 
 def read_difficulty_csv(path: str | Path) -> Difficulty:
@@ -130,12 +131,32 @@ def fit_difficulty(names: list[str], rows: Sequence[tuple[Any, ...]], baseline: 
         sparse.csr_matrix((np.ones(v), (rows_v, prompt_idx)), shape=(v, n_p)),
     ]).tocsr()
     penalty = np.r_[np.full(2 * n_m, COEF_PRECISION), np.full(n_p, DIFFICULTY_PRIOR_SD ** -2)]
-    gamma = fit_logistic(x, y_arr, penalty, covariance=False).beta[2 * n_m:]
+    beta = fit_logistic(x, y_arr, penalty, covariance=False).beta
+    gamma = beta[2 * n_m:]
+    se = _gamma_standard_errors(x, beta, penalty, 2 * n_m)
     # AlpacaEval's sign: a higher value is an instruction where models beat the baseline more often
     values = {str(p): float(g) for p, g in zip(prompt_ids, gamma)}
     order = list(dict.fromkeys(prompt))  # first-seen order of the votes (import order)
     return Difficulty(values, order, {"source": "fitted", "models": [names[m] for m in models], "verdicts": v,
-                                      "prompts": n_p})
+                                      "prompts": n_p}, {str(p): float(e) for p, e in zip(prompt_ids, se)})
+
+
+def _gamma_standard_errors(x: Any, beta: np.ndarray, penalty: np.ndarray, k: int) -> np.ndarray:
+    """√diag of the inverse (penalised) information for the prompt effects, the last columns of ``x`` after the
+    ``k`` model columns. Each vote touches one prompt, so that block is diagonal (D); with B the model–prompt
+    block and A the model block, diag((H⁻¹)_γγ) = 1/D + diag(D⁻¹Bᵀ S⁻¹ B D⁻¹), S = A − B D⁻¹ Bᵀ (Woodbury):
+    O(prompts · models²), never the dense inverse of a 10,000-prompt Hessian."""
+    from scipy import sparse
+
+    p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+    wt = sparse.diags(p * (1 - p))
+    xm, xp = x[:, :k], x[:, k:]
+    a = np.asarray((xm.T @ wt @ xm).todense()) + np.diag(penalty[:k])
+    b = np.asarray((xm.T @ wt @ xp).todense())
+    d = np.asarray(xp.multiply(xp).T @ (p * (1 - p))).ravel() + penalty[k:]
+    e = b / d
+    s = a - e @ b.T
+    return np.sqrt(1.0 / d + np.einsum("kp,kp->p", e, np.linalg.solve(s, e)))
 
 
 def _sd(d: np.ndarray) -> float:

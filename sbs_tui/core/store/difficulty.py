@@ -20,22 +20,22 @@ class Difficulties(Queries):
 
     __slots__ = ()
 
-    def latest(self, baseline: str) -> tuple[dict[str, Any], list[tuple[str, float]]] | None:
+    def latest(self, baseline: str) -> tuple[dict[str, Any], list[tuple[str, float, float | None]]] | None:
         """The difficulty in force for ``baseline``: (its record — fitted_at, models, verdicts, method — and the
-        (prompt_id, difficulty) rows in their stored order), or None when none was stored."""
+        (prompt_id, difficulty, standard error) rows in their stored order), or None when none was stored."""
         row = self.conn.execute(
             "SELECT id, fitted_at, models, verdicts, method FROM difficulty_fits WHERE baseline = ? "
             "ORDER BY id DESC LIMIT 1", (baseline,)).fetchone()
         if row is None:
             return None
         values = self.conn.execute(
-            "SELECT prompt_id, difficulty FROM prompt_difficulty WHERE fit_id = ? ORDER BY position",
+            "SELECT prompt_id, difficulty, difficulty_se FROM prompt_difficulty WHERE fit_id = ? ORDER BY position",
             (row[0],)).fetchall()
         return ({"fitted_at": row[1], "models": json.loads(row[2]), "verdicts": row[3], "method": row[4]},
-                [(p, float(d)) for p, d in values])
+                [(p, float(d), None if e is None else float(e)) for p, d, e in values])
 
-    def save(self, baseline: str, values: list[tuple[str, float]], *, models: list[str], verdicts: int,
-             method: str) -> str:
+    def save(self, baseline: str, values: list[tuple[str, float, float | None]], *, models: list[str],
+             verdicts: int, method: str) -> str:
         """Store a difficulty for ``baseline`` (replacing any earlier one) in one transaction; returns its date."""
         with self._cx.transaction():
             old = [r[0] for r in self.conn.execute("SELECT id FROM difficulty_fits WHERE baseline = ?", (baseline,))]
@@ -47,7 +47,7 @@ class Difficulties(Queries):
                 (baseline, json.dumps(models), verdicts, method))
             fit_id = cur.lastrowid
             self.conn.executemany(
-                "INSERT INTO prompt_difficulty (fit_id, position, prompt_id, difficulty) VALUES (?, ?, ?, ?)",
-                [(fit_id, k, p, d) for k, (p, d) in enumerate(values)])
+                "INSERT INTO prompt_difficulty (fit_id, position, prompt_id, difficulty, difficulty_se) "
+                "VALUES (?, ?, ?, ?, ?)", [(fit_id, k, p, d, e) for k, (p, d, e) in enumerate(values)])
             return str(self.conn.execute("SELECT fitted_at FROM difficulty_fits WHERE id = ?",
                                          (fit_id,)).fetchone()[0])

@@ -491,6 +491,7 @@ def _m0012_instruction_difficulty(db: sqlite_utils.Database) -> None:
             position INTEGER NOT NULL,
             prompt_id TEXT NOT NULL,
             difficulty REAL NOT NULL,
+            difficulty_se REAL,
             PRIMARY KEY (fit_id, prompt_id)
         );
         """
