@@ -34,9 +34,10 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (default there: the "
                           "most-compared model, as the review app picks it)."),
         click.option("--bootstrap", "rounds", type=click.IntRange(0, 100_000), default=1000, show_default=True,
-                     help="Bootstrap rounds for --ci bootstrap."),
-        click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
-                     help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md)."),
+                     help="Bootstrap rounds when the interval is the bootstrap."),
+        click.option("--ci", type=click.Choice(CIS), default="auto", show_default=True,
+                     help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md). "
+                          "auto: profile likelihood ∪ sandwich below 150 votes per model, else bootstrap."),
         click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
                      help="length: length-controlled win rate (winrate) or length-controlled BT; "
                           "style: BT with length/header/list/bold covariates (Arena style control)."),

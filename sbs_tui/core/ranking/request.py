@@ -15,7 +15,7 @@ from typing import TypedDict
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
-CIS = ("bootstrap", "sandwich")
+CIS = ("auto", "bootstrap", "sandwich", "profile")  # auto: chosen by the data (btrank.choose_ci)
 CONTROLS = ("none", "length", "style")
 ELO_ORDERS = ("bootstrap", "file")  # bootstrap: median over shuffled rounds (FastChat); file: the stored order
 VOTERS = ("auto", "humans", "judges", "all")  # the review app's filter; auto = humans when both exist
@@ -53,12 +53,13 @@ class VoteFilters(TypedDict):
 
 @dataclass(frozen=True)
 class RankRequest:
-    """A ranking to compute. Defaults are ``sbs rank``'s (bt, 1000 bootstrap rounds, no control, seed 0)."""
+    """A ranking to compute. Defaults are ``sbs rank``'s (bt, interval chosen by the data, 1000 bootstrap rounds
+    when that is the bootstrap, no control, seed 0)."""
 
     method: str = "bt"  # METHODS
     baseline: str | None = None  # anchor at 1000 (bt/elo); the reference model (winrate: required)
     rounds: int = 1000  # bootstrap rounds (ci = bootstrap)
-    ci: str = "bootstrap"  # CIS (bt only; the other methods have their own intervals)
+    ci: str = "auto"  # CIS (bt only; the other methods have their own intervals)
     control: str = "none"  # CONTROLS
     annotators: Sequence[str] | None = None  # only votes by these
     category: str | None = None
