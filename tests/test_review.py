@@ -154,7 +154,7 @@ async def test_ranking_keys_switch_method_baseline_ci_and_control(review_db):
         await settle(pilot)
         pane = app.ranking
         table = app.query_one("#rank-table", DataTable)
-        await pilot.press("c")  # bootstrap -> sandwich
+        await pilot.press("c", "c")  # auto -> bootstrap -> sandwich
         await settle(pilot)
         assert pane.options.ci == "sandwich" and app.query_one("#rank-ci", Select).value == "sandwich"
         assert "sandwich" in plain(app.query_one("#ranking-pane .pane-status", Static))
@@ -201,10 +201,10 @@ async def test_review_keys_are_remapped_by_binding_id(review_db):
         await settle(pilot)
         await pilot.press("c")  # its old key does nothing now
         await settle(pilot)
-        assert app.ranking.options.ci == "bootstrap"
+        assert app.ranking.options.ci == "auto"  # the default: chosen by the data (issue 19)
         await pilot.press("x")
         await settle(pilot)
-        assert app.ranking.options.ci == "sandwich"
+        assert app.ranking.options.ci == "bootstrap"
         app.set_keymap({"tab_agreement": "g"})  # and at run time, as Textual's set_keymap does for any app
         await pilot.press("g")
         await pilot.pause()

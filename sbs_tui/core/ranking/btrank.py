@@ -21,8 +21,8 @@ import numpy as np
 
 from sbs_tui.core.ranking.bootstrap import bootstrap_bt, percentile_interval
 from sbs_tui.core.ranking.bt import (
-    ELO_CENTRE, ELO_PER_LOGIT, PRIOR_PRECISION, PRIOR_SD, BTFit, contrast, fit_bt, neg_log_likelihood,
-    sandwich_covariance, to_elo,
+    ELO_CENTRE, ELO_PER_LOGIT, PRIOR_PRECISION, PRIOR_SD, BTFit, contrast, fit_bt, hessian, neg_log_likelihood,
+    newton_minimize, sandwich_covariance, to_elo,
 )
 from sbs_tui.core.ranking.outcomes import Outcomes, PairStats
 from sbs_tui.core.ranking.report import Z95, Ranking, pair_matrices, tallied_ratings, votes_needed
@@ -211,27 +211,39 @@ def profile_bound(ps: PairStats, fit: BTFit, k: int, side: int, anchor: int | No
     the objective at t − its infimum as t → ±∞) reaches χ²₁(0.95), i.e. the likelihood-ratio interval's finite
     end. The objective is the fitted one without the prior on θ_k itself (on the others its pull is negligible
     at finite ratings and keeps other never-beaten models finite)."""
-    from scipy.optimize import brentq, minimize
+    from scipy.optimize import brentq
 
     m = len(fit.theta)
     others = np.flatnonzero(np.arange(m) != k)
     cache: dict[float, np.ndarray] = {}
+    jac = np.zeros((m, m - 1))  # x (the others) → θ, with θ_k = mean(x) + t
+    jac[others, np.arange(m - 1)] = 1.0
+    jac[k] = 1.0 / (m - 1)
+    pin = np.zeros((m - 1, m - 1)) if fit.prior > 0 else np.full((m - 1, m - 1), 1.0 / (m - 1))
+    no_prior_on_k = np.zeros((m, m))
+    no_prior_on_k[k, k] = fit.prior
+    start = {"x": fit.theta[others].copy()}
 
     def objective(t: float) -> float:
-        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        def full(x: np.ndarray) -> np.ndarray:
             th = np.empty(m)
             th[others], th[k] = x, x.mean() + t
-            nll, grad = neg_log_likelihood(th, ps, fit.prior)
-            nll -= 0.5 * fit.prior * th[k] ** 2
-            g = grad[others] + (grad[k] - fit.prior * th[k]) / len(others)
-            return nll, g
+            return th
 
-        res = minimize(fun, fit.theta[others], jac=True, method="L-BFGS-B",
-                       options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000})
-        th = np.empty(m)
-        th[others], th[k] = res.x, res.x.mean() + t
-        cache[t] = th
-        return float(res.fun)
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            th = full(x)
+            nll, grad = neg_log_likelihood(th, ps, fit.prior)
+            grad[k] -= fit.prior * th[k]
+            return nll - 0.5 * fit.prior * th[k] ** 2, jac.T @ grad
+
+        def hess(x: np.ndarray) -> np.ndarray:
+            return jac.T @ (hessian(full(x), ps, fit.prior) - no_prior_on_k) @ jac + pin
+
+        # Newton (the objective is convex in x), warm-started from the last t: ~20× faster than L-BFGS-B here
+        x, _ = newton_minimize(fun, hess, start["x"], gtol=1e-10)
+        start["x"] = x
+        cache[t] = full(x)
+        return fun(x)[0]
 
     t_hat = float(fit.theta[k] - fit.theta[others].mean())
     f_inf = objective(t_hat + side * 40.0)
