@@ -37,7 +37,7 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Bootstrap rounds when the interval is the bootstrap."),
         click.option("--ci", type=click.Choice(CIS), default="auto", show_default=True,
                      help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md). "
-                          "auto: profile likelihood ∪ sandwich below 150 votes per model, else bootstrap."),
+                          "auto: profile likelihood ∪ sandwich below 150 votes per model, else sandwich."),
         click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
                      help="length: length-controlled win rate (winrate) or length-controlled BT; "
                           "style: BT with length/header/list/bold covariates (Arena style control)."),

@@ -8,8 +8,8 @@ other ratings re-fitted at each t. Ties and weighted verdicts make votes less va
 deviance is divided by the Pearson dispersion φ̂ = Σ n·(s − p)²/(p(1 − p)) / (N − (m − 1)) (quasi-likelihood);
 without that, 30% ties over-cover at 0.976.
 
-``--ci auto`` then takes, at each end, the wider of this interval and the sandwich's: where either holds its
-level the union does (measured in ``bench/ci_coverage.py``; the grid is in docs/ranking.md).
+``--ci auto`` then takes, at small n, at each end the wider of this interval and the sandwich's: where either
+holds its level the union does (measured in ``bench/ci_coverage.py``; the grid is in docs/ranking.md).
 """
 
 from __future__ import annotations
