@@ -238,3 +238,35 @@ def test_prompts_missing_from_the_difficulty_are_left_out_and_counted(tmp_path, 
     doc = json.loads(res.stdout)
     assert doc["verdicts_without_difficulty"] == 4 and "4 verdicts on prompts without a difficulty" in res.stderr
     assert [m["votes"] for m in doc["models"] if m["model"] == "m"] == [8]
+
+
+def test_difficulty_csv_round_trips_any_instruction_text(tmp_path) -> None:
+    """Any instruction text (commas, quotes, newlines, RTL, zero-width) written by the csv module comes back
+    matched to the prompt id an import gives it, with its value."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sbs_tui.core.ranking.difficulty import read_difficulty_csv
+    from sbs_tui.core.records import prompt_id_for
+    from sbs_tui.errors import InputError
+
+    text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda t: t.strip())
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.dictionaries(text, st.floats(-20, 20, allow_nan=False), min_size=1, max_size=8))
+    def check(rows: dict[str, float]) -> None:
+        path = tmp_path / "d.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["instruction", "difficulty"])
+            writer.writerows(rows.items())
+        values: dict[str, set[float]] = {}
+        for instruction, value in rows.items():  # texts equal after NFC + strip are one prompt
+            values.setdefault(prompt_id_for(instruction), set()).add(value)
+        if any(len(v) > 1 for v in values.values()):  # one prompt, two values: an error naming the line
+            with pytest.raises(InputError, match="already has another difficulty"):
+                read_difficulty_csv(path)
+            return
+        assert read_difficulty_csv(path).values == {p: v.pop() for p, v in values.items()}
+
+    check()

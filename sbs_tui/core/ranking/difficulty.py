@@ -71,8 +71,10 @@ def read_difficulty_csv(path: str | Path) -> Difficulty:
             for row in reader:
                 line = reader.line_num
                 text, raw = row.get(key), row.get("difficulty")
-                if text is None or raw is None or not text.strip():
-                    raise InputError("missing value", file=str(path), line=line, field=key if not text else "difficulty")
+                if text is None or not text.strip():
+                    raise InputError("missing value", file=str(path), line=line, field=key)
+                if raw is None or not raw.strip():
+                    raise InputError("missing value", file=str(path), line=line, field="difficulty")
                 try:
                     value = float(raw)
                 except ValueError:
