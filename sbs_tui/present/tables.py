@@ -116,6 +116,8 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
             row.append(str(m.get("component", "")))
         table.add_row(*row)
     out.print(table)
+    if lc and isinstance(doc.get("difficulty"), dict):
+        out.print(literal(difficulty_line(doc["difficulty"], doc.get("regularisation"))), style="dim")
     needed = [v for v in doc.get("votes_needed", []) if not v.get("separated") and v.get("factor")]
     if needed:
         out.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):", style="dim"))
@@ -123,6 +125,22 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
             out.print(literal(f"  {v['better']} vs {v['worse']}: {votes_needed_text(v)}"))
     if doc.get("matrices"):
         _print_matrices(out, doc["matrices"])
+
+
+def difficulty_line(info: dict[str, Any], regularisation: Any) -> str:
+    """Which frozen instruction difficulty the length-controlled win rate used, and whether it was regularised
+    towards gamed baselines: "Difficulty: stored, fitted 2026-12-07T21:21:27Z on 7 models (a, b, …); 805 prompts ·
+    unregularised (no gamed baseline annotations)"."""
+    source = info.get("source", "?")
+    if source == "file":
+        what = f"from {info.get('path')}"
+    else:
+        models = list(info.get("models") or [])
+        shown = ", ".join(models[:6]) + (", …" if len(models) > 6 else "")
+        what = f"{source}, fitted {info.get('fitted_at') or 'now'} on {len(models)} model(s) ({shown})"
+    reg = ("regularised towards " + ", ".join(regularisation.get("variants", [])) if isinstance(regularisation, dict)
+           else "unregularised (no gamed baseline annotations)")
+    return f"Difficulty: {what}; {info.get('prompts', 0):,} prompts · {reg}"
 
 
 MAX_SHOWN_FACTOR = 100.0

@@ -468,3 +468,31 @@ def _m0011_ab_controls(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration("0012_instruction_difficulty")
+def _m0012_instruction_difficulty(db: sqlite_utils.Database) -> None:
+    """The frozen instruction difficulty of the length-controlled win rate (issue 19): fitted once per baseline's
+    prompt set and kept with its date, the models and the verdicts it used, so that adding a model later never
+    changes another model's LC. ``store.difficulty``."""
+    db.executescript(
+        """
+        CREATE TABLE difficulty_fits (
+            id INTEGER PRIMARY KEY,
+            baseline TEXT NOT NULL,
+            fitted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            models TEXT NOT NULL,
+            verdicts INTEGER NOT NULL,
+            method TEXT NOT NULL
+        );
+        CREATE INDEX idx_difficulty_fits_baseline ON difficulty_fits(baseline, id);
+        CREATE TABLE prompt_difficulty (
+            fit_id INTEGER NOT NULL REFERENCES difficulty_fits(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            prompt_id TEXT NOT NULL,
+            difficulty REAL NOT NULL,
+            difficulty_se REAL,
+            PRIMARY KEY (fit_id, prompt_id)
+        );
+        """
+    )
