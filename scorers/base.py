@@ -85,8 +85,10 @@ class ScorerSpec:
         return value
 
     def check_unused(self, scorer: str) -> None:
-        """Refuse options nobody read: a typo in a config key must not silently fall back to a default."""
-        unknown = sorted(set(self.options) - self._used)
+        """Refuse options nobody read: a typo in a config key must not silently fall back to a default.
+        ``categories`` is a gate's declaration of what it checks (:data:`DECLARATIONS`): a backend may read it to
+        restrict itself, none has to."""
+        unknown = sorted(set(self.options) - self._used - DECLARATIONS)
         if unknown:
             hint = ""
             close = difflib.get_close_matches(unknown[0], sorted(self._used), n=1)
@@ -96,6 +98,10 @@ class ScorerSpec:
 
 
 ScorerFactory = Callable[[ScorerSpec], Scorer]
+
+#: Options every backend accepts without reading them: a gate's declared safety categories (``[gates.NAME]
+#: categories``, checked against :mod:`scorers.taxonomy` by the gate policy).
+DECLARATIONS = frozenset({"categories"})
 
 #: When a gate runs without being asked for (``ScorerInfo.enabled``).
 ENABLED_WHEN = {
@@ -137,17 +143,26 @@ class ScorerInfo:
         return self.enabled == "always"
 
 
+#: What the lexicon's rules check (measured per category on held-out rows: docs/gates.md).
+LEXICON_CATEGORIES = ("insult", "obscenity", "threat")
+#: Every category OpenAI's moderation categories map to (scorers.taxonomy.OPENAI_MODERATION).
+MODERATION_CATEGORIES = ("insult", "threat", "hate", "harassment", "sexual", "sexual_minors", "self_harm",
+                         "violence", "illicit", "weapons")
+
 BUILTIN_INFO = (
     ScorerInfo("toxicity", "scorers.toxicity:build",
-               "probability of toxic language (max over sentence windows with context)", blocking=True,
-               enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",)),
+               "an English obscenity and strong-insult filter (profanity-check's bag of words, max over sentence "
+               "windows); not a toxicity model: no threats, hate, self-harm", blocking=True,
+               enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",),
+               categories=("insult", "obscenity")),
     ScorerInfo("lexicon", "scorers.lexicon:build",
-               "obscenity, insults aimed at someone and threats (Russian and English), stems + inflections",
+               "an obscenity and strong-insult filter (Russian and English stems + inflections, insults aimed at "
+               "someone) that also knows common explicit threats",
                blocking=True, enabled="always", threshold="1 (a direct use; a quoted mention scores 0.5)",
-               languages=("ru", "en")),
+               languages=("ru", "en"), categories=LEXICON_CATEGORIES),
     ScorerInfo("moderation", "scorers.moderation:build",
                "harmful content, OpenAI-compatible moderation or a classifier", blocking=True,
-               enabled="configured", threshold="0.5", languages=("*",)),
+               enabled="configured", threshold="0.5", languages=("*",), categories=MODERATION_CATEGORIES),
     ScorerInfo("helpfulness", "scorers.helpfulness:build",
                "relevance of the answer to the prompt, refusals score 0", enabled="named",
                threshold="0.1 (MiniLM) / 0 (reward logit)", direction="fails below", languages=("en",),

@@ -32,7 +32,9 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
     built: a bad config fails here, before any generation is marked or any output written."""
     gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
     runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None),
-                               uncovered=gating.uncovered_policy(settings))
+                               uncovered=gating.uncovered_policy(settings),
+                               unchecked=gating.unchecked_policy(settings),
+                               required=gating.required_categories(settings, gates))
     for gate in runner.gates:
         runner.scorer(gate)
     return runner

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sbs_tui.core.gating import GateRunner
     from sbs_tui.core.store import Store
 
-ADDED_FIELDS = ("scores", "blocked", "reasons", "details", "language", "uncovered")
+ADDED_FIELDS = ("scores", "blocked", "reasons", "details", "language", "uncovered", "unchecked")
 
 
 def generation_key(prompt: str, model: str, output: str) -> str:
@@ -146,6 +146,7 @@ class ResultWriter:
             out["reasons"] = [{**r, "score": _finite(r["score"])} if "score" in r else r for r in outcome.reasons]
             out["language"] = outcome.language
             out["uncovered"] = outcome.uncovered
+            out["unchecked"] = list(outcome.unchecked)
             if self.with_details:
                 out["details"] = outcome.details
             rows.append(out)

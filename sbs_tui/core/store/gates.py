@@ -83,10 +83,13 @@ class GateReviewQueries(Queries):
 
     __slots__ = ()
 
-    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None]]) -> int:
-        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language) to generations still pending
-        with that output. 'held' is stored as blocked with ``gate_hold = 'uncovered'`` (never served); a lead's
-        override for the same output wins over the gates. Returns how many rows changed; call in a transaction."""
+    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None, str | None, Sequence[str]]]
+                         ) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language, hold, unchecked) to generations
+        still pending with that output. 'held' is stored as blocked with ``gate_hold`` = why ('uncovered' or
+        'unchecked'; never served); ``unchecked`` (safety categories nobody checked) as comma-separated names. A
+        lead's override for the same output wins over the gates. Returns how many rows changed; call in a
+        transaction."""
         before = self.conn.total_changes
         self.conn.executemany(
             "UPDATE generations SET "
@@ -94,11 +97,26 @@ class GateReviewQueries(Queries):
             "  AND o.output_sha = generations.output_sha), ?), "
             "gate_hold = CASE WHEN EXISTS (SELECT 1 FROM gate_overrides o WHERE o.generation_id = generations.id "
             "  AND o.output_sha = generations.output_sha) THEN NULL ELSE ? END, "
-            "language = ? "
+            "language = ?, unchecked = ? "
             "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
-            [("blocked" if status == "held" else status, "uncovered" if status == "held" else None, lang, gid, sha)
-             for gid, sha, status, lang in decisions])
+            [("blocked" if status == "held" else status, (hold or "uncovered") if status == "held" else None, lang,
+              ",".join(unchecked), gid, sha)
+             for gid, sha, status, lang, hold, unchecked in decisions])
         return self.conn.total_changes - before
+
+    def save_coverage(self, rows: Sequence[tuple[int, str, str | None, Sequence[str]]]) -> None:
+        """Store (generation_id, output_sha, language, unchecked) without deciding anything (``sbs score`` on the
+        database: scores are cached, statuses left alone); call in a transaction."""
+        self.conn.executemany(
+            "UPDATE generations SET language = ?, unchecked = ? WHERE id = ? AND output_sha = ?",
+            [(lang, ",".join(unchecked), gid, sha) for gid, sha, lang, unchecked in rows])
+
+    def unchecked_counts(self) -> list[tuple[str | None, str, int]]:
+        """(language, unchecked categories comma-separated, generations) over gated generations that left some
+        safety category unchecked, most generations first."""
+        return [(lang, cats, int(n)) for lang, cats, n in self.conn.execute(
+            "SELECT language, unchecked, count(*) FROM generations WHERE unchecked IS NOT NULL AND unchecked != '' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")]
 
     def save_override(self, generation_id: int, decision: str, reason: str, who: str) -> bool:
         """Record a lead's decision for the generation's current output and apply it; False if no such id."""
@@ -136,9 +154,10 @@ class GateReviewQueries(Queries):
         return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
 
     def review_per_model(self) -> list[dict[str, Any]]:
-        """Per model and failing gate ('uncovered' for held ones): blocked, held and overridden generations."""
+        """Per model and failing gate (why, for held ones: 'uncovered' or 'unchecked'): blocked, held and
+        overridden generations."""
         rows = self.conn.execute(
-            "SELECT m.name, COALESCE(r.gate, CASE WHEN g.gate_hold IS NOT NULL THEN 'uncovered' ELSE '-' END), "
+            "SELECT m.name, COALESCE(r.gate, g.gate_hold, '-'), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
             "FROM generations g JOIN models m ON m.id = g.model_id "
