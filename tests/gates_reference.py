@@ -315,6 +315,6 @@ def identify(text: str) -> tuple[str, float]:
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = language._code(best), float(best["score"])
-    if score < language.UNSURE and lang != "en":
+    if score < language.UNSURE and lang != "en" and all(ord(ch) < 128 for ch in sample):
         return language.UNDETERMINED, score
     return lang, score
