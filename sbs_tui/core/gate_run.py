@@ -48,6 +48,8 @@ class GateRun:
     progress: gating.GateProgress = field(default_factory=gating.GateProgress)
     rates: list[dict[str, Any]] | None = None
     other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
+    #: Safety categories no enabled blocking gate checked, per language (without ``--watch``).
+    unchecked: list[Any] = field(default_factory=list)
 
 
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
@@ -140,7 +142,9 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
                 progress.stop()
         log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
             f"{done.held} held for review ({done.reused} cached gate results reused)")
-        return GateRun(runner, done, gating.pass_rates(store, runner.gates))
+        from sbs_tui.core.coverage import from_store
+
+        return GateRun(runner, done, gating.pass_rates(store, runner.gates), unchecked=from_store(store))
     finally:
         store.close()
         for sig, handler in previous.items():

@@ -238,6 +238,15 @@ def print_gate_rates(rates: list[dict[str, Any]], gate_names: list[str]) -> None
     console().print(table)
 
 
+def print_unchecked(sentences: list[str]) -> None:
+    """What no blocking gate checked, one line per set of categories, in bold: shown wherever pass rates are."""
+    from rich.text import Text
+
+    out = console()
+    for sentence in sentences:
+        out.print(Text.assemble(("unchecked: ", "bold yellow"), literal(sentence)))
+
+
 def print_gate_eval(report: Any) -> None:
     """``sbs gate eval``: each gate's quality on labelled rows (all and per language), then its threshold sweep."""
     from rich.table import Table
@@ -397,6 +406,8 @@ def print_funnel(report: Any) -> None:
                 cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
         table.add_row(*cells)
     out.print(table)
+    if show_gates or getattr(report, "unchecked", None):
+        print_unchecked([u.sentence() for u in getattr(report, "unchecked", [])])
     if sbs and getattr(report, "voters", None):
         out.print(Text({"humans": "side-by-side: votes by humans (judge votes left out; --voters judges|all "
                                   "counts them)",

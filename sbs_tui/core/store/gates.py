@@ -50,6 +50,7 @@ class ReviewRow:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    hold: str | None = None  # why it is held: 'uncovered' (language) or 'unchecked' (safety categories)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -139,7 +140,7 @@ class GateReviewQueries(Queries):
             f"SELECT g.id, m.name, p.text, {_STATUS_SQL}, g.language, "
             "(SELECT group_concat(r.gate, ', ') FROM gate_results r WHERE r.generation_id = g.id "
             "  AND r.output_sha = g.output_sha AND r.blocked), "
-            "o.decision, o.decided_by, o.decided_at, o.reason "
+            "o.decision, o.decided_by, o.decided_at, o.reason, g.gate_hold "
             "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
             f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
             "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
