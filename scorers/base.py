@@ -143,8 +143,13 @@ class ScorerInfo:
         return self.enabled == "always"
 
 
-#: What the lexicon's rules check (measured per category on held-out rows: docs/gates.md).
-LEXICON_CATEGORIES = ("insult", "obscenity", "threat")
+#: The categories an offline default *checks*: those where its recall on the held-out test rows
+#: (tests/data/gates_test.jsonl, never used for tuning) is at least :data:`CHECKED_RECALL` in every language it
+#: reads — tests/test_coverage.py measures it. Both block insult words and the lexicon some threats, but on insults
+#: and threats in new wordings they catch 0–29 %: claiming ``insult`` or ``threat`` as checked would hide that.
+CHECKED_RECALL = 0.5
+TOXICITY_CATEGORIES = ("obscenity",)  # held-out recall: obscenity 4/5 en; insult 0/7, threat 0/7
+LEXICON_CATEGORIES = ("obscenity",)  # obscenity 3/5 en, 4/5 ru; insult 0/7, 2/7; threat 2/7, 0/7
 #: Every category OpenAI's moderation categories map to (scorers.taxonomy.OPENAI_MODERATION).
 MODERATION_CATEGORIES = ("insult", "threat", "hate", "harassment", "sexual", "sexual_minors", "self_harm",
                          "violence", "illicit", "weapons")
@@ -154,7 +159,7 @@ BUILTIN_INFO = (
                "an English obscenity and strong-insult filter (profanity-check's bag of words, max over sentence "
                "windows); not a toxicity model: no threats, hate, self-harm", blocking=True,
                enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",),
-               categories=("insult", "obscenity")),
+               categories=TOXICITY_CATEGORIES),
     ScorerInfo("lexicon", "scorers.lexicon:build",
                "an obscenity and strong-insult filter (Russian and English stems + inflections, insults aimed at "
                "someone) that also knows common explicit threats",

@@ -220,11 +220,15 @@ class LexiconToxicity:
     languages = ("ru", "en")
 
     def __init__(self, spec: ScorerSpec):
+        # ``categories``: the gate's declared safety categories (scorers.taxonomy names; ``insult`` brings the
+        # aimed weak insults along), or this scorer's own kinds. The lexicon matches only those.
         self.categories = spec.option("categories", list(CATEGORIES), list)
         unknown = [c for c in self.categories if c not in CATEGORIES]
         if unknown:
-            raise ScorerError(f"unknown category {unknown[0]!r} (choose from {', '.join(CATEGORIES)})",
+            raise ScorerError(f"the lexicon cannot check {unknown[0]!r} (it matches {', '.join(CATEGORIES)})",
                               field="categories")
+        if "insult" in self.categories and "insult_targeted" not in self.categories:
+            self.categories = [*self.categories, "insult_targeted"]
         self.mention_score = spec.option("mention_score", 0.5, float)
         self._seen: set[str] = set()
         self._triggers: set[str] = set()  # seen words a phrase pattern may need (see _TRIGGERS)
