@@ -175,6 +175,8 @@ async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> N
         assert isinstance(app.screen, GateDetail)
         output = app.screen.query_one("#gate-detail-output", Static).content
         assert "[bold]" in output.plain and "\x1b" not in output.plain
+        head = app.screen.query_one(Static).content
+        assert "not checked: insult, threat, hate" in (head.plain if isinstance(head, Text) else str(head))
         await pilot.press("p")
         for _ in range(200):
             if app.screen.query("#override-reason"):

@@ -146,6 +146,9 @@ class GateDetail(ModalScreen[bool]):
             label.stylize("bold")
             head.append_text(Text.assemble("\n", label, f": score {score}",
                                            (" — failed", "red") if r["failed"] else ""))
+        if d.get("unchecked"):
+            head.append_text(Text.assemble(("\nnot checked: ", "bold yellow"),
+                                           name(d["unchecked"].replace(",", ", "))))
         if d.get("override"):
             head.append_text(Text.assemble(("\noverride: ", "bold"), d["override"], " by ", name(d["decided_by"]),
                                            " at ", name(d["decided_at"]), " — ", name(d["reason"] or "")))

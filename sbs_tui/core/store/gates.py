@@ -69,6 +69,7 @@ class ReviewDetail:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    unchecked: str | None = None  # safety categories no blocking gate checked, comma-separated ('' none)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -171,7 +172,7 @@ class GateReviewQueries(Queries):
     def review_detail(self, generation_id: int) -> ReviewDetail | None:
         row = self.conn.execute(
             f"SELECT g.id, m.name, p.text, g.output, {_STATUS_SQL}, g.language, o.decision, o.decided_by, "
-            "o.decided_at, o.reason FROM generations g JOIN models m ON m.id = g.model_id "
+            "o.decided_at, o.reason, g.unchecked FROM generations g JOIN models m ON m.id = g.model_id "
             f"JOIN prompts p ON p.id = g.prompt_id {_OVERRIDE_JOIN} WHERE g.id = ?", (generation_id,)).fetchone()
         if row is None:
             return None
