@@ -262,3 +262,12 @@ def test_the_lexicon_refuses_a_category_it_cannot_check(tmp_path: Path, cli) -> 
     gate = next(g for g in gating.load_policy(load_settings(config)) if g.name == "lexicon")
     (aimed,) = gating.GateRunner([gate]).evaluate([ScoreItem("q", "You are a stupid pig.")])
     assert aimed.blocked  # 'insult' includes the aimed weak insults
+
+
+def test_policy_choices_are_written_once() -> None:
+    import dataclasses
+
+    from sbs_tui import config
+
+    field = next(f for f in dataclasses.fields(config.PolicySettings) if f.name == "unchecked")
+    assert tuple(field.metadata["choices"]) == gating.UNCHECKED_POLICIES
