@@ -271,3 +271,13 @@ def test_policy_choices_are_written_once() -> None:
 
     field = next(f for f in dataclasses.fields(config.PolicySettings) if f.name == "unchecked")
     assert tuple(field.metadata["choices"]) == gating.UNCHECKED_POLICIES
+
+
+def test_score_says_what_it_left_unchecked_on_stderr(tmp_path: Path, cli) -> None:
+    src = tmp_path / "g.jsonl"
+    src.write_text("".join(json.dumps({"prompt": "p", "model": "m", "output": t}) + "\n" for t in (EN, DE)),
+                   encoding="utf-8")
+    result = cli("score", str(src))
+    assert "unchecked: insult, obscenity, threat, hate, harassment, sexual, self_harm, violence not checked in de" \
+        in result.stderr
+    assert "not checked" not in result.stdout.replace('"unchecked"', "")  # rows only on stdout

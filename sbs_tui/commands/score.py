@@ -78,6 +78,8 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
                                 with_details=with_details, batch_size=batch_size, progress=progress,
                                 engine=engine, address=address, workers=workers, log=echo_err)
     progress.summary(summary.scored, summary.skipped, summary.blocked)
+    for line in summary.unchecked:  # diagnostics: stderr, so piped JSONL stays clean
+        echo_err(f"unchecked: {line.sentence()}")
     if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
 
