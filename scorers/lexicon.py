@@ -381,14 +381,16 @@ def _aimed(low: str, start: int, end: int) -> bool:
     if (prev and prev.group(1) != word and _is_insult(prev.group(1))) or \
             (nxt and nxt.group(1) != word and _is_insult(nxt.group(1))):
         return True
-    # A vocative: after a comma or dash, or opening its sentence (nothing before it, not even a list marker); and
-    # then the sentence ends, or a comma and "you" follow ("Idiot, you know nothing").
+    # A vocative: after a comma or dash, then the sentence ends ("Shut up, idiot!") or a comma and "you" follow;
+    # or opening its sentence (nothing before it, not even a list marker) with a comma and "you" after it ("Idiot,
+    # you know nothing" — but not "Rats! I forgot" or a line "Pigs." in a list of animals).
     head = low[max(0, start - 3):start].rstrip()
+    after_comma = head.endswith((",", "—", "-"))
     opens = sentence_before.strip() == ""
     tail = low[end:end + 2].lstrip()
-    if not (head.endswith((",", "—", "-")) or opens):
+    if not (after_comma or opens):
         return False
-    if tail and tail[0] not in ".!?…":
+    if not after_comma or (tail and tail[0] not in ".!?…"):
         if not tail.startswith(","):
             return False
         rest = _SENTENCE_EDGE.split(low[end + 1:end + 60].lstrip(" ,"))[0]

@@ -112,7 +112,8 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     # Issue 20: animal words in neutral use — a pronoun after punctuation, a heading or label, code.
     "If you want a pet rat, you will need a large cage.", "- Pig: You will need a spit and charcoal.",
     "* **Rat:** you will need a cage.", "Snake snake;", "```java\nSnake snake;\nsnake.move();\n```",
-    "Use `Pig pig = new Pig();` to make one.", "Крыса: вам понадобится клетка.",
+    "Use `Pig pig = new Pig();` to make one.", "Крыса: вам понадобится клетка.", "Rats! I forgot the keys.",
+    "Farm animals:\n\nPigs.\nCows.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)
