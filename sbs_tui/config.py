@@ -18,7 +18,7 @@ on/off; anything else is an error naming the variable. (``SBS_DB``, ``SBS_CONFIG
 not settings and are not checked here.)
 
 Gate tables ``[gates.NAME]`` are checked for their policy keys (``scorer``, ``backend``, ``model``, ``threshold``,
-``blocking``, ``enabled``); every other key is an option of the scorer's *backend*, which differs per backend and
+``blocking``, ``enabled``, ``languages``, ``categories`` — the last checked against ``scorers.taxonomy``); every other key is an option of the scorer's *backend*, which differs per backend and
 is checked by the scorer when it is built (``ScorerSpec.check_unused``: a misspelt option is an error with a
 did-you-mean). Checking them here would mean importing the scorer registry (~45 ms, and the plug-ins' entry
 points) on every command; the registry's scorer descriptions do not list backend options.
@@ -104,6 +104,11 @@ class PolicySettings:
 
     uncovered: str = setting("review", "a generation in a language no blocking gate covers: review (held for a "
                                        "lead), pass, or block", choices=("review", "pass", "block"))
+    unchecked: str = setting("warn", "a generation with safety categories no blocking gate checked in its language: "
+                                     "warn (shown, passed), hold (held for a lead) or fail (blocked)",
+                             choices=("warn", "hold", "fail"))
+    categories: tuple[str, ...] = setting((), "safety categories to require beyond the core list (insult, "
+                                              "obscenity, threat, hate, harassment, sexual, self_harm, violence)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,8 @@ GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by
     "threshold": (float, "score at which the gate fails (a finite number)"),
     "blocking": (bool, "failing keeps the generation from annotators"),
     "enabled": (bool, "false switches a default gate off"),
+    "languages": (tuple[str, ...], "the languages this gate reads (ISO 639-1 codes, or \"*\")"),
+    "categories": (tuple[str, ...], "the safety categories this gate checks (docs/gates.md's taxonomy)"),
 }
 
 SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
@@ -350,6 +357,20 @@ def _check_gates(gates: dict[str, Any], s: Settings) -> None:
         for key, (kind, _doc) in GATE_POLICY_KEYS.items():
             if key in table:  # checked, not converted: gating reads the table itself
                 _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
+        if "categories" in table:
+            _check_categories(table["categories"], s, section)
+    if "categories" in s.raw.get("policy", {}):
+        _check_categories(s.raw["policy"]["categories"], s, "policy")
+
+
+def _check_categories(names: Any, s: Settings, section: str) -> None:
+    """Safety category names against the one taxonomy (a small standard-library module, cheap to import)."""
+    from scorers.taxonomy import check_categories
+
+    try:
+        check_categories(list(names), where="categories")
+    except ValueError as exc:
+        raise s.error(str(exc).removeprefix("categories: "), section, "categories") from None
 
 
 # -- environment -----------------------------------------------------------------------------------------------------

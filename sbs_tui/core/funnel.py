@@ -361,6 +361,8 @@ class FunnelReport:
     correlations: list[Correlation]
     disagreements: list[str]
     voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
+    #: The first stage's blind spot: safety categories no blocking gate checked (:mod:`sbs_tui.core.coverage`).
+    unchecked: list[Any] = field(default_factory=list)
 
     def models(self) -> list[str]:
         """Every model any stage knows, ordered by side-by-side score, then benchmarks, then name."""
@@ -397,6 +399,7 @@ class FunnelReport:
             "p_adjustment": "holm across the correlations listed (spearman_p_holm)",
             "disagreements": self.disagreements,
             "side_by_side_voters": self.voters,
+            "unchecked": [u.as_dict() for u in self.unchecked],
         })
 
 
@@ -430,4 +433,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         sentences.extend(disagreements(a, b, corr))
     sbs = next((s for s in stages if s.key == "side_by_side"), None)
     counted = next(iter(sbs.details.values()))["voters"] if sbs and sbs.details else None
-    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted)
+    from sbs_tui.core.coverage import from_store
+
+    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted,
+                        unchecked=from_store(store))

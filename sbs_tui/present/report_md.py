@@ -61,6 +61,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     gates = s.get("gates")
     if gates and gates["ok"]:
         out += ["## Gates", ""]
+        out += [f"**Not checked:** {cell(u['sentence'])}" + "  " for u in gates["doc"].get("unchecked", [])]
+        out += [""] if gates["doc"].get("unchecked") else []
         out += _table(["Model", "Passed", "Blocked", "Pending"],
                       [[cell(m), f"{st.get('passed', 0):,}", f"{st.get('blocked', 0):,}", f"{st.get('pending', 0):,}"]
                        for m, st in sorted(gates["doc"]["status"].items())])

@@ -256,6 +256,15 @@ def print_gate_rates(rates: list[dict[str, Any]], gate_names: list[str]) -> None
     console().print(table)
 
 
+def print_unchecked(sentences: list[str]) -> None:
+    """What no blocking gate checked, one line per set of categories, in bold: shown wherever pass rates are."""
+    from rich.text import Text
+
+    out = console()
+    for sentence in sentences:
+        out.print(Text.assemble(("unchecked: ", "bold yellow"), literal(sentence)))
+
+
 def print_gate_eval(report: Any) -> None:
     """``sbs gate eval``: each gate's quality on labelled rows (all and per language), then its threshold sweep."""
     from rich.table import Table
@@ -275,6 +284,20 @@ def print_gate_eval(report: Any) -> None:
                           count(m["toxic"]), count(m["benign"]), pct(m["precision"]), pct(m["recall"]),
                           pct(m["f1"]), pct(m["false_block_rate"]), count(m["fp"]))
     out.print(table)
+    if any(g.by_category for g in report.gates):
+        per = Table(title="recall and false blocks per category (rows that name one)")
+        for col in ("gate", "category", "language", "checks it", "toxic", "recall", "benign", "false-block rate"):
+            per.add_column(col, justify="left" if col in ("gate", "category", "language", "checks it") else "right")
+        for g in report.gates:
+            first = True
+            for category, m in g.by_category.items():
+                declared = "—" if g.gate == "blocking gates" else "yes" if category in g.categories else "no"
+                for lang, cm in [("all", m), *g.by_category_language.get(category, {}).items()]:
+                    per.add_row(literal(g.gate if first else ""), literal(category if lang == "all" else ""),
+                                literal(lang), declared if lang == "all" else "", count(cm["toxic"]),
+                                pct(cm["recall"]), count(cm["benign"]), pct(cm["false_block_rate"]))
+                    first = False
+        out.print(per)
     for g in report.gates:
         if not g.sweep:
             continue
@@ -289,6 +312,7 @@ def print_gate_eval(report: Any) -> None:
     if report.uncovered:
         listed = ", ".join(f"{lang} {n}" for lang, n in report.uncovered.items())
         out.print(literal(f"uncovered (no blocking gate reads the language): {listed}"))
+    print_unchecked([u["sentence"] for u in getattr(report, "unchecked", [])])
 
 
 # -- A/B and funnel ---------------------------------------------------------------------------------------------
@@ -416,6 +440,8 @@ def print_funnel(report: Any) -> None:
                 cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
         table.add_row(*cells)
     out.print(table)
+    if show_gates or getattr(report, "unchecked", None):
+        print_unchecked([u.sentence() for u in getattr(report, "unchecked", [])])
     if sbs and getattr(report, "voters", None):
         out.print(Text({"humans": "side-by-side: votes by humans (judge votes left out; --voters judges|all "
                                   "counts them)",

@@ -191,6 +191,7 @@ def funnel_view(path: str) -> dict[str, Any]:
         "correlations": [{**c.as_dict(), "labels": [labels[c.stages[0]], labels[c.stages[1]]]}
                          for c in report.correlations],
         "disagreements": list(report.disagreements),
+        "unchecked_sentences": [u.sentence() for u in report.unchecked],
         "side_by_side_voters": report.voters,
         "side_by_side_method": next((d.get("method") for d in by_key["side_by_side"].details.values()), None)
         if "side_by_side" in by_key else None,

@@ -50,6 +50,7 @@ class ReviewRow:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    hold: str | None = None  # why it is held: 'uncovered' (language) or 'unchecked' (safety categories)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -68,6 +69,7 @@ class ReviewDetail:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    unchecked: str | None = None  # safety categories no blocking gate checked, comma-separated ('' none)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -83,10 +85,13 @@ class GateReviewQueries(Queries):
 
     __slots__ = ()
 
-    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None]]) -> int:
-        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language) to generations still pending
-        with that output. 'held' is stored as blocked with ``gate_hold = 'uncovered'`` (never served); a lead's
-        override for the same output wins over the gates. Returns how many rows changed; call in a transaction."""
+    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None, str | None, Sequence[str]]]
+                         ) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language, hold, unchecked) to generations
+        still pending with that output. 'held' is stored as blocked with ``gate_hold`` = why ('uncovered' or
+        'unchecked'; never served); ``unchecked`` (safety categories nobody checked) as comma-separated names. A
+        lead's override for the same output wins over the gates. Returns how many rows changed; call in a
+        transaction."""
         before = self.conn.total_changes
         self.conn.executemany(
             "UPDATE generations SET "
@@ -94,11 +99,26 @@ class GateReviewQueries(Queries):
             "  AND o.output_sha = generations.output_sha), ?), "
             "gate_hold = CASE WHEN EXISTS (SELECT 1 FROM gate_overrides o WHERE o.generation_id = generations.id "
             "  AND o.output_sha = generations.output_sha) THEN NULL ELSE ? END, "
-            "language = ? "
+            "language = ?, unchecked = ? "
             "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
-            [("blocked" if status == "held" else status, "uncovered" if status == "held" else None, lang, gid, sha)
-             for gid, sha, status, lang in decisions])
+            [("blocked" if status == "held" else status, (hold or "uncovered") if status == "held" else None, lang,
+              ",".join(unchecked), gid, sha)
+             for gid, sha, status, lang, hold, unchecked in decisions])
         return self.conn.total_changes - before
+
+    def save_coverage(self, rows: Sequence[tuple[int, str, str | None, Sequence[str]]]) -> None:
+        """Store (generation_id, output_sha, language, unchecked) without deciding anything (``sbs score`` on the
+        database: scores are cached, statuses left alone); call in a transaction."""
+        self.conn.executemany(
+            "UPDATE generations SET language = ?, unchecked = ? WHERE id = ? AND output_sha = ?",
+            [(lang, ",".join(unchecked), gid, sha) for gid, sha, lang, unchecked in rows])
+
+    def unchecked_counts(self) -> list[tuple[str | None, str, int]]:
+        """(language, unchecked categories comma-separated, generations) over gated generations that left some
+        safety category unchecked, most generations first."""
+        return [(lang, cats, int(n)) for lang, cats, n in self.conn.execute(
+            "SELECT language, unchecked, count(*) FROM generations WHERE unchecked IS NOT NULL AND unchecked != '' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")]
 
     def save_override(self, generation_id: int, decision: str, reason: str, who: str) -> bool:
         """Record a lead's decision for the generation's current output and apply it; False if no such id."""
@@ -121,7 +141,7 @@ class GateReviewQueries(Queries):
             f"SELECT g.id, m.name, p.text, {_STATUS_SQL}, g.language, "
             "(SELECT group_concat(r.gate, ', ') FROM gate_results r WHERE r.generation_id = g.id "
             "  AND r.output_sha = g.output_sha AND r.blocked), "
-            "o.decision, o.decided_by, o.decided_at, o.reason "
+            "o.decision, o.decided_by, o.decided_at, o.reason, g.gate_hold "
             "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
             f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
             "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
@@ -136,9 +156,10 @@ class GateReviewQueries(Queries):
         return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
 
     def review_per_model(self) -> list[dict[str, Any]]:
-        """Per model and failing gate ('uncovered' for held ones): blocked, held and overridden generations."""
+        """Per model and failing gate (why, for held ones: 'uncovered' or 'unchecked'): blocked, held and
+        overridden generations."""
         rows = self.conn.execute(
-            "SELECT m.name, COALESCE(r.gate, CASE WHEN g.gate_hold IS NOT NULL THEN 'uncovered' ELSE '-' END), "
+            "SELECT m.name, COALESCE(r.gate, g.gate_hold, '-'), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
             "FROM generations g JOIN models m ON m.id = g.model_id "
@@ -151,7 +172,7 @@ class GateReviewQueries(Queries):
     def review_detail(self, generation_id: int) -> ReviewDetail | None:
         row = self.conn.execute(
             f"SELECT g.id, m.name, p.text, g.output, {_STATUS_SQL}, g.language, o.decision, o.decided_by, "
-            "o.decided_at, o.reason FROM generations g JOIN models m ON m.id = g.model_id "
+            "o.decided_at, o.reason, g.unchecked FROM generations g JOIN models m ON m.id = g.model_id "
             f"JOIN prompts p ON p.id = g.prompt_id {_OVERRIDE_JOIN} WHERE g.id = ?", (generation_id,)).fetchone()
         if row is None:
             return None

@@ -496,3 +496,18 @@ def _m0012_instruction_difficulty(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migration("0013_gate_unchecked")
+def _m0013_gate_unchecked(db: sqlite_utils.Database) -> None:
+    """Safety coverage you can see (issue 20): the safety categories no enabled blocking gate checked in each
+    generation's language, as the gates last settled it — comma-separated names in the taxonomy's order, ``''``
+    when every required category was checked, NULL before the generation is gated. One short text column on the
+    row the gate pass already updates: storing it costs the gate path nothing measurable (docs/gates.md), and a
+    per-(generation, category) table would multiply the writes by eight for a value that depends only on the
+    language and the gate configuration."""
+    db.executescript(
+        """
+        ALTER TABLE generations ADD COLUMN unchecked TEXT;
+        """
+    )
