@@ -134,11 +134,14 @@ def _recover_killed_imports(store) -> None:
     import sqlite3
 
     from sbs_tui.core.dberrors import retry_busy
+    from sbs_tui.core.store import StoreError
 
     try:
         retry_busy(store.imports.recover_abandoned, timeout=60)
     except sqlite3.Error:
         pass  # e.g. a read-only database: nothing can be rolled back from here, and reading still works
+    except StoreError as exc:  # its rows stay uncounted; never a reason to refuse the command
+        click.echo(f"note: {exc}", err=True)
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -59,6 +59,9 @@ class Connection:
         # Prompt ids this connection has written or seen in this process: votes repeat prompts many times, and
         # skipping their upserts is a third of a large vote import.
         self.known_prompt_ids: set[str] = set()
+        # The import run whose batch this connection is writing (``store.imports.batch``): votes and generations
+        # written meanwhile carry it, and stay uncounted until the run commits.
+        self.import_run_id: int | None = None
         apply_migrations(self.db)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------

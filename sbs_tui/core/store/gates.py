@@ -10,6 +10,7 @@ from typing import Any
 
 from sbs_tui.core.records import json_or_none
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ class GateReviewQueries(Queries):
             "  AND r.output_sha = g.output_sha AND r.blocked), "
             "o.decision, o.decided_by, o.decided_at, o.reason "
             "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
         return [ReviewRow(gid, model, prompt, status, lang, failing.split(", ") if failing else [], *rest)
                 for gid, model, prompt, status, lang, failing, *rest in rows]
@@ -132,7 +133,7 @@ class GateReviewQueries(Queries):
         row = self.conn.execute(
             "SELECT sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
-            f"FROM generations g {_OVERRIDE_JOIN}").fetchone()
+            f"FROM generations g {_OVERRIDE_JOIN} WHERE {committed('g')}").fetchone()
         return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
 
     def review_per_model(self) -> list[dict[str, Any]]:
@@ -143,7 +144,7 @@ class GateReviewQueries(Queries):
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
             "FROM generations g JOIN models m ON m.id = g.model_id "
             "LEFT JOIN gate_results r ON r.generation_id = g.id AND r.output_sha = g.output_sha AND r.blocked "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
         return [{"model": m, "gate": gate, "blocked": int(b or 0), "held": int(h or 0), "overridden": int(o or 0)}
                 for m, gate, b, h, o in rows]
@@ -230,7 +231,7 @@ class Gates(GateReviewQueries):
         counts: dict[str, dict[str, int]] = {}
         for model, status, n, overridden in self.conn.execute(
             f"SELECT m.name, {_STATUS_SQL}, count(*), count(o.generation_id) FROM generations g "
-            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} GROUP BY 1, 2"
+            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} WHERE {committed('g')} GROUP BY 1, 2"
         ):
             entry = counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0, "held": 0,
                                               "overridden": 0})
