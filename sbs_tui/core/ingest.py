@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.readers import iter_rows, json_problem
+from sbs_tui.core.readers import MAX_DEPTH, iter_rows, json_problem, too_deep
 from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, current_uid, prompt_id_for
 from sbs_tui.errors import InputError
 
@@ -59,6 +59,12 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value == "")
 
 
+# Identifier-like fields where a JSON number is read as its text (``"prompt_id": 17``, an epoch ``ts``, a user id
+# as an A/B ``unit``); in every other text field a number is an input error, as an object is (``{"output": 1}``,
+# ``"model": NaN`` — which used to create a model named "nan").
+_NUMBER_AS_TEXT = {"prompt_id", "vote_id", "ts", "unit", "variant", "experiment"}
+
+
 def _text(row: dict[str, Any], key: str, *, required: bool = True, allow_empty: bool = False) -> str | None:
     value = row.get(key)
     if type(value) is str and value:  # the common case, kept cheap: imports run this ~15 times a row
@@ -73,8 +79,12 @@ def _text(row: dict[str, Any], key: str, *, required: bool = True, allow_empty: 
         return None
     if isinstance(value, bool) or isinstance(value, (dict, list)):
         raise InputError(f"expected text, got {type(value).__name__}", field=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"expected text, got {value!r} (NaN and Infinity are not JSON)", field=key)
     if isinstance(value, (int, float)):
-        return str(value)
+        if key in _NUMBER_AS_TEXT:
+            return str(value)
+        raise InputError(f"expected text, got a number ({value!r}); quote it to store it as text", field=key)
     if not isinstance(value, str):
         raise InputError(f"expected text, got {type(value).__name__}", field=key)
     return value
@@ -120,6 +130,8 @@ def _object(row: dict[str, Any], key: str) -> dict[str, Any] | None:
             raise InputError("expected a JSON object", field=key) from None
         except (RecursionError, ValueError) as exc:
             raise InputError(json_problem(exc), field=key) from None
+        if too_deep(value):
+            raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", field=key)
     if not isinstance(value, dict):
         raise InputError(f"expected an object, got {type(value).__name__}", field=key)
     return value
