@@ -148,7 +148,7 @@ def _recover_killed_imports(store) -> None:
 @click.option("--db", "db_path", envvar="SBS_DB", default="sbs.db", show_default=True,
               help="SQLite database file (env SBS_DB).")
 @click.option("--config", "config_path", envvar="SBS_CONFIG", default=None,
-              type=click.Path(dir_okay=False), help="TOML settings file (env SBS_CONFIG).")
+              help="TOML settings file (env SBS_CONFIG).")  # checked by load_settings: one error line
 @click.version_option(__version__, prog_name="sbs")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str, config_path: str | None) -> None:
