@@ -142,6 +142,12 @@ def _recover_killed_imports(store) -> None:
         pass  # e.g. a read-only database: nothing can be rolled back from here, and reading still works
     except StoreError as exc:  # its rows stay uncounted; never a reason to refuse the command
         click.echo(f"note: {exc}", err=True)
+    try:
+        for run in store.imports.elsewhere():
+            click.echo(f"note: import #{run.run_id} ({run.kind}, started {run.started_at} on {run.host}, pid "
+                       f"{run.pid}) has not finished; its rows are not counted until it does", err=True)
+    except sqlite3.Error:
+        pass
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -221,3 +221,32 @@ def test_an_import_that_commits_first_adopts_what_it_claimed(tmp_path):
     assert len(b.votes.outcomes()[1]) == 1 and count(db, "SELECT count(*) FROM import_runs") == 1
     a.close()
     b.close()
+
+
+def test_a_dead_importers_pid_given_to_a_new_process_does_not_keep_its_run_alive(tmp_path):
+    import socket
+    import subprocess
+
+    db = tmp_path / "p.db"
+    sleeper = subprocess.Popen(["sleep", "30"])  # the pid a killed importer had, now someone else's
+    try:
+        with Store(db) as store:
+            store.conn.execute("INSERT INTO import_runs (kind, sources, pid, host, started_at) VALUES "
+                               "('votes', 'x', ?, ?, '2020-01-01T00:00:00.000Z')", (sleeper.pid, socket.gethostname()))
+            store.conn.execute("INSERT INTO import_runs (kind, sources, pid, host) VALUES ('votes', 'y', ?, ?)",
+                               (sleeper.pid, socket.gethostname()))  # began after the sleeper: its own
+            assert [r.run_id for r in store.imports.abandoned()] == [1]
+            assert store.imports.recover_abandoned() == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_an_import_on_another_host_is_reported_in_one_line(cli, tmp_path):
+    db = tmp_path / "h.db"
+    with Store(db) as store:
+        store.conn.execute("INSERT INTO import_runs (kind, sources, pid, host) VALUES ('votes', 'x', 1, 'elsewhere')")
+    r = cli("--db", str(db), "queue", "status")
+    assert r.exit_code == 0, r.stderr
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note: import #1")]
+    assert len(notes) == 1 and "on elsewhere" in notes[0] and "not counted" in notes[0]

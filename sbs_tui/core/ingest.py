@@ -581,7 +581,7 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
                 count(insert(rows, path))
         return done()
 
-    retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
+    _recover(store)
     run_id = retry_busy(lambda: store.imports.begin(kind, "\n".join(map(str, paths))), timeout=BUSY_WAIT_SECONDS)
     source = batches()
     chunk = FIRST_WRITE_ROWS
@@ -623,6 +623,23 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
         _abandon(store, run_id)
         raise
     return done()
+
+
+def _recover(store: Store) -> None:
+    """Roll back imports killed earlier before starting; one that cannot be (its rows are pinned, or the disk is
+    still full) is said in one line and never stops this import: its rows stay uncounted."""
+    import logging
+
+    from sbs_tui.core.dberrors import describe, retry_busy
+    from sbs_tui.core.store import StoreError
+
+    try:
+        retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
+    except StoreError as exc:
+        logging.getLogger("sbs_tui").warning("note: %s", exc)
+    except sqlite3.OperationalError as exc:
+        logging.getLogger("sbs_tui").warning("note: an earlier failed import could not be rolled back yet (%s); "
+                                             "its rows are not counted", describe(exc))
 
 
 def _abandon(store: Store, run_id: int) -> None:

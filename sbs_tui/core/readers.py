@@ -90,7 +90,9 @@ def check_depth(obj: Any, raw: str, path: Path, line: int) -> None:
 
 
 def _raw_stream(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary stream
+    return open(path, "rb")
 
 
 def unreadable(path: Path, exc: BaseException) -> InputError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sbs_tui.errors import InputError
@@ -81,7 +81,7 @@ def backup(store: Store, target: str | Path) -> int:
     tmp = target.with_name(f".{target.name}.sbs-backup-tmp")
     leftovers = [tmp, tmp.with_name(tmp.name + "-journal")]
     stopped: list[int] = []
-    handlers: dict[int, object] = {}
+    handlers: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             handlers[sig] = signal.signal(sig, lambda signum, _frame: stopped.append(signum))
@@ -106,5 +106,5 @@ def backup(store: Store, target: str | Path) -> int:
         for path in leftovers:
             path.unlink(missing_ok=True)
         for sig, handler in handlers.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
     return target.stat().st_size

@@ -180,7 +180,8 @@ class Imports(Queries):
         (on this host; a pid elsewhere cannot be checked, see :meth:`elsewhere`)."""
         host = socket.gethostname()
         return [r for r in self._running()
-                if r.failed_at is not None or (r.host == host and r.pid != os.getpid() and not _alive(r.pid))]
+                if r.failed_at is not None
+                or (r.host == host and r.pid != os.getpid() and not _alive(r.pid, r.started_at))]
 
     def elsewhere(self) -> list[ImportRun]:
         """Running imports started on another host: uncounted until they finish; this host cannot tell whether
@@ -249,11 +250,34 @@ class Imports(Queries):
         return dict(zip(TRACKED, row, strict=True))
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started_at: str | None = None) -> bool:
+    """Whether the importing process still runs: its pid exists and (on Linux) that process is not a newer one
+    that was given the same pid after the importer died — else a reused pid would keep a dead import forever."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
         return True  # another user's process: alive
+    began = _process_start(pid)
+    if began is not None and started_at:
+        from datetime import datetime
+
+        try:
+            run_began = datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return True
+        return began <= run_began + 1.0  # the importer began before it recorded its run
     return True
+
+
+def _process_start(pid: int) -> float | None:
+    """A process's start time (Unix seconds) from /proc; None where there is no /proc."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in open("/proc/stat", encoding="ascii")
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
