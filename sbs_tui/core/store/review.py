@@ -99,7 +99,8 @@ class Review(Queries):
         """Per annotator: (day, votes that day) over the ``limit_days`` days up to the latest vote, from the
         votes' own time stamps (votes without one are not placed in time)."""
         rows = self.conn.execute(
-            f"WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes v WHERE ts IS NOT NULL AND {committed('v')}) "
+            "WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes v WHERE ts IS NOT NULL "
+            f"AND {committed('v')}) "
             "SELECT an.name, substr(v.ts, 1, 10) AS day, count(*) FROM votes v "
             "JOIN annotators an ON an.id = v.annotator_id, last "
             f"WHERE v.ts IS NOT NULL AND {committed('v')} AND substr(v.ts, 1, 10) >= date(last.day, ?) "
