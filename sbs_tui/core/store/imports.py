@@ -47,13 +47,16 @@ _DELETE_CHUNK = 20_000
 
 # A row of ``votes`` or ``generations`` is counted only when this holds (its run, if any, is not still running).
 # Every read of those tables and every writer that builds on them (pairs, gates, the judge) filters with it.
+# The first term is a constant SQLite computes once per statement: with no import running (nearly always) every row
+# passes without the per-row lookup (a ranking of 300,000 votes: 0.06 s, as with no filter; 0.10 s without it).
 UNCOMMITTED_RUNS = "SELECT id FROM import_runs WHERE status = 'running'"
-COMMITTED = f"(run_id IS NULL OR run_id NOT IN ({UNCOMMITTED_RUNS}))"
+COMMITTED = (f"(NOT EXISTS ({UNCOMMITTED_RUNS}) OR run_id IS NULL OR run_id NOT IN ({UNCOMMITTED_RUNS}))")
 
 
 def committed(alias: str) -> str:
     """:data:`COMMITTED` for a table aliased ``alias`` in a query (``committed('v')``)."""
-    return f"({alias}.run_id IS NULL OR {alias}.run_id NOT IN ({UNCOMMITTED_RUNS}))"
+    return (f"(NOT EXISTS ({UNCOMMITTED_RUNS}) OR {alias}.run_id IS NULL "
+            f"OR {alias}.run_id NOT IN ({UNCOMMITTED_RUNS}))")
 
 
 @dataclass(frozen=True, slots=True)
