@@ -250,3 +250,21 @@ def test_an_import_on_another_host_is_reported_in_one_line(cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     notes = [line for line in r.stderr.splitlines() if line.startswith("note: import #1")]
     assert len(notes) == 1 and "on elsewhere" in notes[0] and "not counted" in notes[0]
+
+
+def test_rows_handed_over_by_a_rollback_go_with_the_claimants_own_rollback(tmp_path):
+    db = tmp_path / "c3.db"
+    a, b = Store(db), Store(db)
+    text = "Shared, then nobody's"
+    run_a = a.imports.begin("votes", "a")
+    with a.imports.batch(run_a):
+        a.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
+    run_b = b.imports.begin("votes", "b")
+    with b.imports.batch(run_b):
+        b.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
+    a.imports.roll_back(run_a)  # the vote is handed to B
+    b.imports.roll_back(run_b)  # and goes with B: nothing is left to surface later
+    assert count(db) == 0 and count(db, "SELECT count(*) FROM prompts") == 0
+    assert count(db, "SELECT count(*) FROM import_runs") == 0
+    a.close()
+    b.close()

@@ -148,6 +148,12 @@ class Imports(Queries):
                     f"({UNCOMMITTED_RUNS})) WHERE run_id = :run AND id IN (SELECT c.row_id FROM import_claims c "
                     f"WHERE c.tbl = '{table}' AND c.run_id != :run AND c.run_id IN ({UNCOMMITTED_RUNS}))",
                     {"run": run_id})
+        for table in OWNED:  # rows handed to this run by another's rollback lie outside its ranges
+            keep = self._referenced_clause(table, owned=True)
+            with self._cx.transaction():
+                removed += self.conn.execute(
+                    f"DELETE FROM {table} WHERE run_id = :run AND id IN (SELECT row_id FROM import_claims WHERE "
+                    f"run_id = :run AND tbl = '{table}'){keep}", {"run": run_id}).rowcount
         for table in TRACKED:
             extra = " AND run_id = :run" if table in OWNED else ""
             keep = self._referenced_clause(table, owned=table in OWNED)
@@ -160,6 +166,7 @@ class Imports(Queries):
                         removed += self.conn.execute(
                             f"DELETE FROM {table} WHERE rowid BETWEEN :lo AND :hi{extra}{keep}",
                             {"lo": start, "hi": end, "run": run_id}).rowcount
+        self._bequeath(run_id)
         with self._cx.transaction():
             left = {t: self.conn.execute(f"SELECT count(*) FROM {t} WHERE run_id = ?", (run_id,)).fetchone()[0]
                     for t in OWNED}
@@ -177,6 +184,27 @@ class Imports(Queries):
         self._cx.annotator_ids.clear()
         self._cx.known_prompt_ids.clear()
         return removed
+
+    def _bequeath(self, run_id: int) -> None:
+        """The prompts, models and annotators this run created that stay only because rows it handed to a running
+        claimant refer to them become that claimant's too: its own rollback removes them once unreferenced."""
+        ranges = self.conn.execute("SELECT tbl, lo, hi FROM import_ranges WHERE run_id = ?", (run_id,)).fetchall()
+        heirs: set[int] = set()
+        for table, lo, hi in ranges:
+            if table in OWNED:
+                heirs.update(r[0] for r in self.conn.execute(
+                    f"SELECT DISTINCT run_id FROM {table} WHERE rowid BETWEEN ? AND ? AND run_id != ? "
+                    f"AND run_id IN ({UNCOMMITTED_RUNS})", (lo, hi, run_id)))
+        if not heirs:
+            return
+        with self._cx.transaction():
+            for table, lo, hi in ranges:
+                if table in OWNED:
+                    continue
+                kept = [r[0] for r in self.conn.execute(
+                    f"SELECT rowid FROM {table} WHERE rowid BETWEEN ? AND ?", (lo, hi))]
+                self.conn.executemany("INSERT INTO import_ranges (run_id, tbl, lo, hi) VALUES (?, ?, ?, ?)",
+                                      [(heir, table, row, row) for heir in heirs for row in kept])
 
     def abandoned(self) -> list[ImportRun]:
         """Runs still marked running that will never finish: their process gave up (``failed_at``) or is gone
