@@ -40,6 +40,7 @@ from typing import Any
 from sbs_tui.errors import InputError
 
 ENV_PREFIX = "SBS_"
+INT_LIMIT = 2**63  # what SQLite's INTEGER holds: a larger setting would fail only when first stored
 
 
 def setting(default: Any, doc: str, *, at_least: float | None = None, below: float | None = None,
@@ -181,6 +182,7 @@ class Settings:
         self.policy = _build(PolicySettings, "policy", self)
         self.judge = _build(JudgeSettings, "judge", self)
         _check_gates(self.raw.get("gates", {}), self)
+        _check_patterns(self)
 
     def error(self, message: str, section: str, key: str | None = None) -> InputError:
         """An input error naming the file (and line, when it can be found), the section and the key."""
@@ -217,16 +219,31 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
     if not path:
         return Settings(env=env)
     p = Path(path)
+    raw, text = _read_toml(p)
+    return Settings(source=str(p), raw=raw, text=text, env=env)
+
+
+def _read_toml(p: Path) -> tuple[dict[str, Any], str]:
+    """The file's TOML and text; every way it cannot be read is one input error naming the file (and the line,
+    where there is one): a directory, bytes that are not UTF-8, invalid or absurdly nested TOML."""
+    if p.is_dir():
+        raise InputError("is a directory, not a config file", file=str(p))
     if not p.is_file():
         raise InputError("config file not found", file=str(p))
     try:
-        text = p.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
+        data = p.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc}", file=str(p)) from exc
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte offset {exc.start})", file=str(p),
+                         line=data.count(b"\n", 0, exc.start) + 1) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", file=str(p)) from exc
-    return Settings(source=str(p), raw=raw, text=text, env=env)
+        raise InputError(f"invalid TOML: {exc}", file=str(p)) from None
+    except RecursionError:
+        raise InputError("invalid TOML: nested too deeply (arrays or tables inside one another)", file=str(p)) from None
 
 
 def annotate_settings(settings: Settings) -> AnnotateSettings:
@@ -318,6 +335,8 @@ def _typed(value: Any, hint: Any, error: Any) -> Any:
     if hint is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise error(f"must be an integer, not {_kind(value)}")
+        if not -INT_LIMIT < value < INT_LIMIT:  # the database stores 64-bit integers
+            raise error(f"must be below {INT_LIMIT:,} (2**63), not {_kind(value)}")
         return value
     if hint is float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -347,6 +366,16 @@ def _check_range(value: Any, meta: Any, error: Any) -> None:
                                                                  if meta.get("below") is not None else ""))
     if meta.get("below") is not None and value >= meta["below"]:
         raise error(f"must be below {meta['below']:g}")
+
+
+def _check_patterns(s: Settings) -> None:
+    """``[queue] identity_patterns`` compile (an invalid one used to surface only at ``queue build``, without
+    the file and line)."""
+    for pattern in s.queue.identity_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise s.error(f"invalid regular expression {pattern!r}: {exc}", "queue", "identity_patterns") from None
 
 
 def _check_gates(gates: dict[str, Any], s: Settings) -> None:
@@ -432,7 +461,7 @@ def _from_env(var: str, text: str, kind: Any) -> Any:
 # -- where in the file -----------------------------------------------------------------------------------------------
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_-]+))\s*=")
+_KEY = re.compile(r"^\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_.\s-]+?))\s*=")
 
 
 def _line_of(text: str | None, section: str, key: str | None) -> int | None:
@@ -453,9 +482,10 @@ def _line_of(text: str | None, section: str, key: str | None) -> int | None:
                     return number
             continue
         match = _KEY.match(line)
-        name = match and (match.group(1) or match.group(2) or match.group(3))
-        if name and key is not None and current == section and name == key:
-            return number
+        name = match and (match.group(1) or match.group(2) or re.sub(r"\s*\.\s*", ".", match.group(3)))
+        dotted = ".".join(filter(None, (current, name))) if name else ""
+        if key is not None and (dotted == f"{section}.{key}" or dotted.startswith(f"{section}.{key}.")):
+            return number  # also a dotted key: queue.overlpa = 3 at the top, or foo.bar = 1 under [gating]
         if name and key is None and current == "" and name == section:  # queue = 3 (not a table)
             return number
     return header_line

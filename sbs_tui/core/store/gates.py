@@ -10,6 +10,7 @@ from typing import Any
 
 from sbs_tui.core.records import json_or_none
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ class GateReviewQueries(Queries):
         """(language, unchecked categories comma-separated, generations) over gated generations that left some
         safety category unchecked, most generations first."""
         return [(lang, cats, int(n)) for lang, cats, n in self.conn.execute(
-            "SELECT language, unchecked, count(*) FROM generations WHERE unchecked IS NOT NULL AND unchecked != '' "
+            "SELECT g.language, g.unchecked, count(*) FROM generations g "
+            f"WHERE g.unchecked IS NOT NULL AND g.unchecked != '' AND {committed('g')} "
             "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")]
 
     def save_override(self, generation_id: int, decision: str, reason: str, who: str) -> bool:
@@ -143,7 +145,7 @@ class GateReviewQueries(Queries):
             "  AND r.output_sha = g.output_sha AND r.blocked), "
             "o.decision, o.decided_by, o.decided_at, o.reason, g.gate_hold "
             "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
         return [ReviewRow(gid, model, prompt, status, lang, failing.split(", ") if failing else [], *rest)
                 for gid, model, prompt, status, lang, failing, *rest in rows]
@@ -152,7 +154,7 @@ class GateReviewQueries(Queries):
         row = self.conn.execute(
             "SELECT sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
-            f"FROM generations g {_OVERRIDE_JOIN}").fetchone()
+            f"FROM generations g {_OVERRIDE_JOIN} WHERE {committed('g')}").fetchone()
         return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
 
     def review_per_model(self) -> list[dict[str, Any]]:
@@ -164,7 +166,7 @@ class GateReviewQueries(Queries):
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
             "FROM generations g JOIN models m ON m.id = g.model_id "
             "LEFT JOIN gate_results r ON r.generation_id = g.id AND r.output_sha = g.output_sha AND r.blocked "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
         return [{"model": m, "gate": gate, "blocked": int(b or 0), "held": int(h or 0), "overridden": int(o or 0)}
                 for m, gate, b, h, o in rows]
@@ -251,7 +253,7 @@ class Gates(GateReviewQueries):
         counts: dict[str, dict[str, int]] = {}
         for model, status, n, overridden in self.conn.execute(
             f"SELECT m.name, {_STATUS_SQL}, count(*), count(o.generation_id) FROM generations g "
-            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} GROUP BY 1, 2"
+            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} WHERE {committed('g')} GROUP BY 1, 2"
         ):
             entry = counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0, "held": 0,
                                               "overridden": 0})
