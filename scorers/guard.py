@@ -164,6 +164,8 @@ class ChatGuard:
         known = tuple(dict.fromkeys(c for cats in self.codes.values() for c in cats))
         #: The taxonomy categories this gate checks (what it declares it covers, for ``unchecked``).
         self.categories: tuple[str, ...] = tuple(wanted) if wanted else known
+        #: What this backend checks, as the gate runner's ``unchecked`` reads it (GateRunner.categories).
+        self.covered_categories = self.categories
         #: The model card's languages (ShieldGemma's and Granite Guardian's: English); a gate's ``languages = [...]``
         #: overrides them (:mod:`sbs_tui.core.gating`).
         self.languages: tuple[str, ...] = YES_NO_LANGUAGES if self.style == "yes-no" else LLAMA_GUARD_LANGUAGES

@@ -75,6 +75,8 @@ class ApiModeration:
         self.labels = tuple(wanted) if wanted else CATEGORIES
         #: The taxonomy categories this gate checks.
         self.categories = tuple(_taxonomy(self.labels))
+        #: What this backend checks, as the gate runner's ``unchecked`` reads it (GateRunner.categories).
+        self.covered_categories = self.categories
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         from scorers.http import failure_summary
@@ -123,6 +125,8 @@ class ClassifierModeration:
         self.label_categories = label_categories(self.classifier.labels, self.columns,
                                                  spec.option("label_categories", None, dict), fallback=None)
         self.categories = tuple(dict.fromkeys(c for cats in self.label_categories.values() for c in cats))
+        #: What this backend checks, as the gate runner's ``unchecked`` reads it (GateRunner.categories).
+        self.covered_categories = self.categories
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         from scorers.hf import category_scores

@@ -253,6 +253,8 @@ class ClassifierToxicity:
                                                  fallback=("insult", "obscenity"))
         #: The taxonomy categories this gate checks.
         self.categories = tuple(dict.fromkeys(c for cats in self.label_categories.values() for c in cats))
+        #: What this backend checks, as the gate runner's ``unchecked`` reads it (GateRunner.categories).
+        self.covered_categories = self.categories
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         from scorers.hf import combine, label_details

@@ -200,6 +200,30 @@ def test_guard_is_a_registered_blocking_gate_declaring_llama_guard_coverage(serv
     assert runner.scorer(gates["guard"]).categories == info.categories
 
 
+def test_a_configured_guard_takes_its_categories_out_of_unchecked(server, tmp_path) -> None:
+    """Issue 20's done-when: a Llama Guard endpoint configured as the issue writes it blocks the categories it
+    covers, and they leave ``unchecked``; what it does not cover (insult, harassment) stays unchecked."""
+    from sbs_tui.config import load_settings
+    from sbs_tui.core import gating
+
+    plain = gating.GateRunner(gating.load_policy(load_settings(None)))
+    before = plain.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0]
+    assert {"threat", "hate", "self_harm", "violence", "sexual"} <= set(before.unchecked)
+    config = tmp_path / "sbs.toml"
+    config.write_text(f'[gates.guard]\nbackend = "llama-guard"\nbase_url = "{server.base_url}"\n'
+                      'model = "meta-llama/Llama-Guard-3-8B"\n', encoding="utf-8")
+    runner = gating.GateRunner(gating.load_policy(load_settings(str(config))))
+    after = runner.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0]
+    assert not after.blocked
+    assert not {"threat", "hate", "self_harm", "violence", "sexual"} & set(after.unchecked)
+    assert {"insult", "harassment"} <= set(after.unchecked)
+    restricted = tmp_path / "restricted.toml"
+    restricted.write_text(config.read_text(encoding="utf-8") + 'categories = ["hate"]\n', encoding="utf-8")
+    only_hate = gating.GateRunner(gating.load_policy(load_settings(str(restricted))))
+    unchecked = only_hate.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0].unchecked
+    assert "hate" not in unchecked and "threat" in unchecked
+
+
 def test_a_guard_without_a_model_name_is_a_config_error(server) -> None:
     with pytest.raises(ScorerError, match="served model's name") as exc:
         create_scorer("guard", ScorerSpec(options={"base_url": server.base_url}))
@@ -315,6 +339,20 @@ def test_moderation_classifier_batches_and_reports_categories(tiny) -> None:
     for r in batched:
         assert r.details["categories"] == [c for c, p in r.details["category_scores"].items() if p >= 0.5]
         assert set(r.details["categories"]) <= set(mod.categories)
+
+
+def test_a_classifier_gate_checks_only_what_its_label_map_covers(tiny) -> None:
+    """A moderation classifier whose labels map to insult alone must not take threat or hate out of
+    ``unchecked`` (its scorer's registry entry lists every OpenAI category; the built backend knows better)."""
+    from sbs_tui.core import gating
+
+    gate = gating.GateConfig(name="moderation", scorer="moderation", blocking=True, threshold=0.5,
+                             backend="hf", model=str(tiny["xlmr_like"]),
+                             options={"label_categories": {"toxic": "insult", "neutral": "insult"}},
+                             languages=("en",))
+    runner = gating.GateRunner([gate])
+    unchecked = runner.evaluate([ScoreItem("q", "bake the bread in the oven .")])[0].unchecked
+    assert "insult" not in unchecked and {"threat", "hate"} <= set(unchecked)
 
 
 # -- `sbs gate eval` on each backend -------------------------------------------------------------------------------

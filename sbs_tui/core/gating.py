@@ -339,10 +339,15 @@ class GateRunner:
         return reg.info(gate.scorer).languages if gate.scorer in reg else ("*",)
 
     def categories(self, gate: GateConfig) -> tuple[str, ...]:
-        """What a gate checks: its config's ``categories``, else its scorer's ``ScorerInfo.categories`` (a plug-in
-        without a description checks nothing as far as ``unchecked`` can tell)."""
+        """What a gate checks: its config's ``categories``, else what its built backend says it covers
+        (``covered_categories``: a classifier's label map, a guard's policy, an endpoint's labels that count), else
+        its scorer's ``ScorerInfo.categories`` (a plug-in without a description checks nothing as far as
+        ``unchecked`` can tell)."""
         if gate.categories is not None:
             return gate.categories
+        covered = getattr(self._scorers.get(gate.name), "covered_categories", None)
+        if covered is not None:
+            return tuple(covered)
         reg = self._registry or _registry()
         return reg.info(gate.scorer).categories if gate.scorer in reg else ()
 
