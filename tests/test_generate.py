@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sbs_tui.testing.fake_endpoint import FakeEndpoint, reply_tokens
 from scorers.http import read_sse
@@ -83,6 +85,41 @@ def test_read_sse_assembles_chunks_usage_and_timing() -> None:
         read_sse(iter(['data: {"error": {"message": "overloaded"}}']))
     with pytest.raises(ValueError):
         read_sse(iter(["data: {not json"]))
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), max_size=30), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_read_sse_reassembles_any_split_text(parts, with_usage) -> None:
+    """Whatever the text and however it is split into chunks (newlines, quotes, "data:", "[DONE]" inside the
+    content included), the reader gives back exactly the concatenation."""
+    lines = [f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': p}}]})}" for p in parts]
+    if with_usage:
+        lines.append(f"data: {json.dumps({'choices': [], 'usage': {'completion_tokens': len(parts)}})}")
+    answer = read_sse(iter([*lines, "data: [DONE]"]))
+    assert answer["choices"][0]["message"]["content"] == "".join(parts)
+    assert answer["timing"]["chunks"] == len(parts)
+    assert (answer["usage"] is not None) == with_usage
+
+
+def test_model_rate_limits_and_key_reach_the_shared_client(monkeypatch) -> None:
+    from sbs_tui.config import Settings
+    from sbs_tui.core.generation import ApiBackend, GenerateRequest, resolve_models
+
+    monkeypatch.setenv("CKPT_KEY", "secret-1")
+    settings = Settings(raw={"models": {"m": {"base_url": "http://h/v1", "requests_per_minute": 120,
+                                              "tokens_per_minute": 6000, "api_key_env": "CKPT_KEY",
+                                              "concurrency": 5}}}, env={})
+    [spec] = resolve_models(settings, GenerateRequest(models=["m"]))
+    client = ApiBackend(spec).client
+    assert client._requests.rate == 2.0 and client._tokens.rate == 100.0
+    assert client.api_key == "secret-1" and client.concurrency == 5
+    [spec] = resolve_models(settings, GenerateRequest(models=["m"], concurrency=9))
+    assert ApiBackend(spec).client.concurrency == 9  # the command line wins
+    # the endpoint's address, key and prices are not parameters: they do not change the hash
+    moved = Settings(raw={"models": {"m": {"base_url": "http://other/v1", "price_input_per_1k": 1.0}}}, env={})
+    assert resolve_models(moved, GenerateRequest(models=["m"]))[0].params_hash() == spec.params_hash()
+    hotter = resolve_models(settings, GenerateRequest(models=["m"], temperature=0.3))[0]
+    assert hotter.params_hash() != spec.params_hash()
 
 
 def test_fake_endpoint_streams_at_its_token_rate() -> None:
@@ -358,3 +395,31 @@ def test_fake_endpoint_command_serves_until_interrupted(tmp_path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+# -- the README's walkthrough --------------------------------------------------------------------------------------
+
+
+def test_readme_walkthrough_runs_offline(tmp_path) -> None:
+    """The "from checkpoints to a decision" block of the README, run as written (on a free port, and with the
+    interactive annotator app left out)."""
+    import re
+    import socket
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("## From checkpoints to a decision")
+    block = re.search(r"```bash\n(.*?)```", text[start:], re.S).group(1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    assert "sbs annotate --annotator alice" in block and "8011" in block
+    script = block.replace("sbs annotate --annotator alice", "true").replace("8011", port)
+    script = script.replace("# stands in for vLLM", f"\nfor i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/{port}) "
+                            "2>/dev/null && break; sleep 0.1; done")
+    (tmp_path / "sample_data").symlink_to(REPO / "sample_data")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "80 answer(s) stored" in done.stderr and "0 answer(s) stored, 80 already stored" in done.stderr
+    assert "40 new vote(s)" in done.stderr and "ckpt-7" in done.stdout.split("bt ·")[-1]
