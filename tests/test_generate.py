@@ -355,8 +355,9 @@ def _tiny_causal_lm(folder: Path) -> Path:
 def test_local_backend_generates_with_a_tiny_model(cli, tmp_path) -> None:
     lm = _tiny_causal_lm(tmp_path / "tiny")
     config = tmp_path / "c.toml"
-    config.write_text(f'[models.tiny]\nbackend = "local"\nmodel = "{lm}"\ntemperature = 0\nmax_tokens = 6\n'
-                      'device = "cpu"\n')
+    assert lm.parent == config.parent and Path.cwd() != config.parent
+    config.write_text('[models.tiny]\nbackend = "local"\nmodel = "./tiny"\ntemperature = 0\nmax_tokens = 6\n'
+                      'device = "cpu"\n')  # relative to the config file, as gates' model folders
     prompts = write_prompts(tmp_path / "p.jsonl", ["why is the sky blue", "what is two plus two"])
     result = generate(cli, tmp_path / "sbs.db", config, "--prompts", str(prompts), "--model", "tiny")
     assert result.exit_code == 0, result.stderr

@@ -53,6 +53,9 @@ def generate_command(ctx: click.Context, prompts_file, from_db, models, base_url
         if bar is not None:
             bar.stop()
         store.close()
+    if report.prompts == 0:
+        click.echo("warning: no prompts to answer" + (" (the database has none: import some, or use --prompts "
+                                                      "FILE)" if from_db else ""), err=True)
     doc = report.as_dict()
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))

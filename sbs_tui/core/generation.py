@@ -210,8 +210,13 @@ def _spec(settings: SettingsLike, name: str, table: Any, request: GenerateReques
         raise bad("model", "must not be blank")
     client = {k: values[k] for k in ("requests_per_minute", "tokens_per_minute", "timeout", "max_retries")
               if k in values}
+    served = request.served_model or values.get("model", name)
+    if backend == "local" and served.startswith(".") and settings.source:  # as gates' model folders
+        from pathlib import Path
+
+        served = str((Path(settings.source).parent / served).resolve())
     return ModelSpec(
-        name=name, served=request.served_model or values.get("model", name), backend=backend,
+        name=name, served=served, backend=backend,
         temperature=float(request.temperature) if request.temperature is not None else temperature,
         max_tokens=request.max_tokens or max_tokens, top_p=None if top_p is None else float(top_p),
         seed=request.seed if request.seed is not None else values.get("seed"), system=values.get("system"),
