@@ -382,7 +382,7 @@ def test_fake_endpoint_command_serves_until_interrupted(tmp_path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "sbs_tui.testing.fake_endpoint", "--port", str(port),
-                             "--latency", "0", "--tokens-per-s", "0"], env={**os.environ, "PYTHONPATH": str(REPO)},
+                             "--latency", "0", "--tokens-per-s", "0", "--fail-marker", "BOOM"], env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = proc.stdout.readline()
@@ -391,8 +391,11 @@ def test_fake_endpoint_command_serves_until_interrupted(tmp_path) -> None:
 
         client = JsonClient(ClientConfig(base_url=f"http://127.0.0.1:{port}/v1"))
         answer = client.post("chat/completions", {"model": "m", "messages": [{"role": "user", "content": "x"}]})
-        client.close()
         assert answer["choices"][0]["message"]["content"]
+        client.max_retries = 0
+        with pytest.raises(Exception, match="HTTP 500"):
+            client.post("chat/completions", {"model": "m", "messages": [{"role": "user", "content": "a BOOM"}]})
+        client.close()
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
