@@ -132,8 +132,8 @@ def test_fake_endpoint_streams_at_its_token_rate() -> None:
                                    stream=True))
         client.close()
     timing = result.data["timing"]
-    assert timing["ttft_s"] == pytest.approx(0.2, abs=0.1)
-    assert timing["seconds"] - timing["ttft_s"] == pytest.approx(29 / 100, abs=0.12)  # 30 tokens at 100/s
+    assert timing["ttft_s"] == pytest.approx(0.2, abs=0.15)  # loose: a shared, busy machine
+    assert timing["seconds"] - timing["ttft_s"] == pytest.approx(29 / 100, abs=0.2)  # 30 tokens at 100/s
     assert result.data["usage"]["completion_tokens"] == 30 == timing["chunks"]
     expected = "".join(reply_tokens("m", "hi", max_tokens=30, temperature=None))
     assert result.data["choices"][0]["message"]["content"] == expected
