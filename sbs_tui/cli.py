@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "ab": "ab:ab_command",
     "funnel": "funnel:funnel_command",
     "judge": "judge:judge_command",
+    "generate": "generate:generate_command",
     "annotators": "annotators:annotators_group",
     "backup": "backup:backup_command",
     "report": "report:report_command",

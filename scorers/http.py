@@ -23,12 +23,20 @@ Policy, per request:
 * ``timeout`` bounds each attempt as a whole, not only each read: httpx's timeouts restart with every byte, so a
   server (or a broken proxy) trickling one byte a second would hold a request for ever. Every socket operation
   of an attempt is given at most what is left of its deadline (:class:`_DeadlineBackend`), and a request past it
-  is a timeout like any other (retried).
+  is a timeout like any other (retried). A streamed answer (below) is bounded per read instead: it may rightly
+  take longer than one request's timeout while tokens keep arriving.
 * A 2xx reply whose body is only an error object (``{"error": ...}``, as some gateways answer) is a failed
   attempt, retried like a 5xx: it carries no answer, and callers must never store it as one.
 * Reported token counts that are not plausible (negative, not integers, above :data:`MAX_TOKENS_PER_REQUEST`) are
   ignored and counted in ``Usage.ignored_usage`` (with the first such value in ``Usage.ignored_example``) so the
   caller can warn once, rather than corrupting token totals, rate limits and costs.
+
+Streaming (``map(..., stream=True)``, for ``sbs generate``): the request goes out with ``"stream": true`` and
+the server's Server-Sent Events (chat-completion chunks) are read as they arrive, so time to first token is
+measured, and a run being stopped (:meth:`map`'s consumer gone, Ctrl+C) abandons a stream between chunks instead
+of waiting for the whole answer. The chunks are assembled into the same shape as a non-streamed answer
+(``choices[0].message.content``, ``usage``) plus ``timing`` (``ttft_s``, ``seconds``, ``chunks``), so callers and
+the retry policy above treat both alike; a stream cut short is a connection error and is retried from scratch.
 
 Rate limits (``requests_per_minute``, ``tokens_per_minute``) are token buckets refilled continuously and
 holding at most one second's worth, so a run starts smoothly instead of firing a minute's quota at once. Tokens
@@ -209,11 +217,11 @@ class JsonClient:
             raise ScorerError(describe(self.url(path), result))
         return result.data
 
-    def map(self, path: str, payloads: Iterable[dict[str, Any]]) -> Iterator[Result]:
+    def map(self, path: str, payloads: Iterable[dict[str, Any]], *, stream: bool = False) -> Iterator[Result]:
         """Send every payload, ``concurrency`` at a time, and yield each :class:`Result` as it finishes (so the
         caller can write it at once); ``Result.index`` is the payload's position. Payloads are drawn lazily, a
         few ahead of the workers, so millions of them never sit in memory. A fatal error cancels what was not
-        sent and is raised here."""
+        sent and is raised here. ``stream``: read each answer as Server-Sent Events (see the module's notes)."""
         stop = threading.Event()
         window = 2 * self.concurrency
         source = iter(enumerate(payloads))
@@ -228,7 +236,7 @@ class JsonClient:
                     except StopIteration:
                         exhausted = True
                         break
-                    pending.add(pool.submit(self._send, index, path, payload, stop))
+                    pending.add(pool.submit(self._send, index, path, payload, stop, stream))
                 if not pending:
                     return
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -266,10 +274,13 @@ class JsonClient:
                 self._http = httpx.Client(timeout=self.config.timeout, headers=self._headers, transport=transport)
             return self._http
 
-    def _send(self, index: int, path: str, payload: dict[str, Any], stop: threading.Event) -> Result:
+    def _send(self, index: int, path: str, payload: dict[str, Any], stop: threading.Event,
+              stream: bool = False) -> Result:
         import httpx
 
         url = self.url(path)
+        if stream:
+            payload = {**payload, "stream": True, "stream_options": {"include_usage": True}}
         body = json.dumps(payload).encode("utf-8")
         estimate = len(body) / 4 + int(payload.get("max_tokens") or 0)
         attempt = 0
@@ -290,10 +301,12 @@ class JsonClient:
             wait_s: float | None = None
             error: str | None = None
             detail = ""
-            client = self._client()
-            _deadline.end = time.monotonic() + self.config.timeout
+            # a stream's answer may rightly take longer than one request's timeout: each read is still bounded
+            _deadline.end = None if stream else time.monotonic() + self.config.timeout
             try:
-                response = client.post(url, content=body)
+                status, headers, text, data = self._exchange(url, body, stream, stop)
+            except _Cancelled:
+                return Result(index, error="cancelled", attempts=attempt + 1)
             except httpx.ConnectError as exc:
                 if not self._answered:
                     raise EndpointError(f"cannot reach {url}: {_reason(exc)} (is the server running, and "
@@ -303,29 +316,30 @@ class JsonClient:
                 error, detail = "timeout", f"no answer within {self.config.timeout:g} s ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 error, detail = "connection error", _reason(exc)
+            except _StreamError as exc:  # the server sent an error event mid-stream: retried like a 5xx
+                self._answered = True
+                error, detail = "stream error", _printable(str(exc)[:300])
+            except ValueError as exc:
+                self._answered = True
+                self._count_failure()
+                return Result(index, error="invalid JSON", detail=_printable(str(exc)), attempts=attempt + 1)
             finally:
                 _deadline.end = None
             if error is None:
                 self._answered = True
-                status = response.status_code
                 if 200 <= status < 300:
-                    try:
-                        data = response.json()
-                    except ValueError as exc:
-                        self._count_failure()
-                        return Result(index, error="invalid JSON", detail=_printable(str(exc)),
-                                      attempts=attempt + 1)
                     if not _error_only(data):
                         self._account(data, estimate)
                         return Result(index, data, attempts=attempt + 1)
-                    error, detail = f"HTTP {status} with an error body", _printable(response.text[:300])
+                    error = f"HTTP {status} with an error body"
+                    detail = _printable(json.dumps(data, ensure_ascii=False)[:300])
                 else:
-                    detail = _printable(response.text[:300])
+                    detail = _printable(text)
                     if status not in RETRY_STATUS:
                         raise EndpointError(f"{url} answered HTTP {status}: {detail}")
                     error = f"HTTP {status}"
                     if status in (429, 503):
-                        wait_s = retry_after(response.headers)
+                        wait_s = retry_after(headers)
             if attempt >= self.max_retries:
                 self._count_failure()
                 return Result(index, error=error, detail=detail, attempts=attempt + 1)
@@ -337,6 +351,22 @@ class JsonClient:
             self.sleep(wait_s)
             just_waited = True
             attempt += 1
+
+    def _exchange(self, url: str, body: bytes, stream: bool, stop: threading.Event) -> tuple[int, Any, str, Any]:
+        """One HTTP exchange: (status, headers, the start of an error body, the decoded answer on success).
+        A body that is not JSON (or an SSE chunk that is not) raises ``ValueError``."""
+        client = self._client()
+        if not stream:
+            response = client.post(url, content=body)
+            if 200 <= response.status_code < 300:
+                return response.status_code, response.headers, "", response.json()
+            return response.status_code, response.headers, response.text[:300], None
+        started = time.perf_counter()
+        with client.stream("POST", url, content=body) as response:
+            if 200 <= response.status_code < 300:
+                return response.status_code, response.headers, "", read_sse(response.iter_lines(), stop, started)
+            response.read()
+            return response.status_code, response.headers, response.text[:300], None
 
     def _wait_for_pause(self) -> None:
         delay = self._paused_until - time.monotonic()
@@ -364,6 +394,60 @@ class JsonClient:
             self.usage.tokens_out += tokens_out
         if self._tokens is not None and (tokens_in or tokens_out):
             self._tokens.adjust(estimate - (tokens_in + tokens_out))
+
+
+class _Cancelled(Exception):
+    """The run was stopped while this answer streamed in."""
+
+
+class _StreamError(Exception):
+    """An ``error`` object among a stream's events."""
+
+
+def read_sse(lines: Iterable[str], stop: threading.Event | None = None,
+             started: float | None = None) -> dict[str, Any]:
+    """A streamed chat completion (``data: {chunk}`` lines, ending with ``data: [DONE]``) assembled into a
+    non-streamed answer's shape, with ``timing``: ``ttft_s`` (to the first content), ``seconds`` and ``chunks``
+    (content chunks: one token each from vLLM and OpenAI, the count used when the server reports no usage)."""
+    started = time.perf_counter() if started is None else started
+    parts: list[str] = []
+    ttft: float | None = None
+    chunks = 0
+    finish: str | None = None
+    usage: Any = None
+    served: Any = None
+    for line in lines:
+        if stop is not None and stop.is_set():
+            raise _Cancelled()
+        if not line.startswith("data:"):
+            continue  # blank separators, ": keep-alive" comments, "event:" and "id:" fields
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError(f"stream chunk is not an object: {data[:100]}")
+        if "error" in chunk:
+            error = chunk["error"]
+            raise _StreamError(error.get("message", error) if isinstance(error, dict) else error)
+        served = chunk.get("model", served)
+        if isinstance(chunk.get("usage"), dict):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if content:
+                if ttft is None:
+                    ttft = time.perf_counter() - started
+                parts.append(str(content))
+                chunks += 1
+            finish = choice.get("finish_reason") or finish
+    seconds = time.perf_counter() - started
+    return {"model": served, "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
+                                          "finish_reason": finish}],
+            "usage": usage, "timing": {"ttft_s": ttft, "seconds": seconds, "chunks": chunks}}
 
 
 def describe(url: str, result: Result) -> str:
@@ -516,4 +600,4 @@ def _printable(text: str) -> str:
 
 
 __all__ = ["ClientConfig", "EndpointError", "JsonClient", "Result", "TokenBucket", "Usage", "describe",
-           "failure_summary", "ignored_usage_warning", "retry_after", "usage_tokens"]
+           "failure_summary", "ignored_usage_warning", "read_sse", "retry_after", "usage_tokens"]

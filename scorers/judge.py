@@ -193,6 +193,58 @@ class LocalLM:
             ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
         return ids[-(self.max_length - 8):]  # keep the end: that is where the question is asked
 
+    def generate(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int, temperature: float = 1.0,
+                 top_p: float | None = None, seed: int | None = None) -> dict[str, Any]:
+        """One answer to a chat (``sbs generate``'s local backend): its text, token counts, time to first token
+        (measured by a streamer on the first new token) and seconds. Temperature 0 decodes greedily; a seed
+        makes sampling repeatable."""
+        import time
+
+        torch = self._torch
+        if getattr(self.tokenizer, "chat_template", None):
+            ids = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+            ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        else:
+            text = "\n\n".join(m["content"] for m in messages)
+            ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+        limit = self.max_length
+        new = max(1, min(max_new_tokens, limit - 1))
+        ids = ids[-(limit - new):] if len(ids) > limit - new else ids
+        started = time.perf_counter()
+        first: list[float] = []
+
+        class _FirstToken:  # transformers' streamer protocol: put(prompt ids), put(each new token), end()
+            calls = 0
+
+            def put(self, value: Any) -> None:
+                self.calls += 1
+                if self.calls == 2 and not first:
+                    first.append(time.perf_counter() - started)
+
+            def end(self) -> None:
+                pass
+
+        if seed is not None:
+            torch.manual_seed(seed)
+        sample = temperature > 0
+        options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": new, "streamer": _FirstToken()}
+        if sample:
+            options["temperature"] = temperature
+            if top_p is not None:
+                options["top_p"] = top_p
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with torch.inference_mode():
+            input_ids = torch.tensor([ids], device=self.device)
+            output = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                         pad_token_id=pad, **options)
+        produced = output[0, len(ids):].tolist()
+        eos = self.tokenizer.eos_token_id
+        finish = "stop" if eos is not None and produced and produced[-1] == eos else "length"
+        text = self.tokenizer.decode(produced, skip_special_tokens=True)
+        return {"text": text, "tokens_in": len(ids), "tokens_out": len(produced),
+                "ttft_s": first[0] if first else None, "seconds": time.perf_counter() - started,
+                "finish_reason": finish}
+
     def candidate_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[list[float]]:
         """log P(candidate | prompt) for every prompt × candidate."""
         torch = self._torch

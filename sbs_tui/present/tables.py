@@ -1,5 +1,5 @@
-"""Every results table the CLI prints: rank, agreement, gate pass rates, A/B, funnel, queue status, flags and
-team accounts.
+"""Every results table the CLI prints: rank, agreement, gate pass rates, generations, A/B, funnel, queue status,
+flags and team accounts.
 
 Why a layer apart from the core: the core returns plain data (also what ``--format json`` prints); only this
 layer knows about terminals. Every name from user files goes through :func:`sbs_tui.present.text.literal` and
@@ -263,6 +263,22 @@ def print_unchecked(sentences: list[str]) -> None:
     out = console()
     for sentence in sentences:
         out.print(Text.assemble(("unchecked: ", "bold yellow"), literal(sentence)))
+
+
+def print_generate(doc: dict[str, Any]) -> None:
+    """``sbs generate``'s summary: per model, what was stored, cached or failed, tokens, cost and speed."""
+    from rich.table import Table
+
+    table = Table(title=f"generations for {count(doc['prompts'])} prompt(s)")
+    for col in ("model", "params", "stored", "cached", "failed", "tokens in", "tokens out", "cost", "TTFT s",
+                "tokens/s", "total tok/s", "seconds"):
+        table.add_column(col, justify="left" if col in ("model", "params") else "right")
+    for m in doc["models"]:
+        table.add_row(literal(m["model"]), m["params_hash"][:8], count(m["stored"]), count(m["cached"]),
+                      count(m["failed"]), count(m["tokens_in"]), count(m["tokens_out"]),
+                      DASH if m["cost"] is None else f"{m['cost']:.4f}", fixed(m["ttft_s"], 3),
+                      fixed(m["tokens_per_s"], 1), fixed(m["throughput_tokens_per_s"], 1), fixed(m["seconds"], 1))
+    console().print(table)
 
 
 def print_gate_eval(report: Any) -> None:

@@ -109,6 +109,31 @@ class Generations(Queries):
         return self.conn.execute(f"SELECT count(*) FROM generations g WHERE gate_status = 'pending' "
                                  f"AND {committed('g')}").fetchone()[0]
 
+    # -- what `sbs generate` needs -------------------------------------------------------------------------------
+
+    def stored_prompts(self, *, limit: int | None = None) -> list[tuple[str, str, str | None, str | None]]:
+        """(prompt_id, text, category, reference) of every stored prompt, in id order (``sbs generate
+        --from-db``)."""
+        sql = "SELECT id, text, category, reference FROM prompts ORDER BY id"
+        if limit is not None:
+            return [tuple(r) for r in self.conn.execute(sql + " LIMIT ?", (limit,))]
+        return [tuple(r) for r in self.conn.execute(sql)]
+
+    def generated_with(self, model: str, prompt_ids: Sequence[str]) -> dict[str, str | None]:
+        """prompt_id → the ``meta.generate.params_hash`` of ``model``'s stored generation (None when it was
+        imported, not generated), for the prompts that have one: what a resumed ``sbs generate`` skips."""
+        found: dict[str, str | None] = {}
+        row = self.conn.execute("SELECT id FROM models WHERE name = ?", (model,)).fetchone()
+        if row is None:
+            return found
+        for start in range(0, len(prompt_ids), 500):
+            chunk = list(prompt_ids[start:start + 500])
+            cur = self.conn.execute(
+                "SELECT prompt_id, json_extract(meta, '$.generate.params_hash') FROM generations "
+                f"WHERE model_id = ? AND prompt_id IN ({','.join('?' * len(chunk))})", (row[0], *chunk))
+            found.update({r[0]: r[1] for r in cur})
+        return found
+
     # -- reading generations to score ---------------------------------------------------------------------------
 
     def pending(self, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
