@@ -205,9 +205,10 @@ def test_votes_needed_text_caps_false_precision() -> None:
 def test_cli_and_review_app_pick_the_same_winrate_baseline(db) -> None:
     """Issue 9.7: one rule, one answer."""
     from sbs_tui.core.ranking.request import RankRequest
-    from sbs_tui.tui.review_data import ranking_view
+    from sbs_tui.core.views import on_db
+    from sbs_tui.core.views.ranking import ranking_view
 
-    view = ranking_view(str(db), RankRequest(method="winrate", ci="sandwich"))
+    view = on_db(str(db), ranking_view, RankRequest(method="winrate", ci="sandwich"))
     assert view.baseline == "beta" and view.doc["baseline"] == "beta"
 
 

@@ -43,6 +43,7 @@ class Stage:
     label: str  # how sentences name it
     scores: dict[str, float]  # model -> score, higher is better
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> what the JSON shows
+    votes: int | None = None  # side-by-side: the votes counted (each vote once)
 
     def ranks(self) -> dict[str, int]:
         """Competition ranks (1 = best; equal scores share a rank)."""
@@ -126,36 +127,33 @@ def benchmark_stage(store: Store) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
-def side_by_side_ratings(store: Store, annotators: list[str] | None = None) -> tuple[dict[str, float], bool]:
-    """Bradley-Terry ratings (sandwich fit, no bootstrap: the funnel needs the order, not the intervals), and
-    whether they are comparable across all models (one connected comparison graph)."""
-    from sbs_tui.core.ranking.api import RankRequest, run_ranking
-
-    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=annotators))
-    connected = len(ranking.info.get("components") or [None]) <= 1
-    return {m.model: m.rating for m in ranking.models}, connected
-
-
 def votes_stage(store: Store, voters: str = "auto") -> Stage | None:
-    """The side-by-side stage over ``voters``' votes (:data:`~sbs_tui.core.ranking.request.VOTERS`; ``auto``:
-    the humans' when the database also has judge votes), scored by Bradley-Terry rating.
+    """The side-by-side stage over ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`;
+    ``auto``: the humans' when the database also has judge votes), scored by Bradley-Terry rating.
 
     A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
     model); BT adjusts for the opponents. When the comparison graph is disconnected, BT ratings of different
-    components are not comparable, so the stage falls back to the win rate and says so in ``method``.
+    components are not comparable, so the stage falls back to the win rate and says so in ``method``. One
+    ranking (sandwich intervals: the funnel needs the order, not the intervals) gives the ratings, the win rates
+    and the vote counts — the votes are read once, exactly as ``sbs rank --voters`` reads them.
     """
-    from sbs_tui.core.ranking.request import voter_filter
+    from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    annotators, counted = voter_filter(store.votes.annotator_kinds(), voters)
-    shares = side_by_side_scores(store, annotators)
-    if not shares:
+    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters=voters))
+    if not ranking.models:
         return None
-    ratings, connected = side_by_side_ratings(store, annotators)
+    connected = len(ranking.info.get("components") or [None]) <= 1
     method = SIDE_BY_SIDE_METHOD if connected else "win_rate"
-    scores = {m: (ratings[m] if connected else share) for m, (share, _) in shares.items()}
-    details = {m: {"score": scores[m], "rating": ratings.get(m), "win_rate": share, "votes": n, "method": method,
-                   "voters": counted} for m, (share, n) in shares.items()}
-    return Stage("side_by_side", "side-by-side", scores, details)
+    counted = ranking.info["voters"]
+    scores, details = {}, {}
+    for m in ranking.models:
+        share = m.win_rate / 100.0
+        scores[m.model] = m.rating if connected else share
+        details[m.model] = {"score": scores[m.model], "rating": m.rating, "win_rate": share,
+                            "votes": int(round(m.votes)), "method": method, "voters": counted}
+    stage = Stage("side_by_side", "side-by-side", scores, details)
+    stage.votes = int(ranking.info["votes"])
+    return stage
 
 
 def ab_stages(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
@@ -337,6 +335,7 @@ class FunnelReport:
     correlations: list[Correlation]
     disagreements: list[str]
     voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
+    votes: int = 0  # how many votes it counted
 
     def models(self) -> list[str]:
         """Every model any stage knows, ordered by side-by-side score, then benchmarks, then name."""
@@ -373,6 +372,8 @@ class FunnelReport:
             "p_adjustment": "holm across the correlations listed (spearman_p_holm)",
             "disagreements": self.disagreements,
             "side_by_side_voters": self.voters,
+            "voters": self.voters,
+            "votes": self.votes,
         })
 
 
@@ -406,4 +407,5 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         sentences.extend(disagreements(a, b, corr))
     sbs = next((s for s in stages if s.key == "side_by_side"), None)
     counted = next(iter(sbs.details.values()))["voters"] if sbs and sbs.details else None
-    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted)
+    return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted,
+                        sbs.votes or 0 if sbs else 0)

@@ -28,29 +28,31 @@ class PlotData:
     funnel_ranks: tuple[list[str], dict[str, list[float]]] | None = None
     notes: list[str] = field(default_factory=list)
     voters: str = "all"  # whose votes the ratings, convergence and the funnel's side-by-side stage counted
+    votes: int = 0  # how many votes the ratings counted (each plot title says it)
 
 
 def collect_plot_data(store: Store, *, voters: str = "auto") -> PlotData:
     """Everything the plots tab draws, from one store (on a worker thread). Votes count as in the ranking tab
     and ``sbs funnel``: ``voters`` (auto: the humans' when the database also has judge votes)."""
-    from sbs_tui.core.ranking.request import voter_filter
+    from sbs_tui.core.views.scope import resolve_voters
 
-    annotators, data = None, PlotData()
-    if store.count("votes"):
-        annotators, data.voters = voter_filter(store.votes.annotator_kinds(), voters)
-        _ratings(store, data, annotators)
-        _convergence(store, data, annotators)
+    data = PlotData()
+    if kinds := store.votes.annotator_kinds():
+        scope = resolve_voters(kinds, voters)
+        data.voters = scope.voters
+        _ratings(store, data, voters)
+        _convergence(store, data, scope.names)
         data.activity = store.review.votes_per_day()
     _gates(store, data)
     _funnel(store, data, voters)
     return data
 
 
-def _ratings(store: Store, data: PlotData, annotators: list[str] | None) -> None:
+def _ratings(store: Store, data: PlotData, voters: str) -> None:
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    doc = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True,
-                                         annotators=annotators)).to_json()
+    doc = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True, voters=voters)).to_json()
+    data.votes = int(doc["votes"])
     data.ratings = [(m["model"], m["rating"], m.get("ci_low"), m.get("ci_high")) for m in doc["models"]]
     mats = doc.get("matrices") or {}
     if "empirical_win_rate" in mats:

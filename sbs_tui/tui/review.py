@@ -106,6 +106,14 @@ class ReviewApp(CrashReport, App[None]):
     def ranking(self) -> RankingPane:
         return self.query_one(RankingPane)
 
+    @property
+    def voters(self) -> str:
+        """Whose votes every tab counts: the ranking tab's picker (v), one rule for the whole app."""
+        try:
+            return self.ranking.options.voters
+        except Exception:  # before the panes are mounted
+            return self.rank_options.voters
+
     # -- actions -----------------------------------------------------------------------------------------------------
 
     def action_tab(self, tab: str) -> None:
@@ -129,8 +137,11 @@ class ReviewApp(CrashReport, App[None]):
         self.ranking.cycle("control")
 
     def action_cycle_voters(self) -> None:
-        """Humans / judges / all votes (auto: humans when the database has both)."""
+        """Humans / judges / all votes (auto: humans when the database has both) — for every tab that counts
+        votes, so the ranking, agreement, funnel and plots never count different votes."""
         self.ranking.cycle("voters")
+        for pane in (self.query_one(AgreementPane), self.query_one(FunnelPane), self.query_one(PlotsPane)):
+            pane.recompute()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The ranking's picker keys work (and show in the footer) on the ranking tab only."""
