@@ -91,7 +91,7 @@ def test_ranking_view_is_what_sbs_rank_computes(review_db):
     assert [m["model"] for m in named["models"]] == [m["model"] for m in expected_humans["models"]]
     # the default (judges and humans both voted): what `sbs rank` computes by default (auto = humans)
     assert on_db(str(review_db), ranking_view, RankRequest(ci="sandwich")).doc == expected_humans
-    assert view.models == sorted(STRENGTH)
+    assert list(view.models) == sorted(STRENGTH)
     assert [m["model"] for m in view.doc["models"]][0] == STRENGTH[0]
 
 
