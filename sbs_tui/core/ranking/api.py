@@ -98,8 +98,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
             ranking = rank_bt(outcomes, ci=req.ci, rounds=req.rounds, seed=req.seed, anchor=req.baseline,
                               matrices=req.matrices, threads=req.threads)
     if votes == 0 and req.category is not None:
-        raise InputError(f"no {scope.voters if scope.voters != 'all' else ''} votes on prompts of this category"
-                         .replace("no  votes", "no votes"), field="--category")
+        raise InputError(f"no votes on prompts of this category (voters: {scope.voters})", field="--category")
     ranking.info.setdefault("control", req.control)
     ranking.info["filters"] = {k: v for k, v in req.filters.items() if v}
     ranking.info["voters"] = scope.voters

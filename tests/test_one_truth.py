@@ -1,0 +1,193 @@
+"""One truth on every surface (issue 17 §1, issue 18's view layer): on one database with both human and judge
+votes, `sbs rank`, `sbs export rankings`, `sbs funnel`, `sbs report`, `sbs agreement` and the review app (under
+Pilot) count the same votes by default, say whose (``voters``) and how many (``votes``), and give the same order.
+
+Before: `sbs rank` counted every vote (the judge's 120 outnumbering 89 human votes) while the review app and the
+funnel counted the humans', so one database had two rankings and the report printed both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.review_helpers import HUMANS, JUDGE, build_review_db
+
+HUMAN_VOTES = 89  # build_review_db: 3 humans × 30 queue votes, one of them flagged (left out)
+JUDGE_VOTES = 120  # sample_data/judge_votes.jsonl
+
+
+@pytest.fixture(scope="module")
+def mixed_db(tmp_path_factory) -> Path:
+    return build_review_db(tmp_path_factory.mktemp("truth") / "mixed.db")
+
+
+def _rank(cli, db: Path, *args: str) -> dict:
+    result = cli("--db", str(db), "rank", "--ci", "sandwich", "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _order(doc: dict) -> list[str]:
+    return [m["model"] for m in doc["models"]]
+
+
+def test_rank_counts_the_humans_by_default_and_says_so(cli, mixed_db: Path) -> None:
+    auto = _rank(cli, mixed_db)
+    assert (auto["voters"], auto["votes"]) == ("humans", HUMAN_VOTES)
+    assert sum(m["votes"] for m in auto["models"]) == 2 * HUMAN_VOTES
+    judges = _rank(cli, mixed_db, "--voters", "judges")
+    assert (judges["voters"], judges["votes"]) == ("judges", JUDGE_VOTES)
+    everyone = _rank(cli, mixed_db, "--voters", "all")
+    assert (everyone["voters"], everyone["votes"]) == ("all", HUMAN_VOTES + JUDGE_VOTES)
+    assert _rank(cli, mixed_db, "--voters", "humans") == auto
+    table = cli("--db", str(mixed_db), "rank", "--ci", "sandwich")
+    assert f"{HUMAN_VOTES} votes by humans" in table.stdout
+
+
+def test_export_rankings_is_the_rank_document(cli, mixed_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert cli("--db", str(mixed_db), "export", "rankings", "--ci", "sandwich", "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text()) == _rank(cli, mixed_db)
+
+
+def test_funnel_counts_the_same_votes_in_the_same_order(cli, mixed_db: Path) -> None:
+    rank = _rank(cli, mixed_db)
+    result = cli("--db", str(mixed_db), "funnel", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    funnel = json.loads(result.stdout)
+    assert (funnel["voters"], funnel["votes"]) == ("humans", HUMAN_VOTES)
+    by_sbs = sorted(funnel["models"], key=lambda m: m["ranks"]["side_by_side"])
+    assert [m["model"] for m in by_sbs] == _order(rank)
+    for m in funnel["models"]:
+        ranked = next(r for r in rank["models"] if r["model"] == m["model"])
+        assert m["side_by_side"]["votes"] == ranked["votes"]
+        assert m["side_by_side"]["rating"] == pytest.approx(ranked["rating"])
+    assert f"side-by-side: {HUMAN_VOTES} votes by humans" in cli("--db", str(mixed_db), "funnel").stdout
+
+
+def test_agreement_counts_the_same_votes_and_still_measures_the_judge(cli, mixed_db: Path) -> None:
+    doc = json.loads(cli("--db", str(mixed_db), "agreement", "--format", "json").stdout)
+    assert (doc["voters"], doc["votes"]) == ("humans", HUMAN_VOTES)
+    assert {a["annotator"] for a in doc["annotators"]} == set(HUMANS)
+    assert [j["judge"] for j in doc["judge_vs_humans"]] == [JUDGE]  # measured against the human majority
+    everyone = json.loads(cli("--db", str(mixed_db), "agreement", "--voters", "all", "--format", "json").stdout)
+    assert everyone["voters"] == "all" and everyone["votes"] == HUMAN_VOTES + JUDGE_VOTES
+    assert everyone["judge_vs_humans"] == doc["judge_vs_humans"]
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html"])
+def test_report_never_mixes_two_rules(cli, mixed_db: Path, tmp_path: Path, suffix: str) -> None:
+    from sbs_tui.core.report import ReportRequest, collect_report
+    from sbs_tui.core.store import Store
+
+    with Store(mixed_db) as store:
+        report = collect_report(store, ReportRequest(bootstrap=0, baseline="gpt4_1106_preview"), db_path=mixed_db)
+    s = report["sections"]
+    said = {(s[k]["doc"]["voters"], s[k]["doc"]["votes"]) for k in ("ranking", "winrate", "agreement", "funnel")}
+    assert said == {("humans", HUMAN_VOTES)} and report["counted"] == {"voters": "humans", "votes": HUMAN_VOTES}
+    assert _order(s["ranking"]["doc"]) == _order(_rank(cli, mixed_db))
+    assert all("--voters humans" in c for c in report["commands"] if " ab " not in c)
+    out = tmp_path / f"report{suffix}"
+    assert cli("--db", str(mixed_db), "report", "--out", str(out), "--bootstrap", "0").exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count(f"{HUMAN_VOTES} votes by humans") >= 4  # the document, the funnel, ranking, agreement
+    assert "by all annotators" not in text and "by LLM judges" not in text
+
+
+async def test_review_app_shows_the_same_ranking_voters_and_count(cli, mixed_db: Path) -> None:
+    from textual.widgets import DataTable, Static
+
+    from sbs_tui.config import Settings
+    from sbs_tui.core.ranking.request import RankRequest
+    from sbs_tui.tui.review import make_review_app
+    from tests.test_review import plain, settle
+
+    rank = _rank(cli, mixed_db)
+    app = make_review_app(mixed_db, Settings(), rank_options=RankRequest(ci="sandwich"), timestamps=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(pilot)
+        table = app.query_one("#rank-table", DataTable)
+        shown = [str(table.get_row_at(i)[1]).removesuffix(" (prior)") for i in range(table.row_count)]
+        from sbs_tui.present.text import escape
+
+        assert shown == [escape(m) for m in _order(rank)]
+        status = plain(app.ranking.status_widget())
+        assert "votes by humans" in status and f"{HUMAN_VOTES} votes" in status
+        for pane in ("#agreement-pane", "#funnel-pane", "#plots-pane"):
+            assert f"{HUMAN_VOTES} votes by humans" in plain(app.query_one(f"{pane} .pane-status", Static)), pane
+        await pilot.press("v", "v")  # auto → humans → judges, for every tab
+        await settle(pilot)
+        assert app.voters == "judges"
+        judges = _rank(cli, mixed_db, "--voters", "judges")
+        shown = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert shown == [escape(m) for m in _order(judges)]
+        for pane in ("#agreement-pane", "#funnel-pane", "#plots-pane"):
+            assert f"{JUDGE_VOTES} votes by LLM judges" in plain(app.query_one(f"{pane} .pane-status", Static))
+
+
+# -- a filter that leaves nothing is an error naming what exists --------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("rank",), ("export", "rankings"), ("agreement",)])
+def test_an_annotator_without_votes_is_exit_2_naming_the_annotators(cli, mixed_db: Path, command) -> None:
+    result = cli("--db", str(mixed_db), *command, "--annotator", "nobody")
+    assert result.exit_code == 2
+    assert "no votes by 'nobody'" in result.stderr
+    assert all(repr(name) in result.stderr for name in (*HUMANS, JUDGE))
+    assert result.stdout == ""
+
+
+def test_voters_that_leave_nothing_are_exit_2(cli, tmp_path: Path, mixed_db: Path) -> None:
+    from sbs_tui.core.records import VoteRecord, prompt_id_for
+    from sbs_tui.core.store import Store
+
+    db = tmp_path / "humans.db"
+    with Store(db) as store, store.transaction():
+        store.votes.insert([VoteRecord(prompt_id_for("q"), "q", "a", "b", "model_a", "ann")])
+    for command in (("rank",), ("funnel",), ("agreement",)):
+        result = cli("--db", str(db), *command, "--voters", "judges")
+        assert result.exit_code == 2 and "no judges have votes" in result.stderr and "'ann'" in result.stderr
+    named = cli("--db", str(mixed_db), "rank", "--voters", "judges", "--annotator", "alice")
+    assert named.exit_code == 2 and "is among the judges" in named.stderr and "'alice'" in named.stderr
+    category = cli("--db", str(mixed_db), "rank", "--category", "no such category")
+    assert category.exit_code == 2 and "category" in category.stderr
+
+
+def test_an_annotator_filter_keeps_the_named_kind(cli, mixed_db: Path) -> None:
+    doc = _rank(cli, mixed_db, "--annotator", JUDGE)
+    assert (doc["voters"], doc["votes"], doc["filters"]) == ("judges", JUDGE_VOTES, {"annotators": [JUDGE]})
+    both = _rank(cli, mixed_db, "--annotator", JUDGE, "--annotator", "alice")
+    assert both["voters"] == "all" and both["votes"] == JUDGE_VOTES + 29
+
+
+def test_the_voters_option_is_on_every_surface() -> None:
+    import click
+
+    from sbs_tui.cli import cli as group
+    from sbs_tui.core.views.scope import VOTERS
+
+    ctx = click.Context(group)
+    for path in (("rank",), ("export", "rankings"), ("agreement",), ("funnel",), ("report",), ("review",)):
+        command = group
+        for part in path:
+            command = command.get_command(ctx, part)
+        params = {p.name: p for p in command.params}
+        assert tuple(params["voters"].type.choices) == VOTERS, path
+        assert params["voters"].default == "auto", path
+
+
+def test_html_gates_and_matrix_cells(cli, mixed_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert cli("--db", str(mixed_db), "report", "--out", str(out), "--bootstrap", "0").exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<th>Held</th>" in page
+    assert re.search(r"<td class='n muted' style='background:#f3f6f8'>\d+% \(\d\)</td>", page)  # < 10: grey
+    assert re.search(r"style='background:rgb\(\d+,\d+,\d+\)'>\d+% \(\d\d+\)</td>", page)  # ≥ 10: coloured
+    assert ">side-by-side<" in page and ">side_by_side<" not in page
+    # W/L/T as integers: no "12.0" in the ranking table
+    ranking = page[page.index("<h2>Ranking"):page.index("Pairwise win rate")]
+    assert not re.search(r"<td class='n'>\d+\.0</td>", ranking)
