@@ -11,7 +11,7 @@ session), and its page loads fonts from a public CDN. Here:
   :data:`TICKET_TTL_S` and bound to that person and app; the WebSocket is accepted only with a live ticket **and**
   an ``Origin`` header naming this server, so no other page can drive a session even on loopback.
 * An annotator gets ``sbs annotate --annotator NAME`` (their own queue, never another's votes); only a lead's token
-  opens ``sbs review`` (``/?token=T&app=review``).
+  opens ``sbs review`` — a lead's link opens it by default, ``&app=annotate`` the annotator app.
 * Sessions are capped (in all and per person) so a stuck client cannot fork the machine to death.
 * The page and its fonts, script and stylesheet come from this server only (a Content-Security-Policy says so).
 
@@ -137,7 +137,9 @@ class TeamServer:
         if account is None:
             log.warning("refused sign-in from %s: unknown or revoked token", request.remote)
             return self._signin_page("That token is not valid (unknown or revoked).", 403)
-        app_name = request.query.get("app", "annotate")
+        from sbs_tui.core.team import default_app
+
+        app_name = request.query.get("app") or default_app(account.role)
         if app_name not in APPS:
             raise web.HTTPBadRequest(text=f"unknown app {app_name!r}; one of {', '.join(APPS)}")
         if app_name == "review" and account.role != "lead":
