@@ -191,3 +191,61 @@ def test_html_gates_and_matrix_cells(cli, mixed_db: Path, tmp_path: Path) -> Non
     # W/L/T as integers: no "12.0" in the ranking table
     ranking = page[page.index("<h2>Ranking"):page.index("Pairwise win rate")]
     assert not re.search(r"<td class='n'>\d+\.0</td>", ranking)
+
+
+# -- the lead's app: enter on tabs 5 and 7, and "remaining" ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, table_id", [("5", "#votes-table"), ("7", "#blocked-table")])
+async def test_enter_opens_the_row_under_the_cursor_as_soon_as_the_tab_is_shown(mixed_db: Path, key: str,
+                                                                                 table_id: str) -> None:
+    """Issue 17 §4: before, focus stayed on the tab bar and enter did nothing until the table was clicked."""
+    from textual.widgets import DataTable
+
+    from sbs_tui.config import Settings
+    from sbs_tui.core.ranking.request import RankRequest
+    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review_gates import GateDetail
+    from sbs_tui.tui.review_panes import VoteDetail
+    from tests.test_review import settle
+
+    app = make_review_app(mixed_db, Settings(), rank_options=RankRequest(ci="sandwich"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await pilot.pause()
+        table = app.query_one(table_id, DataTable)
+        assert app.focused is table and table.row_count
+        await pilot.press("enter")
+        for _ in range(200):
+            if isinstance(app.screen, (VoteDetail, GateDetail)):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, VoteDetail if key == "5" else GateDetail)
+        first = str(table.get_row_at(0)[0])
+        shown = app.screen.vote["id"] if key == "5" else app.screen.detail["generation_id"]
+        assert str(shown) == first
+
+
+def test_remaining_is_the_same_in_the_annotators_header_and_the_leads_queue_tab(tmp_path: Path) -> None:
+    """Issue 17 §4: the header counted the pair on screen, the Queue tab did not (one apart), and under a cap the
+    header could exceed what the cap allows."""
+    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.views.queue import queue_view
+    from tests.annotate_helpers import make_store
+
+    store = make_store(tmp_path / "r.db")
+    try:
+        for cap in (None, 4):
+            name = f"ann{cap}"
+            queue = AnnotatorQueue(store, name, cap=cap)
+            if cap is not None:
+                store.queue.set_cap(name, cap)
+            for step in range(3):
+                pair = queue.next_pair()  # on screen now
+                header = queue.available() + (pair is not None)  # what the judging screen's header shows
+                tab = next(a for a in queue_view(store).annotators if a.annotator == name)
+                assert tab.remaining == header, (cap, step)
+                queue.vote(pair, "left", ts=f"2026-01-01T10:0{step}:00Z")
+    finally:
+        store.close()

@@ -21,7 +21,8 @@ from sbs_tui.tui.crash import CrashReport
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.tui.review_gates import BlockedPane
 from sbs_tui.tui.review_jobs import OFFLOAD_AT, JobRunner
-from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
+from sbs_tui.tui.review_panes import (AgreementPane, DetailPane, FunnelPane, QueuePane, RankingPane, ReviewPane,
+                                     VotesPane)
 from sbs_tui.tui.review_plots import PlotsPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
@@ -152,6 +153,9 @@ class ReviewApp(CrashReport, App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        for pane in self.query(DetailPane):  # tabs 5 and 7: enter opens the row under the cursor at once
+            if pane.active:
+                pane.focus_rows()
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,

@@ -193,8 +193,23 @@ class ReviewPane(VerticalScroll):
         try:
             self.show(message.result)
             self.status_widget().update(self.status_text(message.result, message.seconds))
+            self.shown()
         except NoMatches:  # the result arrived while the app was closing
             pass
+
+    def shown(self) -> None:
+        """After a result is on screen (a hook: the detail panes move focus to their rows)."""
+
+    @property
+    def active(self) -> bool:
+        """This pane's tab is the one shown."""
+        from textual.widgets import TabbedContent, TabPane
+
+        try:
+            tabs = self.app.query_one(TabbedContent)
+        except NoMatches:
+            return False
+        return any(isinstance(a, TabPane) and a.id == tabs.active for a in self.ancestors)
 
     def on_review_pane_failed(self, message: Failed) -> None:
         message.stop()
@@ -715,6 +730,20 @@ class DetailPane(ReviewPane):
 
     def detail_closed(self, result: Any) -> None:
         """What the modal's result changes (nothing by default)."""
+
+    def focus_rows(self) -> None:
+        """Focus the table whose rows open, so enter opens the row under the cursor from the moment the tab is
+        shown (before, focus stayed on the tab bar and enter did nothing until the table was clicked)."""
+        try:
+            table = self.query_one(f"#{self.DETAIL_TABLE}", DataTable)
+        except NoMatches:
+            return
+        if table.display and table.row_count and self.app.screen is self.screen:
+            table.focus()
+
+    def shown(self) -> None:
+        if self.active and not isinstance(self.app.focused, DataTable):
+            self.focus_rows()
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
