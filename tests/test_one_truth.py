@@ -249,3 +249,50 @@ def test_remaining_is_the_same_in_the_annotators_header_and_the_leads_queue_tab(
                 queue.vote(pair, "left", ts=f"2026-01-01T10:0{step}:00Z")
     finally:
         store.close()
+
+
+def test_passing_a_blocked_generation_pairs_it_at_once(cli, mixed_db: Path, tmp_path: Path) -> None:
+    """Issue 17 §4: before, a passed generation reached no annotator until someone thought of `sbs queue build`."""
+    import shutil
+
+    from sbs_tui.core.store import Store
+
+    db = tmp_path / "copy.db"
+    shutil.copy(mixed_db, db)
+    with Store(db) as store:
+        gid = store.conn.execute("SELECT id FROM generations WHERE gate_status = 'blocked' ORDER BY id").fetchone()[0]
+        before = store.queue.summary()["pairs"]
+        paired = store.conn.execute("SELECT count(*) FROM pairs WHERE gen_a_id = ? OR gen_b_id = ?",
+                                    (gid, gid)).fetchone()[0]
+    assert paired == 0
+    result = cli("--db", str(db), "gate", "override", str(gid), "--pass", "--reason", "fine", "--by", "lena")
+    assert result.exit_code == 0, result.stderr
+    with Store(db) as store:
+        paired = store.conn.execute("SELECT count(*) FROM pairs WHERE gen_a_id = ? OR gen_b_id = ?",
+                                    (gid, gid)).fetchone()[0]
+        assert paired > 0 and store.queue.summary()["pairs"] == before + paired
+    assert f"generation {gid}: passed by override; {paired} new pairs for annotators" in result.stderr
+    # without a queue there is nothing to add it to: the line says what to run
+    from tests.annotate_helpers import make_store
+
+    bare = tmp_path / "bare.db"
+    with make_store(bare) as store:
+        store.conn.execute("DELETE FROM pairs")
+        store.conn.commit()
+        gid = store.conn.execute("SELECT min(id) FROM generations").fetchone()[0]
+    result = cli("--db", str(bare), "gate", "override", str(gid), "--pass", "--reason", "fine", "--by", "lena")
+    assert result.exit_code == 0 and "run sbs queue build" in result.stderr
+
+
+def test_queue_build_reports_the_generations_it_left_out(cli, mixed_db: Path, tmp_path: Path) -> None:
+    """Issue 17 §4: `sbs queue build` said "0 blocked" (pairs) when generations were blocked — they are never
+    paired, so the pair count could not show them."""
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(mixed_db, db)
+    result = cli("--db", str(db), "queue", "build")
+    assert result.exit_code == 0, result.stderr
+    assert "generations: 2 blocked by the gates, 0 held for review — not paired" in result.stdout
+    doc = json.loads(cli("--db", str(db), "queue", "build", "--format", "json").stdout)
+    assert doc["generations_blocked"] == 2 and doc["generations_held"] == 0

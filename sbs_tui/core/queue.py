@@ -210,6 +210,8 @@ class BuildReport:
     summary: dict[str, int]
     held_back_examples: list[HeldBack]
     warnings: list[str] = field(default_factory=list)
+    generations_blocked: int = 0  # blocked by the gates: never paired (the pair counts cannot show them)
+    generations_held: int = 0  # held for a lead's review (a language no blocking gate reads): not paired either
 
 
 def build_queue_from_settings(store: Store, given: dict[str, Any], section: dict[str, Any], *,
@@ -263,7 +265,10 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
         })
         if options.strategy == "active":
             refresh_active_priorities(store, seed=options.seed, focus_top=options.focus_top)
-    return BuildReport(new, held, gold, store.queue.summary(), store.queue.held_back()[:10])
+    status = store.gates.status_counts().values()
+    return BuildReport(new, held, gold, store.queue.summary(), store.queue.held_back()[:10],
+                       generations_blocked=sum(c["blocked"] for c in status),
+                       generations_held=sum(c["held"] for c in status))
 
 
 def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:

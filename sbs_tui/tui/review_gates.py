@@ -120,9 +120,9 @@ class GateDetail(ModalScreen[bool]):
                 Binding("x", "override('blocked')", "Block", id="gate-detail.block")]
 
     class Saved(Message):
-        def __init__(self, ok: bool, error: str | None = None) -> None:
+        def __init__(self, ok: bool, error: str | None = None, line: str | None = None) -> None:
             super().__init__()
-            self.ok, self.error = ok, error
+            self.ok, self.error, self.line = ok, error, line
 
     def __init__(self, db_path: str, detail: dict[str, Any]) -> None:
         super().__init__()
@@ -166,16 +166,21 @@ class GateDetail(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gate-override")
     def _save(self, decision: str, reason: str) -> None:
+        from sbs_tui.config import queue_section
+
         try:
-            on_db(self.db_path, reviews.save_override, self.detail["generation_id"], decision, reason,
-                  os.environ.get("SBS_USER") or os.environ.get("USER") or "lead")
+            line = on_db(self.db_path, reviews.save_override, self.detail["generation_id"], decision, reason,
+                         os.environ.get("SBS_USER") or os.environ.get("USER") or "lead",
+                         queue_section(self.app.settings) if hasattr(self.app, "settings") else None)
         except Exception as exc:  # shown in the dialog; the app keeps running
             self.post_message(self.Saved(False, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.Saved(True))
+        self.post_message(self.Saved(True, line=line))
 
     def on_gate_detail_saved(self, message: Saved) -> None:
         if message.ok:
+            if message.line:  # what the override did, in one line ("… 4 new pairs for annotators")
+                self.app.notify(message.line, markup=False, timeout=8)
             self.dismiss(True)
         else:
             self.query_one("#gate-detail-status", Static).update(Text(message.error or "failed", style="red"))

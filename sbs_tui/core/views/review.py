@@ -56,7 +56,10 @@ def blocked_detail(store: Store, generation_id: int) -> dict[str, Any] | None:
     return review_detail(store, generation_id)
 
 
-def save_override(store: Store, generation_id: int, decision: str, reason: str, who: str) -> str:
-    from sbs_tui.core.gate_review import override
+def save_override(store: Store, generation_id: int, decision: str, reason: str, who: str,
+                  queue_settings: dict[str, Any] | None = None) -> str:
+    """A lead's override from the Blocked tab, as ``sbs gate override`` makes it (a pass pairs the generation at
+    once); returns the one line that says what happened."""
+    from sbs_tui.core.gate_review import decide
 
-    return override(store, generation_id, decision, reason, who)
+    return decide(store, generation_id, decision, reason, who, queue_settings=queue_settings).line
