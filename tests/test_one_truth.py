@@ -296,3 +296,18 @@ def test_queue_build_reports_the_generations_it_left_out(cli, mixed_db: Path, tm
     assert "generations: 2 blocked by the gates, 0 held for review — not paired" in result.stdout
     doc = json.loads(cli("--db", str(db), "queue", "build", "--format", "json").stdout)
     assert doc["generations_blocked"] == 2 and doc["generations_held"] == 0
+
+
+def test_queue_status_prints_the_queue_tabs_view(cli, mixed_db: Path) -> None:
+    """`sbs queue status` renders the QueueView the review app's Queue tab draws: the same "remaining"."""
+    from sbs_tui.core.store import Store
+    from sbs_tui.core.views.queue import queue_view
+
+    with Store(mixed_db) as store:
+        view = queue_view(store)
+    out = cli("--db", str(mixed_db), "queue", "status").stdout
+    for a in view.annotators:
+        if a.remaining is not None:
+            assert re.search(rf"{a.annotator}\s+│\s+{a.done}\s+│\s+{a.skipped}\s+│\s+{a.remaining}\s", out), out
+    assert json.loads(cli("--db", str(mixed_db), "queue", "status", "--format", "json").stdout) == {
+        **view.summary, "config": view.config}

@@ -63,15 +63,17 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
 def status_command(obj, fmt) -> None:
-    """Pairs, votes and gate state of the queue."""
+    """Pairs, votes and gate state of the queue, and each annotator's progress (as the review app's Queue tab)."""
+    from sbs_tui.core.views.queue import queue_view
+
     with obj.open_store() as store:
-        summary = {**store.queue.summary(), "config": store.queue.config()}
+        view = queue_view(store, gating_required=obj.settings.gating_required)
     if fmt == "json":
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps({**view.summary, "config": view.config}))
     else:
         from sbs_tui.present.tables import print_queue_status
 
-        print_queue_status(summary)
+        print_queue_status(view)
 
 
 @queue_group.command("cap")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sbs_tui.core.ranking.report import Ranking
     from sbs_tui.core.store import Store
 
 PREFERRED_METRICS = ("acc_norm", "acc", "exact_match", "f1", "mc2", "em", "pass@1", "")
@@ -127,7 +128,7 @@ def benchmark_stage(store: Store) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
-def votes_stage(store: Store, voters: str = "auto") -> Stage | None:
+def votes_stage(store: Store, voters: str = "auto", ranking: Ranking | None = None) -> Stage | None:
     """The side-by-side stage over ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`;
     ``auto``: the humans' when the database also has judge votes), scored by Bradley-Terry rating.
 
@@ -139,7 +140,8 @@ def votes_stage(store: Store, voters: str = "auto") -> Stage | None:
     """
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters=voters))
+    if ranking is None:  # a caller that already ranked these votes (the plots) passes its ranking
+        ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters=voters))
     if not ranking.models:
         return None
     connected = len(ranking.info.get("components") or [None]) <= 1
@@ -378,10 +380,11 @@ class FunnelReport:
 
 
 def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = (),
-                 voters: str = "auto") -> FunnelReport:
-    """Every stage, their rank correlations and disagreements; the side-by-side stage counts ``voters``."""
+                 voters: str = "auto", ranking: Ranking | None = None) -> FunnelReport:
+    """Every stage, their rank correlations and disagreements; the side-by-side stage counts ``voters``
+    (``ranking``: their sandwich-interval BT ranking, when the caller has it already)."""
     stages: list[Stage] = []
-    for stage in (benchmark_stage(store), votes_stage(store, voters)):
+    for stage in (benchmark_stage(store), votes_stage(store, voters, ranking)):
         if stage is not None:
             stages.append(stage)
     stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))

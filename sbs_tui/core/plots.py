@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sbs_tui.core.ranking.report import Ranking
     from sbs_tui.core.store import Store
 
 CONVERGENCE_POINTS = 8  # prefixes of the vote sequence refitted for the convergence plot
@@ -36,27 +37,31 @@ def collect_plot_data(store: Store, *, voters: str = "auto") -> PlotData:
     and ``sbs funnel``: ``voters`` (auto: the humans' when the database also has judge votes)."""
     from sbs_tui.core.views.scope import resolve_voters
 
-    data = PlotData()
+    data, ranking = PlotData(), None
     if kinds := store.votes.annotator_kinds():
         scope = resolve_voters(kinds, voters)
         data.voters = scope.voters
-        _ratings(store, data, voters)
+        ranking = _ratings(store, data, voters)
         _convergence(store, data, scope.names)
         data.activity = store.review.votes_per_day()
     _gates(store, data)
-    _funnel(store, data, voters)
+    _funnel(store, data, voters, ranking)
     return data
 
 
-def _ratings(store: Store, data: PlotData, voters: str) -> None:
+def _ratings(store: Store, data: PlotData, voters: str) -> Ranking:
+    """The ratings plot and the win matrix; the ranking is handed on to the funnel's side-by-side stage (the
+    votes are read once per refresh)."""
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    doc = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True, voters=voters)).to_json()
+    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True, voters=voters))
+    doc = ranking.to_json()
     data.votes = int(doc["votes"])
     data.ratings = [(m["model"], m["rating"], m.get("ci_low"), m.get("ci_high")) for m in doc["models"]]
     mats = doc.get("matrices") or {}
     if "empirical_win_rate" in mats:
         data.win_matrix = (mats["models"], mats["empirical_win_rate"])
+    return ranking
 
 
 def _convergence(store: Store, data: PlotData, annotators: list[str] | None) -> None:
@@ -101,10 +106,10 @@ def _gates(store: Store, data: PlotData) -> None:
         data.gate_rates[model] = {g: r.passed / r.total for g, r in gates.items() if r.total}
 
 
-def _funnel(store: Store, data: PlotData, voters: str) -> None:
+def _funnel(store: Store, data: PlotData, voters: str, ranking: Ranking | None) -> None:
     from sbs_tui.core.funnel import build_funnel
 
-    doc: dict[str, Any] = build_funnel(store, voters=voters).as_dict()
+    doc: dict[str, Any] = build_funnel(store, voters=voters, ranking=ranking).as_dict()
     stages = [s["key"] for s in doc["stages"]]
     if len(stages) < 2:
         return

@@ -457,20 +457,18 @@ QUEUE_STATUS_LABELS = {
 }
 
 
-def print_queue_status(summary: dict[str, Any]) -> None:
-    """``sbs queue status``: the queue's counts, then the settings it was last built with (two small tables
-    instead of a printed dict)."""
+def print_queue_status(view: Any) -> None:
+    """``sbs queue status``: the queue's counts, the settings it was last built with, and each annotator's
+    progress — a :class:`~sbs_tui.core.views.queue.QueueView`, the one the review app's Queue tab draws."""
     from rich.table import Table
     from rich.text import Text
 
     out = console()
-    config = summary.get("config") or {}
+    config = view.config or {}
     counts = Table(title=Text("queue", style="bold"), title_justify="left", box=None, show_header=False)
     counts.add_column("what")
     counts.add_column("count", justify="right")
-    for key, value in summary.items():
-        if key == "config":
-            continue
+    for key, value in view.summary.items():
         label = QUEUE_STATUS_LABELS.get(key, key.replace("_", " "))
         counts.add_row(literal(label), count(value) if finite(value) is not None else literal(_plain(value)))
     out.print(counts)
@@ -484,6 +482,16 @@ def print_queue_status(summary: dict[str, Any]) -> None:
         out.print(built)
     else:
         out.print(Text("no queue built yet: run `sbs queue build`", style="dim"))
+    people = [a for a in view.annotators if a.remaining is not None]
+    if people:
+        table = Table(title=Text("annotators", style="bold"), title_justify="left")
+        for col in ("annotator", "done", "skipped", "remaining", "cap"):
+            table.add_column(col, justify="left" if col == "annotator" else "right")
+        for a in people:
+            table.add_row(literal(a.annotator), count(a.done), count(a.skipped), count(a.remaining),
+                          DASH if a.cap is None else count(a.cap))
+        out.print()
+        out.print(table)
 
 
 def _plain(value: Any) -> str:
