@@ -311,3 +311,56 @@ def test_queue_status_prints_the_queue_tabs_view(cli, mixed_db: Path) -> None:
             assert re.search(rf"{a.annotator}\s+│\s+{a.done}\s+│\s+{a.skipped}\s+│\s+{a.remaining}\s", out), out
     assert json.loads(cli("--db", str(mixed_db), "queue", "status", "--format", "json").stdout) == {
         **view.summary, "config": view.config}
+
+
+# -- the funnel's closing sentence, and the A/B control ---------------------------------------------------------------
+
+
+def _funnel_with(note: str | None):
+    from sbs_tui.core.funnel import Correlation, FunnelReport, Stage
+
+    scores = {"m1": 3.0, "m2": 2.0, "m3": 1.0}
+    a = Stage("benchmarks", "benchmarks", scores, {m: {"score": v, "benchmarks": 1} for m, v in scores.items()})
+    b = Stage("side_by_side", "side-by-side", scores, {m: {"score": v, "rating": 1000 + v, "win_rate": 0.5,
+                                                           "votes": 4, "method": "bt"} for m, v in scores.items()})
+    corr = Correlation(("benchmarks", "side_by_side"), ["m1", "m2", "m3"], spearman=1.0, spearman_p=0.33, note=note)
+    return FunnelReport([a, b], {}, [corr], [], "humans", 12)
+
+
+def test_the_funnel_never_says_the_stages_agree_after_agreement_not_established(capsys) -> None:
+    """Issue 17 §5: the table, the app and the report closed with "the stages agree" right after a note saying
+    the agreement was not established."""
+    from sbs_tui.core.views.funnel import AGREE, from_report
+    from sbs_tui.present.tables import print_funnel
+
+    unsettled = from_report(_funnel_with("not significant over 3 models: agreement not established"))
+    assert unsettled.verdict is not None and "agree on" not in unsettled.verdict
+    print_funnel(unsettled)
+    out = capsys.readouterr().out
+    assert "agreement not established" in out and "agree on the models" not in out
+    assert from_report(_funnel_with(None)).verdict == AGREE
+
+
+def test_the_report_words_the_funnel_as_the_view_does(tmp_path: Path) -> None:
+    from sbs_tui.core.report import _funnel
+    from sbs_tui.core.views.funnel import from_report
+    from sbs_tui.present.report_html import render_html
+    from sbs_tui.present.report_md import render_markdown
+
+    section = {"ok": True, "doc": _funnel(from_report(_funnel_with("agreement not established")))}
+    report = {"title": "t", "generated_at": "now", "database": "d", "counts": {}, "counted": None,
+              "sections": {"funnel": section}, "commands": [], "config": None}
+    for text in (render_html(report), render_markdown(report)):
+        assert "agreement not established" in text and "agree on the models" not in text
+        assert "side_by_side" not in text.replace("'side_by_side'", "")
+
+
+def test_ab_import_names_the_control_it_chose(cli, tmp_path: Path) -> None:
+    db = tmp_path / "ab.db"
+    data = tmp_path / "ab.csv"
+    data.write_text("experiment,variant,metric,n,successes\nexp,zeta,ctr,100,12\nexp,alpha,ctr,100,10\n"
+                    "exp2,control,ctr,100,10\nexp2,new,ctr,100,12\n")
+    result = cli("--db", str(db), "import", "ab", str(data))
+    assert result.exit_code == 0, result.stderr
+    assert "experiment 'exp': control 'alpha', chosen first alphabetically" in result.stderr
+    assert "experiment 'exp2': control 'control', chosen by name" in result.stderr

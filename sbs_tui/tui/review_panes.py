@@ -37,7 +37,7 @@ from textual.widgets import DataTable, Select, Static
 from sbs_tui.present.numbers import DASH, count, finite, percent
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
-from sbs_tui.present.tables import rating_interval, votes_needed_text
+from sbs_tui.present.tables import rank_columns, rating_interval, votes_needed_text
 from sbs_tui.present.text import literal as name
 from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, VOTERS, RankRequest
 from sbs_tui.core.views import on_db
@@ -335,10 +335,8 @@ class RankingPane(ReviewPane):
         pct = doc["method"] == "winrate"
         multi = len(doc.get("components") or []) > 1
         digits = 2 if pct else 0
-        lc = pct and doc.get("control") == "length"
-        columns = (["Rank (UB)", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"]
-                   if lc else ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L",
-                               "T", "Win %"])
+        columns, lc = rank_columns(doc)  # the headers `sbs rank` prints (LC: the raw verdicts named raw)
+        columns[0] = "Rank (UB)"
         if multi:
             columns.append("Component")
         rows = []
