@@ -73,7 +73,11 @@ def side_by_side_scores(store: Store, annotators: list[str] | None = None) -> di
     only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
     method's name, and the table prints the score as a rating instead of a percentage.
     """
-    names, rows = store.votes.outcomes(annotators=annotators)
+    return credit_shares(*store.votes.outcomes(annotators=annotators))
+
+
+def credit_shares(names: list[str], rows: list[tuple[int, int, float, int]]) -> dict[str, tuple[float, int]]:
+    """:func:`side_by_side_scores` over outcome rows already read (the funnel's ranking hands them on)."""
     credit = [0.0] * len(names)
     votes = [0] * len(names)
     for ia, ib, score_b, count in rows:
@@ -148,11 +152,13 @@ def votes_stage(store: Store, voters: str = "auto", ranking: Ranking | None = No
     method = SIDE_BY_SIDE_METHOD if connected else "win_rate"
     counted = ranking.info["voters"]
     scores, details = {}, {}
-    for m in ranking.models:
-        share = m.win_rate / 100.0
-        scores[m.model] = m.rating if connected else share
-        details[m.model] = {"score": scores[m.model], "rating": m.rating, "win_rate": share,
-                            "votes": int(round(m.votes)), "method": method, "voters": counted}
+    assert ranking.counts is not None  # a BT ranking keeps the outcome rows it fitted
+    shares = credit_shares(*ranking.counts)
+    ratings = {m.model: m.rating for m in ranking.models}
+    for model, (share, n) in shares.items():
+        scores[model] = ratings[model] if connected else share
+        details[model] = {"score": scores[model], "rating": ratings.get(model), "win_rate": share, "votes": n,
+                          "method": method, "voters": counted}
     stage = Stage("side_by_side", "side-by-side", scores, details)
     stage.votes = int(ranking.info["votes"])
     return stage

@@ -48,6 +48,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     from sbs_tui.core.views.scope import resolve_voters
 
     scope = resolve_voters(store.votes.annotator_kinds(), req.voters, req.annotators)
+    counts = None
     filters: VoteFilters = {"annotators": scope.names, "category": req.category,
                             "include_flagged": req.include_flagged}
     chosen = None
@@ -83,6 +84,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
         from sbs_tui.core.ranking.outcomes import Outcomes
 
         names, counted = store.votes.outcomes(**filters)  # read once: the default baseline and the fit share it
+        counts = (names, counted)
         votes = int(sum(n for *_, n in counted))
         if req.method == "winrate" and req.baseline is None:
             chosen = default_baseline(names, counted)
@@ -104,6 +106,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     ranking.info["voters"] = scope.voters
     ranking.info["votes"] = votes
     ranking.voted_models = list(names)
+    ranking.counts = counts
     if chosen is not None:
         ranking.info["baseline_rule"] = BASELINE_RULE
         ranking.warnings.append(f"no --baseline given: win rate against {chosen!r}, {BASELINE_RULE}")
