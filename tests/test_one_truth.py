@@ -364,3 +364,26 @@ def test_ab_import_names_the_control_it_chose(cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "experiment 'exp': control 'alpha', chosen first alphabetically" in result.stderr
     assert "experiment 'exp2': control 'control', chosen by name" in result.stderr
+
+
+@pytest.mark.parametrize("method", ["bt", "winrate"])
+def test_a_ranking_refresh_reads_the_votes_once(mixed_db: Path, monkeypatch, method: str) -> None:
+    """Issue 18: the review app's data layer read `store.votes.outcomes()` up to three times per refresh (votes
+    per model, the default baseline, the ranking); the view reads them once."""
+    from sbs_tui.core.ranking.request import RankRequest
+    from sbs_tui.core.store import Store
+    from sbs_tui.core.store.votes import Votes
+    from sbs_tui.core.views.ranking import ranking_view
+
+    calls = []
+    original = Votes.outcomes
+
+    def counted(self, **kwargs):
+        calls.append(kwargs)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Votes, "outcomes", counted)
+    with Store(mixed_db) as store:
+        view = ranking_view(store, RankRequest(method=method, ci="sandwich"))
+    assert view.doc is not None and len(calls) == 1
+    assert view.votes == HUMAN_VOTES and len(view.models) == 5
