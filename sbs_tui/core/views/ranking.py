@@ -40,31 +40,37 @@ def ranking_view(store: Store, options: RankRequest) -> RankingView:
 
 def _ranking(store: Store, options: RankRequest) -> RankingView:
     from sbs_tui.core.ranking.api import run_ranking
+    from sbs_tui.core.views.scope import resolve_voters
 
-    if not store.votes.annotator_kinds():
+    kinds = store.votes.annotator_kinds()
+    if not kinds:
         return RankingView(None, note="No votes yet. Import votes (sbs import votes FILE) or let annotators "
                                       "judge (sbs annotate).")
+    try:
+        voters = resolve_voters(kinds, options.voters, options.annotators).voters
+    except InputError as exc:
+        return RankingView(None, note=f"{exc.message}; press v to count other votes", voters=options.voters)
     if (problem := options.problem()) is not None:
-        return RankingView(None, note=problem, voters=options.voters)
+        return RankingView(None, note=problem, voters=voters)
     note = None
     try:
         try:
             ranking = run_ranking(store, options)
-        except KeyError as exc:
+        except KeyError:
             if options.baseline is None:
                 raise
             note = f"baseline {options.baseline!r} has no votes; showing without it"
             ranking = run_ranking(store, replace(options, baseline=None))
-    except InputError as exc:
-        return RankingView(None, note=f"{exc.message}; press v to count other votes", voters=options.voters)
     except KeyError as exc:
-        return RankingView(None, note=f"no votes involve model {exc.args[0]!r}", voters=options.voters)
-    except (ValueError, ArithmeticError) as exc:  # e.g. style control without stored texts
-        return RankingView(None, note=f"cannot rank with these settings: {exc}", voters=options.voters)
+        return RankingView(None, note=f"no votes involve model {exc.args[0]!r}", voters=voters)
+    except (ValueError, ArithmeticError, InputError) as exc:  # e.g. style control without stored texts
+        return RankingView(None, note=f"cannot rank with these settings: {exc}", voters=voters)
     doc = ranking.to_json()
-    baseline = doc.get("baseline") if doc.get("baseline") is not None else (
-        options.baseline if note is None else None)
+    baseline = doc.get("baseline") if doc.get("baseline") is not None else options.baseline
+    if baseline is not None and baseline not in ranking.voted_models:  # a method that ignores its anchor
+        note, baseline = f"baseline {baseline!r} has no votes; showing without it", None
     if doc.get("baseline_rule"):
-        note = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
+        chosen = f"win rate against the most-compared model {baseline!r} (press b to pick another)"
+        note = f"{note}; {chosen}" if note else chosen
     return RankingView(doc, tuple(sorted(ranking.voted_models)), baseline, note,
                        int(doc["votes"]), doc["voters"], tuple(doc.get("warnings") or ()))
