@@ -110,9 +110,11 @@ class ReviewApp(CrashReport, App[None]):
     @property
     def voters(self) -> str:
         """Whose votes every tab counts: the ranking tab's picker (v), one rule for the whole app."""
+        from textual.css.query import NoMatches
+
         try:
             return self.ranking.options.voters
-        except Exception:  # before the panes are mounted
+        except NoMatches:  # before the panes are mounted
             return self.rank_options.voters
 
     # -- actions -----------------------------------------------------------------------------------------------------
