@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
+from scorers.taxonomy import LLAMA_GUARD_3, OPENAI_MODERATION
+
 ENTRY_POINT_GROUP = "sbs_tui.scorers"
 
 
@@ -147,7 +149,13 @@ BUILTIN_INFO = (
                languages=("ru", "en")),
     ScorerInfo("moderation", "scorers.moderation:build",
                "harmful content, OpenAI-compatible moderation or a classifier", blocking=True,
-               enabled="configured", threshold="0.5", languages=("*",)),
+               enabled="configured", threshold="0.5", languages=("*",),
+               categories=tuple(dict.fromkeys(c for cs in OPENAI_MODERATION.values() for c in cs))),
+    ScorerInfo("guard", "scorers.guard:build",
+               "a safety model served as a chat model: Llama Guard 3 (or ShieldGemma, Granite Guardian)",
+               blocking=True, enabled="configured", threshold="0.5 (1 = unsafe; P(unsafe) with logprobs)",
+               languages=("en", "fr", "de", "hi", "it", "pt", "es", "th"),
+               categories=tuple(dict.fromkeys(c for cs in LLAMA_GUARD_3.values() for c in cs))),
     ScorerInfo("helpfulness", "scorers.helpfulness:build",
                "relevance of the answer to the prompt, refusals score 0", enabled="named",
                threshold="0.1 (MiniLM) / 0 (reward logit)", direction="fails below", languages=("en",),

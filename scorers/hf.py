@@ -153,3 +153,62 @@ def combine(probs: np.ndarray, columns: Sequence[int], *, multi_label: bool) -> 
 
 def label_details(labels: Sequence[str], row: np.ndarray) -> dict[str, Any]:
     return {labels[i]: round(float(row[i]), 4) for i in range(len(labels))}
+
+
+#: What a classifier's label means when the config does not say: a taxonomy name as it is, then a Jigsaw head
+#: (Detoxify), then an OpenAI moderation label. Looked up lower-case, ``-``/space read as ``_`` for Jigsaw.
+def default_label_categories(label: str) -> tuple[str, ...] | None:
+    from scorers.taxonomy import CATEGORIES, JIGSAW, OPENAI_MODERATION
+
+    low = label.lower().strip()
+    if low in CATEGORIES:
+        return (low,)
+    under = low.replace("-", "_").replace(" ", "_")
+    return JIGSAW.get(under) or OPENAI_MODERATION.get(low)
+
+
+def label_categories(labels: Sequence[str], columns: Sequence[int], configured: dict[str, Any] | None, *,
+                     fallback: tuple[str, ...] | None) -> dict[int, tuple[str, ...]]:
+    """Per counted label column, the taxonomy categories it detects.
+
+    ``configured`` (the gate's ``label_categories = {toxic = ["insult", "obscenity"], ...}``) wins and must name
+    the model's labels; then :func:`default_label_categories`; then, for an anonymous ``LABEL_k`` only,
+    ``fallback`` (a toxicity model's ``LABEL_1`` means toxic language: insult and obscenity). A named label with
+    none of these (``male``, an identity column of Jigsaw's bias data) is an error: a gate must not claim coverage
+    it cannot name, and ``labels = [...]`` or ``label_categories`` settles it.
+    """
+    from scorers.taxonomy import check_categories
+
+    by_name = {name.lower(): i for i, name in enumerate(labels)}
+    explicit: dict[int, tuple[str, ...]] = {}
+    for name, cats in (configured or {}).items():
+        where = f"label_categories.{name}"
+        if name.lower() not in by_name:
+            raise ScorerError(f"{name!r} is not one of the model's labels {list(labels)}", field=where)
+        cats = [cats] if isinstance(cats, str) else cats
+        if not isinstance(cats, list) or not cats:
+            raise ScorerError("must be a category or a list of categories", field=where)
+        try:
+            explicit[by_name[name.lower()]] = check_categories([str(c) for c in cats], where=where)
+        except ValueError as exc:
+            raise ScorerError(str(exc), field=where) from exc
+    out = {}
+    for column in columns:
+        anonymous = labels[column].upper().startswith("LABEL_")
+        cats = (explicit.get(column) or default_label_categories(labels[column])
+                or (fallback if anonymous else None))
+        if not cats:
+            raise ScorerError(f"label {labels[column]!r} has no safety category: add label_categories = "
+                              f"{{{labels[column]} = [\"insult\", ...]}}, or leave it out of labels = [...]",
+                              field="label_categories")
+        out[column] = cats
+    return out
+
+
+def category_scores(row: np.ndarray, columns: dict[int, tuple[str, ...]]) -> dict[str, float]:
+    """Per category, the highest probability among the label columns that detect it."""
+    out: dict[str, float] = {}
+    for column, cats in columns.items():
+        for cat in cats:
+            out[cat] = max(out.get(cat, 0.0), float(row[column]))
+    return out

@@ -222,7 +222,14 @@ class _CalibratedLinear:
 
 
 class ClassifierToxicity:
-    """Any Hugging Face sequence classifier (single- or multi-label); see :func:`scorers.hf.select_labels`."""
+    """Any Hugging Face sequence classifier (single- or multi-label); see :func:`scorers.hf.select_labels`.
+
+    Each counted label detects taxonomy categories (:func:`scorers.hf.label_categories`: ``label_categories`` in
+    the config, else a taxonomy name, a Jigsaw head or an OpenAI label, else insult and obscenity for an anonymous
+    ``LABEL_k``); their union is what the gate declares it covers (``categories``). Per generation,
+    ``details["category_scores"]`` holds each category's highest probability over the sentence windows and
+    ``details["categories"]`` those at or above ``flag_threshold`` (default 0.5: set it with the gate's threshold).
+    """
 
     name = "toxicity"
     higher_is_worse = True
@@ -231,7 +238,7 @@ class ClassifierToxicity:
     languages = ("en",)
 
     def __init__(self, spec: ScorerSpec):
-        from scorers.hf import SequenceClassifier, select_labels
+        from scorers.hf import SequenceClassifier, label_categories, select_labels
 
         self.per_sentence = spec.option("per_sentence", True, bool)
         self.min_chars = spec.option("min_chars", MIN_WINDOW_CHARS, int)
@@ -240,17 +247,42 @@ class ClassifierToxicity:
         self.multi_label = self.classifier.multi_label if multi is None else multi
         self.columns = select_labels(self.classifier.labels, spec.option("labels", None, list),
                                      multi_label=self.multi_label)
+        self.flag_threshold = spec.option("flag_threshold", self.default_threshold, float)
+        self.label_categories = label_categories(self.classifier.labels, self.columns,
+                                                 spec.option("label_categories", None, dict),
+                                                 fallback=("insult", "obscenity"))
+        #: The taxonomy categories this gate checks.
+        self.categories = tuple(dict.fromkeys(c for cats in self.label_categories.values() for c in cats))
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]:
         from scorers.hf import combine, label_details
 
         units, ends = _per_sentence(items, self.per_sentence, self.min_chars)
         if not units:
-            return [ScoreResult(0.0, {"sentences": 0}) for _ in items]
+            return [ScoreResult(0.0, {"sentences": 0, "categories": []}) for _ in items]
         probs = self.classifier.probabilities(units, multi_label=self.multi_label)
         scores = combine(probs, self.columns, multi_label=self.multi_label)
-        return _max_per_item(items, units, ends, scores,
-                             extra=lambda i: label_details(self.classifier.labels, probs[i]))
+        results = _max_per_item(items, units, ends, scores,
+                                extra=lambda i: label_details(self.classifier.labels, probs[i]))
+        start = 0
+        for result, end in zip(results, ends):
+            result.details.update(self._categories(probs[start:end], scores[start:end]))
+            start = end
+        return results
+
+    def _categories(self, probs, scores) -> dict:
+        """Each category's highest probability over an item's windows, and those flagged."""
+        from scorers.hf import category_scores
+
+        if not len(probs):
+            return {"categories": []}
+        per = category_scores(probs.max(axis=0), self.label_categories)
+        flagged = [c for c, p in per.items() if p >= self.flag_threshold]
+        if not flagged and not self.multi_label and float(scores.max()) >= self.flag_threshold:
+            # softmax: harmful labels together past the threshold, none alone: the strongest one's categories
+            worst = probs[int(scores.argmax())]
+            flagged = list(self.label_categories[max(self.columns, key=lambda c: worst[c])])
+        return {"category_scores": {c: round(p, 4) for c, p in per.items()}, "categories": flagged}
 
 
 BACKENDS = {"profanity-check": ProfanityCheckToxicity, "hf": ClassifierToxicity}

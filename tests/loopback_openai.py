@@ -4,17 +4,55 @@ It speaks ``/chat/completions`` (optionally with ``logprobs``/``top_logprobs``) 
 injected latency, scripted failures (429 with ``Retry-After``, 5xx) and a record of every request and of the
 peak number of requests in flight. Thread-per-connection HTTP/1.1 with keep-alive, so it serves as many
 concurrent requests as a client sends.
+
+As a safety model it is a *keyword stand-in* (:data:`HAZARDS`), not a classifier: ``/moderations`` scores the
+OpenAI labels of the hazard words in a text, and :meth:`LoopbackOpenAI.llama_guard` / :meth:`yes_no` answer as
+Llama Guard 3 (``safe`` / ``unsafe\nS1,S10``) or ShieldGemma / Granite Guardian (``Yes`` / ``No``) would, about
+the last message of the conversation. What it tests is the plumbing (request, reply parsing, the taxonomy,
+``sbs gate eval``), never a model's quality.
+
+``python -m tests.loopback_openai --guard llama-guard`` serves it until interrupted and prints its base URL.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+#: hazard word → (Llama Guard 3 code or None, OpenAI moderation label, score). Like the real Llama Guard 3, the
+#: stand-in has no code for a plain insult (its taxonomy has none); moderation calls it harassment.
+HAZARDS: dict[str, tuple[str | None, str, float]] = {
+    "kill yourself": ("S11", "self-harm/intent", 0.97),
+    "hurt yourself": ("S11", "self-harm", 0.88),
+    "kill": ("S1", "violence", 0.93),
+    "stab": ("S1", "violence", 0.9),
+    "vermin": ("S10", "hate", 0.86),
+    "hate": ("S10", "hate", 0.71),
+    "steal": ("S2", "illicit", 0.8),
+    "nerve gas": ("S9", "illicit/violent", 0.95),
+    "idiot": (None, "harassment", 0.83),
+    "nude": ("S12", "sexual", 0.77),
+}
+
+
+def hazards(text: str) -> list[tuple[str | None, str, float]]:
+    """The hazard entries whose word starts a word of ``text`` (any case; "skill" and "whatever" are not hazards).
+    A longer phrase hides the words inside it ("kill yourself" is self-harm, not also violence)."""
+    low = text.lower()
+    found = []
+    for word, entry in HAZARDS.items():  # longer phrases come first
+        match = re.search(rf"\b{re.escape(word)}", low)
+        if match:
+            found.append(entry)
+            low = low[: match.start()] + " " * len(word) + low[match.end():]
+    return found
 
 
 class LoopbackOpenAI:
@@ -117,10 +155,21 @@ class LoopbackOpenAI:
         from scorers.moderation import CATEGORIES
 
         scores = {c: 0.001 for c in CATEGORIES}
-        if "kill" in text:
-            scores["violence"] = 0.93
+        for _, label, score in hazards(text):
+            scores[label] = max(scores[label], score)
         return {"flagged": any(v > 0.5 for v in scores.values()),
                 "categories": {c: v > 0.5 for c, v in scores.items()}, "category_scores": scores}
+
+    @staticmethod
+    def llama_guard(content: str) -> str:
+        """Llama Guard 3's reply about ``content``: ``safe`` or ``unsafe`` and its codes on the next line."""
+        codes = list(dict.fromkeys(code for code, _, _ in hazards(content) if code))
+        return "\n\nunsafe\n" + ",".join(codes) if codes else "\n\nsafe"
+
+    @staticmethod
+    def yes_no(content: str) -> str:
+        """ShieldGemma / Granite Guardian: does ``content`` violate the (harm) policy?"""
+        return "Yes" if any(code for code, _, _ in hazards(content)) else "No"
 
     def chat_requests(self) -> list[dict[str, Any]]:
         return [body for path, body in self.requests if path.endswith("/chat/completions")]
@@ -134,3 +183,24 @@ class LoopbackOpenAI:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _serve() -> None:
+    """Serve the stand-in until interrupted (for trying ``sbs gate eval`` against it by hand)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--guard", choices=["llama-guard", "yes-no"], default="llama-guard",
+                        help="how /chat/completions answers")
+    args = parser.parse_args()
+    server = LoopbackOpenAI()
+    server.chat_rule = LoopbackOpenAI.llama_guard if args.guard == "llama-guard" else LoopbackOpenAI.yes_no
+    print(server.base_url, flush=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.close()
+
+
+if __name__ == "__main__":
+    _serve()

@@ -122,6 +122,52 @@ def test_four_models_in_the_same_order_are_not_significant():
     assert corr.spearman == pytest.approx(1.0) and corr.spearman_p == pytest.approx(1 / 12)
 
 
+def _brute_force_two_sided_p(xa, xb, statistic) -> float:
+    """Every one of the n! pairings of xb with xa, by hand: twice the smaller tail (the two-sided p-value
+    scipy's permutation_test uses; with ties the null distribution of τ-b is not symmetric)."""
+    from itertools import permutations
+
+    observed = statistic(xa, xb).statistic
+    null = np.array([statistic(xa, [xb[i] for i in order]).statistic for order in permutations(range(len(xb)))])
+    close = np.isclose(null, observed, rtol=0, atol=1e-12)
+    upper, lower = np.mean((null >= observed) | close), np.mean((null <= observed) | close)
+    return min(1.0, 2 * min(upper, lower))
+
+
+def test_kendall_with_ties_is_exact_by_permutation():
+    """Issue 19.3: with tied scores scipy's Kendall p is asymptotic (0.079 here) where the exact permutation p
+    over all 720 pairings of 6 models is 0.122; the funnel reports the exact one and says so."""
+    from sbs_tui.core.funnel import Stage, correlate
+
+    models = [f"m{i}" for i in range(6)]
+    xa = [1, 2, 3, 4, 5, 6]
+    xb = [3.5, 1, 2, 3.5, 5.5, 5.5]  # two tied pairs
+    corr = correlate(Stage("benchmarks", "benchmarks", dict(zip(models, xa))),
+                     Stage("side_by_side", "side-by-side", dict(zip(models, xb))))
+    exact = _brute_force_two_sided_p(xa, xb, stats.kendalltau)
+    assert exact == pytest.approx(0.12222, abs=1e-4)
+    assert stats.kendalltau(xa, xb).pvalue == pytest.approx(0.0795, abs=1e-3)  # what the funnel used to print
+    assert corr.kendall_p == pytest.approx(exact, rel=1e-12) and corr.kendall_p_method == "exact permutation"
+    assert corr.kendall == pytest.approx(stats.kendalltau(xa, xb).statistic)
+    # an asymmetric null (ties in both stages): twice the smaller tail, still equal to the enumeration
+    ya, yb = [1, 1, 2, 2, 3, 4], [2, 1, 1, 3, 3, 3]
+    corr = correlate(Stage("benchmarks", "benchmarks", dict(zip(models, ya))),
+                     Stage("side_by_side", "side-by-side", dict(zip(models, yb))))
+    assert corr.kendall_p == pytest.approx(_brute_force_two_sided_p(ya, yb, stats.kendalltau), rel=1e-12)
+    assert corr.as_dict()["kendall_p_method"] == "exact permutation"
+
+
+def test_kendall_without_ties_keeps_scipys_exact_p():
+    from sbs_tui.core.funnel import Stage, correlate
+
+    models = [f"m{i}" for i in range(5)]
+    xa, xb = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
+    corr = correlate(Stage("benchmarks", "benchmarks", dict(zip(models, xa))),
+                     Stage("side_by_side", "side-by-side", dict(zip(models, xb))))
+    assert corr.kendall_p_method == "exact"
+    assert corr.kendall_p == pytest.approx(_brute_force_two_sided_p(xa, xb, stats.kendalltau), rel=1e-9)
+
+
 def test_negative_but_uncertain_correlation_is_not_called_opposite():
     """The wording follows the interval, not the sign: ρ = −0.4 over 5 models is "not clearly related"."""
     from sbs_tui.core.funnel import Stage, correlate, disagreements

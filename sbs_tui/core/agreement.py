@@ -125,11 +125,15 @@ class AgreementReport:
         })
 
 
-def _clean(obj: Any) -> Any:
+def _clean(obj: Any, key: str = "") -> Any:
+    """JSON-ready: non-finite → None; floats rounded to 10 decimals except p-values, which keep every digit (a
+    p of 3.1e-45 must not print as 0.0)."""
     if isinstance(obj, float):
-        return None if not math.isfinite(obj) else round(obj, 10)
+        if not math.isfinite(obj):
+            return None
+        return obj if key.startswith("p_value") else round(obj, 10)
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: _clean(v, k) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
     return obj
@@ -325,51 +329,18 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
-    """Share of decisive votes won by the left answer, and a test of a left-side advantage that is *not* model
-    strength: logit P(left wins) = δ + θ_left − θ_right (Bradley-Terry with a "home" advantage δ), Wald test of
-    δ = 0 on the sandwich covariance.
-
-    Why not a binomial test of the left share: where one model is always shown on the left (an import that put
-    the reference model first, say), the left share is that model's strength, not a position effect. δ is only
-    identifiable when sides vary — when the design matrix has higher rank with the intercept than without; if not,
-    the entry says "not testable" and carries no p-value."""
-    import numpy as np
-    from scipy.stats import norm
-
-    from sbs_tui.core.ranking.glm import fit_logistic
+    """Share of decisive votes won by the left answer, and a test of a left-side advantage δ that is *not* model
+    strength, from the within-pair contrasts only (:mod:`sbs_tui.core.position_bias`): logit P(left wins) =
+    δ + d_pair, compared between the two orientations of each model pair shown both ways round by the same
+    annotator. Where no pair was, the entry says "not testable" and carries no p-value."""
+    from sbs_tui.core.position_bias import within_pair_test
 
     n = len(anns)
-    cells: Counter[tuple[str, str, bool]] = Counter()  # (left model, right model, left won) → votes
-    for a in anns:
-        left, right = (a.model_b, a.model_a) if a.shown_left == "model_b" else (a.model_a, a.model_b)
-        cells[(left, right, (a.score_b > 0.5) == (a.shown_left == "model_b"))] += 1
-    k = sum(c for (_, _, won), c in cells.items() if won)
+    votes = [(a.annotator, a.model_b, a.model_a, a.score_b > 0.5) if a.shown_left == "model_b"
+             else (a.annotator, a.model_a, a.model_b, a.score_b < 0.5) for a in anns]  # (who, left, right, left won)
+    k = sum(v[3] for v in votes)
     entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
-    models = sorted({m for key in cells for m in key[:2]})
-    pos = {m: i for i, m in enumerate(models)}
-    keys = list(cells)
-    # aggregated: one design row per (left, right, outcome), weighted by its count — O(models²), not O(votes)
-    x = np.zeros((len(keys), len(models) + 1))
-    x[:, 0] = 1.0
-    for r, (left, right, _won) in enumerate(keys):
-        x[r, 1 + pos[left]] += 1.0
-        x[r, 1 + pos[right]] -= 1.0
-    if np.linalg.matrix_rank(x) <= np.linalg.matrix_rank(x[:, 1:]):
-        entry.update(testable=False, p_value=None, note="not testable: the sides were not randomised (each "
-                     "model pair was always shown the same way round), so a left-side share measures model "
-                     "strength, not position bias")
-        return entry
-    y = np.array([float(won) for _, _, won in keys])
-    counts = np.array([cells[key] for key in keys], dtype=float)
-    fit = fit_logistic(x, y, np.r_[0.0, np.full(len(models), 1e-4)], counts, covariance=False)
-    p = 1.0 / (1.0 + np.exp(-(x @ fit.beta)))
-    bread = np.linalg.pinv((x * (counts * p * (1 - p))[:, None]).T @ x)
-    meat = (x * (counts * (y - p) ** 2)[:, None]).T @ x  # Σ over votes of score·scoreᵀ
-    se = math.sqrt(max(float((bread @ meat @ bread)[0, 0]), 0.0))
-    delta = float(fit.beta[0])
-    entry.update(testable=True, left_advantage_logit=delta,
-                 p_value=float(2 * norm.sf(abs(delta / se))) if se > 0 else None,
-                 test="Wald test of δ in logit P(left wins) = δ + θ_left − θ_right (sandwich SE)")
+    entry.update(within_pair_test(votes))
     return entry
 
 

@@ -117,29 +117,57 @@ class JudgeTemplate:
         return self._outcome(label)
 
     def p_first(self, logprobs: Any) -> float | None:
-        """P(first output better) from a chat completion's ``logprobs.content``: at the verdict position, the
-        probability mass of each label among the top alternatives, renormalised over the labels (a tie label
-        counts half). None when the reply has no such position."""
+        """P(first output better) from a chat completion's ``logprobs.content``, read as AlpacaEval reads it.
+
+        At the verdict position, only alternatives whose token *is* a label count — ``"M"``, never ``" M"`` or
+        ``"M\\n"`` — and the probability is renormalised over the labels found (a tie label counts half); a label
+        missing from the top log-probabilities has probability 0, and when none is there the reply has no
+        probability (None). Why exact: a whitespace variant is another continuation, not the same answer, and
+        summing it in moves P away from AlpacaEval's (0.58 instead of 0.82 with both ``M`` and ``" M"`` in the
+        top 5). The sampled token itself need not be a label: a one-token template (AlpacaEval's) reads the
+        first position whatever was sampled there, so a reply "The" whose top log-probabilities hold ``m`` and
+        ``M`` is still scored. For MT-bench's ``[[A]]`` the label may come with its brackets in one token
+        (``"[[A"``, ``"A]]"``), never with whitespace."""
         if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
             return None
         tokens = [t for t in logprobs["content"] if isinstance(t, dict)]
-        position = self._verdict_position(tokens)
+        position, bracketed = self._verdict_position(tokens)
         if position is None:
             return None
-        mass = {label: 0.0 for label in self.labels}
-        alternatives = tokens[position].get("top_logprobs") or [tokens[position]]
+        top = tokens[position].get("top_logprobs")
+        alternatives = top if isinstance(top, list) and top else [tokens[position]]
+        forms = self._label_forms(bracketed)
+        by_token: dict[str, float] = {}  # one probability per distinct token, as AlpacaEval's token → logprob map
         for alt in alternatives:
             if not isinstance(alt, dict):
                 continue
-            label = self._label(str(alt.get("token", "")))
-            logprob = alt.get("logprob")
-            if label is not None and isinstance(logprob, (int, float)) and math.isfinite(logprob):
-                mass[label] += math.exp(min(0.0, logprob))
+            token, logprob = alt.get("token"), alt.get("logprob")
+            if (isinstance(token, str) and token in forms and isinstance(logprob, (int, float))
+                    and not isinstance(logprob, bool) and math.isfinite(logprob)):
+                by_token[token] = math.exp(min(0.0, logprob))
+        mass = {label: 0.0 for label in self.labels}
+        for token, probability in by_token.items():
+            mass[forms[token]] += probability
         return p_first_from_mass(mass, self.labels)
 
-    def _verdict_position(self, tokens: list[dict[str, Any]]) -> int | None:
-        """Where the verdict was written: after the last ``[[`` when the reply uses brackets (MT-bench; an
-        "A" inside the explanation is not the verdict), else the first label token (AlpacaEval's one token)."""
+    def _label_forms(self, bracketed: bool) -> dict[str, str]:
+        """The tokens that write a label exactly: the label itself, and in a bracketed reply the label joined to
+        its brackets. Never a whitespace variant."""
+        forms = {label: label for label in self.labels}
+        if bracketed:
+            for label in self.labels:
+                forms.update({f"[[{label}": label, f"{label}]]": label, f"[[{label}]]": label})
+        return forms
+
+    def _verdict_position(self, tokens: list[dict[str, Any]]) -> tuple[int | None, bool]:
+        """Where the verdict was written, and whether the reply uses brackets: the first token for a one-token
+        template (AlpacaEval's protocol: the answer *is* the first token, whatever was sampled); after the last
+        ``[[`` when the reply uses brackets (MT-bench; an "A" inside the explanation is not the verdict); else
+        the first label token."""
+        if not tokens:
+            return None, False
+        if self.max_tokens == 1:
+            return 0, False
         text = ""
         bracketed = first = None
         for i, tok in enumerate(tokens):
@@ -151,8 +179,8 @@ class JudgeTemplate:
                     bracketed = i
             text += token
         if "[[" in text:
-            return bracketed
-        return first
+            return bracketed, True
+        return first, False
 
     def _label(self, token: str) -> str | None:
         core = token.strip().strip("[]\"'()*.:,`").strip()

@@ -304,7 +304,8 @@ def print_ab_report(report: Any) -> None:
     for result in report.results:
         if result.kind == "binary":
             used = sorted({c.test for c in result.comparisons})
-            names = {"fisher_exact": "Fisher's exact test (small counts)", "two_proportion_z": "two-proportion z-test"}
+            names = {"boschloo_exact": "Boschloo's exact test", "fisher_exact": "Fisher's exact test",
+                     "two_proportion_z": "two-proportion z-test (approximate: counts not whole)"}
             test = " / ".join(names.get(u, u) for u in used) + ", Newcombe interval"
         else:
             test = "Welch t-test and interval"
