@@ -387,3 +387,14 @@ def test_a_ranking_refresh_reads_the_votes_once(mixed_db: Path, monkeypatch, met
         view = ranking_view(store, RankRequest(method=method, ci="sandwich"))
     assert view.doc is not None and len(calls) == 1
     assert view.votes == HUMAN_VOTES and len(view.models) == 5
+
+
+def test_rank_without_votes_is_exit_2_not_an_empty_table(cli, tmp_path: Path) -> None:
+    """Before: an empty table, a warning, exit 0 — read as a result by a script."""
+    from tests.conftest import SAMPLE
+
+    db = tmp_path / "g.db"
+    assert cli("--db", str(db), "import", "generations", str(SAMPLE / "generations.jsonl")).exit_code == 0
+    for command in (("rank",), ("export", "rankings")):
+        result = cli("--db", str(db), *command)
+        assert result.exit_code == 2 and "no votes to rank" in result.stderr and result.stdout == ""

@@ -115,9 +115,9 @@ def test_empty_database(cli, tmp_path) -> None:
 
     Store(tmp_path / "e.db").close()  # empty, not missing: a missing database is an error (issue 9, item 7)
     res = cli("--db", str(tmp_path / "e.db"), "rank", "--format", "json")
-    assert res.exit_code == 0
-    assert json.loads(res.stdout)["models"] == []
-    assert "no votes" in res.stderr
+    # issue 17: an empty ranking is not a result — exit 2 with what to do, nothing on stdout
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "no votes to rank" in res.stderr and "sbs import votes" in res.stderr
 
 
 def test_style_and_length_control_through_the_cli(cli, tmp_path) -> None:

@@ -127,7 +127,13 @@ def rank_stored(open_store: Callable[[], Store], req: RankRequest) -> Ranking:
     req.validate()
     store = open_store()
     try:
-        return run_ranking(store, req)
+        ranking = run_ranking(store, req)
+        if not ranking.info.get("votes"):  # an empty table with exit 0 would read as a result
+            flagged = ("" if req.include_flagged or not store.votes.flagged_count()
+                       else " (flagged votes are left out: --include-flagged counts them)")
+            raise InputError(f"no votes to rank{flagged}; import votes (sbs import votes FILE) or let annotators "
+                             "judge (sbs annotate)", file=str(store.path) if store.path else None)
+        return ranking
     except KeyError as exc:
         raise InputError(f"no votes involve model {exc.args[0]!r}", field="--baseline") from None
     finally:
