@@ -20,6 +20,15 @@ Policy, per request:
   server that is not running) — reported in milliseconds, not after half a minute of silent retries.
 * A request that exhausts its retries becomes a failed :class:`Result`; the others go on, and
   :func:`failure_summary` says what failed and why.
+* ``timeout`` bounds each attempt as a whole, not only each read: httpx's timeouts restart with every byte, so a
+  server (or a broken proxy) trickling one byte a second would hold a request for ever. Every socket operation
+  of an attempt is given at most what is left of its deadline (:class:`_DeadlineBackend`), and a request past it
+  is a timeout like any other (retried).
+* A 2xx reply whose body is only an error object (``{"error": ...}``, as some gateways answer) is a failed
+  attempt, retried like a 5xx: it carries no answer, and callers must never store it as one.
+* Reported token counts that are not plausible (negative, not integers, above :data:`MAX_TOKENS_PER_REQUEST`) are
+  ignored and counted in ``Usage.ignored_usage`` (with the first such value in ``Usage.ignored_example``) so the
+  caller can warn once, rather than corrupting token totals, rate limits and costs.
 
 Rate limits (``requests_per_minute``, ``tokens_per_minute``) are token buckets refilled continuously and
 holding at most one second's worth, so a run starts smoothly instead of firing a minute's quota at once. Tokens
@@ -44,6 +53,7 @@ from typing import Any
 from scorers.base import ScorerError, ScorerSpec
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+MAX_TOKENS_PER_REQUEST = 10_000_000  # more than any context window: a larger count is a broken server's
 OPENAI_BASE = "https://api.openai.com/v1"
 DEFAULT_CONCURRENCY = 16
 MAX_BACKOFF = 60.0
@@ -129,6 +139,8 @@ class Usage:
     failed: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    ignored_usage: int = 0  # replies whose token counts were implausible and were not counted
+    ignored_example: str = ""
 
 
 class TokenBucket:
@@ -249,7 +261,9 @@ class JsonClient:
 
                 limits = httpx.Limits(max_connections=self.concurrency,
                                       max_keepalive_connections=self.concurrency)
-                self._http = httpx.Client(timeout=self.config.timeout, limits=limits, headers=self._headers)
+                transport = httpx.HTTPTransport(limits=limits)
+                _bound_by_deadline(transport)
+                self._http = httpx.Client(timeout=self.config.timeout, headers=self._headers, transport=transport)
             return self._http
 
     def _send(self, index: int, path: str, payload: dict[str, Any], stop: threading.Event) -> Result:
@@ -274,8 +288,12 @@ class JsonClient:
                 if attempt:
                     self.usage.retries += 1
             wait_s: float | None = None
+            error: str | None = None
+            detail = ""
+            client = self._client()
+            _deadline.end = time.monotonic() + self.config.timeout
             try:
-                response = self._client().post(url, content=body)
+                response = client.post(url, content=body)
             except httpx.ConnectError as exc:
                 if not self._answered:
                     raise EndpointError(f"cannot reach {url}: {_reason(exc)} (is the server running, and "
@@ -285,7 +303,9 @@ class JsonClient:
                 error, detail = "timeout", f"no answer within {self.config.timeout:g} s ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 error, detail = "connection error", _reason(exc)
-            else:
+            finally:
+                _deadline.end = None
+            if error is None:
                 self._answered = True
                 status = response.status_code
                 if 200 <= status < 300:
@@ -295,14 +315,17 @@ class JsonClient:
                         self._count_failure()
                         return Result(index, error="invalid JSON", detail=_printable(str(exc)),
                                       attempts=attempt + 1)
-                    self._account(data, estimate)
-                    return Result(index, data, attempts=attempt + 1)
-                detail = _printable(response.text[:300])
-                if status not in RETRY_STATUS:
-                    raise EndpointError(f"{url} answered HTTP {status}: {detail}")
-                error = f"HTTP {status}"
-                if status in (429, 503):
-                    wait_s = retry_after(response.headers)
+                    if not _error_only(data):
+                        self._account(data, estimate)
+                        return Result(index, data, attempts=attempt + 1)
+                    error, detail = f"HTTP {status} with an error body", _printable(response.text[:300])
+                else:
+                    detail = _printable(response.text[:300])
+                    if status not in RETRY_STATUS:
+                        raise EndpointError(f"{url} answered HTTP {status}: {detail}")
+                    error = f"HTTP {status}"
+                    if status in (429, 503):
+                        wait_s = retry_after(response.headers)
             if attempt >= self.max_retries:
                 self._count_failure()
                 return Result(index, error=error, detail=detail, attempts=attempt + 1)
@@ -328,8 +351,14 @@ class JsonClient:
         usage = data.get("usage") if isinstance(data, dict) else None
         if not isinstance(usage, dict):
             return
-        tokens_in = _int(usage.get("prompt_tokens"))
-        tokens_out = _int(usage.get("completion_tokens"))
+        counts = usage_tokens(usage)
+        if counts is None:
+            with self._lock:
+                self.usage.ignored_usage += 1
+                if not self.usage.ignored_example:
+                    self.usage.ignored_example = _printable(json.dumps(usage)[:200])
+            return
+        tokens_in, tokens_out = counts
         with self._lock:
             self.usage.tokens_in += tokens_in
             self.usage.tokens_out += tokens_out
@@ -386,8 +415,99 @@ def _reason(exc: Exception) -> str:
     return _printable(text[:200])
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def usage_tokens(usage: Any) -> tuple[int, int] | None:
+    """(prompt, completion) tokens from a reply's ``usage``; an absent count is 0, and None when a count is
+    there but not plausible (negative, not an integer, or above :data:`MAX_TOKENS_PER_REQUEST`)."""
+    if not isinstance(usage, dict):
+        return 0, 0
+    counts = []
+    for key in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(key)
+        if value is None:
+            counts.append(0)
+        elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS_PER_REQUEST:
+            counts.append(value)
+        else:
+            return None
+    return counts[0], counts[1]
+
+
+def ignored_usage_warning(usage: Usage) -> str | None:
+    """The one warning line for implausible token counts, or None."""
+    if not usage.ignored_usage:
+        return None
+    return (f"ignored the token counts of {usage.ignored_usage} reply(ies) as implausible (e.g. "
+            f"{usage.ignored_example}); token totals and cost leave them out")
+
+
+def _error_only(data: Any) -> bool:
+    """A body that is an error report and nothing else: no ``choices``, ``results`` or ``data`` beside it."""
+    return (isinstance(data, dict) and data.get("error") is not None
+            and not any(key in data for key in ("choices", "results", "data")))
+
+
+# -- an overall deadline per attempt ----------------------------------------------------------------------------
+
+_deadline = threading.local()  # .end: time.monotonic() by which the current thread's attempt must be done
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """A socket operation's timeout, cut to what is left of this thread's deadline (raising once it passed)."""
+    import httpcore
+
+    end = getattr(_deadline, "end", None)
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _bound_by_deadline(transport: Any) -> None:
+    """Give ``transport``'s connection pool a network backend whose every read, write and connect honours the
+    calling thread's deadline. (httpx has no overall timeout; its pool takes a backend only through this
+    attribute, checked here so an httpx upgrade that moves it fails loudly in the tests, not silently.)"""
+    import httpcore
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: Any):
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, _bounded(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, _bounded(timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                      timeout: float | None = None) -> Any:
+            return Stream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.SyncBackend()
+
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                        socket_options: Any = None) -> Any:
+            return Stream(self._inner.connect_tcp(host, port, _bounded(timeout), local_address, socket_options))
+
+        def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+            return Stream(self._inner.connect_unix_socket(path, _bounded(timeout), socket_options))
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):
+        raise RuntimeError("httpx's connection pool changed: cannot bound requests by an overall deadline")
+    pool._network_backend = Backend()
 
 
 def _printable(text: str) -> str:
@@ -396,4 +516,4 @@ def _printable(text: str) -> str:
 
 
 __all__ = ["ClientConfig", "EndpointError", "JsonClient", "Result", "TokenBucket", "Usage", "describe",
-           "failure_summary", "retry_after"]
+           "failure_summary", "ignored_usage_warning", "retry_after", "usage_tokens"]

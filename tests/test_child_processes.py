@@ -196,3 +196,68 @@ def test_watcher_started_by_an_app_dies_when_the_app_is_killed(tmp_path) -> None
             app.kill()
             app.wait()
         _kill_all([watcher] if watcher else [])
+
+
+# -- what a killed driver started (issue 21: Ray's helpers lived 30–90 s after kill -9 of the driver) ------------
+
+
+def _descendants(pid: int) -> set[int]:
+    found, stack = set(), [pid]
+    while stack:
+        for child in _children(stack.pop()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _driver(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, env=_env(),
+                            cwd=REPO)
+
+
+def test_everything_a_killed_process_started_ends_with_it() -> None:
+    """Helpers in sessions of their own (as Ray starts its workers) with children of their own."""
+    driver = _driver("""
+        import subprocess, sys, time
+        from sbs_tui.core.lifeline import reap_descendants_on_death
+        reaper = reap_descendants_on_death(poll=0.1)
+        grandparent = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); time.sleep(300)"
+        for _ in range(2):
+            subprocess.Popen([sys.executable, "-c", grandparent], start_new_session=True)
+        time.sleep(1.0)
+        print(reaper, flush=True)
+        time.sleep(300)
+    """)
+    reaper = int(driver.stdout.readline())
+    helpers = _descendants(driver.pid) - {reaper}
+    try:
+        assert len(helpers) == 4, helpers
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=10)
+        _wait(lambda: not any(_alive(pid) for pid in helpers), 10, "helpers end with their killed driver")
+        _wait(lambda: not _alive(reaper), 10, "the watcher ends too")
+    finally:
+        _kill_all(helpers | {driver.pid, reaper})
+
+
+def test_a_local_rays_helpers_end_with_a_killed_driver() -> None:
+    pytest.importorskip("ray")
+    driver = _driver("""
+        import time, ray
+        from sbs_tui.core.scoring_ray import _init
+        _init(ray, None)
+        ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])
+        print("ready", flush=True)
+        time.sleep(300)
+    """)
+    assert driver.stdout.readline().strip() == b"ready"
+    helpers = _descendants(driver.pid)
+    try:
+        names = {(PROC / str(pid) / "comm").read_text().strip() for pid in helpers if _alive(pid)}
+        assert {"gcs_server", "raylet"} <= names, names
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=10)
+        _wait(lambda: not any(_alive(pid) for pid in helpers), 15, "Ray's helpers end with their killed driver")
+    finally:
+        _kill_all(helpers | {driver.pid})

@@ -201,6 +201,34 @@ def test_ordinary_mentions_are_not_identity_leaks(text):
     assert IdentityDetector.default().reason(text, "llama-2-70b") is None
 
 
+@pytest.mark.parametrize("text", [
+    "I'm Cl\u200baude, and I'd be glad to help.",  # a zero-width space inside the name
+    "I am \uff23laude, an assistant.",  # fullwidth C
+    "I\u2019M CLAUDE. Happy to help.",  # curly apostrophe, capitals
+    "I was created by OpenAI to answer questions.",
+    "Anthropic trained me to be helpful.",
+    "(Claude here) Sure, the answer is 4.",
+    "I'm an AI assistant made by Ant\u00adhropic.",  # a soft hyphen
+    "I'm Ｇｅｍｉｎｉ.",
+])
+def test_identity_hold_back_normalises_text_and_knows_creator_phrasings(text):
+    """Issue 21: these all read as a leak to a person, and all slipped through before."""
+    assert IdentityDetector.default().reason(text, "some-model") is not None
+
+
+@pytest.mark.parametrize("text", [
+    "The Gemini here refers to the constellation.",
+    "OpenAI trained models are widely used.",
+    "I was created a new account by the admin.",
+])
+def test_creator_phrasings_do_not_catch_ordinary_text(text):
+    assert IdentityDetector.default().reason(text, "llama-2-70b") is None
+
+
+def test_own_model_name_hidden_by_invisible_characters_is_a_leak():
+    assert IdentityDetector.default().reason("Sure \u2014 gem\u200bma-2b-it here.", "gemma-2b-it") is not None
+
+
 def test_own_model_name_is_a_leak():
     detector = IdentityDetector.default()
     assert detector.reason("Sure — gemma-2b-it here. The answer is 4.", "gemma-2b-it") is not None

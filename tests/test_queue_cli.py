@@ -65,24 +65,27 @@ def test_annotate_and_serve_need_a_database(cli, tmp_path):
 
 
 def test_serve_runs_annotate_on_loopback(cli, tmp_path, monkeypatch):
+    """`sbs serve --annotator NAME` is a one-person team: the team server, restricted to NAME, with a link."""
     db = tmp_path / "q.db"
     make_store(db, prompts=1).close()
     seen = {}
 
-    class FakeServer:
-        def __init__(self, command, host, port, title, public_url):
-            seen.update(command=command, host=host, port=port)
+    def fake_serve(options, *, server=None):
+        seen.update(options=options, server=server)
 
-        def serve(self):
-            seen["served"] = True
+    import sbs_tui.web.server
 
-    import textual_serve.server
-
-    monkeypatch.setattr(textual_serve.server, "Server", FakeServer)
+    monkeypatch.setattr(sbs_tui.web.server, "serve", fake_serve)
     result = cli("--db", str(db), "serve", "--annotator", "Ann Lee")
     assert result.exit_code == 0, result.stderr
-    assert seen["host"] == "127.0.0.1" and seen["served"]
-    assert "annotate --annotator 'Ann Lee'" in seen["command"] and str(db) in seen["command"]
+    options, server = seen["options"], seen["server"]
+    assert options.host == "127.0.0.1" and options.solo == "Ann Lee"
+    assert result.stdout.strip() == f"http://127.0.0.1:8000/?token={server.solo_token}"
+    from sbs_tui.web.server import Ticket
+
+    command = server.command_for(Ticket("Ann Lee", "annotate", 0.0))
+    assert "annotate --annotator 'Ann Lee'" in command and str(db) in command
+    assert server._resolve(server.solo_token).name == "Ann Lee" and server._resolve("guess") is None
 
 
 def test_queue_flags_lists_flagged_pairs(cli, tmp_path):

@@ -82,16 +82,22 @@ def test_browser_signs_in_votes_and_is_refused_where_it_must_be(served, tmp_path
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
+        requests: list[tuple[str, dict]] = []
+        page.on("request", lambda r: requests.append((r.url, r.headers)))
 
         wrong = page.goto(f"{base}/?token=wrong")
         assert wrong.status == 403 and "not valid" in page.content()
-        refused = page.goto(f"{base}/?token={tokens['alice']}&app=review")
-        assert refused.status == 403
+        page.goto(f"{base}/?token={tokens['alice']}&app=review")
+        page.wait_for_url(f"{base}/?app=review")  # signed in, then refused the lead's app
+        assert "needs a lead's token" in page.content()
 
+        requests.clear()
         ok = page.goto(f"{base}/?token={tokens['alice']}")
         assert ok.status == 200
+        # the token is exchanged for a session cookie and leaves the address bar at once
+        page.wait_for_url(f"{base}/", timeout=30_000)
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        assert cookies["sbs_session"]["httpOnly"] and cookies["sbs_session"]["sameSite"] == "Strict"
         page.wait_for_selector("body.-first-byte", timeout=60_000)
         # The terminal is drawn on a canvas, so "a pair is shown" is read where the app records it: the pair it
         # assigned to alice when it drew it.
@@ -114,7 +120,10 @@ def test_browser_signs_in_votes_and_is_refused_where_it_must_be(served, tmp_path
         while _votes_by(db, "alice") == 0 and time.monotonic() < deadline:
             time.sleep(0.25)
         assert _votes_by(db, "alice") == 1
-        assert all(url.startswith(base) for url in requests), [u for u in requests if not u.startswith(base)]
+        assert all(url.startswith(base) for url, _ in requests), [u for u, _ in requests if not u.startswith(base)]
+        later = requests[1:]  # everything after the link itself: the page, its fonts, script, the socket
+        assert later and not [u for u, _ in later if tokens["alice"] in u]
+        assert not [u for u, h in later if tokens["alice"] in h.get("referer", "")], "the token leaked in a Referer"
         browser.close()
 
     png = (tmp_path / "served.png").read_bytes()

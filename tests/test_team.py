@@ -107,13 +107,24 @@ async def team(tmp_path: Path):
         await client.close()
 
 
+async def sign_in(client, token: str, app: str | None = None):
+    """The personal link: a hop page that sets the session cookie, then the page it points to (no token)."""
+    params = {"token": token, **({"app": app} if app else {})}
+    hop = await client.get("/", params=params)
+    if hop.status != 200:
+        return hop
+    target = hop.headers["Refresh"].split("url=", 1)[1]
+    assert "token" not in target
+    return await client.get(target)
+
+
 async def test_page_needs_a_valid_token_and_is_self_contained(team) -> None:
     client, server, tokens = team
     signin = await client.get("/")
     assert signin.status == 200 and "sign in" in (await signin.text())
     wrong = await client.get("/", params={"token": "not-a-token"})
     assert wrong.status == 403 and "not valid" in (await wrong.text())
-    page = await client.get("/", params={"token": tokens["alice"]})
+    page = await sign_in(client, tokens["alice"])
     body = await page.text()
     assert page.status == 200 and "/ws/" in body
     assert "googleapis" not in body and "https://" not in body, "the page loads nothing from the network"
@@ -125,9 +136,9 @@ async def test_page_needs_a_valid_token_and_is_self_contained(team) -> None:
 
 async def test_annotator_cannot_open_the_review_app_but_a_lead_can(team) -> None:
     client, server, tokens = team
-    refused = await client.get("/", params={"token": tokens["alice"], "app": "review"})
+    refused = await sign_in(client, tokens["alice"], "review")
     assert refused.status == 403
-    lead = await client.get("/", params={"token": tokens["lena"], "app": "review"})
+    lead = await sign_in(client, tokens["lena"], "review")
     assert lead.status == 200
     ticket = next(iter(server.tickets.values()))
     assert ticket.app == "review" and " review" in server.command_for(ticket)
@@ -141,7 +152,7 @@ def _ticket_from(body: str) -> str:
 
 async def test_websocket_refuses_foreign_origin_and_unknown_or_reused_tickets(team) -> None:
     client, server, tokens = team
-    body = await (await client.get("/", params={"token": tokens["alice"]})).text()
+    body = await (await sign_in(client, tokens["alice"])).text()
     ticket = _ticket_from(body)
     evil = await client.get(f"/ws/{ticket}", headers={"Origin": "http://evil.example"})
     assert evil.status == 403
@@ -154,7 +165,7 @@ async def test_websocket_refuses_foreign_origin_and_unknown_or_reused_tickets(te
 
 async def test_session_cap_refuses_beyond_the_limit(team) -> None:
     client, server, tokens = team
-    body = await (await client.get("/", params={"token": tokens["alice"]})).text()
+    body = await (await sign_in(client, tokens["alice"])).text()
     server.sessions["someone"] = 1  # max_sessions=1 in this fixture: the server is full
     full = await client.get(f"/ws/{_ticket_from(body)}", headers={"Origin": "http://127.0.0.1:8000"})
     assert full.status == 503
@@ -209,14 +220,13 @@ async def test_a_leads_personal_link_opens_the_review_app(team) -> None:
     """Issue 17 §4: the link `sbs annotators add lena --lead` prints opens the review app; `&app=annotate` (also
     printed) the annotator app. Before, every link opened the annotator app."""
     client, server, tokens = team
-    assert (await client.get("/", params={"token": tokens["lena"]})).status == 200
-    assert [t.app for t in server.tickets.values()] == ["review"]
-    server.tickets.clear()
-    assert (await client.get("/", params={"token": tokens["lena"], "app": "annotate"})).status == 200
-    assert [t.app for t in server.tickets.values()] == ["annotate"]
-    server.tickets.clear()
-    assert (await client.get("/", params={"token": tokens["alice"]})).status == 200
-    assert [t.app for t in server.tickets.values()] == ["annotate"]
+    for who, app, expected in (("lena", None, "review"), ("lena", "annotate", "annotate"),
+                               ("alice", None, "annotate")):
+        server.tickets.clear()
+        page = await sign_in(client, tokens[who], app)
+        assert page.status == 200, (who, app)
+        assert [t.app for t in server.tickets.values()] == [expected], (who, app)
+        assert f"sbs {expected} — {who}" in await page.text()
 
 
 def test_lead_cli_prints_the_review_link_and_the_annotator_link(cli, db_path: Path) -> None:

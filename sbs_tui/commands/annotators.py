@@ -59,7 +59,8 @@ def list_command(obj, fmt: str) -> None:
 @click.argument("name")
 @click.pass_obj
 def revoke_command(obj, name: str) -> None:
-    """Revoke NAME's token: their open sessions end at the next reconnect, new sign-ins are refused."""
+    """Revoke NAME's token: their votes are refused at once, `sbs serve` closes their open sessions within a
+    second, and new sign-ins are refused."""
     from sbs_tui.core.team import revoke_annotator
 
     with obj.open_store() as store:

@@ -79,6 +79,8 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
                f"[{report.weighted} weighted, {report.discrete} discrete, {report.orders_disagree} with orders "
                f"disagreeing, {report.unparseable} unparseable]; tokens {report.tokens_in:,} in / "
                f"{report.tokens_out:,} out{cost}; {report.seconds:.1f}s", err=True)
+    if report.warning:
+        click.echo(f"warning: {report.warning}", err=True)
     if report.failure:
         click.echo(f"error: {report.failure} — run the same command again to retry them", err=True)
         ctx.exit(ExitCode.CHECK_FAILED)

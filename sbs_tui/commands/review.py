@@ -33,6 +33,12 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
         raise InputError("database not found; import votes or generations first (sbs import ...)",
                          file=obj.db_path)
     settings = obj.settings
+    import signal
+
+    from sbs_tui.core.lifeline import die_with_parent, parent_from_env
+
+    if (parent := parent_from_env()) is not None:  # a session of `sbs serve`: it ends with the server
+        die_with_parent(parent, sig=signal.SIGTERM, grace=5.0)
     from sbs_tui.tui.review import make_review_app
 
     options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds,

@@ -6,6 +6,8 @@ proxy with TLS (see docs/serve.md) and pass ``--public-url``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from sbs_tui.errors import InputError
@@ -15,7 +17,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 @click.command("serve")
 @click.option("--annotator", default=None,
-              help="Serve only this annotator's app, with no sign-in (single-user, loopback use).")
+              help="A one-person team: serve only this annotator's app; prints a sign-in link made at start-up.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on. Anything but loopback exposes the server to your network.")
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -27,7 +29,6 @@ def serve_command(obj, annotator: str | None, host: str, port: int, public_url: 
                   max_sessions: int) -> None:
     """Serve the apps to browsers. Annotators sign in with the token from `sbs annotators add` (or open their
     personal link); a lead's token also opens the review app at /?app=review."""
-    from pathlib import Path
 
     if not Path(obj.db_path).exists():
         raise InputError("database not found", file=obj.db_path)
@@ -49,22 +50,21 @@ def serve_command(obj, annotator: str | None, host: str, port: int, public_url: 
     serve(options)
 
 
-def _serve_one(db: object, config: object, annotator: str, host: str, port: int, public_url: str | None) -> None:
-    """The single-user mode: one annotator's app, no sign-in (as before team serving)."""
-    import shlex
-    import sys
-    from pathlib import Path
+def _serve_one(db: Path, config: Path | None, annotator: str, host: str, port: int, public_url: str | None) -> None:
+    """The single-user mode: a one-person team. The same sign-in, tickets, Origin check and CSP as the team
+    server, with a token made now (printed once, kept in memory only) instead of one from `sbs annotators add`."""
+    from sbs_tui.core.team import personal_link
+    from sbs_tui.web.server import ServeOptions, TeamServer, serve
 
     if not annotator.strip():
         raise InputError("must not be empty", field="annotator")
-    from textual_serve.server import Server
-
-    parts = [sys.executable, "-m", "sbs_tui", "--db", str(Path(str(db)).resolve())]
-    if config:
-        parts += ["--config", str(Path(str(config)).resolve())]
-    parts += ["annotate", "--annotator", annotator]
     if host not in LOOPBACK:
-        click.echo(f"warning: listening on {host}: anyone who can reach it can vote as {annotator!r}", err=True)
-    click.echo(f"serving the annotator app on http://{host}:{port} (Ctrl+C to stop)", err=True)
-    Server(shlex.join(parts), host=host, port=port, title=f"sbs annotate — {annotator}",
-           public_url=public_url).serve()
+        click.echo(f"warning: listening on {host}: put it behind TLS (docs/serve.md)", err=True)
+    options = ServeOptions(db_path=db, config_path=config, host=host, port=port, public_url=public_url,
+                           max_sessions=2, solo=annotator.strip())
+    server = TeamServer(options)
+    assert server.solo_token is not None
+    click.echo(f"serving {annotator.strip()!r}'s annotator app (Ctrl+C to stop); open this link (valid until "
+               "the server stops):", err=True)
+    click.echo(personal_link(server.solo_token, host=host, port=port, public_url=public_url))
+    serve(options, server=server)

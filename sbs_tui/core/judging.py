@@ -14,6 +14,13 @@ How the two answers become one vote (one per pair, so agreement statistics see o
 Every order's verdict is cached by (pair, judge configuration hash), written as it arrives, so a killed or
 rate-limited run resumes where it stopped and a rerun costs nothing; a changed template, model or decoding
 setting is a new configuration. Tokens in/out are counted, and priced when the configuration has prices.
+
+Only what the judge *said* is cached. A reply that carries no answer because of the transport — a 2xx whose body
+has no ``choices`` (a gateway's ``{"error": ...}``), a timeout, a 5xx after the retries — is a failed request:
+not cached, counted in ``failed``, summarised in ``failure`` (the command exits 1), asked again by a rerun.
+(Verdicts that older versions cached from such replies are forgotten at the start of a run.) A reply whose
+log-probabilities are not all numbers (``NaN``) is read as if it had none (a discrete verdict), and implausible
+token counts are ignored with one warning.
 """
 
 from __future__ import annotations
@@ -164,6 +171,7 @@ class JudgeReport:
     unparseable: int = 0  # pairs without a vote because a reply named no verdict
     failed: int = 0  # orders whose requests failed after retries (a rerun asks again)
     failure: str | None = None
+    warning: str | None = None  # e.g. implausible token counts that were ignored
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float | None = None
@@ -201,6 +209,7 @@ def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseli
     report = JudgeReport(config.annotator, digest, pairs=len(selected))
     with store.transaction():
         q.record_config(digest, config.annotator, {**config.identity(), "annotator": config.annotator})
+        q.forget_transport_failures(digest, NO_MESSAGE)
     cache = q.cached_verdicts(digest, selected)
     report.cached_orders = len(cache)
     for v in cache.values():
@@ -254,6 +263,7 @@ def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseli
             if pending or finished:
                 flush()
         report.failure = getattr(judge, "failure", None)
+        report.warning = getattr(judge, "warning", None)
     report.cost = config.cost(report.tokens_in, report.tokens_out)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -337,39 +347,72 @@ class ApiJudge:
             raise InputError(str(exc), field=f"judge.{exc.field}" if exc.field else None) from exc
         self.client = JsonClient(client_config)
         self.failure: str | None = None
+        self.warning: str | None = None
 
     def judge(self, config: JudgeConfig, work: Work) -> Iterator[tuple[tuple[JudgePair, bool], Answer]]:
-        from scorers.http import failure_summary
+        from scorers.http import Result, failure_summary, ignored_usage_warning
 
         payloads = (config.payload(config.template.messages(pair.prompt, *_order(pair, a_first)))
                     for pair, a_first in work)
         failed = []
         for result in self.client.map("chat/completions", payloads):
             item = work[result.index]
-            if not result.ok:
-                failed.append(result)
+            answer = _read_answer(config.template, result.data) if result.ok else None
+            if answer is None:  # failed, or a 2xx without a message: a transport failure, never a verdict
+                failed.append(result if not result.ok else
+                              Result(result.index, error="reply without choices",
+                                     detail=_shown(result.data), attempts=result.attempts))
                 yield item, None
                 continue
-            yield item, _read_answer(config.template, result.data)
+            yield item, answer
         self.failure = failure_summary(self.client.url("chat/completions"), failed, len(work))
+        self.warning = ignored_usage_warning(self.client.usage)
         self.client.close()
 
 
+NO_MESSAGE = "no message in the answer:"  # how versions before issue 21 cached a reply without choices
+
+
+def _shown(data: Any) -> str:
+    from scorers.http import _printable
+
+    return _printable(json.dumps(data, ensure_ascii=False, default=str)[:200])
+
+
 def _read_answer(template: JudgeTemplate, data: Any) -> Answer:
+    """The verdict in a chat completion, or None when the reply carries no message at all."""
+    from scorers.http import usage_tokens
+
     try:
         choice = data["choices"][0]
         text = str(choice["message"]["content"] or "")
     except (KeyError, IndexError, TypeError):
-        return OrderVerdict(None, None), f"no message in the answer: {str(data)[:200]}"
-    usage = data.get("usage") if isinstance(data, dict) else None
-    usage = usage if isinstance(usage, dict) else {}
-    tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    p_first = template.p_first(choice.get("logprobs")) if isinstance(choice, dict) else None
+        return None
+    counts = usage_tokens(data.get("usage")) or (0, 0)  # implausible counts: the client warns once
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+    p_first = template.p_first(logprobs) if logprobs is not None and _all_numbers(logprobs) else None
     verdict = template.verdict(text)
     if verdict is None and p_first is not None:  # a reply cut short still has a verdict token's probabilities
         verdict = "first" if p_first > 0.5 else "second" if p_first < 0.5 else "tie"
-    return OrderVerdict(verdict, p_first, tokens_in if isinstance(tokens_in, int) else 0,
-                        tokens_out if isinstance(tokens_out, int) else 0), text[:2000]
+    return OrderVerdict(verdict, p_first, counts[0], counts[1]), text[:2000]
+
+
+def _all_numbers(logprobs: Any) -> bool:
+    """False when any ``logprob`` in the reply is not a number or is NaN (or +inf): such a reply's
+    probabilities are missing, not zero — a NaN skipped as "no mass" would read as P = 0 for its label."""
+    stack = [logprobs]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "logprob" and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                         or math.isnan(value) or value == math.inf):
+                    return False
+                if isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
 
 
 class LocalJudge:

@@ -15,6 +15,8 @@ Two mechanisms, because neither is enough alone:
 
 Either way the child first gets a chance to stop cleanly (``on_orphan``), and is ended with ``os._exit`` after
 ``grace`` seconds if it has not. Ending mid-transaction is safe: SQLite rolls back an unfinished write.
+
+The other direction, for helpers a process starts but cannot change (a local Ray's): :func:`reap_descendants_on_death`.
 """
 
 from __future__ import annotations
@@ -79,3 +81,94 @@ def die_with_parent(parent_pid: int | None = None, *, sig: int = signal.SIGTERM,
         orphaned()
 
     threading.Thread(target=watch, name="sbs-lifeline", daemon=True).start()
+
+
+# -- the other direction: what a killed process started must end too ------------------------------------------
+
+def reap_descendants_on_death(root: int | None = None, *, poll: float = 0.5) -> int | None:
+    """Start a small watcher that, once ``root`` (default: this process) has died, ends every process ``root``
+    started (its descendants, as last seen). Returns the watcher's pid, or None where /proc is not available.
+
+    Why: a local Ray (``sbs score --engine ray``) starts a dozen helpers — GCS, raylet, agents, workers — and
+    after a ``kill -9`` of the driver its agents lived on for minutes (issue 21: 30–90 s and more); Ray's own
+    clean-up runs only on a normal exit. The watcher runs in its own session (a Ctrl-C for the driver's terminal
+    does not end it first), polls the descendants of ``root`` while it lives, and then sends SIGTERM, and SIGKILL
+    a second later, to each one still running with the same start time (a reused pid is left alone).
+    """
+    if not os.path.isdir("/proc/self"):
+        return None
+    import subprocess
+
+    root = os.getpid() if root is None else root
+    code = f"from sbs_tui.core.lifeline import _reaper_main; _reaper_main({root}, {poll!r})"
+    env = dict(os.environ)
+    env.pop(PARENT_ENV, None)
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    _REAPERS.append(process)  # kept: it outlives this process by design (no "still running" warning)
+    return process.pid
+
+
+_REAPERS: list[object] = []
+
+
+def _proc_table() -> dict[int, tuple[int, int, str]]:
+    """pid → (ppid, start time, state) for every process (from /proc/PID/stat)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # the command name may contain spaces and parentheses
+        table[int(entry)] = (int(fields[1]), int(fields[19]), fields[0])
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, int, str]], roots: set[int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _start, _state) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _reaper_main(root: int, poll: float) -> None:
+    me = os.getpid()
+    table = _proc_table()
+    if root not in table:
+        return
+    root_start = table[root][1]
+    tracked: dict[int, int] = {}
+    while True:
+        table = _proc_table()
+        entry = table.get(root)
+        if entry is None or entry[1] != root_start or entry[2] == "Z":
+            break
+        for pid in _descendants(table, {root}) - {me}:
+            tracked.setdefault(pid, table[pid][1])
+        time.sleep(poll)
+    # The root is gone: its helpers, and whatever they started since the last look.
+    table = _proc_table()
+    live = {pid for pid, start in tracked.items() if pid in table and table[pid][1] == start}
+    victims = (live | _descendants(table, live)) - {me}
+    starts = {pid: table[pid][1] for pid in victims if pid in table}
+    for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
+        table = _proc_table()
+        for pid, start in starts.items():
+            entry = table.get(pid)
+            if entry is not None and entry[1] == start and entry[2] != "Z":
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        time.sleep(wait)

@@ -9,8 +9,10 @@ benchmarks share it, and every rule that protects the data is here, once:
   or, with gating off, when neither is blocked. Pairs are built for pending generations too, so they appear in
   the queue the moment a background gate run passes them.
 * Blinding: the side shown on the left is a seeded draw per (annotator, pair), stored with the assignment and
-  the vote. Outputs that give their model away (their own model name, identity phrases such as "I'm Claude" or
-  "As an AI developed by OpenAI") are held back from blind judging, as Chatbot Arena does.
+  the vote. Outputs that give their model away (their own model name, identity phrases such as "I'm Claude",
+  "As an AI developed by OpenAI", "Anthropic trained me", "(Claude here)") are held back from blind judging, as
+  Chatbot Arena does; the text is normalised first (:func:`identity_text`), so zero-width characters, fullwidth
+  letters and case cannot hide a leak.
 * Assignment: an annotator is never given the same pair twice (also after a skip); a pair collects at most
   ``overlap`` votes; caps limit an annotator's total; gold (attention-check) pairs with a known winner are
   interleaved at ``gold_rate``; an unanswered pair is given back first when the annotator returns (resume).
@@ -58,7 +60,31 @@ DEFAULT_IDENTITY_PATTERNS: tuple[str, ...] = (
     # "As ChatGPT, I ..." / "As Claude, ..."
     rf"(?:^|[.!?]\s+)As\s+(?:{_NAMES})\s*,",
     rf"\b(?:an?|the)\s+(?:{_MAKERS})\s+(?:language\s+)?model\b",
+    # "I was created by OpenAI", "I have been trained by the team at Anthropic"
+    rf"\bI\s+(?:was|am|have\s+been|'ve\s+been)\s+(?:\w+\s+){{0,2}}?(?:created|developed|trained|made|built|"
+    rf"designed|programmed)\s+by\s+(?:the\s+)?(?:team\s+at\s+)?(?:{_MAKERS})\b",
+    # "Anthropic trained me", "OpenAI created me"
+    rf"\b(?:{_MAKERS})\s+(?:\w+\s+)?(?:created|developed|trained|made|built|designed|programmed)\s+me\b",
+    # "(Claude here)", "Claude here, ..." at the start of a line
+    rf"(?:^|[(\[])\s*(?:{_NAMES})\s+here\b",
 )
+
+# Characters that change nothing a reader sees (zero-width spaces and joiners, soft hyphens, bidi controls, word
+# joiners, BOM, variation selectors, tags): removed before matching, so "Cl\u200baude" is "claude".
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                        "\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
+
+
+def identity_text(text: str) -> str:
+    """Text as the identity hold-back reads it: NFKC (fullwidth "Ｃlaude" → "Claude", ligatures split),
+    invisible characters removed, curly apostrophes straightened, case-folded. A leak hidden by any of these still
+    reads as one to a person, so it must match."""
+    if text.isascii():
+        return text.lower()
+    import unicodedata
+
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return text.replace("\u2019", "'").replace("\u02bc", "'").casefold()
 
 _KEYWORDS = re.compile(rf"\b(?:{_MAKERS}|{_NAMES})\b", re.IGNORECASE)
 
@@ -107,8 +133,8 @@ class IdentityDetector:
         """Why this output leaks its identity (a short reason for the lead), or None."""
         if not self.enabled:
             return None
-        text = output[:scan_chars]
-        for name_re in _own_name_patterns(model_name):
+        text = identity_text(output[:scan_chars])
+        for name_re in _own_name_patterns(identity_text(model_name)):
             match = name_re.search(text)
             if match:
                 return f"names its model: {match.group(0)[:60]!r}"
@@ -480,17 +506,26 @@ class AnnotatorQueue:
                  cap: int | None = None, gold_rate: float | None = None, seed: int | None = None):
         self.store = store
         self.annotator = annotator
-        annotator_id = store.annotator_id(annotator)
-        assert annotator_id is not None  # create=True (the default) always returns an id
-        self.annotator_id = annotator_id
+        # A first-time annotator is created on first use, not here: creating is a write, and an app starting
+        # while someone else holds the write lock must show its "busy" screen and retry, not fail to start.
+        self._annotator_id = store.annotator_id(annotator, create=False)
         config = store.queue.config()
         self.seed = int(config.get("seed", 0) if seed is None else seed)
         self.gold_rate = float(config.get("gold_rate", 0.0) if gold_rate is None else gold_rate)
-        stored_cap = store.queue.cap(self.annotator_id)
+        stored_cap = store.queue.cap(self._annotator_id) if self._annotator_id is not None else None
         self.cap = cap if cap is not None else stored_cap if stored_cap is not None else config.get("default_cap")
         self.min_gate_rank = 2 if gating_required else 1
         self._cursor: float | None = None
         self._since_rescan = RESCAN_EVERY
+
+    @property
+    def annotator_id(self) -> int:
+        """This annotator's id, creating them on first use (a write: it may raise "database is locked")."""
+        if self._annotator_id is None:
+            annotator_id = self.store.annotator_id(self.annotator)
+            assert annotator_id is not None  # create=True (the default) always returns an id
+            self._annotator_id = annotator_id
+        return self._annotator_id
 
     def progress(self) -> dict[str, int]:
         return self.store.queue.progress(self.annotator_id)

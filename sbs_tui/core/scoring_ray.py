@@ -168,6 +168,12 @@ def _init(ray: Any, address: str | None) -> None:
     paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths), "HF_HUB_OFFLINE":
                                 os.environ.get("HF_HUB_OFFLINE", "1"), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}}
+    if not address:
+        # A local Ray's helpers (GCS, raylet, agents, workers) must not outlive a driver killed with kill -9:
+        # Ray cleans up only on a normal exit (see lifeline.reap_descendants_on_death).
+        from sbs_tui.core.lifeline import reap_descendants_on_death
+
+        reap_descendants_on_death()
     try:
         ray.init(address=address or None, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False,
                  configure_logging=True, logging_level=logging.WARNING, ignore_reinit_error=True)

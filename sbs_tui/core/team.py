@@ -33,12 +33,20 @@ def add_annotator(store: Store, name: str, *, lead: bool = False) -> str:
         raise InputError("must not be empty", field="name")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise InputError("must not contain control characters", field="name")
+    from sbs_tui.core.store.accounts import JudgeNameError
+
     token = secrets.token_urlsafe(24)
-    store.accounts.set_token(name, token_digest(token), role="lead" if lead else "annotator")
+    try:
+        store.accounts.set_token(name, token_digest(token), role="lead" if lead else "annotator")
+    except JudgeNameError as exc:
+        raise InputError(str(exc), field="name") from None
     return token
 
 
 def revoke_annotator(store: Store, name: str) -> None:
+    """Revoke ``name``'s token. Takes effect at once everywhere: their votes are refused from the next one on
+    (checked in the vote's transaction), and ``sbs serve`` closes their open sessions and forgets their tickets
+    and sign-in cookies within :data:`sbs_tui.web.server.REVOCATION_POLL_S`."""
     if not store.accounts.revoke(name):
         raise InputError(f"no active token for annotator {name!r}", field="name")
 

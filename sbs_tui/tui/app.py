@@ -22,7 +22,7 @@ from sbs_tui.config import Settings, annotate_settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
-from sbs_tui.tui.screens.judge import JudgeScreen
+from sbs_tui.tui.screens.judge import EXIT_SAVE_SECONDS, JudgeScreen
 from sbs_tui.tui.screens.judge_keys import JUDGE_KEYS
 
 POLL_SECONDS = 2.0
@@ -30,6 +30,8 @@ POLL_SECONDS = 2.0
 # in growing steps (up to 100 ms), so it would miss the short gaps an importer leaves between its chunks; the
 # judging screen polls for the lock itself instead, every few milliseconds (screens/judge.py, UI_WAIT_SECONDS).
 APP_BUSY_TIMEOUT_MS = 5
+
+__all__ = ["APP_BUSY_TIMEOUT_MS", "EXIT_SAVE_SECONDS", "POLL_SECONDS", "AnnotatorApp", "make_app", "run_annotator"]
 
 _KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
 
@@ -192,6 +194,14 @@ class AnnotatorApp(CrashReport, App[None]):
 
     def on_unmount(self) -> None:
         self.stop_gating()
+
+    async def _on_exit_app(self) -> None:
+        """Every way out — q, ctrl+c, the served session's quit message (a closed browser tab), SIGTERM, the
+        server dying — passes here before Textual's own handler (which runs next, in the MRO): a vote still
+        waiting for the database is written first (``JudgeScreen.save_before_exit``)."""
+        judge = getattr(self, "judge", None)
+        if judge is not None:  # (not ``is_attached``: that is False as soon as ``exit()`` was called)
+            await judge.save_before_exit()
 
 
 def _waiting_note(pending: int) -> str:

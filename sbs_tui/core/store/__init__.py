@@ -26,7 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from sbs_tui.core.store.accounts import Accounts
-from sbs_tui.core.store.base import AlreadyJudgedError, ConflictError, InsertCounts, StoreError
+from sbs_tui.core.store.base import (
+    AccessRevokedError,
+    AlreadyJudgedError,
+    ConflictError,
+    InsertCounts,
+    StoreError,
+)
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
@@ -40,7 +46,7 @@ from sbs_tui.core.store.schema import LEGACY_NAMES, MIGRATIONS
 from sbs_tui.core.store.votes import Votes
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AlreadyJudgedError", "ConflictError", "InsertCounts",
+    "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AccessRevokedError", "AlreadyJudgedError", "ConflictError", "InsertCounts",
     "Store", "StoreError",
 ]
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.base import Queries, StoreError
+
+
+class JudgeNameError(StoreError):
+    """``sbs annotators add`` with the name of a judge annotator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +35,15 @@ class Accounts(Queries):
     __slots__ = ()
 
     def set_token(self, name: str, token_sha256: str, *, role: str) -> None:
-        """Give ``name`` a new token (replacing and so revoking any earlier one), creating the annotator."""
+        """Give ``name`` a new token (replacing and so revoking any earlier one), creating the annotator.
+
+        Refused for a name an LLM judge votes under (kind ``judge``): a person signing in as the judge would mix
+        human votes into the judge's, and ``--voters humans|judges`` could no longer tell them apart."""
         with self._cx.transaction():
+            kind = self.conn.execute("SELECT kind FROM annotators WHERE name = ?", (name,)).fetchone()
+            if kind is not None and kind[0] != "human":
+                raise JudgeNameError(f"{name!r} is the name of a {kind[0]} annotator (its votes come from "
+                                     "`sbs judge`); give the person another name")
             annotator_id = self._cx.annotator_id(name, kind="human")
             self.conn.execute(
                 "INSERT INTO annotator_tokens (annotator_id, token_sha256, role) VALUES (?, ?, ?) "
@@ -62,3 +73,8 @@ class Accounts(Queries):
             "JOIN annotators an ON an.id = t.annotator_id WHERE t.token_sha256 = ? AND t.revoked_at IS NULL",
             (token_sha256,)).fetchone()
         return Account(*row) if row else None
+
+    def live_digests(self) -> set[str]:
+        """The token digests that sign someone in now (the team server compares its sessions against them)."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT token_sha256 FROM annotator_tokens WHERE revoked_at IS NULL")}

@@ -20,6 +20,11 @@ class AlreadyJudgedError(StoreError):
     """A vote for a pair this annotator has already judged or skipped (e.g. from a second window)."""
 
 
+class AccessRevokedError(StoreError):
+    """A vote from an annotator whose sign-in token was revoked (``sbs annotators revoke``): refused, so a session
+    that was open when the lead revoked it stores nothing more."""
+
+
 class ConflictError(StoreError):
     """An input row contradicts what is already stored (e.g. another output for the same prompt and model)."""
 

@@ -101,6 +101,14 @@ class Judges(Queries):
                     found[(a, b, bool(a_first))] = OrderVerdict(verdict, p_first, t_in, t_out)
         return found
 
+    def forget_transport_failures(self, config_hash: str, reply_prefix: str) -> int:
+        """Delete cached orders that hold no verdict because the reply had no message (cached so by older
+        versions): they were transport failures, and a run must ask them again."""
+        cur = self.conn.execute(
+            "DELETE FROM judge_verdicts WHERE config_hash = ? AND verdict IS NULL AND p_first IS NULL "
+            "AND substr(reply, 1, ?) = ?", (config_hash, len(reply_prefix), reply_prefix))
+        return cur.rowcount
+
     def save_verdicts(self, config_hash: str,
                       rows: Iterable[tuple[int, int, bool, OrderVerdict, str | None]]) -> None:
         """Store (gen_a, gen_b, a_first, verdict, reply) rows; call in a transaction. A verdict already stored

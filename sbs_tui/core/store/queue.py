@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
-from sbs_tui.core.store.base import AlreadyJudgedError, Queries, StoreError
+from sbs_tui.core.store.base import AccessRevokedError, AlreadyJudgedError, Queries, StoreError
 
 if TYPE_CHECKING:
     from sbs_tui.core.store.connection import Connection
@@ -220,6 +220,13 @@ class Queue(Queries):
     def record_vote(self, vote: VoteRecord, annotator_id: int) -> None:
         """Store an app vote and close its assignment in one transaction (committed when this returns)."""
         with self._cx.transaction():
+            # Checked inside the vote's own transaction: once `sbs annotators revoke` has committed, no session
+            # that was already open can store another vote, whatever the team server has noticed yet.
+            revoked = self.conn.execute(
+                "SELECT 1 FROM annotator_tokens WHERE annotator_id = ? AND revoked_at IS NOT NULL",
+                (annotator_id,)).fetchone()
+            if revoked:
+                raise AccessRevokedError(f"{vote.annotator}'s access was revoked (sbs annotators revoke)")
             # Only an open assignment takes a vote: the same annotator in a second window (or a stale screen)
             # must not judge one pair twice.
             cur = self.conn.execute(

@@ -17,6 +17,12 @@ and retries every ``RETRY_BUSY_SECONDS`` until it lands. A write that really fai
 I/O error) is kept too: a message says what is wrong, and it is retried every ``RETRY_FAILED_SECONDS`` â€”
 the annotator can wait for space to be freed without losing the vote. A retried vote keeps its uid, so it is
 stored once.
+
+Ending the session never drops a vote that is waiting: the app's quit (a closed browser tab, the server's quit
+message, SIGTERM, the server dying) goes through :meth:`JudgeScreen.save_before_exit`, which keeps trying for up
+to ``EXIT_SAVE_SECONDS`` and logs the outcome on stderr (the team server's log). Only two things discard it, each
+with a log line: the annotator pressing quit twice ("quit without it"), and a revoked access (the database
+refuses the vote: :class:`~sbs_tui.core.store.AccessRevokedError`), which also ends the session.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from textual.widgets import Footer, Static
 
 from sbs_tui.core import dberrors
 from sbs_tui.core.queue import new_vote_uid
-from sbs_tui.core.store import AlreadyJudgedError
+from sbs_tui.core.store import AccessRevokedError, AlreadyJudgedError
 from sbs_tui.present.text import escape  # names are user data: the one literal rule
 from sbs_tui.tui import render
 from sbs_tui.tui.screens.judge_keys import (
@@ -65,6 +71,7 @@ UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1â€
 RETRY_BUSY_SECONDS = 0.1  # the database is still busy: the next try starts this soon
 RETRY_FAILED_SECONDS = 2.0  # the write failed (disk full, read-only...): try again this often
 QUIT_CONFIRM_SECONDS = 5.0  # q while a vote is unsaved: a second q within this long quits anyway
+EXIT_SAVE_SECONDS = 120.0  # the session is ending with a vote waiting: keep trying this long before giving up
 # Keys that act on a pair (or on what goes with the next vote) are held while a write is waiting.
 HELD_WHILE_SAVING = frozenset({"vote", "skip", "undo", "flag", "rationale", "criteria"})
 
@@ -87,6 +94,7 @@ class PendingWrite:
     since: float
     attempts: int = 0
     problem: str | None = None  # why the last attempt failed, when it was not just "busy"
+    record: dict[str, Any] | None = None  # a vote's identity, logged if it can never be written
 
 
 class JudgeScreen(Screen[None]):
@@ -130,6 +138,8 @@ class JudgeScreen(Screen[None]):
         self._showing_pair: bool | None = None
         self._pending: PendingWrite | None = None
         self._quit_armed_at: float | None = None
+        self.discard_on_exit = False  # the annotator chose "quit without it"
+        self.exiting = False
         # The footer at this width: compact or not, and the keys left out (see judge_keys.footer_fit).
         self._footer_plan: tuple[bool, frozenset[str]] = (False, frozenset())
         self.ready = False  # composed and mounted: the app's poll may draw on it
@@ -149,11 +159,16 @@ class JudgeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        progress = self.queue.progress()
-        self.done = progress["done"]
         self._apply_size(*self.app.size)
         self.ready = True
-        self.fetch_next_pair(first=True)
+
+        def started(done: int) -> None:
+            self.done = done
+            self.fetch_next_pair(first=True)
+
+        # A first-time annotator is created by this read (a write, then): it waits for a busy database like a
+        # vote does, on the same "waiting for the database" screen.
+        self._write("your place in the queue", lambda: self.queue.progress()["done"], started)
 
     def count_remaining(self) -> None:
         """Count the pairs left for this annotator off the UI thread (a scan of the open pairs: tens of ms on a
@@ -312,14 +327,15 @@ class JudgeScreen(Screen[None]):
         """A write (a vote, a skip, the next pair...) is waiting for the database."""
         return self._pending is not None
 
-    def _write(self, what: str, attempt: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    def _write(self, what: str, attempt: Callable[[], Any], then: Callable[[Any], None], *,
+               record: dict[str, Any] | None = None) -> None:
         """Run a database write now, or keep it and retry until it lands (see the module docstring)."""
-        self._pending = PendingWrite(what, attempt, then, time.monotonic())
+        self._pending = PendingWrite(what, attempt, then, time.monotonic(), record=record)
         self._attempt_pending()
 
     def _attempt_pending(self) -> None:
         write = self._pending
-        if write is None or not self.is_attached:
+        if write is None or not self.is_attached or self.exiting:
             return
         try:
             # Polling every few ms catches the short gaps a chunked import leaves between its transactions.
@@ -337,7 +353,7 @@ class JudgeScreen(Screen[None]):
             if first:
                 self.refresh_bindings()  # hold the keys that act on a pair
                 if self.pair is None and self.ready:
-                    self.query_one("#empty", Static).update(Text(self._empty_message()))
+                    self.show_pair(None)
             self.refresh_status()
             self.set_timer(RETRY_FAILED_SECONDS if problem else RETRY_BUSY_SECONDS, self._attempt_pending,
                            name="retry-write")
@@ -391,17 +407,22 @@ class JudgeScreen(Screen[None]):
         uid, ts = new_vote_uid(), _now()
         rationale, flagged, flag_reason = self.rationale, self.flagged, self.flag_reason
 
-        def attempt() -> bool:
+        def attempt() -> str:
             try:
                 self.queue.vote(pair, choice, ts=ts, rationale=rationale, criteria=criteria or None,
                                 flagged=flagged, flag_reason=flag_reason, uid=uid)
             except AlreadyJudgedError:
-                return False
-            return True
+                return "already"
+            except AccessRevokedError:
+                return "revoked"
+            return "stored"
 
-        def landed(stored: bool) -> None:
+        def landed(outcome: str) -> None:
             self._reset_pending()
-            if not stored:
+            if outcome == "revoked":
+                self.access_revoked(pair.pair_id)
+                return
+            if outcome == "already":
                 self.notify("This pair was already judged or skipped (in another window?); moving on.",
                             severity="warning")
                 self._advance()
@@ -415,10 +436,59 @@ class JudgeScreen(Screen[None]):
                             timeout=2, markup=False)
             self._advance()
 
-        self._write("your vote", attempt, landed)
+        self._write("your vote", attempt, landed,
+                    record={"uid": uid, "ts": ts, "pair_id": pair.pair_id, "winner": pair.winner_for(choice),
+                            "shown_left": pair.shown_left})
 
     def _advance(self) -> None:
         self.fetch_next_pair()
+
+    def access_revoked(self, pair_id: int) -> None:
+        """The lead revoked this annotator: the vote was refused; say so, log it, end the session."""
+        log_line(f"{self.queue.annotator}'s access was revoked: their unsaved vote on pair {pair_id} was "
+                 "discarded")
+        self.notify("Your access was revoked by the lead: this vote was not stored.", severity="error",
+                    timeout=10)
+        self.app.exit()
+
+    async def save_before_exit(self, timeout: float | None = None) -> str:
+        """The session is ending: write the vote that is waiting for the database (see the module docstring).
+        Returns what happened: 'none', 'stored', 'already', 'revoked', 'discarded' or 'lost'."""
+        import asyncio
+
+        write = self._pending
+        if write is None or write.what != "your vote":
+            return "none"  # a skip, an undo or the next pair: nothing an annotator decided is lost
+        self.exiting = True  # the screen's own retry timer stands down
+        who = self.queue.annotator
+        timeout = EXIT_SAVE_SECONDS if timeout is None else timeout
+        pair_id = (write.record or {}).get("pair_id")
+        if self.discard_on_exit:
+            log_line(f"{who} quit without their unsaved vote on pair {pair_id} (pressed quit twice)")
+            return "discarded"
+        deadline = time.monotonic() + timeout
+        log_line(f"{who}'s session is ending with a vote waiting for the database: saving it first")
+        while True:
+            try:
+                outcome = dberrors.retry_busy(write.attempt, timeout=UI_WAIT_SECONDS, first_delay=0.001,
+                                              max_delay=0.004)
+            except sqlite3.Error as exc:
+                if time.monotonic() >= deadline:
+                    import json
+
+                    log_line(f"{who}'s vote could NOT be saved ({dberrors.describe(exc)}) after {timeout:g} s; "
+                             f"it was {json.dumps(write.record, sort_keys=True)}")
+                    self._pending = None
+                    return "lost"
+                await asyncio.sleep(RETRY_BUSY_SECONDS if dberrors.is_busy(exc) else RETRY_FAILED_SECONDS)
+                continue
+            self._pending = None
+            if outcome == "revoked":
+                log_line(f"{who}'s access was revoked: their unsaved vote on pair {pair_id} was discarded")
+            else:
+                log_line(f"{who}'s waiting vote was {'saved' if outcome == 'stored' else 'already stored'} "
+                         "before the session ended")
+            return outcome
 
     def _reset_pending(self) -> None:
         self.rationale = None
@@ -570,6 +640,8 @@ class JudgeScreen(Screen[None]):
             self.notify(f"Your vote is not saved yet. Press {self._key_for('quit')} again to quit without it, or "
                         "wait: it is saved as soon as the database lets it.", severity="warning", timeout=6)
             return
+        if write is not None and write.what == "your vote":
+            self.discard_on_exit = True
         self.app.exit()
 
     @on(AnswerPane.Scrolled)
@@ -581,6 +653,20 @@ class JudgeScreen(Screen[None]):
 
 
 _CRITERIA_CHOICE = {"1": "left", "2": "right", "3": "tie", "4": "both_bad"}
+
+
+def log_line(text: str) -> None:
+    """One line on the process's real stderr (the team server's log for a served session; Textual redirects
+    ``sys.stderr`` while it runs, and stdout is the served app's protocol channel)."""
+    import sys
+
+    stream = sys.__stderr__
+    if stream is not None:
+        try:
+            stream.write(f"sbs annotate: {escape(text)}\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _now() -> str:
