@@ -35,9 +35,10 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Anchor model: sits at 1000 for bt/elo; the reference model for winrate (default there: the "
                           "most-compared model, as the review app picks it)."),
         click.option("--bootstrap", "rounds", type=click.IntRange(0, 100_000), default=1000, show_default=True,
-                     help="Bootstrap rounds for --ci bootstrap."),
-        click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
-                     help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md)."),
+                     help="Bootstrap rounds when the interval is the bootstrap."),
+        click.option("--ci", type=click.Choice(CIS), default="auto", show_default=True,
+                     help="Interval method for bt (elo/trueskill/winrate have their own; see docs/ranking.md). "
+                          "auto: profile likelihood ∪ sandwich below 150 votes per model, else sandwich."),
         click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
                      help="length: length-controlled win rate (winrate) or length-controlled BT; "
                           "style: BT with length/header/list/bold covariates (Arena style control)."),
@@ -59,6 +60,15 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="elo only: K factor (Arena uses 4)."),
         click.option("--matrix", "with_matrix", is_flag=True,
                      help="Add votes-per-pair, empirical and predicted win-rate matrices."),
+        # length-controlled win rate (issue 19): the frozen instruction difficulty and AlpacaEval's regularisation
+        click.option("--difficulty", "difficulty", default=None, metavar="FILE",
+                     help="winrate --control length: CSV instruction,difficulty (AlpacaEval's for its 805 "
+                          "instructions). Default: the difficulty stored for the baseline, fitted once."),
+        click.option("--refit-difficulty", "refit_difficulty", is_flag=True,
+                     help="winrate --control length: refit the stored difficulty from the models present."),
+        click.option("--gamed", "gamed", default=None, metavar="FILE",
+                     help="winrate --control length: AlpacaEval annotations of the baseline against its verbose/"
+                          "concise rewrites, to regularise as AlpacaEval does (default: unregularised)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -67,11 +77,13 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def rank_request(*, method: str, baseline: str | None, rounds: int, ci: str, control: str,
                  annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int, orders: int,
-                 k_factor: float, with_matrix: bool, elo_order: str = "bootstrap", voters: str = "auto") -> Any:
+                 k_factor: float, with_matrix: bool, elo_order: str = "bootstrap", difficulty: str | None = None,
+                 refit_difficulty: bool = False, gamed: str | None = None, voters: str = "auto") -> Any:
     """The parsed :func:`rank_options` as a :class:`~sbs_tui.core.ranking.request.RankRequest`."""
     from sbs_tui.core.ranking.request import RankRequest
 
     return RankRequest(method=method, baseline=baseline, rounds=rounds, ci=ci, control=control,
                        annotators=list(annotators) or None, category=category, include_flagged=include_flagged,
                        seed=seed, orders=orders, k_factor=k_factor, matrices=with_matrix,
-                       elo_order=elo_order, voters=voters)
+                       elo_order=elo_order, difficulty=difficulty, refit_difficulty=refit_difficulty, gamed=gamed,
+                       voters=voters)

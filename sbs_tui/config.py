@@ -18,7 +18,7 @@ on/off; anything else is an error naming the variable. (``SBS_DB``, ``SBS_CONFIG
 not settings and are not checked here.)
 
 Gate tables ``[gates.NAME]`` are checked for their policy keys (``scorer``, ``backend``, ``model``, ``threshold``,
-``blocking``, ``enabled``); every other key is an option of the scorer's *backend*, which differs per backend and
+``blocking``, ``enabled``, ``languages``, ``categories`` — the last checked against ``scorers.taxonomy``); every other key is an option of the scorer's *backend*, which differs per backend and
 is checked by the scorer when it is built (``ScorerSpec.check_unused``: a misspelt option is an error with a
 did-you-mean). Checking them here would mean importing the scorer registry (~45 ms, and the plug-ins' entry
 points) on every command; the registry's scorer descriptions do not list backend options.
@@ -40,6 +40,7 @@ from typing import Any
 from sbs_tui.errors import InputError
 
 ENV_PREFIX = "SBS_"
+INT_LIMIT = 2**63  # what SQLite's INTEGER holds: a larger setting would fail only when first stored
 
 
 def setting(default: Any, doc: str, *, at_least: float | None = None, below: float | None = None,
@@ -104,6 +105,11 @@ class PolicySettings:
 
     uncovered: str = setting("review", "a generation in a language no blocking gate covers: review (held for a "
                                        "lead), pass, or block", choices=("review", "pass", "block"))
+    unchecked: str = setting("warn", "a generation with safety categories no blocking gate checked in its language: "
+                                     "warn (shown, passed), hold (held for a lead) or fail (blocked)",
+                             choices=("warn", "hold", "fail"))
+    categories: tuple[str, ...] = setting((), "safety categories to require beyond the core list (insult, "
+                                              "obscenity, threat, hate, harassment, sexual, self_harm, violence)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,8 @@ GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by
     "threshold": (float, "score at which the gate fails (a finite number)"),
     "blocking": (bool, "failing keeps the generation from annotators"),
     "enabled": (bool, "false switches a default gate off"),
+    "languages": (tuple[str, ...], "the languages this gate reads (ISO 639-1 codes, or \"*\")"),
+    "categories": (tuple[str, ...], "the safety categories this gate checks (docs/gates.md's taxonomy)"),
 }
 
 SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
@@ -174,6 +182,7 @@ class Settings:
         self.policy = _build(PolicySettings, "policy", self)
         self.judge = _build(JudgeSettings, "judge", self)
         _check_gates(self.raw.get("gates", {}), self)
+        _check_patterns(self)
 
     def error(self, message: str, section: str, key: str | None = None) -> InputError:
         """An input error naming the file (and line, when it can be found), the section and the key."""
@@ -210,16 +219,31 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
     if not path:
         return Settings(env=env)
     p = Path(path)
+    raw, text = _read_toml(p)
+    return Settings(source=str(p), raw=raw, text=text, env=env)
+
+
+def _read_toml(p: Path) -> tuple[dict[str, Any], str]:
+    """The file's TOML and text; every way it cannot be read is one input error naming the file (and the line,
+    where there is one): a directory, bytes that are not UTF-8, invalid or absurdly nested TOML."""
+    if p.is_dir():
+        raise InputError("is a directory, not a config file", file=str(p))
     if not p.is_file():
         raise InputError("config file not found", file=str(p))
     try:
-        text = p.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
+        data = p.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc}", file=str(p)) from exc
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte offset {exc.start})", file=str(p),
+                         line=data.count(b"\n", 0, exc.start) + 1) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    try:
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", file=str(p)) from exc
-    return Settings(source=str(p), raw=raw, text=text, env=env)
+        raise InputError(f"invalid TOML: {exc}", file=str(p)) from None
+    except RecursionError:
+        raise InputError("invalid TOML: nested too deeply (arrays or tables inside one another)", file=str(p)) from None
 
 
 def annotate_settings(settings: Settings) -> AnnotateSettings:
@@ -311,6 +335,8 @@ def _typed(value: Any, hint: Any, error: Any) -> Any:
     if hint is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise error(f"must be an integer, not {_kind(value)}")
+        if not -INT_LIMIT < value < INT_LIMIT:  # the database stores 64-bit integers
+            raise error(f"must be below {INT_LIMIT:,} (2**63), not {_kind(value)}")
         return value
     if hint is float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -342,6 +368,16 @@ def _check_range(value: Any, meta: Any, error: Any) -> None:
         raise error(f"must be below {meta['below']:g}")
 
 
+def _check_patterns(s: Settings) -> None:
+    """``[queue] identity_patterns`` compile (an invalid one used to surface only at ``queue build``, without
+    the file and line)."""
+    for pattern in s.queue.identity_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise s.error(f"invalid regular expression {pattern!r}: {exc}", "queue", "identity_patterns") from None
+
+
 def _check_gates(gates: dict[str, Any], s: Settings) -> None:
     for name, table in gates.items():
         section = f"gates.{name}"
@@ -350,6 +386,20 @@ def _check_gates(gates: dict[str, Any], s: Settings) -> None:
         for key, (kind, _doc) in GATE_POLICY_KEYS.items():
             if key in table:  # checked, not converted: gating reads the table itself
                 _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
+        if "categories" in table:
+            _check_categories(table["categories"], s, section)
+    if "categories" in s.raw.get("policy", {}):
+        _check_categories(s.raw["policy"]["categories"], s, "policy")
+
+
+def _check_categories(names: Any, s: Settings, section: str) -> None:
+    """Safety category names against the one taxonomy (a small standard-library module, cheap to import)."""
+    from scorers.taxonomy import check_categories
+
+    try:
+        check_categories(list(names), where="categories")
+    except ValueError as exc:
+        raise s.error(str(exc).removeprefix("categories: "), section, "categories") from None
 
 
 # -- environment -----------------------------------------------------------------------------------------------------
@@ -411,7 +461,7 @@ def _from_env(var: str, text: str, kind: Any) -> Any:
 # -- where in the file -----------------------------------------------------------------------------------------------
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_-]+))\s*=")
+_KEY = re.compile(r"^\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_.\s-]+?))\s*=")
 
 
 def _line_of(text: str | None, section: str, key: str | None) -> int | None:
@@ -432,9 +482,10 @@ def _line_of(text: str | None, section: str, key: str | None) -> int | None:
                     return number
             continue
         match = _KEY.match(line)
-        name = match and (match.group(1) or match.group(2) or match.group(3))
-        if name and key is not None and current == section and name == key:
-            return number
+        name = match and (match.group(1) or match.group(2) or re.sub(r"\s*\.\s*", ".", match.group(3)))
+        dotted = ".".join(filter(None, (current, name))) if name else ""
+        if key is not None and (dotted == f"{section}.{key}" or dotted.startswith(f"{section}.{key}.")):
+            return number  # also a dotted key: queue.overlpa = 3 at the top, or foo.bar = 1 under [gating]
         if name and key is None and current == "" and name == section:  # queue = 3 (not a table)
             return number
     return header_line

@@ -87,8 +87,10 @@ class ScorerSpec:
         return value
 
     def check_unused(self, scorer: str) -> None:
-        """Refuse options nobody read: a typo in a config key must not silently fall back to a default."""
-        unknown = sorted(set(self.options) - self._used)
+        """Refuse options nobody read: a typo in a config key must not silently fall back to a default.
+        ``categories`` is a gate's declaration of what it checks (:data:`DECLARATIONS`): a backend may read it to
+        restrict itself, none has to."""
+        unknown = sorted(set(self.options) - self._used - DECLARATIONS)
         if unknown:
             hint = ""
             close = difflib.get_close_matches(unknown[0], sorted(self._used), n=1)
@@ -98,6 +100,10 @@ class ScorerSpec:
 
 
 ScorerFactory = Callable[[ScorerSpec], Scorer]
+
+#: Options every backend accepts without reading them: a gate's declared safety categories (``[gates.NAME]
+#: categories``, checked against :mod:`scorers.taxonomy` by the gate policy).
+DECLARATIONS = frozenset({"categories"})
 
 #: When a gate runs without being asked for (``ScorerInfo.enabled``).
 ENABLED_WHEN = {
@@ -139,14 +145,25 @@ class ScorerInfo:
         return self.enabled == "always"
 
 
+#: The categories an offline default *checks*: those where its recall on the held-out test rows
+#: (tests/data/gates_test.jsonl, never used for tuning) is at least :data:`CHECKED_RECALL` in every language it
+#: reads — tests/test_coverage.py measures it. Both block insult words and the lexicon some threats, but on insults
+#: and threats in new wordings they catch 0–29 %: claiming ``insult`` or ``threat`` as checked would hide that.
+CHECKED_RECALL = 0.5
+TOXICITY_CATEGORIES = ("obscenity",)  # held-out recall: obscenity 4/5 en; insult 0/7, threat 0/7
+LEXICON_CATEGORIES = ("obscenity",)  # obscenity 3/5 en, 4/5 ru; insult 0/7, 2/7; threat 2/7, 0/7
+
 BUILTIN_INFO = (
     ScorerInfo("toxicity", "scorers.toxicity:build",
-               "probability of toxic language (max over sentence windows with context)", blocking=True,
-               enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",)),
+               "an English obscenity and strong-insult filter (profanity-check's bag of words, max over sentence "
+               "windows); not a toxicity model: no threats, hate, self-harm", blocking=True,
+               enabled="always", threshold="0.99 (profanity-check) / 0.5 (hf)", languages=("en",),
+               categories=TOXICITY_CATEGORIES),
     ScorerInfo("lexicon", "scorers.lexicon:build",
-               "obscenity, insults aimed at someone and threats (Russian and English), stems + inflections",
+               "an obscenity and strong-insult filter (Russian and English stems + inflections, insults aimed at "
+               "someone) that also knows common explicit threats",
                blocking=True, enabled="always", threshold="1 (a direct use; a quoted mention scores 0.5)",
-               languages=("ru", "en")),
+               languages=("ru", "en"), categories=LEXICON_CATEGORIES),
     ScorerInfo("moderation", "scorers.moderation:build",
                "harmful content, OpenAI-compatible moderation or a classifier", blocking=True,
                enabled="configured", threshold="0.5", languages=("*",),

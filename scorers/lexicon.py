@@ -220,11 +220,15 @@ class LexiconToxicity:
     languages = ("ru", "en")
 
     def __init__(self, spec: ScorerSpec):
+        # ``categories``: the gate's declared safety categories (scorers.taxonomy names; ``insult`` brings the
+        # aimed weak insults along), or this scorer's own kinds. The lexicon matches only those.
         self.categories = spec.option("categories", list(CATEGORIES), list)
         unknown = [c for c in self.categories if c not in CATEGORIES]
         if unknown:
-            raise ScorerError(f"unknown category {unknown[0]!r} (choose from {', '.join(CATEGORIES)})",
+            raise ScorerError(f"the lexicon cannot check {unknown[0]!r} (it matches {', '.join(CATEGORIES)})",
                               field="categories")
+        if "insult" in self.categories and "insult_targeted" not in self.categories:
+            self.categories = [*self.categories, "insult_targeted"]
         self.mention_score = spec.option("mention_score", 0.5, float)
         self._seen: set[str] = set()
         self._triggers: set[str] = set()  # seen words a phrase pattern may need (see _TRIGGERS)
@@ -344,36 +348,76 @@ def _quoted_spans(low: str, cased: str) -> list[tuple[int, int]]:
 
 def _aimed(low: str, start: int, end: int) -> bool:
     """A weak insult counts when it is aimed at someone: a second-person pronoun next to it (only fillers and
-    other insults between), or a vocative set off by a comma or dash ("Решай сам, придурок." / "Shut up,
-    idiot!")."""
+    other insults between), two different insults side by side, or a vocative — set off by commas or opening its
+    sentence, and followed by the sentence's end or by "you" ("Решай сам, придурок." / "Shut up, idiot!" /
+    "Idiot, you know nothing.").
+
+    What is *not* aimed, by rule rather than by listing cases: a word in code (a fenced block, inline code, a line
+    that reads as code: ``Snake snake;``), a pronoun that follows only after punctuation ("a pet rat, you will
+    need": the comma ends the noun phrase, and "rat" does not open its sentence), a heading or label ("Pig: You
+    will need" — a colon is never a vocative's mark), and a list ("cows, sheep, pigs.")."""
+    if _in_code(low, start, end):
+        return False
     # Both sides stop at the sentence's edge: "...your pet rat. You will need a cage" aims at no one.
-    before = _TOKENS.findall(_SENTENCE_EDGE.split(low[max(0, start - 80):start])[-1])
+    sentence_before = _SENTENCE_EDGE.split(low[max(0, start - 80):start])[-1]
+    before = _TOKENS.findall(sentence_before)
     for token in reversed(before[-4:]):
         if token in _PRONOUNS:
             return True
         if token not in _FILLERS and not _is_insult(token):
             break
-    after = _TOKENS.findall(_SENTENCE_EDGE.split(low[end:end + 60])[0])
-    for token in after[:3]:
+    # After the word, only within its clause: punctuation between the word and "you" breaks the aim.
+    clause_after = _CLAUSE_EDGE.split(_SENTENCE_EDGE.split(low[end:end + 60])[0])[0]
+    for token in _TOKENS.findall(clause_after)[:3]:
         if token in _PRONOUNS or token in _POSSESSIVES:
             return True
         if token not in _FILLERS:
             break
-    # "тупой идиот", "stupid bitch": two insults side by side (a space between, not a comma: "cows, pigs" is a
-    # list) name the person they are aimed at.
+    # "тупой идиот", "stupid bitch": two different insults side by side (a space between, not a comma: "cows, pigs"
+    # is a list; not the same word twice: "Snake snake" names a type and a variable) name the person they aim at.
+    word = low[start:end]
     prev = _LAST_TOKEN.search(low, max(0, start - 40), start)
     nxt = _FIRST_TOKEN.match(low, end)
-    if (prev and _is_insult(prev.group(1))) or (nxt and _is_insult(nxt.group(1))):
+    if (prev and prev.group(1) != word and _is_insult(prev.group(1))) or \
+            (nxt and nxt.group(1) != word and _is_insult(nxt.group(1))):
         return True
-    # A vocative ends its sentence after a comma or dash, and what precedes the comma is not a one-word list
-    # item ("cows, sheep, pigs.").
+    # A vocative: after a comma or dash, then the sentence ends ("Shut up, idiot!") or a comma and "you" follow;
+    # or opening its sentence (nothing before it, not even a list marker) with a comma and "you" after it ("Idiot,
+    # you know nothing" — but not "Rats! I forgot" or a line "Pigs." in a list of animals).
     head = low[max(0, start - 3):start].rstrip()
+    after_comma = head.endswith((",", "—", "-"))
+    opens = sentence_before.strip() == ""
     tail = low[end:end + 2].lstrip()
-    if not head.endswith((",", "—", "-")) or (tail and tail[0] not in ".!?…"):
+    if not (after_comma or opens):
         return False
+    if not after_comma or (tail and tail[0] not in ".!?…"):
+        if not tail.startswith(","):
+            return False
+        rest = _SENTENCE_EDGE.split(low[end + 1:end + 60].lstrip(" ,"))[0]
+        following = _TOKENS.findall(_CLAUSE_EDGE.split(rest)[0])[:3]
+        if not any(t in _PRONOUNS for t in following):
+            return False
     # "cows, sheep, pigs." is a list, not an address: two or more short comma-separated items before it.
-    segments = re.split(r"[,;]", _SENTENCE_EDGE.split(low[max(0, start - 160):start])[-1].rstrip()[:-1])
+    segments = re.split(r"[,;]", sentence_before.rstrip()[:-1])
     return not (len(segments) >= 2 and all(len(_TOKENS.findall(x)) <= 2 for x in segments[-2:]))
+
+
+# Punctuation that ends a clause: a pronoun beyond it is not the insult's target.
+_CLAUSE_EDGE = re.compile(r"[,:;()\[\]{}<>=|\u2013\u2014]|(?<= )-(?= )")
+# A line that reads as code: ends with ; { } or holds an assignment, a call, a scope or an arrow.
+_CODE_LINE = re.compile(r"[;{}]\s*$|\w\s*=[^=]|\w\(|::|->|=>")
+
+
+def _in_code(low: str, start: int, end: int) -> bool:
+    """Inside a fenced block or inline code, or on a line that reads as code."""
+    if low.count("```", 0, start) % 2 == 1:
+        return True
+    line_start = low.rfind("\n", 0, start) + 1
+    line_end = low.find("\n", end)
+    line = low[line_start:line_end if line_end >= 0 else len(low)]
+    if line.count("`", 0, start - line_start) % 2 == 1:
+        return True
+    return _CODE_LINE.search(line) is not None
 
 
 def _is_insult(token: str) -> bool:

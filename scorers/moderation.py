@@ -7,7 +7,9 @@ Backends:
   inputs per call), sent ``concurrency`` at a time (default 16), throttled by ``requests_per_minute`` /
   ``tokens_per_minute`` and retried with backoff; rate limits (HTTP 429, ``Retry-After``) are waited out
   (:mod:`scorers.http`).
-  ``categories`` restricts which of the 13 categories count.
+  ``categories`` restricts which of the 13 categories count: OpenAI's names, or the safety taxonomy's
+  (:mod:`scorers.taxonomy`; a gate's declared ``categories`` arrive in those), each taken as every OpenAI
+  category that maps to it (``self_harm`` → the three ``self-harm`` ones).
 * ``hf``: a local multi-label Hugging Face classifier; every label counts unless ``labels`` says otherwise.
 
 Both report in the safety taxonomy (:mod:`scorers.taxonomy`): the endpoint's labels are mapped through
@@ -39,6 +41,17 @@ def _taxonomy(labels) -> list[str]:
     return [c for c in ORDER if c in found]
 
 
+def _openai_names(names: Sequence[str]) -> list[str]:
+    """OpenAI category names as given; a safety-taxonomy name becomes every OpenAI category mapped to it."""
+    from scorers.taxonomy import OPENAI_MODERATION
+
+    out: list[str] = []
+    for name in names:
+        mapped = [k for k, cats in OPENAI_MODERATION.items() if name in cats] if name not in CATEGORIES else [name]
+        out.extend(m for m in (mapped or [name]) if m not in out)
+    return out
+
+
 class ApiModeration:
     name = "moderation"
     higher_is_worse = True
@@ -53,6 +66,7 @@ class ApiModeration:
         self.max_chars = spec.option("max_chars", 32_000, int)
         wanted = spec.option("categories", None, list)
         if wanted:
+            wanted = _openai_names(wanted)
             unknown = [c for c in wanted if c not in CATEGORIES]
             if unknown:
                 raise ScorerError(f"unknown categories {unknown} (known: {', '.join(CATEGORIES)})",

@@ -303,14 +303,18 @@ def lexicon_score_one(self: Any, text: str) -> ScoreResult:
 
 
 def identify(text: str) -> tuple[str, float]:
-    """``scorers.language.identify`` as first written (every word of the sample counted)."""
+    """``scorers.language.identify`` written the obvious way (every character looked at).
+
+    Changed on purpose by issue 20 (not frozen with the speed work): a text with any letter is identified (was:
+    two words of two letters — unpunctuated Chinese was ``und``), and an unsure non-English guess is ``und``
+    (was: English when the text is ASCII — "Verpiss dich, du Arschloch." passed as English)."""
     sample = language._CODE_FENCE.sub(" ", text[:language.MAX_CHARS * 2])[:language.MAX_CHARS]
-    if len(language._LETTERS.findall(sample)) < 2:
+    if not any(re.match(r"\w", ch) and not ch.isdecimal() and ch != "_" for ch in sample):
         return language.UNDETERMINED, 1.0
     result = language._detector()(" ".join(sample.lower().split()), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = language._code(best), float(best["score"])
-    if score < language.UNSURE and lang != "en" and sample.isascii():
-        return "en", score
+    if score < language.UNSURE and lang != "en" and all(ord(ch) < 128 for ch in sample):
+        return language.UNDETERMINED, score
     return lang, score

@@ -160,6 +160,10 @@ async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> N
         assert table.row_count == 3
         summary = app.query_one("#blocked-summary", Static).content
         assert "2 blocked, 1 held" in (summary.plain if isinstance(summary, Text) else str(summary))
+        # What no gate checked is the tab's first line (issue 20): German was read by nobody.
+        unchecked = app.query_one("#blocked-unchecked", Static).content
+        unchecked = unchecked.plain if isinstance(unchecked, Text) else str(unchecked)
+        assert "not checked in de" in unchecked and "see docs/gates.md" in unchecked
         row = next(i for i in range(table.row_count) if str(table.get_row_at(i)[0]) == str(gid))
         table.focus()
         table.move_cursor(row=row)
@@ -171,6 +175,8 @@ async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> N
         assert isinstance(app.screen, GateDetail)
         output = app.screen.query_one("#gate-detail-output", Static).content
         assert "[bold]" in output.plain and "\x1b" not in output.plain
+        head = app.screen.query_one(Static).content
+        assert "not checked: insult, threat, hate" in (head.plain if isinstance(head, Text) else str(head))
         await pilot.press("p")
         for _ in range(200):
             if app.screen.query("#override-reason"):

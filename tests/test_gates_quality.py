@@ -91,6 +91,7 @@ def _lex(*texts: str):
     "Ещё раз напишешь — морду набью.", "Я тебе голову оторву.", "Ты конченый идиот.", "Сволочь ты последняя.",
     "I'm going to find you and make you bleed.", "Go jump off a bridge.", "I will end you.",
     "Honestly you are the dumbest person I've ever met.", "You are nothing but a lying sack of crap.",
+    "Idiot, you know nothing.", "Listen, pig, nobody wants you here.", "Shut up, idiot, you hear me?",
 ])
 def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     (result,) = _lex(text)
@@ -108,6 +109,11 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     "Keep your pet rat clean. You will need a cage.", "Feed animals like cows, pigs, sheep, and horses.",
     "Употребляйте овощи и углубляйте знания.", "В Херсоне пьют херес.", "I'll never make you cry.",
     "It's easy to get lost in the woods.", "I will end your subscription today.", "Набью руку и научусь.",
+    # Issue 20: animal words in neutral use — a pronoun after punctuation, a heading or label, code.
+    "If you want a pet rat, you will need a large cage.", "- Pig: You will need a spit and charcoal.",
+    "* **Rat:** you will need a cage.", "Snake snake;", "```java\nSnake snake;\nsnake.move();\n```",
+    "Use `Pig pig = new Pig();` to make one.", "Крыса: вам понадобится клетка.", "Rats! I forgot the keys.",
+    "Farm animals:\n\nPigs.\nCows.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)

@@ -13,7 +13,7 @@ def test_vote_outcomes_reads_only_the_covering_index(tmp_path) -> None:
         plan = " ".join(str(r) for r in store.conn.execute(
             "EXPLAIN QUERY PLAN SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v "
             "WHERE v.flagged = 0 GROUP BY model_a_id, model_b_id, score_b"))
-        assert "COVERING INDEX idx_votes_outcomes" in plan
+        assert "COVERING INDEX idx_votes_visible_outcomes" in plan
 
 
 def test_vote_sequence_is_in_time_order_then_import_order(tmp_path) -> None:

@@ -9,7 +9,8 @@ import click
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.pass_obj
 def backup_command(obj, target: str) -> None:
-    """Copy the database to TARGET with SQLite's online backup API and check the copy's integrity."""
+    """Copy the database to TARGET as one consistent snapshot (VACUUM INTO, which writers cannot restart) and
+    check the copy's integrity."""
     from pathlib import Path
 
     from sbs_tui.core.team import backup

@@ -63,12 +63,15 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     runner = run.runner
     if fmt == "json":
         click.echo(json.dumps({"gates": [{"name": g.name, "scorer": g.scorer, "blocking": g.blocking,
-                                          "threshold": runner.threshold(g)} for g in runner.gates],
-                               "models": run.rates}, ensure_ascii=False))
+                                          "threshold": runner.threshold(g), "languages": list(runner.languages(g)),
+                                          "categories": list(runner.categories(g))} for g in runner.gates],
+                               "models": run.rates, "unchecked": [u.as_dict() for u in run.unchecked]},
+                              ensure_ascii=False))
     else:
-        from sbs_tui.present.tables import print_gate_rates
+        from sbs_tui.present.tables import print_gate_rates, print_unchecked
 
         print_gate_rates(run.rates, [g.name for g in runner.gates])
+        print_unchecked([u.sentence() for u in run.unchecked])
 
 
 @gate_command.command("override")

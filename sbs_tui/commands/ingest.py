@@ -68,7 +68,8 @@ def import_generations(ctx: click.Context, files: tuple[str, ...], replace: bool
 def import_votes(ctx: click.Context, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
     """Import votes: rows {prompt|prompt_id, model_a, model_b, winner, annotator} or AlpacaEval annotations.
 
-    Importing the same file again adds nothing; identical rows within a file are separate votes."""
+    A vote is its vote_id, or its content when it has none: importing the same file again adds nothing, and an
+    identical row is one vote whichever file it is in (see the README's data formats)."""
     _run_import(ctx, "votes", files, replace, as_json)
 
 

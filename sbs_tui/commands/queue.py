@@ -84,6 +84,8 @@ def cap_command(obj, annotator, max_votes) -> None:
     """Limit ANNOTATOR to MAX_VOTES votes (omit MAX_VOTES to remove the cap)."""
     if max_votes is not None and max_votes < 0:
         raise InputError("must be ≥ 0", field="max_votes")
+    if max_votes is not None and max_votes >= 2**63:  # SQLite's INTEGER
+        raise InputError(f"must be below {2**63:,} (2**63)", field="max_votes")
     with obj.open_store() as store:
         store.queue.set_cap(annotator, max_votes)
     click.echo(f"{annotator}: cap {'removed' if max_votes is None else max_votes}", err=True)

@@ -13,7 +13,7 @@ from sbs_tui.errors import InputError
 @click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
               help="Ranking method shown first (m cycles it in the app).")
 @click.option("--baseline", default=None, metavar="MODEL", help="Anchor / reference model (b cycles it).")
-@click.option("--ci", type=click.Choice(CIS), default="bootstrap", show_default=True,
+@click.option("--ci", type=click.Choice(CIS), default="auto", show_default=True,
               help="Interval method for bt (c toggles it).")
 @click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
               help="Length or style control (l cycles it).")

@@ -22,9 +22,11 @@ def _gates_epilog() -> str:
     lines = ["\b", "Gates (blocking ones keep generations from annotators):"]
     for info in BUILTIN_INFO:
         langs = "any language" if "*" in info.languages else "/".join(info.languages)
+        checks = f"; checks {', '.join(info.categories)}" if info.categories else ""
         lines.append(f"  {info.name:<13} {'blocking' if info.blocking else 'informational':<13} "
-                     f"{info.threshold}; runs: {ENABLED_WHEN[info.enabled]}; reads {langs}")
-    lines.append("Rows also get 'language' and 'uncovered' (no blocking gate reads that language).")
+                     f"{info.threshold}; runs: {ENABLED_WHEN[info.enabled]}; reads {langs}{checks}")
+    lines.append("Rows also get 'language', 'uncovered' (no blocking gate reads that language) and 'unchecked' "
+                 "(safety categories no blocking gate checked in that language; see docs/gates.md).")
     return "\n".join(lines)
 
 
@@ -76,6 +78,8 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
                                 with_details=with_details, batch_size=batch_size, progress=progress,
                                 engine=engine, address=address, workers=workers, log=echo_err)
     progress.summary(summary.scored, summary.skipped, summary.blocked)
+    for line in summary.unchecked:  # diagnostics: stderr, so piped JSONL stays clean
+        echo_err(f"unchecked: {line.sentence()}")
     if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
 

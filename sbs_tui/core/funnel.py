@@ -368,6 +368,8 @@ class FunnelReport:
     disagreements: list[str]
     voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
     votes: int = 0  # how many votes it counted
+    #: The first stage's blind spot: safety categories no blocking gate checked (:mod:`sbs_tui.core.coverage`).
+    unchecked: list[Any] = field(default_factory=list)
 
     def models(self) -> list[str]:
         """Every model any stage knows, ordered by side-by-side score, then benchmarks, then name."""
@@ -406,6 +408,7 @@ class FunnelReport:
             "side_by_side_voters": self.voters,
             "voters": self.voters,
             "votes": self.votes,
+            "unchecked": [u.as_dict() for u in self.unchecked],
         })
 
 
@@ -440,5 +443,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         sentences.extend(disagreements(a, b, corr))
     sbs = next((s for s in stages if s.key == "side_by_side"), None)
     counted = next(iter(sbs.details.values()))["voters"] if sbs and sbs.details else None
+    from sbs_tui.core.coverage import from_store
+
     return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted,
-                        sbs.votes or 0 if sbs else 0)
+                        sbs.votes or 0 if sbs else 0, unchecked=from_store(store))

@@ -9,6 +9,11 @@ has recall 0 on Russian, which the overall figure hides).
 Input rows are generation rows (``prompt``, ``output``, optional ``model``) plus ``label``: ``"toxic"`` /
 ``"benign"`` for every gate, or an object ``{gate: label}`` for gates judged separately; optional ``language``
 (else the identified one). ``toxic`` is the positive class: a *block* of a toxic row is a true positive.
+
+A plain labelled file works too — the shape public toxicity sets come in, with no prompt: ``text`` (for
+``output``), ``label`` or ``toxic`` (true/false, 1/0), optional ``lang`` (for ``language``) and ``category`` (a
+safety category of :mod:`scorers.taxonomy`, or any name the file uses). With categories, recall (and, for benign
+rows, the false-block rate) is also reported per category: "98 % recall" on obscenity says nothing about threats.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class LabelledRow:
     label: str | dict[str, str]
     language: str | None = None
     reference: str | None = None
+    category: str | None = None
 
     def label_for(self, gate: str) -> str | None:
         if isinstance(self.label, str):
@@ -52,10 +58,17 @@ def read_labelled(path: str) -> list[LabelledRow]:
         def bad(message: str, key: str) -> InputError:
             return InputError(message, file=path, line=row.line, field=key)
 
-        for key in ("prompt", "output"):
-            if not isinstance(data.get(key), str):
-                raise bad("missing or not a string", key)
+        text_key = "output" if "output" in data or "text" not in data else "text"
+        if not isinstance(data.get(text_key), str):
+            raise bad("missing or not a string (give 'output', or 'text' for a plain labelled row)", text_key)
+        prompt = data.get("prompt", "")
+        if not isinstance(prompt, str):
+            raise bad("must be a string", "prompt")
         label = data.get("label")
+        if label is None and "toxic" in data:
+            label = _toxic_flag(data["toxic"])
+            if label is None:
+                raise bad(f"must be true/false or 1/0, got {data['toxic']!r}", "toxic")
         if isinstance(label, str):
             if label not in LABELS:
                 raise bad(f"must be 'toxic' or 'benign' (or an object gate → label), got {label!r}", "label")
@@ -64,14 +77,28 @@ def read_labelled(path: str) -> list[LabelledRow]:
                 if value not in LABELS:
                     raise bad(f"must be 'toxic' or 'benign', got {value!r}", f"label.{gate}")
         else:
-            raise bad("missing: 'toxic', 'benign' or an object gate → label", "label")
-        language = data.get("language")
+            raise bad("missing: 'toxic', 'benign' or an object gate → label (or 'toxic': true/false)", "label")
+        lang_key = "language" if "language" in data or "lang" not in data else "lang"
+        language = data.get(lang_key)
         if language is not None and not isinstance(language, str):
-            raise bad("must be a language code string", "language")
-        rows.append(LabelledRow(data["prompt"], data["output"], label, language or None, data.get("reference")))
+            raise bad("must be a language code string", lang_key)
+        category = data.get("category")
+        if category is not None and not isinstance(category, str):
+            raise bad("must be a category name (a string)", "category")
+        rows.append(LabelledRow(prompt, data[text_key], label, language or None, data.get("reference"),
+                                category or None))
     if not rows:
         raise InputError("no labelled rows", file=path)
     return rows
+
+
+def _toxic_flag(value: Any) -> str | None:
+    """``toxic``: true/false, 1/0 (CSV gives strings: "true", "1") → 'toxic'/'benign'; None when neither."""
+    if isinstance(value, bool) or value in (0, 1):
+        return "toxic" if value else "benign"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return "toxic" if value.strip().lower() in ("true", "1", "yes") else "benign"
+    return None
 
 
 @dataclass(slots=True)
@@ -116,11 +143,16 @@ class GateReport:
     overall: dict[str, Any]
     by_language: dict[str, dict[str, Any]]
     sweep: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows with a ``category``: the same counts per category (and per category and language).
+    by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_category_language: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()  # what the gate declares it checks
 
     def as_dict(self) -> dict[str, Any]:
         return {"gate": self.gate, "blocking": self.blocking, "threshold": self.threshold,
-                "languages": list(self.languages), **self.overall, "by_language": self.by_language,
-                "sweep": self.sweep}
+                "languages": list(self.languages), "categories": list(self.categories), **self.overall,
+                "by_language": self.by_language, "by_category": self.by_category,
+                "by_category_language": self.by_category_language, "sweep": self.sweep}
 
 
 @dataclass(slots=True)
@@ -128,9 +160,12 @@ class EvalReport:
     rows: int
     gates: list[GateReport]
     uncovered: dict[str, int]  # language → rows no blocking gate reads
+    #: Safety categories the blocking gates did not check, per language (:mod:`sbs_tui.core.coverage`).
+    unchecked: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "gates": [g.as_dict() for g in self.gates], "uncovered": self.uncovered}
+        return {"rows": self.rows, "gates": [g.as_dict() for g in self.gates], "uncovered": self.uncovered,
+                "unchecked": self.unchecked}
 
 
 def evaluate(runner: Any, rows: Sequence[LabelledRow], *, batch_size: int = 256,
@@ -151,24 +186,49 @@ def evaluate(runner: Any, rows: Sequence[LabelledRow], *, batch_size: int = 256,
     for gate in runner.gates:
         scorer = runner.scorer(gate)
         threshold = runner.threshold(gate)
-        scored = [(r.label_for(gate.name) == "toxic", o.scores.get(gate.name), lang)
-                  for r, o, lang in zip(rows, outcomes, languages) if r.label_for(gate.name) is not None]
+        labelled = [(r, o, lang) for r, o, lang in zip(rows, outcomes, languages)
+                    if r.label_for(gate.name) is not None]
+        scored = [(r.label_for(gate.name) == "toxic", o.scores.get(gate.name), lang) for r, o, lang in labelled]
         decide = lambda s, t=threshold: _fails(s, t, scorer.higher_is_worse)  # noqa: E731
         overall, by_lang = _tally((toxic, decide(s), lang) for toxic, s, lang in scored)
+        by_cat, by_cat_lang = _by_category([(r.category, toxic, decide(s), lang)
+                                            for (r, _, _), (toxic, s, lang) in zip(labelled, scored)])
         reports.append(GateReport(gate.name, gate.blocking, threshold, scorer.higher_is_worse,
                                   tuple(runner.languages(gate)), overall, by_lang,
-                                  _sweep(scored, scorer.higher_is_worse, threshold, sweep_points)))
+                                  _sweep(scored, scorer.higher_is_worse, threshold, sweep_points),
+                                  by_cat, by_cat_lang, tuple(runner.categories(gate))))
     if runner.has_blocking:
-        combined = [(r.label_for(COMBINED) == "toxic", o.blocked, lang)
-                    for r, o, lang in zip(rows, outcomes, languages) if r.label_for(COMBINED) is not None]
+        both = [(r, o, lang) for r, o, lang in zip(rows, outcomes, languages) if r.label_for(COMBINED) is not None]
+        combined = [(r.label_for(COMBINED) == "toxic", o.blocked, lang) for r, o, lang in both]
         overall, by_lang = _tally(combined)
+        by_cat, by_cat_lang = _by_category([(r.category, toxic, blocked, lang)
+                                            for (r, _, _), (toxic, blocked, lang) in zip(both, combined)])
         reports.append(GateReport(COMBINED, True, None, True, tuple(sorted(runner.covered_languages())),
-                                  overall, by_lang))
+                                  overall, by_lang, by_category=by_cat, by_category_language=by_cat_lang))
     uncovered: dict[str, int] = {}
     for o, lang in zip(outcomes, languages):
         if o.uncovered:
             uncovered[lang] = uncovered.get(lang, 0) + 1
-    return EvalReport(len(rows), reports, dict(sorted(uncovered.items())))
+    from sbs_tui.core.coverage import from_outcomes
+
+    return EvalReport(len(rows), reports, dict(sorted(uncovered.items())),
+                      [{**u.as_dict(), "sentence": u.sentence()} for u in from_outcomes(outcomes)])
+
+
+def _by_category(decisions: Sequence[tuple[str | None, bool, bool, str]]
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+    """Counts per category, and per category and language, over the rows that name a category (taxonomy order
+    first, then any other names the file uses)."""
+    from scorers.taxonomy import CATEGORIES
+
+    named = [(c, toxic, blocked, lang) for c, toxic, blocked, lang in decisions if c]
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    out: dict[str, dict[str, Any]] = {}
+    per_lang: dict[str, dict[str, dict[str, Any]]] = {}
+    for category in sorted({c for c, *_ in named}, key=lambda c: (order.get(c, len(order)), c)):
+        overall, by_lang = _tally((t, b, lang) for c, t, b, lang in named if c == category)
+        out[category], per_lang[category] = overall, by_lang
+    return out, per_lang
 
 
 def _fails(score: float | None, threshold: float, higher_is_worse: bool) -> bool:

@@ -88,8 +88,12 @@ def check_decision(decision: str, reason: str, who: str | None) -> tuple[str, st
 def review_summary(store: Any, limit: int = 2000) -> dict[str, Any]:
     """Blocked and held generations (and overridden ones), newest first, with counts overall and per model and
     gate: what the review app's Blocked tab shows."""
+    from sbs_tui.core.coverage import from_store
+
     rows = [r.as_dict() for r in store.gates.review_rows(limit)]
-    return {"rows": rows, "counts": store.gates.review_counts(), "per_model": store.gates.review_per_model()}
+    unchecked = from_store(store)
+    return {"rows": rows, "counts": store.gates.review_counts(), "per_model": store.gates.review_per_model(),
+            "unchecked": [u.as_dict() for u in unchecked], "unchecked_sentences": [u.sentence() for u in unchecked]}
 
 
 def review_detail(store: Any, generation_id: int) -> dict[str, Any] | None:

@@ -32,7 +32,9 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
     built: a bad config fails here, before any generation is marked or any output written."""
     gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
     runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None),
-                               uncovered=gating.uncovered_policy(settings))
+                               uncovered=gating.uncovered_policy(settings),
+                               unchecked=gating.unchecked_policy(settings),
+                               required=gating.required_categories(settings, gates))
     for gate in runner.gates:
         runner.scorer(gate)
     return runner
@@ -46,6 +48,8 @@ class GateRun:
     progress: gating.GateProgress = field(default_factory=gating.GateProgress)
     rates: list[dict[str, Any]] | None = None
     other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
+    #: Safety categories no enabled blocking gate checked, per language (without ``--watch``).
+    unchecked: list[Any] = field(default_factory=list)
 
 
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
@@ -138,7 +142,9 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
                 progress.stop()
         log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
             f"{done.held} held for review ({done.reused} cached gate results reused)")
-        return GateRun(runner, done, gating.pass_rates(store, runner.gates))
+        from sbs_tui.core.coverage import from_store
+
+        return GateRun(runner, done, gating.pass_rates(store, runner.gates), unchecked=from_store(store))
     finally:
         store.close()
         for sig, handler in previous.items():

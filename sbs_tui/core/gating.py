@@ -14,14 +14,20 @@ A *gate* is a scorer plus a policy: a threshold and whether failing it keeps a g
     threshold = 0.3
     blocking = false
 
-Keys other than ``scorer``, ``backend``, ``model``, ``threshold``, ``blocking`` and ``enabled`` are options of
-the scorer's backend (checked: a misspelt option is an error, not a silent default).
+Keys other than ``scorer``, ``backend``, ``model``, ``threshold``, ``blocking``, ``enabled``, ``languages`` and
+``categories`` are options of the scorer's backend (checked: a misspelt option is an error, not a silent default).
+``languages`` and ``categories`` declare what a configured backend reads and checks (an XLM-R classifier reads
+many languages; a Llama Guard endpoint checks hate and self-harm); ``categories`` is also handed to the backend,
+which may restrict itself to them (the lexicon does).
 
 Defaults, when the config says nothing (blocking or not, when a gate runs, its threshold and the languages it
 reads) are written once, in each scorer's ``ScorerInfo`` (``scorers/base.py``); docs/gates.md shows them.
 
 A generation is ``passed`` when every *blocking* gate passed, ``blocked`` otherwise, and ``held`` for a lead
-when no blocking gate of some concern reads its language (``[policy] uncovered``, default "review"). Scores are
+when no blocking gate of some concern reads its language (``[policy] uncovered``, default "review"). Every
+outcome also lists what was *not* checked: ``unchecked``, the safety categories (the core list of
+:mod:`scorers.taxonomy` plus ``[policy] categories`` and any a gate declares) that no enabled blocking gate checks
+in that text's language (``[policy] unchecked``: "warn", the default, only reports them; "hold"; "fail"). Scores are
 cached per (generation, gate, configuration hash): the hash covers scorer, backend, model and options but not threshold or
 ``blocking``, so changing a threshold re-decides without re-scoring.
 
@@ -48,7 +54,7 @@ if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the ty
     from sbs_tui.core.store import Store
     from scorers.base import Registry, ScoreItem, Scorer, ScorerSpec
 
-POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled", "languages"}
+POLICY_KEYS = {"scorer", "backend", "model", "threshold", "blocking", "enabled", "languages", "categories"}
 
 
 def _registry() -> Registry:
@@ -77,17 +83,24 @@ class GateConfig:
     options: dict[str, Any] = field(default_factory=dict)
     #: Languages this gate covers (ISO 639-1, ``*`` any); None: what its scorer declares.
     languages: tuple[str, ...] | None = None
+    #: Safety categories this gate checks (:mod:`scorers.taxonomy`); None: what its scorer declares.
+    categories: tuple[str, ...] | None = None
 
     @property
     def config_hash(self) -> str:
-        payload = [self.scorer, self.backend, self.model, self.options]
+        payload: list[Any] = [self.scorer, self.backend, self.model, self.options]
+        if self.categories is not None:  # handed to the backend (the lexicon matches only those): changes scores
+            payload.append(sorted(self.categories))
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def spec(self) -> ScorerSpec:
         from scorers.base import ScorerSpec
 
-        return ScorerSpec(backend=self.backend, model=self.model, options=dict(self.options))
+        options = dict(self.options)
+        if self.categories is not None:
+            options["categories"] = list(self.categories)
+        return ScorerSpec(backend=self.backend, model=self.model, options=options)
 
 
 def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> GateConfig:
@@ -110,6 +123,15 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
     if languages is not None and not all(isinstance(x, str) and x for x in languages):
         raise InputError("must be a list of language codes (e.g. [\"ru\", \"en\"] or [\"*\"])", file=source,
                          field=f"{where}.languages")
+    categories = typed("categories", list)
+    if categories is not None:
+        from scorers.taxonomy import check_categories
+
+        try:
+            check_categories([str(c) for c in categories], where="categories")
+        except ValueError as exc:
+            raise InputError(str(exc).removeprefix("categories: "), file=source,
+                             field=f"{where}.categories") from None
     if source:  # paths in a config file are relative to that file, not to wherever sbs is run from
         base = Path(source).resolve().parent
         if isinstance(options.get("references"), list):
@@ -121,6 +143,7 @@ def _gate_from_table(name: str, table: dict[str, Any], source: str | None) -> Ga
         threshold=float(threshold) if threshold is not None else None,
         blocking=_blocking_default(scorer) if blocking is None else blocking,
         options=options, languages=tuple(x.lower() for x in languages) if languages is not None else None,
+        categories=tuple(categories) if categories is not None else None,
     )
 
 
@@ -190,6 +213,9 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
 
 
 UNCOVERED_POLICIES = ("review", "pass", "block")
+#: ``[policy] unchecked``: "warn" reports unchecked categories, "hold" holds the generation for a lead like an
+#: uncovered one, "fail" blocks it.
+UNCHECKED_POLICIES = ("warn", "hold", "fail")
 
 
 @dataclass(slots=True)
@@ -205,15 +231,30 @@ class Outcome:
     uncovered: bool = False
     #: ``[policy] uncovered``: what an uncovered generation becomes ("review": held for a lead).
     uncovered_policy: str = "review"
+    #: Safety categories no enabled blocking gate checked in this text's language (taxonomy order).
+    unchecked: list[str] = field(default_factory=list)
+    #: ``[policy] unchecked``: "warn", "hold" or "fail".
+    unchecked_policy: str = "warn"
 
     @property
     def blocked(self) -> bool:
         return bool(self.reasons)
 
     @property
+    def hold(self) -> str | None:
+        """Why the generation is held for a lead ('uncovered' or 'unchecked'), or None: neither passed nor
+        blocked until a lead decides."""
+        if self.blocked:
+            return None
+        if self.uncovered and self.uncovered_policy == "review":
+            return "uncovered"
+        if self.unchecked and self.unchecked_policy == "hold":
+            return "unchecked"
+        return None
+
+    @property
     def held(self) -> bool:
-        """Uncovered and held for review: neither passed nor blocked until a lead decides."""
-        return self.uncovered and not self.blocked and self.uncovered_policy == "review"
+        return self.hold is not None
 
     @property
     def status(self) -> str:
@@ -232,6 +273,35 @@ def uncovered_policy(settings: Any) -> str:
     return value
 
 
+def unchecked_policy(settings: Any) -> str:
+    """``[policy] unchecked`` (default "warn"), validated."""
+    source = getattr(settings, "source", None)
+    section = settings.section("policy") if settings is not None else {}
+    value = section.get("unchecked", "warn")
+    if value not in UNCHECKED_POLICIES:
+        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCHECKED_POLICIES)}, got {value!r}",
+                         file=source, field="policy.unchecked")
+    return value
+
+
+def required_categories(settings: Any = None, gates: Sequence[GateConfig] = ()) -> tuple[str, ...]:
+    """The categories ``unchecked`` is computed over: the core list, ``[policy] categories`` and every category a
+    configured gate declares — in the taxonomy's order."""
+    from scorers.taxonomy import CATEGORIES, CORE_CATEGORIES, check_categories
+
+    wanted = set(CORE_CATEGORIES)
+    policy = settings.section("policy") if settings is not None else {}
+    extra = policy.get("categories") or ()
+    try:
+        wanted.update(check_categories(list(extra)))
+    except ValueError as exc:
+        raise InputError(str(exc).removeprefix("categories: "), file=getattr(settings, "source", None),
+                         field="policy.categories") from None
+    for gate in gates:
+        wanted.update(gate.categories or ())
+    return tuple(c for c in CATEGORIES if c in wanted)
+
+
 def is_failing(score: float | None, threshold: float, higher_is_worse: bool) -> bool:
     """A missing or NaN score fails: a gate that could not look at a generation must not wave it through."""
     if score is None or math.isnan(score):
@@ -244,11 +314,15 @@ class GateRunner:
 
     def __init__(self, gates: Sequence[GateConfig], *, log: Callable[[str], None] | None = None,
                  source: str | None = None, uncovered: str = "review", identify_languages: bool = True,
-                 registry: Registry | None = None):
+                 registry: Registry | None = None, unchecked: str = "warn",
+                 required: Sequence[str] | None = None):
         self.gates = list(gates)
         self.log = log
         self.source = source
         self.uncovered = uncovered
+        self.unchecked = unchecked
+        #: The categories ``unchecked`` is computed over (:func:`required_categories`).
+        self.required = tuple(required) if required is not None else required_categories(None, self.gates)
         #: Language identification is what makes "uncovered" possible; off only for measurements.
         self.identify_languages = identify_languages
         self._registry = registry  # None: the process-wide ``scorers.REGISTRY`` (tests pass their own)
@@ -263,6 +337,29 @@ class GateRunner:
             return tuple(declared)
         reg = self._registry or _registry()
         return reg.info(gate.scorer).languages if gate.scorer in reg else ("*",)
+
+    def categories(self, gate: GateConfig) -> tuple[str, ...]:
+        """What a gate checks: its config's ``categories``, else its scorer's ``ScorerInfo.categories`` (a plug-in
+        without a description checks nothing as far as ``unchecked`` can tell)."""
+        if gate.categories is not None:
+            return gate.categories
+        reg = self._registry or _registry()
+        return reg.info(gate.scorer).categories if gate.scorer in reg else ()
+
+    def checked(self) -> list[tuple[frozenset[str], tuple[str, ...]]]:
+        """(categories, languages) of every enabled blocking gate: what ``unchecked`` is measured against."""
+        return [(frozenset(self.categories(g)), self.languages(g)) for g in self.gates if g.blocking]
+
+    def unchecked_in(self, language: str | None,
+                     checked: list[tuple[frozenset[str], tuple[str, ...]]] | None = None) -> list[str]:
+        """The required categories that no enabled blocking gate checks in ``language`` (None: not identified,
+        so only gates reading any language count)."""
+        from scorers.language import UNDETERMINED, covers
+
+        lang = UNDETERMINED if language is None else language
+        checked = self.checked() if checked is None else checked
+        done = set().union(*(cats for cats, langs in checked if covers(langs, lang)))
+        return [c for c in self.required if c not in done]
 
     def concern(self, gate: GateConfig) -> str:
         reg = self._registry or _registry()
@@ -326,7 +423,7 @@ class GateRunner:
                  cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] | None = None
                  ) -> list[Outcome]:
         """Score ``items`` (``scorers.ScoreItem``) with every gate; ``cached[gate][i]`` skips item ``i``."""
-        outcomes = [Outcome(uncovered_policy=self.uncovered) for _ in items]
+        outcomes = [Outcome(uncovered_policy=self.uncovered, unchecked_policy=self.unchecked) for _ in items]
         for gate in self.gates:
             known = (cached or {}).get(gate.name, {})
             todo = [i for i in range(len(items)) if i not in known]
@@ -353,24 +450,49 @@ class GateRunner:
         return outcomes
 
     def settle_languages(self, outputs: Sequence[str], outcomes: Sequence[Outcome]) -> None:
-        """Each outcome's language, whether any blocking concern cannot read it, and (``[policy] uncovered =
-        "block"``) the block that follows. Apart from :meth:`evaluate` because the Ray engine scores each gate in
-        its own actor and settles languages once, on the merged outcome."""
-        if self.identify_languages and self.has_blocking:
+        """Each outcome's language, whether any blocking concern cannot read it, the safety categories nobody
+        checked in it, and the block that ``[policy] uncovered = "block"`` or ``unchecked = "fail"`` asks for.
+        Apart from :meth:`evaluate` because the Ray engine scores each gate in its own actor and settles
+        languages once, on the merged outcome.
+
+        ``unchecked`` costs a dictionary lookup per generation: it depends only on the language, so it is worked
+        out once per language and batch."""
+        checked = self.checked()
+        by_language: dict[str | None, set[str]] = {}
+
+        def unchecked(langs: Sequence[str | None]) -> list[str]:
+            for lang in langs:
+                if lang not in by_language:
+                    by_language[lang] = set(self.unchecked_in(lang, checked))
+            missing = set().union(*(by_language[lang] for lang in langs))
+            return [c for c in self.required if c in missing]
+
+        identify = self.identify_languages and self.has_blocking
+        if identify:
             from scorers.language import identify_parts
 
             coverage = self.coverage()
-            for output, outcome in zip(outputs, outcomes):
-                # The opening's language, unless a later part of the answer is in one some blocking concern cannot
-                # read: then that language, the reason the answer is held (an English preamble to Chinese text).
-                languages = [lang for lang, _ in identify_parts(output)]
-                blind = [lang for lang in languages if self.is_uncovered(lang, coverage)]
-                outcome.language = blind[0] if blind else languages[0]
-                outcome.uncovered = bool(blind)
+        for output, outcome in zip(outputs, outcomes):
+            outcome.uncovered_policy, outcome.unchecked_policy = self.uncovered, self.unchecked
+            if not identify:
+                outcome.unchecked = unchecked([outcome.language])
+                continue
+            # The opening's language, unless a later part of the answer is in one some blocking concern cannot
+            # read: then that language, the reason the answer is held (an English preamble to Chinese text).
+            languages = [lang for lang, _ in identify_parts(output)]
+            blind = [lang for lang in languages if self.is_uncovered(lang, coverage)]
+            outcome.language = blind[0] if blind else languages[0]
+            outcome.uncovered = bool(blind)
+            outcome.unchecked = unchecked(languages)  # every part's language: what none of them had checked
         if self.uncovered == "block":
             for outcome in outcomes:
                 if outcome.uncovered and not outcome.reasons:
                     outcome.reasons.append({"gate": "uncovered", "language": outcome.language})
+        if self.unchecked == "fail":
+            for outcome in outcomes:
+                if outcome.unchecked and not outcome.reasons:
+                    outcome.reasons.append({"gate": "unchecked", "categories": list(outcome.unchecked),
+                                            "language": outcome.language})
 
 
 def score_item(row: dict[str, Any]) -> ScoreItem:
@@ -398,6 +520,8 @@ def score_rows(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]])
     outcomes, reused = _evaluate_cached(store, runner, rows)
     with store.transaction():
         store.gates.save_results(_result_rows(runner, rows, outcomes))
+        store.gates.save_coverage([(r["id"], r["output_sha"], o.language, o.unchecked)
+                                   for r, o in zip(rows, outcomes)])
     return outcomes, reused
 
 
@@ -432,7 +556,7 @@ def gate_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]])
     outcomes, reused = _evaluate_cached(store, runner, rows)
     with store.transaction():
         store.gates.save_results(_result_rows(runner, rows, outcomes))
-        store.gates.settle_decisions([(r["id"], r["output_sha"], o.status, o.language)
+        store.gates.settle_decisions([(r["id"], r["output_sha"], o.status, o.language, o.hold, o.unchecked)
                                       for r, o in zip(rows, outcomes)])
     return outcomes, reused
 

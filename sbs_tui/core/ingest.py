@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.readers import iter_rows, json_problem
-from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, current_uid, occurrence_uid, prompt_id_for
+from sbs_tui.core.readers import MAX_DEPTH, iter_rows, json_problem, too_deep
+from sbs_tui.core.records import WINNERS, GenerationRecord, VoteRecord, current_uid, prompt_id_for
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value == "")
 
 
+# Identifier-like fields where a JSON number is read as its text (``"prompt_id": 17``, an epoch ``ts``, a user id
+# as an A/B ``unit``); in every other text field a number is an input error, as an object is (``{"output": 1}``,
+# ``"model": NaN`` — which used to create a model named "nan").
+_NUMBER_AS_TEXT = {"prompt_id", "vote_id", "ts", "unit", "variant", "experiment"}
+
+
 def _text(row: dict[str, Any], key: str, *, required: bool = True, allow_empty: bool = False) -> str | None:
     value = row.get(key)
     if type(value) is str and value:  # the common case, kept cheap: imports run this ~15 times a row
@@ -73,8 +79,12 @@ def _text(row: dict[str, Any], key: str, *, required: bool = True, allow_empty: 
         return None
     if isinstance(value, bool) or isinstance(value, (dict, list)):
         raise InputError(f"expected text, got {type(value).__name__}", field=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"expected text, got {value!r} (NaN and Infinity are not JSON)", field=key)
     if isinstance(value, (int, float)):
-        return str(value)
+        if key in _NUMBER_AS_TEXT:
+            return str(value)
+        raise InputError(f"expected text, got a number ({value!r}); quote it to store it as text", field=key)
     if not isinstance(value, str):
         raise InputError(f"expected text, got {type(value).__name__}", field=key)
     return value
@@ -120,6 +130,8 @@ def _object(row: dict[str, Any], key: str) -> dict[str, Any] | None:
             raise InputError("expected a JSON object", field=key) from None
         except (RecursionError, ValueError) as exc:
             raise InputError(json_problem(exc), field=key) from None
+        if too_deep(value):
+            raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", field=key)
     if not isinstance(value, dict):
         raise InputError(f"expected an object, got {type(value).__name__}", field=key)
     return value
@@ -327,27 +339,32 @@ class ImportSummary:
     inserted: int = 0
     already_stored: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    identical: int = 0  # votes identical to an earlier row of their file, kept as votes of their own
+    identical: int = 0  # votes identical to an earlier row of their file: one vote (in ``already_stored``)
     replaced: int = 0  # rows that replaced a different stored row (--replace)
     notes: list[str] = field(default_factory=list)  # lines printed after the summary (A/B: the controls chosen)
 
     def line(self) -> str:
         skipped = sum(self.skipped.values()) + self.already_stored
-        reasons = [f"{n:,} already stored" for n in [self.already_stored] if n]
+        stored_before = self.already_stored - self.identical
+        reasons = [f"{n:,} already stored" for n in [stored_before] if n]
+        reasons += [f"{n:,} identical to an earlier row (one vote)" for n in [self.identical] if n]
         reasons += [f"{n:,} {why}" for why, n in sorted(self.skipped.items())]
         detail = f" ({'; '.join(reasons)})" if reasons else ""
-        plural = "s" if self.files != 1 else ""
-        kept = f" ({self.identical:,} identical to an earlier row, kept as separate votes)" if self.identical else ""
         replaced = f"; replaced {self.replaced:,}" if self.replaced else ""
-        return (f"{self.kind}: read {self.read:,} rows from {self.files} file{plural}; "
-                f"inserted {self.inserted:,}{kept}{replaced}; skipped {skipped:,}{detail}")
+        return (f"{self.kind}: read {_count(self.read, 'row')} from {_count(self.files, 'file')}; "
+                f"inserted {self.inserted:,}{replaced}; skipped {skipped:,}{detail}")
 
     def as_dict(self) -> dict[str, Any]:
         out = {"kind": self.kind, "files": self.files, "read": self.read, "inserted": self.inserted,
                "already_stored": self.already_stored, "skipped": dict(self.skipped)}
         if self.kind == "votes":
-            out |= {"identical_kept": self.identical, "replaced": self.replaced}
+            out |= {"identical": self.identical, "replaced": self.replaced}
         return out
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def iter_records(path: str | Path, parse: Callable[[dict[str, Any]], Any], *, skipped: Counter[str] | None = None,
@@ -396,26 +413,21 @@ class ParseTally:
     """What parsing one file counted besides its records (sent back from a parser process as plain values)."""
 
     skipped: Counter[str] = field(default_factory=Counter)  # reason → rows left out
-    identical: int = 0  # votes identical to an earlier row of the file, kept under their own uid
+    identical: int = 0  # votes identical to an earlier row of the file (one vote)
 
 
-def number_identical_votes(records: Iterable[VoteRecord], tally: ParseTally) -> Iterator[VoteRecord]:
-    """Give the k-th vote of a file with the same content uid its own uid (:func:`occurrence_uid`).
+def count_identical_votes(records: Iterable[VoteRecord], tally: ParseTally) -> Iterator[VoteRecord]:
+    """Count rows without ``vote_id`` identical to an earlier row of their file, for the summary.
 
-    Identical rows are distinct votes, and numbering them within their file keeps import idempotent: the same
-    file numbers them the same way every time. Counted in ``tally.identical``. Memory:
-    one 64-bit prefix per distinct vote of the file; a prefix shared by two different votes only renumbers the
-    second, the same way on every import.
+    They are one vote (a vote's identity is its content when it has no id — the same rule as for a row repeated
+    in another file, so how rows are split into files never changes what is stored); the store's unique uid
+    keeps one. Every row still goes to the store: this only counts. Memory: one 64-bit prefix per distinct vote.
     """
     seen: set[int] = set()
-    repeats: dict[str, int] = {}
     for record in records:
         if not record.uid_given:
             key = int(record.uid[2:18], 16)
             if key in seen:
-                k = repeats.get(record.uid, 1)
-                repeats[record.uid] = k + 1
-                record.uid = occurrence_uid(record.uid, k)
                 tally.identical += 1
             else:
                 seen.add(key)
@@ -426,7 +438,7 @@ def _row_batches_inline(path: Path, kind: str, tally: ParseTally,
                         on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
     records = iter_records(path, _PARSERS[kind], skipped=tally.skipped, on_progress=on_progress)
     if kind == "votes":
-        records = number_identical_votes(records, tally)
+        records = count_identical_votes(records, tally)
     for batch in batched(records, BATCH_SIZE):
         yield [r.as_row() for r in batch]
 
@@ -531,27 +543,26 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
         if not Path(path).is_file():
             raise InputError("file not found" if not Path(path).exists() else "not a regular file", file=str(path))
 
-    def insert(rows: list[tuple[Any, ...]], path: Path, since: int) -> Any:
+    def insert(rows: list[tuple[Any, ...]], path: Path) -> Any:
         try:
             if kind == "generations":
                 return store.generations.insert_rows(rows, source=str(path), replace=replace)
-            return store.votes.import_rows(rows, source=str(path), since=since, replace=replace)
+            return store.votes.import_rows(rows, source=str(path), replace=replace)
         except ConflictError as exc:
             file, _, line = (exc.origin or "").rpartition(":")
             raise InputError(str(exc), file=file or str(path),
                              line=int(line) if line.isdigit() else None, field=exc.field) from None
 
-    def batches() -> Generator[tuple[list[tuple[Any, ...]], Path, int], None, None]:
+    def batches() -> Generator[tuple[list[tuple[Any, ...]], Path], None, None]:
         for path in map(Path, paths):
             summary.files += 1
             on_progress = None
             if progress is not None:
                 progress.start(str(path), path.stat().st_size)
                 on_progress = progress.advance_to
-            since = store.votes.last_id() if kind == "votes" else 0  # this file's votes come after
             for rows in _row_batches(path, kind, tally, on_progress):
                 summary.read += len(rows)
-                yield rows, path, since
+                yield rows, path
             if progress is not None:
                 progress.finish()
 
@@ -567,24 +578,24 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
 
     if replace:
         with store.transaction():
-            for rows, path, since in batches():
-                count(insert(rows, path, since))
+            for rows, path in batches():
+                count(insert(rows, path))
         return done()
 
-    retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
+    _recover(store)
     run_id = retry_busy(lambda: store.imports.begin(kind, "\n".join(map(str, paths))), timeout=BUSY_WAIT_SECONDS)
     source = batches()
     chunk = FIRST_WRITE_ROWS
     try:
         with _checkpointer(store) as checkpoints:
-            for rows, path, since in source:
+            for rows, path in source:
                 start = 0
                 while start < len(rows):
                     part = rows[start:start + chunk]
 
-                    def write(part: list[tuple[Any, ...]] = part, path: Path = path, since: int = since) -> Any:
+                    def write(part: list[tuple[Any, ...]] = part, path: Path = path) -> Any:
                         with store.imports.batch(run_id):
-                            return insert(part, path, since)
+                            return insert(part, path)
 
                     if checkpoints is not None and checkpoints.needs_catch_up():
                         checkpoints.catch_up()  # keeps the WAL bounded (not counted as write time)
@@ -610,12 +621,47 @@ def import_files(store: Store, kind: str, paths: Sequence[str | Path], *, replac
         retry_busy(lambda: store.imports.finish(run_id), timeout=BUSY_WAIT_SECONDS)
     except BaseException:
         source.close()  # stops a parser child process first
-        try:
-            retry_busy(lambda: store.imports.roll_back(run_id), timeout=BUSY_WAIT_SECONDS)
-        except Exception:  # noqa: BLE001 - e.g. the disk is still full: the next command rolls this one back
-            pass
+        _abandon(store, run_id)
         raise
     return done()
+
+
+def _recover(store: Store) -> None:
+    """Roll back imports killed earlier before starting; one that cannot be (its rows are pinned, or the disk is
+    still full) is said in one line and never stops this import: its rows stay uncounted."""
+    import logging
+
+    from sbs_tui.core.dberrors import describe, retry_busy
+    from sbs_tui.core.store import StoreError
+
+    try:
+        retry_busy(store.imports.recover_abandoned, timeout=BUSY_WAIT_SECONDS)
+    except StoreError as exc:
+        logging.getLogger("sbs_tui").warning("note: %s", exc)
+    except sqlite3.OperationalError as exc:
+        logging.getLogger("sbs_tui").warning("note: an earlier failed import could not be rolled back yet (%s); "
+                                             "its rows are not counted", describe(exc))
+
+
+def _abandon(store: Store, run_id: int) -> None:
+    """Roll a failed import back; when that fails too (the disk is still full), mark it failed and say so in one
+    line: its rows stay uncounted, and the next command to open the database rolls it back."""
+    import logging
+
+    from sbs_tui.core.dberrors import describe, retry_busy
+
+    try:
+        retry_busy(lambda: store.imports.roll_back(run_id), timeout=BUSY_WAIT_SECONDS)
+        return
+    except Exception as exc:  # noqa: BLE001 - reported below; the import's own error is what the caller raises
+        problem = describe(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+    try:
+        store.imports.mark_failed(run_id, problem)
+    except Exception:  # noqa: BLE001 - the run is still 'running': recovered once its process is gone
+        pass
+    logging.getLogger("sbs_tui").warning(
+        "note: import #%d could not be rolled back yet (%s); its rows are not counted, and the next sbs command "
+        "on this database removes them", run_id, problem)
 
 
 def _checkpointer(store: Store) -> Any:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
-from sbs_tui.core.readers import check_unicode, detect_format, json_problem, open_text
+from sbs_tui.core.readers import check_depth, check_unicode, detect_format, json_problem, open_text, unreadable
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -133,10 +133,15 @@ _TASK_META_KEYS = {"alias", "name", "group", "samples", "sample_len", "sample_co
 
 def is_lm_eval_results(path: Path) -> bool:
     """A ``.json`` file whose top level is an object (rather than an array of rows)."""
-    if detect_format(path) != "json":
-        return False
-    with open_text(path) as fh:
-        head = fh.read(4096).lstrip()
+    try:
+        if detect_format(path) != "json":
+            return False
+        with open_text(path) as fh:
+            head = fh.read(4096).lstrip()
+    except (UnicodeDecodeError, OSError, EOFError) as exc:
+        if not path.exists() or path.is_dir():
+            return False  # said by the reader that follows
+        raise unreadable(path, exc) from None
     return head.startswith("{")
 
 
@@ -198,8 +203,11 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
     ``pretrained=``/``model=`` entry of ``config.model_args`` does, and a file with neither is an error.
     """
     path = Path(path)
-    with open_text(path) as fh:
-        text = fh.read()
+    try:
+        with open_text(path) as fh:
+            text = fh.read()
+    except (UnicodeDecodeError, OSError, EOFError) as exc:
+        raise unreadable(path, exc) from None
     lines = _LineFinder(text)
     try:
         doc = json.loads(text)
@@ -212,6 +220,7 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
         raise InputError(json_problem(exc), file=str(path)) from None
     if not isinstance(doc, dict):
         raise InputError("expected a JSON object", file=str(path), line=1)
+    check_depth(doc, text, path, 1)
     check_unicode(doc, text, path, 1)
     results = doc.get("results")
     if not isinstance(results, dict):

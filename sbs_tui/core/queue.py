@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # numpy loads when active sampling runs, not when the queue m
     from numpy.typing import NDArray
 
 STRATEGIES = ("uniform", "active")
+INT_LIMIT = 2**63  # SQLite's INTEGER: a larger option would fail only when first stored
 RESCAN_EVERY = 50  # see AnnotatorQueue._next_ordinary_pair
 
 # Identity phrases seen in real model outputs (AlpacaEval: "I'm an AI assistant created by Anthropic",
@@ -219,6 +220,10 @@ class BuildOptions:
 
         if self.overlap < 1:
             raise InputError("must be at least 1", field="overlap")
+        for name in ("overlap", "seed", "cap", "max_pairs_per_prompt", "focus_top"):
+            value = getattr(self, name)
+            if value is not None and not -INT_LIMIT < value < INT_LIMIT:  # stored as SQLite's 64-bit INTEGER
+                raise InputError(f"must be below {INT_LIMIT:,} (2**63), got {value}", field=name.replace("_", "-"))
         if not 0 <= self.gold_rate < 1:
             raise InputError("must be in [0, 1)", field="gold-rate")
         if self.strategy not in STRATEGIES:

@@ -12,6 +12,8 @@ import gzip
 import io
 import json
 import re
+import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,14 @@ FORMATS = ("jsonl", "json", "csv", "tsv")
 # encoder (SQLite's included) accepts. Such rows are refused here, with their line, instead of crashing later.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _CHUNK = 1 << 20
+# Python's csv module refuses fields over 131,072 characters by default; a JSONL row has no such limit, so one
+# output that imports from JSONL must import from CSV too (issue 21).
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+# Nesting deeper than this is refused with the row's line: past ~1,000 levels Python itself cannot hold a row
+# (RecursionError in the encoder, the checks, SQLite's JSON), and no evaluation format nests more than a few.
+MAX_DEPTH = 200
+# Gzip and zlib failures: a file that is not gzip, or whose compressed data is cut short or corrupt.
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -55,6 +65,59 @@ def json_problem(exc: BaseException) -> str:
     if "digits" in str(exc):
         return "invalid JSON: a number has too many digits (more than 4,300)"
     return f"invalid JSON: {exc}"
+
+
+def too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than ``limit`` (an iterative walk: never recursion itself)."""
+    if not isinstance(obj, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def check_depth(obj: Any, raw: str, path: Path, line: int) -> None:
+    """Refuse a row nested deeper than :data:`MAX_DEPTH` with its line (cheap: only rows with many brackets are
+    walked)."""
+    if raw.count("[") + raw.count("{") > MAX_DEPTH and too_deep(obj):
+        raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels of arrays/objects)", file=str(path),
+                         line=line)
+
+
+def _raw_stream(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary stream
+    return open(path, "rb")
+
+
+def unreadable(path: Path, exc: BaseException) -> InputError:
+    """A whole-file failure (not UTF-8, not gzip, a cut-short gzip) as one error naming where it starts: the file
+    is read again line by line to find the first bad line and its byte offset (in the uncompressed text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line, offset = 0, 0
+    try:
+        with _raw_stream(path) as fh:
+            for line, raw in enumerate(fh, start=1):
+                try:
+                    decoder.decode(raw[3:] if line == 1 and raw.startswith(codecs.BOM_UTF8) else raw)
+                except UnicodeDecodeError as bad:
+                    return InputError(f"not valid UTF-8 ({bad.reason} at byte offset {offset + bad.start})",
+                                      file=str(path), line=line)
+                offset += len(raw)
+    except gzip.BadGzipFile as bad:
+        return InputError(f"not a gzip file ({bad}; at byte offset 0)", file=str(path))
+    except (EOFError, zlib.error, OSError) as bad:
+        reason = "compressed data cut short" if isinstance(bad, EOFError) else str(bad)
+        return InputError(f"cannot read: {reason} (after uncompressed byte offset {offset})", file=str(path),
+                          line=line + 1)
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"not valid UTF-8 ({exc.reason})", file=str(path))
+    return InputError(f"cannot read: {exc}", file=str(path))
 
 
 @dataclass(slots=True)
@@ -101,16 +164,14 @@ def iter_rows(path: str | Path, *, fmt: str | None = None,
         raise InputError("file not found", file=str(path))
     if path.is_dir():
         raise InputError("is a directory, not a file", file=str(path))
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", file=str(path))
-    reader = {"jsonl": _iter_jsonl, "json": _iter_json_array, "csv": _iter_csv, "tsv": _iter_tsv}[fmt]
     try:
+        fmt = fmt or detect_format(path)
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})", file=str(path))
+        reader = {"jsonl": _iter_jsonl, "json": _iter_json_array, "csv": _iter_csv, "tsv": _iter_tsv}[fmt]
         yield from reader(path, on_progress)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", file=str(path)) from exc
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read: {exc}", file=str(path)) from exc
+    except (UnicodeDecodeError, *_READ_ERRORS) as exc:
+        raise unreadable(path, exc) from None
 
 
 def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[Row]:
@@ -141,6 +202,7 @@ def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterat
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=line_no)
             check_unicode(obj, text, path, line_no)
+            check_depth(obj, text, path, line_no)
             yield Row(line_no, obj)
         if on_progress is not None:
             on_progress(consumed)
@@ -225,12 +287,14 @@ def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> I
                 raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
                                  line=start_line)
             check_unicode(obj, raw, path, start_line)
+            check_depth(obj, raw, path, start_line)
             yield Row(start_line, obj)
             expect_value = False
             first = False
 
 
 def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: str = ",") -> Iterator[Row]:
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     with open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         try:

@@ -59,19 +59,6 @@ def current_uid(uid: str) -> str:
     return uid[:26] if len(uid) == 42 and _LEGACY_UID.fullmatch(uid) else uid
 
 
-def occurrence_uid(uid: str, k: int) -> str:
-    """The uid of the ``k``-th (from 0) vote with this content uid in one file.
-
-    Identical rows (same prompt, models, verdict, annotator, no id or time stamp) are distinct votes: a judge
-    asked twice, two annotators' files merged. Numbering them by occurrence keeps each one while importing the
-    same file again still adds nothing. The first keeps the plain content uid, so databases and exports written
-    before this rule stay valid.
-    """
-    if k == 0:
-        return uid
-    return "v_" + hashlib.sha1(f"{uid}#{k}".encode()).hexdigest()[:24]
-
-
 def json_or_none(value: Any) -> str | None:
     """Objects are stored as JSON text; an empty object is stored as NULL.
 
@@ -171,8 +158,8 @@ class VoteRecord:
                 self.pair_id, json_or_none(self.meta), self.uid_given, self.origin)
 
     def content_uid(self) -> str:
-        """Identity from content: importing the same vote twice (same file, or an export) stores it once (and
-        identical rows within one file are told apart by :func:`occurrence_uid`)."""
+        """Identity from content, for a row without ``vote_id``: an identical row is the same vote, whether it
+        comes again in the same file, in another file or in an export (so importing twice stores it once)."""
         # 96 bits: collisions stay below 1e-11 even at a billion votes, and the unique index stays small.
         return "v_" + self.content_digest()[:24]
 

@@ -93,9 +93,14 @@ def _funnel(view: Any) -> dict[str, Any]:
 
 
 def _gates(store: Store) -> dict[str, Any]:
+    from sbs_tui.core.coverage import from_store
+
     rates = store.gates.pass_rates()
+    unchecked = from_store(store)
     return {
         "status": store.gates.status_counts(),
         "pass_rates": {model: {gate: {"passed": r.passed, "total": r.total} for gate, r in gates.items()}
                        for model, gates in rates.items()},
+        # What "passed" did not mean: safety categories no blocking gate checked (sbs_tui.core.coverage).
+        "unchecked": [{**u.as_dict(), "sentence": u.sentence()} for u in unchecked],
     }

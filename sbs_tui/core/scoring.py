@@ -18,7 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sbs_tui.core.gating import GateRunner
     from sbs_tui.core.store import Store
 
-ADDED_FIELDS = ("scores", "blocked", "reasons", "details", "language", "uncovered")
+ADDED_FIELDS = ("scores", "blocked", "reasons", "details", "language", "uncovered", "unchecked")
 
 
 def generation_key(prompt: str, model: str, output: str) -> str:
@@ -131,6 +131,8 @@ class ResultWriter:
         self._fh = open(path, "a", encoding="utf-8", newline="") if path else sys.stdout
         self._new_file = path is None or Path(path).stat().st_size == 0
         self._csv: csv.DictWriter | None = None
+        #: (language, unchecked categories) → rows written: the run's "not checked" lines (both engines write here).
+        self.unchecked: dict[tuple[str | None, tuple[str, ...]], int] = {}
         if fmt == "csv" and path and not self._new_file:
             with open(path, encoding="utf-8", newline="") as fh:
                 header = next(csv.reader(fh), None)
@@ -146,6 +148,9 @@ class ResultWriter:
             out["reasons"] = [{**r, "score": _finite(r["score"])} if "score" in r else r for r in outcome.reasons]
             out["language"] = outcome.language
             out["uncovered"] = outcome.uncovered
+            out["unchecked"] = list(outcome.unchecked)
+            key = (outcome.language, tuple(outcome.unchecked))
+            self.unchecked[key] = self.unchecked.get(key, 0) + 1
             if self.with_details:
                 out["details"] = outcome.details
             rows.append(out)
@@ -210,6 +215,8 @@ class ScoreSummary:
     scored: int  # generations scored by this run
     skipped: int  # generations already in the output file (a resumed run)
     blocked: int  # blocked generations in the output file, earlier runs included
+    #: What this run's rows left unchecked (:class:`sbs_tui.core.coverage.Unchecked`), for the closing lines.
+    unchecked: list[Any] = field(default_factory=list)
 
 
 def output_format(out_path: str | None, fmt: str | None) -> str:
@@ -272,6 +279,9 @@ def score_generations(runner: GateRunner, files: Sequence[str], *, open_store: C
         writer.close()
         if store is not None:
             store.close()
+    from sbs_tui.core.coverage import group
+
+    summary.unchecked = group((lang, cats, n) for (lang, cats), n in writer.unchecked.items())
     return summary
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sbs_tui.errors import InputError
@@ -76,20 +76,42 @@ def personal_link(token: str, *, host: str = "127.0.0.1", port: int = 8000, publ
 
 
 def backup(store: Store, target: str | Path) -> int:
-    """Copy the live database to ``target`` with SQLite's online backup API and verify the copy.
+    """Copy the live database to ``target`` as one consistent snapshot and verify the copy.
 
-    Writers keep working during the copy (it proceeds in steps and restarts pages that change under it). The copy
-    is written beside the target and renamed only after ``PRAGMA integrity_check`` passes, so a failed backup
-    never leaves a half file under the requested name. Returns the copy's size in bytes.
+    Writers keep working during the copy, and cannot restart it (``VACUUM INTO``: one read transaction; see
+    :meth:`Connection.copy_to`). The copy is written beside the target and renamed only after
+    ``PRAGMA integrity_check`` passes, so a failed backup never leaves a half file under the requested name.
+    SIGTERM and SIGINT stop the copy within a moment and remove the temporary file (then exit 130 as Ctrl+C
+    does); one left by a backup killed outright (kill -9) is removed by the next backup to the same target.
+    Returns the copy's size in bytes.
     """
+    import signal
+    import sqlite3
+    import threading
+
     target = Path(target)
     if target.exists() and target.is_dir():
         raise InputError("is a directory", file=str(target))
     if not target.parent.exists():
         raise InputError("directory does not exist", file=str(target.parent))
     tmp = target.with_name(f".{target.name}.sbs-backup-tmp")
+    leftovers = [tmp, tmp.with_name(tmp.name + "-journal")]
+    stopped: list[int] = []
+    handlers: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, lambda signum, _frame: stopped.append(signum))
     try:
-        store.copy_to(tmp)
+        for path in leftovers:  # a backup killed outright left these
+            path.unlink(missing_ok=True)
+        try:
+            store.copy_to(tmp, stop=lambda: bool(stopped))
+        except sqlite3.OperationalError:
+            if stopped:
+                raise KeyboardInterrupt from None
+            raise
+        if stopped:
+            raise KeyboardInterrupt
         problem = store.check_file(tmp)
         if problem:
             raise InputError(f"the copy failed its integrity check: {problem}", file=str(target))
@@ -97,5 +119,8 @@ def backup(store: Store, target: str | Path) -> int:
     except PermissionError as exc:
         raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     return target.stat().st_size

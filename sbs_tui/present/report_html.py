@@ -240,8 +240,11 @@ def _gates(section: dict[str, Any] | None) -> list[str]:
                      whole(status.get("held", 0)), whole(status.get("pending", 0)),
                      *[pct(per[g]["passed"] / per[g]["total"]) if g in per and per[g]["total"] else "—"
                        for g in gates]])
-    return ["<h2>Gates</h2><p>Generations per model by gate decision (held: waiting for a lead's review), and "
-            "each gate's pass rate.</p>",
+    unchecked = [f"<p class='warn'><strong>Not checked:</strong> {esc(u['sentence'])}</p>"
+                 for u in doc.get("unchecked", [])]
+    return ["<h2>Gates</h2>", *unchecked,
+            "<p>Generations per model by gate decision (held: waiting for a lead's review), and each gate's pass "
+            "rate.</p>",
             _table(["Model", "Passed", "Blocked", "Held", "Pending", *[esc(g) for g in gates]], rows,
                    set(range(1, 5 + len(gates))))]
 

@@ -74,6 +74,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     gates = s.get("gates")
     if gates and gates["ok"]:
         out += ["## Gates", ""]
+        out += [f"**Not checked:** {cell(u['sentence'])}" + "  " for u in gates["doc"].get("unchecked", [])]
+        out += [""] if gates["doc"].get("unchecked") else []
         out += _table(["Model", "Passed", "Blocked", "Held", "Pending"],
                       [[cell(m), whole(st.get("passed", 0)), whole(st.get("blocked", 0)), whole(st.get("held", 0)),
                         whole(st.get("pending", 0))] for m, st in sorted(gates["doc"]["status"].items())])

@@ -125,6 +125,8 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
             row.append(str(m.get("component", "")))
         table.add_row(*row)
     out.print(table)
+    if lc and isinstance(doc.get("difficulty"), dict):
+        out.print(literal(difficulty_line(doc["difficulty"], doc.get("regularisation"))), style="dim")
     needed = [v for v in doc.get("votes_needed", []) if not v.get("separated") and v.get("factor")]
     if needed:
         out.print(Text("Votes needed to separate adjacent models (power estimate, ≈ per model):", style="dim"))
@@ -132,6 +134,22 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
             out.print(literal(f"  {v['better']} vs {v['worse']}: {votes_needed_text(v)}"))
     if doc.get("matrices"):
         _print_matrices(out, doc["matrices"])
+
+
+def difficulty_line(info: dict[str, Any], regularisation: Any) -> str:
+    """Which frozen instruction difficulty the length-controlled win rate used, and whether it was regularised
+    towards gamed baselines: "Difficulty: stored, fitted 2026-12-07T21:21:27Z on 7 models (a, b, …); 805 prompts ·
+    unregularised (no gamed baseline annotations)"."""
+    source = info.get("source", "?")
+    if source == "file":
+        what = f"from {info.get('path')}"
+    else:
+        models = list(info.get("models") or [])
+        shown = ", ".join(models[:6]) + (", …" if len(models) > 6 else "")
+        what = f"{source}, fitted {info.get('fitted_at') or 'now'} on {len(models)} model(s) ({shown})"
+    reg = ("regularised towards " + ", ".join(regularisation.get("variants", [])) if isinstance(regularisation, dict)
+           else "unregularised (no gamed baseline annotations)")
+    return f"Difficulty: {what}; {info.get('prompts', 0):,} prompts · {reg}"
 
 
 MAX_SHOWN_FACTOR = 100.0
@@ -248,6 +266,15 @@ def print_gate_rates(rates: list[dict[str, Any]], gate_names: list[str]) -> None
     console().print(table)
 
 
+def print_unchecked(sentences: list[str]) -> None:
+    """What no blocking gate checked, one line per set of categories, in bold: shown wherever pass rates are."""
+    from rich.text import Text
+
+    out = console()
+    for sentence in sentences:
+        out.print(Text.assemble(("unchecked: ", "bold yellow"), literal(sentence)))
+
+
 def print_gate_eval(report: Any) -> None:
     """``sbs gate eval``: each gate's quality on labelled rows (all and per language), then its threshold sweep."""
     from rich.table import Table
@@ -267,6 +294,20 @@ def print_gate_eval(report: Any) -> None:
                           count(m["toxic"]), count(m["benign"]), pct(m["precision"]), pct(m["recall"]),
                           pct(m["f1"]), pct(m["false_block_rate"]), count(m["fp"]))
     out.print(table)
+    if any(g.by_category for g in report.gates):
+        per = Table(title="recall and false blocks per category (rows that name one)")
+        for col in ("gate", "category", "language", "checks it", "toxic", "recall", "benign", "false-block rate"):
+            per.add_column(col, justify="left" if col in ("gate", "category", "language", "checks it") else "right")
+        for g in report.gates:
+            first = True
+            for category, m in g.by_category.items():
+                declared = "—" if g.gate == "blocking gates" else "yes" if category in g.categories else "no"
+                for lang, cm in [("all", m), *g.by_category_language.get(category, {}).items()]:
+                    per.add_row(literal(g.gate if first else ""), literal(category if lang == "all" else ""),
+                                literal(lang), declared if lang == "all" else "", count(cm["toxic"]),
+                                pct(cm["recall"]), count(cm["benign"]), pct(cm["false_block_rate"]))
+                    first = False
+        out.print(per)
     for g in report.gates:
         if not g.sweep:
             continue
@@ -281,6 +322,7 @@ def print_gate_eval(report: Any) -> None:
     if report.uncovered:
         listed = ", ".join(f"{lang} {n}" for lang, n in report.uncovered.items())
         out.print(literal(f"uncovered (no blocking gate reads the language): {listed}"))
+    print_unchecked([u["sentence"] for u in getattr(report, "unchecked", [])])
 
 
 # -- A/B and funnel ---------------------------------------------------------------------------------------------
@@ -408,6 +450,8 @@ def print_funnel(view: Any) -> None:
                 cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
         table.add_row(*cells)
     out.print(table)
+    if show_gates or view.unchecked:
+        print_unchecked(list(view.unchecked))
     if "side_by_side" in keys and view.voters:
         from sbs_tui.core.views.scope import described
 

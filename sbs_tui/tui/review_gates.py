@@ -57,7 +57,7 @@ def highlighted(text: str, spans: list[tuple[int, int, str]], *, limit: int = 20
 
 def status_text(row: dict[str, Any]) -> Text:
     status = row["status"]
-    label = "held (uncovered)" if status == "held" else status
+    label = f"held ({row.get('hold') or 'uncovered'})" if status == "held" else status
     if row.get("override"):
         label += f" · overridden by {row['decided_by']}"
     return Text(label, style=STATUS_STYLE.get(status, ""))
@@ -71,6 +71,7 @@ class BlockedPane(DetailPane):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
+        yield Static(id="blocked-unchecked")
         yield Static(id="blocked-summary")
         yield DataTable(id="blocked-per-model", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
@@ -81,9 +82,14 @@ class BlockedPane(DetailPane):
     def show(self, view: dict[str, Any]) -> None:
         rows = view["rows"]
         c = view["counts"]
+        # What no gate checked comes first: "passed" says nothing about the categories nobody looked at.
+        unchecked = self.query_one("#blocked-unchecked", Static)
+        unchecked.update(Text("\n".join(view.get("unchecked_sentences", [])), style="bold yellow"))
+        unchecked.display = bool(view.get("unchecked_sentences"))
         self.query_one("#blocked-summary", Static).update(
             Text("Nothing blocked or held.", style="italic") if not rows else Text.assemble(
-                f"{c['blocked']:,} blocked, {c['held']:,} held for review (language no blocking gate reads), "
+                f"{c['blocked']:,} blocked, {c['held']:,} held for review (a language no blocking gate reads, or "
+                f"unchecked safety categories under [policy] unchecked = \"hold\"), "
                 f"{c['overridden']:,} overridden — enter opens one; there ", ("p", "bold"), " passes, ",
                 ("x", "bold"), " blocks (with a reason)"))
         fill(self.query_one("#blocked-per-model", DataTable),
@@ -141,6 +147,9 @@ class GateDetail(ModalScreen[bool]):
             label.stylize("bold")
             head.append_text(Text.assemble("\n", label, f": score {score}",
                                            (" — failed", "red") if r["failed"] else ""))
+        if d.get("unchecked"):
+            head.append_text(Text.assemble(("\nnot checked: ", "bold yellow"),
+                                           name(d["unchecked"].replace(",", ", "))))
         if d.get("override"):
             head.append_text(Text.assemble(("\noverride: ", "bold"), d["override"], " by ", name(d["decided_by"]),
                                            " at ", name(d["decided_at"]), " — ", name(d["reason"] or "")))

@@ -597,6 +597,7 @@ class FunnelPane(ReviewPane):
         yield Static(classes="pane-status")
         yield Static("Gates — share of each model's generations that passed", classes="section")
         yield DataTable(id="funnel-gates", cursor_type="row", zebra_stripes=True)
+        yield Static(id="funnel-unchecked")
         yield Static("Funnel — each stage's score and rank per model", classes="section")
         yield DataTable(id="funnel-stages", cursor_type="row", zebra_stripes=True)
         yield Static("Rank agreement between stages", classes="section")
@@ -627,6 +628,9 @@ class FunnelPane(ReviewPane):
         fill(self.query_one("#funnel-gates", DataTable),
              ["Model", "Generations", "Passed", "Blocked", "Pending", "Pass rate",
               *[Text.assemble(name(g), " %") for g in gate_names]], rows)
+        unchecked = self.query_one("#funnel-unchecked", Static)  # the first stage's blind spot, next to its rates
+        unchecked.update(Text("\n".join(view.unchecked), style="bold yellow"))
+        unchecked.display = bool(view.unchecked)
 
         stages = view.stages
         columns: list[Any] = ["Model"]

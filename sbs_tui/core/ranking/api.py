@@ -15,6 +15,7 @@ from sbs_tui.core.ranking.request import RankRequest, VoteFilters
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
+    from sbs_tui.core.ranking.difficulty import Difficulty
     from sbs_tui.core.store import Store
 
 __all__ = ["RankRequest", "rank_stored", "run_ranking"]
@@ -59,11 +60,16 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
             req = replace(req, baseline=chosen)
         votes = len(rows)
         if req.method == "winrate":
-            from sbs_tui.core.ranking.winrate import length_controlled_winrate
+            from sbs_tui.core.ranking.lc import length_controlled_winrate, read_gamed
 
             if req.baseline is None:  # no votes at all: there is no model to compare with
                 raise KeyError("(no votes)")
-            ranking = length_controlled_winrate(names, rows, req.baseline)
+            if req.baseline not in names:
+                raise KeyError(req.baseline)
+            difficulty, notes = frozen_difficulty(store, names, rows, req)
+            gamed = read_gamed(req.gamed) if req.gamed is not None else None
+            ranking = length_controlled_winrate(names, rows, req.baseline, difficulty, gamed)
+            ranking.warnings.extend(notes)
         else:
             from sbs_tui.core.ranking.style import rank_style_controlled
 
@@ -119,6 +125,57 @@ def _default_from_pairs(names: list[str], pairs: Iterable[tuple[int, int]]) -> s
     for pair in pairs:
         counts[pair] = counts.get(pair, 0) + 1
     return default_baseline(names, [(a, b, 0.0, n) for (a, b), n in counts.items()])
+
+
+FEW_DIFFICULTY_MODELS = 5  # below this many models a fitted difficulty is noisy: said so
+
+
+def frozen_difficulty(store: Store, names: list[str], rows: list[tuple[Any, ...]],
+                      req: RankRequest) -> tuple[Difficulty, list[str]]:
+    """The instruction difficulty of the length-controlled win rate, and warnings: ``--difficulty FILE``; else
+    the one stored for the baseline; else (or with ``--refit-difficulty``) fitted now from the models present and
+    stored, so that later rankings — with more models or fewer — reuse it (:mod:`.difficulty`)."""
+    import sqlite3
+
+    from sbs_tui.core.ranking.difficulty import Difficulty, fit_difficulty, read_difficulty_csv
+
+    assert req.baseline is not None
+    if req.difficulty is not None:
+        return read_difficulty_csv(req.difficulty), []
+    notes: list[str] = []
+    stored = None if req.refit_difficulty else store.difficulty.latest(req.baseline)
+    if stored is not None:
+        record, values = stored
+        info = {"source": "stored", "baseline": req.baseline, **record, "prompts": len(values)}
+        se = {p: e for p, _, e in values if e is not None}
+        difficulty = Difficulty({p: d for p, d, _ in values}, [p for p, _, _ in values], info, se or None)
+    else:
+        difficulty = fit_difficulty(names, rows, req.baseline)
+        if not difficulty.values:
+            return difficulty, notes
+        filters = {k: v for k, v in req.filters.items() if v}
+        method = "joint GLM θ_m + φ_m·tanh(Δlen/sd_m) + γ_x over the models' verdicts against the baseline" + (
+            f"; vote filters {filters}" if filters else "")
+        models = difficulty.info["models"]
+        try:
+            se = difficulty.se or {}
+            fitted_at = store.difficulty.save(
+                req.baseline, [(p, difficulty.values[p], se.get(p)) for p in difficulty.order], models=models,
+                verdicts=difficulty.info["verdicts"], method=method)
+            source = "refitted and stored" if req.refit_difficulty else "fitted now and stored"
+        except sqlite3.Error as exc:
+            fitted_at, source = None, "fitted now (not stored)"
+            notes.append(f"the fitted difficulty could not be stored ({exc}); it holds for this run only")
+        difficulty = Difficulty(difficulty.values, difficulty.order, {
+            "source": source, "baseline": req.baseline, "fitted_at": fitted_at, "models": models,
+            "verdicts": difficulty.info["verdicts"], "method": method, "prompts": len(difficulty.values)},
+            difficulty.se)
+    models = difficulty.info["models"]
+    if len(models) < FEW_DIFFICULTY_MODELS:
+        notes.append(f"the instruction difficulty ({difficulty.info['source']}, {difficulty.info['fitted_at']}) was "
+                     f"fitted on {len(models)} model(s) only; AlpacaEval's comes from many: give --difficulty FILE, "
+                     "or --refit-difficulty once more models are in")
+    return difficulty, notes
 
 
 def rank_stored(open_store: Callable[[], Store], req: RankRequest) -> Ranking:

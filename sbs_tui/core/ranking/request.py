@@ -16,7 +16,7 @@ from sbs_tui.core.views.scope import VOTERS
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
-CIS = ("bootstrap", "sandwich")
+CIS = ("auto", "bootstrap", "sandwich", "profile")  # auto: chosen by the data (btrank.choose_ci)
 CONTROLS = ("none", "length", "style")
 ELO_ORDERS = ("bootstrap", "file")  # bootstrap: median over shuffled rounds (FastChat); file: the stored order
 ONLINE_METHODS = ("elo", "trueskill")  # order-dependent; no covariates, so no length/style control
@@ -32,12 +32,13 @@ class VoteFilters(TypedDict):
 
 @dataclass(frozen=True)
 class RankRequest:
-    """A ranking to compute. Defaults are ``sbs rank``'s (bt, 1000 bootstrap rounds, no control, seed 0)."""
+    """A ranking to compute. Defaults are ``sbs rank``'s (bt, interval chosen by the data, 1000 bootstrap rounds
+    when that is the bootstrap, no control, seed 0)."""
 
     method: str = "bt"  # METHODS
     baseline: str | None = None  # anchor at 1000 (bt/elo); the reference model (winrate: required)
     rounds: int = 1000  # bootstrap rounds (ci = bootstrap)
-    ci: str = "bootstrap"  # CIS (bt only; the other methods have their own intervals)
+    ci: str = "auto"  # CIS (bt only; the other methods have their own intervals)
     control: str = "none"  # CONTROLS
     annotators: Sequence[str] | None = None  # only votes by these
     category: str | None = None
@@ -49,6 +50,9 @@ class RankRequest:
     voters: str = "auto"  # VOTERS: whose votes count (core.views.scope), for `sbs rank` and the review app alike
     matrices: bool = False
     threads: int | None = None
+    difficulty: str | None = None  # winrate --control length: CSV instruction,difficulty (else the stored one)
+    refit_difficulty: bool = False  # winrate --control length: refit the stored difficulty from the models present
+    gamed: str | None = None  # winrate --control length: AlpacaEval "gamed" baseline annotations (regularisation)
 
     def _conflict(self, *, need_baseline: bool) -> str | None:
         if need_baseline and self.method == "winrate" and self.baseline is None:
@@ -83,6 +87,14 @@ class RankRequest:
         if conflict == "style_winrate":
             raise InputError("--control style applies to --method bt (use --control length for winrate)",
                              field="--control")
+        lc_only = (("--difficulty", self.difficulty is not None), ("--refit-difficulty", self.refit_difficulty),
+                   ("--gamed", self.gamed is not None))
+        for name, given in lc_only:
+            if given and not (self.method == "winrate" and self.control == "length"):
+                raise InputError("applies to --method winrate --control length only", field=name)
+        if self.difficulty is not None and self.refit_difficulty:
+            raise InputError("--difficulty FILE gives the difficulty; --refit-difficulty refits the stored one: "
+                             "choose one", field="--refit-difficulty")
         return self
 
     @property

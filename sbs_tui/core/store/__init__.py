@@ -15,6 +15,7 @@ attribute::
     store.judges       — `sbs judge`: pairs to judge, the per-order verdict cache                  (judges.py)
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
     store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
+    store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -34,6 +35,7 @@ from sbs_tui.core.store.base import (
     StoreError,
 )
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
+from sbs_tui.core.store.difficulty import Difficulties
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
@@ -67,6 +69,7 @@ class Store(Connection):
         self.judges = Judges(self)
         self.accounts = Accounts(self)
         self.imports = Imports(self)
+        self.difficulty = Difficulties(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 class Exports(Queries):
@@ -21,7 +22,7 @@ class Exports(Queries):
             "v.shown_left, v.ts, v.rationale, v.criteria, v.flagged, v.flag_reason, v.output_a, v.output_b, "
             "v.meta FROM votes v JOIN prompts p ON p.id = v.prompt_id "
             "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
-            "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id"
+            f"JOIN annotators an ON an.id = v.annotator_id WHERE {committed('v')} ORDER BY v.id"
         )
         for (uid, prompt_id, prompt, model_a, model_b, winner, weight, annotator, kind, shown_left, ts,
              rationale, criteria, flagged, flag_reason, output_a, output_b, meta) in cur:
@@ -65,8 +66,9 @@ class Exports(Queries):
             "JOIN prompts p ON p.id = v.prompt_id JOIN models ma ON ma.id = v.model_a_id "
             "JOIN models mb ON mb.id = v.model_b_id JOIN annotators an ON an.id = v.annotator_id "
             "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
+            f"AND {committed('ga')} "
             "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id "
-            "ORDER BY v.id"
+            f"AND {committed('gb')} WHERE {committed('v')} ORDER BY v.id"
         )
         skipped = skipped if skipped is not None else {}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sbs_tui.core.records import json_or_none
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class ReviewRow:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    hold: str | None = None  # why it is held: 'uncovered' (language) or 'unchecked' (safety categories)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -68,6 +70,7 @@ class ReviewDetail:
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
+    unchecked: str | None = None  # safety categories no blocking gate checked, comma-separated ('' none)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -83,10 +86,13 @@ class GateReviewQueries(Queries):
 
     __slots__ = ()
 
-    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None]]) -> int:
-        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language) to generations still pending
-        with that output. 'held' is stored as blocked with ``gate_hold = 'uncovered'`` (never served); a lead's
-        override for the same output wins over the gates. Returns how many rows changed; call in a transaction."""
+    def settle_decisions(self, decisions: Sequence[tuple[int, str, str, str | None, str | None, Sequence[str]]]
+                         ) -> int:
+        """Apply (generation_id, output_sha, 'passed'|'blocked'|'held', language, hold, unchecked) to generations
+        still pending with that output. 'held' is stored as blocked with ``gate_hold`` = why ('uncovered' or
+        'unchecked'; never served); ``unchecked`` (safety categories nobody checked) as comma-separated names. A
+        lead's override for the same output wins over the gates. Returns how many rows changed; call in a
+        transaction."""
         before = self.conn.total_changes
         self.conn.executemany(
             "UPDATE generations SET "
@@ -94,11 +100,27 @@ class GateReviewQueries(Queries):
             "  AND o.output_sha = generations.output_sha), ?), "
             "gate_hold = CASE WHEN EXISTS (SELECT 1 FROM gate_overrides o WHERE o.generation_id = generations.id "
             "  AND o.output_sha = generations.output_sha) THEN NULL ELSE ? END, "
-            "language = ? "
+            "language = ?, unchecked = ? "
             "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
-            [("blocked" if status == "held" else status, "uncovered" if status == "held" else None, lang, gid, sha)
-             for gid, sha, status, lang in decisions])
+            [("blocked" if status == "held" else status, (hold or "uncovered") if status == "held" else None, lang,
+              ",".join(unchecked), gid, sha)
+             for gid, sha, status, lang, hold, unchecked in decisions])
         return self.conn.total_changes - before
+
+    def save_coverage(self, rows: Sequence[tuple[int, str, str | None, Sequence[str]]]) -> None:
+        """Store (generation_id, output_sha, language, unchecked) without deciding anything (``sbs score`` on the
+        database: scores are cached, statuses left alone); call in a transaction."""
+        self.conn.executemany(
+            "UPDATE generations SET language = ?, unchecked = ? WHERE id = ? AND output_sha = ?",
+            [(lang, ",".join(unchecked), gid, sha) for gid, sha, lang, unchecked in rows])
+
+    def unchecked_counts(self) -> list[tuple[str | None, str, int]]:
+        """(language, unchecked categories comma-separated, generations) over gated generations that left some
+        safety category unchecked, most generations first."""
+        return [(lang, cats, int(n)) for lang, cats, n in self.conn.execute(
+            "SELECT g.language, g.unchecked, count(*) FROM generations g "
+            f"WHERE g.unchecked IS NOT NULL AND g.unchecked != '' AND {committed('g')} "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")]
 
     def save_override(self, generation_id: int, decision: str, reason: str, who: str) -> bool:
         """Record a lead's decision for the generation's current output and apply it; False if no such id."""
@@ -121,9 +143,9 @@ class GateReviewQueries(Queries):
             f"SELECT g.id, m.name, p.text, {_STATUS_SQL}, g.language, "
             "(SELECT group_concat(r.gate, ', ') FROM gate_results r WHERE r.generation_id = g.id "
             "  AND r.output_sha = g.output_sha AND r.blocked), "
-            "o.decision, o.decided_by, o.decided_at, o.reason "
+            "o.decision, o.decided_by, o.decided_at, o.reason, g.gate_hold "
             "FROM generations g JOIN models m ON m.id = g.model_id JOIN prompts p ON p.id = g.prompt_id "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "ORDER BY g.id DESC LIMIT ?", (limit,)).fetchall()
         return [ReviewRow(gid, model, prompt, status, lang, failing.split(", ") if failing else [], *rest)
                 for gid, model, prompt, status, lang, failing, *rest in rows]
@@ -132,18 +154,19 @@ class GateReviewQueries(Queries):
         row = self.conn.execute(
             "SELECT sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
-            f"FROM generations g {_OVERRIDE_JOIN}").fetchone()
+            f"FROM generations g {_OVERRIDE_JOIN} WHERE {committed('g')}").fetchone()
         return {"blocked": int(row[0] or 0), "held": int(row[1] or 0), "overridden": int(row[2] or 0)}
 
     def review_per_model(self) -> list[dict[str, Any]]:
-        """Per model and failing gate ('uncovered' for held ones): blocked, held and overridden generations."""
+        """Per model and failing gate (why, for held ones: 'uncovered' or 'unchecked'): blocked, held and
+        overridden generations."""
         rows = self.conn.execute(
-            "SELECT m.name, COALESCE(r.gate, CASE WHEN g.gate_hold IS NOT NULL THEN 'uncovered' ELSE '-' END), "
+            "SELECT m.name, COALESCE(r.gate, g.gate_hold, '-'), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NULL), "
             "sum(g.gate_status = 'blocked' AND g.gate_hold IS NOT NULL), count(o.generation_id) "
             "FROM generations g JOIN models m ON m.id = g.model_id "
             "LEFT JOIN gate_results r ON r.generation_id = g.id AND r.output_sha = g.output_sha AND r.blocked "
-            f"{_OVERRIDE_JOIN} WHERE g.gate_status = 'blocked' OR o.decision IS NOT NULL "
+            f"{_OVERRIDE_JOIN} WHERE (g.gate_status = 'blocked' OR o.decision IS NOT NULL) AND {committed('g')} "
             "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
         return [{"model": m, "gate": gate, "blocked": int(b or 0), "held": int(h or 0), "overridden": int(o or 0)}
                 for m, gate, b, h, o in rows]
@@ -151,7 +174,7 @@ class GateReviewQueries(Queries):
     def review_detail(self, generation_id: int) -> ReviewDetail | None:
         row = self.conn.execute(
             f"SELECT g.id, m.name, p.text, g.output, {_STATUS_SQL}, g.language, o.decision, o.decided_by, "
-            "o.decided_at, o.reason FROM generations g JOIN models m ON m.id = g.model_id "
+            "o.decided_at, o.reason, g.unchecked FROM generations g JOIN models m ON m.id = g.model_id "
             f"JOIN prompts p ON p.id = g.prompt_id {_OVERRIDE_JOIN} WHERE g.id = ?", (generation_id,)).fetchone()
         if row is None:
             return None
@@ -230,7 +253,7 @@ class Gates(GateReviewQueries):
         counts: dict[str, dict[str, int]] = {}
         for model, status, n, overridden in self.conn.execute(
             f"SELECT m.name, {_STATUS_SQL}, count(*), count(o.generation_id) FROM generations g "
-            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} GROUP BY 1, 2"
+            f"JOIN models m ON m.id = g.model_id {_OVERRIDE_JOIN} WHERE {committed('g')} GROUP BY 1, 2"
         ):
             entry = counts.setdefault(model, {"pending": 0, "passed": 0, "blocked": 0, "held": 0,
                                               "overridden": 0})

@@ -7,6 +7,7 @@ from typing import Any
 
 from sbs_tui.core.records import GenerationRecord, GenerationRow
 from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+from sbs_tui.core.store.imports import committed
 
 _SCORING_COLUMNS = ("SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "
                     "FROM generations g JOIN prompts p ON p.id = g.prompt_id JOIN models m ON m.id = g.model_id ")
@@ -43,12 +44,13 @@ class Generations(Queries):
             return InsertCounts(0, 0)
         self.ensure_prompts((r[0], r[1], r[5], r[6], None) for r in rows)
         model_id = self._cx.model_id
-        params = [(r[0], model_id(r[2]), r[3], r[4], len(r[3]), r[7], source) for r in rows]
+        run_id = self._cx.import_run_id
+        params = [(r[0], model_id(r[2]), r[3], r[4], len(r[3]), r[7], source, run_id) for r in rows]
         before = self.conn.total_changes
         if replace:
             self.conn.executemany(
-                "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, source) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO UPDATE SET "
+                "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, source, "
+                "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO UPDATE SET "
                 "output = excluded.output, output_sha = excluded.output_sha, "
                 "output_chars = excluded.output_chars, meta = excluded.meta, source = excluded.source, "
                 "gate_status = 'pending' WHERE generations.output_sha != excluded.output_sha",
@@ -58,13 +60,26 @@ class Generations(Queries):
             return InsertCounts(inserted, len(rows) - inserted)
         self.conn.executemany(
             "INSERT INTO generations (prompt_id, model_id, output, output_sha, output_chars, meta, "
-            "source) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO NOTHING",
+            "source, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(prompt_id, model_id) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before
         if inserted < len(rows):
             self._check_conflicts(rows)
+            if run_id is not None:
+                self._claim(params)
         return InsertCounts(inserted, len(rows) - inserted)
+
+    def _claim(self, params: list[tuple[Any, ...]]) -> None:
+        """Generations this import brings that another, still running, import stored first (identical: a
+        different output was refused above)."""
+        from sbs_tui.core.store.imports import Imports
+
+        imports = Imports(self._cx)
+        for i in range(0, len(params), 300):
+            chunk = params[i:i + 300]
+            where = " OR ".join(["(prompt_id = ? AND model_id = ?)"] * len(chunk))
+            imports.claim("generations", where, [v for p in chunk for v in (p[0], p[1])])
 
     def _check_conflicts(self, rows: Sequence[GenerationRow]) -> None:
         for prompt_id, _prompt, model, _output, output_sha, *_rest, origin in rows:
@@ -86,18 +101,20 @@ class Generations(Queries):
 
     def ids(self, *, gate_status: str | None = None) -> list[int]:
         if gate_status is None:
-            return [r[0] for r in self.conn.execute("SELECT id FROM generations ORDER BY id")]
+            return [r[0] for r in self.conn.execute(f"SELECT id FROM generations g WHERE {committed('g')} ORDER BY id")]
         return [r[0] for r in self.conn.execute(
-            "SELECT id FROM generations WHERE gate_status = ? ORDER BY id", (gate_status,))]
+            f"SELECT id FROM generations g WHERE gate_status = ? AND {committed('g')} ORDER BY id", (gate_status,))]
 
     def count_pending(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'pending'").fetchone()[0]
+        return self.conn.execute(f"SELECT count(*) FROM generations g WHERE gate_status = 'pending' "
+                                 f"AND {committed('g')}").fetchone()[0]
 
     # -- reading generations to score ---------------------------------------------------------------------------
 
     def pending(self, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
         """The next ``limit`` generations with gate_status 'pending' (id order), with what scorers need."""
-        cur = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.gate_status = 'pending' AND g.id > ? ORDER BY g.id "
+        cur = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.gate_status = 'pending' AND g.id > ? "
+                                f"AND {committed('g')} ORDER BY g.id "
                                 "LIMIT ?", (after_id, limit))
         return [_scoring_row(r) for r in cur]
 
@@ -105,7 +122,7 @@ class Generations(Queries):
         """Every generation (id order), read in pages so a large database streams."""
         last = 0
         while True:
-            rows = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.id > ? ORDER BY g.id LIMIT ?",
+            rows = self.conn.execute(f"{_SCORING_COLUMNS}WHERE g.id > ? AND {committed('g')} ORDER BY g.id LIMIT ?",
                                      (last, batch)).fetchall()
             if not rows:
                 return

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,8 @@ class Judges(Queries):
         """Every other model's generation against the baseline's on the same prompt (AlpacaEval's design:
         ``model_a`` is the baseline), minus blocked generations."""
         cur = self.conn.execute(
-            _PAIR_COLUMNS + "WHERE ma.name = ? AND gb.model_id != ga.model_id "
+            _PAIR_COLUMNS + f"WHERE ma.name = ? AND gb.model_id != ga.model_id AND {committed('ga')} "
+            f"AND {committed('gb')} "
             "AND ga.gate_status != 'blocked' AND gb.gate_status != 'blocked' ORDER BY ga.prompt_id, mb.name",
             (baseline,),
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
 from sbs_tui.core.store.base import AccessRevokedError, AlreadyJudgedError, Queries, StoreError
+from sbs_tui.core.store.imports import committed
 
 if TYPE_CHECKING:
     from sbs_tui.core.store.connection import Connection
@@ -71,8 +72,8 @@ class Queue(Queries):
     def generations(self) -> Iterator[tuple[str, int, int, str]]:
         """(prompt_id, generation_id, model_id, output) of every generation not blocked, grouped by prompt."""
         return iter(self.conn.execute(
-            "SELECT prompt_id, id, model_id, output FROM generations WHERE gate_status != 'blocked' "
-            "ORDER BY prompt_id, model_id"
+            "SELECT prompt_id, id, model_id, output FROM generations g WHERE gate_status != 'blocked' "
+            f"AND {committed('g')} ORDER BY prompt_id, model_id"
         ))
 
     def insert_pairs(self, rows: Iterable[tuple[str, int, int, int, str | None, str | None, float, int]]) -> int:

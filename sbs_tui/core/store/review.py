@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.imports import committed
 
 
 class Review(Queries):
@@ -22,7 +23,7 @@ class Review(Queries):
         flags, cap and the time of their last queue vote — one row each, in name order."""
         rows = self.conn.execute(
             "SELECT an.id, an.name, an.kind, "
-            "(SELECT count(*) FROM votes v WHERE v.annotator_id = an.id), "
+            f"(SELECT count(*) FROM votes v WHERE v.annotator_id = an.id AND {committed('v')}), "
             "coalesce(sum(s.status = 'done'), 0), coalesce(sum(s.status = 'skipped'), 0), "
             "coalesce(sum(s.status = 'assigned'), 0), coalesce(sum(s.flagged), 0), "
             "(SELECT max_votes FROM annotator_caps c WHERE c.annotator_id = an.id), "
@@ -55,7 +56,8 @@ class Review(Queries):
             "SELECT v.id, v.ts, an.name, an.kind, ma.name, mb.name, v.winner, v.weight, v.shown_left, v.flagged, "
             "v.rationale, substr(p.text, 1, 200) FROM votes v JOIN prompts p ON p.id = v.prompt_id "
             "JOIN models ma ON ma.id = v.model_a_id JOIN models mb ON mb.id = v.model_b_id "
-            "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id DESC LIMIT ?", (limit,)).fetchall()
+            f"JOIN annotators an ON an.id = v.annotator_id WHERE {committed('v')} ORDER BY v.id DESC LIMIT ?",
+            (limit,)).fetchall()
         keys = ("id", "ts", "annotator", "kind", "model_a", "model_b", "winner", "weight", "shown_left", "flagged",
                 "rationale", "prompt")
         return [dict(zip(keys, r, strict=True)) for r in rows]
@@ -66,11 +68,12 @@ class Review(Queries):
             "SELECT v.id, v.ts, an.name, ma.name, mb.name, v.winner, v.weight, v.shown_left, v.flagged, "
             "v.flag_reason, v.rationale, v.criteria, p.text, "
             "coalesce(v.output_a, (SELECT g.output FROM generations g WHERE g.prompt_id = v.prompt_id "
-            "AND g.model_id = v.model_a_id)), "
+            f"AND g.model_id = v.model_a_id AND {committed('g')})), "
             "coalesce(v.output_b, (SELECT g.output FROM generations g WHERE g.prompt_id = v.prompt_id "
-            "AND g.model_id = v.model_b_id)) "
+            f"AND g.model_id = v.model_b_id AND {committed('g')})) "
             "FROM votes v JOIN prompts p ON p.id = v.prompt_id JOIN models ma ON ma.id = v.model_a_id "
-            "JOIN models mb ON mb.id = v.model_b_id JOIN annotators an ON an.id = v.annotator_id WHERE v.id = ?",
+            f"JOIN models mb ON mb.id = v.model_b_id JOIN annotators an ON an.id = v.annotator_id WHERE v.id = ? "
+            f"AND {committed('v')}",
             (vote_id,)).fetchone()
         if row is None:
             return None
@@ -96,10 +99,11 @@ class Review(Queries):
         """Per annotator: (day, votes that day) over the ``limit_days`` days up to the latest vote, from the
         votes' own time stamps (votes without one are not placed in time)."""
         rows = self.conn.execute(
-            "WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes WHERE ts IS NOT NULL) "
+            "WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes v WHERE ts IS NOT NULL "
+            f"AND {committed('v')}) "
             "SELECT an.name, substr(v.ts, 1, 10) AS day, count(*) FROM votes v "
             "JOIN annotators an ON an.id = v.annotator_id, last "
-            "WHERE v.ts IS NOT NULL AND substr(v.ts, 1, 10) >= date(last.day, ?) "
+            f"WHERE v.ts IS NOT NULL AND {committed('v')} AND substr(v.ts, 1, 10) >= date(last.day, ?) "
             "GROUP BY an.name, day ORDER BY an.name, day", (f"-{int(limit_days)} days",)).fetchall()
         activity: dict[str, list[tuple[str, int]]] = {}
         for annotator, day, n in rows:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sbs_tui.core.records import VoteRecord, VoteRow
 from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+from sbs_tui.core.store.imports import committed
 
 # What makes two votes with one uid the same vote: every stored column of the row except its provenance (source,
 # pair) and score_b (derived). Names as the input fields, for conflict messages.
@@ -19,13 +20,6 @@ _CONTENT = ("prompt_id", "model_a_id", "model_b_id", "winner", "weight", "annota
             "rationale", "criteria", "flagged", "flag_reason", "output_a", "output_b", "meta")
 _CONTENT_FIELDS = ("prompt_id", "model_a", "model_b", "winner", "weight", "annotator", "left", "ts", "rationale",
                    "criteria", "flagged", "flag_reason", "output_a", "output_b", "meta")
-# The other side's verdict, for comparing a vote with one given in the other orientation.
-_FLIPPED_WINNER = "CASE n.winner WHEN 'model_a' THEN 'model_b' WHEN 'model_b' THEN 'model_a' ELSE n.winner END"
-_SAME_ITEM = ("o.prompt_id = n.prompt_id AND o.annotator_id = n.annotator_id AND o.id <= :since AND "
-              "((o.model_a_id = n.model_a_id AND o.model_b_id = n.model_b_id) "
-              "OR (o.model_a_id = n.model_b_id AND o.model_b_id = n.model_a_id))")
-_SAME_VERDICT = ("o.weight = n.weight AND ((o.model_a_id = n.model_a_id AND o.winner = n.winner) "
-                 f"OR (o.model_a_id = n.model_b_id AND o.winner = {_FLIPPED_WINNER}))")
 
 # One row per vote for agreement statistics: (vote id, prompt_id, model_a, model_b, score_b, annotator,
 # annotator kind, shown_left).
@@ -93,46 +87,57 @@ class Votes(Queries):
         if not {r[8] for r in rows} <= annotators.keys():
             for name, kind in dict.fromkeys((r[8], r[9]) for r in rows):
                 cx.annotator_id(name, kind=kind)
-        params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source)
-                  for r in rows]
+        run_id = cx.import_run_id  # an import's batch: its votes stay uncounted until it commits
+        run = () if run_id is None else (run_id,)
+        params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source,
+                   *run) for r in rows]
         before = self.conn.total_changes
         self.conn.executemany(
             # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
             "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
             "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
-            "pair_id, meta, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(uid) DO NOTHING",
+            f"pair_id, meta, source{', run_id' * len(run)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            f"?, ?, ?, ?{', ?' * len(run)}) ON CONFLICT(uid) DO NOTHING",
             params,
         )
         inserted = self.conn.total_changes - before
+        if run_id is not None and inserted < len(rows):
+            self._claim([r[0] for r in rows])
         return InsertCounts(inserted, len(rows) - inserted)
+
+    def _claim(self, uids: list[str]) -> None:
+        """Votes this import brings that another, still running, import stored first (``store.imports.claim``)."""
+        from sbs_tui.core.store.imports import Imports
+
+        imports = Imports(self._cx)
+        for i in range(0, len(uids), 500):
+            chunk = uids[i:i + 500]
+            imports.claim("votes", f"uid IN ({','.join('?' * len(chunk))})", list(chunk))
 
     # -- imports: identity and conflicts ---------------------------------------------------------------------------
 
     def last_id(self) -> int:
-        """The id of the latest stored vote (0 when none): an import marks where a file's votes begin."""
+        """The id of the latest stored vote (0 when none): how big a computation over votes will be."""
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM votes").fetchone()[0]
 
-    def import_rows(self, rows: Sequence[VoteRow], *, source: str | None = None, since: int = 0,
+    def import_rows(self, rows: Sequence[VoteRow], *, source: str | None = None,
                     replace: bool = False) -> InsertCounts:
         """Store one batch of an imported file (:meth:`insert_rows`), refusing what contradicts stored votes.
 
-        Two contradictions are :class:`ConflictError` (naming the row's ``file:line``) unless ``replace``:
-
-        * a ``vote_id`` already stored with other content (an edited export, a reused id) — replaced in place;
-        * an annotator's verdict on an item (prompt and model pair, either orientation) that differs from every
-          verdict they gave on it in an earlier file (votes with id ≤ ``since``) — their earlier votes on it are
-          deleted. Within one file an annotator may judge an item more than once (both orders, say).
-
-        Rows that replaced something are counted as ``replaced``, not ``inserted``. Call inside a transaction.
+        A vote's identity is its ``vote_id`` when the row has one, else its whole content (the rule in the README's
+        data formats): two different ids are two votes, an identical row is the same vote, and a row that differs
+        in any field is another vote (an annotator re-judging an item is a second vote, in whatever file it comes).
+        So the stored votes are the same whether rows arrive in one file, in several files in turn or at once. The
+        one contradiction is a ``vote_id`` already stored with other content: a :class:`ConflictError` (naming the
+        row's ``file:line``), or with ``replace`` the stored vote is rewritten in place and counted as
+        ``replaced``. The check runs inside the caller's write transaction, against the unique index, so two
+        imports at once cannot both pass it. Call inside a transaction.
         """
         if not rows:
             return InsertCounts(0, 0)
-        first_new = self.last_id() + 1
         counts = self.insert_rows(rows, source=source)
         rewritten = self._reused_ids(rows, source, replace) if counts.already_stored else 0
-        changed = self._changed_verdicts(rows, first_new, since, replace) if since and counts.inserted else 0
-        return InsertCounts(counts.inserted - changed, counts.already_stored - rewritten, rewritten + changed)
+        return InsertCounts(counts.inserted, counts.already_stored - rewritten, rewritten)
 
     def _reused_ids(self, rows: Sequence[VoteRow], source: str | None, replace: bool) -> int:
         """Given vote ids whose stored vote has other content: an error, or (``replace``) rewritten in place."""
@@ -163,79 +168,6 @@ class Votes(Queries):
             stored[r[0]] = mine
             rewritten += 1
         return rewritten
-
-    def _changed_verdicts(self, rows: Sequence[VoteRow], first_new: int, since: int, replace: bool) -> int:
-        """New votes (id ≥ ``first_new``) whose annotator gave the item another verdict in an earlier file."""
-        annotators = self._cx.annotator_ids
-        prior = [a for a in {annotators[r[8]] for r in rows} if self.conn.execute(
-            "SELECT 1 FROM votes WHERE annotator_id = ? AND id <= ? LIMIT 1", (a, since)).fetchone()]
-        if not prior:
-            return 0
-        changed = self.conn.execute(
-            f"SELECT n.id, n.uid FROM votes n WHERE n.id >= :first AND n.annotator_id IN "
-            f"({','.join(str(a) for a in prior)}) "
-            f"AND EXISTS (SELECT 1 FROM votes o WHERE {_SAME_ITEM}) "
-            f"AND NOT EXISTS (SELECT 1 FROM votes o WHERE {_SAME_ITEM} AND {_SAME_VERDICT}) ORDER BY n.id",
-            {"first": first_new, "since": since}).fetchall()
-        if not changed:
-            return 0
-        if not replace:
-            row = next(r for r in rows if r[0] == changed[0][1])
-            winner, name_a, name_b, weight = self.conn.execute(
-                f"SELECT o.winner, ma.name, mb.name, o.weight FROM votes n JOIN votes o ON {_SAME_ITEM} "
-                "JOIN models ma ON ma.id = o.model_a_id JOIN models mb ON mb.id = o.model_b_id "
-                "WHERE n.id = :new ORDER BY o.id LIMIT 1", {"new": changed[0][0], "since": since}).fetchone()
-            earlier = {"model_a": f"{name_a!r} better", "model_b": f"{name_b!r} better", "tie": "a tie",
-                       "both_bad": "both bad"}[winner] + ("" if weight == 1.0 else f" at weight {weight:g}")
-            raise ConflictError(
-                f"annotator {row[8]!r} judged {row[3]!r} vs {row[4]!r} on prompt {row[1]} differently in an "
-                f"earlier file ({earlier}); use --replace to replace their earlier vote",
-                origin=row[-1], field="winner")
-        replaced: dict[int, int] = {}  # earlier vote id -> the new vote that replaces it
-        for new_id, _uid in changed:
-            for (old_id,) in self.conn.execute(
-                    f"SELECT o.id FROM votes n JOIN votes o ON {_SAME_ITEM} WHERE n.id = :new",
-                    {"new": new_id, "since": since}):
-                replaced.setdefault(old_id, new_id)
-        self._replace(replaced)
-        return len(changed)
-
-    def _replace(self, replaced: dict[int, int]) -> None:
-        """Delete earlier votes that new ones replace, keeping the queue consistent with what is left.
-
-        A vote cast through the queue is the answer to an assignment (``assignments.vote_uid``) and counts in its
-        pair's ``votes``. Its replacement is the same annotator's verdict on the same item, so it takes the old
-        vote's place in the queue: the new vote gets the pair, the assignment points at it, the pair's count
-        stays. Without that the assignment would stay "done" with a vote that no longer exists (the review app's
-        vote browser and ``sbs export`` would disagree with the queue's progress). Where the new vote cannot take
-        the place (it already belongs to another pair), the assignment is cleared as a withdrawn vote is: closed
-        for that annotator, its slot freed for others (:meth:`Queue.withdraw_last_vote`'s rule).
-        """
-        from sbs_tui.core.store.queue import PAIR_OPEN
-
-        for old_id, new_id in replaced.items():
-            old = self.conn.execute("SELECT pair_id, uid, annotator_id FROM votes WHERE id = ?",
-                                    (old_id,)).fetchone()
-            if old is None:
-                continue
-            self.conn.execute("DELETE FROM votes WHERE id = ?", (old_id,))
-            pair_id, old_uid, annotator_id = old
-            if pair_id is None:
-                continue
-            new = self.conn.execute("SELECT pair_id, uid FROM votes WHERE id = ?", (new_id,)).fetchone()
-            if new is not None and new[0] in (None, pair_id):
-                self.conn.execute("UPDATE votes SET pair_id = ? WHERE id = ?", (pair_id, new_id))
-                self.conn.execute("UPDATE assignments SET vote_uid = ? WHERE annotator_id = ? AND pair_id = ? "
-                                  "AND vote_uid = ?", (new[1], annotator_id, pair_id, old_uid))
-                continue
-            self.conn.execute("UPDATE pairs SET votes = max(votes - 1, 0) WHERE id = ?", (pair_id,))
-            cleared = self.conn.execute(
-                "UPDATE assignments SET status = 'skipped', vote_uid = NULL, updated_at = "
-                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE annotator_id = ? AND pair_id = ? AND vote_uid = ?",
-                (annotator_id, pair_id, old_uid))
-            if cleared.rowcount:
-                self.conn.execute("UPDATE pairs SET taken = max(taken - 1, 0) WHERE id = ?", (pair_id,))
-                self.conn.execute(f"UPDATE pairs SET open = {PAIR_OPEN} WHERE id = ?", (pair_id,))
 
     # -- ranking reads ---------------------------------------------------------------------------------------------
 
@@ -286,8 +218,9 @@ class Votes(Queries):
             "coalesce(length(v.output_a), ga.output_chars), coalesce(length(v.output_b), gb.output_chars)"
             f"{text_cols} FROM votes v "
             "LEFT JOIN generations ga ON ga.prompt_id = v.prompt_id AND ga.model_id = v.model_a_id "
-            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id"
-            f"{where} ORDER BY v.id",
+            f"AND {committed('ga')} "
+            "LEFT JOIN generations gb ON gb.prompt_id = v.prompt_id AND gb.model_id = v.model_b_id "
+            f"AND {committed('gb')}{where} ORDER BY v.id",
             params,
         ).fetchall()
         names, index = self._indexed_models(rows)
@@ -297,7 +230,7 @@ class Votes(Queries):
         """Annotator name → kind ('human' or 'judge') for every annotator with at least one vote."""
         return dict(self.conn.execute(
             "SELECT an.name, an.kind FROM annotators an WHERE EXISTS "
-            "(SELECT 1 FROM votes v WHERE v.annotator_id = an.id) ORDER BY an.name"
+            f"(SELECT 1 FROM votes v WHERE v.annotator_id = an.id AND {committed('v')}) ORDER BY an.name"
         ))
 
     def annotations(self, *, annotators: Sequence[str] | None = None, category: str | None = None,
@@ -338,13 +271,13 @@ class Votes(Queries):
         """One annotator's votes (the queue turns a trusted annotator's votes into gold answers)."""
         return [AnnotatorVote(*r) for r in self.conn.execute(
             "SELECT v.prompt_id, v.model_a_id, v.model_b_id, v.winner, v.weight FROM votes v "
-            "JOIN annotators a ON a.id = v.annotator_id WHERE a.name = ?",
+            f"JOIN annotators a ON a.id = v.annotator_id WHERE a.name = ? AND {committed('v')}",
             (annotator,),
         )]
 
     def flagged_count(self) -> int:
         """Votes stored with the flag set (excluded from rankings unless asked for)."""
-        return self.conn.execute("SELECT count(*) FROM votes WHERE flagged = 1").fetchone()[0]
+        return self.conn.execute(f"SELECT count(*) FROM votes v WHERE flagged = 1 AND {committed('v')}").fetchone()[0]
 
 
 def _differing(stored: tuple[Any, ...], given: tuple[Any, ...]) -> list[str]:
@@ -359,7 +292,7 @@ _OUTPUTS = (_CONTENT.index("output_a"), _CONTENT.index("output_b"))
 
 def _vote_filter(annotators: Sequence[str] | None, category: str | None,
                  include_flagged: bool) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
+    clauses: list[str] = [committed("v")]  # never half an import
     params: list[Any] = []
     if annotators:
         clauses.append(
@@ -371,4 +304,4 @@ def _vote_filter(annotators: Sequence[str] | None, category: str | None,
         params.append(category)
     if not include_flagged:
         clauses.append("v.flagged = 0")
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return " WHERE " + " AND ".join(clauses), params

@@ -45,6 +45,7 @@ class FunnelView:
     votes: int
     side_by_side_method: str | None  # 'bt' or 'win_rate' (disconnected comparisons)
     doc: dict[str, Any]  # `sbs funnel --format json` (FunnelReport.as_dict(), the contract)
+    unchecked: tuple[str, ...] = ()  # the first stage's blind spot: safety categories no blocking gate checked
 
     def stage(self, key: str) -> FunnelStage | None:
         return next((s for s in self.stages if s.key == key), None)
@@ -74,7 +75,8 @@ def from_report(report: FunnelReport) -> FunnelView:
         tuple({**c.as_dict(), "labels": [labels[c.stages[0]], labels[c.stages[1]]]} for c in report.correlations),
         tuple(report.disagreements),
         tuple(f"{labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}" for c in report.correlations if c.note),
-        verdict(report), report.voters, report.votes, method, report.as_dict())
+        verdict(report), report.voters, report.votes, method, report.as_dict(),
+        tuple(u.sentence() for u in report.unchecked))
 
 
 def funnel_view(store: Store, *, voters: str = "auto", alpha: float = 0.05,
