@@ -25,6 +25,7 @@ def echo_err(message: str) -> None:
 def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The ranking options of ``sbs rank`` and ``sbs export rankings`` (the same request, written once)."""
     from sbs_tui.core.ranking.request import CIS, CONTROLS, ELO_ORDERS, METHODS
+    from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
 
     options = [
         click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,
@@ -41,6 +42,7 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--control", type=click.Choice(CONTROLS), default="none", show_default=True,
                      help="length: length-controlled win rate (winrate) or length-controlled BT; "
                           "style: BT with length/header/list/bold covariates (Arena style control)."),
+        click.option("--voters", type=click.Choice(VOTERS), default="auto", show_default=True, help=VOTERS_HELP),
         click.option("--annotator", "annotators", multiple=True, metavar="NAME",
                      help="Only votes by these annotators (repeatable)."),
         click.option("--category", default=None, help="Only votes on prompts of this category."),
@@ -76,11 +78,12 @@ def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def rank_request(*, method: str, baseline: str | None, rounds: int, ci: str, control: str,
                  annotators: tuple[str, ...], category: str | None, include_flagged: bool, seed: int, orders: int,
                  k_factor: float, with_matrix: bool, elo_order: str = "bootstrap", difficulty: str | None = None,
-                 refit_difficulty: bool = False, gamed: str | None = None) -> Any:
+                 refit_difficulty: bool = False, gamed: str | None = None, voters: str = "auto") -> Any:
     """The parsed :func:`rank_options` as a :class:`~sbs_tui.core.ranking.request.RankRequest`."""
     from sbs_tui.core.ranking.request import RankRequest
 
     return RankRequest(method=method, baseline=baseline, rounds=rounds, ci=ci, control=control,
                        annotators=list(annotators) or None, category=category, include_flagged=include_flagged,
                        seed=seed, orders=orders, k_factor=k_factor, matrices=with_matrix,
-                       elo_order=elo_order, difficulty=difficulty, refit_difficulty=refit_difficulty, gamed=gamed)
+                       elo_order=elo_order, difficulty=difficulty, refit_difficulty=refit_difficulty, gamed=gamed,
+                       voters=voters)

@@ -397,7 +397,8 @@ def test_control_is_stored_per_experiment_and_shared_by_ab_funnel_and_review(tmp
     a later variant named 'control' does not silently take over; sbs ab --control changes it for everyone."""
     from sbs_tui.core.funnel import build_funnel
     from sbs_tui.core.store import Store
-    from sbs_tui.tui.review_data import funnel_view
+    from sbs_tui.core.views import on_db
+    from sbs_tui.core.views.funnel import funnel_view
 
     db = tmp_path / "ab.db"
     first = tmp_path / "first.csv"
@@ -413,9 +414,9 @@ def test_control_is_stored_per_experiment_and_shared_by_ab_funnel_and_review(tmp
             funnel = build_funnel(store)
         ab_stage = next(s for s in funnel.stages if s.key.startswith("ab:"))
         funnel_control = next(m for m, d in ab_stage.details.items() if d["control"])
-        view = funnel_view(str(db))
-        review = next(m["model"] for m in view["models"]
-                      if any(k.startswith("ab:") and v.get("control") for k, v in m["stages"].items()))
+        view = on_db(str(db), funnel_view)
+        review = next(m.model for m in view.rows
+                      if any(k.startswith("ab:") and v.get("control") for k, v in m.stages.items()))
         return doc["experiments"][0]["control"], funnel_control, review
 
     assert controls() == ("m-b", "m-b", "m-b")

@@ -286,9 +286,9 @@ def test_side_by_side_counts_humans_by_default_and_says_so(tmp_path, capsys):
     assert votes["judges"] == ("judges", 9, 2, "judges")
     assert votes["all"] == ("all", 12, 2, "all")
     code, out, _ = run(capsys, db, "funnel")
-    assert code == 0 and "side-by-side: votes by humans (judge votes left out" in out
+    assert code == 0 and "side-by-side: 3 votes by humans" in out
     code, out, _ = run(capsys, db, "funnel", "--voters", "all")
-    assert "side-by-side: every annotator's votes" in out
+    assert "side-by-side: 12 votes by all annotators" in out
     with Store(db) as store:  # the plots' funnel counts the same voters
         from sbs_tui.core.plots import collect_plot_data
 

@@ -39,7 +39,6 @@ def test_the_app_and_the_cli_apply_the_same_rules(method, control) -> None:
 
 def test_one_definition_of_the_choices() -> None:
     from sbs_tui.cli import cli
-    from sbs_tui.tui import review_data
 
     ctx = click.Context(cli)
     for name in ("rank", "review"):
@@ -49,10 +48,11 @@ def test_one_definition_of_the_choices() -> None:
         assert tuple(params["ci"].type.choices) == CIS
         assert tuple(params["control"].type.choices) == CONTROLS
     # the review app's pickers are a RankRequest itself (no second name for it)
-    assert review_data.RankRequest is RankRequest and not hasattr(review_data, "RankOptions")
+    from sbs_tui.tui import review_panes
+    assert review_panes.RankRequest is RankRequest
     from sbs_tui.tui.review_panes import RankingPane
     assert type(RankingPane("x.db").options) is RankRequest
-    assert (review_data.METHODS, review_data.CIS, review_data.CONTROLS) == (METHODS, CIS, CONTROLS)
+    assert (review_panes.METHODS, review_panes.CIS, review_panes.CONTROLS) == (METHODS, CIS, CONTROLS)
 
 
 def test_defaults_are_sbs_rank_defaults() -> None:

@@ -115,9 +115,9 @@ def test_empty_database(cli, tmp_path) -> None:
 
     Store(tmp_path / "e.db").close()  # empty, not missing: a missing database is an error (issue 9, item 7)
     res = cli("--db", str(tmp_path / "e.db"), "rank", "--format", "json")
-    assert res.exit_code == 0
-    assert json.loads(res.stdout)["models"] == []
-    assert "no votes" in res.stderr
+    # issue 17: an empty ranking is not a result — exit 2 with what to do, nothing on stdout
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "no votes to rank" in res.stderr and "sbs import votes" in res.stderr
 
 
 def test_style_and_length_control_through_the_cli(cli, tmp_path) -> None:
@@ -205,9 +205,10 @@ def test_votes_needed_text_caps_false_precision() -> None:
 def test_cli_and_review_app_pick_the_same_winrate_baseline(db) -> None:
     """Issue 9.7: one rule, one answer."""
     from sbs_tui.core.ranking.request import RankRequest
-    from sbs_tui.tui.review_data import ranking_view
+    from sbs_tui.core.views import on_db
+    from sbs_tui.core.views.ranking import ranking_view
 
-    view = ranking_view(str(db), RankRequest(method="winrate", ci="sandwich"))
+    view = on_db(str(db), ranking_view, RankRequest(method="winrate", ci="sandwich"))
     assert view.baseline == "beta" and view.doc["baseline"] == "beta"
 
 

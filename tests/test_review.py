@@ -15,7 +15,11 @@ from sbs_tui.config import Settings
 from sbs_tui.core.ranking.api import RankRequest, run_ranking
 from sbs_tui.core.store import Store
 from sbs_tui.present.text import literal
-from sbs_tui.tui import review_data
+from sbs_tui.core.views import on_db
+from sbs_tui.core.views import review as reviews
+from sbs_tui.core.views.funnel import funnel_view
+from sbs_tui.core.views.queue import queue_view, session_pace
+from sbs_tui.core.views.ranking import RankingView, ranking_view
 from sbs_tui.tui.review import make_review_app
 from sbs_tui.core.ranking.request import RankRequest
 from tests.pilot_helpers import wait_until
@@ -76,56 +80,59 @@ def plain(widget: Static) -> str:
 
 
 def test_ranking_view_is_what_sbs_rank_computes(review_db):
-    view = review_data.ranking_view(str(review_db), RankRequest(ci="sandwich", voters="all"))
+    view = on_db(str(review_db), ranking_view, RankRequest(ci="sandwich", voters="all"))
     with Store(review_db) as store:
-        expected = run_ranking(store, RankRequest(method="bt", ci="sandwich")).to_json()
+        expected = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters="all")).to_json()
         humans = [n for n, k in store.votes.annotator_kinds().items() if k == "human"]
-        expected_humans = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=humans)).to_json()
+        expected_humans = run_ranking(store, RankRequest(method="bt", ci="sandwich")).to_json()
+        named = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=humans)).to_json()
     assert view.doc == expected
-    # the default (judges and humans both voted): what `sbs rank --annotator HUMAN...` computes
-    assert review_data.ranking_view(str(review_db), RankRequest(ci="sandwich")).doc == expected_humans
-    assert view.models == sorted(STRENGTH)
+    assert (expected_humans["voters"], expected_humans["votes"]) == ("humans", 89) and expected["votes"] == 209
+    assert [m["model"] for m in named["models"]] == [m["model"] for m in expected_humans["models"]]
+    # the default (judges and humans both voted): what `sbs rank` computes by default (auto = humans)
+    assert on_db(str(review_db), ranking_view, RankRequest(ci="sandwich")).doc == expected_humans
+    assert list(view.models) == sorted(STRENGTH)
     assert [m["model"] for m in view.doc["models"]][0] == STRENGTH[0]
 
 
 def test_winrate_without_baseline_uses_the_most_compared_model(review_db):
-    view = review_data.ranking_view(str(review_db), RankRequest(method="winrate"))
+    view = on_db(str(review_db), ranking_view, RankRequest(method="winrate"))
     assert view.baseline == "gpt4_1106_preview"  # every judge vote faces it
     assert "most-compared" in view.note
     assert {m["model"] for m in view.doc["models"]} >= {"claude-2", "gpt4_1106_preview"}
 
 
 def test_ranking_view_refuses_what_sbs_rank_refuses(review_db):
-    view = review_data.ranking_view(str(review_db), RankRequest(method="elo", control="length"))
+    view = on_db(str(review_db), ranking_view, RankRequest(method="elo", control="length"))
     assert view.doc is None and "applies to bt or winrate" in view.note
 
 
 def test_queue_view_counts_and_pace(review_db):
-    view = review_data.queue_view(str(review_db))
-    people = {a["annotator"]: a for a in view["annotators"]}
+    view = on_db(str(review_db), queue_view)
+    people = {a.annotator: a for a in view.annotators}
     assert set(people) == {*HUMANS, JUDGE}
-    assert people["alice"]["done"] == 30 and people["alice"]["flagged"] == 1
-    assert people["bob"]["skipped"] == 1 and people["bob"]["cap"] == 100 and people["bob"]["remaining"] == 70
-    assert people["alice"]["pace"] == pytest.approx(2.0)  # a vote every 30 s
-    assert people[JUDGE]["remaining"] is None  # an imported judge does not use the queue
-    assert view["summary"]["votes"] == 90 and view["summary"]["held_back"] == len(view["held_back"]) > 0
-    assert [f["annotator"] for f in view["flagged"]] == ["alice"]
+    assert people["alice"].done == 30 and people["alice"].flagged == 1
+    assert people["bob"].skipped == 1 and people["bob"].cap == 100 and people["bob"].remaining == 70
+    assert people["alice"].pace == pytest.approx(2.0)  # a vote every 30 s
+    assert people[JUDGE].remaining is None  # an imported judge does not use the queue
+    assert view.summary["votes"] == 90 and view.summary["held_back"] == len(view.held_back) > 0
+    assert [f["annotator"] for f in view.flagged] == ["alice"]
 
 
 def test_session_pace_stops_at_a_long_pause():
     times = ["2026-01-01T10:10:00Z", "2026-01-01T10:09:00Z", "2026-01-01T10:08:00Z", "2026-01-01T09:00:00Z"]
-    assert review_data.session_pace(times) == pytest.approx(1.0)
-    assert review_data.session_pace(times[:1]) is None
-    assert review_data.session_pace(["not a time", "2026-01-01T10:09:00Z"]) is None
+    assert session_pace(times) == pytest.approx(1.0)
+    assert session_pace(times[:1]) is None
+    assert session_pace(["not a time", "2026-01-01T10:09:00Z"]) is None
 
 
 def test_empty_database_gives_empty_views(tmp_path):
     path = tmp_path / "empty.db"
     Store(path).close()
-    assert review_data.ranking_view(str(path), RankRequest()).note.startswith("No votes yet")
-    assert review_data.agreement_view(str(path))["overall"]["votes"] == 0
-    assert review_data.queue_view(str(path))["annotators"] == []
-    assert review_data.funnel_view(str(path))["models"] == []
+    assert on_db(str(path), ranking_view, RankRequest()).note.startswith("No votes yet")
+    assert on_db(str(path), reviews.agreement_view)["overall"]["votes"] == 0
+    assert on_db(str(path), queue_view).annotators == ()
+    assert on_db(str(path), funnel_view).rows == ()
 
 
 # -- the app -------------------------------------------------------------------------------------------------------
@@ -232,7 +239,8 @@ async def test_agreement_tab_highlights_the_outlier(review_db):
         assert "Fleiss κ" in overall and "Krippendorff α" in overall and "—" not in overall
         table = app.query_one("#agree-annotators", DataTable)
         rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
-        assert set(rows) == {*HUMANS, JUDGE}
+        assert set(rows) == set(HUMANS)  # the voters rule: humans by default; the judge is measured against them
+        assert "89 votes by humans" in plain(app.query_one("#agreement-pane .pane-status", Static))
         assert str(rows["carol"][-1]) == "OUTLIER" and rows["carol"][0].spans[0].style == "bold red"
         assert str(rows["alice"][-1]) == ""
         position = app.query_one("#agree-position", DataTable)
@@ -276,7 +284,7 @@ async def test_funnel_tab_shows_gates_stages_and_correlations(review_db):
         corr = app.query_one("#funnel-corr", DataTable)  # side-by-side vs nothing else: no pair of stages
         assert corr.row_count == 0
         # humans and a judge voted: the stage counts the humans' votes, as the ranking does, and says so
-        assert "counts the humans' votes" in plain(app.query_one("#funnel-notes", Static))
+        assert "counts 89 votes by humans" in plain(app.query_one("#funnel-notes", Static))
         await pilot.press("1")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "ranking"
@@ -325,10 +333,10 @@ async def test_empty_database_shows_friendly_empty_states(tmp_path):
 
 
 async def test_a_failing_computation_is_shown_not_fatal(review_db, monkeypatch):
-    def broken(path):
+    def broken(store, **options):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(review_data, "agreement_view", broken)
+    monkeypatch.setattr(reviews, "agreement_view", broken)
     app = make_review_app(review_db, Settings(), rank_options=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -455,7 +463,7 @@ async def test_a_superseded_result_is_ignored(review_db):
         await settle(pilot)
         pane = app.ranking
         current = pane.result
-        pane.post_message(pane.Loaded(pane.token - 1, review_data.RankingView(None, note="stale"), 0.0))
+        pane.post_message(pane.Loaded(pane.token - 1, RankingView(None, note="stale"), 0.0))
         await pilot.pause()
         assert pane.result is current and app.query_one("#rank-table", DataTable).display
 
@@ -498,7 +506,6 @@ def test_ranking_counts_human_votes_by_default_when_judges_voted_too(tmp_path):
     from sbs_tui.core.records import VoteRecord, prompt_id_for
     from sbs_tui.core.store import Store
     from sbs_tui.core.ranking.request import RankRequest
-    from sbs_tui.tui.review_data import ranking_view
 
     path = tmp_path / "mixed.db"
     votes = [VoteRecord(prompt_id_for(f"q{k}"), f"q{k}", "a", "b", "model_a", "alice") for k in range(6)]
@@ -506,9 +513,9 @@ def test_ranking_counts_human_votes_by_default_when_judges_voted_too(tmp_path):
               for k in range(4)]
     with Store(path) as store, store.transaction():
         store.votes.insert(votes)
-    auto = ranking_view(str(path), RankRequest(ci="sandwich"))
+    auto = on_db(str(path), ranking_view, RankRequest(ci="sandwich"))
     assert auto.voters == "humans" and auto.votes == 6 and "c" not in auto.models
-    judges = ranking_view(str(path), RankRequest(ci="sandwich", voters="judges"))
+    judges = on_db(str(path), ranking_view, RankRequest(ci="sandwich", voters="judges"))
     assert judges.voters == "judges" and judges.votes == 4
-    everyone = ranking_view(str(path), RankRequest(ci="sandwich", voters="all"))
+    everyone = on_db(str(path), ranking_view, RankRequest(ci="sandwich", voters="all"))
     assert everyone.votes == 10

@@ -18,7 +18,8 @@ import pytest
 from tests.review_helpers import build_review_db
 
 from sbs_tui.core.ranking.request import RankRequest
-from sbs_tui.tui import review_data as data
+from sbs_tui.core.views import on_db
+from sbs_tui.core.views.ranking import ranking_view
 from sbs_tui.tui.review_jobs import Cancelled, JobRunner
 
 
@@ -115,7 +116,7 @@ def test_the_app_shows_the_same_numbers_computed_in_processes(review_db):
     import subprocess
     import sys
 
-    expected = data.ranking_view(str(review_db), RankRequest(ci="sandwich")).doc
+    expected = on_db(str(review_db), ranking_view, RankRequest(ci="sandwich")).doc
     proc = subprocess.run([sys.executable, "-c", APP_SCRIPT, str(review_db)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert proc.returncode == 0, proc.stderr[-2000:]

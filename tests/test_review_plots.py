@@ -23,15 +23,18 @@ def plots_db(tmp_path_factory) -> Path:
 def test_plot_data_matches_the_ranking_and_covers_every_plot(plots_db: Path) -> None:
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    from sbs_tui.core.ranking.request import voter_filter
+    from sbs_tui.core.views.scope import resolve_voters
 
     with Store(plots_db) as store:
         everyone = collect_plot_data(store, voters="all")
         ranking_all = run_ranking(store, RankRequest(method="bt", ci="sandwich")).to_json()
         data = collect_plot_data(store)  # auto: the humans' votes, as the ranking tab counts by default
-        humans, counted = voter_filter(store.votes.annotator_kinds(), "auto")
-        ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=humans)).to_json()
+        scope = resolve_voters(store.votes.annotator_kinds(), "auto")
+        counted = scope.voters
+        ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=scope.names)).to_json()
+        ranking_all = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters="all")).to_json()
     assert counted == data.voters == "humans" and everyone.voters == "all"
+    assert data.votes == ranking["votes"] == 89 and everyone.votes == 209
     assert [r[1] for r in everyone.ratings] == pytest.approx([m["rating"] for m in ranking_all["models"]])
     assert [r[0] for r in data.ratings] == [m["model"] for m in ranking["models"]]
     assert [r[1] for r in data.ratings] == pytest.approx([m["rating"] for m in ranking["models"]])

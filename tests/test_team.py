@@ -214,3 +214,42 @@ def tempfile_module():
     import tempfile
 
     return tempfile
+
+
+async def test_a_leads_personal_link_opens_the_review_app(team) -> None:
+    """Issue 17 §4: the link `sbs annotators add lena --lead` prints opens the review app; `&app=annotate` (also
+    printed) the annotator app. Before, every link opened the annotator app."""
+    client, server, tokens = team
+    for who, app, expected in (("lena", None, "review"), ("lena", "annotate", "annotate"),
+                               ("alice", None, "annotate")):
+        server.tickets.clear()
+        page = await sign_in(client, tokens[who], app)
+        assert page.status == 200, (who, app)
+        assert [t.app for t in server.tickets.values()] == [expected], (who, app)
+        assert f"sbs {expected} — {who}" in await page.text()
+
+
+def test_lead_cli_prints_the_review_link_and_the_annotator_link(cli, db_path: Path) -> None:
+    added = cli("--db", str(db_path), "annotators", "add", "lena", "--lead", "--port", "8123")
+    token = added.stdout.strip()
+    assert f"(the review app): http://127.0.0.1:8123/?token={token}\n" in added.stderr
+    assert f"the annotator app: http://127.0.0.1:8123/?token={token}&app=annotate" in added.stderr
+
+
+def test_a_lead_who_does_not_vote_is_not_an_annotator_in_the_queue_tab(tmp_path: Path) -> None:
+    """Issue 17 §4: the Queue tab listed every account, a lead who only reviews among them (with pairs
+    'remaining'). A lead who votes is listed like anyone."""
+    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.views.queue import queue_view
+
+    db = tmp_path / "q.db"
+    store = make_store(db)
+    try:
+        add_annotator(store, "lena", lead=True)
+        add_annotator(store, "alice")
+        assert [a.annotator for a in queue_view(store).annotators] == ["alice"]
+        queue = AnnotatorQueue(store, "lena")
+        queue.vote(queue.next_pair(), "left", ts="2026-01-01T10:00:00Z")
+        assert [a.annotator for a in queue_view(store).annotators] == ["alice", "lena"]
+    finally:
+        store.close()

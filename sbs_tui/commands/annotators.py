@@ -25,7 +25,13 @@ def add_command(obj, name: str, lead: bool, host: str, port: int, public_url: st
         token = add_annotator(store, name, lead=lead)
     click.echo(f"token for {name!r} ({'lead' if lead else 'annotator'}) — shown once, store it now:", err=True)
     click.echo(token)
-    click.echo(f"personal link: {personal_link(token, host=host, port=port, public_url=public_url)}", err=True)
+    link = personal_link(token, host=host, port=port, public_url=public_url)
+    if lead:
+        click.echo(f"personal link (the review app): {link}", err=True)
+        click.echo(f"the annotator app: {personal_link(token, host=host, port=port, public_url=public_url, app='annotate')}",
+                   err=True)
+    else:
+        click.echo(f"personal link: {link}", err=True)
 
 
 @annotators_group.command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sbs_tui.core.ranking.request import VOTERS
+from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
 
 
 @click.command("funnel")
@@ -14,25 +14,24 @@ from sbs_tui.core.ranking.request import VOTERS
 @click.option("--lower-better", "lower_better", multiple=True, metavar="METRIC",
               help="An A/B metric where lower is better (e.g. latency); repeatable.")
 @click.option("--voters", type=click.Choice(VOTERS), default="auto", show_default=True,
-              help="Whose votes the side-by-side stage counts: auto = the humans' when the database also has "
-                   "an LLM judge's votes (as `sbs review` ranks), else everyone's.")
+              help=VOTERS_HELP + " (the side-by-side stage; as `sbs rank` and `sbs review` count them)")
 @click.pass_context
 def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tuple[str, ...], voters: str) -> None:
     """The three stages side by side per model, with rank correlations and plain statements of disagreement."""
     import json
 
-    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.views.funnel import funnel_view
 
     store = ctx.obj.open_store(read_only=True)
     try:
-        report = build_funnel(store, alpha=alpha, lower_better=lower_better, voters=voters)
+        view = funnel_view(store, alpha=alpha, lower_better=lower_better, voters=voters)
     finally:
         store.close()
-    if not report.stages and not report.gates:
+    if not view.rows:
         click.echo("nothing to show: import benchmarks, votes or A/B results first", err=True)
     if fmt == "json":
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, allow_nan=False))
+        click.echo(json.dumps(view.doc, ensure_ascii=False, allow_nan=False))
         return
     from sbs_tui.present.tables import print_funnel
 
-    print_funnel(report)
+    print_funnel(view)

@@ -84,16 +84,17 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
 def gate_override_command(ctx: click.Context, generation_id: int, decision: str | None, reason: str,
                           who: str | None) -> None:
     """A lead's decision on one generation, over the gates' (the review app's Blocked tab does the same)."""
-    from sbs_tui.core.gate_review import override
+    from sbs_tui.config import queue_section
+    from sbs_tui.core.gate_review import decide
 
     if decision is None:
         raise click.UsageError("say --pass or --block")
     store = ctx.obj.open_store()
     try:
-        final = override(store, generation_id, decision, reason, who)
+        decided = decide(store, generation_id, decision, reason, who, queue_settings=queue_section(ctx.obj.settings))
     finally:
         store.close()
-    click.echo(f"generation {generation_id}: {final} by override", err=True)
+    click.echo(decided.line, err=True)
 
 
 @gate_command.command("eval")

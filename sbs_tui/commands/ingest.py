@@ -32,6 +32,8 @@ def run_import(ctx: click.Context, kind: str, files: tuple[str, ...], as_json: b
     finally:
         store.close()
     click.echo(summary.line(), err=True)
+    for note in getattr(summary, "notes", ()):
+        click.echo(note, err=True)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
 

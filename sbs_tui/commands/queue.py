@@ -42,7 +42,8 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     out = {"new_pairs": report.new_pairs, "held_back_new": report.held_back, "gold_marked": report.gold,
-           **report.summary, "held_back_examples": [{"pair_id": h.pair_id, "reason": h.reason} for h in
+           **report.summary, "generations_blocked": report.generations_blocked,
+           "generations_held": report.generations_held, "held_back_examples": [{"pair_id": h.pair_id, "reason": h.reason} for h in
                                                      report.held_back_examples]}
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False))
@@ -51,6 +52,9 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
     click.echo(f"pairs: {s['pairs']} ({report.new_pairs} new), open: {s['open']}, gold: {s['gold']}, "
                f"held back (identity): {s['held_back']}")
     click.echo(f"gates: {s['gate_passed']} pairs passed, {s['gate_pending']} pending, {s['gate_blocked']} blocked")
+    if report.generations_blocked or report.generations_held:
+        click.echo(f"generations: {report.generations_blocked:,} blocked by the gates, {report.generations_held:,} "
+                   "held for review — not paired (pass one: sbs review tab 7, or sbs gate override ID --pass)")
     for held in report.held_back_examples[:5]:
         click.echo(f"  held back pair {held.pair_id}: {held.reason}", err=True)
 
@@ -59,15 +63,17 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
 def status_command(obj, fmt) -> None:
-    """Pairs, votes and gate state of the queue."""
+    """Pairs, votes and gate state of the queue, and each annotator's progress (as the review app's Queue tab)."""
+    from sbs_tui.core.views.queue import queue_view
+
     with obj.open_store() as store:
-        summary = {**store.queue.summary(), "config": store.queue.config()}
+        view = queue_view(store, gating_required=obj.settings.gating_required)
     if fmt == "json":
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps({**view.summary, "config": view.config}))
     else:
         from sbs_tui.present.tables import print_queue_status
 
-        print_queue_status(summary)
+        print_queue_status(view)
 
 
 @queue_group.command("cap")

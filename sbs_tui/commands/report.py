@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+
 
 @click.command("report")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -11,8 +13,10 @@ import click
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(0, 100_000),
               help="Bootstrap rounds for the ranking's intervals.")
 @click.option("--baseline", default=None, metavar="MODEL", help="Also report win rates against this model.")
+@click.option("--voters", type=click.Choice(VOTERS), default="auto", show_default=True,
+              help=VOTERS_HELP + " One choice for every section of the report.")
 @click.pass_obj
-def report_command(obj, out_path: str, bootstrap: int, baseline: str | None) -> None:
+def report_command(obj, out_path: str, bootstrap: int, baseline: str | None, voters: str) -> None:
     """Write the funnel, rankings with CI plots, win matrix, agreement, gates and A/B results to one file."""
     from pathlib import Path
 
@@ -26,7 +30,7 @@ def report_command(obj, out_path: str, bootstrap: int, baseline: str | None) -> 
         raise InputError("database not found", file=obj.db_path)
     config_text = Path(obj.config_path).read_text(encoding="utf-8") if obj.config_path else None
     with obj.open_store(read_only=True) as store:
-        report = collect_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline),
+        report = collect_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline, voters=voters),
                                 db_path=obj.db_path, config_text=config_text)
     if target.suffix.lower() == ".md":
         from sbs_tui.present.report_md import render_markdown as render

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, RankRequest
+from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
 from sbs_tui.errors import InputError
 
 
@@ -18,11 +19,13 @@ from sbs_tui.errors import InputError
               help="Length or style control (l cycles it).")
 @click.option("--bootstrap", "rounds", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Bootstrap rounds for --ci bootstrap.")
+@click.option("--voters", type=click.Choice(VOTERS), default="auto", show_default=True,
+              help=VOTERS_HELP + " For every tab (v cycles it).")
 @click.option("--refresh", "refresh", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
               help="Recompute every tab this often (0: only when you press r).")
 @click.pass_obj
 def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
-                   refresh: float) -> int:
+                   voters: str, refresh: float) -> int:
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
     from pathlib import Path
 
@@ -38,7 +41,8 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
         die_with_parent(parent, sig=signal.SIGTERM, grace=5.0)
     from sbs_tui.tui.review import make_review_app
 
-    options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds)
+    options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds,
+                          voters=voters)
     if (problem := options.problem()) is not None:
         raise InputError(problem, field="--control")
     app = make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh)

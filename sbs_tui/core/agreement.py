@@ -113,9 +113,12 @@ class AgreementReport:
     order_consistency: list[dict[str, Any]] = field(default_factory=list)
     gold: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    voters: str = "all"  # whose votes the statistics count (the one voters rule)
+    votes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return _clean({
+            "voters": self.voters, "votes": self.votes,
             "overall": self.overall, "annotators": self.annotators, "pairs": self.pairs,
             "position_bias": self.position_bias, "judge_vs_humans": self.judge_vs_humans,
             "order_consistency": self.order_consistency, "gold": self.gold, "warnings": self.warnings,
@@ -146,8 +149,10 @@ def _majority(labels: Sequence[str]) -> str | None:
 
 
 def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], str] | None = None,
-            *, max_disagreements: int = 50, outlier_alpha: float = 0.01) -> AgreementReport:
-    """Every agreement statistic over ``annotations`` (already filtered)."""
+            *, max_disagreements: int = 50, outlier_alpha: float = 0.01,
+            judges: Sequence[Annotation] = ()) -> AgreementReport:
+    """Every agreement statistic over ``annotations`` (already filtered). ``judges``: judge votes compared with
+    the human majority only (when the statistics count the humans, a judge is still measured against them)."""
     from scipy.stats import binomtest
 
     rep = AgreementReport()
@@ -241,19 +246,24 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
 
     # judges vs human majority
     humans = {n for n in names if kinds[n] == "human"}
-    for judge in (n for n in names if kinds[n] == "judge"):
+    judge_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    for ann in sorted(judges, key=lambda a: a.vote_id):
+        judge_label[ann.item].setdefault(ann.annotator, ann.label)
+    compared = sorted({n for n in names if kinds[n] == "judge"} | {a.annotator for a in judges})
+    for judge in compared:
         pairs_jh: list[tuple[str, str]] = []
         disagreements: list[dict[str, Any]] = []
         for item, labs in first_label.items():
-            if judge not in labs:
+            verdict = labs.get(judge, judge_label.get(item, {}).get(judge))
+            if verdict is None:
                 continue
             maj = _majority([v for k, v in labs.items() if k in humans])
             if maj is None:
                 continue
-            pairs_jh.append((labs[judge], maj))
-            if labs[judge] != maj and len(disagreements) < max_disagreements:
+            pairs_jh.append((verdict, maj))
+            if verdict != maj and len(disagreements) < max_disagreements:
                 disagreements.append({"prompt_id": item[0], "first": item[1], "second": item[2],
-                                      "judge": labs[judge], "humans": maj})
+                                      "judge": verdict, "humans": maj})
         if not pairs_jh:
             continue
         x, y = zip(*pairs_jh)
@@ -261,7 +271,7 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.judge_vs_humans.append({"judge": judge, "items": len(pairs_jh), "cohen_kappa": cohen_kappa(x, y),
                                     "percent_agreement": 100.0 * sum(p == q for p, q in pairs_jh) / len(pairs_jh),
                                     "confusion": confusion, "disagreements": disagreements})
-    if not humans or len(humans) == len(names):
+    if not humans or not compared:
         rep.warnings.append("judge vs humans: needs both judge and human annotators on the same items")
 
     # the same annotator on the same item more than once, shown in different orders
@@ -347,13 +357,28 @@ def _percent_agreement(item_labels: Iterable[dict[str, str]]) -> float:
 
 
 def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, category: str | None = None,
-                  include_flagged: bool = False) -> Any:
+                  include_flagged: bool = False, voters: str = "auto") -> AgreementReport:
     """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
-    and the lead app both call this, so they always report the same numbers)."""
-    from sbs_tui.core.records import score_b
+    and the lead app both call this, so they always report the same numbers).
 
-    rows = store.votes.annotations(annotators=list(annotators) if annotators else None, category=category,
-                             include_flagged=include_flagged)
+    The statistics count ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`); when that is
+    the humans', the judges are still compared with the human majority (that table exists to measure them)."""
+    from sbs_tui.core.records import score_b
+    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.errors import InputError
+
+    kinds = store.votes.annotator_kinds()
+    scope = resolve_voters(kinds, voters, annotators) if kinds else None
+    names = scope.names if scope is not None else None
+    rows = store.votes.annotations(annotators=names, category=category, include_flagged=include_flagged)
+    if category is not None and not rows and kinds:
+        raise InputError("no votes on prompts of this category", field="--category")
+    judge_rows = []
+    if scope is not None and scope.voters == "humans" and not annotators:
+        judges = [n for n, k in kinds.items() if k == "judge"]
+        if judges:
+            judge_rows = store.votes.annotations(annotators=judges, category=category,
+                                                 include_flagged=include_flagged)
     gold_rows = store.votes.gold_labels()
     gold = None
     if gold_rows is not None:
@@ -361,4 +386,6 @@ def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, cate
         for g in gold_rows:
             ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
             gold[ann.item] = ann.label
-    return analyse([Annotation(*row) for row in rows], gold)
+    report = analyse([Annotation(*row) for row in rows], gold, judges=[Annotation(*row) for row in judge_rows])
+    report.voters, report.votes = (scope.voters if scope else "all"), len(rows)
+    return report

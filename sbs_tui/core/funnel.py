@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sbs_tui.core.ranking.report import Ranking
     from sbs_tui.core.store import Store
 
 PREFERRED_METRICS = ("acc_norm", "acc", "exact_match", "f1", "mc2", "em", "pass@1", "")
@@ -43,6 +44,7 @@ class Stage:
     label: str  # how sentences name it
     scores: dict[str, float]  # model -> score, higher is better
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> what the JSON shows
+    votes: int | None = None  # side-by-side: the votes counted (each vote once)
 
     def ranks(self) -> dict[str, int]:
         """Competition ranks (1 = best; equal scores share a rank)."""
@@ -71,7 +73,11 @@ def side_by_side_scores(store: Store, annotators: list[str] | None = None) -> di
     only needs a score per model where higher is better. When it does, set ``SIDE_BY_SIDE_METHOD`` to the
     method's name, and the table prints the score as a rating instead of a percentage.
     """
-    names, rows = store.votes.outcomes(annotators=annotators)
+    return credit_shares(*store.votes.outcomes(annotators=annotators))
+
+
+def credit_shares(names: list[str], rows: list[tuple[int, int, float, int]]) -> dict[str, tuple[float, int]]:
+    """:func:`side_by_side_scores` over outcome rows already read (the funnel's ranking hands them on)."""
     credit = [0.0] * len(names)
     votes = [0] * len(names)
     for ia, ib, score_b, count in rows:
@@ -126,36 +132,36 @@ def benchmark_stage(store: Store) -> Stage | None:
     return Stage("benchmarks", "benchmarks", scores, details)
 
 
-def side_by_side_ratings(store: Store, annotators: list[str] | None = None) -> tuple[dict[str, float], bool]:
-    """Bradley-Terry ratings (sandwich fit, no bootstrap: the funnel needs the order, not the intervals), and
-    whether they are comparable across all models (one connected comparison graph)."""
-    from sbs_tui.core.ranking.api import RankRequest, run_ranking
-
-    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", annotators=annotators))
-    connected = len(ranking.info.get("components") or [None]) <= 1
-    return {m.model: m.rating for m in ranking.models}, connected
-
-
-def votes_stage(store: Store, voters: str = "auto") -> Stage | None:
-    """The side-by-side stage over ``voters``' votes (:data:`~sbs_tui.core.ranking.request.VOTERS`; ``auto``:
-    the humans' when the database also has judge votes), scored by Bradley-Terry rating.
+def votes_stage(store: Store, voters: str = "auto", ranking: Ranking | None = None) -> Stage | None:
+    """The side-by-side stage over ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`;
+    ``auto``: the humans' when the database also has judge votes), scored by Bradley-Terry rating.
 
     A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
     model); BT adjusts for the opponents. When the comparison graph is disconnected, BT ratings of different
-    components are not comparable, so the stage falls back to the win rate and says so in ``method``.
+    components are not comparable, so the stage falls back to the win rate and says so in ``method``. One
+    ranking (sandwich intervals: the funnel needs the order, not the intervals) gives the ratings, the win rates
+    and the vote counts — the votes are read once, exactly as ``sbs rank --voters`` reads them.
     """
-    from sbs_tui.core.ranking.request import voter_filter
+    from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    annotators, counted = voter_filter(store.votes.annotator_kinds(), voters)
-    shares = side_by_side_scores(store, annotators)
-    if not shares:
+    if ranking is None:  # a caller that already ranked these votes (the plots) passes its ranking
+        ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", voters=voters))
+    if not ranking.models:
         return None
-    ratings, connected = side_by_side_ratings(store, annotators)
+    connected = len(ranking.info.get("components") or [None]) <= 1
     method = SIDE_BY_SIDE_METHOD if connected else "win_rate"
-    scores = {m: (ratings[m] if connected else share) for m, (share, _) in shares.items()}
-    details = {m: {"score": scores[m], "rating": ratings.get(m), "win_rate": share, "votes": n, "method": method,
-                   "voters": counted} for m, (share, n) in shares.items()}
-    return Stage("side_by_side", "side-by-side", scores, details)
+    counted = ranking.info["voters"]
+    scores, details = {}, {}
+    assert ranking.counts is not None  # a BT ranking keeps the outcome rows it fitted
+    shares = credit_shares(*ranking.counts)
+    ratings = {m.model: m.rating for m in ranking.models}
+    for model, (share, n) in shares.items():
+        scores[model] = ratings[model] if connected else share
+        details[model] = {"score": scores[model], "rating": ratings.get(model), "win_rate": share, "votes": n,
+                          "method": method, "voters": counted}
+    stage = Stage("side_by_side", "side-by-side", scores, details)
+    stage.votes = int(ranking.info["votes"])
+    return stage
 
 
 def ab_stages(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
@@ -361,6 +367,7 @@ class FunnelReport:
     correlations: list[Correlation]
     disagreements: list[str]
     voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
+    votes: int = 0  # how many votes it counted
     #: The first stage's blind spot: safety categories no blocking gate checked (:mod:`sbs_tui.core.coverage`).
     unchecked: list[Any] = field(default_factory=list)
 
@@ -399,15 +406,18 @@ class FunnelReport:
             "p_adjustment": "holm across the correlations listed (spearman_p_holm)",
             "disagreements": self.disagreements,
             "side_by_side_voters": self.voters,
+            "voters": self.voters,
+            "votes": self.votes,
             "unchecked": [u.as_dict() for u in self.unchecked],
         })
 
 
 def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = (),
-                 voters: str = "auto") -> FunnelReport:
-    """Every stage, their rank correlations and disagreements; the side-by-side stage counts ``voters``."""
+                 voters: str = "auto", ranking: Ranking | None = None) -> FunnelReport:
+    """Every stage, their rank correlations and disagreements; the side-by-side stage counts ``voters``
+    (``ranking``: their sandwich-interval BT ranking, when the caller has it already)."""
     stages: list[Stage] = []
-    for stage in (benchmark_stage(store), votes_stage(store, voters)):
+    for stage in (benchmark_stage(store), votes_stage(store, voters, ranking)):
         if stage is not None:
             stages.append(stage)
     stages.extend(ab_stages(store, alpha=alpha, lower_better=lower_better))
@@ -436,4 +446,4 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
     from sbs_tui.core.coverage import from_store
 
     return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted,
-                        unchecked=from_store(store))
+                        sbs.votes or 0 if sbs else 0, unchecked=from_store(store))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sbs_tui.errors import InputError
@@ -104,6 +105,37 @@ def review_detail(store: Any, generation_id: int) -> dict[str, Any] | None:
     failing = [g for g, r in out["results"].items() if r["failed"]]
     out["spans"] = offending_spans(out["output"], {g: r["details"] for g, r in out["results"].items()}, failing)
     return out
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What a lead's override did: the decision, and the pairs a passed generation joined (one line to show)."""
+
+    decision: str
+    new_pairs: int | None  # None: no queue to add it to, or the queue could not be rebuilt (see line)
+    line: str
+
+
+def decide(store: Any, generation_id: int, decision: str, reason: str, who: str | None, *,
+           queue_settings: dict[str, Any] | None = None) -> Decided:
+    """``sbs gate override`` and the review app's Blocked tab: :func:`override`, then — for a pass, when the
+    database has a queue — the generation's pairs at once (``sbs queue build`` with the options the queue was last
+    built with, under ``queue_settings``, the ``[queue]`` settings), so a passed answer reaches annotators without a
+    second command; otherwise the line says what to run."""
+    from sbs_tui.core.queue import build_queue_from_settings
+
+    final = override(store, generation_id, decision, reason, who)
+    head = f"generation {generation_id}: {final} by override"
+    if final != "passed":
+        return Decided(final, None, head)
+    if not store.queue.summary()["pairs"]:
+        return Decided(final, None, f"{head}; no queue yet — run sbs queue build to pair it")
+    try:
+        report = build_queue_from_settings(store, {}, dict(queue_settings or {}))
+    except InputError as exc:
+        return Decided(final, None, f"{head}; its pairs were not built ({exc}) — run sbs queue build")
+    n = report.new_pairs
+    return Decided(final, n, f"{head}; {n:,} new pair{'s' if n != 1 else ''} for annotators")
 
 
 def override(store: Any, generation_id: int, decision: str, reason: str, who: str | None) -> str:

@@ -341,6 +341,7 @@ class ImportSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     identical: int = 0  # votes identical to an earlier row of their file: one vote (in ``already_stored``)
     replaced: int = 0  # rows that replaced a different stored row (--replace)
+    notes: list[str] = field(default_factory=list)  # lines printed after the summary (A/B: the controls chosen)
 
     def line(self) -> str:
         skipped = sum(self.skipped.values()) + self.already_stored

@@ -395,9 +395,14 @@ def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *,
             if progress is not None:
                 progress.finish()
         if kind == "ab":  # each new experiment's control is chosen once, here (see sbs_tui.core.abtest)
-            from sbs_tui.core.abtest import store_controls
+            from sbs_tui.core.abtest import CONTROL_NAMES, store_controls
 
-            store_controls(store, control, replace=False, chosen_by="import")
+            chosen = store_controls(store, control, replace=False, chosen_by="import")
+            for experiment, variant in sorted(chosen.items()):
+                why = "as asked (--control)" if variant == control else (
+                    "by name (control/baseline/A)" if variant.lower() in CONTROL_NAMES else "first alphabetically")
+                summary.notes.append(f"ab: experiment {experiment!r}: control {variant!r}, chosen {why}; "
+                                     "change it with sbs ab --control VARIANT")
         summary.read += sum(summary.skipped.values())
     return summary
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sbs_tui.core.ranking.report import Ranking
     from sbs_tui.core.store import Store
 
 CONVERGENCE_POINTS = 8  # prefixes of the vote sequence refitted for the convergence plot
@@ -28,33 +29,39 @@ class PlotData:
     funnel_ranks: tuple[list[str], dict[str, list[float]]] | None = None
     notes: list[str] = field(default_factory=list)
     voters: str = "all"  # whose votes the ratings, convergence and the funnel's side-by-side stage counted
+    votes: int = 0  # how many votes the ratings counted (each plot title says it)
 
 
 def collect_plot_data(store: Store, *, voters: str = "auto") -> PlotData:
     """Everything the plots tab draws, from one store (on a worker thread). Votes count as in the ranking tab
     and ``sbs funnel``: ``voters`` (auto: the humans' when the database also has judge votes)."""
-    from sbs_tui.core.ranking.request import voter_filter
+    from sbs_tui.core.views.scope import resolve_voters
 
-    annotators, data = None, PlotData()
-    if store.count("votes"):
-        annotators, data.voters = voter_filter(store.votes.annotator_kinds(), voters)
-        _ratings(store, data, annotators)
-        _convergence(store, data, annotators)
+    data, ranking = PlotData(), None
+    if kinds := store.votes.annotator_kinds():
+        scope = resolve_voters(kinds, voters)
+        data.voters = scope.voters
+        ranking = _ratings(store, data, voters)
+        _convergence(store, data, scope.names)
         data.activity = store.review.votes_per_day()
     _gates(store, data)
-    _funnel(store, data, voters)
+    _funnel(store, data, voters, ranking)
     return data
 
 
-def _ratings(store: Store, data: PlotData, annotators: list[str] | None) -> None:
+def _ratings(store: Store, data: PlotData, voters: str) -> Ranking:
+    """The ratings plot and the win matrix; the ranking is handed on to the funnel's side-by-side stage (the
+    votes are read once per refresh)."""
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    doc = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True,
-                                         annotators=annotators)).to_json()
+    ranking = run_ranking(store, RankRequest(method="bt", ci="sandwich", matrices=True, voters=voters))
+    doc = ranking.to_json()
+    data.votes = int(doc["votes"])
     data.ratings = [(m["model"], m["rating"], m.get("ci_low"), m.get("ci_high")) for m in doc["models"]]
     mats = doc.get("matrices") or {}
     if "empirical_win_rate" in mats:
         data.win_matrix = (mats["models"], mats["empirical_win_rate"])
+    return ranking
 
 
 def _convergence(store: Store, data: PlotData, annotators: list[str] | None) -> None:
@@ -99,10 +106,10 @@ def _gates(store: Store, data: PlotData) -> None:
         data.gate_rates[model] = {g: r.passed / r.total for g, r in gates.items() if r.total}
 
 
-def _funnel(store: Store, data: PlotData, voters: str) -> None:
+def _funnel(store: Store, data: PlotData, voters: str, ranking: Ranking | None) -> None:
     from sbs_tui.core.funnel import build_funnel
 
-    doc: dict[str, Any] = build_funnel(store, voters=voters).as_dict()
+    doc: dict[str, Any] = build_funnel(store, voters=voters, ranking=ranking).as_dict()
     stages = [s["key"] for s in doc["stages"]]
     if len(stages) < 2:
         return

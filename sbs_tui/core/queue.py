@@ -241,6 +241,8 @@ class BuildReport:
     summary: dict[str, int]
     held_back_examples: list[HeldBack]
     warnings: list[str] = field(default_factory=list)
+    generations_blocked: int = 0  # blocked by the gates: never paired (the pair counts cannot show them)
+    generations_held: int = 0  # held for a lead's review (a language no blocking gate reads): not paired either
 
 
 def build_queue_from_settings(store: Store, given: dict[str, Any], section: dict[str, Any], *,
@@ -294,7 +296,10 @@ def build_queue(store: Store, options: BuildOptions) -> BuildReport:
         })
         if options.strategy == "active":
             refresh_active_priorities(store, seed=options.seed, focus_top=options.focus_top)
-    return BuildReport(new, held, gold, store.queue.summary(), store.queue.held_back()[:10])
+    status = store.gates.status_counts().values()
+    return BuildReport(new, held, gold, store.queue.summary(), store.queue.held_back()[:10],
+                       generations_blocked=sum(c["blocked"] for c in status),
+                       generations_held=sum(c["held"] for c in status))
 
 
 def _mark_gold(store: Store, options: BuildOptions, rng: random.Random) -> int:
@@ -484,6 +489,21 @@ class Pair:
         raise ValueError(f"unknown choice {choice!r}")
 
 
+def remaining(store: Store, annotator_id: int, *, min_gate_rank: int, cap: int | None,
+              held: int | None = None, done: int | None = None) -> int:
+    """Pairs still to do for one annotator — one rule for the annotator's header and the lead's Queue tab: the
+    open pairs never claimed by them plus the ones they claimed and have not answered (the pair on screen, and any
+    an undo left behind it), at most ``cap`` less the votes they cast in the queue."""
+    if held is None:
+        held = store.queue.count_held(annotator_id)
+    n = store.queue.count_available(annotator_id, min_gate_rank=min_gate_rank) + held
+    if cap is not None:
+        if done is None:
+            done = store.queue.done_count(annotator_id)
+        n = min(n, max(0, int(cap) - done))
+    return n
+
+
 class AnnotatorQueue:
     """One annotator's view of the queue. Use on the thread that opened ``store``."""
 
@@ -516,14 +536,12 @@ class AnnotatorQueue:
         return self.store.queue.progress(self.annotator_id)
 
     def available(self) -> int:
-        """Pairs this annotator could still be given besides the one on screen (capped): the open ones never
-        claimed, and the ones claimed but not answered behind the current one (an undo leaves the pair that was
-        on screen claimed; after a restart it is shown again, so it is still to do)."""
-        n = self.store.queue.count_available(self.annotator_id, min_gate_rank=self.min_gate_rank)
-        n += max(0, self.store.queue.count_held(self.annotator_id) - 1)
-        if self.cap is not None:
-            n = min(n, max(0, self.cap - self.progress()["done"]))
-        return n
+        """Pairs this annotator could still be given besides the one on screen: :func:`remaining` less the pair
+        on screen (the header adds it back, so it shows :func:`remaining` — the lead's Queue tab's number)."""
+        held = self.store.queue.count_held(self.annotator_id)
+        total = remaining(self.store, self.annotator_id, min_gate_rank=self.min_gate_rank, cap=self.cap,
+                          held=held)
+        return max(0, total - min(held, 1))
 
     def next_pair(self) -> Pair | None:
         """The pair to show now: an unanswered one first (resume, undo), else a fresh assignment."""

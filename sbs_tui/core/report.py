@@ -1,5 +1,10 @@
 """``sbs report``: the whole funnel as one document to share — what each stage says, and the commands that said it.
 
+Whose votes: one rule for the whole document. The voters are resolved once (``--voters``, default ``auto``: the
+humans' when the database also has judge votes) and every section — ranking, win rate, agreement, funnel —
+counts those votes and says so (``voters``, ``votes``); a report never ranks everyone while its funnel counts
+the humans.
+
 Why a document of the same JSON the commands print: a report that computed its numbers another way would drift
 from ``sbs rank``/``agreement``/``ab``/``funnel``; here each section *is* that command's ``--format json`` output
 (the contract), and the report lists those commands so a reader can reproduce every figure. The renderers
@@ -24,6 +29,7 @@ class ReportRequest:
     baseline: str | None = None
     alpha: float = 0.05
     seed: int = 0
+    voters: str = "auto"  # the one voters rule (core.views.scope), for every section
 
 
 def _section(build: Callable[[], Any]) -> dict[str, Any]:
@@ -36,38 +42,54 @@ def _section(build: Callable[[], Any]) -> dict[str, Any]:
 
 def collect_report(store: Store, request: ReportRequest, *, db_path: str | Path,
                    config_text: str | None = None) -> dict[str, Any]:
-    """Every stage's document from one database, plus provenance (commands, config, time)."""
+    """Every stage's document from one database, plus provenance (commands, config, time) and whose votes every
+    section counted (``counted``: voters and votes, the same in each section)."""
     from sbs_tui.core.abtest import analyse_store as analyse_ab
     from sbs_tui.core.agreement import analyse_store as analyse_agreement
-    from sbs_tui.core.funnel import build_funnel
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
+    from sbs_tui.core.views.funnel import funnel_view
+    from sbs_tui.core.views.scope import resolve_voters
 
-    has_votes = store.count("votes") > 0
+    kinds = store.votes.annotator_kinds()
+    voters = resolve_voters(kinds, request.voters).voters if kinds else None  # an input error before any work
     sections: dict[str, Any] = {}
-    if has_votes:
+    counted = None
+    if kinds:
         sections["ranking"] = _section(lambda: run_ranking(store, RankRequest(
-            method="bt", rounds=request.bootstrap, seed=request.seed, matrices=True)).to_json())
+            method="bt", rounds=request.bootstrap, seed=request.seed, matrices=True, voters=voters or "all"))
+            .to_json())
+        if sections["ranking"]["ok"]:
+            counted = {"voters": sections["ranking"]["doc"]["voters"], "votes": sections["ranking"]["doc"]["votes"]}
         if request.baseline:
             sections["winrate"] = _section(lambda: run_ranking(store, RankRequest(
-                method="winrate", baseline=request.baseline)).to_json())
-        sections["agreement"] = _section(lambda: analyse_agreement(store).to_json())
+                method="winrate", baseline=request.baseline, voters=voters or "all")).to_json())
+        sections["agreement"] = _section(lambda: analyse_agreement(store, voters=voters or "all").to_json())
     sections["gates"] = _section(lambda: _gates(store))
     sections["ab"] = _section(lambda: analyse_ab(store, alpha=request.alpha).as_dict())
-    sections["funnel"] = _section(lambda: build_funnel(store, alpha=request.alpha).as_dict())
-    commands = [f"sbs --db {db_path} rank --method bt --bootstrap {request.bootstrap} --format json"]
+    sections["funnel"] = _section(lambda: _funnel(funnel_view(store, alpha=request.alpha, voters=voters or "all")))
+    who = f" --voters {voters}" if voters else ""
+    commands = [f"sbs --db {db_path} rank --method bt --bootstrap {request.bootstrap}{who} --format json"]
     if request.baseline:
-        commands.append(f"sbs --db {db_path} rank --method winrate --baseline {request.baseline} --format json")
-    commands += [f"sbs --db {db_path} agreement --format json", f"sbs --db {db_path} ab --format json",
-                 f"sbs --db {db_path} funnel --format json"]
+        commands.append(f"sbs --db {db_path} rank --method winrate --baseline {request.baseline}{who} --format json")
+    commands += [f"sbs --db {db_path} agreement{who} --format json", f"sbs --db {db_path} ab --format json",
+                 f"sbs --db {db_path} funnel{who} --format json"]
     return {
         "title": f"sbs report — {Path(db_path).name}",
         "generated_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "database": str(db_path),
         "counts": {t: store.count(t) for t in ("generations", "votes", "annotators", "pairs")},
+        "counted": counted,
         "sections": sections,
         "commands": commands,
         "config": config_text,
     }
+
+
+def _funnel(view: Any) -> dict[str, Any]:
+    """The funnel's JSON plus what the funnel view says about it (its closing sentence, its notes): the report
+    words the result exactly as ``sbs funnel`` and the review app do."""
+    return {**view.doc, "verdict": view.verdict, "notes": list(view.notes),
+            "stage_labels": {s.key: s.label for s in view.stages}}
 
 
 def _gates(store: Store) -> dict[str, Any]:

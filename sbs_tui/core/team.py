@@ -62,9 +62,17 @@ def resolve_token(store: Store, token: str | None) -> Account | None:
     return store.accounts.by_token_digest(token_digest(token))
 
 
-def personal_link(token: str, *, host: str = "127.0.0.1", port: int = 8000, public_url: str | None = None) -> str:
+def default_app(role: str) -> str:
+    """The app a personal link opens: a lead's opens the review app (what a lead signs in for), an annotator's the
+    annotator app. A lead reaches the annotator app with ``&app=annotate`` (:func:`personal_link` prints both)."""
+    return "review" if role == "lead" else "annotate"
+
+
+def personal_link(token: str, *, host: str = "127.0.0.1", port: int = 8000, public_url: str | None = None,
+                  app: str | None = None) -> str:
+    """The sign-in link ``sbs serve`` accepts; without ``app`` it opens the role's :func:`default_app`."""
     base = public_url.rstrip("/") if public_url else f"http://{host}:{port}"
-    return f"{base}/?token={quote(token)}"
+    return f"{base}/?token={quote(token)}" + (f"&app={quote(app)}" if app else "")
 
 
 def backup(store: Store, target: str | Path) -> int:

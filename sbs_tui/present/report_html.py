@@ -12,7 +12,8 @@ import html
 import math
 from typing import Any
 
-from sbs_tui.present.report_text import fmt, literal_text, p_text, pct, points
+from sbs_tui.present.report_text import (MIN_CELL_VOTES, counted, fmt, literal_text, p_text, pct, points,
+                                         test_name, whole)
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;color:#1d2329;
@@ -38,6 +39,9 @@ def render_html(report: dict[str, Any]) -> str:
              f"<p class='muted'>Generated {esc(report['generated_at'])} from <code>{esc(report['database'])}</code>"
              " · " + " ".join(f"<span class='chip'>{esc(k)} {v:,}</span>" for k, v in report["counts"].items())
              + "</p>"]
+    if report.get("counted"):
+        parts.append(f"<p>Every section counts the same votes: <b>{esc(counted(report['counted']))}</b> "
+                     "(<code>--voters</code>).</p>")
     parts += _funnel(s.get("funnel"))
     parts += _ranking(s.get("ranking"))
     parts += _winrate(s.get("winrate"))
@@ -72,21 +76,26 @@ def _funnel(section: dict[str, Any] | None) -> list[str]:
         return missing
     doc = section["doc"]
     stages = [st["key"] for st in doc["stages"]]
-    out = ["<h2>The funnel</h2><p>Each stage's rank of each model (1 = best), and gate pass rates.</p>"]
+    labels = {st["key"]: st.get("label", st["key"]) for st in doc["stages"]}
+    who = f" Side-by-side: {esc(counted(doc))}." if counted(doc) else ""
+    out = [f"<h2>The funnel</h2><p>Each stage's rank of each model (1 = best), and gate pass rates.{who}</p>"]
     rows = []
     for m in doc["models"]:
         gates = m.get("gates") or {}
         rows.append([esc(m["model"]), *[fmt(m["ranks"].get(k), 0) for k in stages],
                      pct(gates.get("pass_rate")) if isinstance(gates, dict) else "—"])
-    out.append(_table(["Model", *[esc(k) for k in stages], "Gates passed"], rows,
+    out.append(_table(["Model", *[esc(labels[k]) for k in stages], "Gates passed"], rows,
                       set(range(1, len(stages) + 2))))
     for c in doc.get("correlations", []):
-        out.append(f"<p>{esc(' vs '.join(c.get('stages', [])))}: Spearman ρ {fmt(c.get('spearman'), 2)} "
+        pair = " vs ".join(labels.get(k, k) for k in c.get("stages", []))
+        out.append(f"<p>{esc(pair)}: Spearman ρ {fmt(c.get('spearman'), 2)} "
                    f"(p {fmt(c.get('spearman_p'), 3)}), Kendall τ {fmt(c.get('kendall'), 2)} "
                    f"over {c.get('n', 0)} models. <span class='muted'>{esc(c.get('note') or '')}</span></p>")
     if doc.get("disagreements"):
         out.append("<p><b>Where the stages disagree</b></p><ul>"
                    + "".join(f"<li>{esc(d)}</li>" for d in doc["disagreements"]) + "</ul>")
+    elif doc.get("verdict"):
+        out.append(f"<p>{esc(doc['verdict'])}</p>")
     return out
 
 
@@ -96,16 +105,18 @@ def _ranking(section: dict[str, Any] | None) -> list[str]:
     doc = section["doc"]
     models = doc["models"]
     out = [f"<h2>Ranking ({esc(doc['method'])}, 95% intervals: {esc(doc.get('ci') or 'none')})</h2>",
-           _ci_plot(models)]
+           f"<p class='muted'>{esc(counted(doc))}</p>" if counted(doc) else "", _ci_plot(models)]
     rows = [[str(m["rank"]), esc(m["model"]), fmt(m["rating"], 0),
              f"{fmt(m.get('ci_low'), 0, lower=True)} – {fmt(m.get('ci_high'), 0, upper=True)}",
-             f"{m['votes']:,}", fmt(m["wins"], 1), fmt(m["losses"], 1), fmt(m["ties"], 1), points(m.get("win_rate"))]
+             whole(m["votes"]), whole(m["wins"]), whole(m["losses"]), whole(m["ties"]), points(m.get("win_rate"))]
             for m in models]
     out.append(_table(["Rank", "Model", "Rating", "95% CI", "Votes", "W", "L", "T", "Win %"], rows,
                       {0, 2, 3, 4, 5, 6, 7, 8}))
     mats = doc.get("matrices")
     if mats and "empirical_win_rate" in mats:
-        out.append("<h3>Pairwise win rate (row beats column)</h3>" + _heatmap(mats))
+        out.append("<h3>Pairwise win rate (row beats column)</h3>"
+                   f"<p class='muted'>Each cell: the row model's win rate against the column model, and the votes "
+                   f"it rests on; greyed below {MIN_CELL_VOTES} votes.</p>" + _heatmap(mats))
     return out
 
 
@@ -169,11 +180,15 @@ def _heatmap(mats: dict[str, Any]) -> str:
             if v is None or (isinstance(v, float) and not math.isfinite(v)):
                 cells.append("<td class='n muted'>—</td>")
                 continue
+            n = votes[i][j] if votes else None
+            if n is not None and n < MIN_CELL_VOTES:  # too few votes to colour by: grey, count shown
+                cells.append(f"<td class='n muted' style='background:#f3f6f8'>{v * 100:.0f}% ({whole(n)})</td>")
+                continue
             # white at 50%, green above, red below
             g = int(255 - abs(v - 0.5) * 2 * 120)
             color = f"rgb({g},255,{g})" if v >= 0.5 else f"rgb(255,{g},{g})"
-            n = f" title='{votes[i][j]} votes'" if votes else ""
-            cells.append(f"<td class='n' style='background:{color}'{n}>{v * 100:.0f}%</td>")
+            shown = f" ({whole(n)})" if n is not None else ""
+            cells.append(f"<td class='n' style='background:{color}'>{v * 100:.0f}%{shown}</td>")
         rows.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -185,8 +200,9 @@ def _winrate(section: dict[str, Any] | None) -> list[str]:
         return missing
     doc = section["doc"]
     rows = [[esc(m["model"]), points(m.get("rating")),
-             f"{fmt(m.get('ci_low'), 1)} – {fmt(m.get('ci_high'), 1)}", f"{m['votes']:,}"] for m in doc["models"]]
+             f"{fmt(m.get('ci_low'), 1)} – {fmt(m.get('ci_high'), 1)}", whole(m["votes"])] for m in doc["models"]]
     return [f"<h2>Win rate against {esc(doc.get('baseline'))} (AlpacaEval definition)</h2>",
+            f"<p class='muted'>{esc(counted(doc))}</p>" if counted(doc) else "",
             _table(["Model", "Win rate", "95% CI", "Votes"], rows, {1, 2, 3})]
 
 
@@ -195,7 +211,7 @@ def _agreement(section: dict[str, Any] | None) -> list[str]:
         return missing
     doc = section["doc"]
     o = doc["overall"]
-    out = ["<h2>Agreement</h2>",
+    out = ["<h2>Agreement</h2>", f"<p class='muted'>{esc(counted(doc))}</p>" if counted(doc) else "",
            f"<p>{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2), "
            f"{o['annotators']} annotators · percent agreement {fmt(o.get('percent_agreement'), 1)} · "
            f"Fleiss κ {fmt(o.get('fleiss_kappa'), 3)} · Krippendorff α {fmt(o.get('krippendorff_alpha'), 3)}</p>"]
@@ -220,16 +236,17 @@ def _gates(section: dict[str, Any] | None) -> list[str]:
     rows = []
     for model, status in sorted(doc["status"].items()):
         per = doc["pass_rates"].get(model, {})
-        rows.append([esc(model), f"{status.get('passed', 0):,}", f"{status.get('blocked', 0):,}",
-                     f"{status.get('pending', 0):,}",
+        rows.append([esc(model), whole(status.get("passed", 0)), whole(status.get("blocked", 0)),
+                     whole(status.get("held", 0)), whole(status.get("pending", 0)),
                      *[pct(per[g]["passed"] / per[g]["total"]) if g in per and per[g]["total"] else "—"
                        for g in gates]])
     unchecked = [f"<p class='warn'><strong>Not checked:</strong> {esc(u['sentence'])}</p>"
                  for u in doc.get("unchecked", [])]
     return ["<h2>Gates</h2>", *unchecked,
-            "<p>Generations per model by gate decision, and each gate's pass rate.</p>",
-            _table(["Model", "Passed", "Blocked", "Pending", *[esc(g) for g in gates]], rows,
-                   set(range(1, 4 + len(gates))))]
+            "<p>Generations per model by gate decision (held: waiting for a lead's review), and each gate's pass "
+            "rate.</p>",
+            _table(["Model", "Passed", "Blocked", "Held", "Pending", *[esc(g) for g in gates]], rows,
+                   set(range(1, 5 + len(gates))))]
 
 
 def _ab(section: dict[str, Any] | None) -> list[str]:
@@ -244,7 +261,7 @@ def _ab(section: dict[str, Any] | None) -> list[str]:
             rows.append([esc(e["experiment"]), esc(e["metric"]), esc(c["variant"]), esc(e["control"]),
                          f"{c.get('n') or 0:,}", pct(c.get("lift"), signed=True),
                          f"{fmt(c.get('ci_low'), 4)} – {fmt(c.get('ci_high'), 4)}", p_text(c.get("p_value_adjusted")),
-                         "yes" if c.get("significant") else "no", esc(c.get("test") or "")])
+                         "yes" if c.get("significant") else "no", esc(test_name(c.get("test")))])
     return ["<h2>A/B results</h2>",
             _table(["Experiment", "Metric", "Variant", "Control", "n", "Lift", "Difference 95% CI",
                     "p (adjusted)", "Significant", "Test"], rows, {4, 5, 6, 7})]

@@ -34,3 +34,28 @@ def points(value: Any) -> str:
     """A value already in percentage points (``win_rate`` in the rank JSON) with its % sign."""
     text = fmt(value, 1)
     return text if text == DASH else f"{text}%"
+
+
+MIN_CELL_VOTES = 10  # a win-rate cell over fewer votes is shown greyed: a share of 3 votes says little
+TEST_NAMES = {"welch_t": "Welch's t-test", "two_proportion_z": "two-proportion z-test"}
+
+
+def whole(value: Any) -> str:
+    """A count (votes, wins, losses, ties) as an integer with thousands separators."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return DASH
+    return f"{int(round(float(value))):,}"
+
+
+def test_name(test: Any) -> str:
+    """A statistical test's identifier (``two_proportion_z``) as a reader names it."""
+    return TEST_NAMES.get(str(test), literal_text(test).replace("_", " ")) if test else ""
+
+
+def counted(doc: dict[str, Any] | None) -> str:
+    """Whose votes a section counted, as its heading says it ("49 votes by humans"); empty when unknown."""
+    if not doc or doc.get("voters") is None:
+        return ""
+    from sbs_tui.core.views.scope import described
+
+    return described(str(doc["voters"]), int(doc.get("votes") or 0))

@@ -71,6 +71,13 @@ def _csv_cell(value: Any) -> Any:
     return escape(value) if isinstance(value, str) else value
 
 
+def counted(doc: dict[str, Any]) -> str:
+    """Whose votes a document counted, as its title says it ("49 votes by humans")."""
+    from sbs_tui.core.views.scope import described
+
+    return described(doc.get("voters") or "all", int(doc.get("votes") or 0))
+
+
 def rank_columns(doc: dict[str, Any]) -> tuple[list[str], bool]:
     """Column headers for a ranking table, and whether it is length-controlled: under --control length the rating
     is the LC win rate and W/L/T and the last column are the raw verdicts, so the headers say which is which."""
@@ -94,6 +101,8 @@ def print_ranking(doc: dict[str, Any], file: IO[str] | None = None) -> None:
         title += f", {doc['control']}-controlled"
     if doc.get("ci"):
         title += f" · 95% CI: {doc['ci']}"
+    if doc.get("voters") is not None:
+        title += f" · {counted(doc)}"
     table = Table(title=literal(title), caption="Rank = Rank (UB): 1 + the models whose interval lies wholly above")
     columns, lc = rank_columns(doc)
     for col in columns:
@@ -192,6 +201,7 @@ def print_agreement(doc: dict[str, Any]) -> None:
 
     out = console()
     o = doc["overall"]
+    out.print(literal(f"counted: {counted(doc)}"))
     out.print(literal(
         f"{o['votes']:,} votes on {o['items']:,} items ({o['items_multi_annotated']:,} judged by ≥ 2 "
         f"annotators), {o['annotators']} annotators · percent agreement {fixed(o['percent_agreement'], 1)} · "
@@ -403,42 +413,42 @@ def _ab_interval(low: float | None, high: float | None, fmt: Any) -> str:
     return interval(low, high, fmt, brackets=True)
 
 
-def print_funnel(report: Any) -> None:
-    """``sbs funnel``: the stages side by side per model, per-gate pass rates, rank agreement between stages."""
+def print_funnel(view: Any) -> None:
+    """``sbs funnel``: the stages side by side per model, per-gate pass rates, rank agreement between stages —
+    a :class:`~sbs_tui.core.views.funnel.FunnelView`, the one the review app's funnel tab draws."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     out = console()
-    by_key = {s.key: s for s in report.stages}
-    bench, sbs = by_key.get("benchmarks"), by_key.get("side_by_side")
-    ab = [s for s in report.stages if s.key.startswith("ab:")]
-    show_gates = any(g.get("passed") or g.get("blocked") or g.get("gates") for g in report.gates.values())
+    keys = [s.key for s in view.stages]
+    ab = [s for s in view.stages if s.key.startswith("ab:")]
+    show_gates = any(r.gates and (r.gates.get("passed") or r.gates.get("blocked") or r.gates.get("gates"))
+                     for r in view.rows)
 
     table = Table(title=Text("evaluation funnel", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("model", overflow="fold")
-    if bench:
+    if "benchmarks" in keys:
         table.add_column("benchmarks\n(norm. mean, n)", justify="right")
     if show_gates:
         table.add_column("gates\npass rate", justify="right")
-    as_share = False
-    if sbs:
-        as_share = any(d.get("method") == "win_rate" for d in sbs.details.values())
+    as_share = view.side_by_side_method == "win_rate"
+    if "side_by_side" in keys:
         table.add_column("side-by-side\n" + ("win rate (votes)" if as_share else "BT rating (win rate, votes)"),
                          justify="right")
     for stage in ab:
         table.add_column(Text.assemble("A/B\n", literal(stage.label[4:])), justify="right")
-    for model in report.models():
-        cells: list[Any] = [literal(model)]
-        if bench:
-            d = bench.details.get(model)
+    for row in view.rows:
+        cells: list[Any] = [literal(row.model)]
+        if "benchmarks" in keys:
+            d = row.stages.get("benchmarks")
             cells.append(DASH if d is None else f"{significant(d['score'], 3)} ({d['benchmarks']})")
         if show_gates:
-            g = report.gates.get(model)
+            g = row.gates
             cells.append(DASH if g is None or finite(g["pass_rate"]) is None
                          else f"{percent(g['pass_rate'])} of {count(g['passed'] + g['blocked'])}")
-        if sbs:
-            d = sbs.details.get(model)
+        if "side_by_side" in keys:
+            d = row.stages.get("side_by_side")
             if d is None:
                 cells.append(DASH)
             elif as_share:
@@ -446,7 +456,7 @@ def print_funnel(report: Any) -> None:
             else:
                 cells.append(f"{fixed(d['rating'], 0)} ({percent(d['win_rate'])}, {count(d['votes'])})")
         for stage in ab:
-            d = stage.details.get(model)
+            d = row.stages.get(stage.key)
             if d is None:
                 cells.append(DASH)
             elif d["control"]:
@@ -456,50 +466,47 @@ def print_funnel(report: Any) -> None:
                 cells.append(Text.assemble(f"{significant(d['estimate'])} {_lift(d['lift'])}", mark))
         table.add_row(*cells)
     out.print(table)
-    if show_gates or getattr(report, "unchecked", None):
-        print_unchecked([u.sentence() for u in getattr(report, "unchecked", [])])
-    if sbs and getattr(report, "voters", None):
-        out.print(Text({"humans": "side-by-side: votes by humans (judge votes left out; --voters judges|all "
-                                  "counts them)",
-                        "judges": "side-by-side: votes by LLM judges only (--voters humans|all counts people)"}
-                       .get(report.voters, "side-by-side: every annotator's votes"),
+    if show_gates or view.unchecked:
+        print_unchecked(list(view.unchecked))
+    if "side_by_side" in keys and view.voters:
+        from sbs_tui.core.views.scope import described
+
+        out.print(Text(f"side-by-side: {described(view.voters, view.votes)} (--voters auto|humans|judges|all)",
                        style="dim"))
     if ab:
         out.print(Text("A/B: estimate and lift over the control; * significant (Holm-adjusted).", style="dim"))
-    gate_names = sorted({gate for g in report.gates.values() for gate in g.get("gates", {})})
-    if gate_names:
+    if view.gate_names:
         per_gate = Table(title=Text("pass rate per gate", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
         per_gate.add_column("model", overflow="fold")
-        for gate in gate_names:
+        for gate in view.gate_names:
             per_gate.add_column(literal(gate), justify="right")
-        for model in report.models():
-            gates = report.gates.get(model, {}).get("gates", {})
-            per_gate.add_row(literal(model), *[
-                DASH if gate not in gates else percent(gates[gate]["pass_rate"]) for gate in gate_names])
+        for row in view.rows:
+            gates = (row.gates or {}).get("gates", {})
+            per_gate.add_row(literal(row.model), *[
+                DASH if gate not in gates else percent(gates[gate]["pass_rate"]) for gate in view.gate_names])
         out.print(per_gate)
 
-    if report.correlations:
-        labels = {s.key: s.label for s in report.stages}
+    if view.correlations:
         corr = Table(title=Text("rank agreement between stages", style="bold"), title_justify="left",
                      box=box.SIMPLE_HEAD)
         for header in ("stage", "stage", "shared models", "Spearman ρ (p, Holm p)", "Kendall τ (p)"):
             corr.add_column(header, justify="right" if header != "stage" else "left")
-        for c in report.correlations:
-            rho = (DASH if c.spearman is None else
-                   f"{fixed(c.spearman, 2, signed=True)} ({p_value(c.spearman_p)}, "
-                   f"{p_value(getattr(c, 'spearman_p_holm', None))})")
-            tau = DASH if c.kendall is None else f"{fixed(c.kendall, 2, signed=True)} ({p_value(c.kendall_p)})"
-            corr.add_row(literal(labels[c.stages[0]]), literal(labels[c.stages[1]]), str(len(c.models)), rho, tau)
+        for c in view.correlations:
+            rho = (DASH if c["spearman"] is None else
+                   f"{fixed(c['spearman'], 2, signed=True)} ({p_value(c['spearman_p'])}, "
+                   f"{p_value(c.get('spearman_p_holm'))})")
+            tau = (DASH if c["kendall"] is None else
+                   f"{fixed(c['kendall'], 2, signed=True)} ({p_value(c['kendall_p'])})")
+            corr.add_row(literal(c["labels"][0]), literal(c["labels"][1]), str(c["n"]), rho, tau)
         out.print(corr)
-        for c in report.correlations:
-            if c.note:
-                out.print(Text.assemble("  ", literal(f"{labels[c.stages[0]]} vs {labels[c.stages[1]]}: {c.note}")))
-    if report.disagreements:
+        for note in view.notes:
+            out.print(Text.assemble("  ", literal(note)))
+    if view.disagreements:
         out.print(Text("where the stages disagree", style="bold"))
-        for sentence in report.disagreements:
+        for sentence in view.disagreements:
             out.print(Text.assemble("  • ", literal(sentence)))
-    elif report.correlations:
-        out.print(Text("the stages agree on the models they share.", style="green"))
+    elif view.verdict:
+        out.print(Text(view.verdict, style="green" if not view.notes else "yellow"))
 
 
 # -- queue ------------------------------------------------------------------------------------------------------
@@ -511,20 +518,18 @@ QUEUE_STATUS_LABELS = {
 }
 
 
-def print_queue_status(summary: dict[str, Any]) -> None:
-    """``sbs queue status``: the queue's counts, then the settings it was last built with (two small tables
-    instead of a printed dict)."""
+def print_queue_status(view: Any) -> None:
+    """``sbs queue status``: the queue's counts, the settings it was last built with, and each annotator's
+    progress — a :class:`~sbs_tui.core.views.queue.QueueView`, the one the review app's Queue tab draws."""
     from rich.table import Table
     from rich.text import Text
 
     out = console()
-    config = summary.get("config") or {}
+    config = view.config or {}
     counts = Table(title=Text("queue", style="bold"), title_justify="left", box=None, show_header=False)
     counts.add_column("what")
     counts.add_column("count", justify="right")
-    for key, value in summary.items():
-        if key == "config":
-            continue
+    for key, value in view.summary.items():
         label = QUEUE_STATUS_LABELS.get(key, key.replace("_", " "))
         counts.add_row(literal(label), count(value) if finite(value) is not None else literal(_plain(value)))
     out.print(counts)
@@ -538,6 +543,16 @@ def print_queue_status(summary: dict[str, Any]) -> None:
         out.print(built)
     else:
         out.print(Text("no queue built yet: run `sbs queue build`", style="dim"))
+    people = [a for a in view.annotators if a.remaining is not None]
+    if people:
+        table = Table(title=Text("annotators", style="bold"), title_justify="left")
+        for col in ("annotator", "done", "skipped", "remaining", "cap"):
+            table.add_column(col, justify="left" if col == "annotator" else "right")
+        for a in people:
+            table.add_row(literal(a.annotator), count(a.done), count(a.skipped), count(a.remaining),
+                          DASH if a.cap is None else count(a.cap))
+        out.print()
+        out.print(table)
 
 
 def _plain(value: Any) -> str:

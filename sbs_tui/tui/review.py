@@ -21,7 +21,8 @@ from sbs_tui.tui.crash import CrashReport
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.tui.review_gates import BlockedPane
 from sbs_tui.tui.review_jobs import OFFLOAD_AT, JobRunner
-from sbs_tui.tui.review_panes import AgreementPane, FunnelPane, QueuePane, RankingPane, ReviewPane, VotesPane
+from sbs_tui.tui.review_panes import (AgreementPane, DetailPane, FunnelPane, QueuePane, RankingPane, ReviewPane,
+                                     VotesPane)
 from sbs_tui.tui.review_plots import PlotsPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
@@ -106,6 +107,16 @@ class ReviewApp(CrashReport, App[None]):
     def ranking(self) -> RankingPane:
         return self.query_one(RankingPane)
 
+    @property
+    def voters(self) -> str:
+        """Whose votes every tab counts: the ranking tab's picker (v), one rule for the whole app."""
+        from textual.css.query import NoMatches
+
+        try:
+            return self.ranking.options.voters
+        except NoMatches:  # before the panes are mounted
+            return self.rank_options.voters
+
     # -- actions -----------------------------------------------------------------------------------------------------
 
     def action_tab(self, tab: str) -> None:
@@ -129,8 +140,11 @@ class ReviewApp(CrashReport, App[None]):
         self.ranking.cycle("control")
 
     def action_cycle_voters(self) -> None:
-        """Humans / judges / all votes (auto: humans when the database has both)."""
+        """Humans / judges / all votes (auto: humans when the database has both) — for every tab that counts
+        votes, so the ranking, agreement, funnel and plots never count different votes."""
         self.ranking.cycle("voters")
+        for pane in (self.query_one(AgreementPane), self.query_one(FunnelPane), self.query_one(PlotsPane)):
+            pane.recompute()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The ranking's picker keys work (and show in the footer) on the ranking tab only."""
@@ -141,6 +155,9 @@ class ReviewApp(CrashReport, App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        for pane in self.query(DetailPane):  # tabs 5 and 7: enter opens the row under the cursor at once
+            if pane.active:
+                pane.focus_rows()
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,

@@ -22,7 +22,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from sbs_tui.tui import review_data as data
+from sbs_tui.core.views import on_db
+from sbs_tui.core.views import review as reviews
 from sbs_tui.tui.review_panes import DASH, DetailPane, clipped, fill, name
 
 HIGHLIGHT = "bold black on yellow"
@@ -76,7 +77,7 @@ class BlockedPane(DetailPane):
         yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
 
     def job(self):
-        return partial(data.blocked_view, self.db_path, self.LIMIT)
+        return partial(on_db, self.db_path, reviews.blocked_view, self.LIMIT)
 
     def show(self, view: dict[str, Any]) -> None:
         rows = view["rows"]
@@ -106,7 +107,7 @@ class BlockedPane(DetailPane):
         table.display = bool(table_rows)
 
     def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
-        return partial(data.blocked_detail, self.db_path, key)
+        return partial(on_db, self.db_path, reviews.blocked_detail, key)
 
     def detail_screen(self, detail: dict[str, Any]) -> ModalScreen[Any]:
         return GateDetail(self.db_path, detail)
@@ -125,9 +126,9 @@ class GateDetail(ModalScreen[bool]):
                 Binding("x", "override('blocked')", "Block", id="gate-detail.block")]
 
     class Saved(Message):
-        def __init__(self, ok: bool, error: str | None = None) -> None:
+        def __init__(self, ok: bool, error: str | None = None, line: str | None = None) -> None:
             super().__init__()
-            self.ok, self.error = ok, error
+            self.ok, self.error, self.line = ok, error, line
 
     def __init__(self, db_path: str, detail: dict[str, Any]) -> None:
         super().__init__()
@@ -174,16 +175,21 @@ class GateDetail(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gate-override")
     def _save(self, decision: str, reason: str) -> None:
+        from sbs_tui.config import queue_section
+
         try:
-            data.save_override(self.db_path, self.detail["generation_id"], decision, reason,
-                               os.environ.get("SBS_USER") or os.environ.get("USER") or "lead")
+            line = on_db(self.db_path, reviews.save_override, self.detail["generation_id"], decision, reason,
+                         os.environ.get("SBS_USER") or os.environ.get("USER") or "lead",
+                         queue_section(self.app.settings) if hasattr(self.app, "settings") else None)
         except Exception as exc:  # shown in the dialog; the app keeps running
             self.post_message(self.Saved(False, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.Saved(True))
+        self.post_message(self.Saved(True, line=line))
 
     def on_gate_detail_saved(self, message: Saved) -> None:
         if message.ok:
+            if message.line:  # what the override did, in one line ("… 4 new pairs for annotators")
+                self.app.notify(message.line, markup=False, timeout=8)
             self.dismiss(True)
         else:
             self.query_one("#gate-detail-status", Static).update(Text(message.error or "failed", style="red"))

@@ -9,7 +9,7 @@ a process the UI thread only waits for a pipe. On a small database a process cos
 and its imports, ~1 s once), so below :data:`OFFLOAD_AT` votes the work stays on the thread.
 
 A job is a picklable callable (a module-level function, or a ``functools.partial`` of one, from
-:mod:`sbs_tui.tui.review_data`) and returns plain data. The processes are spawned (never forked from a process
+:mod:`sbs_tui.core.views`, run by ``on_db``) and returns plain data. The processes are spawned (never forked from a process
 running Textual's threads), ignore the terminal's Ctrl+C (the app owns the terminal and quits them itself), write
 nothing to it, and die with the app (:mod:`sbs_tui.core.lifeline`) even when it is killed.
 """

@@ -1,7 +1,7 @@
 """The review app's tabs: ranking, agreement, queue/progress, gates & funnel.
 
 Each pane computes in a thread worker (``ReviewPane.recompute``) that opens its own store through
-:mod:`sbs_tui.tui.review_data` and posts the plain result back as a message; the pane then fills its widgets on
+:mod:`sbs_tui.core.views` (a view function run by :func:`~sbs_tui.core.views.on_db`) and posts the frozen result back as a message; the pane then fills its widgets on
 the UI thread. A result carries the token of the request that produced it, so a slow, superseded computation
 (thread workers cannot be interrupted) never overwrites a newer one. Old numbers stay on screen while new ones
 are computed, with "computing…" in the pane's status line.
@@ -37,10 +37,15 @@ from textual.widgets import DataTable, Select, Static
 from sbs_tui.present.numbers import DASH, count, finite, percent
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
-from sbs_tui.present.tables import rating_interval, votes_needed_text
+from sbs_tui.present.tables import rank_columns, rating_interval, votes_needed_text
 from sbs_tui.present.text import literal as name
-from sbs_tui.tui import review_data as data
-from sbs_tui.tui.review_data import CIS, CONTROLS, METHODS, VOTERS, RankRequest
+from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, VOTERS, RankRequest
+from sbs_tui.core.views import on_db
+from sbs_tui.core.views import review as reviews
+from sbs_tui.core.views.funnel import FunnelView, funnel_view
+from sbs_tui.core.views.queue import QueueView, queue_view
+from sbs_tui.core.views.ranking import RankingView, ranking_view
+from sbs_tui.core.views.scope import described
 from sbs_tui.tui.review_jobs import Cancelled, JobRunner
 
 
@@ -132,6 +137,11 @@ class ReviewPane(VerticalScroll):
         self.result: Any = None
         self.computed_at: str | None = None
 
+    @property
+    def voters(self) -> str:
+        """Whose votes count — the ranking tab's picker (v), so every tab counts the same votes."""
+        return str(getattr(self.app, "voters", "auto"))
+
     def status_widget(self) -> Static:
         return self.query_one(".pane-status", Static)
 
@@ -153,7 +163,7 @@ class ReviewPane(VerticalScroll):
         self._work(self.token, self.job())
 
     def job(self) -> Callable[[], Any]:
-        """What to compute: a picklable callable (a ``partial`` of a :mod:`review_data` function) that returns
+        """What to compute: a picklable callable (a ``partial`` of :func:`on_db` and a core view) that returns
         plain data — run on the worker thread, or in a helper process for a large database (it never touches
         widgets either way; see :mod:`sbs_tui.tui.review_jobs`)."""
         raise NotImplementedError
@@ -183,8 +193,23 @@ class ReviewPane(VerticalScroll):
         try:
             self.show(message.result)
             self.status_widget().update(self.status_text(message.result, message.seconds))
+            self.shown()
         except NoMatches:  # the result arrived while the app was closing
             pass
+
+    def shown(self) -> None:
+        """After a result is on screen (a hook: the detail panes move focus to their rows)."""
+
+    @property
+    def active(self) -> bool:
+        """This pane's tab is the one shown."""
+        from textual.widgets import TabbedContent, TabPane
+
+        try:
+            tabs = self.app.query_one(TabbedContent)
+        except NoMatches:
+            return False
+        return any(isinstance(a, TabPane) and a.id == tabs.active for a in self.ancestors)
 
     def on_review_pane_failed(self, message: Failed) -> None:
         message.stop()
@@ -253,7 +278,7 @@ class RankingPane(ReviewPane):
         self.set_class(self.size.width < 110, "narrow")
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.ranking_view, self.db_path, self.options)
+        return partial(on_db, self.db_path, ranking_view, self.options)
 
     def set_options(self, **changes: Any) -> None:
         """Change the pickers (from a key or a Select) and recompute."""
@@ -289,8 +314,8 @@ class RankingPane(ReviewPane):
         if getattr(self.options, field) != value:
             self.set_options(**{field: value})
 
-    def show(self, view: data.RankingView) -> None:
-        if view.models != self.models:
+    def show(self, view: RankingView) -> None:
+        if list(view.models) != self.models:
             self.models = list(view.models)
             select = self.query_one("#rank-baseline", Select)
             with select.prevent(Select.Changed):
@@ -310,10 +335,8 @@ class RankingPane(ReviewPane):
         pct = doc["method"] == "winrate"
         multi = len(doc.get("components") or []) > 1
         digits = 2 if pct else 0
-        lc = pct and doc.get("control") == "length"
-        columns = (["Rank (UB)", "Model", "LC win %", "95% CI", "Votes", "raw W", "raw L", "raw T", "Raw win %"]
-                   if lc else ["Rank (UB)", "Model", "Win rate %" if pct else "Rating", "95% CI", "Votes", "W", "L",
-                               "T", "Win %"])
+        columns, lc = rank_columns(doc)  # the headers `sbs rank` prints (LC: the raw verdicts named raw)
+        columns[0] = "Rank (UB)"
         if multi:
             columns.append("Component")
         rows = []
@@ -350,7 +373,7 @@ class RankingPane(ReviewPane):
                 hint.append(f": {votes_needed_text(v)}\n")
         self.note("#rank-needed", stripped(hint))
 
-    def status_text(self, view: data.RankingView, seconds: float) -> Text:
+    def status_text(self, view: RankingView, seconds: float) -> Text:
         o = self.options
         what = o.method + (f" vs {view.baseline}" if view.baseline else "")
         if view.doc is not None:
@@ -387,7 +410,11 @@ class AgreementPane(ReviewPane):
         yield Static(id="agree-notes")
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.agreement_view, self.db_path)
+        return partial(on_db, self.db_path, reviews.agreement_view, voters=self.voters)
+
+    def status_text(self, doc: dict[str, Any], seconds: float) -> Text:
+        return Text(f"{described(doc.get('voters') or 'all', doc.get('votes') or 0)} (v on the ranking tab) · "
+                    f"{self.stamp(seconds)}", style="dim")
 
     def show(self, doc: dict[str, Any]) -> None:
         o = doc["overall"]
@@ -490,10 +517,10 @@ class QueuePane(ReviewPane):
         yield DataTable(id="queue-held", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.queue_view, self.db_path, gating_required=self.gating_required)
+        return partial(on_db, self.db_path, queue_view, gating_required=self.gating_required)
 
-    def show(self, view: dict[str, Any]) -> None:
-        s = view["summary"]
+    def show(self, view: QueueView) -> None:
+        s = view.summary
         summary = Text()
         if not s["pairs"]:
             summary.append("No queue yet: run sbs queue build (pairs for every prompt) so annotators can judge.",
@@ -503,26 +530,27 @@ class QueuePane(ReviewPane):
                            f"{s['gold']:,} gold · {s['held_back']:,} held back\n")
             summary.append(f"gates: {s['gate_passed']:,} pairs passed, {s['gate_pending']:,} pending, "
                            f"{s['gate_blocked']:,} blocked"
-                           + ("" if view["gating_required"] else " (gating not required)"))
-        if view["flagged_votes"]:
-            n = view["flagged_votes"]
+                           + ("" if view.gating_required else " (gating not required)"))
+        if view.flagged_votes:
+            n = view.flagged_votes
             summary.append(f"\n{n:,} flagged vote{'s are' if n != 1 else ' is'} left out of rankings",
                            style="yellow")
         self.query_one("#queue-summary", Static).update(summary)
 
         rows = []
-        for a in view["annotators"]:
-            queue = a["remaining"] is not None
-            rows.append([name(a["annotator"]), a["kind"], count(a["votes"]),
-                         count(a["done"]) if queue else DASH, count(a["skipped"]) if queue else DASH,
-                         count(a["remaining"]) if queue else DASH, count(a["cap"]) if a.get("cap") is not None
-                         else DASH, fmt(a["pace"]) if a["pace"] else DASH, _minutes(a["eta_min"]),
-                         _minutes(a["idle_min"], suffix=" ago"), count(a["flagged"]) if a["flagged"] else ""])
+        for a in view.annotators:
+            queue = a.remaining is not None
+            rows.append([name(a.annotator), a.kind, count(a.votes),
+                         count(a.done) if queue else DASH, count(a.skipped) if queue else DASH,
+                         count(a.remaining) if a.remaining is not None else DASH,
+                         count(a.cap) if a.cap is not None else DASH, fmt(a.pace) if a.pace else DASH,
+                         _minutes(a.eta_min), _minutes(a.idle_min, suffix=" ago"),
+                         count(a.flagged) if a.flagged else ""])
         fill(self.query_one("#queue-annotators", DataTable),
              ["Annotator", "Kind", "Votes", "Done", "Skipped", "Remaining", "Cap", "Pace /min", "ETA",
               "Last vote", "Flags"], rows)
 
-        flagged = view["flagged"]
+        flagged = view.flagged
         self.query_one("#queue-flagged-title", Static).update(
             f"Flagged pairs ({len(flagged):,})" if flagged else "Flagged pairs: none")
         fill(self.query_one("#queue-flagged", DataTable),
@@ -532,7 +560,7 @@ class QueuePane(ReviewPane):
               for f in flagged])
         self.query_one("#queue-flagged", DataTable).display = bool(flagged)
 
-        held = view["held_back"]
+        held = view.held_back
         total = s["held_back"]
         self.query_one("#queue-held-title", Static).update(
             (f"Held back (identity leaks): {total:,} pairs" + (f", first {len(held):,} listed" if total > len(held)
@@ -577,16 +605,20 @@ class FunnelPane(ReviewPane):
         yield Static(id="funnel-notes")
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.funnel_view, self.db_path)
+        return partial(on_db, self.db_path, funnel_view, voters=self.voters)
 
-    def show(self, view: dict[str, Any]) -> None:
-        gate_names = view["gate_names"]
+    def status_text(self, view: FunnelView, seconds: float) -> Text:
+        counted = f"side-by-side: {described(view.voters, view.votes)} · " if view.voters else ""
+        return Text(f"{counted}{self.stamp(seconds)}", style="dim")
+
+    def show(self, view: FunnelView) -> None:
+        gate_names = view.gate_names
         rows = []
-        for m in view["models"]:
-            g = m["gates"]
+        for m in view.rows:
+            g = m.gates
             if not g:
                 continue
-            cells = [name(m["model"]), count(g["passed"] + g["blocked"] + g["pending"]), count(g["passed"]),
+            cells = [name(m.model), count(g["passed"] + g["blocked"] + g["pending"]), count(g["passed"]),
                      count(g["blocked"]), count(g["pending"]),
                      percent(g["pass_rate"])]
             for gate in gate_names:
@@ -597,25 +629,25 @@ class FunnelPane(ReviewPane):
              ["Model", "Generations", "Passed", "Blocked", "Pending", "Pass rate",
               *[Text.assemble(name(g), " %") for g in gate_names]], rows)
         unchecked = self.query_one("#funnel-unchecked", Static)  # the first stage's blind spot, next to its rates
-        unchecked.update(Text("\n".join(view.get("unchecked_sentences", [])), style="bold yellow"))
-        unchecked.display = bool(view.get("unchecked_sentences"))
+        unchecked.update(Text("\n".join(view.unchecked), style="bold yellow"))
+        unchecked.display = bool(view.unchecked)
 
-        stages = view["stages"]
+        stages = view.stages
         columns: list[Any] = ["Model"]
         for stage in stages:
-            columns.append(Text.assemble(name(_short(stage)), " (rank)"))
+            columns.append(Text.assemble(name(_short(stage.key, stage.label)), " (rank)"))
         rows = []
-        for m in view["models"]:
-            cells: list[Any] = [name(m["model"])]
+        for m in view.rows:
+            cells: list[Any] = [name(m.model)]
             for stage in stages:
-                d = m["stages"].get(stage["key"])
-                cells.append(DASH if d is None else _stage_cell(stage["key"], d))
+                d = m.stages.get(stage.key)
+                cells.append(DASH if d is None else _stage_cell(stage.key, d))
             rows.append(cells)
         table = self.query_one("#funnel-stages", DataTable)
         fill(table, columns, rows if stages else [])
 
         rows = []
-        for c in view["correlations"]:
+        for c in view.correlations:
             rows.append([name(c["labels"][0]), name(c["labels"][1]), count(c["n"]),
                          DASH if c["spearman"] is None else f"{fmt(c['spearman'], 2, signed=True)} ({fmt_p(c['spearman_p'])})",
                          DASH if c["kendall"] is None else f"{fmt(c['kendall'], 2, signed=True)} ({fmt_p(c['kendall_p'])})"])
@@ -623,33 +655,29 @@ class FunnelPane(ReviewPane):
              ["Stage", "Stage", "Shared models", "Spearman ρ (p)", "Kendall τ (p)"], rows)
 
         notes = Text()
-        counted = view.get("side_by_side_voters")
-        if counted:
-            notes.append({"humans": "Side-by-side counts the humans' votes (judge votes left out, as in the "
-                                    "ranking's default).\n",
-                          "judges": "Side-by-side counts the LLM judges' votes.\n"}.get(
-                counted, "Side-by-side counts every annotator's votes.\n"), style="dim")
-        if not view["models"]:
+        if view.voters:
+            notes.append(f"Side-by-side counts {described(view.voters, view.votes)} (v on the ranking tab "
+                         "changes whose votes count).\n", style="dim")
+        if not view.rows:
             notes.append("Nothing to show yet: import generations, benchmarks, votes or A/B results.", style="italic")
         elif not stages:
             notes.append("No stage has scores yet (benchmarks, votes or A/B results).", style="italic")
-        for c in view["correlations"]:
-            if c.get("note"):
-                notes.append_text(name(f"{c['labels'][0]} vs {c['labels'][1]}: {c['note']}"))
-                notes.append("\n")
-        if view["disagreements"]:
+        for line in view.notes:
+            notes.append_text(name(line))
+            notes.append("\n")
+        if view.disagreements:
             notes.append("Where the stages disagree:\n", style="bold")
-            for sentence in view["disagreements"]:
+            for sentence in view.disagreements:
                 notes.append("  • ")
                 notes.append_text(name(sentence))
                 notes.append("\n")
-        elif view["correlations"]:
-            notes.append("The stages agree on the models they share.", style="green")
+        elif view.verdict:
+            notes.append(view.verdict, style="green" if not view.notes else "yellow")
         self.note("#funnel-notes", stripped(notes))
 
 
-def _short(stage: dict[str, Any]) -> str:
-    return stage["label"] if not stage["key"].startswith("ab:") else "A/B " + stage["key"][3:]
+def _short(key: str, label: str) -> str:
+    return label if not key.startswith("ab:") else "A/B " + key[3:]
 
 
 def _stage_cell(key: str, d: dict[str, Any]) -> Text:
@@ -705,6 +733,20 @@ class DetailPane(ReviewPane):
     def detail_closed(self, result: Any) -> None:
         """What the modal's result changes (nothing by default)."""
 
+    def focus_rows(self) -> None:
+        """Focus the table whose rows open, so enter opens the row under the cursor from the moment the tab is
+        shown (before, focus stayed on the tab bar and enter did nothing until the table was clicked)."""
+        try:
+            table = self.query_one(f"#{self.DETAIL_TABLE}", DataTable)
+        except NoMatches:
+            return
+        if table.display and table.row_count and self.app.screen is self.screen:
+            table.focus()
+
+    def shown(self) -> None:
+        if self.active and not isinstance(self.app.focused, DataTable):
+            self.focus_rows()
+
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != self.DETAIL_TABLE:
@@ -737,13 +779,13 @@ class VotesPane(DetailPane):
         yield DataTable(id="votes-table", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.votes_view, self.db_path, self.LIMIT)
+        return partial(on_db, self.db_path, reviews.votes_view, self.LIMIT)
 
-    def show(self, view: dict[str, Any]) -> None:
-        votes = view["votes"]
+    def show(self, view: reviews.VotesView) -> None:
+        votes = view.votes
         self.query_one("#votes-summary", Static).update(
             Text("No votes yet.", style="italic") if not votes else
-            f"{view['total']:,} votes; the latest {len(votes):,} below, newest first — enter opens one")
+            f"{view.total:,} votes; the latest {len(votes):,} below, newest first — enter opens one")
         rows = []
         for v in votes:
             left = DASH if v["shown_left"] is None else name(v[v["shown_left"]])
@@ -757,7 +799,7 @@ class VotesPane(DetailPane):
         table.display = bool(rows)
 
     def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
-        return partial(data.vote_detail, self.db_path, key)
+        return partial(on_db, self.db_path, reviews.vote_detail, key)
 
     def detail_screen(self, detail: dict[str, Any]) -> ModalScreen[Any]:
         return VoteDetail(detail)

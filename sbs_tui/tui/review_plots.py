@@ -21,8 +21,10 @@ from textual.containers import Grid
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from sbs_tui.core.views import on_db
+from sbs_tui.core.views import review as reviews
+from sbs_tui.core.views.scope import described
 from sbs_tui.present.text import escape
-from sbs_tui.tui import review_data as data
 from sbs_tui.tui.review_panes import ReviewPane
 
 PLOTS = (
@@ -58,13 +60,17 @@ class PlotsPane(ReviewPane):
         yield Static(id="plots-notes")
 
     def job(self) -> Callable[[], Any]:
-        return partial(data.plots_view, self.db_path)
+        return partial(on_db, self.db_path, reviews.plots_view, voters=self.voters)
 
     def status_text(self, result: Any, seconds: float) -> Text:
-        voters = {"humans": "humans' votes", "judges": "judges' votes"}.get(result.voters, "every vote")
-        return Text(f"{len(result.ratings)} models · {voters} · {self.stamp(seconds)}", style="dim")
+        return Text(f"{len(result.ratings)} models · {described(result.voters, result.votes)} · "
+                    f"{self.stamp(seconds)}", style="dim")
 
     def show(self, plots: Any) -> None:
+        counted = described(plots.voters, plots.votes)
+        for plot_id, title in PLOTS:
+            if plot_id in ("plot-ratings", "plot-matrix", "plot-convergence"):
+                self.query_one(f"#{plot_id}").border_title = f"{title} · {counted}"
         self._ratings(plots.ratings)
         self._matrix(plots.win_matrix)
         self._convergence(plots.convergence)

@@ -15,7 +15,7 @@ session), and its page loads fonts from a public CDN. Here:
   :data:`TICKET_TTL_S` and bound to that person, app and token; the WebSocket is accepted only with a live ticket
   **and** an ``Origin`` header naming this server, so no other page can drive a session even on loopback.
 * An annotator gets ``sbs annotate --annotator NAME`` (their own queue, never another's votes); only a lead's token
-  opens ``sbs review`` (``/?app=review``).
+  opens ``sbs review`` — a lead's link opens it by default (``&app=annotate``: the annotator app).
 * Revocation (``sbs annotators revoke``, another process) is noticed within :data:`REVOCATION_POLL_S`: that
   person's open sessions are closed, their tickets and cookies forgotten. The vote itself is refused in the
   database from the moment the revocation commits (``store.queue.record_vote``), so nothing slips in between.
@@ -285,8 +285,9 @@ class TeamServer:
         body = self._signin.replace("{{MESSAGE}}", html.escape(message))
         return web.Response(text=body, content_type="text/html", status=status)
 
-    async def _sign_in(self, request: web.Request, token: str | None, app_name: str) -> web.Response:
-        """A token in: a session cookie and a hop to the same page without the token; or 403 / 429."""
+    async def _sign_in(self, request: web.Request, token: str | None, app_name: str | None) -> web.Response:
+        """A token in: a session cookie and a hop to the same page without the token; or 403 / 429. Without an
+        app named, the account's role picks it (:func:`sbs_tui.core.team.default_app`: a lead reviews)."""
         client = request.remote or "?"
         if self.limiter.blocked(client):
             return self._signin_page("Too many failed sign-ins from here; wait a minute.", 429)
@@ -294,11 +295,12 @@ class TeamServer:
         if account is None:
             self.limiter.failed(client)
             return self._signin_page("That token is not valid (unknown or revoked).", 403)
-        from sbs_tui.core.team import token_digest
+        from sbs_tui.core.team import default_app, token_digest
 
         sid = secrets.token_urlsafe(32)
         self.signins[sid] = SignIn(account.name, account.role, token_digest(token or ""))
-        target = "/" + (f"?{urlencode({'app': app_name})}" if app_name != "annotate" else "")
+        app_name = app_name or default_app(account.role)
+        target = "/" + (f"?{urlencode({'app': app_name})}" if app_name != default_app(account.role) else "")
         body = self._hop.replace("{{TARGET}}", html.escape(target))
         response = web.Response(text=body, content_type="text/html", headers={"Refresh": f"0; url={target}"})
         response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict", path="/",
@@ -314,14 +316,17 @@ class TeamServer:
         return await self._sign_in(request, token if isinstance(token, str) else None, app_name)
 
     async def handle_index(self, request: web.Request) -> web.Response:
-        app_name = request.query.get("app", "annotate")
-        if app_name not in APPS:
+        from sbs_tui.core.team import default_app
+
+        app_name = request.query.get("app")
+        if app_name is not None and app_name not in APPS:
             raise web.HTTPBadRequest(text=f"unknown app {app_name!r}; one of {', '.join(APPS)}")
         if "token" in request.query:
             return await self._sign_in(request, request.query.get("token"), app_name)
         signin = self.signins.get(request.cookies.get(SESSION_COOKIE, ""))
         if signin is None:
             return self._signin_page("", 200)
+        app_name = app_name or default_app(signin.role)
         if signin.digest not in await asyncio.to_thread(self._live_digests):
             self.signins.pop(request.cookies.get(SESSION_COOKIE, ""), None)
             return self._signin_page("Your access was revoked or your token re-issued: sign in again.", 403)

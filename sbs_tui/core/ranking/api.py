@@ -7,11 +7,11 @@ per-vote outputs for length/style control.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.ranking.report import Ranking
-from sbs_tui.core.ranking.request import RankRequest
+from sbs_tui.core.ranking.request import RankRequest, VoteFilters
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -37,18 +37,28 @@ def default_baseline(names: list[str], rows: Sequence[tuple[int, int, float, flo
 
 
 def run_ranking(store: Store, req: RankRequest) -> Ranking:
-    """Raises KeyError(model) when ``baseline`` has no votes under the filters. ``--method winrate`` without a
-    baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning)."""
-    filters = req.filters
-    chosen = None
-    if req.method == "winrate" and req.baseline is None:
-        chosen = default_baseline(*store.votes.outcomes(**filters))
-        if chosen is not None:
-            from dataclasses import replace
+    """Raises KeyError(model) when ``baseline`` has no votes under the filters, :class:`InputError` when
+    ``--annotator`` names someone without votes or ``--voters`` leaves nobody. ``--method winrate`` without a
+    baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning).
 
-            req = replace(req, baseline=chosen)
+    The votes counted follow the one voters rule (:func:`~sbs_tui.core.views.scope.resolve_voters`); the result
+    states it (``voters``) and how many votes it counted (``votes``), taken from the very rows it ranked — each
+    method reads the store once."""
+    from dataclasses import replace
+
+    from sbs_tui.core.views.scope import resolve_voters
+
+    scope = resolve_voters(store.votes.annotator_kinds(), req.voters, req.annotators)
+    counts = None
+    filters: VoteFilters = {"annotators": scope.names, "category": req.category,
+                            "include_flagged": req.include_flagged}
+    chosen = None
     if req.control != "none":
         names, rows = store.votes.covariates(texts=req.control == "style", **filters)
+        if req.method == "winrate" and req.baseline is None:
+            chosen = _default_from_pairs(names, ((r[0], r[1]) for r in rows))
+            req = replace(req, baseline=chosen)
+        votes = len(rows)
         if req.method == "winrate":
             from sbs_tui.core.ranking.lc import length_controlled_winrate, read_gamed
 
@@ -65,20 +75,27 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
 
             ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
     elif req.method in ("elo", "trueskill"):
-        names, votes = store.votes.sequence(**filters)
+        names, seq = store.votes.sequence(**filters)
+        votes = len(seq)
         if req.method == "elo":
             from sbs_tui.core.ranking.online import rank_elo
 
-            ranking = rank_elo(names, votes, k=req.k_factor, orders=req.orders, rounds=req.rounds,
+            ranking = rank_elo(names, seq, k=req.k_factor, orders=req.orders, rounds=req.rounds,
                                seed=req.seed, anchor=req.baseline, order=req.elo_order)
         else:
             from sbs_tui.core.ranking.online import rank_trueskill
 
-            ranking = rank_trueskill(names, votes, matrices=req.matrices)
+            ranking = rank_trueskill(names, seq, matrices=req.matrices)
     else:
         from sbs_tui.core.ranking.outcomes import Outcomes
 
-        outcomes = Outcomes.from_rows(*store.votes.outcomes(**filters))
+        names, counted = store.votes.outcomes(**filters)  # read once: the default baseline and the fit share it
+        counts = (names, counted)
+        votes = int(sum(n for *_, n in counted))
+        if req.method == "winrate" and req.baseline is None:
+            chosen = default_baseline(names, counted)
+            req = replace(req, baseline=chosen)
+        outcomes = Outcomes.from_rows(names, counted)
         if req.method == "winrate":
             from sbs_tui.core.ranking.winrate import rank_winrate
 
@@ -88,12 +105,26 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
 
             ranking = rank_bt(outcomes, ci=req.ci, rounds=req.rounds, seed=req.seed, anchor=req.baseline,
                               matrices=req.matrices, threads=req.threads)
+    if votes == 0 and req.category is not None:
+        raise InputError(f"no votes on prompts of this category (voters: {scope.voters})", field="--category")
     ranking.info.setdefault("control", req.control)
-    ranking.info["filters"] = {k: v for k, v in filters.items() if v}
+    ranking.info["filters"] = {k: v for k, v in req.filters.items() if v}
+    ranking.info["voters"] = scope.voters
+    ranking.info["votes"] = votes
+    ranking.voted_models = list(names)
+    ranking.counts = counts
     if chosen is not None:
         ranking.info["baseline_rule"] = BASELINE_RULE
         ranking.warnings.append(f"no --baseline given: win rate against {chosen!r}, {BASELINE_RULE}")
     return ranking
+
+
+def _default_from_pairs(names: list[str], pairs: Iterable[tuple[int, int]]) -> str | None:
+    """:func:`default_baseline` over per-vote rows (the length-controlled path reads votes, not counts)."""
+    counts: dict[tuple[int, int], int] = {}
+    for pair in pairs:
+        counts[pair] = counts.get(pair, 0) + 1
+    return default_baseline(names, [(a, b, 0.0, n) for (a, b), n in counts.items()])
 
 
 FEW_DIFFICULTY_MODELS = 5  # below this many models a fitted difficulty is noisy: said so
@@ -153,7 +184,13 @@ def rank_stored(open_store: Callable[[], Store], req: RankRequest) -> Ranking:
     req.validate()
     store = open_store()
     try:
-        return run_ranking(store, req)
+        ranking = run_ranking(store, req)
+        if not ranking.info.get("votes"):  # an empty table with exit 0 would read as a result
+            flagged = ("" if req.include_flagged or not store.votes.flagged_count()
+                       else " (flagged votes are left out: --include-flagged counts them)")
+            raise InputError(f"no votes to rank{flagged}; import votes (sbs import votes FILE) or let annotators "
+                             "judge (sbs annotate)", file=str(store.path) if store.path else None)
+        return ranking
     except KeyError as exc:
         raise InputError(f"no votes involve model {exc.args[0]!r}", field="--baseline") from None
     finally:

@@ -53,6 +53,8 @@ class Ranking:
     warnings: list[str] = field(default_factory=list)
     matrices: dict[str, Any] | None = None
     votes_needed: list[dict[str, Any]] = field(default_factory=list)
+    voted_models: list[str] = field(default_factory=list)  # every model with counted votes (not in the JSON)
+    counts: tuple[list[str], list[tuple[int, int, float, int]]] | None = None  # the outcome rows ranked (BT, win rate)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method, "models": [m.to_json() for m in self.models]}

@@ -8,39 +8,18 @@ commands import it for their ``--help`` choices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+from sbs_tui.core.views.scope import VOTERS
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
 CIS = ("auto", "bootstrap", "sandwich", "profile")  # auto: chosen by the data (btrank.choose_ci)
 CONTROLS = ("none", "length", "style")
 ELO_ORDERS = ("bootstrap", "file")  # bootstrap: median over shuffled rounds (FastChat); file: the stored order
-VOTERS = ("auto", "humans", "judges", "all")  # the review app's filter; auto = humans when both exist
 ONLINE_METHODS = ("elo", "trueskill")  # order-dependent; no covariates, so no length/style control
-
-
-def voter_filter(kinds: Mapping[str, str], voters: str) -> tuple[list[str] | None, str]:
-    """Which annotators' votes count (None: everyone's), and what that is called: ``humans``, ``judges``, ``all``.
-
-    Judge votes and human votes answer different questions (a judge is a stand-in for people only where it agrees
-    with them), so when a database has both, the review app's ranking, ``sbs funnel``'s side-by-side stage and the
-    plots count the humans' by default (``auto``) and say so; ``judges`` / ``all`` on request. ``kinds`` maps each
-    annotator with votes to its kind (``store.votes.annotator_kinds()``).
-    """
-    if voters not in VOTERS:
-        raise InputError(f"must be one of {', '.join(VOTERS)}", field="--voters")
-    humans = [n for n, k in kinds.items() if k != "judge"]
-    judges = [n for n, k in kinds.items() if k == "judge"]
-    if voters == "auto":
-        voters = "humans" if humans and judges else "all"
-    if voters == "humans":
-        return humans or ["\x00no human annotator"], "humans"
-    if voters == "judges":
-        return judges or ["\x00no judge"], "judges"
-    return None, "all"
 
 
 class VoteFilters(TypedDict):
@@ -68,7 +47,7 @@ class RankRequest:
     orders: int = 1  # elo: average over this many random vote orders
     k_factor: float = 4.0  # elo
     elo_order: str = "bootstrap"  # ELO_ORDERS
-    voters: str = "auto"  # VOTERS (the review app's picker; the CLI filters with annotators instead)
+    voters: str = "auto"  # VOTERS: whose votes count (core.views.scope), for `sbs rank` and the review app alike
     matrices: bool = False
     threads: int | None = None
     difficulty: str | None = None  # winrate --control length: CSV instruction,difficulty (else the stored one)
@@ -97,7 +76,7 @@ class RankRequest:
     def validate(self) -> RankRequest:
         """Raise :class:`InputError` (naming the command-line option) unless this request can run."""
         for name, value, allowed in (("--method", self.method, METHODS), ("--ci", self.ci, CIS),
-                                     ("--control", self.control, CONTROLS)):
+                                     ("--control", self.control, CONTROLS), ("--voters", self.voters, VOTERS)):
             if value not in allowed:
                 raise InputError(f"must be one of {', '.join(allowed)}", field=name)
         # Win rate without --baseline is not an error: the ranking picks the most-compared model and says so
