@@ -17,6 +17,28 @@ def parse_gate_names(gate_names: str | None) -> list[str] | None:
     return only
 
 
+def setting_option(section: type, name: str, *decls: str, **kwargs: Any) -> Callable[..., Any]:
+    """An option that overrides one setting of ``section`` (a :mod:`sbs_tui.core.settings` class). Its default
+    and help come from the schema, so ``--help`` shows the real default without writing it again; the callback
+    passes on only what was typed (:func:`given`), so the config file still applies under the command line."""
+    from sbs_tui.core.settings import default_of, doc_of
+
+    default = default_of(section, name)
+    doc = doc_of(section, name)
+    kwargs.setdefault("help", f"{doc} (config: [{getattr(section, 'SECTION')}] {name}).")
+    flag = "--" + name.replace("_", "-")
+    return click.option(*(decls or (flag,)), name, default=default, show_default=default is not None, **kwargs)
+
+
+def given(ctx: click.Context, *names: str) -> dict[str, Any]:
+    """The options of ``names`` the user typed (on the line or through an environment variable), not click's
+    defaults: what overrides the settings. An untyped option is left out."""
+    from click.core import ParameterSource
+
+    return {n: ctx.params[n] for n in names
+            if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+
+
 def echo_err(message: str) -> None:
     """Diagnostics (progress, summaries, scorer logs) go to stderr: stdout is for results only."""
     click.echo(message, err=True)

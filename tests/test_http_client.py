@@ -188,7 +188,7 @@ def test_sbs_score_with_an_unreachable_moderation_endpoint_is_one_line(cli, tmp_
     config = tmp_path / "gates.toml"
     config.write_text('[gates.moderation]\nbase_url = "http://127.0.0.1:9/v1"\n')
     started = time.monotonic()
-    result = cli("score", str(rows), "--config", str(config), "--gates", "moderation", "--out",
+    result = cli("--config", str(config), "score", str(rows), "--gates", "moderation", "--out",
                  str(tmp_path / "o.jsonl"))
     assert result.exit_code == 2 and time.monotonic() - started < 10
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]

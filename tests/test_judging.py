@@ -18,6 +18,7 @@ from sbs_tui.core.store.judges import OrderVerdict
 from sbs_tui.core.judge_templates import BUILTIN, load_template
 from sbs_tui.core.judging import LocalJudge, combine, judge_config, run_judge
 from sbs_tui.core.records import VoteRecord, prompt_id_for
+from sbs_tui.core.settings import JudgeSettings
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
 from tests.annotate_helpers import MODELS, make_store
@@ -112,15 +113,16 @@ def test_template_file_and_config_errors(tmp_path) -> None:
         load_template(str(bad))
     with pytest.raises(InputError, match="unknown judge template"):
         load_template("nope")
-    with pytest.raises(InputError, match="field 'judge.modle'"):
-        judge_config({"modle": "x"}, source="c.toml")
     with pytest.raises(InputError, match="judge.model"):
-        judge_config({})
-    assert judge_config({"model": "org/judge-7b"}).annotator == "judge:judge-7b"
-    with pytest.raises(InputError, match="field 'judge.concurrency': must be int"):
-        judge_config({"model": "m", "concurrency": "lots"}, source="c.toml")
-    with pytest.raises(InputError, match="field 'judge.timeout': must be int or float"):
-        judge_config({"model": "m", "timeout": True}, source="c.toml")
+        judge_config(JudgeSettings())
+    assert judge_config(JudgeSettings(), model="org/judge-7b").annotator == "judge:judge-7b"
+    # one schema checks the file's value and the flag's: the flag's error names the flag
+    with pytest.raises(InputError, match="field 'judge.requests_per_minute': must be above 0"):
+        JudgeSettings(requests_per_minute=0)
+    with pytest.raises(InputError, match="field '--requests-per-minute': must be above 0"):
+        judge_config(JudgeSettings(model="m"), requests_per_minute=0)
+    with pytest.raises(InputError, match="field '--concurrency': must be at least 1"):
+        judge_config(JudgeSettings(model="m"), concurrency=0)
 
 
 # -- the command ------------------------------------------------------------------------------------------------
@@ -289,7 +291,7 @@ def test_local_backend_scores_the_labels(tmp_path) -> None:
             return rows
 
     store = make_store(None, prompts=2, models=MODELS[:2])
-    config = judge_config({"model": "/models/tiny", "backend": "local", "template": "alpaca_eval"})
+    config = judge_config(JudgeSettings(model="/models/tiny", backend="local", template="alpaca_eval"))
     report = run_judge(store, config, backend=LocalJudge(config, lm=FakeLM()))
     assert report.weighted == 2 and report.votes_written == 2
     votes = list(store.exports.votes())

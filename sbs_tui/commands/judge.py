@@ -8,48 +8,46 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.cli_params import given, setting_option
+from sbs_tui.core.settings import JudgeSettings
+
+
+_SETTING_OPTIONS = ("base_url", "model", "annotator", "concurrency", "template", "backend", "requests_per_minute",
+                    "tokens_per_minute")
+
 
 @click.command("judge")
-@click.option("--base-url", default=None, metavar="URL",
-              help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: [judge] base_url, "
-                   "$OPENAI_BASE_URL, then OpenAI). The key is read from $OPENAI_API_KEY.")
-@click.option("--model", default=None, metavar="NAME", help="Judge model (a local folder with --backend local).")
-@click.option("--annotator", default=None, metavar="NAME", help="Name the votes are stored under "
-              "(default: judge:MODEL).")
+@setting_option(JudgeSettings, "base_url", metavar="URL")
+@setting_option(JudgeSettings, "model", metavar="NAME")
+@setting_option(JudgeSettings, "annotator", metavar="NAME")
 @click.option("--pairs", "pair_source", type=click.Choice(["queue", "baseline"]), default="queue",
               show_default=True, help="The annotation queue's pairs, or every model against --baseline.")
 @click.option("--baseline", default=None, metavar="MODEL", help="The reference model for --pairs baseline.")
-@click.option("--concurrency", default=None, type=click.IntRange(1, 1024),
-              help="Requests in flight at once (default 16).")
+@setting_option(JudgeSettings, "concurrency", type=int)
 @click.option("--limit", default=None, type=click.IntRange(1), help="Judge at most N pairs.")
-@click.option("--template", default=None, metavar="NAME|FILE",
-              help="Prompt template: alpaca_eval (default), mt_bench, or a TOML file.")
-@click.option("--backend", default=None, type=click.Choice(["api", "local"]),
-              help="api (default): a chat endpoint; local: a causal LM folder scoring each verdict.")
-@click.option("--requests-per-minute", "rpm", default=None, type=click.FloatRange(min=0, min_open=True))
-@click.option("--tokens-per-minute", "tpm", default=None, type=click.FloatRange(min=0, min_open=True))
+@setting_option(JudgeSettings, "template", metavar="NAME|FILE")
+@setting_option(JudgeSettings, "backend", type=click.Choice(["api", "local"]))
+@setting_option(JudgeSettings, "requests_per_minute", type=float)
+@setting_option(JudgeSettings, "tokens_per_minute", type=float)
 @click.option("--no-logprobs", "no_logprobs", is_flag=True, default=None,
               help="Do not ask for log-probabilities (for endpoints that refuse them): discrete votes only.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.pass_context
-def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, baseline, concurrency, limit,
-                  template, backend, rpm, tpm, no_logprobs, fmt, show_progress) -> None:
+def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs, fmt, show_progress,
+                  **_settings: object) -> None:
     """Ask an LLM judge to compare each pair in both orders and store its verdicts as votes (weighted by the
     verdict tokens' probabilities when the endpoint returns them). Cached and resumable: a rerun asks only
-    what is missing."""
+    what is missing. The API key is read from the variable [judge] api_key_env names ($OPENAI_API_KEY)."""
     import json
     import sys
 
-    from sbs_tui.core.judging import SECTION, judge_config, run_judge
+    from sbs_tui.core.judging import judge_config, run_judge
     from sbs_tui.errors import ExitCode, InputError
     from scorers.base import ScorerError
 
-    settings = ctx.obj.settings
-    config = judge_config(settings.section(SECTION), source=settings.source, base_url=base_url, model=model,
-                          annotator=annotator, concurrency=concurrency, template=template, backend=backend,
-                          requests_per_minute=rpm, tokens_per_minute=tpm,
+    config = judge_config(ctx.obj.settings.judge, **given(ctx, *_SETTING_OPTIONS),
                           logprobs=False if no_logprobs else None)
     store = ctx.obj.open_store()
     bar = _Bar(enabled=sys.stderr.isatty() if show_progress is None else show_progress)

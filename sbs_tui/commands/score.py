@@ -36,8 +36,6 @@ def _gates_epilog() -> str:
               help="Write results here (JSONL, or CSV for *.csv); resumes a partial file. Default: stdout.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Output format (default: from the --out extension, else jsonl).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML file with [gates.NAME] tables (overrides the global --config).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),
               help="Reference corpus (file or folder) for the memorization gate; repeatable.")
 @click.option("--fail-on-block", is_flag=True, help="Exit 1 if any generation is blocked.")
@@ -55,7 +53,7 @@ def _gates_epilog() -> str:
               help="With --engine ray: actors per gate (default: one per CPU; one per GPU for cuda gates).")
 @click.pass_context
 def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | None, out_path: str | None,
-                  fmt: str | None, config_path: str | None, references: tuple[str, ...], fail_on_block: bool,
+                  fmt: str | None, references: tuple[str, ...], fail_on_block: bool,
                   with_details: bool, batch_size: int, show_progress: bool | None, engine: str,
                   address: str | None, workers: int | None) -> None:
     """Score generations from FILEs (JSONL/JSON/CSV, contract or AlpacaEval rows), or the database's
@@ -63,13 +61,12 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     import sys
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.config import load_settings
     from sbs_tui.core.gate_run import build_runner
     from sbs_tui.core.scoring import score_generations
     from sbs_tui.errors import ExitCode
 
     only = parse_gate_names(gate_names)
-    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    settings = ctx.obj.settings
     runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
     progress = _Progress(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,

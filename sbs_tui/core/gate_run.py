@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sbs_tui.core import gating
 
 if TYPE_CHECKING:
-    from sbs_tui.config import Settings
+    from sbs_tui.core.settings import Settings
     from sbs_tui.core.scoring import ScoreProgress
     from sbs_tui.core.store import Store
 

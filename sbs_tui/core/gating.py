@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from sbs_tui.core.settings import PolicySettings, Settings
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the type checker only
@@ -136,13 +137,13 @@ def _relative_to(base: Path, value: Any) -> Any:
     return value if path.is_absolute() else str(base / path)
 
 
-def load_policy(settings: Any, *, only: Sequence[str] | None = None,
+def load_policy(settings: Settings | None, *, only: Sequence[str] | None = None,
                 references: Sequence[str] = ()) -> list[GateConfig]:
     """The gates to run, from ``[gates.*]`` plus the defaults; ``only`` (``--gates``) restricts and may add."""
     from scorers.base import REGISTRY, suggest
 
     source = getattr(settings, "source", None)
-    tables = settings.gate_tables if settings is not None else {}
+    tables = settings.gates if settings is not None else {}
     gates: dict[str, GateConfig] = {}
     disabled: set[str] = set()
     for name in always_on():
@@ -189,7 +190,6 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
 # --------------------------------------------------------------------------------------------------------------
 
 
-UNCOVERED_POLICIES = ("review", "pass", "block")
 
 
 @dataclass(slots=True)
@@ -221,15 +221,9 @@ class Outcome:
         return "blocked" if self.blocked else "held" if self.held else "passed"
 
 
-def uncovered_policy(settings: Any) -> str:
-    """``[policy] uncovered`` (default "review"), validated."""
-    source = getattr(settings, "source", None)
-    section = settings.section("policy") if settings is not None else {}
-    value = section.get("uncovered", "review")
-    if value not in UNCOVERED_POLICIES:
-        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCOVERED_POLICIES)}, got {value!r}",
-                         file=source, field="policy.uncovered")
-    return value
+def uncovered_policy(settings: Settings | None) -> str:
+    """``[policy] uncovered`` (checked by its schema, :class:`sbs_tui.core.settings.PolicySettings`)."""
+    return (settings.policy if settings is not None else PolicySettings()).uncovered
 
 
 def is_failing(score: float | None, threshold: float, higher_is_worse: bool) -> bool:

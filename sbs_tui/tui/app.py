@@ -18,7 +18,7 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 
-from sbs_tui.config import Settings, annotate_settings
+from sbs_tui.core.settings import Settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
@@ -54,8 +54,8 @@ class AnnotatorApp(CrashReport, App[None]):
         super().__init__()
         self.store = store
         self.settings = settings
-        self.annotate = annotate_settings(settings)
-        self.queue = AnnotatorQueue(store, annotator, gating_required=settings.gating_required)
+        self.annotate = settings.annotate
+        self.queue = AnnotatorQueue(store, annotator, gating_required=settings.gating.required)
         self.db_path = db_path
         self.config_path = config_path
         self.gate_watch = gate_watch
@@ -95,7 +95,7 @@ class AnnotatorApp(CrashReport, App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
-        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating.required else 0
         if pending:
             self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
@@ -140,7 +140,7 @@ class AnnotatorApp(CrashReport, App[None]):
                             severity="warning", timeout=10, markup=False)
         pending = None
         try:
-            if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating_required:
+            if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating.required:
                 # The app whose watcher gated this database may have quit: whoever polls first takes over.
                 from sbs_tui.core.gate_watcher import running_watcher
 
@@ -152,7 +152,7 @@ class AnnotatorApp(CrashReport, App[None]):
             if not judge.ready or judge.pair is not None or judge.saving or self.screen is not judge:
                 return
             if pending is None:
-                pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+                pending = self.store.generations.count_pending() if self.settings.gating.required else 0
         except sqlite3.Error:
             return  # the database is busy or failing: the next poll tries again
         self.judge.waiting_note = _waiting_note(pending) if pending else ""

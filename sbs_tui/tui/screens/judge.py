@@ -58,7 +58,7 @@ from sbs_tui.tui.widgets.lines import SCROLL_STEPS
 from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
-    from sbs_tui.config import AnnotateSettings
+    from sbs_tui.core.settings import AnnotateSettings
     from sbs_tui.core.queue import AnnotatorQueue, Pair
 
 UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
