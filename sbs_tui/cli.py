@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from sbs_tui import __version__
-from sbs_tui.errors import ExitCode, InputError
+from sbs_tui.errors import ExitCode, InputError, SbsError
 
 # name -> "module:attribute" (module under sbs_tui.commands)
 COMMANDS: dict[str, str] = {
@@ -171,13 +171,15 @@ def main(argv: list[str] | None = None) -> None:
     """
     try:
         rv = cli.main(args=argv, prog_name="sbs", standalone_mode=False)
-    except InputError as exc:
+    except SbsError as exc:  # input, store, scorer and endpoint errors: each carries its line and exit code
         click.echo(f"error: {exc.describe()}", err=True)
-        sys.exit(ExitCode.USAGE)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        if isinstance(exc, click.NoSuchOption) and exc.option_name in ("--config", "--db"):
+            exc.message += f" ({exc.option_name} is a global option: sbs {exc.option_name} VALUE COMMAND ...)"
         exc.show()
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
@@ -202,10 +204,6 @@ def describe_failure(exc: Exception, argv: list[str] | None = None) -> tuple[int
 
         where = _CURRENT_DB[0] if _CURRENT_DB else "database"
         return ExitCode.USAGE, f"{where}: {describe(exc)}"
-    scorers_base = sys.modules.get("scorers.base")  # only loaded when a command used a scorer
-    if scorers_base is not None and isinstance(exc, scorers_base.ScorerError):
-        field = f"field {exc.field!r}: " if getattr(exc, "field", None) else ""
-        return ExitCode.USAGE, f"{field}{exc}"
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return ExitCode.USAGE, f"{where}{exc.strerror}"
