@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="sbs", standalone_mode=False)
     except SbsError as exc:  # input, store, scorer and endpoint errors: each carries its line and exit code
-        click.echo(f"error: {exc.describe()}", err=True)
+        click.echo(exc.stderr_line(), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

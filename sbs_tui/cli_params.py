@@ -3,7 +3,8 @@ lives here, and what they do alike lives in the core)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -37,6 +38,17 @@ def given(ctx: click.Context, *names: str) -> dict[str, Any]:
 
     return {n: ctx.params[n] for n in names
             if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+
+
+@contextmanager
+def interruptible(left: Callable[[], str]) -> Iterator[None]:
+    """Ctrl+C inside becomes one line, ``interrupted: <left()>``, and exit 130 (``errors.Interrupted``)."""
+    from sbs_tui.errors import Interrupted
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(left()) from None
 
 
 def echo_err(message: str) -> None:

@@ -24,6 +24,20 @@ class SbsError(Exception):
     def describe(self) -> str:
         return str(self)
 
+    def stderr_line(self) -> str:
+        """The one line on stderr."""
+        return f"error: {self.describe()}"
+
+
+class Interrupted(SbsError):
+    """Ctrl+C (or SIGTERM) stopped a long command before it finished: what is left, in one line, and the shell's
+    code for a command killed by SIGINT (130) — never the normal summary and 0, which read as "all done"."""
+
+    exit_code = 130
+
+    def stderr_line(self) -> str:
+        return f"interrupted: {self.describe()}"
+
 
 class InputError(SbsError):
     """Bad input, named precisely: file, line and field where known. Always exit code 2."""

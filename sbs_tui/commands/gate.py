@@ -55,6 +55,10 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     run = run_gate(ctx.obj.db_path, ctx.obj.open_store, settings, only=only, references=references, watch=watch,
                    interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err,
                    progress=progress)
+    if run.interrupted:
+        from sbs_tui.errors import Interrupted
+
+        raise Interrupted(f"{run.pending:,} generation(s) still pending (sbs gate again goes on from there)")
     if run.rates is None:  # --watch: progress went to stderr only
         return
     runner = run.runner

@@ -49,10 +49,14 @@ def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs,
 
     config = judge_config(ctx.obj.settings.judge, **given(ctx, *_SETTING_OPTIONS),
                           logprobs=False if no_logprobs else None)
+    from sbs_tui.cli_params import interruptible
+    from sbs_tui.progress import CountProgress
+
     store = ctx.obj.open_store()
-    bar = _Bar(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
+    bar = CountProgress("judging", unit="req", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     try:
-        with bar:
+        with bar, interruptible(lambda: f"{bar.remaining:,} judge request(s) not answered; verdicts so far are "
+                                        "kept and the same command resumes"):
             report = run_judge(store, config, pairs=pair_source, baseline=baseline, limit=limit,
                                progress=bar.advance, on_total=bar.start)
     except ScorerError as exc:
@@ -72,42 +76,11 @@ def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs,
     from sbs_tui.present.text import escape as escape_controls
 
     cost = f", cost {report.cost:.4f}" if report.cost is not None else ""
-    click.echo(f"{escape_controls(report.annotator)}: {report.pairs} pair(s), {report.asked} request(s) sent "
-               f"({report.cached_orders} order(s) cached), {report.votes_written} new vote(s) "
-               f"[{report.weighted} weighted, {report.discrete} discrete, {report.orders_disagree} with orders "
-               f"disagreeing, {report.unparseable} unparseable]; tokens {report.tokens_in:,} in / "
+    click.echo(f"{escape_controls(report.annotator)}: {report.pairs:,} pair(s), {report.asked:,} request(s) sent "
+               f"({report.cached_orders:,} order(s) cached), {report.votes_written:,} new vote(s) "
+               f"[{report.weighted:,} weighted, {report.discrete:,} discrete, {report.orders_disagree:,} with orders "
+               f"disagreeing, {report.unparseable:,} unparseable]; tokens {report.tokens_in:,} in / "
                f"{report.tokens_out:,} out{cost}; {report.seconds:.1f}s", err=True)
     if report.failure:
         click.echo(f"error: {report.failure} — run the same command again to retry them", err=True)
         ctx.exit(ExitCode.CHECK_FAILED)
-
-
-class _Bar:
-    """A rich progress bar over the pair orders (two per pair) on stderr."""
-
-    def __init__(self, *, enabled: bool):
-        self.enabled = enabled
-        self._bar = None
-        self._task = None
-
-    def __enter__(self):
-        return self
-
-    def start(self, total: int) -> None:
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             console=Console(stderr=True), transient=True)
-        self._bar.start()
-        self._task = self._bar.add_task("judging", total=total or None)
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=n)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()

@@ -60,7 +60,7 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     generations when no FILE is given."""
     import sys
 
-    from sbs_tui.cli_params import echo_err, parse_gate_names
+    from sbs_tui.cli_params import echo_err, interruptible, parse_gate_names
     from sbs_tui.core.gate_run import build_runner
     from sbs_tui.core.scoring import score_generations
     from sbs_tui.errors import ExitCode
@@ -68,51 +68,18 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     only = parse_gate_names(gate_names)
     settings = ctx.obj.settings
     runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
-    progress = _Progress(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
-    summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
-                                with_details=with_details, batch_size=batch_size, progress=progress,
-                                engine=engine, address=address, workers=workers, log=echo_err)
-    progress.summary(summary.scored, summary.skipped, summary.blocked)
+    from sbs_tui.progress import CountProgress
+
+    progress = CountProgress("scoring", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
+    resume = " (the same command with --out resumes)" if out_path else ""
+    with progress, interruptible(lambda: f"{progress.remaining:,} generation(s) not scored{resume}"):
+        summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
+                                    with_details=with_details, batch_size=batch_size, progress=progress,
+                                    engine=engine, address=address, workers=workers, log=echo_err)
+    rate = summary.scored / progress.seconds if progress.seconds > 0 else 0.0
+    extra = f", {summary.skipped:,} already in the output" if summary.skipped else ""
+    click.echo(f"scored {summary.scored:,} generation(s) in {progress.seconds:.1f}s ({rate:,.0f}/s){extra}; "
+               f"{summary.blocked:,} blocked", err=True)
     if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
 
-
-class _Progress:
-    """A rich progress bar on stderr (generations done, rate, ETA) and a one-line summary at the end."""
-
-    def __init__(self, *, enabled: bool):
-        import time
-
-        self.total = 0
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self._bar = None
-
-    def start(self, total: int) -> None:
-        """Called once the input is counted (and validated): the clock and the bar start here."""
-        import time
-
-        self.total = total
-        self.started = time.perf_counter()
-        if self.enabled:
-            from sbs_tui.progress import CountProgress
-
-            self._bar = CountProgress("scoring")
-            self._bar.start(total)
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(n)
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def summary(self, scored: int, skipped: int, blocked: int) -> None:
-        import time
-
-        elapsed = time.perf_counter() - self.started
-        rate = scored / elapsed if elapsed > 0 else 0.0
-        extra = f", {skipped} already in the output" if skipped else ""
-        click.echo(f"scored {scored} generation(s) in {elapsed:.1f}s ({rate:,.0f}/s){extra}; "
-                   f"{blocked} blocked", err=True)

@@ -46,6 +46,8 @@ class GateRun:
     progress: gating.GateProgress = field(default_factory=gating.GateProgress)
     rates: list[dict[str, Any]] | None = None
     other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
+    interrupted: bool = False  # a single pass stopped by SIGINT/SIGTERM after a whole batch
+    pending: int = 0  # generations still pending when it stopped
 
 
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
@@ -136,8 +138,10 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
         finally:
             if progress is not None:
                 progress.stop()
-        log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
-            f"{done.held} held for review ({done.reused} cached gate results reused)")
+        if stop.is_set():  # Ctrl+C: what is done is committed; the caller says what is left, not a summary
+            return GateRun(runner, done, interrupted=True, pending=store.generations.count_pending())
+        log(f"gated {done.scored:,} generation(s): {done.passed:,} passed, {done.blocked:,} blocked, "
+            f"{done.held:,} held for review ({done.reused:,} cached gate results reused)")
         return GateRun(runner, done, gating.pass_rates(store, runner.gates))
     finally:
         store.close()

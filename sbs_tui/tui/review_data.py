@@ -63,6 +63,7 @@ def ranking_view(path: str, options: RankRequest) -> RankingView:
 
 def _ranking(store: Store, options: RankRequest) -> RankingView:
     from sbs_tui.core.ranking.api import run_ranking
+    from sbs_tui.errors import InputError
 
     annotators, voters = voter_filter(store.votes.annotator_kinds(), options.voters)
     counts = _vote_counts(store, annotators)
@@ -91,6 +92,8 @@ def _ranking(store: Store, options: RankRequest) -> RankingView:
         view.note = f"no votes involve model {exc.args[0]!r}"
     except (ValueError, ArithmeticError) as exc:  # e.g. style control without stored texts
         view.note = f"cannot rank with these settings: {exc}"
+    except InputError as exc:  # e.g. length control without a model's outputs
+        view.note = f"cannot rank with these settings: {exc.message}"
     return view
 
 
