@@ -55,12 +55,22 @@ class LazyGroup(click.Group):
         ctx.meta["sbs.help"] = any(a in ("-h", "--help") for a in args)
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # click would exit 1 for it; the README keeps 1 for "a check failed"
+            raise ClosedPipe() from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":")
             module = importlib.import_module(f"sbs_tui.commands.{module_name}")
             return getattr(module, attr)
         return super().get_command(ctx, cmd_name)
+
+
+class ClosedPipe(Exception):
+    """The reader of stdout went away (``sbs rank | head -2``): not an error, exit 0 quietly."""
 
 
 class AppContext:
@@ -184,13 +194,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
+    except (BrokenPipeError, ClosedPipe):
+        _quiet_stdout()
         sys.exit(0)
     except Exception as exc:  # the top-level guard: classify, never print a traceback
         code, message = describe_failure(exc, argv if argv is not None else sys.argv[1:])
         click.echo(f"error: {message}", err=True)
         sys.exit(code)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe again (the
+    recipe of Python's ``signal`` documentation for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def describe_failure(exc: Exception, argv: list[str] | None = None) -> tuple[int, str]:

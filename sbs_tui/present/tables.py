@@ -32,9 +32,14 @@ def console(file: IO[str] | None = None) -> Any:
     writing to a terminal, as wide as the content needs."""
     from rich.console import Console
 
-    out = Console(highlight=False, file=file)
+    class ResultConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """Rich exits 1 on a closed pipe; ``sbs rank | head -2`` is a success (the CLI exits 0 quietly)."""
+            raise BrokenPipeError()
+
+    out = ResultConsole(highlight=False, file=file)
     if not out.is_terminal and "COLUMNS" not in os.environ:
-        out = Console(highlight=False, file=file, width=PIPED_WIDTH)
+        out = ResultConsole(highlight=False, file=file, width=PIPED_WIDTH)
     return out
 
 
