@@ -76,9 +76,10 @@ class ClosedPipe(Exception):
 class AppContext:
     """What the group options resolve to; commands receive it as ``ctx.obj``."""
 
-    def __init__(self, db_path: str, config_path: str | None):
+    def __init__(self, db_path: str, config_path: str | None, create: bool = False):
         self.db_path = db_path
         self.config_path = config_path
+        self.create = create  # --create: a command may start a new, empty database
         self._settings = None
 
     @property
@@ -89,18 +90,19 @@ class AppContext:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def open_store(self, *, read_only: bool = False):
-        """The command's database. ``read_only`` (rank, agreement, export, ab, funnel) means the command only
-        reads: a path that does not exist is an error — not a new, empty database and a report of nothing."""
+    def open_store(self, *, read_only: bool = False, create: bool = False):
+        """The command's database. A path that does not exist is an error (a misspelt ``--db`` must not become a
+        new, empty database that takes tokens or votes, nor a report of nothing) unless the command makes one
+        (``create``: the imports) or the user said ``sbs --create``. ``read_only`` (rank, agreement, export,
+        ab, funnel) means the command only reads."""
         import sqlite3
 
         from sbs_tui.core.dberrors import describe
         from sbs_tui.core.store import Store, StoreError
 
         path = Path(self.db_path)
-        if read_only and not path.exists():
-            raise InputError("database not found (import votes or generations first, or pass --db / $SBS_DB)",
-                             file=self.db_path)
+        if not path.exists() and (read_only or not (create or self.create)):
+            self.require_database()
         if path.is_dir():
             raise InputError("is a directory, not a database file", file=self.db_path)
         if read_only and (owner := _stranding_owner(path)) is not None:
@@ -117,6 +119,24 @@ class AppContext:
             raise InputError(f"cannot open the database: {describe(exc)}", file=self.db_path) from exc
         _recover_killed_imports(store)
         return store
+
+
+    def require_database(self, hint: str = "sbs import ... makes one") -> None:
+        """An input error (exit 2) when the database file does not exist, with a did-you-mean over the
+        ``*.db`` files beside it."""
+        import difflib
+
+        path = Path(self.db_path)
+        if path.exists():
+            return
+        try:
+            beside = sorted(p.name for p in (path.parent if str(path.parent) else Path(".")).glob("*.db"))
+        except OSError:
+            beside = []
+        close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.5)
+        mean = f"; did you mean {str(path.with_name(close[0]))!r}?" if close else ""
+        create = "" if "--create" in hint else "; sbs --create ... starts an empty one"
+        raise InputError(f"database not found ({hint}{create}){mean}", file=self.db_path)
 
 
 def _stranding_owner(path: Path) -> str | None:
@@ -156,11 +176,13 @@ def _recover_killed_imports(store) -> None:
               help="SQLite database file (env SBS_DB).")
 @click.option("--config", "config_path", envvar="SBS_CONFIG", default=None,
               type=click.Path(dir_okay=False), help="TOML settings file (env SBS_CONFIG).")
+@click.option("--create", is_flag=True, help="Let a writing command start a new, empty database at --db (only the "
+              "imports and the demo make one without it).")
 @click.version_option(__version__, prog_name="sbs")
 @click.pass_context
-def cli(ctx: click.Context, db_path: str, config_path: str | None) -> None:
+def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool) -> None:
     """sbs-tui: gates, blind side-by-side judging, rankings and A/B analysis for LLM releases."""
-    ctx.obj = AppContext(db_path, config_path)
+    ctx.obj = AppContext(db_path, config_path, create)
     _CURRENT_DB[:] = [db_path]
     if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help"):
         # Validate the settings (file and SBS_* variables) up front, whichever command runs: a misspelt key is

@@ -164,3 +164,25 @@ def test_length_control_without_a_models_outputs_names_it(cli, tmp_path) -> None
     result = cli("--db", str(db), "rank", "--method", "winrate", "--baseline", "ref", "--control", "length")
     assert result.exit_code == 2 and result.stdout == ""
     assert "field '--control': import 'new''s outputs so answer lengths are known" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["annotators", "add", "bob"], ["queue", "build"], ["gate"],
+                                     ["judge", "--model", "m"], ["queue", "cap", "bob", "3"], ["serve"],
+                                     ["ab", "--control", "a"], ["annotate", "--annotator", "bob"]])
+def test_a_writing_command_refuses_a_database_that_does_not_exist(cli, tmp_path, command) -> None:
+    """``sbs --db typo.db annotators add bob`` used to issue a token into a new empty file."""
+    with Store(tmp_path / "campaign.db"):
+        pass
+    typo = tmp_path / "campaing.db"
+    result = cli("--db", str(typo), *command)
+    assert result.exit_code == 2, result.stderr
+    assert "database not found" in result.stderr and f"did you mean {str(tmp_path / 'campaign.db')!r}" in result.stderr
+    assert not typo.exists()
+
+
+def test_only_imports_and_an_explicit_create_make_a_database(cli, tmp_path) -> None:
+    made = tmp_path / "new.db"
+    assert cli("--db", str(made), "--create", "annotators", "add", "bob").exit_code == 0 and made.exists()
+    imported = tmp_path / "imported.db"
+    assert cli("--db", str(imported), "import", "generations", str(SAMPLE / "generations.jsonl")).exit_code == 0
+    assert imported.exists()

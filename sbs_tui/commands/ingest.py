@@ -25,7 +25,7 @@ def run_import(ctx: click.Context, kind: str, files: tuple[str, ...], as_json: b
 
     if not files:
         raise click.UsageError("give at least one FILE")
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(create=True)
     try:
         progress = file_progress(f"importing {kind}")
         with (progress if progress is not None else contextlib.nullcontext(),
