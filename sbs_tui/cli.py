@@ -187,7 +187,11 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool)
     if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help"):
         # Validate the settings (file and SBS_* variables) up front, whichever command runs: a misspelt key is
         # an error (exit 2) even for commands that do not read that section.
-        _ = ctx.obj.settings
+        settings = ctx.obj.settings
+        if settings.gates:  # [gates.NAME]: an unknown gate or scorer too (the registry loads only here)
+            from sbs_tui.core.gating import load_policy
+
+            load_policy(settings)
 
 
 # The database the running command was given, for naming it in a database error caught by ``main``.

@@ -202,6 +202,12 @@ def _check_gates(gates: dict[str, Any], s: _Where) -> None:
         for key, (kind, _doc) in GATE_POLICY_KEYS.items():
             if key in table:  # checked, not converted: gating reads the table itself
                 _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
+        policy = [*GATE_POLICY_KEYS, "languages"]
+        for key in table:  # other keys are the backend's options; a near-miss of a policy key is a typo
+            close = difflib.get_close_matches(key, policy, n=1, cutoff=0.8) if key not in policy else []
+            if close:
+                raise s.error(f"unknown key; did you mean {close[0]!r}? (policy keys: {', '.join(policy)}; other "
+                              "keys are options of the scorer's backend)", section, key)
 
 
 # -- environment -----------------------------------------------------------------------------------------------------

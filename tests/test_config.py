@@ -182,3 +182,42 @@ def test_feature_sections_match_the_keys_their_modules_read(tmp_path):
             load_settings(_write(tmp_path, text))
         assert exc.value.field == field_name
 
+
+
+@pytest.mark.parametrize("text, field, message", [
+    ("[gates.toxicty]\nthreshold = 0.5\n", "gates.toxicty.scorer", "unknown scorer 'toxicty'; did you mean "
+                                                                    "'toxicity'"),
+    ("[gates.toxicity]\nthreshhold = 0.5\n", "gates.toxicity.threshhold", "did you mean 'threshold'"),
+    ("[gates.x]\nscorer = \"lexicn\"\n", "gates.x.scorer", "did you mean 'lexicon'"),
+])
+@pytest.mark.parametrize("command", [["rank"], ["funnel"], ["queue", "status"]])
+def test_gate_table_typos_are_errors_for_every_command(cli, tmp_path, text, field, message, command):
+    """Issue 17 §2: not only the gate commands — `sbs rank` with a misspelt gate is exit 2 too."""
+    path = _write(tmp_path, text)
+    result = cli("--db", str(tmp_path / "none.db"), "--config", str(path), *command)
+    assert result.exit_code == 2
+    assert f"field '{field}'" in result.stderr and message in result.stderr, result.stderr
+
+
+def _shown(value):
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple):
+        return "`[]`" if not value else f"`{list(value)}`"
+    return f"`{value}`"
+
+
+def test_the_documented_defaults_are_the_schemas():
+    """docs/configuration.md's default column is checked against the one declaration of each key."""
+    from sbs_tui.core.settings import default_of
+
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for section, cls in config.SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            row = re.search(rf"^\| `{f.name}` \| [^|]+ \| ([^|]+) \|", doc.split(f"## `[{section}]`")[1], re.M)
+            assert row, f"{section}.{f.name}: no row with a default column"
+            assert row.group(1).strip() == _shown(default_of(cls, f.name)), (section, f.name, row.group(1))
