@@ -12,11 +12,15 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sbs_tui import __version__
 from sbs_tui.errors import ExitCode, InputError, SbsError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.settings import Settings
 
 # name -> "module:attribute" (module under sbs_tui.commands)
 COMMANDS: dict[str, str] = {
@@ -80,10 +84,10 @@ class AppContext:
         self.db_path = db_path
         self.config_path = config_path
         self.create = create  # --create: a command may start a new, empty database
-        self._settings = None
+        self._settings: Settings | None = None
 
     @property
-    def settings(self):
+    def settings(self) -> Settings:
         from sbs_tui.config import load_settings
 
         if self._settings is None:
@@ -214,9 +218,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        if isinstance(exc, click.NoSuchOption) and exc.option_name in ("--config", "--db"):
-            exc.message += f" ({exc.option_name} is a global option: sbs {exc.option_name} VALUE COMMAND ...)"
         exc.show()
+        if isinstance(exc, click.NoSuchOption) and exc.option_name in ("--config", "--db"):
+            click.echo(f"{exc.option_name} is a global option: sbs {exc.option_name} VALUE COMMAND ...", err=True)
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -137,8 +137,7 @@ def _build(cls: type, section: str, table: dict[str, Any], s: _Where) -> Any:
     try:
         return cls(**values)  # the section checks its ranges itself (core.settings)
     except InputError as exc:
-        key = (exc.field or "").partition(".")[2] or None
-        raise s.error(exc.message, section, key) from None
+        raise s.error(exc.message, section, (exc.field or "").partition(".")[2] or None) from None
 
 
 def _subtable(section: str, key: str, value: Any, s: _Where) -> dict[str, str]:

@@ -62,6 +62,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     if run.rates is None:  # --watch: progress went to stderr only
         return
     runner = run.runner
+    assert runner is not None  # a finished single pass always has its runner
     if fmt == "json":
         click.echo(json.dumps({"gates": [{"name": g.name, "scorer": g.scorer, "blocking": g.blocking,
                                           "threshold": runner.threshold(g)} for g in runner.gates],

@@ -36,7 +36,9 @@ def default_of(cls: type, name: str) -> Any:
     """A field's declared default: what ``--help`` shows for the option that overrides it."""
     for f in fields(cls):
         if f.name == name:
-            return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            return f.default
     raise KeyError(f"{cls.__name__} has no setting {name!r}")
 
 

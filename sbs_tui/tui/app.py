@@ -207,7 +207,7 @@ def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: S
     if store is None:
         if db_path is None:
             raise ValueError("give db_path or store")
-        store = Store(db_path)
+        store = Store(Path(db_path))
     return AnnotatorApp(store, annotator.strip(), settings or Settings(),
                         db_path=str(db_path) if db_path is not None else None, config_path=config_path,
                         gate_watch=gate_watch)

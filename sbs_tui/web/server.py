@@ -191,7 +191,7 @@ class TeamServer:
         height = _to_int(request.query.get("height"), 24)
         self.sessions[ticket.name] += 1
         service = AppService(self.command_for(ticket), write_bytes=websocket.send_bytes,
-                             write_str=websocket.send_str, close=websocket.close,
+                             write_str=websocket.send_str, close=websocket.close,  # type: ignore[arg-type]
                              download_manager=DownloadManager(), debug=False)
         try:
             await service.start(width, height)

@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -98,12 +99,14 @@ class JudgeScreen(Screen[None]):
             self.pair_id = pair_id
             self.session_votes = session_votes
 
-    BINDINGS = [Binding(key, action, text, id=bid, show=show, tooltip=note)
-                for key, action, text, bid, show, note in JUDGE_KEYS] + [
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *(Binding(key, action, text, id=bid, show=show, tooltip=note)
+          for key, action, text, bid, show, note in JUDGE_KEYS),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus_next_pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="focus_previous_pane"),
         Binding("escape", "unfocus", "Scroll both", show=False, id="unfocus_pane"),
-    ] + [Binding(key, f"scroll_answers('{how}')", show=False) for key, how in SCROLL_KEYS]
+        *(Binding(key, f"scroll_answers('{how}')", show=False) for key, how in SCROLL_KEYS),
+    ]
     # Nothing has focus at first: the scroll keys move both answers (what an annotator reads first), and the
     # first Tab goes to the prompt.
     AUTO_FOCUS = ""  # not None: None means "the app's" ("*", the first focusable widget)
@@ -247,6 +250,8 @@ class JudgeScreen(Screen[None]):
             return
         left, right = pair.left, pair.right
         more = self._key_for("show_more")
+        left_r: RenderableType
+        right_r: RenderableType
         if self.diff_mode:
             left_r, right_r = render.diff_texts(left, right, limit=self.limit, more_key=more)
         elif self.markdown_mode:
@@ -368,7 +373,8 @@ class JudgeScreen(Screen[None]):
         self._write("the next pair", self.queue.next_pair, shown)
 
     def _key_for(self, binding_id: str) -> str:
-        return self.app.key_for(binding_id)
+        key_for: Callable[[str], str] = getattr(self.app, "key_for")  # AnnotatorApp's (the screen's only app)
+        return key_for(binding_id)
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
