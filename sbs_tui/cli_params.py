@@ -10,6 +10,17 @@ from typing import Any
 import click
 
 
+class OutPath(click.Path):
+    """``--out FILE`` for every command that writes a file; ``-`` means stdout, as leaving it out does (the
+    callback sees ``None``)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return None if value == "-" else super().convert(value, param, ctx)
+
+
 def parse_gate_names(gate_names: str | None) -> list[str] | None:
     """``--gates a,b`` as a list (None when not given); an empty list is a usage error."""
     only = [n.strip() for n in gate_names.split(",") if n.strip()] if gate_names else None

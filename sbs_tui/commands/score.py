@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.cli_params import OutPath
+
 BATCH = 64  # generations scored and flushed per batch (--batch-size)
 
 
@@ -32,8 +34,8 @@ def _gates_epilog() -> str:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--gates", "gate_names", default=None, metavar="NAMES",
               help="Comma-separated gates to run (default: the configured/default gates).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Write results here (JSONL, or CSV for *.csv); resumes a partial file. Default: stdout.")
+@click.option("--out", "out_path", type=OutPath(), default=None,
+              help="Write results here (JSONL, or CSV for *.csv); resumes a partial file. Default (or -): stdout.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Output format (default: from the --out extension, else jsonl).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),

@@ -112,14 +112,36 @@ def write_jsonl(records: Iterable[dict[str, Any]], fh: IO[str]) -> int:
     return n
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A text cell made safe to open in a spreadsheet (OWASP "CSV Injection"): one that would start a formula
+    (``=HYPERLINK(...)`` in a rationale, a model named ``@SUM(...)``) gets a leading apostrophe, which spreadsheets
+    show as text. Reversible (:func:`csv_text_back`, which CSV imports apply): an apostrophe already in front of
+    such a start gets one more. Numbers are not text and are left alone; JSON exports keep every value as is."""
+    if isinstance(value, str) and value.lstrip("'")[:1] in FORMULA_START:
+        return "'" + value
+    return value
+
+
+def csv_text_back(value: str) -> str:
+    """:func:`csv_text` undone: what was exported is what is imported."""
+    if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_START:
+        return value[1:]
+    return value
+
+
 def write_csv(records: Iterable[dict[str, Any]], fh: IO[str], columns: list[str]) -> int:
-    """CSV with nested values (objects, lists) JSON-encoded — which the importers decode again."""
+    """CSV with nested values (objects, lists) JSON-encoded — which the importers decode again — and text cells
+    safe to open in a spreadsheet (:func:`csv_text`)."""
     writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
     writer.writeheader()
     n = 0
     for record in records:
-        row = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
-                   else ("true" if v is True else v)) for k, v in record.items()}
+        row = {k: csv_text(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
+                           else ("true" if v is True else v)) for k, v in record.items()}
         writer.writerow(row)
         n += 1
     return n

@@ -71,9 +71,12 @@ def write_ranking(doc: dict[str, Any], fmt: str, stream: IO[str] | None = None) 
 
 
 def _csv_cell(value: Any) -> Any:
+    """Literal (controls made visible) and spreadsheet-safe (no cell starts a formula)."""
+    from sbs_tui.core.export import csv_text
+
     if value is None:
         return ""
-    return escape(value) if isinstance(value, str) else value
+    return csv_text(escape(value)) if isinstance(value, str) else value
 
 
 def rank_columns(doc: dict[str, Any]) -> tuple[list[str], bool]:
