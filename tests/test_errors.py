@@ -46,3 +46,9 @@ def test_config_after_the_command_says_it_is_global(cli, tmp_path) -> None:
     """``gate``, ``gate eval`` and ``score`` no longer define their own ``--config``: one option, and one place."""
     result = cli("score", "x.jsonl", "--config", "c.toml")
     assert result.exit_code == 2 and "--config is a global option: sbs --config VALUE COMMAND" in result.stderr
+
+
+def test_a_misspelt_command_gets_a_suggestion(cli) -> None:
+    result = cli("rnak")
+    assert result.exit_code == 2 and "No such command 'rnak'. Did you mean 'rank'?" in result.stderr
+    assert "Did you mean" not in cli("zzzz").stderr

@@ -91,14 +91,14 @@ def test_combining_the_two_orders() -> None:
     v = lambda verdict, p=None: OrderVerdict(verdict, p)  # noqa: E731
     assert combine(v("first"), v("second")) == ("model_a", 1.0, "discrete")  # a wins in both orders
     assert combine(v("second"), v("first")) == ("model_b", 1.0, "discrete")
-    assert combine(v("first"), v("first")) == ("tie", 1.0, "discrete")  # position bias: the orders disagree
-    assert combine(v("tie"), v("second")) == ("tie", 1.0, "discrete")
+    assert combine(v("first"), v("first")) == ("tie", 0.5, "discrete")  # position bias: the orders disagree
+    assert combine(v("tie"), v("second")) == ("tie", 0.5, "discrete")
     assert combine(v(None), v("first")) is None
     winner, weight, mode = combine(v("first", 0.9), v("second", 0.3))  # P(a) = (0.9 + 0.7) / 2
     assert (winner, mode) == ("model_a", "weighted") and weight == pytest.approx(0.8)
     winner, weight, _ = combine(v("second", 0.2), v("second", 0.4))  # P(a) = (0.2 + 0.6) / 2 = 0.4
     assert winner == "model_b" and weight == pytest.approx(0.6)
-    assert combine(v("first", 0.6), v("first", 0.6)) == ("tie", 1.0, "weighted")
+    assert combine(v("first", 0.6), v("first", 0.6)) == ("tie", 0.5, "weighted")
 
 
 def test_template_file_and_config_errors(tmp_path) -> None:
@@ -192,6 +192,8 @@ def test_position_biased_judge_ties_and_agreement_sees_it(cli, tmp_path, server)
     report = json.loads(result.stdout)
     assert report["orders_disagree"] == 3 and report["votes_written"] == 3
     assert {v["winner"] for v in _votes(db) if v["annotator"] == "judge:judge-lm"} == {"tie"}
+    # stored with weight ½, as docs/judge.md says (issue 17 §6: it was 1.0)
+    assert {v["weight"] for v in _votes(db) if v["annotator"] == "judge:judge-lm"} == {0.5}
     doc = json.loads(cli("--db", str(db), "agreement", "--format", "json").stdout)
     (row,) = doc["judge_vs_humans"]
     assert row["judge"] == "judge:judge-lm" and row["items"] == 3

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
 COMMIT_EVERY_S = 1.0
+TIE_WEIGHT = 0.5  # a tie credits each model half a win; stored as weight ½, as docs/judge.md says
 
 
 @dataclass(slots=True)
@@ -110,13 +111,14 @@ def combine(a_first: OrderVerdict, b_first: OrderVerdict) -> tuple[str, float, s
     if a_first.p_first is not None and b_first.p_first is not None:
         p_a = (a_first.p_first + (1.0 - b_first.p_first)) / 2
         if math.isclose(p_a, 0.5, abs_tol=1e-9):
-            return "tie", 1.0, "weighted"
+            return "tie", TIE_WEIGHT, "weighted"
         return ("model_a", p_a, "weighted") if p_a > 0.5 else ("model_b", 1.0 - p_a, "weighted")
     if a_first.verdict is None or b_first.verdict is None:
         return None
     a_says = {"first": "model_a", "second": "model_b", "tie": "tie"}[a_first.verdict]
     b_says = {"first": "model_b", "second": "model_a", "tie": "tie"}[b_first.verdict]
-    return (a_says if a_says == b_says else "tie"), 1.0, "discrete"
+    winner = a_says if a_says == b_says else "tie"
+    return winner, (TIE_WEIGHT if winner == "tie" else 1.0), "discrete"
 
 
 def vote_uid(annotator: str, config_hash: str, pair: JudgePair) -> str:
