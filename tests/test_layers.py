@@ -1,4 +1,4 @@
-"""The layers hold and the core is typed: `lint-imports` and `mypy sbs_tui/core` run as part of the test suite, so
+"""The layers hold and the package is typed: `lint-imports` and `mypy sbs_tui` run as part of the test suite, so
 the README's test command (what CI runs) enforces both. The contracts and the mypy settings live in
 ``pyproject.toml``; ``docs/architecture.md`` explains the layers they encode."""
 
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,6 +46,7 @@ def test_the_core_contracts_name_what_must_stay_out() -> None:
     assert {"sbs_tui.tui", "sbs_tui.cli", "sbs_tui.commands", "textual"} <= forbidden["sbs_tui.web"]
 
 
+@pytest.mark.slow
 def test_the_package_type_checks() -> None:
     """mypy on all of ``sbs_tui`` (issue 18), not only the core."""
     result = _run("-m", "mypy", "--no-incremental", "--cache-dir", os.devnull, "sbs_tui")

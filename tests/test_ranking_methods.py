@@ -116,6 +116,7 @@ def test_length_control_brings_verbose_and_concise_variants_together() -> None:
     assert lc["verbose"].extra["length_coef"] > 0
 
 
+@pytest.mark.slow
 def test_length_control_on_alpacaeval_moves_concise_models_up(tmp_path, cli, shared_alpaca) -> None:
     db = tmp_path / "lc.db"
     gens = [str(p) for p in sorted((shared_alpaca / "outputs").glob("*.jsonl"))]
@@ -140,6 +141,7 @@ PUBLISHED_LC = {  # AlpacaEval 2.0 length_controlled_winrate, same annotator (te
 LC_TOLERANCE = 2.5  # points; docs/ranking.md states it (measured max |Δ| 2.44, claude-2)
 
 
+@pytest.mark.slow
 def test_length_control_reproduces_published_alpacaeval_lc(tmp_path, cli, shared_alpaca) -> None:
     """Issue 9.4: on the eight shared models our joint GLM lands within 2.5 points of the published LC figures
     (AlpacaEval's γ comes from the whole leaderboard), every published figure lies inside our 95% interval, and

@@ -15,6 +15,9 @@ from scorers.base import REGISTRY, ScoreResult  # noqa: E402
 from tests.conftest import SAMPLE  # noqa: E402
 
 
+pytestmark = pytest.mark.slow  # drives a real program end to end
+
+
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     from sbs_tui.core.scoring_ray import _init
