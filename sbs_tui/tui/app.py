@@ -223,7 +223,21 @@ def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Set
     app.freeze_gc = True
     try:
         app.run()
+        if app.return_code in (0, None):
+            _say_where_the_votes_are(app, db_path)
     finally:
         app.stop_gating()
         app.store.close()
     return app.return_code or 0
+
+
+def _say_where_the_votes_are(app: AnnotatorApp, db_path: str | os.PathLike[str]) -> None:
+    """On quitting: one line on stderr naming the database the votes are in (each was saved as it was cast)."""
+    import sys
+
+    from sbs_tui.present.text import escape
+
+    who = app.queue.annotator
+    done = sum(row["done"] for row in app.store.review.annotators() if row["annotator"] == who)
+    print(f"{done:,} vote(s) by {escape(who)} are saved in {Path(db_path).resolve()}"
+          " (each vote is saved as it is cast)", file=sys.stderr)

@@ -290,11 +290,9 @@ class JudgeScreen(Screen[None]):
         if pending:
             parts.append(", ".join(pending))
         parts.append(f"{pace:.1f}/min")
-        modes = ["markdown" if self.markdown_mode else "raw"]
+        modes = ["diff" if self.diff_mode else "markdown" if self.markdown_mode else "raw"]  # what is shown
         if self.sync_scroll:
             modes.append("sync")
-        if self.diff_mode:
-            modes.append("diff")
         parts.append(" ".join(modes))
         status = self.query_one("#status", Static)
         write = self._pending
@@ -427,6 +425,9 @@ class JudgeScreen(Screen[None]):
         self.fetch_next_pair()
 
     def _reset_pending(self) -> None:
+        """The pair is done with (voted or skipped): what was pending for it goes, and so do its toasts — a
+        "Flagged" or "Everything is shown" must not sit over the next pair."""
+        self.app.clear_notifications()
         self.rationale = None
         self.criteria = {}
         self.flag_reason = None
@@ -528,7 +529,10 @@ class JudgeScreen(Screen[None]):
 
     def action_toggle_markdown(self) -> None:
         self.markdown_mode = not self.markdown_mode
-        self.diff_mode = False
+        if self.diff_mode:  # m leaves the diff: say so, or the answers change for no visible reason
+            self.diff_mode = False
+            self.notify(f"Diff off: {'markdown' if self.markdown_mode else 'raw text'} "
+                        f"({self._key_for('toggle_diff')} shows the diff again).", timeout=3)
         self._draw_answers()
         self.refresh_status()
 
