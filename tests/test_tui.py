@@ -148,7 +148,7 @@ async def test_criteria_are_stored_in_model_terms(db):
         pair = app.screen.pair
         await pilot.press("c")
         assert app.screen.id == "criteria-prompt"
-        await pilot.press("1", "tab", "3", "enter")
+        await pilot.press("1", "3", "enter")  # a digit moves on to the next criterion
         await pilot.press("1")
         import json
 
@@ -363,7 +363,9 @@ async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypat
     monkeypatch.setenv("SBS_GATING_REQUIRED", "0")
     path = tmp_path / "g.db"
     make_store(path, prompts=1, gate="pending").close()
-    app = make_app(path, "ann", Settings(), gate_watch=True)
+    from sbs_tui.config import load_settings
+
+    app = make_app(path, "ann", load_settings(), gate_watch=True)  # the environment is read when loading
     async with app.run_test():
         assert app.screen.pair is not None and app.gate_process is None
 
