@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
+from sbs_tui.core.csv_cells import csv_text
 from sbs_tui.errors import InputError
 
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",
@@ -110,27 +111,6 @@ def write_jsonl(records: Iterable[dict[str, Any]], fh: IO[str]) -> int:
         fh.write("\n")
         n += 1
     return n
-
-
-#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value: Any) -> Any:
-    """A text cell made safe to open in a spreadsheet (OWASP "CSV Injection"): one that would start a formula
-    (``=HYPERLINK(...)`` in a rationale, a model named ``@SUM(...)``) gets a leading apostrophe, which spreadsheets
-    show as text. Reversible (:func:`csv_text_back`, which CSV imports apply): an apostrophe already in front of
-    such a start gets one more. Numbers are not text and are left alone; JSON exports keep every value as is."""
-    if isinstance(value, str) and value.lstrip("'")[:1] in FORMULA_START:
-        return "'" + value
-    return value
-
-
-def csv_text_back(value: str) -> str:
-    """:func:`csv_text` undone: what was exported is what is imported."""
-    if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_START:
-        return value[1:]
-    return value
 
 
 def write_csv(records: Iterable[dict[str, Any]], fh: IO[str], columns: list[str]) -> int:

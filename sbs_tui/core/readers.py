@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sbs_tui.core.export import csv_text_back
+from sbs_tui.core.csv_cells import csv_text_back
 from sbs_tui.errors import InputError
 
 FORMATS = ("jsonl", "json", "csv", "tsv")

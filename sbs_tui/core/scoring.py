@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sbs_tui.core.export import csv_text, csv_text_back
+from sbs_tui.core.csv_cells import csv_text, csv_text_back
 from sbs_tui.core.ingest import batched, generation_from_row, iter_records
 from sbs_tui.core.readers import iter_rows
 from sbs_tui.core.records import GenerationRecord

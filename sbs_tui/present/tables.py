@@ -72,7 +72,7 @@ def write_ranking(doc: dict[str, Any], fmt: str, stream: IO[str] | None = None) 
 
 def _csv_cell(value: Any) -> Any:
     """Literal (controls made visible) and spreadsheet-safe (no cell starts a formula)."""
-    from sbs_tui.core.export import csv_text
+    from sbs_tui.core.csv_cells import csv_text
 
     if value is None:
         return ""
