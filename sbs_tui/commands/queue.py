@@ -52,9 +52,10 @@ def build_command(ctx: click.Context, no_hold_back: bool, fmt: str, **_options: 
         click.echo(json.dumps(out, ensure_ascii=False))
         return
     s = report.summary
-    click.echo(f"pairs: {s['pairs']} ({report.new_pairs} new), open: {s['open']}, gold: {s['gold']}, "
-               f"held back (identity): {s['held_back']}")
-    click.echo(f"gates: {s['gate_passed']} pairs passed, {s['gate_pending']} pending, {s['gate_blocked']} blocked")
+    click.echo(f"pairs: {s['pairs']:,} ({report.new_pairs:,} new), open: {s['open']:,}, gold: {s['gold']:,}, "
+               f"held back (identity): {s['held_back']:,}")
+    click.echo(f"gates: {s['gate_passed']:,} pairs passed, {s['gate_pending']:,} pending, "
+               f"{s['gate_blocked']:,} blocked")
     for held in report.held_back_examples[:5]:
         click.echo(f"  held back pair {held.pair_id}: {held.reason}", err=True)
 
