@@ -118,7 +118,7 @@ class AppContext:
 
         path = Path(self.db_path)
         if not path.exists() and (read_only or not (create or self.create)):
-            self.require_database()
+            self.require_database(can_create=not read_only)
         if path.is_dir():
             raise InputError("is a directory, not a database file", file=self.db_path)
         if read_only and (owner := _stranding_owner(path)) is not None:
@@ -137,7 +137,7 @@ class AppContext:
         return store
 
 
-    def require_database(self, hint: str = "sbs import ... makes one") -> None:
+    def require_database(self, hint: str = "sbs import ... makes one", *, can_create: bool = False) -> None:
         """An input error (exit 2) when the database file does not exist, with a did-you-mean over the
         ``*.db`` files beside it."""
         import difflib
@@ -149,9 +149,9 @@ class AppContext:
             beside = sorted(p.name for p in (path.parent if str(path.parent) else Path(".")).glob("*.db"))
         except OSError:
             beside = []
-        close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.75)
         mean = f"; did you mean {str(path.with_name(close[0]))!r}?" if close else ""
-        create = "" if "--create" in hint else "; sbs --create ... starts an empty one"
+        create = "; sbs --create ... starts an empty one" if can_create else ""
         raise InputError(f"database not found ({hint}{create}){mean}", file=self.db_path)
 
 
