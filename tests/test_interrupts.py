@@ -186,3 +186,10 @@ def test_only_imports_and_an_explicit_create_make_a_database(cli, tmp_path) -> N
     imported = tmp_path / "imported.db"
     assert cli("--db", str(imported), "import", "generations", str(SAMPLE / "generations.jsonl")).exit_code == 0
     assert imported.exists()
+
+
+def test_one_row_is_one_row(cli, tmp_path) -> None:
+    rows = tmp_path / "one.jsonl"
+    rows.write_text(json.dumps({"prompt": "q", "model": "m", "output": "a"}) + "\n", encoding="utf-8")
+    result = cli("--db", str(tmp_path / "o.db"), "import", "generations", str(rows))
+    assert result.exit_code == 0 and "generations: read 1 row from 1 file;" in result.stderr

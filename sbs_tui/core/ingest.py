@@ -338,7 +338,8 @@ class ImportSummary:
         plural = "s" if self.files != 1 else ""
         kept = f" ({self.identical:,} identical to an earlier row, kept as separate votes)" if self.identical else ""
         replaced = f"; replaced {self.replaced:,}" if self.replaced else ""
-        return (f"{self.kind}: read {self.read:,} rows from {self.files} file{plural}; "
+        rows = "row" if self.read == 1 else "rows"
+        return (f"{self.kind}: read {self.read:,} {rows} from {self.files:,} file{plural}; "
                 f"inserted {self.inserted:,}{kept}{replaced}; skipped {skipped:,}{detail}")
 
     def as_dict(self) -> dict[str, Any]:
