@@ -141,7 +141,7 @@ async def measure_floor(presses: int) -> list[float]:
 
 
 async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) -> tuple[list[float], list[float]]:
-    from sbs_tui.config import Settings
+    from sbs_tui.config import parse_settings
     from sbs_tui.core.queue import AnnotatorQueue
     from sbs_tui.tui.app import make_app
 
@@ -166,7 +166,7 @@ async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) ->
 
     AnnotatorQueue.vote, AnnotatorQueue.next_pair = timed_vote, timed_next
     try:
-        app = make_app(db, annotator, Settings(raw={"annotate": {"markdown": markdown}}), gate_watch=False)
+        app = make_app(db, annotator, parse_settings({"annotate": {"markdown": markdown}}), gate_watch=False)
         app.freeze_gc = True  # as run_annotator (sbs annotate) does
         times = []
         async with app.run_test(size=(160, 50)) as pilot:

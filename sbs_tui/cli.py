@@ -12,11 +12,15 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sbs_tui import __version__
-from sbs_tui.errors import ExitCode, InputError
+from sbs_tui.errors import ExitCode, InputError, SbsError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.settings import Settings
 
 # name -> "module:attribute" (module under sbs_tui.commands)
 COMMANDS: dict[str, str] = {
@@ -56,6 +60,24 @@ class LazyGroup(click.Group):
         ctx.meta["sbs.help"] = any(a in ("-h", "--help") for a in args)
         return super().parse_args(ctx, args)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                          list[str]]:
+        """``sbs rnak``: no such command — did you mean 'rank'?"""
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")  # click's words for subcommands
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # click would exit 1 for it; the README keeps 1 for "a check failed"
+            raise ClosedPipe() from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":")
@@ -64,34 +86,40 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+class ClosedPipe(Exception):
+    """The reader of stdout went away (``sbs rank | head -2``): not an error, exit 0 quietly."""
+
+
 class AppContext:
     """What the group options resolve to; commands receive it as ``ctx.obj``."""
 
-    def __init__(self, db_path: str, config_path: str | None):
+    def __init__(self, db_path: str, config_path: str | None, create: bool = False):
         self.db_path = db_path
         self.config_path = config_path
-        self._settings = None
+        self.create = create  # --create: a command may start a new, empty database
+        self._settings: Settings | None = None
 
     @property
-    def settings(self):
+    def settings(self) -> Settings:
         from sbs_tui.config import load_settings
 
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
 
-    def open_store(self, *, read_only: bool = False):
-        """The command's database. ``read_only`` (rank, agreement, export, ab, funnel) means the command only
-        reads: a path that does not exist is an error — not a new, empty database and a report of nothing."""
+    def open_store(self, *, read_only: bool = False, create: bool = False):
+        """The command's database. A path that does not exist is an error (a misspelt ``--db`` must not become a
+        new, empty database that takes tokens or votes, nor a report of nothing) unless the command makes one
+        (``create``: the imports) or the user said ``sbs --create``. ``read_only`` (rank, agreement, export,
+        ab, funnel) means the command only reads."""
         import sqlite3
 
         from sbs_tui.core.dberrors import describe
         from sbs_tui.core.store import Store, StoreError
 
         path = Path(self.db_path)
-        if read_only and not path.exists():
-            raise InputError("database not found (import votes or generations first, or pass --db / $SBS_DB)",
-                             file=self.db_path)
+        if not path.exists() and (read_only or not (create or self.create)):
+            self.require_database(can_create=not read_only)
         if path.is_dir():
             raise InputError("is a directory, not a database file", file=self.db_path)
         if read_only and (owner := _stranding_owner(path)) is not None:
@@ -108,6 +136,24 @@ class AppContext:
             raise InputError(f"cannot open the database: {describe(exc)}", file=self.db_path) from exc
         _recover_killed_imports(store)
         return store
+
+
+    def require_database(self, hint: str = "sbs import ... makes one", *, can_create: bool = False) -> None:
+        """An input error (exit 2) when the database file does not exist, with a did-you-mean over the
+        ``*.db`` files beside it."""
+        import difflib
+
+        path = Path(self.db_path)
+        if path.exists():
+            return
+        try:
+            beside = sorted(p.name for p in (path.parent if str(path.parent) else Path(".")).glob("*.db"))
+        except OSError:
+            beside = []
+        close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.75)
+        mean = f"; did you mean {str(path.with_name(close[0]))!r}?" if close else ""
+        create = "; sbs --create ... starts an empty one" if can_create else ""
+        raise InputError(f"database not found ({hint}{create}){mean}", file=self.db_path)
 
 
 def _stranding_owner(path: Path) -> str | None:
@@ -156,16 +202,22 @@ def _recover_killed_imports(store) -> None:
               help="SQLite database file (env SBS_DB).")
 @click.option("--config", "config_path", envvar="SBS_CONFIG", default=None,
               help="TOML settings file (env SBS_CONFIG).")  # checked by load_settings: one error line
+@click.option("--create", is_flag=True, help="Let a writing command start a new, empty database at --db (only the "
+              "imports, generate and the demo make one without it).")
 @click.version_option(__version__, prog_name="sbs")
 @click.pass_context
-def cli(ctx: click.Context, db_path: str, config_path: str | None) -> None:
+def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool) -> None:
     """sbs-tui: gates, blind side-by-side judging, rankings and A/B analysis for LLM releases."""
-    ctx.obj = AppContext(db_path, config_path)
+    ctx.obj = AppContext(db_path, config_path, create)
     _CURRENT_DB[:] = [db_path]
     if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help"):
         # Validate the settings (file and SBS_* variables) up front, whichever command runs: a misspelt key is
         # an error (exit 2) even for commands that do not read that section.
-        _ = ctx.obj.settings
+        settings = ctx.obj.settings
+        if settings.gates:  # [gates.NAME]: an unknown gate or scorer too (the registry loads only here)
+            from sbs_tui.core.gating import load_policy
+
+            load_policy(settings)
 
 
 # The database the running command was given, for naming it in a database error caught by ``main``.
@@ -181,24 +233,39 @@ def main(argv: list[str] | None = None) -> None:
     """
     try:
         rv = cli.main(args=argv, prog_name="sbs", standalone_mode=False)
-    except InputError as exc:
-        click.echo(f"error: {exc.describe()}", err=True)
-        sys.exit(ExitCode.USAGE)
+    except SbsError as exc:  # input, store, scorer and endpoint errors: each carries its line and exit code
+        click.echo(exc.stderr_line(), err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
+        if isinstance(exc, click.NoSuchOption) and exc.option_name in ("--config", "--db"):
+            click.echo(f"{exc.option_name} is a global option: sbs {exc.option_name} VALUE COMMAND ...", err=True)
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
+    except (BrokenPipeError, ClosedPipe):
+        _quiet_stdout()
         sys.exit(0)
     except Exception as exc:  # the top-level guard: classify, never print a traceback
         code, message = describe_failure(exc, argv if argv is not None else sys.argv[1:])
         click.echo(f"error: {message}", err=True)
         sys.exit(code)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe again (the
+    recipe of Python's ``signal`` documentation for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def describe_failure(exc: Exception, argv: list[str] | None = None) -> tuple[int, str]:
@@ -212,10 +279,6 @@ def describe_failure(exc: Exception, argv: list[str] | None = None) -> tuple[int
 
         where = _CURRENT_DB[0] if _CURRENT_DB else "database"
         return ExitCode.USAGE, f"{where}: {describe(exc)}"
-    scorers_base = sys.modules.get("scorers.base")  # only loaded when a command used a scorer
-    if scorers_base is not None and isinstance(exc, scorers_base.ScorerError):
-        field = f"field {exc.field!r}: " if getattr(exc, "field", None) else ""
-        return ExitCode.USAGE, f"{field}{exc}"
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return ExitCode.USAGE, f"{where}{exc.strerror}"

@@ -3,10 +3,22 @@ lives here, and what they do alike lives in the core)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+
+
+class OutPath(click.Path):
+    """``--out FILE`` for every command that writes a file; ``-`` means stdout, as leaving it out does (the
+    callback sees ``None``)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return None if value == "-" else super().convert(value, param, ctx)
 
 
 def parse_gate_names(gate_names: str | None) -> list[str] | None:
@@ -15,6 +27,39 @@ def parse_gate_names(gate_names: str | None) -> list[str] | None:
     if gate_names is not None and not only:
         raise click.BadParameter("give at least one gate name", param_hint="--gates")
     return only
+
+
+def setting_option(section: type, name: str, *decls: str, **kwargs: Any) -> Callable[..., Any]:
+    """An option that overrides one setting of ``section`` (a :mod:`sbs_tui.core.settings` class). Its default
+    and help come from the schema, so ``--help`` shows the real default without writing it again; the callback
+    passes on only what was typed (:func:`given`), so the config file still applies under the command line."""
+    from sbs_tui.core.settings import default_of, doc_of
+
+    default = default_of(section, name)
+    doc = doc_of(section, name)
+    kwargs.setdefault("help", f"{doc} (config: [{getattr(section, 'SECTION')}] {name}).")
+    flag = "--" + name.replace("_", "-")
+    return click.option(*(decls or (flag,)), name, default=default, show_default=default is not None, **kwargs)
+
+
+def given(ctx: click.Context, *names: str) -> dict[str, Any]:
+    """The options of ``names`` the user typed (on the line or through an environment variable), not click's
+    defaults: what overrides the settings. An untyped option is left out."""
+    from click.core import ParameterSource
+
+    return {n: ctx.params[n] for n in names
+            if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+
+
+@contextmanager
+def interruptible(left: Callable[[], str]) -> Iterator[None]:
+    """Ctrl+C inside becomes one line, ``interrupted: <left()>``, and exit 130 (``errors.Interrupted``)."""
+    from sbs_tui.errors import Interrupted
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(left()) from None
 
 
 def echo_err(message: str) -> None:

@@ -1,16 +1,16 @@
-"""Typed settings, read from a TOML file (``--config FILE`` / ``$SBS_CONFIG``) and ``SBS_<SECTION>_<KEY>`` variables.
+"""Loading settings: a TOML file (``--config FILE`` / ``$SBS_CONFIG``) and ``SBS_<SECTION>_<KEY>`` variables.
 
-Every section is a dataclass below, and the dataclass *is* the schema: its fields are the keys, their types are
-checked strictly (a string is not a boolean, ``overlap = "three"`` is not a number, a boolean is not a number),
-and the metadata carries the documentation and range checks. Sections: ``[gating]``, ``[annotate]`` (with
-``[annotate.keys]``), ``[queue]``, ``[policy]``, ``[judge]`` and ``[gates.NAME]``. An unknown section or key is an error that names
-the file, the line, the section and the key, with a did-you-mean (``[annotate] reveal_after_vot``, ``[queue]
-overlapp``, ``[gatess.toxicity]``): a misspelt setting must never fall back silently to a default — for
-``reveal_after_vote`` or ``[gating] required`` that would unblind annotators or show them ungated text.
-``docs/configuration.md`` lists every key (a test checks it against these classes).
+The schema is :mod:`sbs_tui.core.settings` (each key's type, default, documentation and range, written once);
+this module only reads. Types are checked strictly (a string is not a boolean, ``overlap = "three"`` is not a
+number, a boolean is not a number). An unknown section or key is an error that names the file, the line, the
+section and the key, with a did-you-mean (``[annotate] reveal_after_vot``, ``[queue] overlapp``,
+``[gatess.toxicity]``): a misspelt setting must never fall back silently to a default — for
+``reveal_after_vote`` or ``[gating] required`` that would unblind annotators or show them ungated text. Range
+errors raised by a section's own check get the file and line added here. ``docs/configuration.md`` lists every
+key (a test checks it against the schema).
 
 Why dataclasses and ``tomllib`` rather than pydantic-settings: settings are read by every command, pydantic is
-not a dependency, and the whole schema is four small sections; loading costs well under a millisecond.
+not a dependency, and the whole schema is a few small sections; loading costs well under a millisecond.
 
 Environment variables override the file, one scalar key each: ``SBS_GATING_REQUIRED=0``,
 ``SBS_QUEUE_OVERLAP=3``, ``SBS_ANNOTATE_REVEAL_AFTER_VOTE=true``. Booleans accept 1/0, true/false, yes/no,
@@ -18,7 +18,8 @@ on/off; anything else is an error naming the variable. (``SBS_DB``, ``SBS_CONFIG
 not settings and are not checked here.)
 
 Gate tables ``[gates.NAME]`` are checked for their policy keys (``scorer``, ``backend``, ``model``, ``threshold``,
-``blocking``, ``enabled``, ``languages``, ``categories`` — the last checked against ``scorers.taxonomy``); every other key is an option of the scorer's *backend*, which differs per backend and
+``blocking``, ``enabled``, ``languages``, ``categories`` — the last checked against ``scorers.taxonomy``); every
+other key is an option of the scorer's *backend*, which differs per backend and
 is checked by the scorer when it is built (``ScorerSpec.check_unused``: a misspelt option is an error with a
 did-you-mean). Checking them here would mean importing the scorer registry (~45 ms, and the plug-ins' entry
 points) on every command; the registry's scorer descriptions do not list backend options.
@@ -33,194 +34,51 @@ import re
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sbs_tui.core.settings import (ANNOTATE_ACTIONS, GATE_POLICY_KEYS, SECTIONS, AnnotateSettings, GatingSettings,
+                                   JudgeSettings, PolicySettings, QueueSettings, Settings)
 from sbs_tui.errors import InputError
+
+__all__ = ["ANNOTATE_ACTIONS", "GATE_POLICY_KEYS", "SECTIONS", "AnnotateSettings", "GatingSettings", "JudgeSettings",
+           "PolicySettings", "QueueSettings", "Settings", "load_settings", "parse_settings"]
 
 ENV_PREFIX = "SBS_"
 INT_LIMIT = 2**63  # what SQLite's INTEGER holds: a larger setting would fail only when first stored
 
-
-def setting(default: Any, doc: str, *, at_least: float | None = None, below: float | None = None,
-            choices: tuple[str, ...] | None = None) -> Any:
-    """A dataclass field that documents and range-checks one key."""
-    meta = {"doc": doc, "at_least": at_least, "below": below, "choices": choices}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-# -- the sections ----------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class GatingSettings:
-    """``[gating]``: whether annotators see only gated generations."""
-
-    required: bool = setting(True, "only generations that passed every blocking gate reach annotators "
-                                   "(false: also those still pending)")
-
-
-ANNOTATE_ACTIONS = ("vote_left", "vote_right", "vote_tie", "vote_both_bad", "undo", "skip", "flag", "rationale",
-                    "criteria", "toggle_markdown", "toggle_sync", "toggle_diff", "show_more", "help", "quit")
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotateSettings:
-    """``[annotate]``: how the judging screen behaves. Keys are remapped in ``[annotate.keys]`` by binding id
-    (``vote_left = "j"``; several keys comma-separated)."""
-
-    criteria: tuple[str, ...] = setting((), "names of per-criterion judgements (the c key)")
-    keys: dict[str, str] = setting({}, "[annotate.keys] binding id = key(s), e.g. vote_left = \"j\"")
-    reveal_after_vote: bool = setting(False, "show the model names after each vote")
-    markdown: bool = setting(True, "render markdown and code (m toggles raw text)")
-    sync_scroll: bool = setting(True, "scroll both answers together (y toggles)")
-    truncate_chars: int = setting(20_000, "characters shown per answer before \"show more\"", at_least=1000)
-    active_refresh_every: int = setting(200, "votes between background priority refreshes with --strategy "
-                                             "active (0 = never)", at_least=0)
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSettings:
-    """``[queue]``: defaults for ``sbs queue build`` (the command line wins, then what the queue was last built
-    with, then these) and identity hold-back. ``None`` means "not set here"."""
-
-    overlap: int | None = setting(None, "votes each pair collects, from different annotators [1]", at_least=1)
-    strategy: str | None = setting(None, "uniform or active [uniform]", choices=("uniform", "active"))
-    seed: int | None = setting(None, "seed for pair order and the side shown on the left [0]")
-    gold_rate: float | None = setting(None, "share of attention-check pairs served [0]", at_least=0, below=1)
-    gold_from: str | None = setting(None, "annotator (e.g. an imported judge) whose confident votes define gold")
-    cap: int | None = setting(None, "default maximum votes per annotator", at_least=0)
-    max_pairs_per_prompt: int | None = setting(None, "sample at most this many pairs per prompt", at_least=1)
-    focus_top: int | None = setting(None, "active strategy: care most about the top K order", at_least=1)
-    hold_back_identity: bool = setting(True, "hold back outputs that name their own model")
-    identity_patterns: tuple[str, ...] = setting((), "extra identity phrases (regular expressions)")
-    replace_identity_patterns: bool = setting(False, "use only identity_patterns, not the built-in phrases")
-
-
-@dataclass(frozen=True, slots=True)
-class PolicySettings:
-    """``[policy]``: what happens to generations that no blocking gate can read (read by the gate policy)."""
-
-    uncovered: str = setting("review", "a generation in a language no blocking gate covers: review (held for a "
-                                       "lead), pass, or block", choices=("review", "pass", "block"))
-    unchecked: str = setting("warn", "a generation with safety categories no blocking gate checked in its language: "
-                                     "warn (shown, passed), hold (held for a lead) or fail (blocked)",
-                             choices=("warn", "hold", "fail"))
-    categories: tuple[str, ...] = setting((), "safety categories to require beyond the core list (insult, "
-                                              "obscenity, threat, hate, harassment, sexual, self_harm, violence)")
-
-
-@dataclass(frozen=True, slots=True)
-class JudgeSettings:
-    """``[judge]``: the LLM judge of ``sbs judge`` (command-line options win). ``None`` means "not set here";
-    the judge module applies its defaults and its own checks."""
-
-    model: str | None = setting(None, "the judge model (API model name or a local folder)")
-    annotator: str | None = setting(None, "the annotator name its votes are stored under [judge:MODEL]")
-    backend: str | None = setting(None, "api (OpenAI-compatible chat endpoint) or local (causal LM) [api]",
-                                  choices=("api", "local"))
-    template: str | None = setting(None, "the judging template [alpaca_eval]")
-    base_url: str | None = setting(None, "the endpoint [$OPENAI_BASE_URL]")
-    api_key_env: str | None = setting(None, "the variable holding the API key [OPENAI_API_KEY]")
-    concurrency: int | None = setting(None, "requests in flight", at_least=1)
-    requests_per_minute: float | None = setting(None, "request rate limit", at_least=0)
-    tokens_per_minute: float | None = setting(None, "token rate limit", at_least=0)
-    timeout: float | None = setting(None, "seconds per request", at_least=0)
-    max_retries: int | None = setting(None, "retries per request", at_least=0)
-    logprobs: bool | None = setting(None, "weight verdicts by the first token's probabilities [true]")
-    top_logprobs: int | None = setting(None, "log-probabilities asked for per token, 1-20 [5]", at_least=1,
-                                       below=21)
-    price_input_per_mtok: float | None = setting(None, "price per million input tokens (for the cost line)",
-                                                 at_least=0)
-    price_output_per_mtok: float | None = setting(None, "price per million output tokens", at_least=0)
-    device: str | None = setting(None, "local backend: cpu, cuda, ...")
-    batch_size: int | None = setting(None, "local backend: prompts per batch", at_least=1)
-    max_length: int | None = setting(None, "local backend: maximum tokens per prompt", at_least=1)
-
-
-GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by _typed; doc)
-    "scorer": (str, "the scorer, when the gate's name is not a scorer's name"),
-    "backend": (str, "the scorer's backend (e.g. \"hf\", \"api\")"),
-    "model": (str, "a local model folder or hub id"),
-    "threshold": (float, "score at which the gate fails (a finite number)"),
-    "blocking": (bool, "failing keeps the generation from annotators"),
-    "enabled": (bool, "false switches a default gate off"),
-    "languages": (tuple[str, ...], "the languages this gate reads (ISO 639-1 codes, or \"*\")"),
-    "categories": (tuple[str, ...], "the safety categories this gate checks (docs/gates.md's taxonomy)"),
-}
-
-SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
-                             "policy": PolicySettings, "judge": JudgeSettings}
 TABLES_OF_TABLES = ("gates", "models")  # [models.NAME]: checked by core.generation.resolve_models
 SUBTABLES = {("annotate", "keys")}
 
 
-# -- the settings object ---------------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Settings:
-    """Every section, validated. ``raw`` is the TOML document (env overrides merged); ``source`` the file."""
-
-    source: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-    text: str | None = field(default=None, repr=False)  # the file's text, to name lines in errors
-    env: dict[str, str] | None = field(default=None, repr=False)  # None: os.environ
-    gating: GatingSettings = field(init=False)
-    annotate: AnnotateSettings = field(init=False)
-    queue: QueueSettings = field(init=False)
-    policy: PolicySettings = field(init=False)
-    judge: JudgeSettings = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.raw = _with_env(self.raw, os.environ if self.env is None else self.env)
-        _check_sections(self.raw, self)
-        self.gating = _build(GatingSettings, "gating", self)
-        self.annotate = _build(AnnotateSettings, "annotate", self)
-        self.queue = _build(QueueSettings, "queue", self)
-        self.policy = _build(PolicySettings, "policy", self)
-        self.judge = _build(JudgeSettings, "judge", self)
-        _check_gates(self.raw.get("gates", {}), self)
-        _check_patterns(self)
-
-    def error(self, message: str, section: str, key: str | None = None) -> InputError:
-        """An input error naming the file (and line, when it can be found), the section and the key."""
-        dotted = f"{section}.{key}" if key else section
-        return InputError(message, file=self.source, line=_line_of(self.text, section, key), field=dotted)
-
-    def section(self, name: str) -> dict[str, Any]:
-        """A top-level or dotted section (``"gates.toxicity"``) as a dict; empty if absent."""
-        node: Any = self.raw
-        for part in name.split("."):
-            if not isinstance(node, dict):
-                return {}
-            node = node.get(part, {})
-        if not isinstance(node, dict):
-            raise self.error("must be a table", name)
-        return node
-
-    @property
-    def gate_tables(self) -> dict[str, Any]:
-        """``[gates.NAME]`` tables by name (policy keys checked here; applied by
-        :func:`sbs_tui.core.gating.load_policy`)."""
-        return self.section("gates")
-
-    @property
-    def gating_required(self) -> bool:
-        return self.gating.required
+def parse_settings(raw: dict[str, Any], *, source: str | None = None, text: str | None = None,
+                   env: Mapping[str, str] | None = None) -> Settings:
+    """A TOML document (as parsed) with ``SBS_*`` variables applied on top, checked and typed. ``env`` defaults
+    to no variables (``load_settings`` passes ``os.environ``); ``text`` is the file's text, to name lines."""
+    ctx = _Where(source, text)
+    merged = _with_env(raw, env or {})
+    _check_sections(merged, ctx)
+    sections = {name: _build(cls, name, merged.get(name, {}), ctx) for name, cls in SECTIONS.items()}
+    gates = merged.get("gates", {})
+    _check_gates(gates, ctx)
+    if "categories" in merged.get("policy", {}):
+        _check_categories(merged["policy"]["categories"], ctx, "policy")
+    _check_patterns(sections["queue"], ctx)
+    return Settings(**sections, gates=gates, models=merged.get("models", {}), source=source, where=ctx)
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate settings; a missing explicit file, invalid TOML, an unknown section or key, or a value
-    of the wrong type is an input error (exit 2)."""
+    of the wrong type is an input error (exit 2). ``env`` defaults to ``os.environ``."""
     environ = os.environ if env is None else env
     path = path if path is not None else environ.get("SBS_CONFIG")
     if not path:
-        return Settings(env=env)
+        return parse_settings({}, env=environ)
     p = Path(path)
     raw, text = _read_toml(p)
-    return Settings(source=str(p), raw=raw, text=text, env=env)
+    return parse_settings(raw, source=str(p), text=text, env=environ)
 
 
 def _read_toml(p: Path) -> tuple[dict[str, Any], str]:
@@ -243,18 +101,21 @@ def _read_toml(p: Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", file=str(p)) from None
     except RecursionError:
-        raise InputError("invalid TOML: nested too deeply (arrays or tables inside one another)", file=str(p)) from None
+        raise InputError("invalid TOML: nested too deeply (arrays or tables inside one another)",
+                         file=str(p)) from None
 
 
-def annotate_settings(settings: Settings) -> AnnotateSettings:
-    """``[annotate]`` (kept for callers of the untyped era; prefer ``settings.annotate``)."""
-    return settings.annotate
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The file being read, to name it (and the line) in errors."""
 
+    source: str | None
+    text: str | None
 
-def queue_section(settings: Settings) -> dict[str, Any]:
-    """The ``[queue]`` keys that are *set* (file or environment), validated, as a dict: ``sbs queue build`` merges
-    them under the command line and what the queue was last built with."""
-    return dict(settings.section("queue"))
+    def error(self, message: str, section: str, key: str | None = None) -> InputError:
+        """An input error naming the file (and line, when it can be found), the section and the key."""
+        dotted = f"{section}.{key}" if key else section
+        return InputError(message, file=self.source, line=_line_of(self.text, section, key), field=dotted)
 
 
 # -- validation ------------------------------------------------------------------------------------------------------
@@ -264,7 +125,7 @@ def _did_you_mean(name: str, known: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _check_sections(raw: dict[str, Any], s: Settings) -> None:
+def _check_sections(raw: dict[str, Any], s: _Where) -> None:
     known = [*SECTIONS, *TABLES_OF_TABLES]
     for name, value in raw.items():
         if name not in known:
@@ -279,8 +140,7 @@ def _check_sections(raw: dict[str, Any], s: Settings) -> None:
             raise s.error(f"must be a table ([{name}]), not {_kind(value)}", name)
 
 
-def _build(cls: type, section: str, s: Settings) -> Any:
-    table = s.raw.get(section, {})
+def _build(cls: type, section: str, table: dict[str, Any], s: _Where) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
     values: dict[str, Any] = {}
@@ -294,13 +154,14 @@ def _build(cls: type, section: str, s: Settings) -> Any:
         if (section, f.name) in SUBTABLES:
             values[f.name] = _subtable(section, f.name, table[f.name], s)
             continue
-        value = _typed(table[f.name], hints[f.name], lambda msg, k=f.name: s.error(msg, section, k))
-        _check_range(value, f.metadata, lambda msg, k=f.name: s.error(msg, section, k))
-        values[f.name] = value
-    return cls(**values)
+        values[f.name] = _typed(table[f.name], hints[f.name], lambda msg, k=f.name: s.error(msg, section, k))
+    try:
+        return cls(**values)  # the section checks its ranges itself (core.settings)
+    except InputError as exc:
+        raise s.error(exc.message, section, (exc.field or "").partition(".")[2] or None) from None
 
 
-def _subtable(section: str, key: str, value: Any, s: Settings) -> dict[str, str]:
+def _subtable(section: str, key: str, value: Any, s: _Where) -> dict[str, str]:
     """``[annotate.keys]``: binding id → key name(s)."""
     where = f"{section}.{key}"
     if not isinstance(value, dict):
@@ -355,30 +216,7 @@ def _typed(value: Any, hint: Any, error: Any) -> Any:
     raise TypeError(f"unsupported setting type {hint!r}")  # a programming error in the schema above
 
 
-def _check_range(value: Any, meta: Any, error: Any) -> None:
-    if value is None:
-        return
-    if meta.get("choices") and value not in meta["choices"]:
-        raise error(f"must be one of {', '.join(meta['choices'])}, not {value!r}"
-                    f"{_did_you_mean(str(value), list(meta['choices']))}")
-    if meta.get("at_least") is not None and value < meta["at_least"]:
-        raise error(f"must be at least {meta['at_least']:g}" + (f" and below {meta['below']:g}"
-                                                                 if meta.get("below") is not None else ""))
-    if meta.get("below") is not None and value >= meta["below"]:
-        raise error(f"must be below {meta['below']:g}")
-
-
-def _check_patterns(s: Settings) -> None:
-    """``[queue] identity_patterns`` compile (an invalid one used to surface only at ``queue build``, without
-    the file and line)."""
-    for pattern in s.queue.identity_patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise s.error(f"invalid regular expression {pattern!r}: {exc}", "queue", "identity_patterns") from None
-
-
-def _check_gates(gates: dict[str, Any], s: Settings) -> None:
+def _check_gates(gates: dict[str, Any], s: _Where) -> None:
     for name, table in gates.items():
         section = f"gates.{name}"
         if not isinstance(table, dict):
@@ -388,11 +226,15 @@ def _check_gates(gates: dict[str, Any], s: Settings) -> None:
                 _typed(table[key], kind, lambda msg, k=key: s.error(msg, section, k))
         if "categories" in table:
             _check_categories(table["categories"], s, section)
-    if "categories" in s.raw.get("policy", {}):
-        _check_categories(s.raw["policy"]["categories"], s, "policy")
+        policy = list(GATE_POLICY_KEYS)
+        for key in table:  # other keys are the backend's options; a near-miss of a policy key is a typo
+            close = difflib.get_close_matches(key, policy, n=1, cutoff=0.8) if key not in policy else []
+            if close:
+                raise s.error(f"unknown key; did you mean {close[0]!r}? (policy keys: {', '.join(policy)}; other "
+                              "keys are options of the scorer's backend)", section, key)
 
 
-def _check_categories(names: Any, s: Settings, section: str) -> None:
+def _check_categories(names: Any, s: _Where, section: str) -> None:
     """Safety category names against the one taxonomy (a small standard-library module, cheap to import)."""
     from scorers.taxonomy import check_categories
 
@@ -402,13 +244,23 @@ def _check_categories(names: Any, s: Settings, section: str) -> None:
         raise s.error(str(exc).removeprefix("categories: "), section, "categories") from None
 
 
+def _check_patterns(queue: Any, s: _Where) -> None:
+    """``[queue] identity_patterns`` compile (an invalid one used to surface only at ``queue build``, without
+    the file and line)."""
+    for pattern in queue.identity_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise s.error(f"invalid regular expression {pattern!r}: {exc}", "queue", "identity_patterns") from None
+
+
 # -- environment -----------------------------------------------------------------------------------------------------
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-def _with_env(raw: dict[str, Any], env: Any) -> dict[str, Any]:
+def _with_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """``raw`` with ``SBS_<SECTION>_<KEY>`` variables applied (copied, never mutated)."""
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for var, text in env.items():

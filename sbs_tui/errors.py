@@ -1,4 +1,9 @@
-"""Exit codes and the error type that carries one (the CLI contract: 0 ok, 1 failed check, 2 bad input)."""
+"""Exit codes and the one error root that carries one (the CLI contract: 0 ok, 1 failed check, 2 bad input).
+
+Every error the program raises on purpose derives from :class:`SbsError`: bad input (:class:`InputError`), a
+database problem (``core.store.StoreError``), a scorer that cannot be built or run (``scorers.base.ScorerError``,
+and its ``EndpointError``). Each says its exit code and its one line, so ``cli.main`` maps them all with one
+``except`` and never has to know which modules were loaded."""
 
 from __future__ import annotations
 
@@ -11,7 +16,30 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or bad input; nothing was written
 
 
-class InputError(Exception):
+class SbsError(Exception):
+    """The root of the errors the program means: one line for the user (:meth:`describe`) and an exit code."""
+
+    exit_code: int = ExitCode.USAGE
+
+    def describe(self) -> str:
+        return str(self)
+
+    def stderr_line(self) -> str:
+        """The one line on stderr."""
+        return f"error: {self.describe()}"
+
+
+class Interrupted(SbsError):
+    """Ctrl+C (or SIGTERM) stopped a long command before it finished: what is left, in one line, and the shell's
+    code for a command killed by SIGINT (130) — never the normal summary and 0, which read as "all done"."""
+
+    exit_code = 130
+
+    def stderr_line(self) -> str:
+        return f"interrupted: {self.describe()}"
+
+
+class InputError(SbsError):
     """Bad input, named precisely: file, line and field where known. Always exit code 2."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

@@ -1,12 +1,14 @@
 """Progress reporting for long CLI operations: a rich bar on stderr when it is a terminal, nothing otherwise.
 
-Why a small adapter: the core reports progress through two calls (``start``/``advance_to``) and never imports
-rich, so pipelines that redirect stderr get clean logs and the core stays testable.
+Why a small adapter: the core reports progress through a few calls (``start``/``advance``/``advance_to``) and
+never imports rich, so pipelines that redirect stderr get clean logs and the core stays testable. Two shapes, one
+module: bytes per file (imports) and items of a counted total (gate, score, judge).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 
@@ -49,29 +51,40 @@ class FileProgress:
 
 
 class CountProgress:
-    """Item-count progress (generations done of a total, rate, elapsed, time left), rendered with rich.progress;
-    the ``start``/``advance``/``stop`` calls of ``sbs_tui.core.scoring.ScoreProgress``. Used by ``sbs score``
-    and ``sbs gate`` on a terminal."""
+    """Item-count progress — done of a total, rate, elapsed, time left — for ``sbs gate``, ``sbs score`` and
+    ``sbs judge`` (the ``start``/``advance``/``stop`` calls of ``sbs_tui.core.scoring.ScoreProgress``). It always
+    counts (``done``, :attr:`remaining`, for the summary and the line an interruption prints) and draws a rich bar
+    on stderr only when ``enabled``."""
 
-    def __init__(self, label: str, *, console: Any = None):
+    def __init__(self, label: str, *, unit: str = "gen", enabled: bool = True, console: Any = None):
         self.label = label
+        self.unit = unit
+        self.enabled = enabled
+        self.total = 0
+        self.done = 0
+        self.started = time.perf_counter()
         self._console = console
         self._bar: Any = None
         self._task: Any = None
 
     def start(self, total: int) -> None:
+        """Called once the work is counted: the clock (and the bar) start here."""
+        self.total, self.started = total, time.perf_counter()
+        if not self.enabled:
+            return
         from rich.console import Console
         from rich.markup import escape
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
 
         self._bar = Progress(TextColumn(escape(self.label)), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[rate]} gen/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-                             console=self._console or Console(stderr=True), transient=True)
+                             TextColumn(f"{{task.fields[rate]}} {escape(self.unit)}/s"), TimeElapsedColumn(),
+                             TimeRemainingColumn(), console=self._console or Console(stderr=True), transient=True)
         self._bar.start()
         self._task = self._bar.add_task(self.label, total=total or None, rate="-")
 
     def advance(self, n: int) -> None:
+        self.done += n
         if self._bar is not None:
             speed = self._bar.tasks[0].speed
             self._bar.update(self._task, advance=n, rate=f"{speed:,.0f}" if speed else "-")
@@ -79,6 +92,21 @@ class CountProgress:
     def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> CountProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.done, 0)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
 
     @property
     def task(self) -> Any:

@@ -21,17 +21,21 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
+from sbs_tui.errors import SbsError
 from scorers.taxonomy import LLAMA_GUARD_3, OPENAI_MODERATION
 
 ENTRY_POINT_GROUP = "sbs_tui.scorers"
 
 
-class ScorerError(Exception):
-    """A scorer cannot be built or run as configured (unknown name, bad option, unreachable endpoint)."""
+class ScorerError(SbsError):
+    """A scorer cannot be built or run as configured (unknown name, bad option, unreachable endpoint): exit 2."""
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+    def describe(self) -> str:
+        return (f"field {self.field!r}: " if self.field else "") + str(self)
 
 
 @dataclass(frozen=True, slots=True)

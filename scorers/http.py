@@ -172,7 +172,7 @@ class TokenBucket:
                 now = self.clock()
                 self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.level >= need:
+                if self.level >= need - 1e-9:  # not a 1e-17 s sleep for a rounding error (a clock may not move)
                     self.level -= amount
                     return
                 delay = (need - self.level) / self.rate
@@ -187,7 +187,8 @@ class TokenBucket:
 class JsonClient:
     """POST JSON to ``{base_url}/{path}``: one request (:meth:`post`) or many at once (:meth:`map`)."""
 
-    def __init__(self, config: ClientConfig | ScorerSpec, *, default_key_env: str = "OPENAI_API_KEY"):
+    def __init__(self, config: ClientConfig | ScorerSpec, *, default_key_env: str = "OPENAI_API_KEY",
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         if isinstance(config, ScorerSpec):
             config = ClientConfig.from_spec(config, default_key_env=default_key_env)
         self.config = config
@@ -196,10 +197,12 @@ class JsonClient:
         self.concurrency = config.concurrency
         self.max_retries = config.max_retries
         self.backoff = config.backoff
-        self.sleep: Callable[[float], None] = time.sleep  # replaced in tests that count waits
+        self.clock, self.sleep = clock, sleep  # a fake clock in tests: rate limits and pauses without waiting
         self.usage = Usage()
-        self._requests = TokenBucket(config.requests_per_minute) if config.requests_per_minute else None
-        self._tokens = TokenBucket(config.tokens_per_minute) if config.tokens_per_minute else None
+        self._requests = (TokenBucket(config.requests_per_minute, clock=clock, sleep=sleep)
+                          if config.requests_per_minute else None)
+        self._tokens = (TokenBucket(config.tokens_per_minute, clock=clock, sleep=sleep)
+                        if config.tokens_per_minute else None)
         self._lock = threading.Lock()
         self._answered = False  # once the endpoint has answered, a connection error is transient
         self._paused_until = 0.0
@@ -347,7 +350,7 @@ class JsonClient:
                 wait_s = min(MAX_BACKOFF, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
             if error == "HTTP 429":
                 with self._lock:
-                    self._paused_until = max(self._paused_until, time.monotonic() + wait_s)
+                    self._paused_until = max(self._paused_until, self.clock() + wait_s)
             self.sleep(wait_s)
             just_waited = True
             attempt += 1
@@ -369,7 +372,7 @@ class JsonClient:
             return response.status_code, response.headers, response.text[:300], None
 
     def _wait_for_pause(self) -> None:
-        delay = self._paused_until - time.monotonic()
+        delay = self._paused_until - self.clock()
         if delay > 0:
             self.sleep(delay)
 

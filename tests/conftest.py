@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -12,7 +13,27 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
-SHARED_ALPACA = REPO.parent / "shared" / "data" / "alpaca_eval"
+ALPACA_GZ = REPO / "tests" / "data" / "alpaca_eval"  # the AlpacaEval subset, gzipped (tests/data/README.md)
+
+
+@functools.lru_cache(maxsize=1)
+def alpaca_data() -> Path:
+    """The AlpacaEval subset as plain files (``outputs/*.jsonl``, ``judge_votes/*.jsonl``,
+    ``instruction_difficulty.csv``), unpacked once per test session from the repository's gzipped copy: a fresh
+    clone runs every test, with nothing to fetch from beside the checkout."""
+    import atexit
+    import gzip
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="sbs-alpaca-"))
+    atexit.register(shutil.rmtree, root, True)
+    for gz in ALPACA_GZ.rglob("*.gz"):
+        target = root / gz.relative_to(ALPACA_GZ).with_suffix("")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(gz, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -51,9 +72,7 @@ def sample_dir() -> Path:
 
 @pytest.fixture
 def shared_alpaca() -> Path:
-    if not SHARED_ALPACA.is_dir():
-        pytest.skip("../shared/data/alpaca_eval is not beside this checkout")
-    return SHARED_ALPACA
+    return alpaca_data()
 
 
 @dataclass

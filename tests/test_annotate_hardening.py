@@ -15,7 +15,7 @@ import pytest
 from tests.annotate_helpers import MODELS, make_store
 
 import sbs_tui.tui.screens.judge as judge_module
-from sbs_tui.config import Settings
+from sbs_tui.config import Settings, parse_settings
 from sbs_tui.tui.app import APP_BUSY_TIMEOUT_MS, make_app
 
 
@@ -137,7 +137,7 @@ async def test_quit_while_a_vote_is_unsaved_asks_first(db, monkeypatch, quit_key
 async def test_reveal_then_undo_withdraws_and_the_pair_never_comes_back(tmp_path):
     db = tmp_path / "r.db"
     make_store(db, prompts=2).close()  # 2 prompts × 3 model pairs = 6 pairs
-    settings = Settings(raw={"annotate": {"reveal_after_vote": True}})
+    settings = parse_settings({"annotate": {"reveal_after_vote": True}})
     app = make_app(db, "ann", settings, gate_watch=False)
     seen: list[int] = []
     async with app.run_test(size=(120, 40)) as pilot:

@@ -1,4 +1,4 @@
-"""Typed settings (sbs_tui/config.py): every section is a dataclass; unknown sections, keys and SBS_* variables,
+"""Typed settings (the schema sbs_tui/core/settings.py, loaded by sbs_tui/config.py): every section is a dataclass; unknown sections, keys and SBS_* variables,
 and values of the wrong type, are errors that name the file, line, section and key (exit 2), with a did-you-mean."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sbs_tui import config
-from sbs_tui.config import AnnotateSettings, QueueSettings, Settings, load_settings
+from sbs_tui.config import AnnotateSettings, QueueSettings, Settings, load_settings, parse_settings
 from sbs_tui.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,15 +95,14 @@ blocking = true
 labels = ["toxic"]           # a scorer option: checked by the scorer when it is built
 """)
     s = load_settings(path)
-    assert s.gating.required is False and s.gating_required is False
+    assert s.gating.required is False
     assert s.annotate == AnnotateSettings(criteria=("helpfulness", "harmlessness"), keys={"vote_left": "j"},
                                           reveal_after_vote=True, truncate_chars=5000)
     assert s.queue.overlap == 3 and s.queue.strategy == "active" and s.queue.gold_rate == 0.0
-    assert isinstance(s.queue.gold_rate, float) and s.queue.seed is None
-    assert config.queue_section(s) == {"overlap": 3, "strategy": "active", "gold_rate": 0,
-                                       "identity_patterns": ["\\bWidgetBot\\b"]}
-    assert s.gate_tables["toxicity"]["labels"] == ["toxic"]
-    assert Settings() == Settings(env={}) or Settings().queue == QueueSettings()
+    assert isinstance(s.queue.gold_rate, float) and s.queue.seed == QueueSettings().seed
+    assert s.queue.identity_patterns == ("\\bWidgetBot\\b",)
+    assert s.gates["toxicity"]["labels"] == ["toxic"]
+    assert Settings() == parse_settings({}) and Settings().queue == QueueSettings()
 
 
 def test_environment_overrides_the_file_strictly(tmp_path):
@@ -112,7 +111,7 @@ def test_environment_overrides_the_file_strictly(tmp_path):
            "SBS_DB": "x.db", "SBS_CACHE_DIR": "/tmp", "SBS_QUEUE_SEED": ""}
     s = load_settings(path, env=env)
     assert s.queue.overlap == 5 and s.gating.required is False and s.annotate.reveal_after_vote is True
-    assert s.queue.seed is None  # empty = unset
+    assert s.queue.seed == QueueSettings().seed  # empty = unset
     for var, value, message in [("SBS_GATING_REQUIRED", "maybe", "must be one of"),
                                 ("SBS_QUEUE_OVERLAP", "three", "must be an integer"),
                                 ("SBS_QUEUE_OVERLAP", "0", "at least 1"),
@@ -123,10 +122,11 @@ def test_environment_overrides_the_file_strictly(tmp_path):
         assert exc.value.field in (var, "queue.overlap", "queue.gold_rate") and message in exc.value.message, var
 
 
-def test_settings_read_env_at_construction(monkeypatch):
+def test_the_environment_is_read_when_settings_are_loaded(monkeypatch):
     monkeypatch.setenv("SBS_ANNOTATE_MARKDOWN", "false")
-    assert Settings().annotate.markdown is False
-    assert Settings(raw={"queue": {"overlap": 4}}).queue.overlap == 4
+    assert load_settings().annotate.markdown is False
+    assert Settings().annotate.markdown is True  # the schema's defaults: no hidden input
+    assert parse_settings({"queue": {"overlap": 4}}).queue.overlap == 4
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -169,21 +169,12 @@ def test_every_key_is_documented():
 
 def test_feature_sections_match_the_keys_their_modules_read(tmp_path):
     """[judge] and [policy] are typed here and read by their feature modules: the two lists must not drift."""
-    import importlib
-    import importlib.util
+    from sbs_tui.core import gating, judging
 
-    judge = importlib.import_module("sbs_tui.core.judge") if importlib.util.find_spec("sbs_tui.core.judge") else None
-    if judge is not None and hasattr(judge, "KEYS"):
-        assert {f.name for f in dataclasses.fields(config.JudgeSettings)} == set(judge.KEYS)
-    from sbs_tui.core import gating
-
-    policies = getattr(gating, "UNCOVERED_POLICIES", None)
-    if policies is not None:
-        field = next(f for f in dataclasses.fields(config.PolicySettings) if f.name == "uncovered")
-        assert set(field.metadata["choices"]) == set(policies)
+    assert not hasattr(judging, "KEYS") and not hasattr(judging, "SECTION")  # the schema is the only key list
     s = load_settings(_write(tmp_path, '[policy]\nuncovered = "block"\n[judge]\nmodel = "m"\ntop_logprobs = 5\n'))
-    assert s.policy.uncovered == "block" and s.judge.model == "m" and s.section("judge") == {
-        "model": "m", "top_logprobs": 5}
+    assert s.policy.uncovered == "block" and gating.uncovered_policy(s) == "block"
+    assert s.judge.model == "m" and judging.judge_config(s.judge).top_logprobs == 5
     for text, field_name in [('[policy]\nuncovered = "revew"\n', "policy.uncovered"),
                              ("[judge]\ntop_logprobs = 50\n", "judge.top_logprobs"),
                              ('[judge]\nmodle = "m"\n', "judge.modle")]:
@@ -191,3 +182,42 @@ def test_feature_sections_match_the_keys_their_modules_read(tmp_path):
             load_settings(_write(tmp_path, text))
         assert exc.value.field == field_name
 
+
+
+@pytest.mark.parametrize("text, field, message", [
+    ("[gates.toxicty]\nthreshold = 0.5\n", "gates.toxicty.scorer", "unknown scorer 'toxicty'; did you mean "
+                                                                    "'toxicity'"),
+    ("[gates.toxicity]\nthreshhold = 0.5\n", "gates.toxicity.threshhold", "did you mean 'threshold'"),
+    ("[gates.x]\nscorer = \"lexicn\"\n", "gates.x.scorer", "did you mean 'lexicon'"),
+])
+@pytest.mark.parametrize("command", [["rank"], ["funnel"], ["queue", "status"]])
+def test_gate_table_typos_are_errors_for_every_command(cli, tmp_path, text, field, message, command):
+    """Issue 17 §2: not only the gate commands — `sbs rank` with a misspelt gate is exit 2 too."""
+    path = _write(tmp_path, text)
+    result = cli("--db", str(tmp_path / "none.db"), "--config", str(path), *command)
+    assert result.exit_code == 2
+    assert f"field '{field}'" in result.stderr and message in result.stderr, result.stderr
+
+
+def _shown(value):
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple):
+        return "`[]`" if not value else f"`{list(value)}`"
+    return f"`{value}`"
+
+
+def test_the_documented_defaults_are_the_schemas():
+    """docs/configuration.md's default column is checked against the one declaration of each key."""
+    from sbs_tui.core.settings import default_of
+
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for section, cls in config.SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            row = re.search(rf"^\| `{f.name}` \| [^|]+ \| ([^|]+) \|", doc.split(f"## `[{section}]`")[1], re.M)
+            assert row, f"{section}.{f.name}: no row with a default column"
+            assert row.group(1).strip() == _shown(default_of(cls, f.name)), (section, f.name, row.group(1))

@@ -56,5 +56,5 @@ def test_a_directory_given_as_config(cli, tmp_path, monkeypatch):
     (("queue", "cap", "bob", str(10**23)), "max_votes"),
 ])
 def test_numbers_too_large_for_the_database(cli, tmp_path, args, field):
-    r = cli("--db", str(tmp_path / "t.db"), *args)
+    r = cli("--db", str(tmp_path / "t.db"), "--create", *args)
     assert one_error_line(r).startswith(f"error: field '{field}': must be below 9,223,372,036,854,775,808")

@@ -97,6 +97,7 @@ def test_fast_gates_equal_the_reference_on_the_development_set(tmp_path: Path, m
     assert blocked > 100  # the dev set's insults are caught: the comparison covers blocking decisions
 
 
+@pytest.mark.slow
 def test_fast_gates_equal_the_reference_on_real_outputs(tmp_path: Path, monkeypatch, shared_alpaca: Path) -> None:
     items = _alpaca_items(shared_alpaca)
     fast, slow = _runners(_corpus(tmp_path, items), tmp_path / "cache")

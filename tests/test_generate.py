@@ -102,13 +102,13 @@ def test_read_sse_reassembles_any_split_text(parts, with_usage) -> None:
 
 
 def test_model_rate_limits_and_key_reach_the_shared_client(monkeypatch) -> None:
-    from sbs_tui.config import Settings
+    from sbs_tui.config import parse_settings
     from sbs_tui.core.generation import ApiBackend, GenerateRequest, resolve_models
 
     monkeypatch.setenv("CKPT_KEY", "secret-1")
-    settings = Settings(raw={"models": {"m": {"base_url": "http://h/v1", "requests_per_minute": 120,
-                                              "tokens_per_minute": 6000, "api_key_env": "CKPT_KEY",
-                                              "concurrency": 5}}}, env={})
+    settings = parse_settings({"models": {"m": {"base_url": "http://h/v1", "requests_per_minute": 120,
+                                                "tokens_per_minute": 6000, "api_key_env": "CKPT_KEY",
+                                                "concurrency": 5}}})
     [spec] = resolve_models(settings, GenerateRequest(models=["m"]))
     client = ApiBackend(spec).client
     assert client._requests.rate == 2.0 and client._tokens.rate == 100.0
@@ -116,7 +116,7 @@ def test_model_rate_limits_and_key_reach_the_shared_client(monkeypatch) -> None:
     [spec] = resolve_models(settings, GenerateRequest(models=["m"], concurrency=9))
     assert ApiBackend(spec).client.concurrency == 9  # the command line wins
     # the endpoint's address, key and prices are not parameters: they do not change the hash
-    moved = Settings(raw={"models": {"m": {"base_url": "http://other/v1", "price_input_per_1k": 1.0}}}, env={})
+    moved = parse_settings({"models": {"m": {"base_url": "http://other/v1", "price_input_per_1k": 1.0}}})
     assert resolve_models(moved, GenerateRequest(models=["m"]))[0].params_hash() == spec.params_hash()
     hotter = resolve_models(settings, GenerateRequest(models=["m"], temperature=0.3))[0]
     assert hotter.params_hash() != spec.params_hash()

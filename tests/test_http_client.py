@@ -109,10 +109,13 @@ def test_a_client_error_stops_the_whole_run(server) -> None:
 
 
 def test_requests_per_minute_is_a_ceiling(server) -> None:
-    client = _client(server, concurrency=16, requests_per_minute=600)  # 10 a second, a second's worth at once
-    started = time.monotonic()
+    """On the client's fake clock: 10 a second with a second's worth at once, so 20 requests one at a time take
+    exactly one (fake) second — and the test no time."""
+    clock = FakeClock()
+    client = JsonClient(ClientConfig(base_url=server.base_url, concurrency=1, requests_per_minute=600),
+                        clock=clock, sleep=clock.sleep)
     client.run("chat/completions", (_chat(i) for i in range(20)))
-    assert time.monotonic() - started >= 0.9
+    assert clock.now == pytest.approx(1.0) and len(server.requests) == 20
 
 
 class FakeClock:
@@ -188,7 +191,7 @@ def test_sbs_score_with_an_unreachable_moderation_endpoint_is_one_line(cli, tmp_
     config = tmp_path / "gates.toml"
     config.write_text('[gates.moderation]\nbase_url = "http://127.0.0.1:9/v1"\n')
     started = time.monotonic()
-    result = cli("score", str(rows), "--config", str(config), "--gates", "moderation", "--out",
+    result = cli("--config", str(config), "score", str(rows), "--gates", "moderation", "--out",
                  str(tmp_path / "o.jsonl"))
     assert result.exit_code == 2 and time.monotonic() - started < 10
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
@@ -200,8 +203,9 @@ def test_tokens_per_minute_counts_the_tokens_the_server_reports(server) -> None:
     # Each request is estimated at ~30 tokens but the server reports 105 used: 20 requests are 2,100 tokens,
     # over two seconds' worth at 60,000 a minute (1,000 a second, a second's worth at once). Charging only the
     # estimates (600 tokens) would let them all through at once.
-    client = _client(server, concurrency=4, tokens_per_minute=60_000)
-    started = time.monotonic()
+    clock = FakeClock()
+    client = JsonClient(ClientConfig(base_url=server.base_url, concurrency=1, tokens_per_minute=60_000),
+                        clock=clock, sleep=clock.sleep)
     client.run("chat/completions", (_chat(i) for i in range(20)))
-    assert time.monotonic() - started >= 0.8
+    assert clock.now >= 1.0  # 2,100 tokens at 1,000 a second with 1,000 at once (the estimates alone: no wait)
     assert client.usage.tokens_in + client.usage.tokens_out == 20 * 105

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from tests.annotate_helpers import MODELS, judge_votes, make_store
 
-from sbs_tui.config import Settings
+from sbs_tui.config import Settings, parse_settings
 from sbs_tui.core.queue import (
     AnnotatorQueue,
     BuildOptions,
@@ -172,11 +172,13 @@ def test_gates_pending_pairs_wait_blocked_never_served(tmp_path):
 
 
 def test_gating_setting_reads_env(monkeypatch):
+    from sbs_tui.config import load_settings
+
     monkeypatch.setenv("SBS_GATING_REQUIRED", "0")
-    assert Settings().gating_required is False
+    assert load_settings().gating.required is False
     monkeypatch.delenv("SBS_GATING_REQUIRED")
-    assert Settings(raw={"gating": {"required": False}}).gating_required is False
-    assert Settings().gating_required is True
+    assert parse_settings({"gating": {"required": False}}).gating.required is False
+    assert load_settings().gating.required is True and Settings().gating.required is True
 
 
 @pytest.mark.parametrize("text", [
@@ -247,8 +249,10 @@ def test_leaking_outputs_are_held_back_unless_disabled(tmp_path):
 
 
 def test_identity_patterns_configurable():
-    detector = IdentityDetector.from_settings({"identity_patterns": [r"\bwidgetbot\b"],
-                                               "replace_identity_patterns": True})
+    from sbs_tui.core.settings import QueueSettings
+
+    detector = IdentityDetector.from_settings(QueueSettings(identity_patterns=(r"\bwidgetbot\b",),
+                                                            replace_identity_patterns=True))
     assert detector.reason("I am widgetBot.", "m") is not None
     assert detector.reason("As an AI developed by OpenAI", "m") is None
 

@@ -6,30 +6,31 @@ from __future__ import annotations
 import pytest
 from tests.annotate_helpers import make_store
 
-from sbs_tui.core.queue import BUILD_DEFAULTS, BuildOptions, build_queue
+from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.settings import QueueSettings
 from sbs_tui.errors import InputError
 
 
 def test_each_option_comes_from_the_first_place_that_sets_it() -> None:
     given = {"overlap": 3, "seed": None, "strategy": None}
     stored = {"overlap": 2, "seed": 7, "default_cap": 40}
-    section = {"overlap": 5, "seed": 9, "strategy": "active", "gold_rate": 0.0}
+    section = QueueSettings(overlap=5, seed=9, strategy="active", gold_rate=0.0)
     options = BuildOptions.resolve(given, stored, section)
     assert (options.overlap, options.seed, options.strategy, options.cap) == (3, 7, "active", 40)
-    assert BuildOptions.resolve({}, {}, {}).overlap == BUILD_DEFAULTS["overlap"] == BuildOptions().overlap
+    assert BuildOptions.resolve({}, {}, QueueSettings()).overlap == QueueSettings().overlap == BuildOptions().overlap
 
 
 @pytest.mark.parametrize(("options", "field"), [
-    (BuildOptions(overlap=0), "overlap"),
-    (BuildOptions(gold_rate=1.0, gold_from="judge"), "gold-rate"),
-    (BuildOptions(strategy="smart"), "queue.strategy"),
-    (BuildOptions(gold_rate=0.1), "gold-rate"),
+    (dict(overlap=0), "queue.overlap"),
+    (dict(gold_rate=1.0, gold_from="judge"), "queue.gold_rate"),
+    (dict(strategy="smart"), "queue.strategy"),
+    (dict(gold_rate=0.1), "queue.gold_rate"),
 ])
 def test_the_core_rejects_what_the_command_rejects(tmp_path, options, field) -> None:
     store = make_store(tmp_path / "q.db", prompts=1, build=False)
     try:
         with pytest.raises(InputError) as err:
-            build_queue(store, options)
+            build_queue(store, BuildOptions(**options))
         assert err.value.field == field
         assert store.queue.summary()["pairs"] == 0  # nothing half-built
     finally:

@@ -16,7 +16,7 @@ from sbs_tui.core.ranking.lc import length_controlled_winrate
 from sbs_tui.core.ranking.winrate import rank_winrate
 from sbs_tui.core.store import Store
 
-PUBLISHED = {  # AlpacaEval 2.0 leaderboard, weighted GPT-4-turbo annotator (../shared/data/README.md)
+PUBLISHED = {  # AlpacaEval 2.0 leaderboard, weighted GPT-4-turbo annotator (tests/data/README.md)
     "claude-2": 17.19, "gpt-3.5-turbo-1106": 9.18, "OpenHermes-2.5-Mistral-7B": 10.34, "vicuna-13b-v1.5": 6.72,
     "gemma-2b-it": 3.40, "alpaca-7b": 2.59, "falcon-7b-instruct": 2.15,
 }
@@ -50,26 +50,24 @@ def _alpaca_records(path):
 
 @pytest.fixture(scope="module")
 def alpaca_store(tmp_path_factory):
-    from tests.conftest import SHARED_ALPACA
+    from tests.conftest import alpaca_data
 
-    if not SHARED_ALPACA.is_dir():
-        pytest.skip("shared AlpacaEval data not available")
     path = tmp_path_factory.mktemp("alpaca") / "sbs.db"
     with Store(path) as store, store.transaction():
-        for f in sorted((SHARED_ALPACA / "judge_votes").glob("*.jsonl")):
+        for f in sorted((alpaca_data() / "judge_votes").glob("*.jsonl")):
             store.votes.insert(list(_alpaca_records(f)))
     return path
 
 
 def test_winrate_reproduces_alpacaeval_exactly(alpaca_store) -> None:
-    from tests.conftest import SHARED_ALPACA
+    from tests.conftest import alpaca_data
 
     with Store(alpaca_store) as store:
         ranking = rank_winrate(Outcomes.from_rows(*store.votes.outcomes()), BASELINE)
     got = {m.model: m for m in ranking.models}
     for name, published in PUBLISHED.items():
         prefs = [json.loads(line)["preference"]
-                 for line in (SHARED_ALPACA / "judge_votes" / f"{name}.jsonl").read_text().splitlines()]
+                 for line in (alpaca_data() / "judge_votes" / f"{name}.jsonl").read_text().splitlines()]
         vals = [(1.5 if p == 0 else p) - 1.0 for p in prefs if p is not None]
         exact = 100.0 * sum(vals) / len(vals)
         assert got[name].rating == pytest.approx(exact, abs=1e-6)
@@ -129,6 +127,7 @@ def test_length_control_brings_verbose_and_concise_variants_together() -> None:
     assert lc["verbose"].extra["length_coef"] > 0
 
 
+@pytest.mark.slow
 def test_length_control_on_alpacaeval_moves_concise_models_up(tmp_path, cli, shared_alpaca) -> None:
     db = tmp_path / "lc.db"
     gens = [str(p) for p in sorted((shared_alpaca / "outputs").glob("*.jsonl"))]
@@ -146,13 +145,14 @@ def test_length_control_on_alpacaeval_moves_concise_models_up(tmp_path, cli, sha
     assert round(doc["claude-2"]["raw_win_rate"], 2) == 17.19
 
 
-PUBLISHED_LC = {  # AlpacaEval 2.0 length_controlled_winrate, same annotator (../shared/data/README.md)
+PUBLISHED_LC = {  # AlpacaEval 2.0 length_controlled_winrate, same annotator (tests/data/README.md)
     "claude-2": 28.16, "gpt-3.5-turbo-1106": 19.30, "OpenHermes-2.5-Mistral-7B": 16.25, "vicuna-13b-v1.5": 10.48,
     "alpaca-7b": 5.88, "gemma-2b-it": 5.44, "falcon-7b-instruct": 4.04,
 }
 LC_TOLERANCE = 2.6  # points; docs/ranking.md states it (measured max |Δ| 2.54, gpt-3.5-turbo-1106)
 
 
+@pytest.mark.slow
 def test_length_control_reproduces_published_alpacaeval_lc(tmp_path, cli, shared_alpaca) -> None:
     """Issue 9.4 / 19: with AlpacaEval's own difficulty file our per-model fits land within 2.6 points of the
     published LC figures (the rest is AlpacaEval's regularisation towards gamed baselines, not shared), every

@@ -78,3 +78,24 @@ async def test_plots_tab_draws_every_plot_with_literal_names(plots_db: Path) -> 
         assert not any("\x1b" in line for line in lines)
         assert "no gate results yet" in texts["plot-gates"]  # this database has statuses but no gate_results
         assert "fewer than two stages" in texts["plot-funnel"]
+
+
+async def test_votes_on_one_day_are_points_not_a_wall(tmp_path: Path) -> None:
+    """Issue 17 §6: with one day of votes the votes-per-day plot drew one bar as wide as the plot."""
+    from textual_plotext import PlotextPlot
+
+    from sbs_tui.core.records import VoteRecord
+
+    db = tmp_path / "oneday.db"
+    with Store(db) as store, store.transaction():
+        store.votes.insert([VoteRecord(prompt_id=f"p{k}", prompt=f"q{k}", model_a="a", model_b="b",
+                                       winner="model_a", annotator=("ann1", "ann2")[k % 2],
+                                       ts=f"2026-12-07T10:{k:02d}:00Z") for k in range(8)])
+    app = make_review_app(db, Settings(), timestamps=False)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        rendered = app.query_one("#plot-activity", PlotextPlot).render()
+        text = rendered.plain if hasattr(rendered, "plain") else str(rendered)
+        assert "12-07" in text and "●" in text
+        assert text.count("█") < 20, text.count("█")  # the old single bar filled hundreds of cells

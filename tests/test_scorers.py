@@ -332,3 +332,15 @@ def test_refusal_detection_looks_at_the_opening_only() -> None:
     assert detect_refusal("As an AI language model, I cannot provide medical advice.")
     assert detect_refusal("I\u2019m sorry, but I won\u2019t do that.")
     assert detect_refusal("Sure! Here is the recipe." + " Mix well." * 50 + " I cannot stress this enough.") is None
+
+
+def test_language_id_reads_what_opening_chars_says() -> None:
+    """Issue 18: the number in scorers/language.py is what the model reads of an answer's opening — text after the
+    first OPENING_CHARS characters (flattened) cannot change the first language."""
+    from scorers import language
+
+    english = ("This answer is written in plain English for the reader. " * 3)[:language.OPENING_CHARS]
+    russian = " Этот ответ написан на русском языке для читателя, и его много."
+    assert len(english) == language.OPENING_CHARS and len(english + russian) < language.MAX_CHARS
+    assert language.identify(english + russian)[0] == "en"
+    assert language.identify(russian.strip() + " " + english)[0] == "ru"

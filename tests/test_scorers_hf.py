@@ -173,10 +173,11 @@ def test_sbs_judge_local_backend_weights_votes_by_label_likelihood(models) -> No
     """`sbs judge --backend local`: the real LocalLM scores the verdict labels in both orders; every pair gets
     a weighted vote whose weight is the mean of the two orders' probabilities."""
     from sbs_tui.core.judging import judge_config, run_judge
+    from sbs_tui.core.settings import JudgeSettings
     from tests.annotate_helpers import MODELS, make_store
 
     store = make_store(None, prompts=2, models=MODELS[:2])
-    config = judge_config({"model": str(models["causal"]), "backend": "local", "template": "mt_bench"})
+    config = judge_config(JudgeSettings(model=str(models["causal"]), backend="local", template="mt_bench"))
     report = run_judge(store, config)
     assert report.asked == 4 and report.weighted == 2 and report.votes_written == 2
     votes = list(store.exports.votes())
@@ -202,7 +203,7 @@ def test_sbs_score_loading_a_classifier_leaks_no_library_progress_bar_or_notes(m
     config = tmp_path / "gates.toml"
     config.write_text(f'[gates.toxicity]\nbackend = "hf"\nmodel = "{models["binary"]}"\n', encoding="utf-8")
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    result = run_cli("score", str(gens), "--config", str(config), "--gates", "toxicity",
+    result = run_cli("--config", str(config), "score", str(gens), "--gates", "toxicity",
                      "--out", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()

@@ -15,6 +15,9 @@ from scorers.base import REGISTRY, ScoreResult  # noqa: E402
 from tests.conftest import SAMPLE  # noqa: E402
 
 
+pytestmark = pytest.mark.slow  # drives a real program end to end
+
+
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     from sbs_tui.core.scoring_ray import _init
@@ -32,8 +35,8 @@ def rows(tmp_path: Path) -> Path:
     return path
 
 
-def _score(cli, *args):
-    result = cli("score", *args, "--no-progress")
+def _score(cli, *args, config=None):
+    result = cli(*(["--config", str(config)] if config else []), "score", *args, "--no-progress")
     assert result.exit_code == 0, result.stderr
     return result
 
@@ -90,8 +93,8 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cli, rows, tmp_path) -> No
     REGISTRY.register("crashy", f"{__name__}:build_crash_once")
     try:
         out = tmp_path / "ray.jsonl"
-        _score(cli, str(rows), "--config", str(config), "--gates", "crashy", "--out", str(out),
-               "--engine", "ray", "--workers", "2", "--batch-size", "8")
+        _score(cli, str(rows), "--gates", "crashy", "--out", str(out),
+               "--engine", "ray", "--workers", "2", "--batch-size", "8", config=config)
     finally:
         REGISTRY._entries.pop("crashy", None)
         REGISTRY._factories.pop("crashy", None)
@@ -104,7 +107,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cli, rows, tmp_path) -> No
 def test_a_gate_error_on_a_worker_is_one_line(cli, rows, tmp_path) -> None:
     config = tmp_path / "gates.toml"
     config.write_text('[gates.moderation]\nbase_url = "http://127.0.0.1:9/v1"\n')
-    result = cli("score", str(rows), "--config", str(config), "--gates", "moderation", "--out",
+    result = cli("--config", str(config), "score", str(rows), "--gates", "moderation", "--out",
                  str(tmp_path / "o.jsonl"), "--engine", "ray", "--workers", "1", "--no-progress")
     assert result.exit_code == 2
     assert "error: " in result.stderr and "cannot reach http://127.0.0.1:9/v1/moderations" in result.stderr

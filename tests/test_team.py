@@ -42,7 +42,7 @@ def test_reissue_revokes_the_old_token_and_revoke_refuses_sign_in(tmp_path: Path
 
 
 def test_annotators_cli_add_list_revoke(cli, db_path: Path) -> None:
-    added = cli("--db", str(db_path), "annotators", "add", "alice", "--port", "8123")
+    added = cli("--db", str(db_path), "--create", "annotators", "add", "alice", "--port", "8123")
     assert added.exit_code == 0
     token = added.stdout.strip()
     assert f"http://127.0.0.1:8123/?token={token}" in added.stderr

@@ -11,7 +11,7 @@ import pytest
 from tests.annotate_helpers import MODELS, make_store
 from tests.pilot_helpers import wait_until
 
-from sbs_tui.config import Settings
+from sbs_tui.config import Settings, parse_settings
 from sbs_tui.core.queue import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
@@ -79,7 +79,7 @@ async def test_reveal_after_vote_is_opt_in(tmp_path):
     models = ("[bold]model-x[/bold]", "model-y")
     make_store(db, prompts=2, models=models, outputs={(i, m): f"answer {i} {k}" for i in range(2)
                                                       for k, m in enumerate(models)}).close()
-    settings = Settings(raw={"annotate": {"reveal_after_vote": True}})
+    settings = parse_settings({"annotate": {"reveal_after_vote": True}})
     app = app_for(db, settings=settings)
     async with app.run_test(size=(160, 50)) as pilot:
         pair = app.screen.pair
@@ -142,13 +142,13 @@ async def test_rationale_goes_with_the_next_vote_only(db):
 
 
 async def test_criteria_are_stored_in_model_terms(db):
-    settings = Settings(raw={"annotate": {"criteria": ["helpfulness", "harmlessness"]}})
+    settings = parse_settings({"annotate": {"criteria": ["helpfulness", "harmlessness"]}})
     app = app_for(db, settings=settings)
     async with app.run_test() as pilot:
         pair = app.screen.pair
         await pilot.press("c")
         assert app.screen.id == "criteria-prompt"
-        await pilot.press("1", "tab", "3", "enter")
+        await pilot.press("1", "3", "enter")  # a digit moves on to the next criterion
         await pilot.press("1")
         import json
 
@@ -190,7 +190,7 @@ async def test_synchronised_scrolling_mirrors_the_other_pane(tmp_path):
     long = "\n".join(f"line {i}" for i in range(300))
     path = tmp_path / "s.db"
     make_store(path, prompts=1, models=MODELS[:2], outputs={(0, MODELS[0]): long, (0, MODELS[1]): long}).close()
-    app = app_for(path, settings=Settings(raw={"annotate": {"markdown": False}}))
+    app = app_for(path, settings=parse_settings({"annotate": {"markdown": False}}))
     async with app.run_test(size=(120, 30)) as pilot:
         left = app.screen.query_one("#left", AnswerPane)
         right = app.screen.query_one("#right", AnswerPane)
@@ -265,7 +265,7 @@ async def test_resume_after_quit_shows_the_same_pair(db):
 
 
 async def test_keys_remapped_from_config(db):
-    settings = Settings(raw={"annotate": {"keys": {"vote_left": "j", "vote_right": "k"}}})
+    settings = parse_settings({"annotate": {"keys": {"vote_left": "j", "vote_right": "k"}}})
     app = app_for(db, settings=settings)
     async with app.run_test() as pilot:
         pair = app.screen.pair
@@ -276,11 +276,10 @@ async def test_keys_remapped_from_config(db):
 
 
 def test_unknown_key_action_is_an_input_error():
-    from sbs_tui.config import annotate_settings
     from sbs_tui.errors import InputError
 
     with pytest.raises(InputError, match="annotate.keys.vote_sideways"):
-        annotate_settings(Settings(raw={"annotate": {"keys": {"vote_sideways": "x"}}}))
+        (parse_settings({"annotate": {"keys": {"vote_sideways": "x"}}}))
 
 
 async def test_empty_queue_and_cap_messages(tmp_path):
@@ -364,7 +363,9 @@ async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypat
     monkeypatch.setenv("SBS_GATING_REQUIRED", "0")
     path = tmp_path / "g.db"
     make_store(path, prompts=1, gate="pending").close()
-    app = make_app(path, "ann", Settings(), gate_watch=True)
+    from sbs_tui.config import load_settings
+
+    app = make_app(path, "ann", load_settings(), gate_watch=True)  # the environment is read when loading
     async with app.run_test():
         assert app.screen.pair is not None and app.gate_process is None
 
@@ -474,7 +475,7 @@ async def test_active_queue_is_refreshed_in_the_background_every_n_votes(tmp_pat
     build_queue(store, BuildOptions(strategy="active", overlap=2))
     before = dict(store.conn.execute("SELECT id, priority FROM pairs").fetchall())
     store.close()
-    settings = Settings(raw={"annotate": {"active_refresh_every": 2}})
+    settings = parse_settings({"annotate": {"active_refresh_every": 2}})
     app = app_for(path, settings=settings)
     async with app.run_test() as pilot:
         await pilot.press("1", "1")
@@ -517,7 +518,7 @@ async def test_long_texts_say_where_the_reader_is(tmp_path):
         store.generations.set_gate_status(store.generations.ids(), "passed")
     build_queue(store, BuildOptions())
     store.close()
-    app = app_for(path, settings=Settings(raw={"annotate": {"markdown": False}}))
+    app = app_for(path, settings=parse_settings({"annotate": {"markdown": False}}))
     async with app.run_test(size=(120, 40)) as pilot:
         prompt = app.screen.query_one("#prompt-box", PromptPane)
         left = app.screen.query_one("#left", AnswerPane)

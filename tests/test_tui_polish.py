@@ -14,7 +14,7 @@ import pytest
 from tests.annotate_helpers import MODELS, make_store
 from tests.pilot_helpers import wait_until
 
-from sbs_tui.config import Settings
+from sbs_tui.config import Settings, parse_settings
 from sbs_tui.core.queue import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
@@ -23,7 +23,7 @@ from sbs_tui.tui.screens.judge_keys import FOOTER_ALWAYS, JUDGE_KEYS, footer_fit
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
-RAW = Settings(raw={"annotate": {"markdown": False}})
+RAW = parse_settings({"annotate": {"markdown": False}})
 
 
 def one_pair(path, prompt: str, left: str, right: str) -> None:
@@ -154,7 +154,7 @@ async def test_focus_shows_without_colour(db):
 async def test_scroll_keys_move_both_answers_when_no_pane_has_focus(tmp_path, size):
     """Was: the prompt had focus, so PageDown/End scrolled the prompt (or nothing) and never an answer."""
     one_pair(tmp_path / "s.db", "Short prompt.", lines(200), lines(150))
-    settings = Settings(raw={"annotate": {"markdown": False, "sync_scroll": False}})
+    settings = parse_settings({"annotate": {"markdown": False, "sync_scroll": False}})
     app = make_app(tmp_path / "s.db", "ann", settings, gate_watch=False)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -287,7 +287,7 @@ async def test_criteria_key_without_criteria_says_how_to_set_them_up(db):
 
 
 async def test_criteria_key_is_in_the_footer_when_criteria_are_set(db):
-    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": ["helpfulness"]}}), gate_watch=False)
+    app = make_app(db, "ann", parse_settings({"annotate": {"criteria": ["helpfulness"]}}), gate_watch=False)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert "c Criteria" in footer_text(app)
@@ -303,7 +303,7 @@ def help_text(app: AnnotatorApp) -> str:
 @pytest.mark.parametrize("reveal", [False, True])
 async def test_help_says_what_happens_to_model_names(db, reveal):
     """Was: "model names are hidden until you vote" even with reveal_after_vote off (they are never shown)."""
-    app = make_app(db, "ann", Settings(raw={"annotate": {"reveal_after_vote": reveal}}), gate_watch=False)
+    app = make_app(db, "ann", parse_settings({"annotate": {"reveal_after_vote": reveal}}), gate_watch=False)
     async with app.run_test(size=(80, 30)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
@@ -350,7 +350,7 @@ async def test_help_scrolls_when_the_terminal_is_shorter(db):
 @pytest.mark.parametrize("width", [80, 90, 100, 120])
 async def test_footer_keeps_votes_help_and_quit(db, width, criteria):
     """Was: at 80 columns the footer was cut at the right edge and lost "q Quit"."""
-    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": criteria}}), gate_watch=False)
+    app = make_app(db, "ann", parse_settings({"annotate": {"criteria": criteria}}), gate_watch=False)
     async with app.run_test(size=(width, 30)) as pilot:
         await pilot.pause()
         shown = footer_text(app)
@@ -437,7 +437,7 @@ async def test_many_criteria_fit_80x24_and_the_last_is_reachable(db):
     """Was: each criterion took five rows (label over a bordered field) in a dialog that did not scroll: at 80×24
     the fourth and fifth could be tabbed to but not seen."""
     names = ["helpfulness", "harmlessness", "factuality", "conciseness", "style and tone"]
-    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": names}}), gate_watch=False)
+    app = make_app(db, "ann", parse_settings({"annotate": {"criteria": names}}), gate_watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
         pair = app.screen.pair
         await pilot.press("c")
@@ -447,7 +447,7 @@ async def test_many_criteria_fit_80x24_and_the_last_is_reachable(db):
             assert app.focused is field
             await pilot.pause()
             assert dialog.region.contains_region(field.region), names[i]  # in sight when it has focus
-            await pilot.press(key, "tab")
+            await pilot.press(key)  # a digit moves on to the next criterion by itself (issue 17 §6)
         await pilot.press("enter", "1")
         import json
         import sqlite3
@@ -459,7 +459,7 @@ async def test_many_criteria_fit_80x24_and_the_last_is_reachable(db):
 
 async def test_pending_flag_and_rationale_stay_in_sight_on_a_narrow_status_line(db):
     """Was: pace and view modes came first, and at 80 columns "⚑ flagged, ✎ rationale" fell off the line."""
-    app = make_app(db, "ann", Settings(raw={"annotate": {"criteria": ["helpfulness"]}}), gate_watch=False)
+    app = make_app(db, "ann", parse_settings({"annotate": {"criteria": ["helpfulness"]}}), gate_watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f", *"broken", "enter", "r", *"why", "enter", "d")
         line = next(line for line in screen_text(app).splitlines() if "done 0" in line)
@@ -479,7 +479,7 @@ async def test_hostile_annotator_and_criterion_names_are_shown_literally(db):
     restyle the terminal; criteria names likewise. Now both go through the one literal rule."""
     name = "eve\x1b[31m[bold]x[/bold]\u202e"
     criterion = "tone\x1b]0;pwned\x07[i]"
-    app = make_app(db, name, Settings(raw={"annotate": {"criteria": [criterion]}}), gate_watch=False)
+    app = make_app(db, name, parse_settings({"annotate": {"criteria": [criterion]}}), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         shown = status(app)
         assert "\x1b" not in shown and "\u202e" not in shown and "␛[31m[bold]x[/bold]⟨U+202E⟩" in shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.annotate_helpers import MODELS, make_store
 
-from sbs_tui.config import Settings
+from sbs_tui.config import Settings, parse_settings
 from sbs_tui.tui.app import make_app
 
 LEFT = ("Here is a **markdown** answer with [bold]Rich markup[/bold] that must stay literal,\n"
@@ -68,7 +68,7 @@ def long_prompt_app(tmp_path):
         store.generations.set_gate_status(store.generations.ids(), "passed")
     build_queue(store, BuildOptions())
     store.close()
-    settings = Settings(raw={"annotate": {"criteria": ["helpfulness", "factuality"]}})
+    settings = parse_settings({"annotate": {"criteria": ["helpfulness", "factuality"]}})
     return make_app(path, "snapshot-annotator", settings, gate_watch=False)
 
 

@@ -14,13 +14,9 @@ from sbs_tui.errors import InputError
 @click.pass_obj
 def annotate_command(obj, annotator: str, no_gate_watch: bool) -> int:
     """Judge pairs of answers: 1 left, 2 right, 3 tie, 4 both bad, u undo, s skip, f flag, r rationale, q quit."""
-    from pathlib import Path
-
     if not annotator.strip():
         raise InputError("must not be empty", field="annotator")
-    if not Path(obj.db_path).exists():
-        raise InputError("database not found; import generations and run `sbs queue build` first",
-                         file=obj.db_path)
+    obj.require_database("import generations and run `sbs queue build` first")
     settings = obj.settings
     from sbs_tui.tui.app import EXIT_SAVE_SECONDS, run_annotator
 

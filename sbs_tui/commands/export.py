@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sbs_tui.cli_params import rank_options, rank_request
+from sbs_tui.cli_params import OutPath, rank_options, rank_request
 
 
 @click.group("export")
@@ -15,8 +15,8 @@ def export_group() -> None:
 
 
 @export_group.command("votes")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Output file (.jsonl or .csv); stdout (JSONL) when omitted.")
+@click.option("--out", "out_path", type=OutPath(), default=None,
+              help="Output file (.jsonl or .csv); stdout (JSONL) when omitted or -.")
 @click.pass_context
 def export_votes(ctx: click.Context, out_path: str | None) -> None:
     """Write every vote in the contract format (JSONL, or CSV by the file extension)."""
@@ -31,8 +31,8 @@ def export_votes(ctx: click.Context, out_path: str | None) -> None:
 
 
 @export_group.command("dpo")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Output JSONL file; stdout when omitted.")
+@click.option("--out", "out_path", type=OutPath(), default=None,
+              help="Output JSONL file; stdout when omitted or -.")
 @click.option("--min-weight", type=click.FloatRange(0.5, 1.0), default=0.75, show_default=True,
               help="Leave out weighted votes whose winner's share is below this (AlpacaEval preferences near 1.5 "
                    "are close calls, not preferences).")
@@ -57,9 +57,9 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
 
 @export_group.command("rankings", help="Export a ranking (same options as `sbs rank`) as JSON or CSV.")
 @rank_options
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", "out_path", type=OutPath(), default=None,
               help="Output file: .csv for CSV, anything else JSON (the `sbs rank --format json` document); "
-                   "stdout when omitted.")
+                   "stdout when omitted or -.")
 @click.pass_context
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
     from sbs_tui.core.export import atomic_output

@@ -21,8 +21,6 @@ import click
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 10_000),
               help="Generations scored and committed per transaction.")
 @click.option("--gates", "gate_names", default=None, metavar="NAMES", help="Comma-separated gates to run.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML file with [gates.NAME] tables (overrides the global --config).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),
               help="Reference corpus (file or folder) for the memorization gate; repeatable.")
 @click.option("--nice", "niceness", default=10, show_default=True, type=click.IntRange(0, 19),
@@ -37,7 +35,7 @@ import click
                    "otherwise a line every few seconds).")
 @click.pass_context
 def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: int, gate_names: str | None,
-                 config_path: str | None, references: tuple[str, ...], niceness: int, regate: bool,
+                 references: tuple[str, ...], niceness: int, regate: bool,
                  fmt: str, show_progress: bool | None) -> None:
     """Gate pending generations: blocking gates decide which generations annotators may see.
 
@@ -47,20 +45,24 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.config import load_settings
     from sbs_tui.core.gate_run import run_gate
 
     only = parse_gate_names(gate_names)
-    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    settings = ctx.obj.settings
     from sbs_tui.progress import count_progress
 
     progress = None if watch else count_progress("gating", enabled=show_progress)
     run = run_gate(ctx.obj.db_path, ctx.obj.open_store, settings, only=only, references=references, watch=watch,
                    interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err,
                    progress=progress)
+    if run.interrupted:
+        from sbs_tui.errors import Interrupted
+
+        raise Interrupted(f"{run.pending:,} generation(s) still pending (sbs gate again goes on from there)")
     if run.rates is None:  # --watch: progress went to stderr only
         return
     runner = run.runner
+    assert runner is not None  # a finished single pass always has its runner
     if fmt == "json":
         click.echo(json.dumps({"gates": [{"name": g.name, "scorer": g.scorer, "blocking": g.blocking,
                                           "threshold": runner.threshold(g), "languages": list(runner.languages(g)),
@@ -84,14 +86,13 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
 def gate_override_command(ctx: click.Context, generation_id: int, decision: str | None, reason: str,
                           who: str | None) -> None:
     """A lead's decision on one generation, over the gates' (the review app's Blocked tab does the same)."""
-    from sbs_tui.config import queue_section
     from sbs_tui.core.gate_review import decide
 
     if decision is None:
         raise click.UsageError("say --pass or --block")
     store = ctx.obj.open_store()
     try:
-        decided = decide(store, generation_id, decision, reason, who, queue_settings=queue_section(ctx.obj.settings))
+        decided = decide(store, generation_id, decision, reason, who, queue_settings=ctx.obj.settings.queue)
     finally:
         store.close()
     click.echo(decided.line, err=True)
@@ -101,25 +102,22 @@ def gate_override_command(ctx: click.Context, generation_id: int, decision: str 
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--gates", "gate_names", default=None, metavar="NAMES", help="Comma-separated gates to measure "
               "(default: the configured/default gates).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML file with [gates.NAME] tables (overrides the global --config).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),
               help="Reference corpus for the memorization gate; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, config_path: str | None,
-                      references: tuple[str, ...], fmt: str) -> None:
+def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, references: tuple[str, ...],
+                      fmt: str) -> None:
     """Measure gates on labelled rows (FILE: generation rows + `label` toxic/benign, optional `language`):
     precision, recall, F1, false-block rate per language, and a threshold sweep."""
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.config import load_settings
     from sbs_tui.core.gate_eval import evaluate, read_labelled
     from sbs_tui.core.gate_run import build_runner
 
     rows = read_labelled(file)
-    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    settings = ctx.obj.settings
     runner = build_runner(settings, only=parse_gate_names(gate_names), references=references, log=echo_err)
     report = evaluate(runner, rows)
     if fmt == "json":

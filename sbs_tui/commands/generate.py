@@ -45,7 +45,7 @@ def generate_command(ctx: click.Context, prompts_file, from_db, models, base_url
                               concurrency=concurrency, max_tokens=max_tokens, temperature=temperature, seed=seed,
                               base_url=base_url, served_model=served_model)
     bar = count_progress("generating", enabled=show_progress)
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(create=True)  # like an import, it brings the answers in
     try:
         report = run_generate(store, ctx.obj.settings, request, on_total=bar.start if bar else None,
                               progress=bar.advance if bar else None)

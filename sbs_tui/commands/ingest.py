@@ -20,14 +20,16 @@ def run_import(ctx: click.Context, kind: str, files: tuple[str, ...], as_json: b
     """Open the store, run ``do_import(store, progress)`` with a progress bar on a terminal, print the summary."""
     import json
 
+    from sbs_tui.cli_params import interruptible
     from sbs_tui.progress import file_progress
 
     if not files:
         raise click.UsageError("give at least one FILE")
-    store = ctx.obj.open_store()
+    store = ctx.obj.open_store(create=True)
     try:
         progress = file_progress(f"importing {kind}")
-        with progress if progress is not None else contextlib.nullcontext():
+        with (progress if progress is not None else contextlib.nullcontext(),
+              interruptible(lambda: "nothing imported (an import is all or nothing: this one was rolled back)")):
             summary = do_import(store, progress)
     finally:
         store.close()

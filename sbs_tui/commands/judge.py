@@ -8,53 +8,55 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.cli_params import given, setting_option
+from sbs_tui.core.settings import JudgeSettings
+
+
+_SETTING_OPTIONS = ("base_url", "model", "annotator", "concurrency", "template", "backend", "requests_per_minute",
+                    "tokens_per_minute")
+
 
 @click.command("judge")
-@click.option("--base-url", default=None, metavar="URL",
-              help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: [judge] base_url, "
-                   "$OPENAI_BASE_URL, then OpenAI). The key is read from $OPENAI_API_KEY.")
-@click.option("--model", default=None, metavar="NAME", help="Judge model (a local folder with --backend local).")
-@click.option("--annotator", default=None, metavar="NAME", help="Name the votes are stored under "
-              "(default: judge:MODEL).")
+@setting_option(JudgeSettings, "base_url", metavar="URL")
+@setting_option(JudgeSettings, "model", metavar="NAME")
+@setting_option(JudgeSettings, "annotator", metavar="NAME")
 @click.option("--pairs", "pair_source", type=click.Choice(["queue", "baseline"]), default="queue",
               show_default=True, help="The annotation queue's pairs, or every model against --baseline.")
 @click.option("--baseline", default=None, metavar="MODEL", help="The reference model for --pairs baseline.")
-@click.option("--concurrency", default=None, type=click.IntRange(1, 1024),
-              help="Requests in flight at once (default 16).")
+@setting_option(JudgeSettings, "concurrency", type=int)
 @click.option("--limit", default=None, type=click.IntRange(1), help="Judge at most N pairs.")
-@click.option("--template", default=None, metavar="NAME|FILE",
-              help="Prompt template: alpaca_eval (default), mt_bench, or a TOML file.")
-@click.option("--backend", default=None, type=click.Choice(["api", "local"]),
-              help="api (default): a chat endpoint; local: a causal LM folder scoring each verdict.")
-@click.option("--requests-per-minute", "rpm", default=None, type=click.FloatRange(min=0, min_open=True))
-@click.option("--tokens-per-minute", "tpm", default=None, type=click.FloatRange(min=0, min_open=True))
+@setting_option(JudgeSettings, "template", metavar="NAME|FILE")
+@setting_option(JudgeSettings, "backend", type=click.Choice(["api", "local"]))
+@setting_option(JudgeSettings, "requests_per_minute", type=float)
+@setting_option(JudgeSettings, "tokens_per_minute", type=float)
 @click.option("--no-logprobs", "no_logprobs", is_flag=True, default=None,
               help="Do not ask for log-probabilities (for endpoints that refuse them): discrete votes only.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.pass_context
-def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, baseline, concurrency, limit,
-                  template, backend, rpm, tpm, no_logprobs, fmt, show_progress) -> None:
+def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs, fmt, show_progress,
+                  **_settings: object) -> None:
     """Ask an LLM judge to compare each pair in both orders and store its verdicts as votes (weighted by the
     verdict tokens' probabilities when the endpoint returns them). Cached and resumable: a rerun asks only
-    what is missing."""
+    what is missing. The API key is read from the variable [judge] api_key_env names ($OPENAI_API_KEY)."""
     import json
     import sys
 
-    from sbs_tui.core.judging import SECTION, judge_config, run_judge
+    from sbs_tui.core.judging import judge_config, run_judge
     from sbs_tui.errors import ExitCode, InputError
     from scorers.base import ScorerError
 
-    settings = ctx.obj.settings
-    config = judge_config(settings.section(SECTION), source=settings.source, base_url=base_url, model=model,
-                          annotator=annotator, concurrency=concurrency, template=template, backend=backend,
-                          requests_per_minute=rpm, tokens_per_minute=tpm,
+    config = judge_config(ctx.obj.settings.judge, **given(ctx, *_SETTING_OPTIONS),
                           logprobs=False if no_logprobs else None)
+    from sbs_tui.cli_params import interruptible
+    from sbs_tui.progress import CountProgress
+
     store = ctx.obj.open_store()
-    bar = _Bar(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
+    bar = CountProgress("judging", unit="req", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     try:
-        with bar:
+        with bar, interruptible(lambda: f"{bar.remaining:,} judge request(s) not answered; verdicts so far are "
+                                        "kept and the same command resumes"):
             report = run_judge(store, config, pairs=pair_source, baseline=baseline, limit=limit,
                                progress=bar.advance, on_total=bar.start)
     except ScorerError as exc:
@@ -74,44 +76,13 @@ def judge_command(ctx: click.Context, base_url, model, annotator, pair_source, b
     from sbs_tui.present.text import escape as escape_controls
 
     cost = f", cost {report.cost:.4f}" if report.cost is not None else ""
-    click.echo(f"{escape_controls(report.annotator)}: {report.pairs} pair(s), {report.asked} request(s) sent "
-               f"({report.cached_orders} order(s) cached), {report.votes_written} new vote(s) "
-               f"[{report.weighted} weighted, {report.discrete} discrete, {report.orders_disagree} with orders "
-               f"disagreeing, {report.unparseable} unparseable]; tokens {report.tokens_in:,} in / "
+    click.echo(f"{escape_controls(report.annotator)}: {report.pairs:,} pair(s), {report.asked:,} request(s) sent "
+               f"({report.cached_orders:,} order(s) cached), {report.votes_written:,} new vote(s) "
+               f"[{report.weighted:,} weighted, {report.discrete:,} discrete, {report.orders_disagree:,} with orders "
+               f"disagreeing, {report.unparseable:,} unparseable]; tokens {report.tokens_in:,} in / "
                f"{report.tokens_out:,} out{cost}; {report.seconds:.1f}s", err=True)
     if report.warning:
         click.echo(f"warning: {report.warning}", err=True)
     if report.failure:
         click.echo(f"error: {report.failure} — run the same command again to retry them", err=True)
         ctx.exit(ExitCode.CHECK_FAILED)
-
-
-class _Bar:
-    """A rich progress bar over the pair orders (two per pair) on stderr."""
-
-    def __init__(self, *, enabled: bool):
-        self.enabled = enabled
-        self._bar = None
-        self._task = None
-
-    def __enter__(self):
-        return self
-
-    def start(self, total: int) -> None:
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             console=Console(stderr=True), transient=True)
-        self._bar.start()
-        self._task = self._bar.add_task("judging", total=total or None)
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=n)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.stop()

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from sbs_tui.cli_params import given, setting_option
+from sbs_tui.core.settings import QUEUE_STRATEGIES, QueueSettings
 from sbs_tui.errors import InputError
 
 
@@ -14,31 +16,33 @@ def queue_group() -> None:
     """Build and inspect the judging queue."""
 
 
+_BUILD_OPTIONS = ("overlap", "strategy", "seed", "gold_rate", "gold_from", "cap", "max_pairs_per_prompt",
+                  "focus_top")
+
+
 @queue_group.command("build")
-@click.option("--overlap", type=int, default=None, help="Votes each pair collects (different annotators). [1]")
-@click.option("--strategy", type=click.Choice(["uniform", "active"]), default=None,
-              help="uniform: random order; active: pairs whose next vote most reduces ranking uncertainty first.")
-@click.option("--seed", type=int, default=None, help="Seed for pair order and the side shown on the left. [0]")
-@click.option("--gold-rate", type=float, default=None, help="Share of attention-check pairs served. [0]")
-@click.option("--gold-from", default=None, metavar="ANNOTATOR",
-              help="Annotator (e.g. an imported judge) whose confident votes define gold answers.")
-@click.option("--cap", type=int, default=None, help="Default maximum votes per annotator.")
-@click.option("--max-pairs-per-prompt", type=int, default=None, help="Sample at most this many pairs per prompt.")
-@click.option("--focus-top", type=int, default=None, help="Active strategy: care most about the top K order.")
+@setting_option(QueueSettings, "overlap", type=int)
+@setting_option(QueueSettings, "strategy", type=click.Choice(QUEUE_STRATEGIES))
+@setting_option(QueueSettings, "seed", type=int)
+@setting_option(QueueSettings, "gold_rate", type=float)
+@setting_option(QueueSettings, "gold_from", metavar="ANNOTATOR")
+@setting_option(QueueSettings, "cap", type=int)
+@setting_option(QueueSettings, "max_pairs_per_prompt", type=int)
+@setting_option(QueueSettings, "focus_top", type=int)
 @click.option("--no-hold-back", is_flag=True, help="Do not hold back outputs that reveal their model's identity.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.pass_obj
-def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_pairs_per_prompt, focus_top,
-                  no_hold_back, fmt) -> None:
-    """Create pairs (two models, same prompt) for every prompt; re-run after importing more generations."""
-    from sbs_tui.config import queue_section
+@click.pass_context
+def build_command(ctx: click.Context, no_hold_back: bool, fmt: str, **_options: object) -> None:
+    """Create pairs (two models, same prompt) for every prompt; re-run after importing more generations.
+
+    An option left out keeps what the queue was last built with, else the config's [queue] value, else the
+    default shown."""
     from sbs_tui.core.queue import build_queue_from_settings
 
-    given = {"overlap": overlap, "strategy": strategy, "seed": seed, "gold_rate": gold_rate, "gold_from": gold_from,
-             "cap": cap, "max_pairs_per_prompt": max_pairs_per_prompt, "focus_top": focus_top}
+    obj = ctx.obj
     with obj.open_store() as store:
-        report = build_queue_from_settings(store, given, queue_section(obj.settings), hold_back=not no_hold_back,
-                                           source=obj.settings.source)
+        report = build_queue_from_settings(store, given(ctx, *_BUILD_OPTIONS), obj.settings.queue,
+                                           hold_back=not no_hold_back)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     out = {"new_pairs": report.new_pairs, "held_back_new": report.held_back, "gold_marked": report.gold,
@@ -49,9 +53,10 @@ def build_command(obj, overlap, strategy, seed, gold_rate, gold_from, cap, max_p
         click.echo(json.dumps(out, ensure_ascii=False))
         return
     s = report.summary
-    click.echo(f"pairs: {s['pairs']} ({report.new_pairs} new), open: {s['open']}, gold: {s['gold']}, "
-               f"held back (identity): {s['held_back']}")
-    click.echo(f"gates: {s['gate_passed']} pairs passed, {s['gate_pending']} pending, {s['gate_blocked']} blocked")
+    click.echo(f"pairs: {s['pairs']:,} ({report.new_pairs:,} new), open: {s['open']:,}, gold: {s['gold']:,}, "
+               f"held back (identity): {s['held_back']:,}")
+    click.echo(f"gates: {s['gate_passed']:,} pairs passed, {s['gate_pending']:,} pending, "
+               f"{s['gate_blocked']:,} blocked")
     if report.generations_blocked or report.generations_held:
         click.echo(f"generations: {report.generations_blocked:,} blocked by the gates, {report.generations_held:,} "
                    "held for review — not paired (pass one: sbs review tab 7, or sbs gate override ID --pass)")
@@ -67,7 +72,7 @@ def status_command(obj, fmt) -> None:
     from sbs_tui.core.views.queue import queue_view
 
     with obj.open_store() as store:
-        view = queue_view(store, gating_required=obj.settings.gating_required)
+        view = queue_view(store, gating_required=obj.settings.gating.required)
     if fmt == "json":
         click.echo(json.dumps({**view.summary, "config": view.config}))
     else:

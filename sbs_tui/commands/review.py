@@ -27,11 +27,7 @@ from sbs_tui.errors import InputError
 def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
                    voters: str, refresh: float) -> int:
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
-    from pathlib import Path
-
-    if not Path(obj.db_path).exists():
-        raise InputError("database not found; import votes or generations first (sbs import ...)",
-                         file=obj.db_path)
+    obj.require_database("import votes or generations first: sbs import ...")
     settings = obj.settings
     import signal
 

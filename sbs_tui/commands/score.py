@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.cli_params import OutPath
+
 BATCH = 64  # generations scored and flushed per batch (--batch-size)
 
 
@@ -34,12 +36,10 @@ def _gates_epilog() -> str:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--gates", "gate_names", default=None, metavar="NAMES",
               help="Comma-separated gates to run (default: the configured/default gates).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Write results here (JSONL, or CSV for *.csv); resumes a partial file. Default: stdout.")
+@click.option("--out", "out_path", type=OutPath(), default=None,
+              help="Write results here (JSONL, or CSV for *.csv); resumes a partial file. Default (or -): stdout.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Output format (default: from the --out extension, else jsonl).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML file with [gates.NAME] tables (overrides the global --config).")
 @click.option("--reference", "references", multiple=True, type=click.Path(),
               help="Reference corpus (file or folder) for the memorization gate; repeatable.")
 @click.option("--fail-on-block", is_flag=True, help="Exit 1 if any generation is blocked.")
@@ -57,69 +57,35 @@ def _gates_epilog() -> str:
               help="With --engine ray: actors per gate (default: one per CPU; one per GPU for cuda gates).")
 @click.pass_context
 def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | None, out_path: str | None,
-                  fmt: str | None, config_path: str | None, references: tuple[str, ...], fail_on_block: bool,
+                  fmt: str | None, references: tuple[str, ...], fail_on_block: bool,
                   with_details: bool, batch_size: int, show_progress: bool | None, engine: str,
                   address: str | None, workers: int | None) -> None:
     """Score generations from FILEs (JSONL/JSON/CSV, contract or AlpacaEval rows), or the database's
     generations when no FILE is given."""
     import sys
 
-    from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.config import load_settings
+    from sbs_tui.cli_params import echo_err, interruptible, parse_gate_names
     from sbs_tui.core.gate_run import build_runner
     from sbs_tui.core.scoring import score_generations
     from sbs_tui.errors import ExitCode
 
     only = parse_gate_names(gate_names)
-    settings = load_settings(config_path) if config_path else ctx.obj.settings
+    settings = ctx.obj.settings
     runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
-    progress = _Progress(enabled=sys.stderr.isatty() if show_progress is None else show_progress)
-    summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
-                                with_details=with_details, batch_size=batch_size, progress=progress,
-                                engine=engine, address=address, workers=workers, log=echo_err)
-    progress.summary(summary.scored, summary.skipped, summary.blocked)
+    from sbs_tui.progress import CountProgress
+
+    progress = CountProgress("scoring", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
+    resume = " (the same command with --out resumes)" if out_path else ""
+    with progress, interruptible(lambda: f"{progress.remaining:,} generation(s) not scored{resume}"):
+        summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
+                                    with_details=with_details, batch_size=batch_size, progress=progress,
+                                    engine=engine, address=address, workers=workers, log=echo_err)
+    rate = summary.scored / progress.seconds if progress.seconds > 0 else 0.0
+    extra = f", {summary.skipped:,} already in the output" if summary.skipped else ""
+    click.echo(f"scored {summary.scored:,} generation(s) in {progress.seconds:.1f}s ({rate:,.0f}/s){extra}; "
+               f"{summary.blocked:,} blocked", err=True)
     for line in summary.unchecked:  # diagnostics: stderr, so piped JSONL stays clean
         echo_err(f"unchecked: {line.sentence()}")
     if fail_on_block and summary.blocked:
         ctx.exit(ExitCode.CHECK_FAILED)
 
-
-class _Progress:
-    """A rich progress bar on stderr (generations done, rate, ETA) and a one-line summary at the end."""
-
-    def __init__(self, *, enabled: bool):
-        import time
-
-        self.total = 0
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self._bar = None
-
-    def start(self, total: int) -> None:
-        """Called once the input is counted (and validated): the clock and the bar start here."""
-        import time
-
-        self.total = total
-        self.started = time.perf_counter()
-        if self.enabled:
-            from sbs_tui.progress import CountProgress
-
-            self._bar = CountProgress("scoring")
-            self._bar.start(total)
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(n)
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def summary(self, scored: int, skipped: int, blocked: int) -> None:
-        import time
-
-        elapsed = time.perf_counter() - self.started
-        rate = scored / elapsed if elapsed > 0 else 0.0
-        extra = f", {skipped} already in the output" if skipped else ""
-        click.echo(f"scored {scored} generation(s) in {elapsed:.1f}s ({rate:,.0f}/s){extra}; "
-                   f"{blocked} blocked", err=True)

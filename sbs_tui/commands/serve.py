@@ -30,8 +30,7 @@ def serve_command(obj, annotator: str | None, host: str, port: int, public_url: 
     """Serve the apps to browsers. Annotators sign in with the token from `sbs annotators add` (or open their
     personal link); a lead's token also opens the review app at /?app=review."""
 
-    if not Path(obj.db_path).exists():
-        raise InputError("database not found", file=obj.db_path)
+    obj.require_database("import generations and build the queue first")
     config = Path(obj.config_path) if obj.config_path else None
     if annotator is not None:
         _serve_one(Path(obj.db_path), config, annotator, host, port, public_url)

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
+from sbs_tui.core.csv_cells import csv_text
 from sbs_tui.errors import InputError
 
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",
@@ -113,13 +114,14 @@ def write_jsonl(records: Iterable[dict[str, Any]], fh: IO[str]) -> int:
 
 
 def write_csv(records: Iterable[dict[str, Any]], fh: IO[str], columns: list[str]) -> int:
-    """CSV with nested values (objects, lists) JSON-encoded — which the importers decode again."""
+    """CSV with nested values (objects, lists) JSON-encoded — which the importers decode again — and text cells
+    safe to open in a spreadsheet (:func:`csv_text`)."""
     writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
     writer.writeheader()
     n = 0
     for record in records:
-        row = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
-                   else ("true" if v is True else v)) for k, v in record.items()}
+        row = {k: csv_text(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
+                           else ("true" if v is True else v)) for k, v in record.items()}
         writer.writerow(row)
         n += 1
     return n

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sbs_tui.core.settings import QueueSettings
 from sbs_tui.errors import InputError
 
 DECISIONS = ("passed", "blocked")
@@ -117,7 +118,7 @@ class Decided:
 
 
 def decide(store: Any, generation_id: int, decision: str, reason: str, who: str | None, *,
-           queue_settings: dict[str, Any] | None = None) -> Decided:
+           queue_settings: QueueSettings | None = None) -> Decided:
     """``sbs gate override`` and the review app's Blocked tab: :func:`override`, then — for a pass, when the
     database has a queue — the generation's pairs at once (``sbs queue build`` with the options the queue was last
     built with, under ``queue_settings``, the ``[queue]`` settings), so a passed answer reaches annotators without a
@@ -131,7 +132,7 @@ def decide(store: Any, generation_id: int, decision: str, reason: str, who: str 
     if not store.queue.summary()["pairs"]:
         return Decided(final, None, f"{head}; no queue yet — run sbs queue build to pair it")
     try:
-        report = build_queue_from_settings(store, {}, dict(queue_settings or {}))
+        report = build_queue_from_settings(store, {}, queue_settings or QueueSettings())
     except InputError as exc:
         return Decided(final, None, f"{head}; its pairs were not built ({exc}) — run sbs queue build")
     n = report.new_pairs

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sbs_tui.core import gating
 
 if TYPE_CHECKING:
-    from sbs_tui.config import Settings
+    from sbs_tui.core.settings import Settings
     from sbs_tui.core.scoring import ScoreProgress
     from sbs_tui.core.store import Store
 
@@ -50,6 +50,8 @@ class GateRun:
     other_watcher: int | None = None  # with --watch: the pid of the watcher already gating this database
     #: Safety categories no enabled blocking gate checked, per language (without ``--watch``).
     unchecked: list[Any] = field(default_factory=list)
+    interrupted: bool = False  # a single pass stopped by SIGINT/SIGTERM after a whole batch
+    pending: int = 0  # generations still pending when it stopped
 
 
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
@@ -140,8 +142,10 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
         finally:
             if progress is not None:
                 progress.stop()
-        log(f"gated {done.scored} generation(s): {done.passed} passed, {done.blocked} blocked, "
-            f"{done.held} held for review ({done.reused} cached gate results reused)")
+        if stop.is_set():  # Ctrl+C: what is done is committed; the caller says what is left, not a summary
+            return GateRun(runner, done, interrupted=True, pending=store.generations.count_pending())
+        log(f"gated {done.scored:,} generation(s): {done.passed:,} passed, {done.blocked:,} blocked, "
+            f"{done.held:,} held for review ({done.reused:,} cached gate results reused)")
         from sbs_tui.core.coverage import from_store
 
         return GateRun(runner, done, gating.pass_rates(store, runner.gates), unchecked=from_store(store))

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from sbs_tui.core.settings import PolicySettings, Settings
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the type checker only
@@ -159,13 +160,13 @@ def _relative_to(base: Path, value: Any) -> Any:
     return value if path.is_absolute() else str(base / path)
 
 
-def load_policy(settings: Any, *, only: Sequence[str] | None = None,
+def load_policy(settings: Settings | None, *, only: Sequence[str] | None = None,
                 references: Sequence[str] = ()) -> list[GateConfig]:
     """The gates to run, from ``[gates.*]`` plus the defaults; ``only`` (``--gates``) restricts and may add."""
     from scorers.base import REGISTRY, suggest
 
     source = getattr(settings, "source", None)
-    tables = settings.gate_tables if settings is not None else {}
+    tables = settings.gates if settings is not None else {}
     gates: dict[str, GateConfig] = {}
     disabled: set[str] = set()
     for name in always_on():
@@ -212,10 +213,6 @@ def load_policy(settings: Any, *, only: Sequence[str] | None = None,
 # --------------------------------------------------------------------------------------------------------------
 
 
-UNCOVERED_POLICIES = ("review", "pass", "block")
-#: ``[policy] unchecked``: "warn" reports unchecked categories, "hold" holds the generation for a lead like an
-#: uncovered one, "fail" blocks it.
-UNCHECKED_POLICIES = ("warn", "hold", "fail")
 
 
 @dataclass(slots=True)
@@ -262,26 +259,14 @@ class Outcome:
         return "blocked" if self.blocked else "held" if self.held else "passed"
 
 
-def uncovered_policy(settings: Any) -> str:
-    """``[policy] uncovered`` (default "review"), validated."""
-    source = getattr(settings, "source", None)
-    section = settings.section("policy") if settings is not None else {}
-    value = section.get("uncovered", "review")
-    if value not in UNCOVERED_POLICIES:
-        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCOVERED_POLICIES)}, got {value!r}",
-                         file=source, field="policy.uncovered")
-    return value
+def uncovered_policy(settings: Settings | None) -> str:
+    """``[policy] uncovered`` (checked by its schema, :class:`sbs_tui.core.settings.PolicySettings`)."""
+    return (settings.policy if settings is not None else PolicySettings()).uncovered
 
 
-def unchecked_policy(settings: Any) -> str:
-    """``[policy] unchecked`` (default "warn"), validated."""
-    source = getattr(settings, "source", None)
-    section = settings.section("policy") if settings is not None else {}
-    value = section.get("unchecked", "warn")
-    if value not in UNCHECKED_POLICIES:
-        raise InputError(f"must be one of {', '.join(repr(p) for p in UNCHECKED_POLICIES)}, got {value!r}",
-                         file=source, field="policy.unchecked")
-    return value
+def unchecked_policy(settings: Settings | None) -> str:
+    """``[policy] unchecked`` ("warn", "hold" or "fail"; checked by its schema, :class:`PolicySettings`)."""
+    return (settings.policy if settings is not None else PolicySettings()).unchecked
 
 
 def required_categories(settings: Any = None, gates: Sequence[GateConfig] = ()) -> tuple[str, ...]:
@@ -290,8 +275,7 @@ def required_categories(settings: Any = None, gates: Sequence[GateConfig] = ()) 
     from scorers.taxonomy import CATEGORIES, CORE_CATEGORIES, check_categories
 
     wanted = set(CORE_CATEGORIES)
-    policy = settings.section("policy") if settings is not None else {}
-    extra = policy.get("categories") or ()
+    extra = settings.policy.categories if settings is not None else ()
     try:
         wanted.update(check_categories(list(extra)))
     except ValueError as exc:

@@ -25,9 +25,10 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
+from sbs_tui.core.settings import Settings
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -58,16 +59,6 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CONCURRENCY = 16
 COMMIT_EVERY_S = 1.0
-
-
-class SettingsLike(Protocol):
-    """What the core needs of :class:`sbs_tui.config.Settings` (the core does not import the config module)."""
-
-    source: str | None
-
-    def section(self, name: str) -> dict[str, Any]: ...
-
-    def error(self, message: str, section: str, key: str | None = None) -> InputError: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +128,7 @@ class GenerateRequest:
 # -- models from the config ---------------------------------------------------------------------------------------
 
 
-def resolve_models(settings: SettingsLike, request: GenerateRequest) -> list[ModelSpec]:
+def resolve_models(settings: Settings, request: GenerateRequest) -> list[ModelSpec]:
     """Each ``--model NAME`` as a :class:`ModelSpec`: its ``[models.NAME]`` table checked key by key (an error
     names the file, line and key), with the command line's overrides on top."""
     names = list(dict.fromkeys(n.strip() for n in request.models if n.strip()))
@@ -152,7 +143,7 @@ def resolve_models(settings: SettingsLike, request: GenerateRequest) -> list[Mod
         if value is not None and (value < low or (high is not None and value > high)):
             raise InputError(f"must be between {low:g} and {high:g}" if high is not None else f"must be ≥ {low:g}",
                              field=option)
-    declared = settings.section(SECTION)
+    declared = settings.models
     specs = []
     for name in names:
         table = declared.get(name)
@@ -165,7 +156,7 @@ def resolve_models(settings: SettingsLike, request: GenerateRequest) -> list[Mod
     return specs
 
 
-def _spec(settings: SettingsLike, name: str, table: Any, request: GenerateRequest) -> ModelSpec:
+def _spec(settings: Settings, name: str, table: Any, request: GenerateRequest) -> ModelSpec:
     section = f"{SECTION}.{name}"
     if not isinstance(table, dict):
         raise settings.error(f"must be a table ([{section}])", SECTION, name)
@@ -355,7 +346,7 @@ Outcome = Answer | Failure
 # -- the run ------------------------------------------------------------------------------------------------------
 
 
-def run_generate(store: Store, settings: SettingsLike, request: GenerateRequest, *,
+def run_generate(store: Store, settings: Settings, request: GenerateRequest, *,
                  on_total: Callable[[int], None] | None = None, progress: Callable[[int], None] | None = None,
                  backends: dict[str, Any] | None = None) -> GenerateReport:
     """Generate every (model, prompt) not stored yet with these parameters, store each answer as it arrives, and

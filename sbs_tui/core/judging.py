@@ -25,6 +25,7 @@ token counts are ignored with one warning.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -34,35 +35,33 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.store.judges import JudgePair, OrderVerdict
 from sbs_tui.core.judge_templates import JudgeTemplate, load_template, p_first_from_mass
+from sbs_tui.core.settings import JudgeSettings
+from sbs_tui.core.store.judges import JudgePair, OrderVerdict
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-SECTION = "judge"
-#: keys of the ``[judge]`` config table (unknown keys are errors: a typo must not fall back silently)
-KEYS = ("base_url", "model", "annotator", "backend", "template", "api_key_env", "concurrency",
-        "requests_per_minute", "tokens_per_minute", "timeout", "max_retries", "logprobs", "top_logprobs",
-        "price_input_per_mtok", "price_output_per_mtok", "device", "batch_size", "max_length")
 COMMIT_EVERY_S = 1.0
+TIE_WEIGHT = 0.5  # a tie credits each model half a win; stored as weight ½, as docs/judge.md says
 
 
 @dataclass(slots=True)
 class JudgeConfig:
-    """What the judge is (model, template, decoding) and how it is reached (backend, client options)."""
+    """What the judge is (model, template, decoding) and how it is reached (backend, client options). Made by
+    :func:`judge_config` from ``[judge]``, whose schema holds every default."""
 
     model: str
     annotator: str
     template: JudgeTemplate
-    backend: str = "api"  # 'api' (OpenAI-compatible chat endpoint) | 'local' (causal LM folder)
-    logprobs: bool = True
-    top_logprobs: int = 5
-    price_in: float | None = None  # per million input tokens
-    price_out: float | None = None
-    client: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, concurrency, ... (api)
-    local: dict[str, Any] = field(default_factory=dict)  # device, batch_size, max_length (local)
+    backend: str  # 'api' (OpenAI-compatible chat endpoint) | 'local' (causal LM folder)
+    logprobs: bool
+    top_logprobs: int
+    price_in: float | None  # per million input tokens
+    price_out: float | None
+    client: dict[str, Any]  # base_url, api_key_env, concurrency, ... (api)
+    local: dict[str, Any]  # device, batch_size, max_length (local)
 
     def identity(self) -> dict[str, Any]:
         """What changes a verdict: not the endpoint's address, the annotator's name or the prices."""
@@ -87,48 +86,27 @@ class JudgeConfig:
         return (tokens_in * (self.price_in or 0.0) + tokens_out * (self.price_out or 0.0)) / 1e6
 
 
-def judge_config(section: dict[str, Any], *, source: str | None = None, **overrides: Any) -> JudgeConfig:
-    """The ``[judge]`` table with command-line overrides (``None`` = not given) applied on top."""
-    unknown = sorted(set(section) - set(KEYS))
-    if unknown:
-        raise InputError(f"unknown key (known: {', '.join(KEYS)})", file=source, field=f"judge.{unknown[0]}")
-    values = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+_CLIENT_KEYS = ("base_url", "api_key_env", "concurrency", "requests_per_minute", "tokens_per_minute", "timeout",
+                "max_retries")
+_LOCAL_KEYS = ("device", "batch_size", "max_length")
 
-    def get(key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-        value = values.get(key, default)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise InputError(f"must be {names}", file=source, field=f"judge.{key}")
-        return value
 
-    backend = get("backend", str, "api")
-    if backend not in ("api", "local"):
-        raise InputError("must be 'api' or 'local'", file=source, field="judge.backend")
-    model = get("model", str)
-    if not model:
-        raise InputError("name the judge model (--model NAME, or model = ... under [judge])", file=source,
-                         field="judge.model")
-    annotator = get("annotator", str) or f"judge:{model.rstrip('/').rsplit('/', 1)[-1]}"
-    template = load_template(get("template", str, "alpaca_eval"))
-    top = get("top_logprobs", int, 5)
-    if not 1 <= top <= 20:
-        raise InputError("must be between 1 and 20", file=source, field="judge.top_logprobs")
-    prices = {}
-    for key in ("price_input_per_mtok", "price_output_per_mtok"):
-        price = get(key, (int, float))
-        if price is not None and price < 0:
-            raise InputError("must be ≥ 0", file=source, field=f"judge.{key}")
-        prices[key] = None if price is None else float(price)
-    kinds: dict[str, type | tuple[type, ...]] = {"base_url": str, "api_key_env": str, "concurrency": int, "requests_per_minute": (int, float),
-             "tokens_per_minute": (int, float), "timeout": (int, float), "max_retries": int, "device": str,
-             "batch_size": int, "max_length": int}
-    checked = {k: get(k, kind) for k, kind in kinds.items()}
-    client = {k: checked[k] for k in ("base_url", "api_key_env", "concurrency", "requests_per_minute",
-                                      "tokens_per_minute", "timeout", "max_retries") if checked[k] is not None}
-    local = {k: checked[k] for k in ("device", "batch_size", "max_length") if checked[k] is not None}
-    return JudgeConfig(model=model, annotator=annotator, template=template, backend=backend,
-                       logprobs=bool(get("logprobs", bool, True)), top_logprobs=top,
-                       price_in=prices["price_input_per_mtok"], price_out=prices["price_output_per_mtok"],
+def judge_config(judge: JudgeSettings, **overrides: Any) -> JudgeConfig:
+    """``[judge]`` (typed and range-checked by its schema) with command-line overrides (``None`` = not given)
+    applied on top; the overrides are checked by the same schema."""
+    try:
+        judge = dataclasses.replace(judge, **{k: v for k, v in overrides.items() if v is not None})
+    except InputError as exc:  # a flag out of range: name the flag, not the config key
+        key = (exc.field or "").partition(".")[2]
+        raise InputError(exc.message, field=f"--{key.replace('_', '-')}" if key in overrides else exc.field) from None
+    if not judge.model:
+        raise InputError("name the judge model (--model NAME, or model = ... under [judge])", field="judge.model")
+    annotator = judge.annotator or f"judge:{judge.model.rstrip('/').rsplit('/', 1)[-1]}"
+    client = {k: getattr(judge, k) for k in _CLIENT_KEYS if getattr(judge, k) is not None}
+    local = {k: getattr(judge, k) for k in _LOCAL_KEYS if getattr(judge, k) is not None}
+    return JudgeConfig(model=judge.model, annotator=annotator, template=load_template(judge.template),
+                       backend=judge.backend, logprobs=judge.logprobs, top_logprobs=judge.top_logprobs,
+                       price_in=judge.price_input_per_mtok, price_out=judge.price_output_per_mtok,
                        client=client, local=local)
 
 
@@ -140,13 +118,14 @@ def combine(a_first: OrderVerdict, b_first: OrderVerdict) -> tuple[str, float, s
     if a_first.p_first is not None and b_first.p_first is not None:
         p_a = (a_first.p_first + (1.0 - b_first.p_first)) / 2
         if math.isclose(p_a, 0.5, abs_tol=1e-9):
-            return "tie", 1.0, "weighted"
+            return "tie", TIE_WEIGHT, "weighted"
         return ("model_a", p_a, "weighted") if p_a > 0.5 else ("model_b", 1.0 - p_a, "weighted")
     if a_first.verdict is None or b_first.verdict is None:
         return None
     a_says = {"first": "model_a", "second": "model_b", "tie": "tie"}[a_first.verdict]
     b_says = {"first": "model_b", "second": "model_a", "tie": "tie"}[b_first.verdict]
-    return (a_says if a_says == b_says else "tie"), 1.0, "discrete"
+    winner = a_says if a_says == b_says else "tie"
+    return winner, (TIE_WEIGHT if winner == "tie" else 1.0), "discrete"
 
 
 def vote_uid(annotator: str, config_hash: str, pair: JudgePair) -> str:

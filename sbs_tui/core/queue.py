@@ -5,7 +5,7 @@ benchmarks share it, and every rule that protects the data is here, once:
 
 * A pair is two generations of *different* models for the same prompt, stored in canonical order
   (``gen_a_id < gen_b_id``); ``model_a`` of the vote is always the model of ``gen_a``.
-* Gates: a pair is served only when both generations passed every blocking gate (``settings.gating_required``)
+* Gates: a pair is served only when both generations passed every blocking gate (``settings.gating.required``)
   or, with gating off, when neither is blocked. Pairs are built for pending generations too, so they appear in
   the queue the moment a background gate run passes them.
 * Blinding: the side shown on the left is a seeded draw per (annotator, pair), stored with the assignment and
@@ -29,10 +29,12 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.core.settings import QUEUE_STRATEGIES as STRATEGIES
+from sbs_tui.core.settings import QueueSettings
 from sbs_tui.core.store import Store
 from sbs_tui.core.store.queue import HeldBack
 
@@ -40,7 +42,6 @@ if TYPE_CHECKING:  # numpy loads when active sampling runs, not when the queue m
     import numpy as np
     from numpy.typing import NDArray
 
-STRATEGIES = ("uniform", "active")
 INT_LIMIT = 2**63  # SQLite's INTEGER: a larger option would fail only when first stored
 RESCAN_EVERY = 50  # see AnnotatorQueue._next_ordinary_pair
 
@@ -110,25 +111,21 @@ class IdentityDetector:
     gated: int = 0  # the first ``gated`` patterns run only when ``keywords`` matches
 
     @classmethod
-    def from_settings(cls, section: dict[str, Any]) -> IdentityDetector:
-        extra = section.get("identity_patterns", [])
-        if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
-            from sbs_tui.errors import InputError
-
-            raise InputError("identity_patterns must be a list of regular expressions", field="queue")
-        base = () if section.get("replace_identity_patterns") else DEFAULT_IDENTITY_PATTERNS
+    def from_settings(cls, queue: QueueSettings) -> IdentityDetector:
+        extra = queue.identity_patterns
+        base = () if queue.replace_identity_patterns else DEFAULT_IDENTITY_PATTERNS
         try:
             compiled = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (*base, *extra))
         except re.error as exc:
             from sbs_tui.errors import InputError
 
             raise InputError(f"invalid regular expression: {exc}", field="queue.identity_patterns") from exc
-        return cls(compiled, enabled=bool(section.get("hold_back_identity", True)),
-                   keywords=_KEYWORDS if base else None, gated=len(base))
+        return cls(compiled, enabled=queue.hold_back_identity, keywords=_KEYWORDS if base else None,
+                   gated=len(base))
 
     @classmethod
     def default(cls) -> IdentityDetector:
-        return cls.from_settings({})
+        return cls.from_settings(QueueSettings())
 
     def reason(self, output: str, model_name: str, *, scan_chars: int = 20_000) -> str | None:
         """Why this output leaks its identity (a short reason for the lead), or None."""
@@ -166,70 +163,38 @@ def side_for(seed: int, annotator: str, pair_id: int) -> str:
 # Building
 # ---------------------------------------------------------------------------------------------------------------
 
-# Where each option comes from when `sbs queue build` leaves it out: what the queue was last built with, else
-# ``[queue]`` in the config, else this default. (``cap`` is stored as ``default_cap``.)
-BUILD_DEFAULTS: dict[str, Any] = {"overlap": 1, "strategy": "uniform", "seed": 0, "gold_rate": 0.0,
-                                  "gold_from": None, "cap": None, "max_pairs_per_prompt": None, "focus_top": None}
-_COERCE: dict[str, tuple[type, str]] = {"overlap": (int, "an integer"), "seed": (int, "an integer"),
-                                        "gold_rate": (float, "a number"), "strategy": (str, "a string")}
+@dataclass(frozen=True, slots=True)
+class BuildOptions(QueueSettings):
+    """``[queue]``'s options (each declared, with its default and range, once: :class:`QueueSettings`) plus the
+    identity detector they configure. Ranges are checked when it is made; :meth:`validate` adds the rules between
+    options."""
 
-
-@dataclass(slots=True)
-class BuildOptions:
-    overlap: int = 1
-    strategy: str = "uniform"
-    seed: int = 0
-    gold_rate: float = 0.0
-    gold_from: str | None = None
-    max_pairs_per_prompt: int | None = None
-    cap: int | None = None
-    focus_top: int | None = None
     identity: IdentityDetector = field(default_factory=IdentityDetector.default)
 
     @classmethod
-    def resolve(cls, given: dict[str, Any], stored: dict[str, Any], section: dict[str, Any], *,
-                hold_back: bool = True, source: str | None = None) -> BuildOptions:
-        """Merge the command line (``given``; None = not given), the queue's stored config and ``[queue]``
-        (``source`` names the config file in errors), then :meth:`validate`."""
-        from sbs_tui.errors import InputError
-
+    def resolve(cls, given: dict[str, Any], stored: dict[str, Any], queue: QueueSettings, *,
+                hold_back: bool = True) -> BuildOptions:
+        """The command line (``given``; None = not given) over what the queue was last built with (``stored``)
+        over ``[queue]`` and its defaults (``queue``), then :meth:`validate`."""
         stored = {("cap" if k == "default_cap" else k): v for k, v in stored.items()}
-        values: dict[str, Any] = {}
-        for key, default in BUILD_DEFAULTS.items():
-            if given.get(key) is not None:
-                value = given[key]
-            elif stored.get(key) is not None:
-                value = stored[key]
-            else:
-                value = section.get(key, default)
-            if key in _COERCE and value is not None:
-                kind, what = _COERCE[key]
-                try:
-                    value = kind(value)
-                except (TypeError, ValueError):
-                    raise InputError(f"must be {what}, not {value!r}", file=source, field=f"queue.{key}") from None
-            values[key] = value
-        detector = IdentityDetector.from_settings(section)
+        values = {f.name: getattr(queue, f.name) for f in fields(QueueSettings)}
+        values.update({k: v for k, v in stored.items() if k in values and v is not None})
+        values.update({k: v for k, v in given.items() if v is not None})
+        detector = IdentityDetector.from_settings(queue)
         if not hold_back:
             detector = IdentityDetector(detector.patterns, enabled=False)
-        return cls(**values, identity=detector).validate(source=source)
+        return cls(**values, identity=detector).validate()
 
-    def validate(self, *, source: str | None = None) -> BuildOptions:
-        """Raise one :class:`InputError` for the first option that cannot build a queue; returns ``self``."""
+    def validate(self) -> BuildOptions:
+        """Raise one :class:`InputError` for a combination of options that cannot build a queue; returns ``self``."""
         from sbs_tui.errors import InputError
 
-        if self.overlap < 1:
-            raise InputError("must be at least 1", field="overlap")
         for name in ("overlap", "seed", "cap", "max_pairs_per_prompt", "focus_top"):
             value = getattr(self, name)
             if value is not None and not -INT_LIMIT < value < INT_LIMIT:  # stored as SQLite's 64-bit INTEGER
                 raise InputError(f"must be below {INT_LIMIT:,} (2**63), got {value}", field=name.replace("_", "-"))
-        if not 0 <= self.gold_rate < 1:
-            raise InputError("must be in [0, 1)", field="gold-rate")
-        if self.strategy not in STRATEGIES:
-            raise InputError("must be uniform or active", field="queue.strategy", file=source)
         if self.gold_rate > 0 and not self.gold_from:
-            raise InputError("gold pairs need known answers: give --gold-from ANNOTATOR", field="gold-rate")
+            raise InputError("gold pairs need known answers: give --gold-from ANNOTATOR", field="queue.gold_rate")
         return self
 
 
@@ -245,10 +210,10 @@ class BuildReport:
     generations_held: int = 0  # held for a lead's review (a language no blocking gate reads): not paired either
 
 
-def build_queue_from_settings(store: Store, given: dict[str, Any], section: dict[str, Any], *,
-                              hold_back: bool = True, source: str | None = None) -> BuildReport:
+def build_queue_from_settings(store: Store, given: dict[str, Any], queue: QueueSettings, *,
+                              hold_back: bool = True) -> BuildReport:
     """``sbs queue build`` as one call: resolve the options (:meth:`BuildOptions.resolve`) and build."""
-    options = BuildOptions.resolve(given, store.queue.config(), section, hold_back=hold_back, source=source)
+    options = BuildOptions.resolve(given, store.queue.config(), queue, hold_back=hold_back)
     report = build_queue(store, options)
     if options.gold_from and report.gold == 0 and options.gold_rate > 0:
         report.warnings.append(f"no confident votes by {options.gold_from!r} match a pair; no gold pairs")

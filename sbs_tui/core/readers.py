@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from sbs_tui.core.csv_cells import csv_text_back
 from sbs_tui.errors import InputError
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
@@ -324,6 +325,8 @@ def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: 
                 raise InputError(f"expected {n} columns, found {len(values)}", file=str(path), line=start)
             if on_progress is not None and reader.line_num % 4096 == 0:
                 on_progress(fh.buffer.tell() if hasattr(fh, "buffer") else 0)
+            if any(v[:1] == "'" for v in values):  # a spreadsheet-safe export's text (core.export.csv_text)
+                values = [csv_text_back(v) for v in values]
             yield Row(start, dict(zip(header, values)))
 
 

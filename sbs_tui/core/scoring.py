@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sbs_tui.core.csv_cells import csv_text, csv_text_back
 from sbs_tui.core.ingest import batched, generation_from_row, iter_records
 from sbs_tui.core.readers import iter_rows
 from sbs_tui.core.records import GenerationRecord
@@ -67,7 +68,7 @@ def read_done(path: str, fmt: str) -> tuple[dict[str, bool], int]:
     if fmt == "csv":
         with p.open(encoding="utf-8", newline="") as fh:
             for record in csv.DictReader(fh):
-                key = _record_key(record)
+                key = _record_key({k: csv_text_back(v) if isinstance(v, str) else v for k, v in record.items()})
                 if key:
                     done[key] = str(record.get("blocked", "")).lower() == "true"
     else:
@@ -170,9 +171,9 @@ class ResultWriter:
                 elif k in ("blocked", "uncovered"):
                     cells[k] = "true" if v else "false"
                 elif isinstance(v, (dict, list)):
-                    cells[k] = json.dumps(v, ensure_ascii=False, default=str)
+                    cells[k] = csv_text(json.dumps(v, ensure_ascii=False, default=str))
                 else:
-                    cells[k] = v
+                    cells[k] = csv_text(v)
             flat.append(cells)
         if self._csv is None:
             fields: list[str] = []

@@ -64,7 +64,7 @@ def _missing(section: dict[str, Any] | None, title: str) -> list[str] | None:
     return None
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric: frozenset[int] | set[int] = frozenset()) -> str:
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td class='n'>{c}</td>" if i in numeric else f"<td>{c}</td>"
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
@@ -74,6 +74,7 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
 def _funnel(section: dict[str, Any] | None) -> list[str]:
     if (missing := _missing(section, "The funnel")) is not None:
         return missing
+    assert section is not None  # _missing returned None
     doc = section["doc"]
     stages = [st["key"] for st in doc["stages"]]
     labels = {st["key"]: st.get("label", st["key"]) for st in doc["stages"]}
@@ -102,6 +103,7 @@ def _funnel(section: dict[str, Any] | None) -> list[str]:
 def _ranking(section: dict[str, Any] | None) -> list[str]:
     if (missing := _missing(section, "Ranking (Bradley-Terry)")) is not None:
         return missing
+    assert section is not None  # _missing returned None
     doc = section["doc"]
     models = doc["models"]
     out = [f"<h2>Ranking ({esc(doc['method'])}, 95% intervals: {esc(doc.get('ci') or 'none')})</h2>",
@@ -209,6 +211,7 @@ def _winrate(section: dict[str, Any] | None) -> list[str]:
 def _agreement(section: dict[str, Any] | None) -> list[str]:
     if (missing := _missing(section, "Agreement")) is not None:
         return missing
+    assert section is not None  # _missing returned None
     doc = section["doc"]
     o = doc["overall"]
     out = ["<h2>Agreement</h2>", f"<p class='muted'>{esc(counted(doc))}</p>" if counted(doc) else "",
@@ -231,6 +234,7 @@ def _agreement(section: dict[str, Any] | None) -> list[str]:
 def _gates(section: dict[str, Any] | None) -> list[str]:
     if (missing := _missing(section, "Gates")) is not None:
         return missing
+    assert section is not None  # _missing returned None
     doc = section["doc"]
     gates = sorted({g for per in doc["pass_rates"].values() for g in per})
     rows = []
@@ -252,6 +256,7 @@ def _gates(section: dict[str, Any] | None) -> list[str]:
 def _ab(section: dict[str, Any] | None) -> list[str]:
     if (missing := _missing(section, "A/B results")) is not None:
         return missing
+    assert section is not None  # _missing returned None
     experiments = section["doc"].get("experiments", [])
     if not experiments:
         return ["<h2>A/B results</h2><p class='muted'>No A/B results imported.</p>"]

@@ -32,9 +32,14 @@ def console(file: IO[str] | None = None) -> Any:
     writing to a terminal, as wide as the content needs."""
     from rich.console import Console
 
-    out = Console(highlight=False, file=file)
+    class ResultConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """Rich exits 1 on a closed pipe; ``sbs rank | head -2`` is a success (the CLI exits 0 quietly)."""
+            raise BrokenPipeError()
+
+    out = ResultConsole(highlight=False, file=file)
     if not out.is_terminal and "COLUMNS" not in os.environ:
-        out = Console(highlight=False, file=file, width=PIPED_WIDTH)
+        out = ResultConsole(highlight=False, file=file, width=PIPED_WIDTH)
     return out
 
 
@@ -66,9 +71,12 @@ def write_ranking(doc: dict[str, Any], fmt: str, stream: IO[str] | None = None) 
 
 
 def _csv_cell(value: Any) -> Any:
+    """Literal (controls made visible) and spreadsheet-safe (no cell starts a formula)."""
+    from sbs_tui.core.csv_cells import csv_text
+
     if value is None:
         return ""
-    return escape(value) if isinstance(value, str) else value
+    return csv_text(escape(value)) if isinstance(value, str) else value
 
 
 def counted(doc: dict[str, Any]) -> str:

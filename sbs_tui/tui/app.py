@@ -18,7 +18,7 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 
-from sbs_tui.config import Settings, annotate_settings
+from sbs_tui.core.settings import Settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
@@ -56,8 +56,8 @@ class AnnotatorApp(CrashReport, App[None]):
         super().__init__()
         self.store = store
         self.settings = settings
-        self.annotate = annotate_settings(settings)
-        self.queue = AnnotatorQueue(store, annotator, gating_required=settings.gating_required)
+        self.annotate = settings.annotate
+        self.queue = AnnotatorQueue(store, annotator, gating_required=settings.gating.required)
         self.db_path = db_path
         self.config_path = config_path
         self.gate_watch = gate_watch
@@ -97,7 +97,7 @@ class AnnotatorApp(CrashReport, App[None]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.judge = JudgeScreen(self.queue, self.annotate)
-        pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+        pending = self.store.generations.count_pending() if self.settings.gating.required else 0
         if pending:
             self.judge.waiting_note = _waiting_note(pending)
         self.push_screen(self.judge)
@@ -142,7 +142,7 @@ class AnnotatorApp(CrashReport, App[None]):
                             severity="warning", timeout=10, markup=False)
         pending = None
         try:
-            if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating_required:
+            if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating.required:
                 # The app whose watcher gated this database may have quit: whoever polls first takes over.
                 from sbs_tui.core.gate_watcher import running_watcher
 
@@ -154,7 +154,7 @@ class AnnotatorApp(CrashReport, App[None]):
             if not judge.ready or judge.pair is not None or judge.saving or self.screen is not judge:
                 return
             if pending is None:
-                pending = self.store.generations.count_pending() if self.settings.gating_required else 0
+                pending = self.store.generations.count_pending() if self.settings.gating.required else 0
         except sqlite3.Error:
             return  # the database is busy or failing: the next poll tries again
         self.judge.waiting_note = _waiting_note(pending) if pending else ""
@@ -217,7 +217,7 @@ def make_app(db_path: str | os.PathLike[str] | None, annotator: str, settings: S
     if store is None:
         if db_path is None:
             raise ValueError("give db_path or store")
-        store = Store(db_path)
+        store = Store(Path(db_path))
     return AnnotatorApp(store, annotator.strip(), settings or Settings(),
                         db_path=str(db_path) if db_path is not None else None, config_path=config_path,
                         gate_watch=gate_watch)
@@ -233,7 +233,21 @@ def run_annotator(db_path: str | os.PathLike[str], annotator: str, settings: Set
     app.freeze_gc = True
     try:
         app.run()
+        if app.return_code in (0, None):
+            _say_where_the_votes_are(app, db_path)
     finally:
         app.stop_gating()
         app.store.close()
     return app.return_code or 0
+
+
+def _say_where_the_votes_are(app: AnnotatorApp, db_path: str | os.PathLike[str]) -> None:
+    """On quitting: one line on stderr naming the database the votes are in (each was saved as it was cast)."""
+    import sys
+
+    from sbs_tui.present.text import escape
+
+    who = app.queue.annotator
+    done = sum(row["done"] for row in app.store.review.annotators() if row["annotator"] == who)
+    print(f"{done:,} vote(s) by {escape(who)} are saved in {Path(db_path).resolve()}"
+          " (each vote is saved as it is cast)", file=sys.stderr)

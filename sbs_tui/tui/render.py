@@ -20,6 +20,7 @@ from rich.text import Text
 from sbs_tui.present.text import MARKER_STYLE, marked, neutralise
 
 if TYPE_CHECKING:
+    from rich.console import Group
     from rich.markdown import Markdown
 
 DIFF_STYLE = "bold underline on #5f3f00"
@@ -58,7 +59,7 @@ def literal_text(text: str, *, limit: int, more_key: str = "e") -> Text:
     return result
 
 
-def markdown(text: str, *, limit: int, more_key: str = "e") -> Markdown | Text:
+def markdown(text: str, *, limit: int, more_key: str = "e") -> Markdown | Text | Group:
     """Markdown and code rendered by Rich (never Rich markup: Markdown text is inserted as plain text).
 
     HTML in an answer is shown as the literal text the model wrote. CommonMark passes HTML through for a browser

@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from sbs_tui.config import Settings
+from sbs_tui.core.settings import Settings
 from sbs_tui.tui.crash import CrashReport
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.tui.review_gates import BlockedPane
@@ -75,7 +75,7 @@ class ReviewApp(CrashReport, App[None]):
             with TabPane(TABS[1][1], id="agreement"):
                 yield AgreementPane(self.db_path, id="agreement-pane")
             with TabPane(TABS[2][1], id="queue"):
-                yield QueuePane(self.db_path, gating_required=self.settings.gating_required, id="queue-pane")
+                yield QueuePane(self.db_path, gating_required=self.settings.gating.required, id="queue-pane")
             with TabPane(TABS[3][1], id="funnel"):
                 yield FunnelPane(self.db_path, id="funnel-pane")
             with TabPane(TABS[4][1], id="votes"):

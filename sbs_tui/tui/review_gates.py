@@ -175,12 +175,10 @@ class GateDetail(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gate-override")
     def _save(self, decision: str, reason: str) -> None:
-        from sbs_tui.config import queue_section
-
         try:
             line = on_db(self.db_path, reviews.save_override, self.detail["generation_id"], decision, reason,
                          os.environ.get("SBS_USER") or os.environ.get("USER") or "lead",
-                         queue_section(self.app.settings) if hasattr(self.app, "settings") else None)
+                         self.app.settings.queue if hasattr(self.app, "settings") else None)
         except Exception as exc:  # shown in the dialog; the app keeps running
             self.post_message(self.Saved(False, f"{type(exc).__name__}: {exc}"))
             return

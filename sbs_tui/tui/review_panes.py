@@ -68,13 +68,13 @@ def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]]
     """Replace a table's columns and rows, keeping the cursor row where it was when it still exists."""
     cursor = table.cursor_row
     table.clear(columns=True)
-    rows = [[_justified(cell) for cell in row] for row in rows]
+    grid = [[_justified(cell) for cell in row] for row in rows]
     labels = []
     for j, label in enumerate(columns):  # a column of numbers gets a right-aligned heading
-        right = bool(rows) and isinstance(rows[0][j], Text) and rows[0][j].justify == "right"
+        right = bool(grid) and isinstance(grid[0][j], Text) and grid[0][j].justify == "right"
         labels.append(Text(label, justify="right") if right and isinstance(label, str) else label)
     table.add_columns(*labels)
-    for row in rows:
+    for row in grid:
         table.add_row(*row)
     if table.row_count:
         table.move_cursor(row=min(cursor, table.row_count - 1))
@@ -618,7 +618,8 @@ class FunnelPane(ReviewPane):
             g = m.gates
             if not g:
                 continue
-            cells = [name(m.model), count(g["passed"] + g["blocked"] + g["pending"]), count(g["passed"]),
+            cells: list[Any] = [name(m.model), count(g["passed"] + g["blocked"] + g["pending"]),
+                                count(g["passed"]),
                      count(g["blocked"]), count(g["pending"]),
                      percent(g["pass_rate"])]
             for gate in gate_names:
@@ -638,7 +639,7 @@ class FunnelPane(ReviewPane):
             columns.append(Text.assemble(name(_short(stage.key, stage.label)), " (rank)"))
         rows = []
         for m in view.rows:
-            cells: list[Any] = [name(m.model)]
+            cells = [name(m.model)]
             for stage in stages:
                 d = m.stages.get(stage.key)
                 cells.append(DASH if d is None else _stage_cell(stage.key, d))

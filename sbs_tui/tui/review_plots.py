@@ -147,8 +147,15 @@ class PlotsPane(ReviewPane):
         days = sorted({day for series in activity.values() for day, _ in series})[-14:]
         annotators = sorted(activity)
         per_day = {a: dict(activity[a]) for a in annotators}
-        widget.plt.multiple_bar([d[5:] for d in days], [[per_day[a].get(d, 0) for d in days] for a in annotators],
-                                labels=[label(a) for a in annotators])
+        if len(days) == 1:  # one day is a point per annotator, not a bar as wide as the plot
+            for a in annotators:
+                widget.plt.scatter([1], [per_day[a].get(days[0], 0)], label=label(a), marker="●")
+            widget.plt.xticks([1], [days[0][5:]])
+            widget.plt.xlim(0, 2)
+            widget.plt.ylim(0, max(per_day[a].get(days[0], 0) for a in annotators) + 1)
+        else:
+            widget.plt.multiple_bar([d[5:] for d in days], [[per_day[a].get(d, 0) for d in days] for a in annotators],
+                                    labels=[label(a) for a in annotators])
         widget.plt.title("last 14 days with votes")
         widget.refresh()
 

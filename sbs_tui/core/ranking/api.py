@@ -36,6 +36,20 @@ def default_baseline(names: list[str], rows: Sequence[tuple[int, int, float, flo
     return max(voted, key=lambda m: (counts[m], m)) if voted else None
 
 
+def require_lengths(names: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """``--control length`` needs each voted model's answer lengths: a model none of whose votes has its output
+    stored (in the vote or as an imported generation) is an input error naming it — not a table without it."""
+    known: dict[int, bool] = {}
+    for a, b, _s, _pid, len_a, len_b, *_ in rows:
+        known[a] = known.get(a, False) or len_a is not None
+        known[b] = known.get(b, False) or len_b is not None
+    missing = sorted(names[m] for m, ok in known.items() if not ok)
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(f"import {shown}'s outputs so answer lengths are known (sbs import generations FILE)",
+                         field="--control")
+
+
 def run_ranking(store: Store, req: RankRequest) -> Ranking:
     """Raises KeyError(model) when ``baseline`` has no votes under the filters, :class:`InputError` when
     ``--annotator`` names someone without votes or ``--voters`` leaves nobody. ``--method winrate`` without a
@@ -55,6 +69,8 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     chosen = None
     if req.control != "none":
         names, rows = store.votes.covariates(texts=req.control == "style", **filters)
+        if req.control == "length":
+            require_lengths(names, rows)
         if req.method == "winrate" and req.baseline is None:
             chosen = _default_from_pairs(names, ((r[0], r[1]) for r in rows))
             req = replace(req, baseline=chosen)

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.errors import SbsError
+
 if TYPE_CHECKING:
     import sqlite3
 
     from sbs_tui.core.store.connection import Connection
 
 
-class StoreError(Exception):
-    """A problem with the database itself (not with an input file)."""
+class StoreError(SbsError):
+    """A problem with the database itself (not with an input file): exit 2, as for bad input."""
 
 
 class AlreadyJudgedError(StoreError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.core.settings import QueueSettings
+
 if TYPE_CHECKING:
     from sbs_tui.core.plots import PlotData
     from sbs_tui.core.store import Store
@@ -57,7 +59,7 @@ def blocked_detail(store: Store, generation_id: int) -> dict[str, Any] | None:
 
 
 def save_override(store: Store, generation_id: int, decision: str, reason: str, who: str,
-                  queue_settings: dict[str, Any] | None = None) -> str:
+                  queue_settings: QueueSettings | None = None) -> str:
     """A lead's override from the Blocked tab, as ``sbs gate override`` makes it (a pass pairs the generation at
     once); returns the one line that says what happened."""
     from sbs_tui.core.gate_review import decide

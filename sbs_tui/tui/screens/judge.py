@@ -33,8 +33,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -64,7 +65,7 @@ from sbs_tui.tui.widgets.lines import SCROLL_STEPS
 from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
-    from sbs_tui.config import AnnotateSettings
+    from sbs_tui.core.settings import AnnotateSettings
     from sbs_tui.core.queue import AnnotatorQueue, Pair
 
 UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
@@ -106,12 +107,14 @@ class JudgeScreen(Screen[None]):
             self.pair_id = pair_id
             self.session_votes = session_votes
 
-    BINDINGS = [Binding(key, action, text, id=bid, show=show, tooltip=note)
-                for key, action, text, bid, show, note in JUDGE_KEYS] + [
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *(Binding(key, action, text, id=bid, show=show, tooltip=note)
+          for key, action, text, bid, show, note in JUDGE_KEYS),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus_next_pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="focus_previous_pane"),
         Binding("escape", "unfocus", "Scroll both", show=False, id="unfocus_pane"),
-    ] + [Binding(key, f"scroll_answers('{how}')", show=False) for key, how in SCROLL_KEYS]
+        *(Binding(key, f"scroll_answers('{how}')", show=False) for key, how in SCROLL_KEYS),
+    ]
     # Nothing has focus at first: the scroll keys move both answers (what an annotator reads first), and the
     # first Tab goes to the prompt.
     AUTO_FOCUS = ""  # not None: None means "the app's" ("*", the first focusable widget)
@@ -262,6 +265,8 @@ class JudgeScreen(Screen[None]):
             return
         left, right = pair.left, pair.right
         more = self._key_for("show_more")
+        left_r: RenderableType
+        right_r: RenderableType
         if self.diff_mode:
             left_r, right_r = render.diff_texts(left, right, limit=self.limit, more_key=more)
         elif self.markdown_mode:
@@ -300,11 +305,9 @@ class JudgeScreen(Screen[None]):
         if pending:
             parts.append(", ".join(pending))
         parts.append(f"{pace:.1f}/min")
-        modes = ["markdown" if self.markdown_mode else "raw"]
+        modes = ["diff" if self.diff_mode else "markdown" if self.markdown_mode else "raw"]  # what is shown
         if self.sync_scroll:
             modes.append("sync")
-        if self.diff_mode:
-            modes.append("diff")
         parts.append(" ".join(modes))
         status = self.query_one("#status", Static)
         write = self._pending
@@ -384,7 +387,8 @@ class JudgeScreen(Screen[None]):
         self._write("the next pair", self.queue.next_pair, shown)
 
     def _key_for(self, binding_id: str) -> str:
-        return self.app.key_for(binding_id)
+        key_for: Callable[[str], str] = getattr(self.app, "key_for")  # AnnotatorApp's (the screen's only app)
+        return key_for(binding_id)
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
@@ -491,6 +495,9 @@ class JudgeScreen(Screen[None]):
             return outcome
 
     def _reset_pending(self) -> None:
+        """The pair is done with (voted or skipped): what was pending for it goes, and so do its toasts — a
+        "Flagged" or "Everything is shown" must not sit over the next pair."""
+        self.app.clear_notifications()
         self.rationale = None
         self.criteria = {}
         self.flag_reason = None
@@ -592,7 +599,10 @@ class JudgeScreen(Screen[None]):
 
     def action_toggle_markdown(self) -> None:
         self.markdown_mode = not self.markdown_mode
-        self.diff_mode = False
+        if self.diff_mode:  # m leaves the diff: say so, or the answers change for no visible reason
+            self.diff_mode = False
+            self.notify(f"Diff off: {'markdown' if self.markdown_mode else 'raw text'} "
+                        f"({self._key_for('toggle_diff')} shows the diff again).", timeout=3)
         self._draw_answers()
         self.refresh_status()
 

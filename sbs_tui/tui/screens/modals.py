@@ -68,6 +68,13 @@ class CriteriaPrompt(ModalScreen[dict[str, str] | None]):
                                 placeholder="1-4", id=f"criterion-{i}", classes="criterion-input")
             yield Label("Tab: next · Enter: save · Escape: cancel", classes="dialog-hint")
 
+    @on(Input.Changed)
+    def next_field(self, event: Input.Changed) -> None:
+        """A digit typed into a criterion moves on to the next one (each field takes one digit)."""
+        last = f"criterion-{len(self.criteria) - 1}"
+        if event.value and event.input.has_focus and event.input.id != last:
+            self.focus_next()
+
     @on(Input.Submitted)
     def accept(self, _event: Input.Submitted) -> None:
         ratings: dict[str, str] = {}

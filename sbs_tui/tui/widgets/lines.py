@@ -135,7 +135,7 @@ class TextPane(ScrollView, can_focus=True):
         if lines is not None and key == self.render_key:
             self._set_lines(lines, *key)
         else:
-            self._render()
+            self._rewrap()
         if self.scroll_y:
             self.scroll_silently(0.0)
         self.refresh()
@@ -153,7 +153,7 @@ class TextPane(ScrollView, can_focus=True):
         """What rendered lines depend on besides the text: the width and the pane's style."""
         return self.text_width, self.rich_style
 
-    def _render(self) -> None:
+    def _rewrap(self) -> None:
         width, style = self.render_key
         if width <= 0:  # not laid out yet: rendered on the first resize
             self._lines, self._lines_width = [], -1
@@ -176,7 +176,7 @@ class TextPane(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         if self.render_key != (self._lines_width, self._lines_style):
-            self._render()
+            self._rewrap()
             self.refresh()
         # Taller or shorter with the same width: no new lines, but "lines 1–7 of 200" must follow the new height.
         self.position_changed()
@@ -185,7 +185,7 @@ class TextPane(ScrollView, can_focus=True):
         # Checked once per frame, not per line (computing the style is the costly part of drawing a line here).
         width, style = self.render_key
         if (width, style) != (self._lines_width, self._lines_style):
-            self._render()  # the style changed (theme) or the width did before the resize event came
+            self._rewrap()  # the style changed (theme) or the width did before the resize event came
         self._blank = Strip.blank(max(width, 0), style)
         return super().render_lines(crop)
 

@@ -1,0 +1,129 @@
+"""Every setting is declared once (issue 18): its type, default and range live on one field of
+``sbs_tui/core/settings.py``; the command line, the queue and the judge read it from there.
+
+The newcomer test: for ``[queue] overlap`` and ``[judge] requests_per_minute`` a search of the application finds
+exactly one declaration with its default. "Declaration" is read from the syntax tree, so a second copy cannot hide
+behind formatting: a class field or variable of that name, a dictionary entry naming it with a literal or a type
+(``{"overlap": 1}``, ``{"overlap": (int, "an integer")}``), a parameter or a click option of that name with a
+default other than ``None`` (``None`` means "not given here").
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from sbs_tui.core.settings import JudgeSettings, QueueSettings, default_of
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _literal_or_type(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name) and node.id in {"int", "float", "str", "bool"}:
+        return True
+    return isinstance(node, ast.Tuple) and all(_literal_or_type(e) for e in node.elts)
+
+
+def _not_none(node: ast.AST | None) -> bool:
+    return node is not None and not (isinstance(node, ast.Constant) and node.value is None)
+
+
+def declarations(root: Path, name: str) -> list[str]:
+    """``file:line`` of every declaration of the setting ``name`` with a default, under ``root``."""
+    flag = "--" + name.replace("_", "-")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            hit = False
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                hit = node.target.id == name and node.value is not None
+            elif isinstance(node, ast.Assign):
+                hit = any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+            elif isinstance(node, ast.Dict):
+                hit = any(isinstance(k, ast.Constant) and k.value == name and _literal_or_type(v)
+                          for k, v in zip(node.keys, node.values))
+            elif isinstance(node, ast.arguments):
+                positional = node.posonlyargs + node.args
+                pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
+                pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
+                hit = next((a for a, d in pairs if a.arg == name and _not_none(d)), False)
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "option":
+                names = {a.value for a in node.args if isinstance(a, ast.Constant)}
+                default = next((k.value for k in node.keywords if k.arg == "default"), None)
+                hit = bool(names & {flag, name}) and _not_none(default)
+            if hit:
+                line = (hit if isinstance(hit, ast.arg) else node).lineno  # type: ignore[attr-defined]
+                found.append(f"{path.relative_to(root.parent)}:{line}")
+    return found
+
+
+@pytest.mark.parametrize("name", ["overlap", "requests_per_minute"])
+def test_a_newcomer_finds_each_setting_declared_once(name: str) -> None:
+    found = declarations(REPO / "sbs_tui", name)
+    assert len(found) == 1 and found[0].startswith("sbs_tui/core/settings.py:"), found
+
+
+def test_the_scan_sees_the_copies_it_is_meant_to_find(tmp_path: Path) -> None:
+    """The scanner is not vacuous: each shape of the copies issue 18 counted on the old code is found."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "import click\n"
+        "BUILD_DEFAULTS = {'overlap': 1, 'seed': 0}\n"
+        "_COERCE = {'overlap': (int, 'an integer')}\n"
+        "class BuildOptions:\n    overlap: int = 1\n"
+        "def f(*, overlap=1, other=None): ...\n"
+        "opt = click.option('--overlap', type=int, default=1)\n"
+        "fine = {'overlap': options.overlap}\n"
+        "def g(overlap=None): ...\n", encoding="utf-8")
+    assert [line.rsplit(":", 1)[1] for line in declarations(pkg, "overlap")] == ["2", "3", "5", "6", "7"]
+
+
+def test_help_shows_the_schema_default(cli) -> None:
+    """``--help`` reads the default from the schema instead of writing it again."""
+    helped = cli("queue", "build", "--help").stdout
+    assert f"[default: {default_of(QueueSettings, 'overlap')}]" in " ".join(helped.split())
+    assert "[judge] concurrency" in " ".join(cli("judge", "--help").stdout.split())
+    assert default_of(JudgeSettings, "requests_per_minute") is None
+
+
+def test_a_typed_option_wins_and_an_untyped_one_leaves_the_config_in_force(cli, tmp_path) -> None:
+    """The click default equals the schema default, so "given or not" is read from the parameter's source: a
+    typed ``--overlap 1`` overrides ``[queue] overlap = 3``; leaving it out keeps 3."""
+    from tests.annotate_helpers import make_store
+
+    db = tmp_path / "q.db"
+    make_store(db, prompts=2, build=False).close()
+    config = tmp_path / "sbs.toml"
+    config.write_text("[queue]\noverlap = 3\n", encoding="utf-8")
+    assert cli("--db", str(db), "--config", str(config), "queue", "build").exit_code == 0
+    status = cli("--db", str(db), "queue", "status", "--format", "json")
+    assert '"overlap": 3' in status.stdout
+    assert cli("--db", str(db), "--config", str(config), "queue", "build", "--overlap", "1").exit_code == 0
+    assert '"overlap": 1' in cli("--db", str(db), "queue", "status", "--format", "json").stdout
+
+
+def test_a_flag_is_checked_by_the_schema_and_named(cli, tmp_path) -> None:
+    from tests.annotate_helpers import make_store
+
+    db = tmp_path / "q.db"
+    make_store(db, prompts=1, build=False).close()
+    result = cli("--db", str(db), "queue", "build", "--overlap", "0")
+    assert result.exit_code == 2 and "'queue.overlap': must be at least 1" in result.stderr
+    judged = cli("--db", str(db), "judge", "--model", "m", "--requests-per-minute", "0")
+    assert judged.exit_code == 2 and "'--requests-per-minute': must be above 0" in judged.stderr
+
+
+def test_sections_are_frozen_and_range_checked_however_they_are_made() -> None:
+    from sbs_tui.errors import InputError
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        QueueSettings().overlap = 2  # type: ignore[misc]
+    with pytest.raises(InputError, match="queue.gold_rate"):
+        dataclasses.replace(QueueSettings(), gold_rate=1.0)
