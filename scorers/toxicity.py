@@ -128,6 +128,8 @@ class _TermCounts:
     (tests/test_gates_speed.py). Any other vectorizer configuration keeps scikit-learn's path."""
 
     def __init__(self, vectorizer):
+        import numpy as np
+
         self._tfidf = vectorizer._tfidf
         stop = vectorizer.get_stop_words() or frozenset()
         # One-letter words are never tokens of the vectorizer's pattern (\w\w+): the ASCII split below yields them,
@@ -136,6 +138,10 @@ class _TermCounts:
         self._size = len(vectorizer.vocabulary_)
         self._tokenize = vectorizer.build_tokenizer()
         self._dtype = vectorizer.dtype
+        tfidf = self._tfidf
+        plain = (not tfidf.sublinear_tf and tfidf.norm == "l2" and hasattr(tfidf, "idf_")
+                 and self._dtype in (np.float64, np.float32))
+        self._idf = tfidf.idf_ if plain else None
 
     @classmethod
     def of(cls, vectorizer) -> _TermCounts | None:
@@ -172,7 +178,18 @@ class _TermCounts:
         return matrix
 
     def tfidf(self, texts: Sequence[str]):
-        return self._tfidf.transform(self.counts(texts), copy=False)
+        """``TfidfTransformer.transform`` of the counts: for the plain configuration (idf weights, l2 norm, no
+        sublinear tf) its own two steps — ``data *= idf_[indices]`` and scikit-learn's in-place Cython row
+        normalisation — without its input validation (``validate_data`` + ``check_array`` twice: ~2 ms a call,
+        60 µs a generation at ``sbs gate``'s batches of 32). Same operations on the same array: the same bits."""
+        counts = self.counts(texts)
+        if self._idf is None:
+            return self._tfidf.transform(counts, copy=False)
+        from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
+
+        counts.data *= self._idf[counts.indices]
+        inplace_csr_row_normalize_l2(counts)
+        return counts
 
 
 class _CalibratedLinear:

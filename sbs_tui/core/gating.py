@@ -537,11 +537,13 @@ def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, 
 
 
 def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
+    # A gate's configuration hash (JSON + SHA-256 of its options) once per batch, not once per generation.
+    gates = [(gate, gate.config_hash) for gate in runner.gates]
     results = []
     for row, outcome in zip(rows, outcomes):
-        for gate in runner.gates:
+        for gate, config_hash in gates:
             score = outcome.scores[gate.name]
-            results.append((row["id"], gate.name, gate.config_hash, row["output_sha"], score,
+            results.append((row["id"], gate.name, config_hash, row["output_sha"], score,
                             runner.decide(gate, score), outcome.details[gate.name]))
     return results
 
