@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import islice
 
 MAX_CHARS = 600
 UNDETERMINED = "und"
@@ -139,7 +140,8 @@ def identify_parts(text: str) -> list[tuple[str, float]]:
     for k in range(1, PARTS):
         at = len(text) * k // PARTS
         start = text.find("\n", at, at + MAX_CHARS)
-        part = _identify_part(text[at if start < 0 else start + 1:])
+        begin = at if start < 0 else start + 1
+        part = _identify_part(text[begin:begin + MAX_CHARS * 2])  # all that _sample reads: no copy of the tail
         if part is not None and part[0] not in seen:
             seen.add(part[0])
             out.append(part)
@@ -148,7 +150,7 @@ def identify_parts(text: str) -> list[tuple[str, float]]:
 
 def _identify_part(text: str) -> tuple[str, float] | None:
     sample = _sample(text)
-    if len(_LETTERS.findall(sample)) < PART_WORDS:
+    if sum(1 for _ in islice(_LETTERS.finditer(sample), PART_WORDS)) < PART_WORDS:  # stops at the 8th word
         return None
     best = _part_detector()(_one_line(sample))
     lang, score = _code(best), float(best["score"])

