@@ -81,9 +81,14 @@ class _Predict:
             line = line[:self._limit]
         if self._normalize and (line.isupper() or _ASCII_UPPER.search(line) is not None):
             line = self.detector._normalize_text(line, True)  # only a line it may change pays for its regexes
-        ranked = sorted(((min(float(p), 1.0), label) for p, label in self._raw(line + "\n", self.k, 0.0, "strict")),
-                        key=lambda r: r[0], reverse=True)
-        return {"lang": ranked[0][1].replace("__label__", ""), "score": ranked[0][0]}
+        # The head of a stable descending sort is the first candidate of the highest (capped) probability: max().
+        score, label = max(((min(float(p), 1.0), label) for p, label in self._raw(line + "\n", self.k, 0.0, "strict")),
+                           key=_first)
+        return {"lang": label.replace("__label__", ""), "score": score}
+
+
+def _first(pair: tuple[float, str]) -> float:
+    return pair[0]
 
 
 def _detector():
@@ -150,7 +155,7 @@ def identify_parts(text: str) -> list[tuple[str, float]]:
 
 def _identify_part(text: str) -> tuple[str, float] | None:
     sample = _sample(text)
-    if sum(1 for _ in islice(_LETTERS.finditer(sample), PART_WORDS)) < PART_WORDS:  # stops at the 8th word
+    if next(islice(_LETTERS.finditer(sample), PART_WORDS - 1, None), None) is None:  # no 8th word (stops there)
         return None
     best = _part_detector()(_one_line(sample))
     lang, score = _code(best), float(best["score"])

@@ -314,3 +314,29 @@ def test_identify_parts_equals_the_library_form(shared_alpaca: Path) -> None:
     assert sum(len(t) > lg.MAX_CHARS for t in texts) > 500
     for text in texts:
         assert lg.identify_parts(text) == slow(text), text[:200]
+
+
+def test_no_character_normalises_to_a_line_break() -> None:
+    """What lets toxicity normalise a batch's units joined by line breaks (``normalize_units``)."""
+    import sys
+
+    assert text.normalize("\n") == "\n"
+    assert not [c for c in range(sys.maxunicode + 1)
+                if c != 10 and not 0xD800 <= c <= 0xDFFF and "\n" in text.normalize(chr(c))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(random_text, max_size=8))
+def test_batch_normalised_units_equal_per_unit_normalisation(pieces: list[str]) -> None:
+    """Units as the scorer makes them (sentence windows: no line break, stripped, non-empty) and raw pieces
+    that hold line breaks (the fallback) normalise as they do one at a time, names masked or not."""
+    units = [u for p in pieces for u in text.context_windows(text.split_sentences(p), min_chars=20)]
+    for batch in (units, pieces):
+        for mask in (True, False):
+            want = [text.normalize(toxicity.mask_names(u) if mask else u) for u in batch]
+            assert toxicity.normalize_units(batch, mask) == want
+
+
+def test_batch_normalised_units_equal_per_unit_on_real_windows(shared_alpaca: Path) -> None:
+    units, _ = ref.toxicity_units(_alpaca_items(shared_alpaca, every=5) + _dev_items())
+    assert toxicity.normalize_units(units) == [text.normalize(toxicity.mask_names(u)) for u in units]
