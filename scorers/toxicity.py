@@ -134,6 +134,12 @@ class ProfanityCheckToxicity:
 _ASCII_WORDS = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 
 
+#: Separates units in a batch's joined ASCII text: a control character (not white space to ``str.split``) that
+#: :data:`_ASCII_WORDS_MARKED` keeps, so it comes out of ``split()`` as a token of its own.
+_MARK = "\x01"
+_ASCII_WORDS_MARKED = {**_ASCII_WORDS, ord(_MARK): _MARK}
+
+
 class _TermCounts:
     """scikit-learn's ``TfidfVectorizer.transform`` for a plain word-unigram vectorizer, with the counting done
     in bulk: words split in C (``str.translate`` + ``split`` on ASCII units, the vectorizer's own regex on the
@@ -151,6 +157,7 @@ class _TermCounts:
         # and they must count for nothing.
         self._vocabulary = {w: i for w, i in vectorizer.vocabulary_.items() if w not in stop and len(w) > 1}
         self._size = len(vectorizer.vocabulary_)
+        self._marked = {**self._vocabulary, _MARK: -2}
         self._tokenize = vectorizer.build_tokenizer()
         self._dtype = vectorizer.dtype
         tfidf = self._tfidf
@@ -176,14 +183,29 @@ class _TermCounts:
         import numpy as np
         import scipy.sparse as sp
 
-        tokens = [t.translate(_ASCII_WORDS).split() if t.isascii() else self._tokenize(t)
-                  for t in map(str.lower, texts)]
+        lowered = list(map(str.lower, texts))
+        # The ASCII units of the batch in one string, split by a marker token: one translate, one split and one
+        # vocabulary pass for all of them, each token's unit being the number of markers before it. A unit that
+        # holds the marker itself (a control character) sends the batch the per-unit way.
+        plain = [i for i, t in enumerate(lowered) if t.isascii()]
+        joined = f" {_MARK} ".join([lowered[i] for i in plain])
+        if plain and joined.count(_MARK) == len(plain) - 1:
+            flat = joined.translate(_ASCII_WORDS_MARKED).split()
+            marked = np.fromiter(map(self._marked.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+            unit = np.asarray(plain, dtype=np.int64)[np.cumsum(marked == -2)]
+            found = marked >= 0
+            done = [unit[found] * self._size + marked[found]]
+            rest = [i for i, t in enumerate(lowered) if not t.isascii()]
+        else:
+            done, rest = [], list(range(len(lowered)))
+        tokens = [lowered[i].translate(_ASCII_WORDS).split() if lowered[i].isascii() else self._tokenize(lowered[i])
+                  for i in rest]
         flat = list(chain.from_iterable(tokens))
         ids = np.fromiter(map(self._vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), np.fromiter(map(len, tokens), dtype=np.int64,
-                                                                              count=len(tokens)))
+        rows = np.repeat(np.asarray(rest, dtype=np.int64), np.fromiter(map(len, tokens), dtype=np.int64,
+                                                                       count=len(tokens)))
         keep = ids >= 0
-        keys, counts = np.unique(rows[keep] * self._size + ids[keep], return_counts=True)
+        keys, counts = np.unique(np.concatenate([*done, rows[keep] * self._size + ids[keep]]), return_counts=True)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.bincount(keys // self._size, minlength=len(texts)), out=indptr[1:])
         index = np.int32 if len(keys) <= np.iinfo(np.int32).max else np.int64

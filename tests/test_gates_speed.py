@@ -221,6 +221,12 @@ def test_bulk_tfidf_counts_and_calibrated_svm_equal_scikit_learn(shared_alpaca: 
     assert (mine != raw).nnz == 0 and (mine.indices == raw.indices).all() and (mine.indptr == raw.indptr).all()
     features, theirs = counts.tfidf(texts), pc.vectorizer.transform(texts)
     assert (features != theirs).nnz == 0
+    # The batch's ASCII units are counted in one joined pass: all-ASCII batches, the Kelvin sign that lower-cases
+    # to ASCII, and a unit holding the joining marker (the per-unit fallback) count as scikit-learn does.
+    for batch in ([t for t in texts if t.isascii()], texts[:50] + ["\u212aILL you idiot", "idiot\x01you \x01 moron"],
+                  ["\x01", "a\x01b"], ["Кот", "中文"]):
+        mine, raw = counts.counts(batch), CountVectorizer.transform(pc.vectorizer, batch)
+        assert (mine != raw).nnz == 0 and (mine.indices == raw.indices).all() and (mine.indptr == raw.indptr).all()
     assert (linear.positive(features) == pc.model.predict_proba(theirs)[:, 1]).all()
 
 
