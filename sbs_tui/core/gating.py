@@ -472,6 +472,12 @@ class GateRunner:
             from scorers.language import identify_parts
 
             coverage = self.coverage()
+            blind_to: dict[str, bool] = {}  # like ``unchecked``: once per language and batch
+
+            def uncovered(lang: str) -> bool:
+                if lang not in blind_to:
+                    blind_to[lang] = self.is_uncovered(lang, coverage)
+                return blind_to[lang]
         for output, outcome in zip(outputs, outcomes):
             outcome.uncovered_policy, outcome.unchecked_policy = self.uncovered, self.unchecked
             if not identify:
@@ -480,7 +486,7 @@ class GateRunner:
             # The opening's language, unless a later part of the answer is in one some blocking concern cannot
             # read: then that language, the reason the answer is held (an English preamble to Chinese text).
             languages = [lang for lang, _ in identify_parts(output)]
-            blind = [lang for lang in languages if self.is_uncovered(lang, coverage)]
+            blind = [lang for lang in languages if uncovered(lang)]
             outcome.language = blind[0] if blind else languages[0]
             outcome.uncovered = bool(blind)
             outcome.unchecked = unchecked(languages)  # every part's language: what none of them had checked
