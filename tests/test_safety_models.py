@@ -365,7 +365,7 @@ def _rows() -> list[dict]:
 def _eval(cli, tmp_path, config: str, gate: str) -> dict:
     path = tmp_path / "sbs.toml"
     path.write_text(config, encoding="utf-8")
-    result = cli("gate", "eval", str(STANDIN), "--config", str(path), "--gates", gate, "--format", "json")
+    result = cli("--config", str(path), "gate", "eval", str(STANDIN), "--gates", gate, "--format", "json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -461,6 +461,12 @@ class GateRunner:
             from scorers.language import identify_parts
 
             coverage = self.coverage()
+            blind_to: dict[str, bool] = {}  # like ``unchecked``: once per language and batch
+
+            def uncovered(lang: str) -> bool:
+                if lang not in blind_to:
+                    blind_to[lang] = self.is_uncovered(lang, coverage)
+                return blind_to[lang]
         for output, outcome in zip(outputs, outcomes):
             outcome.uncovered_policy, outcome.unchecked_policy = self.uncovered, self.unchecked
             if not identify:
@@ -469,7 +475,7 @@ class GateRunner:
             # The opening's language, unless a later part of the answer is in one some blocking concern cannot
             # read: then that language, the reason the answer is held (an English preamble to Chinese text).
             languages = [lang for lang, _ in identify_parts(output)]
-            blind = [lang for lang in languages if self.is_uncovered(lang, coverage)]
+            blind = [lang for lang in languages if uncovered(lang)]
             outcome.language = blind[0] if blind else languages[0]
             outcome.uncovered = bool(blind)
             outcome.unchecked = unchecked(languages)  # every part's language: what none of them had checked
@@ -526,11 +532,13 @@ def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, 
 
 
 def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
+    # A gate's configuration hash (JSON + SHA-256 of its options) once per batch, not once per generation.
+    gates = [(gate, gate.config_hash) for gate in runner.gates]
     results = []
     for row, outcome in zip(rows, outcomes):
-        for gate in runner.gates:
+        for gate, config_hash in gates:
             score = outcome.scores[gate.name]
-            results.append((row["id"], gate.name, gate.config_hash, row["output_sha"], score,
+            results.append((row["id"], gate.name, config_hash, row["output_sha"], score,
                             runner.decide(gate, score), outcome.details[gate.name]))
     return results
 
