@@ -153,7 +153,7 @@ GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, as checked by
 
 SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
                              "policy": PolicySettings, "judge": JudgeSettings}
-TABLES_OF_TABLES = ("gates", "models")  # [models.NAME]: checked by core.generation.resolve_models
+TABLES_OF_TABLES = ("gates", "models", "arena")  # [models.NAME], [arena]: checked by core.generation / core.arena
 SUBTABLES = {("annotate", "keys")}
 
 

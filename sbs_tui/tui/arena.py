@@ -1,0 +1,273 @@
+"""The live arena app (``sbs arena``): write a prompt, watch two blinded models answer it side by side, vote.
+
+The decisions (which pair, streaming, gating, what is stored) are :mod:`sbs_tui.core.arena`'s; this module draws
+them with the annotator screen's widgets (prompt pane, answer panes, markdown / diff rendering, synced scroll),
+its literal rendering of hostile text, and its blinding rule: the panes are "Model A" and "Model B", and no model
+name reaches the screen before the vote is stored (then only with ``[annotate] reveal_after_vote``). Streaming
+and gating run in worker threads; the gate worker opens its own connection (a store is used on its own thread).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer, Input, Static
+
+from sbs_tui.config import Settings, annotate_settings
+from sbs_tui.core import arena
+from sbs_tui.core.store import Store
+from sbs_tui.tui import render
+from sbs_tui.tui.widgets.answer import AnswerPane
+from sbs_tui.tui.widgets.prompt import PromptPane
+
+REDRAW_SECONDS = 0.1  # streamed text is redrawn at most this often
+
+
+class ArenaApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sbs arena"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("1", "vote('a')", "A wins"), Binding("2", "vote('b')", "B wins"),
+        Binding("3", "vote('tie')", "Tie"), Binding("4", "vote('both_bad')", "Both bad"),
+        Binding("n", "new_battle", "New prompt"), Binding("p", "stored_prompt", "Stored prompt"),
+        Binding("m", "toggle_markdown", "Markdown"), Binding("d", "toggle_diff", "Diff"),
+        Binding("q", "quit", "Quit"), Binding("escape", "unfocus", show=False),
+    ]
+
+    def __init__(self, db_path: str, annotator: str, settings: Settings, config: arena.ArenaConfig, *,
+                 runner: Any = None, seed: int | None = None):
+        super().__init__()
+        self.db_path = db_path
+        self.store = Store(db_path)
+        self.annotator = annotator
+        self.settings = settings
+        self.annotate = annotate_settings(settings)
+        self.config = config
+        self.specs = {s.name: s for s in config.models}
+        self.runner = runner  # the gate runner; built on the first battle when None
+        self.rng = random.Random(seed)
+        self.limit = arena.RateLimit(config.battles_per_minute)
+        self.unvoted: dict[frozenset[str], int] = {}  # this session's battles that ended without a vote
+        self.battle: arena.Battle | None = None
+        self.stop = threading.Event()
+        self.markdown_mode = self.annotate.markdown
+        self.diff_mode = False
+        self.note = "Write a prompt and press Enter (p: take a stored prompt)."
+        self.votes = 0
+        self._dirty = False
+        self.sub_title = annotator
+
+    # -- layout -------------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status", markup=False)
+        yield Input(placeholder="Your prompt (Enter sends it to two blinded models)", id="prompt-input")
+        with Container(id="pair"):
+            yield PromptPane(id="prompt-box")
+            yield AnswerPane("Model A · 1", id="left")
+            yield AnswerPane("Model B · 2", id="right")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
+        self.query_one("#prompt-input", Input).focus()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        parts = [self.annotator, f"votes {self.votes}", self.note]
+        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "vote":
+            return self.battle is not None and self.battle.finished and self.battle.votable and self.battle.gated
+        return True
+
+    # -- starting a battle --------------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#prompt-input")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.start_battle(event.value)
+
+    def action_stored_prompt(self) -> None:
+        prompts = arena.stored_prompts(self.store)
+        if not prompts:
+            self.note = "No stored prompts: write one."
+            self.refresh_status()
+            return
+        pid, text = self.rng.choice(prompts)
+        self.start_battle(text, source_prompt_id=pid)
+
+    def action_new_battle(self) -> None:
+        field = self.query_one("#prompt-input", Input)
+        field.value = ""
+        field.focus()
+
+    def action_unfocus(self) -> None:
+        self.set_focus(None)
+
+    def start_battle(self, prompt: str, source_prompt_id: str | None = None) -> None:
+        if not prompt.strip():
+            self.note = "Write a prompt first."
+            self.refresh_status()
+            return
+        if self.battle is not None and not self.battle.finished:
+            self.note = "Wait for both answers (or their gates) first."
+            self.refresh_status()
+            return
+        wait = self.limit.wait_s()
+        if wait > 0:
+            self.note = f"Rate limit: {self.config.battles_per_minute:g} battles a minute; next in {wait:.0f} s."
+            self.refresh_status()
+            return
+        counts = arena.battle_counts(self.store, list(self.specs), self.unvoted)
+        a, b = arena.draw_pair(counts, self.rng)
+        battle = arena.new_battle(prompt, a, b, source_prompt_id)
+        self.battle = battle
+        self.limit.record()
+        self.query_one("#prompt-input", Input).value = ""  # the prompt is shown (literally) in its pane
+        self.note = "Both models are answering…"
+        self.query_one("#prompt-box", PromptPane).show(render.literal_text(prompt, limit=self.annotate.truncate_chars))
+        self._draw()
+        self.set_focus(None)
+        self.refresh_status()
+        self.refresh_bindings()
+        for side in battle.sides:
+            self._stream(battle, side)
+
+    @work(thread=True, group="stream")
+    def _stream(self, battle: arena.Battle, side: arena.Side) -> None:
+        spec = self.specs[side.model]
+
+        def on_text(chunk: str) -> None:
+            side.text += chunk
+            self._dirty = True
+
+        outcome = arena.stream_answer(spec, battle.prompt, on_text, stop=self.stop, timeout=self.config.timeout,
+                                      stall_timeout=self.config.stall_timeout)
+        if isinstance(outcome, arena.Failure):
+            side.status, side.reason = "failed", f"Model {side.label} did not answer ({outcome.error})."
+        else:
+            side.answer, side.text, side.status = outcome, outcome.text, "done"
+        self._dirty = True
+        if battle.finished:
+            self.call_from_thread(self._answers_in, battle)
+
+    def _answers_in(self, battle: arena.Battle) -> None:
+        if battle is self.battle and not battle.gating:
+            battle.gating = True
+            self.note = "Checking the answers with the gates…"
+            self.refresh_status()
+            self._gate(battle)
+
+    @work(thread=True, group="gate")
+    def _gate(self, battle: arena.Battle) -> None:
+        error = None
+        store = Store(self.db_path)
+        try:
+            if self.runner is None:
+                from sbs_tui.core.gate_run import build_runner
+
+                self.runner = build_runner(self.settings)
+            arena.gate_battle(store, self.runner, battle, self.specs)
+        except Exception as exc:  # a gate that cannot run: no vote on ungated answers
+            error = str(exc)
+            for side in battle.sides:
+                if side.status == "done":
+                    side.status, side.reason = "blocked", "hidden: the gates could not run"
+        finally:
+            store.close()
+        self.call_from_thread(self._gated, battle, error)
+
+    def _gated(self, battle: arena.Battle, error: str | None) -> None:
+        battle.gated = True
+        if not battle.votable:
+            self.unvoted[battle.pair] = self.unvoted.get(battle.pair, 0) + 1
+            what = "gated" if any(s.status == "blocked" for s in battle.sides) else "incomplete"
+            self.note = f"This battle is {what}: no vote. Press n for a new prompt."
+            if error:
+                self.note += f" ({error.splitlines()[0][:120]})"
+        else:
+            self.note = "Vote: 1 A wins · 2 B wins · 3 tie · 4 both bad."
+        self._draw()
+        self.refresh_status()
+        self.refresh_bindings()
+
+    # -- drawing ------------------------------------------------------------------------------------------------
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._draw()
+
+    def _side_renderable(self, side: arena.Side) -> Any:
+        if side.status == "failed":
+            return Text(side.reason)
+        if side.status == "blocked":
+            return Text(f"Model {side.label}: {side.reason}")
+        limit = self.annotate.truncate_chars
+        return render.markdown(side.text, limit=limit) if self.markdown_mode and side.status == "done" \
+            else render.literal_text(side.text, limit=limit)
+
+    def _draw(self) -> None:
+        battle = self.battle
+        if battle is None:
+            return
+        a, b = battle.a, battle.b
+        if self.diff_mode and a.status == b.status == "done":
+            left, right = render.diff_texts(a.text, b.text, limit=self.annotate.truncate_chars)
+        else:
+            left, right = self._side_renderable(a), self._side_renderable(b)
+        for pane_id, side, shown in (("#left", a, left), ("#right", b, right)):
+            note = "answering…" if side.status == "streaming" else render.describe_length(side.text) \
+                if side.status == "done" else ""
+            self.query_one(pane_id, AnswerPane).show_answer(shown, note)
+
+    def action_toggle_markdown(self) -> None:
+        self.markdown_mode = not self.markdown_mode
+        self._draw()
+
+    def action_toggle_diff(self) -> None:
+        self.diff_mode = not self.diff_mode
+        self._draw()
+
+    # -- voting -------------------------------------------------------------------------------------------------
+
+    def action_vote(self, choice: str) -> None:
+        battle = self.battle
+        if battle is None or not self.check_action("vote", ()):
+            return
+        vote = arena.store_vote(self.store, battle, choice, self.annotator)
+        self.votes += 1
+        self.battle = None
+        self.note = "Vote stored. Write the next prompt (p: a stored prompt)."
+        if self.annotate.reveal_after_vote:
+            self.notify(f"A was {vote.model_a}, B was {vote.model_b}", timeout=4, markup=False)  # names: literal
+        for pane_id in ("#left", "#right"):
+            self.query_one(pane_id, AnswerPane).show_answer(Text(""), "")
+        self.query_one("#prompt-box", PromptPane).show(Text(""))
+        self.refresh_status()
+        self.refresh_bindings()
+        self.action_new_battle()
+
+    def action_quit(self) -> None:
+        self.stop.set()
+        self.exit()
+
+
+def run_arena(db_path: str, annotator: str, settings: Settings) -> int:
+    config = arena.load_arena(settings)
+    app = ArenaApp(db_path, annotator, settings, config)
+    try:
+        app.run()
+    finally:
+        app.stop.set()
+        app.store.close()
+    return app.return_code or 0
