@@ -111,14 +111,35 @@ def test_rate_limit_is_a_sliding_minute() -> None:
     ('models = ["a", "b"]\nbattles_per_minute = 0', "arena.battles_per_minute", "> 0"),
     ('models = ["a", "b"]\nrate = 3', "arena.rate", "unknown key"),
     ('models = "a"', "arena.models", "list of model names"),
+    ('models = ["a", "b"]\n[models.b]\nbackend = "local"', "models.b.backend", "backend must be api"),
 ])
 def test_arena_config_errors_name_the_key(tmp_path: Path, arena_toml: str, key: str, message: str) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('[models.a]\nbase_url = "http://h/v1"\n[models.b]\nbase_url = "http://h/v1"\n'
-                    f"[arena]\n{arena_toml}\n")
+    models_b = "" if "[models.b]" in arena_toml else '[models.b]\nbase_url = "http://h/v1"\n'
+    path.write_text(f'[models.a]\nbase_url = "http://h/v1"\n{models_b}[arena]\n{arena_toml}\n')
     with pytest.raises(InputError) as info:
         arena.load_arena(load_settings(path))
     assert info.value.field == key and message in str(info.value) and str(path) in str(info.value.file)
+
+
+def test_a_decision_of_the_background_watcher_is_read_back_by_side(tmp_path: Path) -> None:
+    """Without an in-process runner the arena stores the answers pending and reads what the watcher decided."""
+    from sbs_tui.core.generation import ModelSpec
+
+    store = Store(tmp_path / "w.db")
+    battle = arena.new_battle("hi", "x", "y")
+    for side, text in zip(battle.sides, ("first answer", "second answer")):
+        side.status, side.text = "done", text
+    arena.store_answers(store, battle, {"x": ModelSpec("x", "x"), "y": ModelSpec("y", "y")})
+    assert not arena.settle_from_store(store, battle)  # still pending
+    rows = {r["model"]: r for r in store.generations.pending(limit=10)}
+    with store.transaction():
+        store.gates.save_results([(rows["y"]["id"], "marker", "h", rows["y"]["output_sha"], 1.0, True, {})])
+        store.gates.settle_decisions([(rows["x"]["id"], rows["x"]["output_sha"], "passed", "en", None, []),
+                                      (rows["y"]["id"], rows["y"]["output_sha"], "blocked", "en", None, [])])
+    assert arena.settle_from_store(store, battle)
+    assert (battle.a.status, battle.b.status) == ("done", "blocked")
+    assert battle.b.reason == "hidden: blocked by the marker gate" and not battle.votable
 
 
 # -- the screen ---------------------------------------------------------------------------------------------------

@@ -26,4 +26,4 @@ def arena_command(obj, annotator: str) -> int:
     load_arena(settings)  # a bad [arena] or [models.NAME] fails here, before the screen opens
     from sbs_tui.tui.arena import run_arena
 
-    return run_arena(obj.db_path, annotator.strip(), settings)
+    return run_arena(obj.db_path, annotator.strip(), settings, config_path=obj.config_path)

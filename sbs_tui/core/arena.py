@@ -49,6 +49,7 @@ KEYS: dict[str, tuple[tuple[type, ...], str, Any]] = {
     "battles_per_minute": ((int, float), "most battles one annotator may start in a minute", 6),
     "timeout": ((int, float), "seconds a model has to finish its answer", 120),
     "stall_timeout": ((int, float), "seconds without a new token before a model counts as not answering", 20),
+    "gate_timeout": ((int, float), "seconds the background gates may take on a battle's answers", 120),
 }
 SIDES = ("A", "B")
 #: What a vote key means: the winner as stored.
@@ -61,6 +62,7 @@ class ArenaConfig:
     battles_per_minute: float = 6.0
     timeout: float = 120.0
     stall_timeout: float = 20.0
+    gate_timeout: float = 120.0
 
 
 def load_arena(settings: SettingsLike) -> ArenaConfig:
@@ -74,7 +76,7 @@ def load_arena(settings: SettingsLike) -> ArenaConfig:
         if isinstance(value, bool) or not isinstance(value, kinds):
             wanted = "a list of model names" if list in kinds else "a number"
             raise settings.error(f"must be {wanted}, not {type(value).__name__}", SECTION, key)
-        if key != "models" and value <= 0:
+        if key != "models" and float(table[key]) <= 0:
             raise settings.error("must be > 0", SECTION, key)
     names = table.get("models")
     if names is None:
@@ -90,8 +92,12 @@ def load_arena(settings: SettingsLike) -> ArenaConfig:
         if name not in declared:
             raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", SECTION, "models")
     specs = resolve_models(settings, GenerateRequest(models=names))
+    for spec in specs:
+        if spec.backend != "api":
+            raise settings.error("the arena streams from endpoints: backend must be api", f"models.{spec.name}",
+                                 "backend")
     return ArenaConfig(tuple(specs), *(float(table.get(k, KEYS[k][2]))
-                                       for k in ("battles_per_minute", "timeout", "stall_timeout")))
+                                       for k in ("battles_per_minute", "timeout", "stall_timeout", "gate_timeout")))
 
 
 # -- pairs --------------------------------------------------------------------------------------------------------
@@ -263,11 +269,8 @@ def _meta(battle: Battle, side: Side, spec: ModelSpec) -> dict[str, Any]:
                          "seconds": None if answer is None else round(answer.seconds, 4)}}
 
 
-def gate_battle(store: Store, runner: GateRunner | None, battle: Battle, specs: dict[str, ModelSpec]) -> None:
-    """Store each finished answer as a generation and run the gates on it; a blocked (or held) answer's side
-    becomes ``blocked`` with a one-line reason naming the gate, never the model."""
-    from sbs_tui.core import gating
-
+def store_answers(store: Store, battle: Battle, specs: dict[str, ModelSpec]) -> None:
+    """Store each finished answer as a generation (gate status pending), under the battle's own prompt id."""
     done = [s for s in battle.sides if s.status == "done"]
     if not done:
         return
@@ -275,21 +278,46 @@ def gate_battle(store: Store, runner: GateRunner | None, battle: Battle, specs: 
                for s in done]
     with store.transaction():
         store.generations.insert(records, source=f"sbs arena {battle.battle_id}")
-    rows = [r for r in store.generations.pending(limit=1000) if r["prompt_id"] == battle.prompt_id]
-    by_model = {r["model"]: r for r in rows}
-    if runner is None or not runner.gates:
-        with store.transaction():
-            store.generations.set_gate_status([r["id"] for r in rows], "passed")
-        return
-    outcomes, _reused = gating.gate_batch(store, runner, rows)
-    for row, outcome in zip(rows, outcomes):
-        side = next(s for s in done if s.model == row["model"])
-        side.generation_id = by_model[side.model]["id"]
-        if outcome.blocked:
-            gates = ", ".join(str(r["gate"]) for r in outcome.reasons)
+    for row in store.generations.pending(limit=1000):
+        for side in done:
+            if row["prompt_id"] == battle.prompt_id and row["model"] == side.model:
+                side.generation_id = row["id"]
+
+
+def gate_battle(store: Store, runner: GateRunner, battle: Battle, specs: dict[str, ModelSpec]) -> None:
+    """Store the finished answers and gate them here and now (``gating.gate_batch``: the policy, cache and
+    bookkeeping of ``sbs gate``); then :func:`settle_from_store`."""
+    from sbs_tui.core import gating
+
+    store_answers(store, battle, specs)
+    ids = {s.generation_id for s in battle.sides if s.generation_id is not None}
+    rows = [r for r in store.generations.pending(limit=1000) if r["id"] in ids]
+    if rows:
+        gating.gate_batch(store, runner, rows)
+    settle_from_store(store, battle)
+
+
+def settle_from_store(store: Store, battle: Battle) -> bool:
+    """Read what the gates decided on the battle's stored answers (whoever ran them: this process or the
+    background watcher). False while one is still pending. A blocked (or held) answer's side becomes
+    ``blocked`` with a one-line reason naming the gate, never the model."""
+    details = {}
+    for side in battle.sides:
+        if side.status == "done" and side.generation_id is not None:
+            detail = store.gates.review_detail(side.generation_id)
+            if detail is None or detail.status == "pending":
+                return False
+            details[side.label] = detail
+    for side in battle.sides:
+        detail = details.get(side.label)
+        if detail is None:
+            continue
+        if detail.status == "blocked":
+            gates = ", ".join(g for g, r in detail.results.items() if r["failed"]) or "a lead's"
             side.status, side.reason = "blocked", f"hidden: blocked by the {gates} gate"
-        elif outcome.held:
-            side.status, side.reason = "blocked", f"hidden: held for a lead's review ({outcome.hold})"
+        elif detail.status == "held":
+            side.status, side.reason = "blocked", "hidden: held for a lead's review (no blocking gate covers it)"
+    return True
 
 
 def vote_record(battle: Battle, choice: str, annotator: str) -> VoteRecord:

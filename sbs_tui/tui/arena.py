@@ -10,7 +10,9 @@ and gating run in worker threads; the gate worker opens its own connection (a st
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
+import time
 from typing import Any
 
 from rich.text import Text
@@ -28,6 +30,7 @@ from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
 REDRAW_SECONDS = 0.1  # streamed text is redrawn at most this often
+GATE_POLL_SECONDS = 0.5  # the background watcher's interval, and how often the arena looks at its decision
 
 
 class ArenaApp(App[None]):
@@ -43,7 +46,7 @@ class ArenaApp(App[None]):
     ]
 
     def __init__(self, db_path: str, annotator: str, settings: Settings, config: arena.ArenaConfig, *,
-                 runner: Any = None, seed: int | None = None):
+                 runner: Any = None, seed: int | None = None, config_path: str | None = None):
         super().__init__()
         self.db_path = db_path
         self.store = Store(db_path)
@@ -52,7 +55,9 @@ class ArenaApp(App[None]):
         self.annotate = annotate_settings(settings)
         self.config = config
         self.specs = {s.name: s for s in config.models}
-        self.runner = runner  # the gate runner; built on the first battle when None
+        self.runner = runner  # gates run in this process with it (tests); None: by the background watcher
+        self.config_path = config_path
+        self.gate_process: subprocess.Popen[bytes] | None = None
         self.rng = random.Random(seed)
         self.limit = arena.RateLimit(config.battles_per_minute)
         self.unvoted: dict[frozenset[str], int] = {}  # this session's battles that ended without a vote
@@ -169,22 +174,46 @@ class ArenaApp(App[None]):
 
     @work(thread=True, group="gate")
     def _gate(self, battle: arena.Battle) -> None:
+        """Gate the answers: in this thread with a given runner (tests), otherwise by the background watcher
+        (``sbs gate --watch``, a subprocess: scorer models never load in this process), polled until it decided."""
         error = None
         store = Store(self.db_path)
         try:
-            if self.runner is None:
-                from sbs_tui.core.gate_run import build_runner
-
-                self.runner = build_runner(self.settings)
-            arena.gate_battle(store, self.runner, battle, self.specs)
+            if self.runner is not None:
+                arena.gate_battle(store, self.runner, battle, self.specs)
+            else:
+                arena.store_answers(store, battle, self.specs)
+                self.call_from_thread(self._ensure_gating)
+                deadline = time.monotonic() + self.config.gate_timeout
+                while not arena.settle_from_store(store, battle):
+                    if time.monotonic() > deadline or self.stop.is_set():
+                        raise TimeoutError(f"the gates did not finish within {self.config.gate_timeout:g} s")
+                    time.sleep(GATE_POLL_SECONDS)
         except Exception as exc:  # a gate that cannot run: no vote on ungated answers
             error = str(exc)
             for side in battle.sides:
                 if side.status == "done":
-                    side.status, side.reason = "blocked", "hidden: the gates could not run"
+                    side.status, side.reason = "blocked", "hidden: the gates could not check it"
         finally:
             store.close()
         self.call_from_thread(self._gated, battle, error)
+
+    def _ensure_gating(self) -> None:
+        from sbs_tui.core.gate_watcher import ensure_watcher  # imports nothing heavy
+
+        if self.gate_process is None or self.gate_process.poll() is not None:
+            self.gate_process = ensure_watcher(self.db_path, self.config_path, interval=GATE_POLL_SECONDS,
+                                               log_path=f"{self.db_path}.gate.log")
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+        process, self.gate_process = self.gate_process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=3)
+            except Exception:
+                process.kill()
 
     def _gated(self, battle: arena.Battle, error: str | None) -> None:
         battle.gated = True
@@ -262,9 +291,9 @@ class ArenaApp(App[None]):
         self.exit()
 
 
-def run_arena(db_path: str, annotator: str, settings: Settings) -> int:
+def run_arena(db_path: str, annotator: str, settings: Settings, *, config_path: str | None = None) -> int:
     config = arena.load_arena(settings)
-    app = ArenaApp(db_path, annotator, settings, config)
+    app = ArenaApp(db_path, annotator, settings, config, config_path=config_path)
     try:
         app.run()
     finally:
