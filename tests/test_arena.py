@@ -305,3 +305,32 @@ def test_the_command_refuses_a_bad_arena_config(tmp_path: Path, cli) -> None:
     db = database(tmp_path)
     result = cli("--db", db, "--config", str(path), "arena", "--annotator", "x")
     assert result.exit_code == 2 and "arena.models" in result.stderr
+
+
+async def test_without_a_runner_the_background_watcher_gates_the_answers(tmp_path: Path) -> None:
+    """The real path: the answers are stored pending, `sbs gate --watch` (a subprocess, so no scorer model loads
+    in the app) decides, the arena reads the decision and takes the vote; the watcher stops with the app."""
+    from textual.widgets import Input
+
+    from sbs_tui.tui.arena import ArenaApp
+
+    with FakeEndpoint() as server:
+        models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
+        path = config(tmp_path, models, '[policy]\nuncovered = "pass"\n')
+        settings = load_settings(path)
+        app = ArenaApp(database(tmp_path), "ann", settings, arena.load_arena(settings), config_path=str(path))
+        async with app.run_test(size=(160, 40)) as pilot:
+            app.query_one("#prompt-input", Input).value = "Tell me about cats"
+            app.query_one("#prompt-input", Input).focus()
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: app.battle is not None and app.battle.gated, timeout=90)
+            assert app.battle.votable, [(s.status, s.reason) for s in app.battle.sides]
+            assert_blind(app, models)
+            process = app.gate_process
+            await pilot.press("2")
+            await pilot.pause()
+        assert process is None or process.poll() is not None
+    assert [r[2] for r in vote_rows(app.db_path)] == ["model_b"]
+    conn = sqlite3.connect(app.db_path)
+    assert conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'passed'").fetchone() == (2,)
+    conn.close()
