@@ -334,3 +334,25 @@ async def test_without_a_runner_the_background_watcher_gates_the_answers(tmp_pat
     conn = sqlite3.connect(app.db_path)
     assert conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'passed'").fetchone() == (2,)
     conn.close()
+
+
+async def test_a_stored_prompt_can_be_taken_and_is_kept_in_the_vote(tmp_path: Path) -> None:
+    from sbs_tui.core.records import GenerationRecord, prompt_id_for
+
+    with FakeEndpoint() as server:
+        models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
+        app = app_for(tmp_path, models, gate=runner(blocking=False))
+        with app.store.transaction():
+            app.store.generations.insert([GenerationRecord(prompt_id_for("a stored question"), "a stored question",
+                                                           "someone", "an answer")])
+        async with app.run_test(size=(160, 40)) as pilot:
+            app.set_focus(None)
+            await pilot.press("p")
+            assert await wait_until(pilot, lambda: app.battle is not None and app.battle.gated, timeout=30)
+            assert app.battle.prompt == "a stored question" and "a stored question" in screen_text(app)
+            await pilot.press("4")
+            await pilot.pause()
+    conn = sqlite3.connect(app.db_path)
+    winner, meta = conn.execute("SELECT winner, meta FROM votes").fetchone()
+    conn.close()
+    assert winner == "both_bad" and prompt_id_for("a stored question") in meta
