@@ -227,6 +227,13 @@ async def test_a_stalled_model_is_shown_neutrally_and_gets_no_vote(tmp_path: Pat
             await pilot.pause()
             assert app.unvoted == {frozenset(models): 1}
     assert vote_rows(app.db_path) == []
+    conn = sqlite3.connect(app.db_path)
+    (meta,) = conn.execute("SELECT meta FROM generations").fetchone()  # the answer that came, with the failure
+    conn.close()
+    import json
+
+    failed = json.loads(meta)["arena"]["did_not_answer"]
+    assert failed == [{"side": stalled.label, "model": "stall-secret", "error": "timeout"}]
 
 
 async def test_an_erroring_model_is_shown_neutrally(tmp_path: Path) -> None:
@@ -356,3 +363,28 @@ async def test_a_stored_prompt_can_be_taken_and_is_kept_in_the_vote(tmp_path: Pa
     winner, meta = conn.execute("SELECT winner, meta FROM votes").fetchone()
     conn.close()
     assert winner == "both_bad" and prompt_id_for("a stored question") in meta
+
+
+class BrokenScorer(MarkerScorer):
+    def score(self, items):
+        from scorers.base import ScorerError
+
+        raise ScorerError("the moderation endpoint is down")
+
+
+async def test_gates_that_cannot_run_hide_both_answers_and_take_no_vote(tmp_path: Path) -> None:
+    registry = Registry()
+    registry.register("test_broken", BrokenScorer, origin="tests")
+    broken = GateRunner([GateConfig("broken", "test_broken", blocking=True)], registry=registry,
+                        identify_languages=False, uncovered="pass")
+    with FakeEndpoint() as server:
+        models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
+        app = app_for(tmp_path, models, gate=broken)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await ask(pilot, app, "hello")
+            shown = screen_text(app)
+            assert shown.count("hidden: the gates could not check it") == 2 and "endpoint is down" in shown
+            assert_blind(app, models)
+            await pilot.press("1")
+            await pilot.pause()
+    assert vote_rows(app.db_path) == []

@@ -161,6 +161,7 @@ class Side:
     text: str = ""
     status: str = "streaming"
     reason: str = ""  # why failed/blocked, in words free of the model's name
+    error: str | None = None  # what failed (a kind: timeout, HTTP 500, ...), when it did not answer
     answer: Answer | None = None
     generation_id: int | None = None
 
@@ -261,7 +262,9 @@ def stream_answer(spec: ModelSpec, prompt: str, on_text: Callable[[str], None], 
 
 def _meta(battle: Battle, side: Side, spec: ModelSpec) -> dict[str, Any]:
     answer = side.answer
-    return {"arena": {"battle": battle.battle_id, "side": side.label, "source_prompt_id": battle.source_prompt_id},
+    failed = [{"side": s.label, "model": s.model, "error": s.error} for s in battle.sides if s.status == "failed"]
+    return {"arena": {"battle": battle.battle_id, "side": side.label, "source_prompt_id": battle.source_prompt_id,
+                      "did_not_answer": failed},
             "generate": {"params": spec.identity(), "params_hash": spec.params_hash(),
                          "tokens_in": answer.tokens_in if answer else None,
                          "tokens_out": answer.tokens_out if answer else None,

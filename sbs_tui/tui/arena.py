@@ -26,6 +26,7 @@ from sbs_tui.config import Settings, annotate_settings
 from sbs_tui.core import arena
 from sbs_tui.core.store import Store
 from sbs_tui.tui import render
+from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
@@ -33,7 +34,7 @@ REDRAW_SECONDS = 0.1  # streamed text is redrawn at most this often
 GATE_POLL_SECONDS = 0.5  # the background watcher's interval, and how often the arena looks at its decision
 
 
-class ArenaApp(App[None]):
+class ArenaApp(CrashReport, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "sbs arena"
     ENABLE_COMMAND_PALETTE = False
@@ -69,6 +70,10 @@ class ArenaApp(App[None]):
         self.votes = 0
         self._dirty = False
         self.sub_title = annotator
+
+    def crash_redactions(self) -> list[str]:
+        """Every arena model's name and served name, kept out of the crash report: the battle on screen is blind."""
+        return sorted({n for spec in self.config.models for n in (spec.name, spec.served)})
 
     # -- layout -------------------------------------------------------------------------------------------------
 
@@ -158,7 +163,8 @@ class ArenaApp(App[None]):
         outcome = arena.stream_answer(spec, battle.prompt, on_text, stop=self.stop, timeout=self.config.timeout,
                                       stall_timeout=self.config.stall_timeout)
         if isinstance(outcome, arena.Failure):
-            side.status, side.reason = "failed", f"Model {side.label} did not answer ({outcome.error})."
+            side.status, side.error = "failed", outcome.error
+            side.reason = f"Model {side.label} did not answer ({outcome.error})."
         else:
             side.answer, side.text, side.status = outcome, outcome.text, "done"
         self._dirty = True
