@@ -201,6 +201,22 @@ async def test_a_battle_streams_both_answers_blind_and_stores_the_vote(tmp_path:
     assert sorted(names) == sorted(models) and outcomes  # rank reads it like any vote
 
 
+async def test_a_narrow_terminal_stacks_the_answers_and_stays_blind(tmp_path: Path) -> None:
+    with FakeEndpoint() as server:
+        models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
+        app = app_for(tmp_path, models, gate=runner(blocking=False))
+        async with app.run_test(size=(50, 16)) as pilot:
+            await ask(pilot, app, "hello")
+            assert app.query_one("#pair").has_class("stacked")
+            shown = screen_text(app)
+            assert "Model A" in shown and "Model B" in shown
+            assert_blind(app, [*models, "org/alpha", "org/beta"])
+            left, right = app.query_one("#left"), app.query_one("#right")
+            assert left.max_scroll_y > 0 and right.max_scroll_y > 0  # long enough to scroll at this size
+            left.scroll_to(y=left.max_scroll_y, animate=False)
+            assert await wait_until(pilot, lambda: right.scroll_y > 0, timeout=5)  # synced scroll
+
+
 async def test_names_are_revealed_after_the_vote_when_configured(tmp_path: Path) -> None:
     with FakeEndpoint() as server:
         models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}

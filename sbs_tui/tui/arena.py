@@ -27,6 +27,7 @@ from sbs_tui.core import arena
 from sbs_tui.core.store import Store
 from sbs_tui.tui import render
 from sbs_tui.tui.crash import CrashReport
+from sbs_tui.tui.screens.judge import NARROW_WIDTH
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
@@ -86,7 +87,16 @@ class ArenaApp(CrashReport, App[None]):
             yield AnswerPane("Model B · 2", id="right")
         yield Footer()
 
+    def on_resize(self, event: Any) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        """As the annotator screen: the answers stacked below ``NARROW_WIDTH`` columns, the prompt box fitted."""
+        self.query_one("#pair").set_class(width < NARROW_WIDTH, "stacked")
+        self.query_one("#prompt-box", PromptPane).fit_screen(height)
+
     def on_mount(self) -> None:
+        self._apply_size(*self.size)
         self.set_interval(REDRAW_SECONDS, self._redraw_if_dirty)
         self.query_one("#prompt-input", Input).focus()
         self.refresh_status()
@@ -264,6 +274,13 @@ class ArenaApp(CrashReport, App[None]):
             note = "answering…" if side.status == "streaming" else render.describe_length(side.text) \
                 if side.status == "done" else ""
             self.query_one(pane_id, AnswerPane).show_answer(shown, note)
+
+    @on(AnswerPane.Scrolled)
+    def mirror_scroll(self, event: AnswerPane.Scrolled) -> None:
+        """Synced scroll (``[annotate] sync_scroll``), as on the annotator screen."""
+        if self.annotate.sync_scroll:
+            other = self.query_one("#right" if event.pane.id == "left" else "#left", AnswerPane)
+            other.mirror_to(event.fraction)
 
     def action_toggle_markdown(self) -> None:
         self.markdown_mode = not self.markdown_mode
