@@ -404,3 +404,27 @@ async def test_gates_that_cannot_run_hide_both_answers_and_take_no_vote(tmp_path
             await pilot.press("1")
             await pilot.pause()
     assert vote_rows(app.db_path) == []
+
+
+async def test_a_vote_the_database_refuses_keeps_the_battle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeEndpoint() as server:
+        models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
+        app = app_for(tmp_path, models, gate=runner(blocking=False))
+        async with app.run_test(size=(160, 40)) as pilot:
+            await ask(pilot, app, "hello")
+            battle = app.battle
+            real = arena.store_vote
+
+            def busy(*args, **kwargs):
+                raise sqlite3.OperationalError("database is locked")
+
+            monkeypatch.setattr(arena, "store_vote", busy)
+            await pilot.press("1")
+            await pilot.pause()
+            assert app.battle is battle and "not stored" in screen_text(app)
+            assert_blind(app, models)
+            monkeypatch.setattr(arena, "store_vote", real)
+            await pilot.press("1")
+            await pilot.pause()
+            assert app.battle is None
+    assert len(vote_rows(app.db_path)) == 1

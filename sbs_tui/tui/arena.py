@@ -10,6 +10,7 @@ and gating run in worker threads; the gate worker opens its own connection (a st
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 import threading
 import time
@@ -296,7 +297,12 @@ class ArenaApp(CrashReport, App[None]):
         battle = self.battle
         if battle is None or not self.check_action("vote", ()):
             return
-        vote = arena.store_vote(self.store, battle, choice, self.annotator)
+        try:
+            vote = arena.store_vote(self.store, battle, choice, self.annotator)
+        except sqlite3.Error as exc:  # busy past the store's wait, disk full, read-only: the battle stays
+            self.note = f"The vote was not stored ({exc}); nothing is lost: press the key again."
+            self.refresh_status()
+            return
         self.votes += 1
         self.battle = None
         self.note = "Vote stored. Write the next prompt (p: a stored prompt)."
