@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "funnel": "funnel:funnel_command",
     "judge": "judge:judge_command",
     "generate": "generate:generate_command",
+    "arena": "arena:arena_command",
     "annotators": "annotators:annotators_group",
     "backup": "backup:backup_command",
     "report": "report:report_command",

@@ -49,7 +49,7 @@ __all__ = ["ANNOTATE_ACTIONS", "GATE_POLICY_KEYS", "SECTIONS", "AnnotateSettings
 ENV_PREFIX = "SBS_"
 INT_LIMIT = 2**63  # what SQLite's INTEGER holds: a larger setting would fail only when first stored
 
-TABLES_OF_TABLES = ("gates", "models")  # [models.NAME]: checked by core.generation.resolve_models
+TABLES_OF_TABLES = ("gates", "models", "arena")  # [models.NAME], [arena]: checked by core.generation / core.arena
 SUBTABLES = {("annotate", "keys")}
 
 
@@ -66,7 +66,8 @@ def parse_settings(raw: dict[str, Any], *, source: str | None = None, text: str 
     if "categories" in merged.get("policy", {}):
         _check_categories(merged["policy"]["categories"], ctx, "policy")
     _check_patterns(sections["queue"], ctx)
-    return Settings(**sections, gates=gates, models=merged.get("models", {}), source=source, where=ctx)
+    return Settings(**sections, gates=gates, models=merged.get("models", {}), arena=merged.get("arena", {}),
+                    source=source, where=ctx)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:

@@ -210,6 +210,8 @@ class Settings:
     gates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: ``[models.NAME]`` tables (``sbs generate``'s models; their keys are checked by ``core.generation``).
     models: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[arena]`` (``sbs arena``; its keys are checked by ``core.arena``).
+    arena: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
     #: Where the settings were read from (``config._Where``: file and text), to name the line in later errors.
     where: Any = field(default=None, repr=False, compare=False)

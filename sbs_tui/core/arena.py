@@ -1,0 +1,353 @@
+"""``sbs arena``: live battles — the annotator's own prompt, two blinded models answering it at once, one vote.
+
+Why here (and not in the screen): which pair is drawn, what counts as a battle, how an answer is streamed and
+gated, and what is stored are decisions the browser path will need too; the screen only draws them.
+
+* **Pairs.** Two of ``[arena] models`` (names of ``[models.NAME]`` tables), drawn uniformly among the pairs with
+  the fewest battles so far — the stored votes between them (any annotator, any source) plus the battles of this
+  session that ended without a vote (gated or failed). That is the simplest active-sampling rule that spreads
+  comparisons evenly; which model is "A" is a coin.
+* **Streaming.** Each answer is one streamed chat completion (the same request ``sbs generate`` sends, assembled by
+  :func:`scorers.http.read_sse`), read in a thread; each content chunk is handed to the screen as it arrives. No
+  retries: a half-shown answer must not restart under the annotator's eyes. A model that sends nothing for
+  ``stall_timeout`` seconds, or has not finished within ``timeout``, or answers an error, *did not answer*; the
+  screen says so by side ("Model B did not answer"), never by name.
+* **Gates.** Each finished answer is stored as a generation under a prompt id of its own (``arena-<battle id>``:
+  the same prompt battled twice gives two answers, and stored answers are never replaced) and gated at once by the
+  blocking gates (``gating.gate_batch``: the same policy, cache and bookkeeping as ``sbs gate``). A blocked or held
+  answer is hidden with a one-line reason, and the battle ends *gated*: no vote can be given on it.
+* **Votes** are ordinary votes (:class:`VoteRecord` with the prompt and both outputs), so ``rank``, ``agreement``
+  and exports see them; ``meta.arena`` holds the battle id and each side's time to first token.
+* **Rate limit.** ``battles_per_minute`` per annotator (a sliding minute), so nobody floods the endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from sbs_tui.core.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
+from sbs_tui.core.settings import Settings
+from sbs_tui.core.records import GenerationRecord, VoteRecord
+from sbs_tui.errors import InputError
+
+if TYPE_CHECKING:
+    from sbs_tui.core.gating import GateRunner
+    from sbs_tui.core.store import Store
+
+SECTION = "arena"
+#: ``[arena]`` keys → (accepted types, what it means, default). The one declaration of what the section may say.
+KEYS: dict[str, tuple[tuple[type, ...], str, Any]] = {
+    "models": ((list,), "names of [models.NAME] tables to draw pairs from (at least two)", None),
+    "battles_per_minute": ((int, float), "most battles one annotator may start in a minute", 6),
+    "timeout": ((int, float), "seconds a model has to finish its answer", 120),
+    "stall_timeout": ((int, float), "seconds without a new token before a model counts as not answering", 20),
+    "gate_timeout": ((int, float), "seconds the background gates may take on a battle's answers", 120),
+}
+SIDES = ("A", "B")
+#: What a vote key means: the winner as stored.
+WINNERS = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "both_bad"}
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaConfig:
+    models: tuple[ModelSpec, ...]
+    battles_per_minute: float = 6.0
+    timeout: float = 120.0
+    stall_timeout: float = 20.0
+    gate_timeout: float = 120.0
+
+
+def load_arena(settings: Settings) -> ArenaConfig:
+    """``[arena]`` checked key by key (errors name the file, line and key); its models resolved as
+    ``sbs generate`` resolves ``--model``."""
+    table = settings.arena
+    for key, value in table.items():
+        if key not in KEYS:
+            raise settings.error(f"unknown key in [arena] (known: {', '.join(KEYS)})", SECTION, key)
+        kinds = KEYS[key][0]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            wanted = "a list of model names" if list in kinds else "a number"
+            raise settings.error(f"must be {wanted}, not {type(value).__name__}", SECTION, key)
+        if key != "models" and float(table[key]) <= 0:
+            raise settings.error("must be > 0", SECTION, key)
+    names = table.get("models")
+    if names is None:
+        raise settings.error("missing: name at least two [models.NAME] tables, e.g. models = [\"a\", \"b\"]",
+                             SECTION, "models")
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        raise settings.error("must be a list of model names (non-empty strings)", SECTION, "models")
+    names = list(dict.fromkeys(n.strip() for n in names))
+    if len(names) < 2:
+        raise settings.error("name at least two different models", SECTION, "models")
+    declared = settings.models
+    for name in names:
+        if name not in declared:
+            raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", SECTION, "models")
+    specs = resolve_models(settings, GenerateRequest(models=names))
+    for spec in specs:
+        if spec.backend != "api":
+            raise settings.error("the arena streams from endpoints: backend must be api", f"models.{spec.name}",
+                                 "backend")
+    return ArenaConfig(tuple(specs), *(float(table.get(k, KEYS[k][2]))
+                                       for k in ("battles_per_minute", "timeout", "stall_timeout", "gate_timeout")))
+
+
+# -- pairs --------------------------------------------------------------------------------------------------------
+
+
+def battle_counts(store: Store, names: Sequence[str], extra: dict[frozenset[str], int] | None = None
+                  ) -> dict[frozenset[str], int]:
+    """Battles so far per unordered pair of ``names``: stored votes between them plus ``extra`` (this session's
+    battles that ended without a vote)."""
+    counts = {frozenset(p): 0 for p in combinations(names, 2)}
+    models, rows = store.votes.outcomes(include_flagged=True)
+    for a, b, _score, n in rows:
+        key = frozenset((models[a], models[b]))
+        if key in counts:
+            counts[key] += n
+    for key, n in (extra or {}).items():
+        if key in counts:
+            counts[key] += n
+    return counts
+
+
+def draw_pair(counts: dict[frozenset[str], int], rng: random.Random) -> tuple[str, str]:
+    """(model A, model B): uniformly among the pairs with the fewest battles, the order a coin."""
+    fewest = min(counts.values())
+    candidates = sorted(sorted(p) for p, n in counts.items() if n == fewest)
+    pair = list(rng.choice(candidates))
+    rng.shuffle(pair)
+    return pair[0], pair[1]
+
+
+class RateLimit:
+    """At most ``per_minute`` battles in any sliding minute."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self.started: deque[float] = deque()
+
+    def wait_s(self) -> float:
+        """Seconds until a new battle may start (0: now)."""
+        now = self.clock()
+        while self.started and now - self.started[0] >= 60.0:
+            self.started.popleft()
+        if len(self.started) < self.per_minute:
+            return 0.0
+        return 60.0 - (now - self.started[0])
+
+    def record(self) -> None:
+        self.started.append(self.clock())
+
+
+# -- one battle ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Side:
+    """One answer of a battle. ``status``: streaming, done, failed (did not answer), blocked (by a gate)."""
+
+    label: str  # "A" or "B": all the screen may show
+    model: str
+    text: str = ""
+    status: str = "streaming"
+    reason: str = ""  # why failed/blocked, in words free of the model's name
+    error: str | None = None  # what failed (a kind: timeout, HTTP 500, ...), when it did not answer
+    answer: Answer | None = None
+    generation_id: int | None = None
+
+
+@dataclass(slots=True)
+class Battle:
+    prompt: str
+    a: Side
+    b: Side
+    battle_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    source_prompt_id: str | None = None
+    gating: bool = False  # the gates are running on its answers
+    gated: bool = False  # the gates have run: a vote may be taken if both answers passed
+
+    @property
+    def prompt_id(self) -> str:
+        return f"arena-{self.battle_id}"
+
+    @property
+    def sides(self) -> tuple[Side, Side]:
+        return self.a, self.b
+
+    @property
+    def pair(self) -> frozenset[str]:
+        return frozenset((self.a.model, self.b.model))
+
+    @property
+    def finished(self) -> bool:
+        return all(s.status != "streaming" for s in self.sides)
+
+    @property
+    def votable(self) -> bool:
+        return all(s.status == "done" for s in self.sides)
+
+
+def new_battle(prompt: str, a: str, b: str, source_prompt_id: str | None = None) -> Battle:
+    if not prompt.strip():
+        raise InputError("write a prompt first", field="prompt")
+    return Battle(prompt, Side("A", a), Side("B", b), source_prompt_id=source_prompt_id)
+
+
+def stream_answer(spec: ModelSpec, prompt: str, on_text: Callable[[str], None], *, stop: threading.Event,
+                  timeout: float, stall_timeout: float) -> Answer | Failure:
+    """One streamed answer; ``on_text`` gets each content chunk as it arrives. Never raises for the endpoint's
+    sake: whatever goes wrong is a :class:`Failure` (its words never carry the model's name)."""
+    import httpx
+
+    from scorers.http import ClientConfig, read_sse
+
+    try:
+        config = ClientConfig.resolve(base_url=spec.base_url, key_env=spec.api_key_env)
+    except Exception as exc:  # a missing key or URL: the screen still names no model
+        return Failure("config", str(exc).replace(spec.name, "this model"))
+    headers = {"Content-Type": "application/json"}
+    if config.api_key:
+        headers["Authorization"] = f"Bearer {config.api_key}"
+    body = {**spec.payload(prompt), "stream": True, "stream_options": {"include_usage": True}}
+    deadline = time.monotonic() + timeout
+    started = time.perf_counter()
+
+    def tap(lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not finished within {timeout:g} s")
+            if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+                try:
+                    chunk = json.loads(line[5:])
+                    for choice in chunk.get("choices") or ():
+                        delta = (choice.get("delta") or {}).get("content") if choice.get("index", 0) == 0 else None
+                        if delta:
+                            on_text(str(delta))
+                except (ValueError, AttributeError, TypeError):
+                    pass  # read_sse says what is wrong with it
+            yield line
+
+    try:
+        with httpx.Client(timeout=httpx.Timeout(stall_timeout, connect=min(stall_timeout, 10.0)),
+                          headers=headers) as client:
+            with client.stream("POST", f"{config.base_url}/chat/completions", json=body) as response:
+                if not 200 <= response.status_code < 300:
+                    return Failure(f"HTTP {response.status_code}", "the endpoint answered an error")
+                data = read_sse(tap(response.iter_lines()), stop, started)
+    except httpx.TimeoutException:
+        return Failure("timeout", f"no new token for {stall_timeout:g} s")
+    except TimeoutError as exc:
+        return Failure("timeout", str(exc))
+    except httpx.HTTPError as exc:
+        return Failure("connection error", type(exc).__name__)
+    except Exception as exc:  # a broken stream (bad JSON, an error event, cancelled)
+        return Failure("stream error", type(exc).__name__)
+    from sbs_tui.core.generation import _answer
+
+    return _answer(data)
+
+
+# -- storing ------------------------------------------------------------------------------------------------------
+
+
+def _meta(battle: Battle, side: Side, spec: ModelSpec) -> dict[str, Any]:
+    answer = side.answer
+    failed = [{"side": s.label, "model": s.model, "error": s.error} for s in battle.sides if s.status == "failed"]
+    return {"arena": {"battle": battle.battle_id, "side": side.label, "source_prompt_id": battle.source_prompt_id,
+                      "did_not_answer": failed},
+            "generate": {"params": spec.identity(), "params_hash": spec.params_hash(),
+                         "tokens_in": answer.tokens_in if answer else None,
+                         "tokens_out": answer.tokens_out if answer else None,
+                         "ttft_s": None if answer is None or answer.ttft_s is None else round(answer.ttft_s, 4),
+                         "seconds": None if answer is None else round(answer.seconds, 4)}}
+
+
+def store_answers(store: Store, battle: Battle, specs: dict[str, ModelSpec]) -> None:
+    """Store each finished answer as a generation (gate status pending), under the battle's own prompt id."""
+    done = [s for s in battle.sides if s.status == "done"]
+    if not done:
+        return
+    records = [GenerationRecord(battle.prompt_id, battle.prompt, s.model, s.text, meta=_meta(battle, s, specs[s.model]))
+               for s in done]
+    with store.transaction():
+        store.generations.insert(records, source=f"sbs arena {battle.battle_id}")
+    for row in store.generations.pending(limit=1000):
+        for side in done:
+            if row["prompt_id"] == battle.prompt_id and row["model"] == side.model:
+                side.generation_id = row["id"]
+
+
+def gate_battle(store: Store, runner: GateRunner, battle: Battle, specs: dict[str, ModelSpec]) -> None:
+    """Store the finished answers and gate them here and now (``gating.gate_batch``: the policy, cache and
+    bookkeeping of ``sbs gate``); then :func:`settle_from_store`."""
+    from sbs_tui.core import gating
+
+    store_answers(store, battle, specs)
+    ids = {s.generation_id for s in battle.sides if s.generation_id is not None}
+    rows = [r for r in store.generations.pending(limit=1000) if r["id"] in ids]
+    if rows:
+        gating.gate_batch(store, runner, rows)
+    settle_from_store(store, battle)
+
+
+def settle_from_store(store: Store, battle: Battle) -> bool:
+    """Read what the gates decided on the battle's stored answers (whoever ran them: this process or the
+    background watcher). False while one is still pending. A blocked (or held) answer's side becomes
+    ``blocked`` with a one-line reason naming the gate, never the model."""
+    details = {}
+    for side in battle.sides:
+        if side.status == "done" and side.generation_id is not None:
+            detail = store.gates.review_detail(side.generation_id)
+            if detail is None or detail.status == "pending":
+                return False
+            details[side.label] = detail
+    for side in battle.sides:
+        detail = details.get(side.label)
+        if detail is None:
+            continue
+        if detail.status == "blocked":
+            gates = ", ".join(g for g, r in detail.results.items() if r["failed"]) or "a lead's"
+            side.status, side.reason = "blocked", f"hidden: blocked by the {gates} gate"
+        elif detail.status == "held":
+            side.status, side.reason = "blocked", "hidden: held for a lead's review (no blocking gate covers it)"
+    return True
+
+
+def vote_record(battle: Battle, choice: str, annotator: str) -> VoteRecord:
+    """The battle's vote as an ordinary vote (model_a is side A). Only a votable battle can be voted on."""
+    if not battle.votable:
+        raise ValueError("this battle cannot be voted on (an answer is missing or was blocked)")
+    from sbs_tui.core.queue import new_vote_uid
+
+    a, b = battle.a, battle.b
+    meta = {"arena": {"battle": battle.battle_id, "source_prompt_id": battle.source_prompt_id,
+                      "ttft_s": [None if s.answer is None else s.answer.ttft_s for s in (a, b)]}}
+    from datetime import UTC, datetime
+
+    return VoteRecord(battle.prompt_id, battle.prompt, a.model, b.model, WINNERS[choice], annotator,
+                      ts=datetime.now(UTC).isoformat(timespec="seconds"), output_a=a.text, output_b=b.text,
+                      meta=meta, uid=new_vote_uid())
+
+
+def store_vote(store: Store, battle: Battle, choice: str, annotator: str) -> VoteRecord:
+    vote = vote_record(battle, choice, annotator)
+    with store.transaction():
+        store.votes.insert([vote], source="sbs arena")
+    return vote
+
+
+def stored_prompts(store: Store, limit: int = 500) -> list[tuple[str, str]]:
+    """(prompt_id, text) of the campaign's stored prompts, the arena's own battles left out."""
+    return [(pid, text) for pid, text, *_ in store.generations.stored_prompts(limit=limit)
+            if not pid.startswith("arena-")]
