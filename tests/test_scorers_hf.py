@@ -208,5 +208,7 @@ def test_sbs_score_loading_a_classifier_leaks_no_library_progress_bar_or_notes(m
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
     assert "Loading" not in result.stderr and "it/s" not in result.stderr and "\r" not in result.stderr, lines
-    assert len(lines) == 2 and lines[0].startswith("gate toxicity:") and lines[1].startswith("scored 1 "), lines
+    # the gate's line, the summary, and what no gate checked (issue 20) — nothing from the library
+    assert len(lines) == 3 and lines[0].startswith("gate toxicity:") and lines[1].startswith("scored 1 "), lines
+    assert lines[2].startswith("unchecked: "), lines
     assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == (verbosity, bars)
