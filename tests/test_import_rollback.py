@@ -137,11 +137,17 @@ def test_a_killed_import_is_never_counted_and_never_locks_out_the_next(tmp_path)
     proc.wait()
     with Store(db) as reader:  # killed, not yet recovered: still uncounted
         assert reader.votes.outcomes() == ([], []) and reader.votes.annotator_kinds() == {}
+    # any command rolls it back before it reads: no report counts half an import, and rank says there is nothing
+    ranked = sbs("--db", str(db), "rank", "--format", "json")
+    _out, err = ranked.communicate(timeout=300)
+    assert ranked.returncode == 2 and "no votes to rank" in err, err
+    assert count(db) == 0
     small = write_votes(tmp_path / "small.jsonl", 100, tag="next", start=500_000)
     after = sbs("--db", str(db), "import", "votes", str(small))
     _out, err = after.communicate(timeout=300)
     assert after.returncode == 0, err
     assert count(db) == 100 and runs(db)[0][1] == "done" and len(runs(db)) == 1
+    assert count(db, "SELECT count(*) FROM annotators WHERE name LIKE 'killed-%'") == 0
 
 
 def test_a_rollback_that_fails_is_marked_uncounted_and_finished_by_the_next_command(cli, tmp_path, monkeypatch):
@@ -205,16 +211,22 @@ def test_rows_two_running_imports_share_survive_the_first_ones_rollback(tmp_path
     b.close()
 
 
-def test_an_import_that_commits_first_adopts_what_it_claimed(tmp_path):
-    db = tmp_path / "c2.db"
+def _two_imports_of_one_vote(db, text):
+    """Stores A and B, each running an import that brought the same vote (A first): the shared-row cases."""
     a, b = Store(db), Store(db)
-    text = "Shared"
     run_a = a.imports.begin("votes", "a")
     with a.imports.batch(run_a):
         a.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
     run_b = b.imports.begin("votes", "b")
     with b.imports.batch(run_b):
         b.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
+    return a, b, run_a, run_b
+
+
+def test_an_import_that_commits_first_adopts_what_it_claimed(tmp_path):
+    db = tmp_path / "c2.db"
+    text = "Shared"
+    a, b, run_a, run_b = _two_imports_of_one_vote(db, text)
     b.imports.finish(run_b)  # B committed: the vote it brought is counted, though A is still running
     assert len(b.votes.outcomes()[1]) == 1
     a.imports.roll_back(run_a)
@@ -254,14 +266,8 @@ def test_an_import_on_another_host_is_reported_in_one_line(cli, tmp_path):
 
 def test_rows_handed_over_by_a_rollback_go_with_the_claimants_own_rollback(tmp_path):
     db = tmp_path / "c3.db"
-    a, b = Store(db), Store(db)
     text = "Shared, then nobody's"
-    run_a = a.imports.begin("votes", "a")
-    with a.imports.batch(run_a):
-        a.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
-    run_b = b.imports.begin("votes", "b")
-    with b.imports.batch(run_b):
-        b.votes.insert([VoteRecord(prompt_id_for(text), text, "m1", "m2", "tie", "ann")])
+    a, b, run_a, run_b = _two_imports_of_one_vote(db, text)
     a.imports.roll_back(run_a)  # the vote is handed to B
     b.imports.roll_back(run_b)  # and goes with B: nothing is left to surface later
     assert count(db) == 0 and count(db, "SELECT count(*) FROM prompts") == 0
