@@ -5,7 +5,9 @@ The newcomer test: for ``[queue] overlap`` and ``[judge] requests_per_minute`` a
 exactly one declaration with its default. "Declaration" is read from the syntax tree, so a second copy cannot hide
 behind formatting: a class field or variable of that name, a dictionary entry naming it with a literal or a type
 (``{"overlap": 1}``, ``{"overlap": (int, "an integer")}``), a parameter or a click option of that name with a
-default other than ``None`` (``None`` means "not given here").
+default other than ``None`` (``None`` means "not given here"). A key of another section's table
+(``[models.NAME] requests_per_minute``, declared in ``core/generation.py``'s ``KEYS`` beside ``SECTION = "models"``)
+is another setting and is not counted.
 """
 
 from __future__ import annotations
@@ -33,13 +35,31 @@ def _not_none(node: ast.AST | None) -> bool:
     return node is not None and not (isinstance(node, ast.Constant) and node.value is None)
 
 
+def _other_sections_table(tree: ast.Module) -> ast.AST | None:
+    """The ``KEYS = {...}`` table of a module that declares another section's keys (``SECTION = "models"``:
+    ``[models.NAME] requests_per_minute`` is a per-model limit, a different setting from ``[judge]``'s), or None.
+    Its own keys are still declared once: in that table."""
+    section = next((n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+                    and any(isinstance(t, ast.Name) and t.id == "SECTION" for t in n.targets)), None)
+    if section is None or section in ("queue", "judge"):
+        return None
+    for n in tree.body:
+        target = n.target if isinstance(n, ast.AnnAssign) else (n.targets[0] if isinstance(n, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == "KEYS" and isinstance(n.value, ast.Dict):  # type: ignore[union-attr]
+            return n.value  # type: ignore[union-attr]
+    return None
+
+
 def declarations(root: Path, name: str) -> list[str]:
     """``file:line`` of every declaration of the setting ``name`` with a default, under ``root``."""
     flag = "--" + name.replace("_", "-")
     found = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        other_section = _other_sections_table(tree)
         for node in ast.walk(tree):
+            if node is other_section:
+                continue
             hit = False
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 hit = node.target.id == name and node.value is not None
