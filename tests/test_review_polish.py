@@ -1,0 +1,73 @@
+"""Issue 17 §6, the review app's last rough edges: the method picker is never cut, empty tables say why they
+are empty, plot titles are readable on the dark theme."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Select, Static
+
+from sbs_tui.config import Settings
+from sbs_tui.core.ranking.request import METHODS, RankRequest
+from sbs_tui.core.store import Store
+from sbs_tui.tui.review import make_review_app
+from tests.test_review import plain, settle
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (140, 40)])
+async def test_the_method_picker_shows_its_longest_option_whole(tmp_path, size):
+    """At 120 columns the method picker had 8 columns for "trueskill" (drawn "trueskil")."""
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    longest = max(METHODS, key=len)
+    app = make_review_app(path, Settings(), rank_options=RankRequest(method=longest))
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        current = app.query_one("#rank-method", Select).query_one("SelectCurrent")
+        shown = current.query(Static).first()
+        assert str(shown.render()) == longest
+        assert shown.content_size.width >= len(longest) and shown.content_size.height == 1
+
+
+EMPTY_REASONS = {
+    "agreement": {"#agree-annotators": "no annotators with votes yet", "#agree-position": "no decisive votes",
+                  "#agree-judges": "no items judged by both a judge and humans",
+                  "#agree-pairs": "no two annotators judged the same items"},
+    "queue": {"#queue-annotators": "no annotators or votes yet"},
+    "funnel": {"#funnel-gates": "no gate results yet (sbs gate)", "#funnel-stages": "no stage has scores yet",
+               "#funnel-corr": "fewer than two stages"},
+    "blocked": {"#blocked-per-model": "no blocked or held generations"},
+}
+
+
+async def test_every_empty_table_says_why_it_is_empty(tmp_path):
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    app = make_review_app(path, Settings(), timestamps=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for tab, tables in EMPTY_REASONS.items():
+            app.action_tab(tab)
+            await settle(pilot)
+            for table_id, reason in tables.items():
+                table = app.query_one(table_id, DataTable)
+                assert table.row_count == 0 and not table.display, table_id
+                note = app.query_one(f"{table_id}-empty", Static)
+                assert note.display and reason in plain(note), (table_id, plain(note))
+
+
+async def test_a_table_with_rows_hides_its_empty_reason(tmp_path):
+    from tests.review_helpers import build_review_db
+
+    path = build_review_db(tmp_path / "review.db", votes_each=6)
+    app = make_review_app(path, Settings(), rank_options=RankRequest(rounds=50), timestamps=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.action_tab("queue")
+        await settle(pilot)
+        table = app.query_one("#queue-annotators", DataTable)
+        assert table.row_count and table.display
+        assert not app.query("#queue-annotators-empty") or not app.query_one("#queue-annotators-empty").display
+        app.action_tab("blocked")
+        await settle(pilot)
+        assert app.query_one("#blocked-per-model", DataTable).row_count
+        assert not app.query_one("#blocked-per-model-empty").display
