@@ -71,3 +71,43 @@ async def test_a_table_with_rows_hides_its_empty_reason(tmp_path):
         await settle(pilot)
         assert app.query_one("#blocked-per-model", DataTable).row_count
         assert not app.query_one("#blocked-per-model-empty").display
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio between two colours."""
+    from textual.color import Color
+
+    def luminance(colour: str) -> float:
+        channels = []
+        for c in Color.parse(colour).rgb:
+            c = c / 255
+            channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        r, g, b_ = channels
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b_
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+async def test_plot_titles_are_readable_on_the_dark_theme(tmp_path):
+    """The plot titles took the border's colour ($panel, #242f38) on the dark background: contrast 1.3."""
+    import re
+
+    from tests.review_helpers import build_review_db
+    from sbs_tui.tui.review_plots import PLOTS
+
+    path = build_review_db(tmp_path / "review.db", votes_each=6)
+    app = make_review_app(path, Settings(), rank_options=RankRequest(rounds=50), timestamps=False)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        assert app.current_theme.dark
+        background = app.theme_variables["background"]
+        svg = app.export_screenshot()
+        for _, title in PLOTS:
+            first_word = title.split()[0]
+            found = re.search(r'<text class="([\w-]+)"[^>]*>&#160;%s&#160;' % re.escape(first_word), svg)
+            assert found, title
+            fill = re.search(r"\.%s \{[^}]*fill: (#[0-9a-fA-F]{6})" % re.escape(found.group(1)), svg)
+            assert fill, title
+            assert _contrast(fill.group(1), background) >= 4.5, (title, fill.group(1), background)
