@@ -103,11 +103,51 @@ async def test_plot_titles_are_readable_on_the_dark_theme(tmp_path):
         await settle(pilot)
         assert app.current_theme.dark
         background = app.theme_variables["background"]
-        svg = app.export_screenshot()
         for _, title in PLOTS:
             first_word = title.split()[0]
-            found = re.search(r'<text class="([\w-]+)"[^>]*>&#160;%s&#160;' % re.escape(first_word), svg)
+            pattern = r'<text class="([\w-]+)"[^>]*>&#160;%s&#160;' % re.escape(first_word)
+            for _ in range(50):  # the grid may still be laying out on a loaded machine
+                svg = app.export_screenshot()
+                if found := re.search(pattern, svg):
+                    break
+                await pilot.pause(0.1)
             assert found, title
             fill = re.search(r"\.%s \{[^}]*fill: (#[0-9a-fA-F]{6})" % re.escape(found.group(1)), svg)
             assert fill, title
             assert _contrast(fill.group(1), background) >= 4.5, (title, fill.group(1), background)
+
+
+def _footer_descriptions(app) -> list[str]:
+    from textual.widgets._footer import FooterKey
+
+    return [key.description for key in app.query(FooterKey)]
+
+
+async def test_a_served_lead_opens_the_annotator_app_with_one_key(tmp_path):
+    """Issue 17 §4: the lead's annotator app is one key away in the review app that `sbs serve` runs for them."""
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    url = "http://127.0.0.1:8000/?app=annotate"
+    app = make_review_app(path, Settings(), annotate_url=url)
+    opened: list[str] = []
+    app.open_url = lambda u, *, new_tab=True: opened.append(u)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "Annotator app" in _footer_descriptions(app)
+        await pilot.press("a")
+        await pilot.pause()
+    assert opened == [url]
+
+
+async def test_without_a_server_the_annotator_key_is_absent(tmp_path):
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    app = make_review_app(path, Settings())
+    opened: list[str] = []
+    app.open_url = lambda u, *, new_tab=True: opened.append(u)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "Annotator app" not in _footer_descriptions(app)
+        await pilot.press("a")
+        await pilot.pause()
+    assert opened == []
