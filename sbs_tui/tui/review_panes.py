@@ -89,8 +89,10 @@ def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]]
 
 def _empty_note(table: DataTable, reason: str, *, shown: bool) -> None:
     """Put (or update) the one-line reason shown in place of ``table`` while it has no rows."""
+    from textual.widget import Widget
+
     parent = table.parent
-    if parent is None or table.id is None:
+    if not isinstance(parent, Widget) or table.id is None:
         return
     found = parent.query(f"#{table.id}-empty")
     note = found.first(Static) if found else Static(id=f"{table.id}-empty", classes="empty-note")
