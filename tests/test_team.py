@@ -8,6 +8,7 @@ Chromium in ``test_serve_browser.py``.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -142,6 +143,10 @@ async def test_annotator_cannot_open_the_review_app_but_a_lead_can(team) -> None
     assert lead.status == 200
     ticket = next(iter(server.tickets.values()))
     assert ticket.app == "review" and " review" in server.command_for(ticket)
+    # the lead's review app carries their annotator app's address (no token: the session cookie signs them in)
+    command = shlex.split(server.command_for(ticket))
+    url = command[command.index("--annotate-url") + 1]
+    assert url == f"{server.options.base_url}/?app=annotate" and tokens["lena"] not in url
     alice = server.command_for(type(ticket)("alice", "annotate", 0.0))
     assert "annotate --annotator alice" in alice and "review" not in alice
 
@@ -230,6 +235,7 @@ async def test_a_leads_personal_link_opens_the_review_app(team) -> None:
 
 
 def test_lead_cli_prints_the_review_link_and_the_annotator_link(cli, db_path: Path) -> None:
+    Store(db_path).close()  # writing commands refuse a database that does not exist (issue 17 §2)
     added = cli("--db", str(db_path), "annotators", "add", "lena", "--lead", "--port", "8123")
     token = added.stdout.strip()
     assert f"(the review app): http://127.0.0.1:8123/?token={token}\n" in added.stderr

@@ -23,9 +23,11 @@ from sbs_tui.errors import InputError
               help=VOTERS_HELP + " For every tab (v cycles it).")
 @click.option("--refresh", "refresh", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
               help="Recompute every tab this often (0: only when you press r).")
+@click.option("--annotate-url", default=None, hidden=True, metavar="URL",
+              help="Set by `sbs serve` for a lead: the annotator app's address, opened by a.")
 @click.pass_obj
 def review_command(obj, method: str, baseline: str | None, ci: str, control: str, rounds: int,
-                   voters: str, refresh: float) -> int:
+                   voters: str, refresh: float, annotate_url: str | None) -> int:
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
     obj.require_database("import votes or generations first: sbs import ...")
     settings = obj.settings
@@ -41,6 +43,7 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
                           voters=voters)
     if (problem := options.problem()) is not None:
         raise InputError(problem, field="--control")
-    app = make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh)
+    app = make_review_app(obj.db_path, settings, rank_options=options, auto_refresh=refresh,
+                          annotate_url=annotate_url)
     app.run()
     return app.return_code or 0

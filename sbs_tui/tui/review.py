@@ -49,14 +49,17 @@ class ReviewApp(CrashReport, App[None]):
         Binding("c", "cycle_ci", "CI", id="cycle_ci"),
         Binding("l", "cycle_control", "Control", id="cycle_control"),
         Binding("v", "cycle_voters", "Voters", show=False, id="cycle_voters"),
+        # Served to a lead (`sbs serve`): their annotator app in a new browser tab; absent otherwise.
+        Binding("a", "open_annotate", "Annotator app", id="open_annotate"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app_quit"),
     ]
 
     def __init__(self, db_path: str | Path, settings: Settings, *, rank_options: RankRequest | None = None,
                  timestamps: bool = True, refresh_every: float = 0.0, keymap: dict[str, str] | None = None,
-                 offload_at: int | None = OFFLOAD_AT):
+                 offload_at: int | None = OFFLOAD_AT, annotate_url: str | None = None):
         super().__init__()
+        self.annotate_url = annotate_url  # the lead's annotator app when served by `sbs serve`, else None
         # Tabs compute in helper processes on a large database (see review_jobs), on threads below offload_at.
         self.jobs = JobRunner(offload_at)
         self.keymap = dict(keymap or {})  # binding id -> keys, e.g. {"cycle_ci": "x"}
@@ -146,8 +149,17 @@ class ReviewApp(CrashReport, App[None]):
         for pane in (self.query_one(AgreementPane), self.query_one(FunnelPane), self.query_one(PlotsPane)):
             pane.recompute()
 
+    def action_open_annotate(self) -> None:
+        """Open the lead's annotator app (a new browser tab under ``sbs serve``)."""
+        if self.annotate_url:
+            self.open_url(self.annotate_url)
+            self.notify("annotator app opened in a new tab", timeout=3)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The ranking's picker keys work (and show in the footer) on the ranking tab only."""
+        """The ranking's picker keys work (and show in the footer) on the ranking tab only; the annotator app's
+        key only where there is one to open (served to a lead)."""
+        if action == "open_annotate":
+            return bool(self.annotate_url)
         if action in RANKING_ACTIONS:
             return self.query_one(TabbedContent).active == "ranking"
         return True
@@ -163,9 +175,10 @@ class ReviewApp(CrashReport, App[None]):
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
                     rank_options: RankRequest | None = None, timestamps: bool = True,
                     auto_refresh: float = 0.0, keymap: dict[str, str] | None = None,
-                    offload_at: int | None = OFFLOAD_AT) -> ReviewApp:
+                    offload_at: int | None = OFFLOAD_AT, annotate_url: str | None = None) -> ReviewApp:
     """The review app over ``db_path`` (the CLI and the tests build it here). ``timestamps=False`` leaves the
     time of computation out of the status lines (stable snapshots); ``keymap`` moves bindings by id;
-    ``offload_at`` is the vote count from which tabs compute in helper processes (None: always on threads)."""
+    ``offload_at`` is the vote count from which tabs compute in helper processes (None: always on threads);
+    ``annotate_url`` (set by ``sbs serve`` for a lead) puts the annotator app one key away (a)."""
     return ReviewApp(db_path, settings or Settings(), rank_options=rank_options, timestamps=timestamps,
-                     refresh_every=auto_refresh, keymap=keymap, offload_at=offload_at)
+                     refresh_every=auto_refresh, keymap=keymap, offload_at=offload_at, annotate_url=annotate_url)

@@ -95,7 +95,7 @@ class BlockedPane(DetailPane):
         fill(self.query_one("#blocked-per-model", DataTable),
              ["Model", "Gate", "Blocked", "Held", "Overridden"],
              [[name(r["model"]), name(r["gate"]), str(r["blocked"]), str(r["held"]), str(r["overridden"])]
-              for r in view["per_model"]])
+              for r in view["per_model"]], empty="no blocked or held generations")
         table_rows = []
         for r in rows:
             table_rows.append([str(r["generation_id"]), clipped(r["model"], 24), status_text(r),

@@ -64,8 +64,12 @@ def stripped(text: Text) -> Text:
     return text
 
 
-def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]]) -> None:
-    """Replace a table's columns and rows, keeping the cursor row where it was when it still exists."""
+def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]], *, empty: str | None = None) -> None:
+    """Replace a table's columns and rows, keeping the cursor row where it was when it still exists.
+
+    ``empty``: why the table can be empty. With no rows the table is hidden and that one line shows in its place
+    (a ``Static`` with id ``<table id>-empty`` next to it): a bare header row reads as "broken", not "nothing yet".
+    """
     cursor = table.cursor_row
     table.clear(columns=True)
     grid = [[_justified(cell) for cell in row] for row in rows]
@@ -78,6 +82,24 @@ def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]]
         table.add_row(*row)
     if table.row_count:
         table.move_cursor(row=min(cursor, table.row_count - 1))
+    if empty is not None:
+        table.display = bool(grid)
+        _empty_note(table, empty, shown=not grid)
+
+
+def _empty_note(table: DataTable, reason: str, *, shown: bool) -> None:
+    """Put (or update) the one-line reason shown in place of ``table`` while it has no rows."""
+    from textual.widget import Widget
+
+    parent = table.parent
+    if not isinstance(parent, Widget) or table.id is None:
+        return
+    found = parent.query(f"#{table.id}-empty")
+    note = found.first(Static) if found else Static(id=f"{table.id}-empty", classes="empty-note")
+    note.update(Text(reason, style="italic dim"))
+    note.display = shown
+    if not found:
+        parent.mount(note, after=table)
 
 
 _gc_lock = threading.Lock()
@@ -242,6 +264,17 @@ class ReviewPane(VerticalScroll):
 # ----------------------------------------------------------------------------------------------------------------
 
 
+# The ranking tab's pickers in their order on screen: (name, label, options).
+PICKERS = (("method", "method (m)", METHODS), ("baseline", "baseline (b)", ()), ("ci", "CI (c)", CIS),
+           ("control", "control (l)", CONTROLS))
+
+
+def picker_width(label: str, options: Iterable[str]) -> int:
+    """Columns a picker needs so neither its label nor its longest option is cut: the label with its padding
+    (1 each side), the option and a compact Select's arrow and margins (3)."""
+    return len(label) + 2 + max((len(o) for o in options), default=4) + 3
+
+
 class RankingPane(ReviewPane):
     """The ranking with 95% intervals and Rank (UB); pickers for method, baseline, interval and control."""
 
@@ -274,8 +307,18 @@ class RankingPane(ReviewPane):
         yield Static(id="rank-needed")
 
     def on_resize(self) -> None:
-        """Narrow terminals (under 110 columns) get the four pickers on two rows."""
-        self.set_class(self.size.width < 110, "narrow")
+        """Narrow terminals (under 110 columns) get the four pickers on two rows. On one row the method, CI and
+        control pickers are as wide as their label and longest option ("trueskill" was cut to "trueskil" at
+        120 columns when each took a fraction of the row); the baseline picker takes the rest."""
+        narrow = self.size.width < 110
+        self.set_class(narrow, "narrow")
+        controls = self.query_one("#rank-controls", Grid)
+        if narrow:
+            controls.styles.grid_columns = "1fr 1fr"
+        else:
+            controls.styles.grid_columns = " ".join(
+                "1fr" if picker == "baseline" else str(picker_width(label, options))
+                for picker, label, options in PICKERS)
 
     def job(self) -> Callable[[], Any]:
         return partial(on_db, self.db_path, ranking_view, self.options)
@@ -449,7 +492,8 @@ class AgreementPane(ReviewPane):
                          fmt_p(a.get("p_value_holm", a.get("p_value"))),
                          Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
         fill(self.query_one("#agree-annotators", DataTable),
-             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided, Holm)", ""], rows)
+             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided, Holm)", ""], rows,
+             empty="no annotators with votes yet (v on the ranking tab changes whose votes count)")
 
         rows = []
         for p in doc["position_bias"]:
@@ -460,19 +504,22 @@ class AgreementPane(ReviewPane):
             rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share,
                          fmt_p(p_adj) if p.get("testable", True) else "not testable"])
         fill(self.query_one("#agree-position", DataTable),
-             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows)
+             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows,
+             empty="no decisive votes with a known left side yet")
 
         rows = []
         for j in doc["judge_vs_humans"]:
             rows.append([name(j["judge"]), count(j["items"]), fmt(j["percent_agreement"]),
                          fmt(j["cohen_kappa"], 3), count(len(j.get("disagreements") or []))])
         fill(self.query_one("#agree-judges", DataTable),
-             ["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"], rows)
+             ["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"], rows,
+             empty="no items judged by both a judge and humans yet")
 
         pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)  # worst first
         fill(self.query_one("#agree-pairs", DataTable), ["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
              [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]), fmt(p["percent_agreement"]),
-               fmt(p["cohen_kappa"], 3)] for p in pairs])
+               fmt(p["cohen_kappa"], 3)] for p in pairs],
+             empty="no two annotators judged the same items yet (sbs queue build --overlap K)")
 
         notes = Text()
         for c in doc.get("order_consistency", []):
@@ -548,7 +595,7 @@ class QueuePane(ReviewPane):
                          count(a.flagged) if a.flagged else ""])
         fill(self.query_one("#queue-annotators", DataTable),
              ["Annotator", "Kind", "Votes", "Done", "Skipped", "Remaining", "Cap", "Pace /min", "ETA",
-              "Last vote", "Flags"], rows)
+              "Last vote", "Flags"], rows, empty="no annotators or votes yet (sbs annotators add NAME)")
 
         flagged = view.flagged
         self.query_one("#queue-flagged-title", Static).update(
@@ -628,7 +675,8 @@ class FunnelPane(ReviewPane):
             rows.append(cells)
         fill(self.query_one("#funnel-gates", DataTable),
              ["Model", "Generations", "Passed", "Blocked", "Pending", "Pass rate",
-              *[Text.assemble(name(g), " %") for g in gate_names]], rows)
+              *[Text.assemble(name(g), " %") for g in gate_names]], rows,
+             empty="no gate results yet (sbs gate)")
         unchecked = self.query_one("#funnel-unchecked", Static)  # the first stage's blind spot, next to its rates
         unchecked.update(Text("\n".join(view.unchecked), style="bold yellow"))
         unchecked.display = bool(view.unchecked)
@@ -645,7 +693,8 @@ class FunnelPane(ReviewPane):
                 cells.append(DASH if d is None else _stage_cell(stage.key, d))
             rows.append(cells)
         table = self.query_one("#funnel-stages", DataTable)
-        fill(table, columns, rows if stages else [])
+        fill(table, columns, rows if stages else [],
+             empty="no stage has scores yet (import benchmarks, votes or A/B results)")
 
         rows = []
         for c in view.correlations:
@@ -653,7 +702,8 @@ class FunnelPane(ReviewPane):
                          DASH if c["spearman"] is None else f"{fmt(c['spearman'], 2, signed=True)} ({fmt_p(c['spearman_p'])})",
                          DASH if c["kendall"] is None else f"{fmt(c['kendall'], 2, signed=True)} ({fmt_p(c['kendall_p'])})"])
         fill(self.query_one("#funnel-corr", DataTable),
-             ["Stage", "Stage", "Shared models", "Spearman ρ (p)", "Kendall τ (p)"], rows)
+             ["Stage", "Stage", "Shared models", "Spearman ρ (p)", "Kendall τ (p)"], rows,
+             empty="fewer than two stages share models, so no rank agreement yet")
 
         notes = Text()
         if view.voters:

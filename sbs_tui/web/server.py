@@ -352,7 +352,8 @@ class TeamServer:
         if self.options.config_path:
             parts += ["--config", str(self.options.config_path.resolve())]
         if ticket.app == "review":
-            parts += ["review"]
+            # The lead's annotator app, one key (a) away: the session cookie signs them in, so no token here.
+            parts += ["review", "--annotate-url", f"{self.options.base_url}/?{urlencode({'app': 'annotate'})}"]
         else:
             # One gate watcher is enough for the whole team; the served sessions never start their own.
             parts += ["annotate", "--annotator", ticket.name, "--no-gate-watch"]
