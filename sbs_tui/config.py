@@ -39,8 +39,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sbs_tui.core.settings import (ANNOTATE_ACTIONS, GATE_POLICY_KEYS, SECTIONS, AnnotateSettings, GatingSettings,
-                                   JudgeSettings, PolicySettings, QueueSettings, Settings)
+from sbs_tui.core.settings import (ANNOTATE_ACTIONS, GATE_POLICY_KEYS, SECTIONS, TABLE_SECTIONS, AnnotateSettings,
+                                   GatingSettings, JudgeSettings, PolicySettings, QueueSettings, Settings)
 from sbs_tui.errors import InputError
 
 __all__ = ["ANNOTATE_ACTIONS", "GATE_POLICY_KEYS", "SECTIONS", "AnnotateSettings", "GatingSettings", "JudgeSettings",
@@ -49,7 +49,7 @@ __all__ = ["ANNOTATE_ACTIONS", "GATE_POLICY_KEYS", "SECTIONS", "AnnotateSettings
 ENV_PREFIX = "SBS_"
 INT_LIMIT = 2**63  # what SQLite's INTEGER holds: a larger setting would fail only when first stored
 
-TABLES_OF_TABLES = ("gates", "models", "arena")  # [models.NAME], [arena]: checked by core.generation / core.arena
+TABLES_OF_TABLES = ("gates", *TABLE_SECTIONS)  # [gates.NAME] (checked below), [models.NAME] (typed, each table)
 SUBTABLES = {("annotate", "keys")}
 
 
@@ -66,8 +66,8 @@ def parse_settings(raw: dict[str, Any], *, source: str | None = None, text: str 
     if "categories" in merged.get("policy", {}):
         _check_categories(merged["policy"]["categories"], ctx, "policy")
     _check_patterns(sections["queue"], ctx)
-    return Settings(**sections, gates=gates, models=merged.get("models", {}), arena=merged.get("arena", {}),
-                    source=source, where=ctx)
+    models = _build_tables(TABLE_SECTIONS["models"], "models", merged.get("models", {}), ctx)
+    return Settings(**sections, gates=gates, models=models, source=source, where=ctx)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +160,16 @@ def _build(cls: type, section: str, table: dict[str, Any], s: _Where) -> Any:
         return cls(**values)  # the section checks its ranges itself (core.settings)
     except InputError as exc:
         raise s.error(exc.message, section, (exc.field or "").partition(".")[2] or None) from None
+
+
+def _build_tables(cls: type, section: str, tables: dict[str, Any], s: _Where) -> dict[str, Any]:
+    """``[models.NAME]``: each table typed by ``cls``, its errors naming ``models.NAME.key`` and the line."""
+    built = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise s.error(f"must be a table ([{section}.{name}]), not {_kind(table)}", section, name)
+        built[name] = _build(cls, f"{section}.{name}", table, s)
+    return built
 
 
 def _subtable(section: str, key: str, value: Any, s: _Where) -> dict[str, str]:

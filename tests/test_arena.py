@@ -108,9 +108,13 @@ def test_rate_limit_is_a_sliding_minute() -> None:
 @pytest.mark.parametrize("arena_toml, key, message", [
     ('models = ["a"]', "arena.models", "at least two"),
     ('models = ["a", "nope"]', "arena.models", "not declared"),
-    ('models = ["a", "b"]\nbattles_per_minute = 0', "arena.battles_per_minute", "> 0"),
+    ('models = ["a", "b"]\nbattles_per_minute = 0', "arena.battles_per_minute", "must be above 0"),
     ('models = ["a", "b"]\nrate = 3', "arena.rate", "unknown key"),
-    ('models = "a"', "arena.models", "list of model names"),
+    ('models = ["a", "b"]\ntimout = 3', "arena.timout", "did you mean 'timeout'?"),
+    ('models = "a"', "arena.models", "must be a list of non-empty strings"),
+    ('models = ["a", ""]', "arena.models", "must be a list of non-empty strings"),
+    ('', "arena.models", "missing: name at least two"),
+    ('models = ["a", " a "]', "arena.models", "at least two different"),
     ('models = ["a", "b"]\n[models.b]\nbackend = "local"', "models.b.backend", "backend must be api"),
 ])
 def test_arena_config_errors_name_the_key(tmp_path: Path, arena_toml: str, key: str, message: str) -> None:
@@ -120,6 +124,7 @@ def test_arena_config_errors_name_the_key(tmp_path: Path, arena_toml: str, key: 
     with pytest.raises(InputError) as info:
         arena.load_arena(load_settings(path))
     assert info.value.field == key and message in str(info.value) and str(path) in str(info.value.file)
+    assert info.value.line is not None  # FILE:LINE, as for every section
 
 
 def test_a_decision_of_the_background_watcher_is_read_back_by_side(tmp_path: Path) -> None:

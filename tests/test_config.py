@@ -154,9 +154,17 @@ def test_env_config_and_help_with_a_broken_config(cli, tmp_path, monkeypatch):
     assert helped.exit_code == 0 and "--method" in helped.stdout
 
 
+def _documented_sections():
+    """Every section of the schema, ``[models.NAME]`` (one class for each table) included."""
+    from sbs_tui.core.settings import TABLE_SECTIONS
+
+    assert {"arena"} <= set(config.SECTIONS) and set(TABLE_SECTIONS) == {"models"}
+    return {**config.SECTIONS, **{f"{name}.NAME": cls for name, cls in TABLE_SECTIONS.items()}}
+
+
 def test_every_key_is_documented():
     doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for section, cls in config.SECTIONS.items():
+    for section, cls in _documented_sections().items():
         assert f"[{section}]" in doc
         for f in dataclasses.fields(cls):
             assert re.search(rf"`{f.name}`", doc), f"{section}.{f.name} is not in docs/configuration.md"
@@ -216,8 +224,28 @@ def test_the_documented_defaults_are_the_schemas():
     from sbs_tui.core.settings import default_of
 
     doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for section, cls in config.SECTIONS.items():
+    for section, cls in _documented_sections().items():
         for f in dataclasses.fields(cls):
             row = re.search(rf"^\| `{f.name}` \| [^|]+ \| ([^|]+) \|", doc.split(f"## `[{section}]`")[1], re.M)
             assert row, f"{section}.{f.name}: no row with a default column"
             assert row.group(1).strip() == _shown(default_of(cls, f.name)), (section, f.name, row.group(1))
+
+
+def test_models_and_arena_are_typed_sections(tmp_path):
+    """Issue 18: ``[models.NAME]`` and ``[arena]`` are typed by the one schema like every section (their feature
+    modules keep no key tables of their own), ``[arena]`` has ``SBS_ARENA_*`` variables, and a
+    ``[models.NAME]`` range error names the file, the line and ``models.NAME.key``."""
+    from sbs_tui.core import arena, generation
+    from sbs_tui.core.settings import ArenaSettings, ModelSettings
+
+    assert not hasattr(generation, "KEYS") and not hasattr(arena, "KEYS")
+    s = load_settings(_write(tmp_path, '[models.ckpt-7]\nbase_url = "http://h/v1"\nrequests_per_minute = 30\n'
+                                       '[arena]\nmodels = ["ckpt-7", " b "]\n'),
+                      env={"SBS_ARENA_BATTLES_PER_MINUTE": "3"})
+    assert s.models == {"ckpt-7": ModelSettings(base_url="http://h/v1", requests_per_minute=30.0)}
+    assert s.arena == ArenaSettings(models=("ckpt-7", "b"), battles_per_minute=3.0)
+    with pytest.raises(InputError) as exc:
+        load_settings(_write(tmp_path, '[models.ckpt-7]\nbase_url = "http://h/v1"\n\ntemperature = -1\n'))
+    assert (exc.value.field, exc.value.line) == ("models.ckpt-7.temperature", 4)
+    with pytest.raises(InputError, match="models.top_p"):
+        ModelSettings(top_p=1.01)  # however it is made, not only from the file

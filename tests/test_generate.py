@@ -250,8 +250,16 @@ def test_unreachable_endpoint_fails_its_prompts_and_the_other_model_goes_on(cli,
 @pytest.mark.parametrize("body, line, needle", [
     ('[models.x]\nbase_url = "http://h/v1"\ntemprature = 0.5\n', 3, "did you mean 'temperature'"),
     ('[models.x]\nbase_url = "http://h/v1"\n\ntemperature = "hot"\n', 4, "must be a number"),
-    ('[models.x]\nmax_tokens = 0\n', 2, "must be ≥ 1"),
-    ('[models.x]\nbackend = "vllm"\n', 2, "must be api or local"),
+    ('[models.x]\nmax_tokens = 0\n', 2, "field 'models.x.max_tokens': must be at least 1"),
+    ('[models.x]\nbackend = "vllm"\n', 2, "must be one of api, local, not 'vllm'"),
+    # issue 18: [models.NAME] is typed by the one schema (core.settings.ModelSettings), ranges included
+    ('[models.ckpt-7]\nbase_url = "http://h/v1"\ntemperature = 2.5\n', 3,
+     "field 'models.ckpt-7.temperature': must be at least 0 and at most 2"),
+    ('[models.x]\n\ntop_p = 0\n', 3, "field 'models.x.top_p': must be above 0 and at most 1"),
+    ('[models.x]\ntop_p = 1.5\n', 2, "must be above 0 and at most 1"),
+    ('[models.x]\nrequests_per_minute = true\n', 2, "field 'models.x.requests_per_minute': must be a number"),
+    ('[models.x]\nbackend = "locl"\n', 2, "did you mean 'local'?"),
+    ('[models]\nx = 3\n', 2, "field 'models.x': must be a table ([models.x])"),
 ])
 def test_bad_model_config_names_file_and_line(cli, tmp_path, body, line, needle) -> None:
     config = tmp_path / "c.toml"

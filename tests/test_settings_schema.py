@@ -5,9 +5,10 @@ The newcomer test: for ``[queue] overlap`` and ``[judge] requests_per_minute`` a
 exactly one declaration with its default. "Declaration" is read from the syntax tree, so a second copy cannot hide
 behind formatting: a class field or variable of that name, a dictionary entry naming it with a literal or a type
 (``{"overlap": 1}``, ``{"overlap": (int, "an integer")}``), a parameter or a click option of that name with a
-default other than ``None`` (``None`` means "not given here"). A key of another section's table
-(``[models.NAME] requests_per_minute``, declared in ``core/generation.py``'s ``KEYS`` beside ``SECTION = "models"``)
-is another setting and is not counted.
+default other than ``None`` (``None`` means "not given here"). A key of another section
+(``[models.NAME] requests_per_minute``) is another setting: it is not counted only when it is a field of that
+section's own class in the schema (``ModelSettings``, ``SECTION = "models"``) — a feature module's key table
+(``KEYS = {...}`` beside ``SECTION = "models"``, as before issue 18) counts as a copy.
 """
 
 from __future__ import annotations
@@ -35,30 +36,30 @@ def _not_none(node: ast.AST | None) -> bool:
     return node is not None and not (isinstance(node, ast.Constant) and node.value is None)
 
 
-def _other_sections_table(tree: ast.Module) -> ast.AST | None:
-    """The ``KEYS = {...}`` table of a module that declares another section's keys (``SECTION = "models"``:
-    ``[models.NAME] requests_per_minute`` is a per-model limit, a different setting from ``[judge]``'s), or None.
-    Its own keys are still declared once: in that table."""
-    section = next((n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+def _other_sections_fields(tree: ast.Module, section: str | None) -> set[int]:
+    """The ids of the field declarations of the classes with ``SECTION = "<another section>"`` (the schema's
+    ``ModelSettings.requests_per_minute`` is ``[models.NAME]``'s key, not ``[judge]``'s), or none."""
+    skipped: set[int] = set()
+    if section is None:
+        return skipped
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        own = next((n.value.value for n in cls.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
                     and any(isinstance(t, ast.Name) and t.id == "SECTION" for t in n.targets)), None)
-    if section is None or section in ("queue", "judge"):
-        return None
-    for n in tree.body:
-        target = n.target if isinstance(n, ast.AnnAssign) else (n.targets[0] if isinstance(n, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == "KEYS" and isinstance(n.value, ast.Dict):  # type: ignore[union-attr]
-            return n.value  # type: ignore[union-attr]
-    return None
+        if own is not None and own != section:
+            skipped |= {id(n) for n in cls.body if isinstance(n, ast.AnnAssign)}
+    return skipped
 
 
-def declarations(root: Path, name: str) -> list[str]:
-    """``file:line`` of every declaration of the setting ``name`` with a default, under ``root``."""
+def declarations(root: Path, name: str, section: str | None = None) -> list[str]:
+    """``file:line`` of every declaration of the setting ``name`` with a default, under ``root`` (a field of
+    another section's schema class is not ``section``'s setting)."""
     flag = "--" + name.replace("_", "-")
     found = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        other_section = _other_sections_table(tree)
+        other_sections = _other_sections_fields(tree, section)
         for node in ast.walk(tree):
-            if node is other_section:
+            if id(node) in other_sections:
                 continue
             hit = False
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
@@ -83,9 +84,9 @@ def declarations(root: Path, name: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", ["overlap", "requests_per_minute"])
-def test_a_newcomer_finds_each_setting_declared_once(name: str) -> None:
-    found = declarations(REPO / "sbs_tui", name)
+@pytest.mark.parametrize("section, name", [("queue", "overlap"), ("judge", "requests_per_minute")])
+def test_a_newcomer_finds_each_setting_declared_once(section: str, name: str) -> None:
+    found = declarations(REPO / "sbs_tui", name, section)
     assert len(found) == 1 and found[0].startswith("sbs_tui/core/settings.py:"), found
 
 
@@ -103,6 +104,22 @@ def test_the_scan_sees_the_copies_it_is_meant_to_find(tmp_path: Path) -> None:
         "fine = {'overlap': options.overlap}\n"
         "def g(overlap=None): ...\n", encoding="utf-8")
     assert [line.rsplit(":", 1)[1] for line in declarations(pkg, "overlap")] == ["2", "3", "5", "6", "7"]
+
+
+def test_only_another_sections_schema_class_is_set_aside(tmp_path: Path) -> None:
+    """Stricter since [models.NAME] moved into the schema: a module-level ``KEYS`` table beside
+    ``SECTION = "models"`` (the old ``core/generation.py``) is a copy; only a field of a schema class whose
+    ``SECTION`` is another section is another setting."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "SECTION = 'models'\n"
+        "KEYS = {'requests_per_minute': ((int, float), 'request rate limit')}\n"
+        "class ModelSettings:\n    SECTION = 'models'\n    requests_per_minute: float | None = setting(None, 'x')\n"
+        "class JudgeSettings:\n    SECTION = 'judge'\n    requests_per_minute: float | None = setting(None, 'y')\n",
+        encoding="utf-8")
+    assert [line.rsplit(":", 1)[1] for line in declarations(pkg, "requests_per_minute", "judge")] == ["2", "8"]
+    assert [line.rsplit(":", 1)[1] for line in declarations(pkg, "requests_per_minute", "models")] == ["2", "5"]
 
 
 def test_help_shows_the_schema_default(cli) -> None:

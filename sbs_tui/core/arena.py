@@ -43,15 +43,6 @@ if TYPE_CHECKING:
     from sbs_tui.core.gating import GateRunner
     from sbs_tui.core.store import Store
 
-SECTION = "arena"
-#: ``[arena]`` keys → (accepted types, what it means, default). The one declaration of what the section may say.
-KEYS: dict[str, tuple[tuple[type, ...], str, Any]] = {
-    "models": ((list,), "names of [models.NAME] tables to draw pairs from (at least two)", None),
-    "battles_per_minute": ((int, float), "most battles one annotator may start in a minute", 6),
-    "timeout": ((int, float), "seconds a model has to finish its answer", 120),
-    "stall_timeout": ((int, float), "seconds without a new token before a model counts as not answering", 20),
-    "gate_timeout": ((int, float), "seconds the background gates may take on a battle's answers", 120),
-}
 SIDES = ("A", "B")
 #: What a vote key means: the winner as stored.
 WINNERS = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "both_bad"}
@@ -59,46 +50,36 @@ WINNERS = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "both_bad"}
 
 @dataclass(frozen=True, slots=True)
 class ArenaConfig:
+    """``[arena]`` with its models resolved: what the arena app runs with."""
+
     models: tuple[ModelSpec, ...]
-    battles_per_minute: float = 6.0
-    timeout: float = 120.0
-    stall_timeout: float = 20.0
-    gate_timeout: float = 120.0
+    battles_per_minute: float
+    timeout: float
+    stall_timeout: float
+    gate_timeout: float
 
 
 def load_arena(settings: Settings) -> ArenaConfig:
-    """``[arena]`` checked key by key (errors name the file, line and key); its models resolved as
-    ``sbs generate`` resolves ``--model``."""
-    table = settings.arena
-    for key, value in table.items():
-        if key not in KEYS:
-            raise settings.error(f"unknown key in [arena] (known: {', '.join(KEYS)})", SECTION, key)
-        kinds = KEYS[key][0]
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            wanted = "a list of model names" if list in kinds else "a number"
-            raise settings.error(f"must be {wanted}, not {type(value).__name__}", SECTION, key)
-        if key != "models" and float(table[key]) <= 0:
-            raise settings.error("must be > 0", SECTION, key)
-    names = table.get("models")
-    if names is None:
+    """``[arena]`` (typed and range-checked by the schema, ``core.settings.ArenaSettings``) and the rules that
+    need the other tables: at least two different models, each a declared ``[models.NAME]`` with backend api;
+    errors name the file, line and key. Its models are resolved as ``sbs generate`` resolves ``--model``."""
+    arena = settings.arena
+    if not arena.models:
         raise settings.error("missing: name at least two [models.NAME] tables, e.g. models = [\"a\", \"b\"]",
-                             SECTION, "models")
-    if not all(isinstance(n, str) and n.strip() for n in names):
-        raise settings.error("must be a list of model names (non-empty strings)", SECTION, "models")
-    names = list(dict.fromkeys(n.strip() for n in names))
+                             "arena", "models")
+    names = list(dict.fromkeys(arena.models))
     if len(names) < 2:
-        raise settings.error("name at least two different models", SECTION, "models")
-    declared = settings.models
+        raise settings.error("name at least two different models", "arena", "models")
     for name in names:
-        if name not in declared:
-            raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", SECTION, "models")
+        if name not in settings.models:
+            raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", "arena", "models")
     specs = resolve_models(settings, GenerateRequest(models=names))
     for spec in specs:
         if spec.backend != "api":
             raise settings.error("the arena streams from endpoints: backend must be api", f"models.{spec.name}",
                                  "backend")
-    return ArenaConfig(tuple(specs), *(float(table.get(k, KEYS[k][2]))
-                                       for k in ("battles_per_minute", "timeout", "stall_timeout", "gate_timeout")))
+    return ArenaConfig(tuple(specs), arena.battles_per_minute, arena.timeout, arena.stall_timeout,
+                       arena.gate_timeout)
 
 
 # -- pairs --------------------------------------------------------------------------------------------------------

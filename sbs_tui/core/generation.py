@@ -7,7 +7,7 @@ model and parameters sends nothing for what is stored: a run killed by Ctrl+C, a
 where it stopped. A stored answer made with *other* parameters (or imported) is never overwritten — votes may
 already rest on it — and the run refuses before sending anything, asking for a new model name.
 
-Models are declared once, ``[models.NAME]`` in the config (:data:`KEYS`), or given for one run with
+Models are declared once, ``[models.NAME]`` in the config (typed by ``core.settings.ModelSettings``), or given for one run with
 ``--base-url``/``--served-model``. Requests go through the shared concurrent client (:mod:`scorers.http`:
 retries, rate limits, a fatal error for a wrong URL or key) with streaming, so each answer's time to first token
 and decode rate are measured; the ``local`` backend runs a causal LM folder with transformers (loaded lazily by
@@ -28,36 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
-from sbs_tui.core.settings import Settings
+from sbs_tui.core.settings import ModelSettings, Settings, default_of
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-SECTION = "models"
-#: ``[models.NAME]`` keys → (accepted types, what it means). The one declaration of what a model table may say.
-KEYS: dict[str, tuple[tuple[type, ...], str]] = {
-    "base_url": ((str,), "OpenAI-compatible endpoint, e.g. http://vllm:8000/v1 [$OPENAI_BASE_URL]"),
-    "model": ((str,), "the served model name (backend api) or a causal LM folder (backend local) [NAME]"),
-    "backend": ((str,), "api (chat completions, streamed) or local (transformers) [api]"),
-    "temperature": ((int, float), "sampling temperature, 0-2 [1.0]"),
-    "max_tokens": ((int,), "most tokens per answer [1024]"),
-    "top_p": ((int, float), "nucleus sampling, (0, 1] [not sent]"),
-    "seed": ((int,), "sampling seed [not sent]"),
-    "system": ((str,), "a system message sent before each prompt [none]"),
-    "api_key_env": ((str,), "the variable holding the API key [OPENAI_API_KEY]"),
-    "price_input_per_1k": ((int, float), "price per 1,000 input tokens (for the cost column)"),
-    "price_output_per_1k": ((int, float), "price per 1,000 output tokens"),
-    "concurrency": ((int,), "requests in flight for this model [--concurrency, 16]"),
-    "requests_per_minute": ((int, float), "request rate limit"),
-    "tokens_per_minute": ((int, float), "token rate limit"),
-    "timeout": ((int, float), "seconds per request [60]"),
-    "max_retries": ((int,), "retries per request [5]"),
-    "device": ((str,), "local backend: cpu, cuda, ... [best available]"),
-}
-DEFAULT_TEMPERATURE = 1.0
-DEFAULT_MAX_TOKENS = 1024
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 16  # requests in flight when neither --concurrency nor [models.NAME] concurrency says
 COMMIT_EVERY_S = 1.0
 
 
@@ -68,8 +45,8 @@ class ModelSpec:
     name: str
     served: str
     backend: str = "api"
-    temperature: float = DEFAULT_TEMPERATURE
-    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = default_of(ModelSettings, "temperature")
+    max_tokens: int = default_of(ModelSettings, "max_tokens")
     top_p: float | None = None
     seed: int | None = None
     system: str | None = None
@@ -77,7 +54,7 @@ class ModelSpec:
     price_out_1k: float | None = None
     concurrency: int | None = None
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = default_of(ModelSettings, "api_key_env")
     client: dict[str, Any] = field(default_factory=dict)  # requests_per_minute, tokens_per_minute, timeout, ...
     device: str | None = None
 
@@ -152,74 +129,31 @@ def resolve_models(settings: Settings, request: GenerateRequest) -> list[ModelSp
             raise InputError(f"unknown model {name!r}: declare [models.{name}] in the config (declared: {known}), "
                              "or give --base-url URL [--served-model NAME] for a one-off", file=settings.source,
                              field="--model")
-        specs.append(_spec(settings, name, table or {}, request))
+        specs.append(_spec(settings, name, table, request))
     return specs
 
 
-def _spec(settings: Settings, name: str, table: Any, request: GenerateRequest) -> ModelSpec:
-    section = f"{SECTION}.{name}"
-    if not isinstance(table, dict):
-        raise settings.error(f"must be a table ([{section}])", SECTION, name)
-    for key in table:
-        if key not in KEYS:
-            import difflib
-
-            close = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise settings.error(f"unknown key in [{section}]{hint} (known: {', '.join(KEYS)})", section, key)
-    values = dict(table)
-    for key, value in values.items():
-        kinds, _doc = KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            wanted = "a number" if float in kinds else "an integer" if int in kinds else "a string"
-            raise settings.error(f"must be {wanted}, not {type(value).__name__} ({value!r})", section, key)
-
-    def bad(key: str, message: str) -> InputError:
-        return settings.error(message, section, key)
-
-    backend = values.get("backend", "api")
-    if backend not in ("api", "local"):
-        raise bad("backend", f"must be api or local, not {backend!r}")
-    temperature = float(values.get("temperature", DEFAULT_TEMPERATURE))
-    if not 0 <= temperature <= 2:
-        raise bad("temperature", "must be between 0 and 2")
-    max_tokens = values.get("max_tokens", DEFAULT_MAX_TOKENS)
-    if max_tokens < 1:
-        raise bad("max_tokens", "must be ≥ 1")
-    top_p = values.get("top_p")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise bad("top_p", "must be in (0, 1]")
-    for key in ("price_input_per_1k", "price_output_per_1k"):
-        if values.get(key, 0) < 0:
-            raise bad(key, "must be ≥ 0")
-    for key in ("concurrency", "requests_per_minute", "tokens_per_minute", "timeout"):
-        if key in values and values[key] <= 0:
-            raise bad(key, "must be > 0")
-    if values.get("max_retries", 0) < 0:
-        raise bad("max_retries", "must be ≥ 0")
-    if not str(values.get("model", name)).strip():
-        raise bad("model", "must not be blank")
-    client = {k: values[k] for k in ("requests_per_minute", "tokens_per_minute", "timeout", "max_retries")
-              if k in values}
-    served = request.served_model or values.get("model", name)
-    if backend == "local" and served.startswith(".") and settings.source:  # as gates' model folders
+def _spec(settings: Settings, name: str, table: ModelSettings | None, request: GenerateRequest) -> ModelSpec:
+    """A model's typed table (already checked by the schema, with file:line errors) and the command line's
+    overrides (checked in :func:`resolve_models`) as one :class:`ModelSpec`."""
+    values = table if table is not None else ModelSettings()
+    if values.model is not None and not values.model.strip():
+        raise settings.error("must not be blank", f"models.{name}", "model")
+    served = request.served_model or values.model or name
+    if values.backend == "local" and served.startswith(".") and settings.source:  # as gates' model folders
         from pathlib import Path
 
         served = str((Path(settings.source).parent / served).resolve())
+    client = {k: getattr(values, k) for k in ("requests_per_minute", "tokens_per_minute", "timeout", "max_retries")
+              if getattr(values, k) is not None}
     return ModelSpec(
-        name=name, served=served, backend=backend,
-        temperature=float(request.temperature) if request.temperature is not None else temperature,
-        max_tokens=request.max_tokens or max_tokens, top_p=None if top_p is None else float(top_p),
-        seed=request.seed if request.seed is not None else values.get("seed"), system=values.get("system"),
-        price_in_1k=_float_or_none(values.get("price_input_per_1k")),
-        price_out_1k=_float_or_none(values.get("price_output_per_1k")),
-        concurrency=request.concurrency or values.get("concurrency"),
-        base_url=request.base_url or values.get("base_url"),
-        api_key_env=values.get("api_key_env", "OPENAI_API_KEY"), client=client, device=values.get("device"))
-
-
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
+        name=name, served=served, backend=values.backend,
+        temperature=float(request.temperature) if request.temperature is not None else values.temperature,
+        max_tokens=request.max_tokens or values.max_tokens, top_p=values.top_p,
+        seed=request.seed if request.seed is not None else values.seed, system=values.system,
+        price_in_1k=values.price_input_per_1k, price_out_1k=values.price_output_per_1k,
+        concurrency=request.concurrency or values.concurrency, base_url=request.base_url or values.base_url,
+        api_key_env=values.api_key_env, client=client, device=values.device)
 
 
 # -- prompts ------------------------------------------------------------------------------------------------------

@@ -24,9 +24,11 @@ from sbs_tui.errors import InputError
 
 
 def setting(default: Any, doc: str, *, at_least: float | None = None, above: float | None = None,
-            below: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+            below: float | None = None, at_most: float | None = None,
+            choices: tuple[str, ...] | None = None) -> Any:
     """A dataclass field that documents and range-checks one key (checked by :func:`check_ranges`)."""
-    meta = {"doc": doc, "at_least": at_least, "above": above, "below": below, "choices": choices}
+    meta = {"doc": doc, "at_least": at_least, "above": above, "below": below, "at_most": at_most,
+            "choices": choices}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -62,14 +64,20 @@ def check_ranges(obj: Any, section: str) -> None:
             raise InputError(f"must be one of {', '.join(choices)}, not {value!r}{hint}", field=error)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        low, above, below = meta.get("at_least"), meta.get("above"), meta.get("below")
-        upper = f" and below {below:g}" if below is not None else ""
+        low, above = meta.get("at_least"), meta.get("above")
+        below, most = meta.get("below"), meta.get("at_most")
+        upper = (f" and below {below:g}" if below is not None
+                 else f" and at most {most:g}" if most is not None else "")
         if low is not None and value < low:
             raise InputError(f"must be at least {low:g}{upper}", field=error)
         if above is not None and value <= above:
             raise InputError(f"must be above {above:g}{upper}", field=error)
         if below is not None and value >= below:
             raise InputError(f"must be below {below:g}", field=error)
+        if most is not None and value > most:
+            lower = (f"at least {low:g} and " if low is not None else f"above {above:g} and "
+                     if above is not None else "")
+            raise InputError(f"must be {lower}at most {most:g}", field=error)
 
 
 class _Section:
@@ -182,8 +190,55 @@ class JudgeSettings(_Section):
     max_length: int | None = setting(None, "local backend: maximum tokens per prompt", at_least=1)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelSettings(_Section):
+    """``[models.NAME]``: one model ``sbs generate --model NAME`` and ``sbs arena`` may use (``None``: not sent,
+    or the client's own default). The answer-making keys (backend, model, temperature, max_tokens, top_p, seed,
+    system) are hashed into the stored answers' ``params_hash`` by ``core.generation``."""
+
+    SECTION = "models"
+    base_url: str | None = setting(None, "OpenAI-compatible endpoint, e.g. http://vllm:8000/v1 "
+                                         "(none: $OPENAI_BASE_URL, then OpenAI)")
+    model: str | None = setting(None, "the served model name (backend api) or a causal LM folder (backend local; "
+                                      "none: NAME)")
+    backend: str = setting("api", "api (chat completions, streamed) or local (transformers)",
+                           choices=("api", "local"))
+    temperature: float = setting(1.0, "sampling temperature, 0-2", at_least=0, at_most=2)
+    max_tokens: int = setting(1024, "most tokens per answer", at_least=1)
+    top_p: float | None = setting(None, "nucleus sampling, (0, 1] (none: not sent)", above=0, at_most=1)
+    seed: int | None = setting(None, "sampling seed (none: not sent)")
+    system: str | None = setting(None, "a system message sent before each prompt")
+    api_key_env: str = setting("OPENAI_API_KEY", "the variable holding the API key")
+    price_input_per_1k: float | None = setting(None, "price per 1,000 input tokens (for the cost column)",
+                                               at_least=0)
+    price_output_per_1k: float | None = setting(None, "price per 1,000 output tokens", at_least=0)
+    concurrency: int | None = setting(None, "requests in flight for this model (none: --concurrency)",
+                                      at_least=1)
+    requests_per_minute: float | None = setting(None, "request rate limit (none: no limit)", above=0)
+    tokens_per_minute: float | None = setting(None, "token rate limit (none: no limit)", above=0)
+    timeout: float | None = setting(None, "seconds per request (none: the client's default)", above=0)
+    max_retries: int | None = setting(None, "retries per request (none: the client's default)", at_least=0)
+    device: str | None = setting(None, "local backend: cpu, cuda, ... (none: best available)")
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaSettings(_Section):
+    """``[arena]``: ``sbs arena``'s live battles. That ``models`` names at least two declared ``[models.NAME]``
+    tables with backend api is a rule across sections, checked by ``core.arena.load_arena``."""
+
+    SECTION = "arena"
+    models: tuple[str, ...] = setting((), "names of [models.NAME] tables to draw pairs from (at least two)")
+    battles_per_minute: float = setting(6.0, "most battles one annotator may start in a minute", above=0)
+    timeout: float = setting(120.0, "seconds a model has to finish its answer", above=0)
+    stall_timeout: float = setting(20.0, "seconds without a new token before a model counts as not answering",
+                                   above=0)
+    gate_timeout: float = setting(120.0, "seconds the background gates may take on a battle's answers", above=0)
+
+
 SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,
-                             "policy": PolicySettings, "judge": JudgeSettings}
+                             "policy": PolicySettings, "judge": JudgeSettings, "arena": ArenaSettings}
+#: Tables of tables: ``[models.NAME]`` → one section per NAME, each typed by its class.
+TABLE_SECTIONS: dict[str, type] = {"models": ModelSettings}
 
 GATE_POLICY_KEYS: dict[str, tuple[type, str]] = {  # key -> (type, doc); checked by config, applied by gating
     "scorer": (str, "the scorer, when the gate's name is not a scorer's name"),
@@ -207,11 +262,10 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    arena: ArenaSettings = field(default_factory=ArenaSettings)
     gates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: ``[models.NAME]`` tables (``sbs generate``'s models; their keys are checked by ``core.generation``).
-    models: Mapping[str, Any] = field(default_factory=dict)
-    #: ``[arena]`` (``sbs arena``; its keys are checked by ``core.arena``).
-    arena: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[models.NAME]`` tables (``sbs generate``'s and ``sbs arena``'s models), by NAME.
+    models: Mapping[str, ModelSettings] = field(default_factory=dict)
     source: str | None = None
     #: Where the settings were read from (``config._Where``: file and text), to name the line in later errors.
     where: Any = field(default=None, repr=False, compare=False)
