@@ -7,8 +7,8 @@ model and parameters sends nothing for what is stored: a run killed by Ctrl+C, a
 where it stopped. A stored answer made with *other* parameters (or imported) is never overwritten — votes may
 already rest on it — and the run refuses before sending anything, asking for a new model name.
 
-Models are declared once, ``[models.NAME]`` in the config (typed by ``core.settings.ModelSettings``), or given for one run with
-``--base-url``/``--served-model``. Requests go through the shared concurrent client (:mod:`scorers.http`:
+Models are declared once, ``[models.NAME]`` in the config (typed by ``core.settings.ModelSettings``), or given
+for one run with ``--base-url``/``--served-model``. Requests go through the shared concurrent client (:mod:`scorers.http`:
 retries, rate limits, a fatal error for a wrong URL or key) with streaming, so each answer's time to first token
 and decode rate are measured; the ``local`` backend runs a causal LM folder with transformers (loaded lazily by
 :class:`scorers.judge.LocalLM`, so the core never imports torch).
