@@ -96,7 +96,8 @@ def _lex(*texts: str):
     "Shut up, you retard.", "Only a retard would write code like this.", "Retards like you should not vote.",
     "You retard, the doctor told you to rest.", "What a douche.", "You douche, nobody asked you.",
     "That guy is a total douche to his coworkers.", "Ты ублюдок.", "Вы ублюдки, не лезьте в нашу породу.",
-    "Иди подрочи.", "Хватит дрочить на форуме.",
+    "Иди подрочи.", "Хватит дрочить на форуме.", "Why would retards like you post here?", "Stupid retard go away.",
+    "Don't be such a douche.", "Эти ублюдки опять разбили мне машину.",
 ])
 def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     (result,) = _lex(text)
@@ -125,7 +126,9 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     "Adding gypsum will retard the setting of plaster.", "Doctors warn that a vinegar douche can cause infection.",
     "A saline nasal douche clears the sinuses after surgery.", "На завтрак бабушка пекла дрочену с молоком.",
     "Рецепт дрочёны: взбить яйца со сметаной и запечь.", "Ублюдок от скрещивания осла и кобылы называется мулом.",
-    "Межпородные ублюдки часто крепче чистопородных родителей.",
+    "Межпородные ублюдки часто крепче чистопородных родителей.", "Low temperatures can retard seed germination.",
+    "Retard ignition timing by two degrees on low-octane fuel.", "Is it safe to douche after your period?",
+    "Мул — это ублюдок осла и кобылы, как писали в книгах по коневодству.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)
