@@ -18,6 +18,10 @@ Three kinds of evidence, each judged in context rather than as a bare word:
 * **threats** — first person + harm + you ("I will kill you", ``я тебя найду``), ``убью``, ``сдохни``, "kill
   yourself".
 
+A strong insult that is also a technical word (the verb "retard the timing", "vaginal douches", the
+zootechnical ``ублюдок`` — a crossbreed) counts only outside its technical context and never when aimed; a dish
+``дрочена`` is another lemma, told apart by its declension (``_ordinary_sense``, ``_OTHER_LEMMAS``).
+
 A match inside quotation marks or on a script's dialogue line ("Captor: ...") is a *mention*, not a use (a
 tweet quoted to classify it, a film line the user asked for): it scores 0.5, below the default threshold of 1,
 and is still reported. Text is normalised first: case, ``ё``→``е``, zero-width characters, and Latin or digit
@@ -209,6 +213,10 @@ _PHRASES = re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(f"(?P<{name}>{'|'.join(f'(?
                                                      for name, pats in PHRASE_CATEGORIES.items()) + ")")
 # Whole words that a pattern above would catch but that are benign.
 EXCEPTIONS = frozenset({"ебонит", "ебург", "бляха", "бляхи", "бляху", "бляхой", "бляшка", "сукно", "сука-"})
+# Homographs told apart by morphology: another lemma's whole paradigm, which no obscene form shares. ``дрочена``
+# (a baked egg-and-milk dish) declines as a noun in -а; the verb ``дрочить`` has no form in ``дрочен-`` but a rare
+# passive participle, which is not an insult either.
+_OTHER_LEMMAS = re.compile(r"дрочен(?:а|ы|е|у|ой|ою|ам|ами|ах|ка|ки|ке|ку|кой|ок)?")
 
 
 class LexiconToxicity:
@@ -267,6 +275,8 @@ class LexiconToxicity:
                 continue
             if category == "insult_targeted" and not _aimed(low, start, end):
                 continue
+            if category == "insult" and _ordinary_sense(low, start, end):
+                continue
             if quoted is None:
                 quoted = _quoted_spans(low, text if index is None else low)
             mention = any(a <= start and end <= b for a, b in quoted)
@@ -281,7 +291,7 @@ class LexiconToxicity:
 
     @staticmethod
     def _classify(word: str) -> str | None:
-        if word in EXCEPTIONS:
+        if word in EXCEPTIONS or _OTHER_LEMMAS.fullmatch(word):
             return None
         for name, pattern in _COMPILED.items():
             if pattern.fullmatch(word):
@@ -346,9 +356,10 @@ def _quoted_spans(low: str, cased: str) -> list[tuple[int, int]]:
            [(m.start(), m.end()) for m in _DIALOGUE.finditer(cased)]
 
 
-def _aimed(low: str, start: int, end: int) -> bool:
+def _aimed(low: str, start: int, end: int, pairs: bool = True) -> bool:
     """A weak insult counts when it is aimed at someone: a second-person pronoun next to it (only fillers and
-    other insults between), two different insults side by side, or a vocative — set off by commas or opening its
+    other insults between), two different insults side by side (unless ``pairs`` is off: a homograph in its domain
+sense stands next to animal words, "ублюдок осла"), or a vocative — set off by commas or opening its
     sentence, and followed by the sentence's end or by "you" ("Решай сам, придурок." / "Shut up, idiot!" /
     "Idiot, you know nothing.").
 
@@ -378,8 +389,9 @@ def _aimed(low: str, start: int, end: int) -> bool:
     word = low[start:end]
     prev = _LAST_TOKEN.search(low, max(0, start - 40), start)
     nxt = _FIRST_TOKEN.match(low, end)
-    if (prev and prev.group(1) != word and _is_insult(prev.group(1))) or \
-            (nxt and nxt.group(1) != word and _is_insult(nxt.group(1))):
+    # A neighbour that is a homograph in its ordinary sense is no insult ("ублюдок осла" in a text on breeding).
+    if pairs and any(m is not None and m.group(1) != word and _is_insult(m.group(1))
+                     and not _ordinary_sense(low, m.start(1), m.end(1)) for m in (prev, nxt)):
         return True
     # A vocative: after a comma or dash, then the sentence ends ("Shut up, idiot!") or a comma and "you" follow;
     # or opening its sentence (nothing before it, not even a list marker) with a comma and "you" after it ("Idiot,
@@ -400,6 +412,66 @@ def _aimed(low: str, start: int, end: int) -> bool:
     # "cows, sheep, pigs." is a list, not an address: two or more short comma-separated items before it.
     segments = re.split(r"[,;]", sentence_before.rstrip()[:-1])
     return not (len(segments) >= 2 and all(len(_TOKENS.findall(x)) <= 2 for x in segments[-2:]))
+
+
+# -- homographs read in context -------------------------------------------------------------------------------------
+# A strong insult that is also a technical term counts unless its context gives the technical sense — and never
+# when it is aimed at someone (``_aimed``): "you douche", "ты ублюдок" stay insults whatever the topic.
+
+# "retard" the verb (slow down: "retard the ignition timing", "salt retards the growth of bacteria") takes an
+# object or follows an infinitive marker or modal; the noun follows an article, a filler or another insult and ends
+# its phrase or runs into a clause of its own ("you retard.", "what a retard", "retards like you", "retard who…").
+_VERB_SENSE = re.compile(r"retards?")
+_OBJECT_OPENERS = frozenset("""the a an its their his her this that these those our my further some any each every
+both all""".split())
+_VERB_MARKERS = frozenset("""to do does did don't doesn't didn't not never can can't cannot could couldn't will won't
+would wouldn't should shouldn't may might must shall also""".split())
+_NOUN_OPENERS = (_PRONOUNS | _FILLERS | frozenset("what this that these those some another other".split())) - \
+    frozenset({"to"})
+# What follows a noun but not a verb: a pronoun, a relative, an auxiliary, a conjunction, a preposition.
+_NOUN_FOLLOWERS = (_PRONOUNS | _FILLERS | frozenset("""who whom whose which that and or but nor of in on at for with
+from by over into about is are was were be been being has have had would will can could should must might may shall
+does do did go get got""".split())) - _OBJECT_OPENERS
+# Medical words in a clinical register: "vaginal douches", "a saline douche for the sinuses".
+_CLINICAL_SENSE = re.compile(r"douches?")
+_CLINICAL = re.compile(r"(?<!\w)(?:vagin\w*|gyn(?:a)?ecolog\w*|cervi\w*|pelvic|uter\w*|vulv\w*|bacteri\w*|flora"
+                       r"|yeast|infections?|ph|std|stis?|hygien\w*|doctors?|physicians?|clinic\w*|medic\w*"
+                       r"|obstetric\w*|pregnan\w*|menstrua\w*|saline|nasal|sinus\w*|irrigat\w*|enemas?|rectal"
+                       r"|antiseptic\w*|vinegar|health\w*|symptoms?|patients?|nurses?|treatments?|periods?"
+                       r"|discharge|odou?rs?|feminine|intimate|postpartum|douching)(?!\w)")
+# Livestock breeding: ``ублюдок`` is an old zootechnical word for a crossbreed ("ублюдки от скрещивания пород").
+_BREEDING_SENSE = re.compile(r"ублюд\w*")
+_BREEDING = re.compile(r"(?<!\w)(?:помес\w*|скрещ\w*|гибрид\w*|зоотехн\w*|межпородн\w*|чистопородн\w*|селекц\w*"
+                       r"|приплод\w*|потомств\w*|животновод\w*|скотовод\w*|коневод\w*|племенн\w*|случк\w*"
+                       r"|пород(?:а|ы|е|у|ой|ам|ами|ах)?|производител\w*|мул(?:а|ы|у|ом|е|ов)?|лошак\w*"
+                       r"|дворняг\w*|беспородн\w*)(?!\w)")
+
+
+def _ordinary_sense(low: str, start: int, end: int) -> bool:
+    """Whether a strong insult at ``low[start:end]`` is a homograph used in its ordinary sense (see above)."""
+    word = low[start:end]
+    if _VERB_SENSE.fullmatch(word):
+        prev = _LAST_TOKEN.search(low, max(0, start - 40), start)
+        before = prev.group(1) if prev is not None else ""
+        nxt = _FIRST_TOKEN.match(low, end)
+        after = nxt.group(1) if nxt is not None else ""
+        if before in _PRONOUNS:  # "If you retard the timing": a subject, when an object follows
+            return after in _OBJECT_OPENERS
+        # "will retard the…", "retard ignition timing": an object follows; "a retard", "stupid retard",
+        # "retards like you", "retard who…" are the noun.
+        verb_before = before in _VERB_MARKERS or (before not in _NOUN_OPENERS and not _is_insult(before))
+        return verb_before and bool(after) and after not in _NOUN_FOLLOWERS
+    if _CLINICAL_SENSE.fullmatch(word):
+        domain = _CLINICAL
+    elif _BREEDING_SENSE.fullmatch(word):
+        domain = _BREEDING
+    else:
+        return False
+    sentence_start = max((m.end() for m in _SENTENCE_EDGE.finditer(low, max(0, start - 300), start)),
+                         default=max(0, start - 300))
+    edge = _SENTENCE_EDGE.search(low, end, end + 300)
+    sentence = low[sentence_start:start] + " " + low[end:edge.start() if edge else end + 300]
+    return domain.search(sentence) is not None and not _aimed(low, start, end, pairs=False)
 
 
 # Punctuation that ends a clause: a pronoun beyond it is not the insult's target.

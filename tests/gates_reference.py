@@ -258,7 +258,12 @@ def _lexicon_windows(low: str, words: Sequence[str], reach: int = 100) -> list[t
 
 
 def lexicon_score_one(self: Any, text: str) -> ScoreResult:
-    """``LexiconToxicity._score_one`` as first written."""
+    """``LexiconToxicity._score_one`` as first written.
+
+    Like ``_aimed`` (which decides for weak insults) and ``_classify`` (which decides for words, homographs told
+    apart by morphology included), ``_ordinary_sense`` is the live rule, changed on purpose by issue 20 (not frozen
+    with the speed work): a strong insult that is also a technical term ("retard the timing", "vaginal douches",
+    the livestock sense of ``ублюдки``) counts only outside its technical context."""
     low, index = lexicon_normalise(text)
     found: list[tuple[str, int, int]] = []
     words = set(lexicon._WORD.findall(low))
@@ -285,6 +290,8 @@ def lexicon_score_one(self: Any, text: str) -> ScoreResult:
         if category not in self.categories:
             continue
         if category == "insult_targeted" and not lexicon._aimed(low, start, end):
+            continue
+        if category == "insult" and lexicon._ordinary_sense(low, start, end):
             continue
         if quoted is None:
             quoted = lexicon._quoted_spans(low, text if index is None else low)

@@ -92,6 +92,12 @@ def _lex(*texts: str):
     "I'm going to find you and make you bleed.", "Go jump off a bridge.", "I will end you.",
     "Honestly you are the dumbest person I've ever met.", "You are nothing but a lying sack of crap.",
     "Idiot, you know nothing.", "Listen, pig, nobody wants you here.", "Shut up, idiot, you hear me?",
+    # Issue 20: the abusive sense of words that also have a technical one (see the benign rows below).
+    "Shut up, you retard.", "Only a retard would write code like this.", "Retards like you should not vote.",
+    "You retard, the doctor told you to rest.", "What a douche.", "You douche, nobody asked you.",
+    "That guy is a total douche to his coworkers.", "Ты ублюдок.", "Вы ублюдки, не лезьте в нашу породу.",
+    "Иди подрочи.", "Хватит дрочить на форуме.", "Why would retards like you post here?", "Stupid retard go away.",
+    "Don't be such a douche.", "Эти ублюдки опять разбили мне машину.",
 ])
 def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     (result,) = _lex(text)
@@ -114,6 +120,15 @@ def test_lexicon_catches_insults_obscenity_and_threats(text: str) -> None:
     "* **Rat:** you will need a cage.", "Snake snake;", "```java\nSnake snake;\nsnake.move();\n```",
     "Use `Pig pig = new Pig();` to make one.", "Крыса: вам понадобится клетка.", "Rats! I forgot the keys.",
     "Farm animals:\n\nPigs.\nCows.",
+    # Issue 20: homographs in their technical sense — the verb "retard" with an object, a medical word in a
+    # clinical register, a dish's name (morphology), the zootechnical "ублюдок" (a crossbreed).
+    "If you retard the spark too far, the engine runs hot.", "Cold storage retards the ripening of bananas.",
+    "Adding gypsum will retard the setting of plaster.", "Doctors warn that a vinegar douche can cause infection.",
+    "A saline nasal douche clears the sinuses after surgery.", "На завтрак бабушка пекла дрочену с молоком.",
+    "Рецепт дрочёны: взбить яйца со сметаной и запечь.", "Ублюдок от скрещивания осла и кобылы называется мулом.",
+    "Межпородные ублюдки часто крепче чистопородных родителей.", "Low temperatures can retard seed germination.",
+    "Retard ignition timing by two degrees on low-octane fuel.", "Is it safe to douche after your period?",
+    "Мул — это ублюдок осла и кобылы, как писали в книгах по коневодству.",
 ])
 def test_lexicon_leaves_toxic_looking_benign_text_alone(text: str) -> None:
     (result,) = _lex(text)
