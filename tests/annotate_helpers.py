@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sbs_tui.core.queue import BuildOptions, build_queue
@@ -43,3 +44,13 @@ def judge_votes(store: Store, judge: str, winners: dict[tuple[int, str, str], st
         records.append(VoteRecord(prompt_id_for(text), text, a, b, winner, judge, annotator_kind="judge"))
     with store.transaction():
         store.votes.insert(records)
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
+    """Pause the app until ``condition()`` holds; fail the test after ``timeout`` seconds (the annotator tests'
+    variant: raises instead of returning False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)

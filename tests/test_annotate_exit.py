@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 import pytest
 from textual import messages
@@ -17,20 +16,12 @@ import sbs_tui.tui.screens.judge as judge_module
 from sbs_tui.config import Settings
 from sbs_tui.core.team import add_annotator
 from sbs_tui.tui.app import make_app
-from tests.annotate_helpers import make_store
+from tests.annotate_helpers import make_store, wait_until
 
 
 def stored_votes(path) -> int:
     with sqlite3.connect(path) as conn:
         return conn.execute("SELECT count(*) FROM votes").fetchone()[0]
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 
 import pytest
-from tests.annotate_helpers import MODELS, make_store
+from tests.annotate_helpers import MODELS, make_store, wait_until
 
 import sbs_tui.tui.screens.judge as judge_module
 from sbs_tui.config import Settings, parse_settings
@@ -26,14 +25,6 @@ def stored_votes(path) -> list[tuple]:
 
 def status_text(app) -> str:
     return str(app.screen.query_one("#status").render())
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture
