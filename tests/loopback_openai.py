@@ -22,8 +22,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from sbs_tui.testing.fake_endpoint import LoopbackServer
 
 
 #: hazard word → (Llama Guard 3 code or None, OpenAI moderation label, score). Like the real Llama Guard 3, the
@@ -55,7 +57,7 @@ def hazards(text: str) -> list[tuple[str | None, str, float]]:
     return found
 
 
-class LoopbackOpenAI:
+class LoopbackOpenAI(LoopbackServer):
     def __init__(self, *, latency: float = 0.0):
         self.latency = latency
         self.requests: list[tuple[str, dict[str, Any]]] = []
@@ -116,14 +118,7 @@ class LoopbackOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 128
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler, queue=128, name="loopback-openai")
 
     def delay(self, body: dict[str, Any]) -> float:
         """Seconds to wait before answering (override per request in tests)."""
@@ -174,15 +169,6 @@ class LoopbackOpenAI:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [body for path, body in self.requests if path.endswith("/chat/completions")]
 
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self) -> LoopbackOpenAI:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _serve() -> None:

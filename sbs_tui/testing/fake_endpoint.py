@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 WORDS = ("the", "model", "answer", "careful", "first", "step", "because", "then", "result", "simple", "we", "can",
          "check", "each", "part", "of", "question", "clear", "example", "shows", "that", "this", "works", "well",
@@ -53,7 +53,45 @@ def reply_tokens(model: str, content: str, *, seed: Any = None, temperature: Any
     return [w + ("." if i == n - 1 else " ") for i, w in enumerate(words)]
 
 
-class FakeEndpoint:
+class LoopbackServer:
+    """An HTTP server on a loopback port, served from a daemon thread: what the shipped fake endpoint and the
+    tests' stand-ins share (start, the quiet handling of clients that hang up, close, ``with``)."""
+
+    httpd: ThreadingHTTPServer
+    thread: threading.Thread
+    base_url: str
+    port: int
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0, *,
+               queue: int = 256, name: str = "loopback-server") -> None:
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = queue
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                """A client that hangs up (a stopped run, a closed keep-alive connection) is normal here: quiet."""
+                if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    return
+                super().handle_error(request, client_address)
+
+        self.httpd = Server((host, port), handler)
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://{host}:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=name, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FakeEndpoint(LoopbackServer):
     """The server, on ``host``:``port`` (0: a free port); ``base_url`` ends in ``/v1``. ``fail_when(body)`` may
     return an HTTP status to answer instead (tests script failures with it). It counts requests and the peak
     number in flight."""
@@ -115,21 +153,7 @@ class FakeEndpoint:
                 self.end_headers()
                 self.wfile.write(data)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 256
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                """A client that hangs up (a stopped run, a closed keep-alive connection) is normal here: quiet."""
-                if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-                    return
-                super().handle_error(request, client_address)
-
-        self.httpd = Server((host, port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.base_url = f"http://{host}:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-endpoint", daemon=True)
-        self.thread.start()
+        self._serve(Handler, host, port, name="fake-endpoint")
 
     # -- answering ---------------------------------------------------------------------------------------------
 
@@ -202,18 +226,6 @@ class FakeEndpoint:
     def _pace(self, n_tokens: int) -> None:
         if self.tokens_per_s > 0 and n_tokens > 1:
             time.sleep((n_tokens - 1) / self.tokens_per_s)
-
-    # -- life --------------------------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self) -> FakeEndpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:
