@@ -67,7 +67,7 @@ def session(db_path: str, annotator: str, seconds: float, think: float, out: mp.
     try:
         from sbs_tui.core.dberrors import retry_busy
         from sbs_tui.core.queue import AnnotatorQueue, new_vote_uid
-        from sbs_tui.tui.app import APP_BUSY_TIMEOUT_MS  # noqa: F401 - the app module loads no Textual screens here
+        from sbs_tui.tui.annotate.app import APP_BUSY_TIMEOUT_MS  # noqa: F401 - the app module loads no Textual screens here
 
         store = Store(db_path)
         queue = AnnotatorQueue(store, annotator, gating_required=True)  # as make_app: before the short timeout

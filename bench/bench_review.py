@@ -101,7 +101,7 @@ async def lag(path: str, *, on_ui_thread: bool) -> dict[str, float]:
     """Worst and 99th-percentile lateness of a 10 ms UI ticker while every tab recomputes."""
     from sbs_tui.config import Settings
     from sbs_tui.tui import review_data as data
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
 
     app = make_review_app(path, Settings())
     late: list[float] = []

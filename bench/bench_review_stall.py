@@ -55,7 +55,7 @@ def database(votes: int, *, prompts: int, models: int, annotators: int) -> Path:
 async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
     """Drive the app through TOUR; the worst gap of a 10 ms UI ticker per step (ms beyond the period)."""
     from sbs_tui.config import Settings
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
 
     app = make_review_app(path, Settings(), **app_options)
     worst: dict[str, float] = {}

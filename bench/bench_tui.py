@@ -143,7 +143,7 @@ async def measure_floor(presses: int) -> list[float]:
 async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) -> tuple[list[float], list[float]]:
     from sbs_tui.config import parse_settings
     from sbs_tui.core.queue import AnnotatorQueue
-    from sbs_tui.tui.app import make_app
+    from sbs_tui.tui.annotate.app import make_app
 
     store_times: list[float] = []
     original_vote, original_next = AnnotatorQueue.vote, AnnotatorQueue.next_pair
@@ -187,7 +187,7 @@ async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) ->
 COLD = textwrap.dedent("""
     import asyncio, sys, time
     from sbs_tui.config import Settings
-    from sbs_tui.tui.app import make_app
+    from sbs_tui.tui.annotate.app import make_app
 
     async def main():
         app = make_app(sys.argv[1], sys.argv[2], Settings(), gate_watch=False)

@@ -12,10 +12,10 @@ import threading
 import pytest
 from textual import messages
 
-import sbs_tui.tui.screens.judge as judge_module
+import sbs_tui.tui.annotate.saving as saving_module
 from sbs_tui.config import Settings
 from sbs_tui.core.team import add_annotator
-from sbs_tui.tui.app import make_app
+from sbs_tui.tui.annotate.app import make_app
 from tests.annotate_helpers import make_store, wait_until
 
 
@@ -34,7 +34,7 @@ def db(tmp_path):
 
 
 async def test_the_quit_message_waits_for_the_vote_that_is_saving(db, monkeypatch, capfd):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -53,7 +53,7 @@ async def test_the_quit_message_waits_for_the_vote_that_is_saving(db, monkeypatc
 
 
 async def test_quitting_twice_on_purpose_discards_the_vote_with_a_log_line(db, monkeypatch, capfd):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -84,7 +84,7 @@ async def test_a_revoked_annotators_vote_is_discarded_and_the_session_ends(db, c
 
 
 async def test_a_first_time_annotator_waits_on_the_busy_screen_while_the_database_is_locked(db, monkeypatch):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # e.g. a long import
     try:
@@ -102,8 +102,8 @@ async def test_a_first_time_annotator_waits_on_the_busy_screen_while_the_databas
 
 async def test_a_vote_that_can_never_be_written_is_logged_whole(db, monkeypatch, capfd):
     """The last resort: the lock never frees within the exit limit; the log line carries the vote itself."""
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
-    monkeypatch.setattr(judge_module, "EXIT_SAVE_SECONDS", 0.5)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "EXIT_SAVE_SECONDS", 0.5)
     holder = sqlite3.connect(db, isolation_level=None)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -13,9 +13,9 @@ import sqlite3
 import pytest
 from tests.annotate_helpers import MODELS, make_store, wait_until
 
-import sbs_tui.tui.screens.judge as judge_module
+import sbs_tui.tui.annotate.saving as saving_module
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.tui.app import APP_BUSY_TIMEOUT_MS, make_app
+from sbs_tui.tui.annotate.app import APP_BUSY_TIMEOUT_MS, make_app
 
 
 def stored_votes(path) -> list[tuple]:
@@ -35,14 +35,14 @@ def db(tmp_path):
 
 
 async def test_vote_waits_for_a_lock_held_longer_than_the_busy_timeout(db, monkeypatch):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     holder = sqlite3.connect(db, isolation_level=None)
     async with app.run_test(size=(120, 40)) as pilot:
         judge = app.screen
         first = judge.pair
         holder.execute("BEGIN IMMEDIATE")  # a lead's import holding the write lock
-        held_for = 4 * judge_module.UI_WAIT_SECONDS + 10 * APP_BUSY_TIMEOUT_MS / 1000 + 0.5
+        held_for = 4 * saving_module.UI_WAIT_SECONDS + 10 * APP_BUSY_TIMEOUT_MS / 1000 + 0.5
         await pilot.press("1")
         await pilot.pause(held_for)
         # Still waiting: nothing stored, the same pair on screen, a visible "saving…", the app alive.
@@ -65,7 +65,7 @@ async def test_vote_waits_for_a_lock_held_longer_than_the_busy_timeout(db, monke
 
 
 async def test_next_pair_waits_too_and_a_busy_start_is_not_an_empty_queue(db, monkeypatch):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     holder.execute("BEGIN IMMEDIATE")
@@ -81,7 +81,7 @@ async def test_next_pair_waits_too_and_a_busy_start_is_not_an_empty_queue(db, mo
 
 
 async def test_disk_full_keeps_the_vote_and_stores_it_once_space_is_freed(db, monkeypatch):
-    monkeypatch.setattr(judge_module, "RETRY_FAILED_SECONDS", 0.1)
+    monkeypatch.setattr(saving_module, "RETRY_FAILED_SECONDS", 0.1)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         judge = app.screen
@@ -108,7 +108,7 @@ async def test_disk_full_keeps_the_vote_and_stores_it_once_space_is_freed(db, mo
 
 @pytest.mark.parametrize("quit_key", ["q", "ctrl+c"])
 async def test_quit_while_a_vote_is_unsaved_asks_first(db, monkeypatch, quit_key):
-    monkeypatch.setattr(judge_module, "RETRY_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(saving_module, "RETRY_BUSY_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     app = make_app(db, "ann", Settings(), gate_watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -193,7 +193,7 @@ async def test_a_crash_prints_one_line_and_a_log_without_model_names(db, monkeyp
 
 
 async def test_the_review_app_crashes_with_one_line_too(tmp_path, monkeypatch, capsys):
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
 
     db = tmp_path / "r.db"
     make_store(db, prompts=2).close()

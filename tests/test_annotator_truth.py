@@ -8,7 +8,7 @@ import pytest
 from tests.annotate_helpers import make_store
 
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.tui.app import _say_where_the_votes_are, make_app
+from sbs_tui.tui.annotate.app import _say_where_the_votes_are, make_app
 
 
 @pytest.fixture

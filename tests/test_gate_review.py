@@ -123,7 +123,7 @@ def test_gate_override_command(tmp_path: Path, cli) -> None:
 
 
 def test_highlighted_text_is_literal() -> None:
-    from sbs_tui.tui.review_gates import HIGHLIGHT, highlighted
+    from sbs_tui.tui.review.blocked import HIGHLIGHT, highlighted
 
     start = HOSTILE.index("You")
     text = highlighted(HOSTILE, [(start, start + 22, "toxicity")])
@@ -133,9 +133,9 @@ def test_highlighted_text_is_literal() -> None:
 
 
 async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> None:
-    from sbs_tui.tui.review import make_review_app
-    from sbs_tui.tui.review_gates import BlockedPane, GateDetail
-    from sbs_tui.tui.review_panes import ReviewPane
+    from sbs_tui.tui.review.app import make_review_app
+    from sbs_tui.tui.review.blocked import BlockedPane, GateDetail
+    from sbs_tui.tui.review.pane import ReviewPane
 
     monkeypatch.setenv("SBS_USER", "lead-ana")
     path = _db(tmp_path / "g.db")

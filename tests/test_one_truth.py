@@ -103,7 +103,7 @@ async def test_review_app_shows_the_same_ranking_voters_and_count(cli, mixed_db:
 
     from sbs_tui.config import Settings
     from sbs_tui.core.ranking.request import RankRequest
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
     from tests.test_review import plain, settle
 
     rank = _rank(cli, mixed_db)
@@ -204,9 +204,9 @@ async def test_enter_opens_the_row_under_the_cursor_as_soon_as_the_tab_is_shown(
 
     from sbs_tui.config import Settings
     from sbs_tui.core.ranking.request import RankRequest
-    from sbs_tui.tui.review import make_review_app
-    from sbs_tui.tui.review_gates import GateDetail
-    from sbs_tui.tui.review_panes import VoteDetail
+    from sbs_tui.tui.review.app import make_review_app
+    from sbs_tui.tui.review.blocked import GateDetail
+    from sbs_tui.tui.review.votes import VoteDetail
     from tests.test_review import settle
 
     app = make_review_app(mixed_db, Settings(), rank_options=RankRequest(ci="sandwich"))

@@ -48,9 +48,9 @@ def test_one_definition_of_the_choices() -> None:
         assert tuple(params["ci"].type.choices) == CIS
         assert tuple(params["control"].type.choices) == CONTROLS
     # the review app's pickers are a RankRequest itself (no second name for it)
-    from sbs_tui.tui import review_panes
+    from sbs_tui.tui.review import ranking as review_panes
     assert review_panes.RankRequest is RankRequest
-    from sbs_tui.tui.review_panes import RankingPane
+    from sbs_tui.tui.review.ranking import RankingPane
     assert type(RankingPane("x.db").options) is RankRequest
     assert (review_panes.METHODS, review_panes.CIS, review_panes.CONTROLS) == (METHODS, CIS, CONTROLS)
 

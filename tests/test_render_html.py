@@ -16,7 +16,7 @@ from tests.annotate_helpers import MODELS, make_store
 
 from sbs_tui.config import Settings
 from sbs_tui.tui import render
-from sbs_tui.tui.app import make_app
+from sbs_tui.tui.annotate.app import make_app
 from sbs_tui.tui.widgets.answer import AnswerPane
 
 TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?>")

@@ -20,7 +20,7 @@ from sbs_tui.core.views import review as reviews
 from sbs_tui.core.views.funnel import funnel_view
 from sbs_tui.core.views.queue import queue_view, session_pace
 from sbs_tui.core.views.ranking import RankingView, ranking_view
-from sbs_tui.tui.review import make_review_app
+from sbs_tui.tui.review.app import make_review_app
 from sbs_tui.core.ranking.request import RankRequest
 from tests.pilot_helpers import wait_until
 from tests.review_helpers import HOSTILE, HUMANS, JUDGE, STRENGTH, add_votes, build_review_db
@@ -50,7 +50,7 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     """
     import time
 
-    from sbs_tui.tui.review_panes import ReviewPane
+    from sbs_tui.tui.review.pane import ReviewPane
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -194,8 +194,8 @@ async def test_ranking_keys_switch_method_baseline_ci_and_control(review_db):
 def test_every_review_binding_has_a_unique_id():
     from textual.binding import Binding
 
-    from sbs_tui.tui.review import ReviewApp
-    from sbs_tui.tui.review_panes import VoteDetail
+    from sbs_tui.tui.review.app import ReviewApp
+    from sbs_tui.tui.review.votes import VoteDetail
 
     for bindings in (ReviewApp.BINDINGS, VoteDetail.BINDINGS):
         assert all(isinstance(b, Binding) and b.id for b in bindings), bindings
@@ -413,7 +413,7 @@ async def test_votes_tab_lists_votes_and_opens_one(review_db):
         table.move_cursor(row=flagged[0])
         await pilot.press("enter")
         await settle(pilot)
-        from sbs_tui.tui.review_panes import VoteDetail
+        from sbs_tui.tui.review.votes import VoteDetail
 
         assert isinstance(app.screen, VoteDetail)
         assert app.screen.vote["flag_reason"] == "rude [red]answer[/red]"
@@ -440,7 +440,7 @@ def test_collection_is_paused_while_computing_and_restored_after():
     import gc
     import threading
 
-    from sbs_tui.tui.review_panes import collection_paused
+    from sbs_tui.tui.review.pane import collection_paused
 
     assert gc.isenabled()
     inside = threading.Event()

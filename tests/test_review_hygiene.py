@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from textual.worker import WorkerCancelled
     from sbs_tui.config import Settings
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
     from sbs_tui.core.ranking.request import RankRequest
 
     async def settle(app, pilot):

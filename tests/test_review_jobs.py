@@ -20,7 +20,7 @@ from tests.review_helpers import build_review_db
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views.ranking import ranking_view
-from sbs_tui.tui.review_jobs import Cancelled, JobRunner
+from sbs_tui.tui.review.jobs import Cancelled, JobRunner
 
 
 def hold_gil(n: int = 26) -> int:
@@ -88,7 +88,7 @@ APP_SCRIPT = """
 import asyncio, json, sys
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.config import Settings
-from sbs_tui.tui.review import make_review_app
+from sbs_tui.tui.review.app import make_review_app
 
 async def main():
     app = make_review_app(sys.argv[1], Settings(), rank_options=RankRequest(ci="sandwich"), offload_at=0)

@@ -10,7 +10,7 @@ import pytest
 from sbs_tui.config import Settings
 from sbs_tui.core.plots import collect_plot_data
 from sbs_tui.core.store import Store
-from sbs_tui.tui.review import make_review_app
+from sbs_tui.tui.review.app import make_review_app
 from tests.review_helpers import HOSTILE, HUMANS, build_review_db
 from tests.test_review import settle
 
@@ -53,7 +53,7 @@ def test_plot_data_matches_the_ranking_and_covers_every_plot(plots_db: Path) -> 
 async def test_plots_tab_draws_every_plot_with_literal_names(plots_db: Path) -> None:
     from textual_plotext import PlotextPlot
 
-    from sbs_tui.tui.review_plots import PLOTS
+    from sbs_tui.tui.review.plots import PLOTS
 
     app = make_review_app(plots_db, Settings(), timestamps=False)
     async with app.run_test(size=(160, 60)) as pilot:

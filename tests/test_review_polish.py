@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Select, Static
 from sbs_tui.config import Settings
 from sbs_tui.core.ranking.request import METHODS, RankRequest
 from sbs_tui.core.store import Store
-from sbs_tui.tui.review import make_review_app
+from sbs_tui.tui.review.app import make_review_app
 from tests.test_review import plain, settle
 
 
@@ -94,7 +94,7 @@ async def test_plot_titles_are_readable_on_the_dark_theme(tmp_path):
     import re
 
     from tests.review_helpers import build_review_db
-    from sbs_tui.tui.review_plots import PLOTS
+    from sbs_tui.tui.review.plots import PLOTS
 
     path = build_review_db(tmp_path / "review.db", votes_each=6)
     app = make_review_app(path, Settings(), rank_options=RankRequest(rounds=50), timestamps=False)

@@ -15,7 +15,7 @@ from sbs_tui.config import Settings, parse_settings
 from sbs_tui.core.queue import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
-from sbs_tui.tui.app import AnnotatorApp, make_app
+from sbs_tui.tui.annotate.app import AnnotatorApp, make_app
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
@@ -297,7 +297,7 @@ async def test_empty_queue_and_cap_messages(tmp_path):
 
 
 async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, monkeypatch):
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
     from sbs_tui.core.store import Store
 
     def cannot_start(*args, **kwargs):
@@ -325,7 +325,7 @@ async def test_pending_gates_show_notice_and_pairs_appear_when_passed(tmp_path, 
 
 async def test_background_gating_runs_as_a_subprocess_and_stops_on_quit(tmp_path, monkeypatch):
     import sbs_tui.cli
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
 
     started = []
 
@@ -357,7 +357,7 @@ async def test_background_gating_runs_as_a_subprocess_and_stops_on_quit(tmp_path
 
 
 async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypatch):
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
 
     monkeypatch.setattr(app_module.subprocess, "Popen", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     monkeypatch.setenv("SBS_GATING_REQUIRED", "0")
@@ -385,7 +385,7 @@ async def test_vote_from_a_stale_window_is_refused_and_moves_on(db):
 
 
 async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, monkeypatch):
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
     from sbs_tui.core.queue import BuildOptions, build_queue
     from sbs_tui.core.store import Store
 
@@ -404,7 +404,7 @@ async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, m
 
 async def test_apps_share_one_watcher_and_take_over_when_it_ends(tmp_path, monkeypatch):
     """Another app's watcher gates this database: this app starts none, and starts one when that one ends."""
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
     from sbs_tui.core.gate_watcher import hold_lock
 
     started = []
@@ -443,7 +443,7 @@ async def test_apps_share_one_watcher_and_take_over_when_it_ends(tmp_path, monke
 
 async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
     import sbs_tui.cli
-    import sbs_tui.tui.app as app_module
+    import sbs_tui.tui.annotate.app as app_module
 
     class ExitedProcess:
         returncode = 2

@@ -11,7 +11,7 @@ from tests.annotate_helpers import make_store
 SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from sbs_tui.config import Settings
-    from sbs_tui.tui.app import make_app
+    from sbs_tui.tui.annotate.app import make_app
 
     async def main():
         app = make_app(sys.argv[1], "ann", Settings(), gate_watch=False)

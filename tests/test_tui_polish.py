@@ -18,8 +18,8 @@ from sbs_tui.config import Settings, parse_settings
 from sbs_tui.core.queue import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
-from sbs_tui.tui.app import AnnotatorApp, make_app
-from sbs_tui.tui.screens.judge_keys import FOOTER_ALWAYS, JUDGE_KEYS, footer_fit, footer_width
+from sbs_tui.tui.annotate.app import AnnotatorApp, make_app
+from sbs_tui.tui.annotate.judge_keys import FOOTER_ALWAYS, JUDGE_KEYS, footer_fit, footer_width
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 

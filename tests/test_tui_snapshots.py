@@ -7,7 +7,7 @@ import pytest
 from tests.annotate_helpers import MODELS, make_store
 
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.tui.app import make_app
+from sbs_tui.tui.annotate.app import make_app
 
 LEFT = ("Here is a **markdown** answer with [bold]Rich markup[/bold] that must stay literal,\n"
         "an escape \x1b[31mcode\x1b[0m, a zero\u200bwidth space and Cyrillic: Съешь же ещё этих мягких "

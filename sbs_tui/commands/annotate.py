@@ -18,7 +18,7 @@ def annotate_command(obj, annotator: str, no_gate_watch: bool) -> int:
         raise InputError("must not be empty", field="annotator")
     obj.require_database("import generations and run `sbs queue build` first")
     settings = obj.settings
-    from sbs_tui.tui.app import EXIT_SAVE_SECONDS, run_annotator
+    from sbs_tui.tui.annotate.app import EXIT_SAVE_SECONDS, run_annotator
 
     _die_with_server(EXIT_SAVE_SECONDS)
 

@@ -37,7 +37,7 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
 
     if (parent := parent_from_env()) is not None:  # a session of `sbs serve`: it ends with the server
         die_with_parent(parent, sig=signal.SIGTERM, grace=5.0)
-    from sbs_tui.tui.review import make_review_app
+    from sbs_tui.tui.review.app import make_review_app
 
     options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds,
                           voters=voters)

@@ -28,7 +28,7 @@ from sbs_tui.core import arena
 from sbs_tui.core.store import Store
 from sbs_tui.tui import render
 from sbs_tui.tui.crash import CrashReport
-from sbs_tui.tui.screens.judge import NARROW_WIDTH
+from sbs_tui.tui.annotate.pair_view import NARROW_WIDTH
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 

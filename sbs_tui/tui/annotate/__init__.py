@@ -1,0 +1,1 @@
+"""The annotator app (``sbs annotate``): the app, its judging screen and its modals (built by ``annotate.app``)."""

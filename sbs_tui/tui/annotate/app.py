@@ -22,13 +22,14 @@ from sbs_tui.core.settings import Settings
 from sbs_tui.core.queue import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
-from sbs_tui.tui.screens.judge import EXIT_SAVE_SECONDS, JudgeScreen
-from sbs_tui.tui.screens.judge_keys import JUDGE_KEYS
+from sbs_tui.tui.annotate.judge import JudgeScreen
+from sbs_tui.tui.annotate.judge_keys import JUDGE_KEYS
+from sbs_tui.tui.annotate.saving import EXIT_SAVE_SECONDS
 
 POLL_SECONDS = 2.0
 # SQLite's own wait for another writer's lock on the app's connection. Kept tiny: SQLite's busy handler sleeps
 # in growing steps (up to 100 ms), so it would miss the short gaps an importer leaves between its chunks; the
-# judging screen polls for the lock itself instead, every few milliseconds (screens/judge.py, UI_WAIT_SECONDS).
+# judging screen polls for the lock itself instead, every few milliseconds (annotate/saving.py, UI_WAIT_SECONDS).
 APP_BUSY_TIMEOUT_MS = 5
 
 __all__ = ["APP_BUSY_TIMEOUT_MS", "EXIT_SAVE_SECONDS", "POLL_SECONDS", "AnnotatorApp", "make_app", "run_annotator"]
@@ -37,7 +38,7 @@ _KEY_DISPLAY = {"question_mark": "?", "space": "space", "escape": "esc"}
 
 
 class AnnotatorApp(CrashReport, App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = "../app.tcss"  # the annotator's styles, shared with the live arena (tui/arena.py)
     TITLE = "sbs annotate"
     ENABLE_COMMAND_PALETTE = False
     # ctrl+c asks like q does while a vote is unsaved: quitting at once would drop the vote being retried.

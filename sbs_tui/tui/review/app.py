@@ -3,7 +3,7 @@
 Why tabs over one database rather than a report: the database changes while annotators work, so every view
 can be recomputed (``r``) and the numbers stay honest about when they were taken. Nothing is computed on the
 UI thread: each tab runs its statistics in a thread worker with its own SQLite connection (see
-:mod:`sbs_tui.tui.review_panes`). Like the annotator app, this process never imports torch or transformers;
+:mod:`sbs_tui.tui.review.pane`). Like the annotator app, this process never imports torch or transformers;
 numpy and scipy load on first use, in the workers.
 """
 
@@ -19,11 +19,15 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from sbs_tui.core.settings import Settings
 from sbs_tui.tui.crash import CrashReport
 from sbs_tui.core.ranking.request import RankRequest
-from sbs_tui.tui.review_gates import BlockedPane
-from sbs_tui.tui.review_jobs import OFFLOAD_AT, JobRunner
-from sbs_tui.tui.review_panes import (AgreementPane, DetailPane, FunnelPane, QueuePane, RankingPane, ReviewPane,
-                                     VotesPane)
-from sbs_tui.tui.review_plots import PlotsPane
+from sbs_tui.tui.review.agreement import AgreementPane
+from sbs_tui.tui.review.blocked import BlockedPane
+from sbs_tui.tui.review.funnel import FunnelPane
+from sbs_tui.tui.review.jobs import OFFLOAD_AT, JobRunner
+from sbs_tui.tui.review.pane import DetailPane, ReviewPane
+from sbs_tui.tui.review.plots import PlotsPane
+from sbs_tui.tui.review.queue import QueuePane
+from sbs_tui.tui.review.ranking import RankingPane
+from sbs_tui.tui.review.votes import VotesPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
         ("votes", "5 Votes"), ("plots", "6 Plots"), ("blocked", "7 Blocked"))
@@ -60,7 +64,7 @@ class ReviewApp(CrashReport, App[None]):
                  offload_at: int | None = OFFLOAD_AT, annotate_url: str | None = None):
         super().__init__()
         self.annotate_url = annotate_url  # the lead's annotator app when served by `sbs serve`, else None
-        # Tabs compute in helper processes on a large database (see review_jobs), on threads below offload_at.
+        # Tabs compute in helper processes on a large database (see review.jobs), on threads below offload_at.
         self.jobs = JobRunner(offload_at)
         self.keymap = dict(keymap or {})  # binding id -> keys, e.g. {"cycle_ci": "x"}
         self.refresh_every = refresh_every  # seconds between automatic refreshes; 0 = only on r

@@ -24,7 +24,8 @@ from textual.widgets import DataTable, Input, Static
 
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
-from sbs_tui.tui.review_panes import DASH, DetailPane, clipped, fill, name
+from sbs_tui.tui.review.pane import DetailPane
+from sbs_tui.tui.review.table import DASH, clipped, fill, name
 
 HIGHLIGHT = "bold black on yellow"
 STATUS_STYLE = {"blocked": "bold red", "held": "bold yellow", "passed": "green"}

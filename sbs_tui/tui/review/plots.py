@@ -25,7 +25,7 @@ from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
 from sbs_tui.core.views.scope import described
 from sbs_tui.present.text import escape
-from sbs_tui.tui.review_panes import ReviewPane
+from sbs_tui.tui.review.pane import ReviewPane
 
 PLOTS = (
     ("plot-ratings", "Ratings (BT) with 95% intervals"),
