@@ -56,8 +56,9 @@ def test_scorers_package_never_imports_textual() -> None:
 def test_presentation_layer_and_settings_load_neither_textual_nor_rich() -> None:
     """``sbs_tui.present`` and ``sbs_tui.config`` are imported by every command: Rich loads only when a table is
     printed, Textual never."""
-    loaded = _loaded_after("import sbs_tui.present.numbers, sbs_tui.present.text, sbs_tui.present.tables, "
-                           "sbs_tui.config")
+    tables = ", ".join(f"sbs_tui.present.tables.{m}" for m in ("ab", "agreement", "console", "funnel", "gates",
+                                                                 "queue", "rank"))
+    loaded = _loaded_after(f"import sbs_tui.present.numbers, sbs_tui.present.text, {tables}, sbs_tui.config")
     assert not loaded & {"textual", "rich", "torch", "numpy"}, loaded & {"textual", "rich", "torch", "numpy"}
 
 

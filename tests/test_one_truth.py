@@ -331,7 +331,7 @@ def test_the_funnel_never_says_the_stages_agree_after_agreement_not_established(
     """Issue 17 §5: the table, the app and the report closed with "the stages agree" right after a note saying
     the agreement was not established."""
     from sbs_tui.core.views.funnel import AGREE, from_report
-    from sbs_tui.present.tables import print_funnel
+    from sbs_tui.present.tables.funnel import print_funnel
 
     unsettled = from_report(_funnel_with("not significant over 3 models: agreement not established"))
     assert unsettled.verdict is not None and "agree on" not in unsettled.verdict

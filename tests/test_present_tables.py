@@ -9,7 +9,8 @@ import json
 import pytest
 
 from sbs_tui.present import numbers as num
-from sbs_tui.present import tables
+from sbs_tui.present.tables import queue as queue_tables
+from sbs_tui.present.tables import rank as tables
 from tests.annotate_helpers import make_store
 from tests.ranking_helpers import store_with, vote
 
@@ -71,7 +72,7 @@ def test_queue_status_is_a_table(cli, tmp_path):
 
 @pytest.mark.parametrize("value, shown", [(None, "—"), (True, "yes"), ([1, "a"], "1, a"), ({"k": 2}, "k=2")])
 def test_settings_values_are_written_plainly(value, shown):
-    assert tables._plain(value) == shown
+    assert queue_tables._plain(value) == shown
 
 
 def test_exported_ranking_csv_follows_the_literal_rule_and_json_keeps_names(cli, tmp_path):

@@ -195,7 +195,7 @@ def test_elo_order_option_and_votes_needed_wording(cli, db) -> None:
 
 
 def test_votes_needed_text_caps_false_precision() -> None:
-    from sbs_tui.present.tables import votes_needed_text
+    from sbs_tui.present.tables.rank import votes_needed_text
 
     assert votes_needed_text({"factor": 4.0, "more_votes_per_model": 1500}) == "×4.0 the votes (≈ 1,500 more per model)"
     assert "11,877" not in votes_needed_text({"factor": 11877.0, "more_votes_per_model": 10**7})
@@ -219,7 +219,7 @@ def test_length_controlled_table_labels_lc_and_raw_columns_and_the_baseline_row(
 
     from rich.console import Console
 
-    from sbs_tui.present import tables as rank_cmd
+    from sbs_tui.present.tables import rank as rank_cmd
 
     doc = {"method": "winrate", "control": "length", "ci": "delta", "baseline": "ref", "models": [
         {"model": "m", "rating": 30.0, "ci_low": 25.0, "ci_high": 35.0, "rank": 1, "votes": 10, "wins": 2,

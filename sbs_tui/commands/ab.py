@@ -41,6 +41,6 @@ def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) 
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, allow_nan=False))
         return
-    from sbs_tui.present.tables import print_ab_report
+    from sbs_tui.present.tables.ab import print_ab_report
 
     print_ab_report(report)

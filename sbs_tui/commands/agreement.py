@@ -37,6 +37,6 @@ def agreement_command(ctx: click.Context, voters: str, annotators: tuple[str, ..
 
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        from sbs_tui.present.tables import print_agreement
+        from sbs_tui.present.tables.agreement import print_agreement
 
         print_agreement(doc)

@@ -50,7 +50,7 @@ def list_command(obj, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    from sbs_tui.present.tables import print_accounts
+    from sbs_tui.present.tables.queue import print_accounts
 
     print_accounts(rows)
 

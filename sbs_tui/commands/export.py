@@ -64,7 +64,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
     from sbs_tui.core.export import atomic_output
     from sbs_tui.core.ranking.api import rank_stored
-    from sbs_tui.present.tables import write_ranking
+    from sbs_tui.present.tables.rank import write_ranking
     from sbs_tui.present.text import escape
 
     ranking = rank_stored(lambda: ctx.obj.open_store(read_only=True), rank_request(**options))

@@ -32,6 +32,6 @@ def funnel_command(ctx: click.Context, fmt: str, alpha: float, lower_better: tup
     if fmt == "json":
         click.echo(json.dumps(view.doc, ensure_ascii=False, allow_nan=False))
         return
-    from sbs_tui.present.tables import print_funnel
+    from sbs_tui.present.tables.funnel import print_funnel
 
     print_funnel(view)

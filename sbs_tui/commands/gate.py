@@ -70,7 +70,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
                                "models": run.rates, "unchecked": [u.as_dict() for u in run.unchecked]},
                               ensure_ascii=False))
     else:
-        from sbs_tui.present.tables import print_gate_rates, print_unchecked
+        from sbs_tui.present.tables.gates import print_gate_rates, print_unchecked
 
         print_gate_rates(run.rates, [g.name for g in runner.gates])
         print_unchecked([u.sentence() for u in run.unchecked])
@@ -123,7 +123,7 @@ def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, ref
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        from sbs_tui.present.tables import print_gate_eval
+        from sbs_tui.present.tables.gates import print_gate_eval
 
         print_gate_eval(report)
 

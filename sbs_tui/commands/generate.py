@@ -60,7 +60,7 @@ def generate_command(ctx: click.Context, prompts_file, from_db, models, base_url
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        from sbs_tui.present.tables import print_generate
+        from sbs_tui.present.tables.gates import print_generate
 
         print_generate(doc)
     from sbs_tui.present.text import escape

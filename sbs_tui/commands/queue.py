@@ -76,7 +76,7 @@ def status_command(obj, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps({**view.summary, "config": view.config}))
     else:
-        from sbs_tui.present.tables import print_queue_status
+        from sbs_tui.present.tables.queue import print_queue_status
 
         print_queue_status(view)
 
@@ -107,6 +107,6 @@ def flags_command(obj, fmt) -> None:
         for row in flagged:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    from sbs_tui.present.tables import print_flags
+    from sbs_tui.present.tables.queue import print_flags
 
     print_flags(flagged)

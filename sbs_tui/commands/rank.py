@@ -33,6 +33,6 @@ def rank_command(ctx: click.Context, fmt: str, **options: Any) -> None:
 
 def emit(ranking, fmt: str, stream=None) -> None:
     """Write the ranking as json, csv or a table; to ``stream`` (a text file) or stdout."""
-    from sbs_tui.present.tables import write_ranking
+    from sbs_tui.present.tables.rank import write_ranking
 
     write_ranking(ranking.to_json(), fmt, stream)

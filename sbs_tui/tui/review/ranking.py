@@ -19,7 +19,7 @@ from sbs_tui.core.views import on_db
 from sbs_tui.core.views.ranking import RankingView, ranking_view
 from sbs_tui.present.numbers import count
 from sbs_tui.present.numbers import fixed as fmt
-from sbs_tui.present.tables import rank_columns, rating_interval, votes_needed_text
+from sbs_tui.present.tables.rank import rank_columns, rating_interval, votes_needed_text
 from sbs_tui.tui.review.pane import ReviewPane
 from sbs_tui.tui.review.table import fill, name, stripped
 
