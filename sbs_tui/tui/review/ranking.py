@@ -23,6 +23,7 @@ from sbs_tui.present.tables.rank import rank_columns, rating_interval, votes_nee
 from sbs_tui.tui.review.pane import ReviewPane
 from sbs_tui.tui.review.table import fill, name, stripped
 
+
 # The ranking tab's pickers in their order on screen: (name, label, options).
 PICKERS = (("method", "method (m)", METHODS), ("baseline", "baseline (b)", ()), ("ci", "CI (c)", CIS),
            ("control", "control (l)", CONTROLS))
