@@ -132,14 +132,17 @@ def review_refresh(db_path: str, stop_after: float, out: mp.Queue) -> None:
     refreshes, error = 0, None
     try:
         from sbs_tui.core.ranking.request import RankRequest
-        from sbs_tui.tui.review_data import agreement_view, queue_view, ranking_view, votes_view
+        from sbs_tui.core.views import on_db
+        from sbs_tui.core.views.queue import queue_view
+        from sbs_tui.core.views.ranking import ranking_view
+        from sbs_tui.core.views.review import agreement_view, votes_view
 
         deadline = time.monotonic() + stop_after
         while time.monotonic() < deadline:
-            ranking_view(db_path, RankRequest(method="bt", ci="sandwich", rounds=1))
-            agreement_view(db_path)
-            queue_view(db_path)
-            votes_view(db_path)
+            on_db(db_path, ranking_view, RankRequest(method="bt", ci="sandwich", rounds=1))
+            on_db(db_path, agreement_view)
+            on_db(db_path, queue_view)
+            on_db(db_path, votes_view)
             refreshes += 1
             time.sleep(1.0)
     except BaseException as exc:

@@ -7,7 +7,7 @@ synthetic answers), a queue at overlap 3, and ``--votes`` human votes by ``--ann
 
 Measured in one run, under Textual's Pilot (headless), against a named baseline:
 
-* per tab — wall time of each tab's computation (``sbs_tui.tui.review_data``, what the worker runs);
+* per tab — wall time of each tab's computation (the core views of ``sbs_tui.core.views`` run by ``on_db``, what the worker runs);
 * lag     — the event loop's worst lateness while a full refresh (``r``: every tab at once) runs in the app's
   thread workers: a 10 ms ticker on the UI thread records how late it fires. This is what a keypress waits for.
 * baseline: the same refresh computed *on the UI thread* (what an app without workers would do): its lag.
@@ -25,6 +25,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,8 +79,28 @@ def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int,
     store.close()
 
 
+def _views() -> Any:
+    """Each tab's computation as the review app's worker runs it: a core view on a database path."""
+    from types import SimpleNamespace
+
+    from sbs_tui.core.ranking.request import RankRequest
+    from sbs_tui.core.views import on_db
+    from sbs_tui.core.views import review as reviews
+    from sbs_tui.core.views.funnel import funnel_view
+    from sbs_tui.core.views.queue import queue_view
+    from sbs_tui.core.views.ranking import ranking_view
+
+    return SimpleNamespace(
+        RankRequest=RankRequest,
+        ranking_view=lambda path, options: on_db(path, ranking_view, options),
+        agreement_view=lambda path: on_db(path, reviews.agreement_view),
+        queue_view=lambda path: on_db(path, queue_view),
+        funnel_view=lambda path: on_db(path, funnel_view),
+        votes_view=lambda path: on_db(path, reviews.votes_view))
+
+
 def per_tab(path: str) -> dict[str, float]:
-    from sbs_tui.tui import review_data as data
+    data = _views()
 
     jobs = {
         "ranking (bt, 1000 bootstrap rounds)": lambda: data.ranking_view(path, data.RankRequest()),
@@ -100,7 +121,7 @@ def per_tab(path: str) -> dict[str, float]:
 async def lag(path: str, *, on_ui_thread: bool) -> dict[str, float]:
     """Worst and 99th-percentile lateness of a 10 ms UI ticker while every tab recomputes."""
     from sbs_tui.config import Settings
-    from sbs_tui.tui import review_data as data
+    data = _views()
     from sbs_tui.tui.review.app import make_review_app
 
     app = make_review_app(path, Settings())
