@@ -121,9 +121,9 @@ def per_tab(path: str) -> dict[str, float]:
 async def lag(path: str, *, on_ui_thread: bool) -> dict[str, float]:
     """Worst and 99th-percentile lateness of a 10 ms UI ticker while every tab recomputes."""
     from sbs_tui.config import Settings
-    data = _views()
     from sbs_tui.tui.review.app import make_review_app
 
+    data = _views()
     app = make_review_app(path, Settings())
     late: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
