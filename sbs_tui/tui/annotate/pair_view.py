@@ -92,6 +92,8 @@ class PairScreen(SavingScreen):
         self._fit_footer(width)
 
     def write_held(self) -> None:
+        """A write waits for the database: its keys are held, and with no pair on screen (the first pair or the
+        next one being claimed) the waiting message takes the empty state's place."""
         super().write_held()  # hold the keys that act on a pair
         if self.pair is None and self.ready:
             self.show_pair(None)
