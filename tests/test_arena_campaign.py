@@ -211,7 +211,9 @@ async def test_a_locked_database_never_freezes_the_screen(tmp_path: Path) -> Non
 
 async def test_arena_answers_stay_out_of_the_queue(tmp_path: Path) -> None:
     """Decision (docs/arena.md): an arena battle's answers are ordinary generations — rank, agreement, judge and
-    exports see its vote — but `sbs queue build` does not pair them: the prompt is one annotator's own."""
+    exports see its vote — but `sbs queue build` does not pair them, and `sbs generate --from-db` does not answer
+    their prompts: the prompt is one annotator's own."""
+    from sbs_tui.core.generation import GenerateRequest, load_prompts
     from sbs_tui.core.queue import BuildOptions, build_queue
     from sbs_tui.core.records import GenerationRecord
 
@@ -229,7 +231,9 @@ async def test_arena_answers_stay_out_of_the_queue(tmp_path: Path) -> None:
         build_queue(store, BuildOptions())
         pairs = store.conn.execute("SELECT prompt_id FROM pairs").fetchall()
         arena_rows = store.conn.execute("SELECT count(*) FROM generations WHERE prompt_id LIKE 'arena-%'").fetchone()
+        from_db = [p.prompt_id for p in load_prompts(store, GenerateRequest(models=["x"], from_db=True))]
     assert pairs == [("p1",)] and arena_rows == (2,)
+    assert from_db == ["p1"]  # nor does `sbs generate --from-db` answer arena prompts (those would be paired)
 
 
 # -- sbs serve ----------------------------------------------------------------------------------------------------
