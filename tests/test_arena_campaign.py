@@ -293,3 +293,51 @@ def test_serve_checks_the_arena_before_serving_when_it_is_on(tmp_path: Path, cli
     db = database(tmp_path)
     result = cli("--db", db, "--config", str(path), "serve", "--annotator", "alice", "--port", "1")
     assert result.exit_code == 2 and "arena.models" in result.stderr
+
+
+async def test_a_revocation_closes_an_open_arena_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real `sbs arena` process behind the in-process team server: revoking the annotator closes the arena
+    session as it closes an annotator session, and no battle is started for them afterwards."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from sbs_tui.web.server import ServeOptions, TeamServer
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    db = Path(database(tmp_path))
+    with Store(db) as store:
+        token = add_annotator(store, "alice")
+    with FakeEndpoint() as endpoint:
+        models = {"alpha-secret": (endpoint.base_url, "org/alpha"), "beta-secret": (endpoint.base_url, "org/beta")}
+        path = config(tmp_path, models, "web = true\n")
+        server = TeamServer(ServeOptions(db_path=db, config_path=path, port=8000, arena=True))
+        client = TestClient(TestServer(server.make_app()))
+        await client.start_server()
+        try:
+            body = await (await _sign_in(client, token, "arena")).text()
+            ticket = body.split("/ws/", 1)[1].split('"', 1)[0]
+            ws = await client.ws_connect(f"/ws/{ticket}?width=150&height=40",
+                                         headers={"Origin": "http://127.0.0.1:8000"})
+            drawn: list[str] = []
+
+            async def drain() -> None:
+                async for message in ws:
+                    drawn.append(message.data if isinstance(message.data, str) else
+                                 message.data.decode("utf-8", "replace"))
+
+            task = asyncio.create_task(drain())
+            deadline = time.monotonic() + 60
+            while "Your prompt" not in "".join(drawn):  # the arena app is up and drawn
+                assert time.monotonic() < deadline, "the arena app did not start"
+                await asyncio.sleep(0.1)
+            with Store(db) as store:
+                store.accounts.revoke("alice")
+            assert await server.check_revocations() == 1
+            await asyncio.wait_for(task, 30)
+            assert ws.closed and not server.live
+            text = "".join(drawn)
+            assert not [n for n in [*models, "org/alpha", "org/beta"] if n in text]
+        finally:
+            await client.close()
+    assert ledger(str(db)) == []
