@@ -29,6 +29,7 @@ from textual.widgets import Footer, Input, Static
 from sbs_tui.config import Settings
 from sbs_tui.core import arena, arena_ledger
 from sbs_tui.core.store import AccessRevokedError, Store
+from sbs_tui.errors import InputError
 from sbs_tui.tui import render
 from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.screens.judge import NARROW_WIDTH, log_line
@@ -163,7 +164,7 @@ class ArenaApp(CrashReport, App[None]):
             arena_ledger.begin(store, battle, self.annotator, self.config)
         except AccessRevokedError:
             self.call_from_thread(self._revoked, "no battle was started")
-        except arena_ledger.ArenaRefused as exc:
+        except (arena_ledger.ArenaRefused, InputError) as exc:  # a rule, or a stored prompt that is blank
             self.call_from_thread(self._refused, str(exc))
         except sqlite3.Error as exc:  # busy past the store's wait, disk full: nothing was started
             self.call_from_thread(self._refused, f"The database did not answer ({exc}); try again.")
