@@ -94,15 +94,14 @@ def test_battle_counts_read_stored_votes_and_session_battles(tmp_path: Path) -> 
 
 
 def test_rate_limit_is_a_sliding_minute() -> None:
-    now = [0.0]
-    limit = arena.RateLimit(2, clock=lambda: now[0])
-    for _ in range(2):
-        assert limit.wait_s() == 0
-        limit.record()
-    now[0] = 10.0
-    assert limit.wait_s() == pytest.approx(50.0)
-    now[0] = 60.0
-    assert limit.wait_s() == 0
+    from sbs_tui.core.arena_ledger import rate_wait_s
+
+    assert rate_wait_s([], 2, 0.0) == 0
+    assert rate_wait_s([0.0], 2, 0.0) == 0
+    assert rate_wait_s([0.0, 0.0], 2, 10.0) == pytest.approx(50.0)
+    assert rate_wait_s([0.0, 30.0], 2, 60.0) == 0  # the first start left the window
+    assert rate_wait_s([0.0, 30.0, 40.0], 2, 50.0) == pytest.approx(40.0)  # two must leave: 30 + 60 - 50
+    assert rate_wait_s([0.0, 30.0], 1.5, 50.0) == pytest.approx(10.0)  # 1.5 a minute: one in the window at most
 
 
 @pytest.mark.parametrize("arena_toml, key, message", [
@@ -197,7 +196,7 @@ async def test_a_battle_streams_both_answers_blind_and_stores_the_vote(tmp_path:
                                             max_tokens=40))
             assert battle.a.text == expected
             await pilot.press("1")
-            await pilot.pause()
+            assert await wait_until(pilot, lambda: app.votes == 1, timeout=10)
             assert_blind(app, [*models, "org/alpha", "org/beta"])  # reveal_after_vote is off
     rows = vote_rows(app.db_path)
     assert rows == [(battle.a.model, battle.b.model, "model_a", battle.a.text, battle.b.text, prompt)]
@@ -230,6 +229,7 @@ async def test_names_are_revealed_after_the_vote_when_configured(tmp_path: Path)
             await ask(pilot, app, "hello")
             assert_blind(app, models)
             await pilot.press("3")
+            assert await wait_until(pilot, lambda: app.votes == 1, timeout=10)
             assert app.votes == 1
             assert any("A was" in str(n.message) and "alpha-secret" in str(n.message) for n in app._notifications)
 
@@ -356,7 +356,7 @@ async def test_without_a_runner_the_background_watcher_gates_the_answers(tmp_pat
             assert_blind(app, models)
             process = app.gate_process
             await pilot.press("2")
-            await pilot.pause()
+            assert await wait_until(pilot, lambda: app.votes == 1, timeout=10)
         assert process is None or process.poll() is not None
     assert [r[2] for r in vote_rows(app.db_path)] == ["model_b"]
     conn = sqlite3.connect(app.db_path)
@@ -370,16 +370,16 @@ async def test_a_stored_prompt_can_be_taken_and_is_kept_in_the_vote(tmp_path: Pa
     with FakeEndpoint() as server:
         models = {"alpha-secret": (server.base_url, "org/alpha"), "beta-secret": (server.base_url, "org/beta")}
         app = app_for(tmp_path, models, gate=runner(blocking=False))
-        with app.store.transaction():
-            app.store.generations.insert([GenerationRecord(prompt_id_for("a stored question"), "a stored question",
-                                                           "someone", "an answer")])
+        with Store(app.db_path) as store, store.transaction():
+            store.generations.insert([GenerationRecord(prompt_id_for("a stored question"), "a stored question",
+                                                       "someone", "an answer")])
         async with app.run_test(size=(160, 40)) as pilot:
             app.set_focus(None)
             await pilot.press("p")
             assert await wait_until(pilot, lambda: app.battle is not None and app.battle.gated, timeout=30)
             assert app.battle.prompt == "a stored question" and "a stored question" in screen_text(app)
             await pilot.press("4")
-            await pilot.pause()
+            assert await wait_until(pilot, lambda: app.votes == 1, timeout=10)
     conn = sqlite3.connect(app.db_path)
     winner, meta = conn.execute("SELECT winner, meta FROM votes").fetchone()
     conn.close()
@@ -425,11 +425,10 @@ async def test_a_vote_the_database_refuses_keeps_the_battle(tmp_path: Path, monk
 
             monkeypatch.setattr(arena, "store_vote", busy)
             await pilot.press("1")
-            await pilot.pause()
-            assert app.battle is battle and "not stored" in screen_text(app)
+            assert await wait_until(pilot, lambda: "not stored" in screen_text(app), timeout=10)
+            assert app.battle is battle
             assert_blind(app, models)
             monkeypatch.setattr(arena, "store_vote", real)
             await pilot.press("1")
-            await pilot.pause()
-            assert app.battle is None
+            assert await wait_until(pilot, lambda: app.battle is None, timeout=10)
     assert len(vote_rows(app.db_path)) == 1

@@ -28,12 +28,14 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def serve_command(obj, annotator: str | None, host: str, port: int, public_url: str | None,
                   max_sessions: int) -> None:
     """Serve the apps to browsers. Annotators sign in with the token from `sbs annotators add` (or open their
-    personal link); a lead's token also opens the review app at /?app=review."""
+    personal link); a lead's token also opens the review app at /?app=review; with [arena] web = true, anyone's
+    opens the live arena at /?app=arena."""
 
     obj.require_database("import generations and build the queue first")
     config = Path(obj.config_path) if obj.config_path else None
+    arena = _arena_on(obj.settings)
     if annotator is not None:
-        _serve_one(Path(obj.db_path), config, annotator, host, port, public_url)
+        _serve_one(Path(obj.db_path), config, annotator, host, port, public_url, arena)
         return
     from sbs_tui.web.server import ServeOptions, serve
 
@@ -44,12 +46,24 @@ def serve_command(obj, annotator: str | None, host: str, port: int, public_url: 
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}: put it behind TLS (docs/serve.md)", err=True)
     options = ServeOptions(db_path=Path(obj.db_path), config_path=config, host=host, port=port,
-                           public_url=public_url, max_sessions=max_sessions)
+                           public_url=public_url, max_sessions=max_sessions, arena=arena)
     click.echo(f"serving sbs for {len(accounts)} account(s) on {options.base_url} (Ctrl+C to stop)", err=True)
     serve(options)
 
 
-def _serve_one(db: Path, config: Path | None, annotator: str, host: str, port: int, public_url: str | None) -> None:
+def _arena_on(settings) -> bool:
+    """``[arena] web``; when on, ``[arena]`` and its models are checked now, so a bad table fails before serving
+    rather than in an annotator's browser."""
+    if not settings.arena.web:
+        return False
+    from sbs_tui.core.arena import load_arena
+
+    load_arena(settings)
+    return True
+
+
+def _serve_one(db: Path, config: Path | None, annotator: str, host: str, port: int, public_url: str | None,
+               arena: bool = False) -> None:
     """The single-user mode: a one-person team. The same sign-in, tickets, Origin check and CSP as the team
     server, with a token made now (printed once, kept in memory only) instead of one from `sbs annotators add`."""
     from sbs_tui.core.team import personal_link
@@ -60,7 +74,7 @@ def _serve_one(db: Path, config: Path | None, annotator: str, host: str, port: i
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}: put it behind TLS (docs/serve.md)", err=True)
     options = ServeOptions(db_path=db, config_path=config, host=host, port=port, public_url=public_url,
-                           max_sessions=2, solo=annotator.strip())
+                           max_sessions=2, solo=annotator.strip(), arena=arena)
     server = TeamServer(options)
     assert server.solo_token is not None
     click.echo(f"serving {annotator.strip()!r}'s annotator app (Ctrl+C to stop); open this link (valid until "

@@ -18,7 +18,8 @@ gated, and what is stored are decisions the browser path will need too; the scre
   answer is hidden with a one-line reason, and the battle ends *gated*: no vote can be given on it.
 * **Votes** are ordinary votes (:class:`VoteRecord` with the prompt and both outputs), so ``rank``, ``agreement``
   and exports see them; ``meta.arena`` holds the battle id and each side's time to first token.
-* **Rate limit.** ``battles_per_minute`` per annotator (a sliding minute), so nobody floods the endpoints.
+* **Rate limit and budget** hold across every session of a campaign: :mod:`sbs_tui.core.arena_ledger` records
+  each battle as it starts, in the database.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import random
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -57,6 +57,7 @@ class ArenaConfig:
     timeout: float
     stall_timeout: float
     gate_timeout: float
+    budget: float | None = None  # [arena] budget: see core.arena_ledger
 
 
 def load_arena(settings: Settings) -> ArenaConfig:
@@ -73,13 +74,16 @@ def load_arena(settings: Settings) -> ArenaConfig:
     for name in names:
         if name not in settings.models:
             raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", "arena", "models")
+    from sbs_tui.core.arena_ledger import check_prices
+
+    check_prices(settings, names)
     specs = resolve_models(settings, GenerateRequest(models=names))
     for spec in specs:
         if spec.backend != "api":
             raise settings.error("the arena streams from endpoints: backend must be api", f"models.{spec.name}",
                                  "backend")
     return ArenaConfig(tuple(specs), arena.battles_per_minute, arena.timeout, arena.stall_timeout,
-                       arena.gate_timeout)
+                       arena.gate_timeout, arena.budget)
 
 
 # -- pairs --------------------------------------------------------------------------------------------------------
@@ -108,27 +112,6 @@ def draw_pair(counts: dict[frozenset[str], int], rng: random.Random) -> tuple[st
     pair = list(rng.choice(candidates))
     rng.shuffle(pair)
     return pair[0], pair[1]
-
-
-class RateLimit:
-    """At most ``per_minute`` battles in any sliding minute."""
-
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
-        self.per_minute = per_minute
-        self.clock = clock
-        self.started: deque[float] = deque()
-
-    def wait_s(self) -> float:
-        """Seconds until a new battle may start (0: now)."""
-        now = self.clock()
-        while self.started and now - self.started[0] >= 60.0:
-            self.started.popleft()
-        if len(self.started) < self.per_minute:
-            return 0.0
-        return 60.0 - (now - self.started[0])
-
-    def record(self) -> None:
-        self.started.append(self.clock())
 
 
 # -- one battle ---------------------------------------------------------------------------------------------------
@@ -261,8 +244,10 @@ def store_answers(store: Store, battle: Battle, specs: dict[str, ModelSpec]) -> 
         return
     records = [GenerationRecord(battle.prompt_id, battle.prompt, s.model, s.text, meta=_meta(battle, s, specs[s.model]))
                for s in done]
+    from sbs_tui.core.store.arena import ARENA_SOURCE
+
     with store.transaction():
-        store.generations.insert(records, source=f"sbs arena {battle.battle_id}")
+        store.generations.insert(records, source=f"{ARENA_SOURCE} {battle.battle_id}")
     for row in store.generations.pending(limit=1000):
         for side in done:
             if row["prompt_id"] == battle.prompt_id and row["model"] == side.model:
@@ -322,9 +307,16 @@ def vote_record(battle: Battle, choice: str, annotator: str) -> VoteRecord:
 
 
 def store_vote(store: Store, battle: Battle, choice: str, annotator: str) -> VoteRecord:
+    """Store the vote and mark the battle voted in the ledger, in one transaction; a revoked annotator's vote is
+    refused there (:class:`AccessRevokedError`), as ``store.queue.record_vote`` refuses one in the annotator app."""
+    from sbs_tui.core.store import AccessRevokedError
+
     vote = vote_record(battle, choice, annotator)
     with store.transaction():
+        if store.arena.revoked(annotator):
+            raise AccessRevokedError(f"{annotator}'s access was revoked (sbs annotators revoke)")
         store.votes.insert([vote], source="sbs arena")
+        store.arena.voted(battle.battle_id)
     return vote
 
 

@@ -233,6 +233,10 @@ class ArenaSettings(_Section):
     stall_timeout: float = setting(20.0, "seconds without a new token before a model counts as not answering",
                                    above=0)
     gate_timeout: float = setting(120.0, "seconds the background gates may take on a battle's answers", above=0)
+    web: bool = setting(False, "annotators may open the arena in the browser through sbs serve (/?app=arena)")
+    budget: float | None = setting(None, "the campaign's arena budget, in the currency of the models' prices "
+                                         "(none: no budget); the arena stops drawing pairs once it is spent",
+                                   at_least=0)
 
 
 SECTIONS: dict[str, type] = {"gating": GatingSettings, "annotate": AnnotateSettings, "queue": QueueSettings,

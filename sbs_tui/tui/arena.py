@@ -3,8 +3,11 @@
 The decisions (which pair, streaming, gating, what is stored) are :mod:`sbs_tui.core.arena`'s; this module draws
 them with the annotator screen's widgets (prompt pane, answer panes, markdown / diff rendering, synced scroll),
 its literal rendering of hostile text, and its blinding rule: the panes are "Model A" and "Model B", and no model
-name reaches the screen before the vote is stored (then only with ``[annotate] reveal_after_vote``). Streaming
-and gating run in worker threads; the gate worker opens its own connection (a store is used on its own thread).
+name reaches the screen before the vote is stored (then only with ``[annotate] reveal_after_vote``). Everything
+that waits — streaming, gating, and every database call (drawing a pair, which reads the battle counts and writes
+the ledger; storing a vote) — runs in worker threads, each with its own connection (a store is used on its own
+thread), so a slow or locked database never freezes the screen: it says "Drawing a pair…" / "Saving your vote…"
+and keeps redrawing. The campaign's rules (rate limit, budget, revoked access) are :mod:`sbs_tui.core.arena_ledger`'s.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from textual.containers import Container
 from textual.widgets import Footer, Input, Static
 
 from sbs_tui.config import Settings
-from sbs_tui.core import arena
-from sbs_tui.core.store import Store
+from sbs_tui.core import arena, arena_ledger
+from sbs_tui.core.store import AccessRevokedError, Store
+from sbs_tui.errors import InputError
 from sbs_tui.tui import render
 from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.annotate.pair_view import NARROW_WIDTH
+from sbs_tui.tui.annotate.saving import log_line
 from sbs_tui.tui.widgets.answer import AnswerPane
 from sbs_tui.tui.widgets.prompt import PromptPane
 
@@ -52,7 +57,6 @@ class ArenaApp(CrashReport, App[None]):
                  runner: Any = None, seed: int | None = None, config_path: str | None = None):
         super().__init__()
         self.db_path = db_path
-        self.store = Store(db_path)
         self.annotator = annotator
         self.settings = settings
         self.annotate = settings.annotate
@@ -62,7 +66,7 @@ class ArenaApp(CrashReport, App[None]):
         self.config_path = config_path
         self.gate_process: subprocess.Popen[bytes] | None = None
         self.rng = random.Random(seed)
-        self.limit = arena.RateLimit(config.battles_per_minute)
+        self.busy = ""  # what a database worker is doing now ("drawing", "saving"); "" when none is
         self.unvoted: dict[frozenset[str], int] = {}  # this session's battles that ended without a vote
         self.battle: arena.Battle | None = None
         self.stop = threading.Event()
@@ -108,7 +112,8 @@ class ArenaApp(CrashReport, App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "vote":
-            return self.battle is not None and self.battle.finished and self.battle.votable and self.battle.gated
+            return (self.battle is not None and self.battle.finished and self.battle.votable and self.battle.gated
+                    and not self.busy)
         return True
 
     # -- starting a battle --------------------------------------------------------------------------------------
@@ -118,13 +123,7 @@ class ArenaApp(CrashReport, App[None]):
         self.start_battle(event.value)
 
     def action_stored_prompt(self) -> None:
-        prompts = arena.stored_prompts(self.store)
-        if not prompts:
-            self.note = "No stored prompts: write one."
-            self.refresh_status()
-            return
-        pid, text = self.rng.choice(prompts)
-        self.start_battle(text, source_prompt_id=pid)
+        self.start_battle(None)
 
     def action_new_battle(self) -> None:
         field = self.query_one("#prompt-input", Input)
@@ -134,28 +133,70 @@ class ArenaApp(CrashReport, App[None]):
     def action_unfocus(self) -> None:
         self.set_focus(None)
 
-    def start_battle(self, prompt: str, source_prompt_id: str | None = None) -> None:
-        if not prompt.strip():
+    def start_battle(self, prompt: str | None) -> None:
+        """Draw a pair for ``prompt`` (None: one of the campaign's stored prompts) in a database worker."""
+        if prompt is not None and not prompt.strip():
             self.note = "Write a prompt first."
-            self.refresh_status()
-            return
-        if self.battle is not None and not self.battle.finished:
+        elif self.battle is not None and not self.battle.finished:
             self.note = "Wait for both answers (or their gates) first."
-            self.refresh_status()
-            return
-        wait = self.limit.wait_s()
-        if wait > 0:
-            self.note = f"Rate limit: {self.config.battles_per_minute:g} battles a minute; next in {wait:.0f} s."
-            self.refresh_status()
-            return
-        counts = arena.battle_counts(self.store, list(self.specs), self.unvoted)
-        a, b = arena.draw_pair(counts, self.rng)
-        battle = arena.new_battle(prompt, a, b, source_prompt_id)
+        elif self.busy:
+            self.note = "Wait a moment: the database is still busy with your last step."
+        else:
+            self.busy = "drawing"
+            self.note = "Drawing a pair…"
+            self._begin(prompt, dict(self.unvoted))
+        self.refresh_status()
+        self.refresh_bindings()
+
+    @work(thread=True, group="db")
+    def _begin(self, prompt: str | None, unvoted: dict[frozenset[str], int]) -> None:
+        """The pair among the fewest battles, recorded in the ledger if the campaign's rules allow it."""
+        store = Store(self.db_path)
+        try:
+            source = None
+            if prompt is None:
+                prompts = arena.stored_prompts(store)
+                if not prompts:
+                    self.call_from_thread(self._refused, "No stored prompts: write one.")
+                    return
+                source, prompt = self.rng.choice(prompts)
+            a, b = arena.draw_pair(arena.battle_counts(store, list(self.specs), unvoted), self.rng)
+            battle = arena.new_battle(prompt, a, b, source)
+            arena_ledger.begin(store, battle, self.annotator, self.config)
+        except AccessRevokedError:
+            self.call_from_thread(self._revoked, "no battle was started")
+        except (arena_ledger.ArenaRefused, InputError) as exc:  # a rule, or a stored prompt that is blank
+            self.call_from_thread(self._refused, str(exc))
+        except sqlite3.Error as exc:  # busy past the store's wait, disk full: nothing was started
+            self.call_from_thread(self._refused, f"The database did not answer ({exc}); try again.")
+        else:
+            self.call_from_thread(self._started, battle)
+        finally:
+            store.close()
+
+    def _refused(self, note: str) -> None:
+        self.busy = ""
+        self.note = note
+        self.refresh_status()
+        self.refresh_bindings()
+
+    def _revoked(self, what: str) -> None:
+        """The lead revoked this annotator: say so, log it, end the session (as the annotator app does)."""
+        self.busy = ""
+        log_line(f"{self.annotator}'s access was revoked: {what} (sbs arena)")
+        self.note = f"Your access was revoked by the lead: {what}."
+        self.refresh_status()
+        self.notify(self.note, severity="error", timeout=10, markup=False)
+        self.stop.set()
+        self.exit(return_code=1)
+
+    def _started(self, battle: arena.Battle) -> None:
+        self.busy = ""
         self.battle = battle
-        self.limit.record()
         self.query_one("#prompt-input", Input).value = ""  # the prompt is shown (literally) in its pane
         self.note = "Both models are answering…"
-        self.query_one("#prompt-box", PromptPane).show(render.literal_text(prompt, limit=self.annotate.truncate_chars))
+        self.query_one("#prompt-box", PromptPane).show(render.literal_text(battle.prompt,
+                                                                           limit=self.annotate.truncate_chars))
         self._draw()
         self.set_focus(None)
         self.refresh_status()
@@ -211,6 +252,10 @@ class ArenaApp(CrashReport, App[None]):
             for side in battle.sides:
                 if side.status == "done":
                     side.status, side.reason = "blocked", "hidden: the gates could not check it"
+        try:
+            arena_ledger.finish(store, battle, self.specs)  # what the answers cost, against the budget
+        except sqlite3.Error as exc:
+            log_line(f"the cost of arena battle {battle.battle_id} was not booked: {exc}")
         finally:
             store.close()
         self.call_from_thread(self._gated, battle, error)
@@ -234,6 +279,8 @@ class ArenaApp(CrashReport, App[None]):
 
     def _gated(self, battle: arena.Battle, error: str | None) -> None:
         battle.gated = True
+        for name in self.crash_redactions():  # a gate's error is shown: it must not name a model either
+            error = error.replace(name, "a model") if error else error
         if not battle.votable:
             self.unvoted[battle.pair] = self.unvoted.get(battle.pair, 0) + 1
             what = "gated" if any(s.status == "blocked" for s in battle.sides) else "incomplete"
@@ -297,12 +344,29 @@ class ArenaApp(CrashReport, App[None]):
         battle = self.battle
         if battle is None or not self.check_action("vote", ()):
             return
+        self.busy = "saving"
+        self.note = "Saving your vote…"
+        self.refresh_status()
+        self.refresh_bindings()
+        self._save_vote(battle, choice)
+
+    @work(thread=True, group="db")
+    def _save_vote(self, battle: arena.Battle, choice: str) -> None:
+        store = Store(self.db_path)
         try:
-            vote = arena.store_vote(self.store, battle, choice, self.annotator)
+            vote = arena.store_vote(store, battle, choice, self.annotator)
+        except AccessRevokedError:
+            self.call_from_thread(self._revoked, "this vote was not stored")
         except sqlite3.Error as exc:  # busy past the store's wait, disk full, read-only: the battle stays
-            self.note = f"The vote was not stored ({exc}); nothing is lost: press the key again."
-            self.refresh_status()
-            return
+            self.call_from_thread(self._refused, f"The vote was not stored ({exc}); nothing is lost: press the "
+                                                 "key again.")
+        else:
+            self.call_from_thread(self._voted, vote)
+        finally:
+            store.close()
+
+    def _voted(self, vote: Any) -> None:
+        self.busy = ""
         self.votes += 1
         self.battle = None
         self.note = "Vote stored. Write the next prompt (p: a stored prompt)."
@@ -327,5 +391,4 @@ def run_arena(db_path: str, annotator: str, settings: Settings, *, config_path: 
         app.run()
     finally:
         app.stop.set()
-        app.store.close()
     return app.return_code or 0

@@ -15,7 +15,9 @@ session), and its page loads fonts from a public CDN. Here:
   :data:`TICKET_TTL_S` and bound to that person, app and token; the WebSocket is accepted only with a live ticket
   **and** an ``Origin`` header naming this server, so no other page can drive a session even on loopback.
 * An annotator gets ``sbs annotate --annotator NAME`` (their own queue, never another's votes); only a lead's token
-  opens ``sbs review`` — a lead's link opens it by default (``&app=annotate``: the annotator app).
+  opens ``sbs review`` — a lead's link opens it by default (``&app=annotate``: the annotator app). With
+  ``[arena] web = true`` (:attr:`ServeOptions.arena`) anyone signed in may open ``/?app=arena``: ``sbs arena
+  --annotator NAME``, the live arena, under their own name; without it that link gets 403 and says why.
 * Revocation (``sbs annotators revoke``, another process) is noticed within :data:`REVOCATION_POLL_S`: that
   person's open sessions are closed, their tickets and cookies forgotten. The vote itself is refused in the
   database from the moment the revocation commits (``store.queue.record_vote``), so nothing slips in between.
@@ -56,7 +58,8 @@ REVOCATION_POLL_S = 1.0  # how soon a revocation made by another process closes 
 SIGNIN_WINDOW_S = 60.0
 SIGNIN_FAILURES = 10  # failed sign-ins a client may make per window; beyond that 429 without looking the token up
 SESSION_COOKIE = "sbs_session"
-APPS = ("annotate", "review")
+APPS = ("annotate", "review", "arena")
+ARENA_OFF = "The arena is not open in this campaign: the lead turns it on with [arena] web = true."
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
                                 "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
@@ -95,6 +98,7 @@ class ServeOptions:
     max_sessions_per_person: int = 2
     extra_origins: tuple[str, ...] = field(default_factory=tuple)
     solo: str | None = None  # `sbs serve --annotator NAME`: only this person, with a token made at start-up
+    arena: bool = False  # [arena] web: signed-in people may open the live arena (/?app=arena)
 
     @property
     def base_url(self) -> str:
@@ -333,6 +337,8 @@ class TeamServer:
         if app_name == "review" and signin.role != "lead":
             log.warning("refused review app for annotator %r", signin.name)
             raise web.HTTPForbidden(text="the review app needs a lead's token")
+        if app_name == "arena" and not self.options.arena:
+            raise web.HTTPForbidden(text=ARENA_OFF)
         self._expire_tickets()
         ticket = secrets.token_urlsafe(24)
         self.tickets[ticket] = Ticket(signin.name, app_name, time.monotonic() + TICKET_TTL_S, signin.digest)
@@ -354,6 +360,9 @@ class TeamServer:
         if ticket.app == "review":
             # The lead's annotator app, one key (a) away: the session cookie signs them in, so no token here.
             parts += ["review", "--annotate-url", f"{self.options.base_url}/?{urlencode({'app': 'annotate'})}"]
+        elif ticket.app == "arena":
+            # The arena gates each battle's answers at once: it starts (or shares) the database's one watcher.
+            parts += ["arena", "--annotator", ticket.name]
         else:
             # One gate watcher is enough for the whole team; the served sessions never start their own.
             parts += ["annotate", "--annotator", ticket.name, "--no-gate-watch"]
@@ -371,6 +380,8 @@ class TeamServer:
         if ticket.digest not in await asyncio.to_thread(self._live_digests):
             log.warning("refused a ticket of %s: access revoked since it was issued", ticket.name)
             raise web.HTTPForbidden(text="access revoked")
+        if ticket.app == "arena" and not self.options.arena:
+            raise web.HTTPForbidden(text=ARENA_OFF)
         if sum(self.sessions.values()) >= self.options.max_sessions:
             raise web.HTTPServiceUnavailable(text="too many sessions on this server")
         if self.sessions[ticket.name] >= self.options.max_sessions_per_person:

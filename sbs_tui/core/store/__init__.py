@@ -16,6 +16,7 @@ attribute::
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
     store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
     store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
+    store.arena        — the live arena's battle ledger: rate limit and campaign budget          (arena.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -27,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sbs_tui.core.store.accounts import Accounts
+from sbs_tui.core.store.arena import Arena
 from sbs_tui.core.store.base import (
     AccessRevokedError,
     AlreadyJudgedError,
@@ -70,6 +72,7 @@ class Store(Connection):
         self.accounts = Accounts(self)
         self.imports = Imports(self)
         self.difficulty = Difficulties(self)
+        self.arena = Arena(self)
 
     @classmethod
     def memory(cls) -> Store:

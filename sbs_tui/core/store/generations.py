@@ -113,8 +113,13 @@ class Generations(Queries):
 
     def stored_prompts(self, *, limit: int | None = None) -> list[tuple[str, str, str | None, str | None]]:
         """(prompt_id, text, category, reference) of every stored prompt, in id order (``sbs generate
-        --from-db``)."""
-        sql = "SELECT id, text, category, reference FROM prompts ORDER BY id"
+        --from-db``). The live arena's prompts are left out, as ``sbs queue build`` leaves out their answers: each
+        is one annotator's own (docs/arena.md), and answers generated for it would reach the team's queue."""
+        from sbs_tui.core.store.arena import ARENA_SOURCE
+
+        sql = ("SELECT id, text, category, reference FROM prompts WHERE NOT (id LIKE 'arena-%' AND EXISTS "
+               f"(SELECT 1 FROM generations g WHERE g.prompt_id = prompts.id AND g.source LIKE '{ARENA_SOURCE} %')) "
+               "ORDER BY id")
         if limit is not None:
             return [tuple(r) for r in self.conn.execute(sql + " LIMIT ?", (limit,))]
         return [tuple(r) for r in self.conn.execute(sql)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
+from sbs_tui.core.store.arena import ARENA_SOURCE
 from sbs_tui.core.store.base import AccessRevokedError, AlreadyJudgedError, Queries, StoreError
 from sbs_tui.core.store.imports import committed
 
@@ -70,10 +71,13 @@ class Queue(Queries):
         self._votes = votes  # an app vote is stored like an imported one
 
     def generations(self) -> Iterator[tuple[str, int, int, str]]:
-        """(prompt_id, generation_id, model_id, output) of every generation not blocked, grouped by prompt."""
+        """(prompt_id, generation_id, model_id, output) of every generation not blocked, grouped by prompt. The
+        live arena's answers are left out on purpose (docs/arena.md): their prompts are one annotator's own, already
+        judged in the battle, and must not be shown to the rest of the team."""
         return iter(self.conn.execute(
             "SELECT prompt_id, id, model_id, output FROM generations g WHERE gate_status != 'blocked' "
-            f"AND {committed('g')} ORDER BY prompt_id, model_id"
+            f"AND {committed('g')} AND coalesce(g.source, '') NOT LIKE '{ARENA_SOURCE} %' "
+            "ORDER BY prompt_id, model_id"
         ))
 
     def insert_pairs(self, rows: Iterable[tuple[str, int, int, int, str | None, str | None, float, int]]) -> int:

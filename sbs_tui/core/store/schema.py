@@ -559,3 +559,30 @@ def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
             WHERE g.run_id IS NULL OR g.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
         """
     )
+
+
+@migration("0015_arenaweb_battles")
+def _m0015_arenaweb_battles(db: sqlite_utils.Database) -> None:
+    """The arena's ledger (issue 23): one row per battle an annotator started, written when it starts. Why a table
+    and not the generations it leaves: a battle in which neither model answered stores no generation, yet it
+    counts against the annotator's rate limit and spends tokens; and the rate limit and the campaign budget must
+    hold across every arena session of a campaign (two browser tabs, a restarted app), so they are read here, in
+    the same transaction that starts the battle. ``started_at`` is Unix seconds (the sliding minute);
+    ``tokens_*`` and ``cost`` (in the currency of ``[models.NAME]`` prices) are added when the answers end."""
+    db.executescript(
+        """
+        CREATE TABLE arena_battles (
+            battle_id TEXT PRIMARY KEY,
+            annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+            model_a_id INTEGER NOT NULL REFERENCES models(id),
+            model_b_id INTEGER NOT NULL REFERENCES models(id),
+            started_at REAL NOT NULL,
+            outcome TEXT NOT NULL DEFAULT 'running'
+                CHECK (outcome IN ('running', 'answered', 'voted', 'gated', 'incomplete')),
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX idx_arena_battles_annotator ON arena_battles(annotator_id, started_at);
+        """
+    )
