@@ -82,7 +82,7 @@ def importer(path: Path, db_path: Path) -> float:
     return elapsed
 
 
-# The concurrent writer: an annotator's vote, as the app writes it (tui/screens/judge.py, tui/app.py).
+# The concurrent writer: an annotator's vote, as the app writes it (tui/annotate/saving.py, tui/annotate/app.py).
 PROBE = r"""
 import json, sqlite3, sys, time
 from pathlib import Path

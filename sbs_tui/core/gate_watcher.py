@@ -13,7 +13,7 @@ a stale lock cannot block gating — the next app that polls starts a fresh watc
 Why it dies with its parent: a watcher started by an app is told the app's pid (``SBS_PARENT_PID``) and ends
 when that process ends (:mod:`sbs_tui.core.lifeline`), also after ``kill -9`` or a closed terminal.
 
-Used by the annotator app (:mod:`sbs_tui.tui.app`), ``sbs gate --watch`` (:func:`hold_lock`) and
+Used by the annotator app (:mod:`sbs_tui.tui.annotate.app`), ``sbs gate --watch`` (:func:`hold_lock`) and
 ``bench/bench_tui_gating.py``, so the benchmark measures the path the product takes.
 """
 
