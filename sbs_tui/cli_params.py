@@ -62,6 +62,18 @@ def interruptible(left: Callable[[], str]) -> Iterator[None]:
         raise Interrupted(left()) from None
 
 
+def die_with_server(grace: float) -> None:
+    """A session started by `sbs serve` (which sets SBS_PARENT_PID) ends when the server does, also after
+    `kill -9`: the kernel's SIGTERM makes the app quit the normal way, and the lifeline ends the process if that
+    takes longer than ``grace`` seconds. Process plumbing shared by the app commands, like :func:`interruptible`."""
+    import signal
+
+    from sbs_tui.core.lifeline import die_with_parent, parent_from_env
+
+    if (parent := parent_from_env()) is not None:
+        die_with_parent(parent, sig=signal.SIGTERM, grace=grace)
+
+
 def echo_err(message: str) -> None:
     """Diagnostics (progress, summaries, scorer logs) go to stderr: stdout is for results only."""
     click.echo(message, err=True)
