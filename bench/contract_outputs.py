@@ -13,7 +13,8 @@ makes that checkable for any two source trees (the current checkout, or an old o
 (default ``/work/shared/data/alpaca_eval``; ``--prompts 0`` takes all 805), plus this repository's synthetic
 benchmark and A/B files and the gate labelled rows, then runs every contract command with ``PYTHONPATH=TREE``
 (``python -m sbs_tui``; the tree under test, in a fresh interpreter each) and writes each one's stdout to
-``OUT/NN_name.json`` (JSONL outputs as a JSON list, the Markdown report as text) and every exit code to
+``OUT/NN_name.json`` (JSONL outputs as a JSON list, the Markdown report — written to a file, as every version
+accepts — as text) and every exit code to
 ``OUT/exit_codes.json``. ``sbs judge`` and ``sbs generate`` run against this repository's fake endpoint
 (``sbs_tui.testing.fake_endpoint``: deterministic answers and coin-flip verdicts), the same server for both
 trees, one request at a time (``--concurrency 1``: votes are stored in the order answers arrive). A command the tree does not have (``sbs generate`` before wave 2) is recorded with its exit code.
@@ -125,7 +126,8 @@ def _start_endpoint() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def commands(d: dict[str, Any], url: str) -> Iterator[tuple[str, list[str], str]]:
-    """(name, sbs arguments, kind of stdout: json | jsonl | text | none), in the order they run."""
+    """(name, sbs arguments, what to record: stdout as json | jsonl | text, none, or file:NAME — a file the command
+    wrote in the work folder), in the order they run."""
     yield "import_generations", ["import", "generations", *map(str, d["outputs"]), "--json"], "json"
     yield "import_votes", ["import", "votes", *map(str, d["votes"]), "--json"], "json"
     yield "import_benchmarks", ["import", "benchmarks", str(REPO / "sample_data/synthetic_benchmarks.csv"),
@@ -147,6 +149,8 @@ def commands(d: dict[str, Any], url: str) -> Iterator[tuple[str, list[str], str]
     yield "rank_winrate", [*rank, "--method", "winrate", "--baseline", BASELINE, "--bootstrap", "100"], "json"
     yield "rank_winrate_lc", [*rank, "--method", "winrate", "--baseline", BASELINE, "--control", "length",
                               "--difficulty", str(d["difficulty"]), "--bootstrap", "50"], "json"
+    yield "rank_winrate_lc_stored", [*rank, "--method", "winrate", "--baseline", BASELINE, "--control", "length",
+                                     "--bootstrap", "50"], "json"
     yield "rank_csv", [*rank[:1], "--format", "csv", "--method", "bt", "--ci", "sandwich"], "text"
     yield "agreement", ["agreement", "--format", "json"], "json"
     yield "judge", ["judge", "--base-url", url, "--model", "fake-judge", "--pairs", "baseline", "--baseline",
@@ -156,7 +160,7 @@ def commands(d: dict[str, Any], url: str) -> Iterator[tuple[str, list[str], str]
     yield "ab", ["ab", "--format", "json"], "json"
     yield "ab_control", ["ab", "--format", "json", "--control", BASELINE], "json"
     yield "funnel", ["funnel", "--format", "json"], "json"
-    yield "report_md", ["report", "--out", "-", "--format", "md", "--bootstrap", "50"], "text"
+    yield "report_md", ["report", "--out", "report.md", "--bootstrap", "50"], "file:report.md"
     yield "export_votes", ["export", "votes"], "jsonl"
     yield "export_dpo", ["export", "dpo"], "jsonl"
     yield "export_rankings", ["export", "rankings", "--method", "bt", "--ci", "sandwich"], "json"
@@ -221,7 +225,12 @@ def run(tree: Path, out: Path, data: Path, prompts: int, keep: bool) -> int:
             print(f"{name:<24} exit {proc.returncode}  {time.perf_counter() - started:6.1f}s"
                   + (f"  {proc.stderr.strip().splitlines()[-1][:90]}" if proc.returncode and proc.stderr.strip()
                      else ""), file=sys.stderr)
-            if kind != "none":
+            if kind.startswith("file:"):  # a document written to a file in the work folder (sbs report)
+                written = work / kind.partition(":")[2]
+                text = written.read_text(encoding="utf-8") if written.exists() else ""
+                (out / f"{i:02d}_{name}.json").write_text(_render(text, "text", tmp), encoding="utf-8")
+                written.unlink(missing_ok=True)
+            elif kind != "none":
                 (out / f"{i:02d}_{name}.json").write_text(_render(proc.stdout, kind, tmp), encoding="utf-8")
         (out / "exit_codes.json").write_text(json.dumps(codes, indent=1) + "\n", encoding="utf-8")
     finally:
