@@ -44,10 +44,12 @@ TEST_SET = DEV_SET.with_name("gates_test.jsonl")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval" / "outputs"
 
 
-def load_items(folder: Path) -> tuple[list[ScoreItem], dict[str, list[str]]]:
+def load_items(folder: Path, limit: int = 0) -> tuple[list[ScoreItem], dict[str, list[str]]]:
+    """Every model's outputs (the first ``limit`` instructions of each when ``limit``; 0: all 805)."""
     items, by_model = [], {}
     for path in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+        rows = rows[:limit] if limit else rows
         by_model[path.stem] = [r["output"] for r in rows]
         items.extend(ScoreItem(r["instruction"], r["output"]) for r in rows)
     return items, by_model
@@ -158,9 +160,12 @@ def main() -> None:
     parser.add_argument("--minilm-naive-limit", type=int, default=128)
     parser.add_argument("--skip-minilm", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true", help="skip precision/recall on the labelled sets")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="instructions per model (0: all 805; bench/bench_against.py uses a few hundred)")
     args = parser.parse_args()
 
-    items, by_model = load_items(args.data)
+    items, by_model = load_items(args.data, args.limit)
     results: dict[str, object] = {"generations": len(items), "models": len(by_model),
                                   "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,8 +245,9 @@ def main() -> None:
         _, lang_s = timed(lambda: [identify(i.output) for i in items])
         results["offline_defaults"]["language_id_gen_per_s"] = round(rate(len(items), lang_s), 1)
 
-    results["quality"] = quality()
-    results["quality_held_out"] = quality(TEST_SET)
+    if not args.skip_quality:
+        results["quality"] = quality()
+        results["quality_held_out"] = quality(TEST_SET)
 
     if not args.skip_minilm:
         import numpy as np

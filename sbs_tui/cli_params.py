@@ -33,11 +33,12 @@ def setting_option(section: type, name: str, *decls: str, **kwargs: Any) -> Call
     """An option that overrides one setting of ``section`` (a :mod:`sbs_tui.core.settings` class). Its default
     and help come from the schema, so ``--help`` shows the real default without writing it again; the callback
     passes on only what was typed (:func:`given`), so the config file still applies under the command line."""
-    from sbs_tui.core.settings import default_of, doc_of
+    from sbs_tui.core.settings import TABLE_SECTIONS, default_of, doc_of
 
     default = default_of(section, name)
     doc = doc_of(section, name)
-    kwargs.setdefault("help", f"{doc} (config: [{getattr(section, 'SECTION')}] {name}).")
+    table = getattr(section, "SECTION") + (".NAME" if section in TABLE_SECTIONS.values() else "")
+    kwargs.setdefault("help", f"{doc} (config: [{table}] {name}; the flag wins).")
     flag = "--" + name.replace("_", "-")
     return click.option(*(decls or (flag,)), name, default=default, show_default=default is not None, **kwargs)
 
@@ -60,6 +61,18 @@ def interruptible(left: Callable[[], str]) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise Interrupted(left()) from None
+
+
+def die_with_server(grace: float) -> None:
+    """A session started by `sbs serve` (which sets SBS_PARENT_PID) ends when the server does, also after
+    `kill -9`: the kernel's SIGTERM makes the app quit the normal way, and the lifeline ends the process if that
+    takes longer than ``grace`` seconds. Process plumbing shared by the app commands, like :func:`interruptible`."""
+    import signal
+
+    from sbs_tui.core.lifeline import die_with_parent, parent_from_env
+
+    if (parent := parent_from_env()) is not None:
+        die_with_parent(parent, sig=signal.SIGTERM, grace=grace)
 
 
 def echo_err(message: str) -> None:

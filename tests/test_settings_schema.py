@@ -9,6 +9,16 @@ default other than ``None`` (``None`` means "not given here"). A key of another 
 (``[models.NAME] requests_per_minute``) is another setting: it is not counted only when it is a field of that
 section's own class in the schema (``ModelSettings``, ``SECTION = "models"``) — a feature module's key table
 (``KEYS = {...}`` beside ``SECTION = "models"``, as before issue 18) counts as a copy.
+
+A rule is a copy too, not only a default: a module constant named as the setting's default (``DEFAULT_CONCURRENCY =
+16``), a click option of its flag with a range type (``type=click.FloatRange(0, 2)``, even with ``default=None``),
+and a hand-written range row naming the flag beside a number (``("--temperature", value, 0.0, 2.0)``). A field
+whose default reads the schema (``default_of(ModelSettings, "temperature")``) or is ``None`` is not a copy.
+
+The same holds for the generation keys ``sbs generate`` overrides (``--concurrency``, ``--max-tokens``,
+``--temperature`` over ``[models.NAME]``). The judge's own request (``core/judging.py``: temperature 0; a
+template's ``max_tokens`` in ``core/judge_templates.py``) and the fake endpoint reading a request's
+``max_tokens`` are other settings of the same name, left out of that scan (:data:`NOT_GENERATION`).
 """
 
 from __future__ import annotations
@@ -36,6 +46,29 @@ def _not_none(node: ast.AST | None) -> bool:
     return node is not None and not (isinstance(node, ast.Constant) and node.value is None)
 
 
+def _reads_schema(node: ast.AST | None) -> bool:
+    """``default_of(Section, "key")``: the schema's own default, read — not written again."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "default_of")
+
+
+def _default_constant(variable: str, name: str) -> bool:
+    """``DEFAULT_CONCURRENCY`` / ``CONCURRENCY`` for ``concurrency`` (not ``DIFF_MAX_TOKENS``: another rule)."""
+    return variable.isupper() and variable.removeprefix("DEFAULT_").removesuffix("_DEFAULT") == name.upper()
+
+
+def _range_type(node: ast.AST | None) -> bool:
+    """``click.IntRange(...)`` / ``click.FloatRange(...)``: a range rule written in the command line."""
+    return isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+        "IntRange", "FloatRange")
+
+
+def _range_row(node: ast.AST, flag: str) -> bool:
+    """A tuple naming the flag beside a number (a hand-written range check's row)."""
+    return (isinstance(node, ast.Tuple) and any(isinstance(e, ast.Constant) and e.value == flag for e in node.elts)
+            and any(isinstance(e, ast.Constant) and isinstance(e.value, int | float)
+                    and not isinstance(e.value, bool) for e in node.elts))
+
+
 def _other_sections_fields(tree: ast.Module, section: str | None) -> set[int]:
     """The ids of the field declarations of the classes with ``SECTION = "<another section>"`` (the schema's
     ``ModelSettings.requests_per_minute`` is ``[models.NAME]``'s key, not ``[judge]``'s), or none."""
@@ -50,12 +83,15 @@ def _other_sections_fields(tree: ast.Module, section: str | None) -> set[int]:
     return skipped
 
 
-def declarations(root: Path, name: str, section: str | None = None) -> list[str]:
-    """``file:line`` of every declaration of the setting ``name`` with a default, under ``root`` (a field of
-    another section's schema class is not ``section``'s setting)."""
+def declarations(root: Path, name: str, section: str | None = None, skip: tuple[str, ...] = ()) -> list[str]:
+    """``file:line`` of every declaration of the setting ``name`` with a default, or of its range, under ``root``
+    (a field of another section's schema class is not ``section``'s setting; ``skip``: files, relative to
+    ``root``, holding another setting of the same name)."""
     flag = "--" + name.replace("_", "-")
     found = []
     for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix() in skip:
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         other_sections = _other_sections_fields(tree, section)
         for node in ast.walk(tree):
@@ -63,9 +99,13 @@ def declarations(root: Path, name: str, section: str | None = None) -> list[str]
                 continue
             hit = False
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                hit = node.target.id == name and node.value is not None
+                hit = node.target.id == name and _not_none(node.value) and not _reads_schema(node.value)
             elif isinstance(node, ast.Assign):
-                hit = any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                hit = any(isinstance(t, ast.Name) and (t.id == name or (_default_constant(t.id, name)
+                                                                          and _literal_or_type(node.value)))
+                          for t in node.targets)
+            elif isinstance(node, ast.Tuple):
+                hit = _range_row(node, flag)
             elif isinstance(node, ast.Dict):
                 hit = any(isinstance(k, ast.Constant) and k.value == name and _literal_or_type(v)
                           for k, v in zip(node.keys, node.values))
@@ -77,7 +117,8 @@ def declarations(root: Path, name: str, section: str | None = None) -> list[str]
             elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "option":
                 names = {a.value for a in node.args if isinstance(a, ast.Constant)}
                 default = next((k.value for k in node.keywords if k.arg == "default"), None)
-                hit = bool(names & {flag, name}) and _not_none(default)
+                kind = next((k.value for k in node.keywords if k.arg == "type"), None)
+                hit = bool(names & {flag, name}) and (_not_none(default) or _range_type(kind))
             if hit:
                 line = (hit if isinstance(hit, ast.arg) else node).lineno  # type: ignore[attr-defined]
                 found.append(f"{path.relative_to(root.parent)}:{line}")
@@ -88,6 +129,32 @@ def declarations(root: Path, name: str, section: str | None = None) -> list[str]
 def test_a_newcomer_finds_each_setting_declared_once(section: str, name: str) -> None:
     found = declarations(REPO / "sbs_tui", name, section)
     assert len(found) == 1 and found[0].startswith("sbs_tui/core/settings.py:"), found
+
+
+#: Files holding another setting named like a generation key (see the module docstring).
+NOT_GENERATION = ("core/judging.py", "core/judge_templates.py", "testing/fake_endpoint.py")
+
+
+@pytest.mark.parametrize("name", ["concurrency", "max_tokens", "temperature"])
+def test_each_generation_setting_and_its_range_is_declared_once(name: str) -> None:
+    """``sbs generate``'s overrides: the default (shown by ``--help``), the range and the fallback concurrency live
+    on ``ModelSettings`` only (before: ``DEFAULT_CONCURRENCY = 16``, click ranges, a hand-written range table)."""
+    found = declarations(REPO / "sbs_tui", name, "models", skip=NOT_GENERATION)
+    assert len(found) == 1 and found[0].startswith("sbs_tui/core/settings.py:"), found
+
+
+def test_the_scan_sees_a_rule_written_again(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "import click\n"
+        "DEFAULT_CONCURRENCY = 16\n"
+        "opt = click.option('--concurrency', default=None, type=click.IntRange(1, 1024))\n"
+        "ROWS = (('--concurrency', value, 1, None),)\n"
+        "class Spec:\n    concurrency: int = default_of(ModelSettings, 'concurrency')\n"
+        "    other: int | None = None\n"
+        "opt2 = click.option('--concurrency', default=None, type=int)\n", encoding="utf-8")
+    assert [line.rsplit(":", 1)[1] for line in declarations(pkg, "concurrency")] == ["2", "3", "4"]
 
 
 def test_the_scan_sees_the_copies_it_is_meant_to_find(tmp_path: Path) -> None:
@@ -164,3 +231,26 @@ def test_sections_are_frozen_and_range_checked_however_they_are_made() -> None:
         QueueSettings().overlap = 2  # type: ignore[misc]
     with pytest.raises(InputError, match="queue.gold_rate"):
         dataclasses.replace(QueueSettings(), gold_rate=1.0)
+
+
+def test_generate_flags_are_checked_by_the_schema_and_help_shows_its_defaults(cli, tmp_path) -> None:
+    """``--temperature``/``--max-tokens``/``--concurrency`` are checked by ``ModelSettings``'s ranges (one rule for
+    the file and the flag, the error naming the flag), and ``--help`` shows the schema's defaults."""
+    from sbs_tui.core.generation import GenerateRequest, with_overrides
+    from sbs_tui.core.settings import ModelSettings
+    from sbs_tui.errors import InputError
+
+    helped = " ".join(cli("generate", "--help").stdout.split())
+    for name in ("concurrency", "max_tokens", "temperature"):
+        assert f"[models.NAME] {name}; the flag wins). [default: {default_of(ModelSettings, name)}]" in helped
+    with pytest.raises(InputError, match="must be at least 0 and at most 2") as raised:
+        with_overrides(ModelSettings(), GenerateRequest(models=["m"], temperature=2.5))
+    assert raised.value.field == "--temperature"
+    with pytest.raises(InputError) as raised:
+        with_overrides(ModelSettings(), GenerateRequest(models=["m"], concurrency=2000))
+    assert raised.value.field == "--concurrency"
+    kept = with_overrides(ModelSettings(temperature=0.2), GenerateRequest(models=["m"], max_tokens=7))
+    assert (kept.temperature, kept.max_tokens, kept.concurrency) == (0.2, 7, 16)
+    result = cli("--db", str(tmp_path / "g.db"), "generate", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+                 "--prompts", str(tmp_path / "none.jsonl"), "--temperature", "3")
+    assert result.exit_code == 2 and "'--temperature': must be at least 0 and at most 2" in result.stderr

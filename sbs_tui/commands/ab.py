@@ -17,20 +17,17 @@ def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) 
     """Analyse imported A/B results: Welch t-test or two-proportion z-test per variant, Holm-adjusted."""
     import json
 
-    from sbs_tui.core.abtest import analyse_store, store_controls
+    from sbs_tui.core.abtest import analyse_with_control
     from sbs_tui.errors import InputError
 
     store = ctx.obj.open_store(read_only=True)
     try:
-        if control is not None:
-            with store.transaction():
-                changed = store_controls(store, control, replace=True, chosen_by="sbs ab --control")
-            for experiment, chosen in sorted(changed.items()):
-                click.echo(f"note: control of experiment {experiment!r} is now {chosen!r} (stored; sbs funnel and "
-                           "the review app use it too)", err=True)
-        report = analyse_store(store, alpha=alpha, control=control)
+        report, changed = analyse_with_control(store, alpha=alpha, control=control)
     finally:
         store.close()
+    for experiment, chosen in sorted(changed.items()):
+        click.echo(f"note: control of experiment {experiment!r} is now {chosen!r} (stored; sbs funnel and "
+                   "the review app use it too)", err=True)
     if control is not None and report.results and all(r.control != control for r in report.results):
         raise InputError(f"no experiment has a variant named {control!r}", field="--control")
     for experiment, metric in report.single_variant:

@@ -18,22 +18,10 @@ def annotate_command(obj, annotator: str, no_gate_watch: bool) -> int:
         raise InputError("must not be empty", field="annotator")
     obj.require_database("import generations and run `sbs queue build` first")
     settings = obj.settings
+    from sbs_tui.cli_params import die_with_server
     from sbs_tui.tui.annotate.app import EXIT_SAVE_SECONDS, run_annotator
 
-    _die_with_server(EXIT_SAVE_SECONDS)
+    die_with_server(EXIT_SAVE_SECONDS + 10)  # under `sbs serve`: quit (saving a waiting vote) when it ends
 
     return run_annotator(obj.db_path, annotator, settings, config_path=obj.config_path,
                          gate_watch=not no_gate_watch)
-
-
-def _die_with_server(exit_save_seconds: float) -> None:
-    """A session started by `sbs serve` (which sets SBS_PARENT_PID) ends when the server does, also after
-    `kill -9`: the kernel's SIGTERM makes the app quit the normal way, saving a waiting vote first, and the
-    lifeline ends the process if that takes longer than the app's own limit for it."""
-    import signal
-
-    from sbs_tui.core.lifeline import die_with_parent, parent_from_env
-
-    parent = parent_from_env()
-    if parent is not None:
-        die_with_parent(parent, sig=signal.SIGTERM, grace=exit_save_seconds + 10)

@@ -19,19 +19,17 @@ def annotators_group() -> None:
 @click.pass_obj
 def add_command(obj, name: str, lead: bool, host: str, port: int, public_url: str | None) -> None:
     """Create NAME (or give them a new token, revoking the old one) and print the token once."""
-    from sbs_tui.core.team import add_annotator, personal_link
+    from sbs_tui.core.team import enrol
 
     with obj.open_store() as store:
-        token = add_annotator(store, name, lead=lead)
+        enrolment = enrol(store, name, lead=lead, host=host, port=port, public_url=public_url)
     click.echo(f"token for {name!r} ({'lead' if lead else 'annotator'}) — shown once, store it now:", err=True)
-    click.echo(token)
-    link = personal_link(token, host=host, port=port, public_url=public_url)
-    if lead:
-        click.echo(f"personal link (the review app): {link}", err=True)
-        click.echo(f"the annotator app: {personal_link(token, host=host, port=port, public_url=public_url, app='annotate')}",
-                   err=True)
+    click.echo(enrolment.token)
+    if enrolment.annotate_link is not None:
+        click.echo(f"personal link (the review app): {enrolment.link}", err=True)
+        click.echo(f"the annotator app: {enrolment.annotate_link}", err=True)
     else:
-        click.echo(f"personal link: {link}", err=True)
+        click.echo(f"personal link: {enrolment.link}", err=True)
 
 
 @annotators_group.command("list")

@@ -31,11 +31,8 @@ def arena_command(ctx: click.Context, annotator: str | None) -> int | None:
     if not Path(obj.db_path).exists():
         raise InputError("database not found; create it first (e.g. `sbs import generations` or `sbs generate`)",
                          file=obj.db_path)
-    from sbs_tui.core.arena import load_arena
-
     settings = obj.settings
-    load_arena(settings)  # a bad [arena] or [models.NAME] fails here, before the screen opens
-    from sbs_tui.tui.arena import run_arena
+    from sbs_tui.tui.arena import run_arena  # a bad [arena] or [models.NAME] fails there, before the screen opens
 
     return run_arena(obj.db_path, annotator.strip(), settings, config_path=obj.config_path)
 

@@ -20,11 +20,11 @@ def export_group() -> None:
 @click.pass_context
 def export_votes(ctx: click.Context, out_path: str | None) -> None:
     """Write every vote in the contract format (JSONL, or CSV by the file extension)."""
-    from sbs_tui.core.export import write_votes
+    from sbs_tui.core.export import export_votes
 
     store = ctx.obj.open_store(read_only=True)
     try:
-        n = write_votes(store.exports.votes(), out_path)
+        n = export_votes(store, out_path)
     finally:
         store.close()
     click.echo(f"exported {n:,} votes" + (f" to {out_path}" if out_path else ""), err=True)
@@ -62,17 +62,14 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
                    "stdout when omitted or -.")
 @click.pass_context
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
-    from sbs_tui.core.export import atomic_output
-    from sbs_tui.core.ranking.api import rank_stored
+    from sbs_tui.core.export import export_ranking
     from sbs_tui.present.tables.rank import write_ranking
     from sbs_tui.present.text import escape
 
-    ranking = rank_stored(lambda: ctx.obj.open_store(read_only=True), rank_request(**options))
+    ranking = export_ranking(lambda: ctx.obj.open_store(read_only=True), rank_request(**options), out_path,
+                             write_ranking)
     for warning in ranking.warnings:
         click.echo(f"warning: {escape(warning)}", err=True)
-    fmt = "csv" if out_path and out_path.lower().endswith(".csv") else "json"
-    with atomic_output(out_path) as fh:
-        write_ranking(ranking.to_json(), fmt, fh)
     if out_path:
         click.echo(f"exported the {ranking.method} ranking of {len(ranking.models)} models to {out_path}",
                    err=True)

@@ -113,13 +113,10 @@ def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, ref
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.core.gate_eval import evaluate, read_labelled
-    from sbs_tui.core.gate_run import build_runner
+    from sbs_tui.core.gate_eval import evaluate_file
 
-    rows = read_labelled(file)
-    settings = ctx.obj.settings
-    runner = build_runner(settings, only=parse_gate_names(gate_names), references=references, log=echo_err)
-    report = evaluate(runner, rows)
+    report = evaluate_file(file, ctx.obj.settings, only=parse_gate_names(gate_names), references=references,
+                           log=echo_err)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:

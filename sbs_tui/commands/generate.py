@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import click
 
+from sbs_tui.cli_params import given, setting_option
+from sbs_tui.core.settings import ModelSettings
+
 
 @click.command("generate")
 @click.option("--prompts", "prompts_file", default=None, metavar="FILE",
@@ -22,10 +25,11 @@ import click
 @click.option("--served-model", default=None, metavar="NAME",
               help="The name the endpoint serves the model under (one --model only; default: its name).")
 @click.option("--limit", default=None, type=click.IntRange(1), help="Only the first N prompts.")
-@click.option("--concurrency", default=None, type=click.IntRange(1, 1024),
-              help="Requests in flight per model (default: the model's concurrency, else 16).")
-@click.option("--max-tokens", default=None, type=click.IntRange(1), help="Most tokens per answer.")
-@click.option("--temperature", default=None, type=click.FloatRange(0, 2), help="Sampling temperature.")
+# These three override every --model's [models.NAME] key of the same name; default, help and range come from the
+# schema (core.settings.ModelSettings), and only a typed flag is passed on (cli_params.given).
+@setting_option(ModelSettings, "concurrency", type=int)
+@setting_option(ModelSettings, "max_tokens", type=int)
+@setting_option(ModelSettings, "temperature", type=float)
 @click.option("--seed", default=None, type=int, help="Sampling seed (sent to the endpoint).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--progress/--no-progress", "show_progress", default=None,
@@ -41,9 +45,9 @@ def generate_command(ctx: click.Context, prompts_file, from_db, models, base_url
     from sbs_tui.errors import ExitCode
     from sbs_tui.progress import count_progress
 
-    request = GenerateRequest(models=models, prompts_file=prompts_file, from_db=from_db, limit=limit,
-                              concurrency=concurrency, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                              base_url=base_url, served_model=served_model)
+    request = GenerateRequest(models=models, prompts_file=prompts_file, from_db=from_db, limit=limit, seed=seed,
+                              base_url=base_url, served_model=served_model,
+                              **given(ctx, "concurrency", "max_tokens", "temperature"))
     bar = count_progress("generating", enabled=show_progress)
     store = ctx.obj.open_store(create=True)  # like an import, it brings the answers in
     try:

@@ -43,29 +43,17 @@ def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs,
     import json
     import sys
 
-    from sbs_tui.core.judging import judge_config, run_judge
-    from sbs_tui.errors import ExitCode, InputError
-    from scorers.base import ScorerError
-
-    config = judge_config(ctx.obj.settings.judge, **given(ctx, *_SETTING_OPTIONS),
-                          logprobs=False if no_logprobs else None)
     from sbs_tui.cli_params import interruptible
+    from sbs_tui.core.judging import judge_with_settings
+    from sbs_tui.errors import ExitCode
     from sbs_tui.progress import CountProgress
 
-    store = ctx.obj.open_store()
+    overrides = {**given(ctx, *_SETTING_OPTIONS), "logprobs": False if no_logprobs else None}
     bar = CountProgress("judging", unit="req", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
-    try:
-        with bar, interruptible(lambda: f"{bar.remaining:,} judge request(s) not answered; verdicts so far are "
-                                        "kept and the same command resumes"):
-            report = run_judge(store, config, pairs=pair_source, baseline=baseline, limit=limit,
-                               progress=bar.advance, on_total=bar.start)
-    except ScorerError as exc:
-        hint = ""
-        if "logprob" in str(exc).lower() and config.logprobs:
-            hint = " (this endpoint may not return log-probabilities: try --no-logprobs)"
-        raise InputError(f"{exc}{hint}") from None
-    finally:
-        store.close()
+    with bar, interruptible(lambda: f"{bar.remaining:,} judge request(s) not answered; verdicts so far are "
+                                    "kept and the same command resumes"):
+        report = judge_with_settings(ctx.obj.open_store, ctx.obj.settings.judge, overrides, pairs=pair_source,
+                                     baseline=baseline, limit=limit, progress=bar.advance, on_total=bar.start)
     if report.pairs == 0:
         hint = ("build the queue first (sbs queue build) or use --pairs baseline --baseline MODEL"
                 if pair_source == "queue" else f"no other model answered {baseline!r}'s prompts")

@@ -8,7 +8,6 @@ import click
 
 from sbs_tui.cli_params import given, setting_option
 from sbs_tui.core.settings import QUEUE_STRATEGIES, QueueSettings
-from sbs_tui.errors import InputError
 
 
 @click.group("queue")
@@ -87,12 +86,10 @@ def status_command(obj, fmt) -> None:
 @click.pass_obj
 def cap_command(obj, annotator, max_votes) -> None:
     """Limit ANNOTATOR to MAX_VOTES votes (omit MAX_VOTES to remove the cap)."""
-    if max_votes is not None and max_votes < 0:
-        raise InputError("must be ≥ 0", field="max_votes")
-    if max_votes is not None and max_votes >= 2**63:  # SQLite's INTEGER
-        raise InputError(f"must be below {2**63:,} (2**63)", field="max_votes")
+    from sbs_tui.core.queue_admin import set_cap
+
     with obj.open_store() as store:
-        store.queue.set_cap(annotator, max_votes)
+        set_cap(store, annotator, max_votes)
     click.echo(f"{annotator}: cap {'removed' if max_votes is None else max_votes}", err=True)
 
 
@@ -101,8 +98,10 @@ def cap_command(obj, annotator, max_votes) -> None:
 @click.pass_obj
 def flags_command(obj, fmt) -> None:
     """Pairs that annotators flagged, with their reasons (JSON: one object per line)."""
+    from sbs_tui.core.queue_admin import flagged_pairs
+
     with obj.open_store() as store:
-        flagged = store.review.flagged_pairs()
+        flagged = flagged_pairs(store)
     if fmt == "json":
         for row in flagged:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -25,7 +25,7 @@ def report_command(obj, out_path: str | None, fmt: str | None, bootstrap: int, b
     """Write the funnel, rankings with CI plots, win matrix, agreement, gates and A/B results to one file."""
     from pathlib import Path
 
-    from sbs_tui.core.report import ReportRequest, collect_report
+    from sbs_tui.core.report import ReportRequest, write_report
     from sbs_tui.errors import InputError
 
     target = Path(out_path) if out_path is not None else None
@@ -35,19 +35,12 @@ def report_command(obj, out_path: str | None, fmt: str | None, bootstrap: int, b
     fmt = fmt or ("md" if suffix == ".md" else "html")
     obj.require_database("import votes or generations first: sbs import ...")
     config_text = Path(obj.config_path).read_text(encoding="utf-8") if obj.config_path else None
-    with obj.open_store(read_only=True) as store:
-        report = collect_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline, voters=voters),
-                                db_path=obj.db_path, config_text=config_text)
     if fmt == "md":
         from sbs_tui.present.report_md import render_markdown as render
     else:
         from sbs_tui.present.report_html import render_html as render
-    from sbs_tui.core.export import atomic_output
-
-    try:
-        with atomic_output(target) as fh:
-            fh.write(render(report))
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from exc
+    with obj.open_store(read_only=True) as store:
+        write_report(store, ReportRequest(bootstrap=bootstrap, baseline=baseline, voters=voters), target, render,
+                     db_path=obj.db_path, config_text=config_text)
     if target is not None:
         click.echo(f"wrote {target}", err=True)

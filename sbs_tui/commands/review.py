@@ -31,12 +31,9 @@ def review_command(obj, method: str, baseline: str | None, ci: str, control: str
     """Read the evaluation: 1 ranking, 2 agreement, 3 queue, 4 gates & funnel; r refreshes, q quits."""
     obj.require_database("import votes or generations first: sbs import ...")
     settings = obj.settings
-    import signal
+    from sbs_tui.cli_params import die_with_server
 
-    from sbs_tui.core.lifeline import die_with_parent, parent_from_env
-
-    if (parent := parent_from_env()) is not None:  # a session of `sbs serve`: it ends with the server
-        die_with_parent(parent, sig=signal.SIGTERM, grace=5.0)
+    die_with_server(5.0)  # a session of `sbs serve`: it ends with the server
     from sbs_tui.tui.review.app import make_review_app
 
     options = RankRequest(method=method, baseline=baseline, ci=ci, control=control, rounds=rounds,

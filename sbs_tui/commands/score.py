@@ -65,21 +65,21 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     import sys
 
     from sbs_tui.cli_params import echo_err, interruptible, parse_gate_names
-    from sbs_tui.core.gate_run import build_runner
-    from sbs_tui.core.scoring import score_generations
+    from sbs_tui.core.gate_run import score_with_policy
     from sbs_tui.errors import ExitCode
+    from sbs_tui.progress import CountProgress
 
     only = parse_gate_names(gate_names)
     settings = ctx.obj.settings
-    runner = build_runner(settings, only=only, references=references, log=echo_err)  # a bad config fails first
-    from sbs_tui.progress import CountProgress
 
     progress = CountProgress("scoring", enabled=sys.stderr.isatty() if show_progress is None else show_progress)
     resume = " (the same command with --out resumes)" if out_path else ""
     with progress, interruptible(lambda: f"{progress.remaining:,} generation(s) not scored{resume}"):
-        summary = score_generations(runner, files, open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
+        # the gate policy is built first inside: a bad config fails before any output is written
+        summary = score_with_policy(settings, files, only=only, references=references, log=echo_err,
+                                    open_store=ctx.obj.open_store, out_path=out_path, fmt=fmt,
                                     with_details=with_details, batch_size=batch_size, progress=progress,
-                                    engine=engine, address=address, workers=workers, log=echo_err)
+                                    engine=engine, address=address, workers=workers)
     rate = summary.scored / progress.seconds if progress.seconds > 0 else 0.0
     extra = f", {summary.skipped:,} already in the output" if summary.skipped else ""
     click.echo(f"scored {summary.scored:,} generation(s) in {progress.seconds:.1f}s ({rate:,.0f}/s){extra}; "

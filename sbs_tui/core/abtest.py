@@ -471,3 +471,15 @@ def analyse_store(store: Store, *, alpha: float = 0.05, control: str | None = No
             result.warnings.append(f"no variant {control!r} in this experiment; control is {result.control!r}")
         report.results.append(result)
     return report
+
+
+def analyse_with_control(store: Store, *, alpha: float = 0.05, control: str | None = None,
+                         chosen_by: str = "sbs ab --control") -> tuple[ABReport, dict[str, str]]:
+    """``sbs ab`` as one call: with ``control``, first store it as the control of every experiment that has it
+    (one transaction; ``sbs funnel`` and the review app then use it too), then analyse. Returns the report and
+    the experiments whose stored control changed."""
+    changed: dict[str, str] = {}
+    if control is not None:
+        with store.transaction():
+            changed = store_controls(store, control, replace=True, chosen_by=chosen_by)
+    return analyse_store(store, alpha=alpha, control=control), changed

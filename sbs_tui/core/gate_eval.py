@@ -268,3 +268,14 @@ def _sweep(scored: Sequence[tuple[bool, float | None, str]], higher_is_worse: bo
                     "f1": m["f1"], "false_block_rate": m["false_block_rate"], "blocked": counts.tp + counts.fp,
                     "configured": t == threshold})
     return out
+
+
+def evaluate_file(path: str, settings: Any, *, only: Sequence[str] | None = None, references: Sequence[str] = (),
+                  log: Any = None) -> EvalReport:
+    """``sbs gate eval FILE`` as one call: read the labelled rows (a bad row fails first, naming file and line),
+    build the configured gates (:func:`sbs_tui.core.gate_run.build_runner`) and :func:`evaluate` them."""
+    from sbs_tui.core.gate_run import build_runner
+
+    rows = read_labelled(path)
+    runner = build_runner(settings, only=only, references=references, log=log)
+    return evaluate(runner, rows)

@@ -20,7 +20,7 @@ from sbs_tui.core import gating
 
 if TYPE_CHECKING:
     from sbs_tui.core.settings import Settings
-    from sbs_tui.core.scoring import ScoreProgress
+    from sbs_tui.core.scoring import ScoreProgress, ScoreSummary
     from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
@@ -38,6 +38,16 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
     for gate in runner.gates:
         runner.scorer(gate)
     return runner
+
+
+def score_with_policy(settings: Settings, files: Sequence[str], *, only: Sequence[str] | None = None,
+                      references: Sequence[str] = (), log: Log | None = None, **options: Any) -> ScoreSummary:
+    """``sbs score`` as one call: the gate policy as a runner (:func:`build_runner`: a bad config fails here,
+    before any output is written), then :func:`sbs_tui.core.scoring.score_generations` with ``options``."""
+    from sbs_tui.core.scoring import score_generations
+
+    runner = build_runner(settings, only=only, references=references, log=log)
+    return score_generations(runner, files, log=log, **options)
 
 
 @dataclass

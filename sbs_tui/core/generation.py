@@ -19,6 +19,7 @@ again. Finished answers are committed about once a second, so an interrupted run
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import statistics
@@ -34,7 +35,6 @@ from sbs_tui.errors import InputError
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-DEFAULT_CONCURRENCY = 16  # requests in flight when neither --concurrency nor [models.NAME] concurrency says
 COMMIT_EVERY_S = 1.0
 
 
@@ -52,7 +52,7 @@ class ModelSpec:
     system: str | None = None
     price_in_1k: float | None = None
     price_out_1k: float | None = None
-    concurrency: int | None = None
+    concurrency: int = default_of(ModelSettings, "concurrency")
     base_url: str | None = None
     api_key_env: str = default_of(ModelSettings, "api_key_env")
     client: dict[str, Any] = field(default_factory=dict)  # requests_per_minute, tokens_per_minute, timeout, ...
@@ -88,7 +88,9 @@ class ModelSpec:
 
 @dataclass(slots=True)
 class GenerateRequest:
-    """What ``sbs generate`` was asked for (``None``: not given on the command line)."""
+    """What ``sbs generate`` was asked for (``None``: not given on the command line). ``concurrency``,
+    ``max_tokens`` and ``temperature`` override every model's ``[models.NAME]`` keys of those names and are
+    checked by the same schema (``core.settings.ModelSettings``), named as the flag in an error."""
 
     models: Sequence[str]
     prompts_file: str | None = None
@@ -114,12 +116,6 @@ def resolve_models(settings: Settings, request: GenerateRequest) -> list[ModelSp
     if request.served_model is not None and len(names) > 1:
         raise InputError("--served-model names one model's served name: give one --model with it",
                          field="--served-model")
-    for option, value, low, high in (("--temperature", request.temperature, 0.0, 2.0),
-                                     ("--max-tokens", request.max_tokens, 1, None),
-                                     ("--concurrency", request.concurrency, 1, None)):
-        if value is not None and (value < low or (high is not None and value > high)):
-            raise InputError(f"must be between {low:g} and {high:g}" if high is not None else f"must be ≥ {low:g}",
-                             field=option)
     declared = settings.models
     specs = []
     for name in names:
@@ -133,10 +129,29 @@ def resolve_models(settings: Settings, request: GenerateRequest) -> list[ModelSp
     return specs
 
 
+#: The flags of ``sbs generate`` that override a ``[models.NAME]`` key of the same name for every model.
+OVERRIDES = ("concurrency", "max_tokens", "temperature")
+
+
+def with_overrides(values: ModelSettings, request: GenerateRequest) -> ModelSettings:
+    """``values`` with the command line's overrides on top, checked by the schema's own rules (a value out of
+    range is an error naming the flag: ``--temperature``, not the config key)."""
+    given = {k: getattr(request, k) for k in OVERRIDES if getattr(request, k) is not None}
+    if "temperature" in given:
+        given["temperature"] = float(given["temperature"])
+    try:
+        return dataclasses.replace(values, **given)
+    except InputError as exc:
+        key = (exc.field or "").rpartition(".")[2]
+        if key not in given:
+            raise
+        raise InputError(exc.message, field="--" + key.replace("_", "-")) from None
+
+
 def _spec(settings: Settings, name: str, table: ModelSettings | None, request: GenerateRequest) -> ModelSpec:
     """A model's typed table (already checked by the schema, with file:line errors) and the command line's
-    overrides (checked in :func:`resolve_models`) as one :class:`ModelSpec`."""
-    values = table if table is not None else ModelSettings()
+    overrides (checked by the same schema in :func:`with_overrides`) as one :class:`ModelSpec`."""
+    values = with_overrides(table if table is not None else ModelSettings(), request)
     if values.model is not None and not values.model.strip():
         raise settings.error("must not be blank", f"models.{name}", "model")
     served = request.served_model or values.model or name
@@ -148,11 +163,10 @@ def _spec(settings: Settings, name: str, table: ModelSettings | None, request: G
               if getattr(values, k) is not None}
     return ModelSpec(
         name=name, served=served, backend=values.backend,
-        temperature=float(request.temperature) if request.temperature is not None else values.temperature,
-        max_tokens=request.max_tokens or values.max_tokens, top_p=values.top_p,
+        temperature=values.temperature, max_tokens=values.max_tokens, top_p=values.top_p,
         seed=request.seed if request.seed is not None else values.seed, system=values.system,
         price_in_1k=values.price_input_per_1k, price_out_1k=values.price_output_per_1k,
-        concurrency=request.concurrency or values.concurrency, base_url=request.base_url or values.base_url,
+        concurrency=values.concurrency, base_url=request.base_url or values.base_url,
         api_key_env=values.api_key_env, client=client, device=values.device)
 
 
@@ -416,7 +430,7 @@ class ApiBackend:
 
         try:
             config = ClientConfig.resolve(base_url=spec.base_url, key_env=spec.api_key_env,
-                                          concurrency=spec.concurrency or DEFAULT_CONCURRENCY, **spec.client)
+                                          concurrency=spec.concurrency, **spec.client)
         except ScorerError as exc:
             raise InputError(str(exc), field=f"models.{spec.name}.{exc.field}" if exc.field else None) from exc
         self.client = JsonClient(config)

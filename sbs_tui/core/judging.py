@@ -163,6 +163,29 @@ class JudgeReport:
 Progress = Callable[[int], None]
 
 
+def judge_with_settings(open_store: Callable[[], Store], judge: JudgeSettings, overrides: dict[str, Any], *,
+                        pairs: str = "queue", baseline: str | None = None, limit: int | None = None,
+                        progress: Progress | None = None,
+                        on_total: Callable[[int], None] | None = None) -> JudgeReport:
+    """``sbs judge`` as one call: ``[judge]`` with the typed flags over it (:func:`judge_config`: a bad value fails
+    before the database is opened), then :func:`run_judge`. An endpoint that refuses log-probabilities is an input
+    error that says to try ``--no-logprobs``."""
+    from scorers.base import ScorerError
+
+    config = judge_config(judge, **overrides)
+    store = open_store()
+    try:
+        return run_judge(store, config, pairs=pairs, baseline=baseline, limit=limit, progress=progress,
+                         on_total=on_total)
+    except ScorerError as exc:
+        hint = ""
+        if "logprob" in str(exc).lower() and config.logprobs:
+            hint = " (this endpoint may not return log-probabilities: try --no-logprobs)"
+        raise InputError(f"{exc}{hint}") from None
+    finally:
+        store.close()
+
+
 def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseline: str | None = None,
               limit: int | None = None, progress: Progress | None = None,
               on_total: Callable[[int], None] | None = None, backend: Any = None) -> JudgeReport:

@@ -104,3 +104,20 @@ def _gates(store: Store) -> dict[str, Any]:
         # What "passed" did not mean: safety categories no blocking gate checked (sbs_tui.core.coverage).
         "unchecked": [{**u.as_dict(), "sentence": u.sentence()} for u in unchecked],
     }
+
+
+def write_report(store: Store, request: ReportRequest, target: str | Path | None,
+                 render: Callable[[dict[str, Any]], str], *, db_path: str | Path,
+                 config_text: str | None = None) -> None:
+    """``sbs report`` as one call: :func:`collect_report`, rendered by ``render`` (the presentation layer's HTML or
+    Markdown), written to ``target`` only whole (a temporary file renamed; stdout when None). A folder that cannot
+    be written is an input error naming the file."""
+    from sbs_tui.core.export import atomic_output
+    from sbs_tui.errors import InputError
+
+    report = collect_report(store, request, db_path=db_path, config_text=config_text)
+    try:
+        with atomic_output(target) as fh:
+            fh.write(render(report))
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(target)) from exc

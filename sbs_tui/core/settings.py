@@ -212,8 +212,7 @@ class ModelSettings(_Section):
     price_input_per_1k: float | None = setting(None, "price per 1,000 input tokens (for the cost column)",
                                                at_least=0)
     price_output_per_1k: float | None = setting(None, "price per 1,000 output tokens", at_least=0)
-    concurrency: int | None = setting(None, "requests in flight for this model (none: --concurrency)",
-                                      at_least=1)
+    concurrency: int = setting(16, "requests in flight per model", at_least=1, at_most=1024)
     requests_per_minute: float | None = setting(None, "request rate limit (none: no limit)", above=0)
     tokens_per_minute: float | None = setting(None, "token rate limit (none: no limit)", above=0)
     timeout: float | None = setting(None, "seconds per request (none: the client's default)", above=0)

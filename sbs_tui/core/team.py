@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -73,6 +74,29 @@ def personal_link(token: str, *, host: str = "127.0.0.1", port: int = 8000, publ
     """The sign-in link ``sbs serve`` accepts; without ``app`` it opens the role's :func:`default_app`."""
     base = public_url.rstrip("/") if public_url else f"http://{host}:{port}"
     return f"{base}/?token={quote(token)}" + (f"&app={quote(app)}" if app else "")
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What ``sbs annotators add`` hands out: the token (shown once) and the personal links made from it."""
+
+    token: str
+    link: str  # the role's default app
+    annotate_link: str | None  # a lead's link to the annotator app (None for an annotator)
+
+
+def enrol(store: Store, name: str, *, lead: bool = False, host: str = "127.0.0.1", port: int = 8000,
+          public_url: str | None = None) -> Enrolment:
+    """``sbs annotators add`` as one call: issue ``name``'s token (:func:`add_annotator`) and its sign-in links."""
+    token = add_annotator(store, name, lead=lead)
+    link = personal_link(token, host=host, port=port, public_url=public_url)
+    annotate = personal_link(token, host=host, port=port, public_url=public_url, app="annotate") if lead else None
+    return Enrolment(token, link, annotate)
+
+
+def active_accounts(store: Store) -> list[Account]:
+    """The accounts that can sign in now (not revoked)."""
+    return [a for a in store.accounts.all() if a.active]
 
 
 def backup(store: Store, target: str | Path) -> int:
