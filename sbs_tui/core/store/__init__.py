@@ -16,6 +16,7 @@ attribute::
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
     store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
     store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
+    store.pair_counts  — outcome counts per voter class, kept as votes land (ranking's reads)   (pair_counts.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -40,6 +41,7 @@ from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
 from sbs_tui.core.store.judges import Judges
+from sbs_tui.core.store.pair_counts import PairCounts
 from sbs_tui.core.store.imports import Imports
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
@@ -70,6 +72,7 @@ class Store(Connection):
         self.accounts = Accounts(self)
         self.imports = Imports(self)
         self.difficulty = Difficulties(self)
+        self.pair_counts = PairCounts(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -559,3 +559,12 @@ def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
             WHERE g.run_id IS NULL OR g.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
         """
     )
+
+
+@migration("0015_scalevotes_pair_counts")
+def _m0015_scalevotes_pair_counts(db: sqlite_utils.Database) -> None:
+    """The votes' outcome counts per voter class, kept in step with the votes by triggers and by the import's
+    batches, so ``sbs rank`` reads models² cells instead of every vote (issue 22; :mod:`.pair_counts`)."""
+    from sbs_tui.core.store import pair_counts
+
+    pair_counts.create(db)
