@@ -32,7 +32,8 @@ Who keeps it true:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.store.base import Queries
@@ -113,6 +114,19 @@ class PairCounts(Queries):
         self.conn.execute(
             f"INSERT INTO pair_counts (bucket, {_KEY}, n) {_tally_sql(' WHERE v.id > ? AND v.run_id IS NOT NULL')} "
             "ON CONFLICT DO UPDATE SET n = n + excluded.n", (after_id,))
+
+    def add_rows(self, run_id: int, cells: Iterable[tuple[int, int, int, float, int]]) -> None:
+        """Count votes import ``run_id`` just inserted, given as (annotator_id, model_a_id, model_b_id, score_b,
+        flagged) — from the batch's own rows, when every one of them was inserted (the common case: no second
+        pass over the votes). Call in the batch's transaction."""
+        tally = Counter(cells)
+        ids = list({c[0] for c in tally})
+        kinds = dict(self.conn.execute(f"SELECT id, kind FROM annotators WHERE id IN ({','.join('?' * len(ids))})",
+                                       ids).fetchall())
+        self.conn.executemany(
+            f"INSERT INTO pair_counts (bucket, {_KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            [(run_id, kinds.get(ann, "human"), a, b, s, f, n) for (ann, a, b, s, f), n in tally.items()])
 
     def fold(self, run_id: int) -> None:
         """Import ``run_id`` commits: its bucket joins bucket 0 (call in the transaction that marks it done)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sbs_tui.core.records import VoteRecord, VoteRow
@@ -102,9 +103,13 @@ class Votes(Queries):
         )
         inserted = cur.rowcount  # rows this statement inserted (total_changes would add the triggers' writes)
         if run_id is not None:
-            if inserted:  # the insert trigger leaves an import's rows to one count per batch
-                from sbs_tui.core.store.pair_counts import PairCounts
+            from sbs_tui.core.store.pair_counts import PairCounts
 
+            # the insert trigger leaves an import's rows to one count per batch: from the rows themselves when
+            # all went in, else from the rows the statement inserted
+            if inserted == len(rows):
+                PairCounts(self._cx).add_rows(run_id, map(itemgetter(7, 2, 3, 6, 12), params))
+            elif inserted:
                 PairCounts(self._cx).add_inserted(last_id)
             if inserted < len(rows):
                 self._claim([r[0] for r in rows])
