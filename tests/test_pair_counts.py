@@ -166,3 +166,22 @@ def test_rank_reads_the_kept_counts_and_prints_the_same_ranking(tmp_path: Path) 
         doc.pop("filters", None)
         doc.pop("voters", None)
     assert json.dumps(kept, sort_keys=True) == json.dumps(raw, sort_keys=True)
+
+
+def test_an_older_database_gets_its_counts_when_opened(tmp_path: Path) -> None:
+    """A database written before the kept counts (votes, one import still running) is counted by the migration."""
+    import sqlite3
+
+    db = tmp_path / "db.sqlite"
+    with Store(db) as store:
+        with store.transaction():
+            store.votes.insert([_vote((a % 4, a % 3, a % 4, a % 3, 0, a % 5 == 0, a)) for a in range(40)])
+        run = store.imports.begin("votes", "still running")
+        with store.imports.batch(run):
+            store.votes.import_rows([_vote((1, 1, 1, 0, 1, False, 100 + k)).as_row() for k in range(3)])
+    with sqlite3.connect(db) as conn:
+        conn.executescript("DROP TABLE pair_counts; DROP TRIGGER pair_counts_insert; DROP TRIGGER pair_counts_delete; "
+                           "DROP TRIGGER pair_counts_update; DELETE FROM _migrations WHERE name LIKE '%pair_counts';")
+    with Store(db) as store:
+        assert store.pair_counts.check() == []
+        assert_same(store, fit=True)
