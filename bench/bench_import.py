@@ -7,6 +7,7 @@ names) is the overhead this measures.
 
     python bench/bench_import.py            # 1,000,000 votes
     python bench/bench_import.py --votes 200000
+    python bench/bench_import.py --compare   # before/after store.pair_counts (issue 22), end to end, one run
 
 While the CLI import runs, a second process writes as the annotator app does (a 5 ms busy timeout, polling every
 1–4 ms, one small write transaction every 50 ms) and records how long each write waited: the import commits in
@@ -121,6 +122,64 @@ def cli_end_to_end(path: Path, db_path: Path) -> tuple[float, list[float]]:
     return elapsed, json.loads(out)
 
 
+def cli_run(code: Path, path: Path, db_path: Path) -> tuple[float, float, float, list[float]]:
+    """`sbs import votes` with the package at ``code`` into a fresh ``db_path``, a concurrent writer beside it:
+    wall s, CPU s, peak RSS MB (``os.wait4``) and the writer's waits."""
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(code))
+    subprocess.run([sys.executable, "-c", "import sys; from sbs_tui.core.store import Store; Store(sys.argv[1])",
+                    str(db_path)], check=True, env=env, cwd=code)
+    stop = db_path.with_suffix(".stop")
+    probe = subprocess.Popen([sys.executable, "-c", PROBE, str(db_path), str(stop)], cwd=code, env=env,
+                             stdout=subprocess.PIPE, text=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db_path), "import", "votes", str(path)],
+                            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("sbs import votes failed")
+    stop.touch()
+    out, _ = probe.communicate(timeout=120)
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, json.loads(out)
+
+
+def compare(votes: int, before_ref: str | None) -> None:
+    """``--compare``: `sbs import votes` before (the tree before ``store.pair_counts``, from git) and after,
+    end to end with a concurrent writer, on the same file, in one run; plus the executemany floor."""
+    import os
+
+    from bench.bench_rank_counts import before_tree
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        old = tmpd / "before"
+        old.mkdir()
+        ref = before_tree(before_ref, old)
+        data = tmpd / "votes.jsonl"
+        make_votes(data, votes)
+        t_floor = floor(data, tmpd / "floor.db")
+        runs = {side: cli_run(code, data, tmpd / f"{side}.db") for side, code in (("before", old), ("after", ROOT))}
+        load = os.getloadavg()[0]
+    result: dict[str, object] = {"votes": votes, "before_ref": ref, "load_average_1min": round(load, 2),
+                                 "floor_executemany_votes_per_s": round(votes / t_floor)}
+    for side, (wall, cpu, rss, waits) in runs.items():
+        result[side] = {"seconds": round(wall, 2), "votes_per_s": round(votes / wall), "cpu_s": round(cpu, 2),
+                        "peak_rss_mb": round(rss, 1), "ratio_to_floor": round(wall / t_floor, 2),
+                        "concurrent_writes": len(waits), "write_wait_max_s": round(max(waits), 3),
+                        "write_wait_p99_s": round(float(sorted(waits)[int(0.99 * (len(waits) - 1))]), 3)}
+    result["ratio_after_over_before"] = round(runs["after"][0] / runs["before"][0], 2)
+    print(json.dumps(result, indent=2))
+    print(f"{'sbs import votes':<18}{'seconds':>9}{'votes/s':>10}{'× floor':>9}{'peak MB':>9}{'wait max s':>12}")
+    for side in ("before", "after"):
+        e = result[side]
+        assert isinstance(e, dict)
+        print(f"{side:<18}{e['seconds']:>9.2f}{e['votes_per_s']:>10,}{e['ratio_to_floor']:>9.2f}"
+              f"{e['peak_rss_mb']:>9.0f}{e['write_wait_max_s']:>12.3f}")
+    print(f"floor (executemany): {result['floor_executemany_votes_per_s']:,} votes/s; load {load:.1f}")
+
+
 def help_time(repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -133,7 +192,13 @@ def help_time(repeats: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--compare", action="store_true",
+                        help="before/after the kept outcome counts (issue 22), end to end, in one run")
+    parser.add_argument("--before-ref", default=None, help="with --compare: git ref of the code before")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.votes, args.before_ref)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         data = tmpd / "votes.jsonl"

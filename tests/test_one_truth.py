@@ -375,14 +375,19 @@ def test_a_ranking_refresh_reads_the_votes_once(mixed_db: Path, monkeypatch, met
     from sbs_tui.core.store.votes import Votes
     from sbs_tui.core.views.ranking import ranking_view
 
+    from sbs_tui.core.store.pair_counts import PairCounts
+
     calls = []
-    original = Votes.outcomes
 
-    def counted(self, **kwargs):
-        calls.append(kwargs)
-        return original(self, **kwargs)
+    def counting(original):
+        def counted(self, **kwargs):
+            calls.append(kwargs)
+            return original(self, **kwargs)
+        return counted
 
-    monkeypatch.setattr(Votes, "outcomes", counted)
+    # the votes, or the counts kept of them (issue 22): either way, one read
+    monkeypatch.setattr(Votes, "outcomes", counting(Votes.outcomes))
+    monkeypatch.setattr(PairCounts, "outcomes", counting(PairCounts.outcomes))
     with Store(mixed_db) as store:
         view = ranking_view(store, RankRequest(method=method, ci="sandwich"))
     assert view.doc is not None and len(calls) == 1

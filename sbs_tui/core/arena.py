@@ -94,7 +94,7 @@ def battle_counts(store: Store, names: Sequence[str], extra: dict[frozenset[str]
     """Battles so far per unordered pair of ``names``: stored votes between them plus ``extra`` (this session's
     battles that ended without a vote)."""
     counts = {frozenset(p): 0 for p in combinations(names, 2)}
-    models, rows = store.votes.outcomes(include_flagged=True)
+    models, rows = store.pair_counts.outcomes(include_flagged=True)  # kept counts: per battle, not per vote
     for a, b, _score, n in rows:
         key = frozenset((models[a], models[b]))
         if key in counts:

@@ -378,7 +378,7 @@ def refresh_active_priorities(store: Store, *, seed: int = 0, focus_top: int | N
     """
     names = store.model_names_by_id()
     index = {mid: i for i, mid in enumerate(sorted(names))}
-    vote_names, outcomes = store.votes.outcomes()
+    vote_names, outcomes = store.pair_counts.outcomes()  # the votes' kept counts (the same cells)
     by_name = {name: index[mid] for mid, name in names.items()}
     mapped = [(by_name[vote_names[a]], by_name[vote_names[b]], s, c) for a, b, s, c in outcomes]
     weights = active_priorities(len(index), mapped, focus_top=focus_top)

@@ -1,7 +1,7 @@
 """One entry point from a store and a request to a :class:`Ranking` (what ``sbs rank`` and the review app call).
 
 The only module in the ranking package that knows about the store; it picks the query each method needs:
-aggregated counts for BT and win rate (fast at 1M votes), the ordered votes for online Elo and TrueSkill,
+aggregated counts for BT and win rate (kept in the store as votes land: ``store.pair_counts``), the ordered votes for online Elo and TrueSkill,
 per-vote outputs for length/style control.
 """
 
@@ -105,7 +105,7 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     else:
         from sbs_tui.core.ranking.outcomes import Outcomes
 
-        names, counted = store.votes.outcomes(**filters)  # read once: the default baseline and the fit share it
+        names, counted = read_outcomes(store, req, scope.voters, filters)  # read once: baseline and fit share it
         counts = (names, counted)
         votes = int(sum(n for *_, n in counted))
         if req.method == "winrate" and req.baseline is None:
@@ -133,6 +133,18 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
         ranking.info["baseline_rule"] = BASELINE_RULE
         ranking.warnings.append(f"no --baseline given: win rate against {chosen!r}, {BASELINE_RULE}")
     return ranking
+
+
+def read_outcomes(store: Store, req: RankRequest, voters: str,
+                  filters: VoteFilters) -> tuple[list[str], list[tuple[int, int, float, int]]]:
+    """The outcome cells a count-based ranking fits. A whole voter class (``--voters``, no ``--annotator``, no
+    ``--category``) is read from the counts the store keeps as votes land (``store.pair_counts``: models² rows,
+    whatever the number of votes); a narrower filter reads the votes. Both give the same cells."""
+    from sbs_tui.core.store.pair_counts import KINDS
+
+    if req.category is None and not req.annotators and voters in KINDS:
+        return store.pair_counts.outcomes(kinds=KINDS[voters], include_flagged=req.include_flagged)
+    return store.votes.outcomes(**filters)
 
 
 def _default_from_pairs(names: list[str], pairs: Iterable[tuple[int, int]]) -> str | None:

@@ -17,6 +17,7 @@ attribute::
     store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
     store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
     store.arena        — the live arena's battle ledger: rate limit and campaign budget          (arena.py)
+    store.pair_counts  — outcome counts per voter class, kept as votes land (ranking's reads)   (pair_counts.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -42,6 +43,7 @@ from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
 from sbs_tui.core.store.judges import Judges
+from sbs_tui.core.store.pair_counts import PairCounts
 from sbs_tui.core.store.imports import Imports
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
@@ -73,6 +75,7 @@ class Store(Connection):
         self.imports = Imports(self)
         self.difficulty = Difficulties(self)
         self.arena = Arena(self)
+        self.pair_counts = PairCounts(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sbs_tui.core.store.base import Queries, StoreError
+from sbs_tui.core.store.pair_counts import PairCounts
 
 # Tables an import adds rows to, children first (the order rows are removed in on rollback).
 TRACKED = ("votes", "generations", "prompts", "models", "annotators")
@@ -124,6 +125,7 @@ class Imports(Queries):
                     (run_id, run_id, run_id))
             self.conn.execute("DELETE FROM import_claims WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM import_ranges WHERE run_id = ?", (run_id,))
+            PairCounts(self._cx).fold(run_id)  # its counts become visible with its votes
             self.conn.execute("UPDATE import_runs SET status = 'done', finished_at = "
                               "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", (run_id,))
 
@@ -140,6 +142,9 @@ class Imports(Queries):
         Votes and generations go when they still carry this run (a row another running import claimed is handed
         to it instead); prompts, models and annotators go only when no row of any table refers to them."""
         removed = 0
+        with self._cx.transaction():  # ending: it will never commit (store.pair_counts drops its counts whole)
+            self.conn.execute("UPDATE import_runs SET error = coalesce(error, 'rolled back') WHERE id = ?",
+                              (run_id,))
         for table in OWNED:
             with self._cx.transaction():
                 self.conn.execute(
@@ -178,6 +183,7 @@ class Imports(Queries):
                                  "by other rows; they stay uncounted")
             self.conn.execute("DELETE FROM import_ranges WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM import_claims WHERE run_id = ?", (run_id,))
+            PairCounts(self._cx).drop(run_id)
             # Gone without a trace, like a rolled-back transaction (every table's row count is as before).
             self.conn.execute("DELETE FROM import_runs WHERE id = ?", (run_id,))
         self._cx.model_ids.clear()

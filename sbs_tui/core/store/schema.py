@@ -561,8 +561,8 @@ def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration("0015_arenaweb_battles")
-def _m0015_arenaweb_battles(db: sqlite_utils.Database) -> None:
+@migration("0015_arena_battles")
+def _m0015_arena_battles(db: sqlite_utils.Database) -> None:
     """The arena's ledger (issue 23): one row per battle an annotator started, written when it starts. Why a table
     and not the generations it leaves: a battle in which neither model answered stores no generation, yet it
     counts against the annotator's rate limit and spends tokens; and the rate limit and the campaign budget must
@@ -586,3 +586,12 @@ def _m0015_arenaweb_battles(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_arena_battles_annotator ON arena_battles(annotator_id, started_at);
         """
     )
+
+
+@migration("0016_pair_counts")
+def _m0016_pair_counts(db: sqlite_utils.Database) -> None:
+    """The votes' outcome counts per voter class, kept in step with the votes by triggers and by the import's
+    batches, so ``sbs rank`` reads models² cells instead of every vote (issue 22; :mod:`.pair_counts`)."""
+    from sbs_tui.core.store import pair_counts
+
+    pair_counts.create(db)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sbs_tui.core.records import VoteRecord, VoteRow
@@ -91,8 +92,8 @@ class Votes(Queries):
         run = () if run_id is None else (run_id,)
         params = [(r[0], r[1], models[r[3]], models[r[4]], r[5], r[6], r[7], annotators[r[8]], *r[10:20], source,
                    *run) for r in rows]
-        before = self.conn.total_changes
-        self.conn.executemany(
+        last_id = self.last_id() if run_id is not None else 0
+        cur = self.conn.executemany(
             # ON CONFLICT(uid), not INSERT OR IGNORE: OR IGNORE would also swallow CHECK violations.
             "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
             "annotator_id, shown_left, ts, rationale, criteria, flagged, flag_reason, output_a, output_b, "
@@ -100,9 +101,18 @@ class Votes(Queries):
             f"?, ?, ?, ?{', ?' * len(run)}) ON CONFLICT(uid) DO NOTHING",
             params,
         )
-        inserted = self.conn.total_changes - before
-        if run_id is not None and inserted < len(rows):
-            self._claim([r[0] for r in rows])
+        inserted = cur.rowcount  # rows this statement inserted (total_changes would add the triggers' writes)
+        if run_id is not None:
+            from sbs_tui.core.store.pair_counts import PairCounts
+
+            # the insert trigger leaves an import's rows to one count per batch: from the rows themselves when
+            # all went in, else from the rows the statement inserted
+            if inserted == len(rows):
+                PairCounts(self._cx).add_rows(run_id, map(itemgetter(7, 2, 3, 6, 12), params))
+            elif inserted:
+                PairCounts(self._cx).add_inserted(last_id)
+            if inserted < len(rows):
+                self._claim([r[0] for r in rows])
         return InsertCounts(inserted, len(rows) - inserted)
 
     def _claim(self, uids: list[str]) -> None:
