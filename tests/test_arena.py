@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import load_settings
-from sbs_tui.core import arena
-from sbs_tui.core.gating import GateConfig, GateRunner
+from sbs_tui.core.generate import arena
+from sbs_tui.core.gates.policy import GateConfig
+from sbs_tui.core.gates.runner import GateRunner
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
 from sbs_tui.testing.fake_endpoint import FakeEndpoint, reply_tokens
@@ -129,7 +130,7 @@ def test_arena_config_errors_name_the_key(tmp_path: Path, arena_toml: str, key: 
 
 def test_a_decision_of_the_background_watcher_is_read_back_by_side(tmp_path: Path) -> None:
     """Without an in-process runner the arena stores the answers pending and reads what the watcher decided."""
-    from sbs_tui.core.generation import ModelSpec
+    from sbs_tui.core.generate.generation import ModelSpec
 
     store = Store(tmp_path / "w.db")
     battle = arena.new_battle("hi", "x", "y")

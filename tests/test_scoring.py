@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sbs_tui.core.gating import Outcome
-from sbs_tui.core.scoring import score_generations
+from sbs_tui.core.gates.policy import Outcome
+from sbs_tui.core.gates.scoring import score_generations
 
 
 class CountingRunner:

@@ -108,7 +108,7 @@ def test_the_scan_sees_the_copies_it_is_meant_to_find(tmp_path: Path) -> None:
 
 def test_only_another_sections_schema_class_is_set_aside(tmp_path: Path) -> None:
     """Stricter since [models.NAME] moved into the schema: a module-level ``KEYS`` table beside
-    ``SECTION = "models"`` (the old ``core/generation.py``) is a copy; only a field of a schema class whose
+    ``SECTION = "models"`` (the old ``core/generate/generation.py``) is a copy; only a field of a schema class whose
     ``SECTION`` is another section is another setting."""
     pkg = tmp_path / "pkg"
     pkg.mkdir()

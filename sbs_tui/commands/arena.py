@@ -20,7 +20,7 @@ def arena_command(obj, annotator: str) -> int:
     if not Path(obj.db_path).exists():
         raise InputError("database not found; create it first (e.g. `sbs import generations` or `sbs generate`)",
                          file=obj.db_path)
-    from sbs_tui.core.arena import load_arena
+    from sbs_tui.core.generate.arena import load_arena
 
     settings = obj.settings
     load_arena(settings)  # a bad [arena] or [models.NAME] fails here, before the screen opens

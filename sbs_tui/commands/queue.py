@@ -37,7 +37,7 @@ def build_command(ctx: click.Context, no_hold_back: bool, fmt: str, **_options: 
 
     An option left out keeps what the queue was last built with, else the config's [queue] value, else the
     default shown."""
-    from sbs_tui.core.queue import build_queue_from_settings
+    from sbs_tui.core.queue.build import build_queue_from_settings
 
     obj = ctx.obj
     with obj.open_store() as store:

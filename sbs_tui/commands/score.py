@@ -65,8 +65,8 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     import sys
 
     from sbs_tui.cli_params import echo_err, interruptible, parse_gate_names
-    from sbs_tui.core.gate_run import build_runner
-    from sbs_tui.core.scoring import score_generations
+    from sbs_tui.core.gates.run import build_runner
+    from sbs_tui.core.gates.scoring import score_generations
     from sbs_tui.errors import ExitCode
 
     only = parse_gate_names(gate_names)

@@ -45,7 +45,7 @@ from sbs_tui.core.views import review as reviews
 from sbs_tui.core.views.funnel import FunnelView, funnel_view
 from sbs_tui.core.views.queue import QueueView, queue_view
 from sbs_tui.core.views.ranking import RankingView, ranking_view
-from sbs_tui.core.views.scope import described
+from sbs_tui.core.scope import described
 from sbs_tui.tui.review_jobs import Cancelled, JobRunner
 
 

@@ -1,6 +1,6 @@
 """Running the gates as a process does it: the runner from settings, one pass over what is pending, or the watcher.
 
-Why apart from :mod:`sbs_tui.core.gating` (the policy and the loops): this is the orchestration that used to sit
+Why apart from :mod:`sbs_tui.core.gates.runner` (the policy and the loops): this is the orchestration that used to sit
 in the ``sbs gate`` click callback — which gates, building every scorer before anything is marked, ``--regate``,
 signal handling, CPU priority, the one-watcher-per-database lock and dying with the app that started it — so that
 ``sbs gate`` is one call, and ``sbs score`` builds its runner the same way without importing another command.
@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core import gating
+from sbs_tui.core.gates import policy
+from sbs_tui.core.gates import runner as gating
 
 if TYPE_CHECKING:
     from sbs_tui.core.settings import Settings
-    from sbs_tui.core.scoring import ScoreProgress
+    from sbs_tui.core.gates.scoring import ScoreProgress
     from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
@@ -30,11 +31,11 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
                  log: Log | None = None) -> gating.GateRunner:
     """The gate policy (config + defaults + ``--gates``/``--reference`` choices) as a runner whose scorers are all
     built: a bad config fails here, before any generation is marked or any output written."""
-    gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
+    gates = policy.load_policy(settings, only=list(only) if only else None, references=list(references))
     runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None),
-                               uncovered=gating.uncovered_policy(settings),
-                               unchecked=gating.unchecked_policy(settings),
-                               required=gating.required_categories(settings, gates))
+                               uncovered=policy.uncovered_policy(settings),
+                               unchecked=policy.unchecked_policy(settings),
+                               required=policy.required_categories(settings, gates))
     for gate in runner.gates:
         runner.scorer(gate)
     return runner
@@ -66,7 +67,8 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
     With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
     returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
     """
-    from sbs_tui.core import gate_watcher, lifeline
+    from sbs_tui.core.gates import watcher as gate_watcher
+    from sbs_tui.core import lifeline
 
     stop = threading.Event()
     lock = None
@@ -146,7 +148,7 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
             return GateRun(runner, done, interrupted=True, pending=store.generations.count_pending())
         log(f"gated {done.scored:,} generation(s): {done.passed:,} passed, {done.blocked:,} blocked, "
             f"{done.held:,} held for review ({done.reused:,} cached gate results reused)")
-        from sbs_tui.core.coverage import from_store
+        from sbs_tui.core.gates.coverage import from_store
 
         return GateRun(runner, done, gating.pass_rates(store, runner.gates), unchecked=from_store(store))
     finally:

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
+from sbs_tui.core.generate.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
 from sbs_tui.core.settings import Settings
 from sbs_tui.core.records import GenerationRecord, VoteRecord
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
-    from sbs_tui.core.gating import GateRunner
+    from sbs_tui.core.gates.runner import GateRunner
     from sbs_tui.core.store import Store
 
 SIDES = ("A", "B")
@@ -234,7 +234,7 @@ def stream_answer(spec: ModelSpec, prompt: str, on_text: Callable[[str], None], 
         return Failure("connection error", type(exc).__name__)
     except Exception as exc:  # a broken stream (bad JSON, an error event, cancelled)
         return Failure("stream error", type(exc).__name__)
-    from sbs_tui.core.generation import _answer
+    from sbs_tui.core.generate.generation import _answer
 
     return _answer(data)
 
@@ -272,7 +272,7 @@ def store_answers(store: Store, battle: Battle, specs: dict[str, ModelSpec]) -> 
 def gate_battle(store: Store, runner: GateRunner, battle: Battle, specs: dict[str, ModelSpec]) -> None:
     """Store the finished answers and gate them here and now (``gating.gate_batch``: the policy, cache and
     bookkeeping of ``sbs gate``); then :func:`settle_from_store`."""
-    from sbs_tui.core import gating
+    from sbs_tui.core.gates import runner as gating
 
     store_answers(store, battle, specs)
     ids = {s.generation_id for s in battle.sides if s.generation_id is not None}
@@ -309,7 +309,7 @@ def vote_record(battle: Battle, choice: str, annotator: str) -> VoteRecord:
     """The battle's vote as an ordinary vote (model_a is side A). Only a votable battle can be voted on."""
     if not battle.votable:
         raise ValueError("this battle cannot be voted on (an answer is missing or was blocked)")
-    from sbs_tui.core.queue import new_vote_uid
+    from sbs_tui.core.queue.annotator import new_vote_uid
 
     a, b = battle.a, battle.b
     meta = {"arena": {"battle": battle.battle_id, "source_prompt_id": battle.source_prompt_id,

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-from sbs_tui.core.csv_cells import csv_text
+from sbs_tui.core.io.csv_cells import csv_text
 from sbs_tui.errors import InputError
 
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from sbs_tui.core.views.scope import VOTERS
+from sbs_tui.core.scope import VOTERS
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")

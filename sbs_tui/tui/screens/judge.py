@@ -46,7 +46,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from sbs_tui.core import dberrors
-from sbs_tui.core.queue import new_vote_uid
+from sbs_tui.core.queue.annotator import new_vote_uid
 from sbs_tui.core.store import AccessRevokedError, AlreadyJudgedError
 from sbs_tui.present.text import escape  # names are user data: the one literal rule
 from sbs_tui.tui import render
@@ -66,7 +66,7 @@ from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
     from sbs_tui.core.settings import AnnotateSettings
-    from sbs_tui.core.queue import AnnotatorQueue, Pair
+    from sbs_tui.core.queue.annotator import AnnotatorQueue, Pair
 
 UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
 RETRY_BUSY_SECONDS = 0.1  # the database is still busy: the next try starts this soon
@@ -182,7 +182,7 @@ class JudgeScreen(Screen[None]):
             return
 
         def count() -> None:
-            from sbs_tui.core.queue import AnnotatorQueue
+            from sbs_tui.core.queue.annotator import AnnotatorQueue
             from sbs_tui.core.store import Store
 
             with Store(db_path) as store:
