@@ -20,8 +20,8 @@ from sbs_tui.core.gates import policy
 from sbs_tui.core.gates import runner as gating
 
 if TYPE_CHECKING:
-    from sbs_tui.core.settings import Settings
     from sbs_tui.core.gates.scoring import ScoreProgress
+    from sbs_tui.core.settings import Settings
     from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
@@ -67,8 +67,8 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
     With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
     returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
     """
-    from sbs_tui.core.gates import watcher as gate_watcher
     from sbs_tui.core import lifeline
+    from sbs_tui.core.gates import watcher as gate_watcher
 
     stop = threading.Event()
     lock = None

@@ -13,15 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.gates.policy import (
-    GateConfig,
-    Outcome,
-    _registry,
-    is_failing,
-    required_categories,
-    unchecked_policy,
-    uncovered_policy,
-)
+from sbs_tui.core.gates.policy import GateConfig, Outcome, _registry, is_failing, required_categories
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:  # scorers load lazily at run time; these names are for the type checker only

@@ -13,12 +13,11 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from sbs_tui.core.io.csv_cells import csv_text, csv_text_back
 from sbs_tui.core.ingest.rows import generation_from_row, iter_records
+from sbs_tui.core.io.csv_cells import csv_text, csv_text_back
 from sbs_tui.core.io.readers import iter_rows
 from sbs_tui.core.records import GenerationRecord
 from sbs_tui.errors import InputError

@@ -48,8 +48,8 @@ class GateWorker:
     adds a column with the gate's verdict on each row (score, details, and the reason when it blocks)."""
 
     def __init__(self, gate: GateConfig, column: str, plugins: dict[str, str], source: str | None = None):
-        from scorers.base import REGISTRY
         from sbs_tui.core.gates.runner import GateRunner
+        from scorers.base import REGISTRY
 
         for name, target in plugins.items():
             if name not in REGISTRY:

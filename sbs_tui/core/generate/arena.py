@@ -35,8 +35,8 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.generate.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
-from sbs_tui.core.settings import Settings
 from sbs_tui.core.records import GenerationRecord, VoteRecord
+from sbs_tui.core.settings import Settings
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ when the queue is built.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sbs_tui.core.settings import QueueSettings

@@ -27,19 +27,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from sbs_tui.core.store.accounts import Accounts
-from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, ConflictError, StoreError
 from sbs_tui.core.store.base import InsertCounts
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.difficulty import Difficulties
+from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, ConflictError, StoreError
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
-from sbs_tui.core.store.judges import Judges
 from sbs_tui.core.store.imports import Imports
+from sbs_tui.core.store.judges import Judges
+from sbs_tui.core.store.migrate import LEGACY_NAMES, MIGRATIONS
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
-from sbs_tui.core.store.migrate import LEGACY_NAMES, MIGRATIONS
 from sbs_tui.core.store.votes import Votes
 
 __all__ = [

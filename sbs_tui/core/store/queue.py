@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
-from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, StoreError
 from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, StoreError
 from sbs_tui.core.store.imports import committed
 
 if TYPE_CHECKING:

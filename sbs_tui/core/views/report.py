@@ -47,8 +47,8 @@ def collect_report(store: Store, request: ReportRequest, *, db_path: str | Path,
     from sbs_tui.core.analysis.abtest import analyse_store as analyse_ab
     from sbs_tui.core.analysis.agreement import analyse_store as analyse_agreement
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
-    from sbs_tui.core.views.funnel import funnel_view
     from sbs_tui.core.scope import resolve_voters
+    from sbs_tui.core.views.funnel import funnel_view
 
     kinds = store.votes.annotator_kinds()
     voters = resolve_voters(kinds, request.voters).voters if kinds else None  # an input error before any work
