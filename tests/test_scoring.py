@@ -1,4 +1,4 @@
-"""`sbs score` as a library call: core.scoring.score_generations (the command only parses and prints)."""
+"""`sbs score` as a library call: core.gates.scoring.score_generations (the command only parses and prints)."""
 
 from __future__ import annotations
 

@@ -339,7 +339,7 @@ def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: 
                 raise InputError(f"expected {n} columns, found {len(values)}", file=str(path), line=start)
             if on_progress is not None and reader.line_num % 4096 == 0:
                 on_progress(fh.buffer.tell() if hasattr(fh, "buffer") else 0)
-            if any(v[:1] == "'" for v in values):  # a spreadsheet-safe export's text (core.export.csv_text)
+            if any(v[:1] == "'" for v in values):  # a spreadsheet-safe export's text (core.io.export.csv_text)
                 values = [csv_text_back(v) for v in values]
             yield Row(start, dict(zip(header, values)))
 

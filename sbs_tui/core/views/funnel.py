@@ -28,7 +28,7 @@ class FunnelStage:
 @dataclass(frozen=True)
 class FunnelRow:
     model: str
-    gates: dict[str, Any] | None  # pass rate, passed/blocked/pending and per gate (core.funnel.gate_summary)
+    gates: dict[str, Any] | None  # pass rate, passed/blocked/pending and per gate (core.analysis.funnel.gate_summary)
     stages: dict[str, dict[str, Any]]  # stage key → the stage's details for this model plus its "rank"
 
 

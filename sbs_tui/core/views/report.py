@@ -29,7 +29,7 @@ class ReportRequest:
     baseline: str | None = None
     alpha: float = 0.05
     seed: int = 0
-    voters: str = "auto"  # the one voters rule (core.views.scope), for every section
+    voters: str = "auto"  # the one voters rule (core.scope), for every section
 
 
 def _section(build: Callable[[], Any]) -> dict[str, Any]:
