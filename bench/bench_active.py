@@ -5,7 +5,7 @@ Simulation with known ground truth: ``--models`` models get true Bradley-Terry s
 from the true win probability (with ``--tie-rate`` ties). Each strategy chooses the model pair of every vote:
 
 * uniform — a model pair uniformly at random (the baseline; what ``--strategy uniform`` converges to);
-* active  — :func:`sbs_tui.core.queue.active_priorities`, the function ``sbs queue build --strategy active``
+* active  — :func:`sbs_tui.core.queue.build.active_priorities`, the function ``sbs queue build --strategy active``
   uses, recomputed every ``--batch`` votes, a pair drawn with probability ∝ its priority (as Chatbot Arena does).
 
 "Votes needed" for one trial: the first checkpoint (every ``--batch`` votes) from which the Bradley-Terry estimate
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sbs_tui.core.queue import active_priorities, fit_bradley_terry  # noqa: E402
+from sbs_tui.core.queue.build import active_priorities, fit_bradley_terry  # noqa: E402
 
 
 def simulate(strategy: str, strengths: np.ndarray, rng: np.random.Generator, *, top: int, budget: int,

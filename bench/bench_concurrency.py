@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_import import make_votes  # noqa: E402
-from sbs_tui.core.queue import BuildOptions, build_queue  # noqa: E402
+from sbs_tui.core.queue.build import BuildOptions, build_queue  # noqa: E402
 from sbs_tui.core.records import GenerationRecord, prompt_id_for  # noqa: E402
 from sbs_tui.core.store import Store  # noqa: E402
 
@@ -66,7 +66,7 @@ def session(db_path: str, annotator: str, seconds: float, think: float, out: mp.
     result = {"annotator": annotator, "latencies": [], "uids": [], "error": None}
     try:
         from sbs_tui.core.dberrors import retry_busy
-        from sbs_tui.core.queue import AnnotatorQueue, new_vote_uid
+        from sbs_tui.core.queue.annotator import AnnotatorQueue, new_vote_uid
         from sbs_tui.tui.annotate.app import APP_BUSY_TIMEOUT_MS  # noqa: F401 - the app module loads no Textual screens here
 
         store = Store(db_path)
@@ -166,7 +166,7 @@ def team(args: argparse.Namespace) -> None:
         baseline = run_sessions(db, sessions, seconds, args.think, tag="alone")
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        from sbs_tui.core.gate_watcher import watcher_command
+        from sbs_tui.core.gates.watcher import watcher_command
 
         watcher = subprocess.Popen(watcher_command(str(db), interval=1.0), env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)

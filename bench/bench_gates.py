@@ -34,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sbs_tui.config import Settings  # noqa: E402
-from sbs_tui.core import gate_eval, gating  # noqa: E402
+from sbs_tui.core.gates import evaluation as gate_eval, runner as gating  # noqa: E402
+from sbs_tui.core.gates import policy
 from scorers.base import ScoreItem, ScorerSpec, create_scorer  # noqa: E402
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "gates_dev.jsonl"
@@ -102,7 +103,7 @@ def annotator_latency(items_folder: Path, tmp: Path, votes: int = 150) -> dict[s
     import statistics
     import subprocess
 
-    from sbs_tui.core.ingest import iter_generation_records
+    from sbs_tui.core.ingest.rows import iter_generation_records
     from sbs_tui.core.records import VoteRecord
     from sbs_tui.core.store import Store
 
@@ -176,11 +177,11 @@ def main() -> None:
         _, load_s = timed(lambda: create_scorer("memorization", spec()))
         results["index"] = {"ngrams": int(len(memo.index.hashes)), "build_s": round(build_s, 2),
                             "cached_load_s": round(load_s, 3), "build_over_load": round(build_s / load_s, 1)}
-        memo_gate = gating.GateConfig("memorization", "memorization", blocking=True, options={
+        memo_gate = policy.GateConfig("memorization", "memorization", blocking=True, options={
             "references": [str(corpus)], "cache_dir": str(Path(tmp) / "cache")})
-        defaults = [g for g in gating.load_policy(Settings()) if g.blocking]
+        defaults = [g for g in policy.load_policy(Settings()) if g.blocking]
         runner = gating.GateRunner([*defaults, memo_gate])
-        first = gating.GateRunner([gating.GateConfig("toxicity", "toxicity", blocking=True,
+        first = gating.GateRunner([policy.GateConfig("toxicity", "toxicity", blocking=True,
                                                      options={"min_chars": 0}), memo_gate],
                                   identify_languages=False)
         runner.evaluate(items[:16])  # warm-up: builds every scorer
@@ -347,7 +348,7 @@ def main() -> None:
 def quality(path: Path = DEV_SET) -> list[dict[str, object]]:
     """Precision/recall/false-block rate of the default blocking gates on a labelled set (the tuning part by
     default: in-sample; ``TEST_SET`` for the held-out figures)."""
-    runner = gating.GateRunner([g for g in gating.load_policy(Settings()) if g.blocking])
+    runner = gating.GateRunner([g for g in policy.load_policy(Settings()) if g.blocking])
     report = gate_eval.evaluate(runner, gate_eval.read_labelled(str(path)))
     rows = []
     for g in report.gates:

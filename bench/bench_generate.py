@@ -1,4 +1,4 @@
-"""Throughput of ``sbs generate`` (``sbs_tui.core.generation.run_generate``: streamed requests through the shared
+"""Throughput of ``sbs generate`` (``sbs_tui.core.generate.generation.run_generate``: streamed requests through the shared
 client, answers committed to a SQLite database) against the shipped loopback server
 (``python -m sbs_tui.testing.fake_endpoint``, in its own process) with a set latency and token rate.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sbs_tui.config import Settings  # noqa: E402
-from sbs_tui.core.generation import GenerateRequest, run_generate  # noqa: E402
+from sbs_tui.core.generate.generation import GenerateRequest, run_generate  # noqa: E402
 from sbs_tui.core.store import Store  # noqa: E402
 
 

@@ -11,7 +11,7 @@ names) is the overhead this measures.
 
 While the CLI import runs, a second process writes as the annotator app does (a 5 ms busy timeout, polling every
 1–4 ms, one small write transaction every 50 ms) and records how long each write waited: the import commits in
-short transactions so that this stays about 0.2 s at most (``WRITE_TARGET_SECONDS`` in ``sbs_tui/core/ingest.py``).
+short transactions so that this stays about 0.2 s at most (``WRITE_TARGET_SECONDS`` in ``sbs_tui/core/ingest/importer.py``).
 
 Prints a JSON object and a short table.
 """
@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sbs_tui.core.ingest import import_files, iter_vote_records  # noqa: E402
+from sbs_tui.core.ingest.importer import import_files  # noqa: E402
+from sbs_tui.core.ingest.rows import iter_vote_records
 from sbs_tui.core.records import prompt_id_for  # noqa: E402
 from sbs_tui.core.store import Store  # noqa: E402
 

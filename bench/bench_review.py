@@ -39,7 +39,7 @@ def _clock(n: int) -> str:
 
 
 def build(path: Path, *, votes: int, prompts: int, models: int, annotators: int, seed: int = 0) -> None:
-    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
     from sbs_tui.core.records import GenerationRecord, VoteRecord, prompt_id_for
     from sbs_tui.core.store import Store
 

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scorers.base import REGISTRY, ScoreItem, ScoreResult  # noqa: E402
-from sbs_tui.core.gating import GateConfig, GateRunner  # noqa: E402
+from sbs_tui.core.gates.policy import GateConfig  # noqa: E402
+from sbs_tui.core.gates.runner import GateRunner
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval" / "outputs"
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "generations.jsonl"
@@ -72,7 +73,7 @@ def run_local(gates, items, batch_size: int) -> float:
 
 
 def run_ray(gates, items, batch_size: int, workers: int | None) -> float:
-    from sbs_tui.core.scoring_ray import score_with_ray
+    from sbs_tui.core.gates.scoring_ray import score_with_ray
 
     started = time.perf_counter()
     count = sum(len(chunk) for chunk in score_with_ray(gates, items, batch_size=batch_size, workers=workers))
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    from sbs_tui.core.scoring_ray import _init, import_ray
+    from sbs_tui.core.gates.scoring_ray import _init, import_ray
 
     ray = import_ray()
     REGISTRY.register("noop", "bench.bench_scale:build_noop")

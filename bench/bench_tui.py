@@ -63,7 +63,8 @@ def real_answers() -> dict[str, list[tuple[str, str]]]:
 
 
 def build_db(path: Path, prompts: int, models: int, votes: int) -> None:
-    from sbs_tui.core.queue import BuildOptions, IdentityDetector, build_queue
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
+    from sbs_tui.core.queue.identity import IdentityDetector
     from sbs_tui.core.records import GenerationRecord, VoteRecord, prompt_id_for
     from sbs_tui.core.store import Store
 
@@ -142,7 +143,7 @@ async def measure_floor(presses: int) -> list[float]:
 
 async def measure_app(db: Path, presses: int, annotator: str, markdown: bool) -> tuple[list[float], list[float]]:
     from sbs_tui.config import parse_settings
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.tui.annotate.app import make_app
 
     store_times: list[float] = []

@@ -41,7 +41,7 @@ enabled = true
 
 def build(db: Path, config: Path) -> int:
     """Import, mark half the prompts passed, build the queue; returns how many generations stay pending."""
-    from sbs_tui.core.ingest import import_files
+    from sbs_tui.core.ingest.importer import import_files
     from sbs_tui.core.store import Store
 
     files = sorted(ALPACA.glob("*.jsonl"))
@@ -73,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presses", type=int, default=150)
     args = parser.parse_args()
-    from sbs_tui.core.gate_watcher import ensure_watcher  # the app's own way to start it (one per database)
+    from sbs_tui.core.gates.watcher import ensure_watcher  # the app's own way to start it (one per database)
 
     with tempfile.TemporaryDirectory(prefix="sbs-bench-gating-") as tmp:
         db, config = Path(tmp) / "gating.db", Path(tmp) / "gates.toml"

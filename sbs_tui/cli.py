@@ -216,7 +216,7 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool)
         # an error (exit 2) even for commands that do not read that section.
         settings = ctx.obj.settings
         if settings.gates:  # [gates.NAME]: an unknown gate or scorer too (the registry loads only here)
-            from sbs_tui.core.gating import load_policy
+            from sbs_tui.core.gates.policy import load_policy
 
             load_policy(settings)
 

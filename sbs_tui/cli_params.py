@@ -83,7 +83,7 @@ def echo_err(message: str) -> None:
 def rank_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The ranking options of ``sbs rank`` and ``sbs export rankings`` (the same request, written once)."""
     from sbs_tui.core.ranking.request import CIS, CONTROLS, ELO_ORDERS, METHODS
-    from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+    from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 
     options = [
         click.option("--method", type=click.Choice(METHODS), default="bt", show_default=True,

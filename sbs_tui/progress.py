@@ -52,7 +52,7 @@ class FileProgress:
 
 class CountProgress:
     """Item-count progress — done of a total, rate, elapsed, time left — for ``sbs gate``, ``sbs score`` and
-    ``sbs judge`` (the ``start``/``advance``/``stop`` calls of ``sbs_tui.core.scoring.ScoreProgress``). It always
+    ``sbs judge`` (the ``start``/``advance``/``stop`` calls of ``sbs_tui.core.gates.scoring.ScoreProgress``). It always
     counts (``done``, :attr:`remaining`, for the summary and the line an interruption prints) and draws a rich bar
     on stderr only when ``enabled``."""
 

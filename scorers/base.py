@@ -2,7 +2,7 @@
 
 A *scorer* turns a batch of (prompt, output[, reference]) items into one number each, plus details worth
 showing (the worst sentence, the matched span, the flagged categories). Whether that number *blocks* a
-generation is the gate policy's business (:mod:`sbs_tui.core.gating`), not the scorer's: the scorer only says
+generation is the gate policy's business (:mod:`sbs_tui.core.gates.runner`), not the scorer's: the scorer only says
 which direction is bad (``higher_is_worse``) and what threshold is a sensible default for its backend.
 
 Why a registry with lazy entries: ``sbs --help`` and the annotator app must not import scikit-learn, torch or

@@ -18,7 +18,7 @@ Replies (``backend``):
   ``chat_template_kwargs`` (e.g. ``{guardian_config = {risk_name = "harm"}}``) and ``system`` (a policy message
   sent first) are passed to the server as they are.
 
-A reply that is neither verdict scores NaN, which *fails* a blocking gate (:func:`sbs_tui.core.gating.is_failing`)
+A reply that is neither verdict scores NaN, which *fails* a blocking gate (:func:`sbs_tui.core.gates.policy.is_failing`)
 and says why in ``details["error"]``.
 
 The score is 1.0 for unsafe, 0.0 for safe; with ``logprobs = true`` it is the guard's probability of the unsafe
@@ -167,7 +167,7 @@ class ChatGuard:
         #: What this backend checks, as the gate runner's ``unchecked`` reads it (GateRunner.categories).
         self.covered_categories = self.categories
         #: The model card's languages (ShieldGemma's and Granite Guardian's: English); a gate's ``languages = [...]``
-        #: overrides them (:mod:`sbs_tui.core.gating`).
+        #: overrides them (:mod:`sbs_tui.core.gates.runner`).
         self.languages: tuple[str, ...] = YES_NO_LANGUAGES if self.style == "yes-no" else LLAMA_GUARD_LANGUAGES
         self.client = JsonClient(spec)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, VoteRecord, prompt_id_for
 from sbs_tui.core.store import Store
 

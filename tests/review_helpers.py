@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sbs_tui.core.ingest import import_files
-from sbs_tui.core.queue import AnnotatorQueue, BuildOptions, build_queue
+from sbs_tui.core.ingest.importer import import_files
+from sbs_tui.core.queue.annotator import AnnotatorQueue
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord
 from sbs_tui.core.store import Store
 

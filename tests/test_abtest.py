@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sbs_tui.cli import main
-from sbs_tui.core.abtest import (VariantData, analyse_metric, choose_control, holm, newcombe_interval,
-                                 two_proportions, welch, wilson_interval)
+from sbs_tui.core.analysis.abtest import (
+    VariantData,
+    analyse_metric,
+    holm,
+    newcombe_interval,
+    two_proportions,
+    welch,
+    wilson_interval,
+)
+from sbs_tui.core.ingest.ab_control import choose_control
 
 
 def units(name: str, values) -> VariantData:
@@ -395,7 +403,7 @@ def test_hostile_names_are_shown_as_escapes():
 def test_control_is_stored_per_experiment_and_shared_by_ab_funnel_and_review(tmp_path, cli):
     """Issue 9.7: the control is chosen once at import and is the same in sbs ab, sbs funnel and the review app;
     a later variant named 'control' does not silently take over; sbs ab --control changes it for everyone."""
-    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.analysis.funnel import build_funnel
     from sbs_tui.core.store import Store
     from sbs_tui.core.views import on_db
     from sbs_tui.core.views.funnel import funnel_view

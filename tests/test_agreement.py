@@ -12,8 +12,13 @@ from scipy import stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sbs_tui.core.agreement import (
-    LABELS, Annotation, analyse, cohen_kappa, fleiss_kappa, krippendorff_alpha_nominal,
+from sbs_tui.core.analysis.agreement import (
+    LABELS,
+    Annotation,
+    analyse,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
 )
 from tests.ranking_helpers import store_with, vote
 
@@ -161,7 +166,7 @@ def test_position_bias_is_separated_from_model_strength_and_matches_logistic_reg
     and kept as a float."""
     from sklearn.linear_model import LogisticRegression
 
-    from sbs_tui.core.agreement import position_bias
+    from sbs_tui.core.analysis.agreement import position_bias
 
     rng = np.random.default_rng(5)
     strength = {"x": 1.0, "y": 0.0, "z": -0.5}
@@ -210,7 +215,7 @@ def _cycle_votes(both_ways: tuple[str, str] | None = None) -> list:
 def test_position_bias_is_not_read_from_an_intransitive_cycle_with_fixed_sides() -> None:
     """The BT "home advantage" read δ = 1.34, p printed 0.0, off this design; no pair was shown both ways round,
     so position bias is not testable."""
-    from sbs_tui.core.agreement import position_bias
+    from sbs_tui.core.analysis.agreement import position_bias
 
     entry = position_bias(_cycle_votes(), "h")
     assert entry["decisive_votes"] == 600 and entry["testable"] is False and entry["p_value"] is None
@@ -223,7 +228,7 @@ def test_position_bias_is_not_read_from_an_intransitive_cycle_with_fixed_sides()
 
 def test_within_pair_sides_must_vary_for_the_same_annotator() -> None:
     """One annotator always sees x left, another always y left: their tastes, not position, differ."""
-    from sbs_tui.core.agreement import position_bias
+    from sbs_tui.core.analysis.agreement import position_bias
 
     anns = [_ann(k, f"p{k}", "x", "y", float(k % 4 == 0), "h1", left="model_a") for k in range(40)]
     anns += [_ann(100 + k, f"p{k}", "x", "y", float(k % 4 != 0), "h2", left="model_b") for k in range(40)]
@@ -241,7 +246,7 @@ def test_exact_conditional_p_equals_fisher_for_one_pair_and_enumeration_for_seve
     from itertools import product
     from math import comb
 
-    from sbs_tui.core.position_bias import cmh_chi2_p, exact_conditional_p, mantel_haenszel_log_odds
+    from sbs_tui.core.analysis.position_bias import cmh_chi2_p, exact_conditional_p, mantel_haenszel_log_odds
 
     one = [[7, 2, 3, 6]]
     assert exact_conditional_p(one) == pytest.approx(stats.fisher_exact([[7, 2], [3, 6]]).pvalue, rel=1e-12)
@@ -305,7 +310,7 @@ def test_the_real_reason_when_agreement_cannot_be_computed() -> None:
 def test_a_p_value_beyond_double_precision_is_not_zero() -> None:
     """A position effect so strong that the exact tail underflows: the CMH χ² takes over, and a p below double
     precision is the smallest normal float, never 0.0."""
-    from sbs_tui.core.position_bias import within_pair_test
+    from sbs_tui.core.analysis.position_bias import within_pair_test
 
     votes = [("h", "x", "y", True)] * 3000 + [("h", "y", "x", True)] * 3000 + [("h", "x", "y", False)]
     entry = within_pair_test(votes)

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import load_settings
-from sbs_tui.core import arena
-from sbs_tui.core.gating import GateConfig, GateRunner
+from sbs_tui.core.generate import arena
+from sbs_tui.core.gates.policy import GateConfig
+from sbs_tui.core.gates.runner import GateRunner
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
 from sbs_tui.testing.fake_endpoint import FakeEndpoint, reply_tokens
@@ -94,7 +95,7 @@ def test_battle_counts_read_stored_votes_and_session_battles(tmp_path: Path) -> 
 
 
 def test_rate_limit_is_a_sliding_minute() -> None:
-    from sbs_tui.core.arena_ledger import rate_wait_s
+    from sbs_tui.core.generate.arena_ledger import rate_wait_s
 
     assert rate_wait_s([], 2, 0.0) == 0
     assert rate_wait_s([0.0], 2, 0.0) == 0
@@ -128,7 +129,7 @@ def test_arena_config_errors_name_the_key(tmp_path: Path, arena_toml: str, key: 
 
 def test_a_decision_of_the_background_watcher_is_read_back_by_side(tmp_path: Path) -> None:
     """Without an in-process runner the arena stores the answers pending and reads what the watcher decided."""
-    from sbs_tui.core.generation import ModelSpec
+    from sbs_tui.core.generate.generation import ModelSpec
 
     store = Store(tmp_path / "w.db")
     battle = arena.new_battle("hi", "x", "y")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import load_settings
-from sbs_tui.core import arena, arena_ledger
+from sbs_tui.core.generate import arena, arena_ledger
 from sbs_tui.core.store import AccessRevokedError, Store
 from sbs_tui.core.team import add_annotator
 from sbs_tui.errors import InputError
@@ -102,7 +102,7 @@ def test_a_budget_needs_every_arena_model_priced(tmp_path: Path) -> None:
 
 
 def test_a_broken_off_answer_is_estimated_from_what_arrived() -> None:
-    from sbs_tui.core.generation import Answer, ModelSpec
+    from sbs_tui.core.generate.generation import Answer, ModelSpec
 
     battle = arena.new_battle("x" * 40, "p", "q")
     battle.a.status, battle.a.answer = "done", Answer("ok", 7, 3, 0.1, 1.0)
@@ -213,8 +213,8 @@ async def test_arena_answers_stay_out_of_the_queue(tmp_path: Path) -> None:
     """Decision (docs/arena.md): an arena battle's answers are ordinary generations — rank, agreement, judge and
     exports see its vote — but `sbs queue build` does not pair them, and `sbs generate --from-db` does not answer
     their prompts: the prompt is one annotator's own."""
-    from sbs_tui.core.generation import GenerateRequest, load_prompts
-    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.generate.generation import GenerateRequest, load_prompts
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
     from sbs_tui.core.records import GenerationRecord
 
     with FakeEndpoint() as server:

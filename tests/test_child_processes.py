@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sbs_tui.core import gate_watcher
+from sbs_tui.core.gates import watcher as gate_watcher
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 
@@ -82,7 +82,7 @@ def _kill_all(pids) -> None:
 @pytest.fixture(scope="module")
 def big_generations(tmp_path_factory) -> Path:
     """A generations file over the 8 MB line from which imports parse in a child process."""
-    from sbs_tui.core.ingest import PARALLEL_MIN_BYTES
+    from sbs_tui.core.ingest.importer import PARALLEL_MIN_BYTES
 
     path = tmp_path_factory.mktemp("big") / "big.jsonl"
     answer = "A plain answer that goes on for a while. " * 12
@@ -170,7 +170,7 @@ def test_three_apps_starting_at_once_share_one_watcher(tmp_path, monkeypatch) ->
 
 PARENT = textwrap.dedent("""
     import sys, time
-    from sbs_tui.core.gate_watcher import start_watcher
+    from sbs_tui.core.gates.watcher import start_watcher
     proc = start_watcher(sys.argv[1], sys.argv[2], interval=0.2, log_path=sys.argv[3])
     print(proc.pid, flush=True)
     time.sleep(600)
@@ -245,7 +245,7 @@ def test_a_local_rays_helpers_end_with_a_killed_driver() -> None:
     pytest.importorskip("ray")
     driver = _driver("""
         import time, ray
-        from sbs_tui.core.scoring_ray import _init
+        from sbs_tui.core.gates.scoring_ray import _init
         _init(ray, None)
         ray.get([ray.remote(lambda: 1).remote() for _ in range(2)])
         print("ready", flush=True)

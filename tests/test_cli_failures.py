@@ -205,7 +205,7 @@ def test_an_export_killed_outright_leaves_a_named_partial_that_the_next_export_r
     out = tmp_path / "votes.jsonl"
     code = (
         "import os, sys\n"
-        "from sbs_tui.core import export\n"
+        "from sbs_tui.core.io import export\n"
         "with export.atomic_output(sys.argv[1]) as fh:\n"
         "    fh.write('x' * 100000); fh.flush()\n"
         "    os.kill(os.getpid(), 9)\n"

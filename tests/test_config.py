@@ -177,7 +177,8 @@ def test_every_key_is_documented():
 
 def test_feature_sections_match_the_keys_their_modules_read(tmp_path):
     """[judge] and [policy] are typed here and read by their feature modules: the two lists must not drift."""
-    from sbs_tui.core import gating, judging
+    from sbs_tui.core.gates import policy as gating
+    from sbs_tui.core.judge import judging
 
     assert not hasattr(judging, "KEYS") and not hasattr(judging, "SECTION")  # the schema is the only key list
     s = load_settings(_write(tmp_path, '[policy]\nuncovered = "block"\n[judge]\nmodel = "m"\ntop_logprobs = 5\n'))
@@ -235,7 +236,7 @@ def test_models_and_arena_are_typed_sections(tmp_path):
     """Issue 18: ``[models.NAME]`` and ``[arena]`` are typed by the one schema like every section (their feature
     modules keep no key tables of their own), ``[arena]`` has ``SBS_ARENA_*`` variables, and a
     ``[models.NAME]`` range error names the file, the line and ``models.NAME.key``."""
-    from sbs_tui.core import arena, generation
+    from sbs_tui.core.generate import arena, generation
     from sbs_tui.core.settings import ArenaSettings, ModelSettings
 
     assert not hasattr(generation, "KEYS") and not hasattr(arena, "KEYS")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import Settings, load_settings
-from sbs_tui.core import coverage, gate_eval, gating
+from sbs_tui.core.gates import coverage, evaluation as gate_eval, runner as gating
+from sbs_tui.core.gates import policy as gating_policy
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
@@ -49,7 +50,7 @@ def _settings(tmp_path: Path, toml: str) -> Settings:
 
 
 def _runner(settings: Settings | None = None) -> gating.GateRunner:
-    from sbs_tui.core.gate_run import build_runner
+    from sbs_tui.core.gates.run import build_runner
 
     return build_runner(settings or Settings())
 
@@ -61,7 +62,7 @@ def test_builtin_categories_are_what_held_out_recall_supports() -> None:
     """A built-in declares a category only where its recall on the held-out rows reaches CHECKED_RECALL in every
     language it reads: measured, not claimed (the lexicon blocks some threats, but 2 of 14 is not 'checked')."""
     rows = gate_eval.read_labelled(str(TEST))
-    runner = gating.GateRunner([g for g in gating.load_policy(Settings()) if g.blocking])
+    runner = gating.GateRunner([g for g in gating_policy.load_policy(Settings()) if g.blocking])
     outcomes = runner.evaluate([ScoreItem(r.prompt, r.output) for r in rows])
     for gate in runner.gates:
         info = next(i for i in BUILTIN_INFO if i.name == gate.scorer)
@@ -117,16 +118,16 @@ def test_declared_categories_are_checked_with_file_and_line(tmp_path: Path, guar
     assert exc.value.field == "policy.categories" and exc.value.line == 2
     # Built by hand (no file): the gate policy checks the names too.
     with pytest.raises(InputError) as exc:
-        gating.load_policy(Settings(gates={"g": {"scorer": "lexicon", "categories": ["slurs"]}}))
+        gating_policy.load_policy(Settings(gates={"g": {"scorer": "lexicon", "categories": ["slurs"]}}))
     assert exc.value.field == "gates.g.categories"
 
 
 def test_declared_categories_restrict_the_lexicon() -> None:
-    gate = gating.GateConfig("lexicon", "lexicon", blocking=True, categories=("obscenity",))
+    gate = gating_policy.GateConfig("lexicon", "lexicon", blocking=True, categories=("obscenity",))
     runner = gating.GateRunner([gate])
     threat, swear = runner.evaluate([ScoreItem("q", "I will break your legs."), ScoreItem("q", "Fuck this.")])
     assert not threat.blocked and swear.blocked
-    assert gate.config_hash != gating.GateConfig("lexicon", "lexicon").config_hash  # cached apart
+    assert gate.config_hash != gating_policy.GateConfig("lexicon", "lexicon").config_hash  # cached apart
 
 
 @pytest.mark.parametrize("policy, status, reasons", [
@@ -190,7 +191,7 @@ def test_gating_stores_unchecked_and_every_surface_shows_it(tmp_path: Path, cli)
                                        "ON m.id = g.model_id"))
         assert rows["en"] == "insult,threat,hate,harassment,sexual,self_harm,violence"
         assert rows["de"] == ",".join(CORE_CATEGORIES)
-        from sbs_tui.core.gate_review import review_summary
+        from sbs_tui.core.gates.review import review_summary
 
         assert any("not checked in de" in s for s in review_summary(store)["unchecked_sentences"])
     as_json = json.loads(cli("--db", str(path), "gate", "--regate", "--format", "json").stdout)
@@ -258,7 +259,7 @@ def test_the_lexicon_refuses_a_category_it_cannot_check(tmp_path: Path, cli) -> 
     assert result.exit_code == 2 and "gates.lexicon.categories" in result.stderr
     assert "cannot check 'hate'" in result.stderr
     config.write_text('[gates.lexicon]\ncategories = ["insult"]\n', encoding="utf-8")
-    gate = next(g for g in gating.load_policy(load_settings(config)) if g.name == "lexicon")
+    gate = next(g for g in gating_policy.load_policy(load_settings(config)) if g.name == "lexicon")
     (aimed,) = gating.GateRunner([gate]).evaluate([ScoreItem("q", "You are a stupid pig.")])
     assert aimed.blocked  # 'insult' includes the aimed weak insults
 

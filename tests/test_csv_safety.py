@@ -11,7 +11,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbs_tui.core.csv_cells import FORMULA_START, csv_text, csv_text_back
+from sbs_tui.core.io.csv_cells import FORMULA_START, csv_text, csv_text_back
 from sbs_tui.core.records import VoteRecord
 from sbs_tui.core.store import Store
 

@@ -10,7 +10,7 @@ import pytest
 
 from sbs_tui import cli
 from sbs_tui.core.store import StoreError
-from sbs_tui.core.store.base import ConflictError
+from sbs_tui.core.store.errors import ConflictError
 from sbs_tui.errors import ExitCode, InputError, SbsError
 from scorers.base import ScorerError
 from scorers.http import EndpointError

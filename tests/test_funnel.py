@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from sbs_tui.cli import main
-from sbs_tui.core.funnel import build_funnel, side_by_side_scores
-from sbs_tui.core.ingest_results import ABAggregateRecord, BenchmarkRecord
+from sbs_tui.core.analysis.funnel import build_funnel, side_by_side_scores
+from sbs_tui.core.ingest.results import ABAggregateRecord, BenchmarkRecord
 from sbs_tui.core.records import VoteRecord, prompt_id_for
 from sbs_tui.core.store import Store
 
@@ -114,7 +114,7 @@ def test_agreeing_stages_have_no_disagreements():
 
 def test_four_models_in_the_same_order_are_not_significant():
     """Issue 9.6: 4 models, ρ = 1 → exact p = 2/24 = 0.083 (formerly printed "<1e-4"); said as not established."""
-    from sbs_tui.core.funnel import Stage, correlate
+    from sbs_tui.core.analysis.funnel import Stage, correlate
 
     a = Stage("benchmarks", "benchmarks", {"m1": 4, "m2": 3, "m3": 2, "m4": 1})
     b = Stage("side_by_side", "side-by-side", {"m1": 40, "m2": 30, "m3": 20, "m4": 10})
@@ -137,7 +137,7 @@ def _brute_force_two_sided_p(xa, xb, statistic) -> float:
 def test_kendall_with_ties_is_exact_by_permutation():
     """Issue 19.3: with tied scores scipy's Kendall p is asymptotic (0.079 here) where the exact permutation p
     over all 720 pairings of 6 models is 0.122; the funnel reports the exact one and says so."""
-    from sbs_tui.core.funnel import Stage, correlate
+    from sbs_tui.core.analysis.funnel import Stage, correlate
 
     models = [f"m{i}" for i in range(6)]
     xa = [1, 2, 3, 4, 5, 6]
@@ -158,7 +158,7 @@ def test_kendall_with_ties_is_exact_by_permutation():
 
 
 def test_kendall_without_ties_keeps_scipys_exact_p():
-    from sbs_tui.core.funnel import Stage, correlate
+    from sbs_tui.core.analysis.funnel import Stage, correlate
 
     models = [f"m{i}" for i in range(5)]
     xa, xb = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
@@ -170,7 +170,7 @@ def test_kendall_without_ties_keeps_scipys_exact_p():
 
 def test_negative_but_uncertain_correlation_is_not_called_opposite():
     """The wording follows the interval, not the sign: ρ = −0.4 over 5 models is "not clearly related"."""
-    from sbs_tui.core.funnel import Stage, correlate, disagreements
+    from sbs_tui.core.analysis.funnel import Stage, correlate, disagreements
 
     a = Stage("benchmarks", "benchmarks", {"m1": 5, "m2": 4, "m3": 3, "m4": 2, "m5": 1})
     b = Stage("side_by_side", "side-by-side", {"m1": 3, "m2": 1, "m3": 5, "m4": 4, "m5": 2})
@@ -187,7 +187,7 @@ def test_holm_across_funnel_correlations():
             ("m2", "m1"): 2, ("m1", "m3"): 5, ("m2", "m3"): 4, ("m3", "m2"): 1}
     seed(store, bench=bench, wins=wins, ab={"m1": (100, 1000), "m2": (120, 1000), "m3": (90, 1000)})
     report = build_funnel(store)
-    from sbs_tui.core.abtest import holm
+    from sbs_tui.core.analysis.abtest import holm
 
     ps = [c.spearman_p for c in report.correlations]
     assert [c.spearman_p_holm for c in report.correlations] == pytest.approx(holm(ps))
@@ -290,7 +290,7 @@ def test_side_by_side_counts_humans_by_default_and_says_so(tmp_path, capsys):
     code, out, _ = run(capsys, db, "funnel", "--voters", "all")
     assert "side-by-side: 12 votes by all annotators" in out
     with Store(db) as store:  # the plots' funnel counts the same voters
-        from sbs_tui.core.plots import collect_plot_data
+        from sbs_tui.core.analysis.plots import collect_plot_data
 
         models, ranks = collect_plot_data(store).funnel_ranks
         assert ranks["side_by_side"][models.index("m1")] == 1.0

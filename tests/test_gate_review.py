@@ -11,7 +11,8 @@ from rich.text import Text
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from sbs_tui.config import Settings
-from sbs_tui.core import gate_review, gating
+from sbs_tui.core.gates import review as gate_review, runner as gating
+from sbs_tui.core.gates import policy
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
@@ -40,7 +41,7 @@ def _status(store: Store) -> dict[str, tuple[str, str | None, str | None]]:
 
 
 def _runner() -> gating.GateRunner:
-    return gating.GateRunner([g for g in gating.load_policy(Settings()) if g.blocking])
+    return gating.GateRunner([g for g in policy.load_policy(Settings()) if g.blocking])
 
 
 def test_held_blocked_and_overridden_generations(tmp_path: Path) -> None:

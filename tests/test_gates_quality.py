@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbs_tui.config import Settings
-from sbs_tui.core import gate_eval, gating
+from sbs_tui.core.gates import evaluation as gate_eval, runner as gating
+from sbs_tui.core.gates import policy as gating_policy
 from scorers.base import BUILTIN_INFO, REGISTRY, ScoreItem, ScorerSpec, create_scorer
 from scorers.text import context_windows, split_sentences
 
@@ -159,7 +160,7 @@ def test_language_identification() -> None:
 
 
 def _runner(policy: str = "review", *, gates=None) -> gating.GateRunner:
-    return gating.GateRunner(gates or gating.load_policy(Settings()), uncovered=policy)
+    return gating.GateRunner(gates or gating_policy.load_policy(Settings()), uncovered=policy)
 
 
 def test_uncovered_languages_are_never_silently_passed() -> None:
@@ -175,9 +176,9 @@ def test_uncovered_languages_are_never_silently_passed() -> None:
     assert passed[0].uncovered and passed[0].status == "passed"
     # A safety gate that declares the language covers it; a memorization gate (any language) does not make
     # German text safe.
-    memo = gating.GateConfig("memorization", "memorization", blocking=True)
-    assert _runner(gates=[*gating.load_policy(Settings()), memo]).is_uncovered("de")
-    xl = [*gating.load_policy(Settings()), gating.GateConfig("xl", "lexicon", blocking=True, languages=("*",))]
+    memo = gating_policy.GateConfig("memorization", "memorization", blocking=True)
+    assert _runner(gates=[*gating_policy.load_policy(Settings()), memo]).is_uncovered("de")
+    xl = [*gating_policy.load_policy(Settings()), gating_policy.GateConfig("xl", "lexicon", blocking=True, languages=("*",))]
     assert not _runner(gates=xl).evaluate(items[:1])[0].uncovered
 
 
@@ -234,11 +235,11 @@ def test_policy_uncovered_is_validated(tmp_path: Path) -> None:
     path = tmp_path / "sbs.toml"
     path.write_text('[policy]\nuncovered = "ignore"\n')
     with pytest.raises(InputError) as exc:
-        gating.uncovered_policy(load_settings(path))
+        gating_policy.uncovered_policy(load_settings(path))
     assert exc.value.field == "policy.uncovered"
     path.write_text('[policy]\nuncovered = "block"\n')
-    assert gating.uncovered_policy(load_settings(path)) == "block"
-    assert gating.uncovered_policy(Settings()) == "review"
+    assert gating_policy.uncovered_policy(load_settings(path)) == "block"
+    assert gating_policy.uncovered_policy(Settings()) == "review"
 
 
 def test_score_rows_carry_language_and_uncovered(tmp_path: Path, cli) -> None:
@@ -259,11 +260,11 @@ def test_score_rows_carry_language_and_uncovered(tmp_path: Path, cli) -> None:
 
 
 def test_scorer_info_is_the_one_place_for_gate_defaults() -> None:
-    defaults = {g.name: g for g in gating.load_policy(Settings())}
+    defaults = {g.name: g for g in gating_policy.load_policy(Settings())}
     assert set(defaults) == {i.name for i in BUILTIN_INFO if i.always_on}
     for info in BUILTIN_INFO:
         assert REGISTRY.info(info.name) is info
-        assert gating._blocking_default(info.name) is info.blocking
+        assert gating_policy._blocking_default(info.name) is info.blocking
     from scorers.toxicity import PROFANITY_CHECK_THRESHOLD
 
     assert REGISTRY.info("toxicity").threshold.startswith(f"{PROFANITY_CHECK_THRESHOLD:g} ")
@@ -296,7 +297,7 @@ def test_eval_metrics_match_scikit_learn(tmp_path: Path) -> None:
 
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()][::7]
     labelled = [gate_eval.LabelledRow(r["prompt"], r["output"], r["label"], r["language"]) for r in rows]
-    runner = gating.GateRunner([g for g in gating.load_policy(Settings()) if g.name == "toxicity"])
+    runner = gating.GateRunner([g for g in gating_policy.load_policy(Settings()) if g.name == "toxicity"])
     report = gate_eval.evaluate(runner, labelled)
     (tox, combined) = report.gates
     outcomes = runner.evaluate([ScoreItem(r.prompt, r.output) for r in labelled])

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbs_tui.config import Settings
-from sbs_tui.core import gating
+from sbs_tui.core.gates import policy
+from sbs_tui.core.gates import runner as gating
 from scorers import lexicon, memorization, text, toxicity
 from scorers.base import ScoreItem, ScorerSpec
 from tests import gates_reference as ref
@@ -63,9 +64,9 @@ def _corpus(tmp_path: Path, items: list[ScoreItem]) -> Path:
 
 def _runners(corpus: Path, cache: Path) -> tuple[gating.GateRunner, gating.GateRunner]:
     """The product's runner (offline blocking defaults + memorization) and the same gates on reference code."""
-    memo = gating.GateConfig("memorization", "memorization", blocking=True,
+    memo = policy.GateConfig("memorization", "memorization", blocking=True,
                              options={"references": [str(corpus)], "cache_dir": str(cache)})
-    gates = [*[g for g in gating.load_policy(Settings()) if g.blocking], memo]
+    gates = [*[g for g in policy.load_policy(Settings()) if g.blocking], memo]
     fast, slow = gating.GateRunner(gates), gating.GateRunner(gates)
     tox, lex, mem = (slow.scorer(g) for g in gates)
     tox.score = lambda items: ref.toxicity_score(tox, items)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import Settings, load_settings
-from sbs_tui.core import gate_watcher, gating
+from sbs_tui.core.gates import watcher as gate_watcher, runner as gating
+from sbs_tui.core.gates import policy as gating_policy
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
@@ -67,11 +68,11 @@ def _store_with(path: Path, outputs: dict[tuple[str, str], str]) -> Store:
 
 
 def test_default_policy() -> None:
-    gates = {g.name: g for g in gating.load_policy(Settings())}
+    gates = {g.name: g for g in gating_policy.load_policy(Settings())}
     assert set(gates) == {"toxicity", "lexicon", "sentiment"}
     assert gates["toxicity"].blocking and not gates["sentiment"].blocking
     assert gates["lexicon"].blocking  # offline Russian coverage (issue 10)
-    with_refs = {g.name: g for g in gating.load_policy(Settings(), references=["corpus.txt"])}
+    with_refs = {g.name: g for g in gating_policy.load_policy(Settings(), references=["corpus.txt"])}
     assert with_refs["memorization"].blocking and with_refs["memorization"].options["references"] == ["corpus.txt"]
 
 
@@ -89,42 +90,42 @@ def test_config_overrides_adds_and_disables(tmp_path: Path) -> None:
         [gates.moderation]
         base_url = "http://127.0.0.1:1/v1"
     """)
-    gates = {g.name: g for g in gating.load_policy(settings)}
+    gates = {g.name: g for g in gating_policy.load_policy(settings)}
     assert set(gates) == {"toxicity", "lexicon", "toxicity_xlmr", "moderation"}
     assert gates["toxicity"].threshold == 0.7 and gates["toxicity"].options == {"per_sentence": False}
     assert gates["toxicity_xlmr"].scorer == "toxicity" and gates["toxicity_xlmr"].blocking
     assert gates["moderation"].blocking
-    only = gating.load_policy(settings, only=["moderation", "helpfulness"])
+    only = gating_policy.load_policy(settings, only=["moderation", "helpfulness"])
     assert [g.name for g in only] == ["moderation", "helpfulness"] and not only[1].blocking
 
 
 def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     settings = _settings(tmp_path / "conf", '[gates.memorization]\nreferences = ["../corpus", "/abs/c.txt"]\n')
-    (memo,) = [g for g in gating.load_policy(settings) if g.name == "memorization"]
+    (memo,) = [g for g in gating_policy.load_policy(settings) if g.name == "memorization"]
     assert memo.options["references"] == [str(tmp_path / "conf" / ".." / "corpus"), "/abs/c.txt"]
 
 
 def test_policy_errors_name_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:  # typed settings: refused when the file is read, before the policy
-        gating.load_policy(_settings(tmp_path, '[gates.toxicity]\nthreshold = "high"\n'))
+        gating_policy.load_policy(_settings(tmp_path, '[gates.toxicity]\nthreshold = "high"\n'))
     assert exc.value.field == "gates.toxicity.threshold" and exc.value.file.endswith("sbs.toml")
     typo = _settings(tmp_path, '[gates.tox]\nscorer = "toxicty"\n')
     with pytest.raises(InputError, match="did you mean 'toxicity'"):
-        gating.load_policy(typo)
+        gating_policy.load_policy(typo)
     with pytest.raises(InputError, match="unknown gate 'sentimnet'; did you mean 'sentiment'"):
-        gating.load_policy(Settings(), only=["sentimnet"])
+        gating_policy.load_policy(Settings(), only=["sentimnet"])
     option_typo = _settings(tmp_path, "[gates.toxicity]\nper_sentense = false\n")
-    runner = gating.GateRunner(gating.load_policy(option_typo), source="sbs.toml")
+    runner = gating.GateRunner(gating_policy.load_policy(option_typo), source="sbs.toml")
     with pytest.raises(InputError) as exc:
         runner.scorer(runner.gates[0])
     assert exc.value.field == "gates.toxicity.per_sentense" and "per_sentence" in exc.value.message
 
 
 def test_config_hash_ignores_threshold_and_blocking() -> None:
-    a = gating.GateConfig("g", "toxicity", threshold=0.5, blocking=True)
-    b = gating.GateConfig("g", "toxicity", threshold=0.9, blocking=False)
-    c = gating.GateConfig("g", "toxicity", options={"per_sentence": False})
+    a = gating_policy.GateConfig("g", "toxicity", threshold=0.5, blocking=True)
+    b = gating_policy.GateConfig("g", "toxicity", threshold=0.9, blocking=False)
+    c = gating_policy.GateConfig("g", "toxicity", options={"per_sentence": False})
     assert a.config_hash == b.config_hash != c.config_hash
 
 
@@ -134,8 +135,8 @@ def test_config_hash_ignores_threshold_and_blocking() -> None:
 def test_gating_blocks_passes_and_caches(tmp_path: Path, test_scorers: Registry) -> None:
     store = _store_with(tmp_path / "g.db", {("q1", "m1"): CLEAN, ("q1", "m2"): INSULT, ("q2", "m1"): "Fine.",
                                             ("q2", "m2"): "x" * 2000})
-    gates = [gating.GateConfig("toxicity", "toxicity", blocking=True),
-             gating.GateConfig("length", "test_length", blocking=False, threshold=2200.0)]
+    gates = [gating_policy.GateConfig("toxicity", "toxicity", blocking=True),
+             gating_policy.GateConfig("length", "test_length", blocking=False, threshold=2200.0)]
     CountingScorer.calls.clear()
     done = gating.gate_pending(store, gating.GateRunner(gates), batch_size=3)
     assert (done.scored, done.passed, done.blocked, done.batches) == (4, 3, 1, 2)
@@ -153,8 +154,8 @@ def test_gating_blocks_passes_and_caches(tmp_path: Path, test_scorers: Registry)
     with store.transaction():
         store.generations.set_gate_status(store.generations.ids(), "pending")
     CountingScorer.calls.clear()
-    stricter = [gating.GateConfig("toxicity", "toxicity", blocking=True),
-                gating.GateConfig("length", "test_length", blocking=True, threshold=1500.0)]
+    stricter = [gating_policy.GateConfig("toxicity", "toxicity", blocking=True),
+                gating_policy.GateConfig("length", "test_length", blocking=True, threshold=1500.0)]
     again = gating.gate_pending(store, gating.GateRunner(stricter))
     assert CountingScorer.calls == [] and again.reused == 8
     assert again.blocked == 2  # the insult and the 2000-character answer
@@ -163,7 +164,7 @@ def test_gating_blocks_passes_and_caches(tmp_path: Path, test_scorers: Registry)
 
 def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path, test_scorers: Registry) -> None:
     store = _store_with(tmp_path / "g.db", {("q", "m"): "short"})
-    gates = [gating.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
+    gates = [gating_policy.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
     gating.gate_pending(store, gating.GateRunner(gates))
     assert store.generations.ids(gate_status="passed") == [1]
     with store.transaction():
@@ -179,7 +180,7 @@ def test_replaced_output_is_rescored_not_served_from_cache(tmp_path: Path, test_
 def test_a_gate_runner_uses_the_registry_it_is_given(tmp_path: Path) -> None:
     own = Registry()
     own.register("test_length", CountingScorer, origin="tests")
-    gates = [gating.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
+    gates = [gating_policy.GateConfig("length", "test_length", blocking=True, threshold=10.0)]
     store = _store_with(tmp_path / "own.db", {("q", "m"): "x" * 50})
     assert gating.gate_pending(store, gating.GateRunner(gates, registry=own)).blocked == 1
     assert "test_length" not in REGISTRY  # the process-wide registry never saw it ...
@@ -190,7 +191,7 @@ def test_a_gate_runner_uses_the_registry_it_is_given(tmp_path: Path) -> None:
 
 def test_without_blocking_gates_everything_passes(tmp_path: Path) -> None:
     store = _store_with(tmp_path / "g.db", {("q", "m"): INSULT, ("q", "n"): CLEAN})
-    runner = gating.GateRunner([gating.GateConfig("toxicity", "toxicity", blocking=False)])
+    runner = gating.GateRunner([gating_policy.GateConfig("toxicity", "toxicity", blocking=False)])
     assert not runner.has_blocking
     gating.gate_pending(store, runner)
     assert store.generations.ids(gate_status="passed") == [1, 2]
@@ -202,9 +203,9 @@ def test_without_blocking_gates_everything_passes(tmp_path: Path) -> None:
 
 
 def test_a_failing_score_is_never_waved_through() -> None:
-    assert gating.is_failing(float("nan"), 0.5, True) and gating.is_failing(None, 0.5, False)
-    assert gating.is_failing(0.5, 0.5, True) and not gating.is_failing(0.49, 0.5, True)
-    assert gating.is_failing(0.09, 0.1, False) and not gating.is_failing(0.1, 0.1, False)
+    assert gating_policy.is_failing(float("nan"), 0.5, True) and gating_policy.is_failing(None, 0.5, False)
+    assert gating_policy.is_failing(0.5, 0.5, True) and not gating_policy.is_failing(0.49, 0.5, True)
+    assert gating_policy.is_failing(0.09, 0.1, False) and not gating_policy.is_failing(0.1, 0.1, False)
 
 
 # -- sbs gate ---------------------------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class _RecordingProgress:
 def test_sbs_gate_progress_knows_the_total_from_the_start(tmp_path: Path) -> None:
     """Issue 11 §5: `sbs gate` progress had no total or ETA. One pass counts what is pending first and reports
     each batch against it."""
-    from sbs_tui.core.gate_run import run_gate
+    from sbs_tui.core.gates.run import run_gate
 
     db = tmp_path / "p.db"
     _store_with(db, {(f"q{i}", f"m{i % 3}"): CLEAN if i % 4 else INSULT for i in range(11)}).close()
@@ -261,7 +262,7 @@ def test_sbs_gate_progress_knows_the_total_from_the_start(tmp_path: Path) -> Non
 
 
 def test_gate_progress_lines_say_how_many_of_the_total_and_the_time_left() -> None:
-    from sbs_tui.core.gate_run import progress_line
+    from sbs_tui.core.gates.run import progress_line
 
     done = gating.GateProgress(scored=640, passed=600, blocked=40)
     assert progress_line(done, 6440, 2.0) == "gated 640 of 6,440 (600 passed, 40 blocked, 320.0/s, about 18s left)"
@@ -480,7 +481,7 @@ def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path, test_scorers
     import threading
 
     store = _store_with(tmp_path / "f.db", {("q", "m"): "fine"})
-    runner = gating.GateRunner([gating.GateConfig("flaky", "test_flaky", blocking=True)])
+    runner = gating.GateRunner([gating_policy.GateConfig("flaky", "test_flaky", blocking=True)])
     stop = threading.Event()
     errors: list[tuple[str, float]] = []
 
@@ -502,11 +503,11 @@ def test_watch_survives_a_failing_batch_and_retries(tmp_path: Path, test_scorers
 
 
 def test_one_current_result_per_generation_and_gate(tmp_path: Path) -> None:
-    from sbs_tui.core.funnel import gate_summary
+    from sbs_tui.core.analysis.funnel import gate_summary
 
     store = _store_with(tmp_path / "r.db", {("q", "m"): CLEAN})
     for per_sentence in (True, False, True):
-        gate = gating.GateConfig("toxicity", "toxicity", blocking=True, options={"per_sentence": per_sentence})
+        gate = gating_policy.GateConfig("toxicity", "toxicity", blocking=True, options={"per_sentence": per_sentence})
         with store.transaction():
             store.generations.set_gate_status([1], "pending")
         gating.gate_pending(store, gating.GateRunner([gate]))

@@ -103,7 +103,7 @@ def test_read_sse_reassembles_any_split_text(parts, with_usage) -> None:
 
 def test_model_rate_limits_and_key_reach_the_shared_client(monkeypatch) -> None:
     from sbs_tui.config import parse_settings
-    from sbs_tui.core.generation import ApiBackend, GenerateRequest, resolve_models
+    from sbs_tui.core.generate.generation import ApiBackend, GenerateRequest, resolve_models
 
     monkeypatch.setenv("CKPT_KEY", "secret-1")
     settings = parse_settings({"models": {"m": {"base_url": "http://h/v1", "requests_per_minute": 120,

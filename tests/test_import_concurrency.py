@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.conftest import REPO, table_counts
 
-import sbs_tui.core.ingest as ingest
+import sbs_tui.core.ingest.importer as ingest
 from sbs_tui.core.records import VoteRecord, prompt_id_for
 from sbs_tui.core.store import BUSY_TIMEOUT_MS, Store
 

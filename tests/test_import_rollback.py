@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import sbs_tui.core.ingest as ingest
-from sbs_tui.core.queue import BuildOptions, build_queue
+import sbs_tui.core.ingest.importer as ingest
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.records import VoteRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.core.team import add_annotator

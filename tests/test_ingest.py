@@ -240,7 +240,7 @@ def test_shared_alpaca_round_trip_and_exact_preferences(cli, tmp_path, shared_al
 
 def test_large_files_parse_in_a_child_process_with_the_same_result(tmp_path, monkeypatch):
     """Big files are parsed in a second process; results, skip counts and errors must be identical."""
-    import sbs_tui.core.ingest as ingest
+    import sbs_tui.core.ingest.importer as ingest
 
     rows = [{"instruction": f"Q{i}", "generator_1": "a", "generator_2": "b",
              "preference": None if i % 10 == 0 else 1 + (i % 7) / 7, "annotator": "j"} for i in range(500)]

@@ -11,7 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sbs_tui.core.ingest import import_files, iter_generation_records, vote_from_row
+from sbs_tui.core.ingest.importer import import_files
+from sbs_tui.core.ingest.rows import iter_generation_records, vote_from_row
 from sbs_tui.core.store import Store
 from sbs_tui.errors import InputError
 
@@ -83,7 +84,7 @@ vote_keys = st.sampled_from(["prompt", "prompt_id", "model_a", "model_b", "winne
 @SETTINGS
 @given(row=st.dictionaries(vote_keys, vote_values, max_size=10))
 def test_vote_rows_give_a_record_or_a_named_field(row):
-    from sbs_tui.core.ingest import SkipRow
+    from sbs_tui.core.ingest.rows import SkipRow
 
     try:
         record = vote_from_row(row)
@@ -106,7 +107,7 @@ def test_alpaca_preference_credit_is_exact(preference):
 
 
 def test_json_array_streams_in_chunks(tmp_path: Path, monkeypatch):
-    import sbs_tui.core.readers as readers
+    import sbs_tui.core.io.readers as readers
 
     monkeypatch.setattr(readers, "_CHUNK", 7)  # force objects to straddle chunk boundaries
     rows = [{"prompt": f"p{i}\n", "model": "m", "output": "x" * i} for i in range(30)]

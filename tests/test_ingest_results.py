@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sbs_tui.cli import main
-from sbs_tui.core.ingest_results import ab_from_row, benchmark_from_row, iter_lm_eval_records
+from sbs_tui.core.ingest.results import ab_from_row, benchmark_from_row, iter_lm_eval_records
 from sbs_tui.errors import InputError
 
 LM_EVAL_V04 = {

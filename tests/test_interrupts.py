@@ -89,7 +89,7 @@ def test_ctrl_c_in_score_says_how_many_are_not_scored(cli, tmp_path, interruptin
 
 
 def test_ctrl_c_in_judge_says_how_many_requests_are_left(cli, tmp_path, monkeypatch) -> None:
-    from sbs_tui.core import judging
+    from sbs_tui.core.judge import judging
 
     db = tmp_path / "j.db"
     _generations(db, 2)
@@ -107,7 +107,7 @@ def test_ctrl_c_in_judge_says_how_many_requests_are_left(cli, tmp_path, monkeypa
 
 
 def test_ctrl_c_in_import_rolls_back_and_says_so(cli, tmp_path, monkeypatch) -> None:
-    from sbs_tui.core import ingest
+    from sbs_tui.core.ingest import importer as ingest
 
     real = ingest._row_batches
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from sbs_tui.core.judge_templates import BUILTIN
+from sbs_tui.core.judge.templates import BUILTIN
 from tests.annotate_helpers import MODELS, make_store
 from tests.loopback_openai import LoopbackOpenAI
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from sbs_tui.core.judge_templates import BUILTIN
+from sbs_tui.core.judge.templates import BUILTIN
 from sbs_tui.core.store import Store
 from tests.annotate_helpers import MODELS, make_store
 from tests.loopback_openai import LoopbackOpenAI
@@ -128,7 +128,7 @@ def test_usage_tokens_rules() -> None:
 
 
 def test_a_nan_log_probability_is_missing_not_zero() -> None:
-    from sbs_tui.core.judging import _read_answer
+    from sbs_tui.core.judge.judging import _read_answer
 
     template = BUILTIN["alpaca_eval"]
     nan_first = {"choices": [{"message": {"content": "m"}, "logprobs": {"content": [

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sbs_tui.core.store.judges import OrderVerdict
-from sbs_tui.core.judge_templates import BUILTIN, load_template
-from sbs_tui.core.judging import LocalJudge, combine, judge_config, run_judge
+from sbs_tui.core.judge.templates import BUILTIN, load_template
+from sbs_tui.core.judge.judging import LocalJudge, combine, judge_config, run_judge
 from sbs_tui.core.records import VoteRecord, prompt_id_for
 from sbs_tui.core.settings import JudgeSettings
 from sbs_tui.core.store import Store

@@ -58,7 +58,7 @@ def test_the_package_type_checks() -> None:
 def test_the_type_check_does_not_need_the_optional_extras() -> None:
     """A fresh ``pip install -e ".[dev]"`` has no Ray (issue 17 §7): every optional extra's import name is
     configured to need no stubs, so the check above passes without it. (Measured: with Ray hidden from mypy's
-    interpreter, the old settings gave 4 errors in sbs_tui/core/scoring_ray.py; these give none.)"""
+    interpreter, the old settings gave 4 errors in sbs_tui/core/gates/scoring_ray.py; these give none.)"""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     extras = {k for k in project["project"]["optional-dependencies"] if k not in ("dev", "bench")}
     lenient = {m for o in project["tool"]["mypy"]["overrides"] if o.get("ignore_missing_imports")

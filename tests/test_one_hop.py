@@ -17,7 +17,7 @@ The rule, read from the callbacks' ASTs (no command is run):
   to a callable under ``sbs_tui.core``, ``sbs_tui.tui``, ``sbs_tui.web`` or ``sbs_tui.demo`` (the apps' and the
   server's entry points are the one hop of ``sbs annotate``, ``sbs review``, ``sbs serve``...): a name imported
   from there (``from sbs_tui.core.abtest import analyse_store; analyse_store(...)``) or an attribute of a module
-  imported from there (``import sbs_tui.core.abtest as ab; ab.analyse_store(...)``). Distinct targets are
+  imported from there (``import sbs_tui.core.analysis.abtest as ab; ab.analyse_store(...)``). Distinct targets are
   counted: calling one function twice is one hop.
 * **Not work**: building a value — a dataclass (``RankRequest(...)``, ``ServeOptions(...)``) or an exception
   class from those packages; methods called on local objects (``ranking.to_json()``, ``app.run()``); and the
@@ -240,8 +240,9 @@ def test_docs_commands_table_names_each_callbacks_one_core_call() -> None:
 
 PROBE = '''
 import click
-from sbs_tui.core import abtest
-from sbs_tui.core.abtest import analyse_store, store_controls
+from sbs_tui.core.analysis import abtest
+from sbs_tui.core.analysis.abtest import analyse_store
+from sbs_tui.core.ingest.ab_control import store_controls
 from sbs_tui.core.ranking.request import RankRequest
 from sbs_tui.present.tables import print_ab_report
 
@@ -275,15 +276,15 @@ def _helper(obj):
 
 def test_the_check_counts_two_calls_and_sees_the_store() -> None:
     two = analyse(PROBE, "two")
-    assert set(two.work) == {"sbs_tui.core.abtest.analyse_store", "sbs_tui.core.abtest.store_controls"}
+    assert set(two.work) == {"sbs_tui.core.analysis.abtest.analyse_store", "sbs_tui.core.ingest.ab_control.store_controls"}
     assert not two.store
     through = analyse(PROBE, "through_module")
-    assert set(through.work) == {"sbs_tui.core.abtest.analyse_store"} and not through.store  # close is allowed
+    assert set(through.work) == {"sbs_tui.core.analysis.abtest.analyse_store"} and not through.store  # close is allowed
     direct = analyse(PROBE, "store_direct")
-    assert not direct.work and direct.store == ["db.queue (line 20)"]
+    assert not direct.work and direct.store == ["db.queue (line 21)"]
     assert analyse(PROBE, "store_import").store == ["imports sbs_tui.core.store.queue.Queue"]
     helper = analyse(PROBE, "value_only")  # a dataclass is a value; a module helper's lambda is followed
-    assert set(helper.work) == {"sbs_tui.core.abtest.analyse_store"}
+    assert set(helper.work) == {"sbs_tui.core.analysis.abtest.analyse_store"}
 
 
 def test_the_docs_check_reads_the_table() -> None:

@@ -81,7 +81,7 @@ def test_agreement_counts_the_same_votes_and_still_measures_the_judge(cli, mixed
 
 @pytest.mark.parametrize("suffix", [".md", ".html"])
 def test_report_never_mixes_two_rules(cli, mixed_db: Path, tmp_path: Path, suffix: str) -> None:
-    from sbs_tui.core.report import ReportRequest, collect_report
+    from sbs_tui.core.views.report import ReportRequest, collect_report
     from sbs_tui.core.store import Store
 
     with Store(mixed_db) as store:
@@ -168,7 +168,7 @@ def test_the_voters_option_is_on_every_surface() -> None:
     import click
 
     from sbs_tui.cli import cli as group
-    from sbs_tui.core.views.scope import VOTERS
+    from sbs_tui.core.scope import VOTERS
 
     ctx = click.Context(group)
     for path in (("rank",), ("export", "rankings"), ("agreement",), ("funnel",), ("report",), ("review",)):
@@ -230,7 +230,7 @@ async def test_enter_opens_the_row_under_the_cursor_as_soon_as_the_tab_is_shown(
 def test_remaining_is_the_same_in_the_annotators_header_and_the_leads_queue_tab(tmp_path: Path) -> None:
     """Issue 17 §4: the header counted the pair on screen, the Queue tab did not (one apart), and under a cap the
     header could exceed what the cap allows."""
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.core.views.queue import queue_view
     from tests.annotate_helpers import make_store
 
@@ -317,7 +317,7 @@ def test_queue_status_prints_the_queue_tabs_view(cli, mixed_db: Path) -> None:
 
 
 def _funnel_with(note: str | None):
-    from sbs_tui.core.funnel import Correlation, FunnelReport, Stage
+    from sbs_tui.core.analysis.funnel import Correlation, FunnelReport, Stage
 
     scores = {"m1": 3.0, "m2": 2.0, "m3": 1.0}
     a = Stage("benchmarks", "benchmarks", scores, {m: {"score": v, "benchmarks": 1} for m, v in scores.items()})
@@ -342,7 +342,7 @@ def test_the_funnel_never_says_the_stages_agree_after_agreement_not_established(
 
 
 def test_the_report_words_the_funnel_as_the_view_does(tmp_path: Path) -> None:
-    from sbs_tui.core.report import _funnel
+    from sbs_tui.core.views.report import _funnel
     from sbs_tui.core.views.funnel import from_report
     from sbs_tui.present.report_html import render_html
     from sbs_tui.present.report_md import render_markdown

@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from sbs_tui.core.ingest import import_files
+from sbs_tui.core.ingest.importer import import_files
 from sbs_tui.core.store import Store
 from sbs_tui.progress import FileProgress, file_progress
 

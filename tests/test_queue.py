@@ -9,14 +9,9 @@ import pytest
 from tests.annotate_helpers import MODELS, judge_votes, make_store
 
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.core.queue import (
-    AnnotatorQueue,
-    BuildOptions,
-    IdentityDetector,
-    active_priorities,
-    build_queue,
-    side_for,
-)
+from sbs_tui.core.queue.annotator import AnnotatorQueue, side_for
+from sbs_tui.core.queue.build import BuildOptions, active_priorities, build_queue
+from sbs_tui.core.queue.identity import IdentityDetector
 from sbs_tui.core.store import Store
 
 
@@ -125,7 +120,7 @@ def test_undo_deletes_the_last_vote_and_returns_its_pair(tmp_path):
 
 
 def test_winner_follows_the_side_shown():
-    from sbs_tui.core.queue import Pair
+    from sbs_tui.core.queue.annotator import Pair
 
     pair = Pair(1, "p", "prompt", "A", "B", "out a", "out b", shown_left="model_b")
     assert pair.left == "out b" and pair.left_model == "B"
@@ -298,7 +293,7 @@ def test_active_strategy_orders_the_served_pairs(tmp_path):
 
 
 def test_pairs_above_the_walk_come_back_after_a_rescan(tmp_path, monkeypatch):
-    import sbs_tui.core.queue as queue_module
+    import sbs_tui.core.queue.annotator as queue_module
 
     monkeypatch.setattr(queue_module, "RESCAN_EVERY", 3)
     store = make_store(tmp_path / "q.db", prompts=6, overlap=2)
@@ -363,7 +358,7 @@ def test_active_sampling_uses_the_one_bt_fitter_with_its_prior() -> None:
     choix's MAP with the same penalty (choix penalises alpha·Σθ², i.e. alpha = prior / 2)."""
     import numpy as np
 
-    from sbs_tui.core.queue import fit_bradley_terry
+    from sbs_tui.core.queue.build import fit_bradley_terry
 
     choix = pytest.importorskip("choix")
     rows = [(0, 1, 1.0, 4), (0, 1, 0.0, 2), (1, 2, 1.0, 3), (2, 3, 0.0, 5)]  # model 4 has no votes

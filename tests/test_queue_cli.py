@@ -89,7 +89,7 @@ def test_serve_runs_annotate_on_loopback(cli, tmp_path, monkeypatch):
 
 
 def test_queue_flags_lists_flagged_pairs(cli, tmp_path):
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.core.store import Store
 
     db = tmp_path / "q.db"

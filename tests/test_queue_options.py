@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.annotate_helpers import make_store
 
-from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.settings import QueueSettings
 from sbs_tui.errors import InputError
 

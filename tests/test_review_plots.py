@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sbs_tui.config import Settings
-from sbs_tui.core.plots import collect_plot_data
+from sbs_tui.core.analysis.plots import collect_plot_data
 from sbs_tui.core.store import Store
 from sbs_tui.tui.review.app import make_review_app
 from tests.review_helpers import HOSTILE, HUMANS, build_review_db
@@ -23,7 +23,7 @@ def plots_db(tmp_path_factory) -> Path:
 def test_plot_data_matches_the_ranking_and_covers_every_plot(plots_db: Path) -> None:
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
 
-    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.core.scope import resolve_voters
 
     with Store(plots_db) as store:
         everyone = collect_plot_data(store, voters="all")

@@ -107,7 +107,7 @@ def test_guard_sends_the_conversation_and_maps_codes_to_the_taxonomy(server) -> 
 
 
 def test_unknown_code_blocks_and_says_so_and_nonsense_fails_the_gate(server) -> None:
-    from sbs_tui.core.gating import is_failing
+    from sbs_tui.core.gates.policy import is_failing
 
     replies = {"a": "unsafe\nS99", "b": "Sorry, I can't classify this.", "c": "unsafe"}
     server.chat_rule = lambda content: replies[content]
@@ -180,7 +180,8 @@ def test_guard_requests_run_concurrently_through_the_shared_client(server) -> No
 
 def test_guard_is_a_registered_blocking_gate_declaring_llama_guard_coverage(server, tmp_path) -> None:
     from sbs_tui.config import load_settings
-    from sbs_tui.core import gating
+    from sbs_tui.core.gates import policy
+    from sbs_tui.core.gates import runner as gating
 
     info = REGISTRY.info("guard")
     assert info.blocking and info.enabled == "configured" and info.languages == LLAMA_GUARD_LANGUAGES
@@ -190,7 +191,7 @@ def test_guard_is_a_registered_blocking_gate_declaring_llama_guard_coverage(serv
                       'model = "meta-llama/Llama-Guard-3-8B"\n\n'
                       f'[gates.guard_ru]\nscorer = "guard"\nbase_url = "{server.base_url}"\nmodel = "lg"\n'
                       'languages = ["ru"]\n', encoding="utf-8")
-    gates = {g.name: g for g in gating.load_policy(load_settings(str(config)))}
+    gates = {g.name: g for g in policy.load_policy(load_settings(str(config)))}
     assert gates["guard"].scorer == "guard" and gates["guard"].blocking
     runner = gating.GateRunner([gates["guard"], gates["guard_ru"]])
     assert runner.languages(gates["guard"]) == LLAMA_GUARD_LANGUAGES
@@ -204,22 +205,23 @@ def test_a_configured_guard_takes_its_categories_out_of_unchecked(server, tmp_pa
     """Issue 20's done-when: a Llama Guard endpoint configured as the issue writes it blocks the categories it
     covers, and they leave ``unchecked``; what it does not cover (insult, harassment) stays unchecked."""
     from sbs_tui.config import load_settings
-    from sbs_tui.core import gating
+    from sbs_tui.core.gates import policy
+    from sbs_tui.core.gates import runner as gating
 
-    plain = gating.GateRunner(gating.load_policy(load_settings(None)))
+    plain = gating.GateRunner(policy.load_policy(load_settings(None)))
     before = plain.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0]
     assert {"threat", "hate", "self_harm", "violence", "sexual"} <= set(before.unchecked)
     config = tmp_path / "sbs.toml"
     config.write_text(f'[gates.guard]\nbackend = "llama-guard"\nbase_url = "{server.base_url}"\n'
                       'model = "meta-llama/Llama-Guard-3-8B"\n', encoding="utf-8")
-    runner = gating.GateRunner(gating.load_policy(load_settings(str(config))))
+    runner = gating.GateRunner(policy.load_policy(load_settings(str(config))))
     after = runner.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0]
     assert not after.blocked
     assert not {"threat", "hate", "self_harm", "violence", "sexual"} & set(after.unchecked)
     assert {"insult", "harassment"} <= set(after.unchecked)
     restricted = tmp_path / "restricted.toml"
     restricted.write_text(config.read_text(encoding="utf-8") + 'categories = ["hate"]\n', encoding="utf-8")
-    only_hate = gating.GateRunner(gating.load_policy(load_settings(str(restricted))))
+    only_hate = gating.GateRunner(policy.load_policy(load_settings(str(restricted))))
     unchecked = only_hate.evaluate([ScoreItem("q", "Here is a recipe for bread.")])[0].unchecked
     assert "hate" not in unchecked and "threat" in unchecked
 
@@ -344,9 +346,10 @@ def test_moderation_classifier_batches_and_reports_categories(tiny) -> None:
 def test_a_classifier_gate_checks_only_what_its_label_map_covers(tiny) -> None:
     """A moderation classifier whose labels map to insult alone must not take threat or hate out of
     ``unchecked`` (its scorer's registry entry lists every OpenAI category; the built backend knows better)."""
-    from sbs_tui.core import gating
+    from sbs_tui.core.gates import policy
+    from sbs_tui.core.gates import runner as gating
 
-    gate = gating.GateConfig(name="moderation", scorer="moderation", blocking=True, threshold=0.5,
+    gate = policy.GateConfig(name="moderation", scorer="moderation", blocking=True, threshold=0.5,
                              backend="hf", model=str(tiny["xlmr_like"]),
                              options={"label_categories": {"toxic": "insult", "neutral": "insult"}},
                              languages=("en",))

@@ -172,7 +172,7 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_sbs_judge_local_backend_weights_votes_by_label_likelihood(models) -> None:
     """`sbs judge --backend local`: the real LocalLM scores the verdict labels in both orders; every pair gets
     a weighted vote whose weight is the mean of the two orders' probabilities."""
-    from sbs_tui.core.judging import judge_config, run_judge
+    from sbs_tui.core.judge.judging import judge_config, run_judge
     from sbs_tui.core.settings import JudgeSettings
     from tests.annotate_helpers import MODELS, make_store
 

@@ -1,12 +1,12 @@
-"""`sbs score` as a library call: core.scoring.score_generations (the command only parses and prints)."""
+"""`sbs score` as a library call: core.gates.scoring.score_generations (the command only parses and prints)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from sbs_tui.core.gating import Outcome
-from sbs_tui.core.scoring import score_generations
+from sbs_tui.core.gates.policy import Outcome
+from sbs_tui.core.gates.scoring import score_generations
 
 
 class CountingRunner:

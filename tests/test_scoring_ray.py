@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # drives a real program end to end
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    from sbs_tui.core.scoring_ray import _init
+    from sbs_tui.core.gates.scoring_ray import _init
 
     _init(ray, None)
     yield
@@ -115,8 +115,8 @@ def test_a_gate_error_on_a_worker_is_one_line(cli, rows, tmp_path) -> None:
 
 
 def test_a_gpu_gate_on_a_cluster_without_gpus_is_refused_not_left_waiting() -> None:
-    from sbs_tui.core.gating import GateConfig
-    from sbs_tui.core.scoring_ray import score_with_ray
+    from sbs_tui.core.gates.policy import GateConfig
+    from sbs_tui.core.gates.scoring_ray import score_with_ray
     from sbs_tui.errors import InputError
 
     gates = [GateConfig("sentiment", "sentiment"), GateConfig("big", "toxicity", options={"device": "cuda"})]

@@ -154,7 +154,7 @@ async def test_revocation_check_forgets_tickets_and_cookies(team) -> None:
 
 
 def test_the_database_refuses_a_revoked_annotators_vote(tmp_path: Path) -> None:
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.core.store import AccessRevokedError
 
     store = make_store(tmp_path / "r.db")

@@ -16,8 +16,8 @@ and a hand-written range row naming the flag beside a number (``("--temperature"
 whose default reads the schema (``default_of(ModelSettings, "temperature")``) or is ``None`` is not a copy.
 
 The same holds for the generation keys ``sbs generate`` overrides (``--concurrency``, ``--max-tokens``,
-``--temperature`` over ``[models.NAME]``). The judge's own request (``core/judging.py``: temperature 0; a
-template's ``max_tokens`` in ``core/judge_templates.py``) and the fake endpoint reading a request's
+``--temperature`` over ``[models.NAME]``). The judge's own request (``core/judge/judging.py``: temperature 0; a
+template's ``max_tokens`` in ``core/judge/templates.py``) and the fake endpoint reading a request's
 ``max_tokens`` are other settings of the same name, left out of that scan (:data:`NOT_GENERATION`).
 """
 
@@ -132,7 +132,7 @@ def test_a_newcomer_finds_each_setting_declared_once(section: str, name: str) ->
 
 
 #: Files holding another setting named like a generation key (see the module docstring).
-NOT_GENERATION = ("core/judging.py", "core/judge_templates.py", "testing/fake_endpoint.py")
+NOT_GENERATION = ("core/judge/judging.py", "core/judge/templates.py", "testing/fake_endpoint.py")
 
 
 @pytest.mark.parametrize("name", ["concurrency", "max_tokens", "temperature"])
@@ -175,7 +175,7 @@ def test_the_scan_sees_the_copies_it_is_meant_to_find(tmp_path: Path) -> None:
 
 def test_only_another_sections_schema_class_is_set_aside(tmp_path: Path) -> None:
     """Stricter since [models.NAME] moved into the schema: a module-level ``KEYS`` table beside
-    ``SECTION = "models"`` (the old ``core/generation.py``) is a copy; only a field of a schema class whose
+    ``SECTION = "models"`` (the old ``core/generate/generation.py``) is a copy; only a field of a schema class whose
     ``SECTION`` is another section is another setting."""
     pkg = tmp_path / "pkg"
     pkg.mkdir()
@@ -236,7 +236,7 @@ def test_sections_are_frozen_and_range_checked_however_they_are_made() -> None:
 def test_generate_flags_are_checked_by_the_schema_and_help_shows_its_defaults(cli, tmp_path) -> None:
     """``--temperature``/``--max-tokens``/``--concurrency`` are checked by ``ModelSettings``'s ranges (one rule for
     the file and the flag, the error naming the flag), and ``--help`` shows the schema's defaults."""
-    from sbs_tui.core.generation import GenerateRequest, with_overrides
+    from sbs_tui.core.generate.generation import GenerateRequest, with_overrides
     from sbs_tui.core.settings import ModelSettings
     from sbs_tui.errors import InputError
 

@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 from sbs_tui.core.store import LEGACY_NAMES, MIGRATIONS, Store
-from sbs_tui.core.store.schema import migration
+from sbs_tui.core.store.migrate import migration
 
 V1_DUMP = Path(__file__).parent / "data" / "store_v1.sql"  # written by the pre-package store (build_store_v1.py)
 OLD_ORDER = ["0001_core", "0002_queue", "0050_benchmark_ab_details", "rank_0001_outcome_index", "0003_gate_results"]

@@ -188,7 +188,7 @@ def test_interactive_demo_keeps_the_votes_just_cast(tmp_path: Path, monkeypatch:
     import subprocess as real_subprocess
 
     from sbs_tui import demo
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
 
     monkeypatch.setattr(demo, "_steps", lambda data: [
         ("import", ["import", "generations", str(data / "generations.jsonl")], True),
@@ -245,7 +245,7 @@ def test_lead_cli_prints_the_review_link_and_the_annotator_link(cli, db_path: Pa
 def test_a_lead_who_does_not_vote_is_not_an_annotator_in_the_queue_tab(tmp_path: Path) -> None:
     """Issue 17 §4: the Queue tab listed every account, a lead who only reviews among them (with pairs
     'remaining'). A lead who votes is listed like anyone."""
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.core.views.queue import queue_view
 
     db = tmp_path / "q.db"

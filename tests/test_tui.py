@@ -12,7 +12,7 @@ from tests.annotate_helpers import MODELS, make_store
 from tests.pilot_helpers import wait_until
 
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.tui.annotate.app import AnnotatorApp, make_app
@@ -371,7 +371,7 @@ async def test_no_gating_subprocess_when_gating_not_required(tmp_path, monkeypat
 
 
 async def test_vote_from_a_stale_window_is_refused_and_moves_on(db):
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
     from sbs_tui.core.store import Store
 
     app = app_for(db)
@@ -386,7 +386,7 @@ async def test_vote_from_a_stale_window_is_refused_and_moves_on(db):
 
 async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, monkeypatch):
     import sbs_tui.tui.annotate.app as app_module
-    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
     from sbs_tui.core.store import Store
 
     monkeypatch.setattr(app_module, "POLL_SECONDS", 0.05)
@@ -405,7 +405,7 @@ async def test_empty_screen_picks_up_pairs_when_the_queue_is_rebuilt(tmp_path, m
 async def test_apps_share_one_watcher_and_take_over_when_it_ends(tmp_path, monkeypatch):
     """Another app's watcher gates this database: this app starts none, and starts one when that one ends."""
     import sbs_tui.tui.annotate.app as app_module
-    from sbs_tui.core.gate_watcher import hold_lock
+    from sbs_tui.core.gates.watcher import hold_lock
 
     started = []
 
@@ -467,7 +467,7 @@ async def test_failed_background_gating_is_reported(tmp_path, monkeypatch):
 
 
 async def test_active_queue_is_refreshed_in_the_background_every_n_votes(tmp_path):
-    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
     from sbs_tui.core.store import Store
 
     path = tmp_path / "a.db"

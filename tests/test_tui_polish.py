@@ -15,7 +15,7 @@ from tests.annotate_helpers import MODELS, make_store
 from tests.pilot_helpers import wait_until
 
 from sbs_tui.config import Settings, parse_settings
-from sbs_tui.core.queue import BuildOptions, build_queue
+from sbs_tui.core.queue.build import BuildOptions, build_queue
 from sbs_tui.core.records import GenerationRecord, prompt_id_for
 from sbs_tui.core.store import Store
 from sbs_tui.tui.annotate.app import AnnotatorApp, make_app

@@ -55,7 +55,7 @@ INSTRUCTIONS = ("Write a good Twitter bio. Cover all the main points below.\n\nN
 
 @pytest.fixture
 def long_prompt_app(tmp_path):
-    from sbs_tui.core.queue import BuildOptions, build_queue
+    from sbs_tui.core.queue.build import BuildOptions, build_queue
     from sbs_tui.core.records import GenerationRecord, prompt_id_for
     from sbs_tui.core.store import Store
 

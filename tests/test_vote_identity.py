@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sbs_tui.core import ingest
+from sbs_tui.core.ingest import importer as ingest
+from sbs_tui.core.ingest import rows as ingest_rows
 from sbs_tui.core.records import current_uid
 from sbs_tui.core.store import MIGRATIONS, Store
-from sbs_tui.core.store import schema as schema_module
+from sbs_tui.core.store import migrate as migrate_module
 from tests.conftest import table_counts
 
 
@@ -233,10 +234,10 @@ def test_an_annotator_may_judge_an_item_twice_within_one_file(cli, db_path, tmp_
 def _legacy_database(path: Path, files: list[Path], monkeypatch: pytest.MonkeyPatch) -> int:
     """A database as the version before 96-bit uids left it: schema up to 0005, uids 'v_' + the whole SHA-1."""
     with monkeypatch.context() as m:
-        m.setattr(schema_module, "MIGRATIONS", MIGRATIONS[:5])
+        m.setattr(migrate_module, "MIGRATIONS", MIGRATIONS[:5])
         with Store(path) as store, store.transaction():
             for f in files:
-                records = list(ingest.iter_vote_records(f))
+                records = list(ingest_rows.iter_vote_records(f))
                 for r in records:
                     r.uid = "v_" + r.content_digest()
                 store.votes.insert(records, source=str(f))
@@ -261,9 +262,9 @@ def test_migration_drops_a_vote_imported_by_both_versions(tmp_path, monkeypatch)
     path = tmp_path / "old.db"
     _legacy_database(path, [f], monkeypatch)
     with monkeypatch.context() as m:  # the pre-fix current version imported the file again: duplicates
-        m.setattr(schema_module, "MIGRATIONS", MIGRATIONS[:5])
+        m.setattr(migrate_module, "MIGRATIONS", MIGRATIONS[:5])
         with Store(path) as store, store.transaction():
-            store.votes.insert(list(ingest.iter_vote_records(f)))
+            store.votes.insert(list(ingest_rows.iter_vote_records(f)))
             assert store.count("votes") == 4
     with Store(path) as store:
         assert store.count("votes") == 2
@@ -274,7 +275,7 @@ def test_migration_drops_a_vote_imported_by_both_versions(tmp_path, monkeypatch)
 def test_an_old_export_with_full_length_vote_ids_matches_todays_uids(cli, db_path, tmp_path):
     f = write_jsonl(tmp_path / "v.jsonl", [HI])
     assert cli("--db", str(db_path), "import", "votes", str(f)).exit_code == 0
-    record = next(ingest.iter_vote_records(f))
+    record = next(ingest_rows.iter_vote_records(f))
     old_export = write_jsonl(tmp_path / "old.jsonl", [{**HI, "vote_id": "v_" + record.content_digest()}])
     r = cli("--db", str(db_path), "import", "votes", str(old_export))
     assert r.exit_code == 0 and "inserted 0" in r.stderr, r.stderr

@@ -17,7 +17,7 @@ def ab_command(ctx: click.Context, fmt: str, control: str | None, alpha: float) 
     """Analyse imported A/B results: Welch t-test or two-proportion z-test per variant, Holm-adjusted."""
     import json
 
-    from sbs_tui.core.abtest import analyse_with_control
+    from sbs_tui.core.analysis.abtest import analyse_with_control
     from sbs_tui.errors import InputError
 
     store = ctx.obj.open_store(read_only=True)

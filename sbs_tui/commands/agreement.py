@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 
 
 @click.command("agreement")
@@ -20,7 +20,7 @@ def agreement_command(ctx: click.Context, voters: str, annotators: tuple[str, ..
                       include_flagged: bool, fmt: str) -> None:
     """Inter-annotator agreement (percent, Cohen's κ per pair, Fleiss' κ, Krippendorff's α), position bias
     (binomial test), outlier annotators, LLM judge vs human majority, order consistency, gold accuracy."""
-    from sbs_tui.core.agreement import analyse_store
+    from sbs_tui.core.analysis.agreement import analyse_store
     from sbs_tui.present.text import escape
 
     store = ctx.obj.open_store(read_only=True)

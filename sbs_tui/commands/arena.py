@@ -42,7 +42,7 @@ def arena_command(ctx: click.Context, annotator: str | None) -> int | None:
 @click.pass_obj
 def status_command(obj, fmt: str) -> None:
     """The campaign's arena spending against [arena] budget, and its battles by outcome (for the lead)."""
-    from sbs_tui.core.arena_ledger import budget_status
+    from sbs_tui.core.generate.arena_ledger import budget_status
 
     obj.require_database("start a battle with `sbs arena --annotator NAME` first")
     with obj.open_store() as store:

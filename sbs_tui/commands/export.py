@@ -20,7 +20,7 @@ def export_group() -> None:
 @click.pass_context
 def export_votes(ctx: click.Context, out_path: str | None) -> None:
     """Write every vote in the contract format (JSONL, or CSV by the file extension)."""
-    from sbs_tui.core.export import export_votes
+    from sbs_tui.core.io.export import export_votes
 
     store = ctx.obj.open_store(read_only=True)
     try:
@@ -43,7 +43,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
     Ties, both-bad and flagged votes are left out, as are votes with no output for one side (outputs come from
     the vote itself, else from the stored generations). Each vote gives one pair.
     """
-    from sbs_tui.core.export import write_preference_pairs
+    from sbs_tui.core.io.export import write_preference_pairs
 
     store = ctx.obj.open_store(read_only=True)
     try:
@@ -62,7 +62,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
                    "stdout when omitted or -.")
 @click.pass_context
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
-    from sbs_tui.core.export import export_ranking
+    from sbs_tui.core.ranking.export import export_ranking
     from sbs_tui.present.tables.rank import write_ranking
     from sbs_tui.present.text import escape
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 
 
 @click.command("funnel")

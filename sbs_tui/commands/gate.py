@@ -6,7 +6,7 @@ short transaction at a time (WAL: the app keeps reading and writing), newly impo
 every ``--interval`` seconds, SIGTERM/SIGINT stop it cleanly after the current batch, and all progress goes to
 stderr. Without ``--watch`` it gates what is pending and prints per-model pass rates to stdout. One watcher per
 database: a second ``--watch`` on the same database says which process has it and exits 0
-(:mod:`sbs_tui.core.gate_watcher`).
+(:mod:`sbs_tui.core.gates.watcher`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.core.gate_run import run_gate
+    from sbs_tui.core.gates.run import run_gate
 
     only = parse_gate_names(gate_names)
     settings = ctx.obj.settings
@@ -86,7 +86,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
 def gate_override_command(ctx: click.Context, generation_id: int, decision: str | None, reason: str,
                           who: str | None) -> None:
     """A lead's decision on one generation, over the gates' (the review app's Blocked tab does the same)."""
-    from sbs_tui.core.gate_review import decide
+    from sbs_tui.core.gates.review import decide
 
     if decision is None:
         raise click.UsageError("say --pass or --block")
@@ -113,7 +113,7 @@ def gate_eval_command(ctx: click.Context, file: str, gate_names: str | None, ref
     import json
 
     from sbs_tui.cli_params import echo_err, parse_gate_names
-    from sbs_tui.core.gate_eval import evaluate_file
+    from sbs_tui.core.gates.evaluation import evaluate_file
 
     report = evaluate_file(file, ctx.obj.settings, only=parse_gate_names(gate_names), references=references,
                            log=echo_err)

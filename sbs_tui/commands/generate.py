@@ -1,7 +1,7 @@
 """`sbs generate` — answers from the models declared as ``[models.NAME]`` (or a one-off endpoint), stored as
 generations with their parameters; resumable.
 
-Thin: options → :class:`sbs_tui.core.generation.GenerateRequest` → :func:`sbs_tui.core.generation.run_generate`
+Thin: options → :class:`sbs_tui.core.generate.generation.GenerateRequest` → :func:`sbs_tui.core.generate.generation.run_generate`
 → a table (or ``--format json``) on stdout, one summary line on stderr. Exit 1 when some prompts failed, 2 on
 bad input or config, 130 after Ctrl+C (what arrived is kept; the line says what is left).
 """
@@ -41,7 +41,7 @@ def generate_command(ctx: click.Context, prompts_file, from_db, models, base_url
     then queued). A rerun sends nothing for answers already stored with the same parameters."""
     import json
 
-    from sbs_tui.core.generation import GenerateRequest, run_generate
+    from sbs_tui.core.generate.generation import GenerateRequest, run_generate
     from sbs_tui.errors import ExitCode
     from sbs_tui.progress import count_progress
 

@@ -41,7 +41,7 @@ def run_import(ctx: click.Context, kind: str, files: tuple[str, ...], as_json: b
 
 
 def _run_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool) -> None:
-    from sbs_tui.core.ingest import import_files
+    from sbs_tui.core.ingest.importer import import_files
 
     run_import(ctx, kind, files, as_json,
                lambda store, progress: import_files(store, kind, files, replace=replace, progress=progress))
@@ -80,7 +80,7 @@ def import_votes(ctx: click.Context, files: tuple[str, ...], replace: bool, as_j
 
 def _run_results_import(ctx: click.Context, kind: str, files: tuple[str, ...], replace: bool, as_json: bool,
                         model: str | None = None, control: str | None = None) -> None:
-    from sbs_tui.core.ingest_results import import_result_files
+    from sbs_tui.core.ingest.results import import_result_files
 
     run_import(ctx, kind, files, as_json,
                lambda store, progress: import_result_files(store, kind, files, replace=replace, model=model,

@@ -1,7 +1,7 @@
 """`sbs judge` — an LLM judge's pairwise votes (both orders), stored as that annotator (kind judge).
 
-Thin: options → :func:`sbs_tui.core.judging.judge_config` (``[judge]`` table + flags) →
-:func:`sbs_tui.core.judging.run_judge` → a summary on stderr (JSON on stdout with ``--format json``).
+Thin: options → :func:`sbs_tui.core.judge.judging.judge_config` (``[judge]`` table + flags) →
+:func:`sbs_tui.core.judge.judging.run_judge` → a summary on stderr (JSON on stdout with ``--format json``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def judge_command(ctx: click.Context, pair_source, baseline, limit, no_logprobs,
     import sys
 
     from sbs_tui.cli_params import interruptible
-    from sbs_tui.core.judging import judge_with_settings
+    from sbs_tui.core.judge.judging import judge_with_settings
     from sbs_tui.errors import ExitCode
     from sbs_tui.progress import CountProgress
 

@@ -36,7 +36,7 @@ def build_command(ctx: click.Context, no_hold_back: bool, fmt: str, **_options: 
 
     An option left out keeps what the queue was last built with, else the config's [queue] value, else the
     default shown."""
-    from sbs_tui.core.queue import build_queue_from_settings
+    from sbs_tui.core.queue.build import build_queue_from_settings
 
     obj = ctx.obj
     with obj.open_store() as store:
@@ -86,7 +86,7 @@ def status_command(obj, fmt) -> None:
 @click.pass_obj
 def cap_command(obj, annotator, max_votes) -> None:
     """Limit ANNOTATOR to MAX_VOTES votes (omit MAX_VOTES to remove the cap)."""
-    from sbs_tui.core.queue_admin import set_cap
+    from sbs_tui.core.queue.admin import set_cap
 
     with obj.open_store() as store:
         set_cap(store, annotator, max_votes)
@@ -98,7 +98,7 @@ def cap_command(obj, annotator, max_votes) -> None:
 @click.pass_obj
 def flags_command(obj, fmt) -> None:
     """Pairs that annotators flagged, with their reasons (JSON: one object per line)."""
-    from sbs_tui.core.queue_admin import flagged_pairs
+    from sbs_tui.core.queue.admin import flagged_pairs
 
     with obj.open_store() as store:
         flagged = flagged_pairs(store)

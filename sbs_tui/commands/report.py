@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sbs_tui.cli_params import OutPath
-from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 
 
 @click.command("report")
@@ -25,7 +25,7 @@ def report_command(obj, out_path: str | None, fmt: str | None, bootstrap: int, b
     """Write the funnel, rankings with CI plots, win matrix, agreement, gates and A/B results to one file."""
     from pathlib import Path
 
-    from sbs_tui.core.report import ReportRequest, write_report
+    from sbs_tui.core.views.report import ReportRequest, write_report
     from sbs_tui.errors import InputError
 
     target = Path(out_path) if out_path is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sbs_tui.core.ranking.request import CIS, CONTROLS, METHODS, RankRequest
-from sbs_tui.core.views.scope import VOTERS, VOTERS_HELP
+from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 from sbs_tui.errors import InputError
 
 

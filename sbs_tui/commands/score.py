@@ -65,7 +65,7 @@ def score_command(ctx: click.Context, files: tuple[str, ...], gate_names: str | 
     import sys
 
     from sbs_tui.cli_params import echo_err, interruptible, parse_gate_names
-    from sbs_tui.core.gate_run import score_with_policy
+    from sbs_tui.core.gates.run import score_with_policy
     from sbs_tui.errors import ExitCode
     from sbs_tui.progress import CountProgress
 

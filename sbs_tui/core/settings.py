@@ -194,7 +194,7 @@ class JudgeSettings(_Section):
 class ModelSettings(_Section):
     """``[models.NAME]``: one model ``sbs generate --model NAME`` and ``sbs arena`` may use (``None``: not sent,
     or the client's own default). The answer-making keys (backend, model, temperature, max_tokens, top_p, seed,
-    system) are hashed into the stored answers' ``params_hash`` by ``core.generation``."""
+    system) are hashed into the stored answers' ``params_hash`` by ``core.generate.generation``."""
 
     SECTION = "models"
     base_url: str | None = setting(None, "OpenAI-compatible endpoint, e.g. http://vllm:8000/v1 "
@@ -223,7 +223,7 @@ class ModelSettings(_Section):
 @dataclass(frozen=True, slots=True)
 class ArenaSettings(_Section):
     """``[arena]``: ``sbs arena``'s live battles. That ``models`` names at least two declared ``[models.NAME]``
-    tables with backend api is a rule across sections, checked by ``core.arena.load_arena``."""
+    tables with backend api is a rule across sections, checked by ``core.generate.arena.load_arena``."""
 
     SECTION = "arena"
     models: tuple[str, ...] = setting((), "names of [models.NAME] tables to draw pairs from (at least two)")

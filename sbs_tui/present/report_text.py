@@ -56,6 +56,6 @@ def counted(doc: dict[str, Any] | None) -> str:
     """Whose votes a section counted, as its heading says it ("49 votes by humans"); empty when unknown."""
     if not doc or doc.get("voters") is None:
         return ""
-    from sbs_tui.core.views.scope import described
+    from sbs_tui.core.scope import described
 
     return described(str(doc["voters"]), int(doc.get("votes") or 0))

@@ -1,13 +1,13 @@
 """The live arena app (``sbs arena``): write a prompt, watch two blinded models answer it side by side, vote.
 
-The decisions (which pair, streaming, gating, what is stored) are :mod:`sbs_tui.core.arena`'s; this module draws
+The decisions (which pair, streaming, gating, what is stored) are :mod:`sbs_tui.core.generate.arena`'s; this module draws
 them with the annotator screen's widgets (prompt pane, answer panes, markdown / diff rendering, synced scroll),
 its literal rendering of hostile text, and its blinding rule: the panes are "Model A" and "Model B", and no model
 name reaches the screen before the vote is stored (then only with ``[annotate] reveal_after_vote``). Everything
 that waits — streaming, gating, and every database call (drawing a pair, which reads the battle counts and writes
 the ledger; storing a vote) — runs in worker threads, each with its own connection (a store is used on its own
 thread), so a slow or locked database never freezes the screen: it says "Drawing a pair…" / "Saving your vote…"
-and keeps redrawing. The campaign's rules (rate limit, budget, revoked access) are :mod:`sbs_tui.core.arena_ledger`'s.
+and keeps redrawing. The campaign's rules (rate limit, budget, revoked access) are :mod:`sbs_tui.core.generate.arena_ledger`'s.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from textual.containers import Container
 from textual.widgets import Footer, Input, Static
 
 from sbs_tui.config import Settings
-from sbs_tui.core import arena, arena_ledger
+from sbs_tui.core.generate import arena, arena_ledger
 from sbs_tui.core.store import AccessRevokedError, Store
 from sbs_tui.errors import InputError
 from sbs_tui.tui import render
@@ -261,7 +261,7 @@ class ArenaApp(CrashReport, App[None]):
         self.call_from_thread(self._gated, battle, error)
 
     def _ensure_gating(self) -> None:
-        from sbs_tui.core.gate_watcher import ensure_watcher  # imports nothing heavy
+        from sbs_tui.core.gates.watcher import ensure_watcher  # imports nothing heavy
 
         if self.gate_process is None or self.gate_process.poll() is not None:
             self.gate_process = ensure_watcher(self.db_path, self.config_path, interval=GATE_POLL_SECONDS,

@@ -28,7 +28,7 @@ def start_server(options: ServeOptions, *, settings: Settings, open_store: Calla
     from sbs_tui.web.server import TeamServer, serve
 
     if options.arena:
-        from sbs_tui.core.arena import load_arena
+        from sbs_tui.core.generate.arena import load_arena
 
         load_arena(settings)
 

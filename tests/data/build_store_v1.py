@@ -5,7 +5,7 @@ as an SQL dump, so tests can check that such a database upgrades. Run it against
     PYTHONPATH=/tmp/v1 python tests/data/build_store_v1.py > tests/data/store_v1.sql
 """
 import sys
-from sbs_tui.core.ingest_results import ABAggregateRecord, ABUnitRecord, BenchmarkRecord
+from sbs_tui.core.ingest.results import ABAggregateRecord, ABUnitRecord, BenchmarkRecord
 from sbs_tui.core.records import GenerationRecord, VoteRecord, prompt_id_for
 from sbs_tui.core.store import Store
 import sbs_tui.core.store as st

@@ -8,7 +8,8 @@ per-vote outputs for length/style control.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sbs_tui.core.ranking.report import Ranking
 from sbs_tui.core.ranking.request import RankRequest, VoteFilters
@@ -55,72 +56,21 @@ def run_ranking(store: Store, req: RankRequest) -> Ranking:
     ``--annotator`` names someone without votes or ``--voters`` leaves nobody. ``--method winrate`` without a
     baseline uses :func:`default_baseline` and says so (``baseline_rule`` in the JSON, and a warning).
 
-    The votes counted follow the one voters rule (:func:`~sbs_tui.core.views.scope.resolve_voters`); the result
+    The votes counted follow the one voters rule (:func:`~sbs_tui.core.scope.resolve_voters`); the result
     states it (``voters``) and how many votes it counted (``votes``), taken from the very rows it ranked — each
     method reads the store once."""
-    from dataclasses import replace
-
-    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.core.scope import resolve_voters
 
     scope = resolve_voters(store.votes.annotator_kinds(), req.voters, req.annotators)
-    counts = None
     filters: VoteFilters = {"annotators": scope.names, "category": req.category,
                             "include_flagged": req.include_flagged}
-    chosen = None
     if req.control != "none":
-        names, rows = store.votes.covariates(texts=req.control == "style", **filters)
-        if req.control == "length":
-            require_lengths(names, rows)
-        if req.method == "winrate" and req.baseline is None:
-            chosen = _default_from_pairs(names, ((r[0], r[1]) for r in rows))
-            req = replace(req, baseline=chosen)
-        votes = len(rows)
-        if req.method == "winrate":
-            from sbs_tui.core.ranking.lc import length_controlled_winrate, read_gamed
-
-            if req.baseline is None:  # no votes at all: there is no model to compare with
-                raise KeyError("(no votes)")
-            if req.baseline not in names:
-                raise KeyError(req.baseline)
-            difficulty, notes = frozen_difficulty(store, names, rows, req)
-            gamed = read_gamed(req.gamed) if req.gamed is not None else None
-            ranking = length_controlled_winrate(names, rows, req.baseline, difficulty, gamed)
-            ranking.warnings.extend(notes)
-        else:
-            from sbs_tui.core.ranking.style import rank_style_controlled
-
-            ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
+        ranked = _rank_controlled(store, req, filters)
     elif req.method in ("elo", "trueskill"):
-        names, seq = store.votes.sequence(**filters)
-        votes = len(seq)
-        if req.method == "elo":
-            from sbs_tui.core.ranking.online import rank_elo
-
-            ranking = rank_elo(names, seq, k=req.k_factor, orders=req.orders, rounds=req.rounds,
-                               seed=req.seed, anchor=req.baseline, order=req.elo_order)
-        else:
-            from sbs_tui.core.ranking.online import rank_trueskill
-
-            ranking = rank_trueskill(names, seq, matrices=req.matrices)
+        ranked = _rank_online(store, req, filters)
     else:
-        from sbs_tui.core.ranking.outcomes import Outcomes
-
-        names, counted = read_outcomes(store, req, scope.voters, filters)  # read once: baseline and fit share it
-        counts = (names, counted)
-        votes = int(sum(n for *_, n in counted))
-        if req.method == "winrate" and req.baseline is None:
-            chosen = default_baseline(names, counted)
-            req = replace(req, baseline=chosen)
-        outcomes = Outcomes.from_rows(names, counted)
-        if req.method == "winrate":
-            from sbs_tui.core.ranking.winrate import rank_winrate
-
-            ranking = rank_winrate(outcomes, req.baseline)
-        else:
-            from sbs_tui.core.ranking.btrank import rank_bt
-
-            ranking = rank_bt(outcomes, ci=req.ci, rounds=req.rounds, seed=req.seed, anchor=req.baseline,
-                              matrices=req.matrices, threads=req.threads)
+        ranked = _rank_counted(store, req, scope.voters, filters)
+    ranking, names, votes, chosen, counts = ranked
     if votes == 0 and req.category is not None:
         raise InputError(f"no votes on prompts of this category (voters: {scope.voters})", field="--category")
     ranking.info.setdefault("control", req.control)
@@ -145,6 +95,79 @@ def read_outcomes(store: Store, req: RankRequest, voters: str,
     if req.category is None and not req.annotators and voters in KINDS:
         return store.pair_counts.outcomes(kinds=KINDS[voters], include_flagged=req.include_flagged)
     return store.votes.outcomes(**filters)
+
+
+class _Ranked(NamedTuple):
+    ranking: Ranking
+    names: list[str]  # the models with votes under the filters
+    votes: int  # counted from the rows ranked
+    chosen: str | None  # the default baseline, when none was asked for
+    counts: Any  # (names, outcome counts) when the method read counts (the review app reuses them)
+
+
+def _rank_controlled(store: Store, req: RankRequest, filters: VoteFilters) -> _Ranked:
+    """``--control length|style``: per-vote covariates; LC win rate or style-controlled BT."""
+    names, rows = store.votes.covariates(texts=req.control == "style", **filters)
+    if req.control == "length":
+        require_lengths(names, rows)
+    chosen = None
+    if req.method == "winrate" and req.baseline is None:
+        chosen = _default_from_pairs(names, ((r[0], r[1]) for r in rows))
+        req = replace(req, baseline=chosen)
+    if req.method == "winrate":
+        from sbs_tui.core.ranking.lc import length_controlled_winrate, read_gamed
+
+        if req.baseline is None:  # no votes at all: there is no model to compare with
+            raise KeyError("(no votes)")
+        if req.baseline not in names:
+            raise KeyError(req.baseline)
+        difficulty, notes = frozen_difficulty(store, names, rows, req)
+        gamed = read_gamed(req.gamed) if req.gamed is not None else None
+        ranking = length_controlled_winrate(names, rows, req.baseline, difficulty, gamed)
+        ranking.warnings.extend(notes)
+    else:
+        from sbs_tui.core.ranking.style import rank_style_controlled
+
+        ranking = rank_style_controlled(names, rows, features=req.control, anchor=req.baseline)
+    return _Ranked(ranking, names, len(rows), chosen, None)
+
+
+def _rank_online(store: Store, req: RankRequest, filters: VoteFilters) -> _Ranked:
+    """Elo and TrueSkill: the votes in order."""
+    names, seq = store.votes.sequence(**filters)
+    if req.method == "elo":
+        from sbs_tui.core.ranking.online import rank_elo
+
+        ranking = rank_elo(names, seq, k=req.k_factor, orders=req.orders, rounds=req.rounds,
+                           seed=req.seed, anchor=req.baseline, order=req.elo_order)
+    else:
+        from sbs_tui.core.ranking.online import rank_trueskill
+
+        ranking = rank_trueskill(names, seq, matrices=req.matrices)
+    return _Ranked(ranking, names, len(seq), None, None)
+
+
+def _rank_counted(store: Store, req: RankRequest, voters: str, filters: VoteFilters) -> _Ranked:
+    """BT and win rate: aggregated outcome counts, read once (the default baseline and the fit share them)."""
+    from sbs_tui.core.ranking.outcomes import Outcomes
+
+    names, counted = read_outcomes(store, req, voters, filters)
+    votes = int(sum(n for *_, n in counted))
+    chosen = None
+    if req.method == "winrate" and req.baseline is None:
+        chosen = default_baseline(names, counted)
+        req = replace(req, baseline=chosen)
+    outcomes = Outcomes.from_rows(names, counted)
+    if req.method == "winrate":
+        from sbs_tui.core.ranking.winrate import rank_winrate
+
+        ranking = rank_winrate(outcomes, req.baseline)
+    else:
+        from sbs_tui.core.ranking.btrank import rank_bt
+
+        ranking = rank_bt(outcomes, ci=req.ci, rounds=req.rounds, seed=req.seed, anchor=req.baseline,
+                          matrices=req.matrices, threads=req.threads)
+    return _Ranked(ranking, names, votes, chosen, (names, counted))
 
 
 def _default_from_pairs(names: list[str], pairs: Iterable[tuple[int, int]]) -> str | None:

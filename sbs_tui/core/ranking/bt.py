@@ -12,7 +12,7 @@ of a vote against j) is strongly connected (Zermelo 1929; Ford 1957): otherwise 
 lost to the rest and its θ runs off to +∞. :func:`mle_exists` checks that with scipy's strongly connected
 components. Only then is the weak Gaussian prior θ ~ N(0, σ²), σ = :data:`PRIOR_SD` logits (≈ 1,737 Elo),
 used — it keeps every rating finite — and :func:`fit_bt` says which models have an infinite MLE and on which
-side (``unbounded``), so intervals can be one-sided. Active sampling (:mod:`sbs_tui.core.queue`) passes its own
+side (``unbounded``), so intervals can be one-sided. Active sampling (:mod:`sbs_tui.core.queue.annotator`) passes its own
 stronger prior (models without votes must stay uncertain, not undefined).
 
 Either way the optimum has Σθ = 0 (every vote adds to one score what it takes from the other; without a prior

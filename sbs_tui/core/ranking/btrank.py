@@ -95,63 +95,10 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "auto", rounds: int = 1000, seed: i
     mle_everywhere = True
     for c, comp in enumerate(components):
         sub = outcomes.subset(comp)
-        local_anchor = sub.names.index(anchor) if anchor in sub.names else None
-        if anchor is not None and local_anchor is None:
-            ranking.warnings.append(f"component {c + 1} does not contain the anchor {anchor!r}; centred on 1000")
-        ps = sub.pair_stats()
-        fit = fit_bt(ps, sub.n_models, prior)
-        finite = [k for k in range(sub.n_models) if fit.unbounded[k] == 0]
-        if prior is None and fit.prior > 0 and 0 < len(finite) < sub.n_models:
-            # Some MLEs are infinite. The others' ratings are the MLE's limit: the fit of the votes among them
-            # alone (votes against a model at ±∞ carry no information in the limit), centred on them — a mean
-            # over a placeholder the prior made up would shift every rating (coverage ~0.80, issue 19).
-            ref = local_anchor if local_anchor in finite else None
-            core = sub.subset(finite)
-            core_fit = fit_bt(core.pair_stats(), len(finite))
-            core_anchor = finite.index(ref) if ref is not None else None
-            core_rating = to_elo(core_fit.theta, core_anchor)
-            core_low, core_high = _intervals(core, core_fit, ci, rounds, seed, core_anchor, threads, core_rating,
-                                             boot_prior=fit.prior)
-            shift = fit.theta[ref] if ref is not None else fit.theta[finite].mean()
-            rating = ELO_CENTRE + ELO_PER_LOGIT * (fit.theta - shift)
-            low = np.full(sub.n_models, np.nan)
-            high = np.full(sub.n_models, np.nan)
-            rating[finite], low[finite], high[finite] = core_rating, core_low, core_high
-            centre: list[int] | None = finite if ref is None else None
-            if ref is None:
-                info["centre"] = "the models with a finite MLE"
-        else:
-            ref = local_anchor
-            rating = to_elo(fit.theta, local_anchor)
-            low, high = _intervals(sub, fit, ci, rounds, seed, local_anchor, threads, rating)
-            centre = None
-        low, high = np.array(low, dtype=float), np.array(high, dtype=float)
-        if ci != "none":
-            for k, side in enumerate(fit.unbounded):
-                if side == 1:
-                    high[k], low[k] = np.inf, profile_bound(ps, fit, k, +1, ref, centre)
-                elif side == -1:
-                    low[k], high[k] = -np.inf, profile_bound(ps, fit, k, -1, ref, centre)
-                elif side == 2:
-                    low[k], high[k] = -np.inf, np.inf
-        if ref is not None:  # the anchor is fixed by definition
-            low[ref] = high[ref] = rating[ref]
-        bound = set(fit.prior_bound)
-        extra = [{"component": c + 1, "set_by_prior": k in bound} for k in range(sub.n_models)]
+        fit, rating, low, high, extra = _rank_component(c, sub, anchor=anchor, ci=ci, rounds=rounds, seed=seed,
+                                                        prior=prior, threads=threads, info=info,
+                                                        warnings=ranking.warnings)
         mle_everywhere = mle_everywhere and fit.prior == 0
-        for k in fit.prior_bound:
-            what = {1: "never lost to the others", -1: "never won against the others",
-                    2: "is not comparable with the rest"}[fit.unbounded[k]]
-            if fit.unbounded[k] == 1 and _won_all(sub, k):
-                what = "never lost"
-            elif fit.unbounded[k] == -1 and _lost_all(sub, k):
-                what = "never won"
-            ranking.warnings.append(
-                f"{sub.names[k]!r} {what}: its MLE is infinite; the rating shown is held finite by the weak prior "
-                f"(sd {PRIOR_SD:g} logits) and its interval is one-sided (open towards "
-                f"{'+∞' if fit.unbounded[k] == 1 else '−∞' if fit.unbounded[k] == -1 else '±∞'})"
-                + ("; the other ratings are centred on the models with a finite MLE" if centre else "")
-            )
         ranking.models.extend(tallied_ratings(outcomes, comp, rating, low, high, extra))
         theta_all.update(zip(sub.names, fit.theta))
     info["mle"] = mle_everywhere
@@ -160,6 +107,76 @@ def rank_bt(outcomes: Outcomes, *, ci: str = "auto", rounds: int = 1000, seed: i
         component_of = {m.model: m.extra["component"] for m in ranking.models}
         ranking.matrices = pair_matrices(outcomes, [m.model for m in ranking.models], theta_all, component_of)
     return ranking
+
+
+def _rank_component(c: int, sub: Outcomes, *, anchor: str | None, ci: str, rounds: int, seed: int,
+                    prior: float | None, threads: int | None, info: dict[str, Any],
+                    warnings: list[str]) -> tuple[BTFit, Any, Any, Any, list[dict[str, Any]]]:
+    """One connected component (``c``, numbered from 0) of :func:`rank_bt`: its fit, Elo ratings, interval bounds
+    and per-model extras; what the reader must know is appended to ``warnings``."""
+    local_anchor = sub.names.index(anchor) if anchor in sub.names else None
+    if anchor is not None and local_anchor is None:
+        warnings.append(f"component {c + 1} does not contain the anchor {anchor!r}; centred on 1000")
+    ps = sub.pair_stats()
+    fit = fit_bt(ps, sub.n_models, prior)
+    finite = [k for k in range(sub.n_models) if fit.unbounded[k] == 0]
+    if prior is None and fit.prior > 0 and 0 < len(finite) < sub.n_models:
+        # Some MLEs are infinite. The others' ratings are the MLE's limit: the fit of the votes among them
+        # alone (votes against a model at ±∞ carry no information in the limit), centred on them — a mean
+        # over a placeholder the prior made up would shift every rating (coverage ~0.80, issue 19).
+        ref = local_anchor if local_anchor in finite else None
+        core = sub.subset(finite)
+        core_fit = fit_bt(core.pair_stats(), len(finite))
+        core_anchor = finite.index(ref) if ref is not None else None
+        core_rating = to_elo(core_fit.theta, core_anchor)
+        core_low, core_high = _intervals(core, core_fit, ci, rounds, seed, core_anchor, threads, core_rating,
+                                         boot_prior=fit.prior)
+        shift = fit.theta[ref] if ref is not None else fit.theta[finite].mean()
+        rating = ELO_CENTRE + ELO_PER_LOGIT * (fit.theta - shift)
+        low = np.full(sub.n_models, np.nan)
+        high = np.full(sub.n_models, np.nan)
+        rating[finite], low[finite], high[finite] = core_rating, core_low, core_high
+        centre: list[int] | None = finite if ref is None else None
+        if ref is None:
+            info["centre"] = "the models with a finite MLE"
+    else:
+        ref = local_anchor
+        rating = to_elo(fit.theta, local_anchor)
+        low, high = _intervals(sub, fit, ci, rounds, seed, local_anchor, threads, rating)
+        centre = None
+    low, high = np.array(low, dtype=float), np.array(high, dtype=float)
+    if ci != "none":
+        for k, side in enumerate(fit.unbounded):
+            if side == 1:
+                high[k], low[k] = np.inf, profile_bound(ps, fit, k, +1, ref, centre)
+            elif side == -1:
+                low[k], high[k] = -np.inf, profile_bound(ps, fit, k, -1, ref, centre)
+            elif side == 2:
+                low[k], high[k] = -np.inf, np.inf
+    if ref is not None:  # the anchor is fixed by definition
+        low[ref] = high[ref] = rating[ref]
+    extra = [{"component": c + 1, "set_by_prior": k in set(fit.prior_bound)} for k in range(sub.n_models)]
+    warnings.extend(_prior_warnings(sub, fit, centre))
+    return fit, rating, low, high, extra
+
+
+def _prior_warnings(sub: Outcomes, fit: BTFit, centre: list[int] | None) -> list[str]:
+    """Why a rating is held finite by the weak prior: which model never lost (or won), said once each."""
+    warnings: list[str] = []
+    for k in fit.prior_bound:
+        what = {1: "never lost to the others", -1: "never won against the others",
+                2: "is not comparable with the rest"}[fit.unbounded[k]]
+        if fit.unbounded[k] == 1 and _won_all(sub, k):
+            what = "never lost"
+        elif fit.unbounded[k] == -1 and _lost_all(sub, k):
+            what = "never won"
+        warnings.append(
+            f"{sub.names[k]!r} {what}: its MLE is infinite; the rating shown is held finite by the weak prior "
+            f"(sd {PRIOR_SD:g} logits) and its interval is one-sided (open towards "
+            f"{'+∞' if fit.unbounded[k] == 1 else '−∞' if fit.unbounded[k] == -1 else '±∞'})"
+            + ("; the other ratings are centred on the models with a finite MLE" if centre else "")
+        )
+    return warnings
 
 
 def _intervals(sub: Outcomes, fit: BTFit, ci: str, rounds: int, seed: int, anchor: int | None,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from sbs_tui.core.views.scope import VOTERS
+from sbs_tui.core.scope import VOTERS
 from sbs_tui.errors import InputError
 
 METHODS = ("bt", "elo", "trueskill", "winrate")
@@ -47,7 +47,7 @@ class RankRequest:
     orders: int = 1  # elo: average over this many random vote orders
     k_factor: float = 4.0  # elo
     elo_order: str = "bootstrap"  # ELO_ORDERS
-    voters: str = "auto"  # VOTERS: whose votes count (core.views.scope), for `sbs rank` and the review app alike
+    voters: str = "auto"  # VOTERS: whose votes count (core.scope), for `sbs rank` and the review app alike
     matrices: bool = False
     threads: int | None = None
     difficulty: str | None = None  # winrate --control length: CSV instruction,difficulty (else the stored one)

@@ -30,30 +30,25 @@ from pathlib import Path
 
 from sbs_tui.core.store.accounts import Accounts
 from sbs_tui.core.store.arena import Arena
-from sbs_tui.core.store.base import (
-    AccessRevokedError,
-    AlreadyJudgedError,
-    ConflictError,
-    InsertCounts,
-    StoreError,
-)
+from sbs_tui.core.store.base import InsertCounts
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
 from sbs_tui.core.store.difficulty import Difficulties
+from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, ConflictError, StoreError
 from sbs_tui.core.store.exports import Exports
 from sbs_tui.core.store.gates import Gates
 from sbs_tui.core.store.generations import Generations
-from sbs_tui.core.store.judges import Judges
-from sbs_tui.core.store.pair_counts import PairCounts
 from sbs_tui.core.store.imports import Imports
+from sbs_tui.core.store.judges import Judges
+from sbs_tui.core.store.migrate import LEGACY_NAMES, MIGRATIONS
+from sbs_tui.core.store.pair_counts import PairCounts
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
-from sbs_tui.core.store.schema import LEGACY_NAMES, MIGRATIONS
 from sbs_tui.core.store.votes import Votes
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AccessRevokedError", "AlreadyJudgedError", "ConflictError", "InsertCounts",
-    "Store", "StoreError",
+    "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AccessRevokedError", "AlreadyJudgedError", "ConflictError",
+    "InsertCounts", "Store", "StoreError",
 ]
 
 

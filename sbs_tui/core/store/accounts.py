@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sbs_tui.core.store.base import Queries, StoreError
+from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.errors import StoreError
 
 
 class JudgeNameError(StoreError):

@@ -1,6 +1,6 @@
 """``store.arena``: the arena's battle ledger — who started which battle when, and what its answers cost.
 
-The rules (how many battles a minute, when the budget is spent) are :mod:`sbs_tui.core.arena_ledger`'s; this module
+The rules (how many battles a minute, when the budget is spent) are :mod:`sbs_tui.core.generate.arena_ledger`'s; this module
 only reads and writes the ``arena_battles`` table, so the rules run inside one ``store.transaction()`` (BEGIN
 IMMEDIATE) with the reads they depend on, and two arena sessions of one campaign cannot both slip past a limit.
 """

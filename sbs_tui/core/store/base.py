@@ -1,4 +1,4 @@
-"""What every query module shares: the store's errors, the write-count result and the query-module base class."""
+"""What every query module shares: the write-count result and the query-module base class (errors: :mod:`.errors`)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.errors import SbsError
-
 if TYPE_CHECKING:
     import sqlite3
 
     from sbs_tui.core.store.connection import Connection
-
-
-class StoreError(SbsError):
-    """A problem with the database itself (not with an input file): exit 2, as for bad input."""
-
-
-class AlreadyJudgedError(StoreError):
-    """A vote for a pair this annotator has already judged or skipped (e.g. from a second window)."""
-
-
-class AccessRevokedError(StoreError):
-    """A vote from an annotator whose sign-in token was revoked (``sbs annotators revoke``): refused, so a session
-    that was open when the lead revoked it stores nothing more."""
-
-
-class ConflictError(StoreError):
-    """An input row contradicts what is already stored (e.g. another output for the same prompt and model)."""
-
-    def __init__(self, message: str, origin: str | None = None, field: str | None = None):
-        super().__init__(message)
-        self.origin = origin  # "file:line" of the input row, when it came from a file
-        self.field = field  # the input field that conflicts, when one does
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Self
 
 from sbs_tui.core.store.lite import sqlite_utils
 
-from sbs_tui.core.store.base import StoreError
+from sbs_tui.core.store.errors import StoreError
 from sbs_tui.core.store.schema import apply_migrations
 
 BUSY_TIMEOUT_MS = 10_000

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sbs_tui.core.records import GenerationRecord, GenerationRow
-from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+from sbs_tui.core.store.base import InsertCounts, Queries
+from sbs_tui.core.store.errors import ConflictError
 from sbs_tui.core.store.imports import committed
 
 _SCORING_COLUMNS = ("SELECT g.id, g.prompt_id, p.text, m.name, g.output, g.output_sha, p.reference, p.category "

@@ -37,7 +37,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sbs_tui.core.store.base import Queries, StoreError
+from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.errors import StoreError
 from sbs_tui.core.store.pair_counts import PairCounts
 
 # Tables an import adds rows to, children first (the order rows are removed in on rollback).

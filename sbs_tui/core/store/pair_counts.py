@@ -34,75 +34,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sbs_tui.core.store.base import Queries
-
-if TYPE_CHECKING:
-    from sbs_tui.core.store.lite import sqlite_utils
-
-RUNNING = "SELECT id FROM import_runs WHERE status = 'running'"
-# Runs being rolled back (or given up: ``error`` set): they never commit, so their buckets are dropped whole and
-# deleting their votes one by one need not count them down (a 10M-vote rollback would pay a trigger per vote).
-ENDING = "SELECT id FROM import_runs WHERE status = 'running' AND error IS NOT NULL"
-KINDS = {"humans": ("human",), "judges": ("judge",), "all": None}  # --voters → annotator kinds (None: every kind)
-
-_KEY = "kind, model_a_id, model_b_id, score_b, flagged"
-
-
-def _bucket(row: str) -> str:
-    """The bucket of a vote (``NEW`` or ``OLD`` in a trigger): its run while that run is running, else 0."""
-    return f"(CASE WHEN {row}.run_id IN ({RUNNING}) THEN {row}.run_id ELSE 0 END)"
-
-
-def _kind(row: str) -> str:
-    return f"coalesce((SELECT kind FROM annotators WHERE id = {row}.annotator_id), 'human')"
-
-
-def _add(row: str, sign: str) -> str:
-    """One trigger statement: add (``sign`` '+') or take away ('-') the vote ``row`` from its cell."""
-    return (f"INSERT INTO pair_counts (bucket, {_KEY}, n) VALUES ({_bucket(row)}, {_kind(row)}, "
-            f"{row}.model_a_id, {row}.model_b_id, {row}.score_b, {row}.flagged, {sign}1) "
-            f"ON CONFLICT DO UPDATE SET n = n {sign} 1;")
-
-
-def create(db: sqlite_utils.Database) -> None:
-    """The table, its triggers, and the counts of the votes already stored (the migration)."""
-    db.executescript(
-        f"""
-        CREATE TABLE pair_counts (
-            bucket INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            model_a_id INTEGER NOT NULL,
-            model_b_id INTEGER NOT NULL,
-            score_b REAL NOT NULL,
-            flagged INTEGER NOT NULL,
-            n INTEGER NOT NULL,
-            -- in the order a ranking groups by: its GROUP BY walks the key, no sort (a few thousand rows)
-            PRIMARY KEY (model_a_id, model_b_id, score_b, kind, flagged, bucket)
-        ) WITHOUT ROWID;
-        CREATE TRIGGER pair_counts_insert AFTER INSERT ON votes WHEN NEW.run_id IS NULL BEGIN
-            {_add("NEW", "+")}
-        END;
-        CREATE TRIGGER pair_counts_delete AFTER DELETE ON votes
-            WHEN OLD.run_id IS NULL OR OLD.run_id NOT IN ({ENDING}) BEGIN
-            {_add("OLD", "-")}
-        END;
-        CREATE TRIGGER pair_counts_update AFTER UPDATE OF model_a_id, model_b_id, score_b, flagged, annotator_id,
-            run_id ON votes BEGIN
-            {_add("OLD", "-")}
-            {_add("NEW", "+")}
-        END;
-        """
-    )
-    db.execute(f"INSERT INTO pair_counts (bucket, {_KEY}, n) {_tally_sql('')}")
-
-
-def _tally_sql(where: str) -> str:
-    """Counts of the votes matching ``where`` (a clause on ``v``, or ''), per bucket and cell."""
-    return (f"SELECT {_bucket('v')}, {_kind('v')}, v.model_a_id, v.model_b_id, v.score_b, v.flagged, count(*) "
-            f"FROM votes v{where} GROUP BY 1, 2, 3, 4, 5, 6")
-
+from sbs_tui.core.store.pair_counts_sql import ENDING, KEY, KINDS, RUNNING, tally_sql
 
 class PairCounts(Queries):
     """``store.pair_counts``."""
@@ -113,7 +48,7 @@ class PairCounts(Queries):
         """Count the votes with ``id > after_id`` that carry an import run (the batch just inserted them; the
         insert trigger skipped them). Call in the batch's transaction."""
         self.conn.execute(
-            f"INSERT INTO pair_counts (bucket, {_KEY}, n) {_tally_sql(' WHERE v.id > ? AND v.run_id IS NOT NULL')} "
+            f"INSERT INTO pair_counts (bucket, {KEY}, n) {tally_sql(' WHERE v.id > ? AND v.run_id IS NOT NULL')} "
             "ON CONFLICT DO UPDATE SET n = n + excluded.n", (after_id,))
 
     def add_rows(self, run_id: int, cells: Iterable[tuple[int, int, int, float, int]]) -> None:
@@ -125,14 +60,14 @@ class PairCounts(Queries):
         kinds = dict(self.conn.execute(f"SELECT id, kind FROM annotators WHERE id IN ({','.join('?' * len(ids))})",
                                        ids).fetchall())
         self.conn.executemany(
-            f"INSERT INTO pair_counts (bucket, {_KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO pair_counts (bucket, {KEY}, n) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO UPDATE SET n = n + excluded.n",
             [(run_id, kinds.get(ann, "human"), a, b, s, f, n) for (ann, a, b, s, f), n in tally.items()])
 
     def fold(self, run_id: int) -> None:
         """Import ``run_id`` commits: its bucket joins bucket 0 (call in the transaction that marks it done)."""
         self.conn.execute(
-            f"INSERT INTO pair_counts (bucket, {_KEY}, n) SELECT 0, {_KEY}, n FROM pair_counts WHERE bucket = ? "
+            f"INSERT INTO pair_counts (bucket, {KEY}, n) SELECT 0, {KEY}, n FROM pair_counts WHERE bucket = ? "
             "ON CONFLICT DO UPDATE SET n = n + excluded.n", (run_id,))
         self.drop(run_id)
 
@@ -164,13 +99,13 @@ class PairCounts(Queries):
         """Cells where the kept counts differ from the votes: (bucket, kind, a, b, score_b, flagged, kept,
         counted). Empty when they agree. Buckets of runs being rolled back are left out."""
         ending = {r[0] for r in self.conn.execute(ENDING)}  # dropped whole when their rollback ends
-        kept = {tuple(r[:6]): r[6] for r in self.conn.execute(f"SELECT bucket, {_KEY}, n FROM pair_counts")
+        kept = {tuple(r[:6]): r[6] for r in self.conn.execute(f"SELECT bucket, {KEY}, n FROM pair_counts")
                 if r[0] not in ending}
-        counted = {tuple(r[:6]): r[6] for r in self.conn.execute(_tally_sql("")) if r[0] not in ending}
+        counted = {tuple(r[:6]): r[6] for r in self.conn.execute(tally_sql("")) if r[0] not in ending}
         return sorted((*key, kept.get(key, 0), counted.get(key, 0)) for key in kept.keys() | counted.keys()
                       if kept.get(key, 0) != counted.get(key, 0))
 
     def rebuild(self) -> None:
         """Recount every cell from the votes (one pass over them; call inside a transaction)."""
         self.conn.execute("DELETE FROM pair_counts")
-        self.conn.execute(f"INSERT INTO pair_counts (bucket, {_KEY}, n) {_tally_sql('')}")
+        self.conn.execute(f"INSERT INTO pair_counts (bucket, {KEY}, n) {tally_sql('')}")

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.records import VoteRecord
 from sbs_tui.core.store.arena import ARENA_SOURCE
-from sbs_tui.core.store.base import AccessRevokedError, AlreadyJudgedError, Queries, StoreError
+from sbs_tui.core.store.base import Queries
+from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, StoreError
 from sbs_tui.core.store.imports import committed
 
 if TYPE_CHECKING:

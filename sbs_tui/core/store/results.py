@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbs_tui.core.records import json_or_none
-from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries, format_values
+from sbs_tui.core.store.base import InsertCounts, Queries, format_values
+from sbs_tui.core.store.errors import ConflictError
 
 
 @dataclass(frozen=True, slots=True)

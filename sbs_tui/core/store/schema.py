@@ -1,48 +1,21 @@
 """The database schema: named migrations, applied in name order, each exactly once.
 
 A database written by an older version is upgraded in place when it is opened. Migration names are numbered
-``0001_…``, ``0002_…`` and run in that order; :data:`LEGACY_NAMES` maps the names an earlier version recorded
-(when they ran in file order, not name order) to today's, so those databases upgrade without running anything twice.
+``0001_…``, ``0002_…`` and run in that order; a new one goes at the end of :mod:`.schema_late` with the next number. How
+they are registered and run (and :data:`~sbs_tui.core.store.migrate.LEGACY_NAMES`, the names an earlier version
+recorded) is :mod:`sbs_tui.core.store.migrate`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 from sbs_tui.core.store.lite import sqlite_utils
-
-Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
-
-# Names written to ``_migrations`` by versions before the renumbering (they ran in file order, which was not name
-# order). A database that recorded them is upgraded by renaming its rows; nothing is run again.
-LEGACY_NAMES: dict[str, str] = {
-    "0050_benchmark_ab_details": "0003_benchmark_ab_details",
-    "rank_0001_outcome_index": "0004_vote_outcome_index",
-    "0003_gate_results": "0005_gate_results",
-}
-
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+$")
+from sbs_tui.core.store.migrate import migration, run_pending
 
 
-def migration(name: str) -> Callable[[Migration], Migration]:
-    """Register a schema migration. Names are permanent: never rename or edit an applied migration.
-
-    A name is ``NNNN_words`` with ``NNNN`` one more than the previous migration, so that the order they run in is
-    the order they sort in (and a newcomer can tell which came first by reading ``_migrations``).
-    """
-
-    def register(fn: Migration) -> Migration:
-        match = _NAME.match(name)
-        if match is None:
-            raise ValueError(f"migration name {name!r} is not NNNN_words")
-        if int(match.group(1)) != len(MIGRATIONS) + 1:
-            raise ValueError(f"migration {name!r} should be numbered {len(MIGRATIONS) + 1:04d}")
-        MIGRATIONS.append((name, fn))
-        return fn
-
-    return register
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date. It lives with the migrations so that whoever calls it has imported, and so
+    registered, every one of them."""
+    run_pending(db)
 
 
 @migration("0001_core")
@@ -310,50 +283,6 @@ def _m0006_vote_identity(db: sqlite_utils.Database) -> None:
     )
 
 
-def _rename_legacy(db: sqlite_utils.Database, applied: set[str]) -> set[str]:
-    """Rename migrations recorded under their pre-renumbering names (see :data:`LEGACY_NAMES`)."""
-    legacy = applied & LEGACY_NAMES.keys()
-    if not legacy:
-        return applied
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for old in sorted(legacy):
-            # Another process may have renamed it while we waited for the write lock: the UPDATE then matches nothing.
-            db.execute("UPDATE _migrations SET name = ? WHERE name = ?", [LEGACY_NAMES[old], old])
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-
-
-def apply_migrations(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to date: run, in name order, every migration this database has not recorded."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL "
-        "DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
-    )
-    applied = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-    applied = _rename_legacy(db, applied)
-    for name, fn in MIGRATIONS:
-        if name in applied:
-            continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated while we waited for the write lock.
-            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
-                db.execute("COMMIT")
-                continue
-            fn(db)
-            db.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-
-
 @migration("0007_annotator_tokens")
 def _m0007_annotator_tokens(db: sqlite_utils.Database) -> None:
     """Sign-in tokens for the team server (``sbs annotators add``, ``sbs serve``).
@@ -404,7 +333,7 @@ def _m0009_judge_verdicts(db: sqlite_utils.Database) -> None:
     One row per order (``a_first``), not per vote: a pair is asked twice, and a run killed between the two must
     not pay for the first again. ``config_hash`` covers what changes a verdict (model, backend, template,
     whether log-probabilities are asked), not the endpoint's address or the prices. The vote itself goes to
-    ``votes`` once both orders are in (see :mod:`sbs_tui.core.judging`).
+    ``votes`` once both orders are in (see :mod:`sbs_tui.core.judge.judging`).
     """
     db.executescript(
         """
@@ -455,143 +384,8 @@ def _m0010_import_runs(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_import_ranges_run ON import_ranges(run_id, tbl);
         """
     )
-@migration("0011_ab_controls")
-def _m0011_ab_controls(db: sqlite_utils.Database) -> None:
-    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
-    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
-    db.executescript(
-        """
-        CREATE TABLE ab_controls (
-            experiment TEXT PRIMARY KEY,
-            control TEXT NOT NULL,
-            chosen_by TEXT NOT NULL
-        );
-        """
-    )
 
 
-@migration("0012_instruction_difficulty")
-def _m0012_instruction_difficulty(db: sqlite_utils.Database) -> None:
-    """The frozen instruction difficulty of the length-controlled win rate (issue 19): fitted once per baseline's
-    prompt set and kept with its date, the models and the verdicts it used, so that adding a model later never
-    changes another model's LC. ``store.difficulty``."""
-    db.executescript(
-        """
-        CREATE TABLE difficulty_fits (
-            id INTEGER PRIMARY KEY,
-            baseline TEXT NOT NULL,
-            fitted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-            models TEXT NOT NULL,
-            verdicts INTEGER NOT NULL,
-            method TEXT NOT NULL
-        );
-        CREATE INDEX idx_difficulty_fits_baseline ON difficulty_fits(baseline, id);
-        CREATE TABLE prompt_difficulty (
-            fit_id INTEGER NOT NULL REFERENCES difficulty_fits(id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            prompt_id TEXT NOT NULL,
-            difficulty REAL NOT NULL,
-            difficulty_se REAL,
-            PRIMARY KEY (fit_id, prompt_id)
-        );
-        """
-    )
-
-
-@migration("0013_gate_unchecked")
-def _m0013_gate_unchecked(db: sqlite_utils.Database) -> None:
-    """Safety coverage you can see (issue 20): the safety categories no enabled blocking gate checked in each
-    generation's language, as the gates last settled it — comma-separated names in the taxonomy's order, ``''``
-    when every required category was checked, NULL before the generation is gated. One short text column on the
-    row the gate pass already updates: storing it costs the gate path nothing measurable (docs/gates.md), and a
-    per-(generation, category) table would multiply the writes by eight for a value that depends only on the
-    language and the gate configuration."""
-    db.executescript(
-        """
-        ALTER TABLE generations ADD COLUMN unchecked TEXT;
-        """
-    )
-
-
-@migration("0014_import_visibility")
-def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
-    """An import is invisible until it commits (issue 21): votes and generations carry the import run that added
-    them (``run_id``, NULL for rows no import added), and every read and every writer that builds on them counts
-    a row only when its run is done (:data:`sbs_tui.core.store.imports.COMMITTED`). ``import_runs.failed_at``
-    marks a run whose process gave up (a rollback that could not finish, e.g. on a full disk): any later command
-    may roll it back. ``import_claims`` records rows identical to what an import brings that another, still
-    running, import added first: the claimant adopts them when it commits, and they survive the other's rollback.
-    The outcome index gains ``run_id`` so rankings still read only the index."""
-    db.executescript(
-        """
-        ALTER TABLE votes ADD COLUMN run_id INTEGER;
-        ALTER TABLE generations ADD COLUMN run_id INTEGER;
-        ALTER TABLE import_runs ADD COLUMN failed_at TEXT;
-        ALTER TABLE import_runs ADD COLUMN error TEXT;
-        CREATE TABLE import_claims (
-            run_id INTEGER NOT NULL,
-            tbl TEXT NOT NULL,
-            row_id INTEGER NOT NULL,
-            PRIMARY KEY (run_id, tbl, row_id)
-        ) WITHOUT ROWID;
-        CREATE INDEX idx_import_claims_row ON import_claims(tbl, row_id);
-        CREATE INDEX idx_votes_visible_outcomes
-            ON votes(model_a_id, model_b_id, score_b, flagged, annotator_id, run_id);
-        DROP INDEX IF EXISTS idx_votes_outcomes;
-        DROP VIEW IF EXISTS vote_details;
-        DROP VIEW IF EXISTS generation_details;
-        CREATE VIEW vote_details AS
-            SELECT v.id, v.uid, v.prompt_id, p.text AS prompt, ma.name AS model_a, mb.name AS model_b,
-                   v.winner, v.weight, v.score_b, an.name AS annotator, v.shown_left, v.ts, v.rationale,
-                   v.criteria, v.flagged, v.flag_reason, v.source
-            FROM votes v
-            JOIN prompts p ON p.id = v.prompt_id
-            JOIN models ma ON ma.id = v.model_a_id
-            JOIN models mb ON mb.id = v.model_b_id
-            JOIN annotators an ON an.id = v.annotator_id
-            WHERE v.run_id IS NULL OR v.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
-        CREATE VIEW generation_details AS
-            SELECT g.id, g.prompt_id, p.text AS prompt, m.name AS model, g.output, g.output_chars,
-                   g.gate_status, p.category, g.source
-            FROM generations g
-            JOIN prompts p ON p.id = g.prompt_id
-            JOIN models m ON m.id = g.model_id
-            WHERE g.run_id IS NULL OR g.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
-        """
-    )
-
-
-@migration("0015_arena_battles")
-def _m0015_arena_battles(db: sqlite_utils.Database) -> None:
-    """The arena's ledger (issue 23): one row per battle an annotator started, written when it starts. Why a table
-    and not the generations it leaves: a battle in which neither model answered stores no generation, yet it
-    counts against the annotator's rate limit and spends tokens; and the rate limit and the campaign budget must
-    hold across every arena session of a campaign (two browser tabs, a restarted app), so they are read here, in
-    the same transaction that starts the battle. ``started_at`` is Unix seconds (the sliding minute);
-    ``tokens_*`` and ``cost`` (in the currency of ``[models.NAME]`` prices) are added when the answers end."""
-    db.executescript(
-        """
-        CREATE TABLE arena_battles (
-            battle_id TEXT PRIMARY KEY,
-            annotator_id INTEGER NOT NULL REFERENCES annotators(id),
-            model_a_id INTEGER NOT NULL REFERENCES models(id),
-            model_b_id INTEGER NOT NULL REFERENCES models(id),
-            started_at REAL NOT NULL,
-            outcome TEXT NOT NULL DEFAULT 'running'
-                CHECK (outcome IN ('running', 'answered', 'voted', 'gated', 'incomplete')),
-            tokens_in INTEGER NOT NULL DEFAULT 0,
-            tokens_out INTEGER NOT NULL DEFAULT 0,
-            cost REAL NOT NULL DEFAULT 0
-        );
-        CREATE INDEX idx_arena_battles_annotator ON arena_battles(annotator_id, started_at);
-        """
-    )
-
-
-@migration("0016_pair_counts")
-def _m0016_pair_counts(db: sqlite_utils.Database) -> None:
-    """The votes' outcome counts per voter class, kept in step with the votes by triggers and by the import's
-    batches, so ``sbs rank`` reads models² cells instead of every vote (issue 22; :mod:`.pair_counts`)."""
-    from sbs_tui.core.store import pair_counts
-
-    pair_counts.create(db)
+# Migrations 0011 onward live in .schema_late (one file of them all outgrew the 500-line rule); importing it
+# here registers them after 0001–0010, in order.
+from sbs_tui.core.store import schema_late  # noqa: E402,F401

@@ -12,7 +12,8 @@ from operator import itemgetter
 from typing import Any
 
 from sbs_tui.core.records import VoteRecord, VoteRow
-from sbs_tui.core.store.base import ConflictError, InsertCounts, Queries
+from sbs_tui.core.store.base import InsertCounts, Queries
+from sbs_tui.core.store.errors import ConflictError
 from sbs_tui.core.store.imports import committed
 
 # What makes two votes with one uid the same vote: every stored column of the row except its provenance (source,

@@ -4,11 +4,11 @@ Why a layer: the review app's panes, ``sbs rank``/``funnel``/``queue status``/``
 gather their numbers separately (the review app in a data module of its own, with its own copy of the default
 baseline rule and its own vote counting), and two copies of a rule drift — one database showed two different
 rankings. Here each question has one function, ``<name>_view(store, ...)``, returning a frozen dataclass that
-says whose votes it counted (:mod:`.scope`). The CLI prints it, the apps draw it, the report lays it out.
+says whose votes it counted (:mod:`sbs_tui.core.scope`). The CLI prints it, the apps draw it, the report lays it out.
 
 :func:`on_db` runs a view on a database path (opening a store on the calling thread, as SQLite requires): the
 review app hands ``functools.partial(on_db, path, view, ...)`` to its worker threads or helper processes.
-Nothing is imported here eagerly, so ``core.views.scope`` stays as light as the commands' ``--help`` needs.
+Nothing is imported here eagerly: a view's caller loads only the view it asks for.
 """
 
 from __future__ import annotations

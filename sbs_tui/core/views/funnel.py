@@ -1,6 +1,6 @@
 """The funnel view: what ``sbs funnel``'s table, the review app's funnel tab and ``sbs report`` show.
 
-One frozen record built from :func:`~sbs_tui.core.funnel.build_funnel`, so the three surfaces cannot word the
+One frozen record built from :func:`~sbs_tui.core.analysis.funnel.build_funnel`, so the three surfaces cannot word the
 result differently — in particular the closing sentence (:func:`verdict`): "the stages agree" is said only when
 every rank correlation the funnel reports is established, never after "agreement not established".
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sbs_tui.core.funnel import FunnelReport
+    from sbs_tui.core.analysis.funnel import FunnelReport
     from sbs_tui.core.store import Store
 
 AGREE = "The stages agree on the models they share."
@@ -28,7 +28,7 @@ class FunnelStage:
 @dataclass(frozen=True)
 class FunnelRow:
     model: str
-    gates: dict[str, Any] | None  # pass rate, passed/blocked/pending and per gate (core.funnel.gate_summary)
+    gates: dict[str, Any] | None  # pass rate, passed/blocked/pending and per gate (core.analysis.funnel.gate_summary)
     stages: dict[str, dict[str, Any]]  # stage key → the stage's details for this model plus its "rank"
 
 
@@ -82,6 +82,6 @@ def from_report(report: FunnelReport) -> FunnelView:
 def funnel_view(store: Store, *, voters: str = "auto", alpha: float = 0.05,
                 lower_better: tuple[str, ...] = ()) -> FunnelView:
     """The funnel over ``voters``' votes (the one voters rule)."""
-    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.analysis.funnel import build_funnel
 
     return from_report(build_funnel(store, alpha=alpha, lower_better=lower_better, voters=voters))

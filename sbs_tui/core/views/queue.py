@@ -1,7 +1,7 @@
 """The queue view: what the review app's Queue tab shows — pair counts, each annotator's progress and pace,
 held-back and flagged pairs.
 
-"Remaining" is :func:`sbs_tui.core.queue.remaining`, the number the annotator's own header shows. Leads who
+"Remaining" is :func:`sbs_tui.core.queue.annotator.remaining`, the number the annotator's own header shows. Leads who
 have not voted are not annotators here (they sign in to review, not to judge).
 """
 
@@ -72,7 +72,7 @@ def session_pace(timestamps: list[str]) -> float | None:
 
 def queue_view(store: Store, *, gating_required: bool = True, now: datetime | None = None) -> QueueView:
     """The queue's state; ``gating_required`` as the annotators' app runs (pairs must have passed their gates)."""
-    from sbs_tui.core.queue import remaining as remaining_for
+    from sbs_tui.core.queue.annotator import remaining as remaining_for
 
     now = now or datetime.now(UTC)
     min_gate_rank = 2 if gating_required else 1

@@ -40,7 +40,7 @@ def ranking_view(store: Store, options: RankRequest) -> RankingView:
 
 def _ranking(store: Store, options: RankRequest) -> RankingView:
     from sbs_tui.core.ranking.api import run_ranking
-    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.core.scope import resolve_voters
 
     kinds = store.votes.annotator_kinds()
     if not kinds:

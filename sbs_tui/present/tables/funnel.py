@@ -26,7 +26,7 @@ def print_funnel(view: Any) -> None:
     if show_gates or view.unchecked:
         print_unchecked(list(view.unchecked))
     if "side_by_side" in keys and view.voters:
-        from sbs_tui.core.views.scope import described
+        from sbs_tui.core.scope import described
 
         out.print(Text(f"side-by-side: {described(view.voters, view.votes)} (--voters auto|humans|judges|all)",
                        style="dim"))

@@ -38,7 +38,7 @@ def write_ranking(doc: dict[str, Any], fmt: str, stream: IO[str] | None = None) 
 
 def _csv_cell(value: Any) -> Any:
     """Literal (controls made visible) and spreadsheet-safe (no cell starts a formula)."""
-    from sbs_tui.core.csv_cells import csv_text
+    from sbs_tui.core.io.csv_cells import csv_text
 
     if value is None:
         return ""
@@ -47,7 +47,7 @@ def _csv_cell(value: Any) -> Any:
 
 def counted(doc: dict[str, Any]) -> str:
     """Whose votes a document counted, as its title says it ("49 votes by humans")."""
-    from sbs_tui.core.views.scope import described
+    from sbs_tui.core.scope import described
 
     return described(doc.get("voters") or "all", int(doc.get("votes") or 0))
 

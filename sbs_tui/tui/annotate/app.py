@@ -19,7 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from sbs_tui.core.settings import Settings
-from sbs_tui.core.queue import AnnotatorQueue
+from sbs_tui.core.queue.annotator import AnnotatorQueue
 from sbs_tui.core.store import Store
 from sbs_tui.tui.crash import CrashReport
 from sbs_tui.tui.annotate.judge import JudgeScreen
@@ -118,7 +118,7 @@ class AnnotatorApp(CrashReport, App[None]):
         ``<database>.gate.log``; it dies with this app."""
         if not self.gate_watch or self.db_path is None or self.gate_failed:
             return
-        from sbs_tui.core.gate_watcher import ensure_watcher  # imports nothing heavy
+        from sbs_tui.core.gates.watcher import ensure_watcher  # imports nothing heavy
 
         self.gate_log = Path(f"{self.db_path}.gate.log")
         try:
@@ -145,7 +145,7 @@ class AnnotatorApp(CrashReport, App[None]):
         try:
             if self.gate_process is None and self.gate_watch and not self.gate_failed and self.settings.gating.required:
                 # The app whose watcher gated this database may have quit: whoever polls first takes over.
-                from sbs_tui.core.gate_watcher import running_watcher
+                from sbs_tui.core.gates.watcher import running_watcher
 
                 if self.db_path is not None and running_watcher(self.db_path) is None:
                     pending = self.store.generations.count_pending()
@@ -175,7 +175,7 @@ class AnnotatorApp(CrashReport, App[None]):
         db_path, seed, focus_top = self.db_path, int(config.get("seed") or 0), config.get("focus_top")
 
         def refresh() -> None:
-            from sbs_tui.core.queue import refresh_active_priorities
+            from sbs_tui.core.queue.build import refresh_active_priorities
 
             with Store(db_path) as store:
                 refresh_active_priorities(store, seed=seed, focus_top=focus_top, chunk=2000)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.binding import Binding
 from textual.message import Message
 
-from sbs_tui.core.queue import new_vote_uid
+from sbs_tui.core.queue.annotator import new_vote_uid
 from sbs_tui.core.store import AccessRevokedError, AlreadyJudgedError
 from sbs_tui.present.text import escape  # names are user data: the one literal rule
 from sbs_tui.tui.annotate.judge_keys import (
@@ -36,7 +36,7 @@ from sbs_tui.tui.annotate.pair_view import SCROLL_KEYS, PairScreen
 from sbs_tui.tui.annotate.saving import HELD_WHILE_SAVING, QUIT_CONFIRM_SECONDS, log_line
 
 if TYPE_CHECKING:
-    from sbs_tui.core.queue import AnnotatorQueue, Pair
+    from sbs_tui.core.queue.annotator import AnnotatorQueue, Pair
     from sbs_tui.core.settings import AnnotateSettings
 
 
@@ -85,7 +85,7 @@ class JudgeScreen(PairScreen):
             return
 
         def count() -> None:
-            from sbs_tui.core.queue import AnnotatorQueue
+            from sbs_tui.core.queue.annotator import AnnotatorQueue
             from sbs_tui.core.store import Store
 
             with Store(db_path) as store:

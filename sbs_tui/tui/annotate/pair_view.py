@@ -31,7 +31,7 @@ from sbs_tui.tui.widgets.lines import SCROLL_STEPS
 from sbs_tui.tui.widgets.prompt import PromptPane
 
 if TYPE_CHECKING:
-    from sbs_tui.core.queue import AnnotatorQueue, Pair
+    from sbs_tui.core.queue.annotator import AnnotatorQueue, Pair
     from sbs_tui.core.settings import AnnotateSettings
 
 NARROW_WIDTH = 100  # below this many columns the answers are stacked instead of side by side

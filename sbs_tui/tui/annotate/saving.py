@@ -31,7 +31,7 @@ from sbs_tui.core import dberrors
 from sbs_tui.present.text import escape  # names are user data: the one literal rule
 
 if TYPE_CHECKING:
-    from sbs_tui.core.queue import AnnotatorQueue
+    from sbs_tui.core.queue.annotator import AnnotatorQueue
 
 UI_WAIT_SECONDS = 0.15  # each try polls for the write lock this long (every 1–4 ms), then lets the screen draw
 RETRY_BUSY_SECONDS = 0.1  # the database is still busy: the next try starts this soon

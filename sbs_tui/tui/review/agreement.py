@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
-from sbs_tui.core.views.scope import described
+from sbs_tui.core.scope import described
 from sbs_tui.present.numbers import count, finite
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p

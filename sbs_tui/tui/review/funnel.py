@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views.funnel import FunnelView, funnel_view
-from sbs_tui.core.views.scope import described
+from sbs_tui.core.scope import described
 from sbs_tui.present.numbers import DASH, count, finite, percent
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p

@@ -3,7 +3,7 @@
 Ratings with interval whiskers, the pairwise win-rate matrix, ratings against votes collected (convergence), each
 annotator's votes per day, gate pass rates per model and gate, and the funnel's ranks per stage. Drawn with
 textual-plotext, so they render in a terminal and in the browser (``sbs serve``) alike. The numbers come from
-:func:`sbs_tui.core.plots.collect_plot_data` on a worker thread (see :class:`ReviewPane`); drawing is cheap.
+:func:`sbs_tui.core.analysis.plots.collect_plot_data` on a worker thread (see :class:`ReviewPane`); drawing is cheap.
 
 Names reach plotext only after the literal-text rule: plotext writes labels into its canvas verbatim, so an escape
 sequence in a model name would otherwise restyle the plot.
@@ -23,7 +23,7 @@ from textual_plotext import PlotextPlot
 
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
-from sbs_tui.core.views.scope import described
+from sbs_tui.core.scope import described
 from sbs_tui.present.text import escape
 from sbs_tui.tui.review.pane import ReviewPane
 

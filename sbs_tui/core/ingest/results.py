@@ -1,6 +1,6 @@
 """Importers for the offline and online stages: benchmark results and A/B experiment results.
 
-Why a module apart from :mod:`sbs_tui.core.ingest`: these files feed the funnel, not the side-by-side queue, and
+Why a module apart from :mod:`sbs_tui.core.ingest.importer`: these files feed the funnel, not the side-by-side queue, and
 one of their formats (an lm-evaluation-harness results file) is a single JSON document rather than rows. The
 row functions are pure (row in, record or a precise :class:`InputError` out) like the generation and vote
 parsers; :func:`import_result_files` adds the all-or-nothing transaction and the summary.
@@ -29,8 +29,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.ingest import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
-from sbs_tui.core.readers import check_depth, check_unicode, detect_format, json_problem, open_text, unreadable
+from sbs_tui.core.ingest.ab_control import CONTROL_NAMES, store_controls
+from sbs_tui.core.ingest.rows import ImportSummary, SkipRow, _extra, _float, _name, _text, batched, iter_records
+from sbs_tui.core.io.readers import check_depth, check_unicode, detect_format, json_problem, open_text, unreadable
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
@@ -195,20 +196,13 @@ class _LineFinder:
         return pos, self.text.count("\n", 0, pos) + 1
 
 
-def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
-                         skipped: Counter[str] | None = None) -> Iterator[BenchmarkRecord]:
-    """Benchmark records from an lm-evaluation-harness results file (v0.3 and v0.4+ layouts).
-
-    ``model`` (the ``--model`` option) names the model when given; otherwise the file's ``model_name`` or the
-    ``pretrained=``/``model=`` entry of ``config.model_args`` does, and a file with neither is an error.
-    """
-    path = Path(path)
+def _lm_eval_document(path: Path) -> tuple[dict[str, Any], _LineFinder]:
+    """The results file as one JSON object, and where each key sits in it (for errors that name the line)."""
     try:
         with open_text(path) as fh:
             text = fh.read()
     except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise unreadable(path, exc) from None
-    lines = _LineFinder(text)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -222,6 +216,18 @@ def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
         raise InputError("expected a JSON object", file=str(path), line=1)
     check_depth(doc, text, path, 1)
     check_unicode(doc, text, path, 1)
+    return doc, _LineFinder(text)
+
+
+def iter_lm_eval_records(path: str | Path, *, model: str | None = None,
+                         skipped: Counter[str] | None = None) -> Iterator[BenchmarkRecord]:
+    """Benchmark records from an lm-evaluation-harness results file (v0.3 and v0.4+ layouts).
+
+    ``model`` (the ``--model`` option) names the model when given; otherwise the file's ``model_name`` or the
+    ``pretrained=``/``model=`` entry of ``config.model_args`` does, and a file with neither is an error.
+    """
+    path = Path(path)
+    doc, lines = _lm_eval_document(path)
     results = doc.get("results")
     if not isinstance(results, dict):
         _, line = lines.find("results")
@@ -360,7 +366,7 @@ def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *,
                         model: str | None = None, progress: Any = None, control: str | None = None) -> ImportSummary:
     """Import benchmark or A/B files in ONE transaction: all files or none; the same rows again are a no-op.
 
-    ``progress`` is optional, as for :func:`sbs_tui.core.ingest.import_files` (``start``/``advance_to``/``finish``).
+    ``progress`` is optional, as for :func:`sbs_tui.core.ingest.importer.import_files` (``start``/``advance_to``/``finish``).
     """
     from sbs_tui.core.store import ConflictError
 
@@ -394,9 +400,7 @@ def import_result_files(store: Store, kind: str, paths: Sequence[str | Path], *,
                 summary.already_stored += counts[1]
             if progress is not None:
                 progress.finish()
-        if kind == "ab":  # each new experiment's control is chosen once, here (see sbs_tui.core.abtest)
-            from sbs_tui.core.abtest import CONTROL_NAMES, store_controls
-
+        if kind == "ab":  # each new experiment's control is chosen once, here (see sbs_tui.core.analysis.abtest)
             chosen = store_controls(store, control, replace=False, chosen_by="import")
             for experiment, variant in sorted(chosen.items()):
                 why = "as asked (--control)" if variant == control else (

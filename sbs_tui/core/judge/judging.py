@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.judge_templates import JudgeTemplate, load_template, p_first_from_mass
+from sbs_tui.core.judge.templates import JudgeTemplate, load_template, p_first_from_mass
 from sbs_tui.core.settings import JudgeSettings
 from sbs_tui.core.store.judges import JudgePair, OrderVerdict
 from sbs_tui.errors import InputError
@@ -194,19 +194,7 @@ def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseli
     builds (tests)."""
     started = time.perf_counter()
     q = store.judges
-    kind = q.annotator_kind(config.annotator)
-    if kind == "human":
-        raise InputError(f"annotator {config.annotator!r} is a person; give the judge another --annotator name")
-    if pairs == "baseline":
-        if not baseline:
-            raise InputError("--pairs baseline needs --baseline MODEL")
-        if baseline not in store.model_names():
-            raise InputError(f"unknown baseline model {baseline!r}")
-        selected = list(_limited(q.baseline_pairs(baseline), limit))
-    elif pairs == "queue":
-        selected = list(_limited(q.queue_pairs(), limit))
-    else:
-        raise InputError("must be 'queue' or 'baseline'", field="pairs")
+    selected = _select_pairs(store, config, pairs, baseline, limit)
     digest = config.config_hash()
     report = JudgeReport(config.annotator, digest, pairs=len(selected))
     with store.transaction():
@@ -269,6 +257,23 @@ def run_judge(store: Store, config: JudgeConfig, *, pairs: str = "queue", baseli
     report.cost = config.cost(report.tokens_in, report.tokens_out)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _select_pairs(store: Store, config: JudgeConfig, pairs: str, baseline: str | None,
+                  limit: int | None) -> list[JudgePair]:
+    """The pairs ``sbs judge`` is asked to judge, after checking the annotator is not a person."""
+    q = store.judges
+    if q.annotator_kind(config.annotator) == "human":
+        raise InputError(f"annotator {config.annotator!r} is a person; give the judge another --annotator name")
+    if pairs == "baseline":
+        if not baseline:
+            raise InputError("--pairs baseline needs --baseline MODEL")
+        if baseline not in store.model_names():
+            raise InputError(f"unknown baseline model {baseline!r}")
+        return list(_limited(q.baseline_pairs(baseline), limit))
+    if pairs == "queue":
+        return list(_limited(q.queue_pairs(), limit))
+    raise InputError("must be 'queue' or 'baseline'", field="pairs")
 
 
 def _limited(pairs: Iterator[JudgePair], limit: int | None) -> Iterator[JudgePair]:

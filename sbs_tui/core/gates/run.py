@@ -1,6 +1,6 @@
 """Running the gates as a process does it: the runner from settings, one pass over what is pending, or the watcher.
 
-Why apart from :mod:`sbs_tui.core.gating` (the policy and the loops): this is the orchestration that used to sit
+Why apart from :mod:`sbs_tui.core.gates.runner` (the policy and the loops): this is the orchestration that used to sit
 in the ``sbs gate`` click callback — which gates, building every scorer before anything is marked, ``--regate``,
 signal handling, CPU priority, the one-watcher-per-database lock and dying with the app that started it — so that
 ``sbs gate`` is one call, and ``sbs score`` builds its runner the same way without importing another command.
@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core import gating
+from sbs_tui.core.gates import policy
+from sbs_tui.core.gates import runner as gating
 
 if TYPE_CHECKING:
+    from sbs_tui.core.gates.scoring import ScoreProgress
     from sbs_tui.core.settings import Settings
-    from sbs_tui.core.scoring import ScoreProgress, ScoreSummary
+    from sbs_tui.core.gates.scoring import ScoreSummary
     from sbs_tui.core.store import Store
 
 Log = Callable[[str], None]
@@ -30,11 +32,11 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
                  log: Log | None = None) -> gating.GateRunner:
     """The gate policy (config + defaults + ``--gates``/``--reference`` choices) as a runner whose scorers are all
     built: a bad config fails here, before any generation is marked or any output written."""
-    gates = gating.load_policy(settings, only=list(only) if only else None, references=list(references))
+    gates = policy.load_policy(settings, only=list(only) if only else None, references=list(references))
     runner = gating.GateRunner(gates, log=log, source=getattr(settings, "source", None),
-                               uncovered=gating.uncovered_policy(settings),
-                               unchecked=gating.unchecked_policy(settings),
-                               required=gating.required_categories(settings, gates))
+                               uncovered=policy.uncovered_policy(settings),
+                               unchecked=policy.unchecked_policy(settings),
+                               required=policy.required_categories(settings, gates))
     for gate in runner.gates:
         runner.scorer(gate)
     return runner
@@ -43,8 +45,8 @@ def build_runner(settings: Settings, *, only: Sequence[str] | None = None, refer
 def score_with_policy(settings: Settings, files: Sequence[str], *, only: Sequence[str] | None = None,
                       references: Sequence[str] = (), log: Log | None = None, **options: Any) -> ScoreSummary:
     """``sbs score`` as one call: the gate policy as a runner (:func:`build_runner`: a bad config fails here,
-    before any output is written), then :func:`sbs_tui.core.scoring.score_generations` with ``options``."""
-    from sbs_tui.core.scoring import score_generations
+    before any output is written), then :func:`sbs_tui.core.gates.scoring.score_generations` with ``options``."""
+    from sbs_tui.core.gates.scoring import score_generations
 
     runner = build_runner(settings, only=only, references=references, log=log)
     return score_generations(runner, files, log=log, **options)
@@ -76,7 +78,8 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
     With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
     returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
     """
-    from sbs_tui.core import gate_watcher, lifeline
+    from sbs_tui.core import lifeline
+    from sbs_tui.core.gates import watcher as gate_watcher
 
     stop = threading.Event()
     lock = None
@@ -156,7 +159,7 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
             return GateRun(runner, done, interrupted=True, pending=store.generations.count_pending())
         log(f"gated {done.scored:,} generation(s): {done.passed:,} passed, {done.blocked:,} blocked, "
             f"{done.held:,} held for review ({done.reused:,} cached gate results reused)")
-        from sbs_tui.core.coverage import from_store
+        from sbs_tui.core.gates.coverage import from_store
 
         return GateRun(runner, done, gating.pass_rates(store, runner.gates), unchecked=from_store(store))
     finally:

@@ -29,7 +29,7 @@ class ReportRequest:
     baseline: str | None = None
     alpha: float = 0.05
     seed: int = 0
-    voters: str = "auto"  # the one voters rule (core.views.scope), for every section
+    voters: str = "auto"  # the one voters rule (core.scope), for every section
 
 
 def _section(build: Callable[[], Any]) -> dict[str, Any]:
@@ -44,11 +44,11 @@ def collect_report(store: Store, request: ReportRequest, *, db_path: str | Path,
                    config_text: str | None = None) -> dict[str, Any]:
     """Every stage's document from one database, plus provenance (commands, config, time) and whose votes every
     section counted (``counted``: voters and votes, the same in each section)."""
-    from sbs_tui.core.abtest import analyse_store as analyse_ab
-    from sbs_tui.core.agreement import analyse_store as analyse_agreement
+    from sbs_tui.core.analysis.abtest import analyse_store as analyse_ab
+    from sbs_tui.core.analysis.agreement import analyse_store as analyse_agreement
     from sbs_tui.core.ranking.api import RankRequest, run_ranking
+    from sbs_tui.core.scope import resolve_voters
     from sbs_tui.core.views.funnel import funnel_view
-    from sbs_tui.core.views.scope import resolve_voters
 
     kinds = store.votes.annotator_kinds()
     voters = resolve_voters(kinds, request.voters).voters if kinds else None  # an input error before any work
@@ -93,7 +93,7 @@ def _funnel(view: Any) -> dict[str, Any]:
 
 
 def _gates(store: Store) -> dict[str, Any]:
-    from sbs_tui.core.coverage import from_store
+    from sbs_tui.core.gates.coverage import from_store
 
     rates = store.gates.pass_rates()
     unchecked = from_store(store)
@@ -101,7 +101,7 @@ def _gates(store: Store) -> dict[str, Any]:
         "status": store.gates.status_counts(),
         "pass_rates": {model: {gate: {"passed": r.passed, "total": r.total} for gate, r in gates.items()}
                        for model, gates in rates.items()},
-        # What "passed" did not mean: safety categories no blocking gate checked (sbs_tui.core.coverage).
+        # What "passed" did not mean: safety categories no blocking gate checked (sbs_tui.core.gates.coverage).
         "unchecked": [{**u.as_dict(), "sentence": u.sentence()} for u in unchecked],
     }
 
@@ -112,7 +112,7 @@ def write_report(store: Store, request: ReportRequest, target: str | Path | None
     """``sbs report`` as one call: :func:`collect_report`, rendered by ``render`` (the presentation layer's HTML or
     Markdown), written to ``target`` only whole (a temporary file renamed; stdout when None). A folder that cannot
     be written is an input error naming the file."""
-    from sbs_tui.core.export import atomic_output
+    from sbs_tui.core.io.export import atomic_output
     from sbs_tui.errors import InputError
 
     report = collect_report(store, request, db_path=db_path, config_text=config_text)

@@ -49,7 +49,7 @@ class LabelledRow:
 
 def read_labelled(path: str) -> list[LabelledRow]:
     """Labelled rows from a JSONL/JSON/CSV file; a bad row is an ``InputError`` naming file, line and field."""
-    from sbs_tui.core.readers import iter_rows
+    from sbs_tui.core.io.readers import iter_rows
 
     rows = []
     for row in iter_rows(path):
@@ -160,7 +160,7 @@ class EvalReport:
     rows: int
     gates: list[GateReport]
     uncovered: dict[str, int]  # language → rows no blocking gate reads
-    #: Safety categories the blocking gates did not check, per language (:mod:`sbs_tui.core.coverage`).
+    #: Safety categories the blocking gates did not check, per language (:mod:`sbs_tui.core.gates.coverage`).
     unchecked: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,7 +170,7 @@ class EvalReport:
 
 def evaluate(runner: Any, rows: Sequence[LabelledRow], *, batch_size: int = 256,
              sweep_points: int = 12) -> EvalReport:
-    """Run every gate of ``runner`` (a :class:`sbs_tui.core.gating.GateRunner`) over ``rows`` and measure it.
+    """Run every gate of ``runner`` (a :class:`sbs_tui.core.gates.runner.GateRunner`) over ``rows`` and measure it.
 
     Each gate is judged on its own decision at its configured threshold (blocking or not), and the blocking
     gates together (``COMBINED``) on the generation's final decision, as the funnel would see it.
@@ -209,7 +209,7 @@ def evaluate(runner: Any, rows: Sequence[LabelledRow], *, batch_size: int = 256,
     for o, lang in zip(outcomes, languages):
         if o.uncovered:
             uncovered[lang] = uncovered.get(lang, 0) + 1
-    from sbs_tui.core.coverage import from_outcomes
+    from sbs_tui.core.gates.coverage import from_outcomes
 
     return EvalReport(len(rows), reports, dict(sorted(uncovered.items())),
                       [{**u.as_dict(), "sentence": u.sentence()} for u in from_outcomes(outcomes)])
@@ -232,7 +232,7 @@ def _by_category(decisions: Sequence[tuple[str | None, bool, bool, str]]
 
 
 def _fails(score: float | None, threshold: float, higher_is_worse: bool) -> bool:
-    from sbs_tui.core.gating import is_failing
+    from sbs_tui.core.gates.policy import is_failing
 
     return is_failing(score, threshold, higher_is_worse)
 
@@ -273,8 +273,8 @@ def _sweep(scored: Sequence[tuple[bool, float | None, str]], higher_is_worse: bo
 def evaluate_file(path: str, settings: Any, *, only: Sequence[str] | None = None, references: Sequence[str] = (),
                   log: Any = None) -> EvalReport:
     """``sbs gate eval FILE`` as one call: read the labelled rows (a bad row fails first, naming file and line),
-    build the configured gates (:func:`sbs_tui.core.gate_run.build_runner`) and :func:`evaluate` them."""
-    from sbs_tui.core.gate_run import build_runner
+    build the configured gates (:func:`sbs_tui.core.gates.run.build_runner`) and :func:`evaluate` them."""
+    from sbs_tui.core.gates.run import build_runner
 
     rows = read_labelled(path)
     runner = build_runner(settings, only=only, references=references, log=log)

@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sbs_tui.core.ranking.report import Ranking
-    from sbs_tui.core.ranking.request import RankRequest
     from sbs_tui.core.store import Store
 
-from sbs_tui.core.csv_cells import csv_text
+from sbs_tui.core.io.csv_cells import csv_text
 from sbs_tui.errors import InputError
 
 VOTE_CSV_COLUMNS = ["vote_id", "prompt_id", "prompt", "model_a", "model_b", "winner", "weight", "annotator",
@@ -141,20 +139,6 @@ def export_votes(store: Store, path: str | os.PathLike[str] | None) -> int:
     """``sbs export votes`` as one call: every stored vote in the contract format, written atomically to ``path``
     (CSV by its extension, else JSONL; stdout when None). Returns the number of votes written."""
     return write_votes(store.exports.votes(), path)
-
-
-def export_ranking(open_store: Callable[[], Store], request: RankRequest, path: str | os.PathLike[str] | None,
-                   write: Callable[[dict[str, Any], str, IO[str]], None]) -> Ranking:
-    """``sbs export rankings`` as one call: rank as ``sbs rank`` does, then hand the ranking's JSON document to
-    ``write`` (the presentation layer's writer: ``(doc, fmt, stream)``) on a stream that becomes ``path`` only
-    when it succeeds. The format is CSV for a ``.csv`` path, else JSON."""
-    from sbs_tui.core.ranking.api import rank_stored
-
-    ranking = rank_stored(open_store, request)
-    fmt = "csv" if path is not None and str(path).lower().endswith(".csv") else "json"
-    with atomic_output(path) as fh:
-        write(ranking.to_json(), fmt, fh)
-    return ranking
 
 
 def write_preference_pairs(store: Store, path: str | os.PathLike[str] | None, *,

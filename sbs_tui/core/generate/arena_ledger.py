@@ -26,12 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.store.base import AccessRevokedError
+from sbs_tui.core.store.errors import AccessRevokedError
 from sbs_tui.errors import SbsError
 
 if TYPE_CHECKING:
-    from sbs_tui.core.arena import ArenaConfig, Battle
-    from sbs_tui.core.generation import ModelSpec
+    from sbs_tui.core.generate.arena import ArenaConfig, Battle
+    from sbs_tui.core.generate.generation import ModelSpec
     from sbs_tui.core.settings import Settings
     from sbs_tui.core.store import Store
 
@@ -106,18 +106,6 @@ def finish(store: Store, battle: Battle, specs: Mapping[str, ModelSpec]) -> None
     with store.transaction():
         store.arena.finish(battle.battle_id, outcome=outcome(battle), tokens_in=tokens_in, tokens_out=tokens_out,
                            cost=cost)
-
-
-def check_prices(settings: Settings, names: Sequence[str]) -> None:
-    """With ``[arena] budget`` set, every arena model needs a price: a battle of an unpriced model would cost
-    nothing and the budget would never run out."""
-    if settings.arena.budget is None:
-        return
-    for name in names:
-        model = settings.models[name]
-        if model.price_input_per_1k is None and model.price_output_per_1k is None:
-            raise settings.error("[arena] budget needs a price: set price_input_per_1k and/or price_output_per_1k",
-                                 f"models.{name}", "price_output_per_1k")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sbs_tui.core.gating import GateConfig, Outcome
+from sbs_tui.core.gates.policy import GateConfig, Outcome
 from sbs_tui.errors import InputError
 
 
@@ -48,8 +48,8 @@ class GateWorker:
     adds a column with the gate's verdict on each row (score, details, and the reason when it blocks)."""
 
     def __init__(self, gate: GateConfig, column: str, plugins: dict[str, str], source: str | None = None):
+        from sbs_tui.core.gates.runner import GateRunner
         from scorers.base import REGISTRY
-        from sbs_tui.core.gating import GateRunner
 
         for name, target in plugins.items():
             if name not in REGISTRY:
@@ -187,7 +187,7 @@ def run_files_on_ray(runner: Any, source: Iterator[tuple[dict[str, Any], Any]], 
                      ) -> tuple[int, int, int]:
     """``sbs score FILE... --engine ray``: skip what ``--out`` already has, score the rest on Ray, write each
     finished batch at once. Returns (scored, skipped, blocked)."""
-    from sbs_tui.core.scoring import generation_key
+    from sbs_tui.core.gates.score_files import generation_key
 
     todo, skipped = [], 0
     for row, rec in source:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sbs_tui.core.csv_cells import csv_text_back
+from sbs_tui.core.io.csv_cells import csv_text_back
 from sbs_tui.errors import InputError
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
@@ -209,84 +209,98 @@ def _iter_jsonl(path: Path, on_progress: Callable[[int], None] | None) -> Iterat
             on_progress(consumed)
 
 
+class _ArrayStream:
+    """Reading one top-level JSON array chunk by chunk: the buffer, the position in it, and its line number."""
+
+    __slots__ = ("buf", "consumed", "eof", "fh", "line", "on_progress", "path", "pos")
+
+    def __init__(self, fh: IO[str], path: Path, on_progress: Callable[[int], None] | None):
+        self.fh, self.path, self.on_progress = fh, path, on_progress
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # line number at buf[pos]
+        self.consumed = 0
+        self.eof = False
+
+    def fill(self) -> bool:
+        chunk = self.fh.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.consumed += len(chunk)
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        if self.on_progress is not None:
+            self.on_progress(self.consumed)
+        return True
+
+    def skip_ws(self) -> None:
+        while True:
+            buf = self.buf
+            while self.pos < len(buf) and buf[self.pos] in " \t\r\n":
+                if buf[self.pos] == "\n":
+                    self.line += 1
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.fill():
+                return
+
+    def error(self, message: str, line: int | None = None) -> InputError:
+        return InputError(message, file=str(self.path), line=self.line if line is None else line)
+
+    def next_value(self, decoder: json.JSONDecoder) -> tuple[Any, int, str]:
+        """The value at the position (reading more while it is cut off), its first line and its raw text."""
+        start_line = self.line
+        while True:
+            try:
+                obj, end = decoder.raw_decode(self.buf, self.pos)
+                break
+            except json.JSONDecodeError as exc:
+                # Incomplete object at the end of the buffer: read more and retry; else a real error.
+                if not self.eof and self.fill():
+                    continue
+                err_line = start_line + self.buf.count("\n", self.pos, exc.pos)
+                raise self.error(f"invalid JSON: {exc.msg}", err_line) from exc
+            except (RecursionError, ValueError) as exc:
+                raise self.error(json_problem(exc), start_line) from None
+        raw = self.buf[self.pos:end]
+        self.line += raw.count("\n")
+        self.pos = end
+        return obj, start_line, raw
+
+
 def _iter_json_array(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[Row]:
     """Stream the objects of a top-level JSON array (AlpacaEval's ``model_outputs.json`` shape) chunk by chunk."""
     decoder = json.JSONDecoder()
     with open_text(path) as fh:
-        buf = ""
-        pos = 0
-        line = 1  # line number at buf[pos]
-        consumed = 0
-        eof = False
-
-        def fill() -> bool:
-            nonlocal buf, pos, consumed, eof
-            chunk = fh.read(_CHUNK)
-            if not chunk:
-                eof = True
-                return False
-            consumed += len(chunk)
-            buf = buf[pos:] + chunk
-            pos = 0
-            if on_progress is not None:
-                on_progress(consumed)
-            return True
-
-        def skip_ws() -> None:
-            nonlocal pos, line
-            while True:
-                while pos < len(buf) and buf[pos] in " \t\r\n":
-                    if buf[pos] == "\n":
-                        line += 1
-                    pos += 1
-                if pos < len(buf) or not fill():
-                    return
-
-        skip_ws()
-        if pos >= len(buf) or buf[pos] != "[":
-            raise InputError("expected a JSON array of objects (or use .jsonl for one object a line)",
-                             file=str(path), line=line)
-        pos += 1
+        s = _ArrayStream(fh, path, on_progress)
+        s.skip_ws()
+        if s.pos >= len(s.buf) or s.buf[s.pos] != "[":
+            raise s.error("expected a JSON array of objects (or use .jsonl for one object a line)")
+        s.pos += 1
         expect_value = True
         first = True
         while True:
-            skip_ws()
-            if pos >= len(buf):
-                raise InputError("unexpected end of file inside the JSON array", file=str(path), line=line)
-            ch = buf[pos]
+            s.skip_ws()
+            if s.pos >= len(s.buf):
+                raise s.error("unexpected end of file inside the JSON array")
+            ch = s.buf[s.pos]
             if ch == "]":
                 if expect_value and not first:
-                    raise InputError("trailing comma before ']'", file=str(path), line=line)
-                pos += 1
-                skip_ws()
-                if pos < len(buf):
-                    raise InputError("unexpected content after the JSON array", file=str(path), line=line)
+                    raise s.error("trailing comma before ']'")
+                s.pos += 1
+                s.skip_ws()
+                if s.pos < len(s.buf):
+                    raise s.error("unexpected content after the JSON array")
                 return
             if not expect_value:
                 if ch != ",":
-                    raise InputError("expected ',' or ']' between array items", file=str(path), line=line)
-                pos += 1
+                    raise s.error("expected ',' or ']' between array items")
+                s.pos += 1
                 expect_value = True
                 continue
-            start_line = line
-            while True:
-                try:
-                    obj, end = decoder.raw_decode(buf, pos)
-                    break
-                except json.JSONDecodeError as exc:
-                    # Incomplete object at the end of the buffer: read more and retry; else a real error.
-                    if not eof and fill():
-                        continue
-                    err_line = start_line + buf.count("\n", pos, exc.pos)
-                    raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=err_line) from exc
-                except (RecursionError, ValueError) as exc:
-                    raise InputError(json_problem(exc), file=str(path), line=start_line) from None
-            raw = buf[pos:end]
-            line += raw.count("\n")
-            pos = end
+            obj, start_line, raw = s.next_value(decoder)
             if not isinstance(obj, dict):
-                raise InputError(f"expected a JSON object, got {type(obj).__name__}", file=str(path),
-                                 line=start_line)
+                raise s.error(f"expected a JSON object, got {type(obj).__name__}", start_line)
             check_unicode(obj, raw, path, start_line)
             check_depth(obj, raw, path, start_line)
             yield Row(start_line, obj)
@@ -325,7 +339,7 @@ def _iter_csv(path: Path, on_progress: Callable[[int], None] | None, delimiter: 
                 raise InputError(f"expected {n} columns, found {len(values)}", file=str(path), line=start)
             if on_progress is not None and reader.line_num % 4096 == 0:
                 on_progress(fh.buffer.tell() if hasattr(fh, "buffer") else 0)
-            if any(v[:1] == "'" for v in values):  # a spreadsheet-safe export's text (core.export.csv_text)
+            if any(v[:1] == "'" for v in values):  # a spreadsheet-safe export's text (core.io.export.csv_text)
                 values = [csv_text_back(v) for v in values]
             yield Row(start, dict(zip(header, values)))
 

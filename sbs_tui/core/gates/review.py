@@ -89,7 +89,7 @@ def check_decision(decision: str, reason: str, who: str | None) -> tuple[str, st
 def review_summary(store: Any, limit: int = 2000) -> dict[str, Any]:
     """Blocked and held generations (and overridden ones), newest first, with counts overall and per model and
     gate: what the review app's Blocked tab shows."""
-    from sbs_tui.core.coverage import from_store
+    from sbs_tui.core.gates.coverage import from_store
 
     rows = [r.as_dict() for r in store.gates.review_rows(limit)]
     unchecked = from_store(store)
@@ -123,7 +123,7 @@ def decide(store: Any, generation_id: int, decision: str, reason: str, who: str 
     database has a queue — the generation's pairs at once (``sbs queue build`` with the options the queue was last
     built with, under ``queue_settings``, the ``[queue]`` settings), so a passed answer reaches annotators without a
     second command; otherwise the line says what to run."""
-    from sbs_tui.core.queue import build_queue_from_settings
+    from sbs_tui.core.queue.build import build_queue_from_settings
 
     final = override(store, generation_id, decision, reason, who)
     head = f"generation {generation_id}: {final} by override"

@@ -185,7 +185,7 @@ def read_prompts(path: str, *, limit: int | None = None) -> list[Prompt]:
     """Prompts from a JSONL / JSON / CSV file (the project's readers): ``prompt`` or ``instruction`` per row,
     optional ``prompt_id``, ``category``, ``reference``; other fields are ignored. The same prompt twice is one
     prompt. A bad row is an error naming the file and line, before anything is sent."""
-    from sbs_tui.core.readers import iter_rows
+    from sbs_tui.core.io.readers import iter_rows
 
     prompts: dict[str, Prompt] = {}
     for row in iter_rows(path):

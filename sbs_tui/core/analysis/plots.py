@@ -35,7 +35,7 @@ class PlotData:
 def collect_plot_data(store: Store, *, voters: str = "auto") -> PlotData:
     """Everything the plots tab draws, from one store (on a worker thread). Votes count as in the ranking tab
     and ``sbs funnel``: ``voters`` (auto: the humans' when the database also has judge votes)."""
-    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.core.scope import resolve_voters
 
     data, ranking = PlotData(), None
     if kinds := store.votes.annotator_kinds():
@@ -107,7 +107,7 @@ def _gates(store: Store, data: PlotData) -> None:
 
 
 def _funnel(store: Store, data: PlotData, voters: str, ranking: Ranking | None) -> None:
-    from sbs_tui.core.funnel import build_funnel
+    from sbs_tui.core.analysis.funnel import build_funnel
 
     doc: dict[str, Any] = build_funnel(store, voters=voters, ranking=ranking).as_dict()
     stages = [s["key"] for s in doc["stages"]]

@@ -133,7 +133,7 @@ def benchmark_stage(store: Store) -> Stage | None:
 
 
 def votes_stage(store: Store, voters: str = "auto", ranking: Ranking | None = None) -> Stage | None:
-    """The side-by-side stage over ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`;
+    """The side-by-side stage over ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.scope`;
     ``auto``: the humans' when the database also has judge votes), scored by Bradley-Terry rating.
 
     A raw win rate depends on whom each model happened to meet (AlpacaEval's votes all face one reference
@@ -165,7 +165,7 @@ def votes_stage(store: Store, voters: str = "auto", ranking: Ranking | None = No
 
 
 def ab_stages(store: Store, *, alpha: float = 0.05, lower_better: Iterable[str] = ()) -> list[Stage]:
-    from sbs_tui.core.abtest import analyse_store
+    from sbs_tui.core.analysis.abtest import analyse_store
 
     lower = set(lower_better)
     stages = []
@@ -368,7 +368,7 @@ class FunnelReport:
     disagreements: list[str]
     voters: str | None = None  # whose votes the side-by-side stage counted (humans, judges, all); None: no votes
     votes: int = 0  # how many votes it counted
-    #: The first stage's blind spot: safety categories no blocking gate checked (:mod:`sbs_tui.core.coverage`).
+    #: The first stage's blind spot: safety categories no blocking gate checked (:mod:`sbs_tui.core.gates.coverage`).
     unchecked: list[Any] = field(default_factory=list)
 
     def models(self) -> list[str]:
@@ -397,7 +397,7 @@ class FunnelReport:
             entry["gates"] = self.gates.get(model)
             entry["ranks"] = {key: r[model] for key, r in ranks.items() if model in r}
             models.append(entry)
-        from sbs_tui.core.abtest import json_safe
+        from sbs_tui.core.analysis.abtest import json_safe
 
         return json_safe({
             "stages": [{"key": s.key, "label": s.label, "models": len(s.scores)} for s in self.stages],
@@ -432,7 +432,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
                 continue
             correlations.append((corr, a, b))
     # Holm across every correlation the funnel reports: several stage pairs are tested at once.
-    from sbs_tui.core.abtest import holm
+    from sbs_tui.core.analysis.abtest import holm
 
     for (corr, _a, _b), p_adj in zip(correlations, holm([c.spearman_p for c, _, _ in correlations])):
         corr.spearman_p_holm = p_adj
@@ -443,7 +443,7 @@ def build_funnel(store: Store, *, alpha: float = 0.05, lower_better: Iterable[st
         sentences.extend(disagreements(a, b, corr))
     sbs = next((s for s in stages if s.key == "side_by_side"), None)
     counted = next(iter(sbs.details.values()))["voters"] if sbs and sbs.details else None
-    from sbs_tui.core.coverage import from_store
+    from sbs_tui.core.gates.coverage import from_store
 
     return FunnelReport(stages, gate_summary(store), [c for c, _, _ in correlations], sentences, counted,
                         sbs.votes or 0 if sbs else 0, unchecked=from_store(store))

@@ -2,7 +2,7 @@
 
 Why a module of its own: "passed" means nothing until it says against what. Each gated generation stores the
 safety categories no enabled blocking gate checked in its language (``generations.unchecked``, see
-:mod:`sbs_tui.core.gating`); ``sbs gate``'s summary, the review app's gates tab, the funnel's first stage and
+:mod:`sbs_tui.core.gates.runner`); ``sbs gate``'s summary, the review app's gates tab, the funnel's first stage and
 ``sbs report`` all print the sentences built here — "threat, hate, self_harm not checked in en, ru (6,440
 generations) — see docs/gates.md" — so no surface can say it differently or leave it out.
 """

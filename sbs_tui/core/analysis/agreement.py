@@ -153,8 +153,6 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
             judges: Sequence[Annotation] = ()) -> AgreementReport:
     """Every agreement statistic over ``annotations`` (already filtered). ``judges``: judge votes compared with
     the human majority only (when the statistics count the humans, a judge is still measured against them)."""
-    from scipy.stats import binomtest
-
     rep = AgreementReport()
     first_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
     repeats: dict[tuple[str, tuple[str, str, str]], list[Annotation]] = defaultdict(list)
@@ -177,6 +175,21 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
                             "(sbs queue build --overlap K)")
 
+    _pairwise_kappa(rep, names, multi)
+    _outliers(rep, annotations, names, kinds, multi, outlier_alpha)
+    _position_bias(rep, annotations)
+    _holm_family(rep, outlier_alpha)
+    _judges_vs_humans(rep, names, kinds, first_label, judges, max_disagreements)
+    _order_consistency(rep, repeats)
+    _gold_accuracy(rep, gold, first_label)
+    return rep
+
+
+Items = dict[tuple[str, str, str], dict[str, str]]  # item → annotator → that annotator's first label
+
+
+def _pairwise_kappa(rep: AgreementReport, names: list[str], multi: Items) -> None:
+    """Cohen's κ for every pair of annotators over the items both judged."""
     # Cohen's κ per pair, over the items both judged: walk the smaller of the two annotators' items (in the order
     # of `multi`, as before) rather than every item once per pair — at 1M votes, 20 annotators, the per-pair scan
     # was 26 s of the 38 s agreement took.
@@ -195,6 +208,12 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
             rep.pairs.append({"annotator_a": a, "annotator_b": b, "items": len(shared),
                               "percent_agreement": 100.0 * sum(p == q for p, q in shared) / len(shared),
                               "cohen_kappa": cohen_kappa(x, y)})
+
+
+def _outliers(rep: AgreementReport, annotations: Sequence[Annotation], names: list[str], kinds: dict[str, str],
+              multi: Items, outlier_alpha: float) -> None:
+    """Each annotator's agreement with the majority of the others, and whether it is an outlier (binomial)."""
+    from scipy.stats import binomtest
 
     # leave-one-out agreement with the majority of the others → outliers
     agree: Counter[str] = Counter()
@@ -221,6 +240,8 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.annotators.append(entry)
     rep.overall["pooled_majority_agreement"] = 100.0 * pooled if seen else None
 
+
+def _position_bias(rep: AgreementReport, annotations: Sequence[Annotation]) -> None:
     # position bias: decisive votes with a known left side, tested only where the design allows it
     by_annot: dict[str, list[Annotation]] = defaultdict(list)
     for ann in annotations:
@@ -233,6 +254,8 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
     if not by_annot:
         rep.warnings.append("position bias: no votes record which model was shown on the left")
 
+
+def _holm_family(rep: AgreementReport, outlier_alpha: float) -> None:
     # Holm across the family of per-annotator tests this report runs (outliers and position bias)
     family = [(entry, "p_value") for entry in rep.annotators if _is_p(entry.get("p_value"))]
     family += [(entry, "p_value") for entry in rep.position_bias if _is_p(entry.get("p_value"))]
@@ -244,6 +267,9 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
     rep.overall["p_adjustment"] = (f"holm across {len(family)} tests (outlier annotators and position bias); "
                                    "outlier uses p_value_holm")
 
+
+def _judges_vs_humans(rep: AgreementReport, names: list[str], kinds: dict[str, str], first_label: Items,
+                      judges: Sequence[Annotation], max_disagreements: int) -> None:
     # judges vs human majority
     humans = {n for n in names if kinds[n] == "human"}
     judge_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
@@ -274,6 +300,9 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
     if not humans or not compared:
         rep.warnings.append("judge vs humans: needs both judge and human annotators on the same items")
 
+
+def _order_consistency(rep: AgreementReport,
+                       repeats: dict[tuple[str, tuple[str, str, str]], list[Annotation]]) -> None:
     # the same annotator on the same item more than once, shown in different orders
     consistency: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for (who, _), anns in repeats.items():
@@ -287,6 +316,8 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
         rep.order_consistency.append({"annotator": who, "items_judged_in_both_orders": n,
                                       "consistent": same, "consistency": 100.0 * same / n})
 
+
+def _gold_accuracy(rep: AgreementReport, gold: dict[tuple[str, str, str], str] | None, first_label: Items) -> None:
     # gold
     if gold is None:
         rep.gold = {"available": False, "note": "no gold labels in this database; gold accuracy skipped"}
@@ -300,7 +331,6 @@ def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], 
                 per[who][1] += 1
         rep.gold = {"available": True, "items": len(gold), "annotators": [
             {"annotator": who, "items": n, "accuracy": 100.0 * ok / n} for who, (ok, n) in sorted(per.items())]}
-    return rep
 
 
 def unavailable_reason(votes: int, names: Sequence[str], kinds: dict[str, str], multi_items: int) -> str | None:
@@ -323,17 +353,17 @@ def _is_p(x: Any) -> bool:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    from sbs_tui.core.abtest import holm as _holm
+    from sbs_tui.core.analysis.abtest import holm as _holm
 
     return [float(p) if p is not None else math.nan for p in _holm(list(p_values))]
 
 
 def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
     """Share of decisive votes won by the left answer, and a test of a left-side advantage δ that is *not* model
-    strength, from the within-pair contrasts only (:mod:`sbs_tui.core.position_bias`): logit P(left wins) =
+    strength, from the within-pair contrasts only (:mod:`sbs_tui.core.analysis.position_bias`): logit P(left wins) =
     δ + d_pair, compared between the two orientations of each model pair shown both ways round by the same
     annotator. Where no pair was, the entry says "not testable" and carries no p-value."""
-    from sbs_tui.core.position_bias import within_pair_test
+    from sbs_tui.core.analysis.position_bias import within_pair_test
 
     n = len(anns)
     votes = [(a.annotator, a.model_b, a.model_a, a.score_b > 0.5) if a.shown_left == "model_b"
@@ -361,10 +391,10 @@ def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, cate
     """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
     and the lead app both call this, so they always report the same numbers).
 
-    The statistics count ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`); when that is
+    The statistics count ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.scope`); when that is
     the humans', the judges are still compared with the human majority (that table exists to measure them)."""
     from sbs_tui.core.records import score_b
-    from sbs_tui.core.views.scope import resolve_voters
+    from sbs_tui.core.scope import resolve_voters
     from sbs_tui.errors import InputError
 
     kinds = store.votes.annotator_kinds()

@@ -18,7 +18,7 @@ gated, and what is stored are decisions the browser path will need too; the scre
   answer is hidden with a one-line reason, and the battle ends *gated*: no vote can be given on it.
 * **Votes** are ordinary votes (:class:`VoteRecord` with the prompt and both outputs), so ``rank``, ``agreement``
   and exports see them; ``meta.arena`` holds the battle id and each side's time to first token.
-* **Rate limit and budget** hold across every session of a campaign: :mod:`sbs_tui.core.arena_ledger` records
+* **Rate limit and budget** hold across every session of a campaign: :mod:`sbs_tui.core.generate.arena_ledger` records
   each battle as it starts, in the database.
 """
 
@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
-from sbs_tui.core.settings import Settings
+from sbs_tui.core.generate.generation import Answer, Failure, GenerateRequest, ModelSpec, resolve_models
 from sbs_tui.core.records import GenerationRecord, VoteRecord
+from sbs_tui.core.settings import Settings
 from sbs_tui.errors import InputError
 
 if TYPE_CHECKING:
-    from sbs_tui.core.gating import GateRunner
+    from sbs_tui.core.gates.runner import GateRunner
     from sbs_tui.core.store import Store
 
 SIDES = ("A", "B")
@@ -57,7 +57,7 @@ class ArenaConfig:
     timeout: float
     stall_timeout: float
     gate_timeout: float
-    budget: float | None = None  # [arena] budget: see core.arena_ledger
+    budget: float | None = None  # [arena] budget: see core.generate.arena_ledger
 
 
 def load_arena(settings: Settings) -> ArenaConfig:
@@ -74,8 +74,6 @@ def load_arena(settings: Settings) -> ArenaConfig:
     for name in names:
         if name not in settings.models:
             raise settings.error(f"{name!r} is not declared: add a [models.{name}] table", "arena", "models")
-    from sbs_tui.core.arena_ledger import check_prices
-
     check_prices(settings, names)
     specs = resolve_models(settings, GenerateRequest(models=names))
     for spec in specs:
@@ -217,7 +215,7 @@ def stream_answer(spec: ModelSpec, prompt: str, on_text: Callable[[str], None], 
         return Failure("connection error", type(exc).__name__)
     except Exception as exc:  # a broken stream (bad JSON, an error event, cancelled)
         return Failure("stream error", type(exc).__name__)
-    from sbs_tui.core.generation import _answer
+    from sbs_tui.core.generate.generation import _answer
 
     return _answer(data)
 
@@ -257,7 +255,7 @@ def store_answers(store: Store, battle: Battle, specs: dict[str, ModelSpec]) -> 
 def gate_battle(store: Store, runner: GateRunner, battle: Battle, specs: dict[str, ModelSpec]) -> None:
     """Store the finished answers and gate them here and now (``gating.gate_batch``: the policy, cache and
     bookkeeping of ``sbs gate``); then :func:`settle_from_store`."""
-    from sbs_tui.core import gating
+    from sbs_tui.core.gates import runner as gating
 
     store_answers(store, battle, specs)
     ids = {s.generation_id for s in battle.sides if s.generation_id is not None}
@@ -294,7 +292,7 @@ def vote_record(battle: Battle, choice: str, annotator: str) -> VoteRecord:
     """The battle's vote as an ordinary vote (model_a is side A). Only a votable battle can be voted on."""
     if not battle.votable:
         raise ValueError("this battle cannot be voted on (an answer is missing or was blocked)")
-    from sbs_tui.core.queue import new_vote_uid
+    from sbs_tui.core.queue.annotator import new_vote_uid
 
     a, b = battle.a, battle.b
     meta = {"arena": {"battle": battle.battle_id, "source_prompt_id": battle.source_prompt_id,
@@ -324,3 +322,15 @@ def stored_prompts(store: Store, limit: int = 500) -> list[tuple[str, str]]:
     """(prompt_id, text) of the campaign's stored prompts, the arena's own battles left out."""
     return [(pid, text) for pid, text, *_ in store.generations.stored_prompts(limit=limit)
             if not pid.startswith("arena-")]
+
+
+def check_prices(settings: Settings, names: Sequence[str]) -> None:
+    """With ``[arena] budget`` set, every arena model needs a price: a battle of an unpriced model would cost
+    nothing and the budget would never run out."""
+    if settings.arena.budget is None:
+        return
+    for name in names:
+        model = settings.models[name]
+        if model.price_input_per_1k is None and model.price_output_per_1k is None:
+            raise settings.error("[arena] budget needs a price: set price_input_per_1k and/or price_output_per_1k",
+                                 f"models.{name}", "price_output_per_1k")

@@ -30,14 +30,14 @@ applied on first analysis, and are told so.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.core.ingest.ab_control import choose_control, store_controls
+
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
-
-CONTROL_NAMES = ("control", "baseline", "a")
 
 
 def json_safe(value: Any) -> Any:
@@ -330,21 +330,6 @@ def _add_lift(comp: Comparison, mt: float, mc: float, vt: float, vc: float, alph
 # Choosing the control and analysing a store
 # --------------------------------------------------------------------------------------------------------------
 
-def choose_control(variants: Iterable[str], requested: str | None = None) -> str:
-    """``requested`` if present; else a variant named control/baseline/A (case-insensitive); else the first
-    alphabetically."""
-    names = sorted(variants)
-    if not names:
-        raise ValueError("no variants")
-    if requested is not None and requested in names:
-        return requested
-    lowered = {name.lower(): name for name in reversed(names)}
-    for candidate in CONTROL_NAMES:
-        if candidate in lowered:
-            return lowered[candidate]
-    return names[0]
-
-
 def analyse_metric(experiment: str, metric: str, variants: Sequence[VariantData], *, alpha: float = 0.05,
                    control: str | None = None) -> MetricResult:
     """Every variant against the control for one (experiment, metric)."""
@@ -424,27 +409,9 @@ class ABReport:
                           "single_variant": [{"experiment": e, "metric": m} for e, m in self.single_variant]})
 
 
-def store_controls(store: Store, requested: str | None = None, *, replace: bool = False,
-                   chosen_by: str = "import") -> dict[str, str]:
-    """Give every experiment a stored control: ``requested`` where the experiment has that variant, else the
-    naming rule (:func:`choose_control`). ``replace=False`` keeps controls already stored (import: the choice is
-    made once); ``replace=True`` (``sbs ab --control``) overwrites them for the experiments that have
-    ``requested``. Returns the experiments whose control was (re)set."""
-    stored = store.results.ab_controls()
-    changed: dict[str, str] = {}
-    for experiment, variants in store.results.ab_variants().items():
-        if experiment in stored and not (replace and requested in variants):
-            continue
-        control = choose_control(variants, requested)
-        if stored.get(experiment) != control:
-            store.results.set_ab_control(experiment, control, chosen_by=chosen_by, replace=replace)
-            changed[experiment] = control
-    return changed
-
-
 def analyse_store(store: Store, *, alpha: float = 0.05, control: str | None = None) -> ABReport:
     """Every (experiment, metric) in the database with at least two variants, each against its experiment's
-    stored control (``control``: only for experiments without a stored one — set it with :func:`store_controls`)."""
+    stored control (``control``: only for experiments without a stored one — set it with :func:`~sbs_tui.core.ingest.ab_control.store_controls`)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     shared = {(s.experiment, s.metric): s.units for s in store.results.ab_shared_units()}

@@ -1,0 +1,154 @@
+"""The schema's later migrations, 0011 onward: A/B controls, the frozen instruction difficulty, unchecked safety
+categories, import visibility, the arena's ledger and the pair counts.
+
+Why a second file: one file of every migration outgrew the tree's 500-line rule; :mod:`.schema` imports this one
+after registering 0001–0010, so the order stays the numbers' order. A new migration goes at the end of this file
+with the next number.
+"""
+
+from __future__ import annotations
+
+from sbs_tui.core.store.lite import sqlite_utils
+from sbs_tui.core.store.migrate import migration
+
+
+@migration("0011_ab_controls")
+def _m0011_ab_controls(db: sqlite_utils.Database) -> None:
+    """The control variant of each A/B experiment: a property of the experiment, chosen once (at import, or by
+    ``sbs ab --control``) so that ``sbs ab``, ``sbs funnel`` and the review app compare against the same one."""
+    db.executescript(
+        """
+        CREATE TABLE ab_controls (
+            experiment TEXT PRIMARY KEY,
+            control TEXT NOT NULL,
+            chosen_by TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migration("0012_instruction_difficulty")
+def _m0012_instruction_difficulty(db: sqlite_utils.Database) -> None:
+    """The frozen instruction difficulty of the length-controlled win rate (issue 19): fitted once per baseline's
+    prompt set and kept with its date, the models and the verdicts it used, so that adding a model later never
+    changes another model's LC. ``store.difficulty``."""
+    db.executescript(
+        """
+        CREATE TABLE difficulty_fits (
+            id INTEGER PRIMARY KEY,
+            baseline TEXT NOT NULL,
+            fitted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+            models TEXT NOT NULL,
+            verdicts INTEGER NOT NULL,
+            method TEXT NOT NULL
+        );
+        CREATE INDEX idx_difficulty_fits_baseline ON difficulty_fits(baseline, id);
+        CREATE TABLE prompt_difficulty (
+            fit_id INTEGER NOT NULL REFERENCES difficulty_fits(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            prompt_id TEXT NOT NULL,
+            difficulty REAL NOT NULL,
+            difficulty_se REAL,
+            PRIMARY KEY (fit_id, prompt_id)
+        );
+        """
+    )
+
+
+@migration("0013_gate_unchecked")
+def _m0013_gate_unchecked(db: sqlite_utils.Database) -> None:
+    """Safety coverage you can see (issue 20): the safety categories no enabled blocking gate checked in each
+    generation's language, as the gates last settled it — comma-separated names in the taxonomy's order, ``''``
+    when every required category was checked, NULL before the generation is gated. One short text column on the
+    row the gate pass already updates: storing it costs the gate path nothing measurable (docs/gates.md), and a
+    per-(generation, category) table would multiply the writes by eight for a value that depends only on the
+    language and the gate configuration."""
+    db.executescript(
+        """
+        ALTER TABLE generations ADD COLUMN unchecked TEXT;
+        """
+    )
+
+
+@migration("0014_import_visibility")
+def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
+    """An import is invisible until it commits (issue 21): votes and generations carry the import run that added
+    them (``run_id``, NULL for rows no import added), and every read and every writer that builds on them counts
+    a row only when its run is done (:data:`sbs_tui.core.store.imports.COMMITTED`). ``import_runs.failed_at``
+    marks a run whose process gave up (a rollback that could not finish, e.g. on a full disk): any later command
+    may roll it back. ``import_claims`` records rows identical to what an import brings that another, still
+    running, import added first: the claimant adopts them when it commits, and they survive the other's rollback.
+    The outcome index gains ``run_id`` so rankings still read only the index."""
+    db.executescript(
+        """
+        ALTER TABLE votes ADD COLUMN run_id INTEGER;
+        ALTER TABLE generations ADD COLUMN run_id INTEGER;
+        ALTER TABLE import_runs ADD COLUMN failed_at TEXT;
+        ALTER TABLE import_runs ADD COLUMN error TEXT;
+        CREATE TABLE import_claims (
+            run_id INTEGER NOT NULL,
+            tbl TEXT NOT NULL,
+            row_id INTEGER NOT NULL,
+            PRIMARY KEY (run_id, tbl, row_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX idx_import_claims_row ON import_claims(tbl, row_id);
+        CREATE INDEX idx_votes_visible_outcomes
+            ON votes(model_a_id, model_b_id, score_b, flagged, annotator_id, run_id);
+        DROP INDEX IF EXISTS idx_votes_outcomes;
+        DROP VIEW IF EXISTS vote_details;
+        DROP VIEW IF EXISTS generation_details;
+        CREATE VIEW vote_details AS
+            SELECT v.id, v.uid, v.prompt_id, p.text AS prompt, ma.name AS model_a, mb.name AS model_b,
+                   v.winner, v.weight, v.score_b, an.name AS annotator, v.shown_left, v.ts, v.rationale,
+                   v.criteria, v.flagged, v.flag_reason, v.source
+            FROM votes v
+            JOIN prompts p ON p.id = v.prompt_id
+            JOIN models ma ON ma.id = v.model_a_id
+            JOIN models mb ON mb.id = v.model_b_id
+            JOIN annotators an ON an.id = v.annotator_id
+            WHERE v.run_id IS NULL OR v.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
+        CREATE VIEW generation_details AS
+            SELECT g.id, g.prompt_id, p.text AS prompt, m.name AS model, g.output, g.output_chars,
+                   g.gate_status, p.category, g.source
+            FROM generations g
+            JOIN prompts p ON p.id = g.prompt_id
+            JOIN models m ON m.id = g.model_id
+            WHERE g.run_id IS NULL OR g.run_id NOT IN (SELECT id FROM import_runs WHERE status = 'running');
+        """
+    )
+
+
+@migration("0015_arena_battles")
+def _m0015_arena_battles(db: sqlite_utils.Database) -> None:
+    """The arena's ledger (issue 23): one row per battle an annotator started, written when it starts. Why a table
+    and not the generations it leaves: a battle in which neither model answered stores no generation, yet it
+    counts against the annotator's rate limit and spends tokens; and the rate limit and the campaign budget must
+    hold across every arena session of a campaign (two browser tabs, a restarted app), so they are read here, in
+    the same transaction that starts the battle. ``started_at`` is Unix seconds (the sliding minute);
+    ``tokens_*`` and ``cost`` (in the currency of ``[models.NAME]`` prices) are added when the answers end."""
+    db.executescript(
+        """
+        CREATE TABLE arena_battles (
+            battle_id TEXT PRIMARY KEY,
+            annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+            model_a_id INTEGER NOT NULL REFERENCES models(id),
+            model_b_id INTEGER NOT NULL REFERENCES models(id),
+            started_at REAL NOT NULL,
+            outcome TEXT NOT NULL DEFAULT 'running'
+                CHECK (outcome IN ('running', 'answered', 'voted', 'gated', 'incomplete')),
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX idx_arena_battles_annotator ON arena_battles(annotator_id, started_at);
+        """
+    )
+
+
+@migration("0016_pair_counts")
+def _m0016_pair_counts(db: sqlite_utils.Database) -> None:
+    """The votes' outcome counts per voter class, kept in step with the votes by triggers and by the import's
+    batches, so ``sbs rank`` reads models² cells instead of every vote (issue 22; :mod:`.pair_counts`)."""
+    from sbs_tui.core.store import pair_counts_sql
+
+    pair_counts_sql.create(db)
