@@ -99,7 +99,12 @@ def cmh_chi2_p(tables: list[list[int]]) -> tuple[float, float]:
 
 def within_pair_test(votes: Iterable[tuple[str, str, str, bool]]) -> dict[str, Any]:
     """The position-bias fields of one annotator's (or everyone's) entry, from its decisive votes."""
-    tables = stratified_tables(votes)
+    return tables_test(stratified_tables(votes))
+
+
+def tables_test(tables: dict[tuple[str, str, str], list[int]]) -> dict[str, Any]:
+    """:func:`within_pair_test` from the tables themselves (each a stratum shown both ways round, in the order
+    of their first vote): the agreement tallies keep the tables, not the votes."""
     entry: dict[str, Any] = {"pairs_in_both_orientations": len(tables),
                              "votes_in_both_orientations": sum(sum(t) for t in tables.values())}
     if not tables:
