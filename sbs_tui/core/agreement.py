@@ -302,18 +302,28 @@ def position_bias_tables(tables: Sequence[tuple[tuple[str, str, str], list[int]]
 
 
 def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, category: str | None = None,
-                  include_flagged: bool = False, voters: str = "auto") -> AgreementReport:
+                  include_flagged: bool = False, voters: str = "auto", use_tallies: bool = True) -> AgreementReport:
     """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
     and the lead app both call this, so they always report the same numbers).
 
+    Without ``--annotator``, ``--category`` or ``--include-flagged`` the counts come from the tallies the store
+    keeps as votes land (:mod:`sbs_tui.core.store.tallies`; 1M votes: seconds → a fraction of one); the same
+    report as from the raw votes, digit for digit (``use_tallies=False`` counts those, for the tests).
+
     The statistics count ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.views.scope`); when that is
     the humans', the judges are still compared with the human majority (that table exists to measure them)."""
-    from sbs_tui.core.records import score_b
     from sbs_tui.core.views.scope import resolve_voters
     from sbs_tui.errors import InputError
 
     kinds = store.votes.annotator_kinds()
     scope = resolve_voters(kinds, voters, annotators) if kinds else None
+    gold = _gold(store)
+    if use_tallies and scope is not None and not annotators and category is None and not include_flagged:
+        counts = _tallied(store, scope.voters, gold, compare_judges="judge" in kinds.values())
+        if counts is not None:
+            report = report_from_counts(counts)
+            report.voters, report.votes = scope.voters, report.overall["votes"]
+            return report
     names = scope.names if scope is not None else None
     rows = store.votes.annotations(annotators=names, category=category, include_flagged=include_flagged)
     if category is not None and not rows and kinds:
@@ -324,13 +334,37 @@ def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, cate
         if judges:
             judge_rows = store.votes.annotations(annotators=judges, category=category,
                                                  include_flagged=include_flagged)
-    gold_rows = store.votes.gold_labels()
-    gold = None
-    if gold_rows is not None:
-        gold = {}
-        for g in gold_rows:
-            ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
-            gold[ann.item] = ann.label
     report = analyse([Annotation(*row) for row in rows], gold, judges=[Annotation(*row) for row in judge_rows])
     report.voters, report.votes = (scope.voters if scope else "all"), len(rows)
     return report
+
+
+def _gold(store: Store) -> dict[tuple[str, str, str], str] | None:
+    """The queue's gold labels by item, or None when it has none."""
+    from sbs_tui.core.records import score_b
+
+    gold_rows = store.votes.gold_labels()
+    if gold_rows is None:
+        return None
+    gold = {}
+    for g in gold_rows:
+        ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
+        gold[ann.item] = ann.label
+    return gold
+
+
+def _tallied(store: Store, voters: str, gold: dict[tuple[str, str, str], str] | None,
+             *, compare_judges: bool) -> AgreementCounts | None:
+    """The counts from the store's tallies; None when they cannot catch up here (a database this process may
+    only read): the caller counts the raw votes instead."""
+    import sqlite3
+
+    from sbs_tui.core.agreement_counts import counts_from_tallies
+    from sbs_tui.core.store.tallies import is_read_only
+
+    try:
+        return counts_from_tallies(store, voters, compare_judges=compare_judges and voters == "humans", gold=gold)
+    except sqlite3.OperationalError as exc:
+        if is_read_only(exc):
+            return None
+        raise

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sbs_tui.core.agreement import Annotation
+    from sbs_tui.core.store import Store
+    from sbs_tui.core.store.tallies import Tallies
 
 LABELS = ("first", "second", "tie")
 MAX_DISAGREEMENTS = 50
@@ -210,3 +212,65 @@ def add_judged(entry: JudgeCounts, item: tuple[str, str, str], verdict: int, hum
     if verdict != human and len(entry.disagreements) < MAX_DISAGREEMENTS:
         entry.disagreements.append({"prompt_id": item[0], "first": item[1], "second": item[2],
                                     "judge": LABELS[verdict], "humans": LABELS[human]})
+
+
+def counts_from_tallies(store: Store, voters: str, *, compare_judges: bool,
+                        gold: dict[tuple[str, str, str], str] | None) -> AgreementCounts:
+    """The counts of ``voters``' votes (``humans``, ``judges`` or ``all``; flagged votes left out) from the tallies
+    the store keeps (:mod:`sbs_tui.core.store.tallies`, caught up first). ``compare_judges``: the judges are
+    measured against the human majority though their votes are not counted (``--voters humans``)."""
+    from sbs_tui.core.store.tallies import SCOPES
+
+    tallies = store.tallies
+    tallies.catch_up()
+    kinds = SCOPES[voters]
+    names, models = tallies.annotator_names(), tallies.model_names()
+    out = AgreementCounts()
+    voted = set()
+    for who, votes, both, same in tallies.annotators():
+        name, kind = names[who]
+        voted.add(name)
+        if kind in kinds:
+            out.kinds[name], out.votes[name] = kind, votes
+            if both:
+                out.consistency[name] = (same, both)
+    out.items, hist = tallies.item_histogram(kinds)
+    out.multi = Counter({(a, b, c): n for a, b, c, n in hist})
+    for a, b, la, lb, n in tallies.pairs():
+        (na, ka), (nb, kb) = names[a], names[b]
+        if ka in kinds and kb in kinds:
+            key, (i, j) = ((na, nb), (la, lb)) if na < nb else ((nb, na), (lb, la))
+            out.pairs.setdefault(key, [[0, 0, 0] for _ in LABELS])[i][j] += n
+    scope = "all" if len(kinds) == 2 else kinds[0]
+    out.majority = {names[who][0]: (agree, seen) for who, agree, seen in tallies.majority(scope)}
+    out.position = [(names[who][0], models[x], models[y], [c0, c1, c2, c3])
+                    for who, x, y, c0, c1, c2, c3 in tallies.position() if names[who][1] in kinds]
+    judge_ids = sorted((n, i) for i, (n, k) in names.items() if k == "judge")
+    out.compared = [n for n, _ in judge_ids if n in out.kinds or compare_judges and n in voted]
+    if "human" in kinds:
+        ids = dict(judge_ids)
+        for judge in out.compared:
+            entry = JudgeCounts()
+            for prompt_id, x, y, label, h0, h1, h2 in tallies.judged(ids[judge], with_judges="judge" in kinds):
+                maj = majority((h0, h1, h2))
+                if maj is not None:
+                    add_judged(entry, (prompt_id, models[x], models[y]), label, maj)
+            if sum(map(sum, entry.confusion)):
+                out.judges[judge] = entry
+    if gold is not None:
+        _gold_from_tallies(out, tallies, gold, names, kinds)
+    return out
+
+
+def _gold_from_tallies(out: AgreementCounts, tallies: Tallies, gold: dict[tuple[str, str, str], str],
+                       names: dict[int, tuple[str, str]], kinds: Sequence[str]) -> None:
+    out.gold_items = len(gold)
+    ids = {name: i for i, name in tallies.model_names().items()}
+    for (prompt_id, x, y), truth in gold.items():
+        if x not in ids or y not in ids:
+            continue
+        for who, label in tallies.labels_of(prompt_id, ids[x], ids[y]):
+            name, kind = names[who]
+            if kind in kinds:
+                ok, n = out.gold.get(name, (0, 0))
+                out.gold[name] = (ok + (LABELS[label] == truth), n + 1)

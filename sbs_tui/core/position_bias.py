@@ -64,17 +64,29 @@ def _hypergeom_support(a: int, b: int, c: int, d: int) -> tuple[int, int]:
     return max(0, col - (c + d)), min(rows, col)
 
 
+def _hypergeom_pmf(lo: int, hi: int, total: int, successes: int, draws: int) -> Any:
+    """The hypergeometric pmf on its whole support, from log-binomials (``scipy.special.gammaln``), normalised to
+    sum to 1. Why not ``scipy.stats.hypergeom.pmf``: Boost's exact pdf behind it took 10 ms a table — 6 s of the
+    agreement tab at 1M votes (20 annotators × 28 model pairs) — for the same numbers to 1e-12."""
+    import numpy as np
+    from scipy.special import gammaln
+
+    k = np.arange(lo, hi + 1, dtype=float)
+    log_p = (-gammaln(k + 1) - gammaln(successes - k + 1) - gammaln(draws - k + 1)
+             - gammaln(total - successes - draws + k + 1))
+    p = np.exp(log_p - log_p.max())
+    return p / p.sum()
+
+
 def exact_conditional_p(tables: list[list[int]]) -> float:
     """Two-sided exact conditional p-value of a common odds ratio of 1 across 2×2 tables (margins fixed)."""
     import numpy as np
-    from scipy.stats import hypergeom
 
     dist = np.ones(1)
     low_total = observed = 0
     for a, b, c, d in tables:
         lo, hi = _hypergeom_support(a, b, c, d)
-        pmf = hypergeom.pmf(np.arange(lo, hi + 1), a + b + c + d, a + c, a + b)
-        dist = np.convolve(dist, pmf)
+        dist = np.convolve(dist, _hypergeom_pmf(lo, hi, a + b + c + d, a + c, a + b))
         low_total += lo
         observed += a
     p_obs = dist[observed - low_total]

@@ -16,6 +16,7 @@ attribute::
     store.accounts     — team sign-in tokens and roles for ``sbs serve``                         (accounts.py)
     store.imports      — imports in short transactions that roll back as a unit                  (imports.py)
     store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
+    store.tallies      — agreement's counts kept up to date as votes land (watermark catch-up)   (tallies.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -45,6 +46,7 @@ from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
 from sbs_tui.core.store.schema import LEGACY_NAMES, MIGRATIONS
+from sbs_tui.core.store.tallies import Tallies
 from sbs_tui.core.store.votes import Votes
 
 __all__ = [
@@ -70,6 +72,7 @@ class Store(Connection):
         self.accounts = Accounts(self)
         self.imports = Imports(self)
         self.difficulty = Difficulties(self)
+        self.tallies = Tallies(self)
 
     @classmethod
     def memory(cls) -> Store:
