@@ -68,7 +68,7 @@ _MAJORITY_SCOPES = (("'human'", "i.h{j}", "an.kind = 'human'"), ("'judge'", "i.j
                     ("'all'", "i.h{j} + i.j{j}", "1"))
 _MAJORITY = """
 INSERT INTO agree_majority (scope, annotator_id, agree, seen)
-SELECT {scope}, annotator_id, ? * sum(maj = label), ? * sum(maj IS NOT NULL) FROM (
+SELECT {scope}, annotator_id, ? * coalesce(sum(maj = label), 0), ? * count(maj) FROM (
     SELECT annotator_id, label, CASE WHEN m = 0 OR (o0 = m) + (o1 = m) + (o2 = m) > 1 THEN NULL
         WHEN o0 = m THEN 0 WHEN o1 = m THEN 1 ELSE 2 END AS maj
     FROM (SELECT annotator_id, label, o0, o1, o2, max(o0, o1, o2) AS m FROM (
