@@ -565,7 +565,8 @@ def _m0014_import_visibility(db: sqlite_utils.Database) -> None:
 def _m0015_scalereview_agreement_tallies(db: sqlite_utils.Database) -> None:
     """Agreement's counts kept as votes land (issue 22, :mod:`sbs_tui.core.store.tallies`): per item the labels
     of each kind, per (item, annotator) the first label, per annotator pair the confusion, per scope and annotator
-    the majority test's counts, per (annotator, model pair) the position table. ``tally_state`` holds the
+    the majority test's counts, per (annotator, model pair) the position table; ``vote_timeline`` counts votes per
+    hour, annotator and outcome (the plots' convergence and pace). ``tally_state`` holds the
     watermark (the last vote id counted; while a large backlog is counted by ranges of prompts, the target and the
     prompt cursor) and a change counter the triggers bump when a counted vote is deleted or
     changed, or an annotator's kind or a model's name changes: the tallies are then rebuilt."""
@@ -597,12 +598,16 @@ def _m0015_scalereview_agreement_tallies(db: sqlite_utils.Database) -> None:
             annotator_id INTEGER NOT NULL, x_id INTEGER NOT NULL, y_id INTEGER NOT NULL,
             c0 INTEGER NOT NULL, c1 INTEGER NOT NULL, c2 INTEGER NOT NULL, c3 INTEGER NOT NULL,
             first_id INTEGER NOT NULL, PRIMARY KEY (annotator_id, x_id, y_id)) WITHOUT ROWID;
+        CREATE TABLE vote_timeline (
+            timed INTEGER NOT NULL, hour TEXT NOT NULL, annotator_id INTEGER NOT NULL, model_a_id INTEGER NOT NULL,
+            model_b_id INTEGER NOT NULL, score_b REAL NOT NULL, flagged INTEGER NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged)) WITHOUT ROWID;
         CREATE TRIGGER tally_votes_deleted AFTER DELETE ON votes
             WHEN old.id <= (SELECT max(value) FROM tally_state
                             WHERE key IN ('agreement_watermark', 'agreement_target'))
             BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
         CREATE TRIGGER tally_votes_changed AFTER UPDATE OF id, prompt_id, model_a_id, model_b_id, winner, score_b,
-            annotator_id, shown_left, flagged ON votes
+            annotator_id, shown_left, flagged, ts ON votes
             WHEN old.id <= (SELECT max(value) FROM tally_state
                             WHERE key IN ('agreement_watermark', 'agreement_target'))
             BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;

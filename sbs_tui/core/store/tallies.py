@@ -39,7 +39,8 @@ from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 CHUNK = 50_000  # votes per catch-up transaction
 SCOPES = {"humans": ("human",), "judges": ("judge",), "all": ("human", "judge")}
 _KIND_SCOPES = {"human": ("human", "all"), "judge": ("judge", "all")}
-_TABLES = ("agree_items", "agree_labels", "agree_annotators", "agree_pairs", "agree_majority", "agree_position")
+_TABLES = ("agree_items", "agree_labels", "agree_annotators", "agree_pairs", "agree_majority", "agree_position",
+           "vote_timeline")
 # A new vote as the tallies see it: its item (models ordered by name), label (0 first, 1 second, 2 tie) and sides.
 _NEW_VOTES = """
 INSERT INTO temp.tally_new (id, prompt_id, x_id, y_id, annotator_id, label, x_left, known_left)
@@ -153,6 +154,12 @@ class Tallies(Queries):
         conn.execute("DELETE FROM temp.tally_new")
         conn.execute("DELETE FROM temp.tally_affected")
         conn.execute(_NEW_VOTES.format(where=where), params)
+        conn.execute(
+            "INSERT INTO vote_timeline (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged, n) "
+            "SELECT v.ts IS NOT NULL, coalesce(substr(v.ts, 1, 13), ''), v.annotator_id, v.model_a_id, v.model_b_id, "
+            f"v.score_b, v.flagged, count(*) FROM votes v WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7 "
+            "ON CONFLICT (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged) "
+            "DO UPDATE SET n = n + excluded.n", params)
         n = conn.execute("SELECT count(*) FROM temp.tally_new").fetchone()[0]
         if not n:
             return 0
@@ -250,6 +257,13 @@ class Tallies(Queries):
         return self.conn.execute(
             "SELECT l.annotator_id, l.label FROM agree_items i JOIN agree_labels l ON l.item_id = i.id "
             "WHERE i.prompt_id = ? AND i.x_id = ? AND i.y_id = ?", (prompt_id, x_id, y_id)).fetchall()
+
+    def timeline(self) -> list[tuple[int, str, int, int, int, float, int, int]]:
+        """(timed, hour, annotator id, model a id, model b id, score_b, flagged, votes) in the order votes were
+        cast (hours in order, votes without a time stamp last)."""
+        return self.conn.execute(
+            "SELECT timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged, n FROM vote_timeline "
+            "ORDER BY timed DESC, hour").fetchall()
 
     def annotator_names(self) -> dict[int, tuple[str, str]]:
         return {i: (n, k) for i, n, k in self.conn.execute("SELECT id, name, kind FROM annotators")}
