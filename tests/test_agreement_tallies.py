@@ -119,3 +119,32 @@ def test_tallies_catch_up_only_new_votes_and_rebuild_after_an_undo() -> None:
     assert store.tallies.catch_up() == 44  # a counted vote went: everything is recounted
     assert _reports(store, True) == _reports(store, False)
     store.close()
+
+
+def test_plots_from_the_hourly_tallies_match_the_raw_votes(monkeypatch) -> None:
+    """Beyond EXACT_CONVERGENCE_VOTES the plots read the hourly tallies: the pace is the raw votes' pace exactly
+    (flagged votes included, as before), the convergence ends on the fit of every vote, its checkpoints on the
+    ends of hours."""
+    from sbs_tui.core import plots
+
+    store = Store.memory()
+    records = []
+    for i in range(400):
+        a, b = MODELS[i % 3], MODELS[(i + 1) % 3]
+        records.append(VoteRecord(f"p{i % 7}", f"prompt {i % 7}", a, b, WINNERS[i % 4], PEOPLE[i % 4][0],
+                                  ts=f"2026-01-0{1 + i // 200}T{10 + i // 40 % 5:02d}:{i % 60:02d}:00Z",
+                                  flagged=i % 50 == 0, uid=f"t{i}"))
+    with store.transaction():
+        store.votes.insert(records)
+    exact = plots.collect_plot_data(store, voters="all")
+    monkeypatch.setattr(plots, "EXACT_CONVERGENCE_VOTES", 0)
+    hourly = plots.collect_plot_data(store, voters="all")
+    assert hourly.activity == store.review.votes_per_day() == exact.activity
+    checkpoints, series = hourly.convergence
+    assert checkpoints[-1] == exact.convergence[0][-1] == hourly.votes
+    hours = sorted({r.ts[:13] for r in records})
+    ends = {sum(1 for r in records if r.ts[:13] <= h and not r.flagged) for h in hours}
+    assert set(checkpoints) <= ends and len(checkpoints) >= 5  # the ends of hours, about every 1/8 of the votes
+    for model, rating, *_ in hourly.ratings:
+        assert series[model][-1] == exact.convergence[1][model][-1]
+    store.close()
