@@ -41,7 +41,7 @@ class AgreementCounts:
     kinds: dict[str, str] = field(default_factory=dict)  # annotator → kind, for every annotator counted
     votes: dict[str, int] = field(default_factory=dict)  # annotator → votes counted
     items: int = 0  # items with at least one label
-    multi: Counter[tuple[int, int, int]] = field(default_factory=Counter)  # label counts of items with ≥ 2 labels
+    multi: Counter[tuple[int, ...]] = field(default_factory=Counter)  # label counts of items with ≥ 2 labels
     pairs: dict[tuple[str, str], list[list[int]]] = field(default_factory=dict)  # (a, b), a < b → confusion
     majority: dict[str, tuple[int, int]] = field(default_factory=dict)  # annotator → (agrees, items with majority)
     # (annotator, x, y) with x < y → position table, in the order of each key's first decisive vote

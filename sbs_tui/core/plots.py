@@ -181,7 +181,8 @@ def _hourly_convergence(store: Store, data: PlotData, timeline: list[tuple[Any, 
     index, names = {m: i for i, m in enumerate(ids)}, [models[m] for m in ids]
     targets = [total * j // CONVERGENCE_POINTS for j in range(1, CONVERGENCE_POINTS + 1)]
     prefix: Counter[tuple[int, int, float]] = Counter()
-    seen, series, kept = 0, {n: [] for n in names}, []
+    series: dict[str, list[float]] = {n: [] for n in names}
+    seen, kept = 0, []
     for i, bucket in enumerate(buckets):
         prefix.update(bucket)
         seen += sum(bucket.values())
