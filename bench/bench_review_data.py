@@ -64,14 +64,11 @@ def child(db: Path, code: str) -> dict[str, float]:
 
 
 def report(db: Path) -> dict[str, float]:
-    """``sbs report`` as a user runs it; peak RSS of that child from RUSAGE_CHILDREN (the largest child so far)."""
-    import resource
-
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sbs_tui", "--db", str(db), "report", "--out", str(db) + ".report.html"],
-                   check=True, capture_output=True, cwd=ROOT)
-    return {"seconds": time.perf_counter() - started,
-            "rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    """``sbs report`` as a user runs it (the CLI's ``main`` in a child process: start-up, imports and all)."""
+    code = ("from sbs_tui.cli import main\nstore.close()\ntry:\n    main(['--db', {db!r}, 'report', '--out', "
+            "{out!r}])\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\nstore = Store({db!r})"
+            ).format(db=str(db), out=str(db) + ".report.html")
+    return child(db, code)
 
 
 def main() -> None:

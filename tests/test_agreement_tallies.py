@@ -148,3 +148,14 @@ def test_plots_from_the_hourly_tallies_match_the_raw_votes(monkeypatch) -> None:
     for model, rating, *_ in hourly.ratings:
         assert series[model][-1] == exact.convergence[1][model][-1]
     store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(5, 100_000), st.floats(0, 1), st.floats(1e-9, 1 - 1e-9))
+def test_the_outlier_test_is_scipys_binomtest_to_the_last_bit(n, share, p) -> None:
+    from scipy.stats import binomtest
+
+    from sbs_tui.core.agreement import binom_less
+
+    k = int(share * n)
+    assert binom_less(k, n, p) == binomtest(k, n, p, alternative="less").pvalue
