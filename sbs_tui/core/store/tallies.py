@@ -36,7 +36,9 @@ from typing import Any
 from sbs_tui.core.store.base import Queries
 from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 
-CHUNK = 50_000  # votes per catch-up transaction
+# Votes per catch-up transaction: at 1M votes (2-core machine) 10,000 a transaction took 175 ms median, 386 ms at
+# worst, for the same total as 50,000 (909 ms median, 1.9 s worst) — an annotator's vote waits for one at most.
+CHUNK = 10_000
 SCOPES = {"humans": ("human",), "judges": ("judge",), "all": ("human", "judge")}
 _KIND_SCOPES = {"human": ("human", "all"), "judge": ("judge", "all")}
 _TABLES = ("agree_items", "agree_labels", "agree_annotators", "agree_pairs", "agree_majority", "agree_position",
