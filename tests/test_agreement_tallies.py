@@ -159,3 +159,23 @@ def test_the_outlier_test_is_scipys_binomtest_to_the_last_bit(n, share, p) -> No
 
     k = int(share * n)
     assert binom_less(k, n, p) == binomtest(k, n, p, alternative="less").pvalue
+
+
+def test_a_running_import_holds_the_watermark_until_it_commits() -> None:
+    """Votes of an import still running are invisible: the catch-up stops below them (and below the votes that
+    came after them), and counts them all once the import commits."""
+    store = Store.memory()
+    serial = [0]
+    rows = [(i % 3, "m-a", "zeta", WINNERS[i % 4], i % 5, "model_b", 1.0) for i in range(30)]
+    with store.transaction():
+        store.votes.insert(_records(rows[:10], serial))
+    run = store.imports.begin("votes", "test")
+    with store.imports.batch(run):
+        store.votes.insert(_records(rows[10:20], serial))
+    with store.transaction():  # an annotator votes meanwhile
+        store.votes.insert(_records(rows[20:], serial))
+    assert store.tallies.catch_up() == 10
+    store.imports.finish(run)
+    assert store.tallies.catch_up() == 20
+    assert _reports(store, True) == _reports(store, False)
+    store.close()
