@@ -23,36 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.core.analysis.agreement_counts import LABELS, AgreementCounts, Annotation
+
 if TYPE_CHECKING:
     from sbs_tui.core.store import Store
 
-LABELS = ("first", "second", "tie")
+__all__ = ["Annotation", "analyse", "analyse_store", "report_from_counts"]
 MIN_SHARED_ITEMS = 5
-
-
-@dataclass(frozen=True)
-class Annotation:
-    vote_id: int
-    prompt_id: str
-    model_a: str
-    model_b: str
-    score_b: float
-    annotator: str
-    kind: str  # 'human' | 'judge'
-    shown_left: str | None  # 'model_a' | 'model_b' | None
-
-    @property
-    def item(self) -> tuple[str, str, str]:
-        x, y = sorted((self.model_a, self.model_b))
-        return (self.prompt_id, x, y)
-
-    @property
-    def label(self) -> str:
-        if self.score_b == 0.5:
-            return "tie"
-        b_won = self.score_b > 0.5
-        winner = self.model_b if b_won else self.model_a
-        return "first" if winner == min(self.model_a, self.model_b) else "second"
 
 
 def cohen_kappa(x: Sequence[str], y: Sequence[str], labels: Sequence[str] = LABELS) -> float:
@@ -67,40 +44,18 @@ def cohen_kappa(x: Sequence[str], y: Sequence[str], labels: Sequence[str] = LABE
 
 
 def fleiss_kappa(items: Sequence[Sequence[str]], labels: Sequence[str] = LABELS) -> float:
-    """Fleiss' κ for items with varying numbers of raters (each item needs ≥ 2)."""
-    items = [it for it in items if len(it) >= 2]
-    if not items:
-        return float("nan")
-    total = sum(len(it) for it in items)
-    p_j = {k: sum(it.count(k) for it in items) / total for k in labels}
-    p_bar = sum(
-        (sum(it.count(k) ** 2 for k in labels) - len(it)) / (len(it) * (len(it) - 1)) for it in items
-    ) / len(items)
-    p_e = sum(v * v for v in p_j.values())
-    return float("nan") if p_e >= 1.0 else (p_bar - p_e) / (1.0 - p_e)
+    """Fleiss' κ for items with varying numbers of raters (each item needs ≥ 2), in exact arithmetic."""
+    from sbs_tui.core.analysis.agreement_counts import fleiss_from_histogram, item_histogram
+
+    return fleiss_from_histogram(item_histogram([it for it in items if len(it) >= 2], labels))
 
 
 def krippendorff_alpha_nominal(items: Sequence[Sequence[str]]) -> float:
-    """Krippendorff's α for nominal data via the coincidence matrix: α = 1 − D_o/D_e."""
-    units = [it for it in items if len(it) >= 2]
-    coincidence: defaultdict[tuple[str, str], float] = defaultdict(float)
-    for it in units:
-        m = len(it)
-        counts = Counter(it)
-        for c, nc in counts.items():
-            for k, nk in counts.items():
-                pairs = nc * (nk - (1 if c == k else 0))
-                if pairs:
-                    coincidence[(c, k)] += pairs / (m - 1)
-    n = sum(coincidence.values())
-    if n <= 1:
-        return float("nan")
-    marg: defaultdict[str, float] = defaultdict(float)
-    for (c, _), v in coincidence.items():
-        marg[c] += v
-    d_o = sum(v for (c, k), v in coincidence.items() if c != k) / n
-    d_e = sum(marg[c] * marg[k] for c in marg for k in marg if c != k) / (n * (n - 1))
-    return float("nan") if d_e == 0 else 1.0 - d_o / d_e
+    """Krippendorff's α for nominal data via the coincidence matrix: α = 1 − D_o/D_e (exact arithmetic)."""
+    from sbs_tui.core.analysis.agreement_counts import alpha_from_histogram, item_histogram
+
+    labels = sorted({v for it in items for v in it})
+    return alpha_from_histogram(item_histogram([it for it in items if len(it) >= 2], labels))
 
 
 @dataclass
@@ -139,123 +94,48 @@ def _clean(obj: Any, key: str = "") -> Any:
     return obj
 
 
-def _majority(labels: Sequence[str]) -> str | None:
-    if not labels:
-        return None
-    counts = Counter(labels).most_common()
-    if len(counts) > 1 and counts[0][1] == counts[1][1]:
-        return None  # no majority
-    return counts[0][0]
-
-
 def analyse(annotations: Sequence[Annotation], gold: dict[tuple[str, str, str], str] | None = None,
-            *, max_disagreements: int = 50, outlier_alpha: float = 0.01,
-            judges: Sequence[Annotation] = ()) -> AgreementReport:
+            *, outlier_alpha: float = 0.01, judges: Sequence[Annotation] = ()) -> AgreementReport:
     """Every agreement statistic over ``annotations`` (already filtered). ``judges``: judge votes compared with
     the human majority only (when the statistics count the humans, a judge is still measured against them)."""
+    from sbs_tui.core.analysis.agreement_counts import count_annotations
+
+    return report_from_counts(count_annotations(annotations, gold, judges=judges), outlier_alpha=outlier_alpha)
+
+
+def report_from_counts(counts: AgreementCounts, *, outlier_alpha: float = 0.01) -> AgreementReport:
+    """The report from its counts (:mod:`sbs_tui.core.analysis.agreement_counts`): counted from raw votes or read from the
+    tallies the store keeps, the same counts give the same report, digit for digit."""
+    from sbs_tui.core.analysis.agreement_counts import (
+        alpha_from_histogram,
+        fleiss_from_histogram,
+        percent_from_histogram,
+    )
+
     rep = AgreementReport()
-    first_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
-    repeats: dict[tuple[str, tuple[str, str, str]], list[Annotation]] = defaultdict(list)
-    kinds: dict[str, str] = {}
-    for ann in sorted(annotations, key=lambda a: a.vote_id):
-        kinds[ann.annotator] = ann.kind
-        first_label[ann.item].setdefault(ann.annotator, ann.label)
-        repeats[(ann.annotator, ann.item)].append(ann)
+    kinds = counts.kinds
     names = sorted(kinds)
-    multi = {item: labs for item, labs in first_label.items() if len(labs) >= 2}
+    multi_items = sum(counts.multi.values())
+    total_votes = sum(counts.votes.values())
     rep.overall = {
-        "votes": len(annotations), "items": len(first_label), "items_multi_annotated": len(multi),
+        "votes": total_votes, "items": counts.items, "items_multi_annotated": multi_items,
         "annotators": len(names), "labels": list(LABELS),
-        "percent_agreement": _percent_agreement(multi.values()),
-        "fleiss_kappa": fleiss_kappa([list(labs.values()) for labs in multi.values()]),
-        "krippendorff_alpha": krippendorff_alpha_nominal([list(labs.values()) for labs in multi.values()]),
+        "percent_agreement": percent_from_histogram(counts.multi),
+        "fleiss_kappa": fleiss_from_histogram(counts.multi),
+        "krippendorff_alpha": alpha_from_histogram(counts.multi),
     }
-    rep.overall["unavailable_reason"] = unavailable_reason(len(annotations), names, kinds, len(multi))
-    if not multi:
+    rep.overall["unavailable_reason"] = unavailable_reason(total_votes, names, kinds, multi_items)
+    if not multi_items:
         rep.warnings.append("no item was judged by two or more annotators: agreement needs overlap "
                             "(sbs queue build --overlap K)")
+    for (a, b), conf in sorted(counts.pairs.items()):
+        n = sum(map(sum, conf))
+        if n:
+            rep.pairs.append({"annotator_a": a, "annotator_b": b, "items": n,
+                              "percent_agreement": 100.0 * _trace(conf) / n, "cohen_kappa": cohen_from_confusion(conf)})
+    _majority_entries(rep, counts, names, outlier_alpha)
+    _position_entries(rep, counts)
 
-    _pairwise_kappa(rep, names, multi)
-    _outliers(rep, annotations, names, kinds, multi, outlier_alpha)
-    _position_bias(rep, annotations)
-    _holm_family(rep, outlier_alpha)
-    _judges_vs_humans(rep, names, kinds, first_label, judges, max_disagreements)
-    _order_consistency(rep, repeats)
-    _gold_accuracy(rep, gold, first_label)
-    return rep
-
-
-Items = dict[tuple[str, str, str], dict[str, str]]  # item → annotator → that annotator's first label
-
-
-def _pairwise_kappa(rep: AgreementReport, names: list[str], multi: Items) -> None:
-    """Cohen's κ for every pair of annotators over the items both judged."""
-    # Cohen's κ per pair, over the items both judged: walk the smaller of the two annotators' items (in the order
-    # of `multi`, as before) rather than every item once per pair — at 1M votes, 20 annotators, the per-pair scan
-    # was 26 s of the 38 s agreement took.
-    labels_by: dict[str, dict[tuple[str, str, str], str]] = defaultdict(dict)
-    for item, labs in multi.items():
-        for who, lab in labs.items():
-            labels_by[who][item] = lab
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            mine, theirs = labels_by.get(a, {}), labels_by.get(b, {})
-            walk = mine if len(mine) <= len(theirs) else theirs
-            shared = [(mine[item], theirs[item]) for item in walk if item in mine and item in theirs]
-            if not shared:
-                continue
-            x, y = zip(*shared)
-            rep.pairs.append({"annotator_a": a, "annotator_b": b, "items": len(shared),
-                              "percent_agreement": 100.0 * sum(p == q for p, q in shared) / len(shared),
-                              "cohen_kappa": cohen_kappa(x, y)})
-
-
-def _outliers(rep: AgreementReport, annotations: Sequence[Annotation], names: list[str], kinds: dict[str, str],
-              multi: Items, outlier_alpha: float) -> None:
-    """Each annotator's agreement with the majority of the others, and whether it is an outlier (binomial)."""
-    from scipy.stats import binomtest
-
-    # leave-one-out agreement with the majority of the others → outliers
-    agree: Counter[str] = Counter()
-    seen: Counter[str] = Counter()
-    for labs in multi.values():
-        for who, lab in labs.items():
-            maj = _majority([v for k, v in labs.items() if k != who])
-            if maj is None:
-                continue
-            seen[who] += 1
-            agree[who] += lab == maj
-    pooled = sum(agree.values()) / sum(seen.values()) if seen else float("nan")
-    votes_by: Counter[str] = Counter(a.annotator for a in annotations)
-    for who in names:
-        entry: dict[str, Any] = {"annotator": who, "kind": kinds[who], "votes": votes_by[who],
-                                 "items_with_majority": seen[who]}
-        if seen[who]:
-            rate = agree[who] / seen[who]
-            others = (sum(agree.values()) - agree[who]) / max(sum(seen.values()) - seen[who], 1)
-            p = binomtest(agree[who], seen[who], min(max(others, 1e-9), 1 - 1e-9),
-                          alternative="less").pvalue if seen[who] >= MIN_SHARED_ITEMS else float("nan")
-            entry.update(majority_agreement=100.0 * rate, others_majority_agreement=100.0 * others,
-                         p_value=p, outlier=bool(p < outlier_alpha))
-        rep.annotators.append(entry)
-    rep.overall["pooled_majority_agreement"] = 100.0 * pooled if seen else None
-
-
-def _position_bias(rep: AgreementReport, annotations: Sequence[Annotation]) -> None:
-    # position bias: decisive votes with a known left side, tested only where the design allows it
-    by_annot: dict[str, list[Annotation]] = defaultdict(list)
-    for ann in annotations:
-        if ann.shown_left is None or ann.score_b == 0.5:
-            continue
-        for key in (ann.annotator, "(all)"):
-            by_annot[key].append(ann)
-    for who in sorted(by_annot, key=lambda k: (k != "(all)", k)):
-        rep.position_bias.append(position_bias(by_annot[who], who))
-    if not by_annot:
-        rep.warnings.append("position bias: no votes record which model was shown on the left")
-
-
-def _holm_family(rep: AgreementReport, outlier_alpha: float) -> None:
     # Holm across the family of per-annotator tests this report runs (outliers and position bias)
     family = [(entry, "p_value") for entry in rep.annotators if _is_p(entry.get("p_value"))]
     family += [(entry, "p_value") for entry in rep.position_bias if _is_p(entry.get("p_value"))]
@@ -267,70 +147,92 @@ def _holm_family(rep: AgreementReport, outlier_alpha: float) -> None:
     rep.overall["p_adjustment"] = (f"holm across {len(family)} tests (outlier annotators and position bias); "
                                    "outlier uses p_value_holm")
 
-
-def _judges_vs_humans(rep: AgreementReport, names: list[str], kinds: dict[str, str], first_label: Items,
-                      judges: Sequence[Annotation], max_disagreements: int) -> None:
     # judges vs human majority
-    humans = {n for n in names if kinds[n] == "human"}
-    judge_label: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
-    for ann in sorted(judges, key=lambda a: a.vote_id):
-        judge_label[ann.item].setdefault(ann.annotator, ann.label)
-    compared = sorted({n for n in names if kinds[n] == "judge"} | {a.annotator for a in judges})
-    for judge in compared:
-        pairs_jh: list[tuple[str, str]] = []
-        disagreements: list[dict[str, Any]] = []
-        for item, labs in first_label.items():
-            verdict = labs.get(judge, judge_label.get(item, {}).get(judge))
-            if verdict is None:
-                continue
-            maj = _majority([v for k, v in labs.items() if k in humans])
-            if maj is None:
-                continue
-            pairs_jh.append((verdict, maj))
-            if verdict != maj and len(disagreements) < max_disagreements:
-                disagreements.append({"prompt_id": item[0], "first": item[1], "second": item[2],
-                                      "judge": verdict, "humans": maj})
-        if not pairs_jh:
+    for judge in counts.compared:
+        jc = counts.judges.get(judge)
+        n = sum(map(sum, jc.confusion)) if jc else 0
+        if not jc or not n:
             continue
-        x, y = zip(*pairs_jh)
-        confusion = {j: {h: sum(1 for p, q in pairs_jh if p == j and q == h) for h in LABELS} for j in LABELS}
-        rep.judge_vs_humans.append({"judge": judge, "items": len(pairs_jh), "cohen_kappa": cohen_kappa(x, y),
-                                    "percent_agreement": 100.0 * sum(p == q for p, q in pairs_jh) / len(pairs_jh),
-                                    "confusion": confusion, "disagreements": disagreements})
-    if not humans or not compared:
+        confusion = {j: {h: jc.confusion[a][b] for b, h in enumerate(LABELS)} for a, j in enumerate(LABELS)}
+        rep.judge_vs_humans.append({"judge": judge, "items": n, "cohen_kappa": cohen_from_confusion(jc.confusion),
+                                    "percent_agreement": 100.0 * _trace(jc.confusion) / n,
+                                    "confusion": confusion, "disagreements": list(jc.disagreements)})
+    if not any(k == "human" for k in kinds.values()) or not counts.compared:
         rep.warnings.append("judge vs humans: needs both judge and human annotators on the same items")
 
-
-def _order_consistency(rep: AgreementReport,
-                       repeats: dict[tuple[str, tuple[str, str, str]], list[Annotation]]) -> None:
     # the same annotator on the same item more than once, shown in different orders
-    consistency: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for (who, _), anns in repeats.items():
-        # the model shown on the left (first); without a record, model_a (AlpacaEval's output_1) is assumed
-        lefts = {a.model_a if a.shown_left in (None, "model_a") else a.model_b for a in anns}
-        if len(anns) < 2 or len(lefts) < 2:
-            continue
-        consistency[who][0] += len({a.label for a in anns}) == 1
-        consistency[who][1] += 1
-    for who, (same, n) in sorted(consistency.items()):
-        rep.order_consistency.append({"annotator": who, "items_judged_in_both_orders": n,
-                                      "consistent": same, "consistency": 100.0 * same / n})
-
-
-def _gold_accuracy(rep: AgreementReport, gold: dict[tuple[str, str, str], str] | None, first_label: Items) -> None:
-    # gold
-    if gold is None:
+    for who, (same, n) in sorted(counts.consistency.items()):
+        if n:
+            rep.order_consistency.append({"annotator": who, "items_judged_in_both_orders": n,
+                                          "consistent": same, "consistency": 100.0 * same / n})
+    if counts.gold_items is None:
         rep.gold = {"available": False, "note": "no gold labels in this database; gold accuracy skipped"}
     else:
-        per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for item, labs in first_label.items():
-            if item not in gold:
-                continue
-            for who, lab in labs.items():
-                per[who][0] += lab == gold[item]
-                per[who][1] += 1
-        rep.gold = {"available": True, "items": len(gold), "annotators": [
-            {"annotator": who, "items": n, "accuracy": 100.0 * ok / n} for who, (ok, n) in sorted(per.items())]}
+        rep.gold = {"available": True, "items": counts.gold_items, "annotators": [
+            {"annotator": who, "items": n, "accuracy": 100.0 * ok / n}
+            for who, (ok, n) in sorted(counts.gold.items()) if n]}
+    return rep
+
+
+def _trace(conf: Sequence[Sequence[int]]) -> int:
+    return sum(conf[i][i] for i in range(len(conf)))
+
+
+def cohen_from_confusion(conf: Sequence[Sequence[int]]) -> float:
+    """Cohen's κ from a confusion matrix (rows: rater x's label, columns: rater y's), as :func:`cohen_kappa`."""
+    n = sum(map(sum, conf))
+    if n == 0:
+        return float("nan")
+    p_o = _trace(conf) / n
+    rows = [sum(r) for r in conf]
+    cols = [sum(r[j] for r in conf) for j in range(len(conf))]
+    p_e = sum(r * c for r, c in zip(rows, cols)) / (n * n)
+    return float("nan") if p_e >= 1.0 else (p_o - p_e) / (1.0 - p_e)
+
+
+def _majority_entries(rep: AgreementReport, counts: AgreementCounts, names: Sequence[str],
+                      outlier_alpha: float) -> None:
+    """Leave-one-out agreement with the majority of the others → outliers (a binomial test per annotator)."""
+
+    agree_all = sum(a for a, _ in counts.majority.values())
+    seen_all = sum(s for _, s in counts.majority.values())
+    for who in names:
+        agree, seen = counts.majority.get(who, (0, 0))
+        entry: dict[str, Any] = {"annotator": who, "kind": counts.kinds[who], "votes": counts.votes.get(who, 0),
+                                 "items_with_majority": seen}
+        if seen:
+            rate = agree / seen
+            others = (agree_all - agree) / max(seen_all - seen, 1)
+            p = binom_less(agree, seen, min(max(others, 1e-9), 1 - 1e-9)) if seen >= MIN_SHARED_ITEMS else float("nan")
+            entry.update(majority_agreement=100.0 * rate, others_majority_agreement=100.0 * others,
+                         p_value=p, outlier=bool(p < outlier_alpha))
+        rep.annotators.append(entry)
+    rep.overall["pooled_majority_agreement"] = 100.0 * agree_all / seen_all if seen_all else None
+
+
+def binom_less(k: int, n: int, p: float) -> float:
+    """One-sided binomial test p-value P(X ≤ k), X ~ Bin(n, p): ``scipy.stats.binomtest(..., alternative="less")``
+    to the last bit (a test checks it), from the Boost ufunc behind it — importing ``scipy.stats`` costs ~1 s of a
+    cold ``sbs agreement``; ``scipy.special`` half that."""
+    try:
+        from scipy.special._ufuncs import _binom_cdf
+    except ImportError:  # a SciPy without it: the public test
+        from scipy.stats import binomtest
+
+        return float(binomtest(k, n, p, alternative="less").pvalue)
+    return float(_binom_cdf(k, n, p))
+
+
+def _position_entries(rep: AgreementReport, counts: AgreementCounts) -> None:
+    """Position bias per annotator and for everyone, from the decisive votes' left/winner tables."""
+    by_annot: dict[str, list[tuple[tuple[str, str, str], list[int]]]] = defaultdict(list)
+    for who, x, y, table in counts.position:
+        for key in (who, "(all)"):
+            by_annot[key].append(((who, x, y), table))
+    for who in sorted(by_annot, key=lambda k: (k != "(all)", k)):
+        rep.position_bias.append(position_bias_tables(by_annot[who], who))
+    if not by_annot:
+        rep.warnings.append("position bias: no votes record which model was shown on the left")
 
 
 def unavailable_reason(votes: int, names: Sequence[str], kinds: dict[str, str], multi_items: int) -> str | None:
@@ -363,42 +265,52 @@ def position_bias(anns: Sequence[Annotation], who: str) -> dict[str, Any]:
     strength, from the within-pair contrasts only (:mod:`sbs_tui.core.analysis.position_bias`): logit P(left wins) =
     δ + d_pair, compared between the two orientations of each model pair shown both ways round by the same
     annotator. Where no pair was, the entry says "not testable" and carries no p-value."""
-    from sbs_tui.core.analysis.position_bias import within_pair_test
+    from sbs_tui.core.analysis.agreement_counts import position_cells
 
-    n = len(anns)
-    votes = [(a.annotator, a.model_b, a.model_a, a.score_b > 0.5) if a.shown_left == "model_b"
-             else (a.annotator, a.model_a, a.model_b, a.score_b < 0.5) for a in anns]  # (who, left, right, left won)
-    k = sum(v[3] for v in votes)
+    tables: dict[tuple[str, str, str], list[int]] = {}
+    for a in anns:
+        left, right = (a.model_b, a.model_a) if a.shown_left == "model_b" else (a.model_a, a.model_b)
+        won = a.score_b > 0.5 if a.shown_left == "model_b" else a.score_b < 0.5
+        position_cells(tables.setdefault((a.annotator, min(left, right), max(left, right)), [0, 0, 0, 0]),
+                       left < right, won)
+    return position_bias_tables(list(tables.items()), who)
+
+
+def position_bias_tables(tables: Sequence[tuple[tuple[str, str, str], list[int]]], who: str) -> dict[str, Any]:
+    """:func:`position_bias` from the decisive votes' tables per (annotator, x, y), x < y (cells: x left & x won,
+    x left & y won, y left & x won, y left & y won), in the order of their first vote."""
+    from sbs_tui.core.analysis.position_bias import tables_test
+
+    n = sum(sum(t) for _, t in tables)
+    k = sum(t[0] + t[3] for _, t in tables)
     entry: dict[str, Any] = {"annotator": who, "decisive_votes": n, "left_wins": k, "left_share": 100.0 * k / n}
-    entry.update(within_pair_test(votes))
+    entry.update(tables_test({key: list(t) for key, t in tables if t[0] + t[1] > 0 and t[2] + t[3] > 0}))
     return entry
 
 
-def _percent_agreement(item_labels: Iterable[dict[str, str]]) -> float:
-    """Share of agreeing rater pairs over all rater pairs within items (pairwise percent agreement)."""
-    agree = total = 0
-    for labs in item_labels:
-        values = list(labs.values())
-        for i in range(len(values)):
-            for j in range(i + 1, len(values)):
-                total += 1
-                agree += values[i] == values[j]
-    return 100.0 * agree / total if total else float("nan")
-
-
 def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, category: str | None = None,
-                  include_flagged: bool = False, voters: str = "auto") -> AgreementReport:
+                  include_flagged: bool = False, voters: str = "auto", use_tallies: bool = True) -> AgreementReport:
     """:func:`analyse` over the store's votes, with the queue's gold labels when it has any (``sbs agreement``
     and the lead app both call this, so they always report the same numbers).
 
+    Without ``--annotator``, ``--category`` or ``--include-flagged`` the counts come from the tallies the store
+    keeps as votes land (:mod:`sbs_tui.core.store.tallies`; 1M votes: seconds → a fraction of one); the same
+    report as from the raw votes, digit for digit (``use_tallies=False`` counts those, for the tests).
+
     The statistics count ``voters``' votes (the one voters rule, :mod:`sbs_tui.core.scope`); when that is
     the humans', the judges are still compared with the human majority (that table exists to measure them)."""
-    from sbs_tui.core.records import score_b
     from sbs_tui.core.scope import resolve_voters
     from sbs_tui.errors import InputError
 
     kinds = store.votes.annotator_kinds()
     scope = resolve_voters(kinds, voters, annotators) if kinds else None
+    gold = _gold(store)
+    if use_tallies and scope is not None and not annotators and category is None and not include_flagged:
+        counts = _tallied(store, scope.voters, gold, compare_judges="judge" in kinds.values())
+        if counts is not None:
+            report = report_from_counts(counts)
+            report.voters, report.votes = scope.voters, report.overall["votes"]
+            return report
     names = scope.names if scope is not None else None
     rows = store.votes.annotations(annotators=names, category=category, include_flagged=include_flagged)
     if category is not None and not rows and kinds:
@@ -409,13 +321,37 @@ def analyse_store(store: Store, *, annotators: Sequence[str] | None = None, cate
         if judges:
             judge_rows = store.votes.annotations(annotators=judges, category=category,
                                                  include_flagged=include_flagged)
-    gold_rows = store.votes.gold_labels()
-    gold = None
-    if gold_rows is not None:
-        gold = {}
-        for g in gold_rows:
-            ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
-            gold[ann.item] = ann.label
     report = analyse([Annotation(*row) for row in rows], gold, judges=[Annotation(*row) for row in judge_rows])
     report.voters, report.votes = (scope.voters if scope else "all"), len(rows)
     return report
+
+
+def _gold(store: Store) -> dict[tuple[str, str, str], str] | None:
+    """The queue's gold labels by item, or None when it has none."""
+    from sbs_tui.core.records import score_b
+
+    gold_rows = store.votes.gold_labels()
+    if gold_rows is None:
+        return None
+    gold = {}
+    for g in gold_rows:
+        ann = Annotation(0, g.prompt_id, g.model_a, g.model_b, score_b(g.winner, 1.0), "", "human", None)
+        gold[ann.item] = ann.label
+    return gold
+
+
+def _tallied(store: Store, voters: str, gold: dict[tuple[str, str, str], str] | None,
+             *, compare_judges: bool) -> AgreementCounts | None:
+    """The counts from the store's tallies; None when they cannot catch up here (a database this process may
+    only read): the caller counts the raw votes instead."""
+    import sqlite3
+
+    from sbs_tui.core.analysis.agreement_counts import counts_from_tallies
+    from sbs_tui.core.store.tallies import is_read_only
+
+    try:
+        return counts_from_tallies(store, voters, compare_judges=compare_judges and voters == "humans", gold=gold)
+    except sqlite3.OperationalError as exc:
+        if is_read_only(exc):
+            return None
+        raise

@@ -64,21 +64,49 @@ def _hypergeom_support(a: int, b: int, c: int, d: int) -> tuple[int, int]:
     return max(0, col - (c + d)), min(rows, col)
 
 
-def exact_conditional_p(tables: list[list[int]]) -> float:
-    """Two-sided exact conditional p-value of a common odds ratio of 1 across 2×2 tables (margins fixed)."""
+def _hypergeom_pmf(lo: int, hi: int, total: int, successes: int, draws: int) -> Any:
+    """The hypergeometric pmf on its whole support, from log-binomials (``scipy.special.gammaln``), normalised to
+    sum to 1. Why not ``scipy.stats.hypergeom.pmf``: Boost's exact pdf behind it took 10 ms a table — 6 s of the
+    agreement tab at 1M votes (20 annotators × 28 model pairs) — for the same numbers to 1e-12."""
     import numpy as np
-    from scipy.stats import hypergeom
+    from scipy.special import gammaln
 
-    dist = np.ones(1)
-    low_total = observed = 0
+    k = np.arange(lo, hi + 1, dtype=float)
+    log_p = (-gammaln(k + 1) - gammaln(successes - k + 1) - gammaln(draws - k + 1)
+             - gammaln(total - successes - draws + k + 1))
+    p = np.exp(log_p - log_p.max())
+    return p / p.sum()
+
+
+def exact_conditional_p(tables: list[list[int]]) -> float:
+    """Two-sided exact conditional p-value of a common odds ratio of 1 across 2×2 tables (margins fixed).
+
+    Each distribution is kept without its tails that underflowed to exactly 0 (with the offset of its first
+    value): a zero adds nothing to a convolution, and a table of 900 votes has ~60 values that are not zero, not
+    450 — 20 annotators × 28 model pairs convolved in 0.1 s instead of 1.3 s."""
+    import numpy as np
+
+    dist, low_total = np.ones(1), 0
+    observed = 0
     for a, b, c, d in tables:
         lo, hi = _hypergeom_support(a, b, c, d)
-        pmf = hypergeom.pmf(np.arange(lo, hi + 1), a + b + c + d, a + c, a + b)
-        dist = np.convolve(dist, pmf)
-        low_total += lo
+        pmf, skipped = _trim(_hypergeom_pmf(lo, hi, a + b + c + d, a + c, a + b))
+        dist, shift = _trim(np.convolve(dist, pmf))
+        low_total += lo + skipped + shift
         observed += a
-    p_obs = dist[observed - low_total]
+    at = observed - low_total
+    p_obs = dist[at] if 0 <= at < len(dist) else 0.0
     return float(min(1.0, dist[dist <= p_obs * REL_TOL].sum()))
+
+
+def _trim(values: Any) -> tuple[Any, int]:
+    """``values`` without the exact zeros at either end, and how many were cut from the front."""
+    import numpy as np
+
+    nonzero = np.flatnonzero(values)
+    if not len(nonzero):
+        return values[:1], 0
+    return values[nonzero[0]:nonzero[-1] + 1], int(nonzero[0])
 
 
 def cmh_chi2_p(tables: list[list[int]]) -> tuple[float, float]:
@@ -99,7 +127,12 @@ def cmh_chi2_p(tables: list[list[int]]) -> tuple[float, float]:
 
 def within_pair_test(votes: Iterable[tuple[str, str, str, bool]]) -> dict[str, Any]:
     """The position-bias fields of one annotator's (or everyone's) entry, from its decisive votes."""
-    tables = stratified_tables(votes)
+    return tables_test(stratified_tables(votes))
+
+
+def tables_test(tables: dict[tuple[str, str, str], list[int]]) -> dict[str, Any]:
+    """:func:`within_pair_test` from the tables themselves (each a stratum shown both ways round, in the order
+    of their first vote): the agreement tallies keep the tables, not the votes."""
     entry: dict[str, Any] = {"pairs_in_both_orientations": len(tables),
                              "votes_in_both_orientations": sum(sum(t) for t in tables.values())}
     if not tables:

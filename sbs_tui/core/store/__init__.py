@@ -18,6 +18,7 @@ attribute::
     store.difficulty   — the frozen instruction difficulty of the length-controlled win rate     (difficulty.py)
     store.arena        — the live arena's battle ledger: rate limit and campaign budget          (arena.py)
     store.pair_counts  — outcome counts per voter class, kept as votes land (ranking's reads)   (pair_counts.py)
+    store.tallies      — agreement's counts kept up to date as votes land (watermark catch-up)   (tallies.py)
 
 The connection itself (pragmas, ``transaction()``, model/annotator id caches) is :mod:`.connection`; the schema and
 its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-utils`` or Datasette: ``models``,
@@ -44,6 +45,7 @@ from sbs_tui.core.store.pair_counts import PairCounts
 from sbs_tui.core.store.queue import Queue
 from sbs_tui.core.store.results import Results
 from sbs_tui.core.store.review import Review
+from sbs_tui.core.store.tallies import Tallies
 from sbs_tui.core.store.votes import Votes
 
 __all__ = [
@@ -71,6 +73,7 @@ class Store(Connection):
         self.difficulty = Difficulties(self)
         self.arena = Arena(self)
         self.pair_counts = PairCounts(self)
+        self.tallies = Tallies(self)
 
     @classmethod
     def memory(cls) -> Store:

@@ -101,10 +101,11 @@ class Review(Queries):
         rows = self.conn.execute(
             "WITH last AS (SELECT max(substr(ts, 1, 10)) AS day FROM votes v WHERE ts IS NOT NULL "
             f"AND {committed('v')}) "
-            "SELECT an.name, substr(v.ts, 1, 10) AS day, count(*) FROM votes v "
+            "SELECT an.name, substr(v.ts, 1, 10) AS vote_day, count(*) FROM votes v "
             "JOIN annotators an ON an.id = v.annotator_id, last "
             f"WHERE v.ts IS NOT NULL AND {committed('v')} AND substr(v.ts, 1, 10) >= date(last.day, ?) "
-            "GROUP BY an.name, day ORDER BY an.name, day", (f"-{int(limit_days)} days",)).fetchall()
+            # not `AS day`: GROUP BY would take `last.day`, and every annotator's votes fell into one day
+            "GROUP BY an.name, vote_day ORDER BY an.name, vote_day", (f"-{int(limit_days)} days",)).fetchall()
         activity: dict[str, list[tuple[str, int]]] = {}
         for annotator, day, n in rows:
             activity.setdefault(annotator, []).append((day, n))

@@ -152,3 +152,61 @@ def _m0016_pair_counts(db: sqlite_utils.Database) -> None:
     from sbs_tui.core.store import pair_counts_sql
 
     pair_counts_sql.create(db)
+
+
+@migration("0017_agreement_tallies")
+def _m0017_agreement_tallies(db: sqlite_utils.Database) -> None:
+    """Agreement's counts kept as votes land (issue 22, :mod:`sbs_tui.core.store.tallies`): per item the labels
+    of each kind, per (item, annotator) the first label, per annotator pair the confusion, per scope and annotator
+    the majority test's counts, per (annotator, model pair) the position table; ``vote_timeline`` counts votes per
+    hour, annotator and outcome (the plots' convergence and pace). ``tally_state`` holds the
+    watermark (the last vote id counted; while a large backlog is counted by ranges of prompts, the target and the
+    prompt cursor) and a change counter the triggers bump when a counted vote is deleted or
+    changed, or an annotator's kind or a model's name changes: the tallies are then rebuilt."""
+    db.executescript(
+        """
+        CREATE TABLE tally_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO tally_state (key, value) VALUES ('agreement_watermark', 0), ('agreement_changes', 0),
+            ('agreement_built', 0), ('agreement_target', 0), ('agreement_cursor', 0);
+        CREATE TABLE agree_items (
+            id INTEGER PRIMARY KEY, prompt_id TEXT NOT NULL, x_id INTEGER NOT NULL, y_id INTEGER NOT NULL,
+            h0 INTEGER NOT NULL DEFAULT 0, h1 INTEGER NOT NULL DEFAULT 0, h2 INTEGER NOT NULL DEFAULT 0,
+            j0 INTEGER NOT NULL DEFAULT 0, j1 INTEGER NOT NULL DEFAULT 0, j2 INTEGER NOT NULL DEFAULT 0,
+            h_first INTEGER, j_first INTEGER, UNIQUE (prompt_id, x_id, y_id));
+        CREATE TABLE agree_labels (
+            item_id INTEGER NOT NULL, annotator_id INTEGER NOT NULL, label INTEGER NOT NULL,
+            first_id INTEGER NOT NULL, n INTEGER NOT NULL, labels_mask INTEGER NOT NULL, lefts_mask INTEGER NOT NULL,
+            PRIMARY KEY (item_id, annotator_id)) WITHOUT ROWID;
+        CREATE INDEX idx_agree_labels_annotator ON agree_labels(annotator_id);
+        CREATE TABLE agree_annotators (
+            annotator_id INTEGER PRIMARY KEY, votes INTEGER NOT NULL DEFAULT 0,
+            both_orders INTEGER NOT NULL DEFAULT 0, consistent INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE agree_pairs (
+            a_id INTEGER NOT NULL, b_id INTEGER NOT NULL, la INTEGER NOT NULL, lb INTEGER NOT NULL,
+            n INTEGER NOT NULL, PRIMARY KEY (a_id, b_id, la, lb)) WITHOUT ROWID;
+        CREATE TABLE agree_majority (
+            scope TEXT NOT NULL, annotator_id INTEGER NOT NULL, agree INTEGER NOT NULL, seen INTEGER NOT NULL,
+            PRIMARY KEY (scope, annotator_id)) WITHOUT ROWID;
+        CREATE TABLE agree_position (
+            annotator_id INTEGER NOT NULL, x_id INTEGER NOT NULL, y_id INTEGER NOT NULL,
+            c0 INTEGER NOT NULL, c1 INTEGER NOT NULL, c2 INTEGER NOT NULL, c3 INTEGER NOT NULL,
+            first_id INTEGER NOT NULL, PRIMARY KEY (annotator_id, x_id, y_id)) WITHOUT ROWID;
+        CREATE TABLE vote_timeline (
+            timed INTEGER NOT NULL, hour TEXT NOT NULL, annotator_id INTEGER NOT NULL, model_a_id INTEGER NOT NULL,
+            model_b_id INTEGER NOT NULL, score_b REAL NOT NULL, flagged INTEGER NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged)) WITHOUT ROWID;
+        CREATE TRIGGER tally_votes_deleted AFTER DELETE ON votes
+            WHEN old.id <= (SELECT max(value) FROM tally_state
+                            WHERE key IN ('agreement_watermark', 'agreement_target'))
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        CREATE TRIGGER tally_votes_changed AFTER UPDATE OF id, prompt_id, model_a_id, model_b_id, winner, score_b,
+            annotator_id, shown_left, flagged, ts ON votes
+            WHEN old.id <= (SELECT max(value) FROM tally_state
+                            WHERE key IN ('agreement_watermark', 'agreement_target'))
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        CREATE TRIGGER tally_annotators_changed AFTER UPDATE OF kind, name ON annotators
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        CREATE TRIGGER tally_models_changed AFTER UPDATE OF name ON models
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        """
+    )
