@@ -429,11 +429,13 @@ class GateRunner:
                                        f"{len(todo)} items")
                 fresh = {i: (r.score, r.details) for i, r in zip(todo, results)}
             threshold = self.threshold(gate)
+            # What ``decide`` reads, looked up once per gate and batch (and, as before, only for a blocking gate).
+            higher_is_worse = self.scorer(gate).higher_is_worse if gate.blocking and outcomes else True
             for i, outcome in enumerate(outcomes):
                 score, details = known[i] if i in known else fresh[i]
                 outcome.scores[gate.name] = score
                 outcome.details[gate.name] = details
-                if gate.blocking and self.decide(gate, score):
+                if gate.blocking and is_failing(score, threshold, higher_is_worse):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
         self.settle_languages([item.output for item in items], outcomes)
         return outcomes
@@ -532,14 +534,19 @@ def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, 
 
 
 def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
-    # A gate's configuration hash (JSON + SHA-256 of its options) once per batch, not once per generation.
-    gates = [(gate, gate.config_hash) for gate in runner.gates]
+    # A gate's configuration hash (JSON + SHA-256 of its options), threshold and direction once per batch, not
+    # once per generation (``runner.decide`` looks all three up on every call).
+    if not rows:
+        return []
+    gates = [(gate.name, gate.config_hash, runner.threshold(gate), runner.scorer(gate).higher_is_worse)
+             for gate in runner.gates]
     results = []
     for row, outcome in zip(rows, outcomes):
-        for gate, config_hash in gates:
-            score = outcome.scores[gate.name]
-            results.append((row["id"], gate.name, config_hash, row["output_sha"], score,
-                            runner.decide(gate, score), outcome.details[gate.name]))
+        gid, sha, scores, details = row["id"], row["output_sha"], outcome.scores, outcome.details
+        for name, config_hash, threshold, higher_is_worse in gates:
+            score = scores[name]
+            results.append((gid, name, config_hash, sha, score, is_failing(score, threshold, higher_is_worse),
+                            details[name]))
     return results
 
 
