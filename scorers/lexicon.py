@@ -209,8 +209,22 @@ waste sack piece bag pile huy hui xuy shit crap bitch убью убьем при
 # Every phrase starts with a letter at a word start (each pattern opens with a word-boundary look-behind and a
 # letter; tests/test_gates_speed.py checks this on the parsed patterns). Saying so up front lets the engine reject
 # the other positions in two steps instead of trying some forty alternatives at each: a sixth of the cost.
-_PHRASES = re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
-                                                     for name, pats in PHRASE_CATEGORIES.items()) + ")")
+# Behind that guard each phrase's own opening look-behind says less: ``(?<![\w@])`` is only ``(?<!@)`` there
+# and ``(?<!\w)`` nothing (``_after_guard``), which takes another third off the scan; same matches, same order.
+
+
+def _after_guard(pattern: str) -> str:
+    """``pattern`` as it reads behind the scan's ``(?<!\w)`` guard (the alternatives' order is unchanged)."""
+    if pattern.startswith(_B):
+        return "(?<!@)" + pattern[len(_B):]
+    if pattern.startswith(r"(?<!\w)"):
+        return pattern[len(r"(?<!\w)"):]
+    raise ValueError(f"a phrase must open with a word-boundary look-behind: {pattern[:40]!r}")
+
+
+_PHRASES = re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(
+    f"(?P<{name}>{'|'.join(f'(?:{_after_guard(p)})' for p in pats)})" for name, pats in PHRASE_CATEGORIES.items())
+    + ")")
 # Whole words that a pattern above would catch but that are benign.
 EXCEPTIONS = frozenset({"ебонит", "ебург", "бляха", "бляхи", "бляху", "бляхой", "бляшка", "сукно", "сука-"})
 # Homographs told apart by morphology: another lemma's whole paradigm, which no obscene form shares. ``дрочена``
