@@ -446,17 +446,21 @@ class GateRunner:
         Apart from :meth:`evaluate` because the Ray engine scores each gate in its own actor and settles
         languages once, on the merged outcome.
 
-        ``unchecked`` costs a dictionary lookup per generation: it depends only on the language, so it is worked
-        out once per language and batch."""
+        ``unchecked`` costs a dictionary lookup per generation: it depends only on the languages, so it is worked
+        out once per combination of languages and batch (each outcome gets its own copy of the list)."""
         checked = self.checked()
         by_language: dict[str | None, set[str]] = {}
+        by_languages: dict[tuple[str | None, ...], list[str]] = {}
 
         def unchecked(langs: Sequence[str | None]) -> list[str]:
-            for lang in langs:
-                if lang not in by_language:
-                    by_language[lang] = set(self.unchecked_in(lang, checked))
-            missing = set().union(*(by_language[lang] for lang in langs))
-            return [c for c in self.required if c in missing]
+            key = tuple(langs)
+            if key not in by_languages:
+                for lang in langs:
+                    if lang not in by_language:
+                        by_language[lang] = set(self.unchecked_in(lang, checked))
+                missing = set().union(*(by_language[lang] for lang in langs))
+                by_languages[key] = [c for c in self.required if c in missing]
+            return list(by_languages[key])
 
         identify = self.identify_languages and self.has_blocking
         if identify:
