@@ -1,17 +1,18 @@
 """The whole ``sbs gate`` path — read pending rows, score them with the default gates, write the results and settle
 each generation in SQLite — for two source trees in the same run (issue 22: ≥ 2,500 gen/s at batch 32).
 
-``bench_gates.py`` times the scoring alone (``GateRunner.evaluate``); this times what ``sbs gate`` does after its
+``bench_gates.py`` times the scoring alone (``GateRunner.evaluate``); this times what ``sbs gate`` does once its
 scorers are built: ``gate_run.run_gate`` with the default blocking set (``--gates toxicity,lexicon``: language
-ID, sentence windows, lexicon, profanity model; not the informational VADER sentiment gate) on a database of pending generations (the AlpacaEval outputs, repeated
-under other model names to reach ``--n``), batches of 32, into a fresh copy of one template database per run.
-Each run is a child process whose ``sys.path`` starts with its tree, so ``--baseline /tmp/old`` (a ``git
-worktree`` of the code before) and this tree are measured alternately in one session, wall and CPU time (the
-machine is shared: CPU time moves far less with other load). After the runs the databases' gate results and
-statuses are compared: the two trees must decide the same.
+ID, sentence windows, lexicon, profanity model; not the informational VADER sentiment gate, which a bare
+``sbs gate`` also runs) on a database of pending generations (the AlpacaEval outputs, repeated under other model
+names to reach ``--n``), batches of 32, each run on a fresh copy of one template database. Each run is a child
+process whose ``sys.path`` starts with its tree, so ``--baseline`` (a ``git worktree`` of the code before) and
+this tree are measured alternately in one session, wall and CPU time (the machine is shared: CPU time moves far
+less with other load). After the runs the two databases' gate results and statuses are compared: the trees must
+decide the same.
 
     git worktree add /tmp/gp_old <commit> && python bench/bench_gate_path.py --baseline /tmp/gp_old
-    python bench/bench_gate_path.py --baseline /tmp/gp_old --profile 20000   # cProfile of this tree's run
+    python bench/bench_gate_path.py --baseline /tmp/gp_old --profile prof.txt   # + cProfile (CPU time) of a run
 """
 
 from __future__ import annotations
