@@ -46,22 +46,25 @@ server reports.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 from scorers.base import ScorerError, ScorerSpec
+from scorers.http_deadline import _bound_by_deadline, _deadline
+# The replies' side (results, usage, streamed answers, failures in words) lives in scorers/http_replies.py; its
+# names are re-exported here, where callers have always imported them from.
+from scorers.http_replies import (MAX_TOKENS_PER_REQUEST, Result, Usage, _Cancelled, _error_only, _printable,
+                                  _reason, _StreamError, describe, failure_summary, ignored_usage_warning, read_sse,
+                                  retry_after, usage_tokens)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-MAX_TOKENS_PER_REQUEST = 10_000_000  # more than any context window: a larger count is a broken server's
 OPENAI_BASE = "https://api.openai.com/v1"
 DEFAULT_CONCURRENCY = 16
 MAX_BACKOFF = 60.0
@@ -121,34 +124,6 @@ class ClientConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ScorerError("must be > 0", field=name)
-
-
-@dataclass(slots=True)
-class Result:
-    """One request's outcome: the decoded JSON answer, or why it failed after its retries."""
-
-    index: int
-    data: Any = None
-    error: str | None = None  # "HTTP 500", "timeout", "connection error", "invalid JSON", "cancelled"
-    detail: str = ""
-    attempts: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass(slots=True)
-class Usage:
-    """Running totals over the client's life (tokens as the server reported them)."""
-
-    requests: int = 0
-    retries: int = 0
-    failed: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    ignored_usage: int = 0  # replies whose token counts were implausible and were not counted
-    ignored_example: str = ""
 
 
 class TokenBucket:
@@ -399,208 +374,5 @@ class JsonClient:
             self._tokens.adjust(estimate - (tokens_in + tokens_out))
 
 
-class _Cancelled(Exception):
-    """The run was stopped while this answer streamed in."""
-
-
-class _StreamError(Exception):
-    """An ``error`` object among a stream's events."""
-
-
-def read_sse(lines: Iterable[str], stop: threading.Event | None = None,
-             started: float | None = None) -> dict[str, Any]:
-    """A streamed chat completion (``data: {chunk}`` lines, ending with ``data: [DONE]``) assembled into a
-    non-streamed answer's shape, with ``timing``: ``ttft_s`` (to the first content), ``seconds`` and ``chunks``
-    (content chunks: one token each from vLLM and OpenAI, the count used when the server reports no usage)."""
-    started = time.perf_counter() if started is None else started
-    parts: list[str] = []
-    ttft: float | None = None
-    chunks = 0
-    finish: str | None = None
-    usage: Any = None
-    served: Any = None
-    for line in lines:
-        if stop is not None and stop.is_set():
-            raise _Cancelled()
-        if not line.startswith("data:"):
-            continue  # blank separators, ": keep-alive" comments, "event:" and "id:" fields
-        data = line[5:].strip()
-        if data == "[DONE]":
-            break
-        chunk = json.loads(data)
-        if not isinstance(chunk, dict):
-            raise ValueError(f"stream chunk is not an object: {data[:100]}")
-        if "error" in chunk:
-            error = chunk["error"]
-            raise _StreamError(error.get("message", error) if isinstance(error, dict) else error)
-        served = chunk.get("model", served)
-        if isinstance(chunk.get("usage"), dict):
-            usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if content:
-                if ttft is None:
-                    ttft = time.perf_counter() - started
-                parts.append(str(content))
-                chunks += 1
-            finish = choice.get("finish_reason") or finish
-    seconds = time.perf_counter() - started
-    return {"model": served, "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                                          "finish_reason": finish}],
-            "usage": usage, "timing": {"ttft_s": ttft, "seconds": seconds, "chunks": chunks}}
-
-
-def describe(url: str, result: Result) -> str:
-    """One failed request in words (the wording users grep for: 'answered HTTP 500', 'cannot reach')."""
-    if result.error and result.error.startswith("HTTP"):
-        return f"{url} answered {result.error}: {result.detail} (after {result.attempts} attempt(s))"
-    if result.error in ("connection error", "timeout"):
-        return f"cannot reach {url}: {result.error}: {result.detail} (after {result.attempts} attempt(s))"
-    return f"{url}: {result.error}: {result.detail}"
-
-
-def failure_summary(url: str, results: Iterable[Result], total: int | None = None) -> str | None:
-    """``"3 of 120 request(s) failed after retries: 2× HTTP 500, 1× timeout; first: …"``, or None."""
-    failed = [r for r in results if not r.ok and r.error != "cancelled"]
-    if not failed:
-        return None
-    kinds = Counter(r.error for r in failed)
-    of = f" of {total}" if total is not None else ""
-    counts = ", ".join(f"{n}× {kind}" for kind, n in kinds.most_common())
-    return f"{len(failed)}{of} request(s) failed after retries: {counts}; first: {describe(url, failed[0])}"
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), capped at 10 min."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return min(600.0, max(0.0, float(ms) / 1000))
-        except ValueError:
-            pass
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return min(600.0, max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return min(600.0, max(0.0, when.timestamp() - time.time()))
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    return _printable(text[:200])
-
-
-def usage_tokens(usage: Any) -> tuple[int, int] | None:
-    """(prompt, completion) tokens from a reply's ``usage``; an absent count is 0, and None when a count is
-    there but not plausible (negative, not an integer, or above :data:`MAX_TOKENS_PER_REQUEST`)."""
-    if not isinstance(usage, dict):
-        return 0, 0
-    counts = []
-    for key in ("prompt_tokens", "completion_tokens"):
-        value = usage.get(key)
-        if value is None:
-            counts.append(0)
-        elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS_PER_REQUEST:
-            counts.append(value)
-        else:
-            return None
-    return counts[0], counts[1]
-
-
-def ignored_usage_warning(usage: Usage) -> str | None:
-    """The one warning line for implausible token counts, or None."""
-    if not usage.ignored_usage:
-        return None
-    return (f"ignored the token counts of {usage.ignored_usage} reply(ies) as implausible (e.g. "
-            f"{usage.ignored_example}); token totals and cost leave them out")
-
-
-def _error_only(data: Any) -> bool:
-    """A body that is an error report and nothing else: no ``choices``, ``results`` or ``data`` beside it."""
-    return (isinstance(data, dict) and data.get("error") is not None
-            and not any(key in data for key in ("choices", "results", "data")))
-
-
-# -- an overall deadline per attempt ----------------------------------------------------------------------------
-
-_deadline = threading.local()  # .end: time.monotonic() by which the current thread's attempt must be done
-
-
-def _bounded(timeout: float | None) -> float | None:
-    """A socket operation's timeout, cut to what is left of this thread's deadline (raising once it passed)."""
-    import httpcore
-
-    end = getattr(_deadline, "end", None)
-    if end is None:
-        return timeout
-    left = end - time.monotonic()
-    if left <= 0:
-        raise httpcore.ReadTimeout("the request's overall deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-def _bound_by_deadline(transport: Any) -> None:
-    """Give ``transport``'s connection pool a network backend whose every read, write and connect honours the
-    calling thread's deadline. (httpx has no overall timeout; its pool takes a backend only through this
-    attribute, checked here so an httpx upgrade that moves it fails loudly in the tests, not silently.)"""
-    import httpcore
-
-    class Stream(httpcore.NetworkStream):
-        def __init__(self, inner: Any):
-            self._inner = inner
-
-        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            return self._inner.read(max_bytes, _bounded(timeout))
-
-        def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            self._inner.write(buffer, _bounded(timeout))
-
-        def close(self) -> None:
-            self._inner.close()
-
-        def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                      timeout: float | None = None) -> Any:
-            return Stream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
-
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
-
-    class Backend(httpcore.NetworkBackend):
-        def __init__(self) -> None:
-            self._inner = httpcore.SyncBackend()
-
-        def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                        socket_options: Any = None) -> Any:
-            return Stream(self._inner.connect_tcp(host, port, _bounded(timeout), local_address, socket_options))
-
-        def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
-            return Stream(self._inner.connect_unix_socket(path, _bounded(timeout), socket_options))
-
-        def sleep(self, seconds: float) -> None:
-            self._inner.sleep(seconds)
-
-    pool = transport._pool
-    if not hasattr(pool, "_network_backend"):
-        raise RuntimeError("httpx's connection pool changed: cannot bound requests by an overall deadline")
-    pool._network_backend = Backend()
-
-
-def _printable(text: str) -> str:
-    """A server's message as it may be shown in a terminal: control characters escaped, never interpreted."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
-__all__ = ["ClientConfig", "EndpointError", "JsonClient", "Result", "TokenBucket", "Usage", "describe",
-           "failure_summary", "ignored_usage_warning", "read_sse", "retry_after", "usage_tokens"]
+__all__ = ["MAX_TOKENS_PER_REQUEST", "ClientConfig", "EndpointError", "JsonClient", "Result", "TokenBucket", "Usage",
+           "describe", "failure_summary", "ignored_usage_warning", "read_sse", "retry_after", "usage_tokens"]

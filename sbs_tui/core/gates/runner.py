@@ -157,11 +157,13 @@ class GateRunner:
                                        f"{len(todo)} items")
                 fresh = {i: (r.score, r.details) for i, r in zip(todo, results)}
             threshold = self.threshold(gate)
+            # What ``decide`` reads, looked up once per gate and batch (and, as before, only for a blocking gate).
+            higher_is_worse = self.scorer(gate).higher_is_worse if gate.blocking and outcomes else True
             for i, outcome in enumerate(outcomes):
                 score, details = known[i] if i in known else fresh[i]
                 outcome.scores[gate.name] = score
                 outcome.details[gate.name] = details
-                if gate.blocking and self.decide(gate, score):
+                if gate.blocking and is_failing(score, threshold, higher_is_worse):
                     outcome.reasons.append({"gate": gate.name, "score": score, "threshold": threshold})
         self.settle_languages([item.output for item in items], outcomes)
         return outcomes
@@ -172,17 +174,21 @@ class GateRunner:
         Apart from :meth:`evaluate` because the Ray engine scores each gate in its own actor and settles
         languages once, on the merged outcome.
 
-        ``unchecked`` costs a dictionary lookup per generation: it depends only on the language, so it is worked
-        out once per language and batch."""
+        ``unchecked`` costs a dictionary lookup per generation: it depends only on the languages, so it is worked
+        out once per combination of languages and batch (each outcome gets its own copy of the list)."""
         checked = self.checked()
         by_language: dict[str | None, set[str]] = {}
+        by_languages: dict[tuple[str | None, ...], list[str]] = {}
 
         def unchecked(langs: Sequence[str | None]) -> list[str]:
-            for lang in langs:
-                if lang not in by_language:
-                    by_language[lang] = set(self.unchecked_in(lang, checked))
-            missing = set().union(*(by_language[lang] for lang in langs))
-            return [c for c in self.required if c in missing]
+            key = tuple(langs)
+            if key not in by_languages:
+                for lang in langs:
+                    if lang not in by_language:
+                        by_language[lang] = set(self.unchecked_in(lang, checked))
+                missing = set().union(*(by_language[lang] for lang in langs))
+                by_languages[key] = [c for c in self.required if c in missing]
+            return list(by_languages[key])
 
         identify = self.identify_languages and self.has_blocking
         if identify:
@@ -260,14 +266,19 @@ def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, 
 
 
 def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
-    # A gate's configuration hash (JSON + SHA-256 of its options) once per batch, not once per generation.
-    gates = [(gate, gate.config_hash) for gate in runner.gates]
+    # A gate's configuration hash (JSON + SHA-256 of its options), threshold and direction once per batch, not
+    # once per generation (``runner.decide`` looks all three up on every call).
+    if not rows:
+        return []
+    gates = [(gate.name, gate.config_hash, runner.threshold(gate), runner.scorer(gate).higher_is_worse)
+             for gate in runner.gates]
     results = []
     for row, outcome in zip(rows, outcomes):
-        for gate, config_hash in gates:
-            score = outcome.scores[gate.name]
-            results.append((row["id"], gate.name, config_hash, row["output_sha"], score,
-                            runner.decide(gate, score), outcome.details[gate.name]))
+        gid, sha, scores, details = row["id"], row["output_sha"], outcome.scores, outcome.details
+        for name, config_hash, threshold, higher_is_worse in gates:
+            score = scores[name]
+            results.append((gid, name, config_hash, sha, score, is_failing(score, threshold, higher_is_worse),
+                            details[name]))
     return results
 
 

@@ -92,19 +92,31 @@ class GateReviewQueries(Queries):
         still pending with that output. 'held' is stored as blocked with ``gate_hold`` = why ('uncovered' or
         'unchecked'; never served); ``unchecked`` (safety categories nobody checked) as comma-separated names. A
         lead's override for the same output wins over the gates. Returns how many rows changed; call in a
-        transaction."""
+        transaction.
+
+        The batch's overrides are read once (one indexed query, inside the caller's write transaction, so none can
+        appear before the update) instead of twice per row in correlated subqueries: ~11 µs a generation."""
+        ids = [d[0] for d in decisions]
+        overrides: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            overrides.update((gid, (sha, decision)) for gid, sha, decision in self.conn.execute(
+                "SELECT generation_id, output_sha, decision FROM gate_overrides "
+                f"WHERE generation_id IN ({','.join('?' * len(chunk))})", chunk))
+        rows = []
+        for gid, sha, status, lang, hold, unchecked in decisions:
+            override = overrides.get(gid)
+            if override is not None and override[0] == sha:
+                settled, kept = override[1], None
+            elif status == "held":
+                settled, kept = "blocked", hold or "uncovered"
+            else:
+                settled, kept = status, None
+            rows.append((settled, kept, lang, ",".join(unchecked), gid, sha))
         before = self.conn.total_changes
         self.conn.executemany(
-            "UPDATE generations SET "
-            "gate_status = COALESCE((SELECT o.decision FROM gate_overrides o WHERE o.generation_id = generations.id "
-            "  AND o.output_sha = generations.output_sha), ?), "
-            "gate_hold = CASE WHEN EXISTS (SELECT 1 FROM gate_overrides o WHERE o.generation_id = generations.id "
-            "  AND o.output_sha = generations.output_sha) THEN NULL ELSE ? END, "
-            "language = ?, unchecked = ? "
-            "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'",
-            [("blocked" if status == "held" else status, (hold or "uncovered") if status == "held" else None, lang,
-              ",".join(unchecked), gid, sha)
-             for gid, sha, status, lang, hold, unchecked in decisions])
+            "UPDATE generations SET gate_status = ?, gate_hold = ?, language = ?, unchecked = ? "
+            "WHERE id = ? AND output_sha = ? AND gate_status = 'pending'", rows)
         return self.conn.total_changes - before
 
     def save_coverage(self, rows: Sequence[tuple[int, str, str | None, Sequence[str]]]) -> None:
@@ -214,9 +226,15 @@ class Gates(GateReviewQueries):
         holds one current row per (generation, gate) and per-gate summaries (the funnel) never count twice.
         """
         rows = list(rows)
-        self.conn.executemany(
-            "DELETE FROM gate_results WHERE generation_id = ? AND gate = ? AND config_hash != ?",
-            [(gid, gate, h) for gid, gate, h, *_ in rows])
+        # One DELETE per (gate, configuration) and 500 generations, not one per row (a batch has one of each).
+        stale: dict[tuple[str, str], list[int]] = {}
+        for gid, gate, h, *_ in rows:
+            stale.setdefault((gate, h), []).append(gid)
+        for (gate, h), gids in stale.items():
+            for i in range(0, len(gids), 500):
+                chunk = gids[i:i + 500]
+                self.conn.execute("DELETE FROM gate_results WHERE gate = ? AND config_hash != ? "
+                                  f"AND generation_id IN ({','.join('?' * len(chunk))})", [gate, h, *chunk])
         self.conn.executemany(
             "INSERT INTO gate_results (generation_id, gate, config_hash, output_sha, score, blocked, details) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation_id, gate, config_hash) DO UPDATE SET "
