@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 TREES = ("sbs_tui", "scorers")
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
-MIGRATIONS = {"sbs_tui/core/store/schema.py"}  # the migrations module: every function in it is a migration
+MIGRATIONS = {"sbs_tui/core/store/schema.py", "sbs_tui/core/store/schema_late.py"}  # every function in them is a migration
 
 
 def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
