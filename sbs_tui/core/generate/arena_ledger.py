@@ -35,7 +35,7 @@ from sbs_tui.errors import SbsError
 if TYPE_CHECKING:
     from sbs_tui.core.generate.arena import ArenaConfig, Battle
     from sbs_tui.core.generate.generation import ModelSpec
-    from sbs_tui.core.settings import Settings
+    from sbs_tui.core.settings import ArenaSettings, Settings
     from sbs_tui.core.store import Store
 
 WINDOW_S = 60.0
@@ -155,7 +155,14 @@ class ArenaBudget:
 
 
 def budget_status(store: Store, settings: Settings) -> ArenaBudget:
-    """The campaign's arena spending against ``[arena] budget``, for the lead."""
+    """The campaign's arena spending against ``[arena] budget``, for the lead (``sbs arena status``)."""
+    return arena_budget(store, settings.arena)
+
+
+def arena_budget(store: Store, arena: ArenaSettings) -> ArenaBudget:
+    """The one computation both of the lead's surfaces show — ``sbs arena status`` and the review app's Queue
+    tab (through ``core.views.queue``) — from the ledger and ``[arena]`` (a picklable section: the review app
+    may compute it in a helper process)."""
     totals = store.arena.totals()
-    return ArenaBudget(settings.arena.budget, totals.cost, totals.battles, totals.by_outcome, totals.tokens_in,
-                       totals.tokens_out, settings.arena.web)
+    return ArenaBudget(arena.budget, totals.cost, totals.battles, totals.by_outcome, totals.tokens_in,
+                       totals.tokens_out, arena.web)
