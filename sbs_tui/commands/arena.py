@@ -51,11 +51,7 @@ def status_command(obj, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False))
         return
-    if out["budget"] is None:
-        click.echo(f"budget: none set ([arena] budget); spent {out['spent']:.4f}")
-    else:
-        state = "spent: no new battles" if out["exhausted"] else "open"
-        click.echo(f"budget: {out['budget']:g}, spent {out['spent']:.4f}, remaining {out['remaining']:.4f} ({state})")
-    outcomes = ", ".join(f"{k} {v}" for k, v in out["outcomes"].items())
-    click.echo(f"battles: {out['battles']} ({outcomes}); tokens in {out['tokens_in']:,}, out {out['tokens_out']:,}")
-    click.echo(f"browser arena (sbs serve, [arena] web): {'on' if out['web'] else 'off'}")
+    from sbs_tui.present.arena import budget_lines
+
+    for line in budget_lines(out):
+        click.echo(line)

@@ -67,7 +67,6 @@ class ArenaApp(CrashReport, App[None]):
         self.gate_process: subprocess.Popen[bytes] | None = None
         self.rng = random.Random(seed)
         self.busy = ""  # what a database worker is doing now ("drawing", "saving"); "" when none is
-        self.unvoted: dict[frozenset[str], int] = {}  # this session's battles that ended without a vote
         self.battle: arena.Battle | None = None
         self.stop = threading.Event()
         self.markdown_mode = self.annotate.markdown
@@ -144,13 +143,14 @@ class ArenaApp(CrashReport, App[None]):
         else:
             self.busy = "drawing"
             self.note = "Drawing a pair…"
-            self._begin(prompt, dict(self.unvoted))
+            self._begin(prompt)
         self.refresh_status()
         self.refresh_bindings()
 
     @work(thread=True, group="db")
-    def _begin(self, prompt: str | None, unvoted: dict[frozenset[str], int]) -> None:
-        """The pair among the fewest battles, recorded in the ledger if the campaign's rules allow it."""
+    def _begin(self, prompt: str | None) -> None:
+        """The pair among the campaign's fewest battles, recorded in the ledger if the campaign's rules allow it
+        (one transaction: ``arena_ledger.draw_and_begin``)."""
         store = Store(self.db_path)
         try:
             source = None
@@ -160,9 +160,8 @@ class ArenaApp(CrashReport, App[None]):
                     self.call_from_thread(self._refused, "No stored prompts: write one.")
                     return
                 source, prompt = self.rng.choice(prompts)
-            a, b = arena.draw_pair(arena.battle_counts(store, list(self.specs), unvoted), self.rng)
-            battle = arena.new_battle(prompt, a, b, source)
-            arena_ledger.begin(store, battle, self.annotator, self.config)
+            battle = arena_ledger.draw_and_begin(store, prompt, list(self.specs), self.annotator, self.config,
+                                                 self.rng, source_prompt_id=source)
         except AccessRevokedError:
             self.call_from_thread(self._revoked, "no battle was started")
         except (arena_ledger.ArenaRefused, InputError) as exc:  # a rule, or a stored prompt that is blank
@@ -282,7 +281,6 @@ class ArenaApp(CrashReport, App[None]):
         for name in self.crash_redactions():  # a gate's error is shown: it must not name a model either
             error = error.replace(name, "a model") if error else error
         if not battle.votable:
-            self.unvoted[battle.pair] = self.unvoted.get(battle.pair, 0) + 1
             what = "gated" if any(s.status == "blocked" for s in battle.sides) else "incomplete"
             self.note = f"This battle is {what}: no vote. Press n for a new prompt."
             if error:

@@ -4,9 +4,10 @@ Why here (and not in the screen): which pair is drawn, what counts as a battle, 
 gated, and what is stored are decisions the browser path will need too; the screen only draws them.
 
 * **Pairs.** Two of ``[arena] models`` (names of ``[models.NAME]`` tables), drawn uniformly among the pairs with
-  the fewest battles so far — the stored votes between them (any annotator, any source) plus the battles of this
-  session that ended without a vote (gated or failed). That is the simplest active-sampling rule that spreads
-  comparisons evenly; which model is "A" is a coin.
+  the fewest battles so far in the campaign — the stored votes between them (any annotator, any source) plus the
+  ledger's battles without a vote (running, gated, failed: every session, every annotator), read in the
+  transaction that records the new battle. That is the simplest active-sampling rule that spreads comparisons
+  evenly; which model is "A" is a coin.
 * **Streaming.** Each answer is one streamed chat completion (the same request ``sbs generate`` sends, assembled by
   :func:`scorers.http.read_sse`), read in a thread; each content chunk is handed to the screen as it arrives. No
   retries: a half-shown answer must not restart under the annotator's eyes. A model that sends nothing for
@@ -87,17 +88,18 @@ def load_arena(settings: Settings) -> ArenaConfig:
 # -- pairs --------------------------------------------------------------------------------------------------------
 
 
-def battle_counts(store: Store, names: Sequence[str], extra: dict[frozenset[str], int] | None = None
-                  ) -> dict[frozenset[str], int]:
-    """Battles so far per unordered pair of ``names``: stored votes between them plus ``extra`` (this session's
-    battles that ended without a vote)."""
+def battle_counts(store: Store, names: Sequence[str]) -> dict[frozenset[str], int]:
+    """Battles so far per unordered pair of ``names``, over the whole campaign: the stored votes between them (any
+    annotator, any source) plus the ledger's battles without a vote (running, answered, gated, incomplete) of
+    every session and annotator — so a pair one session saw blocked, or another session is streaming now, is
+    not drawn again before the others. A voted battle is counted once, by its vote."""
     counts = {frozenset(p): 0 for p in combinations(names, 2)}
     models, rows = store.pair_counts.outcomes(include_flagged=True)  # kept counts: per battle, not per vote
     for a, b, _score, n in rows:
         key = frozenset((models[a], models[b]))
         if key in counts:
             counts[key] += n
-    for key, n in (extra or {}).items():
+    for key, n in store.arena.unvoted_pairs().items():
         if key in counts:
             counts[key] += n
     return counts

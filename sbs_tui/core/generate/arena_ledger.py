@@ -6,6 +6,8 @@ session (``sbs serve`` starts one per tab), so a per-process counter lets two ta
 lets every session spend the whole budget. Each battle is recorded when it starts (``store.arena``), and the rules
 below run inside the same write transaction as that record.
 
+* **Pairs.** The pair is drawn in the transaction that records the battle (:func:`draw_and_begin`), from the
+  campaign's counts (``core.generate.arena.battle_counts``: votes plus the ledger's unvoted battles).
 * **Rate limit.** At most ``[arena] battles_per_minute`` battle starts per annotator in any sliding minute, counted
   over all their sessions (a battle in which neither model answered counts too: it used the endpoints).
 * **Budget.** ``[arena] budget`` is in the currency of the models' ``price_input_per_1k`` /
@@ -21,6 +23,7 @@ below run inside the same write transaction as that record.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from sbs_tui.errors import SbsError
 if TYPE_CHECKING:
     from sbs_tui.core.generate.arena import ArenaConfig, Battle
     from sbs_tui.core.generate.generation import ModelSpec
-    from sbs_tui.core.settings import Settings
+    from sbs_tui.core.settings import ArenaSettings, Settings
     from sbs_tui.core.store import Store
 
 WINDOW_S = 60.0
@@ -76,6 +79,20 @@ def begin(store: Store, battle: Battle, annotator: str, config: ArenaConfig, *, 
             raise ArenaRefused(f"Rate limit: {config.battles_per_minute:g} battles a minute; next in "
                                f"{math.ceil(wait):.0f} s.", "rate", wait)
         store.arena.start(battle.battle_id, annotator, battle.a.model, battle.b.model, started_at=now)
+
+
+def draw_and_begin(store: Store, prompt: str, names: Sequence[str], annotator: str, config: ArenaConfig,
+                   rng: random.Random, *, source_prompt_id: str | None = None, now: float | None = None) -> Battle:
+    """Draw the pair from the campaign's counts and record the battle, in one write transaction: two sessions
+    starting at once see each other's battle (the second draws another pair when one has fewer battles), and
+    the rules of :func:`begin` hold with the same reads."""
+    from sbs_tui.core.generate import arena
+
+    with store.transaction():
+        a, b = arena.draw_pair(arena.battle_counts(store, names), rng)
+        battle = arena.new_battle(prompt, a, b, source_prompt_id)
+        begin(store, battle, annotator, config, now=now)
+    return battle
 
 
 def usage(battle: Battle, specs: Mapping[str, ModelSpec]) -> tuple[int, int, float]:
@@ -138,7 +155,14 @@ class ArenaBudget:
 
 
 def budget_status(store: Store, settings: Settings) -> ArenaBudget:
-    """The campaign's arena spending against ``[arena] budget``, for the lead."""
+    """The campaign's arena spending against ``[arena] budget``, for the lead (``sbs arena status``)."""
+    return arena_budget(store, settings.arena)
+
+
+def arena_budget(store: Store, arena: ArenaSettings) -> ArenaBudget:
+    """The one computation both of the lead's surfaces show — ``sbs arena status`` and the review app's Queue
+    tab (through ``core.views.queue``) — from the ledger and ``[arena]`` (a picklable section: the review app
+    may compute it in a helper process)."""
     totals = store.arena.totals()
-    return ArenaBudget(settings.arena.budget, totals.cost, totals.battles, totals.by_outcome, totals.tokens_in,
-                       totals.tokens_out, settings.arena.web)
+    return ArenaBudget(arena.budget, totals.cost, totals.battles, totals.by_outcome, totals.tokens_in,
+                       totals.tokens_out, arena.web)

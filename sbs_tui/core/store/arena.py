@@ -13,6 +13,8 @@ from sbs_tui.core.store.base import Queries
 
 #: The ``source`` of every generation the arena stores (``sbs arena <battle id>``): ``sbs queue build`` skips them.
 ARENA_SOURCE = "sbs arena"
+#: The ledger's outcomes of a battle with no vote (``voted`` is the one other).
+UNVOTED = ("running", "answered", "gated", "incomplete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,19 @@ class Arena(Queries):
 
     def voted(self, battle_id: str) -> None:
         self.conn.execute("UPDATE arena_battles SET outcome = 'voted' WHERE battle_id = ?", (battle_id,))
+
+    def unvoted_pairs(self) -> dict[frozenset[str], int]:
+        """Battles without a vote per unordered pair of model names, of every session and annotator: running
+        (streaming, being gated), answered (no vote yet), gated and incomplete. A voted battle is left out: its
+        vote is counted with the votes. One range of ``idx_arena_battles_unvoted``."""
+        names = self._cx.model_names_by_id()
+        counts: dict[frozenset[str], int] = {}
+        for a, b, n in self.conn.execute(
+                "SELECT model_a_id, model_b_id, count(*) FROM arena_battles "
+                f"WHERE outcome IN ({', '.join(repr(o) for o in UNVOTED)}) GROUP BY outcome, model_a_id, model_b_id"):
+            key = frozenset((names[a], names[b]))
+            counts[key] = counts.get(key, 0) + n
+        return counts
 
     def totals(self) -> LedgerTotals:
         by_outcome = {o: n for o, n in self.conn.execute(

@@ -210,3 +210,13 @@ def _m0017_agreement_tallies(db: sqlite_utils.Database) -> None:
             BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
         """
     )
+
+
+@migration("0018_arenamore_battle_pairs")
+def _m0018_arenamore_battle_pairs(db: sqlite_utils.Database) -> None:
+    """The arena draws its pair from the campaign's battles (issue 23): the votes between two models plus the
+    ledger's battles that have no vote (running, answered, gated, incomplete), of every session and annotator.
+    This covering index answers the second part from the unvoted rows alone (``store.arena.unvoted_pairs``), so
+    the draw stays one index range however many battles were voted."""
+    db.executescript(
+        "CREATE INDEX idx_arena_battles_unvoted ON arena_battles(outcome, model_a_id, model_b_id);")

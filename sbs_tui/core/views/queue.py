@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sbs_tui.core.generate.arena_ledger import ArenaBudget
+    from sbs_tui.core.settings import ArenaSettings
     from sbs_tui.core.store import Store
 
 SESSION_GAP_S = 600  # a pause longer than this ends an annotator's working session (for their pace)
@@ -41,6 +43,7 @@ class QueueView:
     flagged: tuple[dict[str, Any], ...]
     flagged_votes: int
     gating_required: bool
+    arena: ArenaBudget | None = None  # the live arena's budget and battles (None: no arena in this campaign)
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -70,8 +73,11 @@ def session_pace(timestamps: list[str]) -> float | None:
     return 60.0 * (len(session) - 1) / span
 
 
-def queue_view(store: Store, *, gating_required: bool = True, now: datetime | None = None) -> QueueView:
-    """The queue's state; ``gating_required`` as the annotators' app runs (pairs must have passed their gates)."""
+def queue_view(store: Store, *, gating_required: bool = True, arena: ArenaSettings | None = None,
+               now: datetime | None = None) -> QueueView:
+    """The queue's state; ``gating_required`` as the annotators' app runs (pairs must have passed their gates).
+    With ``arena`` (``[arena]``), the live arena's budget too — ``arena_ledger.arena_budget``, the function
+    ``sbs arena status`` reads — when the campaign has an arena (models set, or battles in the ledger)."""
     from sbs_tui.core.queue.annotator import remaining as remaining_for
 
     now = now or datetime.now(UTC)
@@ -99,4 +105,14 @@ def queue_view(store: Store, *, gating_required: bool = True, now: datetime | No
             **common, remaining=left, cap=cap, pace=pace, eta_min=(left / pace) if pace and left else None,
             idle_min=(now - last).total_seconds() / 60.0 if last else None))
     return QueueView(store.queue.summary(), config, tuple(annotators), tuple(store.review.held_back()),
-                     tuple(store.review.flagged_pairs()), store.votes.flagged_count(), gating_required)
+                     tuple(store.review.flagged_pairs()), store.votes.flagged_count(), gating_required,
+                     _arena(store, arena))
+
+
+def _arena(store: Store, arena: ArenaSettings | None) -> ArenaBudget | None:
+    if arena is None:
+        return None
+    from sbs_tui.core.generate.arena_ledger import arena_budget
+
+    budget = arena_budget(store, arena)
+    return budget if arena.models or budget.battles else None

@@ -82,7 +82,8 @@ class ReviewApp(CrashReport, App[None]):
             with TabPane(TABS[1][1], id="agreement"):
                 yield AgreementPane(self.db_path, id="agreement-pane")
             with TabPane(TABS[2][1], id="queue"):
-                yield QueuePane(self.db_path, gating_required=self.settings.gating.required, id="queue-pane")
+                yield QueuePane(self.db_path, gating_required=self.settings.gating.required,
+                                arena=self.settings.arena, id="queue-pane")
             with TabPane(TABS[3][1], id="funnel"):
                 yield FunnelPane(self.db_path, id="funnel-pane")
             with TabPane(TABS[4][1], id="votes"):

@@ -11,8 +11,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from sbs_tui.core.settings import ArenaSettings
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views.queue import QueueView, queue_view
+from sbs_tui.present.arena import budget_lines
 from sbs_tui.present.numbers import DASH, count
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.tui.review.pane import ReviewPane
@@ -22,13 +24,17 @@ from sbs_tui.tui.review.table import clipped, fill, name
 class QueuePane(ReviewPane):
     """Per annotator done / remaining / pace, pairs held back for identity leaks, flagged pairs."""
 
-    def __init__(self, db_path: str, *, gating_required: bool = True, **kwargs: Any) -> None:
+    def __init__(self, db_path: str, *, gating_required: bool = True, arena: ArenaSettings | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(db_path, **kwargs)
         self.gating_required = gating_required
+        self.arena = arena  # [arena]: the live arena's budget is shown when the campaign has one
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
         yield Static(id="queue-summary")
+        yield Static("Live arena (sbs arena status)", id="queue-arena-title", classes="section")
+        yield Static(id="queue-arena")
         yield Static("Annotators", classes="section")
         yield DataTable(id="queue-annotators", cursor_type="row", zebra_stripes=True)
         yield Static(id="queue-flagged-title", classes="section")
@@ -37,7 +43,7 @@ class QueuePane(ReviewPane):
         yield DataTable(id="queue-held", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        return partial(on_db, self.db_path, queue_view, gating_required=self.gating_required)
+        return partial(on_db, self.db_path, queue_view, gating_required=self.gating_required, arena=self.arena)
 
     def show(self, view: QueueView) -> None:
         s = view.summary
@@ -56,6 +62,7 @@ class QueuePane(ReviewPane):
             summary.append(f"\n{n:,} flagged vote{'s are' if n != 1 else ' is'} left out of rankings",
                            style="yellow")
         self.query_one("#queue-summary", Static).update(summary)
+        self._show_arena(view)
 
         rows = []
         for a in view.annotators:
@@ -91,6 +98,17 @@ class QueuePane(ReviewPane):
                Text.assemble(name(h["model_a"]), " vs ", name(h["model_b"])), clipped(h["prompt"], 40)]
               for h in held])
         self.query_one("#queue-held", DataTable).display = bool(held)
+
+
+    def _show_arena(self, view: QueueView) -> None:
+        """The arena budget's lines, those of ``sbs arena status`` (yellow once it is spent); hidden without an
+        arena in the campaign."""
+        budget = view.arena
+        for widget_id in ("#queue-arena-title", "#queue-arena"):
+            self.query_one(widget_id).display = budget is not None
+        if budget is not None:
+            self.query_one("#queue-arena", Static).update(
+                Text("\n".join(budget_lines(budget.as_json())), style="bold yellow" if budget.exhausted else ""))
 
 
 def _minutes(value: float | None, suffix: str = "") -> str:
