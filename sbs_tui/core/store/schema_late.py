@@ -212,8 +212,8 @@ def _m0017_agreement_tallies(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration("0018_arenamore_battle_pairs")
-def _m0018_arenamore_battle_pairs(db: sqlite_utils.Database) -> None:
+@migration("0018_arena_unvoted_index")
+def _m0018_arena_unvoted_index(db: sqlite_utils.Database) -> None:
     """The arena draws its pair from the campaign's battles (issue 23): the votes between two models plus the
     ledger's battles that have no vote (running, answered, gated, incomplete), of every session and annotator.
     This covering index answers the second part from the unvoted rows alone (``store.arena.unvoted_pairs``), so
