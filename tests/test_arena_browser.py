@@ -10,13 +10,9 @@ is missing (CI installs both: see .ci/run), as tests/test_serve_browser.py.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +21,7 @@ import pytest
 from sbs_tui.core.store import Store
 from sbs_tui.core.team import add_annotator
 from sbs_tui.testing.fake_endpoint import FakeEndpoint, reply_tokens
+from tests.serve_helpers import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,12 +31,6 @@ pytestmark = [pytest.mark.slow,
 MODELS = {"alpha-secret": "org/alpha-served", "beta-secret": "org/beta-served"}
 PROMPT = "Tell me about cats"
 ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -71,28 +62,8 @@ def arena_served(tmp_path: Path):
                                   for n, s in MODELS.items())
                           + '[arena]\nmodels = ["alpha-secret", "beta-secret"]\nweb = true\n'
                           + '[policy]\nuncovered = "pass"\n')
-        port = _free_port()
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-        log = (tmp_path / "serve.log").open("wb")  # the server's and its app processes' log lines
-        proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db), "--config", str(config), "serve",
-                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(f"sbs serve did not start: {(tmp_path / 'serve.log').read_text(errors='replace')}")
-        try:
-            yield db, f"http://127.0.0.1:{port}", token
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
-            print((tmp_path / "serve.log").read_text(errors="replace")[-4000:])  # shown when the test fails
+        with serving(db, tmp_path / "serve.log", config=config) as base:
+            yield db, base, token
 
 
 def test_the_arena_in_a_browser_streams_blind_answers_and_stores_the_vote(arena_served, tmp_path: Path) -> None:

@@ -7,12 +7,8 @@ Skipped only where Chromium or Playwright is missing (CI installs both: see .ci/
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,17 +16,12 @@ import pytest
 
 from sbs_tui.core.team import add_annotator
 from tests.annotate_helpers import make_store
+from tests.serve_helpers import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _votes_by(db: Path, name: str) -> int:
@@ -57,25 +48,8 @@ def served(tmp_path: Path):
     store = make_store(db)
     tokens = {"alice": add_annotator(store, "alice"), "lena": add_annotator(store, "lena", lead=True)}
     store.close()
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db), "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"sbs serve did not start: {proc.stdout.read().decode(errors='replace')}")
-    try:
-        yield db, f"http://127.0.0.1:{port}", tokens
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serving(db, tmp_path / "serve.log") as base:
+        yield db, base, tokens
 
 
 def test_browser_signs_in_votes_and_is_refused_where_it_must_be(served, tmp_path: Path) -> None:
