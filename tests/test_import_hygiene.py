@@ -34,6 +34,15 @@ def test_cli_help_loads_no_heavy_module() -> None:
     assert not loaded & {"textual", "torch", "transformers", "scipy", "sklearn"}, loaded
 
 
+def test_the_annotator_app_and_an_opened_store_load_neither_numpy_nor_pandas() -> None:
+    """sqlite-utils would import both at load (to type their scalars, which the store never inserts): the
+    annotator's cold start pays for neither (``core/store/lite.py``); a process that imported numpy first keeps it."""
+    loaded = _loaded_after("import sbs_tui.tui.annotate.app\nfrom sbs_tui.core.store import Store\n"
+                           "Store(memory=True).close()")
+    assert not loaded & {"numpy", "pandas", "scipy", "torch"}, loaded & {"numpy", "pandas", "scipy", "torch"}
+    assert "numpy" in _loaded_after("import numpy\nimport sbs_tui.core.store")
+
+
 def test_command_modules_load_no_tui_until_a_command_runs() -> None:
     """import-linter sees the launch commands' lazy imports of the TUI (allowed there by name); this checks they
     stay lazy: importing every command module loads neither textual nor torch."""

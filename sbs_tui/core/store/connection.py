@@ -201,5 +201,6 @@ class Connection:
         return None if result == "ok" else str(result)
 
     def table_columns(self, table: str) -> list[str]:
-        """Column names of a table or view; empty when it does not exist (for optional tables of other features)."""
-        return [row[1] for row in self.conn.execute(f"PRAGMA table_info([{table}])")]
+        """Column names of a table or view; empty when it does not exist (for optional tables of other features).
+        sqlite-utils reads the schema (``PRAGMA table_info`` underneath)."""
+        return [column.name for column in self.db[table].columns]

@@ -243,9 +243,7 @@ class Imports(Queries):
         rollback never removes a row something else refers to (and never fails on a foreign key). For votes and
         generations, references that cascade (gate results, judge verdicts) do not keep a row."""
         clauses = []
-        tables = [r[0] for r in self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        for other in tables:
+        for other in self._cx.db.table_names():
             for fk in self.conn.execute(f"PRAGMA foreign_key_list([{other}])").fetchall():
                 _id, _seq, parent, child_col, parent_col, _upd, on_delete, _match = fk
                 if parent != table or (owned and on_delete.upper() == "CASCADE"):
@@ -260,11 +258,8 @@ class Imports(Queries):
         return "".join(f" AND {c}" for c in clauses)
 
     def _leads_an_index(self, table: str, column: str) -> bool:
-        for index in self.conn.execute(f"PRAGMA index_list([{table}])").fetchall():
-            first = self.conn.execute(f"PRAGMA index_info([{index[1]}])").fetchone()
-            if first is not None and first[2] == column:
-                return True
-        return False
+        """Whether an index of ``table`` starts with ``column`` (sqlite-utils reads the indexes)."""
+        return any(index.columns[:1] == [column] for index in self._cx.db.table(table).indexes)
     def _check_cached_names(self) -> None:
         """Drop cached name → id entries that no longer hold. Between two batches, another import's rollback may
         have removed a model or annotator this connection had looked up (it removes rows nothing refers to), and a

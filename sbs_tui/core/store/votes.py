@@ -262,10 +262,9 @@ class Votes(Queries):
         Reads the queue's ``pairs`` table (``gen_a_id``/``gen_b_id`` → generations → models, ``gold_winner``
         naming the winner as a vote does, on pairs with ``is_gold = 1``). Returns None when the table or those
         columns do not exist (no queue in this database)."""
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "pairs" not in tables:
+        if "pairs" not in self._cx.db.table_names():
             return None
-        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(pairs)")}
+        cols = set(self._cx.db["pairs"].columns_dict)
         if not {"prompt_id", "gen_a_id", "gen_b_id", "gold_winner"} <= cols:
             return None
         gold_only = " AND p.is_gold = 1" if "is_gold" in cols else ""
