@@ -64,12 +64,16 @@ BIG: dict[str, list[str]] = {"bench_tui": [], "bench_rank": ["--no-peers"], "ben
                              "bench_gates": ["--skip-minilm"]}
 
 
-def make_ref_tree(ref: str, parent: Path) -> Path:
-    """A worktree of ``ref`` at ``parent/ref`` (with ``parent/shared`` → /work/shared), this tree's bench/ in it."""
+def make_ref_tree(ref: str, parent: Path, *, own_benches: bool) -> Path:
+    """A worktree of ``ref`` at ``parent/ref`` (with ``parent/shared`` → /work/shared), with this tree's bench/ in
+    it unless ``own_benches``: a ref whose modules have other paths (before the core and the TUI were grouped by
+    feature) runs its own benchmark scripts, which import its own paths."""
     (parent / "shared").symlink_to(SHARED)
     tree = parent / "ref"
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref], check=True,
                    capture_output=True)
+    if own_benches:
+        return tree
     shutil.rmtree(tree / "bench")
     shutil.copytree(REPO / "bench", tree / "bench", ignore=shutil.ignore_patterns("out", "__pycache__"))
     return tree
@@ -130,9 +134,17 @@ def _imports_module(tree: Path, code: list[str], module: str) -> tuple[bool, flo
     return bool(micros), float(max(micros, default=0))
 
 
-def cold(tree: Path, runs: int, app_module: str) -> dict[str, Any]:
+def annotator_module(tree: Path) -> str:
+    """The annotator app's module in ``tree``: ``tui/annotate/app.py`` since the TUI was grouped by app, else
+    ``tui/app.py``."""
+    new_path = tree / "sbs_tui" / "tui" / "annotate" / "app.py"
+    return "sbs_tui.tui.annotate.app" if new_path.exists() else "sbs_tui.tui.app"
+
+
+def cold(tree: Path, runs: int, app_module: str | None) -> dict[str, Any]:
     """Fresh-interpreter start-up: ``sbs --help``, the annotator app's import, and sqlite_utils on those paths."""
     env = _env(tree)
+    app_module = app_module or annotator_module(tree)
     help_cmd = ["-m", "sbs_tui", "--help"]
     app_cmd = ["-c", f"import {app_module}"]
     result: dict[str, Any] = {
@@ -162,7 +174,11 @@ def main() -> int:
     parser.add_argument("--only", default=None, metavar="NAMES",
                         help="comma-separated subset of bench_tui,bench_rank,bench_import,bench_gates,cold")
     parser.add_argument("--big", action="store_true", help="the benchmarks' own default sizes (long)")
-    parser.add_argument("--app-module", default="sbs_tui.tui.app", help="the annotator app's module (cold start)")
+    parser.add_argument("--app-module", default=None,
+                        help="the annotator app's module (cold start; default: found in each tree)")
+    parser.add_argument("--ref-benches", choices=("own", "this"), default="own",
+                        help="which bench/ scripts the ref runs: its own (default; they import its module paths) "
+                             "or this tree's")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else [*BENCHES, "cold"]
     out = REPO / "bench" / "out"
@@ -170,7 +186,7 @@ def main() -> int:
     parent = Path(tempfile.mkdtemp(prefix="sbs-bench-against-"))
     started = time.perf_counter()
     try:
-        ref_tree = make_ref_tree(args.ref, parent)
+        ref_tree = make_ref_tree(args.ref, parent, own_benches=args.ref_benches == "own")
         trees = {"new": REPO, "old": ref_tree}
         raw: dict[str, dict[str, list[Any]]] = {"new": {}, "old": {}}
         for round_no in range(args.rounds):
