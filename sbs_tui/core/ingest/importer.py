@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sbs_tui.core.ingest.fast_votes import iter_vote_rows
 from sbs_tui.core.ingest.rows import ImportSummary, batched, generation_from_row, iter_records, vote_from_row
 from sbs_tui.core.records import VoteRecord
 from sbs_tui.errors import InputError
@@ -55,31 +56,36 @@ class ParseTally:
     identical: int = 0  # votes identical to an earlier row of the file (one vote)
 
 
-def count_identical_votes(records: Iterable[VoteRecord], tally: ParseTally) -> Iterator[VoteRecord]:
+def _row_batches_inline(path: Path, kind: str, tally: ParseTally,
+                        on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
+    if kind == "votes":  # common rows on the fast path (ingest/fast_votes.py), the same tuples
+        yield from batched(iter_vote_rows(path, skipped=tally.skipped, count_identical=_IdenticalCount(tally),
+                                          on_progress=on_progress), BATCH_SIZE)
+        return
+    records = iter_records(path, _PARSERS[kind], skipped=tally.skipped, on_progress=on_progress)
+    for batch in batched(records, BATCH_SIZE):
+        yield [r.as_row() for r in batch]
+
+
+class _IdenticalCount:
     """Count rows without ``vote_id`` identical to an earlier row of their file, for the summary.
 
     They are one vote (a vote's identity is its content when it has no id — the same rule as for a row repeated
     in another file, so how rows are split into files never changes what is stored); the store's unique uid
     keeps one. Every row still goes to the store: this only counts. Memory: one 64-bit prefix per distinct vote.
     """
-    seen: set[int] = set()
-    for record in records:
-        if not record.uid_given:
-            key = int(record.uid[2:18], 16)
-            if key in seen:
-                tally.identical += 1
-            else:
-                seen.add(key)
-        yield record
 
+    __slots__ = ("seen", "tally")
 
-def _row_batches_inline(path: Path, kind: str, tally: ParseTally,
-                        on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[Any, ...]]]:
-    records = iter_records(path, _PARSERS[kind], skipped=tally.skipped, on_progress=on_progress)
-    if kind == "votes":
-        records = count_identical_votes(records, tally)
-    for batch in batched(records, BATCH_SIZE):
-        yield [r.as_row() for r in batch]
+    def __init__(self, tally: ParseTally):
+        self.seen: set[int] = set()
+        self.tally = tally
+
+    def __call__(self, key: int) -> None:
+        if key in self.seen:
+            self.tally.identical += 1
+        else:
+            self.seen.add(key)
 
 
 def _parse_in_child(path: str, kind: str, out: Any, parent_pid: int | None = None) -> None:
