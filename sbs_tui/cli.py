@@ -211,7 +211,7 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool)
     """sbs-tui: gates, blind side-by-side judging, rankings and A/B analysis for LLM releases."""
     ctx.obj = AppContext(db_path, config_path, create)
     _CURRENT_DB[:] = [db_path]
-    if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help"):
+    if ctx.invoked_subcommand is not None and not ctx.meta.get("sbs.help") and _has_settings(config_path):
         # Validate the settings (file and SBS_* variables) up front, whichever command runs: a misspelt key is
         # an error (exit 2) even for commands that do not read that section.
         settings = ctx.obj.settings
@@ -219,6 +219,21 @@ def cli(ctx: click.Context, db_path: str, config_path: str | None, create: bool)
             from sbs_tui.core.gates.policy import load_policy
 
             load_policy(settings)
+
+
+# SBS_* variables that are not settings (``sbs_tui.config`` does not read them): they never need checking.
+NOT_SETTINGS = frozenset({"SBS_DB", "SBS_CONFIG", "SBS_CACHE_DIR", "SBS_LOG_DIR", "SBS_PARENT_PID", "SBS_USER"})
+
+
+def _has_settings(config_path: str | None) -> bool:
+    """Whether anything could set a setting: a config file, or an ``SBS_*`` variable that may name one. Without
+    either every setting is its default and there is nothing to check — and nothing to load: the settings
+    schema costs ~20 ms of CPU, a tenth of ``sbs rank --ci sandwich``'s start-up (a command that reads its
+    settings still loads them, through ``ctx.obj.settings``)."""
+    import os
+
+    return bool(config_path) or any(var.startswith("SBS_") and var not in NOT_SETTINGS and text != ""
+                                    for var, text in os.environ.items())
 
 
 # The database the running command was given, for naming it in a database error caught by ``main``.

@@ -384,14 +384,10 @@ def test_components_match_scipy_connected_components(edges) -> None:
 def test_bootstrap_on_sparse_data_matches_exact_refits() -> None:
     """Tiny data: many resamples leave a model undefeated, so the fixed-Hessian iteration hands them to the
     batched damped Newton; every round must still equal an exact fit of its resample."""
-    from sbs_tui.core.ranking.bootstrap import _pair_matrices
-    from sbs_tui.core.ranking.outcomes import PairStats
-
     rows = [(0, 1, 1.0, 3), (1, 2, 0.0, 2), (2, 3, 1.0, 1), (0, 3, 0.5, 1), (0, 2, 1.0, 2), (3, 1, 0.0, 2)]
     out = Outcomes.from_rows(list("abcd"), rows)
     fit = fit_bt(out.pair_stats(), 4, PRIOR_PRECISION)
     boot = bootstrap_bt(out, fit, 200, seed=3)
-    pi, pj, to_n, to_w, _ = _pair_matrices(out)
-    exact = [fit_bt(PairStats(pi, pj, to_n @ c, to_w @ c), 4, PRIOR_PRECISION).theta
+    exact = [fit_bt(out.pair_stats(c), 4, PRIOR_PRECISION).theta
              for block in resampled_counts(out, 200, seed=3) for c in block.astype(float)]
     np.testing.assert_allclose(boot, np.array(exact), atol=1e-5)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from sbs_tui.cli_params import rank_options, rank_request
+from sbs_tui.cli_params import one_blas_thread, rank_options, rank_request
 
 
 @click.command("rank")
@@ -22,6 +22,7 @@ def rank_command(ctx: click.Context, fmt: str, **options: Any) -> None:
     Ties and both-bad votes count half a win each; weighted (AlpacaEval) votes count with their weight.
     Ratings are on the Elo scale (1000 + 400·log10 odds), centred on 1000 or anchored at --baseline.
     """
+    one_blas_thread()
     from sbs_tui.core.ranking.api import rank_stored
     from sbs_tui.present.text import escape
 

@@ -8,8 +8,12 @@ recorded) is :mod:`sbs_tui.core.store.migrate`.
 
 from __future__ import annotations
 
-from sbs_tui.core.store.lite import sqlite_utils
+from typing import TYPE_CHECKING
+
 from sbs_tui.core.store.migrate import migration, run_pending
+
+if TYPE_CHECKING:  # the annotations only: importing sqlite-utils costs every process that opens a store
+    from sbs_tui.core.store.lite import sqlite_utils
 
 
 def apply_migrations(db: sqlite_utils.Database) -> None:

@@ -8,8 +8,12 @@ with the next number.
 
 from __future__ import annotations
 
-from sbs_tui.core.store.lite import sqlite_utils
+from typing import TYPE_CHECKING
+
 from sbs_tui.core.store.migrate import migration
+
+if TYPE_CHECKING:  # the annotations only (see .schema)
+    from sbs_tui.core.store.lite import sqlite_utils
 
 
 @migration("0011_ab_controls")
