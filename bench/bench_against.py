@@ -116,11 +116,13 @@ def run_bench(tree: Path, name: str, args: list[str], out: Path) -> tuple[dict[s
     return _json_of(proc.stdout), wall
 
 
-def _median_run(cmd: list[str], env: dict[str, str], runs: int) -> float:
+def _median_run(cmd: list[str], env: dict[str, str], runs: int, cwd: Path) -> float:
+    """Median wall seconds of ``cmd``, run from ``cwd`` — the tree under test: ``python -c``/``-m`` put the working
+    folder first on ``sys.path``, so running from the other tree would import that tree instead."""
     walls = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=cwd)
         walls.append(time.perf_counter() - started)
     return statistics.median(walls)
 
@@ -128,7 +130,7 @@ def _median_run(cmd: list[str], env: dict[str, str], runs: int) -> float:
 def _imports_module(tree: Path, code: list[str], module: str) -> tuple[bool, float]:
     """Whether running ``code`` imports ``module`` (``python -X importtime``), and its cumulative import µs."""
     proc = subprocess.run([sys.executable, "-X", "importtime", *code], env=_env(tree), capture_output=True,
-                          text=True)
+                          text=True, cwd=tree)
     micros = [int(line.split("|")[1]) for line in proc.stderr.splitlines()
               if line.startswith("import time:") and line.split("|")[-1].strip() == module]
     return bool(micros), float(max(micros, default=0))
@@ -148,10 +150,10 @@ def cold(tree: Path, runs: int, app_module: str | None) -> dict[str, Any]:
     help_cmd = ["-m", "sbs_tui", "--help"]
     app_cmd = ["-c", f"import {app_module}"]
     result: dict[str, Any] = {
-        "python_floor_ms": _median_run([sys.executable, "-c", "pass"], env, runs) * 1000,
-        "sbs_help_ms": _median_run([sys.executable, *help_cmd], env, runs) * 1000,
-        "annotator_import_ms": _median_run([sys.executable, *app_cmd], env, runs) * 1000,
-        "sqlite_utils_import_ms": _median_run([sys.executable, "-c", "import sqlite_utils"], env, runs) * 1000,
+        "python_floor_ms": _median_run([sys.executable, "-c", "pass"], env, runs, tree) * 1000,
+        "sbs_help_ms": _median_run([sys.executable, *help_cmd], env, runs, tree) * 1000,
+        "annotator_import_ms": _median_run([sys.executable, *app_cmd], env, runs, tree) * 1000,
+        "sqlite_utils_import_ms": _median_run([sys.executable, "-c", "import sqlite_utils"], env, runs, tree) * 1000,
     }
     for label, code in (("sbs_help", help_cmd), ("annotator_import", app_cmd)):
         on_path, micros = _imports_module(tree, code, "sqlite_utils")
