@@ -18,7 +18,7 @@ from sbs_tui.present.numbers import count, finite
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import fill, name, stripped
+from sbs_tui.tui.review.table import Grid, fill, grid, name, put, stripped
 
 
 class AgreementPane(ReviewPane):
@@ -43,6 +43,13 @@ class AgreementPane(ReviewPane):
     def status_text(self, doc: dict[str, Any], seconds: float) -> Text:
         return Text(f"{described(doc.get('voters') or 'all', doc.get('votes') or 0)} (v on the ranking tab) · "
                     f"{self.stamp(seconds)}", style="dim")
+
+    def prepare(self, doc: dict[str, Any]) -> Grid:
+        """The annotator pairs (n·(n-1)/2 rows: 190 for 20 annotators), worst κ first, built on the worker thread."""
+        pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)
+        return grid(["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
+                    [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]), fmt(p["percent_agreement"]),
+                      fmt(p["cohen_kappa"], 3)] for p in pairs])
 
     def show(self, doc: dict[str, Any]) -> None:
         o = doc["overall"]
@@ -100,11 +107,8 @@ class AgreementPane(ReviewPane):
              ["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"], rows,
              empty="no items judged by both a judge and humans yet")
 
-        pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)  # worst first
-        fill(self.query_one("#agree-pairs", DataTable), ["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
-             [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]), fmt(p["percent_agreement"]),
-               fmt(p["cohen_kappa"], 3)] for p in pairs],
-             empty="no two annotators judged the same items yet (sbs queue build --overlap K)")
+        put(self.query_one("#agree-pairs", DataTable), self.prepared or self.prepare(doc),
+            empty="no two annotators judged the same items yet (sbs queue build --overlap K)")
 
         notes = Text()
         for c in doc.get("order_consistency", []):
