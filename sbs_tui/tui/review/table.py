@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -88,7 +89,7 @@ def put(table: DataTable, cells: Grid, *, empty: str | None = None) -> None:
     if cursor < len(head):
         table.move_cursor(row=cursor)
     if rest:
-        table.run_worker(_add_rest(table, rest, cursor), group="fill", exclusive=True, exit_on_error=False)
+        table.run_worker(partial(_add_rest, table, rest, cursor), group="fill", exclusive=True, exit_on_error=False)
     elif table.row_count:
         table.move_cursor(row=min(cursor, table.row_count - 1))
     if empty is not None:
