@@ -28,7 +28,7 @@ from sbs_tui.present.text import literal as name
 
 __all__ = ["DASH", "Grid", "clipped", "fill", "grid", "name", "put", "stripped"]
 
-FIRST_ROWS = 60  # rows added at once: more than a tall terminal shows, so what is seen appears in one frame
+FIRST_ROWS = 40  # rows added at once: more than a review table shows (24 lines), so what is seen comes at once
 SLICE_SECONDS = 0.008  # UI-thread time one slice of the remaining rows may take before the screen gets a turn
 
 
