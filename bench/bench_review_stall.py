@@ -21,7 +21,9 @@ tab on a thread worker (``offload_at=None``: the app before its helper processes
 ``--before DIR`` runs the same tour on the big database with the app of another checkout (e.g. ``git archive`` of
 the branch's base unpacked in DIR) in a child process, before this tree's, so before and after share the machine's
 load; ``--code DIR`` is what that child runs (the app imported from DIR). Besides the worst stall, the 99th
-percentile of the ticker's lateness over the whole tour, and the machine's load average at start and end.
+percentile of the ticker's lateness over the whole tour, the most CPU time the UI thread itself spent between two
+ticks (``worst_ui_cpu_ms``: the app's own share of a stall; on a loaded machine the rest of a gap is the OS
+running other processes, or a worker thread holding the GIL), and the machine's load average at start and end.
 
 Prints JSON, then a table (stderr): per step, the worst stall on each database.
 """
@@ -67,14 +69,17 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
 
     app = make_review_app(path, Settings(), **app_options)
     worst: dict[str, float] = {}
+    busiest: dict[str, float] = {}
     lateness: list[float] = []
-    state = {"step": "open (first load of every tab)", "last": 0.0}
+    state = {"step": "open (first load of every tab)", "last": 0.0, "cpu": 0.0}
 
     def tick() -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         stall = now - state["last"] - PERIOD
-        state["last"] = now
+        busy = cpu - state["cpu"]  # CPU the UI thread itself spent since the last tick: the app's own share
+        state["last"], state["cpu"] = now, cpu
         worst[state["step"]] = max(worst.get(state["step"], 0.0), stall)
+        busiest[state["step"]] = max(busiest.get(state["step"], 0.0), busy)
         lateness.append(max(stall, 0.0))
 
     async def settled() -> float:
@@ -87,7 +92,7 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
 
     steps: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        state["last"] = time.perf_counter()
+        state["last"], state["cpu"] = time.perf_counter(), time.thread_time()
         app.set_interval(PERIOD, tick, name="stall-ticker")
         steps[state["step"]] = await settled()
         for label, key in TOUR:
@@ -102,7 +107,9 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
         ranked_by = app.ranking.options.voters
     gc.collect()
     return {"steps": {k: {"worst_stall_ms": round(1000 * max(worst.get(k, 0.0), 0.0), 1),
+                          "worst_ui_cpu_ms": round(1000 * busiest.get(k, 0.0), 1),
                           "seconds": round(v, 2)} for k, v in steps.items()},
+            "worst_ui_cpu_ms": round(1000 * max(busiest.values()), 1),
             "worst_stall_ms": round(1000 * max(worst.values()), 1),
             "p99_stall_ms": round(1000 * sorted(lateness)[int(0.99 * (len(lateness) - 1))], 1),
             "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by,
@@ -170,6 +177,8 @@ def table(result: dict, args: argparse.Namespace) -> None:
         print(f"{step:<32}" + "".join(f"{c:>20}" for c in cells), file=sys.stderr)
     print(f"{'worst':<32}" + "".join(f"{run['worst_stall_ms']:>20}" for _, run in runs), file=sys.stderr)
     print(f"{'p99 (whole tour)':<32}" + "".join(f"{run['p99_stall_ms']:>20}" for _, run in runs), file=sys.stderr)
+    print(f"{'worst UI-thread CPU in a gap':<32}" + "".join(f"{run['worst_ui_cpu_ms']:>20}" for _, run in runs),
+          file=sys.stderr)
     print(f"load average (1, 5, 15 min) {result['load_average_1_5_15']} on {result['cpus']} CPUs", file=sys.stderr)
 
 

@@ -21,7 +21,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
-from textual_plotext.plot import Plot
 
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
@@ -111,8 +110,9 @@ class PlotsPane(ReviewPane):
 
 
 # -- recipes: each draws one plot on a fresh figure, on DrawnPlot's worker thread ------------------------------------
+# (``plt`` is a plotext figure, typed Any: plotext's annotations are narrower than what it takes, e.g. ``labels=``)
 
-def _ratings(plt: Plot, data: list[tuple[str, float, float | None, float | None]]) -> None:
+def _ratings(plt: Any, data: list[tuple[str, float, float | None, float | None]]) -> None:
     if not data:
         return plt.title("no votes yet")
     finite = [v for _, r, lo, hi in data for v in (r, lo, hi) if v is not None]
@@ -125,7 +125,7 @@ def _ratings(plt: Plot, data: list[tuple[str, float, float | None, float | None]
     plt.xlim(left, right)
 
 
-def _convergence(plt: Plot, data: tuple[list[int], dict[str, list[float]]] | None) -> None:
+def _convergence(plt: Any, data: tuple[list[int], dict[str, list[float]]] | None) -> None:
     if not data:
         return plt.title("fewer than 20 votes")
     checkpoints, series = data
@@ -134,7 +134,7 @@ def _convergence(plt: Plot, data: tuple[list[int], dict[str, list[float]]] | Non
     plt.xlabel("votes")
 
 
-def _activity(plt: Plot, data: dict[str, list[tuple[str, int]]]) -> None:
+def _activity(plt: Any, data: dict[str, list[tuple[str, int]]]) -> None:
     if not data:
         return plt.title("no time-stamped votes")
     days = sorted({day for series in data.values() for day, _ in series})[-14:]
@@ -152,7 +152,7 @@ def _activity(plt: Plot, data: dict[str, list[tuple[str, int]]]) -> None:
     plt.title("last 14 days with votes")
 
 
-def _gates(plt: Plot, data: dict[str, dict[str, float]]) -> None:
+def _gates(plt: Any, data: dict[str, dict[str, float]]) -> None:
     if not data:
         return plt.title("no gate results yet (sbs gate)")
     models = sorted(data)
@@ -162,7 +162,7 @@ def _gates(plt: Plot, data: dict[str, dict[str, float]]) -> None:
     plt.ylim(0, 100)
 
 
-def _funnel(plt: Plot, data: tuple[list[str], dict[str, list[float]]] | None) -> None:
+def _funnel(plt: Any, data: tuple[list[str], dict[str, list[float]]] | None) -> None:
     if not data:
         return plt.title("fewer than two stages with data")
     models, ranks = data

@@ -17,7 +17,6 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -89,7 +88,11 @@ def put(table: DataTable, cells: Grid, *, empty: str | None = None) -> None:
     if cursor < len(head):
         table.move_cursor(row=cursor)
     if rest:
-        table.run_worker(partial(_add_rest, table, rest, cursor), group="fill", exclusive=True, exit_on_error=False)
+        async def add_rest() -> None:
+            await _add_rest(table, rest, cursor)
+
+        # textual's stub wants Coroutine[None, None, ...]; an async def is Coroutine[Any, Any, ...]
+        table.run_worker(add_rest, group="fill", exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
     elif table.row_count:
         table.move_cursor(row=min(cursor, table.row_count - 1))
     if empty is not None:
