@@ -16,6 +16,14 @@ tab on a thread worker (``offload_at=None``: the app before its helper processes
 
     python bench/bench_review_stall.py                       # 1,000,000 votes vs 10,000 (built once, bench/out/)
     python bench/bench_review_stall.py --votes 200000        # a smaller contender
+    python bench/bench_review_stall.py --before /tmp/base --skip-threads   # another checkout's app, same run
+
+``--before DIR`` runs the same tour on the big database with the app of another checkout (e.g. ``git archive`` of
+the branch's base unpacked in DIR) in a child process, before this tree's, so before and after share the machine's
+load; ``--code DIR`` is what that child runs (the app imported from DIR). Besides the worst stall, the 99th
+percentile of the ticker's lateness over the whole tour, the most CPU time the UI thread itself spent between two
+ticks (``worst_ui_cpu_ms``: the app's own share of a stall; on a loaded machine the rest of a gap is the OS
+running other processes, or a worker thread holding the GIL), and the machine's load average at start and end.
 
 Prints JSON, then a table (stderr): per step, the worst stall on each database.
 """
@@ -26,6 +34,8 @@ import argparse
 import asyncio
 import gc
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,13 +69,18 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
 
     app = make_review_app(path, Settings(), **app_options)
     worst: dict[str, float] = {}
-    state = {"step": "open (first load of every tab)", "last": 0.0}
+    busiest: dict[str, float] = {}
+    lateness: list[float] = []
+    state = {"step": "open (first load of every tab)", "last": 0.0, "cpu": 0.0}
 
     def tick() -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         stall = now - state["last"] - PERIOD
-        state["last"] = now
+        busy = cpu - state["cpu"]  # CPU the UI thread itself spent since the last tick: the app's own share
+        state["last"], state["cpu"] = now, cpu
         worst[state["step"]] = max(worst.get(state["step"], 0.0), stall)
+        busiest[state["step"]] = max(busiest.get(state["step"], 0.0), busy)
+        lateness.append(max(stall, 0.0))
 
     async def settled() -> float:
         """Wait until no worker runs and the screen had a quiet moment; returns the seconds it took."""
@@ -77,7 +92,7 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
 
     steps: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        state["last"] = time.perf_counter()
+        state["last"], state["cpu"] = time.perf_counter(), time.thread_time()
         app.set_interval(PERIOD, tick, name="stall-ticker")
         steps[state["step"]] = await settled()
         for label, key in TOUR:
@@ -92,9 +107,21 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
         ranked_by = app.ranking.options.voters
     gc.collect()
     return {"steps": {k: {"worst_stall_ms": round(1000 * max(worst.get(k, 0.0), 0.0), 1),
+                          "worst_ui_cpu_ms": round(1000 * busiest.get(k, 0.0), 1),
                           "seconds": round(v, 2)} for k, v in steps.items()},
+            "worst_ui_cpu_ms": round(1000 * max(busiest.values()), 1),
             "worst_stall_ms": round(1000 * max(worst.values()), 1),
-            "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by}
+            "p99_stall_ms": round(1000 * sorted(lateness)[int(0.99 * (len(lateness) - 1))], 1),
+            "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by,
+            "app_code": str(Path(sys.modules["sbs_tui"].__file__).resolve().parents[1])}
+
+
+def before(code: str, args: argparse.Namespace) -> dict:
+    """The contender tour with the app of the checkout at ``code``, in a child process (its own imports)."""
+    command = [sys.executable, __file__, "--code", code, "--contender-only", "--votes", str(args.votes),
+               "--prompts", str(args.prompts), "--models", str(args.models), "--annotators", str(args.annotators)]
+    env = {**os.environ, "PYTHONPATH": code}
+    return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
 
 def main() -> None:
@@ -104,29 +131,55 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=5_000)
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--annotators", type=int, default=20)
+    parser.add_argument("--before", metavar="DIR", help="also tour the big database with the app in DIR, first")
+    parser.add_argument("--skip-threads", action="store_true", help="leave out the every-tab-on-a-thread tour")
+    parser.add_argument("--code", metavar="DIR", help=argparse.SUPPRESS)  # the child of --before
+    parser.add_argument("--contender-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     shape = {"prompts": args.prompts, "models": args.models, "annotators": args.annotators}
-    base_db = database(args.baseline_votes, **shape)
+    if args.code:
+        sys.path.insert(0, str(Path(args.code).resolve()))
     big_db = database(args.votes, **shape)
+    if args.contender_only:
+        print(json.dumps(asyncio.run(tour(big_db))))
+        return
+    load = {"start": [round(x, 2) for x in os.getloadavg()]}
+    base_db = database(args.baseline_votes, **shape)
+    old = before(args.before, args) if args.before else None
     baseline = asyncio.run(tour(base_db))
-    threads = asyncio.run(tour(big_db, offload_at=None))  # every tab on a thread worker, as before
+    threads = None if args.skip_threads else asyncio.run(tour(big_db, offload_at=None))  # every tab on a thread
     contender = asyncio.run(tour(big_db))
+    load["end"] = [round(x, 2) for x in os.getloadavg()]
     result = {"baseline": {"database": base_db.name, "votes": args.baseline_votes, **baseline},
-              "threads_only": {"database": big_db.name, "votes": args.votes, **threads},
+              **({"threads_only": {"database": big_db.name, "votes": args.votes, **threads}} if threads else {}),
+              **({"before": {"code": args.before, "database": big_db.name, "votes": args.votes, **old}} if old else {}),
               "contender": {"database": big_db.name, "votes": args.votes, **contender},
               "worst_stall_ratio_vs_baseline": round(contender["worst_stall_ms"]
-                                                     / max(baseline["worst_stall_ms"], 1e-9), 2)}
+                                                     / max(baseline["worst_stall_ms"], 1e-9), 2),
+              "load_average_1_5_15": load, "cpus": os.cpu_count()}
     print(json.dumps(result, indent=2))
+    table(result, args)
+
+
+def table(result: dict, args: argparse.Namespace) -> None:
+    """Per step, the worst stall on each database (and with each app), seconds the step took in brackets."""
     a, b = f"{args.baseline_votes // 1000:,}k", f"{args.votes // 1000:,}k"
-    print(f"\nworst UI stall, ms beyond the 10 ms tick (seconds the step took on {b})\n"
-          f"{'step':<32}{a + ' app':>12}{b + ' threads':>18}{b + ' app':>18}", file=sys.stderr)
-    for step, r in contender["steps"].items():
-        base = baseline["steps"].get(step, {}).get("worst_stall_ms")
-        t = threads["steps"].get(step, {})
-        print(f"{step:<32}{base!s:>12}{t.get('worst_stall_ms')!s:>10} ({t.get('seconds')!s:>5}){r['worst_stall_ms']:>10} "
-              f"({r['seconds']:>5})", file=sys.stderr)
-    print(f"{'worst':<32}{baseline['worst_stall_ms']:>12}{threads['worst_stall_ms']:>18}"
-          f"{contender['worst_stall_ms']:>18}", file=sys.stderr)
+    runs = [(a + " app", result["baseline"])] + [(f"{b} {label}", result[key]) for key, label in
+                                                  (("threads_only", "threads"), ("before", "before"),
+                                                   ("contender", "app")) if key in result]
+    print(f"\nworst UI stall, ms beyond the 10 ms tick (seconds the step took)\n{'step':<32}"
+          + "".join(f"{label:>20}" for label, _ in runs), file=sys.stderr)
+    for step in result["contender"]["steps"]:
+        cells = []
+        for _, run in runs:
+            r = run["steps"].get(step, {})
+            cells.append(f"{r.get('worst_stall_ms')!s:>10} ({r.get('seconds')!s:>6})")
+        print(f"{step:<32}" + "".join(f"{c:>20}" for c in cells), file=sys.stderr)
+    print(f"{'worst':<32}" + "".join(f"{run['worst_stall_ms']:>20}" for _, run in runs), file=sys.stderr)
+    print(f"{'p99 (whole tour)':<32}" + "".join(f"{run['p99_stall_ms']:>20}" for _, run in runs), file=sys.stderr)
+    print(f"{'worst UI-thread CPU in a gap':<32}" + "".join(f"{run['worst_ui_cpu_ms']:>20}" for _, run in runs),
+          file=sys.stderr)
+    print(f"load average (1, 5, 15 min) {result['load_average_1_5_15']} on {result['cpus']} CPUs", file=sys.stderr)
 
 
 if __name__ == "__main__":

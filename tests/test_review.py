@@ -46,10 +46,11 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     """Wait until every pane that asked for a computation shows its latest result (or failure).
 
     Waiting for workers alone is not enough on a loaded machine: a pane may not have started its worker yet,
-    or its result message may still be in flight.
+    or its result message may still be in flight. A plot shown is drawn for its latest size in a worker too.
     """
     import time
 
+    from sbs_tui.tui.review.figure import DrawnPlot
     from sbs_tui.tui.review.pane import ReviewPane
 
     deadline = time.monotonic() + timeout
@@ -60,7 +61,8 @@ async def settle(pilot, timeout: float = 30.0) -> None:
             continue
         await pilot.pause()
         panes = list(pilot.app.query(ReviewPane))
-        if panes and all(p.token > 0 and p.handled_token == p.token for p in panes):
+        if panes and all(p.token > 0 and p.handled_token == p.token for p in panes) and all(
+                plot.current for plot in pilot.app.query(DrawnPlot)):
             break
         await pilot.pause(0.05)
     await pilot.pause()

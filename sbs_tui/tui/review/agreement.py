@@ -18,7 +18,7 @@ from sbs_tui.present.numbers import count, finite
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import fill, name, stripped
+from sbs_tui.tui.review.table import Grid, grid, name, put, stripped
 
 
 class AgreementPane(ReviewPane):
@@ -44,6 +44,38 @@ class AgreementPane(ReviewPane):
         return Text(f"{described(doc.get('voters') or 'all', doc.get('votes') or 0)} (v on the ranking tab) · "
                     f"{self.stamp(seconds)}", style="dim")
 
+    def prepare(self, doc: dict[str, Any]) -> dict[str, Grid]:
+        """The four tables' cells (the pairs alone are n·(n-1)/2 rows: 190 for 20 annotators), built on the worker
+        thread."""
+        rows = []
+        for a in doc["annotators"]:
+            who = name(a["annotator"])
+            who.stylize("bold red" if a.get("outlier") else "")
+            rows.append([who, a["kind"], count(a["votes"]), count(a["items_with_majority"]),
+                         fmt(a.get("majority_agreement")), fmt(a.get("others_majority_agreement")),
+                         fmt_p(a.get("p_value_holm", a.get("p_value"))),
+                         Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
+        grids = {"agree-annotators": grid(["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %",
+                                           "p (one-sided, Holm)", ""], rows)}
+        rows = []
+        for p in doc["position_bias"]:
+            p_adj = p.get("p_value_holm", p.get("p_value"))
+            biased = (finite(p_adj) or 1.0) < 0.01
+            share = Text(fmt(p["left_share"]), style="bold red" if biased else "")
+            who = Text("(all)", style="italic") if p["annotator"] == "(all)" else name(p["annotator"])
+            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share,
+                         fmt_p(p_adj) if p.get("testable", True) else "not testable"])
+        grids["agree-position"] = grid(["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows)
+        grids["agree-judges"] = grid(["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"],
+                                     [[name(j["judge"]), count(j["items"]), fmt(j["percent_agreement"]),
+                                       fmt(j["cohen_kappa"], 3), count(len(j.get("disagreements") or []))]
+                                      for j in doc["judge_vs_humans"]])
+        pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)  # worst first
+        grids["agree-pairs"] = grid(["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
+                                    [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]),
+                                      fmt(p["percent_agreement"]), fmt(p["cohen_kappa"], 3)] for p in pairs])
+        return grids
+
     def show(self, doc: dict[str, Any]) -> None:
         o = doc["overall"]
         overall = Text()
@@ -67,45 +99,14 @@ class AgreementPane(ReviewPane):
             overall.append(fmt(o.get("pooled_majority_agreement")), style="bold")
         self.query_one("#agree-overall", Static).update(overall)
 
-        rows = []
-        for a in doc["annotators"]:
-            style = "bold red" if a.get("outlier") else ""
-            who = name(a["annotator"])
-            who.stylize(style)
-            rows.append([who, a["kind"], count(a["votes"]), count(a["items_with_majority"]),
-                         fmt(a.get("majority_agreement")), fmt(a.get("others_majority_agreement")),
-                         fmt_p(a.get("p_value_holm", a.get("p_value"))),
-                         Text("OUTLIER", style="bold red") if a.get("outlier") else ""])
-        fill(self.query_one("#agree-annotators", DataTable),
-             ["Annotator", "Kind", "Votes", "Items", "Agree %", "Others %", "p (one-sided, Holm)", ""], rows,
-             empty="no annotators with votes yet (v on the ranking tab changes whose votes count)")
-
-        rows = []
-        for p in doc["position_bias"]:
-            p_adj = p.get("p_value_holm", p.get("p_value"))
-            biased = (finite(p_adj) or 1.0) < 0.01
-            share = Text(fmt(p["left_share"]), style="bold red" if biased else "")
-            who = Text("(all)", style="italic") if p["annotator"] == "(all)" else name(p["annotator"])
-            rows.append([who, count(p["decisive_votes"]), count(p["left_wins"]), share,
-                         fmt_p(p_adj) if p.get("testable", True) else "not testable"])
-        fill(self.query_one("#agree-position", DataTable),
-             ["Annotator", "Decisive votes", "Left wins", "Left %", "p (Holm)"], rows,
-             empty="no decisive votes with a known left side yet")
-
-        rows = []
-        for j in doc["judge_vs_humans"]:
-            rows.append([name(j["judge"]), count(j["items"]), fmt(j["percent_agreement"]),
-                         fmt(j["cohen_kappa"], 3), count(len(j.get("disagreements") or []))])
-        fill(self.query_one("#agree-judges", DataTable),
-             ["Judge", "Items", "Agree %", "Cohen κ", "Disagreements listed"], rows,
-             empty="no items judged by both a judge and humans yet")
-
-        pairs = sorted(doc.get("pairs", []), key=lambda p: finite(p.get("cohen_kappa")) or -2.0)  # worst first
-        fill(self.query_one("#agree-pairs", DataTable), ["Annotator A", "Annotator B", "Items", "Agree %", "Cohen κ"],
-             [[name(p["annotator_a"]), name(p["annotator_b"]), count(p["items"]), fmt(p["percent_agreement"]),
-               fmt(p["cohen_kappa"], 3)] for p in pairs],
-             empty="no two annotators judged the same items yet (sbs queue build --overlap K)")
-
+        grids = self.prepared or self.prepare(doc)
+        for table_id, empty in (("agree-annotators", "no annotators with votes yet (v on the ranking tab changes whose "
+                                                     "votes count)"),
+                                ("agree-position", "no decisive votes with a known left side yet"),
+                                ("agree-judges", "no items judged by both a judge and humans yet"),
+                                ("agree-pairs", "no two annotators judged the same items yet (sbs queue build "
+                                                "--overlap K)")):
+            put(self.query_one(f"#{table_id}", DataTable), grids[table_id], empty=empty)
         notes = Text()
         for c in doc.get("order_consistency", []):
             notes.append_text(name(c["annotator"]))

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Static
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
 from sbs_tui.tui.review.pane import DetailPane
-from sbs_tui.tui.review.table import DASH, clipped, fill, name
+from sbs_tui.tui.review.table import DASH, Grid, clipped, fill, grid, name, put
 
 HIGHLIGHT = "bold black on yellow"
 STATUS_STYLE = {"blocked": "bold red", "held": "bold yellow", "passed": "green"}
@@ -97,15 +97,17 @@ class BlockedPane(DetailPane):
              ["Model", "Gate", "Blocked", "Held", "Overridden"],
              [[name(r["model"]), name(r["gate"]), str(r["blocked"]), str(r["held"]), str(r["overridden"])]
               for r in view["per_model"]], empty="no blocked or held generations")
-        table_rows = []
-        for r in rows:
-            table_rows.append([str(r["generation_id"]), clipped(r["model"], 24), status_text(r),
-                               name(", ".join(r["failing"]) or DASH), name(r["language"] or DASH),
-                               clipped(r["reason"], 30) if r.get("reason") else DASH, clipped(r["prompt"], 50)])
         table = self.query_one("#blocked-table", DataTable)
-        fill(table, ["Generation", "Model", "Status", "Failing gates", "Language", "Override reason", "Prompt"],
-             table_rows)
-        table.display = bool(table_rows)
+        cells = self.prepared if self.prepared is not None else self.prepare(view)
+        put(table, cells)
+        table.display = bool(cells.rows)
+
+    def prepare(self, view: dict[str, Any]) -> Grid:
+        """Up to ``LIMIT`` rows of literal text, built on the worker thread."""
+        rows = [[str(r["generation_id"]), clipped(r["model"], 24), status_text(r), name(", ".join(r["failing"]) or DASH),
+                 name(r["language"] or DASH), clipped(r["reason"], 30) if r.get("reason") else DASH,
+                 clipped(r["prompt"], 50)] for r in view["rows"]]
+        return grid(["Generation", "Model", "Status", "Failing gates", "Language", "Override reason", "Prompt"], rows)
 
     def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
         return partial(on_db, self.db_path, reviews.blocked_detail, key)

@@ -68,9 +68,9 @@ class ReviewPane(VerticalScroll):
     """A tab's content: recompute in a thread, show the result on the UI thread."""
 
     class Loaded(Message):
-        def __init__(self, token: int, result: Any, seconds: float) -> None:
+        def __init__(self, token: int, result: Any, seconds: float, prepared: Any = None) -> None:
             super().__init__()
-            self.token, self.result, self.seconds = token, result, seconds
+            self.token, self.result, self.seconds, self.prepared = token, result, seconds, prepared
 
     class Failed(Message):
         def __init__(self, token: int, error: str) -> None:
@@ -83,6 +83,7 @@ class ReviewPane(VerticalScroll):
         self.token = 0
         self.handled_token = 0  # the request whose result (or failure) is on screen
         self.result: Any = None
+        self.prepared: Any = None  # what prepare() built from the result on the worker thread
         self.computed_at: str | None = None
 
     @property
@@ -124,12 +125,13 @@ class ReviewPane(VerticalScroll):
         try:
             with collection_paused():
                 result = runner.run(job, lambda: worker.is_cancelled, self.db_path) if runner else job()
+                prepared = self.prepare(result)
         except Cancelled:
             return  # superseded, or the app is quitting: nobody waits for this result
         except Exception as exc:  # shown in the pane; the app keeps running
             self.post_message(self.Failed(token, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.Loaded(token, result, time.perf_counter() - started))
+        self.post_message(self.Loaded(token, result, time.perf_counter() - started, prepared))
 
     def on_review_pane_loaded(self, message: Loaded) -> None:
         message.stop()
@@ -137,6 +139,7 @@ class ReviewPane(VerticalScroll):
             return  # superseded by a newer request
         self.handled_token = message.token
         self.result = message.result
+        self.prepared = message.prepared
         self.computed_at = datetime.now().strftime("%H:%M:%S")
         try:
             self.show(message.result)
@@ -180,6 +183,12 @@ class ReviewPane(VerticalScroll):
 
     def status_text(self, result: Any, seconds: float) -> Text:
         return Text(self.stamp(seconds), style="dim")
+
+    def prepare(self, result: Any) -> Any:
+        """What ``show`` needs built from ``result``, built on the worker thread (it must not touch widgets):
+        the cells of large tables (:func:`~sbs_tui.tui.review.table.grid`), so the UI thread only hands them over.
+        ``show`` finds it in ``self.prepared`` (None where a pane builds nothing ahead)."""
+        return None
 
     def show(self, result: Any) -> None:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from sbs_tui.present.arena import budget_lines
 from sbs_tui.present.numbers import DASH, count
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import clipped, fill, name
+from sbs_tui.tui.review.table import Grid, clipped, fill, grid, name, put
 
 
 class QueuePane(ReviewPane):
@@ -80,11 +80,8 @@ class QueuePane(ReviewPane):
         flagged = view.flagged
         self.query_one("#queue-flagged-title", Static).update(
             f"Flagged pairs ({len(flagged):,})" if flagged else "Flagged pairs: none")
-        fill(self.query_one("#queue-flagged", DataTable),
-             ["Pair", "Annotator", "Reason", "Status", "Prompt", "Models"],
-             [[str(f["pair_id"]), name(f["annotator"]), clipped(f["reason"], 40), f["status"],
-               clipped(f["prompt"], 40), Text.assemble(name(f["model_a"]), " vs ", name(f["model_b"]))]
-              for f in flagged])
+        cells = self.prepared if self.prepared is not None else self.prepare(view)
+        put(self.query_one("#queue-flagged", DataTable), cells["flagged"])
         self.query_one("#queue-flagged", DataTable).display = bool(flagged)
 
         held = view.held_back
@@ -93,11 +90,20 @@ class QueuePane(ReviewPane):
             (f"Held back (identity leaks): {total:,} pairs" + (f", first {len(held):,} listed" if total > len(held)
                                                                 else "")) if total else
             "Held back (identity leaks): none")
-        fill(self.query_one("#queue-held", DataTable), ["Pair", "Reason", "Models", "Prompt"],
-             [[str(h["pair_id"]), clipped(h["reason"], 50),
-               Text.assemble(name(h["model_a"]), " vs ", name(h["model_b"])), clipped(h["prompt"], 40)]
-              for h in held])
+        put(self.query_one("#queue-held", DataTable), cells["held"])
         self.query_one("#queue-held", DataTable).display = bool(held)
+
+    def prepare(self, view: QueueView) -> dict[str, Grid]:
+        """The flagged and held-back lists (hundreds of rows of literal text), built on the worker thread."""
+        return {"flagged": grid(["Pair", "Annotator", "Reason", "Status", "Prompt", "Models"],
+                                [[str(f["pair_id"]), name(f["annotator"]), clipped(f["reason"], 40), f["status"],
+                                  clipped(f["prompt"], 40), Text.assemble(name(f["model_a"]), " vs ",
+                                                                          name(f["model_b"]))]
+                                 for f in view.flagged]),
+                "held": grid(["Pair", "Reason", "Models", "Prompt"],
+                             [[str(h["pair_id"]), clipped(h["reason"], 50),
+                               Text.assemble(name(h["model_a"]), " vs ", name(h["model_b"])), clipped(h["prompt"], 40)]
+                              for h in view.held_back])}
 
 
     def _show_arena(self, view: QueueView) -> None:

@@ -18,7 +18,7 @@ from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
 from sbs_tui.present.numbers import DASH, finite
 from sbs_tui.tui.review.pane import DetailPane
-from sbs_tui.tui.review.table import clipped, fill, name
+from sbs_tui.tui.review.table import Grid, clipped, grid, name, put
 
 
 def winner_text(vote: dict[str, Any]) -> Text:
@@ -53,17 +53,22 @@ class VotesPane(DetailPane):
         self.query_one("#votes-summary", Static).update(
             Text("No votes yet.", style="italic") if not votes else
             f"{view.total:,} votes; the latest {len(votes):,} below, newest first — enter opens one")
+        table = self.query_one("#votes-table", DataTable)
+        cells = self.prepared if self.prepared is not None else self.prepare(view)
+        put(table, cells)
+        table.display = bool(cells.rows)
+
+    def prepare(self, view: reviews.VotesView) -> Grid:
+        """The table's 500 rows of literal text, built on the worker thread."""
         rows = []
-        for v in votes:
+        for v in view.votes:
             left = DASH if v["shown_left"] is None else name(v[v["shown_left"]])
             rows.append([str(v["id"]), name((v["ts"] or "")[:16].replace("T", " ")), clipped(v["annotator"], 24),
                          winner_text(v), clipped(v["model_a"], 24), clipped(v["model_b"], 24), left,
                          Text("⚑", style="bold red") if v["flagged"] else "", clipped(v["rationale"], 30),
                          clipped(v["prompt"], 40)])
-        table = self.query_one("#votes-table", DataTable)
-        fill(table, ["Vote", "When", "Annotator", "Winner", "Model A", "Model B", "Shown left", "Flag",
+        return grid(["Vote", "When", "Annotator", "Winner", "Model A", "Model B", "Shown left", "Flag",
                      "Rationale", "Prompt"], rows)
-        table.display = bool(rows)
 
     def detail_job(self, key: int) -> Callable[[], dict[str, Any] | None]:
         return partial(on_db, self.db_path, reviews.vote_detail, key)
