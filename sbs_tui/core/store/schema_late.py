@@ -232,9 +232,13 @@ def _m0018_tallyundo_dirty_items(db: sqlite_utils.Database) -> None:
     by id) in ``tally_dirty`` and move its hourly timeline count at once; the next read re-derives just those
     items. ``agree_labels`` gains what an item gives the position tables (``p0``–``p3``, ``p_first``, keyed by
     ``x_id``, ``y_id``) so the item's share can be taken away; an index on it finds a position table's first
-    vote in one seek. Only an annotator's kind, a model's name (the items' order) or a vote's id or prompt
-    changing still bumps ``agreement_changes`` (a full recount). The tallies are recounted once, from zero."""
+    vote in one seek. Only an annotator's kind, a model's name (the items' order) or a vote's id changing (or its
+    prompt, while a backlog is counted by prompt ranges) still bumps ``agreement_changes``: a full recount. An
+    annotator's name is not in the tallies (they key ids): renaming one recounts nothing any more. The tallies
+    are recounted once, from zero."""
     counted_old = _COUNTED
+    # A backlog counted by prompt ranges: a vote moved to another prompt might be counted twice (recount instead).
+    passing = "(SELECT value FROM tally_state WHERE key = 'agreement_target') != 0"
     db.executescript(
         f"""
         DROP TRIGGER IF EXISTS tally_votes_deleted;
@@ -266,11 +270,11 @@ def _m0018_tallyundo_dirty_items(db: sqlite_utils.Database) -> None:
                 DELETE FROM vote_timeline WHERE {_TIMELINE_KEY.format(v="old")} AND n <= 0;
             END;
         CREATE TRIGGER tally_votes_moved AFTER UPDATE OF id, prompt_id ON votes
-            WHEN (old.id != new.id OR old.prompt_id != new.prompt_id) AND {counted_old}
+            WHEN (old.id != new.id OR old.prompt_id != new.prompt_id AND {passing}) AND {counted_old}
             BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
-        CREATE TRIGGER tally_votes_changed AFTER UPDATE OF model_a_id, model_b_id, winner, score_b, annotator_id,
-            shown_left, flagged, ts ON votes
-            WHEN old.id = new.id AND old.prompt_id = new.prompt_id AND {counted_old}
+        CREATE TRIGGER tally_votes_changed AFTER UPDATE OF prompt_id, model_a_id, model_b_id, winner, score_b,
+            annotator_id, shown_left, flagged, ts ON votes
+            WHEN old.id = new.id AND (old.prompt_id = new.prompt_id OR NOT {passing}) AND {counted_old}
             BEGIN
                 {_DIRTY.format(v="old")}
                 {_DIRTY.format(v="new")}
