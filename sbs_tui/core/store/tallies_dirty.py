@@ -19,10 +19,23 @@ over: past :func:`pending`'s threshold the caller recounts from zero instead.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from sbs_tui.core.store.tallies import Tallies
+
+class Tallies(Protocol):
+    """What :class:`sbs_tui.core.store.tallies.Tallies` lends the recount (named here: the two modules import one
+    way): its connection and its steps for counting ``temp.tally_new``'s votes in."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
+    def _temp(self) -> None: ...
+
+    def _load(self, where: str, params: tuple[int, ...]) -> int: ...
+
+    def _add(self) -> None: ...
+
+    def _share(self, sign: int) -> None: ...
 
 # Dirty items recounted one by one at most; beyond it and a quarter of the prompts, a recount from zero is cheaper
 # (each dirty item reads every vote of its prompt).
