@@ -3,7 +3,7 @@ agreement tab and ``sbs report`` read thousands of rows instead of every vote (i
 
 Why: agreement over 1M votes took ~30 s (85 s profiled) — every vote read into Python, grouped per item and per
 annotator pair at every refresh. Its statistics depend on the votes only through integer tables
-(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0015_scalereview_agreement_tallies``) keeps them:
+(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0017_agreement_tallies``, ``0018_tallyundo_dirty_items``) keeps them:
 
 * ``agree_items`` — per item (prompt, model pair by name) the labels of humans and of judges, and the id of each
   kind's first vote (the order the judge table lists disagreements in);
@@ -20,11 +20,15 @@ until it commits, :func:`~sbs_tui.core.store.imports.committed`; new rowids only
 appear below the watermark later). Each chunk subtracts the affected items' contributions, updates their labels,
 and adds them back: integer deltas, so the tallies equal a recount.
 
-**Rebuilt on change.** Triggers bump ``agreement_changes`` when a counted vote is deleted (undo, withdraw, a
-revoked annotator's clean-up) or changed (a flag, ``--replace``), or an annotator's kind or a model's name
-changes; the next read sees the counter moved and recounts from zero. An import's rollback deletes only votes
-above the watermark and costs nothing. Filters the tallies do not key (``--annotator``, ``--category``,
-``--include-flagged``) read the raw votes, as before.
+**A change costs its items.** When a counted vote is deleted (undo, withdraw, a revoked annotator's clean-up) or
+changed (a flag, ``--replace``, another annotator), triggers move its hourly timeline count at once and record
+its items (the old and the new prompt and model pair) in ``tally_dirty``; the next read re-derives just those
+items (:mod:`sbs_tui.core.store.tallies_dirty`: their share of every table taken away, their votes counted again
+from the prompt index, added back), a batch of items a transaction. Only global changes recount from zero: an
+annotator's kind or a model's name (the items' order by name) changing, a vote's id changing, more dirty items
+than a recount from zero would cost (:func:`~sbs_tui.core.store.tallies_dirty.pending`). An import's rollback
+deletes only votes above the watermark and costs nothing. Filters the tallies do not key (``--annotator``,
+``--category``, ``--include-flagged``) read the raw votes, as before.
 """
 
 from __future__ import annotations
@@ -112,8 +116,8 @@ class Tallies(Queries):
     # -- maintenance -------------------------------------------------------------------------------------------
 
     def catch_up(self, *, chunk: int = CHUNK) -> int:
-        """Count every committed vote above the watermark (recounting from zero first when a counted vote changed);
-        returns how many votes were counted.
+        """Count every committed vote above the watermark (first the dirty items again, or everything from zero
+        after a global change); returns how many votes were counted (recounted items' votes included).
 
         A backlog of at most ``chunk`` votes is one transaction. A larger one (a rebuild, a big import) is counted
         in passes over ranges of prompts — each item's new votes all in one pass, so no item is counted twice —
