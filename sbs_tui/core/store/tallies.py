@@ -3,12 +3,13 @@ agreement tab and ``sbs report`` read thousands of rows instead of every vote (i
 
 Why: agreement over 1M votes took ~30 s (85 s profiled) — every vote read into Python, grouped per item and per
 annotator pair at every refresh. Its statistics depend on the votes only through integer tables
-(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0017_agreement_tallies``, ``0018_tallyundo_dirty_items``) keeps them:
+(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0017_agreement_tallies``,
+``0018_tallyundo_dirty_items``) keeps them:
 
 * ``agree_items`` — per item (prompt, model pair by name) the labels of humans and of judges, and the id of each
   kind's first vote (the order the judge table lists disagreements in);
 * ``agree_labels`` — per (item, annotator) the first label, its vote id, how many votes, which labels and which
-  left sides were seen (order consistency);
+  left sides were seen (order consistency), and its share of the position table (``p0``–``p3``, ``p_first``);
 * ``agree_pairs`` — per annotator pair the 3×3 confusion over the items both judged; ``agree_majority`` — per
   scope (``human``, ``judge``, ``all``) and annotator the leave-one-out majority counts; ``agree_position`` — per
   (annotator, model pair) the left/winner table; ``agree_annotators`` — votes and order consistency.
