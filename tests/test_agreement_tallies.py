@@ -271,3 +271,25 @@ def test_a_running_import_holds_the_watermark_until_it_commits() -> None:
     assert store.tallies.catch_up() == 20
     assert _reports(store, True) == _reports(store, False)
     store.close()
+
+
+def test_a_mass_change_recounts_from_zero_when_that_is_cheaper(monkeypatch) -> None:
+    """Past the floor, more dirty items than a quarter of the prompts (a revoked annotator's votes deleted)
+    recount from zero instead of item by item; below it, item by item. Either way the report is the raw one."""
+    from sbs_tui.core.store import tallies_dirty
+
+    store = Store.memory()
+    serial = [0]
+    rows = [(i % 4, MODELS[i % 4], MODELS[(i + 1) % 4], WINNERS[i % 4], i % 5, "model_b", 1.0) for i in range(80)]
+    with store.transaction():
+        store.votes.insert(_records(rows, serial))
+    assert store.tallies.catch_up() == 80
+    monkeypatch.setattr(tallies_dirty, "FLOOR", 0)
+    with store.transaction():
+        store.conn.execute("DELETE FROM votes WHERE id = 10")  # one item: 1 > 4 // 4 is false
+    assert store.tallies.catch_up() < 79
+    with store.transaction():
+        store.conn.execute("DELETE FROM votes WHERE id % 5 = 0")  # many items: everything is recounted
+    assert store.tallies.catch_up() == store.conn.execute("SELECT count(*) FROM votes").fetchone()[0]
+    assert _reports(store, True) == _reports(store, False)
+    store.close()
