@@ -293,3 +293,26 @@ def test_a_mass_change_recounts_from_zero_when_that_is_cheaper(monkeypatch) -> N
     assert store.tallies.catch_up() == store.conn.execute("SELECT count(*) FROM votes").fetchone()[0]
     assert _reports(store, True) == _reports(store, False)
     store.close()
+
+
+def test_a_vote_cast_after_undoing_the_newest_votes_is_counted() -> None:
+    """SQLite gives the next vote the freed id of an undone newest vote: the watermark must come down with the
+    undo (counted or a rolled-back import's), or the new vote would pass for counted and never be."""
+    store = Store.memory()
+    serial = [0]
+    with store.transaction():
+        store.votes.insert(_records([(0, "m-a", "zeta", "model_a", 0, None, 1.0)], serial))
+    run = store.imports.begin("votes", "test")
+    with store.imports.batch(run):
+        store.votes.insert(_records([(1, "m-a", "m-b", "model_b", 1, None, 1.0)], serial))
+    assert store.tallies.catch_up() == 1
+    with store.transaction():
+        store.conn.execute("DELETE FROM votes WHERE id = 1")  # the counted vote
+    store.imports.roll_back(run)  # the newer, uncounted one
+    with store.transaction():
+        store.votes.insert(_records([(2, "m-b", "zeta", "model_b", 2, None, 1.0)], serial))
+    assert store.conn.execute("SELECT max(id) FROM votes").fetchone()[0] == 1  # the freed id
+    store.tallies.catch_up()
+    assert _reports(store, True) == _reports(store, False)
+    assert json.loads(_reports(store, True)[0])["votes"] == 1
+    store.close()

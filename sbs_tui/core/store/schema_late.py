@@ -230,7 +230,8 @@ def _m0018_tallyundo_dirty_items(db: sqlite_utils.Database) -> None:
     """An undo, flag or ``--replace`` of a counted vote re-counts its item, not the database (issue 22,
     :mod:`sbs_tui.core.store.tallies_dirty`). The triggers now record the changed vote's items (prompt, model pair
     by id) in ``tally_dirty`` and move its hourly timeline count at once; the next read re-derives just those
-    items. ``agree_labels`` gains what an item gives the position tables (``p0``–``p3``, ``p_first``, keyed by
+    items. Undoing the newest votes lowers the watermark to the newest vote left (the next vote gets the freed
+    id). ``agree_labels`` gains what an item gives the position tables (``p0``–``p3``, ``p_first``, keyed by
     ``x_id``, ``y_id``) so the item's share can be taken away; an index on it finds a position table's first
     vote in one seek. Only an annotator's kind, a model's name (the items' order) or a vote's id changing (or its
     prompt, while a backlog is counted by prompt ranges) still bumps ``agreement_changes``: a full recount. An
@@ -239,6 +240,10 @@ def _m0018_tallyundo_dirty_items(db: sqlite_utils.Database) -> None:
     counted_old = _COUNTED
     # A backlog counted by prompt ranges: a vote moved to another prompt might be counted twice (recount instead).
     passing = "(SELECT value FROM tally_state WHERE key = 'agreement_target') != 0"
+    # The newest votes gone (undone, or a rolled-back import's): SQLite gives the next vote a freed id, which
+    # must not pass for counted — the watermark (and a backlog's target) come down to the newest vote left.
+    top_gone = ("(SELECT coalesce(max(id), 0) FROM votes) < (SELECT max(value) FROM tally_state "
+                "WHERE key IN ('agreement_watermark', 'agreement_target'))")
     db.executescript(
         f"""
         DROP TRIGGER IF EXISTS tally_votes_deleted;
@@ -263,11 +268,15 @@ def _m0018_tallyundo_dirty_items(db: sqlite_utils.Database) -> None:
         CREATE TABLE tally_dirty (
             prompt_id TEXT NOT NULL, m1 INTEGER NOT NULL, m2 INTEGER NOT NULL,
             PRIMARY KEY (prompt_id, m1, m2)) WITHOUT ROWID;
-        CREATE TRIGGER tally_votes_deleted AFTER DELETE ON votes WHEN {counted_old}
+        CREATE TRIGGER tally_votes_deleted AFTER DELETE ON votes
+            WHEN {counted_old} OR {top_gone}
             BEGIN
-                {_DIRTY.format(v="old")}
-                UPDATE vote_timeline SET n = n - 1 WHERE {_TIMELINE_KEY.format(v="old")};
+                INSERT OR IGNORE INTO tally_dirty (prompt_id, m1, m2) SELECT old.prompt_id,
+                    min(old.model_a_id, old.model_b_id), max(old.model_a_id, old.model_b_id) WHERE {counted_old};
+                UPDATE vote_timeline SET n = n - 1 WHERE {_TIMELINE_KEY.format(v="old")} AND {counted_old};
                 DELETE FROM vote_timeline WHERE {_TIMELINE_KEY.format(v="old")} AND n <= 0;
+                UPDATE tally_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM votes))
+                    WHERE key IN ('agreement_watermark', 'agreement_target');
             END;
         CREATE TRIGGER tally_votes_moved AFTER UPDATE OF id, prompt_id ON votes
             WHEN (old.id != new.id OR old.prompt_id != new.prompt_id AND {passing}) AND {counted_old}
