@@ -5,7 +5,7 @@ Each measurement runs in a fresh child process (its peak RSS is its own, read wi
 copy of the database built by ``bench_review.build`` (``--votes`` human votes by 20 annotators, overlap 3):
 
 * ``catch-up`` — counting every vote into the store's tallies (:mod:`sbs_tui.core.store.tallies`) from zero: what
-  a database pays once (or after an undo of a counted vote);
+  a database pays once (or after an annotator's kind or a model's name changes);
 * per tab, **tallies** (the product) against **raw** (the same view counting the raw votes, the code before the
   tallies, same run): agreement, plots; and the tabs that never read every vote (queue, gates & funnel, votes,
   blocked) once;

@@ -224,3 +224,94 @@ def _m0018_arena_unvoted_index(db: sqlite_utils.Database) -> None:
     the draw stays one index range however many battles were voted."""
     db.executescript(
         "CREATE INDEX idx_arena_battles_unvoted ON arena_battles(outcome, model_a_id, model_b_id);")
+
+
+# Whether a vote (``old``) is in the agreement tallies: at or below the watermark, or, while a backlog is counted
+# by ranges of prompts, at or below the target in a prompt range already passed.
+_COUNTED = """(old.id <= (SELECT value FROM tally_state WHERE key = 'agreement_watermark')
+    OR old.id <= (SELECT value FROM tally_state WHERE key = 'agreement_target')
+       AND (SELECT rowid FROM prompts WHERE id = old.prompt_id)
+           <= (SELECT value FROM tally_state WHERE key = 'agreement_cursor'))"""
+_TIMELINE_KEY = """timed = ({v}.ts IS NOT NULL) AND hour = coalesce(substr({v}.ts, 1, 13), '')
+    AND annotator_id = {v}.annotator_id AND model_a_id = {v}.model_a_id AND model_b_id = {v}.model_b_id
+    AND score_b = {v}.score_b AND flagged = {v}.flagged"""
+_DIRTY = ("INSERT OR IGNORE INTO tally_dirty (prompt_id, m1, m2) VALUES ({v}.prompt_id, "
+          "min({v}.model_a_id, {v}.model_b_id), max({v}.model_a_id, {v}.model_b_id));")
+
+
+@migration("0019_tally_dirty_items")
+def _m0019_tally_dirty_items(db: sqlite_utils.Database) -> None:
+    """An undo, flag or ``--replace`` of a counted vote re-counts its item, not the database (issue 22,
+    :mod:`sbs_tui.core.store.tallies_dirty`). The triggers now record the changed vote's items (prompt, model pair
+    by id) in ``tally_dirty`` and move its hourly timeline count at once; the next read re-derives just those
+    items. Undoing the newest votes lowers the watermark to the newest vote left (the next vote gets the freed
+    id). ``agree_labels`` gains what an item gives the position tables (``p0``–``p3``, ``p_first``, keyed by
+    ``x_id``, ``y_id``) so the item's share can be taken away; an index on it finds a position table's first
+    vote in one seek. Only an annotator's kind, a model's name (the items' order) or a vote's id changing (or its
+    prompt, while a backlog is counted by prompt ranges) still bumps ``agreement_changes``: a full recount. An
+    annotator's name is not in the tallies (they key ids): renaming one recounts nothing any more. The tallies
+    are recounted once, from zero."""
+    counted_old = _COUNTED
+    # A backlog counted by prompt ranges: a vote moved to another prompt might be counted twice (recount instead).
+    passing = "(SELECT value FROM tally_state WHERE key = 'agreement_target') != 0"
+    # The newest votes gone (undone, or a rolled-back import's): SQLite gives the next vote a freed id, which
+    # must not pass for counted — the watermark (and a backlog's target) come down to the newest vote left.
+    top_gone = ("(SELECT coalesce(max(id), 0) FROM votes) < (SELECT max(value) FROM tally_state "
+                "WHERE key IN ('agreement_watermark', 'agreement_target'))")
+    db.executescript(
+        f"""
+        DROP TRIGGER IF EXISTS tally_votes_deleted;
+        DROP TRIGGER IF EXISTS tally_votes_changed;
+        DROP TRIGGER IF EXISTS tally_annotators_changed;
+        DROP TRIGGER IF EXISTS tally_models_changed;
+        DROP TABLE agree_labels;
+        CREATE TABLE agree_labels (
+            item_id INTEGER NOT NULL, annotator_id INTEGER NOT NULL, label INTEGER NOT NULL,
+            first_id INTEGER NOT NULL, n INTEGER NOT NULL, labels_mask INTEGER NOT NULL, lefts_mask INTEGER NOT NULL,
+            x_id INTEGER NOT NULL, y_id INTEGER NOT NULL, p0 INTEGER NOT NULL, p1 INTEGER NOT NULL,
+            p2 INTEGER NOT NULL, p3 INTEGER NOT NULL, p_first INTEGER,
+            PRIMARY KEY (item_id, annotator_id)) WITHOUT ROWID;
+        CREATE INDEX idx_agree_labels_position ON agree_labels(annotator_id, x_id, y_id, p_first);
+        DELETE FROM agree_items;
+        DELETE FROM agree_annotators;
+        DELETE FROM agree_pairs;
+        DELETE FROM agree_majority;
+        DELETE FROM agree_position;
+        DELETE FROM vote_timeline;
+        UPDATE tally_state SET value = 0;
+        CREATE TABLE tally_dirty (
+            prompt_id TEXT NOT NULL, m1 INTEGER NOT NULL, m2 INTEGER NOT NULL,
+            PRIMARY KEY (prompt_id, m1, m2)) WITHOUT ROWID;
+        CREATE TRIGGER tally_votes_deleted AFTER DELETE ON votes
+            WHEN {counted_old} OR {top_gone}
+            BEGIN
+                INSERT OR IGNORE INTO tally_dirty (prompt_id, m1, m2) SELECT old.prompt_id,
+                    min(old.model_a_id, old.model_b_id), max(old.model_a_id, old.model_b_id) WHERE {counted_old};
+                UPDATE vote_timeline SET n = n - 1 WHERE {_TIMELINE_KEY.format(v="old")} AND {counted_old};
+                DELETE FROM vote_timeline WHERE {_TIMELINE_KEY.format(v="old")} AND n <= 0;
+                UPDATE tally_state SET value = min(value, (SELECT coalesce(max(id), 0) FROM votes))
+                    WHERE key IN ('agreement_watermark', 'agreement_target');
+            END;
+        CREATE TRIGGER tally_votes_moved AFTER UPDATE OF id, prompt_id ON votes
+            WHEN (old.id != new.id OR old.prompt_id != new.prompt_id AND {passing}) AND {counted_old}
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        CREATE TRIGGER tally_votes_changed AFTER UPDATE OF prompt_id, model_a_id, model_b_id, winner, score_b,
+            annotator_id, shown_left, flagged, ts ON votes
+            WHEN old.id = new.id AND (old.prompt_id = new.prompt_id OR NOT {passing}) AND {counted_old}
+            BEGIN
+                {_DIRTY.format(v="old")}
+                {_DIRTY.format(v="new")}
+                UPDATE vote_timeline SET n = n - 1 WHERE {_TIMELINE_KEY.format(v="old")};
+                INSERT INTO vote_timeline (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged, n)
+                    VALUES (new.ts IS NOT NULL, coalesce(substr(new.ts, 1, 13), ''), new.annotator_id,
+                            new.model_a_id, new.model_b_id, new.score_b, new.flagged, 1)
+                    ON CONFLICT (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged)
+                    DO UPDATE SET n = n + 1;
+                DELETE FROM vote_timeline WHERE {_TIMELINE_KEY.format(v="old")} AND n <= 0;
+            END;
+        CREATE TRIGGER tally_annotators_changed AFTER UPDATE OF kind ON annotators WHEN old.kind IS NOT new.kind
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        CREATE TRIGGER tally_models_changed AFTER UPDATE OF name ON models WHEN old.name IS NOT new.name
+            BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
+        """
+    )

@@ -3,12 +3,13 @@ agreement tab and ``sbs report`` read thousands of rows instead of every vote (i
 
 Why: agreement over 1M votes took ~30 s (85 s profiled) — every vote read into Python, grouped per item and per
 annotator pair at every refresh. Its statistics depend on the votes only through integer tables
-(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0015_scalereview_agreement_tallies``) keeps them:
+(:mod:`sbs_tui.core.analysis.agreement_counts`); the schema (``0017_agreement_tallies``,
+``0019_tally_dirty_items``) keeps them:
 
 * ``agree_items`` — per item (prompt, model pair by name) the labels of humans and of judges, and the id of each
   kind's first vote (the order the judge table lists disagreements in);
 * ``agree_labels`` — per (item, annotator) the first label, its vote id, how many votes, which labels and which
-  left sides were seen (order consistency);
+  left sides were seen (order consistency), and its share of the position table (``p0``–``p3``, ``p_first``);
 * ``agree_pairs`` — per annotator pair the 3×3 confusion over the items both judged; ``agree_majority`` — per
   scope (``human``, ``judge``, ``all``) and annotator the leave-one-out majority counts; ``agree_position`` — per
   (annotator, model pair) the left/winner table; ``agree_annotators`` — votes and order consistency.
@@ -20,11 +21,15 @@ until it commits, :func:`~sbs_tui.core.store.imports.committed`; new rowids only
 appear below the watermark later). Each chunk subtracts the affected items' contributions, updates their labels,
 and adds them back: integer deltas, so the tallies equal a recount.
 
-**Rebuilt on change.** Triggers bump ``agreement_changes`` when a counted vote is deleted (undo, withdraw, a
-revoked annotator's clean-up) or changed (a flag, ``--replace``), or an annotator's kind or a model's name
-changes; the next read sees the counter moved and recounts from zero. An import's rollback deletes only votes
-above the watermark and costs nothing. Filters the tallies do not key (``--annotator``, ``--category``,
-``--include-flagged``) read the raw votes, as before.
+**A change costs its items.** When a counted vote is deleted (undo, withdraw, a revoked annotator's clean-up) or
+changed (a flag, ``--replace``, another annotator), triggers move its hourly timeline count at once and record
+its items (the old and the new prompt and model pair) in ``tally_dirty``; the next read re-derives just those
+items (:mod:`sbs_tui.core.store.tallies_dirty`: their share of every table taken away, their votes counted again
+from the prompt index, added back), a batch of items a transaction. Only global changes recount from zero: an
+annotator's kind or a model's name (the items' order by name) changing, a vote's id changing, more dirty items
+than a recount from zero would cost (:func:`~sbs_tui.core.store.tallies_dirty.pending`). An import's rollback
+deletes only votes above the watermark and costs nothing. Filters the tallies do not key (``--annotator``,
+``--category``, ``--include-flagged``) read the raw votes, as before.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sbs_tui.core.store import tallies_dirty
 from sbs_tui.core.store.base import Queries
 from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 
@@ -42,7 +48,7 @@ CHUNK = 10_000
 SCOPES = {"humans": ("human",), "judges": ("judge",), "all": ("human", "judge")}
 _KIND_SCOPES = {"human": ("human", "all"), "judge": ("judge", "all")}
 _TABLES = ("agree_items", "agree_labels", "agree_annotators", "agree_pairs", "agree_majority", "agree_position",
-           "vote_timeline")
+           "vote_timeline", "tally_dirty")
 # A new vote as the tallies see it: its item (models ordered by name), label (0 first, 1 second, 2 tie) and sides.
 _NEW_VOTES = """
 INSERT INTO temp.tally_new (id, prompt_id, x_id, y_id, annotator_id, label, x_left, known_left)
@@ -67,6 +73,25 @@ WHERE id IN (SELECT item_id FROM temp.tally_affected)
 """
 # Leave-one-out majority per (scope, annotator): the label counts of the others on the item (o0, o1, o2), the
 # majority the label with strictly the most (none when tied at the top or nobody else), as agreement.py counts it.
+# A vote's cell of its (annotator, model pair) position table: x left and x won, x left and y won, y left and x
+# won, y left and y won (decisive votes with a known left side).
+_CELLS = ("sum(x_left AND label = 0), sum(x_left AND label = 1), sum(NOT x_left AND label = 0), "
+          "sum(NOT x_left AND label = 1)")
+_ADD_LABELS = f"""
+INSERT INTO agree_labels (item_id, annotator_id, label, first_id, n, labels_mask, lefts_mask, x_id, y_id,
+                          p0, p1, p2, p3, p_first)
+SELECT item_id, annotator_id, min(id * 4 + label) % 4, min(id), count(*),
+       max(label = 0) | (max(label = 1) << 1) | (max(label = 2) << 2), max(x_left) | (max(NOT x_left) << 1),
+       min(x_id), min(y_id), sum(known_left AND x_left AND label = 0),
+       sum(known_left AND x_left AND label = 1), sum(known_left AND NOT x_left AND label = 0),
+       sum(known_left AND NOT x_left AND label = 1),
+       min(CASE WHEN known_left AND label != 2 THEN id END)
+FROM temp.tally_new GROUP BY item_id, annotator_id
+ON CONFLICT (item_id, annotator_id) DO UPDATE SET n = n + excluded.n,
+    labels_mask = labels_mask | excluded.labels_mask, lefts_mask = lefts_mask | excluded.lefts_mask,
+    p0 = p0 + excluded.p0, p1 = p1 + excluded.p1, p2 = p2 + excluded.p2, p3 = p3 + excluded.p3,
+    p_first = coalesce(p_first, excluded.p_first)
+"""
 _MAJORITY_SCOPES = (("'human'", "i.h{j}", "an.kind = 'human'"), ("'judge'", "i.j{j}", "an.kind = 'judge'"),
                     ("'all'", "i.h{j} + i.j{j}", "1"))
 _MAJORITY = """
@@ -92,8 +117,8 @@ class Tallies(Queries):
     # -- maintenance -------------------------------------------------------------------------------------------
 
     def catch_up(self, *, chunk: int = CHUNK) -> int:
-        """Count every committed vote above the watermark (recounting from zero first when a counted vote changed);
-        returns how many votes were counted.
+        """Count every committed vote above the watermark (first the dirty items again, or everything from zero
+        after a global change); returns how many votes were counted (recounted items' votes included).
 
         A backlog of at most ``chunk`` votes is one transaction. A larger one (a rebuild, a big import) is counted
         in passes over ranges of prompts — each item's new votes all in one pass, so no item is counted twice —
@@ -106,6 +131,12 @@ class Tallies(Queries):
                     self._clear(state["agreement_changes"])
                     state = self._state()
                 low, target = state["agreement_watermark"], state["agreement_target"]
+                if not target and (dirty := tallies_dirty.pending(self.conn)):
+                    if dirty == tallies_dirty.TOO_MANY:
+                        self._clear(state["agreement_changes"])
+                    else:
+                        counted += tallies_dirty.recount(self, low, items=max(1, chunk // 50))
+                    continue
                 if not target:
                     high = self._safe_high()
                     if high <= low:
@@ -150,35 +181,42 @@ class Tallies(Queries):
     def _count(self, where: str, params: tuple[int, ...]) -> int:
         """The votes ``where`` selects into the tallies (inside the caller's transaction)."""
         conn = self.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS tally_new (id INTEGER PRIMARY KEY, prompt_id TEXT, x_id INT, "
-                     "y_id INT, annotator_id INT, label INT, x_left INT, known_left INT, item_id INT)")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS tally_affected (item_id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.tally_new")
+        self._temp()
         conn.execute("DELETE FROM temp.tally_affected")
-        conn.execute(_NEW_VOTES.format(where=where), params)
         conn.execute(
             "INSERT INTO vote_timeline (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged, n) "
             "SELECT v.ts IS NOT NULL, coalesce(substr(v.ts, 1, 13), ''), v.annotator_id, v.model_a_id, v.model_b_id, "
             f"v.score_b, v.flagged, count(*) FROM votes v WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7 "
             "ON CONFLICT (timed, hour, annotator_id, model_a_id, model_b_id, score_b, flagged) "
             "DO UPDATE SET n = n + excluded.n", params)
-        n = conn.execute("SELECT count(*) FROM temp.tally_new").fetchone()[0]
-        if not n:
-            return 0
+        n = self._load(where, params)
+        if n:
+            self._add()
+        return n
+
+    def _temp(self) -> None:
+        conn = self.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS tally_new (id INTEGER PRIMARY KEY, prompt_id TEXT, x_id INT, "
+                     "y_id INT, annotator_id INT, label INT, x_left INT, known_left INT, item_id INT)")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS tally_affected (item_id INTEGER PRIMARY KEY)")
+
+    def _load(self, where: str, params: tuple[int, ...]) -> int:
+        """The unflagged votes ``where`` selects, as the tallies see them, into ``temp.tally_new``."""
+        self.conn.execute("DELETE FROM temp.tally_new")
+        self.conn.execute(_NEW_VOTES.format(where=where), params)
+        return self.conn.execute("SELECT count(*) FROM temp.tally_new").fetchone()[0]
+
+    def _add(self) -> None:
+        """Add ``temp.tally_new``'s votes: their items' shares come off, the labels are updated, the shares go back
+        on (the items are added to ``temp.tally_affected``)."""
+        conn = self.conn
         conn.execute("INSERT OR IGNORE INTO agree_items (prompt_id, x_id, y_id) "
                      "SELECT DISTINCT prompt_id, x_id, y_id FROM temp.tally_new")
         conn.execute("UPDATE temp.tally_new SET item_id = (SELECT i.id FROM agree_items i WHERE i.prompt_id = "
                      "tally_new.prompt_id AND i.x_id = tally_new.x_id AND i.y_id = tally_new.y_id)")
-        conn.execute("INSERT INTO temp.tally_affected SELECT DISTINCT item_id FROM temp.tally_new")
+        conn.execute("INSERT OR IGNORE INTO temp.tally_affected SELECT DISTINCT item_id FROM temp.tally_new")
         self._share(-1)
-        conn.execute(
-            "INSERT INTO agree_labels (item_id, annotator_id, label, first_id, n, labels_mask, lefts_mask) "
-            "SELECT item_id, annotator_id, min(id * 4 + label) % 4, min(id), count(*), "
-            "max(label = 0) | (max(label = 1) << 1) | (max(label = 2) << 2), "
-            "max(x_left) | (max(NOT x_left) << 1) "
-            "FROM temp.tally_new GROUP BY item_id, annotator_id "
-            "ON CONFLICT (item_id, annotator_id) DO UPDATE SET n = n + excluded.n, "
-            "labels_mask = labels_mask | excluded.labels_mask, lefts_mask = lefts_mask | excluded.lefts_mask")
+        conn.execute(_ADD_LABELS)
         conn.execute(_RECOUNT_ITEMS)
         self._share(+1)
         conn.execute(
@@ -186,12 +224,10 @@ class Tallies(Queries):
             "GROUP BY annotator_id ON CONFLICT (annotator_id) DO UPDATE SET votes = votes + excluded.votes")
         conn.execute(
             "INSERT INTO agree_position (annotator_id, x_id, y_id, c0, c1, c2, c3, first_id) "
-            "SELECT annotator_id, x_id, y_id, sum(x_left AND label = 0), sum(x_left AND label = 1), "
-            "sum(NOT x_left AND label = 0), sum(NOT x_left AND label = 1), min(id) FROM temp.tally_new "
+            f"SELECT annotator_id, x_id, y_id, {_CELLS}, min(id) FROM temp.tally_new "
             "WHERE known_left AND label != 2 GROUP BY annotator_id, x_id, y_id "
             "ON CONFLICT (annotator_id, x_id, y_id) DO UPDATE SET c0 = c0 + excluded.c0, c1 = c1 + excluded.c1, "
             "c2 = c2 + excluded.c2, c3 = c3 + excluded.c3, first_id = min(first_id, excluded.first_id)")
-        return n
 
     def _share(self, sign: int) -> None:
         """Add (+1) or take away (−1) what the affected items contribute to the pair confusions, the majority
