@@ -75,3 +75,21 @@ def test_vote_outcomes_aggregate(tmp_path):
     names, rows = s.votes.outcomes()
     assert names == ["a", "b"]
     assert sorted(rows) == [(0, 1, 0.0, 2), (0, 1, 0.5, 2), (0, 1, 1.0, 1)]
+
+
+def test_a_vote_after_someone_else_removed_its_prompt_stores_the_prompt_again(tmp_path):
+    """A connection that once wrote a prompt must not trust that it still exists: another import's rollback
+    removes the prompts nothing refers to (here: after this connection's vote on it was undone). The next vote
+    with the prompt's text used to fail on the foreign key, the prompt skipped as "known"."""
+    db = tmp_path / "s.db"
+    with Store(db) as writer, Store(db) as other:
+        vote = VoteRecord(prompt_id_for("q"), "q", "a", "b", "model_a", "ann")
+        with writer.transaction():
+            writer.votes.insert([vote])
+        with other.transaction():  # the vote undone, then the prompt removed as a rollback would
+            other.conn.execute("DELETE FROM votes")
+            other.conn.execute("DELETE FROM prompts")
+        with writer.transaction():
+            counts = writer.votes.insert([VoteRecord(prompt_id_for("q"), "q", "a", "b", "model_b", "ann")])
+        assert counts.inserted == 1
+        assert writer.conn.execute("SELECT count(*) FROM prompts").fetchone()[0] == 1

@@ -63,7 +63,11 @@ class Votes(Queries):
         if not rows:
             return InsertCounts(0, 0)
         cx = self._cx
-        known = cx.known_prompt_ids
+        # The prompt cache is trusted only inside an import's batch (which retries on the foreign key with fresh
+        # caches): another import's rollback may since have removed a prompt this connection saw, and a single-row
+        # writer (an annotator's vote, a judge's verdict) would then fail on the foreign key. Upserting its prompt
+        # is one statement per vote there, nothing the writer notices.
+        known = cx.known_prompt_ids if cx.import_run_id is not None else set()
         prompts = {r[1]: (r[1], r[2], None, None, None) for r in rows if r[2] is not None and r[1] not in known}
         if prompts:
             self.conn.executemany(
