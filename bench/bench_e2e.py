@@ -7,9 +7,11 @@ calls them):
 
 1. ``sbs import generations`` — ``--prompts`` × ``--models`` generations (``--gate-gens`` of them in all; the
    answers are AlpacaEval's real outputs, cycled, so the gates read real text);
-2. ``sbs import votes`` — ``--votes`` contract-format votes on those prompts and models, by ``--annotators``
+2. ``sbs import votes`` — ``--votes`` contract-format votes on ``--vote-prompts`` prompts (the first of them
+   those above) and the same models, by ``--annotators``
    annotators, each item (prompt, pair) judged by 3 of them (so agreement has overlap), written to a JSONL file
-   first (that writing is reported, not part of the table's steps);
+   first (that writing is reported, not part of the table's steps); no ``vote_id``, as in a raw arena file, so
+   the import derives every vote's identity from its content (the costlier case);
 3. ``sbs gate`` — the default gate set over every generation (the throughput extrapolates to other counts);
 4. ``sbs queue build --overlap 3``;
 5. ``sbs rank --ci sandwich`` and ``sbs rank --ci bootstrap --bootstrap 1000`` (JSON);
@@ -20,7 +22,8 @@ calls them):
 9. the review app's data, one child per tab: ranking, agreement, plots, queue, gates & funnel, votes, blocked.
 
 Wall time, user + system CPU time and peak RSS are the child's own (``os.wait4``: the kernel's rusage of that one
-process, not a maximum over earlier children). The 2 GB RSS goal is checked per step.
+process and the processes it waited for — the import's parser process — not a maximum over earlier steps; the
+RSS is the largest single process's). The 2 GB RSS goal is checked per step.
 
     python bench/bench_e2e.py --votes 1000000              # JSON on stdout, a table on stderr
     python bench/bench_e2e.py --votes 10000000 --keep      # keep the database and files afterwards
@@ -68,17 +71,19 @@ def _answers() -> list[str]:
     return texts or ["A short answer."]
 
 
-def write_inputs(folder: Path, *, votes: int, prompts: int, models: int, annotators: int, seed: int = 0) -> dict:
-    """The generations and votes files (contract JSONL); votes are 3 annotators per drawn (prompt, pair) item."""
+def write_inputs(folder: Path, *, votes: int, prompts: int, vote_prompts: int, models: int, annotators: int,
+                 seed: int = 0) -> dict:
+    """The generations and votes files (contract JSONL); votes are 3 annotators per drawn (prompt, pair) item,
+    on ``vote_prompts`` prompts (the first ``prompts`` of them have generations)."""
     rng = random.Random(seed)
     started = time.perf_counter()
     names = [f"model-{i:02d}" for i in range(models)]
     strength = {m: rng.gauss(0, 1) for m in names}
     people = [f"annotator-{i:02d}" for i in range(annotators)]
-    texts = [f"Benchmark prompt {i}: explain item {i}." for i in range(prompts)]
+    texts = [f"Benchmark prompt {i}: explain item {i}." for i in range(max(prompts, vote_prompts))]
     answers = _answers()
     with (folder / "generations.jsonl").open("w", encoding="utf-8") as fh:
-        for i, text in enumerate(texts):
+        for i, text in enumerate(texts[:prompts]):
             for j, model in enumerate(names):
                 fh.write(json.dumps({"prompt": text, "model": model,
                                      "output": answers[(i * models + j) % len(answers)]}) + "\n")
@@ -86,7 +91,7 @@ def write_inputs(folder: Path, *, votes: int, prompts: int, models: int, annotat
     made = 0
     with (folder / "votes.jsonl").open("w", encoding="utf-8") as fh:
         while made < votes:
-            i = rng.randrange(prompts)
+            i = rng.randrange(vote_prompts)
             a, b = rng.sample(names, 2)
             p_b = 1 / (1 + 2.718281828 ** (strength[a] - strength[b]))
             lines = []
@@ -95,13 +100,12 @@ def write_inputs(folder: Path, *, votes: int, prompts: int, models: int, annotat
                 ts = f"2026-{1 + made // 2_419_200 % 12:02d}-{1 + made // 86400 % 28:02d}T" \
                      f"{made // 3600 % 24:02d}:{made // 60 % 60:02d}:{made % 60:02d}Z"
                 lines.append(f'{{"prompt": {quoted[i]}, "model_a": "{a}", "model_b": "{b}", "winner": "{winner}", '
-                             f'"annotator": "{who}", "left": "{rng.choice(SIDES)}", "ts": "{ts}", '
-                             f'"vote_id": "e2e-{made}"}}\n')
+                             f'"annotator": "{who}", "left": "{rng.choice(SIDES)}", "ts": "{ts}"}}\n')
                 made += 1
             fh.writelines(lines)
     return {"seconds": round(time.perf_counter() - started, 1),
             "votes_mb": round((folder / "votes.jsonl").stat().st_size / 2**20, 1),
-            "generations": prompts * models}
+            "generations": prompts * models, "vote_prompts": vote_prompts}
 
 
 def run_child(code: str, log: Path) -> dict:
@@ -146,6 +150,8 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--prompts", type=int, default=12_500, help="prompts (× --models generations; default "
                         "12,500 × 8 = 100k generations to gate)")
+    parser.add_argument("--vote-prompts", type=int, default=None, help="prompts the votes are on (default: "
+                        "votes / 10, as in an arena where most prompts are judged once: most items distinct)")
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--bootstrap", type=int, default=1000)
@@ -161,6 +167,7 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         result["inputs"] = write_inputs(folder, votes=args.votes, prompts=args.prompts, models=args.models,
+                                        vote_prompts=args.vote_prompts or max(args.prompts, args.votes // 10),
                                         annotators=args.annotators)
         print(f"inputs written: {result['inputs']}", file=sys.stderr)
     for label, code in steps(db, folder, args.bootstrap):
