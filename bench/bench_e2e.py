@@ -60,6 +60,32 @@ TABS = {
 }
 TAB_CHILD = "import sys\nsys.path.insert(0, {root!r})\nfrom sbs_tui.core.store import Store\nstore = Store({db!r})\n" \
             "{code}\nstore.close()\n"
+# The fast path to a big database (``--replicate K``): the imported votes copied K-1 times by SQL in the store's own
+# schema (its unique uid index, its other indexes and the pair_counts triggers do their work on every row), each
+# copy on its own copies of the prompts (so items stay as distinct as in the imported file), in transactions of
+# ``CHUNK`` votes. What it skips is the importer's Python (reading, parsing, validating, content ids).
+REPLICATE_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from sbs_tui.core.store import Store
+store = Store({db!r})
+conn = store.conn
+top = conn.execute("SELECT max(id) FROM votes").fetchone()[0]
+cols = [r[1] for r in conn.execute("PRAGMA table_info(votes)") if r[1] not in ("id", "uid", "prompt_id", "run_id")]
+pcols = [r[1] for r in conn.execute("PRAGMA table_info(prompts)") if r[1] not in ("id", "text")]
+for k in range(1, {copies}):
+    with store.transaction():
+        conn.execute(f"INSERT INTO prompts (id, text, {{', '.join(pcols)}}) SELECT id || ':{{k}}', text || ' (copy {{k}})', "
+                     f"{{', '.join(pcols)}} FROM prompts WHERE id IN (SELECT DISTINCT prompt_id FROM votes WHERE id <= ?)",
+                     (top,))
+    for lo in range(0, top, {chunk}):
+        with store.transaction():
+            conn.execute(f"INSERT INTO votes (uid, prompt_id, {{', '.join(cols)}}) SELECT uid || ':{{k}}', "
+                         f"prompt_id || ':{{k}}', {{', '.join(cols)}} FROM votes WHERE id > ? AND id <= ? ORDER BY id",
+                         (lo, min(lo + {chunk}, top)))
+print(conn.execute("SELECT count(*) FROM votes").fetchone()[0])
+store.close()
+"""
 CLI_CHILD = "import sys\nsys.path.insert(0, {root!r})\nfrom sbs_tui.cli import main\nmain({argv!r})\n"
 
 
@@ -124,13 +150,16 @@ def run_child(code: str, log: Path) -> dict:
             "rss_mb": round(rss), "rss_ok": rss <= RSS_GOAL_MB}
 
 
-def steps(db: Path, folder: Path, bootstrap: int) -> list[tuple[str, str]]:
+def steps(db: Path, folder: Path, bootstrap: int, replicate: int = 1) -> list[tuple[str, str]]:
     """(label, child code) in the order a campaign runs them."""
     def cli(*argv: str) -> str:
         return CLI_CHILD.format(root=str(ROOT), argv=["--db", str(db), *argv])
 
     out = [("import generations", cli("import", "generations", str(folder / "generations.jsonl"))),
            ("import votes", cli("import", "votes", str(folder / "votes.jsonl"))),
+           *([(f"replicate votes x{replicate} (fast path)",
+                REPLICATE_CHILD.format(root=str(ROOT), db=str(db), copies=replicate, chunk=100_000))]
+             if replicate > 1 else []),
            ("gate (default set)", cli("gate", "--no-progress", "--format", "json")),
            ("queue build --overlap 3", cli("queue", "build", "--overlap", "3", "--format", "json")),
            ("rank sandwich", cli("rank", "--ci", "sandwich", "--format", "json")),
@@ -155,24 +184,27 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--only", nargs="*", default=None, help="run only the steps whose label starts so "
-                        "(on the database left by an earlier --keep run)")
+    parser.add_argument("--only", nargs="*", default=None, help="run only the steps whose label starts so, "
+                        "in this order (on the database left by an earlier --keep run)")
+    parser.add_argument("--replicate", type=int, default=1, help="fast path: import --votes / K votes, then copy "
+                        "them K-1 times by SQL on copies of their prompts (REPLICATE_CHILD) to reach --votes")
     parser.add_argument("--keep", action="store_true", help="keep the database and files under bench/out")
     args = parser.parse_args()
     folder = OUT / f"e2e_{args.votes}"
     db = folder / "e2e.db"
-    result: dict = {"votes": args.votes, "prompts": args.prompts, "models": args.models,
+    result: dict = {"votes": args.votes, "replicate": args.replicate, "prompts": args.prompts, "models": args.models,
                     "annotators": args.annotators, "load_before": os.getloadavg(), "steps": {}}
-    if args.only is None:
+    if args.only is None or not (folder / "votes.jsonl").exists():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        result["inputs"] = write_inputs(folder, votes=args.votes, prompts=args.prompts, models=args.models,
-                                        vote_prompts=args.vote_prompts or max(args.prompts, args.votes // 10),
+        result["inputs"] = write_inputs(folder, votes=args.votes // args.replicate, prompts=args.prompts, models=args.models,
+                                        vote_prompts=args.vote_prompts or max(args.prompts, args.votes // 10 // args.replicate),
                                         annotators=args.annotators)
         print(f"inputs written: {result['inputs']}", file=sys.stderr)
-    for label, code in steps(db, folder, args.bootstrap):
-        if args.only is not None and not any(label.startswith(p) for p in args.only):
-            continue
+    todo = steps(db, folder, args.bootstrap, args.replicate)
+    if args.only is not None:  # in the order given
+        todo = [(label, code) for prefix in args.only for label, code in todo if label.startswith(prefix)]
+    for label, code in todo:
         result["steps"][label] = row = run_child(code, folder / f"{len(result['steps']):02d}.log")
         print(f"{label:<32}{row['wall_s']:>9.2f} s{row['cpu_s']:>9.2f} cpu-s{row['rss_mb']:>7} MB", file=sys.stderr)
     result["load_after"] = os.getloadavg()
@@ -183,7 +215,7 @@ def main() -> None:
     for label, r in result["steps"].items():
         print(f"{label:<32}{r['wall_s']:>9.2f}{r['cpu_s']:>9.2f}{r['rss_mb']:>13}  {'✓' if r['rss_ok'] else '✗'}",
               file=sys.stderr)
-    if not args.keep:
+    if not args.keep and args.only is None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
