@@ -50,10 +50,10 @@ print(json.dumps({{"seconds": first, "again_s": again,
 JOBS = {
     "catch-up (tallies from zero)": "store.tallies.catch_up()",
     "agreement, tallies": "from sbs_tui.core.views.review import agreement_view; agreement_view(store)",
-    "agreement, raw votes": "from sbs_tui.core.agreement import analyse_store; "
+    "agreement, raw votes": "from sbs_tui.core.analysis.agreement import analyse_store; "
                             "analyse_store(store, use_tallies=False).to_json()",
-    "plots, tallies": "from sbs_tui.core.plots import collect_plot_data; collect_plot_data(store)",
-    "plots, raw votes": "from sbs_tui.core.plots import collect_plot_data; collect_plot_data(store, use_tallies=False)",
+    "plots, tallies": "from sbs_tui.core.analysis.plots import collect_plot_data; collect_plot_data(store)",
+    "plots, raw votes": "from sbs_tui.core.analysis.plots import collect_plot_data; collect_plot_data(store, use_tallies=False)",
     "ranking (bt, sandwich)": "from sbs_tui.core.views.ranking import ranking_view; "
                               "from sbs_tui.core.ranking.api import RankRequest; ranking_view(store, "
                               "RankRequest(ci='sandwich'))",
