@@ -35,6 +35,7 @@ deletes only votes above the watermark and costs nothing. Filters the tallies do
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -253,14 +254,17 @@ class Tallies(Queries):
     # -- reads (after catch_up) ---------------------------------------------------------------------------------
 
     def item_histogram(self, kinds: Sequence[str]) -> tuple[int, list[tuple[int, int, int, int]]]:
-        """Items with at least one label of ``kinds``, and the label-count vectors (with how many items have each)
-        of the items with two or more."""
+        """Items with at least one label of ``kinds``, and the label-count vectors (with how many items have each,
+        in ascending vector order) of the items with two or more.
+
+        Why one scan counted in Python: on 10M votes (3M items) SQLite's GROUP BY sorts every row (2.5 s, more
+        with the store's large page cache) and the item count was a second scan; streaming the vectors into a
+        ``Counter`` (a hash, C-implemented) is one scan and no sort, and exact by construction."""
         cols = [" + ".join(f"{k[0]}{j}" for k in kinds) for j in range(3)]
-        total = " + ".join(cols)
-        items = self.conn.execute(f"SELECT count(*) FROM agree_items WHERE {total} >= 1").fetchone()[0]
-        hist = self.conn.execute(f"SELECT {cols[0]}, {cols[1]}, {cols[2]}, count(*) FROM agree_items "
-                                 f"WHERE {total} >= 2 GROUP BY 1, 2, 3").fetchall()
-        return items, hist
+        counted = Counter(self.conn.execute(f"SELECT {cols[0]}, {cols[1]}, {cols[2]} FROM agree_items "
+                                            f"WHERE {' + '.join(cols)} >= 1"))
+        hist = [(a, b, c, n) for (a, b, c), n in sorted(counted.items()) if a + b + c >= 2]
+        return sum(counted.values()), hist
 
     def annotators(self) -> list[tuple[int, int, int, int]]:
         """(annotator id, votes, items judged in both orders, of which consistent) per annotator counted."""
