@@ -110,8 +110,10 @@ def _trim(values: Any) -> tuple[Any, int]:
 
 
 def cmh_chi2_p(tables: list[list[int]]) -> tuple[float, float]:
-    """Cochran–Mantel–Haenszel χ² (no continuity correction) and its p-value (χ², 1 df)."""
-    from scipy.stats import chi2
+    """Cochran–Mantel–Haenszel χ² (no continuity correction) and its p-value (χ², 1 df): ``scipy.stats.chi2.sf``
+    to the last bit (a test checks it) from the ufunc behind it, ``chdtrc`` — importing ``scipy.stats`` was 0.7 s
+    of ``sbs agreement`` on 10M votes."""
+    from scipy.special import chdtrc
 
     dev = var = 0.0
     for a, b, c, d in tables:
@@ -122,7 +124,7 @@ def cmh_chi2_p(tables: list[list[int]]) -> tuple[float, float]:
     if var <= 0:
         return 0.0, 1.0
     stat = dev * dev / var
-    return stat, float(chi2.sf(stat, 1))
+    return stat, float(chdtrc(1, stat))
 
 
 def within_pair_test(votes: Iterable[tuple[str, str, str, bool]]) -> dict[str, Any]:
