@@ -36,12 +36,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench.child
 OUT = ROOT / "bench" / "out"
 ALPACA = ROOT.parent / "shared" / "data" / "alpaca_eval" / "outputs"
 RSS_GOAL_MB = 2048
@@ -136,18 +136,14 @@ def write_inputs(folder: Path, *, votes: int, prompts: int, vote_prompts: int, m
 
 def run_child(code: str, log: Path) -> dict:
     """Run ``python -c code``; its own wall, CPU and peak RSS (``os.wait4`` on that one pid)."""
-    started = time.perf_counter()
+    from bench.child import measured
+
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if proc.returncode:
-        raise SystemExit(f"step failed (exit {proc.returncode}); see {log}:\n{log.read_text()[-2000:]}")
-    rss = usage.ru_maxrss / 1024
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "rss_mb": round(rss), "rss_ok": rss <= RSS_GOAL_MB}
+        m = measured([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out)
+    if m.returncode:
+        raise SystemExit(f"step failed (exit {m.returncode}); see {log}:\n{log.read_text()[-2000:]}")
+    return {"wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2), "rss_mb": round(m.rss_mb),
+            "rss_ok": m.rss_mb <= RSS_GOAL_MB}
 
 
 def steps(db: Path, folder: Path, bootstrap: int, replicate: int = 1) -> list[tuple[str, str]]:

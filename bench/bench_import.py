@@ -137,16 +137,15 @@ def cli_run(code: Path, path: Path, db_path: Path) -> tuple[float, float, float,
     stop = db_path.with_suffix(".stop")
     probe = subprocess.Popen([sys.executable, "-c", PROBE, str(db_path), str(stop)], cwd=code, env=env,
                              stdout=subprocess.PIPE, text=True)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db_path), "import", "votes", str(path)],
-                            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
+    from bench.child import measured
+
+    m = measured([sys.executable, "-m", "sbs_tui", "--db", str(db_path), "import", "votes", str(path)], cwd=code,
+                 env=env, stdout=subprocess.DEVNULL)
+    if m.returncode != 0:
         raise SystemExit("sbs import votes failed")
     stop.touch()
     out, _ = probe.communicate(timeout=120)
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, json.loads(out)
+    return m.wall_s, m.cpu_s, m.rss_mb, json.loads(out)
 
 
 def compare(votes: int, before_ref: str | None) -> None:

@@ -81,20 +81,12 @@ CPU_SECONDS: list[float] = []
 
 def run_cli(db: Path, *args: str) -> tuple[float, float, dict]:
     """Wall seconds, peak RSS (MB, of this process alone: os.wait4) and parsed JSON of one `sbs rank`."""
+    from bench.child import measured
+
     cmd = [sys.executable, "-m", "sbs_tui", "--db", str(db), "rank", *args, "--format", "json"]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"sbs rank failed ({proc.returncode}): {err.read()}")
-        CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
-        return wall, usage.ru_maxrss / 1024.0, json.loads(out.read())
+    m = measured(cmd, env=dict(os.environ, PYTHONPATH=str(REPO))).check("sbs rank")
+    CPU_SECONDS.append(m.cpu_s)
+    return m.wall_s, m.rss_mb, json.loads(m.stdout)
 
 
 def startup_baselines(repeat: int) -> dict[str, float]:

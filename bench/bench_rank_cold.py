@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,17 +75,11 @@ def run(code: Path, db: Path, args: tuple[str, ...]) -> tuple[float, float, floa
     """Wall s, CPU s, peak RSS MB and stdout of one cold `sbs rank ARGS --format json`."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(code)
+    from bench.child import measured
+
     cmd = [sys.executable, "-m", "sbs_tui", "--db", str(db), "rank", *args, "--format", "json"]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=code)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"sbs rank {' '.join(args)} failed in {code}: {err.read().decode()}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, out.read()
+    m = measured(cmd, env=env, cwd=code).check(f"sbs rank {' '.join(args)} in {code}")
+    return m.wall_s, m.cpu_s, m.rss_mb, m.stdout
 
 
 def summary(runs: list[tuple[float, float, float, bytes]]) -> dict[str, object]:

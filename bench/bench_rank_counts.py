@@ -75,18 +75,11 @@ def before_tree(ref: str | None, into: Path) -> str:
 
 def run_rank(code: Path, db: Path, *args: str) -> tuple[float, float, float, str]:
     """Wall s, CPU s, peak RSS MB and stdout of `sbs rank ARGS --format json` with the package at ``code``."""
+    from bench.child import measured
+
     cmd = [sys.executable, "-m", "sbs_tui", "--db", str(db), "rank", *args, "--format", "json"]
-    env = dict(os.environ, PYTHONPATH=str(code))
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=code)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"sbs rank failed: {err.read()}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, out.read()
+    m = measured(cmd, env=dict(os.environ, PYTHONPATH=str(code)), cwd=code).check("sbs rank")
+    return m.wall_s, m.cpu_s, m.rss_mb, m.stdout.decode()
 
 
 def reads(db: Path, repeat: int) -> dict[str, float]:
