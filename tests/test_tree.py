@@ -23,48 +23,22 @@ MIGRATIONS = {"sbs_tui/core/store/schema.py", "sbs_tui/core/store/schema_late.py
 
 def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """Every strongly connected component of more than one module (or a module importing itself), each as one
-    cycle through it, shortest first from its least module: ``[a, b, a]`` for ``a -> b -> a``."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[list[str]] = []
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph.get(root, ()))))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:  # Tarjan's algorithm without recursion (the graph has hundreds of modules)
-            node, children = work[-1]
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    if len(component) > 1 or node in graph.get(node, ()):
-                        components.append(component)
-    return [_cycle_through(sorted(c), graph) for c in components]
+    cycle through it, shortest first from its least module: ``[a, b, a]`` for ``a -> b -> a``. The components
+    are scipy's (``csgraph.connected_components``, strong connection)."""
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import connected_components
+
+    names = sorted(set(graph) | {child for children in graph.values() for child in children})
+    at = {name: k for k, name in enumerate(names)}
+    edges = [(at[m], at[c]) for m, children in graph.items() for c in children]
+    rows, cols = zip(*edges) if edges else ((), ())
+    matrix = csr_array(([1] * len(edges), (rows, cols)), shape=(len(names), len(names)))
+    _, labels = connected_components(matrix, directed=True, connection="strong")
+    members: dict[int, list[str]] = {}
+    for name, label in zip(names, labels):
+        members.setdefault(int(label), []).append(name)
+    return [_cycle_through(component, graph) for component in sorted(members.values())
+            if len(component) > 1 or component[0] in graph.get(component[0], ())]
 
 
 def _cycle_through(component: list[str], graph: Mapping[str, Iterable[str]]) -> list[str]:
