@@ -18,6 +18,8 @@ class VaderSentiment:
     name = "sentiment"
     higher_is_worse = False
     default_threshold = -0.5  # only matters if someone makes this gate blocking
+    #: Pure Python (its token cache only remembers): ``sbs gate`` may fork it into workers.
+    fork_safe = True
 
     def __init__(self, spec: ScorerSpec):
         from scorers.vader_fast import analyzer

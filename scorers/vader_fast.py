@@ -25,11 +25,15 @@ capitals, negations and idioms included. The shortcut applies to the library ver
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from itertools import compress
 from typing import Any
+
+import vader
+from vader import SentimentIntensityAnalyzer
+from vader import constants as C
+from vader.text import _EMOJI_RESIDUE, _clean_token, normalize_apostrophes
 
 #: The ``nltk-vader-sentiment`` version whose ``polarity_scores`` this reproduces (tests/test_vader_fast.py).
 CHECKED_VERSION = "1.0.0"
@@ -37,10 +41,8 @@ CHECKED_VERSION = "1.0.0"
 TOKEN_CACHE = 1 << 17
 
 
-def analyzer() -> Any:
+def analyzer() -> SentimentIntensityAnalyzer:
     """The fast analyzer for the checked library version, else the library's own (same interface)."""
-    import vader
-
     if getattr(vader, "__version__", None) == CHECKED_VERSION:
         return FastSentimentIntensityAnalyzer()
     return vader.SentimentIntensityAnalyzer()
@@ -73,150 +75,133 @@ class _Text:
     __slots__ = ("is_cap_diff", "lowered", "text", "tokens")
 
 
-def _make_analyzer_class():
-    from vader import SentimentIntensityAnalyzer
-    from vader import constants as C
-    from vader.text import _EMOJI_RESIDUE, _clean_token, normalize_apostrophes
+class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
+    """``SentimentIntensityAnalyzer`` whose ``polarity_scores`` skips the work that cannot change a score."""
 
-    class Fast(SentimentIntensityAnalyzer):
-        """``SentimentIntensityAnalyzer`` whose ``polarity_scores`` skips the work that cannot change a score."""
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._emoji_index = self._emoji._index
+        self._emoji_firsts = frozenset(self._emoji_index)
+        self._residue = _EMOJI_RESIDUE
+        self._emoji_next = _ranges(self._emoji_firsts | _EMOJI_RESIDUE)
+        self._clean: dict[str, str] = {}  # raw token -> the library's cleaned token
+        self._lower: dict[str, str] = {}  # raw token -> the cleaned token in lower case
+        self._multiword_firsts = [(n, _first_words(self.multiword, n)) for n in self._multiword_lengths]
+        self._idiom_firsts = [(n, _first_words(self.idioms, n)) for n in (2, 3, 4)]
 
-        def __init__(self, *args: Any, **kwargs: Any):
-            super().__init__(*args, **kwargs)
-            self._emoji_index = self._emoji._index
-            self._emoji_firsts = frozenset(self._emoji_index)
-            self._residue = _EMOJI_RESIDUE
-            self._emoji_next = _ranges(self._emoji_firsts | _EMOJI_RESIDUE)
-            self._clean: dict[str, str] = {}  # raw token -> the library's cleaned token
-            self._lower: dict[str, str] = {}  # raw token -> the cleaned token in lower case
-            self._multiword_firsts = [(n, _first_words(self.multiword, n)) for n in self._multiword_lengths]
-            self._idiom_firsts = [(n, _first_words(self.idioms, n)) for n in (2, 3, 4)]
-
-        def translate_emoji(self, text: str) -> str:
-            """``EmojiTranslator.translate``: only the characters that start an emoji or are its residue are
-            visited (in the library, every character of a text holding one)."""
-            if self._emoji_firsts.isdisjoint(text):
-                return text
-            index, search = self._emoji_index, self._emoji_next.search
-            out: list[str] = []
-            pos = 0
-            while (m := search(text, pos)) is not None:
-                i = m.start()
-                out.append(text[pos:i])
-                char = text[i]
-                candidates = index.get(char)
-                pos = i + 1
-                if candidates is None:
-                    if char not in self._residue:  # in the class's ranges, not an emoji's start: kept
-                        out.append(char)
-                    continue
-                for key, description in candidates:
-                    if text.startswith(key, i):
-                        out.extend((" ", description, " "))
-                        pos = i + len(key)
-                        break
-                else:
+    def translate_emoji(self, text: str) -> str:
+        """``EmojiTranslator.translate``: only the characters that start an emoji or are its residue are
+        visited (in the library, every character of a text holding one)."""
+        if self._emoji_firsts.isdisjoint(text):
+            return text
+        index, search = self._emoji_index, self._emoji_next.search
+        out: list[str] = []
+        pos = 0
+        while (m := search(text, pos)) is not None:
+            i = m.start()
+            out.append(text[pos:i])
+            char = text[i]
+            candidates = index.get(char)
+            pos = i + 1
+            if candidates is None:
+                if char not in self._residue:  # in the class's ranges, not an emoji's start: kept
                     out.append(char)
-            out.append(text[pos:])
-            return "".join(out).strip()
+                continue
+            for key, description in candidates:
+                if text.startswith(key, i):
+                    out.extend((" ", description, " "))
+                    pos = i + len(key)
+                    break
+            else:
+                out.append(char)
+        out.append(text[pos:])
+        return "".join(out).strip()
 
-        def sentitext(self, text: str) -> _Text:
-            """``vader.text.SentiText(text, lexicon_keys)``, each distinct token cleaned (and lowered) once."""
-            raw = text.split()
-            clean, lower = self._clean, self._lower
-            tokens = list(map(clean.get, raw))
-            if None in tokens:  # tokens not seen yet
-                if len(clean) > TOKEN_CACHE:
-                    clean.clear()
-                    lower.clear()
-                for token in raw:
-                    if token not in clean:
-                        clean[token] = cleaned = _clean_token(token, self._lexicon_keys)
-                        lower[token] = cleaned.lower()
-                tokens = list(map(clean.__getitem__, raw))
-            st = _Text()
-            st.text, st.tokens, st.lowered = text, tokens, list(map(lower.__getitem__, raw))
-            allcap = sum(map(str.isupper, tokens))
-            st.is_cap_diff = 0 < len(tokens) - allcap < len(tokens)
-            return st
+    def sentitext(self, text: str) -> _Text:
+        """``vader.text.SentiText(text, lexicon_keys)``, each distinct token cleaned (and lowered) once."""
+        raw = text.split()
+        clean, lower = self._clean, self._lower
+        tokens = list(map(clean.get, raw))
+        if None in tokens:  # tokens not seen yet
+            if len(clean) > TOKEN_CACHE:
+                clean.clear()
+                lower.clear()
+            for token in raw:
+                if token not in clean:
+                    clean[token] = cleaned = _clean_token(token, self._lexicon_keys)
+                    lower[token] = cleaned.lower()
+            tokens = list(map(clean.__getitem__, raw))
+        st = _Text()
+        st.text, st.tokens, st.lowered = text, tokens, list(map(lower.__getitem__, raw))
+        allcap = sum(map(str.isupper, tokens))
+        st.is_cap_diff = 0 < len(tokens) - allcap < len(tokens)
+        return st
 
-        def _match_multiword(self, lowered: list[str]) -> tuple[dict[int, float], frozenset[int]]:
-            if not self.multiword:
-                return {}, frozenset()
-            forced: dict[int, float] = {}
-            consumed: set[int] = set()
-            multiword = self.multiword
-            for n, firsts in self._multiword_firsts:
-                if firsts.isdisjoint(lowered):
+    def _match_multiword(self, lowered: list[str]) -> tuple[dict[int, float], frozenset[int]]:
+        if not self.multiword:
+            return {}, frozenset()
+        forced: dict[int, float] = {}
+        consumed: set[int] = set()
+        multiword = self.multiword
+        for n, firsts in self._multiword_firsts:
+            if firsts.isdisjoint(lowered):
+                continue
+            for i in [i for i, w in enumerate(lowered[: len(lowered) - n + 1]) if w in firsts]:
+                if i in forced or any(j in consumed or j in forced for j in range(i, i + n)):
                     continue
-                for i in [i for i, w in enumerate(lowered[: len(lowered) - n + 1]) if w in firsts]:
-                    if i in forced or any(j in consumed or j in forced for j in range(i, i + n)):
-                        continue
-                    phrase = " ".join(lowered[i: i + n])
-                    if phrase in multiword:
-                        forced[i] = multiword[phrase]
-                        consumed.update(range(i + 1, i + n))
-            return forced, frozenset(consumed)
+                phrase = " ".join(lowered[i: i + n])
+                if phrase in multiword:
+                    forced[i] = multiword[phrase]
+                    consumed.update(range(i + 1, i + n))
+        return forced, frozenset(consumed)
 
-        def _laden_idioms(self, lowered: list[str]) -> list[float]:
-            if not self.idioms:
-                return []
-            found: list[float] = []
-            idioms = self.idioms
-            for length, firsts in self._idiom_firsts:
-                if firsts.isdisjoint(lowered):
-                    continue
-                for i, w in enumerate(lowered[: len(lowered) - length + 1]):
-                    if w in firsts:
-                        phrase = " ".join(lowered[i: i + length])
-                        if phrase in idioms:
-                            found.append(idioms[phrase])
-            return found
+    def _laden_idioms(self, lowered: list[str]) -> list[float]:
+        if not self.idioms:
+            return []
+        found: list[float] = []
+        idioms = self.idioms
+        for length, firsts in self._idiom_firsts:
+            if firsts.isdisjoint(lowered):
+                continue
+            for i, w in enumerate(lowered[: len(lowered) - length + 1]):
+                if w in firsts:
+                    phrase = " ".join(lowered[i: i + length])
+                    if phrase in idioms:
+                        found.append(idioms[phrase])
+        return found
 
-        def polarity_scores(self, text: str) -> dict[str, float]:
-            """The library's ``polarity_scores``, step for step (its per-token rules, names bound locally)."""
-            if not isinstance(text, str):
-                raise TypeError(f"polarity_scores() expects a str, got {type(text).__name__}")
-            text = self.translate_emoji(normalize_apostrophes(text))
-            sentitext = self.sentitext(text)
-            tokens, lowered = sentitext.tokens, sentitext.lowered
-            forced, consumed = self._match_multiword(lowered)
-            booster, lexicon, modified = self.booster, self.lexicon, self._modified_valence
-            n = len(lowered)
-            # Every branch of the library's per-token rules gives 0.0 to a token that is neither a multiword match
-            # nor a lexicon word: only those are visited (the rules are pure, so the order does not matter).
-            sentiments = [0.0] * n
-            for i in sorted(set(forced).union(compress(range(n), map(lexicon.__contains__, lowered)))):
-                item = lowered[i]
-                if i in consumed:
-                    continue
-                if i in forced:
-                    sentiments[i] = modified(forced[i], sentitext, i)
-                elif item in booster or (item == "kind" and i + 1 < n and lowered[i + 1] == "of"):
-                    continue
-                else:  # a lexicon word
-                    valence = lexicon[item]
-                    if item == "no" and i + 1 < n and lowered[i + 1] in lexicon:
-                        valence = 0.0
-                    if self._no_precedes(lowered, i):
-                        valence = lexicon[item] * C.N_SCALAR
-                    if tokens[i].isupper() and sentitext.is_cap_diff:
-                        if valence > 0:
-                            valence += C.C_INCR
-                        elif valence < 0:
-                            valence -= C.C_INCR
-                    sentiments[i] = modified(valence, sentitext, i)
-            sentiments = self._but_check(lowered, sentiments)
-            return self._score_valence(sentiments + self._laden_idioms(lowered), text)
-
-    return Fast
-
-
-@functools.cache
-def _analyzer_class():
-    return _make_analyzer_class()
-
-
-def FastSentimentIntensityAnalyzer(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - a class, built lazily
-    """A ``vader.SentimentIntensityAnalyzer`` with the fast ``polarity_scores`` (vader is imported on first use)."""
-    return _analyzer_class()(*args, **kwargs)
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """The library's ``polarity_scores``, step for step (its per-token rules, names bound locally)."""
+        if not isinstance(text, str):
+            raise TypeError(f"polarity_scores() expects a str, got {type(text).__name__}")
+        text = self.translate_emoji(normalize_apostrophes(text))
+        sentitext = self.sentitext(text)
+        tokens, lowered = sentitext.tokens, sentitext.lowered
+        forced, consumed = self._match_multiword(lowered)
+        booster, lexicon, modified = self.booster, self.lexicon, self._modified_valence
+        n = len(lowered)
+        # Every branch of the library's per-token rules gives 0.0 to a token that is neither a multiword match
+        # nor a lexicon word: only those are visited (the rules are pure, so the order does not matter).
+        sentiments = [0.0] * n
+        for i in sorted(set(forced).union(compress(range(n), map(lexicon.__contains__, lowered)))):
+            item = lowered[i]
+            if i in consumed:
+                continue
+            if i in forced:
+                sentiments[i] = modified(forced[i], sentitext, i)
+            elif item in booster or (item == "kind" and i + 1 < n and lowered[i + 1] == "of"):
+                continue
+            else:  # a lexicon word
+                valence = lexicon[item]
+                if item == "no" and i + 1 < n and lowered[i + 1] in lexicon:
+                    valence = 0.0
+                if self._no_precedes(lowered, i):
+                    valence = lexicon[item] * C.N_SCALAR
+                if tokens[i].isupper() and sentitext.is_cap_diff:
+                    if valence > 0:
+                        valence += C.C_INCR
+                    elif valence < 0:
+                        valence -= C.C_INCR
+                sentiments[i] = modified(valence, sentitext, i)
+        sentiments = self._but_check(lowered, sentiments)
+        return self._score_valence(sentiments + self._laden_idioms(lowered), text)

@@ -1,0 +1,151 @@
+"""One ``sbs gate`` pass over many pending generations, its batches scored in forked worker processes (issue 22).
+
+Why processes: the default gates are Python (VADER, the lexicon's scan, the sentence splitter) around C calls that
+hold the GIL (fastText, the profanity model's sparse products), so one process uses one core however many the
+machine has; a thread pool would not help. With ``--workers`` (default: one per core on a large pass) this process
+reads the pending rows and their cached results, hands batches to the workers, and settles each batch as its scores
+come back — in the order read, one short transaction per batch, as the sequential loop does.
+
+Why fork: the runner is built once, here, with its models loaded and its first calls made; forked workers inherit
+it (copy-on-write: nothing is loaded again, the first batch is scored at once). Forking is only done when every
+gate's scorer says it can be (``fork_safe``: in-process CPU work, no threads of its own, no sockets, no torch) and
+before any other thread starts (the progress bar's starts after). Any other gate set — a torch model, an HTTP
+endpoint — scores in this process, as before; so does ``--watch``, which shares the machine with annotators.
+
+Same results: the batches are the same rows in the same order, each scored by ``GateRunner.evaluate`` with the
+cached results read before it, and written by the same code (``runner.settle_batch``): the database ends
+identical (tests/test_gate_parallel.py compares two databases). A worker's error ends the pass as it would in this
+process; what was settled before stays settled. On Ctrl+C (the workers ignore it) no new batch is read; the
+batches already handed out are settled, then the pass stops.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sbs_tui.core.gates import runner as gating
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
+
+    from sbs_tui.core.store import Store
+
+#: Below this many pending generations a pass scores in this process: forking and warming the workers costs
+#: ~0.1 s of a 2-core machine, about what 250 generations cost.
+MIN_PENDING = 2000
+#: Batches handed out ahead per worker, so a worker never waits for this process to read or write.
+AHEAD = 2
+
+_RUNNER: gating.GateRunner | None = None  # what a forked worker scores with (set just before the fork)
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def not_forkable(runner: gating.GateRunner) -> list[str]:
+    """The gates whose scorer does not declare ``fork_safe`` (or [] when every one does)."""
+    return [g.name for g in runner.gates if not getattr(runner.scorer(g), "fork_safe", False)]
+
+
+def workers_for(runner: gating.GateRunner, pending: int, batch_size: int, requested: int = 0,
+                log: Callable[[str], None] | None = None) -> int:
+    """How many worker processes score this pass: ``requested`` (0: one per core when ``pending`` reaches
+    :data:`MIN_PENDING`), never more than there are batches; 1 (this process) where fork is unavailable or a gate
+    cannot be forked."""
+    if requested == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    wanted = requested or (cores() if pending >= MIN_PENDING else 1)
+    wanted = min(wanted, -(-pending // batch_size))
+    if wanted <= 1:
+        return 1
+    blocked = not_forkable(runner)
+    if blocked:
+        if log is not None and requested:
+            log(f"scoring in this process: gate(s) {', '.join(blocked)} cannot be forked into workers")
+        return 1
+    return wanted
+
+
+def _warm(runner: gating.GateRunner) -> None:
+    """Load what scorers load on first use (language ID's models), so the workers inherit it loaded."""
+    if runner.identify_languages and runner.has_blocking:
+        from scorers.language import MAX_CHARS, identify_parts
+
+        line = "A warm-up paragraph, in English, long enough to be read in parts.\n"
+        identify_parts(line * (MAX_CHARS * 4 // len(line) + 1))
+
+
+def _quiet_worker() -> None:
+    """A worker leaves Ctrl+C to the parent (which settles what was handed out) and dies on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _evaluate(items: Sequence[Any], cached: dict[str, dict[int, Any]]) -> list[Any]:
+    assert _RUNNER is not None, "a gate worker runs in a process forked by scoring_pool"
+    return _RUNNER.evaluate(items, cached)
+
+
+@contextmanager
+def scoring_pool(runner: gating.GateRunner, workers: int) -> Iterator[Pool | None]:
+    """``workers`` forked processes that score with ``runner`` (None for 1: score in this process). Start it
+    before any other thread; the workers are stopped on exit."""
+    global _RUNNER
+    if workers <= 1:
+        yield None
+        return
+    _warm(runner)
+    _RUNNER = runner
+    # Frozen objects are left alone by the collector: a worker's collections do not touch (and so copy) every
+    # page of the models and modules it shares with this process.
+    gc.freeze()
+    try:
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker)
+    finally:
+        _RUNNER = None  # the workers have their copy; this process scores nothing itself
+        gc.unfreeze()
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def gate_pending(store: Store, runner: gating.GateRunner, pool: Pool, *, batch_size: int = 64,
+                 stop: threading.Event | None = None,
+                 on_batch: Callable[[gating.GateProgress, int], None] | None = None) -> gating.GateProgress:
+    """:func:`sbs_tui.core.gates.runner.gate_pending` with the scoring done by ``pool``'s workers."""
+    progress = gating.GateProgress()
+    ahead = AHEAD * pool._processes  # type: ignore[attr-defined]
+    inflight: deque[tuple[list[dict[str, Any]], int, Any]] = deque()
+    after, more = 0, True
+    while True:
+        while more and len(inflight) < ahead and (stop is None or not stop.is_set()):
+            rows = store.generations.pending(limit=batch_size, after_id=after)
+            if not rows:
+                more = False
+                break
+            after = rows[-1]["id"]
+            items, cached, reused = gating.prepare_batch(store, runner, rows)
+            inflight.append((rows, reused, pool.apply_async(_evaluate, (items, cached))))
+        if not inflight:
+            return progress
+        rows, reused, scored = inflight.popleft()
+        outcomes = scored.get()
+        gating.settle_batch(store, runner, rows, outcomes)
+        gating.count_batch(progress, outcomes, reused)
+        if on_batch is not None:
+            on_batch(progress, len(rows))
