@@ -34,9 +34,9 @@ def _outputs(n: int) -> list[GenerationRecord]:
     rows = []
     for path in sorted(OUTPUTS.glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as fh:
-            rows += [json.loads(line) for line in fh]
-    records = [GenerationRecord(prompt_id_for(r["instruction"]), r["instruction"], f"m{i % 5}", r["output"])
-               for i, r in enumerate(rows[:n])]
+            rows += [(path.name.split(".")[0], json.loads(line)) for line in fh]
+    records = [GenerationRecord(prompt_id_for(r["instruction"]), r["instruction"], model, r["output"])
+               for model, r in rows[:n]]
     records += [GenerationRecord(prompt_id_for(f"h{i}"), f"h{i}", "hostile", text) for i, text in enumerate(HOSTILE)]
     return records
 
@@ -175,3 +175,50 @@ def test_sbs_gate_workers_option_gives_the_same_output(tmp_path: Path, cli) -> N
         assert result.exit_code == 0, result.stderr
         outs[workers] = (result.stdout, _state(db))
     assert outs["1"] == outs["2"]
+
+
+def test_ctrl_c_during_a_parallel_pass_exits_130_and_leaves_no_worker(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C reaches the whole process group: the workers ignore it, the parent settles the batches
+    it handed out, says what is still pending, exits 130, and no worker outlives it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "big.db"
+    store = Store(db)
+    records = _outputs(10_000)
+    with store.transaction():
+        store.generations.insert([GenerationRecord(r.prompt_id, r.prompt, f"{r.model}#{k}", r.output)
+                                  for k in range(3) for r in records])
+    total = store.generations.count_pending()
+    store.close()
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sbs_tui", "--db", str(db), "gate", "--workers", "2",
+                             "--no-progress"], cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            conn = sqlite3.connect(db, timeout=10)
+            left = conn.execute("SELECT count(*) FROM generations WHERE gate_status = 'pending'").fetchone()[0]
+            conn.close()
+            if left < total:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the pass ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    with Store(db) as store:
+        pending = store.generations.count_pending()
+    assert 0 < pending < total
+    assert err.splitlines()[-1] == f"interrupted: {pending:,} generation(s) still pending (sbs gate again goes on " \
+                                   "from there)"
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # the process group is empty: no worker left behind
+        os.killpg(proc.pid, 0)
