@@ -11,7 +11,7 @@ so ``--baseline`` (a ``git worktree`` or ``git archive`` of the code before) and
 alternately in one session: wall time, and CPU time of the run's process and of the worker processes it forked
 (the machine is shared: CPU time moves far less with other load). This tree runs as ``sbs gate`` does (``--workers``
 auto: one per core on a large pass) and, with ``--single``, also with ``--workers 1`` (one process, the CPU cost
-per generation). After the runs the databases' gate results and statuses are compared: every run must decide
+per generation) and, with ``--forked N``, with ``--workers N`` (forked whatever the load average says). After the runs the databases' gate results and statuses are compared: every run must decide
 exactly as the baseline.
 
     git archive <commit> | tar -x -C /tmp/gp_old && python bench/bench_gate_path.py --baseline /tmp/gp_old --gates both --single
@@ -128,12 +128,16 @@ def main() -> None:
     parser.add_argument("--gates", choices=("default", "bare", "both"), default="default",
                         help="the issue's default set, a bare `sbs gate` (+ VADER sentiment), or each")
     parser.add_argument("--single", action="store_true", help="also time this tree with --workers 1")
+    parser.add_argument("--forked", type=int, default=0, metavar="N",
+                        help="also time this tree with --workers N (forked whatever the load)")
     parser.add_argument("--profile", default="", help="write a cProfile of this tree's first run to this file")
     args = parser.parse_args()
     sets = ("default", "bare") if args.gates == "both" else (args.gates,)
     trees = {"before": (args.baseline.resolve(), "auto"), "after": (HERE, "auto")}
     if args.single:
         trees["after, 1 process"] = (HERE, "1")
+    if args.forked:
+        trees[f"after, {args.forked} workers"] = (HERE, str(args.forked))
     summary: dict = {"generations": None, "batch_size": args.batch_size, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -109,6 +109,7 @@ def test_only_fork_safe_scorers_are_forked(scorer_registry: Registry) -> None:
 def test_how_many_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = build_runner(Settings())
     monkeypatch.setattr(parallel, "cores", lambda: 2)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.3, 0.3, 0.3))
     small = parallel.MIN_PENDING - 1
     assert parallel.workers_for(runner, small, 32) == 1  # auto: not worth forking
     assert parallel.workers_for(runner, parallel.MIN_PENDING, 32) == 2  # auto: one per core
@@ -118,6 +119,23 @@ def test_how_many_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parallel.workers_for(runner, 0, 32, requested=8) == 1
     monkeypatch.setattr(parallel, "cores", lambda: 1)
     assert parallel.workers_for(runner, 100_000, 32) == 1
+
+
+def test_auto_forks_only_onto_spare_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine gains nothing from workers and pays their overhead: auto forks one per spare core + 1."""
+    runner = build_runner(Settings())
+    load = [0.0]
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    monkeypatch.setattr(parallel, "cores", lambda: 8)
+    for now, workers in ((0.0, 8), (3.2, 5), (6.9, 2), (7.1, 1), (12.0, 1)):
+        load[0] = now
+        assert parallel.workers_for(runner, 100_000, 32) == workers, now
+        assert parallel.workers_for(runner, 100_000, 32, requested=4) == 4  # asked for: the load does not count
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    load[0] = 1.5
+    assert parallel.workers_for(runner, 100_000, 32) == 1
+    load[0] = 0.8
+    assert parallel.workers_for(runner, 100_000, 32) == 2
 
 
 class _FailsOnHostile:

@@ -31,9 +31,9 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format of the per-model pass-rate summary on stdout (not printed with --watch).")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
-              help="Processes scoring a single pass: 0 one per CPU core once 2,000 generations are pending (when "
-                   "every gate can be forked: the offline defaults can), 1 this process only. --watch always "
-                   "scores in its own process.")
+              help="Processes scoring a single pass: 0 one per spare CPU core (by the load average) once 2,000 "
+                   "generations are pending and every gate can be forked (the offline defaults can), 1 this "
+                   "process only. --watch always scores in its own process.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr: done of total, rate, time left (default: when stderr is a terminal; "
                    "otherwise a line every few seconds).")

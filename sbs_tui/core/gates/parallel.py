@@ -4,7 +4,8 @@ Why processes: the default gates are Python (VADER, the lexicon's scan, the sent
 hold the GIL (fastText, the profanity model's sparse products), so one process uses one core however many the
 machine has; a thread pool would not help. With ``--workers`` (default: one per core on a large pass) this process
 reads the pending rows and their cached results, hands batches to the workers, and settles each batch as its scores
-come back — in the order read, one short transaction per batch, as the sequential loop does.
+come back — in the order read, one short transaction per batch, as the sequential loop does. By default workers
+are forked only onto cores the load average says are spare (:func:`workers_for`).
 
 Why fork: the runner is built once, here, with its models loaded and its first calls made; forked workers inherit
 it (copy-on-write: nothing is loaded again, the first batch is scored at once). Forking is only done when every
@@ -60,14 +61,28 @@ def not_forkable(runner: gating.GateRunner) -> list[str]:
     return [g.name for g in runner.gates if not getattr(runner.scorer(g), "fork_safe", False)]
 
 
+def spare_cores() -> float:
+    """Cores not busy with other work: the cores less the 1-minute load average (``make -l``'s measure)."""
+    try:
+        return cores() - os.getloadavg()[0]
+    except OSError:  # no load average: assume the machine is ours
+        return float(cores())
+
+
 def workers_for(runner: gating.GateRunner, pending: int, batch_size: int, requested: int = 0,
                 log: Callable[[str], None] | None = None) -> int:
-    """How many worker processes score this pass: ``requested`` (0: one per core when ``pending`` reaches
-    :data:`MIN_PENDING`), never more than there are batches; 1 (this process) where fork is unavailable or a gate
-    cannot be forked."""
+    """How many worker processes score this pass: ``requested``, never more than there are batches; 1 (this
+    process) where fork is unavailable or a gate cannot be forked.
+
+    ``requested`` 0 (the default) forks only when ``pending`` reaches :data:`MIN_PENDING` and at least one core is
+    spare, and then one worker per spare core plus one, at most one per core. Why the load: workers cost ~10-15 %
+    more CPU in all (each warms its own caches; the parent reads, hands out and writes), which a free core repays
+    and a busy one does not — at a load of 7 on 2 cores, two workers ran at 0.84x one process's rate
+    (docs/benchmarks.md)."""
     if requested == 1 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    wanted = requested or (cores() if pending >= MIN_PENDING else 1)
+    spare = spare_cores() if not requested else 0.0
+    wanted = requested or (min(cores(), int(spare) + 1) if pending >= MIN_PENDING and spare >= 1 else 1)
     wanted = min(wanted, -(-pending // batch_size))
     if wanted <= 1:
         return 1

@@ -303,7 +303,8 @@ def gate_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]])
     return outcomes, reused
 
 
-def settle_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> None:
+def settle_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]],
+                 outcomes: Sequence[Outcome]) -> None:
     """:func:`gate_batch`'s write: the results and each generation's status, in one short transaction."""
     with store.transaction():
         store.gates.save_results(_result_rows(runner, rows, outcomes))
