@@ -9,12 +9,13 @@ lexicon, profanity model); ``--gates bare`` is what a bare ``sbs gate`` runs (th
 sentiment gate); ``--gates both`` times each. Each run is a child process whose ``sys.path`` starts with its tree,
 so ``--baseline`` (a ``git worktree`` or ``git archive`` of the code before) and this tree are measured
 alternately in one session: wall time, and CPU time of the run's process and of the worker processes it forked
-(the machine is shared: CPU time moves far less with other load). This tree runs as ``sbs gate`` does (``--workers``
-auto: one per core on a large pass) and, with ``--single``, also with ``--workers 1`` (one process, the CPU cost
-per generation) and, with ``--forked N``, with ``--workers N`` (forked whatever the load average says). After the runs the databases' gate results and statuses are compared: every run must decide
-exactly as the baseline.
+(the machine is shared: CPU time moves far less with other load). This tree runs as ``sbs gate`` does
+(``--workers`` auto: forked onto spare cores on a large pass); ``--single`` adds it with ``--workers 1`` (one
+process: the CPU cost per generation), ``--forked N`` with ``--workers N`` (forked whatever the load). After the
+runs the databases' gate results and statuses are compared: every run must decide exactly as the baseline.
 
-    git archive <commit> | tar -x -C /tmp/gp_old && python bench/bench_gate_path.py --baseline /tmp/gp_old --gates both --single
+    git archive <commit> | tar -x -C /tmp/gp_old
+    python bench/bench_gate_path.py --baseline /tmp/gp_old --gates both --single --forked 2
     python bench/bench_gate_path.py --baseline /tmp/gp_old --profile prof.txt   # + cProfile (CPU time) of a run
 """
 

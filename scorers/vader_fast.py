@@ -52,7 +52,8 @@ def _ranges(chars: Iterable[str], gap: int = 64) -> re.Pattern[str]:
     """A character class of a few ranges that holds every one of ``chars`` (and some other characters: the
     caller checks what it found). A class of the 1,250 emoji first characters one by one costs a linear scan per
     character of text in ``re`` (astral characters rule out its bitmap), 1 µs a character. Below U+2100 (Latin,
-    Cyrillic, general punctuation: what text is made of) the ranges are exact, so ordinary characters are never visited."""
+    Cyrillic, general punctuation: what text is made of) the ranges are exact: ordinary characters are never
+    visited."""
     points = sorted(map(ord, chars))
     spans = [[points[0], points[0]]]
     for p in points[1:]:

@@ -130,7 +130,9 @@ def test_auto_forks_only_onto_spare_cores(monkeypatch: pytest.MonkeyPatch) -> No
     for now, workers in ((0.0, 8), (3.2, 5), (6.9, 2), (7.1, 1), (12.0, 1)):
         load[0] = now
         assert parallel.workers_for(runner, 100_000, 32) == workers, now
-        assert parallel.workers_for(runner, 100_000, 32, requested=4) == 4  # asked for: the load does not count
+        lines: list[str] = []
+        assert parallel.workers_for(runner, 100_000, 32, requested=4, log=lines.append) == 4  # the load aside
+        assert lines == ["scoring in 4 worker processes"]
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     load[0] = 1.5
     assert parallel.workers_for(runner, 100_000, 32) == 1

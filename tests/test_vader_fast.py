@@ -26,11 +26,12 @@ DATA = Path(__file__).parent / "data"
 
 
 WORDS = (["good", "GOOD", "bad", "BAD", "not", "isn't", "never", "so", "this", "no", "nor", "or", "but", "BUT",
-          "kind", "of", "kind of", "no good", "sort", "very", "extremely", "least", "at", "without", "doubt", "love", "hate", "the", "a",
+          "kind", "of", "kind of", "no good", "sort", "very", "extremely", "least", "at", "without", "doubt",
+          "love", "hate", "the", "a",
           "Great", "terrible", "ok!", "(super)", "#bad", ":)", ":),", "!!", "?", "don’t", "can't", "stand", "fed",
           "up", "break", "a", "leg", "yeah", "right", "die", "for", "to", "1", "2", "#", "*", "©", "®", "5️⃣", "#️⃣",
           "❤️", "👍🏽", "👨‍👩‍👧", "😁text", "🏻", "\ufe0f", "\u200d", "\ufe0e", "♥", "x2", "10%", "50/50"]
-         + sorted(REFERENCE.booster)[:30] + sorted(REFERENCE.lexicon)[:60])
+         + sorted(REFERENCE.booster)[:30] + sorted(REFERENCE.lexicon)[:30] + sorted(REFERENCE.lexicon)[::100])
 #: Every multiword entry, idiom and special case (a few dozen): the windows the shortcuts look for.
 PHRASES = sorted({*REFERENCE.multiword, *REFERENCE.idioms, *REFERENCE.special_cases})
 SEPARATORS = [" "] * 6 + ["  ", "\n", "\t", "", ". ", "! ", ", "]

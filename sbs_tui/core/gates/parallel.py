@@ -91,6 +91,8 @@ def workers_for(runner: gating.GateRunner, pending: int, batch_size: int, reques
         if log is not None and requested:
             log(f"scoring in this process: gate(s) {', '.join(blocked)} cannot be forked into workers")
         return 1
+    if log is not None:
+        log(f"scoring in {wanted} worker processes")
     return wanted
 
 
