@@ -171,6 +171,36 @@ def test_a_worker_error_ends_the_pass_and_keeps_what_was_settled(tmp_path: Path,
     assert statuses[:64] == ["passed"] * 64 and statuses[64:] == ["pending"] * len(HOSTILE)
 
 
+class _DiesOnHostile(_FailsOnHostile):
+    """Fork-safe; its process is killed (as the out-of-memory killer would) on a batch holding ``idiot``."""
+
+    def score(self, items):
+        import os
+        import signal
+
+        if any("idiot" in i.output for i in items):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return [ScoreResult(0.0, {}) for _ in items]
+
+
+def test_a_killed_worker_is_an_error_not_a_hang(tmp_path: Path, scorer_registry: Registry) -> None:
+    scorer_registry.register("dying", _DiesOnHostile, origin="tests")
+    db = _database(tmp_path / "k.db", 64)
+    runner = gating.GateRunner([policy.GateConfig("dying", "dying", blocking=True)], registry=scorer_registry)
+    store = Store(db)
+    try:
+        with pytest.raises(parallel.WorkerDied, match="worker process died") as died:
+            with parallel.scoring_pool(runner, 2) as pool:
+                parallel.gate_pending(store, runner, pool, batch_size=8)
+        statuses = [s for (s,) in store.conn.execute("SELECT gate_status FROM generations ORDER BY id")]
+    finally:
+        store.close()
+    settled = statuses.count("passed")
+    # Settled in order: a prefix of the clean batches; the batch with the killer and everything after it pending.
+    assert statuses == ["passed"] * settled + ["pending"] * (len(statuses) - settled) and settled <= 64
+    assert f"{settled:,} generation(s) were settled" in str(died.value) and died.value.exit_code == 1
+
+
 def test_a_stop_settles_what_was_handed_out_and_leaves_the_rest_pending(tmp_path: Path) -> None:
     db = _database(tmp_path / "s.db", 200)
     runner = build_runner(Settings(), only=["lexicon"])

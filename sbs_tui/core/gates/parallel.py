@@ -29,15 +29,22 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sbs_tui.core.gates import runner as gating
+from sbs_tui.errors import ExitCode, SbsError
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
-
     from sbs_tui.core.store import Store
+
+
+class WorkerDied(SbsError):
+    """A worker process ended without its batch (killed, out of memory): what was settled stays settled."""
+
+    exit_code = ExitCode.CHECK_FAILED
 
 #: Below this many pending generations a pass scores in this process: forking and warming the workers costs
 #: ~0.1 s of a 2-core machine, about what 250 generations cost.
@@ -117,9 +124,11 @@ def _evaluate(items: Sequence[Any], cached: dict[str, dict[int, Any]]) -> list[A
 
 
 @contextmanager
-def scoring_pool(runner: gating.GateRunner, workers: int) -> Iterator[Pool | None]:
+def scoring_pool(runner: gating.GateRunner, workers: int) -> Iterator[ProcessPoolExecutor | None]:
     """``workers`` forked processes that score with ``runner`` (None for 1: score in this process). Start it
-    before any other thread; the workers are stopped on exit."""
+    before any other thread; the workers are stopped on exit. A process pool from ``concurrent.futures``, not
+    ``multiprocessing.Pool``: a worker that dies (killed, out of memory) breaks the pool with an error instead of
+    leaving its batch's result to be waited for forever."""
     global _RUNNER
     if workers <= 1:
         yield None
@@ -130,23 +139,24 @@ def scoring_pool(runner: gating.GateRunner, workers: int) -> Iterator[Pool | Non
     # page of the models and modules it shares with this process.
     gc.freeze()
     try:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_quiet_worker)
+        pool.submit(int).result()  # with fork, the first task forks every worker: now, before any other thread
     finally:
         _RUNNER = None  # the workers have their copy; this process scores nothing itself
         gc.unfreeze()
     try:
         yield pool
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)  # batches being scored finish (one each); the rest are dropped
 
 
-def gate_pending(store: Store, runner: gating.GateRunner, pool: Pool, *, batch_size: int = 64,
+def gate_pending(store: Store, runner: gating.GateRunner, pool: ProcessPoolExecutor, *, batch_size: int = 64,
                  stop: threading.Event | None = None,
                  on_batch: Callable[[gating.GateProgress, int], None] | None = None) -> gating.GateProgress:
     """:func:`sbs_tui.core.gates.runner.gate_pending` with the scoring done by ``pool``'s workers."""
     progress = gating.GateProgress()
-    ahead = AHEAD * pool._processes  # type: ignore[attr-defined]
+    ahead = AHEAD * pool._max_workers  # type: ignore[attr-defined]
     inflight: deque[tuple[list[dict[str, Any]], int, Any]] = deque()
     after, more = 0, True
     while True:
@@ -157,11 +167,16 @@ def gate_pending(store: Store, runner: gating.GateRunner, pool: Pool, *, batch_s
                 break
             after = rows[-1]["id"]
             items, cached, reused = gating.prepare_batch(store, runner, rows)
-            inflight.append((rows, reused, pool.apply_async(_evaluate, (items, cached))))
+            inflight.append((rows, reused, pool.submit(_evaluate, items, cached)))
         if not inflight:
             return progress
         rows, reused, scored = inflight.popleft()
-        outcomes = scored.get()
+        try:
+            outcomes = scored.result()
+        except BrokenProcessPool as exc:
+            raise WorkerDied(f"a gate worker process died ({exc}); {progress.scored:,} generation(s) were settled, "
+                             "the rest are still pending: run sbs gate again (--workers 1 scores in one process)"
+                             ) from exc
         gating.settle_batch(store, runner, rows, outcomes)
         gating.count_batch(progress, outcomes, reused)
         if on_batch is not None:
