@@ -46,8 +46,9 @@ class WorkerDied(SbsError):
 
     exit_code = ExitCode.CHECK_FAILED
 
-#: Below this many pending generations a pass scores in this process: forking and warming the workers costs
-#: ~0.1 s of a 2-core machine, about what 250 generations cost.
+#: Below this many pending generations (about a second of work) a pass scores in this process: starting two
+#: workers took 0.1-0.14 s of wall time (30 ms of CPU) on the loaded 2-core machine, and each worker warms its
+#: own caches (the lexicon's words, VADER's tokens) again.
 MIN_PENDING = 2000
 #: Batches handed out ahead per worker, so a worker never waits for this process to read or write.
 AHEAD = 2
