@@ -62,6 +62,9 @@ class Scorer(Protocol):
     higher_is_worse: bool
     #: The threshold this backend is calibrated for; gate configs may override it.
     default_threshold: float
+    # Optional: ``fork_safe = True`` says the scorer is in-process CPU work with no threads, sockets or torch of
+    # its own, so a large ``sbs gate`` pass may score with it in forked worker processes
+    # (:mod:`sbs_tui.core.gates.parallel`); without it the pass scores in one process.
 
     def score(self, items: Sequence[ScoreItem]) -> list[ScoreResult]: ...
 

@@ -77,6 +77,8 @@ class LexiconToxicity:
     higher_is_worse = True
     default_threshold = 1.0
     languages = ("ru", "en")
+    #: Pure Python (its word caches only remember, they decide nothing): ``sbs gate`` may fork it into workers.
+    fork_safe = True
 
     def __init__(self, spec: ScorerSpec):
         # ``categories``: the gate's declared safety categories (scorers.taxonomy names; ``insult`` brings the

@@ -101,6 +101,8 @@ class ProfanityCheckToxicity:
     default_threshold = PROFANITY_CHECK_THRESHOLD
     #: A bag-of-words model trained on English comments: it knows no other language.
     languages = ("en",)
+    #: In-process CPU work (scikit-learn arrays, no threads or sockets): ``sbs gate`` may fork it into workers.
+    fork_safe = True
 
     def __init__(self, spec: ScorerSpec):
         self.per_sentence = spec.option("per_sentence", True, bool)

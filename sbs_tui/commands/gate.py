@@ -30,13 +30,17 @@ import click
               "scores are reused; use after changing thresholds).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format of the per-model pass-rate summary on stdout (not printed with --watch).")
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(0, 256),
+              help="Processes scoring a single pass: 0 one per spare CPU core (by the load average) once 2,000 "
+                   "generations are pending and every gate can be forked (the offline defaults can), 1 this "
+                   "process only. --watch always scores in its own process.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr: done of total, rate, time left (default: when stderr is a terminal; "
                    "otherwise a line every few seconds).")
 @click.pass_context
 def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: int, gate_names: str | None,
                  references: tuple[str, ...], niceness: int, regate: bool,
-                 fmt: str, show_progress: bool | None) -> None:
+                 fmt: str, show_progress: bool | None, workers: int) -> None:
     """Gate pending generations: blocking gates decide which generations annotators may see.
 
     `sbs gate eval FILE` measures the gates on labelled rows instead."""
@@ -54,7 +58,7 @@ def gate_command(ctx: click.Context, watch: bool, interval: float, batch_size: i
     progress = None if watch else count_progress("gating", enabled=show_progress)
     run = run_gate(ctx.obj.db_path, ctx.obj.open_store, settings, only=only, references=references, watch=watch,
                    interval=interval, batch_size=batch_size, niceness=niceness, regate=regate, log=echo_err,
-                   progress=progress)
+                   progress=progress, workers=workers)
     if run.interrupted:
         from sbs_tui.errors import Interrupted
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sbs_tui.core.gates import policy
+from sbs_tui.core.gates import parallel, policy
 from sbs_tui.core.gates import runner as gating
 
 if TYPE_CHECKING:
@@ -69,11 +69,13 @@ class GateRun:
 def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, *, only: Sequence[str] | None = None,
              references: Sequence[str] = (), watch: bool = False, interval: float = 3.0, batch_size: int = 32,
              niceness: int = 0, regate: bool = False, log: Log,
-             progress: ScoreProgress | None = None) -> GateRun:
+             progress: ScoreProgress | None = None, workers: int = 0) -> GateRun:
     """Gate the pending generations once (then compute pass rates), or keep watching until SIGTERM/SIGINT.
 
     One pass counts what is pending first: ``progress`` (a bar on a terminal) gets that total and every batch;
     without it, a line every few seconds says how many of the total are done, the rate and the time left.
+    ``workers``: processes that score a single pass (0: one per core on a large pass; 1: this process), see
+    :mod:`sbs_tui.core.gates.parallel`; ``--watch`` always scores in its own process.
 
     With ``watch``: only one watcher per database (the first holds the lock; a later one logs who has it and
     returns ``other_watcher``), and when started by an app (``SBS_PARENT_PID``) it stops when that app dies.
@@ -94,7 +96,7 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
             lifeline.die_with_parent(parent, sig=signal.SIGTERM, on_orphan=stop.set)
     try:
         return _run(open_store, settings, only, references, watch, interval, batch_size, niceness, regate, log,
-                    stop, progress)
+                    stop, progress, workers)
     finally:
         if lock is not None:
             lock.release()
@@ -102,7 +104,7 @@ def run_gate(db_path: str, open_store: Callable[[], Store], settings: Settings, 
 
 def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str] | None, references: Sequence[str],
          watch: bool, interval: float, batch_size: int, niceness: int, regate: bool, log: Log,
-         stop: threading.Event, progress: ScoreProgress | None = None) -> GateRun:
+         stop: threading.Event, progress: ScoreProgress | None = None, workers: int = 0) -> GateRun:
     runner = build_runner(settings, only=only, references=references, log=log)
     if not runner.has_blocking:
         log("no blocking gate configured: pending generations are marked passed")
@@ -148,13 +150,18 @@ def _run(open_store: Callable[[], Store], settings: Settings, only: Sequence[str
             log("gate watcher stopped")
             return GateRun(runner, watched)
         pending = total[0] = store.generations.count_pending()
-        if progress is not None:
-            progress.start(pending)
-        try:
-            done = gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
-        finally:
+        workers = parallel.workers_for(runner, pending, batch_size, workers, log)
+        with parallel.scoring_pool(runner, workers) as pool:  # forked before the progress bar's thread starts
             if progress is not None:
-                progress.stop()
+                progress.start(pending)
+            try:
+                done = (gating.gate_pending(store, runner, batch_size=batch_size, stop=stop, on_batch=on_batch)
+                        if pool is None else
+                        parallel.gate_pending(store, runner, pool, batch_size=batch_size, stop=stop,
+                                              on_batch=on_batch))
+            finally:
+                if progress is not None:
+                    progress.stop()
         if stop.is_set():  # Ctrl+C: what is done is committed; the caller says what is left, not a summary
             return GateRun(runner, done, interrupted=True, pending=store.generations.count_pending())
         log(f"gated {done.scored:,} generation(s): {done.passed:,} passed, {done.blocked:,} blocked, "

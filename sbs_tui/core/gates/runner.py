@@ -255,6 +255,15 @@ def score_rows(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]])
 
 
 def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]) -> tuple[list[Outcome], int]:
+    items, cached, reused = prepare_batch(store, runner, rows)
+    return runner.evaluate(items, cached), reused
+
+
+def prepare_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]]
+                  ) -> tuple[list[ScoreItem], dict[str, dict[int, tuple[float | None, dict[str, Any]]]], int]:
+    """What ``runner.evaluate`` needs for ``rows``: the items, the cached results per gate (by position) and how
+    many results came from the cache. Apart so worker processes can score a batch this process read
+    (:mod:`sbs_tui.core.gates.parallel`)."""
     ids = [r["id"] for r in rows]
     cached: dict[str, dict[int, tuple[float | None, dict[str, Any]]]] = {}
     reused = 0
@@ -262,7 +271,7 @@ def _evaluate_cached(store: Store, runner: GateRunner, rows: Sequence[dict[str, 
         by_id = store.gates.cached_results(ids, gate.name, gate.config_hash)
         cached[gate.name] = {i: (by_id[gid].score, by_id[gid].details) for i, gid in enumerate(ids) if gid in by_id}
         reused += len(by_id)
-    return runner.evaluate([score_item(r) for r in rows], cached), reused
+    return [score_item(r) for r in rows], cached, reused
 
 
 def _result_rows(runner: GateRunner, rows: Sequence[dict[str, Any]], outcomes: Sequence[Outcome]) -> list[tuple]:
@@ -290,11 +299,27 @@ def gate_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]])
     The annotator app (WAL) keeps reading and writing meanwhile: the write lock is held only for the inserts.
     """
     outcomes, reused = _evaluate_cached(store, runner, rows)
+    settle_batch(store, runner, rows, outcomes)
+    return outcomes, reused
+
+
+def settle_batch(store: Store, runner: GateRunner, rows: Sequence[dict[str, Any]],
+                 outcomes: Sequence[Outcome]) -> None:
+    """:func:`gate_batch`'s write: the results and each generation's status, in one short transaction."""
     with store.transaction():
         store.gates.save_results(_result_rows(runner, rows, outcomes))
         store.gates.settle_decisions([(r["id"], r["output_sha"], o.status, o.language, o.hold, o.unchecked)
                                       for r, o in zip(rows, outcomes)])
-    return outcomes, reused
+
+
+def count_batch(progress: GateProgress, outcomes: Sequence[Outcome], reused: int) -> None:
+    """Add one settled batch to ``progress``."""
+    progress.batches += 1
+    progress.scored += len(outcomes)
+    progress.reused += reused
+    progress.blocked += sum(o.blocked for o in outcomes)
+    progress.held += sum(o.held for o in outcomes)
+    progress.passed += sum(o.status == "passed" for o in outcomes)
 
 
 def gate_pending(store: Store, runner: GateRunner, *, batch_size: int = 64,
@@ -309,12 +334,7 @@ def gate_pending(store: Store, runner: GateRunner, *, batch_size: int = 64,
             break
         outcomes, reused = gate_batch(store, runner, rows)
         after = rows[-1]["id"]
-        progress.batches += 1
-        progress.scored += len(rows)
-        progress.reused += reused
-        progress.blocked += sum(o.blocked for o in outcomes)
-        progress.held += sum(o.held for o in outcomes)
-        progress.passed += sum(o.status == "passed" for o in outcomes)
+        count_batch(progress, outcomes, reused)
         if on_batch is not None:
             on_batch(progress, len(rows))
     return progress
