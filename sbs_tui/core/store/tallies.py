@@ -238,10 +238,11 @@ class Tallies(Queries):
         """The affected items' label counts per kind and each kind's first vote, from their labels."""
         self.conn.execute(_RECOUNT_ITEMS)
 
-    def _majority(self, sign: int, annotators: str = "annotators") -> None:
+    def _majority(self, sign: int, annotators: str = "annotators", *, by_kind_only: bool = False) -> None:
         """Add (+1) or take away (−1) the affected items' share of the majority counts, with the annotators' kinds
-        read from ``annotators`` (a table of ``id``, ``kind``: the kinds the tallies were counted with)."""
-        for scope, counts, kinds in _MAJORITY_SCOPES:
+        read from ``annotators`` (a table of ``id``, ``kind``: the kinds the tallies were counted with);
+        ``by_kind_only``: the ``human`` and ``judge`` scopes only (``all`` does not depend on kinds)."""
+        for scope, counts, kinds in _MAJORITY_SCOPES[:2] if by_kind_only else _MAJORITY_SCOPES:
             self.conn.execute(_MAJORITY.format(scope=scope, kinds=kinds, annotators=annotators,
                                                c0=counts.format(j=0), c1=counts.format(j=1), c2=counts.format(j=2)),
                               (sign, sign))
@@ -249,21 +250,24 @@ class Tallies(Queries):
     def _share(self, sign: int) -> None:
         """Add (+1) or take away (−1) what the affected items contribute to the pair confusions, the majority
         counts and order consistency (integer deltas: the tallies stay equal to a recount)."""
-        conn = self.conn
-        conn.execute(
-            "INSERT INTO agree_pairs (a_id, b_id, la, lb, n) "
-            "SELECT a.annotator_id, b.annotator_id, a.label, b.label, ? * count(*) FROM agree_labels a "
-            "JOIN agree_labels b ON b.item_id = a.item_id AND b.annotator_id > a.annotator_id "
-            "WHERE a.item_id IN (SELECT item_id FROM temp.tally_affected) GROUP BY 1, 2, 3, 4 "
-            "ON CONFLICT (a_id, b_id, la, lb) DO UPDATE SET n = n + excluded.n", (sign,))
+        self._pairs(sign)
         self._majority(sign)
-        conn.execute(
+        self.conn.execute(
             "INSERT INTO agree_annotators (annotator_id, both_orders, consistent) "
             "SELECT annotator_id, ? * count(*), ? * sum(labels_mask IN (1, 2, 4)) FROM agree_labels "
             "WHERE item_id IN (SELECT item_id FROM temp.tally_affected) AND n >= 2 AND lefts_mask = 3 "
             "GROUP BY annotator_id ON CONFLICT (annotator_id) DO UPDATE SET "
             "both_orders = both_orders + excluded.both_orders, consistent = consistent + excluded.consistent",
             (sign, sign))
+
+    def _pairs(self, sign: int) -> None:
+        """Add (+1) or take away (−1) the affected items' share of the annotator pairs' confusions."""
+        self.conn.execute(
+            "INSERT INTO agree_pairs (a_id, b_id, la, lb, n) "
+            "SELECT a.annotator_id, b.annotator_id, a.label, b.label, ? * count(*) FROM agree_labels a "
+            "JOIN agree_labels b ON b.item_id = a.item_id AND b.annotator_id > a.annotator_id "
+            "WHERE a.item_id IN (SELECT item_id FROM temp.tally_affected) GROUP BY 1, 2, 3, 4 "
+            "ON CONFLICT (a_id, b_id, la, lb) DO UPDATE SET n = n + excluded.n", (sign,))
 
     # -- reads (after catch_up) ---------------------------------------------------------------------------------
 

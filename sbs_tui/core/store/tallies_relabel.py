@@ -7,13 +7,14 @@ changes is known exactly:
   are told from ``x``'s side). A new name flips the order of the pairs where it now sorts on the other side of the
   other model, and nothing else: their items swap ``x`` and ``y``, labels 0 and 1, the position cells (x left and
   x won ↔ y left and y won, x left and y won ↔ y left and x won) and the per-kind label counts. The pair confusions
-  see the swapped labels, so the flipped items' share of them (and of the other sums, unchanged but taken as one)
-  is taken away before the swap and added back after — the same integer deltas a new vote's catch-up uses.
+  see the swapped labels, so the flipped items' share of them is taken away before the swap and added back after
+  — the same integer deltas a new vote's catch-up uses. The majority counts (does a label match the others'
+  strict majority) and order consistency (one label in both orders) do not change when labels 0 and 1 swap.
 * **An annotator's kind** decides which per-kind counts (``h``/``j``) its labels go to and which majority scope
   counts it and the others on its items. Those items' share of the majority counts is taken away with the kinds
   the tallies were counted with (the trigger keeps each annotator's kind before its first change), their per-kind
-  counts re-derived from their labels, and their share added back with the kinds now. Pair confusions, votes and
-  order consistency do not depend on kinds.
+  counts re-derived from their labels, and their share added back with the kinds now. Pair confusions, votes,
+  order consistency and the ``all`` scope's majority counts do not depend on kinds.
 
 Migration ``0020_polish_tally_relabel`` replaced the triggers that forced the recount with ones that record the
 renamed model (``tally_renamed``) and the annotator's earlier kind (``tally_kinds_changed``); the next catch-up
@@ -35,9 +36,9 @@ class Tallies(Protocol):
 
     def _temp(self) -> None: ...
 
-    def _share(self, sign: int) -> None: ...
+    def _pairs(self, sign: int) -> None: ...
 
-    def _majority(self, sign: int, annotators: str = "annotators") -> None: ...
+    def _majority(self, sign: int, annotators: str = "annotators", *, by_kind_only: bool = False) -> None: ...
 
     def _recount_items(self) -> None: ...
 
@@ -76,7 +77,7 @@ def _renames(tallies: Tallies) -> bool:
     conn.execute("DELETE FROM temp.tally_affected")
     conn.execute(_FLIPPED_PAIRS)
     conn.execute(_FLIPPED_ITEMS)
-    tallies._share(-1)
+    tallies._pairs(-1)  # the majority counts and order consistency do not change when labels 0 and 1 swap
     conn.execute(f"UPDATE agree_labels SET label = {_SWAP.format(c='label')}, x_id = y_id, y_id = x_id, p0 = p3, "
                  f"p1 = p2, p2 = p1, p3 = p0, labels_mask = {_SWAP_BITS.format(m='labels_mask')}, "
                  f"lefts_mask = {_SWAP_BITS.format(m='lefts_mask')} WHERE item_id IN ({_AFFECTED})")
@@ -84,7 +85,7 @@ def _renames(tallies: Tallies) -> bool:
                  f"WHERE id IN ({_AFFECTED})")
     conn.execute("UPDATE agree_position SET x_id = y_id, y_id = x_id, c0 = c3, c1 = c2, c2 = c1, c3 = c0 "
                  "WHERE (x_id, y_id) IN (SELECT x_id, y_id FROM temp.tally_flip)")
-    tallies._share(+1)
+    tallies._pairs(+1)
     conn.execute("DELETE FROM tally_renamed")
     return True
 
@@ -101,8 +102,8 @@ def _kinds(tallies: Tallies) -> bool:
     conn.execute("DELETE FROM temp.tally_affected")
     conn.execute("INSERT OR IGNORE INTO temp.tally_affected (item_id) SELECT l.item_id FROM tally_kinds_changed c "
                  "JOIN agree_labels l ON l.annotator_id = c.annotator_id")
-    tallies._majority(-1, "temp.tally_kinds_then")
+    tallies._majority(-1, "temp.tally_kinds_then", by_kind_only=True)
     tallies._recount_items()
-    tallies._majority(+1)
+    tallies._majority(+1, by_kind_only=True)
     conn.execute("DELETE FROM tally_kinds_changed")
     return True
