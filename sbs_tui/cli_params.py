@@ -82,10 +82,13 @@ def one_blas_thread() -> None:
     """Let numpy's BLAS run on the calling thread only, unless the user chose (one of
     :data:`BLAS_THREAD_VARIABLES` set). Call before numpy is imported; afterwards it changes nothing.
 
-    Why, for the ranking commands: their matrices are models × models (a few hundred rows at most), where BLAS
-    threads buy nothing, yet OpenBLAS starts a spinning thread per core at its first call — 40 ms of CPU, and
-    0.1–0.2 s of wall on a busy machine, in a ``sbs rank`` of ~0.3 s — and those threads compete with the
-    bootstrap's own worker threads. The results do not change (the same kernels, one thread)."""
+    Why, for the commands that fit rankings (``sbs rank``, ``sbs export rankings``, ``sbs report``): their matrices
+    are models × models (a few hundred rows at most), where BLAS threads buy nothing, yet OpenBLAS starts a spinning
+    thread per core at its first call — 40 ms of CPU, and 0.1–0.2 s of wall on a busy machine, in a ``sbs rank`` of
+    ~0.3 s — and those threads compete with the bootstrap's own worker threads. The results do not change (the same
+    kernels, one thread). Measured at 1M votes (``bench/bench_blas_threads.py``): ``sbs export rankings`` 0.69× CPU,
+    ``sbs report`` 0.85× CPU; ``sbs agreement`` gained nothing beyond the noise (it multiplies no matrices), so it
+    is left as it is."""
     import os
     import sys
 

@@ -97,3 +97,25 @@ def test_sbs_rank_bt_loads_no_optimizer_and_no_heavy_library(tmp_path, ci: str) 
     assert "numpy" in loaded  # the probe sees what the command imported
     heavy = {m for m in loaded if m in RANK_FORBIDDEN or m.split(".")[0] in RANK_FORBIDDEN - {"scipy.optimize"}}
     assert not heavy, sorted(heavy)
+
+
+def test_an_opened_store_imports_only_the_query_modules_it_reads() -> None:
+    """Each concern's query module loads on first use of ``store.<concern>``: opening a store (and reading votes,
+    as ``sbs rank`` does) never imports the exports, judges, accounts or arena queries (10–30 ms of every start when
+    ``store/__init__`` imported all of them)."""
+    code = ("import sys\nfrom sbs_tui.core.store import Store\nstore = Store(memory=True)\n"
+            "opened = {m for m in sys.modules if m.startswith('sbs_tui.core.store.')}\n"
+            "votes = store.votes\nassert store.votes is votes\n"
+            "read = {m for m in sys.modules if m.startswith('sbs_tui.core.store.')}\nstore.exports.conn\n"
+            "print(' '.join(sorted(opened)), '|', ' '.join(sorted(read)), '|', 'sbs_tui.core.store.exports' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    opened, read, exports_loaded = (part.split() for part in out.split("|"))
+    lazy = {f"sbs_tui.core.store.{m}" for m in ("exports", "judges", "accounts", "arena", "review", "results")}
+    assert not lazy & set(opened), sorted(lazy & set(opened))
+    assert "sbs_tui.core.store.votes" not in opened and "sbs_tui.core.store.votes" in read
+    assert not lazy & set(read), sorted(lazy & set(read))
+    assert exports_loaded == ["True"]  # reading the attribute loads its module
+    from sbs_tui.core.store import Store
+
+    with Store(memory=True) as store:
+        assert store.queue._votes is store.votes  # the queue's votes are the store's, made once

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sbs_tui.cli_params import OutPath, rank_options, rank_request
+from sbs_tui.cli_params import OutPath, one_blas_thread, rank_options, rank_request
 
 
 @click.group("export")
@@ -62,6 +62,7 @@ def export_dpo(ctx: click.Context, out_path: str | None, min_weight: float) -> N
                    "stdout when omitted or -.")
 @click.pass_context
 def export_rankings(ctx: click.Context, out_path: str | None, **options: Any) -> None:
+    one_blas_thread()
     from sbs_tui.core.ranking.export import export_ranking
     from sbs_tui.present.tables.rank import write_ranking
     from sbs_tui.present.text import escape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sbs_tui.cli_params import OutPath
+from sbs_tui.cli_params import OutPath, one_blas_thread
 from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 
 
@@ -23,6 +23,7 @@ from sbs_tui.core.scope import VOTERS, VOTERS_HELP
 def report_command(obj, out_path: str | None, fmt: str | None, bootstrap: int, baseline: str | None,
                    voters: str) -> None:
     """Write the funnel, rankings with CI plots, win matrix, agreement, gates and A/B results to one file."""
+    one_blas_thread()
     from pathlib import Path
 
     from sbs_tui.core.views.report import ReportRequest, write_report

@@ -27,26 +27,29 @@ its numbered migrations are :mod:`.schema`. Table names read well in ``sqlite-ut
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sbs_tui.core.store.accounts import Accounts
-from sbs_tui.core.store.arena import Arena
 from sbs_tui.core.store.base import InsertCounts
 from sbs_tui.core.store.connection import BUSY_TIMEOUT_MS, Connection
-from sbs_tui.core.store.difficulty import Difficulties
 from sbs_tui.core.store.errors import AccessRevokedError, AlreadyJudgedError, ConflictError, StoreError
-from sbs_tui.core.store.exports import Exports
-from sbs_tui.core.store.gates import Gates
-from sbs_tui.core.store.generations import Generations
-from sbs_tui.core.store.imports import Imports
-from sbs_tui.core.store.judges import Judges
 from sbs_tui.core.store.migrate import LEGACY_NAMES, MIGRATIONS
-from sbs_tui.core.store.pair_counts import PairCounts
-from sbs_tui.core.store.queue import Queue
-from sbs_tui.core.store.results import Results
-from sbs_tui.core.store.review import Review
-from sbs_tui.core.store.tallies import Tallies
-from sbs_tui.core.store.votes import Votes
+
+if TYPE_CHECKING:
+    from sbs_tui.core.store.accounts import Accounts
+    from sbs_tui.core.store.arena import Arena
+    from sbs_tui.core.store.difficulty import Difficulties
+    from sbs_tui.core.store.exports import Exports
+    from sbs_tui.core.store.gates import Gates
+    from sbs_tui.core.store.generations import Generations
+    from sbs_tui.core.store.imports import Imports
+    from sbs_tui.core.store.judges import Judges
+    from sbs_tui.core.store.pair_counts import PairCounts
+    from sbs_tui.core.store.queue import Queue
+    from sbs_tui.core.store.results import Results
+    from sbs_tui.core.store.review import Review
+    from sbs_tui.core.store.tallies import Tallies
+    from sbs_tui.core.store.votes import Votes
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "LEGACY_NAMES", "MIGRATIONS", "AccessRevokedError", "AlreadyJudgedError", "ConflictError",
@@ -56,24 +59,96 @@ __all__ = [
 
 class Store(Connection):
     """A connection to one sbs-tui database, with its queries grouped by concern. Use it on the thread that
-    created it."""
+    created it.
 
-    def __init__(self, path: str | Path | None = None, *, memory: bool = False):
-        super().__init__(path, memory=memory)
-        self.generations = Generations(self)
-        self.votes = Votes(self)
-        self.queue = Queue(self, self.votes)
-        self.gates = Gates(self)
-        self.results = Results(self)
-        self.review = Review(self)
-        self.exports = Exports(self)
-        self.judges = Judges(self)
-        self.accounts = Accounts(self)
-        self.imports = Imports(self)
-        self.difficulty = Difficulties(self)
-        self.arena = Arena(self)
-        self.pair_counts = PairCounts(self)
-        self.tallies = Tallies(self)
+    Each concern's module is imported the first time its attribute is read (then kept on the instance): a command
+    pays only for the query modules it uses (``sbs rank`` never loads the exports, judges or accounts queries),
+    10–30 ms of every start otherwise. The query objects hold nothing but the connection, so making one late is
+    the same as making it in ``__init__``."""
+
+    @cached_property
+    def generations(self) -> Generations:
+        from sbs_tui.core.store.generations import Generations
+
+        return Generations(self)
+
+    @cached_property
+    def votes(self) -> Votes:
+        from sbs_tui.core.store.votes import Votes
+
+        return Votes(self)
+
+    @cached_property
+    def queue(self) -> Queue:
+        from sbs_tui.core.store.queue import Queue
+
+        return Queue(self, self.votes)
+
+    @cached_property
+    def gates(self) -> Gates:
+        from sbs_tui.core.store.gates import Gates
+
+        return Gates(self)
+
+    @cached_property
+    def results(self) -> Results:
+        from sbs_tui.core.store.results import Results
+
+        return Results(self)
+
+    @cached_property
+    def review(self) -> Review:
+        from sbs_tui.core.store.review import Review
+
+        return Review(self)
+
+    @cached_property
+    def exports(self) -> Exports:
+        from sbs_tui.core.store.exports import Exports
+
+        return Exports(self)
+
+    @cached_property
+    def judges(self) -> Judges:
+        from sbs_tui.core.store.judges import Judges
+
+        return Judges(self)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        from sbs_tui.core.store.accounts import Accounts
+
+        return Accounts(self)
+
+    @cached_property
+    def imports(self) -> Imports:
+        from sbs_tui.core.store.imports import Imports
+
+        return Imports(self)
+
+    @cached_property
+    def difficulty(self) -> Difficulties:
+        from sbs_tui.core.store.difficulty import Difficulties
+
+        return Difficulties(self)
+
+    @cached_property
+    def arena(self) -> Arena:
+        from sbs_tui.core.store.arena import Arena
+
+        return Arena(self)
+
+    @cached_property
+    def pair_counts(self) -> PairCounts:
+        from sbs_tui.core.store.pair_counts import PairCounts
+
+        return PairCounts(self)
+
+    @cached_property
+    def tallies(self) -> Tallies:
+        from sbs_tui.core.store.tallies import Tallies
+
+        return Tallies(self)
 
     @classmethod
     def memory(cls) -> Store:

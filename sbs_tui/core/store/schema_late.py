@@ -315,3 +315,22 @@ def _m0019_tally_dirty_items(db: sqlite_utils.Database) -> None:
             BEGIN UPDATE tally_state SET value = value + 1 WHERE key = 'agreement_changes'; END;
         """
     )
+
+
+@migration("0020_polish_tally_relabel")
+def _m0020_polish_tally_relabel(db: sqlite_utils.Database) -> None:
+    """A model's new name or an annotator's new kind no longer recounts the agreement tallies from zero: the
+    triggers record the renamed model and the annotator's kind before its first change, and the next catch-up
+    relabels just the items they touch (:mod:`sbs_tui.core.store.tallies_relabel`). The tallies stay as they are."""
+    db.executescript(
+        """
+        CREATE TABLE tally_renamed (model_id INTEGER PRIMARY KEY);
+        CREATE TABLE tally_kinds_changed (annotator_id INTEGER PRIMARY KEY, old_kind TEXT NOT NULL);
+        DROP TRIGGER IF EXISTS tally_annotators_changed;
+        DROP TRIGGER IF EXISTS tally_models_changed;
+        CREATE TRIGGER tally_annotators_changed AFTER UPDATE OF kind ON annotators WHEN old.kind IS NOT new.kind
+            BEGIN INSERT OR IGNORE INTO tally_kinds_changed (annotator_id, old_kind) VALUES (old.id, old.kind); END;
+        CREATE TRIGGER tally_models_changed AFTER UPDATE OF name ON models WHEN old.name IS NOT new.name
+            BEGIN INSERT OR IGNORE INTO tally_renamed (model_id) VALUES (old.id); END;
+        """
+    )

@@ -25,9 +25,11 @@ and adds them back: integer deltas, so the tallies equal a recount.
 changed (a flag, ``--replace``, another annotator), triggers move its hourly timeline count at once and record
 its items (the old and the new prompt and model pair) in ``tally_dirty``; the next read re-derives just those
 items (:mod:`sbs_tui.core.store.tallies_dirty`: their share of every table taken away, their votes counted again
-from the prompt index, added back), a batch of items a transaction. Only global changes recount from zero: an
-annotator's kind or a model's name (the items' order by name) changing, a vote's id changing, more dirty items
-than a recount from zero would cost (:func:`~sbs_tui.core.store.tallies_dirty.pending`). An import's rollback
+from the prompt index, added back), a batch of items a transaction. A model's new name (the items' order by
+name) or an annotator's new kind reads no vote either: the items they touch are relabelled
+(:mod:`sbs_tui.core.store.tallies_relabel`), first thing at the next read. Only global changes recount from zero: a
+vote's id changing, more dirty items than a recount from zero would cost
+(:func:`~sbs_tui.core.store.tallies_dirty.pending`). An import's rollback
 deletes only votes above the watermark and costs nothing. Filters the tallies do not key (``--annotator``,
 ``--category``, ``--include-flagged``) read the raw votes, as before.
 """
@@ -39,7 +41,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sbs_tui.core.store import tallies_dirty
+from sbs_tui.core.store import tallies_dirty, tallies_relabel
 from sbs_tui.core.store.base import Queries
 from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 
@@ -49,7 +51,7 @@ CHUNK = 10_000
 SCOPES = {"humans": ("human",), "judges": ("judge",), "all": ("human", "judge")}
 _KIND_SCOPES = {"human": ("human", "all"), "judge": ("judge", "all")}
 _TABLES = ("agree_items", "agree_labels", "agree_annotators", "agree_pairs", "agree_majority", "agree_position",
-           "vote_timeline", "tally_dirty")
+           "vote_timeline", "tally_dirty", "tally_kinds_changed", "tally_renamed")
 # A new vote as the tallies see it: its item (models ordered by name), label (0 first, 1 second, 2 tie) and sides.
 _NEW_VOTES = """
 INSERT INTO temp.tally_new (id, prompt_id, x_id, y_id, annotator_id, label, x_left, known_left)
@@ -103,7 +105,7 @@ SELECT {scope}, annotator_id, ? * coalesce(sum(maj = label), 0), ? * count(maj) 
     FROM (SELECT annotator_id, label, o0, o1, o2, max(o0, o1, o2) AS m FROM (
         SELECT l.annotator_id, l.label, {c0} - (l.label = 0) AS o0, {c1} - (l.label = 1) AS o1,
                {c2} - (l.label = 2) AS o2
-        FROM agree_labels l JOIN agree_items i ON i.id = l.item_id JOIN annotators an ON an.id = l.annotator_id
+        FROM agree_labels l JOIN agree_items i ON i.id = l.item_id JOIN {annotators} an ON an.id = l.annotator_id
         WHERE l.item_id IN (SELECT item_id FROM temp.tally_affected) AND {kinds})))
 GROUP BY annotator_id
 ON CONFLICT (scope, annotator_id) DO UPDATE SET agree = agree + excluded.agree, seen = seen + excluded.seen
@@ -131,6 +133,8 @@ class Tallies(Queries):
                 if state["agreement_changes"] != state["agreement_built"]:
                     self._clear(state["agreement_changes"])
                     state = self._state()
+                if tallies_relabel.apply(self):
+                    continue
                 low, target = state["agreement_watermark"], state["agreement_target"]
                 if not target and (dirty := tallies_dirty.pending(self.conn)):
                     if dirty == tallies_dirty.TOO_MANY:
@@ -218,7 +222,7 @@ class Tallies(Queries):
         conn.execute("INSERT OR IGNORE INTO temp.tally_affected SELECT DISTINCT item_id FROM temp.tally_new")
         self._share(-1)
         conn.execute(_ADD_LABELS)
-        conn.execute(_RECOUNT_ITEMS)
+        self._recount_items()
         self._share(+1)
         conn.execute(
             "INSERT INTO agree_annotators (annotator_id, votes) SELECT annotator_id, count(*) FROM temp.tally_new "
@@ -230,26 +234,40 @@ class Tallies(Queries):
             "ON CONFLICT (annotator_id, x_id, y_id) DO UPDATE SET c0 = c0 + excluded.c0, c1 = c1 + excluded.c1, "
             "c2 = c2 + excluded.c2, c3 = c3 + excluded.c3, first_id = min(first_id, excluded.first_id)")
 
+    def _recount_items(self) -> None:
+        """The affected items' label counts per kind and each kind's first vote, from their labels."""
+        self.conn.execute(_RECOUNT_ITEMS)
+
+    def _majority(self, sign: int, annotators: str = "annotators", *, by_kind_only: bool = False) -> None:
+        """Add (+1) or take away (−1) the affected items' share of the majority counts, with the annotators' kinds
+        read from ``annotators`` (a table of ``id``, ``kind``: the kinds the tallies were counted with);
+        ``by_kind_only``: the ``human`` and ``judge`` scopes only (``all`` does not depend on kinds)."""
+        for scope, counts, kinds in _MAJORITY_SCOPES[:2] if by_kind_only else _MAJORITY_SCOPES:
+            self.conn.execute(_MAJORITY.format(scope=scope, kinds=kinds, annotators=annotators,
+                                               c0=counts.format(j=0), c1=counts.format(j=1), c2=counts.format(j=2)),
+                              (sign, sign))
+
     def _share(self, sign: int) -> None:
         """Add (+1) or take away (−1) what the affected items contribute to the pair confusions, the majority
         counts and order consistency (integer deltas: the tallies stay equal to a recount)."""
-        conn = self.conn
-        conn.execute(
-            "INSERT INTO agree_pairs (a_id, b_id, la, lb, n) "
-            "SELECT a.annotator_id, b.annotator_id, a.label, b.label, ? * count(*) FROM agree_labels a "
-            "JOIN agree_labels b ON b.item_id = a.item_id AND b.annotator_id > a.annotator_id "
-            "WHERE a.item_id IN (SELECT item_id FROM temp.tally_affected) GROUP BY 1, 2, 3, 4 "
-            "ON CONFLICT (a_id, b_id, la, lb) DO UPDATE SET n = n + excluded.n", (sign,))
-        for scope, counts, kinds in _MAJORITY_SCOPES:
-            conn.execute(_MAJORITY.format(scope=scope, kinds=kinds, c0=counts.format(j=0), c1=counts.format(j=1),
-                                          c2=counts.format(j=2)), (sign, sign))
-        conn.execute(
+        self._pairs(sign)
+        self._majority(sign)
+        self.conn.execute(
             "INSERT INTO agree_annotators (annotator_id, both_orders, consistent) "
             "SELECT annotator_id, ? * count(*), ? * sum(labels_mask IN (1, 2, 4)) FROM agree_labels "
             "WHERE item_id IN (SELECT item_id FROM temp.tally_affected) AND n >= 2 AND lefts_mask = 3 "
             "GROUP BY annotator_id ON CONFLICT (annotator_id) DO UPDATE SET "
             "both_orders = both_orders + excluded.both_orders, consistent = consistent + excluded.consistent",
             (sign, sign))
+
+    def _pairs(self, sign: int) -> None:
+        """Add (+1) or take away (−1) the affected items' share of the annotator pairs' confusions."""
+        self.conn.execute(
+            "INSERT INTO agree_pairs (a_id, b_id, la, lb, n) "
+            "SELECT a.annotator_id, b.annotator_id, a.label, b.label, ? * count(*) FROM agree_labels a "
+            "JOIN agree_labels b ON b.item_id = a.item_id AND b.annotator_id > a.annotator_id "
+            "WHERE a.item_id IN (SELECT item_id FROM temp.tally_affected) GROUP BY 1, 2, 3, 4 "
+            "ON CONFLICT (a_id, b_id, la, lb) DO UPDATE SET n = n + excluded.n", (sign,))
 
     # -- reads (after catch_up) ---------------------------------------------------------------------------------
 
