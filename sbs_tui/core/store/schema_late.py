@@ -317,8 +317,8 @@ def _m0019_tally_dirty_items(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration("0020_polish_tally_relabel")
-def _m0020_polish_tally_relabel(db: sqlite_utils.Database) -> None:
+@migration("0020_tally_relabel")
+def _m0020_tally_relabel(db: sqlite_utils.Database) -> None:
     """A model's new name or an annotator's new kind no longer recounts the agreement tallies from zero: the
     triggers record the renamed model and the annotator's kind before its first change, and the next catch-up
     relabels just the items they touch (:mod:`sbs_tui.core.store.tallies_relabel`). The tallies stay as they are."""

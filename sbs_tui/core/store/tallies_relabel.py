@@ -16,7 +16,7 @@ changes is known exactly:
   counts re-derived from their labels, and their share added back with the kinds now. Pair confusions, votes,
   order consistency and the ``all`` scope's majority counts do not depend on kinds.
 
-Migration ``0020_polish_tally_relabel`` replaced the triggers that forced the recount with ones that record the
+Migration ``0020_tally_relabel`` replaced the triggers that forced the recount with ones that record the
 renamed model (``tally_renamed``) and the annotator's earlier kind (``tally_kinds_changed``); the next catch-up
 applies them first, before any vote is counted with the new names or kinds. Each is one transaction whose cost
 is the affected items' labels (read through ``idx_agree_labels_position``, which leads with annotator, x, y).
