@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sbs_tui.core.store import tallies_dirty
+from sbs_tui.core.store import tallies_bulk, tallies_dirty
 from sbs_tui.core.store.base import Queries
 from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 
@@ -146,14 +146,21 @@ class Tallies(Queries):
                         counted += self._count("v.id > ? AND v.id <= ?", (low, high))
                         self._set(agreement_watermark=high)
                         continue
+                    if tallies_bulk.recount_from_zero(low, high):  # a large backlog: everything, by numpy
+                        self._clear(state["agreement_changes"])
+                        continue
                     target = high
                     self._set(agreement_target=target, agreement_cursor=0)
                 cursor = state["agreement_cursor"] if state["agreement_target"] else 0
                 last = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM prompts").fetchone()[0]
-                step = max(1, chunk * last // max(target - low, 1))
-                counted += self._count(
-                    "+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE rowid > ? "
-                    "AND rowid <= ?)", (low, target, cursor, cursor + step))
+                bulk = tallies_bulk.applies(low, target)
+                step = max(1, chunk * (tallies_bulk.CHUNKS if bulk else 1) * last // max(target - low, 1))
+                if bulk:
+                    counted += tallies_bulk.count_range(self, target, cursor, cursor + step)
+                else:
+                    counted += self._count(
+                        "+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE rowid > ? "
+                        "AND rowid <= ?)", (low, target, cursor, cursor + step))
                 if cursor + step >= last:
                     self._set(agreement_watermark=target, agreement_target=0, agreement_cursor=0)
                 else:
