@@ -123,10 +123,15 @@ class Tallies(Queries):
 
         A backlog of at most ``chunk`` votes is one transaction. A larger one (a rebuild, a big import) is counted
         in passes over ranges of prompts — each item's new votes all in one pass, so no item is counted twice —
-        each a transaction of about ``chunk`` votes, resumable (``agreement_target``, ``agreement_cursor``)."""
+        each a transaction of about ``chunk`` votes (:mod:`.tallies_bulk`: by numpy, sized by time, when counting
+        from zero), with a pause after each for waiting writers, resumable (``agreement_target``,
+        ``agreement_cursor``)."""
         counted = 0
+        pace = tallies_bulk.Pace()
         while True:
+            pace.gap()
             with self._cx.transaction():
+                pace.begin()
                 state = self._state()
                 if state["agreement_changes"] != state["agreement_built"]:
                     self._clear(state["agreement_changes"])
@@ -154,13 +159,15 @@ class Tallies(Queries):
                 cursor = state["agreement_cursor"] if state["agreement_target"] else 0
                 last = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM prompts").fetchone()[0]
                 bulk = tallies_bulk.applies(low, target)
-                step = max(1, chunk * (tallies_bulk.CHUNKS if bulk else 1) * last // max(target - low, 1))
+                votes = pace.votes(chunk, chunk * tallies_bulk.CHUNKS) if bulk else chunk
+                step = max(1, votes * last // max(target - low, 1))
                 if bulk:
-                    counted += tallies_bulk.count_range(self, target, cursor, cursor + step)
+                    n = tallies_bulk.count_range(self, target, cursor, cursor + step)
                 else:
-                    counted += self._count(
-                        "+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE rowid > ? "
-                        "AND rowid <= ?)", (low, target, cursor, cursor + step))
+                    n = self._count("+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE "
+                                    "rowid > ? AND rowid <= ?)", (low, target, cursor, cursor + step))
+                pace.ranged(n)
+                counted += n
                 if cursor + step >= last:
                     self._set(agreement_watermark=target, agreement_target=0, agreement_cursor=0)
                 else:

@@ -25,15 +25,22 @@ timeline is counted by the same SQL statement as before. The tallies equal a rec
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
 
-# A transaction of a pass counted here holds this many of the SQL path's chunks (``tallies.CHUNK`` votes each):
-# numpy counts ≈ 4× faster a vote, so the same time a transaction — the same wait for an annotator's vote.
-CHUNKS = 4
+# A transaction of a pass counted here lasts about ``TXN_S`` (its votes scaled by how long the previous one took),
+# from one to ``CHUNKS`` of the SQL path's chunks (``tallies.CHUNK`` votes each); the first is one chunk.
+CHUNKS = 8
+TXN_S = 0.1
+# After each transaction of a pass, a pause of up to ``GAP_S``: a vote waiting for the write lock retries every
+# 1–25 ms during its first 0.13 s (SQLite's busy handler), so a pause that long lets it in before the next range
+# takes the lock. Without it the catch-up took the lock again at once and a waiting vote lost the race for seconds
+# (measured at 1M votes, load 8: 2.8 s on the SQL path, 4.6 s here).
+GAP_S = 0.03
 # Backlogs below this many votes take the SQL path (numpy's fixed costs a transaction are not worth it).
 FLOOR = 20_000
 # A backlog larger than this share of every vote is counted by recounting everything from zero here, not by adding
@@ -56,6 +63,38 @@ class Tallies(Protocol):
 
     @property
     def conn(self) -> sqlite3.Connection: ...
+
+
+class Pace:
+    """The pacing of one catch-up's pass: how many votes the next range gets, and the pause after each range."""
+
+    __slots__ = ("_began", "_votes", "_next")
+
+    def __init__(self) -> None:
+        self._began, self._votes, self._next = 0.0, -1, 0
+
+    def begin(self) -> None:
+        """A transaction of the catch-up began (it holds the write lock from here)."""
+        self._began, self._votes = time.perf_counter(), -1
+
+    def ranged(self, votes: int) -> None:
+        """The transaction counted a range of a pass: ``votes`` votes."""
+        self._votes = votes
+
+    def votes(self, least: int, most: int) -> int:
+        """Votes for the next range counted here: scaled by how far the last one was from ``TXN_S``, between
+        ``least`` (where it starts: smaller transactions each rewrite the same index and timeline pages, so they
+        cost more a vote) and ``most``."""
+        return min(most, max(least, self._next))
+
+    def gap(self) -> None:
+        """After a range's transaction (committed): size the next one, pause for waiting writers."""
+        if self._votes < 0:
+            return
+        took = time.perf_counter() - self._began
+        self._next = int(self._votes * min(2.0, max(0.5, TXN_S / max(took, 1e-6))))
+        self._votes = -1
+        time.sleep(min(GAP_S, took))
 
 
 def applies(low: int, target: int) -> bool:
