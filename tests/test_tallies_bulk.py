@@ -134,3 +134,56 @@ def test_a_small_backlog_and_a_backlog_on_many_counted_votes_stay_on_the_sql_pat
     assert store.tallies.catch_up() == 2_000
     assert _reports(store, True) == _reports(store, False)
     store.close()
+
+
+def test_each_range_of_a_pass_is_followed_by_a_pause_for_waiting_writers(monkeypatch) -> None:
+    """A waiting annotator's vote retries the lock every 1–25 ms at first: the catch-up pauses after each range's
+    commit (as long as the range took, at most ``GAP_S``) instead of taking the lock again at once — on the bulk
+    path and on the SQL path — and nowhere else."""
+    pauses: list[float] = []
+    monkeypatch.setattr(tallies_bulk.time, "sleep", pauses.append)
+    for floor in (0, 10**12):  # bulk, SQL
+        monkeypatch.setattr(tallies_bulk, "FLOOR", floor)
+        store = Store.memory()
+        with store.transaction():
+            store.votes.insert(_campaign(600))
+        pauses.clear()
+        ranges = []
+        monkeypatch.setattr(store.tallies.__class__, "_set", _spy(store.tallies.__class__._set, ranges))
+        assert store.tallies.catch_up(chunk=100) == 600
+        assert len(pauses) == len(ranges) >= 3  # one pause a range of the pass
+        assert all(0 < p <= tallies_bulk.GAP_S for p in pauses)
+        pauses.clear()
+        with store.transaction():
+            store.votes.insert(_campaign(650)[600:])
+        assert store.tallies.catch_up(chunk=100) == 50 and pauses == []  # one transaction: no pause
+        store.close()
+
+
+def _spy(method, calls: list):
+    def wrapped(self, **values):
+        if "agreement_watermark" in values or set(values) == {"agreement_cursor"}:  # a range of a pass ends
+            calls.append(values)
+        return method(self, **values)
+    return wrapped
+
+
+def test_a_pass_sizes_its_ranges_by_time(monkeypatch) -> None:
+    """The next range gets more votes when the last one took less than ``TXN_S``, fewer when it took more (at most
+    double or half), never fewer than a chunk nor more than ``CHUNKS`` chunks."""
+    clock = [0.0]
+    monkeypatch.setattr(tallies_bulk.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(tallies_bulk.time, "sleep", lambda s: None)
+    pace = tallies_bulk.Pace()
+    assert pace.votes(10_000, 80_000) == 10_000  # the first range: one chunk
+    for took, expected in ((tallies_bulk.TXN_S / 4, 20_000), (tallies_bulk.TXN_S / 2, 40_000),
+                           (tallies_bulk.TXN_S / 4, 80_000), (tallies_bulk.TXN_S / 4, 80_000),
+                           (tallies_bulk.TXN_S * 3, 40_000), (tallies_bulk.TXN_S * 10, 20_000),
+                           (tallies_bulk.TXN_S * 10, 10_000)):
+        votes = pace.votes(10_000, 80_000)
+        clock[0] = 0.0
+        pace.begin()
+        pace.ranged(votes)
+        clock[0] = took
+        pace.gap()
+        assert pace.votes(10_000, 80_000) == expected, (took, expected)
