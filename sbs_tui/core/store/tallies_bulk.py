@@ -6,8 +6,9 @@ Why: the catch-up (:mod:`sbs_tui.core.store.tallies`) counts a backlog by SQL st
 shares off every table, add them back — ≈ 18–23 µs of CPU a vote on the 2-core machine, 22–24 CPU-s for 1M
 votes, 220 for 10M. The same work as one set of ``INSERT … SELECT … GROUP BY`` statements over every vote was no
 cheaper (≈ 21 µs a vote: SQLite sorts every row for each GROUP BY, and the pair and majority tables self-join the
-labels). Reading each range's votes as seven integers and grouping them with numpy (sorts and ``reduceat``) costs a
-few µs a vote; what remains is SQLite storing the rows.
+labels). Here each range's votes are read once (SQLite's GROUP BY sorts are replaced by numpy's: a sort and
+``reduceat``) and the rows written with ``executemany``: 13–26 instead of 33–34 CPU-s for 1M votes on the loaded
+machine (docs/benchmarks.md); what remains is mostly SQLite reading the scattered votes and storing the rows.
 
 **When.** Only for a range of a pass **from zero** (watermark 0: after a global change, a mass change, or a first
 read): then none of the range's items has labels yet, so every table gets plain additions — no shares to take off.
@@ -16,10 +17,11 @@ is counted that recounting everything this way costs less than counting the back
 
 **Same transactions, same state.** Each range is one transaction of the catch-up's prompt-range pass (the
 ``agreement_target`` / ``agreement_cursor`` it already keeps, and the triggers read): the range's votes are read
-inside it, so an annotator's vote, undo or flag lands before or after the range, never in between, and waits for
-one range at most (``CHUNK`` votes here: the same wait as the SQL path's smaller ranges, measured). The hourly
-timeline is counted by the same SQL statement as before. The tallies equal a recount from the raw votes exactly
-(``tests/test_tallies_bulk.py``, and the agreement tests compare the reports digit for digit).
+inside it, so an annotator's vote, undo or flag lands before or after the range, never in between. The ranges
+are sized by time and followed by a pause (:class:`Pace`, on the SQL path's passes too), so a waiting vote gets
+the lock between two ranges instead of losing it to the next one. The hourly timeline gets the range's votes,
+flagged ones too, as the SQL path's statement gives it. The tallies equal the SQL path's table for table
+(``tests/test_tallies_bulk.py``), and the reports the raw votes' digit for digit.
 """
 
 from __future__ import annotations
