@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sbs_tui.core.store import tallies_dirty, tallies_relabel
+from sbs_tui.core.store import tallies_bulk, tallies_dirty, tallies_relabel
 from sbs_tui.core.store.base import Queries
 from sbs_tui.core.store.imports import UNCOMMITTED_RUNS
 
@@ -125,10 +125,15 @@ class Tallies(Queries):
 
         A backlog of at most ``chunk`` votes is one transaction. A larger one (a rebuild, a big import) is counted
         in passes over ranges of prompts — each item's new votes all in one pass, so no item is counted twice —
-        each a transaction of about ``chunk`` votes, resumable (``agreement_target``, ``agreement_cursor``)."""
+        each a transaction of about ``chunk`` votes (:mod:`.tallies_bulk`: by numpy, sized by time, when counting
+        from zero), with a pause after each for waiting writers, resumable (``agreement_target``,
+        ``agreement_cursor``)."""
         counted = 0
+        pace = tallies_bulk.Pace()
         while True:
+            pace.gap()
             with self._cx.transaction():
+                pace.begin()
                 state = self._state()
                 if state["agreement_changes"] != state["agreement_built"]:
                     self._clear(state["agreement_changes"])
@@ -150,14 +155,23 @@ class Tallies(Queries):
                         counted += self._count("v.id > ? AND v.id <= ?", (low, high))
                         self._set(agreement_watermark=high)
                         continue
+                    if tallies_bulk.recount_from_zero(low, high):  # a large backlog: everything, by numpy
+                        self._clear(state["agreement_changes"])
+                        continue
                     target = high
                     self._set(agreement_target=target, agreement_cursor=0)
                 cursor = state["agreement_cursor"] if state["agreement_target"] else 0
                 last = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM prompts").fetchone()[0]
-                step = max(1, chunk * last // max(target - low, 1))
-                counted += self._count(
-                    "+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE rowid > ? "
-                    "AND rowid <= ?)", (low, target, cursor, cursor + step))
+                bulk = tallies_bulk.applies(low, target)
+                votes = pace.votes(chunk, chunk * tallies_bulk.CHUNKS) if bulk else chunk
+                step = max(1, votes * last // max(target - low, 1))
+                if bulk:
+                    n = tallies_bulk.count_range(self, target, cursor, cursor + step)
+                else:
+                    n = self._count("+v.id > ? AND +v.id <= ? AND v.prompt_id IN (SELECT id FROM prompts WHERE "
+                                    "rowid > ? AND rowid <= ?)", (low, target, cursor, cursor + step))
+                pace.ranged(n)
+                counted += n
                 if cursor + step >= last:
                     self._set(agreement_watermark=target, agreement_target=0, agreement_cursor=0)
                 else:
