@@ -89,6 +89,19 @@ def test_a_large_database_computes_in_a_process_and_the_caller_keeps_the_gil(rev
     assert offloaded < on_thread / 3
 
 
+def test_helper_processes_yield_the_cpu_to_the_app(review_db):
+    """The helpers run at a lower CPU priority than the app: two of them computing kept both cores of the 2-core
+    machine busy, and the UI thread waited for a core in the worst stalls (bench/stall_profile.py)."""
+    from sbs_tui.tui.review.jobs import NICE
+
+    runner = JobRunner(offload_at=0)
+    try:
+        helper = runner.run(partial(os.nice, 0), lambda: False, str(review_db))  # a helper's own nice value
+    finally:
+        runner.close()
+    assert helper == min(os.nice(0) + NICE, 19) and NICE > 0
+
+
 def test_small_databases_stay_on_the_thread(review_db):
     assert JobRunner().run(os.getpid, lambda: False, str(review_db)) == os.getpid()  # far below OFFLOAD_AT
 
