@@ -40,7 +40,7 @@ def widths(rows: Iterable[Sequence[Any]], columns: int) -> tuple[int, ...]:
     return tuple(widest)
 
 
-class SizedTable(DataTable):  # type: ignore[type-arg]  # cells of any kind, as DataTable's own default
+class SizedTable(DataTable):
     """A ``DataTable`` that takes its columns' content widths from :attr:`widths` when they are given."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
