@@ -135,3 +135,29 @@ def test_the_stall_profiler_names_what_held_the_loop() -> None:
     held = dict(report["inclusive_ms"])
     assert any("hold_the_loop" in function for function in held)
     assert max(ms for f, ms in held.items() if "hold_the_loop" in f) >= 200
+
+
+async def test_a_tab_shown_draws_each_cell_once(review_db: Path, monkeypatch) -> None:
+    """Switching tabs drew every visible cell twice: the votes tab before and after its table took focus (a
+    focused table is restyled), the queue tab before and after the scrollbar it then needed narrowed it."""
+    from collections import Counter
+
+    drawn: Counter[tuple[str | None, int, int]] = Counter()
+    original = DataTable._render_cell
+
+    def counted(self, row_index, column_index, *args, **kwargs):
+        drawn[(self.id, row_index, column_index)] += 1
+        return original(self, row_index, column_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    app = make_review_app(review_db, Settings(), timestamps=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        for key, table in (("5", "votes-table"), ("3", "queue-annotators")):
+            drawn.clear()
+            await pilot.press(key)
+            await settle(pilot)
+            await pilot.pause(0.2)
+            ours = {cell: n for cell, n in drawn.items() if cell[0] == table}
+            assert ours, f"tab {key} drew nothing of {table}"
+            assert max(ours.values()) == 1, (key, Counter(ours.values()))
