@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from sbs_tui.core.settings import ArenaSettings
-from sbs_tui.core.views import on_db
+from sbs_tui.core.views import read_on_db
 from sbs_tui.core.views.queue import QueueView, queue_view
 from sbs_tui.present.arena import budget_lines
 from sbs_tui.present.numbers import DASH, count
@@ -43,7 +43,9 @@ class QueuePane(ReviewPane):
         yield SizedTable(id="queue-held", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        return partial(on_db, self.db_path, queue_view, gating_required=self.gating_required, arena=self.arena)
+        # read only, every vote's index entry once: a bounded page cache (its memory grew with the votes)
+        return partial(read_on_db, self.db_path, queue_view, gating_required=self.gating_required,
+                       arena=self.arena)
 
     def show(self, view: QueueView) -> None:
         s = view.summary
