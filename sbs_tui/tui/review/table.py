@@ -9,6 +9,8 @@ A table's cells are built where they cost nothing to the screen: :func:`grid` is
 it, see ``ReviewPane.prepare``), and :func:`put` only hands the rows to the table — the first screenful at once,
 the rest in slices of a few milliseconds between frames (issue 22: 500 votes added in one go held the UI thread
 for 0.3–1 s on the loaded 2-core machine). The table ends up with exactly the rows it got before, in order.
+:func:`grid` measures each column's width too, so a :class:`~sbs_tui.tui.review.sized.SizedTable` measures no
+cell on the UI thread.
 """
 
 from __future__ import annotations
