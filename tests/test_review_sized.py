@@ -102,12 +102,17 @@ async def test_the_ui_thread_measures_no_cell_of_the_review_tables(review_db: Pa
 
 
 async def test_the_objects_alive_at_start_are_out_of_the_collectors_sight(review_db: Path) -> None:
-    """A full collection walked the whole heap (Textual, every widget, every module) on the UI thread."""
+    """A full collection walked the whole heap (Textual, every widget, every module) on the UI thread, and came
+    every 10 gen-1 collections."""
+    from sbs_tui.tui.review.app import FULL_COLLECTION_EVERY
+
+    before = gc.get_threshold()
     app = make_review_app(review_db, Settings(), timestamps=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert gc.get_freeze_count() > 10_000
-    assert gc.get_freeze_count() == 0  # given back when the app ends
+        assert gc.get_threshold() == (*before[:2], FULL_COLLECTION_EVERY) and FULL_COLLECTION_EVERY > before[2]
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before  # given back when the app ends
 
 
 def test_the_stall_profiler_names_what_held_the_loop() -> None:

@@ -32,6 +32,7 @@ from sbs_tui.tui.review.votes import VotesPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
         ("votes", "5 Votes"), ("plots", "6 Plots"), ("blocked", "7 Blocked"))
+FULL_COLLECTION_EVERY = 100  # gen-1 collections between two full ones while the app runs (Python's default: 10)
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control", "cycle_voters"}
 
 
@@ -74,6 +75,7 @@ class ReviewApp(CrashReport, App[None]):
         self.settings = settings
         self.rank_options = rank_options or RankRequest()
         self.sub_title = Path(self.db_path).name
+        self._thresholds: tuple[int, int, int] | None = None  # the collector's, set back on unmount
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,9 +102,13 @@ class ReviewApp(CrashReport, App[None]):
         # collector's sight, so a full collection — stop-the-world, on whichever thread allocates, often the UI
         # thread — walks only what came later (issue 22: 50–135 ms collections in the worst stalls at 1M votes;
         # ~62k of the 190k objects after the lead's tour are there at mount). Garbage first, so none is kept for
-        # good; undone on unmount.
+        # good; undone on unmount. Full collections also come 10× less often (FULL_COLLECTION_EVERY gen-1
+        # collections, not 10): a lead's tour at 1M votes met four, 25–73 ms of UI-thread CPU each, none after;
+        # cyclic garbage that lived long enough to reach the oldest generation waits longer to be freed.
         gc.collect()
         gc.freeze()
+        self._thresholds = gc.get_threshold()
+        gc.set_threshold(self._thresholds[0], self._thresholds[1], FULL_COLLECTION_EVERY)
         if self.keymap:
             self.set_keymap(self.keymap)
         self.action_refresh_all()
@@ -112,6 +118,8 @@ class ReviewApp(CrashReport, App[None]):
     def on_unmount(self) -> None:
         self.jobs.close()
         gc.unfreeze()  # the startup objects back in the collector's sight (a process that goes on, as in tests)
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
 
     def _refresh_tick(self) -> None:
         """Recompute the tabs that are not still busy with the previous round (a slow bootstrap on a big
