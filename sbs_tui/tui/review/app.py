@@ -146,13 +146,6 @@ class ReviewApp(CrashReport, App[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self._focus_rows()  # now, before the tab's first paint: a focused table is a restyled one, drawn anew
-
-    def _focus_rows(self) -> None:
-        """Tabs 5 and 7: enter opens the row under the cursor at once."""
-        for pane in self.query(DetailPane):
-            if pane.active:
-                pane.focus_rows()
 
     def action_refresh_all(self) -> None:
         """Recompute every tab (each in its own worker; the ranking with the current pickers)."""
@@ -196,7 +189,12 @@ class ReviewApp(CrashReport, App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
-        self._focus_rows()  # a tab chosen with the mouse
+        # Tabs 5 and 7: enter opens the row under the cursor at once. After the tab's first paint, as before: a
+        # focused table is restyled and drawn again, but focusing it before that paint put both in one frame, and
+        # the votes tab's worst stall grew in five of five before/after runs (issue 22, docs/benchmarks.md).
+        for pane in self.query(DetailPane):
+            if pane.active:
+                pane.focus_rows()
 
 
 def make_review_app(db_path: str | Path, settings: Settings | None = None, *,
