@@ -144,8 +144,8 @@ def test_the_stall_profiler_names_what_held_the_loop() -> None:
 
 async def test_a_tab_shown_draws_each_cell_once(review_db: Path, monkeypatch) -> None:
     """Switching to the queue tab drew every visible cell twice: before and after the scrollbar it then needed
-    narrowed it. (The votes tab still draws twice, before and after its table takes focus: in one frame, both
-    made its worst stall longer.)"""
+    narrowed it. (The votes tab still draws twice, before and after its table takes focus: drawing it once, in
+    one frame, showed no gain in the stall bench.)"""
     from collections import Counter
 
     drawn: Counter[tuple[str | None, int, int]] = Counter()

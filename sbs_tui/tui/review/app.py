@@ -189,9 +189,9 @@ class ReviewApp(CrashReport, App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
-        # Tabs 5 and 7: enter opens the row under the cursor at once. After the tab's first paint, as before: a
-        # focused table is restyled and drawn again, but focusing it before that paint put both in one frame, and
-        # the votes tab's worst stall grew in five of five before/after runs (issue 22, docs/benchmarks.md).
+        # Tabs 5 and 7: enter opens the row under the cursor at once. After the tab's first paint: a focused table
+        # is restyled and drawn again, and focusing it before that paint (drawn once, in one frame) showed no gain
+        # in the stall bench (issue 22, docs/benchmarks.md).
         for pane in self.query(DetailPane):
             if pane.active:
                 pane.focus_rows()
