@@ -62,8 +62,10 @@ def database(votes: int, *, prompts: int, models: int, annotators: int) -> Path:
     return path
 
 
-async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
-    """Drive the app through TOUR; the worst gap of a 10 ms UI ticker per step (ms beyond the period)."""
+async def tour(path: Path, settle: float = 0.3, profile: bool = False, **app_options) -> dict:
+    """Drive the app through TOUR; the worst gap of a 10 ms UI ticker per step (ms beyond the period).
+    ``profile``: also sample the UI thread's stack in every stall (``bench/stall_profile.py``), under "profile"."""
+    from bench.stall_profile import StallProfiler
     from sbs_tui.config import Settings
     from sbs_tui.tui.review.app import make_review_app
 
@@ -92,6 +94,9 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
 
     steps: dict[str, float] = {}
     async with app.run_test(size=(120, 40)) as pilot:
+        profiler = StallProfiler(step=lambda: state["step"]) if profile else None
+        if profiler:
+            profiler.start()
         state["last"], state["cpu"] = time.perf_counter(), time.thread_time()
         app.set_interval(PERIOD, tick, name="stall-ticker")
         steps[state["step"]] = await settled()
@@ -105,6 +110,9 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
             await pilot.press(key)
             steps[label] = await settled()
         ranked_by = app.ranking.options.voters
+        heap = len(gc.get_objects())  # what a full collection on the UI thread walks
+        if profiler:
+            profiler.stop()
     gc.collect()
     return {"steps": {k: {"worst_stall_ms": round(1000 * max(worst.get(k, 0.0), 0.0), 1),
                           "worst_ui_cpu_ms": round(1000 * busiest.get(k, 0.0), 1),
@@ -112,14 +120,15 @@ async def tour(path: Path, settle: float = 0.3, **app_options) -> dict:
             "worst_ui_cpu_ms": round(1000 * max(busiest.values()), 1),
             "worst_stall_ms": round(1000 * max(worst.values()), 1),
             "p99_stall_ms": round(1000 * sorted(lateness)[int(0.99 * (len(lateness) - 1))], 1),
-            "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by,
-            "app_code": str(Path(sys.modules["sbs_tui"].__file__).resolve().parents[1])}
+            "heap_objects": heap, "worst_step": max(worst, key=worst.__getitem__), "final_voters": ranked_by,
+            "app_code": str(Path(sys.modules["sbs_tui"].__file__).resolve().parents[1]),
+            **({"profile": profiler.report()} if profiler else {})}
 
 
 def before(code: str, args: argparse.Namespace) -> dict:
     """The contender tour with the app of the checkout at ``code``, in a child process (its own imports)."""
     command = [sys.executable, __file__, "--code", code, "--contender-only", "--votes", str(args.votes),
-               "--prompts", str(args.prompts), "--models", str(args.models), "--annotators", str(args.annotators)]
+               *(["--profile", args.profile] if args.profile else []), "--prompts", str(args.prompts), "--models", str(args.models), "--annotators", str(args.annotators)]
     env = {**os.environ, "PYTHONPATH": code}
     return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -133,6 +142,9 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--before", metavar="DIR", help="also tour the big database with the app in DIR, first")
     parser.add_argument("--skip-threads", action="store_true", help="leave out the every-tab-on-a-thread tour")
+    parser.add_argument("--profile", metavar="FILE", help="sample the UI thread's stack in every stall over 50 ms of "
+                        "the 1M tours (this app's, and --before's), report to FILE (JSON; a watchdog thread runs "
+                        "alongside, so compare stall figures of runs without it)")
     parser.add_argument("--code", metavar="DIR", help=argparse.SUPPRESS)  # the child of --before
     parser.add_argument("--contender-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,14 +153,16 @@ def main() -> None:
         sys.path.insert(0, str(Path(args.code).resolve()))
     big_db = database(args.votes, **shape)
     if args.contender_only:
-        print(json.dumps(asyncio.run(tour(big_db))))
+        print(json.dumps(asyncio.run(tour(big_db, profile=bool(args.profile)))))
         return
     load = {"start": [round(x, 2) for x in os.getloadavg()]}
     base_db = database(args.baseline_votes, **shape)
     old = before(args.before, args) if args.before else None
     baseline = asyncio.run(tour(base_db))
     threads = None if args.skip_threads else asyncio.run(tour(big_db, offload_at=None))  # every tab on a thread
-    contender = asyncio.run(tour(big_db))
+    contender = asyncio.run(tour(big_db, profile=bool(args.profile)))
+    if args.profile:
+        profiles(args.profile, contender, old)
     load["end"] = [round(x, 2) for x in os.getloadavg()]
     result = {"baseline": {"database": base_db.name, "votes": args.baseline_votes, **baseline},
               **({"threads_only": {"database": big_db.name, "votes": args.votes, **threads}} if threads else {}),
@@ -159,6 +173,22 @@ def main() -> None:
               "load_average_1_5_15": load, "cpus": os.cpu_count()}
     print(json.dumps(result, indent=2))
     table(result, args)
+
+
+def profiles(path: str, contender: dict, old: dict | None) -> None:
+    """Write the stall profiles (this app's and --before's) to ``path`` and print where the stalled ms went; the
+    JSON on stdout keeps everything but the collapsed stacks."""
+    from bench.stall_profile import print_report
+
+    runs = {"contender": contender.get("profile"), **({"before": old.get("profile")} if old else {})}
+    Path(path).write_text(json.dumps(runs, indent=1))
+    for label, report in runs.items():
+        if report:
+            print(f"\n== {label} ==", file=sys.stderr)
+            print_report(report)
+    for run in (contender, old):
+        if run and run.get("profile"):
+            run["profile"].pop("collapsed", None)
 
 
 def table(result: dict, args: argparse.Namespace) -> None:

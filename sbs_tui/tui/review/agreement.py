@@ -18,7 +18,7 @@ from sbs_tui.present.numbers import count, finite
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import Grid, grid, name, put, stripped
+from sbs_tui.tui.review.table import SizedTable, Grid, grid, name, put, stripped
 
 
 class AgreementPane(ReviewPane):
@@ -28,13 +28,13 @@ class AgreementPane(ReviewPane):
         yield Static(classes="pane-status")
         yield Static(id="agree-overall")
         yield Static("Annotators — agreement with the majority of the others", classes="section")
-        yield DataTable(id="agree-annotators", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="agree-annotators", cursor_type="row", zebra_stripes=True)
         yield Static("Position bias — decisive votes won by the answer shown on the left", classes="section")
-        yield DataTable(id="agree-position", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="agree-position", cursor_type="row", zebra_stripes=True)
         yield Static("Judges against the human majority", classes="section")
-        yield DataTable(id="agree-judges", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="agree-judges", cursor_type="row", zebra_stripes=True)
         yield Static("Annotator pairs — Cohen's κ on the items both judged", classes="section")
-        yield DataTable(id="agree-pairs", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="agree-pairs", cursor_type="row", zebra_stripes=True)
         yield Static(id="agree-notes")
 
     def job(self) -> Callable[[], Any]:

@@ -9,6 +9,7 @@ numpy and scipy load on first use, in the workers.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from textual import on
@@ -31,6 +32,7 @@ from sbs_tui.tui.review.votes import VotesPane
 
 TABS = (("ranking", "1 Ranking"), ("agreement", "2 Agreement"), ("queue", "3 Queue"), ("funnel", "4 Gates & funnel"),
         ("votes", "5 Votes"), ("plots", "6 Plots"), ("blocked", "7 Blocked"))
+FULL_COLLECTION_EVERY = 100  # gen-1 collections between two full ones while the app runs (Python's default: 10)
 RANKING_ACTIONS = {"cycle_method", "cycle_baseline", "cycle_ci", "cycle_control", "cycle_voters"}
 
 
@@ -73,6 +75,7 @@ class ReviewApp(CrashReport, App[None]):
         self.settings = settings
         self.rank_options = rank_options or RankRequest()
         self.sub_title = Path(self.db_path).name
+        self._thresholds: tuple[int, int, int] | None = None  # the collector's, set back on unmount
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,6 +98,17 @@ class ReviewApp(CrashReport, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Everything alive now (Textual, the widgets, the imported modules) lives as long as the app: out of the
+        # collector's sight, so a full collection — stop-the-world, on whichever thread allocates, often the UI
+        # thread — walks only what came later (issue 22: 50–135 ms collections in the worst stalls at 1M votes;
+        # ~62k of the 190k objects after the lead's tour are there at mount). Garbage first, so none is kept for
+        # good; undone on unmount. Full collections also come 10× less often (FULL_COLLECTION_EVERY gen-1
+        # collections, not 10): a lead's tour at 1M votes met four, 25–73 ms of UI-thread CPU each, none after;
+        # cyclic garbage that lived long enough to reach the oldest generation waits longer to be freed.
+        gc.collect()
+        gc.freeze()
+        self._thresholds = gc.get_threshold()
+        gc.set_threshold(self._thresholds[0], self._thresholds[1], FULL_COLLECTION_EVERY)
         if self.keymap:
             self.set_keymap(self.keymap)
         self.action_refresh_all()
@@ -103,6 +117,9 @@ class ReviewApp(CrashReport, App[None]):
 
     def on_unmount(self) -> None:
         self.jobs.close()
+        gc.unfreeze()  # the startup objects back in the collector's sight (a process that goes on, as in tests)
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
 
     def _refresh_tick(self) -> None:
         """Recompute the tabs that are not still busy with the previous round (a slow bootstrap on a big
@@ -172,7 +189,10 @@ class ReviewApp(CrashReport, App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
-        for pane in self.query(DetailPane):  # tabs 5 and 7: enter opens the row under the cursor at once
+        # Tabs 5 and 7: enter opens the row under the cursor at once. After the tab's first paint: a focused table
+        # is restyled and drawn again, and focusing it before that paint (drawn once, in one frame) showed no gain
+        # in the stall bench (issue 22, docs/benchmarks.md).
+        for pane in self.query(DetailPane):
             if pane.active:
                 pane.focus_rows()
 

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Static
 from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
 from sbs_tui.tui.review.pane import DetailPane
-from sbs_tui.tui.review.table import DASH, Grid, clipped, fill, grid, name, put
+from sbs_tui.tui.review.table import SizedTable, DASH, Grid, clipped, fill, grid, name, put
 
 HIGHLIGHT = "bold black on yellow"
 STATUS_STYLE = {"blocked": "bold red", "held": "bold yellow", "passed": "green"}
@@ -74,8 +74,8 @@ class BlockedPane(DetailPane):
         yield Static(classes="pane-status")
         yield Static(id="blocked-unchecked")
         yield Static(id="blocked-summary")
-        yield DataTable(id="blocked-per-model", cursor_type="row", zebra_stripes=True)
-        yield DataTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="blocked-per-model", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="blocked-table", cursor_type="row", zebra_stripes=True)
 
     def job(self):
         return partial(on_db, self.db_path, reviews.blocked_view, self.LIMIT)

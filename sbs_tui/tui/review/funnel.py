@@ -19,7 +19,7 @@ from sbs_tui.present.numbers import DASH, count, finite, percent
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.numbers import p_value as fmt_p
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import fill, name, stripped
+from sbs_tui.tui.review.table import SizedTable, fill, name, stripped
 
 
 class FunnelPane(ReviewPane):
@@ -28,12 +28,12 @@ class FunnelPane(ReviewPane):
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
         yield Static("Gates — share of each model's generations that passed", classes="section")
-        yield DataTable(id="funnel-gates", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="funnel-gates", cursor_type="row", zebra_stripes=True)
         yield Static(id="funnel-unchecked")
         yield Static("Funnel — each stage's score and rank per model", classes="section")
-        yield DataTable(id="funnel-stages", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="funnel-stages", cursor_type="row", zebra_stripes=True)
         yield Static("Rank agreement between stages", classes="section")
-        yield DataTable(id="funnel-corr", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="funnel-corr", cursor_type="row", zebra_stripes=True)
         yield Static(id="funnel-notes")
 
     def job(self) -> Callable[[], Any]:

@@ -12,13 +12,13 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from sbs_tui.core.settings import ArenaSettings
-from sbs_tui.core.views import on_db
+from sbs_tui.core.views import read_on_db
 from sbs_tui.core.views.queue import QueueView, queue_view
 from sbs_tui.present.arena import budget_lines
 from sbs_tui.present.numbers import DASH, count
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import Grid, clipped, fill, grid, name, put
+from sbs_tui.tui.review.table import SizedTable, Grid, clipped, fill, grid, name, put
 
 
 class QueuePane(ReviewPane):
@@ -36,14 +36,16 @@ class QueuePane(ReviewPane):
         yield Static("Live arena (sbs arena status)", id="queue-arena-title", classes="section")
         yield Static(id="queue-arena")
         yield Static("Annotators", classes="section")
-        yield DataTable(id="queue-annotators", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="queue-annotators", cursor_type="row", zebra_stripes=True)
         yield Static(id="queue-flagged-title", classes="section")
-        yield DataTable(id="queue-flagged", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="queue-flagged", cursor_type="row", zebra_stripes=True)
         yield Static(id="queue-held-title", classes="section")
-        yield DataTable(id="queue-held", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="queue-held", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
-        return partial(on_db, self.db_path, queue_view, gating_required=self.gating_required, arena=self.arena)
+        # read only, every vote's index entry once: a bounded page cache (its memory grew with the votes)
+        return partial(read_on_db, self.db_path, queue_view, gating_required=self.gating_required,
+                       arena=self.arena)
 
     def show(self, view: QueueView) -> None:
         s = view.summary

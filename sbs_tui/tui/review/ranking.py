@@ -21,7 +21,7 @@ from sbs_tui.present.numbers import count
 from sbs_tui.present.numbers import fixed as fmt
 from sbs_tui.present.tables.rank import rank_columns, rating_interval, votes_needed_text
 from sbs_tui.tui.review.pane import ReviewPane
-from sbs_tui.tui.review.table import fill, name, stripped
+from sbs_tui.tui.review.table import SizedTable, fill, name, stripped
 
 
 # The ranking tab's pickers in their order on screen: (name, label, options).
@@ -62,7 +62,7 @@ class RankingPane(ReviewPane):
                              id="rank-control")
         yield Static(classes="pane-status")
         yield Static(id="rank-note")
-        yield DataTable(id="rank-table", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="rank-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="rank-warnings")
         yield Static(id="rank-needed")
 

@@ -9,6 +9,8 @@ A table's cells are built where they cost nothing to the screen: :func:`grid` is
 it, see ``ReviewPane.prepare``), and :func:`put` only hands the rows to the table — the first screenful at once,
 the rest in slices of a few milliseconds between frames (issue 22: 500 votes added in one go held the UI thread
 for 0.3–1 s on the loaded 2-core machine). The table ends up with exactly the rows it got before, in order.
+:func:`grid` measures each column's width too, so a :class:`~sbs_tui.tui.review.sized.SizedTable` measures no
+cell on the UI thread.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from textual.widgets import DataTable, Static
 
 from sbs_tui.present.numbers import DASH
 from sbs_tui.present.text import literal as name
+from sbs_tui.tui.review.sized import SizedTable, widths
 
-__all__ = ["DASH", "Grid", "clipped", "fill", "grid", "name", "put", "stripped"]
+__all__ = ["DASH", "Grid", "SizedTable", "clipped", "fill", "grid", "name", "put", "stripped"]
 
 FIRST_ROWS = 40  # rows added at once: more than a review table shows (24 lines), so what is seen comes at once
 SLICE_SECONDS = 0.008  # UI-thread time one slice of the remaining rows may take before the screen gets a turn
@@ -52,17 +55,19 @@ class Grid:
 
     labels: list[Any]
     rows: list[list[Any]]
+    widths: tuple[int, ...] | None = None  # per column, its widest cell (:func:`~sbs_tui.tui.review.sized.widths`)
 
 
 def grid(columns: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Grid:
-    """The cells of a table, numbers right-aligned (a column of numbers gets a right-aligned heading too). Pure:
-    safe on a worker thread, where the rich ``Text`` of a few thousand cells is built without stalling the UI."""
+    """The cells of a table, numbers right-aligned (a column of numbers gets a right-aligned heading too), and
+    each column's width. Pure: safe on a worker thread, where the rich ``Text`` of a few thousand cells is built
+    and measured without stalling the UI (a :class:`~sbs_tui.tui.review.sized.SizedTable` then measures none)."""
     cells = [[_justified(cell) for cell in row] for row in rows]
     labels = []
     for j, label in enumerate(columns):
         right = bool(cells) and isinstance(cells[0][j], Text) and cells[0][j].justify == "right"
         labels.append(Text(label, justify="right") if right and isinstance(label, str) else label)
-    return Grid(labels, cells)
+    return Grid(labels, cells, widths(cells, len(labels)))
 
 
 def fill(table: DataTable, columns: Iterable[Any], rows: Iterable[Iterable[Any]], *, empty: str | None = None) -> None:
@@ -81,6 +86,8 @@ def put(table: DataTable, cells: Grid, *, empty: str | None = None) -> None:
     """
     table.workers.cancel_group(table, "fill")
     cursor = table.cursor_row
+    if isinstance(table, SizedTable):
+        table.widths = cells.widths  # every row's, measured with the cells: the table measures none
     table.clear(columns=True)
     table.add_columns(*cells.labels)
     head, rest = cells.rows[:FIRST_ROWS], cells.rows[FIRST_ROWS:]

@@ -18,7 +18,7 @@ from sbs_tui.core.views import on_db
 from sbs_tui.core.views import review as reviews
 from sbs_tui.present.numbers import DASH, finite
 from sbs_tui.tui.review.pane import DetailPane
-from sbs_tui.tui.review.table import Grid, clipped, grid, name, put
+from sbs_tui.tui.review.table import SizedTable, Grid, clipped, grid, name, put
 
 
 def winner_text(vote: dict[str, Any]) -> Text:
@@ -43,7 +43,7 @@ class VotesPane(DetailPane):
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-status")
         yield Static(id="votes-summary")
-        yield DataTable(id="votes-table", cursor_type="row", zebra_stripes=True)
+        yield SizedTable(id="votes-table", cursor_type="row", zebra_stripes=True)
 
     def job(self) -> Callable[[], Any]:
         return partial(on_db, self.db_path, reviews.votes_view, self.LIMIT)
