@@ -238,6 +238,34 @@ def compare(votes: int, before_ref: str | None) -> None:
           f"{result['floor_in_after_schema_votes_per_cpu_s']:,} votes/CPU-s; load {loads}")
 
 
+def single(votes: int, prompts: int, keep: Path | None) -> None:
+    """``--single``: one CLI import of ``votes`` synthetic votes on ``prompts`` prompts into a fresh database,
+    the concurrent annotator writer beside it; prints wall, CPU and peak RSS (the CLI and its parser process,
+    ``os.wait4``), the writer's waits and the load average before and after."""
+    import os
+
+    with tempfile.TemporaryDirectory() as tmp:
+        where = keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        data, db = where / f"votes_{votes}.jsonl", where / f"import_{votes}.db"
+        if not data.exists():
+            make_votes(data, votes, n_prompts=prompts)
+        for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm"), db.with_suffix(".stop")):
+            stale.unlink(missing_ok=True)
+        load_before = os.getloadavg()
+        wall, cpu, rss, waits = cli_run(ROOT, data, db)
+        load_after = os.getloadavg()
+        size_mb = db.stat().st_size / 2**20
+    result = {"votes": votes, "prompts": prompts, "seconds": round(wall, 1), "votes_per_s": round(votes / wall),
+              "cpu_s": round(cpu, 1), "votes_per_cpu_s": round(votes / cpu), "peak_rss_mb": round(rss, 1),
+              "database_mb": round(size_mb), "concurrent_writes": len(waits),
+              "write_wait_max_s": round(max(waits), 3),
+              "write_wait_p99_s": round(float(sorted(waits)[int(0.99 * (len(waits) - 1))]), 3),
+              "load_average_before": [round(x, 2) for x in load_before],
+              "load_average_after": [round(x, 2) for x in load_after]}
+    print(json.dumps(result, indent=2))
+
+
 def help_time(repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -253,9 +281,17 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="before/after the kept outcome counts (issue 22), end to end, in one run")
     parser.add_argument("--before-ref", default=None, help="with --compare: git ref of the code before")
+    parser.add_argument("--single", action="store_true",
+                        help="one `sbs import votes` of this tree with the concurrent writer, no floor: wall, CPU, "
+                             "peak RSS, waits (the 10M-vote run)")
+    parser.add_argument("--prompts", type=int, default=20_000, help="distinct prompts in the synthetic file")
+    parser.add_argument("--keep", type=Path, default=None, help="with --single: keep the file and database here")
     args = parser.parse_args()
     if args.compare:
         compare(args.votes, args.before_ref)
+        return
+    if args.single:
+        single(args.votes, args.prompts, args.keep)
         return
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
