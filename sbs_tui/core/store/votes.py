@@ -192,7 +192,9 @@ class Votes(Queries):
         """Votes aggregated for ranking: model names and rows (index_a, index_b, score_b, count).
 
         Aggregating in SQL (one row per distinct outcome of a model pair) is what keeps ranking 1M votes fast:
-        statistics then work on a few thousand rows, never on the raw votes.
+        statistics then work on a few thousand rows, never on the raw votes. For ``--annotator`` and
+        ``--category`` (seeking their votes by ``idx_votes_annotator`` / ``idx_votes_item``); a whole voter
+        class reads ``store.pair_counts`` instead — unfiltered, this scans every vote.
         """
         where, params = _vote_filter(annotators, category, include_flagged)
         rows = self.conn.execute(
