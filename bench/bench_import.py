@@ -163,7 +163,8 @@ path, db = sys.argv[1], sys.argv[2]
 rows = list(iter_vote_records(path))
 store = Store(db)
 with store.transaction():
-    store.conn.executemany("INSERT OR IGNORE INTO prompts (id, text) VALUES (?, ?)", {(r.prompt_id, r.prompt) for r in rows})
+    store.conn.executemany("INSERT OR IGNORE INTO prompts (id, text) VALUES (?, ?)",
+                           {(r.prompt_id, r.prompt) for r in rows})
     models = {m: store.model_id(m) for r in rows for m in (r.model_a, r.model_b)}
     annotators = {r.annotator: store.annotator_id(r.annotator) for r in rows}
 params = [(r.uid, r.prompt_id, models[r.model_a], models[r.model_b], r.winner, r.weight, r.score_b,

@@ -112,8 +112,9 @@ def test_votes_carry_no_covering_outcome_index_and_filters_keep_their_plans(tmp_
         assert {"idx_votes_annotator", "idx_votes_item"} <= indexes
         base = ("SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v WHERE " + committed("v") + " AND {} "
                 "AND v.flagged = 0 GROUP BY model_a_id, model_b_id, score_b")
-        for clause, index in (("v.annotator_id IN (SELECT id FROM annotators WHERE name IN (?))", "idx_votes_annotator"),
-                              ("v.prompt_id IN (SELECT id FROM prompts WHERE category = ?)", "idx_votes_item")):
+        by_annotator = "v.annotator_id IN (SELECT id FROM annotators WHERE name IN (?))"
+        by_category = "v.prompt_id IN (SELECT id FROM prompts WHERE category = ?)"
+        for clause, index in ((by_annotator, "idx_votes_annotator"), (by_category, "idx_votes_item")):
             plan = " ".join(r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + base.format(clause), ["x"]))
             assert f"SEARCH v USING INDEX {index}" in plan
 

@@ -13,8 +13,9 @@ def test_vote_outcomes_filters_read_their_own_indexes(tmp_path) -> None:
     never used is gone (issue 22: it cost every import a page write per vote), whole-class rankings read the kept
     ``pair_counts``."""
     with Store(tmp_path / "s.db") as store:
-        for where, index in (("v.annotator_id IN (SELECT id FROM annotators WHERE name IN ('a'))", "idx_votes_annotator"),
-                             ("v.prompt_id IN (SELECT id FROM prompts WHERE category = 'c')", "idx_votes_item")):
+        by_annotator = "v.annotator_id IN (SELECT id FROM annotators WHERE name IN ('a'))"
+        by_category = "v.prompt_id IN (SELECT id FROM prompts WHERE category = 'c')"
+        for where, index in ((by_annotator, "idx_votes_annotator"), (by_category, "idx_votes_item")):
             plan = " ".join(str(r) for r in store.conn.execute(
                 "EXPLAIN QUERY PLAN SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v "
                 f"WHERE v.flagged = 0 AND {where} GROUP BY model_a_id, model_b_id, score_b"))
