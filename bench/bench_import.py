@@ -8,6 +8,11 @@ names) is the overhead this measures.
     python bench/bench_import.py            # 1,000,000 votes
     python bench/bench_import.py --votes 200000
     python bench/bench_import.py --compare   # before/after store.pair_counts (issue 22), end to end, one run
+    python bench/bench_import.py --compare --votes 1000000 --before-ref REV   # this tree against REV
+
+With ``--compare`` the floor is measured in a child process for each tree, into that tree's own schema: "the
+floor of today's schema" is the before tree's (issue 22's goal), the after tree's shows what a schema change did
+to the floor itself.
 
 While the CLI import runs, a second process writes as the annotator app does (a 5 ms busy timeout, polling every
 1–4 ms, one small write transaction every 50 ms) and records how long each write waited: the import commits in
@@ -148,9 +153,46 @@ def cli_run(code: Path, path: Path, db_path: Path) -> tuple[float, float, float,
     return m.wall_s, m.cpu_s, m.rss_mb, json.loads(out)
 
 
+# The floor in a child process, with the package of a given tree: each tree's own schema (its indexes and
+# triggers) under the same plain executemany. Prints {"wall": s, "cpu": s}.
+FLOOR_CHILD = r"""
+import json, sys, time
+from sbs_tui.core.ingest.rows import iter_vote_records
+from sbs_tui.core.store import Store
+path, db = sys.argv[1], sys.argv[2]
+rows = list(iter_vote_records(path))
+store = Store(db)
+with store.transaction():
+    store.conn.executemany("INSERT OR IGNORE INTO prompts (id, text) VALUES (?, ?)",
+                           {(r.prompt_id, r.prompt) for r in rows})
+    models = {m: store.model_id(m) for r in rows for m in (r.model_a, r.model_b)}
+    annotators = {r.annotator: store.annotator_id(r.annotator) for r in rows}
+params = [(r.uid, r.prompt_id, models[r.model_a], models[r.model_b], r.winner, r.weight, r.score_b,
+           annotators[r.annotator], r.ts) for r in rows]
+del rows
+t0, c0 = time.perf_counter(), time.process_time()
+store.conn.execute("BEGIN IMMEDIATE")
+store.conn.executemany("INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, "
+                       "annotator_id, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", params)
+store.conn.execute("COMMIT")
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+"""
+
+
+def floor_in(code: Path, path: Path, db_path: Path) -> tuple[float, float]:
+    """:func:`floor` with the package at ``code`` (its schema), in a child process: wall s, CPU s."""
+    import os
+
+    out = subprocess.run([sys.executable, "-c", FLOOR_CHILD, str(path), str(db_path)], check=True,
+                         capture_output=True, text=True, cwd=code, env=dict(os.environ, PYTHONPATH=str(code)))
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return got["wall"], got["cpu"]
+
+
 def compare(votes: int, before_ref: str | None) -> None:
-    """``--compare``: `sbs import votes` before (the tree before ``store.pair_counts``, from git) and after,
-    end to end with a concurrent writer, on the same file, in one run; plus the executemany floor."""
+    """``--compare``: `sbs import votes` before (the tree at ``before_ref``, from git) and after, end to end with
+    a concurrent writer, on the same file, in one run; plus the executemany floor into each tree's schema (the
+    floor "of today's schema" is the before tree's)."""
     import os
 
     from bench.bench_rank_counts import before_tree
@@ -162,13 +204,20 @@ def compare(votes: int, before_ref: str | None) -> None:
         ref = before_tree(before_ref, old)
         data = tmpd / "votes.jsonl"
         make_votes(data, votes)
-        floor_cpu: list[float] = []
-        t_floor = floor(data, tmpd / "floor.db", floor_cpu)
-        runs = {side: cli_run(code, data, tmpd / f"{side}.db") for side, code in (("before", old), ("after", ROOT))}
-        load = os.getloadavg()[0]
-    result: dict[str, object] = {"votes": votes, "before_ref": ref, "load_average_1min": round(load, 2),
+        loads = [os.getloadavg()[0]]
+        floors = {side: floor_in(code, data, tmpd / f"floor_{side}.db") for side, code in (("before", old),
+                                                                                         ("after", ROOT))}
+        runs = {}
+        for side, code in (("before", old), ("after", ROOT)):
+            loads.append(os.getloadavg()[0])
+            runs[side] = cli_run(code, data, tmpd / f"{side}.db")
+        loads.append(os.getloadavg()[0])
+    t_floor, cpu_floor = floors["before"]
+    result: dict[str, object] = {"votes": votes, "before_ref": ref, "load_average_1min": [round(x, 2) for x in loads],
                                  "floor_executemany_votes_per_s": round(votes / t_floor),
-                                 "floor_executemany_votes_per_cpu_s": round(votes / floor_cpu[0])}
+                                 "floor_executemany_votes_per_cpu_s": round(votes / cpu_floor),
+                                 "floor_in_after_schema_votes_per_s": round(votes / floors["after"][0]),
+                                 "floor_in_after_schema_votes_per_cpu_s": round(votes / floors["after"][1])}
     for side, (wall, cpu, rss, waits) in runs.items():
         result[side] = {"seconds": round(wall, 2), "votes_per_s": round(votes / wall), "cpu_s": round(cpu, 2),
                         "votes_per_cpu_s": round(votes / cpu),
@@ -184,8 +233,38 @@ def compare(votes: int, before_ref: str | None) -> None:
         assert isinstance(e, dict)
         print(f"{side:<18}{e['seconds']:>9.2f}{e['votes_per_s']:>10,}{e['ratio_to_floor']:>9.2f}"
               f"{e['votes_per_cpu_s']:>12,}{e['peak_rss_mb']:>9.0f}{e['write_wait_max_s']:>12.3f}")
-    print(f"floor (executemany): {result['floor_executemany_votes_per_s']:,} votes/s, "
-          f"{result['floor_executemany_votes_per_cpu_s']:,} votes/CPU-s; load {load:.1f}")
+    print(f"floor (executemany, before tree's schema): {result['floor_executemany_votes_per_s']:,} votes/s, "
+          f"{result['floor_executemany_votes_per_cpu_s']:,} votes/CPU-s; after tree's schema: "
+          f"{result['floor_in_after_schema_votes_per_s']:,} votes/s, "
+          f"{result['floor_in_after_schema_votes_per_cpu_s']:,} votes/CPU-s; load {loads}")
+
+
+def single(votes: int, prompts: int, keep: Path | None) -> None:
+    """``--single``: one CLI import of ``votes`` synthetic votes on ``prompts`` prompts into a fresh database,
+    the concurrent annotator writer beside it; prints wall, CPU and peak RSS (the CLI and its parser process,
+    ``os.wait4``), the writer's waits and the load average before and after."""
+    import os
+
+    with tempfile.TemporaryDirectory() as tmp:
+        where = keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        data, db = where / f"votes_{votes}.jsonl", where / f"import_{votes}.db"
+        if not data.exists():
+            make_votes(data, votes, n_prompts=prompts)
+        for stale in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm"), db.with_suffix(".stop")):
+            stale.unlink(missing_ok=True)
+        load_before = os.getloadavg()
+        wall, cpu, rss, waits = cli_run(ROOT, data, db)
+        load_after = os.getloadavg()
+        size_mb = db.stat().st_size / 2**20
+    result = {"votes": votes, "prompts": prompts, "seconds": round(wall, 1), "votes_per_s": round(votes / wall),
+              "cpu_s": round(cpu, 1), "votes_per_cpu_s": round(votes / cpu), "peak_rss_mb": round(rss, 1),
+              "database_mb": round(size_mb), "concurrent_writes": len(waits),
+              "write_wait_max_s": round(max(waits), 3),
+              "write_wait_p99_s": round(float(sorted(waits)[int(0.99 * (len(waits) - 1))]), 3),
+              "load_average_before": [round(x, 2) for x in load_before],
+              "load_average_after": [round(x, 2) for x in load_after]}
+    print(json.dumps(result, indent=2))
 
 
 def help_time(repeats: int = 5) -> float:
@@ -203,9 +282,17 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="before/after the kept outcome counts (issue 22), end to end, in one run")
     parser.add_argument("--before-ref", default=None, help="with --compare: git ref of the code before")
+    parser.add_argument("--single", action="store_true",
+                        help="one `sbs import votes` of this tree with the concurrent writer, no floor: wall, CPU, "
+                             "peak RSS, waits (the 10M-vote run)")
+    parser.add_argument("--prompts", type=int, default=20_000, help="distinct prompts in the synthetic file")
+    parser.add_argument("--keep", type=Path, default=None, help="with --single: keep the file and database here")
     args = parser.parse_args()
     if args.compare:
         compare(args.votes, args.before_ref)
+        return
+    if args.single:
+        single(args.votes, args.prompts, args.keep)
         return
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)

@@ -1,4 +1,4 @@
-"""The store's ranking queries: the covering index, vote order for online methods, outputs for length/style."""
+"""The store's ranking queries: the filters' indexes, vote order for online methods, outputs for length/style."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from sbs_tui.core.store.votes import GoldLabel
 from tests.ranking_helpers import vote
 
 
-def test_vote_outcomes_reads_only_the_covering_index(tmp_path) -> None:
+def test_vote_outcomes_filters_read_their_own_indexes(tmp_path) -> None:
+    """``--annotator`` and ``--category`` rankings seek their votes by index; the covering outcome index they
+    never used is gone (issue 22: it cost every import a page write per vote), whole-class rankings read the kept
+    ``pair_counts``."""
     with Store(tmp_path / "s.db") as store:
-        plan = " ".join(str(r) for r in store.conn.execute(
-            "EXPLAIN QUERY PLAN SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v "
-            "WHERE v.flagged = 0 GROUP BY model_a_id, model_b_id, score_b"))
-        assert "COVERING INDEX idx_votes_visible_outcomes" in plan
+        by_annotator = "v.annotator_id IN (SELECT id FROM annotators WHERE name IN ('a'))"
+        by_category = "v.prompt_id IN (SELECT id FROM prompts WHERE category = 'c')"
+        for where, index in ((by_annotator, "idx_votes_annotator"), (by_category, "idx_votes_item")):
+            plan = " ".join(str(r) for r in store.conn.execute(
+                "EXPLAIN QUERY PLAN SELECT model_a_id, model_b_id, score_b, count(*) FROM votes v "
+                f"WHERE v.flagged = 0 AND {where} GROUP BY model_a_id, model_b_id, score_b"))
+            assert f"INDEX {index}" in plan
 
 
 def test_vote_sequence_is_in_time_order_then_import_order(tmp_path) -> None:

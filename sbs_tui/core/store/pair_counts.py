@@ -2,13 +2,14 @@
 
 Why: Bradley-Terry and the win rate need the votes only through their outcome cells (model pair × score, with a
 count: :mod:`sbs_tui.core.ranking.outcomes`). Counting them with ``GROUP BY`` over the votes' covering index
-costs time in proportion to the votes (1M votes: 0.1 s; 10M: ~1.5 s of every ``sbs rank``). This table holds
-those counts, so a ranking reads a few thousand rows whatever the number of votes: its cost grows with
-models², not votes.
+(dropped since, migration 0020) cost time in proportion to the votes (1M votes: 0.1 s; 10M: ~1.5 s of every
+``sbs rank``). This table holds those counts, so a ranking reads a few thousand rows whatever the number of
+votes: its cost grows with models², not votes.
 
 A row is one cell of one *bucket*: (bucket, annotator kind, model_a_id, model_b_id, score_b, flagged) → ``n``.
 The key holds what the count-based rankings filter on — the voter class (``--voters``) and the flag
-(``--include-flagged``). ``--annotator`` and ``--category`` filters read the votes themselves
+(``--include-flagged``); the flagged count (``store.votes.flagged_count``) is read here too. ``--annotator``
+and ``--category`` filters read the votes themselves through their own indexes
 (:meth:`~sbs_tui.core.store.votes.Votes.outcomes`), as do the methods that need each vote (online Elo,
 TrueSkill, length and style control).
 

@@ -15,6 +15,7 @@ from sbs_tui.core.records import VoteRecord, VoteRow
 from sbs_tui.core.store.base import InsertCounts, Queries
 from sbs_tui.core.store.errors import ConflictError
 from sbs_tui.core.store.imports import committed
+from sbs_tui.core.store.pair_counts_sql import RUNNING
 
 # What makes two votes with one uid the same vote: every stored column of the row except its provenance (source,
 # pair) and score_b (derived). Names as the input fields, for conflict messages.
@@ -191,7 +192,9 @@ class Votes(Queries):
         """Votes aggregated for ranking: model names and rows (index_a, index_b, score_b, count).
 
         Aggregating in SQL (one row per distinct outcome of a model pair) is what keeps ranking 1M votes fast:
-        statistics then work on a few thousand rows, never on the raw votes.
+        statistics then work on a few thousand rows, never on the raw votes. For ``--annotator`` and
+        ``--category`` (seeking their votes by ``idx_votes_annotator`` / ``idx_votes_item``); a whole voter
+        class reads ``store.pair_counts`` instead — unfiltered, this scans every vote.
         """
         where, params = _vote_filter(annotators, category, include_flagged)
         rows = self.conn.execute(
@@ -290,8 +293,10 @@ class Votes(Queries):
         )]
 
     def flagged_count(self) -> int:
-        """Votes stored with the flag set (excluded from rankings unless asked for)."""
-        return self.conn.execute(f"SELECT count(*) FROM votes v WHERE flagged = 1 AND {committed('v')}").fetchone()[0]
+        """Votes stored with the flag set (excluded from rankings unless asked for), from the kept counts
+        (``store.pair_counts``: every committed vote by its flag) rather than a scan of the votes."""
+        return self.conn.execute(f"SELECT coalesce(sum(n), 0) FROM pair_counts WHERE flagged = 1 "
+                                 f"AND (bucket = 0 OR bucket NOT IN ({RUNNING}))").fetchone()[0]
 
 
 def _differing(stored: tuple[Any, ...], given: tuple[Any, ...]) -> list[str]:
