@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sbs_tui.core.ingest.importer import import_files  # noqa: E402
-from sbs_tui.core.ingest.rows import iter_vote_records
 from sbs_tui.core.records import prompt_id_for  # noqa: E402
 from sbs_tui.core.store import Store  # noqa: E402
 
@@ -57,29 +56,13 @@ def make_votes(path: Path, n: int, n_models: int = 100, n_prompts: int = 20_000,
 
 
 def floor(path: Path, db_path: Path, cpu: list[float] | None = None) -> float:
-    """Plain executemany of the same rows (pre-parsed, ids resolved) into the same schema; its wall seconds
-    (and, appended to ``cpu``, its CPU seconds: on a shared machine the steadier figure)."""
-    rows = [r for r in iter_vote_records(path)]
-    store = Store(db_path)
-    with store.transaction():
-        store.conn.executemany("INSERT OR IGNORE INTO prompts (id, text) VALUES (?, ?)",
-                               {(r.prompt_id, r.prompt) for r in rows})
-        models = {m: store.model_id(m) for r in rows for m in (r.model_a, r.model_b)}
-        annotators = {r.annotator: store.annotator_id(r.annotator) for r in rows}
-    params = [(r.uid, r.prompt_id, models[r.model_a], models[r.model_b], r.winner, r.weight, r.score_b,
-               annotators[r.annotator], r.ts) for r in rows]
-    del rows
-    t0, c0 = time.perf_counter(), time.process_time()
-    store.conn.execute("BEGIN IMMEDIATE")
-    store.conn.executemany(
-        "INSERT INTO votes (uid, prompt_id, model_a_id, model_b_id, winner, weight, score_b, annotator_id, ts) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", params)
-    store.conn.execute("COMMIT")
-    elapsed = time.perf_counter() - t0
+    """Plain executemany of the same rows (pre-parsed, ids resolved) into the same schema, run by
+    :data:`FLOOR_CHILD` with this tree; its wall seconds (and, appended to ``cpu``, its CPU seconds: on a shared
+    machine the steadier figure)."""
+    wall, cpu_s = floor_in(ROOT, path, db_path)
     if cpu is not None:
-        cpu.append(time.process_time() - c0)
-    store.close()
-    return elapsed
+        cpu.append(cpu_s)
+    return wall
 
 
 def importer(path: Path, db_path: Path) -> float:
@@ -180,7 +163,7 @@ print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() -
 
 
 def floor_in(code: Path, path: Path, db_path: Path) -> tuple[float, float]:
-    """:func:`floor` with the package at ``code`` (its schema), in a child process: wall s, CPU s."""
+    """The floor with the package at ``code`` (its schema), in a child process: wall s, CPU s."""
     import os
 
     out = subprocess.run([sys.executable, "-c", FLOOR_CHILD, str(path), str(db_path)], check=True,
