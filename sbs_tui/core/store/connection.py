@@ -127,6 +127,11 @@ class Connection:
         itself, so its screen never freezes while someone else holds the write lock."""
         self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
+    def set_page_cache(self, kib: int) -> None:
+        """At most ``kib`` KiB of SQLite page cache on this connection. The store's 256 MB suits imports (random-key
+        index inserts); a connection that only reads, once, wants far less (see ``core.views.read_on_db``)."""
+        self.conn.execute(f"PRAGMA cache_size = -{int(kib)}")
+
     # -- names → ids ----------------------------------------------------------------------------------------------
 
     def model_id(self, name: str, *, create: bool = True) -> int | None:

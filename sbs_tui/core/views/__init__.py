@@ -46,7 +46,7 @@ def read_on_db(path: str, view: Callable[..., T], *args: Any, **kwargs: Any) -> 
 
     store = Store(path)
     try:
-        store.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+        store.set_page_cache(READ_CACHE_KIB)
         return view(store, *args, **kwargs)
     finally:
         store.close()
