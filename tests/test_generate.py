@@ -297,6 +297,13 @@ def test_csv_prompts_with_instruction_column(cli, tmp_path, endpoint) -> None:
 # -- Ctrl+C --------------------------------------------------------------------------------------------------------
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """In the child before exec: Ctrl+C at its default, as in a terminal. A shell that starts the test run in the
+    background (``cmd &`` without job control, as CI runners may) leaves SIGINT ignored, children inherit that,
+    and Python then installs no KeyboardInterrupt handler — the child would never see the Ctrl+C sent below."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_what_arrived_says_what_is_left_and_exits_130(tmp_path) -> None:
     with FakeEndpoint(latency=0.4) as server:
         db = tmp_path / "sbs.db"
@@ -305,7 +312,8 @@ def test_ctrl_c_keeps_what_arrived_says_what_is_left_and_exits_130(tmp_path) -> 
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         argv = [sys.executable, "-m", "sbs_tui", "--db", str(db), "--config", str(config), "generate", "--prompts",
                 str(prompts), "--model", "ckpt-b", "--concurrency", "2", "--no-progress"]
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=_ctrl_c_as_at_a_terminal)
         deadline = time.monotonic() + 30
         while server.requests < 8 and time.monotonic() < deadline:  # a few answers have arrived
             time.sleep(0.05)
@@ -391,7 +399,8 @@ def test_fake_endpoint_command_serves_until_interrupted(tmp_path) -> None:
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "sbs_tui.testing.fake_endpoint", "--port", str(port),
                              "--latency", "0", "--tokens-per-s", "0", "--fail-marker", "BOOM"], env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_ctrl_c_as_at_a_terminal)
     try:
         line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/v1" in line
