@@ -46,8 +46,10 @@ GAP_S = 0.03
 # Backlogs below this many votes take the SQL path (numpy's fixed costs a transaction are not worth it).
 FLOOR = 20_000
 # A backlog larger than this share of every vote is counted by recounting everything from zero here, not by adding
-# it to the tallies by SQL: the SQL path costs ≈ 4× more a vote (measured, docs/benchmarks.md).
-SHARE = 0.25
+# it to the tallies by SQL: the SQL path took 1.3–2.6× the CPU a vote of this one (1M votes from zero, 33–34 vs
+# 13–26 CPU-s, same runs, load 9; docs/benchmarks.md), so recounting all is the cheaper once the backlog is about
+# half of every vote. Adding to existing tallies by SQL (shares taken off and put back) was not measured apart.
+SHARE = 0.5
 _NONE = 1 << 62  # "no vote" in the minima (SQL's NULL)
 # The votes of a prompt range: first their hourly timeline's key (flagged votes too), then id, prompt, the two
 # models, annotator, outcome (0 a won, 1 b won, 2 tie) and the side shown left (0 unknown, 1 model a, 2 model b).

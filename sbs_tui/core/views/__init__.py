@@ -42,11 +42,8 @@ def read_on_db(path: str, view: Callable[..., T], *args: Any, **kwargs: Any) -> 
     ceiling: 33 MB of cache at 1M, and no more at any size, as fast on the 1M database (1.0–1.4 s against
     1.4–2.1 s, alternated, loaded machine). Not for a view that catches the tallies up (it writes).
     """
-    from sbs_tui.core.store import Store
-
-    store = Store(path)
-    try:
+    def with_small_cache(store: Any) -> T:
         store.set_page_cache(READ_CACHE_KIB)
         return view(store, *args, **kwargs)
-    finally:
-        store.close()
+
+    return on_db(path, with_small_cache)
